@@ -1,0 +1,431 @@
+//! Measurements on the pixels around a face, each a plain number. Definitions follow the spirit
+//! of ISO/IEC 29794-5 (OFIQ) measures, adapted to what the landmarks here give: left/right
+//! luminance balance for illumination uniformity, mean face luminance for exposure, contrast-
+//! normalised Laplacian energy for sharpness, and skin-likeness of the brow and forehead bands
+//! for occlusion.
+
+use crate::engine::{mesh_idx as idx, FaceMesh};
+use crate::geometry::{BoundingBox, Point};
+use crate::imaging::{luma, rgb_to_lab};
+use image::RgbImage;
+
+/// Pixel statistics over a box.
+fn for_each_in(img: &RgbImage, b: &BoundingBox, mut f: impl FnMut(u32, u32, [u8; 3])) {
+    if let Some((x0, y0, x1, y1)) = b.clamp_to(img.width(), img.height()) {
+        for y in y0..y1 {
+            for x in x0..x1 {
+                f(x, y, img.get_pixel(x, y).0);
+            }
+        }
+    }
+}
+
+fn square(c: Point, side: f32) -> BoundingBox {
+    BoundingBox {
+        x0: c.x - side / 2.0,
+        y0: c.y - side / 2.0,
+        x1: c.x + side / 2.0,
+        y1: c.y + side / 2.0,
+    }
+}
+
+fn median(mut v: Vec<f32>) -> f32 {
+    if v.is_empty() {
+        return 0.0;
+    }
+    v.sort_by(|a, b| a.total_cmp(b));
+    v[v.len() / 2]
+}
+
+/// Skin sample boxes on each side of the face (subject's right = image left): cheek and forehead.
+pub struct SkinPatches {
+    pub right: [BoundingBox; 2],
+    pub left: [BoundingBox; 2],
+}
+
+impl SkinPatches {
+    pub fn new(mesh: &FaceMesh) -> Self {
+        let fw = mesh.face_width();
+        let s = fw * 0.14;
+        let fh = mesh.point(idx::FOREHEAD_MID);
+        let brow_r = mesh.mean(&idx::RIGHT_BROW);
+        let brow_l = mesh.mean(&idx::LEFT_BROW);
+        // forehead patches sit above each brow's inner half, below the forehead midpoint line
+        let fr = Point::new((fh.x + brow_r.x) / 2.0, (fh.y + brow_r.y) / 2.0 - s * 0.2);
+        let fl = Point::new((fh.x + brow_l.x) / 2.0, (fh.y + brow_l.y) / 2.0 - s * 0.2);
+        SkinPatches {
+            right: [square(mesh.point(idx::CHEEK_RIGHT), s), square(fr, s * 0.8)],
+            left: [square(mesh.point(idx::CHEEK_LEFT), s), square(fl, s * 0.8)],
+        }
+    }
+
+    fn lumas(img: &RgbImage, boxes: &[BoundingBox]) -> Vec<f32> {
+        let mut v = Vec::new();
+        for b in boxes {
+            for_each_in(img, b, |_, _, p| v.push(luma(p)));
+        }
+        v
+    }
+
+    /// Median Lab colour of one side's skin.
+    fn lab(img: &RgbImage, boxes: &[BoundingBox]) -> [f32; 3] {
+        let (mut l, mut a, mut b) = (Vec::new(), Vec::new(), Vec::new());
+        for bx in boxes {
+            for_each_in(img, bx, |_, _, p| {
+                let c = rgb_to_lab([p[0] as f32, p[1] as f32, p[2] as f32]);
+                l.push(c[0]);
+                a.push(c[1]);
+                b.push(c[2]);
+            });
+        }
+        [median(l), median(a), median(b)]
+    }
+}
+
+/// Mean luminance of the face's skin (0–255) and the share of clipped skin pixels.
+pub fn exposure(img: &RgbImage, skin: &SkinPatches) -> (f32, f32) {
+    let mut all = SkinPatches::lumas(img, &skin.right);
+    all.extend(SkinPatches::lumas(img, &skin.left));
+    if all.is_empty() {
+        return (0.0, 0.0);
+    }
+    let mean = all.iter().sum::<f32>() / all.len() as f32;
+    let clipped =
+        all.iter().filter(|&&v| !(6.0..=249.0).contains(&v)).count() as f32 / all.len() as f32;
+    (mean, clipped)
+}
+
+/// Darker side over brighter side of the face (1 = perfectly even).
+pub fn light_uniformity(img: &RgbImage, skin: &SkinPatches) -> f32 {
+    let r = median(SkinPatches::lumas(img, &skin.right));
+    let l = median(SkinPatches::lumas(img, &skin.left));
+    if r.max(l) <= 1.0 {
+        return 0.0;
+    }
+    r.min(l) / r.max(l)
+}
+
+/// Sharpness of the face: RMS of the Laplacian on the face resampled to 128 px wide, divided by
+/// the face's luminance spread, so that neither face size nor contrast changes the number.
+pub fn sharpness(img: &RgbImage, mesh: &FaceMesh) -> f32 {
+    let b = BoundingBox::around([
+        mesh.point(idx::FACE_EDGE_RIGHT),
+        mesh.point(idx::FACE_EDGE_LEFT),
+        mesh.mean(&idx::RIGHT_BROW),
+        mesh.point(idx::LIP_OUTER_LOWER),
+    ])
+    .unwrap_or_default()
+    .scaled(0.8, 0.9);
+    let Some((x0, y0, x1, y1)) = b.clamp_to(img.width(), img.height()) else {
+        return 0.0;
+    };
+    let n = 128usize;
+    let (bw, bh) = ((x1 - x0) as f32, (y1 - y0) as f32);
+    let m = ((bh / bw) * n as f32).round().clamp(16.0, 256.0) as usize;
+    // box-filter resample: average the source pixels falling in each cell
+    let mut small = vec![0.0f32; n * m];
+    let mut count = vec![0.0f32; n * m];
+    for y in y0..y1 {
+        let cy = (((y - y0) as f32 / bh) * m as f32).min(m as f32 - 1.0) as usize;
+        for x in x0..x1 {
+            let cx = (((x - x0) as f32 / bw) * n as f32).min(n as f32 - 1.0) as usize;
+            small[cy * n + cx] += luma(img.get_pixel(x, y).0);
+            count[cy * n + cx] += 1.0;
+        }
+    }
+    for (s, c) in small.iter_mut().zip(count.iter()) {
+        if *c > 0.0 {
+            *s /= c;
+        }
+    }
+    let mean = small.iter().sum::<f32>() / small.len() as f32;
+    let spread =
+        (small.iter().map(|v| (v - mean).powi(2)).sum::<f32>() / small.len() as f32).sqrt();
+    let mut energy = 0.0;
+    let mut k = 0.0;
+    for y in 1..m - 1 {
+        for x in 1..n - 1 {
+            let c = small[y * n + x];
+            let lap = small[y * n + x - 1]
+                + small[y * n + x + 1]
+                + small[(y - 1) * n + x]
+                + small[(y + 1) * n + x]
+                - 4.0 * c;
+            energy += lap * lap;
+            k += 1.0;
+        }
+    }
+    if k == 0.0 || spread < 1.0 {
+        return 0.0;
+    }
+    100.0 * (energy / k).sqrt() / spread
+}
+
+/// Eye opening: lid-to-lid height over eye width, the smaller of both eyes.
+pub fn eye_openness(mesh: &FaceMesh) -> f32 {
+    let open = |upper: [usize; 3], lower: [usize; 3], a: usize, b: usize| {
+        let h: f32 = upper
+            .iter()
+            .zip(lower.iter())
+            .map(|(&u, &l)| mesh.point(u).distance(mesh.point(l)))
+            .sum::<f32>()
+            / 3.0;
+        h / mesh.point(a).distance(mesh.point(b)).max(1e-3)
+    };
+    let r = open(
+        idx::RIGHT_EYE_UPPER,
+        idx::RIGHT_EYE_LOWER,
+        idx::RIGHT_EYE_OUTER,
+        idx::RIGHT_EYE_INNER,
+    );
+    let l = open(
+        idx::LEFT_EYE_UPPER,
+        idx::LEFT_EYE_LOWER,
+        idx::LEFT_EYE_OUTER,
+        idx::LEFT_EYE_INNER,
+    );
+    r.min(l)
+}
+
+/// Gap between the inner lips over mouth width: a closed-lip smile is near 0, teeth showing is not.
+pub fn mouth_gap(mesh: &FaceMesh) -> f32 {
+    let gap = mesh
+        .point(idx::LIP_INNER_UPPER)
+        .distance(mesh.point(idx::LIP_INNER_LOWER));
+    gap / mesh
+        .point(idx::MOUTH_RIGHT)
+        .distance(mesh.point(idx::MOUTH_LEFT))
+        .max(1e-3)
+}
+
+fn eye_box(mesh: &FaceMesh, outer: usize, inner: usize, grow: f32) -> BoundingBox {
+    let (a, b) = (mesh.point(outer), mesh.point(inner));
+    let w = a.distance(b);
+    let c = a.midpoint(b);
+    BoundingBox {
+        x0: c.x - w * grow / 2.0,
+        x1: c.x + w * grow / 2.0,
+        y0: c.y - w * 0.35 * grow,
+        y1: c.y + w * 0.35 * grow,
+    }
+}
+
+/// Specular highlights: the share of pixels in the eye regions (lenses) and on the skin that are
+/// near white and far brighter than the face's own skin. Global over-exposure is `exposure`'s
+/// business, so the bar moves up with the skin.
+pub fn glare(img: &RgbImage, mesh: &FaceMesh, skin: &SkinPatches) -> f32 {
+    let mut skin_l = SkinPatches::lumas(img, &skin.right);
+    skin_l.extend(SkinPatches::lumas(img, &skin.left));
+    let skin_median = median(skin_l);
+    let bar = (skin_median + 70.0).clamp(235.0, 250.0);
+    let share = |b: &BoundingBox| {
+        let (mut hot, mut all) = (0u32, 0u32);
+        for_each_in(img, b, |_, _, p| {
+            all += 1;
+            if luma(p) >= bar {
+                hot += 1;
+            }
+        });
+        if all == 0 {
+            0.0
+        } else {
+            hot as f32 / all as f32
+        }
+    };
+    let eyes = share(&eye_box(
+        mesh,
+        idx::RIGHT_EYE_OUTER,
+        idx::RIGHT_EYE_INNER,
+        1.6,
+    ))
+    .max(share(&eye_box(
+        mesh,
+        idx::LEFT_EYE_OUTER,
+        idx::LEFT_EYE_INNER,
+        1.6,
+    )));
+    let face = BoundingBox::around([
+        mesh.point(idx::FACE_EDGE_RIGHT),
+        mesh.point(idx::FACE_EDGE_LEFT),
+        mesh.point(idx::CHIN),
+        mesh.point(idx::FOREHEAD_MID),
+    ])
+    .unwrap_or_default()
+    .scaled(0.8, 0.9);
+    eyes.max(share(&face))
+}
+
+/// Share of non-skin pixels in a box, against one side's skin colour (chroma weighs more than
+/// lightness so that shading alone does not count).
+fn non_skin_share(img: &RgbImage, b: &BoundingBox, skin: [f32; 3]) -> f32 {
+    let (mut off, mut all) = (0u32, 0u32);
+    for_each_in(img, b, |_, _, p| {
+        let c = rgb_to_lab([p[0] as f32, p[1] as f32, p[2] as f32]);
+        let d = ((0.5 * (c[0] - skin[0])).powi(2)
+            + (c[1] - skin[1]).powi(2)
+            + (c[2] - skin[2]).powi(2))
+        .sqrt();
+        all += 1;
+        if d > 16.0 {
+            off += 1;
+        }
+    });
+    if all == 0 {
+        0.0
+    } else {
+        off as f32 / all as f32
+    }
+}
+
+/// Hair or an object over the brows and eyes: the non-skin share of the band from above the
+/// brow down to the lower eyelid, per side; the worse side counts. An uncovered band is brow,
+/// lashes and eye (about half); hair or a hand over it makes it nearly all non-skin.
+pub fn brow_eye_occlusion(img: &RgbImage, mesh: &FaceMesh, skin: &SkinPatches) -> f32 {
+    let side =
+        |brow: &[usize], outer: usize, inner: usize, lower: [usize; 3], patches: &[BoundingBox]| {
+            let brow_box =
+                BoundingBox::around(brow.iter().map(|&i| mesh.point(i))).unwrap_or_default();
+            let eye_low = lower
+                .iter()
+                .map(|&i| mesh.point(i).y)
+                .fold(f32::MIN, f32::max);
+            let (a, b) = (mesh.point(outer), mesh.point(inner));
+            let span = (eye_low - brow_box.y0).max(1.0);
+            let band = BoundingBox {
+                x0: a.x.min(b.x),
+                x1: a.x.max(b.x),
+                y0: brow_box.y0 - span * 0.3,
+                y1: eye_low,
+            };
+            non_skin_share(img, &band, SkinPatches::lab(img, patches))
+        };
+    let r = side(
+        &idx::RIGHT_BROW,
+        idx::RIGHT_EYE_OUTER,
+        idx::RIGHT_EYE_INNER,
+        idx::RIGHT_EYE_LOWER,
+        &skin.right[..1],
+    );
+    let l = side(
+        &idx::LEFT_BROW,
+        idx::LEFT_EYE_OUTER,
+        idx::LEFT_EYE_INNER,
+        idx::LEFT_EYE_LOWER,
+        &skin.left[..1],
+    );
+    r.max(l)
+}
+
+/// Headwear or hair over the forehead: the non-skin share of the forehead between the brows'
+/// tops and the mesh's forehead line.
+pub fn forehead_cover(img: &RgbImage, mesh: &FaceMesh, skin: &SkinPatches) -> f32 {
+    let top = mesh.point(idx::FOREHEAD_TOP);
+    let brow_r =
+        BoundingBox::around(idx::RIGHT_BROW.iter().map(|&i| mesh.point(i))).unwrap_or_default();
+    let brow_l =
+        BoundingBox::around(idx::LEFT_BROW.iter().map(|&i| mesh.point(i))).unwrap_or_default();
+    let brow_top = brow_r.y0.min(brow_l.y0);
+    let span = (brow_top - top.y).max(1.0);
+    let band = BoundingBox {
+        x0: brow_r.centre().x,
+        x1: brow_l.centre().x,
+        y0: top.y + span * 0.15,
+        y1: brow_top - span * 0.3,
+    };
+    let mut skin_lab = SkinPatches::lab(img, &skin.right[..1]);
+    let l = SkinPatches::lab(img, &skin.left[..1]);
+    for i in 0..3 {
+        skin_lab[i] = (skin_lab[i] + l[i]) / 2.0;
+    }
+    non_skin_share(img, &band, skin_lab)
+}
+
+/// Eyeglasses: a frame's bridge crosses the nose between the eyes as a horizontal edge that
+/// bare skin does not have. Strongest row-mean vertical gradient in the bridge strip, relative
+/// to the skin's luminance.
+pub fn glasses_evidence(img: &RgbImage, mesh: &FaceMesh) -> f32 {
+    let ri = mesh.point(idx::RIGHT_EYE_INNER);
+    let li = mesh.point(idx::LEFT_EYE_INNER);
+    let span = ri.distance(li);
+    let cx = (ri.x + li.x) / 2.0;
+    let eye_y = (ri.y + li.y) / 2.0;
+    let strip = BoundingBox {
+        x0: cx - span * 0.2,
+        x1: cx + span * 0.2,
+        y0: eye_y - span * 0.55,
+        y1: eye_y + span * 0.15,
+    };
+    let Some((x0, y0, x1, y1)) = strip.clamp_to(img.width(), img.height()) else {
+        return 0.0;
+    };
+    if y1 - y0 < 4 {
+        return 0.0;
+    }
+    let rows: Vec<f32> = (y0..y1)
+        .map(|y| (x0..x1).map(|x| luma(img.get_pixel(x, y).0)).sum::<f32>() / (x1 - x0) as f32)
+        .collect();
+    let level = rows.iter().sum::<f32>() / rows.len() as f32;
+    // an edge over a distance of ~4% of the eye span, so mild shading does not count
+    let step = ((span * 0.04).round() as usize).max(1);
+    let mut strongest = 0.0f32;
+    for i in 0..rows.len().saturating_sub(step) {
+        strongest = strongest.max((rows[i + step] - rows[i]).abs());
+    }
+    100.0 * strongest / level.max(8.0)
+}
+
+/// Colour of the clothing (Lab), sampled below the chin where the mask says person.
+pub fn clothing_lab(
+    img: &RgbImage,
+    mesh: &FaceMesh,
+    mask: &crate::engine::PersonMask,
+) -> Option<[f32; 3]> {
+    let chin = mesh.point(idx::CHIN);
+    let fw = mesh.face_width();
+    let b = BoundingBox {
+        x0: chin.x - fw,
+        x1: chin.x + fw,
+        y0: chin.y + fw * 0.45,
+        y1: chin.y + fw * 0.9,
+    };
+    let (mut l, mut a, mut bb) = (Vec::new(), Vec::new(), Vec::new());
+    for_each_in(img, &b, |x, y, p| {
+        if mask.at(Point::new(x as f32 + 0.5, y as f32 + 0.5)) > 0.7 {
+            let c = rgb_to_lab([p[0] as f32, p[1] as f32, p[2] as f32]);
+            l.push(c[0]);
+            a.push(c[1]);
+            bb.push(c[2]);
+        }
+    });
+    (l.len() > 20).then(|| [median(l), median(a), median(bb)])
+}
+
+/// Mean colour and spread (Lab) of the background inside a box, where the mask says not person.
+pub fn background_lab(
+    img: &RgbImage,
+    region: &BoundingBox,
+    mask: &crate::engine::PersonMask,
+) -> Option<([f32; 3], f32)> {
+    let mut px = Vec::new();
+    for_each_in(img, region, |x, y, p| {
+        if mask.at(Point::new(x as f32 + 0.5, y as f32 + 0.5)) < 0.2 {
+            px.push(rgb_to_lab([p[0] as f32, p[1] as f32, p[2] as f32]));
+        }
+    });
+    if px.len() < 50 {
+        return None;
+    }
+    let n = px.len() as f32;
+    let mut mean = [0.0; 3];
+    for c in &px {
+        for i in 0..3 {
+            mean[i] += c[i] / n;
+        }
+    }
+    let spread = (px.iter().map(|c| delta_e(*c, mean).powi(2)).sum::<f32>() / n).sqrt();
+    Some((mean, spread))
+}
+
+pub fn delta_e(a: [f32; 3], b: [f32; 3]) -> f32 {
+    ((a[0] - b[0]).powi(2) + (a[1] - b[1]).powi(2) + (a[2] - b[2]).powi(2)).sqrt()
+}

@@ -1,0 +1,481 @@
+//! The checks: a fixed vocabulary of measures, each with its number, its limit and, when it
+//! fails, a reason and a fix in Chinese and English that a candidate understands.
+//!
+//! Architecture invariant: pure; works on an image buffer and the engine's analysis.
+
+pub mod measures;
+mod reasons;
+
+use crate::catalog::{ExamProfile, PhotoSpec};
+use crate::engine::{StillAnalysis, Subject};
+use crate::imaging::rgb_to_lab;
+use crate::photo::framing::Framing;
+use image::RgbImage;
+use measures::SkinPatches;
+use serde::{Deserialize, Serialize};
+
+pub use reasons::Reason;
+
+/// The public check vocabulary. Names are part of the command line's JSON interface.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CheckId {
+    FaceCount,
+    FaceSize,
+    FaceInFrame,
+    HeadPose,
+    EyesOpen,
+    MouthClosed,
+    Glasses,
+    Glare,
+    HairOcclusion,
+    Headwear,
+    LightUniformity,
+    Exposure,
+    Sharpness,
+    Background,
+    ClothingContrast,
+    Resolution,
+}
+
+impl CheckId {
+    pub const ALL: [CheckId; 16] = [
+        CheckId::FaceCount,
+        CheckId::FaceSize,
+        CheckId::FaceInFrame,
+        CheckId::HeadPose,
+        CheckId::EyesOpen,
+        CheckId::MouthClosed,
+        CheckId::Glasses,
+        CheckId::Glare,
+        CheckId::HairOcclusion,
+        CheckId::Headwear,
+        CheckId::LightUniformity,
+        CheckId::Exposure,
+        CheckId::Sharpness,
+        CheckId::Background,
+        CheckId::ClothingContrast,
+        CheckId::Resolution,
+    ];
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CheckId::FaceCount => "face_count",
+            CheckId::FaceSize => "face_size",
+            CheckId::FaceInFrame => "face_in_frame",
+            CheckId::HeadPose => "head_pose",
+            CheckId::EyesOpen => "eyes_open",
+            CheckId::MouthClosed => "mouth_closed",
+            CheckId::Glasses => "glasses",
+            CheckId::Glare => "glare",
+            CheckId::HairOcclusion => "hair_occlusion",
+            CheckId::Headwear => "headwear",
+            CheckId::LightUniformity => "light_uniformity",
+            CheckId::Exposure => "exposure",
+            CheckId::Sharpness => "sharpness",
+            CheckId::Background => "background",
+            CheckId::ClothingContrast => "clothing_contrast",
+            CheckId::Resolution => "resolution",
+        }
+    }
+}
+
+/// The allowed range of a measure; an open side is `None`. No limit at all: informational.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize)]
+pub struct Limit {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub min: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max: Option<f64>,
+}
+
+impl Limit {
+    pub fn at_least(v: f32) -> Self {
+        Self {
+            min: Some(round(v)),
+            max: None,
+        }
+    }
+    pub fn at_most(v: f32) -> Self {
+        Self {
+            min: None,
+            max: Some(round(v)),
+        }
+    }
+    pub fn between(a: f32, b: f32) -> Self {
+        Self {
+            min: Some(round(a)),
+            max: Some(round(b)),
+        }
+    }
+    pub fn admits(&self, v: f32) -> bool {
+        let v = v as f64;
+        self.min.is_none_or(|m| v >= m) && self.max.is_none_or(|m| v <= m)
+    }
+}
+
+fn round(v: f32) -> f64 {
+    (v as f64 * 1000.0).round() / 1000.0
+}
+
+/// One check's outcome.
+#[derive(Clone, Debug, Serialize)]
+pub struct CheckResult {
+    pub id: CheckId,
+    pub ok: bool,
+    /// The measured number; `None` when it could not be measured (no face).
+    pub value: Option<f64>,
+    /// `None`: the profile does not apply this check (informational).
+    pub limit: Option<Limit>,
+    /// Why it failed and what to do; `None` when it passed.
+    pub reason: Option<Reason>,
+    /// Extra numbers behind the value (pose angles, clipping share, …).
+    #[serde(skip_serializing_if = "serde_json::Map::is_empty")]
+    pub detail: serde_json::Map<String, serde_json::Value>,
+}
+
+/// All checks on one photo.
+#[derive(Clone, Debug, Serialize)]
+pub struct CheckReport {
+    pub ok: bool,
+    pub faces: usize,
+    pub checks: Vec<CheckResult>,
+}
+
+impl CheckReport {
+    pub fn get(&self, id: CheckId) -> Option<&CheckResult> {
+        self.checks.iter().find(|c| c.id == id)
+    }
+    pub fn failed(&self) -> impl Iterator<Item = &CheckResult> {
+        self.checks.iter().filter(|c| !c.ok)
+    }
+}
+
+/// Thresholds; a profile may override any of them in its `[limits]` table.
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct CheckLimits {
+    pub max_yaw_deg: f32,
+    pub max_pitch_deg: f32,
+    pub max_roll_deg: f32,
+    pub min_eye_openness: f32,
+    pub max_mouth_gap: f32,
+    pub max_glasses_evidence: f32,
+    pub max_glare: f32,
+    pub max_brow_eye_occlusion: f32,
+    pub max_forehead_cover: f32,
+    pub min_light_uniformity: f32,
+    pub exposure: [f32; 2],
+    pub max_clipped_share: f32,
+    pub min_sharpness: f32,
+    pub max_background_delta_e: f32,
+    pub min_clothing_delta_e: f32,
+    pub min_image_side: u32,
+    /// How far the maker may enlarge the face before it looks soft.
+    pub max_upscale: f32,
+    pub min_frame_inside: f32,
+}
+
+impl Default for CheckLimits {
+    fn default() -> Self {
+        Self {
+            max_yaw_deg: 12.0,
+            max_pitch_deg: 15.0,
+            max_roll_deg: 8.0,
+            min_eye_openness: 0.18,
+            max_mouth_gap: 0.10,
+            max_glasses_evidence: 25.0,
+            max_glare: 0.04,
+            max_brow_eye_occlusion: 0.8,
+            max_forehead_cover: 0.6,
+            min_light_uniformity: 0.72,
+            exposure: [60.0, 215.0],
+            max_clipped_share: 0.15,
+            min_sharpness: 6.0,
+            max_background_delta_e: 16.0,
+            min_clothing_delta_e: 18.0,
+            min_image_side: 480,
+            max_upscale: 1.6,
+            min_frame_inside: 0.97,
+        }
+    }
+}
+
+struct Builder {
+    checks: Vec<CheckResult>,
+}
+
+impl Builder {
+    fn push(
+        &mut self,
+        id: CheckId,
+        value: f32,
+        limit: Option<Limit>,
+        direction: impl Fn(f32) -> &'static str,
+    ) -> &mut CheckResult {
+        let ok = limit.is_none_or(|l| l.admits(value));
+        let reason = (!ok).then(|| reasons::reason(id, direction(value)));
+        self.checks.push(CheckResult {
+            id,
+            ok,
+            value: Some(round(value)),
+            limit,
+            reason,
+            detail: Default::default(),
+        });
+        self.checks.last_mut().expect("just pushed")
+    }
+    fn unmeasured(&mut self, id: CheckId) {
+        self.checks.push(CheckResult {
+            id,
+            ok: false,
+            value: None,
+            limit: None,
+            reason: Some(reasons::reason(id, "unmeasured")),
+            detail: Default::default(),
+        });
+    }
+}
+
+/// Runs every check on a capture for a profile's spec. `framing` is the maker's plan for this
+/// capture (it decides face size and framing checks: framing the crop fixes is not a failure).
+pub fn evaluate(
+    img: &RgbImage,
+    analysis: &StillAnalysis,
+    framing: Option<&Framing>,
+    spec: &PhotoSpec,
+    profile: &ExamProfile,
+) -> CheckReport {
+    let lim = &profile.limits;
+    let mut b = Builder {
+        checks: Vec::with_capacity(16),
+    };
+    let faces = analysis.faces.len();
+    b.push(
+        CheckId::FaceCount,
+        faces as f32,
+        Some(Limit::between(1.0, 1.0)),
+        |v| if v < 1.0 { "none" } else { "several" },
+    );
+
+    let subject = analysis.subject.as_ref();
+    match (subject, framing) {
+        (Some(s), Some(f)) => face_checks(&mut b, img, s, f, spec, profile),
+        _ => {
+            for id in CheckId::ALL
+                .iter()
+                .filter(|id| !matches!(id, CheckId::FaceCount | CheckId::Resolution))
+            {
+                b.unmeasured(*id);
+            }
+        }
+    }
+    let short = img.width().min(img.height()) as f32;
+    b.push(
+        CheckId::Resolution,
+        short,
+        Some(Limit::at_least(lim.min_image_side as f32)),
+        |_| "low",
+    );
+    // keep the vocabulary's order whatever order the measures ran in
+    b.checks
+        .sort_by_key(|c| CheckId::ALL.iter().position(|i| *i == c.id));
+    let ok = b.checks.iter().all(|c| c.ok);
+    CheckReport {
+        ok,
+        faces,
+        checks: b.checks,
+    }
+}
+
+fn face_checks(
+    b: &mut Builder,
+    img: &RgbImage,
+    s: &Subject,
+    f: &Framing,
+    spec: &PhotoSpec,
+    profile: &ExamProfile,
+) {
+    let lim = &profile.limits;
+    let mesh = &s.mesh;
+    let skin = SkinPatches::new(mesh);
+
+    // face size: how much the maker must enlarge the face to reach the spec's size
+    let needed = (f.scale * s.geometry.face_width / lim.max_upscale).ceil();
+    b.push(
+        CheckId::FaceSize,
+        s.geometry.face_width,
+        Some(Limit::at_least(needed)),
+        |_| "small",
+    );
+
+    let inside = if s.geometry.crown_cut {
+        0.0
+    } else {
+        f.inside_share
+    };
+    let r = b.push(
+        CheckId::FaceInFrame,
+        inside,
+        Some(Limit::at_least(lim.min_frame_inside)),
+        |_| "cut",
+    );
+    r.detail.insert("crop_feasible".into(), f.feasible.into());
+    if r.ok && !f.feasible {
+        r.ok = false;
+        r.reason = Some(reasons::reason(CheckId::FaceInFrame, "geometry"));
+    }
+
+    let p = s.pose;
+    let ratios = [
+        (
+            p.yaw.abs() / lim.max_yaw_deg,
+            p.yaw,
+            lim.max_yaw_deg,
+            if p.yaw > 0.0 { "yaw+" } else { "yaw-" },
+        ),
+        (
+            p.pitch.abs() / lim.max_pitch_deg,
+            p.pitch,
+            lim.max_pitch_deg,
+            if p.pitch > 0.0 { "pitch+" } else { "pitch-" },
+        ),
+        (
+            p.roll.abs() / lim.max_roll_deg,
+            p.roll,
+            lim.max_roll_deg,
+            "roll",
+        ),
+    ];
+    let worst = ratios
+        .iter()
+        .copied()
+        .fold(ratios[0], |a, c| if c.0 > a.0 { c } else { a });
+    let r = b.push(
+        CheckId::HeadPose,
+        worst.1.abs(),
+        Some(Limit::at_most(worst.2)),
+        move |_| worst.3,
+    );
+    for (k, v) in [("yaw", p.yaw), ("pitch", p.pitch), ("roll", p.roll)] {
+        r.detail.insert(k.into(), round(v).into());
+    }
+
+    b.push(
+        CheckId::EyesOpen,
+        measures::eye_openness(mesh),
+        Some(Limit::at_least(lim.min_eye_openness)),
+        |_| "closed",
+    );
+    b.push(
+        CheckId::MouthClosed,
+        measures::mouth_gap(mesh),
+        Some(Limit::at_most(lim.max_mouth_gap)),
+        |_| "open",
+    );
+
+    let glasses_forbidden = !(profile.glasses_allowed && spec.glasses_allowed);
+    let g = measures::glasses_evidence(img, mesh);
+    b.push(
+        CheckId::Glasses,
+        g,
+        glasses_forbidden.then(|| Limit::at_most(lim.max_glasses_evidence)),
+        |_| "worn",
+    );
+
+    b.push(
+        CheckId::Glare,
+        measures::glare(img, mesh, &skin),
+        Some(Limit::at_most(lim.max_glare)),
+        |_| "glare",
+    );
+    b.push(
+        CheckId::HairOcclusion,
+        measures::brow_eye_occlusion(img, mesh, &skin),
+        Some(Limit::at_most(lim.max_brow_eye_occlusion)),
+        |_| "covered",
+    );
+    b.push(
+        CheckId::Headwear,
+        measures::forehead_cover(img, mesh, &skin),
+        Some(Limit::at_most(lim.max_forehead_cover)),
+        |_| "worn",
+    );
+    b.push(
+        CheckId::LightUniformity,
+        measures::light_uniformity(img, &skin),
+        Some(Limit::at_least(lim.min_light_uniformity)),
+        |_| "uneven",
+    );
+
+    let (mean, clipped) = measures::exposure(img, &skin);
+    let clip_fail = clipped > lim.max_clipped_share;
+    let r = b.push(
+        CheckId::Exposure,
+        mean,
+        Some(Limit::between(lim.exposure[0], lim.exposure[1])),
+        |v| if v < 128.0 { "dark" } else { "bright" },
+    );
+    r.detail
+        .insert("clipped_share".into(), round(clipped).into());
+    if r.ok && clip_fail {
+        r.ok = false;
+        r.reason = Some(reasons::reason(CheckId::Exposure, "clipped"));
+    }
+
+    b.push(
+        CheckId::Sharpness,
+        measures::sharpness(img, mesh),
+        Some(Limit::at_least(lim.min_sharpness)),
+        |_| "blur",
+    );
+
+    // the background only matters where the kiosk keeps the real one
+    let bg_region = f.source_region();
+    match measures::background_lab(img, &bg_region, &s.mask) {
+        Some((mean, spread)) => {
+            let targets =
+                std::iter::once(spec.background).chain(spec.backgrounds_allowed.iter().copied());
+            let colour_off = targets
+                .map(|c| {
+                    measures::delta_e(mean, rgb_to_lab([c[0] as f32, c[1] as f32, c[2] as f32]))
+                })
+                .fold(f32::MAX, f32::min);
+            let value = colour_off.max(spread * 1.5);
+            let limit =
+                (!profile.replace_background).then(|| Limit::at_most(lim.max_background_delta_e));
+            let r = b.push(CheckId::Background, value, limit, move |_| {
+                if spread * 1.5 > colour_off {
+                    "busy"
+                } else {
+                    "colour"
+                }
+            });
+            r.detail
+                .insert("colour_delta_e".into(), round(colour_off).into());
+            r.detail.insert("spread".into(), round(spread).into());
+        }
+        None => {
+            // the person fills the frame: nothing to judge, nothing wrong
+            b.push(CheckId::Background, 0.0, None, |_| "colour");
+        }
+    }
+
+    let bg = spec.background;
+    match measures::clothing_lab(img, mesh, &s.mask) {
+        Some(cloth) => {
+            let d = measures::delta_e(
+                cloth,
+                rgb_to_lab([bg[0] as f32, bg[1] as f32, bg[2] as f32]),
+            );
+            b.push(
+                CheckId::ClothingContrast,
+                d,
+                Some(Limit::at_least(lim.min_clothing_delta_e)),
+                |_| "close",
+            );
+        }
+        None => {
+            b.push(CheckId::ClothingContrast, 0.0, None, |_| "close");
+        }
+    }
+}

@@ -1,0 +1,116 @@
+//! `kiosk bench`: medians (and p95) of the engine's hot paths on this machine.
+
+use super::{load_engine, read_image};
+use anyhow::{anyhow, Result};
+use capture_kiosk::catalog::Catalog;
+use capture_kiosk::checks::evaluate;
+use capture_kiosk::engine::descriptor_distance;
+use capture_kiosk::guidance::{CameraModel, LiveGuide};
+use capture_kiosk::photo::{framing::plan_framing, make_photo};
+use clap::Args;
+use image::{imageops, RgbImage};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Instant;
+
+#[derive(Args)]
+pub struct BenchArgs {
+    /// A portrait photo to run on (the test set-up fetches one).
+    #[arg(long, default_value = "tests/photos/obama.jpg")]
+    image: PathBuf,
+    /// Runs per measure.
+    #[arg(long, default_value_t = 30)]
+    runs: usize,
+    #[arg(long, default_value = "chsi-graduation")]
+    profile: String,
+}
+
+/// The portrait centred on a canvas of the given size, scaled to fill its height.
+fn scene(portrait: &RgbImage, w: u32, h: u32) -> RgbImage {
+    let s = h as f32 / portrait.height() as f32;
+    let scaled = imageops::resize(
+        portrait,
+        ((portrait.width() as f32 * s) as u32).max(1),
+        h,
+        imageops::FilterType::Triangle,
+    );
+    let mut canvas = RgbImage::from_pixel(w, h, image::Rgb([200, 200, 200]));
+    let x = (w as i64 - scaled.width() as i64) / 2;
+    imageops::replace(&mut canvas, &scaled, x, 0);
+    canvas
+}
+
+fn stats(mut ms: Vec<f64>) -> (f64, f64) {
+    ms.sort_by(|a, b| a.total_cmp(b));
+    let median = ms[ms.len() / 2];
+    let p95 = ms[((ms.len() as f64 * 0.95).ceil() as usize)
+        .saturating_sub(1)
+        .min(ms.len() - 1)];
+    (median, p95)
+}
+
+fn time<T>(runs: usize, mut f: impl FnMut() -> Result<T>) -> Result<(f64, f64)> {
+    f()?; // warm-up
+    let mut ms = Vec::with_capacity(runs);
+    for _ in 0..runs {
+        let t = Instant::now();
+        f()?;
+        ms.push(t.elapsed().as_secs_f64() * 1000.0);
+    }
+    Ok(stats(ms))
+}
+
+pub fn run(args: BenchArgs, catalog: &Catalog) -> Result<ExitCode> {
+    let runs = args.runs.max(3);
+    let portrait = read_image(&args.image)
+        .map_err(|m| anyhow!("{m} (run scripts/fetch-test-photos first)"))?;
+    let profile = catalog.profile(&args.profile)?;
+    let spec = catalog.spec(&profile.spec)?;
+    let t = Instant::now();
+    let engine = load_engine()?;
+    println!(
+        "model load            {:8.1} ms (once)",
+        t.elapsed().as_secs_f64() * 1000.0
+    );
+
+    let frame = scene(&portrait, 640, 480);
+    let mut guide = LiveGuide::new(
+        engine.clone(),
+        CameraModel::typical(640),
+        profile,
+        spec.glasses_allowed,
+    );
+    let (m, p) = time(runs * 3, || Ok(guide.frame(&frame)?))?;
+    println!("guidance frame 640×480 median {m:7.1} ms   p95 {p:7.1} ms");
+
+    let still = scene(&portrait, 1920, 1080);
+    let (m, p) = time(runs, || {
+        let a = engine.analyze_still(&still)?;
+        let f = a
+            .subject
+            .as_ref()
+            .map(|s| plan_framing(&s.geometry, spec, still.width(), still.height()));
+        Ok(evaluate(&still, &a, f.as_ref(), spec, profile))
+    })?;
+    println!("full check 1920×1080   median {m:7.1} ms   p95 {p:7.1} ms");
+
+    let analysis = engine.analyze_still(&still)?;
+    let (m, p) = time(runs.min(10), || {
+        Ok(make_photo(&engine, &still, &analysis, spec, profile)?)
+    })?;
+    println!(
+        "make photo ({})     median {m:7.1} ms   p95 {p:7.1} ms",
+        spec.name
+    );
+
+    let other = imageops::flip_horizontal(&portrait);
+    let (m, p) = time(runs, || {
+        let a = engine
+            .describe(&portrait)?
+            .ok_or_else(|| anyhow!("no face"))?;
+        let b = engine.describe(&other)?.ok_or_else(|| anyhow!("no face"))?;
+        Ok(descriptor_distance(&a, &b))
+    })?;
+    println!("verify (2 photos)      median {m:7.1} ms   p95 {p:7.1} ms");
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,69 @@
+//! Command-line interface. Exit codes: 0 all passed, 1 a check or validation failed,
+//! 2 unreadable input or a set-up problem (with a message saying what to do).
+
+mod bench;
+mod check;
+mod photo;
+mod sheet;
+mod verify;
+
+use anyhow::{Context, Result};
+use capture_kiosk::catalog::Catalog;
+use capture_kiosk::engine::FaceEngine;
+use capture_kiosk::imaging::{decode_image, DecodeLimits};
+use clap::{Parser, Subcommand};
+use image::RgbImage;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(
+    name = "kiosk",
+    version,
+    about = "Exam ID-photo capture kiosk: checks, photo maker, print sheets"
+)]
+pub struct Cli {
+    /// Extra specs/ and profiles/ folders to load beside the shipped ones.
+    #[arg(long, global = true, value_name = "DIR")]
+    data_dir: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Check photos against an exam profile: every check with its value, limit and reason.
+    Check(check::CheckArgs),
+    /// Make the spec's ID photo from a capture and validate it.
+    Photo(photo::PhotoArgs),
+    /// Lay out a print sheet of one ID photo with cut marks.
+    Sheet(sheet::SheetArgs),
+    /// Compare the faces in two photos (1:1 verification).
+    Verify(verify::VerifyArgs),
+    /// Measure the engine's speed on this machine (medians).
+    Bench(bench::BenchArgs),
+}
+
+pub fn run(cli: Cli) -> Result<ExitCode> {
+    let mut catalog = Catalog::shipped()?;
+    if let Some(dir) = &cli.data_dir {
+        catalog.extend_from_dir(dir)?;
+    }
+    match cli.command {
+        Command::Check(a) => check::run(a, &catalog),
+        Command::Photo(a) => photo::run(a, &catalog),
+        Command::Sheet(a) => sheet::run(a),
+        Command::Verify(a) => verify::run(a),
+        Command::Bench(a) => bench::run(a, &catalog),
+    }
+}
+
+pub(crate) fn load_engine() -> Result<FaceEngine> {
+    FaceEngine::load_default().context("loading the face models")
+}
+
+/// Reads and decodes an image file; the error names the file and what is wrong with it.
+pub(crate) fn read_image(path: &Path) -> Result<RgbImage, String> {
+    let bytes = std::fs::read(path).map_err(|e| format!("{}: cannot read: {e}", path.display()))?;
+    decode_image(&bytes, DecodeLimits::default()).map_err(|e| format!("{}: {e}", path.display()))
+}

@@ -1,0 +1,169 @@
+//! The 468-point face mesh: eyes, brows, lips, contour and head pose, mapped back to image
+//! pixels. Indices are MediaPipe's canonical face mesh.
+
+use super::models::{self, FaceModels, ModelError, MESH_SIDE};
+use crate::geometry::{BoundingBox, Point, Similarity};
+use crate::imaging::{warp_into_f32, ChannelOrder, PixelRange};
+use image::RgbImage;
+use serde::Serialize;
+
+pub const MESH_POINTS: usize = 468;
+
+/// Named landmarks of the canonical mesh ("right"/"left" are the subject's).
+pub mod idx {
+    pub const FOREHEAD_TOP: usize = 10;
+    pub const FOREHEAD_MID: usize = 151;
+    pub const CHIN: usize = 152;
+    pub const NOSE_TIP: usize = 1;
+    pub const NOSE_BRIDGE: usize = 6;
+    pub const BETWEEN_BROWS: usize = 9;
+    pub const FACE_EDGE_RIGHT: usize = 234;
+    pub const FACE_EDGE_LEFT: usize = 454;
+    pub const RIGHT_EYE_OUTER: usize = 33;
+    pub const RIGHT_EYE_INNER: usize = 133;
+    pub const LEFT_EYE_INNER: usize = 362;
+    pub const LEFT_EYE_OUTER: usize = 263;
+    pub const RIGHT_EYE_UPPER: [usize; 3] = [160, 159, 158];
+    pub const RIGHT_EYE_LOWER: [usize; 3] = [144, 145, 153];
+    pub const LEFT_EYE_UPPER: [usize; 3] = [385, 386, 387];
+    pub const LEFT_EYE_LOWER: [usize; 3] = [380, 374, 373];
+    pub const RIGHT_BROW: [usize; 10] = [70, 63, 105, 66, 107, 46, 53, 52, 65, 55];
+    pub const LEFT_BROW: [usize; 10] = [300, 293, 334, 296, 336, 276, 283, 282, 295, 285];
+    pub const MOUTH_RIGHT: usize = 61;
+    pub const MOUTH_LEFT: usize = 291;
+    pub const LIP_INNER_UPPER: usize = 13;
+    pub const LIP_INNER_LOWER: usize = 14;
+    pub const LIP_OUTER_UPPER: usize = 0;
+    pub const LIP_OUTER_LOWER: usize = 17;
+    pub const CHEEK_RIGHT: usize = 50;
+    pub const CHEEK_LEFT: usize = 280;
+}
+
+/// The mesh of one face in image pixels; `z` is depth in the same pixel scale (smaller is
+/// nearer the camera).
+#[derive(Clone, Debug)]
+pub struct FaceMesh {
+    pub points: Vec<[f32; 3]>,
+    /// Probability that the crop held a face at all.
+    pub presence: f32,
+}
+
+/// Yaw, pitch and roll in degrees; 0 is looking straight into the camera.
+#[derive(Clone, Copy, Debug, Default, Serialize, PartialEq)]
+pub struct HeadPose {
+    pub yaw: f32,
+    pub pitch: f32,
+    pub roll: f32,
+}
+
+impl FaceMesh {
+    pub fn point(&self, i: usize) -> Point {
+        let p = self.points[i];
+        Point::new(p[0], p[1])
+    }
+    pub fn mean(&self, ids: &[usize]) -> Point {
+        let n = ids.len().max(1) as f32;
+        let (sx, sy) = ids.iter().fold((0.0, 0.0), |(x, y), &i| {
+            (x + self.points[i][0], y + self.points[i][1])
+        });
+        Point::new(sx / n, sy / n)
+    }
+    pub fn bbox(&self) -> BoundingBox {
+        BoundingBox::around(self.points.iter().map(|p| Point::new(p[0], p[1]))).unwrap_or_default()
+    }
+    /// Centre of the subject's right eye (image left).
+    pub fn right_eye(&self) -> Point {
+        self.point(idx::RIGHT_EYE_OUTER)
+            .midpoint(self.point(idx::RIGHT_EYE_INNER))
+    }
+    pub fn left_eye(&self) -> Point {
+        self.point(idx::LEFT_EYE_OUTER)
+            .midpoint(self.point(idx::LEFT_EYE_INNER))
+    }
+    /// Face width: contour to contour at the temples.
+    pub fn face_width(&self) -> f32 {
+        self.point(idx::FACE_EDGE_RIGHT)
+            .distance(self.point(idx::FACE_EDGE_LEFT))
+    }
+    /// The eye line's tilt in radians.
+    pub fn eye_angle(&self) -> f32 {
+        let (a, b) = (self.right_eye(), self.left_eye());
+        (b.y - a.y).atan2(b.x - a.x)
+    }
+
+    /// Head pose from the mesh's 3D shape: the face plane's normal for yaw and pitch, the eye
+    /// line for roll. Pitch is corrected by the mesh's own rest angle (the forehead-to-chin line
+    /// of a frontal face leans back by about that much).
+    pub fn pose(&self) -> HeadPose {
+        let v = |a: usize, b: usize| {
+            let (p, q) = (self.points[a], self.points[b]);
+            [q[0] - p[0], q[1] - p[1], q[2] - p[2]]
+        };
+        let across = v(idx::FACE_EDGE_RIGHT, idx::FACE_EDGE_LEFT);
+        let down = v(idx::FOREHEAD_TOP, idx::CHIN);
+        let n = [
+            across[1] * down[2] - across[2] * down[1],
+            across[2] * down[0] - across[0] * down[2],
+            across[0] * down[1] - across[1] * down[0],
+        ];
+        let yaw = n[0].atan2(n[2]).to_degrees();
+        let pitch = (-n[1]).atan2(n[2]).to_degrees() - PITCH_REST_DEGREES;
+        let roll = self.eye_angle().to_degrees();
+        HeadPose { yaw, pitch, roll }
+    }
+}
+
+/// The face-mesh's forehead-to-chin line is not parallel to the image plane on a frontal
+/// face; measured on frontal portraits.
+const PITCH_REST_DEGREES: f32 = 0.0;
+
+/// Runs the mesh on a square crop of side `side` centred on `centre`, rotated by `angle`.
+pub fn run_mesh(
+    models: &FaceModels,
+    img: &RgbImage,
+    centre: Point,
+    side: f32,
+    angle: f32,
+    scratch: &mut Vec<f32>,
+) -> Result<FaceMesh, ModelError> {
+    let n = MESH_SIDE;
+    let to_crop = Similarity::crop(centre, side, angle, n as f32);
+    warp_into_f32(
+        img,
+        &to_crop,
+        n,
+        n,
+        ChannelOrder::Hwc,
+        PixelRange::Unit,
+        scratch,
+    );
+    let out = models::run(&models.mesh, "face mesh", &[1, n, n, 3], scratch)?;
+    let raw = models::output(&out, 0, "face mesh")?;
+    let logit = models::output(&out, 1, "face mesh")?
+        .first()
+        .copied()
+        .unwrap_or(-10.0);
+    if raw.len() < MESH_POINTS * 3 {
+        return Err(ModelError::Run {
+            model: "face mesh",
+            reason: format!("{} values", raw.len()),
+        });
+    }
+    let back = to_crop.inverse();
+    let zscale = back.scale();
+    let points = (0..MESH_POINTS)
+        .map(|i| {
+            let p = back.apply(Point::new(raw[3 * i], raw[3 * i + 1]));
+            [p.x, p.y, raw[3 * i + 2] * zscale]
+        })
+        .collect();
+    Ok(FaceMesh {
+        points,
+        presence: 1.0 / (1.0 + (-logit).exp()),
+    })
+}
+
+/// The crop MediaPipe's tracker uses around a face: 1.5× the larger side of the box, centred.
+pub fn roi_for_box(bbox: &BoundingBox) -> (Point, f32) {
+    (bbox.centre(), bbox.width().max(bbox.height()) * 1.5)
+}

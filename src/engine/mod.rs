@@ -1,0 +1,265 @@
+//! The face engine: from an RGB image to faces, landmarks, pose and a person mask.
+//!
+//! Architecture invariant: pure computation. It reads model files once at load time and never
+//! touches a device, window, database or socket; images arrive as buffers.
+
+mod descriptor;
+mod detect;
+mod mesh;
+mod models;
+mod segmentation;
+
+pub use descriptor::{descriptor_distance, FaceDescriptor, SAME_PERSON_DISTANCE};
+pub use detect::{FaceDetection, FastDetector};
+pub use mesh::{idx as mesh_idx, FaceMesh, HeadPose};
+pub use models::{FaceModels, ModelError};
+pub use segmentation::PersonMask;
+
+use crate::geometry::{BoundingBox, Point};
+use image::RgbImage;
+use std::sync::Arc;
+
+/// Faces smaller than this share of the largest face are background people far away, posters
+/// or noise; they do not count as "several faces".
+const SECOND_FACE_MIN_SHARE: f32 = 0.35;
+
+/// Landmarks the checks and the photo maker work from, in image pixels.
+#[derive(Clone, Debug)]
+pub struct FaceGeometry {
+    pub right_eye: Point,
+    pub left_eye: Point,
+    pub eye_mid: Point,
+    /// Top of the head (hair included), from the person mask.
+    pub crown: Point,
+    /// The crown search ran off the top of the image: the head is cut off.
+    pub crown_cut: bool,
+    pub chin: Point,
+    pub face_width: f32,
+    /// Unit vector pointing up the face (from chin towards crown).
+    pub up: Point,
+}
+
+impl FaceGeometry {
+    pub fn head_height(&self) -> f32 {
+        self.crown.distance(self.chin)
+    }
+}
+
+/// The main face of a photo, fully analysed.
+#[derive(Clone, Debug)]
+pub struct Subject {
+    pub detection: FaceDetection,
+    pub mesh: FaceMesh,
+    pub pose: HeadPose,
+    pub geometry: FaceGeometry,
+    pub mask: PersonMask,
+}
+
+/// Everything the engine saw in one still image.
+#[derive(Clone, Debug)]
+pub struct StillAnalysis {
+    pub width: u32,
+    pub height: u32,
+    /// Faces that count (see [`SECOND_FACE_MIN_SHARE`]), largest first.
+    pub faces: Vec<FaceDetection>,
+    pub subject: Option<Subject>,
+}
+
+/// The loaded models; cheap to clone and share between threads.
+#[derive(Clone)]
+pub struct FaceEngine {
+    models: Arc<FaceModels>,
+}
+
+impl FaceEngine {
+    pub fn new(models: FaceModels) -> Self {
+        Self {
+            models: Arc::new(models),
+        }
+    }
+
+    pub fn load_default() -> Result<Self, ModelError> {
+        Ok(Self::new(FaceModels::load(&FaceModels::default_dir())?))
+    }
+
+    pub fn models(&self) -> &FaceModels {
+        &self.models
+    }
+
+    /// Detects faces (largest first), keeping only those that count.
+    pub fn detect(&self, img: &RgbImage) -> Result<Vec<FaceDetection>, ModelError> {
+        let mut scratch = Vec::new();
+        let mut faces = detect::detect_faces(&self.models, img, &mut scratch)?;
+        faces.sort_by(|a, b| b.bbox.area().total_cmp(&a.bbox.area()));
+        if let Some(largest) = faces.first().map(|f| f.bbox.width()) {
+            faces.retain(|f| f.bbox.width() >= largest * SECOND_FACE_MIN_SHARE);
+        }
+        Ok(faces)
+    }
+
+    /// Full analysis of a still: detection, a refined mesh, pose, person mask and geometry.
+    pub fn analyze_still(&self, img: &RgbImage) -> Result<StillAnalysis, ModelError> {
+        let faces = self.detect(img)?;
+        let subject = match faces.first() {
+            Some(face) => Some(self.analyze_subject(img, face)?),
+            None => None,
+        };
+        Ok(StillAnalysis {
+            width: img.width(),
+            height: img.height(),
+            faces,
+            subject,
+        })
+    }
+
+    /// Mesh, pose, mask and geometry for one detected face.
+    pub fn analyze_subject(
+        &self,
+        img: &RgbImage,
+        face: &FaceDetection,
+    ) -> Result<Subject, ModelError> {
+        let mut scratch = Vec::new();
+        let (centre, side) = mesh::roi_for_box(&face.bbox);
+        let first = mesh::run_mesh(
+            &self.models,
+            img,
+            centre,
+            side,
+            face.eye_angle(),
+            &mut scratch,
+        )?;
+        // second pass on the tighter, better-rotated crop the first mesh gives
+        let (centre, side) = mesh::roi_for_box(&first.bbox());
+        let mesh = mesh::run_mesh(
+            &self.models,
+            img,
+            centre,
+            side,
+            first.eye_angle(),
+            &mut scratch,
+        )?;
+        let pose = mesh.pose();
+        let face_width = mesh.face_width();
+        let chin = mesh.point(mesh_idx::CHIN);
+        let eye_mid = mesh.right_eye().midpoint(mesh.left_eye());
+        let angle = mesh.eye_angle();
+        let up = Point::new(angle.sin(), -angle.cos());
+        // the mask covers head and shoulders: centred below the eyes, ~4 face widths across
+        let mask_centre = Point::new(
+            eye_mid.x - up.x * face_width * 0.6,
+            eye_mid.y - up.y * face_width * 0.6,
+        );
+        let mask = segmentation::segment_person(
+            &self.models,
+            img,
+            mask_centre,
+            face_width * 4.2,
+            &mut scratch,
+        )?;
+        let (crown, crown_cut) =
+            find_crown(&mesh, &mask, up, face_width, img.width(), img.height());
+        let geometry = FaceGeometry {
+            right_eye: mesh.right_eye(),
+            left_eye: mesh.left_eye(),
+            eye_mid,
+            crown,
+            crown_cut,
+            chin,
+            face_width,
+            up,
+        };
+        Ok(Subject {
+            detection: face.clone(),
+            mesh,
+            pose,
+            geometry,
+            mask,
+        })
+    }
+
+    /// One mesh pass for a live frame (no refinement: the next frame refines it).
+    pub fn mesh_for(
+        &self,
+        img: &RgbImage,
+        face: &FaceDetection,
+        scratch: &mut Vec<f32>,
+    ) -> Result<FaceMesh, ModelError> {
+        let (centre, side) = mesh::roi_for_box(&face.bbox);
+        mesh::run_mesh(&self.models, img, centre, side, face.eye_angle(), scratch)
+    }
+
+    /// Person mask over the square of side `side` centred on `centre`.
+    pub fn segment(
+        &self,
+        img: &RgbImage,
+        centre: Point,
+        side: f32,
+    ) -> Result<PersonMask, ModelError> {
+        let mut scratch = Vec::new();
+        segmentation::segment_person(&self.models, img, centre, side, &mut scratch)
+    }
+
+    /// A 128-D descriptor of the largest face, for verification.
+    pub fn describe(&self, img: &RgbImage) -> Result<Option<FaceDescriptor>, ModelError> {
+        let faces = self.detect(img)?;
+        let Some(face) = faces.first() else {
+            return Ok(None);
+        };
+        let mut scratch = Vec::new();
+        descriptor::describe_face(&self.models, img, face, &mut scratch).map(Some)
+    }
+}
+
+/// Walks up from the forehead along the face's axis until the person mask ends.
+fn find_crown(
+    mesh: &FaceMesh,
+    mask: &PersonMask,
+    up: Point,
+    face_width: f32,
+    w: u32,
+    h: u32,
+) -> (Point, bool) {
+    let start = mesh.point(mesh_idx::FOREHEAD_TOP);
+    let across = Point::new(-up.y, up.x);
+    let max_steps = (face_width * 1.2).max(4.0) as usize;
+    let mut rises = Vec::with_capacity(3);
+    let mut cut = false;
+    for k in [-0.15f32, 0.0, 0.15] {
+        let base = Point::new(
+            start.x + across.x * k * face_width,
+            start.y + across.y * k * face_width,
+        );
+        let mut rise = max_steps as f32;
+        for s in 0..max_steps {
+            let p = Point::new(base.x + up.x * s as f32, base.y + up.y * s as f32);
+            if p.x < 0.0 || p.y < 0.0 || p.x >= w as f32 || p.y >= h as f32 {
+                cut = true;
+                rise = s as f32;
+                break;
+            }
+            if mask.at(p) < 0.5 {
+                rise = s as f32;
+                break;
+            }
+        }
+        rises.push(rise);
+    }
+    rises.sort_by(|a, b| a.total_cmp(b));
+    let rise = rises[1];
+    (
+        Point::new(start.x + up.x * rise, start.y + up.y * rise),
+        cut,
+    )
+}
+
+/// The face's skin-only box: between the temples, from the brows to the chin.
+pub fn skin_box(subject: &Subject) -> BoundingBox {
+    let m = &subject.mesh;
+    BoundingBox::around([
+        m.point(mesh_idx::FACE_EDGE_RIGHT),
+        m.point(mesh_idx::FACE_EDGE_LEFT),
+        m.point(mesh_idx::CHIN),
+        m.point(mesh_idx::FOREHEAD_MID),
+    ])
+    .unwrap_or_default()
+}

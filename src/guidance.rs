@@ -1,0 +1,317 @@
+//! Live guidance on camera frames: the one prompt to show now, steady across frames.
+//!
+//! Per frame: the fast detector, one mesh pass (seeded by the last frame's face when there was
+//! one), then distance, position, pose and light from cheap measures. A new prompt must win a few
+//! frames in a row before it replaces the shown one, so the screen does not flicker.
+//! Architecture invariant: pure; frames arrive as buffers, buffers are reused between frames.
+
+use crate::catalog::ExamProfile;
+use crate::checks::measures::{self, SkinPatches};
+use crate::checks::Reason;
+use crate::engine::{FaceEngine, FaceMesh, FastDetector, HeadPose, ModelError};
+use crate::geometry::Point;
+use crate::imaging::luma;
+use image::RgbImage;
+use serde::Serialize;
+
+/// What the candidate should do now, most urgent first.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "snake_case", tag = "prompt")]
+pub enum Prompt {
+    NoFace,
+    SeveralFaces,
+    MoveCloser { cm: u32 },
+    MoveBack { cm: u32 },
+    MoveLeft,
+    MoveRight,
+    MoveUp,
+    MoveDown,
+    LookStraight,
+    TakeOffGlasses,
+    HairOffBrows,
+    TooDark,
+    TooBright,
+    Backlit,
+    UnevenLight,
+    HoldStill,
+}
+
+impl Prompt {
+    /// Same kind of prompt (distance changes do not count as a new prompt).
+    fn same_kind(&self, other: &Prompt) -> bool {
+        std::mem::discriminant(self) == std::mem::discriminant(other)
+    }
+
+    pub fn text(&self) -> Reason {
+        let r = |zh, en| Reason { zh, en };
+        match self {
+            Prompt::NoFace => r("请站到镜头正前方", "please stand in front of the camera"),
+            Prompt::SeveralFaces => r(
+                "请保持画面中只有您一人",
+                "only you should be in the picture",
+            ),
+            Prompt::MoveCloser { .. } => r("请靠近一些", "please come closer"),
+            Prompt::MoveBack { .. } => r("请后退一些", "please step back"),
+            Prompt::MoveLeft => r("请向您的左侧移动", "please move to your left"),
+            Prompt::MoveRight => r("请向您的右侧移动", "please move to your right"),
+            Prompt::MoveUp => r("请抬高一些（站直或调高座椅）", "please come up a little"),
+            Prompt::MoveDown => r("请降低一些", "please come down a little"),
+            Prompt::LookStraight => r("请正视镜头", "please look straight at the camera"),
+            Prompt::TakeOffGlasses => r("请摘下眼镜", "please take off your glasses"),
+            Prompt::HairOffBrows => r(
+                "请整理头发，露出眉毛和眼睛",
+                "please move your hair off your brows and eyes",
+            ),
+            Prompt::TooDark => r("光线太暗", "too dark"),
+            Prompt::TooBright => r("光线太亮", "too bright"),
+            Prompt::Backlit => r("背后光线太强，请调整位置", "too much light behind you"),
+            Prompt::UnevenLight => r("脸部光线不均，请正对光源", "uneven light on your face"),
+            Prompt::HoldStill => r("很好，请保持不动", "good, hold still"),
+        }
+    }
+}
+
+/// The camera's geometry, from its profile.
+#[derive(Clone, Copy, Debug)]
+pub struct CameraModel {
+    /// Focal length in pixels at the frame width the guide receives.
+    pub focal_px: f32,
+}
+
+impl CameraModel {
+    /// A typical webcam: 60° horizontal field of view.
+    pub fn typical(frame_width: u32) -> Self {
+        Self {
+            focal_px: frame_width as f32 / 2.0 / (30f32).to_radians().tan(),
+        }
+    }
+}
+
+/// Mean adult interpupillary distance in cm; the ruler for distance estimates.
+pub const MEAN_EYE_DISTANCE_CM: f32 = 6.3;
+
+/// Distance of a face from the camera, from the eye distance in pixels.
+pub fn distance_cm(camera: &CameraModel, eye_distance_px: f32) -> f32 {
+    camera.focal_px * MEAN_EYE_DISTANCE_CM / eye_distance_px.max(1.0)
+}
+
+/// What the guide says for one frame.
+#[derive(Clone, Debug, Serialize)]
+pub struct Guidance {
+    #[serde(flatten)]
+    pub prompt: Prompt,
+    pub text: Reason,
+    pub distance_cm: Option<f32>,
+    pub pose: Option<HeadPose>,
+    /// Frames in a row with nothing to fix.
+    pub steady_frames: u32,
+}
+
+/// Frames a new prompt must win in a row before it is shown.
+const PROMPT_SWITCH_FRAMES: u32 = 3;
+
+pub struct LiveGuide {
+    engine: FaceEngine,
+    camera: CameraModel,
+    distance_window: [f32; 2],
+    glasses_forbidden: bool,
+    limits: crate::checks::CheckLimits,
+    detector: FastDetector,
+    scratch: Vec<f32>,
+    shown: Prompt,
+    challenger: Option<(Prompt, u32)>,
+    steady: u32,
+    last_eye: Option<(Point, Point)>,
+}
+
+impl LiveGuide {
+    pub fn new(
+        engine: FaceEngine,
+        camera: CameraModel,
+        profile: &ExamProfile,
+        spec_glasses_allowed: bool,
+    ) -> Self {
+        Self {
+            engine,
+            camera,
+            distance_window: profile.distance_cm,
+            glasses_forbidden: !(profile.glasses_allowed && spec_glasses_allowed),
+            limits: profile.limits.clone(),
+            detector: FastDetector::default(),
+            scratch: Vec::with_capacity(192 * 192 * 3),
+            shown: Prompt::NoFace,
+            challenger: None,
+            steady: 0,
+            last_eye: None,
+        }
+    }
+
+    /// Reads one frame and returns the prompt to show.
+    pub fn frame(&mut self, img: &RgbImage) -> Result<Guidance, ModelError> {
+        let (raw, distance, pose, still) = self.read(img)?;
+        self.settle(raw);
+        self.steady = if self.shown == Prompt::HoldStill && still {
+            self.steady + 1
+        } else {
+            0
+        };
+        let prompt = match (self.shown, distance) {
+            (Prompt::MoveCloser { .. }, Some(d)) => Prompt::MoveCloser {
+                cm: (d - self.distance_window[1]).max(1.0).round() as u32,
+            },
+            (Prompt::MoveBack { .. }, Some(d)) => Prompt::MoveBack {
+                cm: (self.distance_window[0] - d).max(1.0).round() as u32,
+            },
+            (p, _) => p,
+        };
+        Ok(Guidance {
+            prompt,
+            text: prompt.text(),
+            distance_cm: distance,
+            pose,
+            steady_frames: self.steady,
+        })
+    }
+
+    fn settle(&mut self, raw: Prompt) {
+        if raw.same_kind(&self.shown) {
+            self.challenger = None;
+            return;
+        }
+        let wins = match self.challenger {
+            Some((p, n)) if p.same_kind(&raw) => n + 1,
+            _ => 1,
+        };
+        if wins >= PROMPT_SWITCH_FRAMES {
+            self.shown = raw;
+            self.challenger = None;
+        } else {
+            self.challenger = Some((raw, wins));
+        }
+    }
+
+    /// The raw prompt for this frame, the distance, the pose, and whether the face held still.
+    fn read(
+        &mut self,
+        img: &RgbImage,
+    ) -> Result<(Prompt, Option<f32>, Option<HeadPose>, bool), ModelError> {
+        let faces = self.detector.detect(self.engine.models(), img)?;
+        let Some(face) = faces
+            .iter()
+            .max_by(|a, b| a.bbox.area().total_cmp(&b.bbox.area()))
+        else {
+            self.last_eye = None;
+            return Ok((Prompt::NoFace, None, None, false));
+        };
+        let largest = face.bbox.width();
+        if faces
+            .iter()
+            .filter(|f| f.bbox.width() >= largest * 0.35)
+            .count()
+            > 1
+        {
+            return Ok((Prompt::SeveralFaces, None, None, false));
+        }
+        let mesh = self.engine.mesh_for(img, face, &mut self.scratch)?;
+        let (re, le) = (mesh.right_eye(), mesh.left_eye());
+        let moved = self
+            .last_eye
+            .map(|(a, b)| a.distance(re).max(b.distance(le)) / re.distance(le).max(1.0));
+        self.last_eye = Some((re, le));
+        let distance = distance_cm(&self.camera, re.distance(le));
+        let pose = mesh.pose();
+        let prompt = self.judge(img, &mesh, distance, pose);
+        // still: the eyes moved less than 3% of their distance since the last frame
+        let still = moved.is_some_and(|m| m < 0.03);
+        Ok((prompt, Some(distance), Some(pose), still))
+    }
+
+    fn judge(&self, img: &RgbImage, mesh: &FaceMesh, distance: f32, pose: HeadPose) -> Prompt {
+        let [near, far] = self.distance_window;
+        if distance > far {
+            return Prompt::MoveCloser {
+                cm: (distance - far).round() as u32,
+            };
+        }
+        if distance < near {
+            return Prompt::MoveBack {
+                cm: (near - distance).round() as u32,
+            };
+        }
+        let (w, h) = (img.width() as f32, img.height() as f32);
+        let eyes = mesh.right_eye().midpoint(mesh.left_eye());
+        // the camera faces the candidate: the image's left is the candidate's right
+        if eyes.x < w * 0.4 {
+            return Prompt::MoveLeft;
+        }
+        if eyes.x > w * 0.6 {
+            return Prompt::MoveRight;
+        }
+        if eyes.y < h * 0.28 {
+            return Prompt::MoveDown;
+        }
+        if eyes.y > h * 0.5 {
+            return Prompt::MoveUp;
+        }
+        let l = &self.limits;
+        if pose.yaw.abs() > l.max_yaw_deg
+            || pose.pitch.abs() > l.max_pitch_deg
+            || pose.roll.abs() > l.max_roll_deg
+        {
+            return Prompt::LookStraight;
+        }
+        let skin = SkinPatches::new(mesh);
+        if self.glasses_forbidden && measures::glasses_evidence(img, mesh) > l.max_glasses_evidence
+        {
+            return Prompt::TakeOffGlasses;
+        }
+        if measures::brow_eye_occlusion(img, mesh, &skin) > l.max_brow_eye_occlusion {
+            return Prompt::HairOffBrows;
+        }
+        let (mean, _) = measures::exposure(img, &skin);
+        if mean < l.exposure[0] {
+            return Prompt::TooDark;
+        }
+        if mean > l.exposure[1] {
+            return Prompt::TooBright;
+        }
+        if frame_mean_luma(img) > mean + 70.0 {
+            return Prompt::Backlit;
+        }
+        if measures::light_uniformity(img, &skin) < l.min_light_uniformity {
+            return Prompt::UnevenLight;
+        }
+        Prompt::HoldStill
+    }
+}
+
+/// Mean luma over a sparse grid (every 8th pixel): the frame's overall brightness.
+fn frame_mean_luma(img: &RgbImage) -> f32 {
+    let (mut sum, mut n) = (0.0, 0.0);
+    for y in (0..img.height()).step_by(8) {
+        for x in (0..img.width()).step_by(8) {
+            sum += luma(img.get_pixel(x, y).0);
+            n += 1.0;
+        }
+    }
+    if n == 0.0 {
+        0.0
+    } else {
+        sum / n
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn distance_halves_when_the_eyes_look_twice_as_far_apart() {
+        let cam = CameraModel::typical(640);
+        let far = distance_cm(&cam, 40.0);
+        let near = distance_cm(&cam, 80.0);
+        assert!((far / near - 2.0).abs() < 1e-4);
+        // 640 px at 60°: f ≈ 554 px; 40 px eyes ≈ 87 cm
+        assert!((far - 87.3).abs() < 1.0, "{far}");
+    }
+}

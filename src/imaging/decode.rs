@@ -1,0 +1,111 @@
+//! Decoding untrusted image bytes into RGB with bounded memory and EXIF orientation applied.
+
+use image::{DynamicImage, ImageDecoder, ImageReader, Limits, RgbImage};
+use std::io::Cursor;
+use thiserror::Error;
+
+/// Bounds that keep a decompression bomb from taking the kiosk's memory.
+#[derive(Clone, Copy, Debug)]
+pub struct DecodeLimits {
+    pub max_file_bytes: usize,
+    pub max_side: u32,
+    pub max_alloc_bytes: u64,
+}
+
+impl Default for DecodeLimits {
+    fn default() -> Self {
+        // 12000 px covers every camera the kiosk will meet; 512 MiB bounds the decoder.
+        Self {
+            max_file_bytes: 64 << 20,
+            max_side: 12_000,
+            max_alloc_bytes: 512 << 20,
+        }
+    }
+}
+
+#[derive(Debug, Error)]
+pub enum DecodeError {
+    #[error("the file is empty")]
+    Empty,
+    #[error("the file is {0} bytes, more than the {1} bytes allowed")]
+    TooLarge(usize, usize),
+    #[error("not an image in a known format (JPEG, PNG, TIFF, WebP, BMP, GIF)")]
+    UnknownFormat,
+    #[error("the image declares {0}×{1} pixels, more than the {2}-pixel side allowed")]
+    TooManyPixels(u32, u32, u32),
+    #[error("the image is damaged or truncated: {0}")]
+    Corrupt(String),
+}
+
+/// Decodes `bytes` into 8-bit RGB. Grayscale, 16-bit, alpha and CMYK inputs are converted;
+/// the EXIF orientation is applied so the face is upright as the photographer saw it.
+pub fn decode_image(bytes: &[u8], limits: DecodeLimits) -> Result<RgbImage, DecodeError> {
+    if bytes.is_empty() {
+        return Err(DecodeError::Empty);
+    }
+    if bytes.len() > limits.max_file_bytes {
+        return Err(DecodeError::TooLarge(bytes.len(), limits.max_file_bytes));
+    }
+    let mut reader = ImageReader::new(Cursor::new(bytes))
+        .with_guessed_format()
+        .map_err(|e| DecodeError::Corrupt(e.to_string()))?;
+    if reader.format().is_none() {
+        return Err(DecodeError::UnknownFormat);
+    }
+    let mut l = Limits::default();
+    l.max_image_width = Some(limits.max_side);
+    l.max_image_height = Some(limits.max_side);
+    l.max_alloc = Some(limits.max_alloc_bytes);
+    reader.limits(l);
+    let mut decoder = reader.into_decoder().map_err(map_image_error)?;
+    let (w, h) = decoder.dimensions();
+    if w > limits.max_side || h > limits.max_side {
+        return Err(DecodeError::TooManyPixels(w, h, limits.max_side));
+    }
+    if w == 0 || h == 0 {
+        return Err(DecodeError::Corrupt("zero-sized image".into()));
+    }
+    // A broken EXIF block is not worth refusing the photo for: keep it upright as stored.
+    let orientation = decoder
+        .orientation()
+        .unwrap_or(image::metadata::Orientation::NoTransforms);
+    let mut img = DynamicImage::from_decoder(decoder).map_err(map_image_error)?;
+    img.apply_orientation(orientation);
+    Ok(img.into_rgb8())
+}
+
+fn map_image_error(e: image::ImageError) -> DecodeError {
+    match e {
+        image::ImageError::Limits(l) => {
+            DecodeError::Corrupt(format!("over the memory limit ({l})"))
+        }
+        image::ImageError::Unsupported(u) => DecodeError::Corrupt(format!("unsupported: {u}")),
+        other => DecodeError::Corrupt(other.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn empty_and_garbage_are_refused() {
+        assert!(matches!(
+            decode_image(&[], DecodeLimits::default()),
+            Err(DecodeError::Empty)
+        ));
+        let r = decode_image(b"hello, not an image at all", DecodeLimits::default());
+        assert!(matches!(r, Err(DecodeError::UnknownFormat)), "{r:?}");
+    }
+
+    #[test]
+    fn grayscale_png_becomes_rgb() {
+        let gray = image::GrayImage::from_pixel(8, 4, image::Luma([77]));
+        let mut buf = Vec::new();
+        gray.write_to(&mut Cursor::new(&mut buf), image::ImageFormat::Png)
+            .unwrap();
+        let rgb = decode_image(&buf, DecodeLimits::default()).unwrap();
+        assert_eq!(rgb.dimensions(), (8, 4));
+        assert_eq!(rgb.get_pixel(3, 2).0, [77, 77, 77]);
+    }
+}

@@ -1,0 +1,9 @@
+//! Image buffers for the engine: safe decoding of untrusted files, and the few pixel operations
+//! the engine needs (warped crops into model inputs, luminance, box statistics). Pure: bytes in,
+//! pixels out; reading files is the caller's job.
+
+mod decode;
+mod pixels;
+
+pub use decode::{decode_image, DecodeError, DecodeLimits};
+pub use pixels::{luma, resize_rgb, rgb_to_lab, warp_into_f32, warp_rgb, ChannelOrder, PixelRange};

@@ -1,0 +1,160 @@
+//! Pixel operations on RGB buffers: warped crops (bilinear), resizing, luminance and CIELAB.
+
+use crate::geometry::{Point, Similarity};
+use image::RgbImage;
+
+/// How a model wants its input tensor laid out.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ChannelOrder {
+    /// [1, H, W, 3]
+    Hwc,
+    /// [1, 3, H, W]
+    Chw,
+}
+
+/// The value range a model expects for 0..255 pixels.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum PixelRange {
+    Raw255,
+    Unit,
+    MinusOneToOne,
+}
+
+impl PixelRange {
+    fn map(self, v: f32) -> f32 {
+        match self {
+            PixelRange::Raw255 => v,
+            PixelRange::Unit => v / 255.0,
+            PixelRange::MinusOneToOne => v / 127.5 - 1.0,
+        }
+    }
+}
+
+#[inline]
+fn sample_bilinear(img: &RgbImage, x: f32, y: f32) -> [f32; 3] {
+    let (w, h) = img.dimensions();
+    // clamp to edge: crops that reach past the border repeat the border pixel
+    let x = x.clamp(0.0, (w - 1) as f32);
+    let y = y.clamp(0.0, (h - 1) as f32);
+    let x0 = x.floor() as u32;
+    let y0 = y.floor() as u32;
+    let x1 = (x0 + 1).min(w - 1);
+    let y1 = (y0 + 1).min(h - 1);
+    let fx = x - x0 as f32;
+    let fy = y - y0 as f32;
+    let raw = img.as_raw();
+    let stride = w as usize * 3;
+    let at = |xx: u32, yy: u32, c: usize| raw[yy as usize * stride + xx as usize * 3 + c] as f32;
+    let mut out = [0.0; 3];
+    for (c, o) in out.iter_mut().enumerate() {
+        let top = at(x0, y0, c) * (1.0 - fx) + at(x1, y0, c) * fx;
+        let bottom = at(x0, y1, c) * (1.0 - fx) + at(x1, y1, c) * fx;
+        *o = top * (1.0 - fy) + bottom * fy;
+    }
+    out
+}
+
+/// Fills `out` (a `size`×`size` model input) with the source pixels that `to_crop` maps there.
+/// `out` is reused between frames so the per-frame path does not allocate.
+pub fn warp_into_f32(
+    img: &RgbImage,
+    to_crop: &Similarity,
+    width: usize,
+    height: usize,
+    order: ChannelOrder,
+    range: PixelRange,
+    out: &mut Vec<f32>,
+) {
+    out.clear();
+    out.resize(width * height * 3, 0.0);
+    let inv = to_crop.inverse();
+    let plane = width * height;
+    for y in 0..height {
+        for x in 0..width {
+            let src = inv.apply(Point::new(x as f32 + 0.5, y as f32 + 0.5));
+            let px = sample_bilinear(img, src.x - 0.5, src.y - 0.5);
+            for c in 0..3 {
+                let v = range.map(px[c]);
+                match order {
+                    ChannelOrder::Hwc => out[(y * width + x) * 3 + c] = v,
+                    ChannelOrder::Chw => out[c * plane + y * width + x] = v,
+                }
+            }
+        }
+    }
+}
+
+/// A `width`×`height` RGB image of the source as seen through `to_dst`.
+pub fn warp_rgb(img: &RgbImage, to_dst: &Similarity, width: u32, height: u32) -> RgbImage {
+    let inv = to_dst.inverse();
+    RgbImage::from_fn(width, height, |x, y| {
+        let src = inv.apply(Point::new(x as f32 + 0.5, y as f32 + 0.5));
+        let px = sample_bilinear(img, src.x - 0.5, src.y - 0.5);
+        image::Rgb([
+            px[0].round() as u8,
+            px[1].round() as u8,
+            px[2].round() as u8,
+        ])
+    })
+}
+
+/// Area-averaging resize when shrinking (no aliasing of fine hair or fabric), bilinear otherwise.
+pub fn resize_rgb(img: &RgbImage, width: u32, height: u32) -> RgbImage {
+    let filter = if width < img.width() / 2 {
+        image::imageops::FilterType::Triangle
+    } else {
+        image::imageops::FilterType::CatmullRom
+    };
+    image::imageops::resize(img, width, height, filter)
+}
+
+/// Rec. 601 luma of an 8-bit RGB pixel.
+#[inline]
+pub fn luma(p: [u8; 3]) -> f32 {
+    0.299 * p[0] as f32 + 0.587 * p[1] as f32 + 0.114 * p[2] as f32
+}
+
+/// sRGB (0..255) to CIELAB (D65), for colour distances people perceive.
+pub fn rgb_to_lab(p: [f32; 3]) -> [f32; 3] {
+    fn lin(c: f32) -> f32 {
+        let c = c / 255.0;
+        if c <= 0.04045 {
+            c / 12.92
+        } else {
+            ((c + 0.055) / 1.055).powf(2.4)
+        }
+    }
+    let (r, g, b) = (lin(p[0]), lin(p[1]), lin(p[2]));
+    let x = (0.4124 * r + 0.3576 * g + 0.1805 * b) / 0.95047;
+    let y = 0.2126 * r + 0.7152 * g + 0.0722 * b;
+    let z = (0.0193 * r + 0.1192 * g + 0.9505 * b) / 1.08883;
+    fn f(t: f32) -> f32 {
+        if t > 0.008856 {
+            t.cbrt()
+        } else {
+            7.787 * t + 16.0 / 116.0
+        }
+    }
+    let (fx, fy, fz) = (f(x), f(y), f(z));
+    [116.0 * fy - 16.0, 500.0 * (fx - fy), 200.0 * (fy - fz)]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lab_of_white_and_blue() {
+        let w = rgb_to_lab([255.0, 255.0, 255.0]);
+        assert!((w[0] - 100.0).abs() < 0.5 && w[1].abs() < 1.0 && w[2].abs() < 1.0);
+        let b = rgb_to_lab([0.0, 0.0, 255.0]);
+        assert!(b[2] < -100.0);
+    }
+
+    #[test]
+    fn identity_warp_copies_pixels() {
+        let img = RgbImage::from_fn(4, 4, |x, y| image::Rgb([(x * 50) as u8, (y * 50) as u8, 7]));
+        let out = warp_rgb(&img, &Similarity::identity(), 4, 4);
+        assert_eq!(out, img);
+    }
+}

@@ -1,0 +1,12 @@
+//! capture-kiosk: a touchscreen kiosk that takes exam-registration ID photos on site.
+//!
+//! The crate is a pure core (engine, checks, photo maker, specs) with the command line as its
+//! edge; see ARCHITECTURE.md for the map.
+
+pub mod catalog;
+pub mod checks;
+pub mod engine;
+pub mod geometry;
+pub mod guidance;
+pub mod imaging;
+pub mod photo;
