@@ -195,7 +195,12 @@ impl LiveGuide {
         &mut self,
         img: &RgbImage,
     ) -> Result<(Prompt, Option<f32>, Option<HeadPose>, bool), ModelError> {
-        let faces = self.detector.detect(self.engine.models(), img)?;
+        let mut faces = self.detector.detect(self.engine.models(), img)?;
+        if faces.is_empty() {
+            // the fast detector is built for faces near the camera; a candidate still far
+            // away is found by the still detector (slower, but only until they come closer)
+            faces = self.engine.detect(img)?;
+        }
         let Some(face) = faces
             .iter()
             .max_by(|a, b| a.bbox.area().total_cmp(&b.bbox.area()))

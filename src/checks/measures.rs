@@ -210,14 +210,17 @@ fn eye_box(mesh: &FaceMesh, outer: usize, inner: usize, grow: f32) -> BoundingBo
     }
 }
 
-/// Specular highlights: the share of pixels in the eye regions (lenses) and on the skin that are
-/// near white and far brighter than the face's own skin. Global over-exposure is `exposure`'s
-/// business, so the bar moves up with the skin.
+/// Specular highlights: the share of pixels in the eye regions (lenses) and on the face that are
+/// near white and brighter than the face's own brightest skin. Global over-exposure is
+/// `exposure`'s business, so the bar moves up with the skin.
 pub fn glare(img: &RgbImage, mesh: &FaceMesh, skin: &SkinPatches) -> f32 {
     let mut skin_l = SkinPatches::lumas(img, &skin.right);
     skin_l.extend(SkinPatches::lumas(img, &skin.left));
-    let skin_median = median(skin_l);
-    let bar = (skin_median + 70.0).clamp(235.0, 250.0);
+    skin_l.sort_by(|a, b| a.total_cmp(b));
+    let skin_p95 = skin_l.get(skin_l.len() * 95 / 100).copied().unwrap_or(0.0);
+    // a highlight is brighter than the brightest ordinary skin; when the skin itself is
+    // clipped nothing can be, and exposure reports it instead
+    let bar = (skin_p95 + 12.0).max(245.0);
     let share = |b: &BoundingBox| {
         let (mut hot, mut all) = (0u32, 0u32);
         for_each_in(img, b, |_, _, p| {

@@ -188,9 +188,9 @@ impl Default for CheckLimits {
             max_brow_eye_occlusion: 0.8,
             max_forehead_cover: 0.6,
             min_light_uniformity: 0.72,
-            exposure: [60.0, 215.0],
+            exposure: [60.0, 200.0],
             max_clipped_share: 0.15,
-            min_sharpness: 6.0,
+            min_sharpness: 12.0,
             max_background_delta_e: 16.0,
             min_clothing_delta_e: 18.0,
             min_image_side: 480,
@@ -382,12 +382,21 @@ fn face_checks(
         |_| "worn",
     );
 
-    b.push(
+    let (mean, clipped) = measures::exposure(img, &skin);
+    // a face washed out all over is one problem (exposure), not also a glare problem
+    let washed_out = mean > lim.exposure[1];
+    let r = b.push(
         CheckId::Glare,
         measures::glare(img, mesh, &skin),
-        Some(Limit::at_most(lim.max_glare)),
+        (!washed_out).then(|| Limit::at_most(lim.max_glare)),
         |_| "glare",
     );
+    if washed_out {
+        r.detail.insert(
+            "not_applied".into(),
+            "face over-exposed: see exposure".into(),
+        );
+    }
     b.push(
         CheckId::HairOcclusion,
         measures::brow_eye_occlusion(img, mesh, &skin),
@@ -407,7 +416,6 @@ fn face_checks(
         |_| "uneven",
     );
 
-    let (mean, clipped) = measures::exposure(img, &skin);
     let clip_fail = clipped > lim.max_clipped_share;
     let r = b.push(
         CheckId::Exposure,

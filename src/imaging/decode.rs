@@ -33,6 +33,8 @@ pub enum DecodeError {
     UnknownFormat,
     #[error("the image declares {0}×{1} pixels, more than the {2}-pixel side allowed")]
     TooManyPixels(u32, u32, u32),
+    #[error("the file is truncated: the JPEG end marker is missing")]
+    Truncated,
     #[error("the image is damaged or truncated: {0}")]
     Corrupt(String),
 }
@@ -49,8 +51,24 @@ pub fn decode_image(bytes: &[u8], limits: DecodeLimits) -> Result<RgbImage, Deco
     let mut reader = ImageReader::new(Cursor::new(bytes))
         .with_guessed_format()
         .map_err(|e| DecodeError::Corrupt(e.to_string()))?;
-    if reader.format().is_none() {
-        return Err(DecodeError::UnknownFormat);
+    match reader.format() {
+        None => return Err(DecodeError::UnknownFormat),
+        // the JPEG decoder quietly fills a cut-off file with grey; a kiosk must not check half
+        // a photo, so a JPEG without its end marker near the end is refused
+        Some(image::ImageFormat::Jpeg) if !has_jpeg_end(bytes) => {
+            return Err(DecodeError::Truncated)
+        }
+        Some(_) => {}
+    }
+    // read the declared size from the header first: a bomb is named as one, before any allocation
+    if let Ok((w, h)) = ImageReader::new(Cursor::new(bytes))
+        .with_guessed_format()
+        .map_err(|_| ())
+        .and_then(|r| r.into_dimensions().map_err(|_| ()))
+    {
+        if w > limits.max_side || h > limits.max_side {
+            return Err(DecodeError::TooManyPixels(w, h, limits.max_side));
+        }
     }
     let mut l = Limits::default();
     l.max_image_width = Some(limits.max_side);
@@ -72,6 +90,12 @@ pub fn decode_image(bytes: &[u8], limits: DecodeLimits) -> Result<RgbImage, Deco
     let mut img = DynamicImage::from_decoder(decoder).map_err(map_image_error)?;
     img.apply_orientation(orientation);
     Ok(img.into_rgb8())
+}
+
+/// An end-of-image marker in the last 4 KiB (some cameras append a little after it).
+fn has_jpeg_end(bytes: &[u8]) -> bool {
+    let tail = &bytes[bytes.len().saturating_sub(4096)..];
+    tail.windows(2).any(|w| w == [0xFF, 0xD9])
 }
 
 fn map_image_error(e: image::ImageError) -> DecodeError {

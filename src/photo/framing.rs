@@ -149,8 +149,10 @@ pub fn plan_framing(g: &FaceGeometry, spec: &PhotoSpec, img_w: u32, img_h: u32) 
             y1: region.y1.min(img_h as f32),
         };
         let inside_share = inside.area() / region.area().max(1e-3);
-        // prefer the plan with the most margin, then the one that needs least padding
-        let score = m.min(1e6) + inside_share * 1000.0;
+        // margin first, up to a safe amount (measurement noise on the output), then the plan
+        // that needs the least padding beyond the image
+        let safe = 0.03 * h;
+        let score = m.min(safe) * 1000.0 + inside_share;
         let framing = Framing {
             scale: s,
             origin: Point::new(ox, oy),

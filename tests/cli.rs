@@ -1,0 +1,256 @@
+//! The `kiosk` binary end to end: exit codes, JSON lines, and bad input of every kind.
+
+mod common;
+
+use common::*;
+use image::{ImageEncoder, RgbImage};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn kiosk(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_kiosk"))
+        .args(args)
+        .output()
+        .expect("kiosk runs")
+}
+
+fn tmp(name: &str) -> PathBuf {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("cli");
+    std::fs::create_dir_all(&dir).unwrap();
+    dir.join(name)
+}
+
+fn jpeg(img: &RgbImage) -> Vec<u8> {
+    let mut out = Vec::new();
+    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, 92)
+        .encode_image(img)
+        .unwrap();
+    out
+}
+
+fn crc32(bytes: &[u8]) -> u32 {
+    let mut crc = 0xFFFF_FFFFu32;
+    for &b in bytes {
+        crc ^= b as u32;
+        for _ in 0..8 {
+            crc = if crc & 1 != 0 {
+                (crc >> 1) ^ 0xEDB8_8320
+            } else {
+                crc >> 1
+            };
+        }
+    }
+    !crc
+}
+
+/// A tiny PNG that declares 100000×100000 pixels.
+fn png_bomb() -> Vec<u8> {
+    let mut v = b"\x89PNG\r\n\x1a\n".to_vec();
+    let mut ihdr = b"IHDR".to_vec();
+    ihdr.extend(100_000u32.to_be_bytes());
+    ihdr.extend(100_000u32.to_be_bytes());
+    ihdr.extend([8, 2, 0, 0, 0]);
+    v.extend(13u32.to_be_bytes());
+    v.extend(&ihdr);
+    v.extend(crc32(&ihdr).to_be_bytes());
+    let mut idat = b"IDAT".to_vec();
+    idat.extend([0x78, 0x9c, 0x03, 0x00, 0x00, 0x00, 0x00, 0x01]);
+    v.extend(8u32.to_be_bytes());
+    v.extend(&idat);
+    v.extend(crc32(&idat).to_be_bytes());
+    v
+}
+
+/// JPEG bytes with an EXIF orientation tag inserted after the SOI marker.
+fn with_exif_orientation(jpeg: &[u8], orientation: u16) -> Vec<u8> {
+    let mut tiff = b"MM\x00\x2a\x00\x00\x00\x08".to_vec();
+    tiff.extend(1u16.to_be_bytes()); // one entry
+    tiff.extend(0x0112u16.to_be_bytes());
+    tiff.extend(3u16.to_be_bytes()); // SHORT
+    tiff.extend(1u32.to_be_bytes());
+    tiff.extend(orientation.to_be_bytes());
+    tiff.extend([0, 0]);
+    tiff.extend(0u32.to_be_bytes());
+    let mut app1 = b"Exif\x00\x00".to_vec();
+    app1.extend(tiff);
+    let mut out = jpeg[..2].to_vec();
+    out.extend([0xFF, 0xE1]);
+    out.extend(((app1.len() + 2) as u16).to_be_bytes());
+    out.extend(app1);
+    out.extend(&jpeg[2..]);
+    out
+}
+
+fn json_lines(o: &Output) -> Vec<serde_json::Value> {
+    String::from_utf8_lossy(&o.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("one JSON object per line"))
+        .collect()
+}
+
+#[test]
+fn check_json_has_the_documented_shape_and_exit_codes() {
+    let base = tmp("base.jpg");
+    std::fs::write(&base, jpeg(&levelled_base())).unwrap();
+    let o = kiosk(&["check", "--json", base.to_str().unwrap()]);
+    let lines = json_lines(&o);
+    assert_eq!(lines.len(), 1);
+    let v = &lines[0];
+    for key in ["file", "ok", "faces", "checks", "ms"] {
+        assert!(v.get(key).is_some(), "{key} missing: {v}");
+    }
+    for c in v["checks"].as_array().unwrap() {
+        for key in ["id", "ok", "value", "limit", "reason"] {
+            assert!(c.get(key).is_some(), "{key} missing: {c}");
+        }
+    }
+    assert_eq!(
+        o.status.code(),
+        Some(if v["ok"].as_bool().unwrap() { 0 } else { 1 }),
+        "{v}"
+    );
+    let o = kiosk(&["check", "--json", photo_path("obama.jpg").to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1), "an open mouth fails a check");
+    let failed = &json_lines(&o)[0]["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["id"] == "mouth_closed")
+        .unwrap()
+        .clone();
+    assert_eq!(failed["ok"], false);
+    assert!(failed["reason"]["zh"].as_str().unwrap().contains("嘴"));
+    assert!(failed["reason"]["en"].as_str().unwrap().contains("mouth"));
+}
+
+#[test]
+fn bad_inputs_get_one_clear_line_each_and_do_not_stop_the_folder() {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("cli-folder");
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let good = jpeg(&levelled_base());
+    std::fs::write(dir.join("a-empty.jpg"), b"").unwrap();
+    std::fs::write(dir.join("b-truncated.jpg"), &good[..good.len() / 3]).unwrap();
+    std::fs::write(dir.join("c-text.png"), b"this is not a picture").unwrap();
+    std::fs::write(dir.join("d-bomb.png"), png_bomb()).unwrap();
+    std::fs::write(dir.join("e-good.jpg"), &good).unwrap();
+    let o = kiosk(&["check", "--json", dir.to_str().unwrap()]);
+    assert_eq!(
+        o.status.code(),
+        Some(2),
+        "unreadable input wins the exit code"
+    );
+    let lines = json_lines(&o);
+    assert_eq!(lines.len(), 5, "every file reported: {lines:?}");
+    for v in &lines[..4] {
+        let err = v["error"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no error: {v}"));
+        assert!(
+            err.contains(v["file"].as_str().unwrap()),
+            "the message names the file: {err}"
+        );
+        assert!(!err.contains('\n'));
+    }
+    assert!(lines[0]["error"].as_str().unwrap().contains("empty"));
+    assert!(
+        lines[3]["error"].as_str().unwrap().contains("100000"),
+        "{}",
+        lines[3]
+    );
+    assert!(
+        lines[4].get("checks").is_some(),
+        "the good file after them was checked"
+    );
+    // and the human form: one line on stderr per bad file, no panic
+    let o = kiosk(&["check", dir.join("b-truncated.jpg").to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(!err.contains("panicked"));
+}
+
+#[test]
+fn grayscale_sixteen_bit_and_cmyk_images_are_read() {
+    let base = levelled_base();
+    let gray = image::DynamicImage::ImageRgb8(base.clone()).into_luma16();
+    let p16 = tmp("gray16.png");
+    gray.save(&p16).unwrap();
+    let o = kiosk(&["check", "--json", p16.to_str().unwrap()]);
+    let v = &json_lines(&o)[0];
+    assert_eq!(v["faces"], 1, "{v}");
+    let cmyk = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/cmyk.jpg");
+    let o = kiosk(&["check", "--json", cmyk.to_str().unwrap()]);
+    let v = &json_lines(&o)[0];
+    assert!(v.get("error").is_none(), "CMYK decodes: {v}");
+    assert_eq!(v["faces"], 0);
+    assert_eq!(o.status.code(), Some(1));
+}
+
+#[test]
+fn exif_orientation_is_applied() {
+    // store the portrait lying on its side, with EXIF saying "turn 90° clockwise to view"
+    let sideways = image::imageops::rotate270(&levelled_base());
+    let path = tmp("exif6.jpg");
+    std::fs::write(&path, with_exif_orientation(&jpeg(&sideways), 6)).unwrap();
+    let o = kiosk(&["check", "--json", path.to_str().unwrap()]);
+    let v = &json_lines(&o)[0];
+    let pose = v["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["id"] == "head_pose")
+        .unwrap();
+    let roll = pose["detail"]["roll"].as_f64().unwrap();
+    assert!(roll.abs() < 5.0, "upright after EXIF: {pose}");
+}
+
+#[test]
+fn photo_sheet_and_verify_commands_work_end_to_end() {
+    let base = tmp("capture.jpg");
+    std::fs::write(&base, jpeg(&levelled_base())).unwrap();
+    let out = tmp("chsi.jpg");
+    let o = kiosk(&[
+        "photo",
+        "--spec",
+        "chsi",
+        "-o",
+        out.to_str().unwrap(),
+        "--json",
+        base.to_str().unwrap(),
+    ]);
+    let v = &json_lines(&o)[0];
+    assert_eq!(v["photo"]["valid"], true, "{v}");
+    let size = std::fs::metadata(&out).unwrap().len();
+    assert!((20 * 1024..=40 * 1024).contains(&size), "{size}");
+    let sheet_path = tmp("sheet.png");
+    let o = kiosk(&[
+        "sheet",
+        "--layout",
+        "1in*8+2in*4",
+        "-o",
+        sheet_path.to_str().unwrap(),
+        out.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(image::image_dimensions(&sheet_path).unwrap(), (1800, 1200));
+    let o = kiosk(&[
+        "sheet",
+        "--layout",
+        "2in-large*12",
+        "-o",
+        sheet_path.to_str().unwrap(),
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("does not fit"));
+    let o = kiosk(&[
+        "verify",
+        "--json",
+        photo_path("obama.jpg").to_str().unwrap(),
+        photo_path("obama2.jpg").to_str().unwrap(),
+    ]);
+    let v = &json_lines(&o)[0];
+    assert_eq!(v["same"], true, "{v}");
+    assert!(v["distance"].as_f64().unwrap() < v["threshold"].as_f64().unwrap());
+}

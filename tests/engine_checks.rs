@@ -1,0 +1,256 @@
+//! The engine and its checks on real photographs and defect variants derived from them: each
+//! defect must fail its own check and leave the others passing.
+
+mod common;
+
+use capture_kiosk::checks::CheckId;
+use capture_kiosk::geometry::Point;
+use common::*;
+use image::{imageops, Rgb, RgbImage};
+
+const PROFILE: &str = "chsi-graduation";
+
+fn face_box(img: &RgbImage) -> (Point, f32) {
+    let a = engine().analyze_still(img).unwrap();
+    let s = a.subject.unwrap();
+    (s.geometry.eye_mid, s.geometry.face_width)
+}
+
+/// Asserts that exactly `expected` fail (the defect's own checks), everything else passes.
+fn assert_only(img: &RgbImage, expected: &[CheckId]) {
+    let r = check(img, PROFILE);
+    let failed = failed_ids(&r);
+    let summary: Vec<String> = r
+        .checks
+        .iter()
+        .map(|c| {
+            format!(
+                "{}={:?}{}",
+                c.id.as_str(),
+                c.value,
+                if c.ok { "" } else { "✗" }
+            )
+        })
+        .collect();
+    for id in expected {
+        assert!(
+            failed.contains(id),
+            "{} should fail: {}",
+            id.as_str(),
+            summary.join(" ")
+        );
+    }
+    for id in &failed {
+        assert!(
+            expected.contains(id),
+            "{} should pass: {}",
+            id.as_str(),
+            summary.join(" ")
+        );
+    }
+}
+
+#[test]
+fn levelled_portrait_passes_every_check() {
+    assert_only(&levelled_base(), &[]);
+}
+
+#[test]
+fn the_original_tilted_portrait_fails_head_pose_only() {
+    assert_only(&photo("biden.jpg"), &[CheckId::HeadPose]);
+}
+
+#[test]
+fn rotation_fails_head_pose() {
+    let base = levelled_base();
+    let (eyes, _) = face_box(&base);
+    assert_only(&rotate(&base, eyes, 15.0), &[CheckId::HeadPose]);
+}
+
+#[test]
+fn side_lighting_fails_light_uniformity() {
+    let mut img = levelled_base();
+    let (eyes, fw) = face_box(&img);
+    // light falls off across the face from the image's right to its left
+    for (x, _, p) in img.enumerate_pixels_mut() {
+        let t = ((x as f32 - (eyes.x - fw)) / (2.0 * fw)).clamp(0.0, 1.0);
+        let gain = 0.35 + 0.65 * t;
+        for c in 0..3 {
+            p.0[c] = (p.0[c] as f32 * gain) as u8;
+        }
+    }
+    assert_only(&img, &[CheckId::LightUniformity]);
+}
+
+#[test]
+fn under_exposure_fails_exposure() {
+    let mut img = levelled_base();
+    for p in img.pixels_mut() {
+        for c in 0..3 {
+            p.0[c] = (p.0[c] as f32 * 0.35) as u8;
+        }
+    }
+    assert_only(&img, &[CheckId::Exposure]);
+}
+
+#[test]
+fn over_exposure_fails_exposure() {
+    let mut img = levelled_base();
+    for p in img.pixels_mut() {
+        for c in 0..3 {
+            p.0[c] = (p.0[c] as f32 * 2.0).min(255.0) as u8;
+        }
+    }
+    let r = check(&img, PROFILE);
+    assert!(
+        !r.get(CheckId::Exposure).unwrap().ok,
+        "{:?}",
+        r.get(CheckId::Exposure)
+    );
+    assert_only(&img, &[CheckId::Exposure]);
+}
+
+#[test]
+fn blur_fails_sharpness() {
+    let base = levelled_base();
+    let (_, fw) = face_box(&base);
+    let img = imageops::blur(&base, fw / 60.0);
+    assert_only(&img, &[CheckId::Sharpness]);
+}
+
+#[test]
+fn a_patch_over_the_eyes_fails_hair_occlusion() {
+    let mut img = levelled_base();
+    let a = engine().analyze_still(&img).unwrap();
+    let s = a.subject.unwrap();
+    let (re, le) = (s.geometry.right_eye, s.geometry.left_eye);
+    let d = re.distance(le);
+    // a dark band like hair or a hand across both eyes and brows
+    let (x0, x1) = ((re.x - d * 0.55) as u32, (le.x + d * 0.55) as u32);
+    let (y0, y1) = (
+        (re.y.min(le.y) - d * 0.6) as u32,
+        (re.y.max(le.y) + d * 0.25) as u32,
+    );
+    for y in y0..y1 {
+        for x in x0..x1 {
+            let n = ((x * 7 + y * 13) % 17) as u8;
+            img.put_pixel(x, y, Rgb([30 + n, 26 + n, 24 + n]));
+        }
+    }
+    let r = check(&img, PROFILE);
+    assert!(
+        !r.get(CheckId::HairOcclusion).unwrap().ok,
+        "{:?}",
+        r.get(CheckId::HairOcclusion)
+    );
+    for id in [
+        CheckId::FaceCount,
+        CheckId::Exposure,
+        CheckId::LightUniformity,
+        CheckId::MouthClosed,
+        CheckId::FaceInFrame,
+    ] {
+        assert!(r.get(id).unwrap().ok, "{}: {:?}", id.as_str(), r.get(id));
+    }
+}
+
+#[test]
+fn a_second_face_fails_face_count() {
+    let mut img = levelled_base();
+    let (eyes, fw) = face_box(&img);
+    let other = photo("obama2.jpg");
+    let (oe, ofw) = face_box(&other);
+    // cut the other head and shoulders, scale it to the same face size, put it beside
+    let s = fw / ofw;
+    let half = ofw * 1.3;
+    let crop = imageops::crop_imm(
+        &other,
+        (oe.x - half).max(0.0) as u32,
+        (oe.y - half).max(0.0) as u32,
+        (2.0 * half) as u32,
+        (2.6 * half) as u32,
+    )
+    .to_image();
+    let crop = imageops::resize(
+        &crop,
+        (crop.width() as f32 * s) as u32,
+        (crop.height() as f32 * s) as u32,
+        imageops::FilterType::Triangle,
+    );
+    // on whichever side has more room
+    let x = if eyes.x > img.width() as f32 / 2.0 {
+        (eyes.x - fw * 0.9) as i64 - crop.width() as i64
+    } else {
+        (eyes.x + fw * 0.9) as i64
+    };
+    let y = (eyes.y - fw * 1.2) as i64;
+    imageops::replace(&mut img, &crop, x, y);
+    let r = check(&img, PROFILE);
+    assert_eq!(r.faces, 2, "{:?}", r.get(CheckId::FaceCount));
+    assert!(!r.get(CheckId::FaceCount).unwrap().ok);
+}
+
+#[test]
+fn an_open_mouth_fails_mouth_closed() {
+    let r = check(&photo("obama.jpg"), PROFILE);
+    assert!(
+        !r.get(CheckId::MouthClosed).unwrap().ok,
+        "{:?}",
+        r.get(CheckId::MouthClosed)
+    );
+    assert!(r.get(CheckId::EyesOpen).unwrap().ok);
+}
+
+#[test]
+fn no_face_fails_face_count_and_marks_the_rest_unmeasured() {
+    let img = RgbImage::from_pixel(640, 480, Rgb([120, 160, 200]));
+    let r = check(&img, PROFILE);
+    assert_eq!(r.faces, 0);
+    assert!(!r.ok);
+    let head = r.get(CheckId::HeadPose).unwrap();
+    assert!(head.value.is_none() && !head.ok);
+    assert!(r.get(CheckId::Resolution).unwrap().ok);
+}
+
+#[test]
+fn a_cut_off_head_fails_face_in_frame() {
+    let r = check(&photo("obama_partial_face.jpg"), PROFILE);
+    assert!(
+        !r.get(CheckId::FaceInFrame).unwrap().ok,
+        "{:?}",
+        r.get(CheckId::FaceInFrame)
+    );
+}
+
+#[test]
+fn json_report_keeps_the_public_vocabulary() {
+    let r = check(&levelled_base(), PROFILE);
+    let v = serde_json::to_value(&r).unwrap();
+    let ids: Vec<&str> = v["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        ids,
+        [
+            "face_count",
+            "face_size",
+            "face_in_frame",
+            "head_pose",
+            "eyes_open",
+            "mouth_closed",
+            "glasses",
+            "glare",
+            "hair_occlusion",
+            "headwear",
+            "light_uniformity",
+            "exposure",
+            "sharpness",
+            "background",
+            "clothing_contrast",
+            "resolution"
+        ]
+    );
+}

@@ -1,0 +1,112 @@
+//! Face verification on real photos, and the live guide on frames made from them.
+
+mod common;
+
+use capture_kiosk::engine::{descriptor_distance, SAME_PERSON_DISTANCE};
+use capture_kiosk::guidance::{CameraModel, LiveGuide, Prompt};
+use common::*;
+use image::{imageops, Rgb, RgbImage};
+
+fn descriptor(name: &str) -> [f32; 128] {
+    engine().describe(&photo(name)).unwrap().expect("a face")
+}
+
+#[test]
+fn same_person_is_close_and_different_people_are_far() {
+    let (a, b, c) = (
+        descriptor("obama.jpg"),
+        descriptor("obama2.jpg"),
+        descriptor("obama3.jpg"),
+    );
+    let biden = descriptor("biden.jpg");
+    for (x, y) in [(&a, &b), (&a, &c), (&b, &c)] {
+        let d = descriptor_distance(x, y);
+        assert!(d < SAME_PERSON_DISTANCE, "same person at {d}");
+    }
+    for x in [&a, &b, &c] {
+        let d = descriptor_distance(x, &biden);
+        assert!(d > SAME_PERSON_DISTANCE, "different people at {d}");
+    }
+}
+
+/// A 640×480 frame with the portrait's face `face_px` wide, centred.
+fn frame_with_face(face_px: f32) -> RgbImage {
+    let base = levelled_base();
+    let s = engine().analyze_still(&base).unwrap().subject.unwrap();
+    let k = face_px / s.geometry.face_width;
+    let scaled = imageops::resize(
+        &base,
+        (base.width() as f32 * k) as u32,
+        (base.height() as f32 * k) as u32,
+        imageops::FilterType::Triangle,
+    );
+    let mut frame = RgbImage::from_pixel(640, 480, Rgb([180, 180, 180]));
+    let (ex, ey) = (s.geometry.eye_mid.x * k, s.geometry.eye_mid.y * k);
+    imageops::replace(
+        &mut frame,
+        &scaled,
+        (320.0 - ex) as i64,
+        (190.0 - ey) as i64,
+    );
+    frame
+}
+
+fn settle(guide: &mut LiveGuide, frame: &RgbImage, n: usize) -> Prompt {
+    let mut last = Prompt::NoFace;
+    for _ in 0..n {
+        last = guide.frame(frame).unwrap().prompt;
+    }
+    last
+}
+
+#[test]
+fn the_guide_asks_to_come_closer_then_back_then_holds() {
+    let (profile, spec) = profile("chsi-graduation");
+    let mut guide = LiveGuide::new(
+        engine().clone(),
+        CameraModel::typical(640),
+        profile,
+        spec.glasses_allowed,
+    );
+    // a typical 640-px webcam at 60°: a 14 cm face is ~70 px wide at 90 cm
+    let far = frame_with_face(45.0);
+    assert!(matches!(
+        settle(&mut guide, &far, 4),
+        Prompt::MoveCloser { .. }
+    ));
+    let near = frame_with_face(160.0);
+    assert!(matches!(
+        settle(&mut guide, &near, 4),
+        Prompt::MoveBack { .. }
+    ));
+    let good = frame_with_face(85.0);
+    let g = {
+        settle(&mut guide, &good, 4);
+        guide.frame(&good).unwrap()
+    };
+    assert_eq!(g.prompt, Prompt::HoldStill, "{g:?}");
+    assert!(g.steady_frames >= 1);
+    let d = g.distance_cm.unwrap();
+    assert!((80.0..=100.0).contains(&d), "{d}");
+}
+
+#[test]
+fn one_odd_frame_does_not_change_the_prompt() {
+    let (profile, spec) = profile("chsi-graduation");
+    let mut guide = LiveGuide::new(
+        engine().clone(),
+        CameraModel::typical(640),
+        profile,
+        spec.glasses_allowed,
+    );
+    let good = frame_with_face(85.0);
+    assert_eq!(settle(&mut guide, &good, 4), Prompt::HoldStill);
+    let empty = RgbImage::from_pixel(640, 480, Rgb([180, 180, 180]));
+    assert_eq!(
+        guide.frame(&empty).unwrap().prompt,
+        Prompt::HoldStill,
+        "one empty frame must not flicker"
+    );
+    assert_eq!(guide.frame(&good).unwrap().prompt, Prompt::HoldStill);
+    assert!(matches!(settle(&mut guide, &empty, 3), Prompt::NoFace));
+}
