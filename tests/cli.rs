@@ -3,7 +3,7 @@
 mod common;
 
 use common::*;
-use image::{ImageEncoder, RgbImage};
+use image::RgbImage;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 

@@ -20,6 +20,25 @@ fn for_each_in(img: &RgbImage, b: &BoundingBox, mut f: impl FnMut(u32, u32, [u8;
     }
 }
 
+/// Like `for_each_in`, on a grid of about `samples` pixels: colour statistics over large regions
+/// do not need every pixel, and each one costs a CIELAB conversion.
+fn for_each_sampled(
+    img: &RgbImage,
+    b: &BoundingBox,
+    samples: u32,
+    mut f: impl FnMut(u32, u32, [u8; 3]),
+) {
+    if let Some((x0, y0, x1, y1)) = b.clamp_to(img.width(), img.height()) {
+        let area = (x1 - x0) * (y1 - y0);
+        let step = ((area as f32 / samples.max(1) as f32).sqrt().floor() as usize).max(1);
+        for y in (y0..y1).step_by(step) {
+            for x in (x0..x1).step_by(step) {
+                f(x, y, img.get_pixel(x, y).0);
+            }
+        }
+    }
+}
+
 fn square(c: Point, side: f32) -> BoundingBox {
     BoundingBox {
         x0: c.x - side / 2.0,
@@ -392,7 +411,7 @@ pub fn clothing_lab(
         y1: chin.y + fw * 0.9,
     };
     let (mut l, mut a, mut bb) = (Vec::new(), Vec::new(), Vec::new());
-    for_each_in(img, &b, |x, y, p| {
+    for_each_sampled(img, &b, 8000, |x, y, p| {
         if mask.at(Point::new(x as f32 + 0.5, y as f32 + 0.5)) > 0.7 {
             let c = rgb_to_lab([p[0] as f32, p[1] as f32, p[2] as f32]);
             l.push(c[0]);
@@ -410,7 +429,7 @@ pub fn background_lab(
     mask: &crate::engine::PersonMask,
 ) -> Option<([f32; 3], f32)> {
     let mut px = Vec::new();
-    for_each_in(img, region, |x, y, p| {
+    for_each_sampled(img, region, 20000, |x, y, p| {
         if mask.at(Point::new(x as f32 + 0.5, y as f32 + 0.5)) < 0.2 {
             px.push(rgb_to_lab([p[0] as f32, p[1] as f32, p[2] as f32]));
         }

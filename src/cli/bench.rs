@@ -4,7 +4,7 @@ use super::{load_engine, read_image};
 use anyhow::{anyhow, Result};
 use capture_kiosk::catalog::Catalog;
 use capture_kiosk::checks::evaluate;
-use capture_kiosk::engine::descriptor_distance;
+use capture_kiosk::engine::{descriptor_distance, FaceEngine};
 use capture_kiosk::guidance::{CameraModel, LiveGuide};
 use capture_kiosk::photo::{framing::plan_framing, make_photo};
 use clap::Args;
@@ -25,19 +25,33 @@ pub struct BenchArgs {
     profile: String,
 }
 
-/// The portrait centred on a canvas of the given size, scaled to fill its height.
-fn scene(portrait: &RgbImage, w: u32, h: u32) -> RgbImage {
-    let s = h as f32 / portrait.height() as f32;
+/// The portrait centred on a canvas of the given size, scaled so the face is `face_px` wide
+/// with the eyes at 40% of the height (a candidate at the kiosk's working distance).
+fn scene(
+    engine: &FaceEngine,
+    portrait: &RgbImage,
+    w: u32,
+    h: u32,
+    face_px: f32,
+) -> Result<RgbImage> {
+    let analysis = engine.analyze_still(portrait)?;
+    let g = &analysis
+        .subject
+        .as_ref()
+        .ok_or_else(|| anyhow!("no face in the bench photo"))?
+        .geometry;
+    let k = face_px / g.face_width;
     let scaled = imageops::resize(
         portrait,
-        ((portrait.width() as f32 * s) as u32).max(1),
-        h,
+        ((portrait.width() as f32 * k) as u32).max(1),
+        ((portrait.height() as f32 * k) as u32).max(1),
         imageops::FilterType::Triangle,
     );
     let mut canvas = RgbImage::from_pixel(w, h, image::Rgb([200, 200, 200]));
-    let x = (w as i64 - scaled.width() as i64) / 2;
-    imageops::replace(&mut canvas, &scaled, x, 0);
-    canvas
+    let x = (w as f32 / 2.0 - g.eye_mid.x * k) as i64;
+    let y = (h as f32 * 0.4 - g.eye_mid.y * k) as i64;
+    imageops::replace(&mut canvas, &scaled, x, y);
+    Ok(canvas)
 }
 
 fn stats(mut ms: Vec<f64>) -> (f64, f64) {
@@ -73,7 +87,8 @@ pub fn run(args: BenchArgs, catalog: &Catalog) -> Result<ExitCode> {
         t.elapsed().as_secs_f64() * 1000.0
     );
 
-    let frame = scene(&portrait, 640, 480);
+    // 85 px: a 14 cm face at 90 cm through a 60° 640-px webcam
+    let frame = scene(&engine, &portrait, 640, 480, 85.0)?;
     let mut guide = LiveGuide::new(
         engine.clone(),
         CameraModel::typical(640),
@@ -83,7 +98,7 @@ pub fn run(args: BenchArgs, catalog: &Catalog) -> Result<ExitCode> {
     let (m, p) = time(runs * 3, || Ok(guide.frame(&frame)?))?;
     println!("guidance frame 640×480 median {m:7.1} ms   p95 {p:7.1} ms");
 
-    let still = scene(&portrait, 1920, 1080);
+    let still = scene(&engine, &portrait, 1920, 1080, 300.0)?;
     let (m, p) = time(runs, || {
         let a = engine.analyze_still(&still)?;
         let f = a

@@ -118,11 +118,8 @@ pub fn plan_framing(g: &FaceGeometry, spec: &PhotoSpec, img_w: u32, img_h: u32) 
             oy_lo = oy_lo.max(g.eye_mid.y - b / s);
             oy_hi = oy_hi.min(g.eye_mid.y - a / s);
         }
-        let oy = if oy_lo <= oy_hi {
-            (oy_lo + oy_hi) / 2.0
-        } else {
-            (oy_lo + oy_hi) / 2.0
-        };
+        // the middle of the allowed offsets; when they do not overlap, the compromise between them
+        let oy = (oy_lo + oy_hi) / 2.0;
         let cx = g.eye_mid.x;
         let ox = cx - w / (2.0 * s);
         let placed = PlacedGeometry {

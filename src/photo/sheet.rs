@@ -77,6 +77,15 @@ pub struct Placement {
     pub turned: bool,
 }
 
+/// One size group laid out in whole rows.
+struct Rows {
+    w: u32,
+    h: u32,
+    turned: bool,
+    per_row: u32,
+    count: u32,
+}
+
 /// A planned sheet.
 #[derive(Clone, Debug, PartialEq)]
 pub struct SheetPlan {
@@ -128,9 +137,9 @@ pub fn plan_sheet(layout: &str, paper: &str, dpi: u32) -> Result<SheetPlan, Shee
         (ph * dpi as f32).round() as u32,
     );
     let groups = parse_layout(layout)?;
-    let mut best: Option<(u32, Vec<(u32, u32, bool, u32, u32)>)> = None;
+    let mut best: Option<(u32, Vec<Rows>)> = None;
     for mask in 0..(1u32 << groups.len()) {
-        let mut rows = Vec::new(); // (w, h, turned, count in row, rows)
+        let mut rows = Vec::new();
         let mut total = 0u32;
         let mut fits = true;
         for (i, (size, n)) in groups.iter().enumerate() {
@@ -146,9 +155,15 @@ pub fn plan_sheet(layout: &str, paper: &str, dpi: u32) -> Result<SheetPlan, Shee
             }
             let row_count = n.div_ceil(per_row);
             total += row_count * h;
-            rows.push((w, h, turned, per_row.min(*n), row_count));
+            rows.push(Rows {
+                w,
+                h,
+                turned,
+                per_row: per_row.min(*n),
+                count: row_count,
+            });
         }
-        let row_total: u32 = rows.iter().map(|r| r.4).sum();
+        let row_total: u32 = rows.iter().map(|r| r.count).sum();
         let need = total + (row_total + 1) * MIN_GAP_PX;
         if fits && best.as_ref().is_none_or(|(b, _)| need < *b) {
             best = Some((need, rows));
@@ -170,27 +185,27 @@ pub fn plan_sheet(layout: &str, paper: &str, dpi: u32) -> Result<SheetPlan, Shee
             have: height,
         });
     }
-    let row_total: u32 = rows.iter().map(|r| r.4).sum();
-    let stacked: u32 = rows.iter().map(|r| r.1 * r.4).sum();
+    let row_total: u32 = rows.iter().map(|r| r.count).sum();
+    let stacked: u32 = rows.iter().map(|r| r.h * r.count).sum();
     let gap_y = (height - stacked) / (row_total + 1);
     let mut placements = Vec::new();
     let mut y = gap_y;
-    for ((w, h, turned, per_row, row_count), (_, n)) in rows.iter().zip(groups.iter()) {
+    for (r, (_, n)) in rows.iter().zip(groups.iter()) {
         let mut left = *n;
-        for _ in 0..*row_count {
-            let in_row = left.min(*per_row);
-            let gap_x = (width - in_row * w) / (in_row + 1);
+        for _ in 0..r.count {
+            let in_row = left.min(r.per_row);
+            let gap_x = (width - in_row * r.w) / (in_row + 1);
             for k in 0..in_row {
                 placements.push(Placement {
-                    x: gap_x + k * (w + gap_x),
+                    x: gap_x + k * (r.w + gap_x),
                     y,
-                    w: *w,
-                    h: *h,
-                    turned: *turned,
+                    w: r.w,
+                    h: r.h,
+                    turned: r.turned,
                 });
             }
             left -= in_row;
-            y += h + gap_y;
+            y += r.h + gap_y;
         }
     }
     Ok(SheetPlan {
