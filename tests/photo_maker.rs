@@ -79,11 +79,18 @@ fn the_painted_background_leaves_no_halo_of_the_old_one() {
 
 #[test]
 fn a_mixed_print_sheet_renders_with_cut_marks() {
-    let photo = decode_image(
-        &std::fs::read(photo_path("biden.jpg")).unwrap(),
-        DecodeLimits::default(),
+    let base = levelled_base();
+    let analysis = engine().analyze_still(&base).unwrap();
+    let profile = catalog().profile("chsi-graduation").unwrap();
+    let made = make_photo(
+        engine(),
+        &base,
+        &analysis,
+        catalog().spec("chsi").unwrap(),
+        profile,
     )
     .unwrap();
+    let photo = decode_image(&made.jpeg, DecodeLimits::default()).unwrap();
     let plan = sheet::plan_sheet("1in*8+2in*4", "6in", 300).unwrap();
     let img = sheet::render_sheet(&plan, &photo);
     assert_eq!(img.dimensions(), (1800, 1200));
