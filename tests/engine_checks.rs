@@ -82,25 +82,24 @@ fn side_lighting_fails_light_uniformity() {
     assert_only(&img, &[CheckId::LightUniformity]);
 }
 
-#[test]
-fn under_exposure_fails_exposure() {
+/// The base with every pixel multiplied by `gain` (clipped at white).
+fn scaled_exposure(gain: f32) -> RgbImage {
     let mut img = levelled_base();
     for p in img.pixels_mut() {
-        for c in 0..3 {
-            p.0[c] = (p.0[c] as f32 * 0.35) as u8;
-        }
+        p.0 = p.0.map(|v| (v as f32 * gain).min(255.0) as u8);
     }
+    img
+}
+
+#[test]
+fn under_exposure_fails_exposure() {
+    let img = scaled_exposure(0.35);
     assert_only(&img, &[CheckId::Exposure]);
 }
 
 #[test]
 fn over_exposure_fails_exposure() {
-    let mut img = levelled_base();
-    for p in img.pixels_mut() {
-        for c in 0..3 {
-            p.0[c] = (p.0[c] as f32 * 2.0).min(255.0) as u8;
-        }
-    }
+    let img = scaled_exposure(2.0);
     let r = check(&img, PROFILE);
     assert!(
         !r.get(CheckId::Exposure).unwrap().ok,

@@ -51,6 +51,16 @@ fn frame_with_face(face_px: f32) -> RgbImage {
     frame
 }
 
+fn new_guide() -> LiveGuide {
+    let (profile, spec) = profile("chsi-graduation");
+    LiveGuide::new(
+        engine().clone(),
+        CameraModel::typical(640),
+        profile,
+        spec.glasses_allowed,
+    )
+}
+
 fn settle(guide: &mut LiveGuide, frame: &RgbImage, n: usize) -> Prompt {
     let mut last = Prompt::NoFace;
     for _ in 0..n {
@@ -61,14 +71,8 @@ fn settle(guide: &mut LiveGuide, frame: &RgbImage, n: usize) -> Prompt {
 
 #[test]
 fn the_guide_asks_to_come_closer_then_back_then_holds() {
-    let (profile, spec) = profile("chsi-graduation");
-    let mut guide = LiveGuide::new(
-        engine().clone(),
-        CameraModel::typical(640),
-        profile,
-        spec.glasses_allowed,
-    );
-    // a typical 640-px webcam at 60°: a 14 cm face is ~70 px wide at 90 cm
+    let mut guide = new_guide();
+    // a typical 640-px webcam at 60°: a 14 cm face is ~85 px wide at 90 cm
     let far = frame_with_face(45.0);
     assert!(matches!(
         settle(&mut guide, &far, 4),
@@ -92,13 +96,7 @@ fn the_guide_asks_to_come_closer_then_back_then_holds() {
 
 #[test]
 fn one_odd_frame_does_not_change_the_prompt() {
-    let (profile, spec) = profile("chsi-graduation");
-    let mut guide = LiveGuide::new(
-        engine().clone(),
-        CameraModel::typical(640),
-        profile,
-        spec.glasses_allowed,
-    );
+    let mut guide = new_guide();
     let good = frame_with_face(85.0);
     assert_eq!(settle(&mut guide, &good, 4), Prompt::HoldStill);
     let empty = RgbImage::from_pixel(640, 480, Rgb([180, 180, 180]));
