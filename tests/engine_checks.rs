@@ -253,3 +253,76 @@ fn json_report_keeps_the_public_vocabulary() {
         ]
     );
 }
+
+/// Draws a dark frame of glasses: a rim around each eye and a bridge between them.
+fn draw_glasses(img: &mut RgbImage, right: Point, left: Point) {
+    let d = right.distance(left);
+    let t = (d * 0.05).max(2.0);
+    let (rw, rh) = (d * 0.46, d * 0.3);
+    let dark = Rgb([25, 25, 30]);
+    let mut put = |x: f32, y: f32| {
+        if x >= 0.0 && y >= 0.0 && (x as u32) < img.width() && (y as u32) < img.height() {
+            img.put_pixel(x as u32, y as u32, dark);
+        }
+    };
+    for eye in [right, left] {
+        // an elliptic rim of thickness t
+        let steps = 720;
+        for i in 0..steps {
+            let a = i as f32 / steps as f32 * std::f32::consts::TAU;
+            for k in 0..t as i32 {
+                let (ex, ey) = (rw + k as f32, rh + k as f32);
+                put(eye.x + ex * a.cos(), eye.y + ey * a.sin());
+            }
+        }
+    }
+    // the bridge across the nose, slightly above the eye line
+    let y = (right.y + left.y) / 2.0 - rh * 0.3;
+    let mut x = right.x + rw;
+    while x <= left.x - rw {
+        for k in 0..t as i32 {
+            put(x, y + k as f32);
+        }
+        x += 0.5;
+    }
+}
+
+#[test]
+fn glasses_fail_where_the_profile_forbids_them_only() {
+    let mut img = levelled_base();
+    let s = engine().analyze_still(&img).unwrap().subject.unwrap();
+    draw_glasses(&mut img, s.geometry.right_eye, s.geometry.left_eye);
+    // chsi-graduation forbids glasses (seed 004)
+    let r = check(&img, PROFILE);
+    let g = r.get(CheckId::Glasses).unwrap();
+    assert!(!g.ok, "{g:?}");
+    assert!(g.reason.as_ref().unwrap().zh.contains("眼镜"));
+    // bj-zikao-degree allows them: measured, not applied
+    let r = check(&img, "bj-zikao-degree");
+    let g = r.get(CheckId::Glasses).unwrap();
+    assert!(g.ok && g.limit.is_none(), "{g:?}");
+    // and the bare face shows no glasses
+    let bare = check(&levelled_base(), PROFILE);
+    assert!(bare.get(CheckId::Glasses).unwrap().ok);
+}
+
+#[test]
+fn blue_clothing_on_a_blue_background_fails_clothing_contrast() {
+    let mut img = levelled_base();
+    let a = engine().analyze_still(&img).unwrap();
+    let s = a.subject.unwrap();
+    let (chin, fw) = (s.geometry.chin, s.geometry.face_width);
+    let blue = catalog().spec("chsi").unwrap().background;
+    // dye everything the mask calls person below the chin the spec's blue, keeping the shading
+    for y in (chin.y + fw * 0.3) as u32..img.height() {
+        for x in 0..img.width() {
+            if s.mask.at(Point::new(x as f32 + 0.5, y as f32 + 0.5)) > 0.5 {
+                let p = img.get_pixel_mut(x, y);
+                let l = (p.0[0] as f32 * 0.3 + p.0[1] as f32 * 0.59 + p.0[2] as f32 * 0.11) / 255.0;
+                let shade = 0.75 + 0.25 * l;
+                p.0 = blue.map(|c| (c as f32 * shade) as u8);
+            }
+        }
+    }
+    assert_only(&img, &[CheckId::ClothingContrast]);
+}

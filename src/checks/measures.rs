@@ -283,10 +283,7 @@ fn non_skin_share(img: &RgbImage, b: &BoundingBox, skin: [f32; 3]) -> f32 {
     let (mut off, mut all) = (0u32, 0u32);
     for_each_in(img, b, |_, _, p| {
         let c = rgb_to_lab([p[0] as f32, p[1] as f32, p[2] as f32]);
-        let d = ((0.5 * (c[0] - skin[0])).powi(2)
-            + (c[1] - skin[1]).powi(2)
-            + (c[2] - skin[2]).powi(2))
-        .sqrt();
+        let d = colour_distance(c, skin);
         all += 1;
         if d > 16.0 {
             off += 1;
@@ -450,4 +447,10 @@ pub fn background_lab(
 
 pub fn delta_e(a: [f32; 3], b: [f32; 3]) -> f32 {
     ((a[0] - b[0]).powi(2) + (a[1] - b[1]).powi(2) + (a[2] - b[2]).powi(2)).sqrt()
+}
+
+/// Lab distance with lightness at half weight: two colours that differ mainly by shading (a
+/// cheek in shadow, a fold in a jacket) count as close.
+pub fn colour_distance(a: [f32; 3], b: [f32; 3]) -> f32 {
+    ((0.5 * (a[0] - b[0])).powi(2) + (a[1] - b[1]).powi(2) + (a[2] - b[2]).powi(2)).sqrt()
 }

@@ -183,7 +183,7 @@ impl Default for CheckLimits {
             max_roll_deg: 8.0,
             min_eye_openness: 0.18,
             max_mouth_gap: 0.10,
-            max_glasses_evidence: 25.0,
+            max_glasses_evidence: 12.0,
             max_glare: 0.04,
             max_brow_eye_occlusion: 0.8,
             max_forehead_cover: 0.6,
@@ -471,7 +471,7 @@ fn face_checks(
     let bg = spec.background;
     match measures::clothing_lab(img, mesh, &s.mask) {
         Some(cloth) => {
-            let d = measures::delta_e(
+            let d = measures::colour_distance(
                 cloth,
                 rgb_to_lab([bg[0] as f32, bg[1] as f32, bg[2] as f32]),
             );
