@@ -87,7 +87,7 @@ impl SkinPatches {
     }
 
     /// Median Lab colour of one side's skin.
-    fn lab(img: &RgbImage, boxes: &[BoundingBox]) -> [f32; 3] {
+    fn lab(img: &RgbImage, boxes: &[BoundingBox]) -> Option<[f32; 3]> {
         let (mut l, mut a, mut b) = (Vec::new(), Vec::new(), Vec::new());
         for bx in boxes {
             for_each_in(img, bx, |_, _, p| {
@@ -97,7 +97,19 @@ impl SkinPatches {
                 b.push(c[2]);
             });
         }
-        [median(l), median(a), median(b)]
+        (!l.is_empty()).then(|| [median(l), median(a), median(b)])
+    }
+
+    /// Median Lab of one side's cheek, or of the other cheek when this one is out of the image.
+    fn cheek_lab(&self, img: &RgbImage, right: bool) -> [f32; 3] {
+        let (own, other) = if right {
+            (&self.right[..1], &self.left[..1])
+        } else {
+            (&self.left[..1], &self.right[..1])
+        };
+        Self::lab(img, own)
+            .or_else(|| Self::lab(img, other))
+            .unwrap_or_default()
     }
 }
 
@@ -300,37 +312,35 @@ fn non_skin_share(img: &RgbImage, b: &BoundingBox, skin: [f32; 3]) -> f32 {
 /// brow down to the lower eyelid, per side; the worse side counts. An uncovered band is brow,
 /// lashes and eye (about half); hair or a hand over it makes it nearly all non-skin.
 pub fn brow_eye_occlusion(img: &RgbImage, mesh: &FaceMesh, skin: &SkinPatches) -> f32 {
-    let side =
-        |brow: &[usize], outer: usize, inner: usize, lower: [usize; 3], patches: &[BoundingBox]| {
-            let brow_box =
-                BoundingBox::around(brow.iter().map(|&i| mesh.point(i))).unwrap_or_default();
-            let eye_low = lower
-                .iter()
-                .map(|&i| mesh.point(i).y)
-                .fold(f32::MIN, f32::max);
-            let (a, b) = (mesh.point(outer), mesh.point(inner));
-            let span = (eye_low - brow_box.y0).max(1.0);
-            let band = BoundingBox {
-                x0: a.x.min(b.x),
-                x1: a.x.max(b.x),
-                y0: brow_box.y0 - span * 0.3,
-                y1: eye_low,
-            };
-            non_skin_share(img, &band, SkinPatches::lab(img, patches))
+    let side = |brow: &[usize], outer: usize, inner: usize, lower: [usize; 3], right: bool| {
+        let brow_box = BoundingBox::around(brow.iter().map(|&i| mesh.point(i))).unwrap_or_default();
+        let eye_low = lower
+            .iter()
+            .map(|&i| mesh.point(i).y)
+            .fold(f32::MIN, f32::max);
+        let (a, b) = (mesh.point(outer), mesh.point(inner));
+        let span = (eye_low - brow_box.y0).max(1.0);
+        let band = BoundingBox {
+            x0: a.x.min(b.x),
+            x1: a.x.max(b.x),
+            y0: brow_box.y0 - span * 0.3,
+            y1: eye_low,
         };
+        non_skin_share(img, &band, skin.cheek_lab(img, right))
+    };
     let r = side(
         &idx::RIGHT_BROW,
         idx::RIGHT_EYE_OUTER,
         idx::RIGHT_EYE_INNER,
         idx::RIGHT_EYE_LOWER,
-        &skin.right[..1],
+        true,
     );
     let l = side(
         &idx::LEFT_BROW,
         idx::LEFT_EYE_OUTER,
         idx::LEFT_EYE_INNER,
         idx::LEFT_EYE_LOWER,
-        &skin.left[..1],
+        false,
     );
     r.max(l)
 }
@@ -351,8 +361,8 @@ pub fn forehead_cover(img: &RgbImage, mesh: &FaceMesh, skin: &SkinPatches) -> f3
         y0: top.y + span * 0.15,
         y1: brow_top - span * 0.3,
     };
-    let mut skin_lab = SkinPatches::lab(img, &skin.right[..1]);
-    let l = SkinPatches::lab(img, &skin.left[..1]);
+    let mut skin_lab = skin.cheek_lab(img, true);
+    let l = skin.cheek_lab(img, false);
     for i in 0..3 {
         skin_lab[i] = (skin_lab[i] + l[i]) / 2.0;
     }
