@@ -257,7 +257,8 @@ fn json_report_keeps_the_public_vocabulary() {
 fn draw_glasses(img: &mut RgbImage, right: Point, left: Point) {
     let d = right.distance(left);
     let t = (d * 0.05).max(2.0);
-    let (rw, rh) = (d * 0.46, d * 0.3);
+    // 50 mm lenses and an 18 mm bridge for 63 mm between the pupils
+    let (rw, rh) = (d * 0.38, d * 0.28);
     let dark = Rgb([25, 25, 30]);
     let mut put = |x: f32, y: f32| {
         if x >= 0.0 && y >= 0.0 && (x as u32) < img.width() && (y as u32) < img.height() {
@@ -324,4 +325,57 @@ fn blue_clothing_on_a_blue_background_fails_clothing_contrast() {
         }
     }
     assert_only(&img, &[CheckId::ClothingContrast]);
+}
+
+#[test]
+fn real_closed_eyes_fail_eyes_open() {
+    // a video frame of someone laughing with his eyes shut; the next frame's eyes are open
+    let r = check(&photo("franck_03979.jpg"), PROFILE);
+    let eyes = r.get(CheckId::EyesOpen).unwrap();
+    assert!(!eyes.ok, "{eyes:?}");
+    assert!(eyes.reason.as_ref().unwrap().en.contains("eyes"));
+    let open = check(&photo("franck_02221.jpg"), PROFILE);
+    assert!(
+        open.get(CheckId::EyesOpen).unwrap().ok,
+        "{:?}",
+        open.get(CheckId::EyesOpen)
+    );
+}
+
+#[test]
+fn real_glasses_fail_and_frowning_brows_do_not() {
+    // the man on the left of the group photo wears glasses: his third, enlarged 3×
+    let group = photo("three-people.jpg");
+    let third = imageops::crop_imm(&group, 0, 0, group.width() / 3 + 20, group.height()).to_image();
+    let man = imageops::resize(
+        &third,
+        third.width() * 3,
+        third.height() * 3,
+        imageops::FilterType::CatmullRom,
+    );
+    let g = check(&man, PROFILE);
+    let glasses = g.get(CheckId::Glasses).unwrap();
+    assert!(!glasses.ok, "{glasses:?}");
+    // thick brows that nearly meet over the nose are not a frame's bridge
+    let brows = check(&photo("SeanConnery.jpg"), PROFILE);
+    assert!(
+        brows.get(CheckId::Glasses).unwrap().ok,
+        "{:?}",
+        brows.get(CheckId::Glasses)
+    );
+}
+
+#[test]
+fn a_real_group_photo_fails_face_count() {
+    let r = check(&photo("three-people.jpg"), PROFILE);
+    assert_eq!(r.faces, 3);
+    assert!(!r.get(CheckId::FaceCount).unwrap().ok);
+    assert!(r
+        .get(CheckId::FaceCount)
+        .unwrap()
+        .reason
+        .as_ref()
+        .unwrap()
+        .zh
+        .contains("多人"));
 }

@@ -29,6 +29,20 @@ fn same_person_is_close_and_different_people_are_far() {
     }
 }
 
+#[test]
+fn video_frames_of_one_man_match_and_other_portraits_do_not() {
+    let (a, b) = (
+        descriptor("franck_01829.jpg"),
+        descriptor("franck_02221.jpg"),
+    );
+    let d = descriptor_distance(&a, &b);
+    assert!(d < SAME_PERSON_DISTANCE, "same person at {d}");
+    for other in ["cage.jpg", "audrey.jpg", "SeanConnery.jpg"] {
+        let d = descriptor_distance(&a, &descriptor(other));
+        assert!(d > SAME_PERSON_DISTANCE, "{other} at {d}");
+    }
+}
+
 /// A 640×480 frame with the portrait's face `face_px` wide, centred.
 fn frame_with_face(face_px: f32) -> RgbImage {
     let base = levelled_base();

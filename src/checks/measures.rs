@@ -369,9 +369,9 @@ pub fn forehead_cover(img: &RgbImage, mesh: &FaceMesh, skin: &SkinPatches) -> f3
     non_skin_share(img, &band, skin_lab)
 }
 
-/// Eyeglasses: a frame's bridge crosses the nose between the eyes as a horizontal edge that
-/// bare skin does not have. Strongest row-mean vertical gradient in the bridge strip, relative
-/// to the skin's luminance.
+/// Eyeglasses: a frame's bridge crosses the nose between the eyes as a thin horizontal line
+/// that bare skin does not have. The strongest line response of the bridge strip's row medians,
+/// relative to the strip's luminance (bare faces 0–7, thick frowning brows 14, frames 40+).
 pub fn glasses_evidence(img: &RgbImage, mesh: &FaceMesh) -> f32 {
     let ri = mesh.point(idx::RIGHT_EYE_INNER);
     let li = mesh.point(idx::LEFT_EYE_INNER);
@@ -379,10 +379,10 @@ pub fn glasses_evidence(img: &RgbImage, mesh: &FaceMesh) -> f32 {
     let cx = (ri.x + li.x) / 2.0;
     let eye_y = (ri.y + li.y) / 2.0;
     let strip = BoundingBox {
-        x0: cx - span * 0.2,
-        x1: cx + span * 0.2,
-        y0: eye_y - span * 0.55,
-        y1: eye_y + span * 0.15,
+        x0: cx - span * 0.15,
+        x1: cx + span * 0.15,
+        y0: eye_y - span * 0.35,
+        y1: eye_y + span * 0.1,
     };
     let Some((x0, y0, x1, y1)) = strip.clamp_to(img.width(), img.height()) else {
         return 0.0;
@@ -390,15 +390,24 @@ pub fn glasses_evidence(img: &RgbImage, mesh: &FaceMesh) -> f32 {
     if y1 - y0 < 4 {
         return 0.0;
     }
+    // each row's median: a frame's bridge crosses the whole strip, brow heads and frown lines
+    // only part of it
     let rows: Vec<f32> = (y0..y1)
-        .map(|y| (x0..x1).map(|x| luma(img.get_pixel(x, y).0)).sum::<f32>() / (x1 - x0) as f32)
+        .map(|y| median((x0..x1).map(|x| luma(img.get_pixel(x, y).0)).collect()))
         .collect();
     let level = rows.iter().sum::<f32>() / rows.len() as f32;
-    // an edge over a distance of ~4% of the eye span, so mild shading does not count
-    let step = ((span * 0.04).round() as usize).max(1);
+    // a line (dark or bright) about as thick as a frame, not a step like a brow's edge:
+    // the row differs from both neighbours `k` rows away, in the same direction
+    let k = ((span * 0.06).round() as usize).max(1);
     let mut strongest = 0.0f32;
-    for i in 0..rows.len().saturating_sub(step) {
-        strongest = strongest.max((rows[i + step] - rows[i]).abs());
+    for y in k..rows.len().saturating_sub(k) {
+        let (up, down) = (rows[y - k] - rows[y], rows[y + k] - rows[y]);
+        let line = if up.signum() == down.signum() {
+            up.abs().min(down.abs())
+        } else {
+            0.0
+        };
+        strongest = strongest.max(line);
     }
     100.0 * strongest / level.max(8.0)
 }

@@ -183,7 +183,7 @@ impl Default for CheckLimits {
             max_roll_deg: 8.0,
             min_eye_openness: 0.18,
             max_mouth_gap: 0.10,
-            max_glasses_evidence: 12.0,
+            max_glasses_evidence: 20.0,
             max_glare: 0.04,
             max_brow_eye_occlusion: 0.8,
             max_forehead_cover: 0.6,
@@ -362,7 +362,7 @@ fn face_checks(
 
     b.push(
         CheckId::EyesOpen,
-        measures::eye_openness(mesh),
+        s.eye_openness,
         Some(Limit::at_least(lim.min_eye_openness)),
         |_| "closed",
     );

@@ -5,6 +5,7 @@
 
 mod descriptor;
 mod detect;
+mod iris;
 mod mesh;
 mod models;
 mod segmentation;
@@ -51,6 +52,8 @@ pub struct Subject {
     pub detection: FaceDetection,
     pub mesh: FaceMesh,
     pub pose: HeadPose,
+    /// Lid opening of the less open eye, from the iris model's eyelid contour.
+    pub eye_openness: f32,
     pub geometry: FaceGeometry,
     pub mask: PersonMask,
 }
@@ -139,6 +142,7 @@ impl FaceEngine {
             &mut scratch,
         )?;
         let pose = mesh.pose();
+        let eye_openness = iris::eye_openness(&self.models, img, &mesh, &mut scratch)?;
         let face_width = mesh.face_width();
         let chin = mesh.point(mesh_idx::CHIN);
         let eye_mid = mesh.right_eye().midpoint(mesh.left_eye());
@@ -172,6 +176,7 @@ impl FaceEngine {
             detection: face.clone(),
             mesh,
             pose,
+            eye_openness,
             geometry,
             mask,
         })

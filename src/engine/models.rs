@@ -18,6 +18,8 @@ pub const FAST_DETECTOR_SIDE: usize = 128;
 pub const MESH_SIDE: usize = 192;
 /// Input side of the person/background segmentation.
 pub const SEGMENTATION_SIDE: usize = 256;
+/// Input side of the eye crop for the iris/eyelid model.
+pub const IRIS_SIDE: usize = 64;
 /// Input side of the aligned face chip for the descriptor.
 pub const DESCRIPTOR_SIDE: usize = 150;
 
@@ -31,13 +33,14 @@ pub enum ModelError {
     Run { model: &'static str, reason: String },
 }
 
-/// The five models the engine runs, each loaded and optimised once.
+/// The six models the engine runs, each loaded and optimised once.
 pub struct FaceModels {
     pub(crate) centerface: Plan,
     pub(crate) fast_detector: Plan,
     pub(crate) mesh: Plan,
     pub(crate) segmentation: Plan,
     pub(crate) descriptor: Plan,
+    pub(crate) iris: Plan,
 }
 
 impl FaceModels {
@@ -61,6 +64,10 @@ impl FaceModels {
             descriptor: load_plan(
                 &dir.join("dlib_face_recognition_resnet_v1.onnx"),
                 &[1, 3, DESCRIPTOR_SIDE, DESCRIPTOR_SIDE],
+            )?,
+            iris: load_plan(
+                &dir.join("mp_iris_landmark.onnx"),
+                &[1, IRIS_SIDE, IRIS_SIDE, 3],
             )?,
         })
     }
