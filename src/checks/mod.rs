@@ -9,7 +9,7 @@ mod reasons;
 use crate::catalog::{ExamProfile, PhotoSpec};
 use crate::engine::{StillAnalysis, Subject};
 use crate::imaging::rgb_to_lab;
-use crate::photo::framing::Framing;
+use crate::photo::framing::{framing_for, Framing};
 use image::RgbImage;
 use measures::SkinPatches;
 use serde::{Deserialize, Serialize};
@@ -236,12 +236,11 @@ impl Builder {
     }
 }
 
-/// Runs every check on a capture for a profile's spec. `framing` is the maker's plan for this
-/// capture (it decides face size and framing checks: framing the crop fixes is not a failure).
+/// Runs every check on a capture for a profile's spec. Face size and framing are judged on the
+/// maker's plan for this capture: framing that the crop fixes is not a failure.
 pub fn evaluate(
     img: &RgbImage,
     analysis: &StillAnalysis,
-    framing: Option<&Framing>,
     spec: &PhotoSpec,
     profile: &ExamProfile,
 ) -> CheckReport {
@@ -258,7 +257,8 @@ pub fn evaluate(
     );
 
     let subject = analysis.subject.as_ref();
-    match (subject, framing) {
+    let framing = framing_for(analysis, spec, profile);
+    match (subject, framing.as_ref()) {
         (Some(s), Some(f)) => face_checks(&mut b, img, s, f, spec, profile),
         _ => {
             for id in CheckId::ALL

@@ -6,7 +6,7 @@ use capture_kiosk::catalog::Catalog;
 use capture_kiosk::checks::evaluate;
 use capture_kiosk::engine::{descriptor_distance, FaceEngine};
 use capture_kiosk::guidance::{CameraModel, LiveGuide};
-use capture_kiosk::photo::{framing::plan_framing, make_photo};
+use capture_kiosk::photo::make_photo;
 use clap::Args;
 use image::{imageops, RgbImage};
 use std::path::PathBuf;
@@ -101,11 +101,7 @@ pub fn run(args: BenchArgs, catalog: &Catalog) -> Result<ExitCode> {
     let still = scene(&engine, &portrait, 1920, 1080, 300.0)?;
     let (m, p) = time(runs, || {
         let a = engine.analyze_still(&still)?;
-        let f = a
-            .subject
-            .as_ref()
-            .map(|s| plan_framing(&s.geometry, spec, still.width(), still.height()));
-        Ok(evaluate(&still, &a, f.as_ref(), spec, profile))
+        Ok(evaluate(&still, &a, spec, profile))
     })?;
     println!("full check 1920×1080   median {m:7.1} ms   p95 {p:7.1} ms");
 

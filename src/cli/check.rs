@@ -4,7 +4,6 @@ use super::{load_engine, read_image};
 use anyhow::Result;
 use capture_kiosk::catalog::Catalog;
 use capture_kiosk::checks::{evaluate, CheckReport};
-use capture_kiosk::photo::framing::plan_framing;
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use std::io::Write;
@@ -79,11 +78,7 @@ pub fn run(args: CheckArgs, catalog: &Catalog) -> Result<ExitCode> {
             let analysis = engine
                 .analyze_still(&img)
                 .map_err(|e| format!("{}: {e}", file.display()))?;
-            let framing = analysis
-                .subject
-                .as_ref()
-                .map(|s| plan_framing(&s.geometry, spec, img.width(), img.height()));
-            Ok(evaluate(&img, &analysis, framing.as_ref(), spec, profile))
+            Ok(evaluate(&img, &analysis, spec, profile))
         });
         let ms = started.elapsed().as_secs_f64() * 1000.0;
         let line = match &outcome {

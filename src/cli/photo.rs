@@ -61,10 +61,7 @@ pub fn run(args: PhotoArgs, catalog: &Catalog) -> Result<ExitCode> {
     };
     let engine = load_engine()?;
     let analysis = engine.analyze_still(&img)?;
-    let framing = analysis.subject.as_ref().map(|s| {
-        capture_kiosk::photo::framing::plan_framing(&s.geometry, spec, img.width(), img.height())
-    });
-    let report = evaluate(&img, &analysis, framing.as_ref(), spec, &profile);
+    let report = evaluate(&img, &analysis, spec, &profile);
     let made = match make_photo(&engine, &img, &analysis, spec, &profile) {
         Ok(m) => m,
         Err(e) => {

@@ -2,8 +2,8 @@
 //! the head height inside the spec's windows. Pure geometry on the engine's landmarks; the photo
 //! is never rotated or mirrored.
 
-use crate::catalog::PhotoSpec;
-use crate::engine::FaceGeometry;
+use crate::catalog::{ExamProfile, PhotoSpec};
+use crate::engine::{FaceGeometry, StillAnalysis};
 use crate::geometry::{BoundingBox, Point, Similarity};
 use serde::Serialize;
 
@@ -62,8 +62,32 @@ fn margin(v: f32, w: Option<[f32; 2]>) -> f32 {
     }
 }
 
+/// The plan for an analysed capture under a profile (`None` without a face). Where the profile
+/// paints the background and the head is whole, the crop may reach above the image.
+pub fn framing_for(
+    analysis: &StillAnalysis,
+    spec: &PhotoSpec,
+    profile: &ExamProfile,
+) -> Option<Framing> {
+    let s = analysis.subject.as_ref()?;
+    let pad_top = profile.replace_background && !s.geometry.crown_cut;
+    Some(plan_framing(
+        &s.geometry,
+        spec,
+        analysis.width,
+        analysis.height,
+        pad_top,
+    ))
+}
+
 /// Finds the scale and vertical offset that keep every window with the largest margin.
-pub fn plan_framing(g: &FaceGeometry, spec: &PhotoSpec, img_w: u32, img_h: u32) -> Framing {
+pub fn plan_framing(
+    g: &FaceGeometry,
+    spec: &PhotoSpec,
+    img_w: u32,
+    img_h: u32,
+    pad_top: bool,
+) -> Framing {
     let (w, h) = (spec.width as f32, spec.height as f32);
     let crown_w = spec.crown_window().or(match spec.eyes_from_top {
         // a spec that places nothing vertically: a usual passport top margin
@@ -139,9 +163,11 @@ pub fn plan_framing(g: &FaceGeometry, spec: &PhotoSpec, img_w: u32, img_h: u32) 
             x1: ox + w / s,
             y1: oy + h / s,
         };
+        // where the background is painted, room above the image is just more background
+        let top = if pad_top { f32::MIN } else { 0.0 };
         let inside = BoundingBox {
             x0: region.x0.max(0.0),
-            y0: region.y0.max(0.0),
+            y0: region.y0.max(top),
             x1: region.x1.min(img_w as f32),
             y1: region.y1.min(img_h as f32),
         };
@@ -196,7 +222,7 @@ mod tests {
     fn every_shipped_spec_can_frame_a_centred_face() {
         let c = Catalog::shipped().unwrap();
         for spec in c.specs.values() {
-            let f = plan_framing(&geometry(), spec, 1920, 1440);
+            let f = plan_framing(&geometry(), spec, 1920, 1440, false);
             assert!(f.feasible, "{}: {:?}", spec.name, f.placed);
             if let Some([a, b]) = spec.crown_window() {
                 assert!((a..=b).contains(&f.placed.crown_from_top), "{}", spec.name);
@@ -215,7 +241,10 @@ mod tests {
             p.y -= 290.0;
         }
         let c = Catalog::shipped().unwrap();
-        let f = plan_framing(&g, c.spec("chsi").unwrap(), 1920, 1080);
+        let f = plan_framing(&g, c.spec("chsi").unwrap(), 1920, 1080, false);
         assert!(f.inside_share < 0.97, "{}", f.inside_share);
+        // painting the background fills the missing strip above the head
+        let f = plan_framing(&g, c.spec("chsi").unwrap(), 1920, 1080, true);
+        assert!(f.inside_share > 0.99, "{}", f.inside_share);
     }
 }

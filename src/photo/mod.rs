@@ -13,7 +13,7 @@ use crate::checks::{measures::delta_e, Limit};
 use crate::engine::{FaceEngine, ModelError, StillAnalysis};
 use crate::geometry::{Point, Similarity};
 use crate::imaging::{decode_image, resize_rgb, rgb_to_lab, warp_rgb, DecodeLimits};
-use framing::{plan_framing, Framing};
+use framing::{framing_for, Framing};
 use image::RgbImage;
 use serde::Serialize;
 use thiserror::Error;
@@ -82,8 +82,7 @@ pub fn make_photo(
     spec: &PhotoSpec,
     profile: &ExamProfile,
 ) -> Result<MadePhoto, PhotoError> {
-    let subject = analysis.subject.as_ref().ok_or(PhotoError::NoFace)?;
-    let framing = plan_framing(&subject.geometry, spec, src.width(), src.height());
+    let framing = framing_for(analysis, spec, profile).ok_or(PhotoError::NoFace)?;
     let mut photo = render_crop(src, &framing);
     if profile.replace_background {
         let (w, h) = photo.dimensions();

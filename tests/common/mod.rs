@@ -8,7 +8,6 @@ use capture_kiosk::checks::{evaluate, CheckId, CheckReport};
 use capture_kiosk::engine::FaceEngine;
 use capture_kiosk::geometry::{Point, Similarity};
 use capture_kiosk::imaging::{decode_image, warp_rgb, DecodeLimits};
-use capture_kiosk::photo::framing::plan_framing;
 use image::RgbImage;
 use std::path::PathBuf;
 use std::sync::OnceLock;
@@ -48,11 +47,7 @@ pub fn profile(name: &str) -> (&'static ExamProfile, &'static PhotoSpec) {
 pub fn check(img: &RgbImage, profile_name: &str) -> CheckReport {
     let (p, spec) = profile(profile_name);
     let analysis = engine().analyze_still(img).expect("analysis runs");
-    let framing = analysis
-        .subject
-        .as_ref()
-        .map(|s| plan_framing(&s.geometry, spec, img.width(), img.height()));
-    evaluate(img, &analysis, framing.as_ref(), spec, p)
+    evaluate(img, &analysis, spec, p)
 }
 
 /// Rotates the image by `degrees` about `centre` (same size; corners filled from the edge).
