@@ -1,6 +1,6 @@
 //! `kiosk bench`: medians (and p95) of the engine's hot paths on this machine.
 
-use super::{load_engine, read_image};
+use super::{load_engine, read_image, say};
 use anyhow::{anyhow, Result};
 use capture_kiosk::catalog::Catalog;
 use capture_kiosk::checks::evaluate;
@@ -82,10 +82,10 @@ pub fn run(args: BenchArgs, catalog: &Catalog) -> Result<ExitCode> {
     let spec = catalog.spec(&profile.spec)?;
     let t = Instant::now();
     let engine = load_engine()?;
-    println!(
+    say(format!(
         "model load            {:8.1} ms (once)",
         t.elapsed().as_secs_f64() * 1000.0
-    );
+    ));
 
     // 85 px: a 14 cm face at 90 cm through a 60° 640-px webcam
     let frame = scene(&engine, &portrait, 640, 480, 85.0)?;
@@ -96,23 +96,27 @@ pub fn run(args: BenchArgs, catalog: &Catalog) -> Result<ExitCode> {
         spec.glasses_allowed,
     );
     let (m, p) = time(runs * 3, || Ok(guide.frame(&frame)?))?;
-    println!("guidance frame 640×480 median {m:7.1} ms   p95 {p:7.1} ms");
+    say(format!(
+        "guidance frame 640×480 median {m:7.1} ms   p95 {p:7.1} ms"
+    ));
 
     let still = scene(&engine, &portrait, 1920, 1080, 300.0)?;
     let (m, p) = time(runs, || {
         let a = engine.analyze_still(&still)?;
         Ok(evaluate(&still, &a, spec, profile))
     })?;
-    println!("full check 1920×1080   median {m:7.1} ms   p95 {p:7.1} ms");
+    say(format!(
+        "full check 1920×1080   median {m:7.1} ms   p95 {p:7.1} ms"
+    ));
 
     let analysis = engine.analyze_still(&still)?;
     let (m, p) = time(runs.min(10), || {
         Ok(make_photo(&engine, &still, &analysis, spec, profile)?)
     })?;
-    println!(
+    say(format!(
         "make photo ({})     median {m:7.1} ms   p95 {p:7.1} ms",
         spec.name
-    );
+    ));
 
     let other = imageops::flip_horizontal(&portrait);
     let (m, p) = time(runs, || {
@@ -122,6 +126,8 @@ pub fn run(args: BenchArgs, catalog: &Catalog) -> Result<ExitCode> {
         let b = engine.describe(&other)?.ok_or_else(|| anyhow!("no face"))?;
         Ok(descriptor_distance(&a, &b))
     })?;
-    println!("verify (2 photos)      median {m:7.1} ms   p95 {p:7.1} ms");
+    say(format!(
+        "verify (2 photos)      median {m:7.1} ms   p95 {p:7.1} ms"
+    ));
     Ok(ExitCode::SUCCESS)
 }

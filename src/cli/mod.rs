@@ -62,6 +62,13 @@ pub(crate) fn load_engine() -> Result<FaceEngine> {
     FaceEngine::load_default().context("loading the face models")
 }
 
+/// Prints a line to stdout; a closed pipe (`kiosk check … | head`) ends output quietly rather
+/// than with a panic.
+pub(crate) fn say(line: impl std::fmt::Display) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stdout().lock(), "{line}");
+}
+
 /// Reads and decodes an image file; the error names the file and what is wrong with it.
 pub(crate) fn read_image(path: &Path) -> Result<RgbImage, String> {
     let bytes = std::fs::read(path).map_err(|e| format!("{}: cannot read: {e}", path.display()))?;

@@ -1,6 +1,6 @@
 //! `kiosk photo`: make the spec's ID photo from a capture, write it, print its validation.
 
-use super::{load_engine, read_image};
+use super::{load_engine, read_image, say};
 use anyhow::{Context, Result};
 use capture_kiosk::catalog::{Catalog, ExamProfile, IdentityCheck};
 use capture_kiosk::checks::evaluate;
@@ -76,7 +76,7 @@ pub fn run(args: PhotoArgs, catalog: &Catalog) -> Result<ExitCode> {
     std::fs::write(&args.out, &made.jpeg)
         .with_context(|| format!("writing {}", args.out.display()))?;
     if args.json {
-        println!(
+        say(format!(
             "{}",
             serde_json::json!({
                 "file": args.image.display().to_string(),
@@ -85,9 +85,9 @@ pub fn run(args: PhotoArgs, catalog: &Catalog) -> Result<ExitCode> {
                 "photo": made,
                 "checks": report.checks,
             })
-        );
+        ));
     } else {
-        println!(
+        say(format!(
             "{} → {} ({}×{}, {:.1} KB, quality {}): {}",
             args.image.display(),
             args.out.display(),
@@ -100,19 +100,19 @@ pub fn run(args: PhotoArgs, catalog: &Catalog) -> Result<ExitCode> {
             } else {
                 "不符合规格 / does not meet the spec"
             }
-        );
+        ));
         for m in &made.measures {
-            println!(
+            say(format!(
                 "  {} {:<22} {:>9} {}",
                 if m.ok { "✓" } else { "✗" },
                 m.name,
                 m.value,
                 serde_json::to_string(&m.limit).unwrap_or_default()
-            );
+            ));
         }
         for c in report.failed() {
             if let Some(r) = &c.reason {
-                println!("  ✗ {}: {} / {}", c.id.as_str(), r.zh, r.en);
+                say(format!("  ✗ {}: {} / {}", c.id.as_str(), r.zh, r.en));
             }
         }
     }

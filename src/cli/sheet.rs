@@ -1,6 +1,7 @@
 //! `kiosk sheet`: a print sheet of one photo (PNG, or JPEG with its dpi).
 
 use super::read_image;
+use super::say;
 use anyhow::{anyhow, Context, Result};
 use capture_kiosk::photo::{jpeg, sheet};
 use clap::Args;
@@ -39,7 +40,7 @@ pub fn run(args: SheetArgs) -> Result<ExitCode> {
         rendered.save(&args.out).map_err(std::io::Error::other)
     }
     .with_context(|| format!("writing {}", args.out.display()))?;
-    println!(
+    say(format!(
         "{}: {} photos on {} paper, {}×{} px at {} dpi",
         args.out.display(),
         plan.placements.len(),
@@ -47,6 +48,6 @@ pub fn run(args: SheetArgs) -> Result<ExitCode> {
         plan.width,
         plan.height,
         args.dpi
-    );
+    ));
     Ok(ExitCode::SUCCESS)
 }

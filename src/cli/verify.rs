@@ -1,6 +1,6 @@
 //! `kiosk verify`: are the largest faces in two photos the same person?
 
-use super::{load_engine, read_image};
+use super::{load_engine, read_image, say};
 use anyhow::{anyhow, Result};
 use capture_kiosk::engine::{descriptor_distance, SAME_PERSON_DISTANCE};
 use clap::Args;
@@ -38,12 +38,12 @@ pub fn run(args: VerifyArgs) -> Result<ExitCode> {
     let distance = descriptor_distance(&da, &db);
     let same = distance < args.threshold;
     if args.json {
-        println!(
+        say(format!(
             "{}",
             serde_json::json!({"distance": (distance * 1e4).round() / 1e4, "same": same, "threshold": args.threshold})
-        );
+        ));
     } else {
-        println!(
+        say(format!(
             "distance {distance:.4} (threshold {}): {}",
             args.threshold,
             if same {
@@ -51,7 +51,7 @@ pub fn run(args: VerifyArgs) -> Result<ExitCode> {
             } else {
                 "不是同一人 / different people"
             }
-        );
+        ));
     }
     Ok(ExitCode::from(if same { 0 } else { 1 }))
 }
