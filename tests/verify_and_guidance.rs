@@ -45,6 +45,11 @@ fn video_frames_of_one_man_match_and_other_portraits_do_not() {
 
 /// A 640×480 frame with the portrait's face `face_px` wide, centred.
 fn frame_with_face(face_px: f32) -> RgbImage {
+    frame_with_face_at(face_px, 320.0, 190.0)
+}
+
+/// A 640×480 frame with the face `face_px` wide and the eyes' midpoint at (`x`, `y`).
+fn frame_with_face_at(face_px: f32, x: f32, y: f32) -> RgbImage {
     let base = levelled_base();
     let s = engine().analyze_still(&base).unwrap().subject.unwrap();
     let k = face_px / s.geometry.face_width;
@@ -56,12 +61,7 @@ fn frame_with_face(face_px: f32) -> RgbImage {
     );
     let mut frame = RgbImage::from_pixel(640, 480, Rgb([180, 180, 180]));
     let (ex, ey) = (s.geometry.eye_mid.x * k, s.geometry.eye_mid.y * k);
-    imageops::replace(
-        &mut frame,
-        &scaled,
-        (320.0 - ex) as i64,
-        (190.0 - ey) as i64,
-    );
+    imageops::replace(&mut frame, &scaled, (x - ex) as i64, (y - ey) as i64);
     frame
 }
 
@@ -121,4 +121,30 @@ fn one_odd_frame_does_not_change_the_prompt() {
     );
     assert_eq!(guide.frame(&good).unwrap().prompt, Prompt::HoldStill);
     assert!(matches!(settle(&mut guide, &empty, 3), Prompt::NoFace));
+}
+
+#[test]
+fn the_guide_steers_the_candidate_into_the_frame() {
+    let mut guide = new_guide();
+    // the camera faces the candidate: a face on the image's left is a candidate standing to
+    // their right, who must move to their left
+    assert_eq!(
+        settle(&mut guide, &frame_with_face_at(85.0, 170.0, 190.0), 4),
+        Prompt::MoveLeft
+    );
+    assert_eq!(
+        settle(&mut guide, &frame_with_face_at(85.0, 470.0, 190.0), 4),
+        Prompt::MoveRight
+    );
+    assert_eq!(
+        settle(&mut guide, &frame_with_face_at(85.0, 320.0, 300.0), 4),
+        Prompt::MoveUp
+    );
+    let g = guide
+        .frame(&frame_with_face_at(85.0, 320.0, 300.0))
+        .unwrap();
+    assert_eq!(
+        (g.text.zh, g.text.en),
+        ("请抬高一些（站直或调高座椅）", "please come up a little")
+    );
 }
