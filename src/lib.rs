@@ -10,3 +10,4 @@ pub mod geometry;
 pub mod guidance;
 pub mod imaging;
 pub mod photo;
+pub mod reader;
