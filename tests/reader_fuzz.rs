@@ -21,15 +21,28 @@ impl Rng {
 
 #[test]
 fn a_million_random_and_mutated_frames_never_panic() {
-    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/hardware/reader/demo-cards.toml")).unwrap();
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/hardware/reader/demo-cards.toml"
+    ))
+    .unwrap();
     let mut model = ReaderModel::new(CardDeck::from_toml(&text).unwrap(), false);
     model.present(0);
     // real answers to mutate: find, select, and a full text+photo read
-    let seeds: Vec<Vec<u8>> = [Command::FindCard, Command::SelectCard, Command::ReadTextAndPhoto, Command::SamStatus]
-        .into_iter()
-        .map(|c| encode_frame(&model.answer(Some(c))))
-        .collect();
-    assert_eq!(seeds[2].len(), 1295, "a text+photo answer is 1295 bytes on the wire");
+    let seeds: Vec<Vec<u8>> = [
+        Command::FindCard,
+        Command::SelectCard,
+        Command::ReadTextAndPhoto,
+        Command::SamStatus,
+    ]
+    .into_iter()
+    .map(|c| encode_frame(&model.answer(Some(c))))
+    .collect();
+    assert_eq!(
+        seeds[2].len(),
+        1295,
+        "a text+photo answer is 1295 bytes on the wire"
+    );
     let mut rng = Rng(0x2545_F491_4F6C_DD1D);
     let mut decoder = FrameDecoder::default();
     let (mut accepted, mut cards) = (0u64, 0u64);
@@ -44,7 +57,12 @@ fn a_million_random_and_mutated_frames_never_panic() {
             v
         } else {
             // a real answer with a few bytes flipped, cut short or duplicated
-            let mut v = seeds[if rng.below(10) == 0 { 2 } else { rng.below(seeds.len()) }].clone();
+            let mut v = seeds[if rng.below(10) == 0 {
+                2
+            } else {
+                rng.below(seeds.len())
+            }]
+            .clone();
             for _ in 0..rng.below(4) {
                 let at = rng.below(v.len());
                 v[at] ^= 1 << rng.below(8);

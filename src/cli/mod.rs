@@ -4,6 +4,7 @@
 mod bench;
 mod check;
 mod photo;
+mod reader;
 mod sheet;
 mod verify;
 
@@ -42,6 +43,9 @@ enum Command {
     Verify(verify::VerifyArgs),
     /// Measure the engine's speed on this machine (medians).
     Bench(bench::BenchArgs),
+    /// The ID-card reader: read a card, or simulate a reader.
+    #[command(subcommand)]
+    Reader(reader::ReaderCommand),
 }
 
 pub fn run(cli: Cli) -> Result<ExitCode> {
@@ -55,6 +59,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Sheet(a) => sheet::run(a),
         Command::Verify(a) => verify::run(a),
         Command::Bench(a) => bench::run(a, &catalog),
+        Command::Reader(c) => reader::run(c),
     }
 }
 
