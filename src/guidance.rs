@@ -259,20 +259,8 @@ impl LiveGuide {
             return Prompt::MoveUp;
         }
         let l = &self.limits;
-        if pose.yaw.abs() > l.max_yaw_deg
-            || pose.pitch.abs() > l.max_pitch_deg
-            || pose.roll.abs() > l.max_roll_deg
-        {
-            return Prompt::LookStraight;
-        }
+        // light first: bad light also throws off the pose and occlusion measures below
         let skin = SkinPatches::new(mesh);
-        if self.glasses_forbidden && measures::glasses_evidence(img, mesh) > l.max_glasses_evidence
-        {
-            return Prompt::TakeOffGlasses;
-        }
-        if measures::brow_eye_occlusion(img, mesh, &skin) > l.max_brow_eye_occlusion {
-            return Prompt::HairOffBrows;
-        }
         let (mean, _) = measures::exposure(img, &skin);
         if mean < l.exposure[0] {
             return Prompt::TooDark;
@@ -285,6 +273,19 @@ impl LiveGuide {
         }
         if measures::light_uniformity(img, &skin) < l.min_light_uniformity {
             return Prompt::UnevenLight;
+        }
+        if pose.yaw.abs() > l.max_yaw_deg
+            || pose.pitch.abs() > l.max_pitch_deg
+            || pose.roll.abs() > l.max_roll_deg
+        {
+            return Prompt::LookStraight;
+        }
+        if self.glasses_forbidden && measures::glasses_evidence(img, mesh) > l.max_glasses_evidence
+        {
+            return Prompt::TakeOffGlasses;
+        }
+        if measures::brow_eye_occlusion(img, mesh, &skin) > l.max_brow_eye_occlusion {
+            return Prompt::HairOffBrows;
         }
         Prompt::HoldStill
     }

@@ -3,6 +3,7 @@
 //! The crate is a pure core (engine, checks, photo maker, specs) with the command line as its
 //! edge; see ARCHITECTURE.md for the map.
 
+pub mod camera;
 pub mod catalog;
 pub mod checks;
 pub mod engine;

@@ -2,6 +2,7 @@
 //! 2 unreadable input or a set-up problem (with a message saying what to do).
 
 mod bench;
+mod camera;
 mod check;
 mod photo;
 mod reader;
@@ -43,6 +44,9 @@ enum Command {
     Verify(verify::VerifyArgs),
     /// Measure the engine's speed on this machine (medians).
     Bench(bench::BenchArgs),
+    /// The camera: list, snapshot, calibrate the focal length, estimate distances.
+    #[command(subcommand)]
+    Camera(camera::CameraCommand),
     /// The ID-card reader: read a card, or simulate a reader.
     #[command(subcommand)]
     Reader(reader::ReaderCommand),
@@ -60,6 +64,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Verify(a) => verify::run(a),
         Command::Bench(a) => bench::run(a, &catalog),
         Command::Reader(c) => reader::run(c),
+        Command::Camera(c) => camera::run(c),
     }
 }
 

@@ -182,7 +182,8 @@ impl FaceEngine {
         })
     }
 
-    /// One mesh pass for a live frame (no refinement: the next frame refines it).
+    /// The mesh for a live frame: a pass on the detector's box, then one on the box the first
+    /// mesh gives (a loose detector box on a small, far face otherwise misplaces the eyes).
     pub fn mesh_for(
         &self,
         img: &RgbImage,
@@ -190,7 +191,9 @@ impl FaceEngine {
         scratch: &mut Vec<f32>,
     ) -> Result<FaceMesh, ModelError> {
         let (centre, side) = mesh::roi_for_box(&face.bbox);
-        mesh::run_mesh(&self.models, img, centre, side, face.eye_angle(), scratch)
+        let first = mesh::run_mesh(&self.models, img, centre, side, face.eye_angle(), scratch)?;
+        let (centre, side) = mesh::roi_for_box(&first.bbox());
+        mesh::run_mesh(&self.models, img, centre, side, first.eye_angle(), scratch)
     }
 
     /// Person mask over the square of side `side` centred on `centre`.

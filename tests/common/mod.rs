@@ -8,7 +8,7 @@ use capture_kiosk::checks::{evaluate, CheckId, CheckReport};
 use capture_kiosk::engine::FaceEngine;
 use capture_kiosk::geometry::{Point, Similarity};
 use capture_kiosk::imaging::{decode_image, warp_rgb, DecodeLimits};
-use image::RgbImage;
+use image::{Rgb, RgbImage};
 use std::path::PathBuf;
 use std::sync::OnceLock;
 
@@ -90,4 +90,38 @@ pub fn levelled_base() -> RgbImage {
 
 pub fn failed_ids(r: &CheckReport) -> Vec<CheckId> {
     r.failed().map(|c| c.id).collect()
+}
+
+/// Draws a dark frame of glasses: a rim around each eye and a bridge between them.
+pub fn draw_glasses(img: &mut RgbImage, right: Point, left: Point) {
+    let d = right.distance(left);
+    let t = (d * 0.05).max(2.0);
+    // 50 mm lenses and an 18 mm bridge for 63 mm between the pupils
+    let (rw, rh) = (d * 0.38, d * 0.28);
+    let dark = Rgb([25, 25, 30]);
+    let mut put = |x: f32, y: f32| {
+        if x >= 0.0 && y >= 0.0 && (x as u32) < img.width() && (y as u32) < img.height() {
+            img.put_pixel(x as u32, y as u32, dark);
+        }
+    };
+    for eye in [right, left] {
+        // an elliptic rim of thickness t
+        let steps = 720;
+        for i in 0..steps {
+            let a = i as f32 / steps as f32 * std::f32::consts::TAU;
+            for k in 0..t as i32 {
+                let (ex, ey) = (rw + k as f32, rh + k as f32);
+                put(eye.x + ex * a.cos(), eye.y + ey * a.sin());
+            }
+        }
+    }
+    // the bridge across the nose, slightly above the eye line
+    let y = (right.y + left.y) / 2.0 - rh * 0.3;
+    let mut x = right.x + rw;
+    while x <= left.x - rw {
+        for k in 0..t as i32 {
+            put(x, y + k as f32);
+        }
+        x += 0.5;
+    }
 }

@@ -1,0 +1,261 @@
+//! `kiosk camera list | snapshot | calibrate | distance`.
+
+use super::{load_engine, read_image, say};
+use anyhow::{anyhow, bail, Context, Result};
+use capture_kiosk::camera::simulated::{Portrait, Scene, SimulatedCamera};
+use capture_kiosk::camera::v4l::{list_cameras, V4lCamera};
+use capture_kiosk::camera::{CameraProfile, FrameSource};
+use capture_kiosk::engine::FaceEngine;
+use capture_kiosk::guidance::{distance_cm, MEAN_EYE_DISTANCE_CM};
+use capture_kiosk::imaging::{decode_image, DecodeLimits};
+use clap::{Args, Subcommand, ValueEnum};
+use image::RgbImage;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Subcommand)]
+pub enum CameraCommand {
+    /// List the cameras V4L2 can see.
+    List,
+    /// Save one frame from a camera or a simulated scene.
+    Snapshot(SnapshotArgs),
+    /// Measure a camera's focal length from a photo of a face at a known distance.
+    Calibrate(CalibrateArgs),
+    /// Estimate how far the face in each photo was from the camera.
+    Distance(DistanceArgs),
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+pub(crate) enum SimScene {
+    /// The candidate walks from 150 cm to 40 cm.
+    Approach,
+    /// Light turns uneven across the face.
+    UnevenLight,
+    /// A second person steps in.
+    SecondPerson,
+}
+
+#[derive(Args)]
+pub struct SnapshotArgs {
+    /// /dev/video<N>.
+    #[arg(long, conflicts_with = "sim")]
+    device: Option<u32>,
+    /// A simulated scene instead of a camera.
+    #[arg(long)]
+    sim: Option<SimScene>,
+    /// Which frame of the simulated scene (15 frames a second).
+    #[arg(long, default_value_t = 0)]
+    frame: u64,
+    /// Camera profile (format, resolution, focal length).
+    #[arg(long)]
+    camera: Option<PathBuf>,
+    #[arg(short = 'o', long = "out")]
+    out: PathBuf,
+}
+
+#[derive(Args)]
+pub struct CalibrateArgs {
+    /// How far the face was from the camera, in centimetres.
+    #[arg(long)]
+    distance_cm: f32,
+    /// Profile to start from (format, resolution); default: the generic 1080p one.
+    #[arg(long)]
+    camera: Option<PathBuf>,
+    /// Where to write the calibrated profile.
+    #[arg(short = 'o', long = "out")]
+    out: PathBuf,
+    image: PathBuf,
+}
+
+#[derive(Args)]
+pub struct DistanceArgs {
+    #[arg(long)]
+    camera: PathBuf,
+    #[arg(long)]
+    json: bool,
+    #[arg(required = true)]
+    images: Vec<PathBuf>,
+}
+
+const GENERIC_PROFILE: &str = include_str!("../../hardware/cameras/generic-uvc-1080p.toml");
+const SIM_PROFILE: &str = include_str!("../../hardware/cameras/simulated-640.toml");
+const SIM_SUBJECT: &[u8] = include_bytes!("../../hardware/cameras/sim/subject.jpg");
+const SIM_SECOND: &[u8] = include_bytes!("../../hardware/cameras/sim/second.jpg");
+
+fn profile_or(path: &Option<PathBuf>, fallback: &str) -> Result<CameraProfile> {
+    match path {
+        Some(p) => CameraProfile::load(p).map_err(|e| anyhow!(e)),
+        None => CameraProfile::parse(fallback).map_err(|e| anyhow!(e)),
+    }
+}
+
+pub fn run(cmd: CameraCommand) -> Result<ExitCode> {
+    match cmd {
+        CameraCommand::List => {
+            let cams = list_cameras()?;
+            if cams.is_empty() {
+                say("没有找到摄像头 / no cameras found (the kiosk runs its simulated camera in demo mode)");
+            }
+            for (i, name) in cams {
+                say(format!("/dev/video{i}  {name}"));
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        CameraCommand::Snapshot(a) => snapshot(a),
+        CameraCommand::Calibrate(a) => calibrate(a),
+        CameraCommand::Distance(a) => distance(a),
+    }
+}
+
+/// The simulated camera for a named scene, with the shipped subject photograph.
+pub(crate) fn simulated_scene(
+    engine: &FaceEngine,
+    scene: SimScene,
+    profile: &CameraProfile,
+) -> Result<SimulatedCamera> {
+    let subject = decode_image(SIM_SUBJECT, DecodeLimits::default())?;
+    let who = Portrait::measure(engine, subject)?
+        .ok_or_else(|| anyhow!("the simulated subject has no face"))?;
+    let scene = match scene {
+        SimScene::Approach => Scene::Approach {
+            who,
+            from_cm: 150.0,
+            to_cm: 40.0,
+            frames: 60,
+        },
+        SimScene::UnevenLight => Scene::UnevenLight {
+            who,
+            at_cm: 90.0,
+            frames: 45,
+        },
+        SimScene::SecondPerson => {
+            let second = decode_image(SIM_SECOND, DecodeLimits::default())?;
+            let other = Portrait::measure(engine, second)?
+                .ok_or_else(|| anyhow!("the second person has no face"))?;
+            Scene::SecondPerson {
+                who,
+                other,
+                at_cm: 90.0,
+                enter: 20,
+            }
+        }
+    };
+    Ok(SimulatedCamera::new(
+        scene,
+        profile.model_for(profile.width),
+        profile.width,
+        profile.height,
+        profile.fps,
+    ))
+}
+
+fn snapshot(a: SnapshotArgs) -> Result<ExitCode> {
+    let frame: RgbImage = match (a.device, a.sim) {
+        (Some(index), _) => {
+            let profile = profile_or(&a.camera, GENERIC_PROFILE)?;
+            let mut cam = match V4lCamera::open(index, profile) {
+                Ok(c) => c,
+                Err(e) => {
+                    eprintln!("kiosk: {e}");
+                    return Ok(ExitCode::from(2));
+                }
+            };
+            // the first frames of many UVC cameras are still adjusting exposure
+            for _ in 0..5 {
+                let _ = cam.next_frame();
+            }
+            cam.next_frame()?
+        }
+        (None, Some(scene)) => {
+            let profile = profile_or(&a.camera, SIM_PROFILE)?;
+            let engine = load_engine()?;
+            let mut cam = simulated_scene(&engine, scene, &profile)?;
+            for _ in 0..a.frame {
+                cam.next_frame()?;
+            }
+            cam.next_frame()?
+        }
+        (None, None) => bail!("say which camera: --device N or --sim SCENE"),
+    };
+    frame
+        .save(&a.out)
+        .with_context(|| format!("writing {}", a.out.display()))?;
+    say(format!(
+        "{}: {}×{}",
+        a.out.display(),
+        frame.width(),
+        frame.height()
+    ));
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Eye distance in pixels of the largest face, or a message naming the file.
+fn eye_distance(engine: &FaceEngine, img: &RgbImage) -> Result<Option<f32>> {
+    let a = engine.analyze_still(img)?;
+    Ok(a.subject
+        .map(|s| s.geometry.right_eye.distance(s.geometry.left_eye)))
+}
+
+fn calibrate(a: CalibrateArgs) -> Result<ExitCode> {
+    if !(20.0..=400.0).contains(&a.distance_cm) {
+        bail!(
+            "--distance-cm {} is not a distance a kiosk sees (20–400 cm)",
+            a.distance_cm
+        );
+    }
+    let mut profile = profile_or(&a.camera, GENERIC_PROFILE)?;
+    let img = read_image(&a.image).map_err(|m| anyhow!(m))?;
+    let engine = load_engine()?;
+    let Some(eyes) = eye_distance(&engine, &img)? else {
+        eprintln!("kiosk: {}: no face found", a.image.display());
+        return Ok(ExitCode::from(1));
+    };
+    // the photo's own width is the camera's width in this mode
+    profile.width = img.width();
+    profile.height = img.height();
+    profile.focal_px = a.distance_cm * eyes / MEAN_EYE_DISTANCE_CM;
+    std::fs::write(&a.out, profile.to_toml())
+        .with_context(|| format!("writing {}", a.out.display()))?;
+    say(format!(
+        "{}: focal length {:.1} px at {}×{} (eyes {:.1} px apart at {} cm)",
+        a.out.display(),
+        profile.focal_px,
+        profile.width,
+        profile.height,
+        eyes,
+        a.distance_cm
+    ));
+    Ok(ExitCode::SUCCESS)
+}
+
+fn distance(a: DistanceArgs) -> Result<ExitCode> {
+    let profile = CameraProfile::load(&a.camera).map_err(|e| anyhow!(e))?;
+    let engine = load_engine()?;
+    let mut code = 0u8;
+    for path in &a.images {
+        let img = match read_image(path) {
+            Ok(i) => i,
+            Err(m) => {
+                eprintln!("kiosk: {m}");
+                code = 2;
+                continue;
+            }
+        };
+        let d = eye_distance(&engine, &img)?
+            .map(|eyes| distance_cm(&profile.model_for(img.width()), eyes));
+        if d.is_none() && code == 0 {
+            code = 1;
+        }
+        if a.json {
+            say(
+                serde_json::json!({"file": path.display().to_string(), "distance_cm": d.map(|v| (v * 10.0).round() / 10.0)}),
+            );
+        } else {
+            match d {
+                Some(v) => say(format!("{}: {v:.0} cm", path.display())),
+                None => say(format!("{}: 未检测到人脸 / no face", path.display())),
+            }
+        }
+    }
+    Ok(ExitCode::from(code))
+}
