@@ -79,6 +79,10 @@ fn read_a_card_from_a_simulated_reader_in_another_process() {
     assert_eq!(v["id_number_valid"], true);
     assert_eq!(v["expired"], true);
     assert_eq!(v["photo_wlt_bytes"], 1024);
+    assert!(
+        v["chip_photo"].as_str().unwrap().starts_with("unavailable"),
+        "{v}"
+    );
 
     writeln!(stdin, "lift").unwrap();
     let out = kiosk()

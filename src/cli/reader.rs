@@ -4,6 +4,7 @@ use super::say;
 use anyhow::{anyhow, Context, Result};
 use capture_kiosk::reader::driver::{IdCardReader, PollOutcome, ReaderConfig, ReaderError};
 use capture_kiosk::reader::simulator::{CardDeck, Faults, SimulatedReader};
+use capture_kiosk::reader::wlt::{chip_photo, ChipPhoto, UnpackOrder, WltDecoder};
 use clap::{Args, Subcommand};
 use std::io::BufRead;
 use std::path::PathBuf;
@@ -30,6 +31,15 @@ pub struct ReadArgs {
     timeout: f64,
     #[arg(long)]
     json: bool,
+    /// The reader vendor's licensed chip-photo decoder (e.g. /opt/vendor/libwlt.so).
+    #[arg(long)]
+    wlt_lib: Option<PathBuf>,
+    /// Its decoding function.
+    #[arg(long, default_value = "unpack")]
+    wlt_symbol: String,
+    /// Whether that function takes the destination buffer first.
+    #[arg(long)]
+    wlt_destination_first: bool,
 }
 
 #[derive(Args)]
@@ -71,17 +81,38 @@ fn read(a: ReadArgs) -> Result<ExitCode> {
         }
         Err(e) => return Err(e.into()),
     };
+    let order = if a.wlt_destination_first {
+        UnpackOrder::DestinationFirst
+    } else {
+        UnpackOrder::SourceFirst
+    };
+    let decoder = match &a.wlt_lib {
+        Some(path) => match WltDecoder::load(path, &a.wlt_symbol, order) {
+            Ok(d) => Some(d),
+            Err(e) => {
+                // the card is still worth reading: the chip photo is just not available
+                eprintln!("kiosk: {e}; the chip photo will be unavailable");
+                None
+            }
+        },
+        None => None,
+    };
     let deadline = Instant::now() + Duration::from_secs_f64(a.timeout.max(0.0));
     let mut last_problem = None;
     while Instant::now() < deadline {
         match reader.poll() {
             Ok(PollOutcome::Card(c)) => {
                 let card = &c.card;
+                let photo = match chip_photo(decoder.as_ref(), &c.photo_wlt) {
+                    ChipPhoto::Decoded(img) => format!("decoded {}×{}", img.width(), img.height()),
+                    ChipPhoto::Unavailable(why) => format!("unavailable: {why}"),
+                };
                 if a.json {
                     let mut v = serde_json::to_value(card)?;
                     v["id_number_valid"] = c.id_number_valid.into();
                     v["expired"] = c.expired.into();
                     v["photo_wlt_bytes"] = c.photo_wlt.len().into();
+                    v["chip_photo"] = photo.into();
                     say(v);
                 } else {
                     say(format!(
@@ -109,7 +140,7 @@ fn read(a: ReadArgs) -> Result<ExitCode> {
                             ""
                         }
                     ));
-                    say("  芯片照片：未安装解码库，无法显示 / chip photo unavailable: no vendor decoder installed");
+                    say(format!("  芯片照片 / chip photo: {photo}"));
                 }
                 return Ok(ExitCode::SUCCESS);
             }

@@ -6,3 +6,4 @@ pub mod driver;
 pub mod frame;
 pub mod simulator;
 pub mod status;
+pub mod wlt;
