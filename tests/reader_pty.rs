@@ -55,6 +55,7 @@ fn reads_every_card_layout_end_to_end_within_the_time_budget() {
         (CardType::Resident, "阿依古丽·买买提", true, false),
         (CardType::HkMacaoTaiwanPermit, "陈家乐", true, true),
         (CardType::ForeignPermanent2017, "马克", true, false),
+        (CardType::ForeignPermanent2023, "安娜", true, false),
     ];
     for (i, (kind, name, valid, expired)) in expected.into_iter().enumerate() {
         sim.present(i);
@@ -67,6 +68,7 @@ fn reads_every_card_layout_end_to_end_within_the_time_budget() {
         assert_eq!(read.expired, expired);
         assert_eq!(read.photo_wlt.len(), 1024);
         assert!(took < Duration::from_millis(1500), "{took:?}");
+        eprintln!("{name}: read in {:.0} ms", took.as_secs_f64() * 1000.0);
         sim.lift();
         std::thread::sleep(Duration::from_millis(30));
     }

@@ -315,13 +315,14 @@ impl IdCard {
     /// HK/Macao/Taiwan permits and the 2023 foreigner's card); the 2017 foreigner's card's
     /// 15-character number has no check character and is checked for its shape only.
     pub fn id_number_valid(&self) -> bool {
+        let n = self.id_number.as_bytes();
+        let old_style = n.len() == 15
+            && n[..3].iter().all(u8::is_ascii_uppercase)
+            && n[3..].iter().all(u8::is_ascii_digit);
         match self.card_type {
-            CardType::ForeignPermanent2017 => {
-                let n = self.id_number.as_bytes();
-                n.len() == 15
-                    && n[..3].iter().all(u8::is_ascii_uppercase)
-                    && n[3..].iter().all(u8::is_ascii_digit)
-            }
+            CardType::ForeignPermanent2017 => old_style,
+            // the 2023 card's layout is unconfirmed: accept either number style
+            CardType::ForeignPermanent2023 => old_style || id_number_valid(&self.id_number),
             _ => id_number_valid(&self.id_number),
         }
     }

@@ -181,6 +181,13 @@ fn opaque_photo(seed: &str) -> Vec<u8> {
         .collect()
 }
 
+/// The line speed the simulator paces its answers at (8N1: ten bits a byte).
+pub const WIRE_BAUD: u64 = 115_200;
+
+fn wire_time(bytes: usize) -> Duration {
+    Duration::from_micros(bytes as u64 * 10 * 1_000_000 / WIRE_BAUD)
+}
+
 enum Control {
     Present(usize),
     Lift,
@@ -340,14 +347,13 @@ fn serve(
             if let Some(ms) = faults.slow_ms {
                 std::thread::sleep(Duration::from_millis(ms));
             }
-            let chunk = if faults.split { 7 } else { out.len() };
-            for piece in out.chunks(chunk.max(1)) {
+            let chunk = if faults.split { 7 } else { 64 };
+            for piece in out.chunks(chunk) {
                 if master.write_all(piece).is_err() {
                     break;
                 }
-                if faults.split {
-                    std::thread::sleep(Duration::from_millis(1));
-                }
+                // a pty has no line speed: pace the bytes as a 115200 8N1 line would
+                std::thread::sleep(wire_time(piece.len()));
             }
         }
     }
