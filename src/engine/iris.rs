@@ -3,8 +3,7 @@
 
 use super::mesh::{idx, FaceMesh};
 use super::models::{self, FaceModels, ModelError, IRIS_SIDE};
-use crate::geometry::Similarity;
-use crate::imaging::{warp_into_f32, ChannelOrder, PixelRange};
+use crate::imaging::square_crop_unit;
 use image::RgbImage;
 
 /// Contour indices in the model's output: lower lid 0–8 from the outer to the inner corner,
@@ -29,16 +28,7 @@ fn eye_opening(
     let centre = a.midpoint(b);
     let side = a.distance(b) * 2.3;
     let n = IRIS_SIDE;
-    let to_crop = Similarity::crop(centre, side, mesh.eye_angle(), n as f32);
-    warp_into_f32(
-        img,
-        &to_crop,
-        n,
-        n,
-        ChannelOrder::Hwc,
-        PixelRange::Unit,
-        scratch,
-    );
+    square_crop_unit(img, centre, side, mesh.eye_angle(), n, scratch);
     if mirror {
         for row in scratch.chunks_exact_mut(n * 3) {
             for x in 0..n / 2 {

@@ -2,8 +2,8 @@
 //! pixels. Indices are MediaPipe's canonical face mesh.
 
 use super::models::{self, FaceModels, ModelError, MESH_SIDE};
-use crate::geometry::{BoundingBox, Point, Similarity};
-use crate::imaging::{warp_into_f32, ChannelOrder, PixelRange};
+use crate::geometry::{BoundingBox, Point};
+use crate::imaging::square_crop_unit;
 use image::RgbImage;
 use serde::Serialize;
 
@@ -127,16 +127,7 @@ pub fn run_mesh(
     scratch: &mut Vec<f32>,
 ) -> Result<FaceMesh, ModelError> {
     let n = MESH_SIDE;
-    let to_crop = Similarity::crop(centre, side, angle, n as f32);
-    warp_into_f32(
-        img,
-        &to_crop,
-        n,
-        n,
-        ChannelOrder::Hwc,
-        PixelRange::Unit,
-        scratch,
-    );
+    let to_crop = square_crop_unit(img, centre, side, angle, n, scratch);
     let out = models::run(&models.mesh, "face mesh", &[1, n, n, 3], scratch)?;
     let raw = models::output(&out, 0, "face mesh")?;
     let logit = models::output(&out, 1, "face mesh")?

@@ -2,7 +2,7 @@
 
 use super::models::{self, FaceModels, ModelError, SEGMENTATION_SIDE};
 use crate::geometry::{Point, Similarity};
-use crate::imaging::{warp_into_f32, ChannelOrder, PixelRange};
+use crate::imaging::square_crop_unit;
 use image::RgbImage;
 
 /// A person-probability map over a square region of the image.
@@ -43,16 +43,7 @@ pub fn segment_person(
     scratch: &mut Vec<f32>,
 ) -> Result<PersonMask, ModelError> {
     let n = SEGMENTATION_SIDE;
-    let to_mask = Similarity::crop(centre, side, 0.0, n as f32);
-    warp_into_f32(
-        img,
-        &to_mask,
-        n,
-        n,
-        ChannelOrder::Hwc,
-        PixelRange::Unit,
-        scratch,
-    );
+    let to_mask = square_crop_unit(img, centre, side, 0.0, n, scratch);
     let out = models::run(&models.segmentation, "segmentation", &[1, n, n, 3], scratch)?;
     let probability = models::output(&out, 0, "segmentation")?.to_vec();
     if probability.len() < n * n {

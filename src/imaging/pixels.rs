@@ -84,6 +84,29 @@ pub fn warp_into_f32(
     }
 }
 
+/// Fills `out` with an `n`×`n` HWC model input in [0, 1]: the square of side `side` centred on
+/// `centre`, turned by `angle` so that it comes out upright. Returns the crop's transform.
+pub fn square_crop_unit(
+    img: &RgbImage,
+    centre: Point,
+    side: f32,
+    angle: f32,
+    n: usize,
+    out: &mut Vec<f32>,
+) -> Similarity {
+    let to_crop = Similarity::crop(centre, side, angle, n as f32);
+    warp_into_f32(
+        img,
+        &to_crop,
+        n,
+        n,
+        ChannelOrder::Hwc,
+        PixelRange::Unit,
+        out,
+    );
+    to_crop
+}
+
 /// A `width`×`height` RGB image of the source as seen through `to_dst`.
 pub fn warp_rgb(img: &RgbImage, to_dst: &Similarity, width: u32, height: u32) -> RgbImage {
     let inv = to_dst.inverse();
