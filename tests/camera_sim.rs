@@ -60,6 +60,7 @@ fn distance_follows_a_face_from_150_to_40_cm_within_15_percent() {
             .unwrap_or_else(|| panic!("no face at {truth} cm"));
         let err = (est - truth).abs() / truth;
         worst = worst.max(err);
+        eprintln!("{truth:.0} cm -> {est:.0} cm");
         assert!(err < 0.15, "at {truth:.0} cm estimated {est:.0} cm");
     }
     eprintln!("worst distance error {:.1}%", worst * 100.0);
