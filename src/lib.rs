@@ -11,4 +11,6 @@ pub mod geometry;
 pub mod guidance;
 pub mod imaging;
 pub mod photo;
+pub mod queue;
 pub mod reader;
+pub mod store;

@@ -5,6 +5,7 @@ mod bench;
 mod camera;
 mod check;
 mod photo;
+mod queue;
 mod reader;
 mod sheet;
 mod verify;
@@ -47,6 +48,9 @@ enum Command {
     /// The camera: list, snapshot, calibrate the focal length, estimate distances.
     #[command(subcommand)]
     Camera(camera::CameraCommand),
+    /// The upload queue in the kiosk's database.
+    #[command(subcommand)]
+    Queue(queue::QueueCommand),
     /// The ID-card reader: read a card, or simulate a reader.
     #[command(subcommand)]
     Reader(reader::ReaderCommand),
@@ -65,6 +69,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Bench(a) => bench::run(a, &catalog),
         Command::Reader(c) => reader::run(c),
         Command::Camera(c) => camera::run(c),
+        Command::Queue(c) => queue::run(c),
     }
 }
 

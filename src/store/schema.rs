@@ -1,0 +1,69 @@
+//! The database's versioned migrations. Each entry moves the schema one version forward; a
+//! database is never downgraded, and a newer one than this build knows is refused.
+
+pub const MIGRATIONS: &[&str] = &[
+    // 1: everything a kiosk keeps
+    r#"
+    CREATE TABLE settings (
+        key   TEXT PRIMARY KEY,
+        value TEXT NOT NULL
+    );
+    CREATE TABLE roster (
+        batch_id      TEXT NOT NULL,
+        candidate_key TEXT NOT NULL,          -- exam/registration/ticket number or ID number
+        name          TEXT NOT NULL,
+        id_number     TEXT NOT NULL,
+        ethnicity     TEXT NOT NULL DEFAULT '',
+        address       TEXT NOT NULL DEFAULT '',
+        phone         TEXT NOT NULL DEFAULT '',
+        photo         BLOB,                   -- registration photo, the fallback reference face
+        PRIMARY KEY (batch_id, candidate_key)
+    );
+    CREATE TABLE sessions (
+        id            TEXT PRIMARY KEY,       -- UUIDv7
+        profile       TEXT NOT NULL,
+        batch_id      TEXT NOT NULL DEFAULT '',
+        candidate_key TEXT,
+        started_at    INTEGER NOT NULL,       -- unix ms
+        ended_at      INTEGER,
+        end_reason    TEXT
+    );
+    CREATE TABLE captures (
+        id            TEXT PRIMARY KEY,       -- UUIDv7, also the upload's idempotency key
+        session_id    TEXT NOT NULL REFERENCES sessions(id),
+        profile       TEXT NOT NULL,
+        candidate_key TEXT NOT NULL,
+        spec          TEXT NOT NULL,
+        photo         BLOB,                   -- NULL once deleted after upload and retention
+        check_report  TEXT NOT NULL,          -- JSON
+        created_at    INTEGER NOT NULL,
+        purged_at     INTEGER
+    );
+    CREATE TABLE verification_attempts (
+        id            INTEGER PRIMARY KEY,
+        profile       TEXT NOT NULL,
+        candidate_key TEXT NOT NULL,
+        at            INTEGER NOT NULL,
+        score         REAL,
+        passed        INTEGER NOT NULL
+    );
+    CREATE INDEX attempts_by_candidate ON verification_attempts(profile, candidate_key);
+    CREATE TABLE outbox (
+        capture_id      TEXT PRIMARY KEY REFERENCES captures(id),
+        state           TEXT NOT NULL CHECK (state IN ('pending', 'sent', 'quarantined')),
+        attempts        INTEGER NOT NULL DEFAULT 0,
+        next_attempt_at INTEGER NOT NULL,
+        lease_until     INTEGER NOT NULL DEFAULT 0,
+        last_error      TEXT,
+        sent_at         INTEGER
+    );
+    CREATE INDEX outbox_due ON outbox(state, next_attempt_at);
+    CREATE TABLE audit (
+        id     INTEGER PRIMARY KEY,
+        at     INTEGER NOT NULL,
+        staff  TEXT NOT NULL,
+        action TEXT NOT NULL,
+        detail TEXT NOT NULL DEFAULT ''
+    );
+    "#,
+];

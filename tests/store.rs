@@ -1,0 +1,179 @@
+//! The local store on real SQLite files: schema, durability settings, the outbox's lease and
+//! retry life, attempt counts across restarts, retention, and refusing damaged databases.
+
+use capture_kiosk::store::{now_ms, NewCapture, Store, StoreError};
+use std::path::PathBuf;
+use std::time::Duration;
+
+fn db(name: &str) -> PathBuf {
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("store");
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join(name);
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+    }
+    path
+}
+
+fn capture<'a>(session: &'a str, key: &'a str) -> NewCapture<'a> {
+    NewCapture {
+        session_id: session,
+        profile: "chsi-graduation",
+        candidate_key: key,
+        spec: "chsi",
+        photo_jpeg: b"\xFF\xD8jpeg bytes\xFF\xD9",
+        check_report_json: r#"{"ok":true}"#,
+    }
+}
+
+#[test]
+fn a_submitted_capture_is_queued_leased_sent_and_purged() {
+    let path = db("life.sqlite");
+    let mut s = Store::open(&path).unwrap();
+    assert_eq!(s.schema_version().unwrap(), 1);
+    let session = s.start_session("chsi-graduation", "Z3K8F7").unwrap();
+    let id = s.submit(&capture(&session, "440106199903070015")).unwrap();
+    assert_eq!(uuid::Uuid::parse_str(&id).unwrap().get_version_num(), 7);
+    let now = now_ms();
+    let lease = Duration::from_secs(30);
+    let got = s.lease_next(now, lease).unwrap().unwrap();
+    assert_eq!(got.capture_id, id);
+    // held by its lease: nobody else takes it
+    assert_eq!(s.lease_next(now + 1000, lease).unwrap(), None);
+    // the worker died: when the lease runs out the row comes back
+    assert_eq!(
+        s.lease_next(now + 31_000, lease)
+            .unwrap()
+            .unwrap()
+            .capture_id,
+        id
+    );
+    s.mark_retry(&id, now + 40_000, "hub unreachable").unwrap();
+    assert_eq!(
+        s.lease_next(now + 35_000, lease).unwrap(),
+        None,
+        "not before its retry time"
+    );
+    let again = s.lease_next(now + 40_000, lease).unwrap().unwrap();
+    assert_eq!(again.attempts, 1);
+    s.mark_sent(&id, now + 41_000).unwrap();
+    let q = s.queue_status().unwrap();
+    assert_eq!((q.pending, q.sent, q.quarantined), (0, 1, 0));
+    assert_eq!(q.last_success_ms, Some(now + 41_000));
+    // retention: the photo stays for the retention period, then only the record remains
+    assert_eq!(
+        s.purge_uploaded(now + 42_000, Duration::from_secs(3600))
+            .unwrap(),
+        0
+    );
+    assert!(s.capture_photo(&id).unwrap().is_some());
+    assert_eq!(
+        s.purge_uploaded(now + 41_000 + 3_600_001, Duration::from_secs(3600))
+            .unwrap(),
+        1
+    );
+    assert_eq!(s.capture_photo(&id).unwrap(), None);
+}
+
+#[test]
+fn everything_survives_reopening_and_quarantined_rows_stay() {
+    let path = db("reopen.sqlite");
+    let id = {
+        let mut s = Store::open(&path).unwrap();
+        let session = s.start_session("bj-chengkao", "").unwrap();
+        for passed in [false, false, true, false, false] {
+            s.record_attempt("bj-chengkao", "110108200106150022", Some(0.7), passed)
+                .unwrap();
+        }
+        s.audit("staff-01", "start-session", "bj-chengkao").unwrap();
+        let id = s.submit(&capture(&session, "110108200106150022")).unwrap();
+        s.quarantine(&id, "hub: photo is not a JPEG").unwrap();
+        id
+    };
+    let s = Store::open(&path).unwrap();
+    assert_eq!(
+        s.consecutive_failures("bj-chengkao", "110108200106150022")
+            .unwrap(),
+        2
+    );
+    assert_eq!(
+        s.consecutive_failures("bj-chengkao", "someone-else")
+            .unwrap(),
+        0
+    );
+    let q = s.queue_status().unwrap();
+    assert_eq!((q.pending, q.quarantined), (0, 1));
+    assert_eq!(q.last_error.as_deref(), Some("hub: photo is not a JPEG"));
+    assert!(
+        s.capture_photo(&id).unwrap().is_some(),
+        "a quarantined record is never dropped"
+    );
+}
+
+#[test]
+fn foreign_keys_and_wal_are_on() {
+    let path = db("fk.sqlite");
+    let mut s = Store::open(&path).unwrap();
+    let err = s.submit(&capture("no-such-session", "k")).unwrap_err();
+    assert!(err.to_string().contains("FOREIGN KEY"), "{err}");
+    assert_eq!(
+        s.queue_status().unwrap().pending,
+        0,
+        "the failed transaction left nothing"
+    );
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    let mode: String = conn
+        .query_row("PRAGMA journal_mode", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(mode, "wal");
+}
+
+#[test]
+fn damaged_or_newer_databases_are_refused_not_overwritten() {
+    let path = db("garbage.sqlite");
+    std::fs::write(&path, vec![0x42u8; 8192]).unwrap();
+    let err = Store::open(&path).err().unwrap();
+    assert!(matches!(err, StoreError::Corrupt { .. }), "{err}");
+    assert!(err.to_string().contains("will not write"));
+    assert_eq!(
+        std::fs::read(&path).unwrap(),
+        vec![0x42u8; 8192],
+        "left as it was"
+    );
+
+    let path = db("newer.sqlite");
+    {
+        Store::open(&path).unwrap();
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        conn.pragma_update(None, "user_version", 99).unwrap();
+    }
+    let err = Store::open(&path).err().unwrap();
+    assert!(matches!(err, StoreError::TooNew { found: 99, .. }), "{err}");
+}
+
+#[test]
+fn queue_status_command_reads_the_database() {
+    let path = db("cli.sqlite");
+    {
+        let mut s = Store::open(&path).unwrap();
+        let session = s.start_session("gd-gaokao", "").unwrap();
+        s.submit(&capture(&session, "k1")).unwrap();
+        s.submit(&capture(&session, "k2")).unwrap();
+    }
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_kiosk"))
+        .args(["queue", "status", "--json", "--db", path.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["pending"], 2);
+    assert!(v["oldest_pending_ms"].as_i64().is_some());
+    let garbage = db("cli-garbage.sqlite");
+    std::fs::write(&garbage, vec![7u8; 4096]).unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_kiosk"))
+        .args(["queue", "status", "--db", garbage.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("damaged"));
+}
