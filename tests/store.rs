@@ -164,7 +164,11 @@ fn queue_status_command_reads_the_database() {
         .args(["queue", "status", "--json", "--db", path.to_str().unwrap()])
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["pending"], 2);
     assert!(v["oldest_pending_ms"].as_i64().is_some());
