@@ -43,6 +43,41 @@ fn video_frames_of_one_man_match_and_other_portraits_do_not() {
     }
 }
 
+/// The face cut and shrunk to the ID card chip's 102×126 photo size.
+fn chip_size(name: &str, x: u32, y: u32, w: u32) -> [f32; 128] {
+    let img = photo(name);
+    let h = w * 126 / 102;
+    let cut = imageops::crop_imm(&img, x, y, w, h).to_image();
+    let chip = imageops::resize(&cut, 102, 126, imageops::FilterType::Lanczos3);
+    engine()
+        .describe(&chip)
+        .unwrap()
+        .expect("a face in the chip-size photo")
+}
+
+#[test]
+fn chip_size_references_still_separate_people_at_the_default_threshold() {
+    // R-VERIFY compares a live capture with the 102×126 chip photo
+    let franck = chip_size("franck_01829.jpg", 200, 60, 380);
+    let obama = chip_size("obama.jpg", 150, 60, 560);
+    let same = [
+        descriptor_distance(&franck, &descriptor("franck_02221.jpg")),
+        descriptor_distance(&obama, &descriptor("obama2.jpg")),
+        descriptor_distance(&obama, &descriptor("obama3.jpg")),
+    ];
+    let different = [
+        descriptor_distance(&franck, &descriptor("obama2.jpg")),
+        descriptor_distance(&obama, &descriptor("biden.jpg")),
+        descriptor_distance(&franck, &descriptor("cage.jpg")),
+        descriptor_distance(&obama, &descriptor("SeanConnery.jpg")),
+    ];
+    assert!(same.iter().all(|d| *d < SAME_PERSON_DISTANCE), "{same:?}");
+    assert!(
+        different.iter().all(|d| *d > SAME_PERSON_DISTANCE),
+        "{different:?}"
+    );
+}
+
 /// A 640×480 frame with the portrait's face `face_px` wide, centred.
 fn frame_with_face(face_px: f32) -> RgbImage {
     frame_with_face_at(face_px, 320.0, 190.0)

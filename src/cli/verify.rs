@@ -40,7 +40,7 @@ pub fn run(args: VerifyArgs) -> Result<ExitCode> {
     if args.json {
         say(format!(
             "{}",
-            serde_json::json!({"distance": (distance * 1e4).round() / 1e4, "same": same, "threshold": args.threshold})
+            serde_json::json!({"distance": (distance * 1e4).round() / 1e4, "same": same, "threshold": (args.threshold as f64 * 1e4).round() / 1e4})
         ));
     } else {
         say(format!(
