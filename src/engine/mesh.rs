@@ -91,9 +91,9 @@ impl FaceMesh {
         (b.y - a.y).atan2(b.x - a.x)
     }
 
-    /// Head pose from the mesh's 3D shape: the face plane's normal for yaw and pitch, the eye
-    /// line for roll. Pitch is corrected by the mesh's own rest angle (the forehead-to-chin line
-    /// of a frontal face leans back by about that much).
+    /// Head pose from the mesh's 3D shape: the face plane's normal (temple to temple across,
+    /// forehead to chin down) for yaw and pitch, the eye line for roll. On the frontal test
+    /// portraits pitch reads 2–6° with no correction; neither angle has a ground truth here.
     pub fn pose(&self) -> HeadPose {
         let v = |a: usize, b: usize| {
             let (p, q) = (self.points[a], self.points[b]);
@@ -107,15 +107,11 @@ impl FaceMesh {
             across[0] * down[1] - across[1] * down[0],
         ];
         let yaw = n[0].atan2(n[2]).to_degrees();
-        let pitch = (-n[1]).atan2(n[2]).to_degrees() - PITCH_REST_DEGREES;
+        let pitch = (-n[1]).atan2(n[2]).to_degrees();
         let roll = self.eye_angle().to_degrees();
         HeadPose { yaw, pitch, roll }
     }
 }
-
-/// The face-mesh's forehead-to-chin line is not parallel to the image plane on a frontal
-/// face; measured on frontal portraits.
-const PITCH_REST_DEGREES: f32 = 0.0;
 
 /// Runs the mesh on a square crop of side `side` centred on `centre`, rotated by `angle`.
 pub fn run_mesh(
