@@ -1,9 +1,11 @@
 //! Live guidance on camera frames: the one prompt to show now, steady across frames.
 //!
-//! Per frame: the fast detector, one mesh pass (seeded by the last frame's face when there was
-//! one), then distance, position, pose and light from cheap measures. A new prompt must win a few
-//! frames in a row before it replaces the shown one, so the screen does not flicker.
-//! Architecture invariant: pure; frames arrive as buffers, buffers are reused between frames.
+//! Per frame: the fast detector (the still detector when no face is near), two mesh passes (the
+//! second on the first's own box), then distance, position, light, pose, glasses and hair from
+//! cheap measures, in that order. A new prompt must win a few frames in a row before it
+//! replaces the shown one, so the screen does not flicker.
+//! Architecture invariant: pure; frames arrive as buffers; the model input buffers are reused
+//! between frames (the measures' small working vectors and tract's outputs are not).
 
 use crate::catalog::ExamProfile;
 use crate::checks::measures::{self, SkinPatches};
