@@ -16,7 +16,7 @@ use std::time::Instant;
 #[derive(Args)]
 pub struct BenchArgs {
     /// A portrait photo to run on (the test set-up fetches one).
-    #[arg(long, default_value = "tests/photos/obama.jpg")]
+    #[arg(long, default_value = "tests/photos/biden.jpg")]
     image: PathBuf,
     /// Runs per measure.
     #[arg(long, default_value_t = 30)]
