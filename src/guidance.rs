@@ -262,8 +262,8 @@ impl LiveGuide {
         }
         let l = &self.limits;
         // light first: bad light also throws off the pose and occlusion measures below
-        let skin = SkinPatches::new(mesh);
-        let (mean, _) = measures::exposure(img, &skin);
+        let skin = SkinPatches::new(img, mesh);
+        let (mean, _) = measures::exposure(&skin);
         if mean < l.exposure[0] {
             return Prompt::TooDark;
         }
@@ -273,7 +273,7 @@ impl LiveGuide {
         if frame_mean_luma(img) > mean + 70.0 {
             return Prompt::Backlit;
         }
-        if measures::light_uniformity(img, &skin) < l.min_light_uniformity {
+        if measures::light_uniformity(&skin) < l.min_light_uniformity {
             return Prompt::UnevenLight;
         }
         if pose.yaw.abs() > l.max_yaw_deg

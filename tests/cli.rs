@@ -5,19 +5,14 @@ mod common;
 use common::*;
 use image::RgbImage;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
-fn kiosk(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_kiosk"))
-        .args(args)
-        .output()
-        .expect("kiosk runs")
+fn kiosk(args: &[&str]) -> std::process::Output {
+    run_kiosk(args)
 }
 
 fn tmp(name: &str) -> PathBuf {
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("cli");
-    std::fs::create_dir_all(&dir).unwrap();
-    dir.join(name)
+    scratch("cli", name)
 }
 
 fn jpeg(img: &RgbImage) -> Vec<u8> {

@@ -1,20 +1,17 @@
 //! `kiosk camera …` end to end: snapshots of simulated scenes, calibration from a frame at a
 //! known distance, distance estimates from the calibrated profile, and an absent camera.
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
+mod common;
+
+use common::{run_kiosk, scratch};
+use std::path::PathBuf;
 
 fn kiosk(args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_kiosk"))
-        .args(args)
-        .output()
-        .expect("kiosk runs")
+    run_kiosk(args)
 }
 
 fn tmp(name: &str) -> PathBuf {
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("cli-camera");
-    std::fs::create_dir_all(&dir).unwrap();
-    dir.join(name)
+    scratch("cli-camera", name)
 }
 
 #[test]

@@ -56,14 +56,18 @@ fn median(mut v: Vec<f32>) -> f32 {
     v[v.len() / 2]
 }
 
-/// Skin sample boxes on each side of the face (subject's right = image left): cheek and forehead.
+/// The face's skin, sampled once per image in boxes on each side (subject's right = image
+/// left): cheek and forehead luminances, and each cheek's median colour. Every light and
+/// occlusion measure reads from here instead of walking the boxes again.
 pub struct SkinPatches {
-    pub right: [BoundingBox; 2],
-    pub left: [BoundingBox; 2],
+    right_lumas: Vec<f32>,
+    left_lumas: Vec<f32>,
+    right_cheek_lab: Option<[f32; 3]>,
+    left_cheek_lab: Option<[f32; 3]>,
 }
 
 impl SkinPatches {
-    pub fn new(mesh: &FaceMesh) -> Self {
+    pub fn new(img: &RgbImage, mesh: &FaceMesh) -> Self {
         let fw = mesh.face_width();
         let s = fw * 0.14;
         let fh = mesh.point(idx::FOREHEAD_MID);
@@ -72,9 +76,13 @@ impl SkinPatches {
         // forehead patches sit above each brow's inner half, below the forehead midpoint line
         let fr = Point::new((fh.x + brow_r.x) / 2.0, (fh.y + brow_r.y) / 2.0 - s * 0.2);
         let fl = Point::new((fh.x + brow_l.x) / 2.0, (fh.y + brow_l.y) / 2.0 - s * 0.2);
+        let right = [square(mesh.point(idx::CHEEK_RIGHT), s), square(fr, s * 0.8)];
+        let left = [square(mesh.point(idx::CHEEK_LEFT), s), square(fl, s * 0.8)];
         SkinPatches {
-            right: [square(mesh.point(idx::CHEEK_RIGHT), s), square(fr, s * 0.8)],
-            left: [square(mesh.point(idx::CHEEK_LEFT), s), square(fl, s * 0.8)],
+            right_lumas: Self::lumas(img, &right),
+            left_lumas: Self::lumas(img, &left),
+            right_cheek_lab: Self::lab(img, &right[0]),
+            left_cheek_lab: Self::lab(img, &left[0]),
         }
     }
 
@@ -86,37 +94,39 @@ impl SkinPatches {
         v
     }
 
-    /// Median Lab colour of one side's skin.
-    fn lab(img: &RgbImage, boxes: &[BoundingBox]) -> Option<[f32; 3]> {
+    /// Median Lab colour of a box (None when it lies outside the image).
+    fn lab(img: &RgbImage, bx: &BoundingBox) -> Option<[f32; 3]> {
         let (mut l, mut a, mut b) = (Vec::new(), Vec::new(), Vec::new());
-        for bx in boxes {
-            for_each_in(img, bx, |_, _, p| {
-                let c = rgb_to_lab([p[0] as f32, p[1] as f32, p[2] as f32]);
-                l.push(c[0]);
-                a.push(c[1]);
-                b.push(c[2]);
-            });
-        }
+        for_each_in(img, bx, |_, _, p| {
+            let c = rgb_to_lab([p[0] as f32, p[1] as f32, p[2] as f32]);
+            l.push(c[0]);
+            a.push(c[1]);
+            b.push(c[2]);
+        });
         (!l.is_empty()).then(|| [median(l), median(a), median(b)])
     }
 
+    /// Both sides' luminances together.
+    fn all_lumas(&self) -> Vec<f32> {
+        let mut all = self.right_lumas.clone();
+        all.extend_from_slice(&self.left_lumas);
+        all
+    }
+
     /// Median Lab of one side's cheek, or of the other cheek when this one is out of the image.
-    fn cheek_lab(&self, img: &RgbImage, right: bool) -> [f32; 3] {
+    fn cheek_lab(&self, right: bool) -> [f32; 3] {
         let (own, other) = if right {
-            (&self.right[..1], &self.left[..1])
+            (self.right_cheek_lab, self.left_cheek_lab)
         } else {
-            (&self.left[..1], &self.right[..1])
+            (self.left_cheek_lab, self.right_cheek_lab)
         };
-        Self::lab(img, own)
-            .or_else(|| Self::lab(img, other))
-            .unwrap_or_default()
+        own.or(other).unwrap_or_default()
     }
 }
 
 /// Mean luminance of the face's skin (0–255) and the share of clipped skin pixels.
-pub fn exposure(img: &RgbImage, skin: &SkinPatches) -> (f32, f32) {
-    let mut all = SkinPatches::lumas(img, &skin.right);
-    all.extend(SkinPatches::lumas(img, &skin.left));
+pub fn exposure(skin: &SkinPatches) -> (f32, f32) {
+    let all = skin.all_lumas();
     if all.is_empty() {
         return (0.0, 0.0);
     }
@@ -127,9 +137,9 @@ pub fn exposure(img: &RgbImage, skin: &SkinPatches) -> (f32, f32) {
 }
 
 /// Darker side over brighter side of the face (1 = perfectly even).
-pub fn light_uniformity(img: &RgbImage, skin: &SkinPatches) -> f32 {
-    let r = median(SkinPatches::lumas(img, &skin.right));
-    let l = median(SkinPatches::lumas(img, &skin.left));
+pub fn light_uniformity(skin: &SkinPatches) -> f32 {
+    let r = median(skin.right_lumas.clone());
+    let l = median(skin.left_lumas.clone());
     if r.max(l) <= 1.0 {
         return 0.0;
     }
@@ -245,8 +255,7 @@ fn eye_box(mesh: &FaceMesh, outer: usize, inner: usize, grow: f32) -> BoundingBo
 /// near white and brighter than the face's own brightest skin. Global over-exposure is
 /// `exposure`'s business, so the bar moves up with the skin.
 pub fn glare(img: &RgbImage, mesh: &FaceMesh, skin: &SkinPatches) -> f32 {
-    let mut skin_l = SkinPatches::lumas(img, &skin.right);
-    skin_l.extend(SkinPatches::lumas(img, &skin.left));
+    let mut skin_l = skin.all_lumas();
     skin_l.sort_by(|a, b| a.total_cmp(b));
     let skin_p95 = skin_l.get(skin_l.len() * 95 / 100).copied().unwrap_or(0.0);
     // a highlight is brighter than the brightest ordinary skin; when the skin itself is
@@ -326,7 +335,7 @@ pub fn brow_eye_occlusion(img: &RgbImage, mesh: &FaceMesh, skin: &SkinPatches) -
             y0: brow_box.y0 - span * 0.3,
             y1: eye_low,
         };
-        non_skin_share(img, &band, skin.cheek_lab(img, right))
+        non_skin_share(img, &band, skin.cheek_lab(right))
     };
     let r = side(
         &idx::RIGHT_BROW,
@@ -361,8 +370,8 @@ pub fn forehead_cover(img: &RgbImage, mesh: &FaceMesh, skin: &SkinPatches) -> f3
         y0: top.y + span * 0.15,
         y1: brow_top - span * 0.3,
     };
-    let mut skin_lab = skin.cheek_lab(img, true);
-    let l = skin.cheek_lab(img, false);
+    let mut skin_lab = skin.cheek_lab(true);
+    let l = skin.cheek_lab(false);
     for i in 0..3 {
         skin_lab[i] = (skin_lab[i] + l[i]) / 2.0;
     }

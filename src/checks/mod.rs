@@ -297,7 +297,7 @@ fn face_checks(
 ) {
     let lim = &profile.limits;
     let mesh = &s.mesh;
-    let skin = SkinPatches::new(mesh);
+    let skin = SkinPatches::new(img, mesh);
 
     // face size: how much the maker must enlarge the face to reach the spec's size
     let needed = (f.scale * s.geometry.face_width / lim.max_upscale).ceil();
@@ -382,7 +382,7 @@ fn face_checks(
         |_| "worn",
     );
 
-    let (mean, clipped) = measures::exposure(img, &skin);
+    let (mean, clipped) = measures::exposure(&skin);
     // a face washed out all over is one problem (exposure), not also a glare problem
     let washed_out = mean > lim.exposure[1];
     let r = b.push(
@@ -411,7 +411,7 @@ fn face_checks(
     );
     b.push(
         CheckId::LightUniformity,
-        measures::light_uniformity(img, &skin),
+        measures::light_uniformity(&skin),
         Some(Limit::at_least(lim.min_light_uniformity)),
         |_| "uneven",
     );

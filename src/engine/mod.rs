@@ -16,7 +16,7 @@ pub use mesh::{idx as mesh_idx, FaceMesh, HeadPose};
 pub use models::{FaceModels, ModelError};
 pub use segmentation::PersonMask;
 
-use crate::geometry::{BoundingBox, Point};
+use crate::geometry::Point;
 use image::RgbImage;
 use std::sync::Arc;
 
@@ -258,16 +258,4 @@ fn find_crown(
         Point::new(start.x + up.x * rise, start.y + up.y * rise),
         cut,
     )
-}
-
-/// The face's skin-only box: between the temples, from the brows to the chin.
-pub fn skin_box(subject: &Subject) -> BoundingBox {
-    let m = &subject.mesh;
-    BoundingBox::around([
-        m.point(mesh_idx::FACE_EDGE_RIGHT),
-        m.point(mesh_idx::FACE_EDGE_LEFT),
-        m.point(mesh_idx::CHIN),
-        m.point(mesh_idx::FOREHEAD_MID),
-    ])
-    .unwrap_or_default()
 }

@@ -12,6 +12,21 @@ use image::{Rgb, RgbImage};
 use std::path::PathBuf;
 use std::sync::OnceLock;
 
+/// Runs the built `kiosk` binary with `args`.
+pub fn run_kiosk(args: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_kiosk"))
+        .args(args)
+        .output()
+        .expect("kiosk runs")
+}
+
+/// A path for a test's output file under the target folder's scratch space, in `folder`.
+pub fn scratch(folder: &str, name: &str) -> PathBuf {
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join(folder);
+    std::fs::create_dir_all(&dir).expect("scratch folder");
+    dir.join(name)
+}
+
 pub fn engine() -> &'static FaceEngine {
     static ENGINE: OnceLock<FaceEngine> = OnceLock::new();
     ENGINE.get_or_init(|| FaceEngine::load_default().expect("models load from models/"))
