@@ -125,6 +125,32 @@ pub struct ExamProfile {
     pub limits: CheckLimits,
 }
 
+impl ExamProfile {
+    /// Glasses are forbidden when either the profile or its spec forbids them.
+    pub fn forbids_glasses(&self, spec: &PhotoSpec) -> bool {
+        !(self.glasses_allowed && spec.glasses_allowed)
+    }
+
+    fn validate(&self) -> Result<(), String> {
+        let l = &self.limits;
+        if !(self.distance_cm[0] > 0.0 && self.distance_cm[0] <= self.distance_cm[1]) {
+            return Err("distance_cm must be [near, far] in centimetres".into());
+        }
+        if l.exposure[0] > l.exposure[1] {
+            return Err("limits.exposure must be [min, max]".into());
+        }
+        if [l.max_yaw_deg, l.max_pitch_deg, l.max_roll_deg]
+            .iter()
+            .any(|d| *d <= 0.0)
+        {
+            return Err(
+                "limits.max_yaw_deg, max_pitch_deg and max_roll_deg must be above 0".into(),
+            );
+        }
+        Ok(())
+    }
+}
+
 #[derive(Debug, Error)]
 pub enum CatalogError {
     #[error("{file}: {reason}")]
@@ -237,6 +263,10 @@ impl Catalog {
             file: file.to_owned(),
             reason: e.to_string(),
         })?;
+        profile.validate().map_err(|reason| CatalogError::Invalid {
+            file: file.to_owned(),
+            reason,
+        })?;
         self.profiles.insert(profile.name.clone(), profile);
         Ok(())
     }
@@ -313,6 +343,15 @@ glasses_allowed = true
 "#;
         let err = c.add_spec("x.toml", text).unwrap_err().to_string();
         assert!(err.contains("geometry window"), "{err}");
+    }
+
+    #[test]
+    fn a_profile_with_a_reversed_distance_window_is_refused() {
+        let mut c = Catalog::shipped().unwrap();
+        let text = include_str!("../profiles/gd-gaokao.toml")
+            .replace("distance_cm = [80, 100]", "distance_cm = [100, 80]");
+        let err = c.add_profile("p.toml", &text).unwrap_err().to_string();
+        assert!(err.contains("distance_cm"), "{err}");
     }
 
     #[test]

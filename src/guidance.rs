@@ -217,6 +217,8 @@ impl LiveGuide {
             .count()
             > 1
         {
+            // stillness is measured against the candidate's own last frame, not a crowd's
+            self.last_eye = None;
             return Ok((Prompt::SeveralFaces, None, None, false));
         }
         let mesh = self.engine.mesh_for(img, face, &mut self.scratch)?;

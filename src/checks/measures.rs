@@ -202,32 +202,6 @@ pub fn sharpness(img: &RgbImage, mesh: &FaceMesh) -> f32 {
     100.0 * (energy / k).sqrt() / spread
 }
 
-/// Eye opening: lid-to-lid height over eye width, the smaller of both eyes.
-pub fn eye_openness(mesh: &FaceMesh) -> f32 {
-    let open = |upper: [usize; 3], lower: [usize; 3], a: usize, b: usize| {
-        let h: f32 = upper
-            .iter()
-            .zip(lower.iter())
-            .map(|(&u, &l)| mesh.point(u).distance(mesh.point(l)))
-            .sum::<f32>()
-            / 3.0;
-        h / mesh.point(a).distance(mesh.point(b)).max(1e-3)
-    };
-    let r = open(
-        idx::RIGHT_EYE_UPPER,
-        idx::RIGHT_EYE_LOWER,
-        idx::RIGHT_EYE_OUTER,
-        idx::RIGHT_EYE_INNER,
-    );
-    let l = open(
-        idx::LEFT_EYE_UPPER,
-        idx::LEFT_EYE_LOWER,
-        idx::LEFT_EYE_OUTER,
-        idx::LEFT_EYE_INNER,
-    );
-    r.min(l)
-}
-
 /// Gap between the inner lips over mouth width: a closed-lip smile is near 0, teeth showing is not.
 pub fn mouth_gap(mesh: &FaceMesh) -> f32 {
     let gap = mesh

@@ -373,7 +373,7 @@ fn face_checks(
         |_| "open",
     );
 
-    let glasses_forbidden = !(profile.glasses_allowed && spec.glasses_allowed);
+    let glasses_forbidden = profile.forbids_glasses(spec);
     let g = measures::glasses_evidence(img, mesh);
     b.push(
         CheckId::Glasses,

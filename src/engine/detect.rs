@@ -61,6 +61,12 @@ pub fn detect_faces(
     let lms = models::output(&out, 3, "centerface")?;
     let (gw, gh) = (side / 4, side / 4);
     let gp = gw * gh;
+    if heat.len() < gp || scl.len() < 2 * gp || off.len() < 2 * gp || lms.len() < 10 * gp {
+        return Err(ModelError::Run {
+            model: "centerface",
+            reason: "outputs smaller than the grid".into(),
+        });
+    }
     let sx = w as f32 / sw as f32;
     let sy = h as f32 / sh as f32;
     let mut found = Vec::new();
@@ -186,7 +192,9 @@ impl FastDetector {
             if score <= SCORE_THRESHOLD {
                 continue;
             }
-            let r = &regs[i * 16..i * 16 + 16];
+            let Some(r) = regs.get(i * 16..i * 16 + 16) else {
+                break;
+            };
             let at = |dx: f32, dy: f32| {
                 back.apply(Point::new(
                     (anchor.x + dx / side) * side,
@@ -238,7 +246,8 @@ fn weighted_nms(mut faces: Vec<FaceDetection>) -> Vec<FaceDetection> {
         let mut bbox = [0.0f32; 4];
         let mut pts = [Point::default(); 5];
         for j in i..faces.len() {
-            if used[j] || faces[i].bbox.iou(&faces[j].bbox) <= NMS_IOU {
+            // the seed always joins its own group: a zero-area box has IoU 0 even with itself
+            if used[j] || (j != i && faces[i].bbox.iou(&faces[j].bbox) <= NMS_IOU) {
                 continue;
             }
             used[j] = true;

@@ -122,25 +122,7 @@ impl FaceEngine {
         face: &FaceDetection,
     ) -> Result<Subject, ModelError> {
         let mut scratch = Vec::new();
-        let (centre, side) = mesh::roi_for_box(&face.bbox);
-        let first = mesh::run_mesh(
-            &self.models,
-            img,
-            centre,
-            side,
-            face.eye_angle(),
-            &mut scratch,
-        )?;
-        // second pass on the tighter, better-rotated crop the first mesh gives
-        let (centre, side) = mesh::roi_for_box(&first.bbox());
-        let mesh = mesh::run_mesh(
-            &self.models,
-            img,
-            centre,
-            side,
-            first.eye_angle(),
-            &mut scratch,
-        )?;
+        let mesh = self.mesh_for(img, face, &mut scratch)?;
         let pose = mesh.pose();
         let eye_openness = iris::eye_openness(&self.models, img, &mesh, &mut scratch)?;
         let face_width = mesh.face_width();

@@ -198,7 +198,7 @@ fn corner_background_delta_e(img: &RgbImage, colour: [u8; 3]) -> f32 {
     let (w, h) = img.dimensions();
     let side = (w.min(h) / 12).max(2);
     let mut worst = 0.0f32;
-    for x0 in [0, w - side] {
+    for x0 in [0, w.saturating_sub(side)] {
         let mut sum = [0.0f32; 3];
         for y in 0..side {
             for x in x0..x0 + side {

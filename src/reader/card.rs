@@ -334,25 +334,6 @@ impl IdCard {
     }
 }
 
-/// Today's date as `YYYYMMDD` (UTC; the card's dates have no time of day).
-pub fn today_yyyymmdd() -> String {
-    let days = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() / 86_400)
-        .unwrap_or(0) as i64;
-    // civil-from-days (Howard Hinnant)
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!("{y:04}{m:02}{d:02}")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -431,12 +412,5 @@ mod tests {
         bytes[248] = b'Q';
         assert_eq!(IdCard::parse(&bytes), Err(CardError::UnknownType('Q')));
         assert_eq!(IdCard::parse(&bytes[..10]), Err(CardError::Length(10)));
-    }
-
-    #[test]
-    fn today_is_a_plausible_date() {
-        let t = today_yyyymmdd();
-        assert_eq!(t.len(), 8);
-        assert!(t.as_str() > "20240101", "{t}");
     }
 }

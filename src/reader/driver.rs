@@ -2,7 +2,7 @@
 //! timeouts, and unplug/replug. Everything a reader does wrong is an outcome to log and carry on
 //! from, never a crash.
 
-use super::card::{today_yyyymmdd, CardError, IdCard, PHOTO_LEN, TEXT_LEN};
+use super::card::{CardError, IdCard, PHOTO_LEN, TEXT_LEN};
 use super::frame::{Command, Frame, FrameDecoder};
 use super::status::Status;
 use serialport::SerialPort;
@@ -268,6 +268,27 @@ fn io_fault(_e: &std::io::Error) -> ReaderError {
     ReaderError::Disconnected
 }
 
+/// Today's date as `YYYYMMDD` in China Standard Time (UTC+8), where the cards are issued and
+/// the kiosks stand: a card that ran out yesterday counts as expired from midnight there, not
+/// from 08:00. Reading the clock is the driver's business, not the card codec's.
+pub fn today_yyyymmdd() -> String {
+    let days = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| (d.as_secs() + 8 * 3600) / 86_400)
+        .unwrap_or(0) as i64;
+    // civil-from-days (Howard Hinnant)
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!("{y:04}{m:02}{d:02}")
+}
+
 /// `text_len(2) photo_len(2) [fp_len(2)] text photo [fp]` → (text, photo).
 pub fn split_text_and_photo(data: &[u8]) -> Result<(&[u8], &[u8]), ReaderError> {
     if data.len() < 4 {
@@ -297,4 +318,16 @@ pub fn split_text_and_photo(data: &[u8]) -> Result<(&[u8], &[u8]), ReaderError> 
         .get(header + text_len..header + text_len + photo_len)
         .ok_or_else(|| ReaderError::Malformed("photo cut short".into()))?;
     Ok((text, photo))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn today_is_a_plausible_date() {
+        let t = today_yyyymmdd();
+        assert_eq!(t.len(), 8);
+        assert!(t.as_str() > "20240101", "{t}");
+    }
 }
