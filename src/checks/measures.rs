@@ -6,7 +6,7 @@
 
 use crate::engine::{mesh_idx as idx, FaceMesh};
 use crate::geometry::{BoundingBox, Point};
-use crate::imaging::{luma, rgb_to_lab};
+use crate::imaging::{lab_of, luma};
 use image::RgbImage;
 
 /// Pixel statistics over a box.
@@ -98,7 +98,7 @@ impl SkinPatches {
     fn lab(img: &RgbImage, bx: &BoundingBox) -> Option<[f32; 3]> {
         let (mut l, mut a, mut b) = (Vec::new(), Vec::new(), Vec::new());
         for_each_in(img, bx, |_, _, p| {
-            let c = rgb_to_lab([p[0] as f32, p[1] as f32, p[2] as f32]);
+            let c = lab_of(p);
             l.push(c[0]);
             a.push(c[1]);
             b.push(c[2]);
@@ -277,7 +277,7 @@ pub fn glare(img: &RgbImage, mesh: &FaceMesh, skin: &SkinPatches) -> f32 {
 fn non_skin_share(img: &RgbImage, b: &BoundingBox, skin: [f32; 3]) -> f32 {
     let (mut off, mut all) = (0u32, 0u32);
     for_each_in(img, b, |_, _, p| {
-        let c = rgb_to_lab([p[0] as f32, p[1] as f32, p[2] as f32]);
+        let c = lab_of(p);
         let d = colour_distance(c, skin);
         all += 1;
         if d > 16.0 {
@@ -412,7 +412,7 @@ pub fn clothing_lab(
     let (mut l, mut a, mut bb) = (Vec::new(), Vec::new(), Vec::new());
     for_each_sampled(img, &b, 8000, |x, y, p| {
         if mask.at(Point::new(x as f32 + 0.5, y as f32 + 0.5)) > 0.7 {
-            let c = rgb_to_lab([p[0] as f32, p[1] as f32, p[2] as f32]);
+            let c = lab_of(p);
             l.push(c[0]);
             a.push(c[1]);
             bb.push(c[2]);
@@ -430,7 +430,7 @@ pub fn background_lab(
     let mut px = Vec::new();
     for_each_sampled(img, region, 20000, |x, y, p| {
         if mask.at(Point::new(x as f32 + 0.5, y as f32 + 0.5)) < 0.2 {
-            px.push(rgb_to_lab([p[0] as f32, p[1] as f32, p[2] as f32]));
+            px.push(lab_of(p));
         }
     });
     if px.len() < 50 {

@@ -8,7 +8,7 @@ mod reasons;
 
 use crate::catalog::{ExamProfile, PhotoSpec};
 use crate::engine::{StillAnalysis, Subject};
-use crate::imaging::rgb_to_lab;
+use crate::imaging::lab_of;
 use crate::photo::framing::{framing_for, Framing};
 use image::RgbImage;
 use measures::SkinPatches;
@@ -444,9 +444,7 @@ fn face_checks(
             let targets =
                 std::iter::once(spec.background).chain(spec.backgrounds_allowed.iter().copied());
             let colour_off = targets
-                .map(|c| {
-                    measures::delta_e(mean, rgb_to_lab([c[0] as f32, c[1] as f32, c[2] as f32]))
-                })
+                .map(|c| measures::delta_e(mean, lab_of(c)))
                 .fold(f32::MAX, f32::min);
             let value = colour_off.max(spread * 1.5);
             let limit =
@@ -471,10 +469,7 @@ fn face_checks(
     let bg = spec.background;
     match measures::clothing_lab(img, mesh, &s.mask) {
         Some(cloth) => {
-            let d = measures::colour_distance(
-                cloth,
-                rgb_to_lab([bg[0] as f32, bg[1] as f32, bg[2] as f32]),
-            );
+            let d = measures::colour_distance(cloth, lab_of(bg));
             b.push(
                 CheckId::ClothingContrast,
                 d,

@@ -7,6 +7,6 @@ mod pixels;
 
 pub use decode::{decode_image, DecodeError, DecodeLimits};
 pub use pixels::{
-    luma, resize_rgb, rgb_to_lab, square_crop_unit, warp_into_f32, warp_rgb, ChannelOrder,
+    lab_of, luma, resize_rgb, rgb_to_lab, square_crop_unit, warp_into_f32, warp_rgb, ChannelOrder,
     PixelRange,
 };

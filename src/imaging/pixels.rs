@@ -137,6 +137,11 @@ pub fn luma(p: [u8; 3]) -> f32 {
     0.299 * p[0] as f32 + 0.587 * p[1] as f32 + 0.114 * p[2] as f32
 }
 
+/// CIELAB of an 8-bit pixel.
+pub fn lab_of(p: [u8; 3]) -> [f32; 3] {
+    rgb_to_lab(p.map(f32::from))
+}
+
 /// sRGB (0..255) to CIELAB (D65), for colour distances people perceive.
 pub fn rgb_to_lab(p: [f32; 3]) -> [f32; 3] {
     fn lin(c: f32) -> f32 {

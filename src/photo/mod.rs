@@ -12,7 +12,7 @@ use crate::catalog::{ExamProfile, PhotoSpec};
 use crate::checks::{measures::delta_e, Limit};
 use crate::engine::{FaceEngine, ModelError, StillAnalysis};
 use crate::geometry::{Point, Similarity};
-use crate::imaging::{decode_image, resize_rgb, rgb_to_lab, warp_rgb, DecodeLimits};
+use crate::imaging::{decode_image, lab_of, resize_rgb, rgb_to_lab, warp_rgb, DecodeLimits};
 use framing::{framing_for, Framing};
 use image::RgbImage;
 use serde::Serialize;
@@ -65,11 +65,10 @@ pub fn render_crop(src: &RgbImage, framing: &Framing) -> RgbImage {
         ((src.height() as f32) * pre).round().max(1.0) as u32,
     );
     let small = resize_rgb(src, sw, sh);
+    // the same crop, from a source already `pre` times smaller
     let rest = Similarity {
         a: framing.scale / pre,
-        b: 0.0,
-        tx: -framing.origin.x * framing.scale,
-        ty: -framing.origin.y * framing.scale,
+        ..framing.to_output()
     };
     warp_rgb(&small, &rest, w, h)
 }
@@ -194,7 +193,7 @@ pub fn validate(
 
 /// Colour distance of the two top corners (always background in an ID photo) to the spec's.
 fn corner_background_delta_e(img: &RgbImage, colour: [u8; 3]) -> f32 {
-    let target = rgb_to_lab([colour[0] as f32, colour[1] as f32, colour[2] as f32]);
+    let target = lab_of(colour);
     let (w, h) = img.dimensions();
     let side = (w.min(h) / 12).max(2);
     let mut worst = 0.0f32;
