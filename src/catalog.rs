@@ -1,12 +1,11 @@
 //! Photo specs and exam profiles: data files under `specs/` and `profiles/`, parsed and
 //! validated here. The shipped files are compiled in so the kiosk works from any folder;
-//! a data folder given at run time adds or replaces entries (a new provincial notice is a new
+//! files read by the caller at run time add or replace entries (a new provincial notice is a new
 //! file, not new code).
 
 use crate::checks::CheckLimits;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
-use std::path::Path;
 use thiserror::Error;
 
 /// Text in both of the kiosk's languages.
@@ -151,6 +150,13 @@ impl ExamProfile {
     }
 }
 
+/// What a data file holds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DataKind {
+    Spec,
+    Profile,
+}
+
 #[derive(Debug, Error)]
 pub enum CatalogError {
     #[error("{file}: {reason}")]
@@ -159,8 +165,6 @@ pub enum CatalogError {
     UnknownSpec(String, String),
     #[error("no exam profile named '{0}' (known: {1})")]
     UnknownProfile(String, String),
-    #[error("cannot read {0}: {1}")]
-    Io(String, String),
 }
 
 const SHIPPED_SPECS: &[(&str, &str)] = &[
@@ -222,26 +226,13 @@ impl Catalog {
         Ok(c)
     }
 
-    /// Adds `*.toml` from `dir/specs` and `dir/profiles`, replacing entries of the same name.
-    pub fn extend_from_dir(&mut self, dir: &Path) -> Result<(), CatalogError> {
-        for (sub, is_spec) in [("specs", true), ("profiles", false)] {
-            let folder = dir.join(sub);
-            let Ok(entries) = std::fs::read_dir(&folder) else {
-                continue;
-            };
-            for entry in entries.flatten() {
-                let path = entry.path();
-                if path.extension().and_then(|e| e.to_str()) != Some("toml") {
-                    continue;
-                }
-                let name = path.display().to_string();
-                let text = std::fs::read_to_string(&path)
-                    .map_err(|e| CatalogError::Io(name.clone(), e.to_string()))?;
-                if is_spec {
-                    self.add_spec(&name, &text)?;
-                } else {
-                    self.add_profile(&name, &text)?;
-                }
+    /// Adds specs and profiles given as (kind, file name, TOML text), replacing entries of the
+    /// same name; the caller reads the files (see `kiosk --data-dir`).
+    pub fn extend(&mut self, files: &[(DataKind, String, String)]) -> Result<(), CatalogError> {
+        for (kind, name, text) in files {
+            match kind {
+                DataKind::Spec => self.add_spec(name, text)?,
+                DataKind::Profile => self.add_profile(name, text)?,
             }
         }
         self.check_references()

@@ -11,7 +11,7 @@ mod sheet;
 mod verify;
 
 use anyhow::{Context, Result};
-use capture_kiosk::catalog::Catalog;
+use capture_kiosk::catalog::{Catalog, DataKind};
 use capture_kiosk::engine::FaceEngine;
 use capture_kiosk::imaging::{decode_image, DecodeLimits};
 use clap::{Parser, Subcommand};
@@ -59,7 +59,7 @@ enum Command {
 pub fn run(cli: Cli) -> Result<ExitCode> {
     let mut catalog = Catalog::shipped()?;
     if let Some(dir) = &cli.data_dir {
-        catalog.extend_from_dir(dir)?;
+        catalog.extend(&read_data_dir(dir)?)?;
     }
     match cli.command {
         Command::Check(a) => check::run(a, &catalog),
@@ -71,6 +71,25 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Camera(c) => camera::run(c),
         Command::Queue(c) => queue::run(c),
     }
+}
+
+/// The `*.toml` files of `dir/specs` and `dir/profiles`, for the catalog.
+fn read_data_dir(dir: &Path) -> Result<Vec<(DataKind, String, String)>> {
+    let mut files = Vec::new();
+    for (sub, kind) in [("specs", DataKind::Spec), ("profiles", DataKind::Profile)] {
+        let Ok(entries) = std::fs::read_dir(dir.join(sub)) else {
+            continue;
+        };
+        let mut paths: Vec<PathBuf> = entries.flatten().map(|e| e.path()).collect();
+        paths.retain(|p| p.extension().and_then(|e| e.to_str()) == Some("toml"));
+        paths.sort();
+        for path in paths {
+            let text = std::fs::read_to_string(&path)
+                .with_context(|| format!("reading {}", path.display()))?;
+            files.push((kind, path.display().to_string(), text));
+        }
+    }
+    Ok(files)
 }
 
 pub(crate) fn load_engine() -> Result<FaceEngine> {
