@@ -201,7 +201,7 @@ impl LiveGuide {
         if faces.is_empty() {
             // the fast detector is built for faces near the camera; a candidate still far
             // away is found by the still detector (slower, but only until they come closer)
-            faces = self.engine.detect(img)?;
+            faces = self.engine.detect_with(img, &mut self.scratch)?;
         }
         let Some(face) = faces
             .iter()

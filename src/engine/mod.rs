@@ -91,8 +91,16 @@ impl FaceEngine {
 
     /// Detects faces (largest first), keeping only those that count.
     pub fn detect(&self, img: &RgbImage) -> Result<Vec<FaceDetection>, ModelError> {
-        let mut scratch = Vec::new();
-        let mut faces = detect::detect_faces(&self.models, img, &mut scratch)?;
+        self.detect_with(img, &mut Vec::new())
+    }
+
+    /// `detect` with a caller's input buffer (the live guide reuses one across frames).
+    pub fn detect_with(
+        &self,
+        img: &RgbImage,
+        scratch: &mut Vec<f32>,
+    ) -> Result<Vec<FaceDetection>, ModelError> {
+        let mut faces = detect::detect_faces(&self.models, img, scratch)?;
         faces.sort_by(|a, b| b.bbox.area().total_cmp(&a.bbox.area()));
         if let Some(largest) = faces.first().map(|f| f.bbox.width()) {
             faces.retain(|f| f.bbox.width() >= largest * SECOND_FACE_MIN_SHARE);
