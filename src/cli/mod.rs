@@ -2,8 +2,10 @@
 //! 2 unreadable input or a set-up problem (with a message saying what to do).
 
 mod bench;
+mod bench_upload;
 mod camera;
 mod check;
+mod hub;
 mod photo;
 mod queue;
 mod reader;
@@ -45,9 +47,13 @@ enum Command {
     Verify(verify::VerifyArgs),
     /// Measure the engine's speed on this machine (medians).
     Bench(bench::BenchArgs),
+    /// Measure upload throughput on loopback and the drain time of a backlog.
+    BenchUpload(bench_upload::BenchUploadArgs),
     /// The camera: list, snapshot, calibrate the focal length, estimate distances.
     #[command(subcommand)]
     Camera(camera::CameraCommand),
+    /// Run the collection hub (uploads, review page, rosters), or administer its data.
+    Hub(hub::HubArgs),
     /// The upload queue in the kiosk's database.
     #[command(subcommand)]
     Queue(queue::QueueCommand),
@@ -70,6 +76,8 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Reader(c) => reader::run(c),
         Command::Camera(c) => camera::run(c),
         Command::Queue(c) => queue::run(c),
+        Command::Hub(a) => hub::run(a),
+        Command::BenchUpload(a) => bench_upload::run(a),
     }
 }
 

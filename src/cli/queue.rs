@@ -1,25 +1,97 @@
-//! `kiosk queue status`: what is waiting to go to the hub.
+//! `kiosk queue`: the upload queue in the kiosk's database: link the kiosk to a hub, see what
+//! waits, upload now, requeue what staff fixed, sync a roster.
 
 use super::say;
-use anyhow::Result;
+use anyhow::{bail, Context, Result};
 use capture_kiosk::store::{now_ms, Store};
+use capture_kiosk::upload::{
+    settings, stored_link, stored_retention, HubClient, HubError, HubLink, UploadPolicy, Worker,
+};
 use clap::{Args, Subcommand};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::time::{Duration, Instant};
 
 #[derive(Subcommand)]
 pub enum QueueCommand {
     /// Counts, the oldest waiting record, the last success and the last error.
-    Status(StatusArgs),
+    Status(DbArgs),
+    /// Link this kiosk to a hub with the token the hub issued.
+    Link(LinkArgs),
+    /// Upload now; exit 0 when nothing is left to send, 1 if records remain at the timeout.
+    Drain(DrainArgs),
+    /// The latest records with their upload and review status.
+    Show(ShowArgs),
+    /// Put a quarantined record back in the queue (after the hub's refusal was dealt with).
+    Requeue(RequeueArgs),
+    /// Fetch a batch's roster from the hub into this kiosk.
+    SyncRoster(SyncArgs),
 }
 
 #[derive(Args)]
-pub struct StatusArgs {
+pub struct DbArgs {
     /// The kiosk's database.
     #[arg(long, default_value = "kiosk-data/kiosk.sqlite")]
     db: PathBuf,
     #[arg(long)]
     json: bool,
+}
+
+#[derive(Args)]
+pub struct LinkArgs {
+    #[arg(long, default_value = "kiosk-data/kiosk.sqlite")]
+    db: PathBuf,
+    /// The hub's address, https:// (plain http only for a hub on this machine).
+    #[arg(long)]
+    hub: String,
+    /// The kiosk token from `kiosk hub add-kiosk`.
+    #[arg(long)]
+    token: String,
+    /// A PEM certificate to trust for the hub (self-signed or a college CA).
+    #[arg(long)]
+    ca: Option<PathBuf>,
+    /// Hours the photo stays on the kiosk after the hub confirmed it.
+    #[arg(long, default_value_t = 7 * 24)]
+    retention_hours: u64,
+}
+
+#[derive(Args)]
+pub struct DrainArgs {
+    #[arg(long, default_value = "kiosk-data/kiosk.sqlite")]
+    db: PathBuf,
+    /// Give up after this many seconds.
+    #[arg(long, default_value_t = 300)]
+    timeout: u64,
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Args)]
+pub struct ShowArgs {
+    #[arg(long, default_value = "kiosk-data/kiosk.sqlite")]
+    db: PathBuf,
+    #[arg(long, default_value_t = 20)]
+    limit: usize,
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Args)]
+pub struct RequeueArgs {
+    #[arg(long, default_value = "kiosk-data/kiosk.sqlite")]
+    db: PathBuf,
+    /// Staff member doing it (for the audit log).
+    #[arg(long)]
+    staff: String,
+    record: String,
+}
+
+#[derive(Args)]
+pub struct SyncArgs {
+    #[arg(long, default_value = "kiosk-data/kiosk.sqlite")]
+    db: PathBuf,
+    #[arg(long)]
+    batch: String,
 }
 
 fn ago(ms: Option<i64>) -> String {
@@ -29,19 +101,29 @@ fn ago(ms: Option<i64>) -> String {
     }
 }
 
+fn open(db: &Path) -> Result<Store> {
+    if let Some(dir) = db.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    }
+    Ok(Store::open(db)?)
+}
+
+fn linked(store: &Store) -> Result<HubLink> {
+    stored_link(store)?.context(
+        "this kiosk is not linked to a hub; run `kiosk queue link --hub URL --token TOKEN` first",
+    )
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?)
+}
+
 pub fn run(cmd: QueueCommand) -> Result<ExitCode> {
     match cmd {
         QueueCommand::Status(a) => {
-            if let Some(dir) = a.db.parent().filter(|d| !d.as_os_str().is_empty()) {
-                std::fs::create_dir_all(dir)?;
-            }
-            let store = match Store::open(&a.db) {
-                Ok(s) => s,
-                Err(e) => {
-                    eprintln!("kiosk: {e}");
-                    return Ok(ExitCode::from(2));
-                }
-            };
+            let store = open(&a.db)?;
             let q = store.queue_status()?;
             if a.json {
                 say(serde_json::to_string(&q)?);
@@ -59,6 +141,108 @@ pub fn run(cmd: QueueCommand) -> Result<ExitCode> {
                     say(format!("last error: {e}"));
                 }
             }
+            Ok(ExitCode::SUCCESS)
+        }
+        QueueCommand::Link(a) => {
+            let ca_pem = match &a.ca {
+                Some(p) => {
+                    Some(std::fs::read(p).with_context(|| format!("reading {}", p.display()))?)
+                }
+                None => None,
+            };
+            let link = HubLink {
+                url: a.hub.clone(),
+                token: a.token.clone(),
+                ca_pem,
+            };
+            let client = HubClient::new(&link)?;
+            let store = open(&a.db)?;
+            match runtime()?.block_on(client.whoami()) {
+                Ok(me) => say(format!("linked to {} as kiosk {} ({})", a.hub, me.name, me.kiosk_id)),
+                Err(HubError::Unreachable(e)) => {
+                    say(format!("the hub is not reachable now ({e}); the link is saved and uploads start when it is"))
+                }
+                Err(e) => bail!("{e}"),
+            }
+            store.set_setting(settings::HUB_URL, &link.url)?;
+            store.set_setting(settings::HUB_TOKEN, &link.token)?;
+            if let Some(pem) = &link.ca_pem {
+                store.set_setting(settings::HUB_CA_PEM, &String::from_utf8_lossy(pem))?;
+            }
+            store.set_setting(settings::RETENTION_HOURS, &a.retention_hours.to_string())?;
+            store.audit("command line", "link_hub", &link.url)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        QueueCommand::Drain(a) => {
+            let store = open(&a.db)?;
+            let link = linked(&store)?;
+            let policy = UploadPolicy {
+                retention: stored_retention(&store)?,
+                ..UploadPolicy::default()
+            };
+            let client = HubClient::new(&link)?;
+            let mut worker = Worker::new(store, client, policy)?;
+            let deadline = Instant::now() + Duration::from_secs(a.timeout);
+            let report = runtime()?.block_on(worker.drain(deadline))?;
+            if a.json {
+                say(serde_json::to_string(&report)?);
+            } else {
+                say(format!(
+                    "sent {}  quarantined {}  retried {}  still pending {}  reviews updated {}  ({:.1} s)",
+                    report.sent, report.quarantined, report.retried, report.pending_left, report.reviews_updated, report.seconds
+                ));
+                if let Some(e) = &report.last_error {
+                    say(format!("last error: {e}"));
+                }
+            }
+            Ok(if report.pending_left == 0 {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            })
+        }
+        QueueCommand::Show(a) => {
+            let store = open(&a.db)?;
+            let rows = store.recent_captures(a.limit)?;
+            if a.json {
+                let lines: Vec<serde_json::Value> = rows
+                    .iter()
+                    .map(|r| serde_json::json!({ "record": r, "status": r.status_line() }))
+                    .collect();
+                say(serde_json::to_string(&lines)?);
+            } else {
+                for r in rows {
+                    say(format!("{}  {}  {}", r.id, r.profile, r.status_line()));
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        QueueCommand::Requeue(a) => {
+            let store = open(&a.db)?;
+            if !store.requeue(&a.record, now_ms())? {
+                bail!(
+                    "record {} is not quarantined (see `kiosk queue show`)",
+                    a.record
+                );
+            }
+            store.audit(&a.staff, "requeue", &a.record)?;
+            say(format!("record {} is queued again", a.record));
+            Ok(ExitCode::SUCCESS)
+        }
+        QueueCommand::SyncRoster(a) => {
+            let mut store = open(&a.db)?;
+            let client = HubClient::new(&linked(&store)?)?;
+            let rows = runtime()?.block_on(client.roster(&a.batch))?;
+            if rows.is_empty() {
+                bail!("the hub has no roster for batch {}", a.batch);
+            }
+            store.replace_roster(&a.batch, &rows)?;
+            store.audit(
+                "command line",
+                "sync_roster",
+                &format!("{}: {} rows", a.batch, rows.len()),
+            )?;
+            say(format!("batch {}: {} candidates", a.batch, rows.len()));
             Ok(ExitCode::SUCCESS)
         }
     }

@@ -4,7 +4,9 @@
 
 mod schema;
 
+use crate::hub_protocol::{RecordMeta, RecordStatus, RejectReason, ReviewState};
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
+use sha2::{Digest, Sha256};
 use std::path::Path;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use thiserror::Error;
@@ -21,6 +23,50 @@ pub enum StoreError {
     },
     #[error("database error: {0}")]
     Sql(#[from] rusqlite::Error),
+    #[error("cannot make a secret or password hash: {0}")]
+    Crypto(String),
+}
+
+/// Opens a SQLite database the way every database of this product is opened: refuse a damaged
+/// file (never overwrite it), WAL, durable commits, foreign keys, and `migrations` applied in
+/// order (a database newer than `migrations` is refused).
+pub fn open_database(path: &Path, migrations: &[&str]) -> Result<Connection, StoreError> {
+    let conn = Connection::open(path)?;
+    let shown = path.display().to_string();
+    let verdict: String = conn
+        .query_row("PRAGMA quick_check", [], |r| r.get(0))
+        .map_err(|e| StoreError::Corrupt {
+            path: shown.clone(),
+            detail: e.to_string(),
+        })?;
+    if verdict != "ok" {
+        return Err(StoreError::Corrupt {
+            path: shown,
+            detail: verdict,
+        });
+    }
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    // FULL: a commit survives a power cut, which is what "submitted" promises
+    conn.pragma_update(None, "synchronous", "FULL")?;
+    conn.pragma_update(None, "foreign_keys", "ON")?;
+    conn.busy_timeout(Duration::from_secs(5))?;
+    let known = migrations.len() as i64;
+    let found: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    if found > known {
+        return Err(StoreError::TooNew {
+            path: shown,
+            found,
+            known,
+        });
+    }
+    let mut conn = conn;
+    for (i, sql) in migrations.iter().enumerate().skip(found as usize) {
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        tx.execute_batch(sql)?;
+        tx.pragma_update(None, "user_version", (i + 1) as i64)?;
+        tx.commit()?;
+    }
+    Ok(conn)
 }
 
 pub fn now_ms() -> i64 {
@@ -39,6 +85,10 @@ pub struct NewCapture<'a> {
     pub spec: &'a str,
     pub photo_jpeg: &'a [u8],
     pub check_report_json: &'a str,
+    /// Distance to the reference face, when one was compared.
+    pub verification_distance: Option<f32>,
+    /// The candidate went the manual path (R-MANUAL).
+    pub manual_review: bool,
 }
 
 /// An outbox row leased to an uploader.
@@ -59,6 +109,57 @@ pub struct QueueStatus {
     pub last_error: Option<String>,
 }
 
+/// One capture as staff and the candidate's status lookup see it.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct CaptureSummary {
+    pub id: String,
+    pub profile: String,
+    pub candidate_key: String,
+    pub created_at_ms: i64,
+    /// `pending`, `sent` or `quarantined`.
+    pub outbox_state: String,
+    pub attempts: i64,
+    pub last_error: Option<String>,
+    /// The hub's review state once fetched.
+    pub review_state: Option<ReviewState>,
+    pub review_reasons: Vec<RejectReason>,
+    pub review_note: String,
+    pub photo_kept: bool,
+}
+
+impl CaptureSummary {
+    /// The status line a returning candidate reads (R-STATUS), Chinese then English.
+    pub fn status_line(&self) -> String {
+        match (self.outbox_state.as_str(), self.review_state) {
+            ("quarantined", _) => "上传被拒，请联系工作人员 · refused by the hub, ask staff".into(),
+            ("pending", _) => "排队上传中 · queued for upload".into(),
+            (_, None) => "已上传 · uploaded".into(),
+            (_, Some(ReviewState::Rejected)) => {
+                let zh: Vec<&str> = self.review_reasons.iter().map(|r| r.zh()).collect();
+                let en: Vec<&str> = self.review_reasons.iter().map(|r| r.en()).collect();
+                let mut line = format!(
+                    "审核未通过：{} · rejected: {}",
+                    zh.join("；"),
+                    en.join("; ")
+                );
+                if !self.review_note.is_empty() {
+                    line.push_str(&format!(" ({})", self.review_note));
+                }
+                line
+            }
+            (_, Some(state)) => format!("{} · {}", state.zh(), state.as_str().replace('_', " ")),
+        }
+    }
+}
+
+/// What a purge keeps of a candidate key: a digest, so the record can still be matched to a
+/// returning candidate, but the number itself is gone.
+pub fn pseudonym(candidate_key: &str) -> String {
+    let digest = Sha256::digest(candidate_key.as_bytes());
+    let hex: String = digest.iter().take(12).map(|b| format!("{b:02x}")).collect();
+    format!("purged:{hex}")
+}
+
 pub struct Store {
     conn: Connection,
 }
@@ -66,51 +167,9 @@ pub struct Store {
 impl Store {
     /// Opens (or creates) the database, checks its integrity, and brings its schema up to date.
     pub fn open(path: &Path) -> Result<Self, StoreError> {
-        let conn = Connection::open(path)?;
-        let shown = path.display().to_string();
-        let verdict: String = conn
-            .query_row("PRAGMA quick_check", [], |r| r.get(0))
-            .map_err(|e| StoreError::Corrupt {
-                path: shown.clone(),
-                detail: e.to_string(),
-            })?;
-        if verdict != "ok" {
-            return Err(StoreError::Corrupt {
-                path: shown,
-                detail: verdict,
-            });
-        }
-        conn.pragma_update(None, "journal_mode", "WAL")?;
-        // FULL: a commit survives a power cut, which is what "submitted" promises
-        conn.pragma_update(None, "synchronous", "FULL")?;
-        conn.pragma_update(None, "foreign_keys", "ON")?;
-        conn.busy_timeout(Duration::from_secs(5))?;
-        let mut store = Store { conn };
-        store.migrate(&shown)?;
-        Ok(store)
-    }
-
-    fn migrate(&mut self, shown: &str) -> Result<(), StoreError> {
-        let known = schema::MIGRATIONS.len() as i64;
-        let found: i64 = self
-            .conn
-            .query_row("PRAGMA user_version", [], |r| r.get(0))?;
-        if found > known {
-            return Err(StoreError::TooNew {
-                path: shown.to_owned(),
-                found,
-                known,
-            });
-        }
-        for (i, sql) in schema::MIGRATIONS.iter().enumerate().skip(found as usize) {
-            let tx = self
-                .conn
-                .transaction_with_behavior(TransactionBehavior::Immediate)?;
-            tx.execute_batch(sql)?;
-            tx.pragma_update(None, "user_version", (i + 1) as i64)?;
-            tx.commit()?;
-        }
-        Ok(())
+        Ok(Store {
+            conn: open_database(path, schema::MIGRATIONS)?,
+        })
     }
 
     pub fn schema_version(&self) -> Result<i64, StoreError> {
@@ -137,9 +196,11 @@ impl Store {
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
         tx.execute(
-            "INSERT INTO captures (id, session_id, profile, candidate_key, spec, photo, check_report, created_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-            params![id, c.session_id, c.profile, c.candidate_key, c.spec, c.photo_jpeg, c.check_report_json, now],
+            "INSERT INTO captures (id, session_id, profile, candidate_key, spec, photo, check_report, created_at,
+                                   verification_distance, manual_review)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+            params![id, c.session_id, c.profile, c.candidate_key, c.spec, c.photo_jpeg, c.check_report_json, now,
+                    c.verification_distance, c.manual_review],
         )?;
         tx.execute(
             "INSERT INTO outbox (capture_id, state, next_attempt_at) VALUES (?1, 'pending', ?2)",
@@ -234,6 +295,26 @@ impl Store {
         Ok(())
     }
 
+    /// Gives a row back without counting a failed attempt against it: the hub as a whole is
+    /// away, which is not the record's fault.
+    pub fn release(&self, capture_id: &str, error: &str) -> Result<(), StoreError> {
+        self.conn.execute(
+            "UPDATE outbox SET lease_until = 0, last_error = ?2 WHERE capture_id = ?1",
+            params![capture_id, error],
+        )?;
+        Ok(())
+    }
+
+    /// A starting uploader is the only one for its database (one kiosk process), so leases left
+    /// by a killed process are void; should another worker still hold one, the hub's
+    /// idempotency makes a second send harmless.
+    pub fn release_all_leases(&self) -> Result<usize, StoreError> {
+        Ok(self.conn.execute(
+            "UPDATE outbox SET lease_until = 0 WHERE state = 'pending' AND lease_until > 0",
+            [],
+        )?)
+    }
+
     /// The hub refused the record as invalid: keep it for staff, never drop it.
     pub fn quarantine(&self, capture_id: &str, error: &str) -> Result<(), StoreError> {
         self.conn.execute(
@@ -272,14 +353,240 @@ impl Store {
         })
     }
 
-    /// Deletes the photos of records the hub confirmed more than `retention` ago.
-    pub fn purge_uploaded(&self, now: i64, retention: Duration) -> Result<usize, StoreError> {
-        Ok(self.conn.execute(
-            "UPDATE captures SET photo = NULL, purged_at = ?1
-             WHERE photo IS NOT NULL AND id IN
-               (SELECT capture_id FROM outbox WHERE state = 'sent' AND sent_at <= ?2)",
-            params![now, now - retention.as_millis() as i64],
+    /// Deletes the personal data (photo, candidate key) of records the hub confirmed more than
+    /// `retention` ago; the record and its review status stay.
+    pub fn purge_uploaded(&mut self, now: i64, retention: Duration) -> Result<usize, StoreError> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let due: Vec<(String, String, String)> = {
+            let mut stmt = tx.prepare(
+                "SELECT c.id, c.candidate_key, c.session_id FROM captures c JOIN outbox o ON o.capture_id = c.id
+                 WHERE c.purged_at IS NULL AND o.state = 'sent' AND o.sent_at <= ?1",
+            )?;
+            let rows = stmt.query_map(params![now - retention.as_millis() as i64], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+            })?;
+            rows.collect::<Result<_, _>>()?
+        };
+        for (id, key, session) in &due {
+            tx.execute(
+                "UPDATE captures SET photo = NULL, candidate_key = ?2, purged_at = ?3 WHERE id = ?1",
+                params![id, pseudonym(key), now],
+            )?;
+            tx.execute(
+                "UPDATE sessions SET candidate_key = NULL WHERE id = ?1",
+                params![session],
+            )?;
+        }
+        tx.commit()?;
+        Ok(due.len())
+    }
+
+    pub fn get_setting(&self, key: &str) -> Result<Option<String>, StoreError> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT value FROM settings WHERE key = ?1",
+                params![key],
+                |r| r.get(0),
+            )
+            .optional()?)
+    }
+
+    pub fn set_setting(&self, key: &str, value: &str) -> Result<(), StoreError> {
+        self.conn.execute(
+            "INSERT INTO settings (key, value) VALUES (?1, ?2)
+             ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+            params![key, value],
+        )?;
+        Ok(())
+    }
+
+    /// When the next pending row becomes due (its retry time or the end of its lease).
+    pub fn next_due_at(&self) -> Result<Option<i64>, StoreError> {
+        Ok(self.conn.query_row(
+            "SELECT MIN(MAX(next_attempt_at, lease_until)) FROM outbox WHERE state = 'pending'",
+            [],
+            |r| r.get(0),
         )?)
+    }
+
+    /// "Upload now": every pending row not held by a live lease is due at `now`.
+    pub fn make_all_due(&self, now: i64) -> Result<usize, StoreError> {
+        Ok(self.conn.execute(
+            "UPDATE outbox SET next_attempt_at = ?1 WHERE state = 'pending' AND next_attempt_at > ?1",
+            params![now],
+        )?)
+    }
+
+    /// What the uploader sends for a capture: metadata, photo and check report. None when the
+    /// capture is unknown or its photo was already purged.
+    pub fn upload_payload(
+        &self,
+        capture_id: &str,
+    ) -> Result<Option<(RecordMeta, Vec<u8>, String)>, StoreError> {
+        let row = self
+            .conn
+            .query_row(
+                "SELECT c.profile, s.batch_id, c.candidate_key, c.spec, c.created_at, c.verification_distance,
+                        c.manual_review, c.photo, c.check_report
+                 FROM captures c JOIN sessions s ON s.id = c.session_id WHERE c.id = ?1",
+                params![capture_id],
+                |r| {
+                    let photo: Option<Vec<u8>> = r.get(7)?;
+                    let meta = RecordMeta {
+                        key: capture_id.to_owned(),
+                        profile: r.get(0)?,
+                        batch_id: r.get(1)?,
+                        candidate_key: r.get(2)?,
+                        spec: r.get(3)?,
+                        captured_at_ms: r.get(4)?,
+                        verification_distance: r.get::<_, Option<f64>>(5)?.map(|d| d as f32),
+                        manual_review: r.get(6)?,
+                    };
+                    let report: String = r.get(8)?;
+                    Ok(photo.map(|p| (meta, p, report)))
+                },
+            )
+            .optional()?;
+        Ok(row.flatten())
+    }
+
+    /// Uploaded records whose review may still change, least recently asked first.
+    pub fn awaiting_review(&self, limit: usize) -> Result<Vec<String>, StoreError> {
+        let mut stmt = self.conn.prepare(
+            "SELECT c.id FROM captures c JOIN outbox o ON o.capture_id = c.id
+             WHERE o.state = 'sent' AND (c.review_state IS NULL OR c.review_state = 'pending_review')
+             ORDER BY COALESCE(c.review_checked_at, 0), c.id LIMIT ?1",
+        )?;
+        let ids = stmt.query_map(params![limit as i64], |r| r.get(0))?;
+        Ok(ids.collect::<Result<_, _>>()?)
+    }
+
+    /// Records what the hub says of a record's review.
+    pub fn set_review(&self, status: &RecordStatus, now: i64) -> Result<(), StoreError> {
+        let reasons = serde_json::to_string(&status.reasons).unwrap_or_else(|_| "[]".into());
+        self.conn.execute(
+            "UPDATE captures SET review_state = ?2, review_reasons = ?3, review_note = ?4, review_checked_at = ?5
+             WHERE id = ?1",
+            params![status.record_id, status.state.as_str(), reasons, status.note, now],
+        )?;
+        Ok(())
+    }
+
+    /// Notes that the hub was asked about these records (so others get their turn).
+    pub fn touch_review(&self, capture_ids: &[String], now: i64) -> Result<(), StoreError> {
+        for id in capture_ids {
+            self.conn.execute(
+                "UPDATE captures SET review_checked_at = ?2 WHERE id = ?1",
+                params![id, now],
+            )?;
+        }
+        Ok(())
+    }
+
+    /// Staff put a quarantined record back in the queue (after the hub's problem was fixed).
+    pub fn requeue(&self, capture_id: &str, now: i64) -> Result<bool, StoreError> {
+        Ok(self.conn.execute(
+            "UPDATE outbox SET state = 'pending', next_attempt_at = ?2, lease_until = 0
+             WHERE capture_id = ?1 AND state = 'quarantined'",
+            params![capture_id, now],
+        )? == 1)
+    }
+
+    fn summaries(
+        &self,
+        filter: &str,
+        args: &[&dyn rusqlite::ToSql],
+    ) -> Result<Vec<CaptureSummary>, StoreError> {
+        let sql = format!(
+            "SELECT c.id, c.profile, c.candidate_key, c.created_at, o.state, o.attempts, o.last_error,
+                    c.review_state, c.review_reasons, c.review_note, c.photo IS NOT NULL
+             FROM captures c JOIN outbox o ON o.capture_id = c.id {filter}"
+        );
+        let mut stmt = self.conn.prepare(&sql)?;
+        let rows = stmt.query_map(args, |r| {
+            let state: Option<String> = r.get(7)?;
+            let reasons: String = r.get(8)?;
+            Ok(CaptureSummary {
+                id: r.get(0)?,
+                profile: r.get(1)?,
+                candidate_key: r.get(2)?,
+                created_at_ms: r.get(3)?,
+                outbox_state: r.get(4)?,
+                attempts: r.get(5)?,
+                last_error: r.get(6)?,
+                review_state: state.as_deref().and_then(ReviewState::parse),
+                review_reasons: serde_json::from_str(&reasons).unwrap_or_default(),
+                review_note: r.get(9)?,
+                photo_kept: r.get(10)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// The newest captures first.
+    pub fn recent_captures(&self, limit: usize) -> Result<Vec<CaptureSummary>, StoreError> {
+        self.summaries(
+            "ORDER BY c.created_at DESC, c.id DESC LIMIT ?1",
+            &[&(limit as i64)],
+        )
+    }
+
+    /// A returning candidate's records, newest first (R-STATUS); also finds purged records by
+    /// their pseudonym.
+    pub fn candidate_captures(
+        &self,
+        profile: &str,
+        candidate_key: &str,
+    ) -> Result<Vec<CaptureSummary>, StoreError> {
+        self.summaries(
+            "WHERE c.profile = ?1 AND c.candidate_key IN (?2, ?3) ORDER BY c.created_at DESC, c.id DESC",
+            &[&profile, &candidate_key, &pseudonym(candidate_key)],
+        )
+    }
+
+    /// Replaces a batch's roster with `rows` (synced from the hub or imported by staff).
+    pub fn replace_roster(
+        &mut self,
+        batch_id: &str,
+        rows: &[crate::hub_protocol::RosterEntry],
+    ) -> Result<(), StoreError> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        tx.execute("DELETE FROM roster WHERE batch_id = ?1", params![batch_id])?;
+        for e in rows {
+            tx.execute(
+                "INSERT INTO roster (batch_id, candidate_key, name, id_number, ethnicity, address, phone)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                params![batch_id, e.candidate_key, e.name, e.id_number, e.ethnicity, e.address, e.phone],
+            )?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    pub fn roster_size(&self, batch_id: &str) -> Result<i64, StoreError> {
+        Ok(self.conn.query_row(
+            "SELECT COUNT(*) FROM roster WHERE batch_id = ?1",
+            params![batch_id],
+            |r| r.get(0),
+        )?)
+    }
+
+    pub fn capture_count(&self) -> Result<i64, StoreError> {
+        Ok(self
+            .conn
+            .query_row("SELECT COUNT(*) FROM captures", [], |r| r.get(0))?)
+    }
+
+    /// Every capture id, oldest first.
+    pub fn capture_ids(&self) -> Result<Vec<String>, StoreError> {
+        let mut stmt = self.conn.prepare("SELECT id FROM captures ORDER BY id")?;
+        let ids = stmt.query_map([], |r| r.get(0))?;
+        Ok(ids.collect::<Result<_, _>>()?)
     }
 
     pub fn audit(&self, staff: &str, action: &str, detail: &str) -> Result<(), StoreError> {

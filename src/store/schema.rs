@@ -66,4 +66,14 @@ pub const MIGRATIONS: &[&str] = &[
         detail TEXT NOT NULL DEFAULT ''
     );
     "#,
+    // 2: what the uploader sends beside the photo, and the review result flowing back
+    r#"
+    ALTER TABLE captures ADD COLUMN verification_distance REAL;
+    ALTER TABLE captures ADD COLUMN manual_review INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE captures ADD COLUMN review_state TEXT;          -- the hub's, NULL until known
+    ALTER TABLE captures ADD COLUMN review_reasons TEXT NOT NULL DEFAULT '[]';   -- JSON codes
+    ALTER TABLE captures ADD COLUMN review_note TEXT NOT NULL DEFAULT '';
+    ALTER TABLE captures ADD COLUMN review_checked_at INTEGER;
+    CREATE INDEX captures_by_candidate ON captures(profile, candidate_key);
+    "#,
 ];

@@ -12,6 +12,8 @@ use image::{Rgb, RgbImage};
 use std::path::PathBuf;
 use std::sync::OnceLock;
 
+pub mod hubs;
+
 /// Runs the built `kiosk` binary with `args`.
 pub fn run_kiosk(args: &[&str]) -> std::process::Output {
     std::process::Command::new(env!("CARGO_BIN_EXE_kiosk"))

@@ -1,0 +1,151 @@
+//! `kiosk hub`: run the collection hub, or administer its data folder (kiosks, reviewers,
+//! rosters) from the machine it runs on.
+
+use super::say;
+use anyhow::{bail, Context, Result};
+use capture_kiosk::hub::{serve, Hub, HubConfig};
+use capture_kiosk::roster::parse_roster_csv;
+use clap::{Args, Subcommand};
+use std::io::BufRead;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Args)]
+#[command(args_conflicts_with_subcommands = false)]
+pub struct HubArgs {
+    /// Address to listen on (use a TLS-terminating proxy in front for other machines).
+    #[arg(long, default_value = "127.0.0.1:8600")]
+    listen: String,
+    /// The hub's data folder: hub.sqlite and photos/.
+    #[arg(long, default_value = "hub-data")]
+    data: PathBuf,
+    /// Mark login cookies Secure (the hub is reached through https).
+    #[arg(long)]
+    secure_cookies: bool,
+    /// Largest request accepted, in MiB.
+    #[arg(long, default_value_t = 8)]
+    max_request_mib: usize,
+    #[command(subcommand)]
+    admin: Option<HubAdmin>,
+}
+
+#[derive(Subcommand)]
+enum HubAdmin {
+    /// Register a kiosk and print its token (shown only this once).
+    AddKiosk {
+        #[arg(long)]
+        name: String,
+    },
+    /// Revoke a kiosk's token (a lost or retired kiosk).
+    RevokeKiosk {
+        #[arg(long)]
+        name: String,
+    },
+    /// Add a reviewer or reset their password; the password is read from standard input.
+    AddReviewer {
+        #[arg(long)]
+        user: String,
+        /// May register kiosks and import rosters.
+        #[arg(long)]
+        admin: bool,
+    },
+    /// Replace a batch's roster from a CSV file (columns candidate_key/考生号, name/姓名,
+    /// id_number/身份证号, optional ethnicity/民族, address/住址, phone/电话).
+    ImportRoster {
+        #[arg(long)]
+        batch: String,
+        file: PathBuf,
+    },
+    /// Record counts by review state.
+    Status,
+}
+
+pub fn run(a: HubArgs) -> Result<ExitCode> {
+    let mut config = HubConfig::new(a.data.clone());
+    config.secure_cookies = a.secure_cookies;
+    config.max_body_bytes = a.max_request_mib.clamp(1, 256) << 20;
+    let hub = Hub::open(config)
+        .with_context(|| format!("opening the hub's data folder {}", a.data.display()))?;
+    match a.admin {
+        None => {
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()?;
+            runtime.block_on(async {
+                let listener = tokio::net::TcpListener::bind(&a.listen)
+                    .await
+                    .with_context(|| format!("cannot listen on {}", a.listen))?;
+                let addr = listener.local_addr()?;
+                // the first line tells scripts and tests the port (with --listen 127.0.0.1:0)
+                say(format!("hub listening on http://{addr}"));
+                serve(listener, hub, shutdown_signal()).await?;
+                Ok::<_, anyhow::Error>(())
+            })?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Some(HubAdmin::AddKiosk { name }) => {
+            let (id, token) = hub
+                .db()
+                .add_kiosk(name.trim())
+                .context("registering the kiosk (is the name already taken?)")?;
+            say(format!(
+                "kiosk {id} ({name}) registered; its token, shown only now:"
+            ));
+            say(token);
+            Ok(ExitCode::SUCCESS)
+        }
+        Some(HubAdmin::RevokeKiosk { name }) => {
+            if !hub.db().revoke_kiosk(&name)? {
+                bail!("no active kiosk named {name:?}");
+            }
+            say(format!("kiosk {name} revoked"));
+            Ok(ExitCode::SUCCESS)
+        }
+        Some(HubAdmin::AddReviewer { user, admin }) => {
+            let mut password = String::new();
+            std::io::stdin().lock().read_line(&mut password)?;
+            let password = password.trim_end_matches(['\r', '\n']);
+            if password.chars().count() < 8 {
+                bail!("the password must be at least 8 characters (read from standard input)");
+            }
+            hub.db().add_reviewer(user.trim(), password, admin)?;
+            say(format!(
+                "reviewer {user} set{}",
+                if admin { " (administrator)" } else { "" }
+            ));
+            Ok(ExitCode::SUCCESS)
+        }
+        Some(HubAdmin::ImportRoster { batch, file }) => {
+            let text = std::fs::read_to_string(&file)
+                .with_context(|| format!("reading {}", file.display()))?;
+            let rows = parse_roster_csv(&text).with_context(|| format!("{}", file.display()))?;
+            hub.db().replace_roster(&batch, &rows, "command line")?;
+            say(format!("batch {batch}: {} candidates imported", rows.len()));
+            Ok(ExitCode::SUCCESS)
+        }
+        Some(HubAdmin::Status) => {
+            for (state, n) in hub.db().counts()? {
+                say(format!("{state}: {n}"));
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+}

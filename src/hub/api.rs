@@ -1,0 +1,377 @@
+//! The kiosk-facing API: identify, submit (idempotent on the record key), statuses, withdraw,
+//! a returning candidate's records, and the roster. Every route needs a kiosk token.
+
+use super::db::{digest_hex, HubDb, NewRecord, Refusal};
+use super::duplicates::{near_duplicates, photo_hash};
+use super::{blocking, log, ApiError, Hub};
+use crate::hub_protocol::{RecordMeta, RecordStatus, StatusQuery, SubmitReply};
+use crate::imaging::{decode_image, DecodeLimits};
+use crate::upload::KioskIdentity;
+use axum::extract::{Multipart, Path, Query, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::Deserialize;
+use std::io::Write;
+use std::sync::Arc;
+
+/// Sizes a kiosk's parts may have: generous for any spec's photo (bj-degree allows 2 MB).
+const MAX_PHOTO_BYTES: usize = 4 << 20;
+const MAX_REPORT_BYTES: usize = 256 << 10;
+const MAX_META_BYTES: usize = 16 << 10;
+
+pub fn routes() -> Router<Arc<Hub>> {
+    Router::new()
+        .route("/api/v1/kiosk", get(whoami))
+        .route("/api/v1/records", post(submit))
+        .route("/api/v1/records/status", post(statuses))
+        .route("/api/v1/records/{id}", get(status))
+        .route("/api/v1/records/{id}/withdraw", post(withdraw))
+        .route("/api/v1/candidates/lookup", post(candidate_lookup))
+        .route("/api/v1/roster", get(roster))
+}
+
+pub(super) fn bearer(headers: &HeaderMap) -> Result<String, ApiError> {
+    headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(|t| t.trim().to_owned())
+        .filter(|t| !t.is_empty())
+        .ok_or_else(|| {
+            ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "this request needs a kiosk token (Authorization: Bearer …)",
+            )
+        })
+}
+
+/// The kiosk (id, name) that `headers` authenticate, on a blocking thread.
+async fn kiosk(hub: &Arc<Hub>, headers: &HeaderMap) -> Result<(String, String), ApiError> {
+    let token = bearer(headers)?;
+    blocking(hub, move |h| {
+        h.db().kiosk_by_token(&token)?.ok_or_else(|| {
+            ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "unknown or revoked kiosk token; ask the hub's administrator for a new one",
+            )
+        })
+    })
+    .await
+}
+
+fn refusal(r: Refusal) -> ApiError {
+    match r {
+        Refusal::NotFound => ApiError::new(StatusCode::NOT_FOUND, "no such record"),
+        Refusal::WrongKiosk => ApiError::new(
+            StatusCode::FORBIDDEN,
+            "this record was submitted by another kiosk",
+        ),
+        Refusal::Locked(m) => ApiError::new(StatusCode::CONFLICT, m),
+        Refusal::Invalid(m) => ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, m),
+    }
+}
+
+async fn whoami(
+    State(hub): State<Arc<Hub>>,
+    headers: HeaderMap,
+) -> Result<Json<KioskIdentity>, ApiError> {
+    let (kiosk_id, name) = kiosk(&hub, &headers).await?;
+    Ok(Json(KioskIdentity { kiosk_id, name }))
+}
+
+fn invalid(message: impl Into<String>) -> ApiError {
+    ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, message)
+}
+
+async fn submit(
+    State(hub): State<Arc<Hub>>,
+    headers: HeaderMap,
+    mut form: Multipart,
+) -> Result<(StatusCode, Json<SubmitReply>), ApiError> {
+    let (kiosk_id, _) = kiosk(&hub, &headers).await?;
+    let (mut meta, mut photo, mut report) = (None, None, None);
+    loop {
+        let field = match form.next_field().await {
+            Ok(Some(f)) => f,
+            Ok(None) => break,
+            Err(e) => return Err(ApiError::new(e.status(), e.body_text())),
+        };
+        let name = field.name().unwrap_or("").to_owned();
+        let bytes = field
+            .bytes()
+            .await
+            .map_err(|e| ApiError::new(e.status(), e.body_text()))?;
+        let (slot, limit) = match name.as_str() {
+            "metadata" => (&mut meta, MAX_META_BYTES),
+            "photo" => (&mut photo, MAX_PHOTO_BYTES),
+            "report" => (&mut report, MAX_REPORT_BYTES),
+            other => {
+                return Err(invalid(format!(
+                    "unexpected part {other:?}; send metadata, photo and report"
+                )))
+            }
+        };
+        if bytes.len() > limit {
+            return Err(ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                format!(
+                    "the {name} part is {} bytes, more than the {limit} allowed",
+                    bytes.len()
+                ),
+            ));
+        }
+        *slot = Some(bytes);
+    }
+    let (Some(meta), Some(photo), Some(report)) = (meta, photo, report) else {
+        return Err(invalid(
+            "a submission needs three parts: metadata, photo and report",
+        ));
+    };
+    let meta: RecordMeta = serde_json::from_slice(&meta)
+        .map_err(|e| invalid(format!("the metadata is not valid: {e}")))?;
+    if let Some(problem) = meta.problem() {
+        return Err(invalid(problem));
+    }
+    blocking(&hub, move |h| {
+        h.store_submission(&kiosk_id, meta, &photo, &report)
+    })
+    .await
+    .map(|(code, reply)| (code, Json(reply)))
+}
+
+impl Hub {
+    /// Stores a submission once. The same key with the same content is answered as the first
+    /// time (200); the same key with other content (409) or from another kiosk (403) is refused.
+    fn store_submission(
+        &self,
+        kiosk_id: &str,
+        meta: RecordMeta,
+        photo: &[u8],
+        report: &[u8],
+    ) -> Result<(StatusCode, SubmitReply), ApiError> {
+        let report_text = std::str::from_utf8(report)
+            .ok()
+            .filter(|t| serde_json::from_str::<serde_json::Value>(t).is_ok())
+            .ok_or_else(|| invalid("the check report is not JSON"))?;
+        let canonical = serde_json::to_vec(&meta).unwrap_or_default();
+        let mut content = Vec::with_capacity(canonical.len() + photo.len() + report.len() + 2);
+        content.extend_from_slice(&canonical);
+        content.push(0);
+        content.extend_from_slice(photo);
+        content.push(0);
+        content.extend_from_slice(report);
+        let fingerprint = digest_hex(&content);
+
+        let replay = |db: &HubDb| -> Result<Option<(StatusCode, SubmitReply)>, ApiError> {
+            let Some(rec) = db.record(&meta.key)? else {
+                return Ok(None);
+            };
+            if rec.kiosk_id != kiosk_id {
+                return Err(ApiError::new(
+                    StatusCode::FORBIDDEN,
+                    "this record key belongs to another kiosk",
+                ));
+            }
+            if rec.fingerprint != fingerprint {
+                return Err(ApiError::new(
+                    StatusCode::CONFLICT,
+                    "a different record with this key is already stored; a new capture needs a new key",
+                ));
+            }
+            log(&format!(
+                "record {} from kiosk {kiosk_id} replayed: answered from the stored record",
+                rec.id
+            ));
+            Ok(Some((StatusCode::OK, reply_of(&rec.status))))
+        };
+        if let Some(answer) = replay(&self.db())? {
+            return Ok(answer);
+        }
+
+        if !photo.starts_with(&[0xFF, 0xD8]) {
+            return Err(invalid("the photo is not a JPEG"));
+        }
+        let limits = DecodeLimits {
+            max_file_bytes: MAX_PHOTO_BYTES,
+            max_side: 6000,
+            max_alloc_bytes: 128 << 20,
+        };
+        let img = decode_image(photo, limits)
+            .map_err(|e| invalid(format!("the photo cannot be read: {e}")))?;
+        let hash = photo_hash(&img);
+
+        let db = self.db();
+        // a replay that raced this one may have stored it while the photo was decoded
+        if let Some(answer) = replay(&db)? {
+            return Ok(answer);
+        }
+        let flags = near_duplicates(
+            &self.index(),
+            &meta.key,
+            &meta.profile,
+            &meta.candidate_key,
+            &hash,
+        );
+        let file = self.write_photo(&meta.key, photo)?;
+        let status = db.insert_record(&NewRecord {
+            meta: &meta,
+            kiosk_id,
+            fingerprint: &fingerprint,
+            photo_file: &file,
+            photo_bytes: photo.len(),
+            phash: &hash,
+            report: report_text,
+            duplicates: &flags,
+        })?;
+        drop(db);
+        self.index().push(super::db::HashEntry {
+            record_id: meta.key.clone(),
+            profile: meta.profile.clone(),
+            candidate_key: meta.candidate_key.clone(),
+            state: status.state,
+            phash: hash,
+        });
+        log(&format!(
+            "record {} from kiosk {kiosk_id} stored ({} bytes{})",
+            meta.key,
+            photo.len(),
+            if flags.is_empty() {
+                String::new()
+            } else {
+                format!(", {} possible duplicates", flags.len())
+            }
+        ));
+        Ok((StatusCode::CREATED, reply_of(&status)))
+    }
+
+    /// Writes the photo durably: temporary file, fsync, rename, fsync of the folder. The key
+    /// was checked to be a UUID, so it is safe as a file name.
+    fn write_photo(&self, key: &str, bytes: &[u8]) -> Result<String, ApiError> {
+        let shard = &key[key.len().saturating_sub(2)..];
+        let dir = self.photos.join(shard);
+        std::fs::create_dir_all(&dir)?;
+        let tmp = dir.join(format!(".{key}.tmp"));
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+        drop(f);
+        std::fs::rename(&tmp, dir.join(format!("{key}.jpg")))?;
+        std::fs::File::open(&dir)?.sync_all()?;
+        Ok(format!("{shard}/{key}.jpg"))
+    }
+
+    pub(super) fn photo_path(&self, file: &str) -> std::path::PathBuf {
+        self.photos.join(file)
+    }
+}
+
+fn reply_of(s: &RecordStatus) -> SubmitReply {
+    SubmitReply {
+        record_id: s.record_id.clone(),
+        state: s.state,
+        received_at_ms: s.received_at_ms,
+    }
+}
+
+async fn status(
+    State(hub): State<Arc<Hub>>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<Json<RecordStatus>, ApiError> {
+    let (kiosk_id, _) = kiosk(&hub, &headers).await?;
+    blocking(&hub, move |h| {
+        let found = h
+            .db()
+            .statuses_for_kiosk(&kiosk_id, std::slice::from_ref(&id))?;
+        found
+            .map_err(refusal)?
+            .pop()
+            .map(Json)
+            .ok_or_else(|| refusal(Refusal::NotFound))
+    })
+    .await
+}
+
+async fn statuses(
+    State(hub): State<Arc<Hub>>,
+    headers: HeaderMap,
+    Json(q): Json<StatusQuery>,
+) -> Result<Json<Vec<RecordStatus>>, ApiError> {
+    let (kiosk_id, _) = kiosk(&hub, &headers).await?;
+    if q.record_ids.len() > 500 {
+        return Err(invalid("ask for at most 500 records at a time"));
+    }
+    blocking(&hub, move |h| {
+        let found = h.db().statuses_for_kiosk(&kiosk_id, &q.record_ids)?;
+        found.map(Json).map_err(refusal)
+    })
+    .await
+}
+
+async fn withdraw(
+    State(hub): State<Arc<Hub>>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<Json<RecordStatus>, ApiError> {
+    let (kiosk_id, _) = kiosk(&hub, &headers).await?;
+    blocking(&hub, move |h| {
+        let done = h.db().withdraw(&id, &kiosk_id)?;
+        let status = done.map_err(refusal)?;
+        h.set_index_state(&id, status.state);
+        log(&format!("record {id} withdrawn by kiosk {kiosk_id}"));
+        Ok(Json(status))
+    })
+    .await
+}
+
+#[derive(Deserialize)]
+struct CandidateQuery {
+    profile: String,
+    candidate_key: String,
+}
+
+async fn candidate_lookup(
+    State(hub): State<Arc<Hub>>,
+    headers: HeaderMap,
+    Json(q): Json<CandidateQuery>,
+) -> Result<Json<Vec<RecordStatus>>, ApiError> {
+    kiosk(&hub, &headers).await?;
+    blocking(&hub, move |h| {
+        Ok(Json(
+            h.db().candidate_records(&q.profile, &q.candidate_key)?,
+        ))
+    })
+    .await
+}
+
+#[derive(Deserialize)]
+struct BatchQuery {
+    batch: String,
+}
+
+async fn roster(
+    State(hub): State<Arc<Hub>>,
+    headers: HeaderMap,
+    Query(q): Query<BatchQuery>,
+) -> Result<Json<Vec<crate::hub_protocol::RosterEntry>>, ApiError> {
+    let (kiosk_id, _) = kiosk(&hub, &headers).await?;
+    blocking(&hub, move |h| {
+        let rows = h.db().roster(&q.batch)?;
+        log(&format!(
+            "roster of batch {} ({} rows) sent to kiosk {kiosk_id}",
+            q.batch,
+            rows.len()
+        ));
+        Ok(Json(rows))
+    })
+    .await
+}
+
+impl Hub {
+    pub(super) fn set_index_state(&self, id: &str, state: crate::hub_protocol::ReviewState) {
+        if let Some(e) = self.index().iter_mut().find(|e| e.record_id == id) {
+            e.state = state;
+        }
+    }
+}

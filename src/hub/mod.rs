@@ -1,0 +1,190 @@
+//! The collection hub (`kiosk hub`): receives kiosks' uploads, keeps records in its own SQLite
+//! and photos on disk, serves the review page, the roster and the status kiosks fetch for
+//! returning candidates. The API is described in `src/hub/openapi.yaml`.
+
+mod api;
+pub mod db;
+mod duplicates;
+mod web;
+
+use crate::hub_protocol::ErrorBody;
+use crate::store::StoreError;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use db::{HashEntry, HubDb};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+pub use duplicates::{photo_hash, DUPLICATE_DISTANCE};
+
+/// How a hub runs.
+#[derive(Clone, Debug)]
+pub struct HubConfig {
+    /// Holds `hub.sqlite` and `photos/`.
+    pub data_dir: PathBuf,
+    /// Largest request body accepted (a submission is metadata + photo + report).
+    pub max_body_bytes: usize,
+    /// Mark login cookies `Secure` (the hub is reached through https).
+    pub secure_cookies: bool,
+}
+
+impl HubConfig {
+    pub fn new(data_dir: PathBuf) -> Self {
+        HubConfig {
+            data_dir,
+            max_body_bytes: 8 << 20,
+            secure_cookies: false,
+        }
+    }
+}
+
+pub struct Hub {
+    db: Mutex<HubDb>,
+    index: Mutex<Vec<HashEntry>>,
+    photos: PathBuf,
+    config: HubConfig,
+}
+
+/// An answer that is not a success: a status and a message a person can act on.
+#[derive(Debug)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub message: String,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, message: impl Into<String>) -> Self {
+        ApiError {
+            status,
+            message: message.into(),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        (
+            self.status,
+            Json(ErrorBody {
+                error: self.message,
+            }),
+        )
+            .into_response()
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        log(&format!("database error: {e}"));
+        ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "the hub's database failed; try again later",
+        )
+    }
+}
+
+impl From<std::io::Error> for ApiError {
+    fn from(e: std::io::Error) -> Self {
+        log(&format!("disk error: {e}"));
+        ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "the hub could not write to its disk; try again later",
+        )
+    }
+}
+
+/// One log line on stderr with a UTC time. Callers log ids only: never names, ID numbers or
+/// candidate numbers (R-PRIVACY).
+pub fn log(line: &str) {
+    let ms = crate::store::now_ms();
+    let secs = ms.div_euclid(1000);
+    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    // civil date from days since 1970-01-01 (Howard Hinnant's algorithm)
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    eprintln!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z hub: {line}",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    );
+}
+
+impl Hub {
+    /// Opens the hub's data folder (created if missing) and loads the duplicate index.
+    pub fn open(config: HubConfig) -> anyhow::Result<Arc<Hub>> {
+        let photos = config.data_dir.join("photos");
+        std::fs::create_dir_all(&photos)
+            .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", photos.display()))?;
+        let db = HubDb::open(&config.data_dir.join("hub.sqlite"))?;
+        let index = db.hashes()?;
+        Ok(Arc::new(Hub {
+            db: Mutex::new(db),
+            index: Mutex::new(index),
+            photos,
+            config,
+        }))
+    }
+
+    /// The database, for the command line's admin tasks and for handlers (on blocking threads).
+    pub fn db(&self) -> MutexGuard<'_, HubDb> {
+        // a handler that panicked while holding the lock left no half-written transaction
+        // (SQLite rolled it back), so the connection is still usable
+        self.db.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn index(&self) -> MutexGuard<'_, Vec<HashEntry>> {
+        self.index.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub fn config(&self) -> &HubConfig {
+        &self.config
+    }
+
+    /// The hub's HTTP routes.
+    pub fn router(self: &Arc<Self>) -> axum::Router {
+        api::routes()
+            .merge(web::routes())
+            .layer(axum::extract::DefaultBodyLimit::max(
+                self.config.max_body_bytes,
+            ))
+            .with_state(self.clone())
+    }
+}
+
+/// Runs `f` on a blocking thread (SQLite, disk, JPEG decoding) so the async workers stay free.
+async fn blocking<T: Send + 'static>(
+    hub: &Arc<Hub>,
+    f: impl FnOnce(&Hub) -> Result<T, ApiError> + Send + 'static,
+) -> Result<T, ApiError> {
+    let hub = hub.clone();
+    tokio::task::spawn_blocking(move || f(&hub))
+        .await
+        .map_err(|e| {
+            log(&format!("handler failed: {e}"));
+            ApiError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "the hub failed; try again later",
+            )
+        })?
+}
+
+/// Serves `hub` on `listener` until `shutdown` completes.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    hub: Arc<Hub>,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let app = hub.router();
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown)
+        .await
+}

@@ -1,0 +1,136 @@
+//! Registration rosters as colleges and exam offices send them: CSV with a header row, in
+//! English or Chinese column names, UTF-8 (with or without a BOM). Pure: text in, rows or a
+//! list of what is wrong with which line out.
+
+use crate::hub_protocol::RosterEntry;
+use crate::reader::card::id_number_valid;
+use thiserror::Error;
+
+#[derive(Debug, Error, PartialEq)]
+pub enum RosterError {
+    #[error("the roster has no header row with the columns candidate_key (考生号), name (姓名) and id_number (身份证号)")]
+    MissingColumns,
+    #[error("the roster has problems, nothing was imported:\n{}", .0.join("\n"))]
+    BadRows(Vec<String>),
+    #[error("the roster is empty")]
+    Empty,
+}
+
+/// Which column holds which field; Chinese names are the ones exam offices use.
+fn field_of(header: &str) -> Option<usize> {
+    let h = header.trim().trim_start_matches('\u{feff}').to_lowercase();
+    let names: [&[&str]; 6] = [
+        &["candidate_key", "考生号", "报名号", "准考证号", "学号"],
+        &["name", "姓名"],
+        &["id_number", "身份证号", "证件号码", "身份证号码"],
+        &["ethnicity", "民族"],
+        &["address", "住址", "地址"],
+        &["phone", "电话", "手机", "手机号"],
+    ];
+    names.iter().position(|alts| alts.contains(&h.as_str()))
+}
+
+/// Parses a roster. Every row is checked (key and name present, an 18-character ID number
+/// with a valid check character, keys unique); all problems are reported together with their
+/// line numbers, and a roster with any problem is refused whole.
+pub fn parse_roster_csv(text: &str) -> Result<Vec<RosterEntry>, RosterError> {
+    let mut reader = csv::ReaderBuilder::new()
+        .flexible(true)
+        .trim(csv::Trim::All)
+        .from_reader(text.as_bytes());
+    let headers = reader
+        .headers()
+        .map_err(|_| RosterError::MissingColumns)?
+        .clone();
+    let mut column = [None; 6];
+    for (i, h) in headers.iter().enumerate() {
+        if let Some(f) = field_of(h) {
+            column[f].get_or_insert(i);
+        }
+    }
+    if column[..3].iter().any(Option::is_none) {
+        return Err(RosterError::MissingColumns);
+    }
+    let mut rows = Vec::new();
+    let mut problems = Vec::new();
+    let mut seen = std::collections::HashSet::new();
+    for (n, record) in reader.records().enumerate() {
+        let line = n + 2;
+        let record = match record {
+            Ok(r) => r,
+            Err(e) => {
+                problems.push(format!("line {line}: {e}"));
+                continue;
+            }
+        };
+        if record.iter().all(|f| f.is_empty()) {
+            continue;
+        }
+        let get = |f: usize| {
+            column[f]
+                .and_then(|c| record.get(c))
+                .unwrap_or("")
+                .to_owned()
+        };
+        let entry = RosterEntry {
+            candidate_key: get(0),
+            name: get(1),
+            id_number: get(2).to_uppercase(),
+            ethnicity: get(3),
+            address: get(4),
+            phone: get(5),
+        };
+        if entry.candidate_key.is_empty() || entry.name.is_empty() {
+            problems.push(format!(
+                "line {line}: the candidate number or the name is empty"
+            ));
+        } else if !id_number_valid(&entry.id_number) {
+            // never echo the number itself: rosters are personal data and this ends up in logs
+            problems.push(format!(
+                "line {line}: the ID number is not a valid 18-character number (check character)"
+            ));
+        } else if !seen.insert(entry.candidate_key.clone()) {
+            problems.push(format!("line {line}: the candidate number appears twice"));
+        } else {
+            rows.push(entry);
+        }
+    }
+    if !problems.is_empty() {
+        return Err(RosterError::BadRows(problems));
+    }
+    if rows.is_empty() {
+        return Err(RosterError::Empty);
+    }
+    Ok(rows)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chinese_headers_and_a_bom_are_read() {
+        let text = "\u{feff}考生号,姓名,身份证号,民族\n2026001,张三,11010519491231002X,汉\n";
+        let rows = parse_roster_csv(text).unwrap();
+        assert_eq!(rows.len(), 1);
+        assert_eq!(rows[0].name, "张三");
+        assert_eq!(rows[0].id_number, "11010519491231002X");
+        assert_eq!(rows[0].ethnicity, "汉");
+    }
+
+    #[test]
+    fn every_bad_row_is_reported_with_its_line() {
+        let text = "candidate_key,name,id_number\n1,A,11010519491231002X\n2,,11010519491231002X\n3,C,110105194912310021\n1,D,11010519491231002X\n";
+        let Err(RosterError::BadRows(p)) = parse_roster_csv(text) else {
+            panic!("accepted a bad roster")
+        };
+        assert_eq!(p.len(), 3, "{p:?}");
+        assert!(p[0].starts_with("line 3"));
+        assert!(p[1].starts_with("line 4") && !p[1].contains("110105194912310021"));
+        assert!(p[2].contains("twice"));
+        assert_eq!(
+            parse_roster_csv("a,b\n1,2\n"),
+            Err(RosterError::MissingColumns)
+        );
+    }
+}

@@ -1,0 +1,186 @@
+//! A real hub on loopback for tests (its own thread and runtime, a fresh data folder), kiosk
+//! stores linked to it, and an HTTP client for the reviewer's side.
+
+use capture_kiosk::hub::{serve, Hub, HubConfig};
+use capture_kiosk::store::{NewCapture, Store};
+use capture_kiosk::upload::settings;
+use image::{Rgb, RgbImage};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+pub struct TestHub {
+    pub url: String,
+    pub addr: SocketAddr,
+    pub dir: PathBuf,
+    pub hub: Arc<Hub>,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+/// A fresh, empty folder under the target's scratch space.
+pub fn fresh_dir(folder: &str, name: &str) -> PathBuf {
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join(folder)
+        .join(name);
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("scratch folder");
+    dir
+}
+
+/// A loopback port nothing listens on (for "the hub is down").
+pub fn free_port() -> u16 {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    l.local_addr().expect("addr").port()
+}
+
+impl TestHub {
+    pub fn start(name: &str) -> TestHub {
+        Self::start_in(fresh_dir("hubs", name), 0)
+    }
+
+    /// Serves the hub whose data is in `dir` on `port` (0: any free port).
+    pub fn start_in(dir: PathBuf, port: u16) -> TestHub {
+        let hub = Hub::open(HubConfig::new(dir.clone())).expect("hub opens");
+        let listener = std::net::TcpListener::bind(("127.0.0.1", port)).expect("hub port");
+        listener.set_nonblocking(true).expect("nonblocking");
+        let addr = listener.local_addr().expect("addr");
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let served = hub.clone();
+        let thread = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+                .expect("runtime");
+            rt.block_on(async move {
+                let l = tokio::net::TcpListener::from_std(listener).expect("listener");
+                serve(l, served, async move {
+                    let _ = stopped.await;
+                })
+                .await
+                .expect("hub serves");
+            });
+        });
+        TestHub {
+            url: format!("http://{addr}"),
+            addr,
+            dir,
+            hub,
+            stop: Some(stop),
+            thread: Some(thread),
+        }
+    }
+
+    pub fn kiosk_token(&self, name: &str) -> String {
+        self.hub.db().add_kiosk(name).expect("kiosk registers").1
+    }
+
+    /// Adds a reviewer and logs in over HTTP; returns the session cookie header value.
+    pub fn reviewer_cookie(&self, user: &str, admin: bool) -> String {
+        self.hub
+            .db()
+            .add_reviewer(user, "correct horse battery", admin)
+            .expect("reviewer");
+        let rt = runtime();
+        rt.block_on(async {
+            let client = reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .expect("client");
+            let r = client
+                .post(format!("{}/login", self.url))
+                .header("Content-Type", "application/x-www-form-urlencoded")
+                .body(format!("user={user}&password=correct+horse+battery"))
+                .send()
+                .await
+                .expect("login answers");
+            assert_eq!(r.status(), 303, "login redirects to the review page");
+            let cookie = r
+                .headers()
+                .get("set-cookie")
+                .expect("a session cookie")
+                .to_str()
+                .expect("ascii");
+            assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"));
+            cookie.split(';').next().expect("name=value").to_owned()
+        })
+    }
+
+    pub fn stop(mut self) {
+        self.shutdown();
+    }
+
+    fn shutdown(&mut self) {
+        if let Some(s) = self.stop.take() {
+            let _ = s.send(());
+        }
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+impl Drop for TestHub {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}
+
+pub fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime")
+}
+
+/// A new kiosk database in `folder`, linked to `url` with `token`.
+pub fn kiosk_store(name: &str, url: &str, token: &str) -> (PathBuf, Store) {
+    let dir = fresh_dir("kiosks", name);
+    let path = dir.join("kiosk.sqlite");
+    let store = Store::open(&path).expect("store opens");
+    store.set_setting(settings::HUB_URL, url).expect("setting");
+    store
+        .set_setting(settings::HUB_TOKEN, token)
+        .expect("setting");
+    (path, store)
+}
+
+/// A small, valid JPEG that differs with `seed` (a face-sized blob on a plain background).
+pub fn test_jpeg(seed: u32) -> Vec<u8> {
+    let (w, h) = (120u32, 160u32);
+    let img = RgbImage::from_fn(w, h, |x, y| {
+        let cx = 40.0 + (seed % 41) as f32;
+        let cy = 60.0 + (seed / 41 % 41) as f32;
+        let d = ((x as f32 - cx).powi(2) / 900.0 + (y as f32 - cy).powi(2) / 1600.0).sqrt();
+        if d < 1.0 {
+            Rgb([200, 160 + (seed % 50) as u8, 140])
+        } else {
+            Rgb([(seed * 7 % 256) as u8, 100, 200])
+        }
+    });
+    let mut out = Vec::new();
+    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, 85)
+        .encode_image(&img)
+        .expect("jpeg encodes");
+    out
+}
+
+/// Submits a capture as the kiosk would after the candidate confirmed.
+pub fn submit(store: &mut Store, candidate: &str, jpeg: &[u8]) -> String {
+    let session = store
+        .start_session("chsi-graduation", "Z3K8F7")
+        .expect("session");
+    store
+        .submit(&NewCapture {
+            session_id: &session,
+            profile: "chsi-graduation",
+            candidate_key: candidate,
+            spec: "chsi",
+            photo_jpeg: jpeg,
+            check_report_json: r#"{"ok":true,"faces":1,"checks":[]}"#,
+            verification_distance: Some(0.31),
+            manual_review: false,
+        })
+        .expect("submit")
+}
