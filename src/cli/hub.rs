@@ -3,6 +3,7 @@
 
 use super::say;
 use anyhow::{bail, Context, Result};
+use capture_kiosk::hub::tls::{server_config, TlsListener};
 use capture_kiosk::hub::{serve, Hub, HubConfig};
 use capture_kiosk::roster::parse_roster_csv;
 use clap::{Args, Subcommand};
@@ -19,7 +20,13 @@ pub struct HubArgs {
     /// The hub's data folder: hub.sqlite and photos/.
     #[arg(long, default_value = "hub-data")]
     data: PathBuf,
-    /// Mark login cookies Secure (the hub is reached through https).
+    /// Serve https with this PEM certificate chain (with --tls-key).
+    #[arg(long, requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// The certificate's PEM private key.
+    #[arg(long, requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
+    /// Mark login cookies Secure (set automatically with --tls-cert; use it behind an https proxy).
     #[arg(long)]
     secure_cookies: bool,
     /// Largest request accepted, in MiB.
@@ -62,7 +69,7 @@ enum HubAdmin {
 
 pub fn run(a: HubArgs) -> Result<ExitCode> {
     let mut config = HubConfig::new(a.data.clone());
-    config.secure_cookies = a.secure_cookies;
+    config.secure_cookies = a.secure_cookies || a.tls_cert.is_some();
     config.max_body_bytes = a.max_request_mib.clamp(1, 256) << 20;
     let hub = Hub::open(config)
         .with_context(|| format!("opening the hub's data folder {}", a.data.display()))?;
@@ -77,8 +84,17 @@ pub fn run(a: HubArgs) -> Result<ExitCode> {
                     .with_context(|| format!("cannot listen on {}", a.listen))?;
                 let addr = listener.local_addr()?;
                 // the first line tells scripts and tests the port (with --listen 127.0.0.1:0)
-                say(format!("hub listening on http://{addr}"));
-                serve(listener, hub, shutdown_signal()).await?;
+                match (&a.tls_cert, &a.tls_key) {
+                    (Some(cert), Some(key)) => {
+                        let tls = TlsListener::new(listener, server_config(cert, key)?)?;
+                        say(format!("hub listening on https://{addr}"));
+                        serve(tls, hub, shutdown_signal()).await?;
+                    }
+                    _ => {
+                        say(format!("hub listening on http://{addr}"));
+                        serve(listener, hub, shutdown_signal()).await?;
+                    }
+                }
                 Ok::<_, anyhow::Error>(())
             })?;
             Ok(ExitCode::SUCCESS)

@@ -5,6 +5,7 @@
 mod api;
 pub mod db;
 mod duplicates;
+pub mod tls;
 mod web;
 
 use crate::hub_protocol::ErrorBody;
@@ -177,12 +178,16 @@ async fn blocking<T: Send + 'static>(
         })?
 }
 
-/// Serves `hub` on `listener` until `shutdown` completes.
-pub async fn serve(
-    listener: tokio::net::TcpListener,
+/// Serves `hub` on `listener` (plain TCP or [`tls::TlsListener`]) until `shutdown` completes.
+pub async fn serve<L>(
+    listener: L,
     hub: Arc<Hub>,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()> {
+) -> std::io::Result<()>
+where
+    L: axum::serve::Listener,
+    L::Addr: std::fmt::Debug,
+{
     let app = hub.router();
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)

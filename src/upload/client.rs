@@ -25,6 +25,9 @@ pub enum HubError {
     /// No answer (network down, hub stopped, timeout): the whole hub is away; wait and retry.
     #[error("the hub is not reachable: {0}")]
     Unreachable(String),
+    /// The hub's certificate is not trusted: link the kiosk with the hub's CA certificate.
+    #[error("the hub's TLS certificate is not trusted ({0}); link the kiosk with --ca and the hub's certificate")]
+    Tls(String),
     /// The hub does not accept this kiosk's token: staff must link the kiosk again.
     #[error("the hub refused this kiosk's token ({0}); ask the hub's administrator for a new token and link the kiosk again")]
     Unauthorized(String),
@@ -122,7 +125,14 @@ impl HubClient {
     async fn answer<T: DeserializeOwned>(
         sent: Result<reqwest::Response, reqwest::Error>,
     ) -> Result<T, HubError> {
-        let response = sent.map_err(|e| HubError::Unreachable(describe(&e)))?;
+        let response = sent.map_err(|e| {
+            let shown = describe(&e);
+            if shown.contains("certificate") {
+                HubError::Tls(shown)
+            } else {
+                HubError::Unreachable(shown)
+            }
+        })?;
         let status = response.status();
         if status.is_success() {
             return response

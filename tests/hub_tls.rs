@@ -1,0 +1,189 @@
+//! The kiosk and the hub as two programs over https, the way a collection point runs them:
+//! the hub serves TLS with a self-signed certificate, the kiosk is linked with that certificate
+//! as its CA (`kiosk queue link --ca`), drains its queue and shows the result. Without the
+//! certificate the link is refused with a message saying what to do.
+
+mod common;
+
+use common::hubs::{free_port, fresh_dir, kiosk_store, submit, test_jpeg};
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+
+fn kiosk(args: &[&str]) -> std::process::Output {
+    common::run_kiosk(args)
+}
+
+#[test]
+fn a_kiosk_uploads_to_an_https_hub_it_was_linked_to_with_the_hubs_certificate() {
+    let dir = fresh_dir("tls", "run");
+    // a college's own CA, and the hub's certificate signed by it
+    let (ca, ca_key) = (dir.join("ca.crt"), dir.join("ca.key"));
+    let (csr, cert, key) = (
+        dir.join("hub.csr"),
+        dir.join("hub.crt"),
+        dir.join("hub.key"),
+    );
+    let ext = dir.join("hub.ext");
+    std::fs::write(
+        &ext,
+        "basicConstraints=critical,CA:FALSE\nsubjectAltName=DNS:localhost,IP:127.0.0.1\n",
+    )
+    .unwrap();
+    let p = |x: &std::path::Path| x.to_str().unwrap().to_owned();
+    let ec = [
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:prime256v1",
+        "-nodes",
+    ];
+    for args in [
+        [
+            &["req", "-x509"][..],
+            &ec[..],
+            &[
+                "-days",
+                "2",
+                "-subj",
+                "/CN=Test College CA",
+                "-keyout",
+                &p(&ca_key),
+                "-out",
+                &p(&ca),
+            ],
+        ]
+        .concat(),
+        [
+            &["req"][..],
+            &ec[..],
+            &[
+                "-subj",
+                "/CN=localhost",
+                "-keyout",
+                &p(&key),
+                "-out",
+                &p(&csr),
+            ],
+        ]
+        .concat(),
+        vec![
+            "x509",
+            "-req",
+            "-in",
+            &p(&csr),
+            "-CA",
+            &p(&ca),
+            "-CAkey",
+            &p(&ca_key),
+            "-CAcreateserial",
+            "-days",
+            "2",
+            "-extfile",
+            &p(&ext),
+            "-out",
+            &p(&cert),
+        ],
+    ] {
+        let made = Command::new("openssl")
+            .args(&args)
+            .output()
+            .expect("openssl runs");
+        assert!(
+            made.status.success(),
+            "{}",
+            String::from_utf8_lossy(&made.stderr)
+        );
+    }
+
+    let hub_dir = dir.join("hub");
+    let hub_data = hub_dir.to_str().unwrap();
+    let added = kiosk(&[
+        "hub",
+        "--data",
+        hub_data,
+        "add-kiosk",
+        "--name",
+        "tls-kiosk",
+    ]);
+    assert!(
+        added.status.success(),
+        "{}",
+        String::from_utf8_lossy(&added.stderr)
+    );
+    let token = String::from_utf8(added.stdout)
+        .unwrap()
+        .lines()
+        .last()
+        .unwrap()
+        .to_owned();
+
+    let port = free_port();
+    let mut hub = Command::new(env!("CARGO_BIN_EXE_kiosk"))
+        .args([
+            "hub",
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+            "--data",
+            hub_data,
+            "--tls-cert",
+        ])
+        .arg(&cert)
+        .arg("--tls-key")
+        .arg(&key)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("hub starts");
+    let mut first = String::new();
+    BufReader::new(hub.stdout.take().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    assert!(first.starts_with("hub listening on https://"), "{first}");
+
+    let url = format!("https://localhost:{port}");
+    let (db, mut store) = kiosk_store("tls", "unset", "unset");
+    let id = submit(&mut store, "cand-tls", &test_jpeg(11));
+    drop(store);
+    let db = db.to_str().unwrap();
+
+    let untrusted = kiosk(&[
+        "queue", "link", "--db", db, "--hub", &url, "--token", &token,
+    ]);
+    let said = String::from_utf8_lossy(&untrusted.stderr);
+    assert!(
+        !untrusted.status.success() && said.contains("--ca"),
+        "{said}"
+    );
+
+    let linked = kiosk(&[
+        "queue",
+        "link",
+        "--db",
+        db,
+        "--hub",
+        &url,
+        "--token",
+        &token,
+        "--ca",
+        ca.to_str().unwrap(),
+    ]);
+    assert!(
+        linked.status.success(),
+        "{}",
+        String::from_utf8_lossy(&linked.stderr)
+    );
+    assert!(String::from_utf8_lossy(&linked.stdout).contains("as kiosk tls-kiosk"));
+
+    let drained = kiosk(&["queue", "drain", "--db", db, "--timeout", "30"]);
+    let out = String::from_utf8_lossy(&drained.stdout);
+    assert!(
+        drained.status.success() && out.contains("sent 1"),
+        "{out} {}",
+        String::from_utf8_lossy(&drained.stderr)
+    );
+    let shown = kiosk(&["queue", "show", "--db", db]);
+    let out = String::from_utf8_lossy(&shown.stdout);
+    assert!(out.contains(&id) && out.contains("pending review"), "{out}");
+    let _ = hub.kill();
+    let _ = hub.wait();
+}
