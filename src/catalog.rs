@@ -122,6 +122,22 @@ pub struct ExamProfile {
     pub distance_cm: [f32; 2],
     #[serde(default)]
     pub limits: CheckLimits,
+    /// R-CONSENT: the collection rules the candidate agrees to.
+    #[serde(default)]
+    pub consent: Option<Bilingual>,
+    /// The consent box starts ticked.
+    #[serde(default)]
+    pub consent_pre_ticked: bool,
+    /// Keypad identification (R-ID-1): the fields, in order. Empty: ID card only.
+    #[serde(default)]
+    pub keypad: Vec<crate::session::identify::FieldSpec>,
+    /// The candidate may withdraw a record while it waits for review (R-STATUS).
+    #[serde(default = "yes")]
+    pub withdraw_allowed: bool,
+}
+
+fn yes() -> bool {
+    true
 }
 
 impl ExamProfile {

@@ -153,6 +153,10 @@ pub struct RosterEntry {
     pub address: String,
     #[serde(default)]
     pub phone: String,
+    /// `session::identify::password_digest` of the candidate's password, for profiles that
+    /// identify by number and password; empty otherwise.
+    #[serde(default)]
+    pub secret: String,
 }
 
 /// An error body: the hub's message says what to do.

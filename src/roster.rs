@@ -19,13 +19,14 @@ pub enum RosterError {
 /// Which column holds which field; Chinese names are the ones exam offices use.
 fn field_of(header: &str) -> Option<usize> {
     let h = header.trim().trim_start_matches('\u{feff}').to_lowercase();
-    let names: [&[&str]; 6] = [
+    let names: [&[&str]; 7] = [
         &["candidate_key", "考生号", "报名号", "准考证号", "学号"],
         &["name", "姓名"],
         &["id_number", "身份证号", "证件号码", "身份证号码"],
         &["ethnicity", "民族"],
         &["address", "住址", "地址"],
         &["phone", "电话", "手机", "手机号"],
+        &["password_sha256", "密码摘要"],
     ];
     names.iter().position(|alts| alts.contains(&h.as_str()))
 }
@@ -42,7 +43,7 @@ pub fn parse_roster_csv(text: &str) -> Result<Vec<RosterEntry>, RosterError> {
         .headers()
         .map_err(|_| RosterError::MissingColumns)?
         .clone();
-    let mut column = [None; 6];
+    let mut column = [None; 7];
     for (i, h) in headers.iter().enumerate() {
         if let Some(f) = field_of(h) {
             column[f].get_or_insert(i);
@@ -79,6 +80,7 @@ pub fn parse_roster_csv(text: &str) -> Result<Vec<RosterEntry>, RosterError> {
             ethnicity: get(3),
             address: get(4),
             phone: get(5),
+            secret: get(6).to_lowercase(),
         };
         if entry.candidate_key.is_empty() || entry.name.is_empty() {
             problems.push(format!(

@@ -31,8 +31,27 @@ pub struct Cli {
     /// Extra specs/ and profiles/ folders to load beside the shipped ones.
     #[arg(long, global = true, value_name = "DIR")]
     data_dir: Option<PathBuf>,
+    /// Run a scripted full session per exam profile with simulated taps and devices, and write
+    /// a PNG of every screen to DIR (`<profile>-<nn>-<screen>.png`).
+    #[arg(long, value_name = "DIR")]
+    headless_demo: Option<PathBuf>,
+    /// With --headless-demo: render 1920×1080 landscape instead of 1080×1920 portrait.
+    #[arg(long)]
+    landscape: bool,
+    /// The kiosk's data folder (its database).
+    #[arg(long, value_name = "DIR", default_value = "kiosk-data")]
+    kiosk_data: PathBuf,
+    /// Use the simulated camera and reader even when hardware is present.
+    #[arg(long)]
+    demo: bool,
+    /// Start in English.
+    #[arg(long)]
+    english: bool,
+    /// The collection batch (for CHSI its feature code).
+    #[arg(long)]
+    batch: Option<String>,
     #[command(subcommand)]
-    command: Command,
+    command: Option<Command>,
 }
 
 #[derive(Subcommand)]
@@ -67,7 +86,33 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
     if let Some(dir) = &cli.data_dir {
         catalog.extend(&read_data_dir(dir)?)?;
     }
-    match cli.command {
+    let Some(command) = cli.command else {
+        let mut opts = capture_kiosk::kiosk::KioskOptions::new(cli.kiosk_data.clone());
+        opts.force_demo = cli.demo;
+        opts.english = cli.english;
+        if let Some(b) = &cli.batch {
+            opts.batch = b.clone();
+        }
+        if let Some(dir) = &cli.headless_demo {
+            let report = capture_kiosk::kiosk::headless_demo(
+                dir,
+                &opts,
+                catalog,
+                &capture_kiosk::kiosk::app::PROFILES,
+                cli.landscape,
+            )?;
+            say(format!(
+                "{} sessions, each with its record in the outbox; {} screenshots in {}",
+                report.sessions.len(),
+                report.screenshots.len(),
+                dir.display()
+            ));
+            return Ok(ExitCode::SUCCESS);
+        }
+        capture_kiosk::kiosk::run_window(opts, catalog)?;
+        return Ok(ExitCode::SUCCESS);
+    };
+    match command {
         Command::Check(a) => check::run(a, &catalog),
         Command::Photo(a) => photo::run(a, &catalog),
         Command::Sheet(a) => sheet::run(a),

@@ -43,6 +43,10 @@ fn spec_only_profile(spec: &str, glasses_allowed: bool) -> ExamProfile {
         help_phone: String::new(),
         distance_cm: [80.0, 100.0],
         limits: Default::default(),
+        consent: None,
+        consent_pre_ticked: false,
+        keypad: Vec::new(),
+        withdraw_allowed: true,
     }
 }
 

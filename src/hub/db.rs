@@ -12,7 +12,8 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 use std::path::Path;
 
-const MIGRATIONS: &[&str] = &[r#"
+const MIGRATIONS: &[&str] = &[
+    r#"
     CREATE TABLE kiosks (
         id           TEXT PRIMARY KEY,
         name         TEXT NOT NULL UNIQUE,
@@ -74,7 +75,10 @@ const MIGRATIONS: &[&str] = &[r#"
         record_id TEXT,
         detail    TEXT NOT NULL DEFAULT ''
     );
-"#];
+"#,
+    // 2: password digests for profiles that identify by number and password
+    "ALTER TABLE roster ADD COLUMN secret TEXT NOT NULL DEFAULT '';",
+];
 
 pub fn digest_hex(bytes: &[u8]) -> String {
     Sha256::digest(bytes)
@@ -565,9 +569,9 @@ impl HubDb {
         tx.execute("DELETE FROM roster WHERE batch_id = ?1", params![batch_id])?;
         for e in rows {
             tx.execute(
-                "INSERT INTO roster (batch_id, candidate_key, name, id_number, ethnicity, address, phone)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-                params![batch_id, e.candidate_key, e.name, e.id_number, e.ethnicity, e.address, e.phone],
+                "INSERT INTO roster (batch_id, candidate_key, name, id_number, ethnicity, address, phone, secret)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                params![batch_id, e.candidate_key, e.name, e.id_number, e.ethnicity, e.address, e.phone, e.secret],
             )?;
         }
         tx.commit()?;
@@ -582,7 +586,7 @@ impl HubDb {
 
     pub fn roster(&self, batch_id: &str) -> Result<Vec<RosterEntry>, StoreError> {
         let mut stmt = self.conn.prepare(
-            "SELECT candidate_key, name, id_number, ethnicity, address, phone FROM roster WHERE batch_id = ?1 ORDER BY candidate_key",
+            "SELECT candidate_key, name, id_number, ethnicity, address, phone, secret FROM roster WHERE batch_id = ?1 ORDER BY candidate_key",
         )?;
         let rows = stmt.query_map(params![batch_id], |r| {
             Ok(RosterEntry {
@@ -592,6 +596,7 @@ impl HubDb {
                 ethnicity: r.get(3)?,
                 address: r.get(4)?,
                 phone: r.get(5)?,
+                secret: r.get(6)?,
             })
         })?;
         Ok(rows.collect::<Result<_, _>>()?)

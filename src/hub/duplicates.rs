@@ -45,23 +45,27 @@ pub fn near_duplicates(
     candidate_key: &str,
     hash: &[u8],
 ) -> Vec<DuplicateFlag> {
-    let mut flags: Vec<DuplicateFlag> = index
+    // distances first, names only for the ten nearest: a copied photo may match thousands
+    let mut near: Vec<(u32, usize, bool)> = index
         .iter()
-        .filter(|e| e.record_id != key && e.state != ReviewState::Withdrawn)
-        .filter_map(|e| {
+        .enumerate()
+        .filter(|(_, e)| e.record_id != key && e.state != ReviewState::Withdrawn)
+        .filter_map(|(i, e)| {
             let same_candidate = e.profile == profile && e.candidate_key == candidate_key;
             if same_candidate && e.state != ReviewState::Approved {
                 return None;
             }
             let d = distance(&e.phash, hash)?;
-            (d <= DUPLICATE_DISTANCE).then(|| DuplicateFlag {
-                record_id: e.record_id.clone(),
-                distance: d,
-                same_candidate,
-            })
+            (d <= DUPLICATE_DISTANCE).then_some((d, i, same_candidate))
         })
         .collect();
-    flags.sort_by_key(|f| f.distance);
-    flags.truncate(10);
-    flags
+    near.sort_unstable();
+    near.truncate(10);
+    near.into_iter()
+        .map(|(distance, i, same_candidate)| DuplicateFlag {
+            record_id: index[i].record_id.clone(),
+            distance,
+            same_candidate,
+        })
+        .collect()
 }

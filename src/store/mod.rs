@@ -559,13 +559,115 @@ impl Store {
         tx.execute("DELETE FROM roster WHERE batch_id = ?1", params![batch_id])?;
         for e in rows {
             tx.execute(
-                "INSERT INTO roster (batch_id, candidate_key, name, id_number, ethnicity, address, phone)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-                params![batch_id, e.candidate_key, e.name, e.id_number, e.ethnicity, e.address, e.phone],
+                "INSERT INTO roster (batch_id, candidate_key, name, id_number, ethnicity, address, phone, secret)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                params![batch_id, e.candidate_key, e.name, e.id_number, e.ethnicity, e.address, e.phone, e.secret],
             )?;
         }
         tx.commit()?;
         Ok(())
+    }
+
+    /// A roster row by candidate key.
+    pub fn roster_entry(
+        &self,
+        batch_id: &str,
+        candidate_key: &str,
+    ) -> Result<Option<crate::hub_protocol::RosterEntry>, StoreError> {
+        self.roster_find(batch_id, "candidate_key", candidate_key)
+    }
+
+    /// A roster row by ID number (a card tap identifies by the number on the card).
+    pub fn roster_by_id_number(
+        &self,
+        batch_id: &str,
+        id_number: &str,
+    ) -> Result<Option<crate::hub_protocol::RosterEntry>, StoreError> {
+        self.roster_find(batch_id, "UPPER(id_number)", &id_number.to_uppercase())
+    }
+
+    fn roster_find(
+        &self,
+        batch_id: &str,
+        column: &str,
+        value: &str,
+    ) -> Result<Option<crate::hub_protocol::RosterEntry>, StoreError> {
+        Ok(self
+            .conn
+            .query_row(
+                &format!(
+                    "SELECT candidate_key, name, id_number, ethnicity, address, phone, secret FROM roster
+                     WHERE batch_id = ?1 AND {column} = ?2"
+                ),
+                params![batch_id, value],
+                |r| {
+                    Ok(crate::hub_protocol::RosterEntry {
+                        candidate_key: r.get(0)?,
+                        name: r.get(1)?,
+                        id_number: r.get(2)?,
+                        ethnicity: r.get(3)?,
+                        address: r.get(4)?,
+                        phone: r.get(5)?,
+                        secret: r.get(6)?,
+                    })
+                },
+            )
+            .optional()?)
+    }
+
+    /// The registration photo of a roster row: the reference face when no chip decoder is
+    /// installed (R-VERIFY).
+    pub fn roster_photo(
+        &self,
+        batch_id: &str,
+        candidate_key: &str,
+    ) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT photo FROM roster WHERE batch_id = ?1 AND candidate_key = ?2",
+                params![batch_id, candidate_key],
+                |r| r.get(0),
+            )
+            .optional()?
+            .flatten())
+    }
+
+    pub fn set_roster_photo(
+        &self,
+        batch_id: &str,
+        candidate_key: &str,
+        jpeg: &[u8],
+    ) -> Result<(), StoreError> {
+        self.conn.execute(
+            "UPDATE roster SET photo = ?3 WHERE batch_id = ?1 AND candidate_key = ?2",
+            params![batch_id, candidate_key, jpeg],
+        )?;
+        Ok(())
+    }
+
+    /// Roster rows of a batch whose ID number ends with `tail` (the CHSI flow's last four).
+    pub fn roster_by_id_tail(
+        &self,
+        batch_id: &str,
+        tail: &str,
+    ) -> Result<Vec<crate::hub_protocol::RosterEntry>, StoreError> {
+        let mut stmt = self.conn.prepare(
+            "SELECT candidate_key, name, id_number, ethnicity, address, phone, secret FROM roster
+             WHERE batch_id = ?1 AND UPPER(id_number) LIKE '%' || ?2",
+        )?;
+        let rows = stmt.query_map(params![batch_id, tail.to_uppercase()], |r| {
+            Ok(crate::hub_protocol::RosterEntry {
+                candidate_key: r.get(0)?,
+                name: r.get(1)?,
+                id_number: r.get(2)?,
+                ethnicity: r.get(3)?,
+                address: r.get(4)?,
+                phone: r.get(5)?,
+                secret: r.get(6)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
     }
 
     pub fn roster_size(&self, batch_id: &str) -> Result<i64, StoreError> {

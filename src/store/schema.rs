@@ -76,4 +76,8 @@ pub const MIGRATIONS: &[&str] = &[
     ALTER TABLE captures ADD COLUMN review_checked_at INTEGER;
     CREATE INDEX captures_by_candidate ON captures(profile, candidate_key);
     "#,
+    // 3: password digests for profiles that identify by number and password
+    r#"
+    ALTER TABLE roster ADD COLUMN secret TEXT NOT NULL DEFAULT '';
+    "#,
 ];

@@ -1,0 +1,1247 @@
+//! The kiosk's controller: runs on the UI thread, turns taps and device events into session
+//! events, carries out the session's effects (camera, checks, verification, store, uploader)
+//! with slow work on worker threads, and shows the session's state on the window.
+
+use super::devices::{CameraWorker, ReaderEvent, ReaderWorker};
+use super::texts::{check_title, guide_items, masked_id};
+use super::{CheckRow, FieldView, HealthRow, InfoRow, KioskWindow};
+use crate::catalog::{Catalog, ExamProfile, PhotoSpec};
+use crate::checks::evaluate;
+use crate::engine::{descriptor_distance, FaceEngine, SAME_PERSON_DISTANCE};
+use crate::hub_protocol::RosterEntry;
+use crate::imaging::{decode_image, DecodeLimits};
+use crate::photo::make_photo;
+use crate::reader::card::CardType;
+use crate::reader::simulator::SimulatedReader;
+use crate::session::identify::{
+    id_tail, match_roster, password_digest, FieldChars, FieldState, RosterCheck,
+};
+use crate::session::{Candidate, Effect, Event, PreviousRecord, Rules, Screen, Session};
+use crate::store::{NewCapture, Store};
+use crate::upload::UploaderHandle;
+use image::RgbImage;
+use slint::{ComponentHandle, ModelRc, SharedString, VecModel};
+use std::sync::mpsc::{self, Receiver, Sender};
+
+/// Slow work finished on a worker thread.
+enum Done {
+    Checked {
+        passed: bool,
+        rows: Vec<(String, String, bool, String, String)>,
+        photo: Option<(Vec<u8>, RgbImage)>,
+        report_json: String,
+    },
+    Verified {
+        distance: Option<f32>,
+    },
+    Documents(usize),
+    Withdrawn(Result<(), String>),
+    RosterSynced(Result<usize, String>),
+}
+
+/// The kiosk's devices and their simulators.
+pub struct Devices {
+    pub camera: CameraWorker,
+    pub reader: ReaderWorker,
+    /// In demo mode: the simulated reader the driver reads through a pseudo-terminal.
+    pub simulated_reader: Option<SimulatedReader>,
+}
+
+pub struct App {
+    pub ui: slint::Weak<KioskWindow>,
+    catalog: Catalog,
+    engine: FaceEngine,
+    pub store: Store,
+    uploader: Option<UploaderHandle>,
+    pub devices: Devices,
+    pub demo: bool,
+    pub session: Session,
+    profile_names: Vec<String>,
+    selected: usize,
+    pub batch: String,
+    profile: ExamProfile,
+    spec: PhotoSpec,
+    english: bool,
+    pin: String,
+    fields: Vec<String>,
+    active_field: usize,
+    candidate_key: String,
+    session_id: Option<String>,
+    reference: Option<RgbImage>,
+    photo: Option<(Vec<u8>, RgbImage)>,
+    report_json: String,
+    check_rows: Vec<(String, String, bool, String, String)>,
+    verification_distance: Option<f32>,
+    manual_done: usize,
+    jobs: Receiver<Done>,
+    jobs_tx: Sender<Done>,
+    steady_since: Option<i64>,
+    /// When the shutter fires, and whether staff or the candidate asked (not automatic).
+    countdown_until: Option<i64>,
+    countdown_manual: bool,
+    live_prompt: (String, String),
+    live_distance: Option<f32>,
+    live_good: bool,
+    live_fps: f32,
+    receipt_time: String,
+    now_ms: i64,
+    notice_extra: Option<(String, String)>,
+}
+
+/// Steady and good this long before the automatic countdown starts.
+const STEADY_MS: i64 = 1000;
+const COUNTDOWN_MS: i64 = 3000;
+const DEFAULT_PIN: &str = "123456";
+/// The exam profiles staff choose from, in the order of the spec's table.
+pub const PROFILES: [&str; 5] = [
+    "gd-chengkao",
+    "gd-gaokao",
+    "bj-chengkao",
+    "bj-zikao-degree",
+    "chsi-graduation",
+];
+
+fn shared_rows<T: Clone + 'static>(rows: Vec<T>) -> ModelRc<T> {
+    ModelRc::new(VecModel::from(rows))
+}
+
+fn image_of(img: &RgbImage) -> slint::Image {
+    let buffer = slint::SharedPixelBuffer::<slint::Rgb8Pixel>::clone_from_slice(
+        img.as_raw(),
+        img.width(),
+        img.height(),
+    );
+    slint::Image::from_rgb8(buffer)
+}
+
+impl App {
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        ui: &KioskWindow,
+        catalog: Catalog,
+        engine: FaceEngine,
+        store: Store,
+        uploader: Option<UploaderHandle>,
+        devices: Devices,
+        demo: bool,
+        batch: String,
+    ) -> anyhow::Result<App> {
+        let profile_names: Vec<String> = PROFILES
+            .iter()
+            .filter(|n| catalog.profile(n).is_ok())
+            .map(|s| s.to_string())
+            .collect();
+        let first = profile_names
+            .first()
+            .cloned()
+            .ok_or_else(|| anyhow::anyhow!("no exam profile is installed"))?;
+        let profile = catalog.profile(&first)?.clone();
+        let spec = catalog.spec(&profile.spec)?.clone();
+        let (jobs_tx, jobs) = mpsc::channel();
+        let mut app = App {
+            ui: ui.as_weak(),
+            catalog,
+            engine,
+            store,
+            uploader,
+            devices,
+            demo,
+            session: Session::new(Rules::from_profile(&profile)),
+            profile_names,
+            selected: 0,
+            batch,
+            profile,
+            spec,
+            english: false,
+            pin: String::new(),
+            fields: Vec::new(),
+            active_field: 0,
+            candidate_key: String::new(),
+            session_id: None,
+            reference: None,
+            photo: None,
+            report_json: String::new(),
+            check_rows: Vec::new(),
+            verification_distance: None,
+            manual_done: 0,
+            jobs,
+            jobs_tx,
+            steady_since: None,
+            countdown_until: None,
+            countdown_manual: false,
+            live_prompt: (String::new(), String::new()),
+            live_distance: None,
+            live_good: false,
+            live_fps: 0.0,
+            receipt_time: String::new(),
+            now_ms: 0,
+            notice_extra: None,
+        };
+        app.reset_fields();
+        Ok(app)
+    }
+
+    fn t(&self, zh: &str, en: &str) -> String {
+        if self.english {
+            en.to_owned()
+        } else {
+            zh.to_owned()
+        }
+    }
+
+    pub fn screen(&self) -> Screen {
+        self.session.screen
+    }
+
+    pub fn profile_name(&self) -> &str {
+        &self.profile.name
+    }
+
+    pub fn set_english(&mut self, on: bool) {
+        self.english = on;
+        let _ = slint::select_bundled_translation(if on { "en" } else { "" });
+        self.refresh();
+    }
+
+    pub fn toggle_language(&mut self) {
+        self.set_english(!self.english);
+    }
+
+    fn reset_fields(&mut self) {
+        self.fields = vec![String::new(); self.profile.keypad.len()];
+        self.active_field = 0;
+    }
+
+    /// Chooses the exam profile (staff).
+    pub fn select_profile(&mut self, index: usize) {
+        let Some(name) = self.profile_names.get(index).cloned() else {
+            return;
+        };
+        let Ok(p) = self.catalog.profile(&name).cloned() else {
+            return;
+        };
+        let Ok(s) = self.catalog.spec(&p.spec).cloned() else {
+            return;
+        };
+        self.selected = index;
+        self.profile = p;
+        self.spec = s;
+        let open = self.session.open;
+        let screen = self.session.screen;
+        self.session = Session::new(Rules::from_profile(&self.profile));
+        self.session.open = open;
+        self.session.screen = screen;
+        self.reset_fields();
+        self.refresh();
+    }
+
+    pub fn select_profile_named(&mut self, name: &str) -> bool {
+        match self.profile_names.iter().position(|n| n == name) {
+            Some(i) => {
+                self.select_profile(i);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Feeds an event to the session and carries out what follows.
+    pub fn dispatch(&mut self, event: Event) {
+        let effects = self.session.handle(event);
+        for fx in effects {
+            self.effect(fx);
+        }
+        self.refresh();
+    }
+
+    pub fn touched(&mut self) {
+        let now = self.now_ms;
+        self.session.handle(Event::Touch { now_ms: now });
+    }
+
+    fn effect(&mut self, fx: Effect) {
+        match fx {
+            Effect::StartCamera => {
+                self.steady_since = None;
+                self.countdown_until = None;
+                self.live_good = false;
+                self.devices.camera.set_active(true);
+            }
+            Effect::StopCamera => {
+                self.countdown_until = None;
+                self.devices.camera.set_active(false);
+            }
+            Effect::RunChecks => self.run_checks(),
+            Effect::Verify => self.run_verify(),
+            Effect::CaptureDocuments => {
+                // the candidate holds the ID card front, back and beside the face to the camera
+                let tx = self.jobs_tx.clone();
+                std::thread::spawn(move || {
+                    std::thread::sleep(std::time::Duration::from_millis(300));
+                    let _ = tx.send(Done::Documents(3));
+                });
+            }
+            Effect::Submit { manual_review } => self.submit(manual_review),
+            Effect::Withdraw { record_id } => self.withdraw(record_id),
+            Effect::Wipe => self.wipe(),
+        }
+    }
+
+    fn wipe(&mut self) {
+        self.reset_fields();
+        self.candidate_key.clear();
+        self.session_id = None;
+        self.reference = None;
+        self.photo = None;
+        self.report_json.clear();
+        self.check_rows.clear();
+        self.verification_distance = None;
+        self.manual_done = 0;
+        self.receipt_time.clear();
+        self.notice_extra = None;
+        self.devices.camera.set_active(false);
+        if let Some(ui) = self.ui.upgrade() {
+            ui.set_photo(slint::Image::default());
+            ui.set_preview(slint::Image::default());
+        }
+    }
+
+    fn run_checks(&mut self) {
+        let Some(frame) = self.devices.camera.capture() else {
+            let _ = self.jobs_tx.send(Done::Checked {
+                passed: false,
+                rows: vec![(
+                    "camera".into(),
+                    "camera".into(),
+                    false,
+                    "没有拍到照片".into(),
+                    "no photo was taken".into(),
+                )],
+                photo: None,
+                report_json: "{}".into(),
+            });
+            return;
+        };
+        let (engine, spec, profile, tx) = (
+            self.engine.clone(),
+            self.spec.clone(),
+            self.profile.clone(),
+            self.jobs_tx.clone(),
+        );
+        std::thread::spawn(move || {
+            let done = match engine.analyze_still(&frame) {
+                Ok(analysis) => {
+                    let report = evaluate(&frame, &analysis, &spec, &profile);
+                    let made = make_photo(&engine, &frame, &analysis, &spec, &profile).ok();
+                    let rows = report
+                        .checks
+                        .iter()
+                        .filter(|c| c.limit.is_some() || !c.ok)
+                        .map(|c| {
+                            let (zh, en) = check_title(c.id);
+                            let (rz, re) = c
+                                .reason
+                                .as_ref()
+                                .map(|r| (r.zh.to_owned(), r.en.to_owned()))
+                                .unwrap_or_default();
+                            (zh.to_owned(), en.to_owned(), c.ok, rz, re)
+                        })
+                        .collect();
+                    let passed = report.ok && made.as_ref().is_some_and(|m| m.valid);
+                    let photo = made.and_then(|m| {
+                        let rgb = decode_image(&m.jpeg, DecodeLimits::default()).ok()?;
+                        Some((m.jpeg, rgb))
+                    });
+                    Done::Checked {
+                        passed,
+                        rows,
+                        photo,
+                        report_json: serde_json::to_string(&report).unwrap_or_else(|_| "{}".into()),
+                    }
+                }
+                Err(e) => Done::Checked {
+                    passed: false,
+                    rows: vec![(
+                        "engine".into(),
+                        "engine".into(),
+                        false,
+                        format!("检测失败：{e}"),
+                        format!("the check failed: {e}"),
+                    )],
+                    photo: None,
+                    report_json: "{}".into(),
+                },
+            };
+            let _ = tx.send(done);
+        });
+    }
+
+    fn run_verify(&mut self) {
+        let (Some(reference), Some((_, photo))) = (self.reference.clone(), self.photo.clone())
+        else {
+            let _ = self.jobs_tx.send(Done::Verified { distance: None });
+            return;
+        };
+        let (engine, tx) = (self.engine.clone(), self.jobs_tx.clone());
+        std::thread::spawn(move || {
+            let a = engine.describe(&reference).ok().flatten();
+            let b = engine.describe(&photo).ok().flatten();
+            let distance = match (a, b) {
+                (Some(a), Some(b)) => Some(descriptor_distance(&a, &b)),
+                _ => None,
+            };
+            let _ = tx.send(Done::Verified { distance });
+        });
+    }
+
+    fn submit(&mut self, manual_review: bool) {
+        let Some((jpeg, _)) = self.photo.clone() else {
+            self.dispatch(Event::SubmitFailed {
+                reason: "no photo".into(),
+            });
+            return;
+        };
+        let session_id = match &self.session_id {
+            Some(s) => s.clone(),
+            None => match self.store.start_session(&self.profile.name, &self.batch) {
+                Ok(s) => s,
+                Err(e) => {
+                    self.dispatch(Event::SubmitFailed {
+                        reason: e.to_string(),
+                    });
+                    return;
+                }
+            },
+        };
+        let result = self.store.submit(&NewCapture {
+            session_id: &session_id,
+            profile: &self.profile.name,
+            candidate_key: &self.candidate_key,
+            spec: &self.spec.name,
+            photo_jpeg: &jpeg,
+            check_report_json: &self.report_json,
+            verification_distance: self.verification_distance,
+            manual_review,
+        });
+        match result {
+            Ok(id) => {
+                if let Some(u) = &self.uploader {
+                    u.wake();
+                }
+                let now = crate::store::now_ms();
+                self.receipt_time = beijing_time(now);
+                self.dispatch(Event::Submitted {
+                    record_id: id,
+                    at_ms: now,
+                });
+            }
+            Err(e) => self.dispatch(Event::SubmitFailed {
+                reason: e.to_string(),
+            }),
+        }
+    }
+
+    fn withdraw(&mut self, record_id: String) {
+        let link = crate::upload::stored_link(&self.store).ok().flatten();
+        let tx = self.jobs_tx.clone();
+        std::thread::spawn(move || {
+            let result = (|| -> Result<(), String> {
+                let link = link.ok_or("this kiosk is not linked to a hub")?;
+                let client = crate::upload::HubClient::new(&link).map_err(|e| e.to_string())?;
+                let rt = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .map_err(|e| e.to_string())?;
+                rt.block_on(client.withdraw(&record_id))
+                    .map(|_| ())
+                    .map_err(|e| e.to_string())
+            })();
+            let _ = tx.send(Done::Withdrawn(result));
+        });
+    }
+
+    /// Staff: fetch the batch's roster from the hub.
+    pub fn sync_roster(&mut self) {
+        let link = crate::upload::stored_link(&self.store).ok().flatten();
+        let (tx, batch) = (self.jobs_tx.clone(), self.batch.clone());
+        std::thread::spawn(move || {
+            let result = (|| -> Result<Vec<RosterEntry>, String> {
+                let link = link.ok_or("this kiosk is not linked to a hub (kiosk queue link)")?;
+                let client = crate::upload::HubClient::new(&link).map_err(|e| e.to_string())?;
+                let rt = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .map_err(|e| e.to_string())?;
+                rt.block_on(client.roster(&batch))
+                    .map_err(|e| e.to_string())
+            })();
+            let _ = tx.send(Done::RosterSynced(result.map(|rows| rows.len())));
+        });
+    }
+
+    // ------------------------------------------------------------------ identification
+
+    /// A card was read while the identify screen is up.
+    fn card_read(&mut self, read: crate::reader::driver::CardRead) {
+        if self.session.screen != Screen::Identify {
+            return;
+        }
+        let card = read.card;
+        if read.expired {
+            self.dispatch(Event::IdentifyFailed {
+                zh: "身份证已过期，请使用有效证件".into(),
+                en: "this ID card has expired; please use a valid document".into(),
+            });
+            return;
+        }
+        let roster_size = self.store.roster_size(&self.batch).unwrap_or(0);
+        let entry = self
+            .store
+            .roster_by_id_number(&self.batch, &card.id_number)
+            .ok()
+            .flatten();
+        let roster = if roster_size == 0 {
+            RosterCheck::default()
+        } else {
+            match_roster(
+                &card.name,
+                &card.id_number,
+                &card.ethnicity,
+                &card.address,
+                entry.as_ref(),
+            )
+        };
+        let key = entry
+            .as_ref()
+            .map(|e| e.candidate_key.clone())
+            .unwrap_or_else(|| card.id_number.clone());
+        let candidate = Candidate {
+            candidate_key: key,
+            name: card.name.clone(),
+            id_number: card.id_number.clone(),
+            ethnicity: card.ethnicity.clone(),
+            address: card.address.clone(),
+            resident_card: card.card_type == CardType::Resident,
+            other_document: card.card_type != CardType::Resident,
+            has_reference_face: false,
+        };
+        self.identified(candidate, roster);
+    }
+
+    /// Identification succeeded: roster photo, earlier records and attempts, then the session.
+    fn identified(&mut self, mut candidate: Candidate, roster: RosterCheck) {
+        self.candidate_key = candidate.candidate_key.clone();
+        self.reference = self
+            .store
+            .roster_photo(&self.batch, &candidate.candidate_key)
+            .ok()
+            .flatten()
+            .and_then(|b| decode_image(&b, DecodeLimits::default()).ok());
+        candidate.has_reference_face = self.reference.is_some();
+        let previous = self
+            .store
+            .candidate_captures(&self.profile.name, &candidate.candidate_key)
+            .ok()
+            .and_then(|v| v.into_iter().next())
+            .map(|c| PreviousRecord {
+                record_id: c.id.clone(),
+                review: c.review_state,
+                status_line: c.status_line(),
+            });
+        let failures = self
+            .store
+            .consecutive_failures(&self.profile.name, &candidate.candidate_key)
+            .unwrap_or(0) as u32;
+        self.session_id = self
+            .store
+            .start_session(&self.profile.name, &self.batch)
+            .ok();
+        self.dispatch(Event::Identified {
+            candidate,
+            roster,
+            previous,
+            failures_so_far: failures,
+        });
+    }
+
+    fn wrong_credentials(&mut self) {
+        let phone = self.profile.help_phone.clone();
+        self.dispatch(Event::IdentifyFailed {
+            zh: format!("号码或密码不正确。忘记密码请联系工作人员或当地招生考试机构：{phone}"),
+            en: format!("The number or password is wrong. To reset the password ask the staff or the local exam office: {phone}"),
+        });
+    }
+
+    /// The keypad's OK: check every field, then look the candidate up.
+    pub fn submit_keypad(&mut self) {
+        for (spec, text) in self.profile.keypad.iter().zip(&self.fields) {
+            if spec.state(text) != FieldState::Complete {
+                let (zh, en) = (spec.label.zh.clone(), spec.label.en.clone());
+                self.dispatch(Event::IdentifyFailed {
+                    zh: format!("请完整填写：{zh}"),
+                    en: format!("please complete: {en}"),
+                });
+                return;
+            }
+        }
+        let value = |key: &str| -> String {
+            self.profile
+                .keypad
+                .iter()
+                .position(|f| f.key == key)
+                .map(|i| self.fields[i].clone())
+                .unwrap_or_default()
+        };
+        let entry = if self.profile.keypad.iter().any(|f| f.key == "batch_code") {
+            // CHSI: the batch's feature code and the last four of the ID number
+            if !value("batch_code").eq_ignore_ascii_case(&self.batch) {
+                self.dispatch(Event::IdentifyFailed {
+                    zh: "批次特征码不正确，请核对".into(),
+                    en: "the batch feature code is wrong; please check it".into(),
+                });
+                return;
+            }
+            let matches = self
+                .store
+                .roster_by_id_tail(&self.batch, &id_tail(&value("id_tail")))
+                .unwrap_or_default();
+            match matches.len() {
+                1 => matches.into_iter().next(),
+                0 => None,
+                _ => {
+                    self.dispatch(Event::IdentifyFailed { zh: "有多名考生身份证后4位相同，请刷身份证".into(), en: "several candidates share these four characters; please tap your ID card".into() });
+                    return;
+                }
+            }
+        } else {
+            let key = value("candidate_key");
+            let found = self.store.roster_entry(&self.batch, &key).ok().flatten();
+            if self
+                .profile
+                .keypad
+                .iter()
+                .any(|f| f.chars == FieldChars::Secret)
+            {
+                // a wrong password and an unknown number read the same (R-ID-1)
+                found.filter(|e| {
+                    !e.secret.is_empty() && e.secret == password_digest(&key, &value("password"))
+                })
+            } else {
+                found
+            }
+        };
+        let Some(e) = entry else {
+            self.wrong_credentials();
+            return;
+        };
+        let candidate = Candidate {
+            candidate_key: e.candidate_key.clone(),
+            name: e.name.clone(),
+            id_number: e.id_number.clone(),
+            ethnicity: e.ethnicity.clone(),
+            address: e.address.clone(),
+            resident_card: false,
+            other_document: false,
+            has_reference_face: false,
+        };
+        let roster = RosterCheck {
+            on_roster: true,
+            ..RosterCheck::default()
+        };
+        self.identified(candidate, roster);
+    }
+
+    pub fn key(&mut self, k: &str) {
+        if self.session.screen == Screen::StaffPin {
+            if self.pin.len() < 8 {
+                self.pin.push_str(k);
+            }
+            if self.pin.len() == DEFAULT_PIN.len() {
+                let ok = self.pin_matches();
+                self.pin.clear();
+                if ok {
+                    let _ = self.store.audit("staff", "unlock", "");
+                }
+                self.dispatch(Event::PinChecked { ok });
+            }
+            self.refresh();
+            return;
+        }
+        let Some(spec) = self.profile.keypad.get(self.active_field).cloned() else {
+            return;
+        };
+        let Some(c) = k.chars().next() else { return };
+        let field = &mut self.fields[self.active_field];
+        if spec.accepts(c) && field.chars().count() < spec.length[1] {
+            field.push(c);
+            if spec.state(field) == FieldState::Complete
+                && self.active_field + 1 < self.fields.len()
+            {
+                self.active_field += 1;
+            }
+        }
+        self.refresh();
+    }
+
+    fn pin_matches(&self) -> bool {
+        let stored = self.store.get_setting("staff_pin_sha256").ok().flatten();
+        let digest = password_digest("staff", &self.pin);
+        match stored {
+            Some(d) => d == digest,
+            None => self.pin == DEFAULT_PIN,
+        }
+    }
+
+    pub fn backspace(&mut self) {
+        if self.session.screen == Screen::StaffPin {
+            self.pin.pop();
+        } else if let Some(f) = self.fields.get_mut(self.active_field) {
+            if f.pop().is_none() && self.active_field > 0 {
+                self.active_field -= 1;
+            }
+        }
+        self.refresh();
+    }
+
+    pub fn select_field(&mut self, i: usize) {
+        if i < self.fields.len() {
+            self.active_field = i;
+        }
+        self.refresh();
+    }
+
+    /// The shutter button: a visible countdown, then the capture.
+    pub fn shutter(&mut self) {
+        if self.session.screen == Screen::Live && self.countdown_until.is_none() {
+            self.countdown_until = Some(self.now_ms + COUNTDOWN_MS);
+            self.countdown_manual = true;
+            self.refresh();
+        }
+    }
+
+    // ------------------------------------------------------------------ the timer
+
+    /// Called several times a second on the UI thread: device events, finished work, the live
+    /// preview and guidance, the countdown and the idle timeout.
+    pub fn tick(&mut self, now_ms: i64) {
+        self.now_ms = now_ms;
+        while let Some(ev) = self.devices.reader.poll() {
+            match ev {
+                ReaderEvent::Card(read) => self.card_read(*read),
+                ReaderEvent::Lost(what) => {
+                    if self.session.screen == Screen::Identify {
+                        self.notice_extra = Some(("读卡器未连接，请使用键盘输入或联系工作人员".into(), format!("the ID-card reader is not connected ({what}); type your number or ask the staff")));
+                    }
+                }
+                ReaderEvent::Back => self.notice_extra = None,
+            }
+        }
+        while let Ok(done) = self.jobs.try_recv() {
+            self.finished(done);
+        }
+        if self.session.screen == Screen::Live {
+            self.live(now_ms);
+        }
+        self.dispatch(Event::Tick { now_ms });
+    }
+
+    fn live(&mut self, now: i64) {
+        if let Some(frame) = self.devices.camera.poll() {
+            match frame {
+                Ok(f) => {
+                    if let Some(ui) = self.ui.upgrade() {
+                        ui.set_preview(image_of(&f.preview));
+                    }
+                    self.live_fps = f.fps;
+                    if let Some(g) = f.guidance {
+                        self.live_good = g.steady_frames > 0;
+                        self.live_prompt = (g.text.zh.to_owned(), g.text.en.to_owned());
+                        self.live_distance = g.distance_cm;
+                    }
+                    if self.live_good {
+                        self.steady_since.get_or_insert(now);
+                    } else {
+                        self.steady_since = None;
+                        // moving out of position stops an automatic countdown
+                        if !self.countdown_manual {
+                            self.countdown_until = None;
+                        }
+                    }
+                }
+                Err(e) => {
+                    self.dispatch(Event::DeviceLost {
+                        what: format!("camera: {e}"),
+                    });
+                    return;
+                }
+            }
+        }
+        if self.countdown_until.is_none() && self.steady_since.is_some_and(|t| now - t >= STEADY_MS)
+        {
+            self.countdown_until = Some(now + COUNTDOWN_MS);
+            self.countdown_manual = false;
+        }
+        if self.countdown_until.is_some_and(|t| now >= t) {
+            self.countdown_until = None;
+            self.countdown_manual = false;
+            self.dispatch(Event::Continue);
+        }
+    }
+
+    fn finished(&mut self, done: Done) {
+        match done {
+            Done::Checked {
+                passed,
+                rows,
+                photo,
+                report_json,
+            } => {
+                self.check_rows = rows;
+                self.report_json = report_json;
+                if let (Some((_, rgb)), Some(ui)) = (&photo, self.ui.upgrade()) {
+                    ui.set_photo(image_of(rgb));
+                }
+                self.photo = photo;
+                self.dispatch(Event::Checked {
+                    passed: passed && self.photo.is_some(),
+                });
+            }
+            Done::Verified { distance } => {
+                self.verification_distance = distance;
+                let passed = distance.is_some_and(|d| d < SAME_PERSON_DISTANCE);
+                let _ = self.store.record_attempt(
+                    &self.profile.name,
+                    &self.candidate_key,
+                    distance,
+                    passed,
+                );
+                self.dispatch(Event::Verified { passed });
+            }
+            Done::Documents(n) => {
+                self.manual_done = n;
+                self.dispatch(Event::DocumentsCaptured);
+            }
+            Done::Withdrawn(Ok(())) => self.dispatch(Event::Withdrawn),
+            Done::Withdrawn(Err(e)) => {
+                self.session.busy = false;
+                self.notice_extra = Some((
+                    "暂时无法撤回，请稍后再试或联系工作人员".into(),
+                    format!("cannot withdraw now ({e}); try later or ask the staff"),
+                ));
+                self.refresh();
+            }
+            Done::RosterSynced(r) => {
+                self.notice_extra = Some(match r {
+                    Ok(n) => (
+                        format!("名单已同步：{n} 人"),
+                        format!("roster synced: {n} candidates"),
+                    ),
+                    Err(e) => ("名单同步失败".into(), format!("roster sync failed: {e}")),
+                });
+                self.refresh();
+            }
+        }
+    }
+
+    // ------------------------------------------------------------------ showing the state
+
+    pub fn refresh(&self) {
+        let Some(ui) = self.ui.upgrade() else { return };
+        let s = &self.session;
+        ui.set_screen(s.screen.name().into());
+        ui.set_english(self.english);
+        ui.set_demo(self.demo);
+        ui.set_collection_open(s.open);
+        ui.set_profile_title(
+            if s.open || !matches!(s.screen, Screen::Idle) {
+                self.t(&self.profile.title.zh, &self.profile.title.en)
+            } else {
+                String::new()
+            }
+            .into(),
+        );
+        ui.set_help_phone(self.profile.help_phone.clone().into());
+        ui.set_help_open(s.help_open);
+        ui.set_busy(s.busy);
+        let notice = s
+            .notice
+            .as_ref()
+            .map(|n| self.t(&n.zh, &n.en))
+            .or_else(|| self.notice_extra.as_ref().map(|(zh, en)| self.t(zh, en)))
+            .unwrap_or_default();
+        ui.set_notice(notice.into());
+
+        // identify
+        let keypad = &self.profile.keypad;
+        ui.set_accepts_card(self.profile.identification.iter().any(|m| m == "id-card"));
+        ui.set_keypad_enabled(!keypad.is_empty());
+        let active = keypad.get(self.active_field);
+        ui.set_keypad_letters(
+            active.is_some_and(|f| matches!(f.chars, FieldChars::Alnum | FieldChars::Secret)),
+        );
+        ui.set_keypad_x(active.is_some_and(|f| f.chars == FieldChars::IdTail));
+        ui.set_active_field(self.active_field as i32);
+        let fields: Vec<FieldView> = keypad
+            .iter()
+            .zip(&self.fields)
+            .map(|(spec, text)| {
+                let state = spec.state(text);
+                let (code, hint) = match &state {
+                    FieldState::Empty => (
+                        0,
+                        self.t(
+                            &format!("{} 位", spec.length[0]),
+                            &format!("{} characters", spec.length[0]),
+                        ),
+                    ),
+                    FieldState::Incomplete => {
+                        (1, format!("{}/{}", text.chars().count(), spec.length[0]))
+                    }
+                    FieldState::Complete => (2, String::new()),
+                    FieldState::Bad(zh, en) => (3, self.t(zh, en)),
+                };
+                let shown = if spec.chars == FieldChars::Secret {
+                    "•".repeat(text.chars().count())
+                } else {
+                    text.clone()
+                };
+                FieldView {
+                    label: self.t(&spec.label.zh, &spec.label.en).into(),
+                    value: shown.into(),
+                    state: code,
+                    hint: hint.into(),
+                }
+            })
+            .collect();
+        ui.set_fields(shared_rows(fields));
+
+        // confirm info
+        if let Some(c) = &s.candidate {
+            let state_of = |field: &str| {
+                if s.roster.blocked.contains(&field) {
+                    2
+                } else if s.roster.warned.contains(&field) {
+                    1
+                } else {
+                    0
+                }
+            };
+            let mut rows = vec![
+                InfoRow {
+                    label: self.t("姓名", "Name").into(),
+                    value: c.name.clone().into(),
+                    state: state_of("name"),
+                },
+                InfoRow {
+                    label: self.t("证件号码", "ID number").into(),
+                    value: masked_id(&c.id_number).into(),
+                    state: state_of("id_number"),
+                },
+            ];
+            if c.candidate_key != c.id_number {
+                rows.push(InfoRow {
+                    label: self.t("考生号", "Candidate number").into(),
+                    value: c.candidate_key.clone().into(),
+                    state: 0,
+                });
+            }
+            if !c.ethnicity.is_empty() {
+                rows.push(InfoRow {
+                    label: self.t("民族", "Ethnicity").into(),
+                    value: c.ethnicity.clone().into(),
+                    state: state_of("ethnicity"),
+                });
+            }
+            if !c.address.is_empty() {
+                rows.push(InfoRow {
+                    label: self.t("住址", "Address").into(),
+                    value: c.address.clone().into(),
+                    state: state_of("address"),
+                });
+            }
+            if s.roster.blocked.contains(&"roster") {
+                rows.push(InfoRow {
+                    label: self.t("报名记录", "Registration").into(),
+                    value: self.t("未找到", "not found").into(),
+                    state: 2,
+                });
+            }
+            ui.set_info_rows(shared_rows(rows));
+        } else {
+            ui.set_info_rows(shared_rows(Vec::<InfoRow>::new()));
+        }
+        ui.set_info_blocked(s.roster.is_blocked());
+        ui.set_info_warned(!s.roster.warned.is_empty());
+
+        // consent and guide
+        let consent = self
+            .profile
+            .consent
+            .as_ref()
+            .map(|c| self.t(&c.zh, &c.en))
+            .unwrap_or_default();
+        ui.set_consent_text(consent.into());
+        ui.set_consent_ticked(s.consent_ticked);
+        let guide: Vec<SharedString> = guide_items(&self.profile, &self.spec)
+            .iter()
+            .map(|(zh, en)| self.t(zh, en).into())
+            .collect();
+        ui.set_guide_items(shared_rows(guide));
+
+        // live
+        ui.set_prompt(self.t(&self.live_prompt.0, &self.live_prompt.1).into());
+        ui.set_prompt_good(self.live_good);
+        let [near, far] = self.profile.distance_cm;
+        ui.set_distance_text(
+            match self.live_distance {
+                Some(d) => self.t(
+                    &format!("距离约 {d:.0} 厘米（目标 {near:.0}–{far:.0}）"),
+                    &format!("about {d:.0} cm (target {near:.0}–{far:.0})"),
+                ),
+                None => String::new(),
+            }
+            .into(),
+        );
+        ui.set_countdown(
+            self.countdown_until
+                .map(|t| ((t - self.now_ms + 999) / 1000).max(1) as i32)
+                .unwrap_or(0),
+        );
+        ui.set_fps_text(
+            if self.live_fps > 0.0 {
+                format!("{:.0} fps", self.live_fps)
+            } else {
+                String::new()
+            }
+            .into(),
+        );
+
+        // checks, verify
+        let rows: Vec<CheckRow> = self
+            .check_rows
+            .iter()
+            .map(|(zh, en, ok, rz, re)| CheckRow {
+                name: self.t(zh, en).into(),
+                ok: *ok,
+                reason: self.t(rz, re).into(),
+            })
+            .collect();
+        ui.set_check_rows(shared_rows(rows));
+        ui.set_checks_passed(s.checks_passed);
+        ui.set_verify_passed(s.verified == Some(true));
+        ui.set_verify_text(
+            match self.verification_distance {
+                Some(d) => self.t(
+                    &format!("相似度距离 {d:.2}（小于 {SAME_PERSON_DISTANCE:.2} 为同一人）"),
+                    &format!("distance {d:.2} (below {SAME_PERSON_DISTANCE:.2}: same person)"),
+                ),
+                None if s.verified.is_some() => {
+                    self.t("未能比对人脸", "the faces could not be compared")
+                }
+                None => String::new(),
+            }
+            .into(),
+        );
+        ui.set_attempts_text(
+            match s.attempts_left() {
+                Some(n) if s.verified == Some(false) => {
+                    self.t(&format!("还可尝试 {n} 次"), &format!("{n} attempts left"))
+                }
+                _ => String::new(),
+            }
+            .into(),
+        );
+        let steps: Vec<SharedString> = [
+            ("身份证正面", "front of the ID card"),
+            ("身份证背面", "back of the ID card"),
+            (
+                "手持身份证的本人照片（横向）",
+                "you holding the card (landscape)",
+            ),
+        ]
+        .iter()
+        .map(|(zh, en)| self.t(zh, en).into())
+        .collect();
+        ui.set_manual_steps(shared_rows(steps));
+        ui.set_manual_done(self.manual_done as i32);
+
+        // receipt and status
+        if let Some((id, _)) = &s.receipt {
+            ui.set_receipt_number(
+                id.chars()
+                    .rev()
+                    .take(12)
+                    .collect::<String>()
+                    .chars()
+                    .rev()
+                    .collect::<String>()
+                    .to_uppercase()
+                    .into(),
+            );
+            ui.set_receipt_time(self.receipt_time.clone().into());
+            let st = if s.manual_review {
+                self.t(
+                    "排队上传，等待人工审核",
+                    "queued for upload, then manual review",
+                )
+            } else {
+                self.t("排队上传中，随后审核", "queued for upload, then review")
+            };
+            ui.set_status_text(st.into());
+        } else if let Some(p) = &s.previous {
+            ui.set_status_text(p.status_line.clone().into());
+        }
+        let review = s.previous.as_ref().and_then(|p| p.review);
+        ui.set_can_withdraw(
+            self.profile.withdraw_allowed
+                && review == Some(crate::hub_protocol::ReviewState::PendingReview),
+        );
+        ui.set_can_retake(matches!(
+            review,
+            Some(
+                crate::hub_protocol::ReviewState::Rejected
+                    | crate::hub_protocol::ReviewState::Withdrawn
+            )
+        ));
+
+        // staff
+        ui.set_pin_dots("●".repeat(self.pin.len()).into());
+        let names: Vec<SharedString> = self
+            .profile_names
+            .iter()
+            .filter_map(|n| self.catalog.profile(n).ok())
+            .map(|p| self.t(&p.title.zh, &p.title.en).into())
+            .collect();
+        ui.set_profiles(shared_rows(names));
+        ui.set_selected_profile(self.selected as i32);
+        ui.set_batch(self.batch.clone().into());
+        if s.screen == Screen::StaffMenu {
+            ui.set_health(shared_rows(self.health()));
+        }
+    }
+
+    fn health(&self) -> Vec<HealthRow> {
+        let q = self.store.queue_status().unwrap_or_default();
+        let hub = crate::upload::stored_link(&self.store).ok().flatten();
+        let roster = self.store.roster_size(&self.batch).unwrap_or(0);
+        vec![
+            HealthRow {
+                name: self.t("摄像头", "Camera").into(),
+                ok: true,
+                detail: self.devices.camera.description.clone().into(),
+            },
+            HealthRow {
+                name: self.t("读卡器", "ID reader").into(),
+                ok: true,
+                detail: format!(
+                    "{}{}",
+                    self.devices.reader.path.display(),
+                    if self.devices.simulated_reader.is_some() {
+                        " (simulated)"
+                    } else {
+                        ""
+                    }
+                )
+                .into(),
+            },
+            HealthRow {
+                name: self.t("中心", "Hub").into(),
+                ok: hub.is_some(),
+                detail: hub
+                    .map(|l| l.url)
+                    .unwrap_or_else(|| self.t("未连接", "not linked"))
+                    .into(),
+            },
+            HealthRow {
+                name: self.t("上传队列", "Outbox").into(),
+                ok: q.quarantined == 0,
+                detail: self
+                    .t(
+                        &format!(
+                            "待上传 {}，已上传 {}，隔离 {}",
+                            q.pending, q.sent, q.quarantined
+                        ),
+                        &format!(
+                            "{} pending, {} sent, {} quarantined",
+                            q.pending, q.sent, q.quarantined
+                        ),
+                    )
+                    .into(),
+            },
+            HealthRow {
+                name: self.t("名单", "Roster").into(),
+                ok: roster > 0,
+                detail: self
+                    .t(&format!("{roster} 人"), &format!("{roster} candidates"))
+                    .into(),
+            },
+        ]
+    }
+}
+
+/// Local time at the collection point (UTC+8), for the receipt.
+pub fn beijing_time(ms: i64) -> String {
+    let secs = ms.div_euclid(1000) + 8 * 3600;
+    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02}",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+/// Wires the window's callbacks to the controller.
+pub fn connect(ui: &KioskWindow, app: std::rc::Rc<std::cell::RefCell<App>>) {
+    macro_rules! on {
+        ($setter:ident, |$a:ident $(, $arg:ident : $t:ty)*| $body:expr) => {{
+            let app = app.clone();
+            ui.$setter(move |$($arg: $t),*| {
+                if let Ok(mut $a) = app.try_borrow_mut() {
+                    $a.touched();
+                    $body;
+                }
+            });
+        }};
+    }
+    on!(on_start, |a| a.dispatch(Event::Start));
+    on!(on_staff_entry, |a| a.dispatch(Event::StaffEntry));
+    on!(on_pin_key, |a, k: SharedString| a.key(&k));
+    on!(on_pin_back, |a| a.backspace());
+    on!(on_staff_select, |a, i: i32| a
+        .select_profile(i.max(0) as usize));
+    on!(on_staff_open, |a| {
+        let _ = a.store.audit(
+            "staff",
+            "open_collection",
+            &format!("{} {}", a.profile_name(), a.batch),
+        );
+        a.dispatch(Event::StaffOpen)
+    });
+    on!(on_staff_close, |a| a.dispatch(Event::StaffClose));
+    on!(on_staff_sync, |a| a.sync_roster());
+    on!(on_key, |a, k: SharedString| a.key(&k));
+    on!(on_backspace, |a| a.backspace());
+    on!(on_select_field, |a, i: i32| a
+        .select_field(i.max(0) as usize));
+    on!(on_submit_keypad, |a| a.submit_keypad());
+    on!(on_next, |a| a.dispatch(Event::Continue));
+    on!(on_back, |a| a.dispatch(Event::Back));
+    on!(on_toggle_consent, |a| a.dispatch(Event::ConsentToggled));
+    on!(on_capture, |a| a.shutter());
+    on!(on_retake, |a| a.dispatch(Event::Retake));
+    on!(on_withdraw, |a| a.dispatch(Event::Withdraw));
+    on!(on_help, |a| a.dispatch(Event::Help));
+    on!(on_close_help, |a| a.dispatch(Event::CloseHelp));
+    on!(on_end_session, |a| a.dispatch(Event::End));
+    on!(on_toggle_language, |a| a.toggle_language());
+}

@@ -1,0 +1,431 @@
+//! Demo mode: the people on the simulated roster (made up, valid check characters, the
+//! simulator's portraits as registration photos), and the scripted headless demo that taps
+//! through a full session per profile and writes a PNG of every screen.
+
+use super::app::{App, PROFILES};
+use super::{build_app, KioskOptions, KioskWindow};
+use crate::camera::simulated::Portrait;
+use crate::catalog::Catalog;
+use crate::engine::FaceEngine;
+use crate::hub_protocol::RosterEntry;
+use crate::imaging::{decode_image, DecodeLimits};
+use crate::reader::card::id_check_char;
+use crate::session::identify::password_digest;
+use crate::session::Screen;
+use crate::store::Store;
+use anyhow::{anyhow, bail, Context, Result};
+use i_slint_backend_testing::ElementHandle;
+use slint::platform::PointerEventButton;
+use slint::ComponentHandle;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+/// The demo batch; also its CHSI feature code (seed 004's example).
+pub const DEMO_BATCH: &str = "Z3K8F7";
+/// The demo candidates' password on the keypad profiles.
+pub const DEMO_PASSWORD: &str = "123456";
+
+fn with_check(first17: &str) -> String {
+    format!("{first17}{}", id_check_char(first17).unwrap_or('0'))
+}
+
+/// The demo roster: (candidate key, name, ID number) — keypad candidates for each profile,
+/// and the demo cards' holders keyed by their ID numbers.
+pub fn demo_people() -> Vec<RosterEntry> {
+    let person = |key: &str, name: &str, id: String, ethnicity: &str, address: &str| RosterEntry {
+        candidate_key: key.into(),
+        name: name.into(),
+        secret: password_digest(key, DEMO_PASSWORD),
+        id_number: id,
+        ethnicity: ethnicity.into(),
+        address: address.into(),
+        phone: String::new(),
+    };
+    vec![
+        person(
+            "20261234",
+            "王小明",
+            with_check("44010619990101123"),
+            "汉",
+            "广东省广州市越秀区东风中路1号",
+        ),
+        person(
+            "26440101234567",
+            "李华",
+            with_check("44030420000202456"),
+            "汉",
+            "广东省深圳市福田区福中三路2号",
+        ),
+        person(
+            "012345678901",
+            "张伟",
+            with_check("11010519980303789"),
+            "汉",
+            "北京市朝阳区建国路3号",
+        ),
+        person(
+            "2026CHSI0001",
+            "刘洋",
+            with_check("11010820010404246"),
+            "汉",
+            "北京市海淀区中关村大街4号",
+        ),
+        // the simulated reader's second card (resident, long-term validity)
+        person(
+            "110108200106150022",
+            "阿依古丽·买买提",
+            "110108200106150022".into(),
+            "维吾尔",
+            "北京市海淀区学院路37号",
+        ),
+    ]
+}
+
+/// Puts the demo people on the batch's roster (once), each with the simulator's portrait as
+/// the registration photo, so verification has a reference face without a chip decoder.
+pub fn seed_roster(store: &mut Store, batch: &str) -> Result<()> {
+    if store.roster_size(batch)? > 0 {
+        return Ok(());
+    }
+    let photo = std::fs::read(super::hardware_dir().join("cameras/sim/subject.jpg"))
+        .context("reading the demo portrait")?;
+    store.replace_roster(batch, &demo_people())?;
+    for p in demo_people() {
+        store.set_roster_photo(batch, &p.candidate_key, &photo)?;
+    }
+    Ok(())
+}
+
+/// The simulated candidate: the shipped portrait standing in front of the collection point's
+/// white backdrop (its own background painted out through the person mask), measured once.
+pub fn demo_portrait(engine: &FaceEngine) -> Result<Portrait> {
+    let path = super::hardware_dir().join("cameras/sim/subject.jpg");
+    let bytes = std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
+    let mut img = decode_image(&bytes, DecodeLimits::default())?;
+    let analysis = engine.analyze_still(&img)?;
+    let subject = analysis
+        .subject
+        .ok_or_else(|| anyhow!("no face in {}", path.display()))?;
+    let (w, h) = img.dimensions();
+    let coarse: Vec<f32> = (0..h)
+        .flat_map(|y| (0..w).map(move |x| (x, y)))
+        .map(|(x, y)| {
+            subject
+                .mask
+                .at(crate::geometry::Point::new(x as f32 + 0.5, y as f32 + 0.5))
+        })
+        .collect();
+    let alpha = crate::photo::matte::refine_alpha(&img, &coarse);
+    crate::photo::matte::replace_background(&mut img, &alpha, [250, 250, 250]);
+    Portrait::measure(engine, img)?.ok_or_else(|| anyhow!("no face in {}", path.display()))
+}
+
+/// What a headless run did.
+#[derive(Debug, Default)]
+pub struct DemoReport {
+    pub sessions: Vec<(String, String)>,
+    pub screenshots: Vec<PathBuf>,
+}
+
+struct Driver<'a> {
+    ui: &'a KioskWindow,
+    app: std::rc::Rc<std::cell::RefCell<App>>,
+    out: PathBuf,
+    prefix: String,
+    shot: usize,
+    last: Option<Screen>,
+    started: Instant,
+    report: DemoReport,
+}
+
+impl Driver<'_> {
+    fn now(&self) -> i64 {
+        crate::store::now_ms()
+    }
+
+    /// Lets the app run for `ms` of real time (devices and workers are real threads).
+    fn pump(&mut self, ms: u64) -> Result<()> {
+        let until = Instant::now() + Duration::from_millis(ms);
+        loop {
+            let now = self.now();
+            self.app.borrow_mut().tick(now);
+            self.snapshot_if_new()?;
+            if Instant::now() >= until {
+                return Ok(());
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    fn screen(&self) -> Screen {
+        self.app.borrow().screen()
+    }
+
+    fn wait_for(&mut self, what: &str, timeout_s: u64, done: impl Fn(&App) -> bool) -> Result<()> {
+        let deadline = Instant::now() + Duration::from_secs(timeout_s);
+        while !done(&self.app.borrow()) {
+            if Instant::now() > deadline {
+                bail!(
+                    "{}: waited {timeout_s} s for {what}; the screen is {}",
+                    self.prefix,
+                    self.screen().name()
+                );
+            }
+            self.pump(40)?;
+        }
+        self.pump(60)
+    }
+
+    fn snapshot_if_new(&mut self) -> Result<()> {
+        let screen = self.screen();
+        if self.last != Some(screen) {
+            self.last = Some(screen);
+            // let the screen settle (layouts, the first preview frame)
+            self.app.borrow_mut().refresh();
+            self.save(screen.name())?;
+        }
+        Ok(())
+    }
+
+    fn save(&mut self, name: &str) -> Result<()> {
+        self.shot += 1;
+        let path = self
+            .out
+            .join(format!("{}-{:02}-{name}.png", self.prefix, self.shot));
+        save_png(self.ui, &path)?;
+        self.report.screenshots.push(path);
+        Ok(())
+    }
+
+    fn tap_id(&mut self, id: &str) -> Result<()> {
+        let e = ElementHandle::find_by_element_id(self.ui, id)
+            .next()
+            .ok_or_else(|| {
+                anyhow!(
+                    "{}: no element {id} on the {} screen",
+                    self.prefix,
+                    self.screen().name()
+                )
+            })?;
+        e.mock_single_click(PointerEventButton::Left);
+        self.pump(30)
+    }
+
+    fn tap_label(&mut self, label: &str) -> Result<()> {
+        let e = ElementHandle::find_by_accessible_label(self.ui, label)
+            .next()
+            .ok_or_else(|| {
+                anyhow!(
+                    "{}: no button labelled {label:?} on the {} screen",
+                    self.prefix,
+                    self.screen().name()
+                )
+            })?;
+        e.mock_single_click(PointerEventButton::Left);
+        self.pump(10)
+    }
+
+    fn type_keys(&mut self, text: &str) -> Result<()> {
+        for c in text.chars() {
+            self.tap_label(&c.to_string())?;
+        }
+        Ok(())
+    }
+
+    /// One profile's full session; returns the record id in the outbox.
+    fn session(&mut self, profile: &str) -> Result<String> {
+        self.prefix = profile.to_owned();
+        self.shot = 0;
+        self.last = None;
+        self.pump(50)?;
+        // staff: hidden entry, PIN, profile, open collection
+        self.tap_id("Header::staff-corner")?;
+        self.type_keys("123456")?;
+        self.wait_for("the staff menu", 5, |a| a.screen() == Screen::StaffMenu)?;
+        let index = PROFILES
+            .iter()
+            .position(|p| *p == profile)
+            .ok_or_else(|| anyhow!("unknown profile {profile}"))?;
+        self.app.borrow_mut().select_profile(index);
+        self.pump(30)?;
+        self.save("staff-menu-selected")?;
+        self.tap_id("KioskWindow::open-btn")?;
+        self.tap_id("KioskWindow::start-btn")?;
+        self.wait_for("the identify screen", 5, |a| a.screen() == Screen::Identify)?;
+        match profile {
+            "gd-chengkao" => {
+                self.type_keys("20261234")?;
+                self.type_keys(DEMO_PASSWORD)?;
+                self.save("identify-typed")?;
+                self.tap_id("KioskWindow::identify-ok")?;
+            }
+            "bj-zikao-degree" => {
+                self.type_keys("012345678901")?;
+                self.save("identify-typed")?;
+                self.tap_id("KioskWindow::identify-ok")?;
+            }
+            "chsi-graduation" => {
+                let tail = demo_people()[3]
+                    .id_number
+                    .chars()
+                    .rev()
+                    .take(4)
+                    .collect::<String>()
+                    .chars()
+                    .rev()
+                    .collect::<String>();
+                self.type_keys(&format!("{DEMO_BATCH}{tail}"))?;
+                self.save("identify-typed")?;
+                self.tap_id("KioskWindow::identify-ok")?;
+            }
+            _ => {
+                // gd-gaokao and bj-chengkao: the candidate taps the ID card on the reader
+                if let Some(sim) = &self.app.borrow().devices.simulated_reader {
+                    sim.present(1);
+                }
+            }
+        }
+        self.wait_for("identification", 15, |a| a.screen() != Screen::Identify)?;
+        if let Some(sim) = &self.app.borrow().devices.simulated_reader {
+            sim.lift();
+        }
+        self.tap_id("KioskWindow::info-ok")?;
+        if !self.app.borrow().session.consent_ticked {
+            self.tap_id("KioskWindow::consent-box")?;
+        }
+        self.tap_id("KioskWindow::consent-ok")?;
+        self.tap_id("KioskWindow::guide-ok")?;
+        for attempt in 0..3 {
+            self.wait_for("a preview frame", 20, |a| a.screen() == Screen::Live)?;
+            // the simulated candidate walks up and stands still: the kiosk shoots by itself
+            let auto = self.wait_for("the automatic capture", 25, |a| a.screen() != Screen::Live);
+            if auto.is_err() {
+                self.tap_id("KioskWindow::shutter")?;
+                self.wait_for("the capture", 10, |a| a.screen() != Screen::Live)?;
+            }
+            self.wait_for("the checks", 60, |a| !a.session.busy)?;
+            self.save("checks-done")?;
+            if self.app.borrow().session.checks_passed {
+                break;
+            }
+            if attempt == 2 {
+                bail!("{profile}: the photo failed its checks three times");
+            }
+            self.tap_id("KioskWindow::checks-retake")?;
+        }
+        self.tap_id("KioskWindow::checks-ok")?;
+        if self.screen() == Screen::Verify {
+            self.wait_for("verification", 60, |a| !a.session.busy)?;
+            self.save("verify-done")?;
+            self.tap_id("KioskWindow::verify-ok")?;
+        }
+        if self.screen() == Screen::Manual {
+            self.tap_id("KioskWindow::manual-ok")?;
+            self.wait_for("the documents", 20, |a| a.screen() != Screen::Manual)?;
+        }
+        self.wait_for("the confirm screen", 5, |a| a.screen() == Screen::Confirm)?;
+        self.tap_id("KioskWindow::confirm-ok")?;
+        self.wait_for("the receipt", 20, |a| a.screen() == Screen::Receipt)?;
+        let record = self
+            .app
+            .borrow()
+            .session
+            .receipt
+            .clone()
+            .map(|r| r.0)
+            .ok_or_else(|| anyhow!("no receipt"))?;
+        // help on the receipt screen, then done
+        self.tap_id("Header::help-btn")?;
+        self.save("help")?;
+        self.tap_id("KioskWindow::help-close")?;
+        self.tap_id("KioskWindow::receipt-ok")?;
+        self.wait_for("idle", 5, |a| a.screen() == Screen::Idle)?;
+        Ok(record)
+    }
+}
+
+/// Saves the window as it is now to a PNG.
+pub fn save_png(ui: &KioskWindow, path: &Path) -> Result<()> {
+    let shot = ui
+        .window()
+        .take_snapshot()
+        .map_err(|e| anyhow!("cannot render the window: {e}"))?;
+    let img = image::RgbaImage::from_raw(shot.width(), shot.height(), shot.as_bytes().to_vec())
+        .ok_or_else(|| anyhow!("the snapshot has the wrong size"))?;
+    img.save(path)
+        .with_context(|| format!("writing {}", path.display()))?;
+    Ok(())
+}
+
+/// Installs Slint's testing platform with the software renderer: no display, real layout and
+/// text rendering, and taps delivered as pointer events. Once per process.
+pub fn install_headless_platform() -> Result<()> {
+    let backend = i_slint_backend_testing::TestingBackend::new(
+        i_slint_backend_testing::TestingBackendOptions {
+            mock_time: true,
+            threading: false,
+            renderer_name: Some("software".into()),
+        },
+    );
+    slint::platform::set_platform(Box::new(backend))
+        .map_err(|e| anyhow!("cannot set up headless rendering: {e}"))
+}
+
+/// `kiosk --headless-demo DIR`: one scripted full session per profile with simulated taps and
+/// devices; a PNG of every screen to `DIR/<profile>-<nn>-<screen>.png`. Every session must end
+/// with its record in the outbox.
+pub fn headless_demo(
+    out: &Path,
+    opts: &KioskOptions,
+    catalog: Catalog,
+    profiles: &[&str],
+    landscape: bool,
+) -> Result<DemoReport> {
+    std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
+    install_headless_platform()?;
+    let ui = KioskWindow::new()?;
+    let (w, h) = if landscape {
+        (1920, 1080)
+    } else {
+        (1080, 1920)
+    };
+    ui.window().set_size(slint::PhysicalSize::new(w, h));
+    let mut demo_opts = opts.clone();
+    demo_opts.force_demo = true;
+    let app = std::rc::Rc::new(std::cell::RefCell::new(build_app(
+        &ui, &demo_opts, catalog,
+    )?));
+    super::app::connect(&ui, app.clone());
+    ui.show()?;
+    let mut driver = Driver {
+        ui: &ui,
+        app: app.clone(),
+        out: out.to_path_buf(),
+        prefix: String::new(),
+        shot: 0,
+        last: None,
+        started: Instant::now(),
+        report: DemoReport::default(),
+    };
+    for profile in profiles {
+        let record = driver.session(profile)?;
+        let in_outbox = app
+            .borrow()
+            .store
+            .recent_captures(50)?
+            .iter()
+            .any(|c| c.id == record);
+        if !in_outbox {
+            bail!("{profile}: the record {record} is not in the outbox");
+        }
+        eprintln!(
+            "{profile}: record {record} in the outbox ({} screens so far, {:.0} s)",
+            driver.report.screenshots.len(),
+            driver.started.elapsed().as_secs_f32()
+        );
+        driver.report.sessions.push((profile.to_string(), record));
+    }
+    let report = std::mem::take(&mut driver.report);
+    ui.hide()?;
+    Ok(report)
+}

@@ -1,0 +1,215 @@
+//! The kiosk's device workers, each on its own thread so the UI never waits: the camera with
+//! the live guide (frames the UI has not taken yet are replaced, never queued), and the ID-card
+//! reader. Both report through channels the UI thread drains on its timer.
+
+use crate::camera::FrameSource;
+use crate::guidance::{Guidance, LiveGuide};
+use crate::reader::driver::{CardRead, IdCardReader, PollOutcome, ReaderConfig};
+use image::RgbImage;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{self, Receiver, SyncSender, TryRecvError};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// One analysed camera frame for the UI.
+pub struct LiveFrame {
+    /// Mirrored and shrunk for the preview (the candidate sees a mirror; the capture is not).
+    pub preview: RgbImage,
+    pub guidance: Option<Guidance>,
+    /// Frames analysed per second, over the last second.
+    pub fps: f32,
+}
+
+pub struct CameraWorker {
+    active: Arc<AtomicBool>,
+    stop: Arc<AtomicBool>,
+    latest: Arc<Mutex<Option<RgbImage>>>,
+    frames: Receiver<Result<LiveFrame, String>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+    pub description: String,
+}
+
+/// Mirror and shrink a frame to about `width` pixels wide for the preview.
+fn preview_of(frame: &RgbImage, width: u32) -> RgbImage {
+    let scale = width as f32 / frame.width().max(1) as f32;
+    let h = ((frame.height() as f32 * scale) as u32).max(1);
+    let small = image::imageops::thumbnail(frame, width, h);
+    image::imageops::flip_horizontal(&small)
+}
+
+impl CameraWorker {
+    /// Runs `source` through `guide` while active; `preview_width` sizes the preview.
+    pub fn start(
+        mut source: Box<dyn FrameSource>,
+        mut guide: LiveGuide,
+        preview_width: u32,
+    ) -> CameraWorker {
+        let description = source.describe();
+        let active = Arc::new(AtomicBool::new(false));
+        let stop = Arc::new(AtomicBool::new(false));
+        let latest = Arc::new(Mutex::new(None));
+        // room for one frame: a frame the UI has not taken is dropped for a fresher one
+        let (tx, frames): (SyncSender<Result<LiveFrame, String>>, _) = mpsc::sync_channel(1);
+        let (a, s, l) = (active.clone(), stop.clone(), latest.clone());
+        let thread = std::thread::Builder::new()
+            .name("camera".into())
+            .spawn(move || {
+                let mut window_start = Instant::now();
+                let (mut count, mut fps) = (0u32, 0f32);
+                while !s.load(Ordering::SeqCst) {
+                    if !a.load(Ordering::SeqCst) {
+                        std::thread::sleep(Duration::from_millis(30));
+                        continue;
+                    }
+                    let frame = match source.next_frame() {
+                        Ok(f) => f,
+                        Err(e) => {
+                            let _ = tx.try_send(Err(e.to_string()));
+                            std::thread::sleep(Duration::from_millis(500));
+                            continue;
+                        }
+                    };
+                    let guidance = guide.frame(&frame).ok();
+                    count += 1;
+                    if window_start.elapsed() >= Duration::from_secs(1) {
+                        fps = count as f32 / window_start.elapsed().as_secs_f32();
+                        (count, window_start) = (0, Instant::now());
+                    }
+                    let preview = preview_of(&frame, preview_width);
+                    if let Ok(mut slot) = l.lock() {
+                        *slot = Some(frame);
+                    }
+                    let _ = tx.try_send(Ok(LiveFrame {
+                        preview,
+                        guidance,
+                        fps,
+                    }));
+                }
+            })
+            .ok();
+        CameraWorker {
+            active,
+            stop,
+            latest,
+            frames,
+            thread,
+            description,
+        }
+    }
+
+    pub fn set_active(&self, on: bool) {
+        self.active.store(on, Ordering::SeqCst);
+        if !on {
+            while self.frames.try_recv().is_ok() {}
+        }
+    }
+
+    /// The newest analysed frame, if one came since the last call.
+    pub fn poll(&self) -> Option<Result<LiveFrame, String>> {
+        match self.frames.try_recv() {
+            Ok(f) => Some(f),
+            Err(TryRecvError::Empty) | Err(TryRecvError::Disconnected) => None,
+        }
+    }
+
+    /// The full-resolution frame behind the newest preview (the capture).
+    pub fn capture(&self) -> Option<RgbImage> {
+        self.latest.lock().ok().and_then(|f| f.clone())
+    }
+}
+
+impl Drop for CameraWorker {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// What the reader saw.
+pub enum ReaderEvent {
+    Card(Box<CardRead>),
+    Lost(String),
+    Back,
+}
+
+pub struct ReaderWorker {
+    events: Receiver<ReaderEvent>,
+    stop: Arc<AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+    pub path: PathBuf,
+}
+
+impl ReaderWorker {
+    pub fn start(path: PathBuf) -> ReaderWorker {
+        let (tx, events) = mpsc::channel();
+        let stop = Arc::new(AtomicBool::new(false));
+        let s = stop.clone();
+        let p = path.clone();
+        let thread = std::thread::Builder::new()
+            .name("id-reader".into())
+            .spawn(move || {
+                let mut reader: Option<IdCardReader> = None;
+                let mut connected = true;
+                while !s.load(Ordering::SeqCst) {
+                    if reader.is_none() {
+                        match IdCardReader::open(ReaderConfig::new(&p)) {
+                            Ok(r) => reader = Some(r),
+                            Err(e) => {
+                                if connected {
+                                    let _ = tx.send(ReaderEvent::Lost(e.to_string()));
+                                    connected = false;
+                                }
+                                std::thread::sleep(Duration::from_millis(500));
+                                continue;
+                            }
+                        }
+                    }
+                    let Some(r) = reader.as_mut() else { continue };
+                    match r.poll() {
+                        Ok(PollOutcome::Card(card)) => {
+                            let _ = tx.send(ReaderEvent::Card(card));
+                        }
+                        Ok(PollOutcome::Disconnected) => {
+                            if connected {
+                                let _ = tx.send(ReaderEvent::Lost(
+                                    "the ID-card reader was unplugged".into(),
+                                ));
+                                connected = false;
+                            }
+                        }
+                        Ok(_) => {
+                            if !connected {
+                                let _ = tx.send(ReaderEvent::Back);
+                                connected = true;
+                            }
+                        }
+                        Err(_) => {}
+                    }
+                    std::thread::sleep(Duration::from_millis(150));
+                }
+            })
+            .ok();
+        ReaderWorker {
+            events,
+            stop,
+            thread,
+            path,
+        }
+    }
+
+    pub fn poll(&self) -> Option<ReaderEvent> {
+        self.events.try_recv().ok()
+    }
+}
+
+impl Drop for ReaderWorker {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}

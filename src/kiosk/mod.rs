@@ -1,0 +1,206 @@
+//! The touchscreen kiosk (an adapter): the Slint window, the controller that runs the session
+//! on it, the device workers, and the demo mode with simulated devices. `kiosk` with no
+//! arguments starts it; `kiosk --headless-demo DIR` runs a scripted session per profile and
+//! writes every screen to PNG.
+
+slint::include_modules!();
+
+pub mod app;
+pub mod demo;
+pub mod devices;
+pub mod texts;
+
+use crate::camera::profile::CameraProfile;
+use crate::camera::simulated::{Portrait, Scene, SimulatedCamera};
+use crate::camera::FrameSource;
+use crate::catalog::Catalog;
+use crate::engine::FaceEngine;
+use crate::guidance::LiveGuide;
+use crate::reader::simulator::{CardDeck, Faults, SimulatedReader};
+use crate::store::Store;
+use anyhow::{Context, Result};
+use app::{App, Devices};
+use devices::{CameraWorker, ReaderWorker};
+use std::path::{Path, PathBuf};
+
+/// How the kiosk starts.
+#[derive(Clone, Debug)]
+pub struct KioskOptions {
+    /// Holds kiosk.sqlite (created if missing).
+    pub data_dir: PathBuf,
+    /// A V4L2 camera index; None: the first camera if there is one, else the simulator.
+    pub camera: Option<u32>,
+    /// The ID-card reader's serial port; None: /dev/ttyUSB0 if present, else the simulator.
+    pub reader: Option<PathBuf>,
+    /// Use the simulators even when hardware is present.
+    pub force_demo: bool,
+    pub english: bool,
+    /// The collection batch (its feature code for CHSI).
+    pub batch: String,
+}
+
+impl KioskOptions {
+    pub fn new(data_dir: PathBuf) -> Self {
+        KioskOptions {
+            data_dir,
+            camera: None,
+            reader: None,
+            force_demo: false,
+            english: false,
+            batch: demo::DEMO_BATCH.into(),
+        }
+    }
+}
+
+/// The shipped folder of hardware data (camera profiles, demo cards, demo people).
+pub fn hardware_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("hardware")
+}
+
+fn load_profile(name: &str) -> Result<CameraProfile> {
+    let path = hardware_dir().join("cameras").join(format!("{name}.toml"));
+    CameraProfile::load(&path).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
+}
+
+/// Opens the devices: real ones where found, simulators otherwise. Returns the devices and
+/// whether any simulator is in use (the screen then shows DEMO).
+pub fn open_devices(
+    opts: &KioskOptions,
+    engine: &FaceEngine,
+    catalog: &Catalog,
+    scratch: &Path,
+) -> Result<(Devices, bool)> {
+    let profile = catalog.profile(app::PROFILES[0])?.clone();
+    let spec_glasses = catalog.spec(&profile.spec)?.glasses_allowed;
+    let camera_present =
+        !opts.force_demo && (opts.camera.is_some() || Path::new("/dev/video0").exists());
+    let (source, model): (Box<dyn FrameSource>, _) = if camera_present {
+        let p = load_profile("generic-uvc-1080p")?;
+        let model = p.model_for(p.width);
+        let cam = crate::camera::v4l::V4lCamera::open(opts.camera.unwrap_or(0), p)
+            .context("opening the camera")?;
+        (Box::new(cam), model)
+    } else {
+        let p = load_profile("generic-uvc-1080p")?;
+        let model = p.model_for(p.width);
+        let who = demo::demo_portrait(engine)?;
+        let scene = Scene::Approach {
+            who,
+            from_cm: 150.0,
+            to_cm: 90.0,
+            frames: 24,
+        };
+        let mut cam = SimulatedCamera::new(scene, model, p.width, p.height, 12);
+        cam.realtime = true;
+        (Box::new(cam), model)
+    };
+    let guide = LiveGuide::new(engine.clone(), model, &profile, spec_glasses);
+    let camera = CameraWorker::start(source, guide, 720);
+
+    let reader_path = opts.reader.clone().or_else(|| {
+        (!opts.force_demo)
+            .then(|| PathBuf::from("/dev/ttyUSB0"))
+            .filter(|p| p.exists())
+    });
+    let (reader_path, simulated) = match reader_path {
+        Some(p) => (p, None),
+        None => {
+            let deck_path = hardware_dir().join("reader/demo-cards.toml");
+            let text = std::fs::read_to_string(&deck_path)
+                .with_context(|| format!("reading {}", deck_path.display()))?;
+            let deck = CardDeck::from_toml(&text)
+                .map_err(|e| anyhow::anyhow!("{}: {e}", deck_path.display()))?;
+            let link = scratch.join("reader-sim");
+            let sim = SimulatedReader::start(deck, Faults::default(), &link)
+                .context("starting the simulated reader")?;
+            (link, Some(sim))
+        }
+    };
+    let demo = !camera_present || simulated.is_some();
+    let reader = ReaderWorker::start(reader_path);
+    Ok((
+        Devices {
+            camera,
+            reader,
+            simulated_reader: simulated,
+        },
+        demo,
+    ))
+}
+
+/// Builds the controller for `ui`: store, engine, devices, the demo roster when simulated.
+pub fn build_app(ui: &KioskWindow, opts: &KioskOptions, catalog: Catalog) -> Result<App> {
+    std::fs::create_dir_all(&opts.data_dir)
+        .with_context(|| format!("creating {}", opts.data_dir.display()))?;
+    let db = opts.data_dir.join("kiosk.sqlite");
+    let mut store = Store::open(&db)?;
+    let engine = FaceEngine::load_default().context("loading the face models")?;
+    let (devices, demo) = open_devices(opts, &engine, &catalog, &opts.data_dir)?;
+    if demo {
+        demo::seed_roster(&mut store, &opts.batch)?;
+    }
+    let uploader = match crate::upload::stored_link(&store)? {
+        Some(link) => {
+            let policy = crate::upload::UploadPolicy {
+                retention: crate::upload::stored_retention(&store)?,
+                ..Default::default()
+            };
+            Some(crate::upload::spawn_uploader(db.clone(), link, policy)?)
+        }
+        None => None,
+    };
+    let mut app = App::new(
+        ui,
+        catalog,
+        engine,
+        store,
+        uploader,
+        devices,
+        demo,
+        opts.batch.clone(),
+    )?;
+    if opts.english {
+        app.set_english(true);
+    }
+    app.refresh();
+    Ok(app)
+}
+
+/// `kiosk`: the window on the desktop or the kiosk's screen.
+pub fn run_window(opts: KioskOptions, catalog: Catalog) -> Result<()> {
+    let started = std::time::Instant::now();
+    let ui = KioskWindow::new().context("opening the window (is a display available? try Xvfb)")?;
+    let app = std::rc::Rc::new(std::cell::RefCell::new(build_app(&ui, &opts, catalog)?));
+    app::connect(&ui, app.clone());
+    let timer = slint::Timer::default();
+    let ticking = app.clone();
+    timer.start(
+        slint::TimerMode::Repeated,
+        std::time::Duration::from_millis(33),
+        move || {
+            if let Ok(mut a) = ticking.try_borrow_mut() {
+                a.tick(crate::store::now_ms());
+            }
+        },
+    );
+    ui.show()?;
+    eprintln!(
+        "kiosk: first screen after {} ms{}",
+        started.elapsed().as_millis(),
+        if app.borrow().demo {
+            " (DEMO: simulated devices)"
+        } else {
+            ""
+        }
+    );
+    ui.run()?;
+    Ok(())
+}
+
+/// Scripted full sessions with simulated taps: see [`demo::headless_demo`].
+pub use demo::headless_demo;
+
+/// Mirrors a portrait for the simulator (kept here so the demo can build scenes).
+pub fn portrait(engine: &FaceEngine, img: image::RgbImage) -> Result<Option<Portrait>> {
+    Ok(Portrait::measure(engine, img)?)
+}

@@ -1,0 +1,75 @@
+//! The whole kiosk driven by simulated taps (Slint's element finder and pointer events) with
+//! the simulated camera and the simulated reader on a real pseudo-terminal: one full session
+//! per exam profile, each ending with its record in the outbox, and then at a real hub on
+//! loopback. Screens are written to target/tmp/kiosk-flow/ to look at.
+
+mod common;
+
+use capture_kiosk::catalog::Catalog;
+use capture_kiosk::kiosk::app::PROFILES;
+use capture_kiosk::kiosk::{headless_demo, KioskOptions};
+use capture_kiosk::store::Store;
+use capture_kiosk::upload::{stored_link, HubClient, UploadPolicy, Worker};
+use common::hubs::{fresh_dir, runtime, TestHub};
+use std::time::{Duration, Instant};
+
+#[test]
+fn one_full_session_per_profile_ends_in_the_outbox_and_at_the_hub() {
+    let hub = TestHub::start("kiosk-flow");
+    let token = hub.kiosk_token("kiosk-flow");
+    let data = fresh_dir("kiosk-flow", "data");
+    {
+        let store = Store::open(&data.join("kiosk.sqlite")).unwrap();
+        store.set_setting("hub_url", &hub.url).unwrap();
+        store.set_setting("hub_token", &token).unwrap();
+    }
+    let shots = fresh_dir("kiosk-flow", "screens");
+    let opts = KioskOptions::new(data.clone());
+    let report =
+        headless_demo(&shots, &opts, Catalog::shipped().unwrap(), &PROFILES, false).unwrap();
+    assert_eq!(report.sessions.len(), PROFILES.len());
+    for profile in PROFILES {
+        let names: Vec<String> = report
+            .screenshots
+            .iter()
+            .filter_map(|p| p.file_name()?.to_str().map(str::to_owned))
+            .filter(|n| n.starts_with(&format!("{profile}-")))
+            .collect();
+        for screen in [
+            "identify",
+            "confirm-info",
+            "consent",
+            "guide",
+            "live",
+            "checks",
+            "confirm",
+            "receipt",
+        ] {
+            assert!(
+                names.iter().any(|n| n.ends_with(&format!("-{screen}.png"))),
+                "{profile}: no {screen} screen in {names:?}"
+            );
+        }
+    }
+
+    // the uploader ran beside the kiosk; whatever it has not sent yet goes now
+    let db = data.join("kiosk.sqlite");
+    let store = Store::open(&db).unwrap();
+    let link = stored_link(&store).unwrap().unwrap();
+    let mut w = Worker::new(
+        store,
+        HubClient::new(&link).unwrap(),
+        UploadPolicy::default(),
+    )
+    .unwrap();
+    let drained = runtime()
+        .block_on(w.drain(Instant::now() + Duration::from_secs(60)))
+        .unwrap();
+    assert_eq!(drained.pending_left, 0, "{drained:?}");
+    let mut at_hub = hub.hub.db().record_ids().unwrap();
+    at_hub.sort();
+    let mut submitted: Vec<String> = report.sessions.iter().map(|(_, r)| r.clone()).collect();
+    submitted.sort();
+    assert_eq!(at_hub, submitted);
+    println!("screens in {}", shots.display());
+}
