@@ -66,6 +66,21 @@ fn one_full_session_per_profile_ends_in_the_outbox_and_at_the_hub() {
         .block_on(w.drain(Instant::now() + Duration::from_secs(60)))
         .unwrap();
     assert_eq!(drained.pending_left, 0, "{drained:?}");
+    // bj-chengkao's candidate has a rare character in the name: the manual path, with the ID
+    // card's photographs going to the reviewer
+    let manual: Vec<_> = hub
+        .hub
+        .db()
+        .review_items(capture_kiosk::hub_protocol::ReviewState::PendingReview, 10)
+        .unwrap()
+        .into_iter()
+        .filter(|i| i.manual_review)
+        .collect();
+    assert_eq!(manual.len(), 1, "one manual-path record");
+    assert_eq!(
+        (manual[0].profile.as_str(), manual[0].documents),
+        ("bj-chengkao", 3)
+    );
     let mut at_hub = hub.hub.db().record_ids().unwrap();
     at_hub.sort();
     let mut submitted: Vec<String> = report.sessions.iter().map(|(_, r)| r.clone()).collect();

@@ -6,7 +6,7 @@
 mod common;
 
 use capture_kiosk::kiosk::demo::{install_headless_platform, save_png};
-use capture_kiosk::kiosk::{CheckRow, FieldView, HealthRow, InfoRow, KioskWindow};
+use capture_kiosk::kiosk::{CheckRow, FieldView, HealthRow, InfoRow, KioskWindow, Metrics};
 use slint::{ComponentHandle, ModelRc, SharedString, VecModel};
 
 const SCREENS: [&str; 16] = [
@@ -189,6 +189,7 @@ fn every_screen_renders_in_both_languages_and_orientations() {
     let out = common::hubs::fresh_dir("screens", "all");
     for (w, h, orient) in [(1080, 1920, "portrait"), (1920, 1080, "landscape")] {
         ui.window().set_size(slint::PhysicalSize::new(w, h));
+        ui.global::<Metrics>().set_compact(w > h);
         for english in [false, true] {
             slint::select_bundled_translation(if english { "en" } else { "" }).unwrap();
             ui.set_english(english);

@@ -75,6 +75,7 @@ pub fn run(a: BenchUploadArgs) -> Result<ExitCode> {
             check_report_json: r#"{"ok":true,"faces":1,"checks":[]}"#,
             verification_distance: Some(0.3),
             manual_review: false,
+            documents: &[],
         })?;
         progress.inc(1);
     }

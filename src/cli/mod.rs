@@ -35,7 +35,7 @@ pub struct Cli {
     /// a PNG of every screen to DIR (`<profile>-<nn>-<screen>.png`).
     #[arg(long, value_name = "DIR")]
     headless_demo: Option<PathBuf>,
-    /// With --headless-demo: render 1920×1080 landscape instead of 1080×1920 portrait.
+    /// A landscape screen (1920×1080) instead of portrait (1080×1920).
     #[arg(long)]
     landscape: bool,
     /// The kiosk's data folder (its database).
@@ -90,6 +90,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         let mut opts = capture_kiosk::kiosk::KioskOptions::new(cli.kiosk_data.clone());
         opts.force_demo = cli.demo;
         opts.english = cli.english;
+        opts.landscape = cli.landscape;
         if let Some(b) = &cli.batch {
             opts.batch = b.clone();
         }
@@ -106,6 +107,16 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
                 report.sessions.len(),
                 report.screenshots.len(),
                 dir.display()
+            ));
+            let mut fps = report.live_fps.clone();
+            fps.sort_by(f32::total_cmp);
+            say(format!(
+                "first screen after {} ms (models and devices loaded); preview with guidance: median {:.1} fps over {} seconds; memory: {} MB now, {} MB peak",
+                report.first_screen_ms,
+                fps.get(fps.len() / 2).copied().unwrap_or(0.0),
+                fps.len(),
+                report.rss_kb / 1024,
+                report.peak_rss_kb / 1024
             ));
             return Ok(ExitCode::SUCCESS);
         }

@@ -19,6 +19,8 @@ use std::sync::Arc;
 const MAX_PHOTO_BYTES: usize = 4 << 20;
 const MAX_REPORT_BYTES: usize = 256 << 10;
 const MAX_META_BYTES: usize = 16 << 10;
+/// The manual path's photographs: the ID card's front, back, the candidate holding it.
+const MAX_DOCUMENTS: usize = 3;
 
 pub fn routes() -> Router<Arc<Hub>> {
     Router::new()
@@ -91,6 +93,7 @@ async fn submit(
 ) -> Result<(StatusCode, Json<SubmitReply>), ApiError> {
     let (kiosk_id, _) = kiosk(&hub, &headers).await?;
     let (mut meta, mut photo, mut report) = (None, None, None);
+    let mut documents: Vec<axum::body::Bytes> = Vec::new();
     loop {
         let field = match form.next_field().await {
             Ok(Some(f)) => f,
@@ -102,6 +105,18 @@ async fn submit(
             .bytes()
             .await
             .map_err(|e| ApiError::new(e.status(), e.body_text()))?;
+        if name == "document" {
+            if documents.len() == MAX_DOCUMENTS || bytes.len() > MAX_PHOTO_BYTES {
+                return Err(ApiError::new(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    format!(
+                        "at most {MAX_DOCUMENTS} document photos of {MAX_PHOTO_BYTES} bytes each"
+                    ),
+                ));
+            }
+            documents.push(bytes);
+            continue;
+        }
         let (slot, limit) = match name.as_str() {
             "metadata" => (&mut meta, MAX_META_BYTES),
             "photo" => (&mut photo, MAX_PHOTO_BYTES),
@@ -134,7 +149,8 @@ async fn submit(
         return Err(invalid(problem));
     }
     blocking(&hub, move |h| {
-        h.store_submission(&kiosk_id, meta, &photo, &report)
+        let documents: Vec<&[u8]> = documents.iter().map(|d| d.as_ref()).collect();
+        h.store_submission(&kiosk_id, meta, &photo, &report, &documents)
     })
     .await
     .map(|(code, reply)| (code, Json(reply)))
@@ -149,6 +165,7 @@ impl Hub {
         meta: RecordMeta,
         photo: &[u8],
         report: &[u8],
+        documents: &[&[u8]],
     ) -> Result<(StatusCode, SubmitReply), ApiError> {
         let report_text = std::str::from_utf8(report)
             .ok()
@@ -161,6 +178,10 @@ impl Hub {
         content.extend_from_slice(photo);
         content.push(0);
         content.extend_from_slice(report);
+        for doc in documents {
+            content.push(0);
+            content.extend_from_slice(doc);
+        }
         let fingerprint = digest_hex(&content);
 
         let replay = |db: &HubDb| -> Result<Option<(StatusCode, SubmitReply)>, ApiError> {
@@ -213,7 +234,15 @@ impl Hub {
             &meta.candidate_key,
             &hash,
         );
-        let file = self.write_photo(&meta.key, photo)?;
+        for doc in documents {
+            if !doc.starts_with(&[0xFF, 0xD8]) {
+                return Err(invalid("a document photo is not a JPEG"));
+            }
+        }
+        let file = self.write_photo(&meta.key, "", photo)?;
+        for (n, doc) in documents.iter().enumerate() {
+            self.write_photo(&meta.key, &format!("-doc{n}"), doc)?;
+        }
         let status = db.insert_record(&NewRecord {
             meta: &meta,
             kiosk_id,
@@ -223,6 +252,7 @@ impl Hub {
             phash: &hash,
             report: report_text,
             duplicates: &flags,
+            documents: documents.len(),
         })?;
         drop(db);
         self.index().push(super::db::HashEntry {
@@ -247,18 +277,18 @@ impl Hub {
 
     /// Writes the photo durably: temporary file, fsync, rename, fsync of the folder. The key
     /// was checked to be a UUID, so it is safe as a file name.
-    fn write_photo(&self, key: &str, bytes: &[u8]) -> Result<String, ApiError> {
+    fn write_photo(&self, key: &str, suffix: &str, bytes: &[u8]) -> Result<String, ApiError> {
         let shard = &key[key.len().saturating_sub(2)..];
         let dir = self.photos.join(shard);
         std::fs::create_dir_all(&dir)?;
-        let tmp = dir.join(format!(".{key}.tmp"));
+        let tmp = dir.join(format!(".{key}{suffix}.tmp"));
         let mut f = std::fs::File::create(&tmp)?;
         f.write_all(bytes)?;
         f.sync_all()?;
         drop(f);
-        std::fs::rename(&tmp, dir.join(format!("{key}.jpg")))?;
+        std::fs::rename(&tmp, dir.join(format!("{key}{suffix}.jpg")))?;
         std::fs::File::open(&dir)?.sync_all()?;
-        Ok(format!("{shard}/{key}.jpg"))
+        Ok(format!("{shard}/{key}{suffix}.jpg"))
     }
 
     pub(super) fn photo_path(&self, file: &str) -> std::path::PathBuf {

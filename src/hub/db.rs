@@ -78,6 +78,8 @@ const MIGRATIONS: &[&str] = &[
 "#,
     // 2: password digests for profiles that identify by number and password
     "ALTER TABLE roster ADD COLUMN secret TEXT NOT NULL DEFAULT '';",
+    // 3: how many document photographs came with a record (R-MANUAL)
+    "ALTER TABLE records ADD COLUMN documents INTEGER NOT NULL DEFAULT 0;",
 ];
 
 pub fn digest_hex(bytes: &[u8]) -> String {
@@ -141,6 +143,8 @@ pub struct ReviewItem {
     pub note: String,
     pub report: serde_json::Value,
     pub duplicates: Vec<DuplicateFlag>,
+    /// Document photographs from the manual path.
+    pub documents: i64,
 }
 
 /// A record's perceptual hash, kept in memory for the duplicate check.
@@ -171,6 +175,7 @@ pub struct NewRecord<'a> {
     pub phash: &'a [u8],
     pub report: &'a str,
     pub duplicates: &'a [DuplicateFlag],
+    pub documents: usize,
 }
 
 pub struct HubDb {
@@ -358,13 +363,15 @@ impl HubDb {
         let now = now_ms();
         self.conn.execute(
             "INSERT INTO records (id, kiosk_id, profile, batch_id, candidate_key, spec, captured_at, verification_distance,
-                                  manual_review, fingerprint, photo_file, photo_bytes, phash, report, received_at, state, duplicates)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, 'pending_review', ?16)",
+                                  manual_review, fingerprint, photo_file, photo_bytes, phash, report, received_at, state, duplicates,
+                                  documents)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, 'pending_review', ?16, ?17)",
             params![
                 n.meta.key, n.kiosk_id, n.meta.profile, n.meta.batch_id, n.meta.candidate_key, n.meta.spec,
                 n.meta.captured_at_ms, n.meta.verification_distance, n.meta.manual_review, n.fingerprint,
                 n.photo_file, n.photo_bytes as i64, n.phash, n.report, now,
-                serde_json::to_string(n.duplicates).unwrap_or_else(|_| "[]".into())
+                serde_json::to_string(n.duplicates).unwrap_or_else(|_| "[]".into()),
+                n.documents as i64
             ],
         )?;
         Ok(RecordStatus {
@@ -527,7 +534,7 @@ impl HubDb {
             "SELECT r.id, k.name, r.profile, r.batch_id, r.candidate_key,
                     (SELECT name FROM roster WHERE batch_id = r.batch_id AND candidate_key = r.candidate_key),
                     r.captured_at, r.received_at, r.verification_distance, r.manual_review, r.state, r.reasons, r.note,
-                    r.report, r.duplicates
+                    r.report, r.duplicates, r.documents
              FROM records r JOIN kiosks k ON k.id = r.kiosk_id
              WHERE r.state = ?1 ORDER BY r.received_at, r.id LIMIT ?2",
         )?;
@@ -552,6 +559,7 @@ impl HubDb {
                 note: r.get(12)?,
                 report: serde_json::from_str(&report).unwrap_or(serde_json::Value::Null),
                 duplicates: serde_json::from_str(&dups).unwrap_or_default(),
+                documents: r.get(15)?,
             })
         })?;
         Ok(rows.collect::<Result<_, _>>()?)

@@ -31,6 +31,7 @@ pub fn routes() -> Router<Arc<Hub>> {
         .route("/api/v1/reasons", get(reasons))
         .route("/api/v1/review/queue", get(queue))
         .route("/api/v1/review/records/{id}/photo", get(photo))
+        .route("/api/v1/review/records/{id}/documents/{n}", get(document))
         .route("/api/v1/review/records/{id}/decision", post(decide))
         .route("/api/v1/kiosks", post(add_kiosk))
         .route("/api/v1/roster", axum::routing::put(import_roster))
@@ -212,6 +213,32 @@ async fn photo(
             .record(&id)?
             .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, "no such record"))?;
         let bytes = std::fs::read(h.photo_path(&rec.photo_file))?;
+        Ok((
+            [
+                (header::CONTENT_TYPE, "image/jpeg"),
+                (header::CACHE_CONTROL, "private, no-store"),
+            ],
+            bytes,
+        )
+            .into_response())
+    })
+    .await
+}
+
+async fn document(
+    State(hub): State<Arc<Hub>>,
+    headers: HeaderMap,
+    Path((id, n)): Path<(String, u8)>,
+) -> Result<Response, ApiError> {
+    reviewer(&hub, &headers).await?;
+    blocking(&hub, move |h| {
+        let rec = h
+            .db()
+            .record(&id)?
+            .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, "no such record"))?;
+        let file = rec.photo_file.replace(".jpg", &format!("-doc{n}.jpg"));
+        let bytes = std::fs::read(h.photo_path(&file))
+            .map_err(|_| ApiError::new(StatusCode::NOT_FOUND, "no such document photo"))?;
         Ok((
             [
                 (header::CONTENT_TYPE, "image/jpeg"),

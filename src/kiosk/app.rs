@@ -34,9 +34,23 @@ enum Done {
     Verified {
         distance: Option<f32>,
     },
-    Documents(usize),
     Withdrawn(Result<(), String>),
     RosterSynced(Result<usize, String>),
+}
+
+/// Hands a worker's result back, tagged with the session it belongs to: a result that arrives
+/// after its candidate left (help → end, idle timeout) must not reach the next candidate.
+#[derive(Clone)]
+struct JobSender {
+    generation: u64,
+    tx: Sender<(u64, Done)>,
+}
+
+impl JobSender {
+    /// Gone results (the kiosk is shutting down) are dropped: nobody is left to show them to.
+    fn send(&self, done: Done) {
+        let _ = self.tx.send((self.generation, done));
+    }
 }
 
 /// The kiosk's devices and their simulators.
@@ -45,6 +59,8 @@ pub struct Devices {
     pub reader: ReaderWorker,
     /// In demo mode: the simulated reader the driver reads through a pseudo-terminal.
     pub simulated_reader: Option<SimulatedReader>,
+    /// The camera's geometry, for rebuilding the live guide when the profile changes.
+    pub camera_model: crate::guidance::CameraModel,
 }
 
 pub struct App {
@@ -55,6 +71,8 @@ pub struct App {
     uploader: Option<UploaderHandle>,
     pub devices: Devices,
     pub demo: bool,
+    /// Which of the simulated reader's cards the demo button puts on the reader.
+    pub demo_card: usize,
     pub session: Session,
     profile_names: Vec<String>,
     selected: usize,
@@ -62,7 +80,7 @@ pub struct App {
     profile: ExamProfile,
     spec: PhotoSpec,
     english: bool,
-    pin: String,
+    pub(crate) pin: String,
     fields: Vec<String>,
     active_field: usize,
     candidate_key: String,
@@ -73,8 +91,16 @@ pub struct App {
     check_rows: Vec<(String, String, bool, String, String)>,
     verification_distance: Option<f32>,
     manual_done: usize,
-    jobs: Receiver<Done>,
-    jobs_tx: Sender<Done>,
+    /// The manual path's photographs so far, and when the next one is taken.
+    documents: Vec<Vec<u8>>,
+    next_document_at: Option<i64>,
+    jobs: Receiver<(u64, Done)>,
+    jobs_tx: Sender<(u64, Done)>,
+    /// Counts sessions: results of an earlier one are dropped.
+    generation: u64,
+    /// When the camera started failing (it reopens itself; a short gap is not a failure).
+    camera_failing_since: Option<i64>,
+    camera_model: crate::guidance::CameraModel,
     steady_since: Option<i64>,
     /// When the shutter fires, and whether staff or the candidate asked (not automatic).
     countdown_until: Option<i64>,
@@ -138,6 +164,7 @@ impl App {
         let profile = catalog.profile(&first)?.clone();
         let spec = catalog.spec(&profile.spec)?.clone();
         let (jobs_tx, jobs) = mpsc::channel();
+        let camera_model = devices.camera_model;
         let mut app = App {
             ui: ui.as_weak(),
             catalog,
@@ -146,6 +173,7 @@ impl App {
             uploader,
             devices,
             demo,
+            demo_card: 1,
             session: Session::new(Rules::from_profile(&profile)),
             profile_names,
             selected: 0,
@@ -164,8 +192,13 @@ impl App {
             check_rows: Vec::new(),
             verification_distance: None,
             manual_done: 0,
+            documents: Vec::new(),
+            next_document_at: None,
             jobs,
             jobs_tx,
+            generation: 0,
+            camera_failing_since: None,
+            camera_model,
             steady_since: None,
             countdown_until: None,
             countdown_manual: false,
@@ -181,6 +214,13 @@ impl App {
         Ok(app)
     }
 
+    fn job_sender(&self) -> JobSender {
+        JobSender {
+            generation: self.generation,
+            tx: self.jobs_tx.clone(),
+        }
+    }
+
     fn t(&self, zh: &str, en: &str) -> String {
         if self.english {
             en.to_owned()
@@ -191,6 +231,16 @@ impl App {
 
     pub fn screen(&self) -> Screen {
         self.session.screen
+    }
+
+    /// Analysed camera frames per second over the last second.
+    pub fn live_fps(&self) -> f32 {
+        self.live_fps
+    }
+
+    /// A prompt from the live guide is on the preview.
+    pub fn has_guidance(&self) -> bool {
+        !self.live_prompt.0.is_empty()
     }
 
     pub fn profile_name(&self) -> &str {
@@ -224,6 +274,14 @@ impl App {
             return;
         };
         self.selected = index;
+        self.devices
+            .camera
+            .set_guide(crate::guidance::LiveGuide::new(
+                self.engine.clone(),
+                self.camera_model,
+                &p,
+                s.glasses_allowed,
+            ));
         self.profile = p;
         self.spec = s;
         let open = self.session.open;
@@ -262,6 +320,8 @@ impl App {
     fn effect(&mut self, fx: Effect) {
         match fx {
             Effect::StartCamera => {
+                self.live_prompt = (String::new(), String::new());
+                self.live_distance = None;
                 self.steady_since = None;
                 self.countdown_until = None;
                 self.live_good = false;
@@ -274,12 +334,12 @@ impl App {
             Effect::RunChecks => self.run_checks(),
             Effect::Verify => self.run_verify(),
             Effect::CaptureDocuments => {
-                // the candidate holds the ID card front, back and beside the face to the camera
-                let tx = self.jobs_tx.clone();
-                std::thread::spawn(move || {
-                    std::thread::sleep(std::time::Duration::from_millis(300));
-                    let _ = tx.send(Done::Documents(3));
-                });
+                // the candidate holds the ID card's front, back, then the card beside the face
+                // to the camera; each is taken after a visible countdown
+                self.documents.clear();
+                self.manual_done = 0;
+                self.devices.camera.set_active(true);
+                self.next_document_at = Some(self.now_ms + COUNTDOWN_MS);
             }
             Effect::Submit { manual_review } => self.submit(manual_review),
             Effect::Withdraw { record_id } => self.withdraw(record_id),
@@ -288,6 +348,7 @@ impl App {
     }
 
     fn wipe(&mut self) {
+        self.generation += 1;
         self.reset_fields();
         self.candidate_key.clear();
         self.session_id = None;
@@ -297,9 +358,12 @@ impl App {
         self.check_rows.clear();
         self.verification_distance = None;
         self.manual_done = 0;
+        self.documents.clear();
+        self.next_document_at = None;
         self.receipt_time.clear();
         self.notice_extra = None;
         self.devices.camera.set_active(false);
+        self.devices.camera.forget();
         if let Some(ui) = self.ui.upgrade() {
             ui.set_photo(slint::Image::default());
             ui.set_preview(slint::Image::default());
@@ -308,7 +372,7 @@ impl App {
 
     fn run_checks(&mut self) {
         let Some(frame) = self.devices.camera.capture() else {
-            let _ = self.jobs_tx.send(Done::Checked {
+            self.job_sender().send(Done::Checked {
                 passed: false,
                 rows: vec![(
                     "camera".into(),
@@ -326,7 +390,7 @@ impl App {
             self.engine.clone(),
             self.spec.clone(),
             self.profile.clone(),
-            self.jobs_tx.clone(),
+            self.job_sender(),
         );
         std::thread::spawn(move || {
             let done = match engine.analyze_still(&frame) {
@@ -372,17 +436,17 @@ impl App {
                     report_json: "{}".into(),
                 },
             };
-            let _ = tx.send(done);
+            tx.send(done);
         });
     }
 
     fn run_verify(&mut self) {
         let (Some(reference), Some((_, photo))) = (self.reference.clone(), self.photo.clone())
         else {
-            let _ = self.jobs_tx.send(Done::Verified { distance: None });
+            self.job_sender().send(Done::Verified { distance: None });
             return;
         };
-        let (engine, tx) = (self.engine.clone(), self.jobs_tx.clone());
+        let (engine, tx) = (self.engine.clone(), self.job_sender());
         std::thread::spawn(move || {
             let a = engine.describe(&reference).ok().flatten();
             let b = engine.describe(&photo).ok().flatten();
@@ -390,7 +454,7 @@ impl App {
                 (Some(a), Some(b)) => Some(descriptor_distance(&a, &b)),
                 _ => None,
             };
-            let _ = tx.send(Done::Verified { distance });
+            tx.send(Done::Verified { distance });
         });
     }
 
@@ -422,6 +486,7 @@ impl App {
             check_report_json: &self.report_json,
             verification_distance: self.verification_distance,
             manual_review,
+            documents: &self.documents,
         });
         match result {
             Ok(id) => {
@@ -443,7 +508,7 @@ impl App {
 
     fn withdraw(&mut self, record_id: String) {
         let link = crate::upload::stored_link(&self.store).ok().flatten();
-        let tx = self.jobs_tx.clone();
+        let tx = self.job_sender();
         std::thread::spawn(move || {
             let result = (|| -> Result<(), String> {
                 let link = link.ok_or("this kiosk is not linked to a hub")?;
@@ -456,14 +521,14 @@ impl App {
                     .map(|_| ())
                     .map_err(|e| e.to_string())
             })();
-            let _ = tx.send(Done::Withdrawn(result));
+            tx.send(Done::Withdrawn(result));
         });
     }
 
     /// Staff: fetch the batch's roster from the hub.
     pub fn sync_roster(&mut self) {
         let link = crate::upload::stored_link(&self.store).ok().flatten();
-        let (tx, batch) = (self.jobs_tx.clone(), self.batch.clone());
+        let (tx, batch) = (self.job_sender(), self.batch.clone());
         std::thread::spawn(move || {
             let result = (|| -> Result<Vec<RosterEntry>, String> {
                 let link = link.ok_or("this kiosk is not linked to a hub (kiosk queue link)")?;
@@ -475,7 +540,7 @@ impl App {
                 rt.block_on(client.roster(&batch))
                     .map_err(|e| e.to_string())
             })();
-            let _ = tx.send(Done::RosterSynced(result.map(|rows| rows.len())));
+            tx.send(Done::RosterSynced(result.map(|rows| rows.len())));
         });
     }
 
@@ -483,6 +548,10 @@ impl App {
 
     /// A card was read while the identify screen is up.
     fn card_read(&mut self, read: crate::reader::driver::CardRead) {
+        if let Some(sim) = &self.devices.simulated_reader {
+            // the demo candidate takes the card back once it was read
+            sim.lift();
+        }
         if self.session.screen != Screen::Identify {
             return;
         }
@@ -501,7 +570,12 @@ impl App {
             .ok()
             .flatten();
         let roster = if roster_size == 0 {
-            RosterCheck::default()
+            // no roster for this batch yet: nobody can be matched (R-ID-2); staff sees it
+            RosterCheck {
+                blocked: vec!["roster"],
+                warned: Vec::new(),
+                on_roster: false,
+            }
         } else {
             match_roster(
                 &card.name,
@@ -653,15 +727,14 @@ impl App {
 
     pub fn key(&mut self, k: &str) {
         if self.session.screen == Screen::StaffPin {
-            if self.pin.len() < 8 {
-                self.pin.push_str(k);
-            }
-            if self.pin.len() == DEFAULT_PIN.len() {
-                let ok = self.pin_matches();
+            self.pin.push_str(k);
+            // PINs are 4 to 8 digits: unlock as soon as it matches, refuse at 8
+            let ok = self.pin.len() >= 4 && self.pin_matches();
+            if ok || self.pin.len() >= 8 {
                 self.pin.clear();
-                if ok {
-                    let _ = self.store.audit("staff", "unlock", "");
-                }
+                let _ = self
+                    .store
+                    .audit("staff", if ok { "unlock" } else { "wrong_pin" }, "");
                 self.dispatch(Event::PinChecked { ok });
             }
             self.refresh();
@@ -710,6 +783,14 @@ impl App {
         self.refresh();
     }
 
+    /// Demo mode: put the simulated reader's long-term resident card on the reader; the real
+    /// driver reads it through the pseudo-terminal.
+    pub fn present_demo_card(&mut self) {
+        if let Some(sim) = &self.devices.simulated_reader {
+            sim.present(self.demo_card);
+        }
+    }
+
     /// The shutter button: a visible countdown, then the capture.
     pub fn shutter(&mut self) {
         if self.session.screen == Screen::Live && self.countdown_until.is_none() {
@@ -736,19 +817,49 @@ impl App {
                 ReaderEvent::Back => self.notice_extra = None,
             }
         }
-        while let Ok(done) = self.jobs.try_recv() {
-            self.finished(done);
+        while let Ok((generation, done)) = self.jobs.try_recv() {
+            if generation == self.generation {
+                self.finished(done);
+            }
         }
         if self.session.screen == Screen::Live {
             self.live(now_ms);
         }
-        self.dispatch(Event::Tick { now_ms });
+        if self.session.screen == Screen::Manual && self.next_document_at.is_some() {
+            self.document_step(now_ms);
+        }
+        if self.session.screen == Screen::Failsafe {
+            self.camera_recovery();
+        }
+        // a tick changes nothing unless the idle timeout ends the session: no refresh then
+        let effects = self.session.handle(Event::Tick { now_ms });
+        if !effects.is_empty() {
+            for fx in effects {
+                self.effect(fx);
+            }
+            self.refresh();
+        }
+    }
+
+    /// On the failsafe screen after a camera failure: keep asking the camera; its first good
+    /// frame brings the kiosk back.
+    fn camera_recovery(&mut self) {
+        if self.camera_failing_since.is_none() {
+            return;
+        }
+        self.devices.camera.set_active(true);
+        if let Some(Ok(_)) = self.devices.camera.poll() {
+            self.camera_failing_since = None;
+            self.devices.camera.set_active(false);
+            self.dispatch(Event::DeviceBack);
+        }
     }
 
     fn live(&mut self, now: i64) {
         if let Some(frame) = self.devices.camera.poll() {
             match frame {
                 Ok(f) => {
+                    self.camera_failing_since = None;
                     if let Some(ui) = self.ui.upgrade() {
                         ui.set_preview(image_of(&f.preview));
                     }
@@ -769,10 +880,14 @@ impl App {
                     }
                 }
                 Err(e) => {
-                    self.dispatch(Event::DeviceLost {
-                        what: format!("camera: {e}"),
-                    });
-                    return;
+                    // the camera reopens itself after an unplug; only a lasting failure is one
+                    let since = *self.camera_failing_since.get_or_insert(now);
+                    if now - since > 3000 {
+                        self.dispatch(Event::DeviceLost {
+                            what: format!("camera: {e}"),
+                        });
+                        return;
+                    }
                 }
             }
         }
@@ -781,10 +896,57 @@ impl App {
             self.countdown_until = Some(now + COUNTDOWN_MS);
             self.countdown_manual = false;
         }
+        self.refresh_live();
         if self.countdown_until.is_some_and(|t| now >= t) {
             self.countdown_until = None;
             self.countdown_manual = false;
             self.dispatch(Event::Continue);
+        }
+    }
+
+    /// The manual path: show the camera, and take the next document photograph when due.
+    fn document_step(&mut self, now: i64) {
+        match self.devices.camera.poll() {
+            Some(Ok(f)) => {
+                self.camera_failing_since = None;
+                if let Some(ui) = self.ui.upgrade() {
+                    ui.set_preview(image_of(&f.preview));
+                }
+            }
+            Some(Err(e)) => {
+                let since = *self.camera_failing_since.get_or_insert(now);
+                if now - since > 3000 {
+                    self.next_document_at = None;
+                    self.dispatch(Event::DeviceLost {
+                        what: format!("camera: {e}"),
+                    });
+                    return;
+                }
+            }
+            None => {}
+        }
+        self.refresh_live();
+        if self.next_document_at.is_some_and(|t| now < t) {
+            return;
+        }
+        let Some(frame) = self.devices.camera.capture() else {
+            return;
+        };
+        let mut jpeg = Vec::new();
+        let encoded =
+            image::codecs::jpeg::JpegEncoder::new_with_quality(&mut jpeg, 90).encode_image(&frame);
+        if encoded.is_err() {
+            return;
+        }
+        self.documents.push(jpeg);
+        self.manual_done = self.documents.len();
+        if self.documents.len() < 3 {
+            self.next_document_at = Some(now + COUNTDOWN_MS);
+            self.refresh_live();
+        } else {
+            self.next_document_at = None;
+            self.devices.camera.set_active(false);
+            self.dispatch(Event::DocumentsCaptured);
         }
     }
 
@@ -806,6 +968,10 @@ impl App {
                     passed: passed && self.photo.is_some(),
                 });
             }
+            Done::Verified { distance: None } => {
+                // nothing was compared (no face in the reference, engine error): not an attempt
+                self.dispatch(Event::VerifyUnavailable);
+            }
             Done::Verified { distance } => {
                 self.verification_distance = distance;
                 let passed = distance.is_some_and(|d| d < SAME_PERSON_DISTANCE);
@@ -816,10 +982,6 @@ impl App {
                     passed,
                 );
                 self.dispatch(Event::Verified { passed });
-            }
-            Done::Documents(n) => {
-                self.manual_done = n;
-                self.dispatch(Event::DocumentsCaptured);
             }
             Done::Withdrawn(Ok(())) => self.dispatch(Event::Withdrawn),
             Done::Withdrawn(Err(e)) => {
@@ -844,6 +1006,44 @@ impl App {
     }
 
     // ------------------------------------------------------------------ showing the state
+
+    /// The live screen's changing parts only (prompt, distance, countdown, frame rate): no
+    /// lists are rebuilt per frame.
+    fn refresh_live(&self) {
+        let Some(ui) = self.ui.upgrade() else { return };
+        ui.set_prompt(self.t(&self.live_prompt.0, &self.live_prompt.1).into());
+        ui.set_prompt_good(self.live_good);
+        let [near, far] = self.profile.distance_cm;
+        ui.set_distance_text(
+            match self.live_distance {
+                Some(d) => self.t(
+                    &format!("距离约 {d:.0} 厘米（目标 {near:.0}–{far:.0}）"),
+                    &format!("about {d:.0} cm (target {near:.0}–{far:.0})"),
+                ),
+                None => String::new(),
+            }
+            .into(),
+        );
+        let shutter_at = if self.session.screen == Screen::Manual {
+            self.next_document_at
+        } else {
+            self.countdown_until
+        };
+        ui.set_countdown(
+            shutter_at
+                .map(|t| ((t - self.now_ms + 999) / 1000).max(1) as i32)
+                .unwrap_or(0),
+        );
+        ui.set_manual_done(self.manual_done as i32);
+        ui.set_fps_text(
+            if self.live_fps > 0.0 {
+                format!("{:.0} fps", self.live_fps)
+            } else {
+                String::new()
+            }
+            .into(),
+        );
+    }
 
     pub fn refresh(&self) {
         let Some(ui) = self.ui.upgrade() else { return };
@@ -1002,8 +1202,13 @@ impl App {
             }
             .into(),
         );
-        ui.set_countdown(
+        let shutter_at = if s.screen == Screen::Manual {
+            self.next_document_at
+        } else {
             self.countdown_until
+        };
+        ui.set_countdown(
+            shutter_at
                 .map(|t| ((t - self.now_ms + 999) / 1000).max(1) as i32)
                 .unwrap_or(0),
         );
@@ -1214,7 +1419,10 @@ pub fn connect(ui: &KioskWindow, app: std::rc::Rc<std::cell::RefCell<App>>) {
         }};
     }
     on!(on_start, |a| a.dispatch(Event::Start));
-    on!(on_staff_entry, |a| a.dispatch(Event::StaffEntry));
+    on!(on_staff_entry, |a| {
+        a.pin.clear();
+        a.dispatch(Event::StaffEntry)
+    });
     on!(on_pin_key, |a, k: SharedString| a.key(&k));
     on!(on_pin_back, |a| a.backspace());
     on!(on_staff_select, |a, i: i32| a
@@ -1244,4 +1452,5 @@ pub fn connect(ui: &KioskWindow, app: std::rc::Rc<std::cell::RefCell<App>>) {
     on!(on_close_help, |a| a.dispatch(Event::CloseHelp));
     on!(on_end_session, |a| a.dispatch(Event::End));
     on!(on_toggle_language, |a| a.toggle_language());
+    on!(on_demo_card, |a| a.present_demo_card());
 }

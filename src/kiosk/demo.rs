@@ -70,6 +70,14 @@ pub fn demo_people() -> Vec<RosterEntry> {
             "汉",
             "北京市海淀区中关村大街4号",
         ),
+        // the simulated reader's first card: a name with a character outside the BMP (R-ID-3)
+        person(
+            "440106199903070015",
+            "张𠀀明",
+            "440106199903070015".into(),
+            "汉",
+            "广东省广州市天河区五山路483号",
+        ),
         // the simulated reader's second card (resident, long-term validity)
         person(
             "110108200106150022",
@@ -116,8 +124,13 @@ pub fn demo_portrait(engine: &FaceEngine) -> Result<Portrait> {
         })
         .collect();
     let alpha = crate::photo::matte::refine_alpha(&img, &coarse);
-    crate::photo::matte::replace_background(&mut img, &alpha, [250, 250, 250]);
-    Portrait::measure(engine, img)?.ok_or_else(|| anyhow!("no face in {}", path.display()))
+    let backdrop = [250, 250, 250];
+    crate::photo::matte::replace_background(&mut img, &alpha, backdrop);
+    // more backdrop above and beside, so the camera never looks past the edge of the picture
+    let (pad_x, pad_top) = (w / 2, h / 2);
+    let mut framed = image::RgbImage::from_pixel(w + 2 * pad_x, h + pad_top, image::Rgb(backdrop));
+    image::imageops::replace(&mut framed, &img, i64::from(pad_x), i64::from(pad_top));
+    Portrait::measure(engine, framed)?.ok_or_else(|| anyhow!("no face in {}", path.display()))
 }
 
 /// What a headless run did.
@@ -125,6 +138,27 @@ pub fn demo_portrait(engine: &FaceEngine) -> Result<Portrait> {
 pub struct DemoReport {
     pub sessions: Vec<(String, String)>,
     pub screenshots: Vec<PathBuf>,
+    /// Analysed preview frames per second seen while the guide ran (one figure per second).
+    pub live_fps: Vec<f32>,
+    /// Resident memory now and at its peak (kB), read after the sessions.
+    pub rss_kb: u64,
+    pub peak_rss_kb: u64,
+    /// From creating the window to the first rendered screen.
+    pub first_screen_ms: u128,
+}
+
+/// VmRSS and VmHWM of this process, in kB (Linux).
+pub fn memory_kb() -> (u64, u64) {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let field = |name: &str| {
+        status
+            .lines()
+            .find(|l| l.starts_with(name))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0)
+    };
+    (field("VmRSS:"), field("VmHWM:"))
 }
 
 struct Driver<'a> {
@@ -149,6 +183,13 @@ impl Driver<'_> {
         loop {
             let now = self.now();
             self.app.borrow_mut().tick(now);
+            let fps = self.app.borrow().live_fps();
+            if self.screen() == Screen::Live
+                && fps > 0.0
+                && self.report.live_fps.last() != Some(&fps)
+            {
+                self.report.live_fps.push(fps);
+            }
             self.snapshot_if_new()?;
             if Instant::now() >= until {
                 return Ok(());
@@ -279,16 +320,14 @@ impl Driver<'_> {
                 self.tap_id("KioskWindow::identify-ok")?;
             }
             _ => {
-                // gd-gaokao and bj-chengkao: the candidate taps the ID card on the reader
-                if let Some(sim) = &self.app.borrow().devices.simulated_reader {
-                    sim.present(1);
-                }
+                // gd-gaokao and bj-chengkao: the candidate taps the ID card on the reader; for
+                // bj-chengkao the card whose name has a rare character, so the session takes
+                // the manual path (R-ID-3)
+                self.app.borrow_mut().demo_card = if profile == "bj-chengkao" { 0 } else { 1 };
+                self.tap_id("KioskWindow::demo-card-btn")?;
             }
         }
         self.wait_for("identification", 15, |a| a.screen() != Screen::Identify)?;
-        if let Some(sim) = &self.app.borrow().devices.simulated_reader {
-            sim.lift();
-        }
         self.tap_id("KioskWindow::info-ok")?;
         if !self.app.borrow().session.consent_ticked {
             self.tap_id("KioskWindow::consent-box")?;
@@ -296,7 +335,16 @@ impl Driver<'_> {
         self.tap_id("KioskWindow::consent-ok")?;
         self.tap_id("KioskWindow::guide-ok")?;
         for attempt in 0..3 {
-            self.wait_for("a preview frame", 20, |a| a.screen() == Screen::Live)?;
+            self.wait_for("the live screen", 20, |a| a.screen() == Screen::Live)?;
+            if self
+                .wait_for("guidance on the preview", 20, |a| {
+                    a.screen() != Screen::Live || a.has_guidance()
+                })
+                .is_ok()
+                && self.screen() == Screen::Live
+            {
+                self.save("live-guidance")?;
+            }
             // the simulated candidate walks up and stands still: the kiosk shoots by itself
             let auto = self.wait_for("the automatic capture", 25, |a| a.screen() != Screen::Live);
             if auto.is_err() {
@@ -383,6 +431,7 @@ pub fn headless_demo(
 ) -> Result<DemoReport> {
     std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
     install_headless_platform()?;
+    let started = Instant::now();
     let ui = KioskWindow::new()?;
     let (w, h) = if landscape {
         (1920, 1080)
@@ -390,6 +439,7 @@ pub fn headless_demo(
         (1080, 1920)
     };
     ui.window().set_size(slint::PhysicalSize::new(w, h));
+    ui.global::<super::Metrics>().set_compact(landscape);
     let mut demo_opts = opts.clone();
     demo_opts.force_demo = true;
     let app = std::rc::Rc::new(std::cell::RefCell::new(build_app(
@@ -397,6 +447,8 @@ pub fn headless_demo(
     )?));
     super::app::connect(&ui, app.clone());
     ui.show()?;
+    save_png(&ui, &out.join("first-screen.png"))?;
+    let first_screen_ms = started.elapsed().as_millis();
     let mut driver = Driver {
         ui: &ui,
         app: app.clone(),
@@ -425,7 +477,9 @@ pub fn headless_demo(
         );
         driver.report.sessions.push((profile.to_string(), record));
     }
-    let report = std::mem::take(&mut driver.report);
+    let mut report = std::mem::take(&mut driver.report);
+    (report.rss_kb, report.peak_rss_kb) = memory_kb();
+    report.first_screen_ms = first_screen_ms;
     ui.hide()?;
     Ok(report)
 }

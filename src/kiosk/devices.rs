@@ -23,6 +23,8 @@ pub struct LiveFrame {
 
 pub struct CameraWorker {
     active: Arc<AtomicBool>,
+    /// A new live guide (the profile changed), taken by the camera thread.
+    next_guide: Arc<Mutex<Option<LiveGuide>>>,
     stop: Arc<AtomicBool>,
     latest: Arc<Mutex<Option<RgbImage>>>,
     frames: Receiver<Result<LiveFrame, String>>,
@@ -49,6 +51,8 @@ impl CameraWorker {
         let active = Arc::new(AtomicBool::new(false));
         let stop = Arc::new(AtomicBool::new(false));
         let latest = Arc::new(Mutex::new(None));
+        let next_guide: Arc<Mutex<Option<LiveGuide>>> = Arc::new(Mutex::new(None));
+        let g = next_guide.clone();
         // room for one frame: a frame the UI has not taken is dropped for a fresher one
         let (tx, frames): (SyncSender<Result<LiveFrame, String>>, _) = mpsc::sync_channel(1);
         let (a, s, l) = (active.clone(), stop.clone(), latest.clone());
@@ -58,6 +62,9 @@ impl CameraWorker {
                 let mut window_start = Instant::now();
                 let (mut count, mut fps) = (0u32, 0f32);
                 while !s.load(Ordering::SeqCst) {
+                    if let Some(new) = g.lock().ok().and_then(|mut n| n.take()) {
+                        guide = new;
+                    }
                     if !a.load(Ordering::SeqCst) {
                         std::thread::sleep(Duration::from_millis(30));
                         continue;
@@ -90,6 +97,7 @@ impl CameraWorker {
             .ok();
         CameraWorker {
             active,
+            next_guide,
             stop,
             latest,
             frames,
@@ -98,10 +106,29 @@ impl CameraWorker {
         }
     }
 
+    /// Starts or stops the camera. Starting forgets the last frame: a capture must be of the
+    /// person in front of the camera now, never of the one before. Stopping keeps it: it is
+    /// the capture the checks are about to use.
     pub fn set_active(&self, on: bool) {
         self.active.store(on, Ordering::SeqCst);
-        if !on {
+        if on {
+            self.forget();
+        } else {
             while self.frames.try_recv().is_ok() {}
+        }
+    }
+
+    /// Drops the last full-resolution frame (the end of a candidate's session).
+    pub fn forget(&self) {
+        if let Ok(mut f) = self.latest.lock() {
+            *f = None;
+        }
+    }
+
+    /// The live guide for another profile (distance window, glasses rule, limits).
+    pub fn set_guide(&self, guide: LiveGuide) {
+        if let Ok(mut g) = self.next_guide.lock() {
+            *g = Some(guide);
         }
     }
 
@@ -109,7 +136,8 @@ impl CameraWorker {
     pub fn poll(&self) -> Option<Result<LiveFrame, String>> {
         match self.frames.try_recv() {
             Ok(f) => Some(f),
-            Err(TryRecvError::Empty) | Err(TryRecvError::Disconnected) => None,
+            Err(TryRecvError::Empty) => None,
+            Err(TryRecvError::Disconnected) => Some(Err("the camera thread stopped".into())),
         }
     }
 

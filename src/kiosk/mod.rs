@@ -35,6 +35,8 @@ pub struct KioskOptions {
     /// Use the simulators even when hardware is present.
     pub force_demo: bool,
     pub english: bool,
+    /// A landscape screen (1920×1080): tighter sizes, letters beside the digits.
+    pub landscape: bool,
     /// The collection batch (its feature code for CHSI).
     pub batch: String,
 }
@@ -46,6 +48,7 @@ impl KioskOptions {
             camera: None,
             reader: None,
             force_demo: false,
+            landscape: false,
             english: false,
             batch: demo::DEMO_BATCH.into(),
         }
@@ -123,6 +126,7 @@ pub fn open_devices(
             camera,
             reader,
             simulated_reader: simulated,
+            camera_model: model,
         },
         demo,
     ))
@@ -170,6 +174,11 @@ pub fn build_app(ui: &KioskWindow, opts: &KioskOptions, catalog: Catalog) -> Res
 pub fn run_window(opts: KioskOptions, catalog: Catalog) -> Result<()> {
     let started = std::time::Instant::now();
     let ui = KioskWindow::new().context("opening the window (is a display available? try Xvfb)")?;
+    ui.global::<Metrics>().set_compact(opts.landscape);
+    if opts.landscape {
+        ui.window()
+            .set_size(slint::LogicalSize::new(1920.0, 1080.0));
+    }
     let app = std::rc::Rc::new(std::cell::RefCell::new(build_app(&ui, &opts, catalog)?));
     app::connect(&ui, app.clone());
     let timer = slint::Timer::default();

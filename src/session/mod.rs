@@ -156,6 +156,9 @@ pub enum Event {
     Verified {
         passed: bool,
     },
+    /// The faces could not be compared (no face in the reference): not an attempt; a
+    /// reviewer compares instead (R-VERIFY).
+    VerifyUnavailable,
     DocumentsCaptured,
     Submitted {
         record_id: String,
@@ -301,11 +304,16 @@ impl Session {
     /// Where a candidate goes after passing the checks.
     fn after_checks(&mut self, fx: &mut Vec<Effect>) {
         let c = self.candidate.clone().unwrap_or_default();
-        let automatic = c.resident_card
-            && !c.other_document
-            && !c.has_rare_characters()
-            && c.has_reference_face;
-        if self.manual_review || !self.rules.verify_faces {
+        // a reference face (chip photo or registration photo) and nothing that makes the
+        // comparison untrustworthy (R-ID-3, R-ID-4)
+        let automatic = !c.other_document && !c.has_rare_characters() && c.has_reference_face;
+        let untrusted = c.other_document || c.has_rare_characters();
+        if self.manual_review {
+            self.go(Screen::Confirm);
+        } else if untrusted {
+            // R-ID-3, R-ID-4: the reviewer needs the document photographed, whatever the profile
+            self.go(Screen::Manual);
+        } else if !self.rules.verify_faces {
             self.go(Screen::Confirm);
         } else if automatic {
             self.go(Screen::Verify);
@@ -328,9 +336,11 @@ impl Session {
         match (self.screen, event) {
             (_, E::Touch { now_ms }) => self.last_touch_ms = now_ms,
             (s, E::Tick { now_ms }) => {
+                // while busy (checks running) the timeout waits, but not for ever
+                let idle = now_ms - self.last_touch_ms;
                 if s.in_session()
-                    && now_ms - self.last_touch_ms > self.rules.idle_timeout_ms
-                    && !self.busy
+                    && idle > self.rules.idle_timeout_ms
+                    && (!self.busy || idle > 3 * self.rules.idle_timeout_ms)
                 {
                     self.wipe(&mut fx);
                 }
@@ -360,7 +370,7 @@ impl Session {
             (_, E::Help) => self.help_open = true,
             (_, E::CloseHelp) => self.help_open = false,
             (s, E::End) if s.in_session() => self.wipe(&mut fx),
-            (S::Idle, E::StaffEntry) => self.go(S::StaffPin),
+            (S::Idle | S::Failsafe, E::StaffEntry) => self.go(S::StaffPin),
             (S::StaffPin, E::PinChecked { ok: true }) => self.go(S::StaffMenu),
             (S::StaffPin, E::PinChecked { ok: false }) => {
                 self.notice = notice("PIN 不正确", "Wrong PIN")
@@ -451,6 +461,10 @@ impl Session {
                 }
             }
             (S::Guide, E::Back) => self.go(S::Consent),
+            (S::Live, E::Back) => {
+                fx.push(Effect::StopCamera);
+                self.go(S::Guide);
+            }
             (S::Guide, E::Continue) => {
                 self.go(S::Live);
                 fx.push(Effect::StartCamera);
@@ -493,6 +507,11 @@ impl Session {
                 }
             }
             (S::Verify, E::Continue) if self.verified == Some(true) => self.go(S::Confirm),
+            (S::Verify, E::VerifyUnavailable) => {
+                self.busy = false;
+                self.manual_review = true;
+                self.go(S::Manual);
+            }
             (S::Manual, E::Continue) => {
                 self.busy = true;
                 fx.push(Effect::CaptureDocuments);

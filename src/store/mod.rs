@@ -89,6 +89,8 @@ pub struct NewCapture<'a> {
     pub verification_distance: Option<f32>,
     /// The candidate went the manual path (R-MANUAL).
     pub manual_review: bool,
+    /// On the manual path: the ID card's front, back and the candidate holding it (JPEG).
+    pub documents: &'a [Vec<u8>],
 }
 
 /// An outbox row leased to an uploader.
@@ -202,6 +204,12 @@ impl Store {
             params![id, c.session_id, c.profile, c.candidate_key, c.spec, c.photo_jpeg, c.check_report_json, now,
                     c.verification_distance, c.manual_review],
         )?;
+        for (n, jpeg) in c.documents.iter().enumerate() {
+            tx.execute(
+                "INSERT INTO capture_documents (capture_id, n, jpeg) VALUES (?1, ?2, ?3)",
+                params![id, n as i64, jpeg],
+            )?;
+        }
         tx.execute(
             "INSERT INTO outbox (capture_id, state, next_attempt_at) VALUES (?1, 'pending', ?2)",
             params![id, now],
@@ -378,6 +386,10 @@ impl Store {
                 "UPDATE sessions SET candidate_key = NULL WHERE id = ?1",
                 params![session],
             )?;
+            tx.execute(
+                "UPDATE capture_documents SET jpeg = NULL WHERE capture_id = ?1",
+                params![id],
+            )?;
         }
         tx.commit()?;
         Ok(due.len())
@@ -451,6 +463,15 @@ impl Store {
             )
             .optional()?;
         Ok(row.flatten())
+    }
+
+    /// The manual path's document photographs of a capture, in order (empty once purged).
+    pub fn capture_documents(&self, capture_id: &str) -> Result<Vec<Vec<u8>>, StoreError> {
+        let mut stmt = self.conn.prepare(
+            "SELECT jpeg FROM capture_documents WHERE capture_id = ?1 AND jpeg IS NOT NULL ORDER BY n",
+        )?;
+        let rows = stmt.query_map(params![capture_id], |r| r.get(0))?;
+        Ok(rows.collect::<Result<_, _>>()?)
     }
 
     /// Uploaded records whose review may still change, least recently asked first.

@@ -80,4 +80,13 @@ pub const MIGRATIONS: &[&str] = &[
     r#"
     ALTER TABLE roster ADD COLUMN secret TEXT NOT NULL DEFAULT '';
     "#,
+    // 4: the manual path's photographs of the ID document (R-MANUAL)
+    r#"
+    CREATE TABLE capture_documents (
+        capture_id TEXT NOT NULL REFERENCES captures(id),
+        n          INTEGER NOT NULL,          -- 0 front, 1 back, 2 the candidate holding it
+        jpeg       BLOB,                      -- NULL once deleted after upload and retention
+        PRIMARY KEY (capture_id, n)
+    );
+    "#,
 ];

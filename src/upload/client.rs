@@ -171,6 +171,18 @@ impl HubClient {
         photo: Vec<u8>,
         report_json: String,
     ) -> Result<SubmitReply, HubError> {
+        self.submit_with_documents(meta, photo, report_json, Vec::new())
+            .await
+    }
+
+    /// Sends one record with the manual path's document photographs (R-MANUAL).
+    pub async fn submit_with_documents(
+        &self,
+        meta: &RecordMeta,
+        photo: Vec<u8>,
+        report_json: String,
+        documents: Vec<Vec<u8>>,
+    ) -> Result<SubmitReply, HubError> {
         let meta_json = serde_json::to_string(meta)
             .map_err(|e| HubError::Config(format!("cannot encode the record: {e}")))?;
         let part = |bytes: Vec<u8>, mime: &str, name: &str| {
@@ -179,7 +191,7 @@ impl HubClient {
                 .mime_str(mime)
                 .map_err(|e| HubError::Config(e.to_string()))
         };
-        let form = multipart::Form::new()
+        let mut form = multipart::Form::new()
             .part(
                 "metadata",
                 part(meta_json.into_bytes(), "application/json", "metadata.json")?,
@@ -189,6 +201,12 @@ impl HubClient {
                 "report",
                 part(report_json.into_bytes(), "application/json", "report.json")?,
             );
+        for (n, doc) in documents.into_iter().enumerate() {
+            form = form.part(
+                "document",
+                part(doc, "image/jpeg", &format!("document-{n}.jpg"))?,
+            );
+        }
         let req = self
             .http
             .post(self.url("api/v1/records")?)

@@ -96,7 +96,12 @@ impl Worker {
                 .quarantine(&id, "the photo is missing from the kiosk's database")?;
             return Ok(Step::Quarantined);
         };
-        match self.client.submit(&meta, photo, report).await {
+        let documents = self.store.capture_documents(&id)?;
+        match self
+            .client
+            .submit_with_documents(&meta, photo, report, documents)
+            .await
+        {
             Ok(reply) => {
                 self.store.mark_sent(&id, now_ms())?;
                 if reply.state.is_final() {

@@ -181,6 +181,7 @@ pub fn submit(store: &mut Store, candidate: &str, jpeg: &[u8]) -> String {
             check_report_json: r#"{"ok":true,"faces":1,"checks":[]}"#,
             verification_distance: Some(0.31),
             manual_review: false,
+            documents: &[],
         })
         .expect("submit")
 }
