@@ -281,10 +281,18 @@ fn bad_tokens_other_kiosks_and_invalid_records_are_refused() {
     let mut big = meta.clone();
     big.key = uuid::Uuid::now_v7().to_string();
     let e = rt
-        .block_on(client(&token_a).submit(&big, vec![0xFF; 9 << 20], report))
+        .block_on(client(&token_a).submit(&big, vec![0xFF; 5 << 20], report))
         .unwrap_err();
     assert!(
         matches!(&e, HubError::Refused(m) if m.starts_with("413")),
+        "{e:?}"
+    );
+    // over the hub's whole-request limit: refused by the kiosk itself, never half-sent
+    let e = rt
+        .block_on(client(&token_a).submit(&big, vec![0xFF; 9 << 20], String::new()))
+        .unwrap_err();
+    assert!(
+        matches!(&e, HubError::Refused(m) if m.contains("more than")),
         "{e:?}"
     );
     assert_eq!(hub.hub.db().record_ids().unwrap(), vec![id]);

@@ -111,7 +111,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             let mut fps = report.live_fps.clone();
             fps.sort_by(f32::total_cmp);
             say(format!(
-                "first screen after {} ms (models and devices loaded); preview with guidance: median {:.1} fps over {} seconds; memory: {} MB now, {} MB peak",
+                "first screen after {} ms (models and devices loaded); preview with guidance: median {:.1} fps ({} one-second readings); memory: {} MB now, {} MB peak",
                 report.first_screen_ms,
                 fps.get(fps.len() / 2).copied().unwrap_or(0.0),
                 fps.len(),

@@ -42,6 +42,9 @@ pub enum HubError {
     Config(String),
 }
 
+/// The largest submission a hub accepts by default (`kiosk hub --max-request-mib`).
+pub const MAX_SUBMISSION_BYTES: usize = 8 << 20;
+
 #[derive(Clone)]
 pub struct HubClient {
     http: reqwest::Client,
@@ -183,6 +186,14 @@ impl HubClient {
         report_json: String,
         documents: Vec<Vec<u8>>,
     ) -> Result<SubmitReply, HubError> {
+        // the hub refuses bodies over 8 MiB (and may cut the connection while one is sent,
+        // which would read as "unreachable" for ever): refuse it here, for staff to see
+        let size = photo.len() + report_json.len() + documents.iter().map(Vec::len).sum::<usize>();
+        if size > MAX_SUBMISSION_BYTES {
+            return Err(HubError::Refused(format!(
+                "the record is {size} bytes, more than the {MAX_SUBMISSION_BYTES} a hub accepts"
+            )));
+        }
         let meta_json = serde_json::to_string(meta)
             .map_err(|e| HubError::Config(format!("cannot encode the record: {e}")))?;
         let part = |bytes: Vec<u8>, mime: &str, name: &str| {
