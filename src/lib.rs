@@ -6,6 +6,7 @@
 pub mod camera;
 pub mod catalog;
 pub mod checks;
+pub mod civil_time;
 pub mod engine;
 pub mod geometry;
 pub mod guidance;

@@ -596,17 +596,7 @@ impl HubDb {
         let mut stmt = self.conn.prepare(
             "SELECT candidate_key, name, id_number, ethnicity, address, phone, secret FROM roster WHERE batch_id = ?1 ORDER BY candidate_key",
         )?;
-        let rows = stmt.query_map(params![batch_id], |r| {
-            Ok(RosterEntry {
-                candidate_key: r.get(0)?,
-                name: r.get(1)?,
-                id_number: r.get(2)?,
-                ethnicity: r.get(3)?,
-                address: r.get(4)?,
-                phone: r.get(5)?,
-                secret: r.get(6)?,
-            })
-        })?;
+        let rows = stmt.query_map(params![batch_id], crate::store::roster_row)?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
 

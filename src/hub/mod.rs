@@ -98,24 +98,11 @@ impl From<std::io::Error> for ApiError {
 /// One log line on stderr with a UTC time. Callers log ids only: never names, ID numbers or
 /// candidate numbers (R-PRIVACY).
 pub fn log(line: &str) {
-    let ms = crate::store::now_ms();
-    let secs = ms.div_euclid(1000);
-    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
-    // civil date from days since 1970-01-01 (Howard Hinnant's algorithm)
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
+    use crate::civil_time::CivilTime;
+    let t = CivilTime::from_unix(crate::store::now_ms().div_euclid(1000), 0);
     eprintln!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z hub: {line}",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z hub: {line}",
+        t.year, t.month, t.day, t.hour, t.minute, t.second
     );
 }
 

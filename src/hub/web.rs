@@ -213,16 +213,21 @@ async fn photo(
             .record(&id)?
             .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, "no such record"))?;
         let bytes = std::fs::read(h.photo_path(&rec.photo_file))?;
-        Ok((
-            [
-                (header::CONTENT_TYPE, "image/jpeg"),
-                (header::CACHE_CONTROL, "private, no-store"),
-            ],
-            bytes,
-        )
-            .into_response())
+        Ok(private_jpeg(bytes))
     })
     .await
+}
+
+/// A photo for a logged-in reviewer: never kept in a shared cache.
+fn private_jpeg(bytes: Vec<u8>) -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "image/jpeg"),
+            (header::CACHE_CONTROL, "private, no-store"),
+        ],
+        bytes,
+    )
+        .into_response()
 }
 
 async fn document(
@@ -239,14 +244,7 @@ async fn document(
         let file = rec.photo_file.replace(".jpg", &format!("-doc{n}.jpg"));
         let bytes = std::fs::read(h.photo_path(&file))
             .map_err(|_| ApiError::new(StatusCode::NOT_FOUND, "no such document photo"))?;
-        Ok((
-            [
-                (header::CONTENT_TYPE, "image/jpeg"),
-                (header::CACHE_CONTROL, "private, no-store"),
-            ],
-            bytes,
-        )
-            .into_response())
+        Ok(private_jpeg(bytes))
     })
     .await
 }

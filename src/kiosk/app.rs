@@ -1188,38 +1188,8 @@ impl App {
             .collect();
         ui.set_guide_items(shared_rows(guide));
 
-        // live
-        ui.set_prompt(self.t(&self.live_prompt.0, &self.live_prompt.1).into());
-        ui.set_prompt_good(self.live_good);
-        let [near, far] = self.profile.distance_cm;
-        ui.set_distance_text(
-            match self.live_distance {
-                Some(d) => self.t(
-                    &format!("距离约 {d:.0} 厘米（目标 {near:.0}–{far:.0}）"),
-                    &format!("about {d:.0} cm (target {near:.0}–{far:.0})"),
-                ),
-                None => String::new(),
-            }
-            .into(),
-        );
-        let shutter_at = if s.screen == Screen::Manual {
-            self.next_document_at
-        } else {
-            self.countdown_until
-        };
-        ui.set_countdown(
-            shutter_at
-                .map(|t| ((t - self.now_ms + 999) / 1000).max(1) as i32)
-                .unwrap_or(0),
-        );
-        ui.set_fps_text(
-            if self.live_fps > 0.0 {
-                format!("{:.0} fps", self.live_fps)
-            } else {
-                String::new()
-            }
-            .into(),
-        );
+        // live (also refreshed on its own, per frame)
+        self.refresh_live();
 
         // checks, verify
         let rows: Vec<CheckRow> = self
@@ -1268,7 +1238,6 @@ impl App {
         .map(|(zh, en)| self.t(zh, en).into())
         .collect();
         ui.set_manual_steps(shared_rows(steps));
-        ui.set_manual_done(self.manual_done as i32);
 
         // receipt and status
         if let Some((id, _)) = &s.receipt {
@@ -1386,23 +1355,8 @@ impl App {
 
 /// Local time at the collection point (UTC+8), for the receipt.
 pub fn beijing_time(ms: i64) -> String {
-    let secs = ms.div_euclid(1000) + 8 * 3600;
-    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02}",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
+    use crate::civil_time::{CivilTime, CST_OFFSET_SECS};
+    CivilTime::from_unix(ms.div_euclid(1000), CST_OFFSET_SECS).date_time()
 }
 
 /// Wires the window's callbacks to the controller.

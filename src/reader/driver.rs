@@ -272,21 +272,8 @@ fn io_fault(_e: &std::io::Error) -> ReaderError {
 /// the kiosks stand: a card that ran out yesterday counts as expired from midnight there, not
 /// from 08:00. Reading the clock is the driver's business, not the card codec's.
 pub fn today_yyyymmdd() -> String {
-    let days = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| (d.as_secs() + 8 * 3600) / 86_400)
-        .unwrap_or(0) as i64;
-    // civil-from-days (Howard Hinnant)
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!("{y:04}{m:02}{d:02}")
+    use crate::civil_time::{unix_now_secs, CivilTime, CST_OFFSET_SECS};
+    CivilTime::from_unix(unix_now_secs(), CST_OFFSET_SECS).yyyymmdd()
 }
 
 /// `text_len(2) photo_len(2) [fp_len(2)] text photo [fp]` → (text, photo).

@@ -162,6 +162,20 @@ pub fn pseudonym(candidate_key: &str) -> String {
     format!("purged:{hex}")
 }
 
+/// A roster row selected as `candidate_key, name, id_number, ethnicity, address, phone,
+/// secret` (the kiosk's and the hub's rosters share the columns).
+pub fn roster_row(r: &rusqlite::Row) -> rusqlite::Result<crate::hub_protocol::RosterEntry> {
+    Ok(crate::hub_protocol::RosterEntry {
+        candidate_key: r.get(0)?,
+        name: r.get(1)?,
+        id_number: r.get(2)?,
+        ethnicity: r.get(3)?,
+        address: r.get(4)?,
+        phone: r.get(5)?,
+        secret: r.get(6)?,
+    })
+}
+
 pub struct Store {
     conn: Connection,
 }
@@ -621,17 +635,7 @@ impl Store {
                      WHERE batch_id = ?1 AND {column} = ?2"
                 ),
                 params![batch_id, value],
-                |r| {
-                    Ok(crate::hub_protocol::RosterEntry {
-                        candidate_key: r.get(0)?,
-                        name: r.get(1)?,
-                        id_number: r.get(2)?,
-                        ethnicity: r.get(3)?,
-                        address: r.get(4)?,
-                        phone: r.get(5)?,
-                        secret: r.get(6)?,
-                    })
-                },
+                roster_row,
             )
             .optional()?)
     }
@@ -677,17 +681,7 @@ impl Store {
             "SELECT candidate_key, name, id_number, ethnicity, address, phone, secret FROM roster
              WHERE batch_id = ?1 AND UPPER(id_number) LIKE '%' || ?2",
         )?;
-        let rows = stmt.query_map(params![batch_id, tail.to_uppercase()], |r| {
-            Ok(crate::hub_protocol::RosterEntry {
-                candidate_key: r.get(0)?,
-                name: r.get(1)?,
-                id_number: r.get(2)?,
-                ethnicity: r.get(3)?,
-                address: r.get(4)?,
-                phone: r.get(5)?,
-                secret: r.get(6)?,
-            })
-        })?;
+        let rows = stmt.query_map(params![batch_id, tail.to_uppercase()], roster_row)?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
