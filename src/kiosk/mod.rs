@@ -75,27 +75,37 @@ pub fn open_devices(
 ) -> Result<(Devices, bool)> {
     let profile = catalog.profile(app::PROFILES[0])?.clone();
     let spec_glasses = catalog.spec(&profile.spec)?.glasses_allowed;
-    let camera_present =
+    let wants_camera =
         !opts.force_demo && (opts.camera.is_some() || Path::new("/dev/video0").exists());
-    let (source, model): (Box<dyn FrameSource>, _) = if camera_present {
-        let p = load_profile("generic-uvc-1080p")?;
-        let model = p.model_for(p.width);
-        let cam = crate::camera::v4l::V4lCamera::open(opts.camera.unwrap_or(0), p)
-            .context("opening the camera")?;
-        (Box::new(cam), model)
+    let p = load_profile("generic-uvc-1080p")?;
+    let model = p.model_for(p.width);
+    let real: Option<Box<dyn FrameSource>> = if wants_camera {
+        match crate::camera::v4l::V4lCamera::open(opts.camera.unwrap_or(0), p.clone()) {
+            Ok(cam) => Some(Box::new(cam)),
+            Err(e) => {
+                // a laptop's webcam without the kiosk camera's format: demo, not a dead kiosk
+                eprintln!("kiosk: the camera cannot be used ({e}); using the simulated camera");
+                None
+            }
+        }
     } else {
-        let p = load_profile("generic-uvc-1080p")?;
-        let model = p.model_for(p.width);
-        let who = demo::demo_portrait(engine)?;
-        let scene = Scene::Approach {
-            who,
-            from_cm: 150.0,
-            to_cm: 90.0,
-            frames: 24,
-        };
-        let mut cam = SimulatedCamera::new(scene, model, p.width, p.height, 12);
-        cam.realtime = true;
-        (Box::new(cam), model)
+        None
+    };
+    let camera_present = real.is_some();
+    let source: Box<dyn FrameSource> = match real {
+        Some(cam) => cam,
+        None => {
+            let who = demo::demo_portrait(engine)?;
+            let scene = Scene::Approach {
+                who,
+                from_cm: 150.0,
+                to_cm: 90.0,
+                frames: 24,
+            };
+            let mut cam = SimulatedCamera::new(scene, model, p.width, p.height, 12);
+            cam.realtime = true;
+            Box::new(cam)
+        }
     };
     let guide = LiveGuide::new(engine.clone(), model, &profile, spec_glasses);
     let camera = CameraWorker::start(source, guide, 720);
