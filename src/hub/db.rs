@@ -574,14 +574,7 @@ impl HubDb {
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
-        tx.execute("DELETE FROM roster WHERE batch_id = ?1", params![batch_id])?;
-        for e in rows {
-            tx.execute(
-                "INSERT INTO roster (batch_id, candidate_key, name, id_number, ethnicity, address, phone, secret)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-                params![batch_id, e.candidate_key, e.name, e.id_number, e.ethnicity, e.address, e.phone, e.secret],
-            )?;
-        }
+        crate::store::write_roster(&tx, batch_id, rows)?;
         tx.commit()?;
         self.event(
             actor,

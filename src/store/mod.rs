@@ -176,6 +176,24 @@ pub fn roster_row(r: &rusqlite::Row) -> rusqlite::Result<crate::hub_protocol::Ro
     })
 }
 
+/// Replaces a batch's rows in a `roster` table (the kiosk's and the hub's share the columns),
+/// inside the caller's transaction.
+pub fn write_roster(
+    tx: &rusqlite::Transaction,
+    batch_id: &str,
+    rows: &[crate::hub_protocol::RosterEntry],
+) -> Result<(), StoreError> {
+    tx.execute("DELETE FROM roster WHERE batch_id = ?1", params![batch_id])?;
+    for e in rows {
+        tx.execute(
+            "INSERT INTO roster (batch_id, candidate_key, name, id_number, ethnicity, address, phone, secret)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            params![batch_id, e.candidate_key, e.name, e.id_number, e.ethnicity, e.address, e.phone, e.secret],
+        )?;
+    }
+    Ok(())
+}
+
 pub struct Store {
     conn: Connection,
 }
@@ -591,14 +609,7 @@ impl Store {
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
-        tx.execute("DELETE FROM roster WHERE batch_id = ?1", params![batch_id])?;
-        for e in rows {
-            tx.execute(
-                "INSERT INTO roster (batch_id, candidate_key, name, id_number, ethnicity, address, phone, secret)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-                params![batch_id, e.candidate_key, e.name, e.id_number, e.ethnicity, e.address, e.phone, e.secret],
-            )?;
-        }
+        write_roster(&tx, batch_id, rows)?;
         tx.commit()?;
         Ok(())
     }
