@@ -14,6 +14,21 @@ pub enum RosterError {
     BadRows(Vec<String>),
     #[error("the roster is empty")]
     Empty,
+    #[error("the roster is neither UTF-8 nor GBK text; save it as CSV (UTF-8) and try again")]
+    Encoding,
+}
+
+/// A roster file's text: UTF-8 (with or without a BOM), or GBK/GB18030, which is what Excel on
+/// a Chinese Windows writes when it saves "CSV".
+pub fn roster_text(bytes: &[u8]) -> Result<String, RosterError> {
+    if let Ok(text) = std::str::from_utf8(bytes) {
+        return Ok(text.to_owned());
+    }
+    let (text, had_errors) = encoding_rs::GB18030.decode_without_bom_handling(bytes);
+    if had_errors {
+        return Err(RosterError::Encoding);
+    }
+    Ok(text.into_owned())
 }
 
 /// Which column holds which field; Chinese names are the ones exam offices use.
@@ -118,6 +133,16 @@ mod tests {
         assert_eq!(rows[0].name, "张三");
         assert_eq!(rows[0].id_number, "11010519491231002X");
         assert_eq!(rows[0].ethnicity, "汉");
+    }
+
+    #[test]
+    fn excel_gbk_files_are_read_and_binary_files_refused() {
+        let utf8 = "考生号,姓名,身份证号\n2026001,张三,11010519491231002X\n";
+        let (gbk, _, _) = encoding_rs::GBK.encode(utf8);
+        assert_ne!(&gbk[..], utf8.as_bytes());
+        assert_eq!(roster_text(&gbk).as_deref(), Ok(utf8));
+        assert_eq!(roster_text(utf8.as_bytes()).as_deref(), Ok(utf8));
+        assert_eq!(roster_text(&[0x50, 0x4b, 0x03, 0x04, 0xff, 0xff, 0x81]), Err(RosterError::Encoding));
     }
 
     #[test]

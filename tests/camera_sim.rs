@@ -132,3 +132,58 @@ fn glasses_on_and_off() {
     assert_eq!(prompts[5], Prompt::TakeOffGlasses, "{prompts:?}");
     assert_eq!(prompts[11], Prompt::HoldStill, "{prompts:?}");
 }
+
+/// A frame as a USB camera delivers it: MJPEG at a middling quality.
+fn through_mjpeg(frame: &image::RgbImage, quality: u8) -> image::RgbImage {
+    let mut jpeg = Vec::new();
+    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut jpeg, quality)
+        .encode_image(frame)
+        .unwrap();
+    image::load_from_memory(&jpeg).unwrap().to_rgb8()
+}
+
+#[test]
+fn a_collection_code_held_up_to_the_camera_is_read() {
+    use capture_kiosk::camera::simulated::phone_showing_qr;
+    use capture_kiosk::geometry::Point;
+    use capture_kiosk::imaging::read_qr_codes;
+    let code = "2026CHSIZ3K8F7002X";
+    // the kiosk camera at 1080p with the candidate standing in it
+    let p = CameraProfile::parse(include_str!("../hardware/cameras/generic-uvc-1080p.toml"))
+        .unwrap();
+    let mut cam = SimulatedCamera::new(
+        Scene::Approach {
+            who: candidate(),
+            from_cm: 90.0,
+            to_cm: 90.0,
+            frames: 1,
+        },
+        p.model_for(p.width),
+        p.width,
+        p.height,
+        p.fps,
+    );
+    let held = cam.held_up();
+    let empty = cam.next_frame().unwrap();
+    assert!(read_qr_codes(&empty).is_empty(), "no code in a face");
+    held.show(phone_showing_qr(code, 9).unwrap());
+    let frame = cam.next_frame().unwrap();
+    assert_eq!(read_qr_codes(&frame), vec![code.to_string()]);
+    // held at a slant, blurred and through the camera's MJPEG: still read
+    let slanted = rotate(
+        &frame,
+        Point {
+            x: frame.width() as f32 / 2.0,
+            y: frame.height() as f32 * 0.7,
+        },
+        12.0,
+    );
+    let soft = through_mjpeg(&image::imageops::blur(&slanted, 1.2), 70);
+    assert_eq!(read_qr_codes(&soft), vec![code.to_string()]);
+    // too small to resolve (a phone held far away, 2 px a module): not read, no false text
+    held.show(phone_showing_qr(code, 2).unwrap());
+    let far = through_mjpeg(&image::imageops::blur(&cam.next_frame().unwrap(), 1.5), 70);
+    assert!(read_qr_codes(&far).is_empty());
+    held.put_away();
+    assert!(!held.is_shown());
+}

@@ -6,14 +6,20 @@
 mod common;
 
 use capture_kiosk::kiosk::demo::{install_headless_platform, save_png};
-use capture_kiosk::kiosk::{CheckRow, FieldView, HealthRow, InfoRow, KioskWindow, Metrics};
+use capture_kiosk::kiosk::{
+    CheckRow, FieldView, HealthRow, InfoRow, KioskWindow, ListRow, Metrics,
+};
 use slint::{ComponentHandle, ModelRc, SharedString, VecModel};
 
-const SCREENS: [&str; 16] = [
+const SCREENS: [&str; 20] = [
     "idle",
     "staff-pin",
     "staff-menu",
+    "staff-import",
+    "staff-audit",
+    "staff-new-pin",
     "identify",
+    "scan-code",
     "confirm-info",
     "consent",
     "guide",
@@ -152,6 +158,33 @@ fn fill(ui: &KioskWindow) {
         s("学信网毕业生图像集中采集"),
     ]));
     ui.set_batch(s("Z3K8F7"));
+    ui.set_roster_files(rows(vec![
+        ListRow {
+            title: s("2026届毕业生名单.csv"),
+            detail: s("/media/kiosk/KINGSTON/名单 · 312.4 KB"),
+        },
+        ListRow {
+            title: s("roster-backup.csv"),
+            detail: s("/media/kiosk/KINGSTON · 298.0 KB"),
+        },
+    ]));
+    ui.set_import_folders(s("/var/lib/capture-kiosk/import  /media  /run/media  /mnt"));
+    let audit = [
+        ("2026-11-21 08:02:11  解锁工作人员菜单", ""),
+        ("2026-11-21 08:03:40  导入名单", "2026届毕业生名单.csv → Z3K8F7: 1204"),
+        ("2026-11-21 08:04:02  开始采集", "chsi-graduation Z3K8F7"),
+        ("2026-11-21 11:30:55  PIN 错误", ""),
+        ("2026-11-21 17:10:09  结束采集", "chsi-graduation Z3K8F7: 412 captures, 3 waiting for upload"),
+    ];
+    ui.set_audit_rows(rows(
+        audit
+            .iter()
+            .map(|(t, d)| ListRow {
+                title: s(t),
+                detail: s(d),
+            })
+            .collect(),
+    ));
     ui.set_health(rows(vec![
         HealthRow {
             name: s("摄像头"),

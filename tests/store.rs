@@ -107,6 +107,14 @@ fn everything_survives_reopening_and_quarantined_rows_stay() {
     let q = s.queue_status().unwrap();
     assert_eq!((q.pending, q.quarantined), (0, 1));
     assert_eq!(q.last_error.as_deref(), Some("hub: photo is not a JPEG"));
+    let audit = s.recent_audit(10).unwrap();
+    assert_eq!(
+        (audit.len(), audit[0].action.as_str(), audit[0].detail.as_str()),
+        (1, "start-session", "bj-chengkao")
+    );
+    // the closing figures: one capture, none waiting (it is quarantined, not pending)
+    assert_eq!(s.captures_since(0).unwrap(), (1, 0));
+    assert_eq!(s.captures_since(i64::MAX).unwrap(), (0, 0));
     assert!(
         s.capture_photo(&id).unwrap().is_some(),
         "a quarantined record is never dropped"

@@ -8,6 +8,7 @@ use crate::engine::{FaceEngine, ModelError};
 use crate::geometry::Point;
 use crate::guidance::{CameraModel, MEAN_EYE_DISTANCE_CM};
 use image::{imageops, Rgb, RgbImage};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// A photograph with its eyes measured once.
@@ -72,6 +73,57 @@ pub struct SimulatedCamera {
     next_due: Option<Instant>,
     /// Pace frames in real time (demo) or hand them out at once (tests).
     pub realtime: bool,
+    held: HeldUp,
+}
+
+/// Something the simulated candidate holds up to the camera (a phone showing the collection
+/// QR code), shared with whoever plays the candidate: the demo button, a test.
+#[derive(Clone, Default)]
+pub struct HeldUp(Arc<Mutex<Option<RgbImage>>>);
+
+impl HeldUp {
+    pub fn show(&self, item: RgbImage) {
+        if let Ok(mut h) = self.0.lock() {
+            *h = Some(item);
+        }
+    }
+
+    pub fn put_away(&self) {
+        if let Ok(mut h) = self.0.lock() {
+            *h = None;
+        }
+    }
+
+    pub fn is_shown(&self) -> bool {
+        self.0.lock().map(|h| h.is_some()).unwrap_or(false)
+    }
+}
+
+/// A phone screen showing `text` as a QR code: `module_px` pixels a module, a white quiet zone
+/// of four modules and a dark bezel. None if the text is too long for a QR code.
+pub fn phone_showing_qr(text: &str, module_px: u32) -> Option<RgbImage> {
+    let code = qrcode::QrCode::new(text.as_bytes()).ok()?;
+    let modules = code.width() as u32;
+    let colors = code.to_colors();
+    let m = module_px.max(1);
+    let quiet = 4 * m;
+    let bezel = 3 * m;
+    let side = modules * m + 2 * quiet;
+    let (w, h) = (side + 2 * bezel, side + 2 * bezel + 8 * m);
+    let mut phone = RgbImage::from_pixel(w, h, Rgb([30, 32, 36]));
+    for y in 0..side {
+        for x in 0..side {
+            let (mx, my) = (x.wrapping_sub(quiet) / m, y.wrapping_sub(quiet) / m);
+            let dark = x >= quiet
+                && y >= quiet
+                && mx < modules
+                && my < modules
+                && colors[(my * modules + mx) as usize] == qrcode::Color::Dark;
+            let v = if dark { 20 } else { 245 };
+            phone.put_pixel(bezel + x, bezel + 4 * m + y, Rgb([v, v, v]));
+        }
+    }
+    Some(phone)
 }
 
 impl SimulatedCamera {
@@ -85,7 +137,13 @@ impl SimulatedCamera {
             interval: Duration::from_secs_f64(1.0 / fps.max(1) as f64),
             next_due: None,
             realtime: false,
+            held: HeldUp::default(),
         }
+    }
+
+    /// The handle that makes the simulated candidate hold something up to the camera.
+    pub fn held_up(&self) -> HeldUp {
+        self.held.clone()
     }
 
     /// The true distance of the candidate in the frame about to be delivered.
@@ -190,6 +248,12 @@ impl SimulatedCamera {
                     );
                 }
             }
+        }
+        // held up to the middle of the picture, where the scan screen's frame shows
+        if let Some(item) = self.held.0.lock().ok().and_then(|h| h.clone()) {
+            let x = (c.width() as i64 - item.width() as i64) / 2;
+            let y = (c.height() as i64 - item.height() as i64) / 2;
+            imageops::replace(&mut c, &item, x, y);
         }
         c
     }

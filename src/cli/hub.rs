@@ -5,7 +5,7 @@ use super::say;
 use anyhow::{bail, Context, Result};
 use capture_kiosk::hub::tls::{server_config, TlsListener};
 use capture_kiosk::hub::{serve, Hub, HubConfig};
-use capture_kiosk::roster::parse_roster_csv;
+use capture_kiosk::roster::{parse_roster_csv, roster_text};
 use clap::{Args, Subcommand};
 use std::io::BufRead;
 use std::path::PathBuf;
@@ -132,8 +132,9 @@ pub fn run(a: HubArgs) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Some(HubAdmin::ImportRoster { batch, file }) => {
-            let text = std::fs::read_to_string(&file)
-                .with_context(|| format!("reading {}", file.display()))?;
+            let bytes =
+                std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
+            let text = roster_text(&bytes).with_context(|| format!("{}", file.display()))?;
             let rows = parse_roster_csv(&text).with_context(|| format!("{}", file.display()))?;
             hub.db().replace_roster(&batch, &rows, "command line")?;
             say(format!("batch {batch}: {} candidates imported", rows.len()));

@@ -3,8 +3,10 @@
 //! with slow work on worker threads, and shows the session's state on the window.
 
 use super::devices::{CameraWorker, ReaderEvent, ReaderWorker};
+use super::staff::{action_words, find_roster_files, pin_problem, read_roster_file, RosterFile};
 use super::texts::{check_title, guide_items, masked_id};
-use super::{CheckRow, FieldView, HealthRow, InfoRow, KioskWindow};
+use super::{CheckRow, FieldView, HealthRow, InfoRow, KioskWindow, ListRow};
+use crate::camera::simulated::HeldUp;
 use crate::catalog::{Catalog, ExamProfile, PhotoSpec};
 use crate::checks::evaluate;
 use crate::engine::{descriptor_distance, FaceEngine, SAME_PERSON_DISTANCE};
@@ -14,7 +16,7 @@ use crate::photo::make_photo;
 use crate::reader::card::CardType;
 use crate::reader::simulator::SimulatedReader;
 use crate::session::identify::{
-    id_tail, match_roster, password_digest, FieldChars, FieldState, RosterCheck,
+    collection_code, id_tail, match_roster, password_digest, FieldChars, FieldState, RosterCheck,
 };
 use crate::session::{Candidate, Effect, Event, PreviousRecord, Rules, Screen, Session};
 use crate::store::{NewCapture, Store};
@@ -35,7 +37,7 @@ enum Done {
         distance: Option<f32>,
     },
     Withdrawn(Result<(), String>),
-    RosterSynced(Result<usize, String>),
+    RosterSynced(Result<Vec<RosterEntry>, String>),
 }
 
 /// Hands a worker's result back, tagged with the session it belongs to: a result that arrives
@@ -61,6 +63,8 @@ pub struct Devices {
     pub simulated_reader: Option<SimulatedReader>,
     /// The camera's geometry, for rebuilding the live guide when the profile changes.
     pub camera_model: crate::guidance::CameraModel,
+    /// In demo mode: what the simulated candidate holds up to the camera.
+    pub held_up: Option<HeldUp>,
 }
 
 pub struct App {
@@ -112,6 +116,16 @@ pub struct App {
     receipt_time: String,
     now_ms: i64,
     notice_extra: Option<(String, String)>,
+    /// Staff: where roster files are looked for, and the ones found.
+    pub import_roots: Vec<std::path::PathBuf>,
+    roster_files: Vec<RosterFile>,
+    /// Staff: the new PIN typed the first time, waiting for the repeat.
+    new_pin_first: Option<String>,
+    /// When staff opened the collection (the closing summary counts from here).
+    collection_opened_ms: i64,
+    /// CHSI: the typed ID tail the collection code must end with, and the last code judged.
+    scan_tail: String,
+    last_scanned: Option<(String, i64)>,
 }
 
 /// Steady and good this long before the automatic countdown starts.
@@ -209,6 +223,12 @@ impl App {
             receipt_time: String::new(),
             now_ms: 0,
             notice_extra: None,
+            scan_tail: String::new(),
+            last_scanned: None,
+            import_roots: Vec::new(),
+            roster_files: Vec::new(),
+            new_pin_first: None,
+            collection_opened_ms: 0,
         };
         app.reset_fields();
         Ok(app)
@@ -284,11 +304,9 @@ impl App {
             ));
         self.profile = p;
         self.spec = s;
-        let open = self.session.open;
-        let screen = self.session.screen;
-        self.session = Session::new(Rules::from_profile(&self.profile));
-        self.session.open = open;
-        self.session.screen = screen;
+        // only staff changes the profile, with no candidate in session: the rules are all
+        // that change
+        self.session.rules = Rules::from_profile(&self.profile);
         self.reset_fields();
         self.refresh();
     }
@@ -305,7 +323,12 @@ impl App {
 
     /// Feeds an event to the session and carries out what follows.
     pub fn dispatch(&mut self, event: Event) {
+        let before = self.session.screen;
         let effects = self.session.handle(event);
+        if self.session.screen != before {
+            // a notice belongs to the screen it was given on
+            self.notice_extra = None;
+        }
         for fx in effects {
             self.effect(fx);
         }
@@ -325,6 +348,10 @@ impl App {
                 self.steady_since = None;
                 self.countdown_until = None;
                 self.live_good = false;
+                self.live_fps = 0.0;
+                self.devices
+                    .camera
+                    .set_scanning(self.session.screen == Screen::ScanCode);
                 self.devices.camera.set_active(true);
             }
             Effect::StopCamera => {
@@ -362,6 +389,11 @@ impl App {
         self.next_document_at = None;
         self.receipt_time.clear();
         self.notice_extra = None;
+        self.scan_tail.clear();
+        self.last_scanned = None;
+        if let Some(held) = &self.devices.held_up {
+            held.put_away();
+        }
         self.devices.camera.set_active(false);
         self.devices.camera.forget();
         if let Some(ui) = self.ui.upgrade() {
@@ -540,8 +572,163 @@ impl App {
                 rt.block_on(client.roster(&batch))
                     .map_err(|e| e.to_string())
             })();
-            tx.send(Done::RosterSynced(result.map(|rows| rows.len())));
+            tx.send(Done::RosterSynced(result));
         });
+    }
+
+    /// Staff: open (or continue) the collection for the chosen profile and batch.
+    pub fn staff_open(&mut self) {
+        if !self.session.open {
+            self.collection_opened_ms = self.now_ms;
+            let _ = self.store.audit(
+                "staff",
+                "open_collection",
+                &format!("{} {}", self.profile.name, self.batch),
+            );
+        }
+        self.dispatch(Event::StaffOpen);
+    }
+
+    /// Staff: end the collection, with what it took and what still waits for upload.
+    pub fn staff_end_collection(&mut self) {
+        let (taken, waiting) = self
+            .store
+            .captures_since(self.collection_opened_ms)
+            .unwrap_or((0, 0));
+        let _ = self.store.audit(
+            "staff",
+            "end_collection",
+            &format!(
+                "{} {}: {taken} captures, {waiting} waiting for upload",
+                self.profile.name, self.batch
+            ),
+        );
+        self.notice_extra = Some((
+            format!("采集已结束：本次采集 {taken} 人，{waiting} 条待上传。联网后会自动上传，请勿删除数据。"),
+            format!("Collection ended: {taken} captures, {waiting} waiting for upload. They upload by themselves once the network is there; do not delete the data."),
+        ));
+        self.dispatch(Event::StaffEndCollection);
+    }
+
+    /// Staff: look for roster files (a USB stick just plugged in, or the import folder).
+    pub fn staff_import(&mut self) {
+        self.roster_files = find_roster_files(&self.import_roots);
+        self.notice_extra = None;
+        if self.session.screen == Screen::StaffImport {
+            self.refresh();
+        } else {
+            self.dispatch(Event::StaffImport);
+        }
+    }
+
+    /// Staff: import one of the files found as this batch's roster (all rows or none).
+    pub fn staff_import_file(&mut self, index: usize) {
+        let Some(file) = self.roster_files.get(index).cloned() else {
+            return;
+        };
+        let name = file
+            .path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let result = read_roster_file(&file.path).and_then(|rows| {
+            self.store.replace_roster(&self.batch, &rows)?;
+            Ok(rows.len())
+        });
+        self.notice_extra = Some(match result {
+            Ok(n) => {
+                let _ = self.store.audit(
+                    "staff",
+                    "import_roster",
+                    &format!("{name} → {}: {n}", self.batch),
+                );
+                (
+                    format!("已导入 {n} 人到批次 {}（{name}）", self.batch),
+                    format!("{n} candidates imported into batch {} ({name})", self.batch),
+                )
+            }
+            Err(e) => {
+                let _ = self
+                    .store
+                    .audit("staff", "import_roster_refused", &name);
+                // the reasons name lines, never personal data (see roster.rs)
+                let why = format!("{e:#}");
+                (
+                    format!("未导入，名单有问题：{why}"),
+                    format!("nothing imported: {why}"),
+                )
+            }
+        });
+        self.refresh();
+    }
+
+    /// Staff: start setting a new PIN.
+    pub fn staff_change_pin(&mut self) {
+        self.pin.clear();
+        self.new_pin_first = None;
+        self.dispatch(Event::StaffChangePin);
+    }
+
+    /// Staff: the new PIN's OK, once to type it and once to repeat it.
+    pub fn new_pin_ok(&mut self) {
+        let typed = std::mem::take(&mut self.pin);
+        if let Some((zh, en)) = pin_problem(&typed, DEFAULT_PIN) {
+            self.new_pin_first = None;
+            self.notice_extra = Some((zh.into(), en.into()));
+            self.refresh();
+            return;
+        }
+        match self.new_pin_first.take() {
+            None => {
+                self.new_pin_first = Some(typed);
+                self.notice_extra = None;
+                self.refresh();
+            }
+            Some(first) if first == typed => {
+                let stored = self
+                    .store
+                    .set_setting("staff_pin_sha256", &password_digest("staff", &typed));
+                if let Err(e) = stored {
+                    self.notice_extra =
+                        Some(("PIN 未能保存".into(), format!("the PIN was not saved: {e}")));
+                    self.refresh();
+                    return;
+                }
+                let _ = self.store.audit("staff", "change_pin", "");
+                self.notice_extra = None;
+                self.dispatch(Event::PinChanged);
+            }
+            Some(_) => {
+                self.notice_extra = Some((
+                    "两次输入的 PIN 不一致，请重新输入".into(),
+                    "the two PINs differ; type the new PIN again".into(),
+                ));
+                self.refresh();
+            }
+        }
+    }
+
+    /// The landscape layout (fewer rows fit).
+    fn compact(&self) -> bool {
+        self.ui
+            .upgrade()
+            .is_some_and(|ui| ui.global::<super::Metrics>().get_compact())
+    }
+
+    /// The newest audit lines for the staff screen.
+    fn audit_rows(&self) -> Vec<ListRow> {
+        self.store
+            .recent_audit(if self.compact() { 14 } else { 18 })
+            .unwrap_or_default()
+            .into_iter()
+            .map(|a| {
+                let (zh, en) = action_words(&a.action);
+                ListRow {
+                    title: format!("{}  {}", beijing_time(a.at_ms), self.t(&zh, &en)).into(),
+                    detail: a.detail.into(),
+                }
+            })
+            .collect()
     }
 
     // ------------------------------------------------------------------ identification
@@ -666,8 +853,9 @@ impl App {
                 .map(|i| self.fields[i].clone())
                 .unwrap_or_default()
         };
-        let entry = if self.profile.keypad.iter().any(|f| f.key == "batch_code") {
-            // CHSI: the batch's feature code and the last four of the ID number
+        if self.profile.keypad.iter().any(|f| f.key == "batch_code") {
+            // CHSI: the batch's feature code and the last four of the ID number, then the
+            // candidate's collection QR code to the camera
             if !value("batch_code").eq_ignore_ascii_case(&self.batch) {
                 self.dispatch(Event::IdentifyFailed {
                     zh: "批次特征码不正确，请核对".into(),
@@ -675,39 +863,35 @@ impl App {
                 });
                 return;
             }
-            let matches = self
-                .store
-                .roster_by_id_tail(&self.batch, &id_tail(&value("id_tail")))
-                .unwrap_or_default();
-            match matches.len() {
-                1 => matches.into_iter().next(),
-                0 => None,
-                _ => {
-                    self.dispatch(Event::IdentifyFailed { zh: "有多名考生身份证后4位相同，请刷身份证".into(), en: "several candidates share these four characters; please tap your ID card".into() });
-                    return;
-                }
-            }
+            self.scan_tail = id_tail(&value("id_tail"));
+            self.last_scanned = None;
+            self.dispatch(Event::CodeNeeded);
+            return;
+        }
+        let key = value("candidate_key");
+        let found = self.store.roster_entry(&self.batch, &key).ok().flatten();
+        let entry = if self
+            .profile
+            .keypad
+            .iter()
+            .any(|f| f.chars == FieldChars::Secret)
+        {
+            // a wrong password and an unknown number read the same (R-ID-1)
+            found.filter(|e| {
+                !e.secret.is_empty() && e.secret == password_digest(&key, &value("password"))
+            })
         } else {
-            let key = value("candidate_key");
-            let found = self.store.roster_entry(&self.batch, &key).ok().flatten();
-            if self
-                .profile
-                .keypad
-                .iter()
-                .any(|f| f.chars == FieldChars::Secret)
-            {
-                // a wrong password and an unknown number read the same (R-ID-1)
-                found.filter(|e| {
-                    !e.secret.is_empty() && e.secret == password_digest(&key, &value("password"))
-                })
-            } else {
-                found
-            }
+            found
         };
         let Some(e) = entry else {
             self.wrong_credentials();
             return;
         };
+        self.identified_on_roster(e);
+    }
+
+    /// The keypad (or the collection code) found the candidate's roster row.
+    fn identified_on_roster(&mut self, e: RosterEntry) {
         let candidate = Candidate {
             candidate_key: e.candidate_key.clone(),
             name: e.name.clone(),
@@ -725,7 +909,57 @@ impl App {
         self.identified(candidate, roster);
     }
 
+    /// A QR code was read on the scan screen (CHSI): its collection code must end with the
+    /// typed ID tail and be on the batch's roster.
+    fn code_scanned(&mut self, text: String, now: i64) {
+        // the same code in front of the camera is judged once, again only after a while
+        if let Some((last, at)) = &self.last_scanned {
+            if *last == text && now - at < 4000 {
+                return;
+            }
+        }
+        self.last_scanned = Some((text.clone(), now));
+        let code = match collection_code(&text, &self.scan_tail) {
+            Ok(code) => code,
+            Err(problem) => {
+                let (zh, en) = problem.message();
+                self.dispatch(Event::IdentifyFailed {
+                    zh: zh.into(),
+                    en: en.into(),
+                });
+                return;
+            }
+        };
+        if let Some(held) = &self.devices.held_up {
+            // the demo candidate lowers the phone once the code was read
+            held.put_away();
+        }
+        let entry = self
+            .store
+            .roster_entry(&self.batch, &code)
+            .ok()
+            .flatten()
+            .filter(|e| id_tail(&e.id_number) == self.scan_tail);
+        match entry {
+            Some(e) => self.identified_on_roster(e),
+            None => {
+                let phone = self.profile.help_phone.clone();
+                self.dispatch(Event::IdentifyFailed {
+                    zh: format!("本批次名单中没有这个采集码，请联系工作人员：{phone}"),
+                    en: format!("this collection code is not on this batch's roster; please ask the staff: {phone}"),
+                });
+            }
+        }
+    }
+
     pub fn key(&mut self, k: &str) {
+        if self.session.screen == Screen::StaffNewPin {
+            if self.pin.len() < 8 && k.chars().all(|c| c.is_ascii_digit()) {
+                self.pin.push_str(k);
+            }
+            self.refresh();
+            return;
+        }
         if self.session.screen == Screen::StaffPin {
             self.pin.push_str(k);
             // PINs are 4 to 8 digits: unlock as soon as it matches, refuse at 8
@@ -766,7 +1000,7 @@ impl App {
     }
 
     pub fn backspace(&mut self) {
-        if self.session.screen == Screen::StaffPin {
+        if matches!(self.session.screen, Screen::StaffPin | Screen::StaffNewPin) {
             self.pin.pop();
         } else if let Some(f) = self.fields.get_mut(self.active_field) {
             if f.pop().is_none() && self.active_field > 0 {
@@ -825,15 +1059,21 @@ impl App {
         if self.session.screen == Screen::Live {
             self.live(now_ms);
         }
+        if self.session.screen == Screen::ScanCode {
+            self.scan_step(now_ms);
+        }
         if self.session.screen == Screen::Manual && self.next_document_at.is_some() {
             self.document_step(now_ms);
         }
         if self.session.screen == Screen::Failsafe {
             self.camera_recovery();
         }
-        // a tick changes nothing unless the idle timeout ends the session: no refresh then
+        // a tick changes nothing unless the idle timeout ends the session or locks staff
+        // mode: no refresh otherwise
+        let before = self.session.screen;
         let effects = self.session.handle(Event::Tick { now_ms });
-        if !effects.is_empty() {
+        if !effects.is_empty() || self.session.screen != before {
+            self.pin.clear();
             for fx in effects {
                 self.effect(fx);
             }
@@ -901,6 +1141,44 @@ impl App {
             self.countdown_until = None;
             self.countdown_manual = false;
             self.dispatch(Event::Continue);
+        }
+    }
+
+    /// The scan screen: show the camera, and judge any QR code it reads.
+    fn scan_step(&mut self, now: i64) {
+        match self.devices.camera.poll() {
+            Some(Ok(f)) => {
+                self.camera_failing_since = None;
+                self.live_fps = f.fps;
+                if let Some(ui) = self.ui.upgrade() {
+                    ui.set_preview(image_of(&f.preview));
+                }
+                self.refresh_live();
+                if let Some(text) = f.codes.into_iter().next() {
+                    self.code_scanned(text, now);
+                }
+            }
+            Some(Err(e)) => {
+                let since = *self.camera_failing_since.get_or_insert(now);
+                if now - since > 3000 {
+                    self.dispatch(Event::DeviceLost {
+                        what: format!("camera: {e}"),
+                    });
+                }
+            }
+            None => {}
+        }
+    }
+
+    /// Demo mode: the simulated candidate holds the phone with the collection code up.
+    pub fn show_demo_code(&mut self) {
+        let Some(held) = &self.devices.held_up else {
+            return;
+        };
+        if let Some(phone) =
+            crate::camera::simulated::phone_showing_qr(&super::demo::demo_collection_code(), 9)
+        {
+            held.show(phone);
         }
     }
 
@@ -993,11 +1271,25 @@ impl App {
                 self.refresh();
             }
             Done::RosterSynced(r) => {
-                self.notice_extra = Some(match r {
-                    Ok(n) => (
-                        format!("名单已同步：{n} 人"),
-                        format!("roster synced: {n} candidates"),
-                    ),
+                // the hub's roster replaces this batch's, in one transaction
+                let stored = r.and_then(|rows| {
+                    self.store
+                        .replace_roster(&self.batch, &rows)
+                        .map(|()| rows.len())
+                        .map_err(|e| e.to_string())
+                });
+                self.notice_extra = Some(match stored {
+                    Ok(n) => {
+                        let _ = self.store.audit(
+                            "staff",
+                            "sync_roster",
+                            &format!("{}: {n}", self.batch),
+                        );
+                        (
+                            format!("名单已同步：{n} 人"),
+                            format!("roster synced: {n} candidates"),
+                        )
+                    }
                     Err(e) => ("名单同步失败".into(), format!("roster sync failed: {e}")),
                 });
                 self.refresh();
@@ -1080,6 +1372,7 @@ impl App {
             active.is_some_and(|f| matches!(f.chars, FieldChars::Alnum | FieldChars::Secret)),
         );
         ui.set_keypad_x(active.is_some_and(|f| f.chars == FieldChars::IdTail));
+        ui.set_keypad_brackets(active.is_some_and(|f| f.chars == FieldChars::IdTail));
         ui.set_active_field(self.active_field as i32);
         let fields: Vec<FieldView> = keypad
             .iter()
@@ -1292,6 +1585,42 @@ impl App {
         if s.screen == Screen::StaffMenu {
             ui.set_health(shared_rows(self.health()));
         }
+        if s.screen == Screen::StaffImport {
+            let files: Vec<ListRow> = self
+                .roster_files
+                .iter()
+                .map(|f| ListRow {
+                    title: f
+                        .path
+                        .file_name()
+                        .map(|n| n.to_string_lossy().into_owned())
+                        .unwrap_or_default()
+                        .into(),
+                    detail: format!(
+                        "{} · {:.1} KB",
+                        f.path
+                            .parent()
+                            .map(|p| p.display().to_string())
+                            .unwrap_or_default(),
+                        f.bytes as f64 / 1024.0
+                    )
+                    .into(),
+                })
+                .collect();
+            ui.set_roster_files(shared_rows(files));
+            ui.set_import_folders(
+                self.import_roots
+                    .iter()
+                    .map(|p| p.display().to_string())
+                    .collect::<Vec<_>>()
+                    .join("  ")
+                    .into(),
+            );
+        }
+        if s.screen == Screen::StaffAudit {
+            ui.set_audit_rows(shared_rows(self.audit_rows()));
+        }
+        ui.set_new_pin_step(i32::from(self.new_pin_first.is_some()));
     }
 
     fn health(&self) -> Vec<HealthRow> {
@@ -1381,15 +1710,15 @@ pub fn connect(ui: &KioskWindow, app: std::rc::Rc<std::cell::RefCell<App>>) {
     on!(on_pin_back, |a| a.backspace());
     on!(on_staff_select, |a, i: i32| a
         .select_profile(i.max(0) as usize));
-    on!(on_staff_open, |a| {
-        let _ = a.store.audit(
-            "staff",
-            "open_collection",
-            &format!("{} {}", a.profile_name(), a.batch),
-        );
-        a.dispatch(Event::StaffOpen)
-    });
+    on!(on_staff_open, |a| a.staff_open());
     on!(on_staff_close, |a| a.dispatch(Event::StaffClose));
+    on!(on_staff_end_collection, |a| a.staff_end_collection());
+    on!(on_staff_import, |a| a.staff_import());
+    on!(on_staff_import_file, |a, i: i32| a
+        .staff_import_file(i.max(0) as usize));
+    on!(on_staff_audit, |a| a.dispatch(Event::StaffAudit));
+    on!(on_staff_change_pin, |a| a.staff_change_pin());
+    on!(on_new_pin_ok, |a| a.new_pin_ok());
     on!(on_staff_sync, |a| a.sync_roster());
     on!(on_key, |a, k: SharedString| a.key(&k));
     on!(on_backspace, |a| a.backspace());
@@ -1407,4 +1736,5 @@ pub fn connect(ui: &KioskWindow, app: std::rc::Rc<std::cell::RefCell<App>>) {
     on!(on_end_session, |a| a.dispatch(Event::End));
     on!(on_toggle_language, |a| a.toggle_language());
     on!(on_demo_card, |a| a.present_demo_card());
+    on!(on_demo_code, |a| a.show_demo_code());
 }

@@ -10,7 +10,7 @@ use crate::engine::FaceEngine;
 use crate::hub_protocol::RosterEntry;
 use crate::imaging::{decode_image, DecodeLimits};
 use crate::reader::card::id_check_char;
-use crate::session::identify::password_digest;
+use crate::session::identify::{id_tail, password_digest};
 use crate::session::Screen;
 use crate::store::Store;
 use anyhow::{anyhow, bail, Context, Result};
@@ -27,6 +27,17 @@ pub const DEMO_PASSWORD: &str = "123456";
 
 fn with_check(first17: &str) -> String {
     format!("{first17}{}", id_check_char(first17).unwrap_or('0'))
+}
+
+/// The CHSI demo candidate's ID number.
+fn chsi_demo_id() -> String {
+    with_check("11010820010404246")
+}
+
+/// The CHSI demo candidate's image-collection code (their key on the roster), which ends with
+/// the ID tail as CHSI's codes do; the demo candidate holds it up to the camera as a QR code.
+pub fn demo_collection_code() -> String {
+    format!("2026CHSIZ3K8F7{}", id_tail(&chsi_demo_id()))
 }
 
 /// The demo roster: (candidate key, name, ID number) — keypad candidates for each profile,
@@ -64,9 +75,9 @@ pub fn demo_people() -> Vec<RosterEntry> {
             "北京市朝阳区建国路3号",
         ),
         person(
-            "2026CHSI0001",
+            &demo_collection_code(),
             "刘洋",
-            with_check("11010820010404246"),
+            chsi_demo_id(),
             "汉",
             "北京市海淀区中关村大街4号",
         ),
@@ -306,18 +317,16 @@ impl Driver<'_> {
                 self.tap_id("KioskWindow::identify-ok")?;
             }
             "chsi-graduation" => {
-                let tail = demo_people()[3]
-                    .id_number
-                    .chars()
-                    .rev()
-                    .take(4)
-                    .collect::<String>()
-                    .chars()
-                    .rev()
-                    .collect::<String>();
+                let tail = id_tail(&chsi_demo_id());
                 self.type_keys(&format!("{DEMO_BATCH}{tail}"))?;
                 self.save("identify-typed")?;
                 self.tap_id("KioskWindow::identify-ok")?;
+                // then the collection code, held up to the camera as a QR code
+                self.wait_for("the scan screen", 5, |a| a.screen() == Screen::ScanCode)?;
+                self.wait_for("the preview", 10, |a| a.live_fps() > 0.0)?;
+                self.save("scan-code")?;
+                self.tap_id("KioskWindow::demo-code-btn")?;
+                self.wait_for("the code read", 15, |a| a.screen() != Screen::ScanCode)?;
             }
             _ => {
                 // gd-gaokao and bj-chengkao: the candidate taps the ID card on the reader; for

@@ -4,6 +4,7 @@
 
 use crate::camera::FrameSource;
 use crate::guidance::{Guidance, LiveGuide};
+use crate::imaging::read_qr_codes;
 use crate::reader::driver::{CardRead, IdCardReader, PollOutcome, ReaderConfig};
 use image::RgbImage;
 use std::path::PathBuf;
@@ -17,12 +18,16 @@ pub struct LiveFrame {
     /// Mirrored and shrunk for the preview (the candidate sees a mirror; the capture is not).
     pub preview: RgbImage,
     pub guidance: Option<Guidance>,
+    /// The texts of QR codes in the frame, while scanning for codes instead of guiding.
+    pub codes: Vec<String>,
     /// Frames analysed per second, over the last second.
     pub fps: f32,
 }
 
 pub struct CameraWorker {
     active: Arc<AtomicBool>,
+    /// Look for QR codes instead of running the live guide.
+    scanning: Arc<AtomicBool>,
     /// A new live guide (the profile changed), taken by the camera thread.
     next_guide: Arc<Mutex<Option<LiveGuide>>>,
     stop: Arc<AtomicBool>,
@@ -49,13 +54,19 @@ impl CameraWorker {
     ) -> CameraWorker {
         let description = source.describe();
         let active = Arc::new(AtomicBool::new(false));
+        let scanning = Arc::new(AtomicBool::new(false));
         let stop = Arc::new(AtomicBool::new(false));
         let latest = Arc::new(Mutex::new(None));
         let next_guide: Arc<Mutex<Option<LiveGuide>>> = Arc::new(Mutex::new(None));
         let g = next_guide.clone();
         // room for one frame: a frame the UI has not taken is dropped for a fresher one
         let (tx, frames): (SyncSender<Result<LiveFrame, String>>, _) = mpsc::sync_channel(1);
-        let (a, s, l) = (active.clone(), stop.clone(), latest.clone());
+        let (a, s, l, q) = (
+            active.clone(),
+            stop.clone(),
+            latest.clone(),
+            scanning.clone(),
+        );
         let thread = std::thread::Builder::new()
             .name("camera".into())
             .spawn(move || {
@@ -66,6 +77,8 @@ impl CameraWorker {
                         guide = new;
                     }
                     if !a.load(Ordering::SeqCst) {
+                        // the rate counts only frames while on: no stale figure on restart
+                        (count, fps, window_start) = (0, 0.0, Instant::now());
                         std::thread::sleep(Duration::from_millis(30));
                         continue;
                     }
@@ -77,7 +90,11 @@ impl CameraWorker {
                             continue;
                         }
                     };
-                    let guidance = guide.frame(&frame).ok();
+                    let (guidance, codes) = if q.load(Ordering::SeqCst) {
+                        (None, read_qr_codes(&frame))
+                    } else {
+                        (guide.frame(&frame).ok(), Vec::new())
+                    };
                     count += 1;
                     if window_start.elapsed() >= Duration::from_secs(1) {
                         fps = count as f32 / window_start.elapsed().as_secs_f32();
@@ -90,6 +107,7 @@ impl CameraWorker {
                     let _ = tx.try_send(Ok(LiveFrame {
                         preview,
                         guidance,
+                        codes,
                         fps,
                     }));
                 }
@@ -97,6 +115,7 @@ impl CameraWorker {
             .ok();
         CameraWorker {
             active,
+            scanning,
             next_guide,
             stop,
             latest,
@@ -116,6 +135,11 @@ impl CameraWorker {
         } else {
             while self.frames.try_recv().is_ok() {}
         }
+    }
+
+    /// Whether frames are searched for QR codes (the scan screen) or guided (the live screen).
+    pub fn set_scanning(&self, on: bool) {
+        self.scanning.store(on, Ordering::SeqCst);
     }
 
     /// Drops the last full-resolution frame (the end of a candidate's session).

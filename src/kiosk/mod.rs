@@ -8,6 +8,7 @@ slint::include_modules!();
 pub mod app;
 pub mod demo;
 pub mod devices;
+pub mod staff;
 pub mod texts;
 
 use crate::camera::profile::CameraProfile;
@@ -92,6 +93,7 @@ pub fn open_devices(
         None
     };
     let camera_present = real.is_some();
+    let mut held_up = None;
     let source: Box<dyn FrameSource> = match real {
         Some(cam) => cam,
         None => {
@@ -104,6 +106,7 @@ pub fn open_devices(
             };
             let mut cam = SimulatedCamera::new(scene, model, p.width, p.height, 12);
             cam.realtime = true;
+            held_up = Some(cam.held_up());
             Box::new(cam)
         }
     };
@@ -137,6 +140,7 @@ pub fn open_devices(
             reader,
             simulated_reader: simulated,
             camera_model: model,
+            held_up,
         },
         demo,
     ))
@@ -173,6 +177,7 @@ pub fn build_app(ui: &KioskWindow, opts: &KioskOptions, catalog: Catalog) -> Res
         demo,
         opts.batch.clone(),
     )?;
+    app.import_roots = staff::default_import_roots(&opts.data_dir);
     if opts.english {
         app.set_english(true);
     }

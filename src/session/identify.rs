@@ -92,6 +92,61 @@ pub fn id_tail(id_number: &str) -> String {
     chars[chars.len().saturating_sub(4)..].iter().collect()
 }
 
+/// Why a scanned code is not a candidate's image-collection code.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CodeProblem {
+    /// Some other QR code (a payment code, a web address): not a collection code.
+    NotACollectionCode,
+    /// A collection code whose last four characters are not the typed ID tail (seed 004: they
+    /// are the same), so someone else's code.
+    TailMismatch,
+}
+
+impl CodeProblem {
+    /// What the candidate reads (zh, en).
+    pub fn message(self) -> (&'static str, &'static str) {
+        match self {
+            CodeProblem::NotACollectionCode => (
+                "这不是学信网图像采集码，请打开学信网出示本人的图像采集码",
+                "this is not a CHSI image-collection code; please open CHSI and show your own collection code",
+            ),
+            CodeProblem::TailMismatch => (
+                "采集码与输入的身份证后4位不一致，请出示本人的采集码",
+                "the code does not match the last 4 characters you typed; please show your own code",
+            ),
+        }
+    }
+}
+
+/// The image-collection code in a scanned QR text: the code itself, or an address carrying it
+/// as its `code` parameter. A code is 8 to 40 letters, digits and brackets, and ends with the
+/// candidate's ID tail (seed 004: "此信息与图像采集码后4位相同").
+pub fn collection_code(scanned: &str, typed_tail: &str) -> Result<String, CodeProblem> {
+    let text = scanned.trim();
+    let code = if text.contains("://") {
+        let query = text.split_once('?').map(|(_, q)| q).unwrap_or("");
+        query
+            .split('&')
+            .find_map(|kv| kv.strip_prefix("code="))
+            .ok_or(CodeProblem::NotACollectionCode)?
+    } else {
+        text
+    };
+    let code = code.to_uppercase();
+    let n = code.chars().count();
+    if !(8..=40).contains(&n)
+        || !code
+            .chars()
+            .all(|c| c.is_ascii_digit() || c.is_ascii_uppercase() || matches!(c, '(' | ')'))
+    {
+        return Err(CodeProblem::NotACollectionCode);
+    }
+    if id_tail(&code) != id_tail(typed_tail) {
+        return Err(CodeProblem::TailMismatch);
+    }
+    Ok(code)
+}
+
 /// Fields of the identity that disagree with the roster.
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
 pub struct RosterCheck {
@@ -199,5 +254,25 @@ mod tests {
         assert!(match_roster("张三", "x", "", "", None).is_blocked());
         assert_eq!(id_tail("A123456(7)"), "6(7)");
         assert_eq!(id_tail("11010519491231002x"), "002X");
+    }
+
+    #[test]
+    fn collection_codes_end_with_the_id_tail() {
+        assert_eq!(collection_code(" 2026chsi002x\n", "002X"), Ok("2026CHSI002X".into()));
+        assert_eq!(
+            collection_code("https://example.edu/c?batch=Z3K8F7&code=2026CHSI6(7)", "6(7)"),
+            Ok("2026CHSI6(7)".into())
+        );
+        assert_eq!(
+            collection_code("2026CHSI0021", "002X"),
+            Err(CodeProblem::TailMismatch)
+        );
+        for other in ["https://example.com/pay", "WIFI:S:kiosk;;", "002X", "张三002X"] {
+            assert_eq!(
+                collection_code(other, "002X"),
+                Err(CodeProblem::NotACollectionCode),
+                "{other}"
+            );
+        }
     }
 }

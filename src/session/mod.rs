@@ -20,7 +20,15 @@ pub enum Screen {
     Idle,
     StaffPin,
     StaffMenu,
+    /// Staff: import a roster CSV from a USB stick.
+    StaffImport,
+    /// Staff: the audit trail.
+    StaffAudit,
+    /// Staff: set a new PIN.
+    StaffNewPin,
     Identify,
+    /// CHSI: the candidate holds the image-collection QR code up to the camera.
+    ScanCode,
     ConfirmInfo,
     Consent,
     Guide,
@@ -42,7 +50,11 @@ impl Screen {
             Screen::Idle => "idle",
             Screen::StaffPin => "staff-pin",
             Screen::StaffMenu => "staff-menu",
+            Screen::StaffImport => "staff-import",
+            Screen::StaffAudit => "staff-audit",
+            Screen::StaffNewPin => "staff-new-pin",
             Screen::Identify => "identify",
+            Screen::ScanCode => "scan-code",
             Screen::ConfirmInfo => "confirm-info",
             Screen::Consent => "consent",
             Screen::Guide => "guide",
@@ -58,12 +70,26 @@ impl Screen {
         }
     }
 
+    /// Screens that show the camera preview.
+    fn camera_on(self) -> bool {
+        matches!(self, Screen::Live | Screen::ScanCode)
+    }
+
+    /// Staff mode: left alone, it locks itself again after the idle timeout.
+    pub fn is_staff(self) -> bool {
+        matches!(
+            self,
+            Screen::StaffPin
+                | Screen::StaffMenu
+                | Screen::StaffImport
+                | Screen::StaffAudit
+                | Screen::StaffNewPin
+        )
+    }
+
     /// Screens where the candidate's data is on show (the idle timeout applies).
     fn in_session(self) -> bool {
-        !matches!(
-            self,
-            Screen::Idle | Screen::StaffPin | Screen::StaffMenu | Screen::Failsafe
-        )
+        !matches!(self, Screen::Idle | Screen::Failsafe) && !self.is_staff()
     }
 }
 
@@ -130,7 +156,15 @@ pub enum Event {
     },
     /// Staff chose a profile and batch and opened collection.
     StaffOpen,
+    /// Staff leaves the menu (collection stays as it is).
     StaffClose,
+    /// Staff ends the collection: no new candidate can start until it is opened again.
+    StaffEndCollection,
+    StaffImport,
+    StaffAudit,
+    StaffChangePin,
+    /// A new staff PIN was stored.
+    PinChanged,
     Start,
     /// The kiosk resolved an identity (card or keypad), matched the roster and looked up
     /// earlier records and failed attempts.
@@ -140,6 +174,8 @@ pub enum Event {
         previous: Option<PreviousRecord>,
         failures_so_far: u32,
     },
+    /// The keypad's fields are right; the collection QR code is still needed (CHSI).
+    CodeNeeded,
     /// Identification failed; the message says whom to contact (never whether a number exists).
     IdentifyFailed {
         zh: String,
@@ -289,7 +325,7 @@ impl Session {
         self.notice = None;
         self.help_open = false;
         self.busy = false;
-        if self.screen == Screen::Live {
+        if self.screen.camera_on() {
             fx.push(Effect::StopCamera);
         }
         fx.push(Effect::Wipe);
@@ -344,6 +380,10 @@ impl Session {
                 {
                     self.wipe(&mut fx);
                 }
+                if s.is_staff() && idle > self.rules.idle_timeout_ms {
+                    // staff walked away: lock the menu again
+                    self.go(S::Idle);
+                }
             }
             (S::Failsafe, E::DeviceBack) => {
                 self.screen = self.screen_before_failsafe;
@@ -354,7 +394,7 @@ impl Session {
             (s, E::DeviceLost { what }) => {
                 if s != S::Failsafe {
                     self.screen_before_failsafe = if s.in_session() { S::Idle } else { s };
-                    if s == S::Live {
+                    if s.camera_on() {
                         fx.push(Effect::StopCamera);
                     }
                     if s.in_session() {
@@ -380,11 +420,33 @@ impl Session {
                 self.open = true;
                 self.go(S::Idle);
             }
+            (S::StaffMenu, E::StaffEndCollection) => {
+                self.open = false;
+                self.notice = None;
+            }
+            (S::StaffMenu, E::StaffImport) => self.go(S::StaffImport),
+            (S::StaffMenu, E::StaffAudit) => self.go(S::StaffAudit),
+            (S::StaffMenu, E::StaffChangePin) => self.go(S::StaffNewPin),
+            (S::StaffNewPin, E::PinChanged) => {
+                self.go(S::StaffMenu);
+                self.notice = notice("新 PIN 已生效", "The new PIN is in use");
+            }
+            (S::StaffImport | S::StaffAudit | S::StaffNewPin, E::Back) => self.go(S::StaffMenu),
             (S::Idle, E::Start) if self.open => self.go(S::Identify),
             (S::Identify, E::Back) => self.wipe(&mut fx),
-            (S::Identify, E::IdentifyFailed { zh, en }) => self.notice = Some(Notice { zh, en }),
+            (S::Identify | S::ScanCode, E::IdentifyFailed { zh, en }) => {
+                self.notice = Some(Notice { zh, en })
+            }
+            (S::Identify, E::CodeNeeded) => {
+                self.go(S::ScanCode);
+                fx.push(Effect::StartCamera);
+            }
+            (S::ScanCode, E::Back) => {
+                fx.push(Effect::StopCamera);
+                self.go(S::Identify);
+            }
             (
-                S::Identify,
+                s @ (S::Identify | S::ScanCode),
                 E::Identified {
                     candidate,
                     roster,
@@ -392,6 +454,9 @@ impl Session {
                     failures_so_far,
                 },
             ) => {
+                if s == S::ScanCode {
+                    fx.push(Effect::StopCamera);
+                }
                 self.candidate = Some(candidate);
                 self.roster = roster;
                 self.failures = failures_so_far;
@@ -617,6 +682,84 @@ mod tests {
         assert_eq!(s.screen, Screen::Receipt);
         assert_eq!(s.handle(Event::Continue), vec![Effect::Wipe]);
         assert!(s.candidate.is_none() && s.screen == Screen::Idle && s.open);
+    }
+
+    #[test]
+    fn the_collection_code_is_scanned_with_the_camera_on_and_off_again() {
+        let mut s = Session::new(rules(0, false));
+        s.handle(Event::StaffEntry);
+        s.handle(Event::PinChecked { ok: true });
+        s.handle(Event::StaffOpen);
+        s.handle(Event::Start);
+        assert_eq!(s.handle(Event::CodeNeeded), vec![Effect::StartCamera]);
+        assert_eq!(s.screen, Screen::ScanCode);
+        // a wrong code keeps the camera scanning, with the reason on screen
+        assert!(s
+            .handle(Event::IdentifyFailed {
+                zh: "不是采集码".into(),
+                en: "not a code".into()
+            })
+            .is_empty());
+        assert!(s.notice.is_some() && s.screen == Screen::ScanCode);
+        // back to the keypad to correct the ID tail, then the scan again
+        assert_eq!(s.handle(Event::Back), vec![Effect::StopCamera]);
+        assert_eq!(s.screen, Screen::Identify);
+        s.handle(Event::CodeNeeded);
+        let fx = s.handle(Event::Identified {
+            candidate: card_holder(),
+            roster: RosterCheck {
+                on_roster: true,
+                ..RosterCheck::default()
+            },
+            previous: None,
+            failures_so_far: 0,
+        });
+        assert_eq!((fx, s.screen), (vec![Effect::StopCamera], Screen::ConfirmInfo));
+        // the idle timeout on the scan screen turns the camera off with the wipe
+        s.handle(Event::Back);
+        s.handle(Event::Start);
+        s.handle(Event::CodeNeeded);
+        assert_eq!(
+            s.handle(Event::Tick { now_ms: 1_000_000 }),
+            vec![Effect::StopCamera, Effect::Wipe]
+        );
+    }
+
+    #[test]
+    fn staff_tools_return_to_the_menu_and_a_forgotten_menu_locks_itself() {
+        let mut s = Session::new(rules(3, false));
+        s.handle(Event::StaffEntry);
+        s.handle(Event::PinChecked { ok: true });
+        s.handle(Event::StaffOpen);
+        assert!(s.open);
+        s.handle(Event::StaffEntry);
+        s.handle(Event::PinChecked { ok: true });
+        for (tool, screen) in [
+            (Event::StaffImport, Screen::StaffImport),
+            (Event::StaffAudit, Screen::StaffAudit),
+            (Event::StaffChangePin, Screen::StaffNewPin),
+        ] {
+            s.handle(tool);
+            assert_eq!(s.screen, screen);
+            s.handle(Event::Back);
+            assert_eq!(s.screen, Screen::StaffMenu);
+        }
+        s.handle(Event::StaffChangePin);
+        s.handle(Event::PinChanged);
+        assert!(s.screen == Screen::StaffMenu && s.notice.is_some());
+        // ending the collection: nobody can start until staff opens it again
+        s.handle(Event::StaffEndCollection);
+        s.handle(Event::StaffClose);
+        s.handle(Event::Start);
+        assert_eq!((s.open, s.screen), (false, Screen::Idle));
+        // staff mode left open locks itself after the idle timeout, wiping nothing
+        s.handle(Event::StaffEntry);
+        s.handle(Event::PinChecked { ok: true });
+        s.handle(Event::StaffAudit);
+        assert!(s.handle(Event::Tick { now_ms: 30_000 }).is_empty());
+        assert_eq!(s.screen, Screen::StaffAudit);
+        assert!(s.handle(Event::Tick { now_ms: 70_000 }).is_empty());
+        assert_eq!(s.screen, Screen::Idle);
     }
 
     #[test]

@@ -111,6 +111,15 @@ pub struct QueueStatus {
     pub last_error: Option<String>,
 }
 
+/// One line of the staff audit trail.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct AuditEntry {
+    pub at_ms: i64,
+    pub staff: String,
+    pub action: String,
+    pub detail: String,
+}
+
 /// One capture as staff and the candidate's status lookup see it.
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
 pub struct CaptureSummary {
@@ -682,20 +691,6 @@ impl Store {
         Ok(())
     }
 
-    /// Roster rows of a batch whose ID number ends with `tail` (the CHSI flow's last four).
-    pub fn roster_by_id_tail(
-        &self,
-        batch_id: &str,
-        tail: &str,
-    ) -> Result<Vec<crate::hub_protocol::RosterEntry>, StoreError> {
-        let mut stmt = self.conn.prepare(
-            "SELECT candidate_key, name, id_number, ethnicity, address, phone, secret FROM roster
-             WHERE batch_id = ?1 AND UPPER(id_number) LIKE '%' || ?2",
-        )?;
-        let rows = stmt.query_map(params![batch_id, tail.to_uppercase()], roster_row)?;
-        Ok(rows.collect::<Result<_, _>>()?)
-    }
-
     pub fn roster_size(&self, batch_id: &str) -> Result<i64, StoreError> {
         Ok(self.conn.query_row(
             "SELECT COUNT(*) FROM roster WHERE batch_id = ?1",
@@ -723,6 +718,34 @@ impl Store {
             params![now_ms(), staff, action, detail],
         )?;
         Ok(())
+    }
+
+    /// The newest lines of the audit trail first.
+    pub fn recent_audit(&self, limit: usize) -> Result<Vec<AuditEntry>, StoreError> {
+        let mut stmt = self.conn.prepare(
+            "SELECT at, staff, action, detail FROM audit ORDER BY at DESC, id DESC LIMIT ?1",
+        )?;
+        let rows = stmt.query_map(params![limit as i64], |r| {
+            Ok(AuditEntry {
+                at_ms: r.get(0)?,
+                staff: r.get(1)?,
+                action: r.get(2)?,
+                detail: r.get(3)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Captures made since `since_ms`, and how many of them still wait for upload: the
+    /// figures staff read when closing a collection.
+    pub fn captures_since(&self, since_ms: i64) -> Result<(i64, i64), StoreError> {
+        Ok(self.conn.query_row(
+            "SELECT COUNT(*), COALESCE(SUM(o.state = 'pending'), 0)
+             FROM captures c JOIN outbox o ON o.capture_id = c.id
+             WHERE c.created_at >= ?1",
+            params![since_ms],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )?)
     }
 
     /// The stored photo of a capture (None once purged).

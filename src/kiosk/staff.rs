@@ -1,0 +1,154 @@
+//! Staff mode's tools: roster files on a USB stick, the staff PIN's rules, and the audit
+//! trail's wording.
+
+use crate::hub_protocol::RosterEntry;
+use crate::roster::{parse_roster_csv, roster_text};
+use anyhow::{bail, Context, Result};
+use std::path::{Path, PathBuf};
+
+/// Where a USB stick appears on a kiosk image (udisks mounts under /media or /run/media), and
+/// the kiosk's own import folder.
+pub fn default_import_roots(data_dir: &Path) -> Vec<PathBuf> {
+    vec![
+        data_dir.join("import"),
+        PathBuf::from("/media"),
+        PathBuf::from("/run/media"),
+        PathBuf::from("/mnt"),
+    ]
+}
+
+/// A CSV file that may be a roster.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RosterFile {
+    pub path: PathBuf,
+    pub bytes: u64,
+    pub modified: std::time::SystemTime,
+}
+
+/// Folders below a root that are searched: /media/<user>/<stick>/<folder>.
+const SEARCH_DEPTH: usize = 4;
+/// More files than staff could pick from on one screen.
+const MOST_FILES: usize = 8;
+/// A roster of every candidate of a province is a few MB; anything far larger is not one.
+const LARGEST_ROSTER: u64 = 32 << 20;
+
+/// CSV files under `roots`, newest first. Unreadable folders (a stick pulled out while being
+/// searched) are skipped.
+pub fn find_roster_files(roots: &[PathBuf]) -> Vec<RosterFile> {
+    let mut found = Vec::new();
+    let mut folders: Vec<(PathBuf, usize)> = roots.iter().map(|r| (r.clone(), 0)).collect();
+    while let Some((dir, depth)) = folders.pop() {
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            let Ok(meta) = entry.metadata() else { continue };
+            let hidden = entry.file_name().to_string_lossy().starts_with('.');
+            if meta.is_dir() && depth + 1 < SEARCH_DEPTH && !hidden {
+                folders.push((path, depth + 1));
+            } else if meta.is_file()
+                && !hidden
+                && path
+                    .extension()
+                    .is_some_and(|e| e.eq_ignore_ascii_case("csv"))
+            {
+                found.push(RosterFile {
+                    path,
+                    bytes: meta.len(),
+                    modified: meta.modified().unwrap_or(std::time::UNIX_EPOCH),
+                });
+            }
+        }
+    }
+    found.sort_by(|a, b| b.modified.cmp(&a.modified).then(a.path.cmp(&b.path)));
+    found.truncate(MOST_FILES);
+    found
+}
+
+/// Reads and checks a roster file; nothing is imported unless every row is right.
+pub fn read_roster_file(path: &Path) -> Result<Vec<RosterEntry>> {
+    let size = std::fs::metadata(path)
+        .with_context(|| format!("cannot read {}", path.display()))?
+        .len();
+    if size > LARGEST_ROSTER {
+        bail!(
+            "{} is {} MB, too large to be a roster",
+            path.display(),
+            size >> 20
+        );
+    }
+    let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let text = roster_text(&bytes)?;
+    Ok(parse_roster_csv(&text)?)
+}
+
+/// Why a new staff PIN is refused (zh, en), or None when it may be used.
+pub fn pin_problem(pin: &str, default_pin: &str) -> Option<(&'static str, &'static str)> {
+    let digits: Vec<u32> = pin.chars().filter_map(|c| c.to_digit(10)).collect();
+    if digits.len() != pin.chars().count() || !(4..=8).contains(&digits.len()) {
+        return Some(("PIN 须为 4–8 位数字", "the PIN must be 4 to 8 digits"));
+    }
+    let same = digits.windows(2).all(|w| w[0] == w[1]);
+    let run = digits.windows(2).all(|w| w[1] == (w[0] + 1) % 10)
+        || digits.windows(2).all(|w| w[0] == (w[1] + 1) % 10);
+    if same || run || pin == default_pin {
+        return Some((
+            "PIN 太容易猜到，请换一个",
+            "that PIN is too easy to guess; choose another",
+        ));
+    }
+    None
+}
+
+/// An audit action as staff read it (zh, en); unknown actions are shown as they are stored.
+pub fn action_words(action: &str) -> (String, String) {
+    let (zh, en) = match action {
+        "unlock" => ("解锁工作人员菜单", "staff menu unlocked"),
+        "wrong_pin" => ("PIN 错误", "wrong PIN"),
+        "open_collection" => ("开始采集", "collection opened"),
+        "end_collection" => ("结束采集", "collection ended"),
+        "import_roster" => ("导入名单", "roster imported"),
+        "import_roster_refused" => ("名单导入失败", "roster refused"),
+        "sync_roster" => ("同步名单", "roster synced"),
+        "change_pin" => ("修改 PIN", "PIN changed"),
+        "requeue" => ("重新上传", "record requeued"),
+        other => (other, other),
+    };
+    (zh.to_owned(), en.to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn guessable_pins_are_refused() {
+        for bad in ["123", "123456789", "12a4", "0000", "1234", "987654", "123456"] {
+            assert!(pin_problem(bad, "123456").is_some(), "{bad}");
+        }
+        for good in ["2580", "731946", "10293847"] {
+            assert_eq!(pin_problem(good, "123456"), None, "{good}");
+        }
+    }
+
+    #[test]
+    fn csv_files_are_found_on_a_stick_newest_first() {
+        let root = std::env::temp_dir().join(format!("kiosk-staff-{}", std::process::id()));
+        let stick = root.join("media/kiosk/STICK/名单");
+        std::fs::create_dir_all(&stick).unwrap();
+        std::fs::create_dir_all(root.join("media/kiosk/STICK/.Trash")).unwrap();
+        std::fs::write(stick.join("old.CSV"), "a").unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        std::fs::write(stick.join("新名单.csv"), "b").unwrap();
+        std::fs::write(stick.join("photo.jpg"), "c").unwrap();
+        std::fs::write(root.join("media/kiosk/STICK/.Trash/gone.csv"), "d").unwrap();
+        let files = find_roster_files(&[root.join("media"), root.join("missing")]);
+        let names: Vec<String> = files
+            .iter()
+            .map(|f| f.path.file_name().unwrap().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(names, ["新名单.csv", "old.CSV"]);
+        std::fs::remove_dir_all(&root).unwrap();
+    }
+}
