@@ -221,7 +221,7 @@ impl App {
             live_good: false,
             live_fps: 0.0,
             receipt_time: String::new(),
-            now_ms: 0,
+            now_ms: crate::store::now_ms(),
             notice_extra: None,
             scan_tail: String::new(),
             last_scanned: None,

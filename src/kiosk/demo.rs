@@ -172,9 +172,11 @@ pub fn memory_kb() -> (u64, u64) {
     (field("VmRSS:"), field("VmHWM:"))
 }
 
-struct Driver<'a> {
+/// Taps through the kiosk like a person: elements by id or label, with the app's timer run in
+/// between, and a PNG of every screen it passes through.
+pub struct Driver<'a> {
     ui: &'a KioskWindow,
-    app: std::rc::Rc<std::cell::RefCell<App>>,
+    pub app: std::rc::Rc<std::cell::RefCell<App>>,
     out: PathBuf,
     prefix: String,
     shot: usize,
@@ -183,13 +185,37 @@ struct Driver<'a> {
     report: DemoReport,
 }
 
-impl Driver<'_> {
+impl<'a> Driver<'a> {
+    /// Drives `app` in `ui`, saving screens to `out` with names starting with `prefix`.
+    pub fn new(
+        ui: &'a KioskWindow,
+        app: std::rc::Rc<std::cell::RefCell<App>>,
+        out: &Path,
+        prefix: &str,
+    ) -> Driver<'a> {
+        Driver {
+            ui,
+            app,
+            out: out.to_path_buf(),
+            prefix: prefix.to_owned(),
+            shot: 0,
+            last: None,
+            started: Instant::now(),
+            report: DemoReport::default(),
+        }
+    }
+
+    /// The screenshots taken so far.
+    pub fn screenshots(&self) -> &[PathBuf] {
+        &self.report.screenshots
+    }
+
     fn now(&self) -> i64 {
         crate::store::now_ms()
     }
 
     /// Lets the app run for `ms` of real time (devices and workers are real threads).
-    fn pump(&mut self, ms: u64) -> Result<()> {
+    pub fn pump(&mut self, ms: u64) -> Result<()> {
         let until = Instant::now() + Duration::from_millis(ms);
         loop {
             let now = self.now();
@@ -209,11 +235,11 @@ impl Driver<'_> {
         }
     }
 
-    fn screen(&self) -> Screen {
+    pub fn screen(&self) -> Screen {
         self.app.borrow().screen()
     }
 
-    fn wait_for(&mut self, what: &str, timeout_s: u64, done: impl Fn(&App) -> bool) -> Result<()> {
+    pub fn wait_for(&mut self, what: &str, timeout_s: u64, done: impl Fn(&App) -> bool) -> Result<()> {
         let deadline = Instant::now() + Duration::from_secs(timeout_s);
         while !done(&self.app.borrow()) {
             if Instant::now() > deadline {
@@ -239,7 +265,7 @@ impl Driver<'_> {
         Ok(())
     }
 
-    fn save(&mut self, name: &str) -> Result<()> {
+    pub fn save(&mut self, name: &str) -> Result<()> {
         self.shot += 1;
         let path = self
             .out
@@ -249,7 +275,7 @@ impl Driver<'_> {
         Ok(())
     }
 
-    fn tap_id(&mut self, id: &str) -> Result<()> {
+    pub fn tap_id(&mut self, id: &str) -> Result<()> {
         let e = ElementHandle::find_by_element_id(self.ui, id)
             .next()
             .ok_or_else(|| {
@@ -263,7 +289,7 @@ impl Driver<'_> {
         self.pump(30)
     }
 
-    fn tap_label(&mut self, label: &str) -> Result<()> {
+    pub fn tap_label(&mut self, label: &str) -> Result<()> {
         let e = ElementHandle::find_by_accessible_label(self.ui, label)
             .next()
             .ok_or_else(|| {
@@ -277,7 +303,7 @@ impl Driver<'_> {
         self.pump(10)
     }
 
-    fn type_keys(&mut self, text: &str) -> Result<()> {
+    pub fn type_keys(&mut self, text: &str) -> Result<()> {
         for c in text.chars() {
             self.tap_label(&c.to_string())?;
         }
@@ -428,19 +454,14 @@ pub fn install_headless_platform() -> Result<()> {
         .map_err(|e| anyhow!("cannot set up headless rendering: {e}"))
 }
 
-/// `kiosk --headless-demo DIR`: one scripted full session per profile with simulated taps and
-/// devices; a PNG of every screen to `DIR/<profile>-<nn>-<screen>.png`. Every session must end
-/// with its record in the outbox.
-pub fn headless_demo(
-    out: &Path,
+/// The kiosk in demo mode on Slint's headless testing platform, shown and wired up, ready to
+/// be driven with a [`Driver`]. Once per process (the platform is process-wide).
+pub fn headless_kiosk(
     opts: &KioskOptions,
     catalog: Catalog,
-    profiles: &[&str],
     landscape: bool,
-) -> Result<DemoReport> {
-    std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
+) -> Result<(KioskWindow, std::rc::Rc<std::cell::RefCell<App>>)> {
     install_headless_platform()?;
-    let started = Instant::now();
     let ui = KioskWindow::new()?;
     let (w, h) = if landscape {
         (1920, 1080)
@@ -456,18 +477,25 @@ pub fn headless_demo(
     )?));
     super::app::connect(&ui, app.clone());
     ui.show()?;
+    Ok((ui, app))
+}
+
+/// `kiosk --headless-demo DIR`: one scripted full session per profile with simulated taps and
+/// devices; a PNG of every screen to `DIR/<profile>-<nn>-<screen>.png`. Every session must end
+/// with its record in the outbox.
+pub fn headless_demo(
+    out: &Path,
+    opts: &KioskOptions,
+    catalog: Catalog,
+    profiles: &[&str],
+    landscape: bool,
+) -> Result<DemoReport> {
+    std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
+    let started = Instant::now();
+    let (ui, app) = headless_kiosk(opts, catalog, landscape)?;
     save_png(&ui, &out.join("first-screen.png"))?;
     let first_screen_ms = started.elapsed().as_millis();
-    let mut driver = Driver {
-        ui: &ui,
-        app: app.clone(),
-        out: out.to_path_buf(),
-        prefix: String::new(),
-        shot: 0,
-        last: None,
-        started: Instant::now(),
-        report: DemoReport::default(),
-    };
+    let mut driver = Driver::new(&ui, app.clone(), out, "");
     for profile in profiles {
         let record = driver.session(profile)?;
         let in_outbox = app

@@ -1,0 +1,176 @@
+//! Staff mode driven by simulated taps: a roster synced from a real hub on loopback, a roster
+//! imported from the kiosk's import folder (a refused one first, then Excel's GBK), a new PIN
+//! typed twice and then used, the collection ended with its figures, and the audit trail that
+//! shows all of it. Screens are written to target/tmp/kiosk-staff/ to look at.
+
+mod common;
+
+use capture_kiosk::catalog::Catalog;
+use capture_kiosk::hub_protocol::RosterEntry;
+use capture_kiosk::kiosk::demo::{headless_kiosk, Driver};
+use capture_kiosk::kiosk::KioskOptions;
+use capture_kiosk::session::Screen;
+use capture_kiosk::store::Store;
+use common::hubs::{fresh_dir, TestHub};
+
+fn person(key: &str, name: &str, id: &str) -> RosterEntry {
+    RosterEntry {
+        candidate_key: key.into(),
+        name: name.into(),
+        id_number: id.into(),
+        ethnicity: String::new(),
+        address: String::new(),
+        phone: String::new(),
+        secret: String::new(),
+    }
+}
+
+#[test]
+fn staff_imports_rosters_changes_the_pin_ends_the_collection_and_reads_the_audit() {
+    let hub = TestHub::start("kiosk-staff");
+    let token = hub.kiosk_token("kiosk-staff");
+    hub.hub
+        .db()
+        .replace_roster(
+            "Z3K8F7",
+            &[
+                person("H001", "赵一", "11010519491231002X"),
+                person("H002", "钱二", "440106199903070015"),
+            ],
+            "test",
+        )
+        .unwrap();
+    let data = fresh_dir("kiosk-staff", "data");
+    {
+        let store = Store::open(&data.join("kiosk.sqlite")).unwrap();
+        store.set_setting("hub_url", &hub.url).unwrap();
+        store.set_setting("hub_token", &token).unwrap();
+    }
+    // the import folder as a USB stick would show it: a roster with a wrong ID number, and a
+    // good one saved by Excel on a Chinese Windows (GBK)
+    let import = data.join("import");
+    std::fs::create_dir_all(&import).unwrap();
+    std::fs::write(
+        import.join("bad.csv"),
+        "考生号,姓名,身份证号\nK1,孙三,11010519491231002X\nK2,李四,110105194912310021\n",
+    )
+    .unwrap();
+    let good = "考生号,姓名,身份证号,民族\nK1,孙三,11010519491231002X,汉\nK2,李四,440106199903070015,回\nK3,周五,110108200106150022,维吾尔\n";
+    let (gbk, _, _) = encoding_rs::GBK.encode(good);
+    std::fs::write(import.join("名单-gbk.csv"), &gbk).unwrap();
+
+    let shots = fresh_dir("kiosk-staff", "screens");
+    let opts = KioskOptions::new(data.clone());
+    let (ui, app) = headless_kiosk(&opts, Catalog::shipped().unwrap(), false).unwrap();
+    let mut d = Driver::new(&ui, app.clone(), &shots, "staff");
+    let roster = |d: &Driver| d.app.borrow().store.roster_size("Z3K8F7").unwrap();
+    let notice = |d: &Driver| d.app.borrow().ui.upgrade().unwrap().get_notice().to_string();
+    assert_eq!(roster(&d), 6, "the demo roster");
+
+    d.tap_id("Header::staff-corner").unwrap();
+    d.type_keys("123456").unwrap();
+    d.wait_for("the staff menu", 5, |a| a.screen() == Screen::StaffMenu)
+        .unwrap();
+
+    // the hub's roster replaces the demo one
+    d.tap_id("KioskWindow::sync-btn").unwrap();
+    d.wait_for("the sync", 20, |_| {
+        Store::open(&data.join("kiosk.sqlite"))
+            .and_then(|s| s.roster_size("Z3K8F7"))
+            .is_ok_and(|n| n == 2)
+    })
+    .unwrap();
+    assert!(notice(&d).contains("2"), "{}", notice(&d));
+    d.save("synced").unwrap();
+
+    // import: the bad file is refused whole, naming the line; the GBK file goes in
+    d.tap_id("KioskWindow::import-btn").unwrap();
+    assert_eq!(d.screen(), Screen::StaffImport);
+    d.save("import-files").unwrap();
+    d.tap_label("bad.csv").unwrap();
+    assert!(notice(&d).contains("line 3"), "{}", notice(&d));
+    assert_eq!(roster(&d), 2, "a refused roster changes nothing");
+    d.save("import-refused").unwrap();
+    d.tap_label("名单-gbk.csv").unwrap();
+    assert_eq!(roster(&d), 3, "{}", notice(&d));
+    let k3 = app
+        .borrow()
+        .store
+        .roster_entry("Z3K8F7", "K3")
+        .unwrap()
+        .unwrap();
+    assert_eq!((k3.name.as_str(), k3.ethnicity.as_str()), ("周五", "维吾尔"));
+    d.save("import-done").unwrap();
+    d.tap_id("KioskWindow::import-back").unwrap();
+
+    // a new PIN: a guessable one refused, a mistyped repeat refused, then set
+    d.tap_id("KioskWindow::pin-btn").unwrap();
+    assert_eq!(d.screen(), Screen::StaffNewPin);
+    d.type_keys("1111").unwrap();
+    d.tap_id("KioskWindow::new-pin-ok").unwrap();
+    assert!(notice(&d).contains("容易猜"), "{}", notice(&d));
+    d.type_keys("2580").unwrap();
+    d.tap_id("KioskWindow::new-pin-ok").unwrap();
+    d.type_keys("2581").unwrap();
+    d.tap_id("KioskWindow::new-pin-ok").unwrap();
+    assert!(notice(&d).contains("不一致"), "{}", notice(&d));
+    d.save("new-pin-mismatch").unwrap();
+    d.type_keys("2580").unwrap();
+    d.tap_id("KioskWindow::new-pin-ok").unwrap();
+    d.type_keys("2580").unwrap();
+    d.tap_id("KioskWindow::new-pin-ok").unwrap();
+    assert_eq!(d.screen(), Screen::StaffMenu);
+
+    // open, then the old PIN no longer unlocks and the new one does
+    d.tap_id("KioskWindow::open-btn").unwrap();
+    assert!(app.borrow().session.open);
+    d.tap_id("Header::staff-corner").unwrap();
+    d.type_keys("12345678").unwrap();
+    assert_eq!(d.screen(), Screen::StaffPin);
+    d.type_keys("2580").unwrap();
+    assert_eq!(d.screen(), Screen::StaffMenu);
+
+    // end the collection: its figures, and nobody can start
+    d.tap_id("KioskWindow::end-btn").unwrap();
+    assert!(!app.borrow().session.open);
+    assert!(notice(&d).contains("本次采集 0 人"), "{}", notice(&d));
+    d.save("collection-ended").unwrap();
+
+    // the audit trail shows what staff did, newest first
+    d.tap_id("KioskWindow::audit-btn").unwrap();
+    d.save("audit").unwrap();
+    let rows = app.borrow().ui.upgrade().unwrap().get_audit_rows();
+    let titles: Vec<String> = (0..slint::Model::row_count(&rows))
+        .filter_map(|i| slint::Model::row_data(&rows, i))
+        .map(|r| r.title.to_string())
+        .collect();
+    for (i, action) in [
+        "结束采集",
+        "解锁工作人员菜单",
+        "PIN 错误",
+        "开始采集",
+        "修改 PIN",
+        "导入名单",
+        "名单导入失败",
+        "同步名单",
+        "解锁工作人员菜单",
+    ]
+    .iter()
+    .enumerate()
+    {
+        assert!(
+            titles.get(i).is_some_and(|t| t.ends_with(action)),
+            "audit line {i} should be {action}: {titles:?}"
+        );
+    }
+    d.tap_id("KioskWindow::audit-back").unwrap();
+    d.tap_id("KioskWindow::close-btn").unwrap();
+    assert_eq!(d.screen(), Screen::Idle);
+    assert!(
+        d.tap_id("KioskWindow::start-btn").is_err(),
+        "no start button while the collection is closed"
+    );
+    drop(d);
+    hub.stop();
+    println!("screens in {}", shots.display());
+}
