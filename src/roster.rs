@@ -142,7 +142,10 @@ mod tests {
         assert_ne!(&gbk[..], utf8.as_bytes());
         assert_eq!(roster_text(&gbk).as_deref(), Ok(utf8));
         assert_eq!(roster_text(utf8.as_bytes()).as_deref(), Ok(utf8));
-        assert_eq!(roster_text(&[0x50, 0x4b, 0x03, 0x04, 0xff, 0xff, 0x81]), Err(RosterError::Encoding));
+        assert_eq!(
+            roster_text(&[0x50, 0x4b, 0x03, 0x04, 0xff, 0xff, 0x81]),
+            Err(RosterError::Encoding)
+        );
     }
 
     #[test]

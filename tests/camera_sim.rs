@@ -149,8 +149,8 @@ fn a_collection_code_held_up_to_the_camera_is_read() {
     use capture_kiosk::imaging::read_qr_codes;
     let code = "2026CHSIZ3K8F7002X";
     // the kiosk camera at 1080p with the candidate standing in it
-    let p = CameraProfile::parse(include_str!("../hardware/cameras/generic-uvc-1080p.toml"))
-        .unwrap();
+    let p =
+        CameraProfile::parse(include_str!("../hardware/cameras/generic-uvc-1080p.toml")).unwrap();
     let mut cam = SimulatedCamera::new(
         Scene::Approach {
             who: candidate(),

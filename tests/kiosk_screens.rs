@@ -171,10 +171,16 @@ fn fill(ui: &KioskWindow) {
     ui.set_import_folders(s("/var/lib/capture-kiosk/import  /media  /run/media  /mnt"));
     let audit = [
         ("2026-11-21 08:02:11  解锁工作人员菜单", ""),
-        ("2026-11-21 08:03:40  导入名单", "2026届毕业生名单.csv → Z3K8F7: 1204"),
+        (
+            "2026-11-21 08:03:40  导入名单",
+            "2026届毕业生名单.csv → Z3K8F7: 1204",
+        ),
         ("2026-11-21 08:04:02  开始采集", "chsi-graduation Z3K8F7"),
         ("2026-11-21 11:30:55  PIN 错误", ""),
-        ("2026-11-21 17:10:09  结束采集", "chsi-graduation Z3K8F7: 412 captures, 3 waiting for upload"),
+        (
+            "2026-11-21 17:10:09  结束采集",
+            "chsi-graduation Z3K8F7: 412 captures, 3 waiting for upload",
+        ),
     ];
     ui.set_audit_rows(rows(
         audit

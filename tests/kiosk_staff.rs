@@ -64,7 +64,15 @@ fn staff_imports_rosters_changes_the_pin_ends_the_collection_and_reads_the_audit
     let (ui, app) = headless_kiosk(&opts, Catalog::shipped().unwrap(), false).unwrap();
     let mut d = Driver::new(&ui, app.clone(), &shots, "staff");
     let roster = |d: &Driver| d.app.borrow().store.roster_size("Z3K8F7").unwrap();
-    let notice = |d: &Driver| d.app.borrow().ui.upgrade().unwrap().get_notice().to_string();
+    let notice = |d: &Driver| {
+        d.app
+            .borrow()
+            .ui
+            .upgrade()
+            .unwrap()
+            .get_notice()
+            .to_string()
+    };
     assert_eq!(roster(&d), 6, "the demo roster");
 
     d.tap_id("Header::staff-corner").unwrap();
@@ -99,7 +107,10 @@ fn staff_imports_rosters_changes_the_pin_ends_the_collection_and_reads_the_audit
         .roster_entry("Z3K8F7", "K3")
         .unwrap()
         .unwrap();
-    assert_eq!((k3.name.as_str(), k3.ethnicity.as_str()), ("周五", "维吾尔"));
+    assert_eq!(
+        (k3.name.as_str(), k3.ethnicity.as_str()),
+        ("周五", "维吾尔")
+    );
     d.save("import-done").unwrap();
     d.tap_id("KioskWindow::import-back").unwrap();
 

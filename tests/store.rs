@@ -109,7 +109,11 @@ fn everything_survives_reopening_and_quarantined_rows_stay() {
     assert_eq!(q.last_error.as_deref(), Some("hub: photo is not a JPEG"));
     let audit = s.recent_audit(10).unwrap();
     assert_eq!(
-        (audit.len(), audit[0].action.as_str(), audit[0].detail.as_str()),
+        (
+            audit.len(),
+            audit[0].action.as_str(),
+            audit[0].detail.as_str()
+        ),
         (1, "start-session", "bj-chengkao")
     );
     // the closing figures: one capture, none waiting (it is quarantined, not pending)

@@ -2,10 +2,13 @@
 
 use super::{load_engine, read_image, say};
 use anyhow::{anyhow, Result};
+use capture_kiosk::camera::simulated::phone_showing_qr;
 use capture_kiosk::catalog::Catalog;
 use capture_kiosk::checks::evaluate;
 use capture_kiosk::engine::{descriptor_distance, FaceEngine};
 use capture_kiosk::guidance::{CameraModel, LiveGuide};
+use capture_kiosk::imaging::read_qr_codes;
+use capture_kiosk::kiosk::preview::PreviewMaker;
 use capture_kiosk::photo::make_photo;
 use clap::Args;
 use image::{imageops, RgbImage};
@@ -128,6 +131,30 @@ pub fn run(args: BenchArgs, catalog: &Catalog) -> Result<ExitCode> {
     })?;
     say(format!(
         "verify (2 photos)      median {m:7.1} ms   p95 {p:7.1} ms"
+    ));
+
+    // the live screen's per-frame work besides the guide, on a 1080p camera frame
+    let mut previews = PreviewMaker::new(720);
+    let (m, p) = time(runs * 3, || Ok(previews.make(&still)))?;
+    say(format!(
+        "preview 1080p→720      median {m:7.1} ms   p95 {p:7.1} ms"
+    ));
+    // the CHSI scan screen: a frame with the phone held up, and one without
+    let phone = phone_showing_qr("2026CHSIZ3K8F7002X", 9)
+        .ok_or_else(|| anyhow!("cannot draw the QR code"))?;
+    let mut held = still.clone();
+    imageops::replace(&mut held, &phone, 780, 330);
+    let found = read_qr_codes(&held);
+    if found.len() != 1 {
+        return Err(anyhow!("the bench QR code was not read: {found:?}"));
+    }
+    let (m, p) = time(runs, || Ok(read_qr_codes(&held)))?;
+    say(format!(
+        "QR scan 1080p, a code  median {m:7.1} ms   p95 {p:7.1} ms"
+    ));
+    let (m, p) = time(runs, || Ok(read_qr_codes(&still)))?;
+    say(format!(
+        "QR scan 1080p, none    median {m:7.1} ms   p95 {p:7.1} ms"
     ));
     Ok(ExitCode::SUCCESS)
 }

@@ -15,19 +15,20 @@ pub fn read_qr_codes(frame: &RgbImage) -> Vec<String> {
     if w == 0 || h == 0 {
         return Vec::new();
     }
-    let area = (k * k) as u32;
-    let mut prepared = rqrr::PreparedImage::prepare_from_greyscale(w as usize, h as usize, |x, y| {
-        let (x0, y0) = (x as u32 * k, y as u32 * k);
-        let mut sum = 0u32;
-        for dy in 0..k {
-            for dx in 0..k {
-                let p = frame.get_pixel(x0 + dx, y0 + dy).0;
-                // integer Rec. 601 luma
-                sum += (299 * p[0] as u32 + 587 * p[1] as u32 + 114 * p[2] as u32) / 1000;
+    let area = k * k;
+    let mut prepared =
+        rqrr::PreparedImage::prepare_from_greyscale(w as usize, h as usize, |x, y| {
+            let (x0, y0) = (x as u32 * k, y as u32 * k);
+            let mut sum = 0u32;
+            for dy in 0..k {
+                for dx in 0..k {
+                    let p = frame.get_pixel(x0 + dx, y0 + dy).0;
+                    // integer Rec. 601 luma
+                    sum += (299 * p[0] as u32 + 587 * p[1] as u32 + 114 * p[2] as u32) / 1000;
+                }
             }
-        }
-        (sum / area) as u8
-    });
+            (sum / area) as u8
+        });
     prepared
         .detect_grids()
         .into_iter()

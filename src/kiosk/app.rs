@@ -648,9 +648,7 @@ impl App {
                 )
             }
             Err(e) => {
-                let _ = self
-                    .store
-                    .audit("staff", "import_roster_refused", &name);
+                let _ = self.store.audit("staff", "import_roster_refused", &name);
                 // the reasons name lines, never personal data (see roster.rs)
                 let why = format!("{e:#}");
                 (
@@ -1101,7 +1099,7 @@ impl App {
                 Ok(f) => {
                     self.camera_failing_since = None;
                     if let Some(ui) = self.ui.upgrade() {
-                        ui.set_preview(image_of(&f.preview));
+                        ui.set_preview(slint::Image::from_rgb8(f.preview));
                     }
                     self.live_fps = f.fps;
                     if let Some(g) = f.guidance {
@@ -1151,7 +1149,7 @@ impl App {
                 self.camera_failing_since = None;
                 self.live_fps = f.fps;
                 if let Some(ui) = self.ui.upgrade() {
-                    ui.set_preview(image_of(&f.preview));
+                    ui.set_preview(slint::Image::from_rgb8(f.preview));
                 }
                 self.refresh_live();
                 if let Some(text) = f.codes.into_iter().next() {
@@ -1188,7 +1186,7 @@ impl App {
             Some(Ok(f)) => {
                 self.camera_failing_since = None;
                 if let Some(ui) = self.ui.upgrade() {
-                    ui.set_preview(image_of(&f.preview));
+                    ui.set_preview(slint::Image::from_rgb8(f.preview));
                 }
             }
             Some(Err(e)) => {

@@ -239,7 +239,12 @@ impl<'a> Driver<'a> {
         self.app.borrow().screen()
     }
 
-    pub fn wait_for(&mut self, what: &str, timeout_s: u64, done: impl Fn(&App) -> bool) -> Result<()> {
+    pub fn wait_for(
+        &mut self,
+        what: &str,
+        timeout_s: u64,
+        done: impl Fn(&App) -> bool,
+    ) -> Result<()> {
         let deadline = Instant::now() + Duration::from_secs(timeout_s);
         while !done(&self.app.borrow()) {
             if Instant::now() > deadline {

@@ -2,11 +2,13 @@
 //! the live guide (frames the UI has not taken yet are replaced, never queued), and the ID-card
 //! reader. Both report through channels the UI thread drains on its timer.
 
+use super::preview::PreviewMaker;
 use crate::camera::FrameSource;
 use crate::guidance::{Guidance, LiveGuide};
 use crate::imaging::read_qr_codes;
 use crate::reader::driver::{CardRead, IdCardReader, PollOutcome, ReaderConfig};
 use image::RgbImage;
+use slint::{Rgb8Pixel, SharedPixelBuffer};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Receiver, SyncSender, TryRecvError};
@@ -15,8 +17,9 @@ use std::time::{Duration, Instant};
 
 /// One analysed camera frame for the UI.
 pub struct LiveFrame {
-    /// Mirrored and shrunk for the preview (the candidate sees a mirror; the capture is not).
-    pub preview: RgbImage,
+    /// Mirrored and shrunk for the preview (the candidate sees a mirror; the capture is not),
+    /// ready for the window without a copy.
+    pub preview: SharedPixelBuffer<Rgb8Pixel>,
     pub guidance: Option<Guidance>,
     /// The texts of QR codes in the frame, while scanning for codes instead of guiding.
     pub codes: Vec<String>,
@@ -35,14 +38,6 @@ pub struct CameraWorker {
     frames: Receiver<Result<LiveFrame, String>>,
     thread: Option<std::thread::JoinHandle<()>>,
     pub description: String,
-}
-
-/// Mirror and shrink a frame to about `width` pixels wide for the preview.
-fn preview_of(frame: &RgbImage, width: u32) -> RgbImage {
-    let scale = width as f32 / frame.width().max(1) as f32;
-    let h = ((frame.height() as f32 * scale) as u32).max(1);
-    let small = image::imageops::thumbnail(frame, width, h);
-    image::imageops::flip_horizontal(&small)
 }
 
 impl CameraWorker {
@@ -70,6 +65,7 @@ impl CameraWorker {
         let thread = std::thread::Builder::new()
             .name("camera".into())
             .spawn(move || {
+                let mut previews = PreviewMaker::new(preview_width);
                 let mut window_start = Instant::now();
                 let (mut count, mut fps) = (0u32, 0f32);
                 while !s.load(Ordering::SeqCst) {
@@ -100,7 +96,7 @@ impl CameraWorker {
                         fps = count as f32 / window_start.elapsed().as_secs_f32();
                         (count, window_start) = (0, Instant::now());
                     }
-                    let preview = preview_of(&frame, preview_width);
+                    let preview = previews.make(&frame);
                     if let Ok(mut slot) = l.lock() {
                         *slot = Some(frame);
                     }

@@ -8,6 +8,7 @@ slint::include_modules!();
 pub mod app;
 pub mod demo;
 pub mod devices;
+pub mod preview;
 pub mod staff;
 pub mod texts;
 

@@ -124,7 +124,15 @@ mod tests {
 
     #[test]
     fn guessable_pins_are_refused() {
-        for bad in ["123", "123456789", "12a4", "0000", "1234", "987654", "123456"] {
+        for bad in [
+            "123",
+            "123456789",
+            "12a4",
+            "0000",
+            "1234",
+            "987654",
+            "123456",
+        ] {
             assert!(pin_problem(bad, "123456").is_some(), "{bad}");
         }
         for good in ["2580", "731946", "10293847"] {

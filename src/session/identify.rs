@@ -258,16 +258,27 @@ mod tests {
 
     #[test]
     fn collection_codes_end_with_the_id_tail() {
-        assert_eq!(collection_code(" 2026chsi002x\n", "002X"), Ok("2026CHSI002X".into()));
         assert_eq!(
-            collection_code("https://example.edu/c?batch=Z3K8F7&code=2026CHSI6(7)", "6(7)"),
+            collection_code(" 2026chsi002x\n", "002X"),
+            Ok("2026CHSI002X".into())
+        );
+        assert_eq!(
+            collection_code(
+                "https://example.edu/c?batch=Z3K8F7&code=2026CHSI6(7)",
+                "6(7)"
+            ),
             Ok("2026CHSI6(7)".into())
         );
         assert_eq!(
             collection_code("2026CHSI0021", "002X"),
             Err(CodeProblem::TailMismatch)
         );
-        for other in ["https://example.com/pay", "WIFI:S:kiosk;;", "002X", "张三002X"] {
+        for other in [
+            "https://example.com/pay",
+            "WIFI:S:kiosk;;",
+            "002X",
+            "张三002X",
+        ] {
             assert_eq!(
                 collection_code(other, "002X"),
                 Err(CodeProblem::NotACollectionCode),

@@ -714,7 +714,10 @@ mod tests {
             previous: None,
             failures_so_far: 0,
         });
-        assert_eq!((fx, s.screen), (vec![Effect::StopCamera], Screen::ConfirmInfo));
+        assert_eq!(
+            (fx, s.screen),
+            (vec![Effect::StopCamera], Screen::ConfirmInfo)
+        );
         // the idle timeout on the scan screen turns the camera off with the wipe
         s.handle(Event::Back);
         s.handle(Event::Start);
