@@ -11,13 +11,14 @@ use capture_kiosk::kiosk::{
 };
 use slint::{ComponentHandle, ModelRc, SharedString, VecModel};
 
-const SCREENS: [&str; 20] = [
+const SCREENS: [&str; 21] = [
     "idle",
     "staff-pin",
     "staff-menu",
     "staff-import",
     "staff-audit",
     "staff-new-pin",
+    "staff-reprint",
     "identify",
     "scan-code",
     "confirm-info",
@@ -182,6 +183,10 @@ fn fill(ui: &KioskWindow) {
             "chsi-graduation Z3K8F7: 412 captures, 3 waiting for upload",
         ),
     ];
+    ui.set_reprint_rows(rows(vec![ListRow {
+        title: s("2026-11-21 10:30:12  学信网毕业生图像集中采集"),
+        detail: s("2026**********002X · 已上传 · uploaded"),
+    }]));
     ui.set_audit_rows(rows(
         audit
             .iter()

@@ -1,6 +1,7 @@
 //! Staff mode driven by simulated taps: a roster synced from a real hub on loopback, a roster
 //! imported from the kiosk's import folder (a refused one first, then Excel's GBK), a new PIN
-//! typed twice and then used, the collection ended with its figures, and the audit trail that
+//! typed twice and then used, a photo sheet reprinted (sent to a stand-in print service, then
+//! refused by it), the collection ended with its figures, and the audit trail that
 //! shows all of it. Screens are written to target/tmp/kiosk-staff/ to look at.
 
 mod common;
@@ -11,7 +12,7 @@ use capture_kiosk::kiosk::demo::{headless_kiosk, Driver};
 use capture_kiosk::kiosk::KioskOptions;
 use capture_kiosk::session::Screen;
 use capture_kiosk::store::Store;
-use common::hubs::{fresh_dir, TestHub};
+use common::hubs::{fresh_dir, submit, test_jpeg, TestHub};
 
 fn person(key: &str, name: &str, id: &str) -> RosterEntry {
     RosterEntry {
@@ -41,11 +42,25 @@ fn staff_imports_rosters_changes_the_pin_ends_the_collection_and_reads_the_audit
         )
         .unwrap();
     let data = fresh_dir("kiosk-staff", "data");
-    {
-        let store = Store::open(&data.join("kiosk.sqlite")).unwrap();
+    // a stand-in for CUPS's lp: records its arguments; the queue "jammed" refuses
+    let lp = data.join("fake-lp");
+    std::fs::write(
+        &lp,
+        "#!/bin/sh\necho \"$@\" > \"$(dirname \"$0\")/lp-args\"\nif [ \"$2\" = jammed ]; then echo 'printer jammed' >&2; exit 1; fi\n",
+    )
+    .unwrap();
+    std::fs::set_permissions(&lp, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let earlier = {
+        let mut store = Store::open(&data.join("kiosk.sqlite")).unwrap();
         store.set_setting("hub_url", &hub.url).unwrap();
         store.set_setting("hub_token", &token).unwrap();
-    }
+        store.set_setting("printer", "kiosk-photo").unwrap();
+        store
+            .set_setting("print_command", lp.to_str().unwrap())
+            .unwrap();
+        // a capture from earlier in the day, to print again
+        submit(&mut store, "2026CHSIZ3K8F7002X", &test_jpeg(3))
+    };
     // the import folder as a USB stick would show it: a roster with a wrong ID number, and a
     // good one saved by Excel on a Chinese Windows (GBK)
     let import = data.join("import");
@@ -114,6 +129,53 @@ fn staff_imports_rosters_changes_the_pin_ends_the_collection_and_reads_the_audit
     d.save("import-done").unwrap();
     d.tap_id("KioskWindow::import-back").unwrap();
 
+    // reprint: the sheet goes to the print service and stays as a file; a refusing printer
+    // is reported and the sheet is still saved
+    d.tap_id("KioskWindow::reprint-btn").unwrap();
+    let rows = app.borrow().ui.upgrade().unwrap().get_reprint_rows();
+    assert_eq!(slint::Model::row_count(&rows), 1);
+    let row = slint::Model::row_data(&rows, 0).unwrap();
+    assert!(
+        row.detail.starts_with("2026**********002X"),
+        "{}",
+        row.detail
+    );
+    d.save("reprint-list").unwrap();
+    d.tap_label(&row.title).unwrap();
+    d.wait_for("the print", 20, |a| {
+        a.ui.upgrade()
+            .is_some_and(|ui| ui.get_notice().contains("kiosk-photo"))
+    })
+    .unwrap();
+    d.save("reprint-sent").unwrap();
+    let sheet_file = data.join("prints").join(format!("{earlier}.jpg"));
+    assert_eq!(
+        std::fs::read_to_string(data.join("lp-args"))
+            .unwrap()
+            .trim(),
+        format!("-d kiosk-photo -t capture-kiosk {}", sheet_file.display())
+    );
+    let sheet = image::open(&sheet_file).unwrap();
+    assert_eq!(
+        (sheet.width(), sheet.height()),
+        (1800, 1200),
+        "6-inch paper at 300 dpi"
+    );
+    app.borrow().store.set_setting("printer", "jammed").unwrap();
+    std::fs::remove_file(&sheet_file).unwrap();
+    d.tap_label(&row.title).unwrap();
+    d.wait_for("the refusal", 20, |a| {
+        a.ui.upgrade()
+            .is_some_and(|ui| ui.get_notice().contains("printer jammed"))
+    })
+    .unwrap();
+    assert!(
+        sheet_file.exists(),
+        "the sheet is kept when the printer refuses"
+    );
+    d.save("reprint-refused").unwrap();
+    d.tap_id("KioskWindow::reprint-back").unwrap();
+
     // a new PIN: a guessable one refused, a mistyped repeat refused, then set
     d.tap_id("KioskWindow::pin-btn").unwrap();
     assert_eq!(d.screen(), Screen::StaffNewPin);
@@ -161,6 +223,8 @@ fn staff_imports_rosters_changes_the_pin_ends_the_collection_and_reads_the_audit
         "PIN 错误",
         "开始采集",
         "修改 PIN",
+        "补打照片",
+        "补打照片",
         "导入名单",
         "名单导入失败",
         "同步名单",

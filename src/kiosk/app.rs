@@ -3,6 +3,7 @@
 //! with slow work on worker threads, and shows the session's state on the window.
 
 use super::devices::{CameraWorker, ReaderEvent, ReaderWorker};
+use super::print::{print_sheet, PrintSetup, Printed};
 use super::staff::{action_words, find_roster_files, pin_problem, read_roster_file, RosterFile};
 use super::texts::{check_title, guide_items, masked_id};
 use super::{CheckRow, FieldView, HealthRow, InfoRow, KioskWindow, ListRow};
@@ -38,6 +39,7 @@ enum Done {
     },
     Withdrawn(Result<(), String>),
     RosterSynced(Result<Vec<RosterEntry>, String>),
+    Printed(Result<Printed, String>),
 }
 
 /// Hands a worker's result back, tagged with the session it belongs to: a result that arrives
@@ -119,6 +121,9 @@ pub struct App {
     /// Staff: where roster files are looked for, and the ones found.
     pub import_roots: Vec<std::path::PathBuf>,
     roster_files: Vec<RosterFile>,
+    /// Staff: the captures offered for a reprint, and where sheets are saved.
+    reprint_list: Vec<crate::store::CaptureSummary>,
+    pub prints_folder: std::path::PathBuf,
     /// Staff: the new PIN typed the first time, waiting for the repeat.
     new_pin_first: Option<String>,
     /// When staff opened the collection (the closing summary counts from here).
@@ -229,6 +234,8 @@ impl App {
             roster_files: Vec::new(),
             new_pin_first: None,
             collection_opened_ms: 0,
+            reprint_list: Vec::new(),
+            prints_folder: std::env::temp_dir().join("capture-kiosk-prints"),
         };
         app.reset_fields();
         Ok(app)
@@ -660,6 +667,51 @@ impl App {
         self.refresh();
     }
 
+    /// Staff: the recent captures whose photo is still on the kiosk, to print again.
+    pub fn staff_reprint(&mut self) {
+        self.reprint_list = self
+            .store
+            .recent_captures(if self.compact() { 6 } else { 10 })
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|c| c.photo_kept)
+            .collect();
+        self.dispatch(Event::StaffReprint);
+    }
+
+    /// Staff: print one capture's sheet on a worker thread (layout, JPEG, print service).
+    pub fn reprint(&mut self, index: usize) {
+        let Some(id) = self.reprint_list.get(index).map(|c| c.id.clone()) else {
+            return;
+        };
+        let photo = match self.store.capture_photo(&id) {
+            Ok(Some(p)) => p,
+            _ => {
+                self.notice_extra = Some((
+                    "这张照片已不在本机（已上传并过了保留期）".into(),
+                    "this photo is no longer on the kiosk (uploaded, retention over)".into(),
+                ));
+                self.refresh();
+                return;
+            }
+        };
+        let setting = |key: &str| self.store.get_setting(key).ok().flatten();
+        let setup = PrintSetup {
+            layout: setting("print_layout").unwrap_or_else(|| "1in*8+2in*4".into()),
+            printer: setting("printer").filter(|p| !p.is_empty()),
+            command: setting("print_command").unwrap_or_else(|| "lp".into()),
+            folder: self.prints_folder.clone(),
+        };
+        let _ = self.store.audit("staff", "reprint", &id);
+        self.notice_extra = Some(("正在准备打印…".into(), "preparing the print…".into()));
+        self.refresh();
+        let tx = self.job_sender();
+        std::thread::spawn(move || {
+            let result = print_sheet(&setup, &photo, &id).map_err(|e| format!("{e:#}"));
+            tx.send(Done::Printed(result));
+        });
+    }
+
     /// Staff: start setting a new PIN.
     pub fn staff_change_pin(&mut self) {
         self.pin.clear();
@@ -704,6 +756,25 @@ impl App {
                 self.refresh();
             }
         }
+    }
+
+    /// The captures offered for a reprint, as staff read them (the candidate number masked
+    /// like the ID number: staff need to tell records apart, not read them out).
+    fn reprint_rows(&self) -> Vec<ListRow> {
+        self.reprint_list
+            .iter()
+            .map(|c| {
+                let title = self
+                    .catalog
+                    .profile(&c.profile)
+                    .map(|p| self.t(&p.title.zh, &p.title.en))
+                    .unwrap_or_else(|_| c.profile.clone());
+                ListRow {
+                    title: format!("{}  {}", beijing_time(c.created_at_ms), title).into(),
+                    detail: format!("{} · {}", masked_id(&c.candidate_key), c.status_line()).into(),
+                }
+            })
+            .collect()
     }
 
     /// The landscape layout (fewer rows fit).
@@ -1268,6 +1339,23 @@ impl App {
                 ));
                 self.refresh();
             }
+            Done::Printed(r) => {
+                self.notice_extra = Some(match r {
+                    Ok(Printed::Sent { queue, file }) => (
+                        format!("已发送到打印机 {queue}（副本：{}）", file.display()),
+                        format!("sent to the printer {queue} (copy: {})", file.display()),
+                    ),
+                    Ok(Printed::Saved { file }) => (
+                        format!("未设置打印机，照片版面已保存为 {}", file.display()),
+                        format!(
+                            "no printer is set up; the sheet is saved as {}",
+                            file.display()
+                        ),
+                    ),
+                    Err(e) => (format!("打印失败：{e}"), format!("printing failed: {e}")),
+                });
+                self.refresh();
+            }
             Done::RosterSynced(r) => {
                 // the hub's roster replaces this batch's, in one transaction
                 let stored = r.and_then(|rows| {
@@ -1615,6 +1703,9 @@ impl App {
                     .into(),
             );
         }
+        if s.screen == Screen::StaffReprint {
+            ui.set_reprint_rows(shared_rows(self.reprint_rows()));
+        }
         if s.screen == Screen::StaffAudit {
             ui.set_audit_rows(shared_rows(self.audit_rows()));
         }
@@ -1717,6 +1808,8 @@ pub fn connect(ui: &KioskWindow, app: std::rc::Rc<std::cell::RefCell<App>>) {
     on!(on_staff_audit, |a| a.dispatch(Event::StaffAudit));
     on!(on_staff_change_pin, |a| a.staff_change_pin());
     on!(on_new_pin_ok, |a| a.new_pin_ok());
+    on!(on_staff_reprint, |a| a.staff_reprint());
+    on!(on_reprint, |a, i: i32| a.reprint(i.max(0) as usize));
     on!(on_staff_sync, |a| a.sync_roster());
     on!(on_key, |a, k: SharedString| a.key(&k));
     on!(on_backspace, |a| a.backspace());

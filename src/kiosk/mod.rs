@@ -9,6 +9,7 @@ pub mod app;
 pub mod demo;
 pub mod devices;
 pub mod preview;
+pub mod print;
 pub mod staff;
 pub mod texts;
 
@@ -179,6 +180,7 @@ pub fn build_app(ui: &KioskWindow, opts: &KioskOptions, catalog: Catalog) -> Res
         opts.batch.clone(),
     )?;
     app.import_roots = staff::default_import_roots(&opts.data_dir);
+    app.prints_folder = opts.data_dir.join("prints");
     if opts.english {
         app.set_english(true);
     }

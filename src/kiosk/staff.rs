@@ -113,6 +113,7 @@ pub fn action_words(action: &str) -> (String, String) {
         "sync_roster" => ("同步名单", "roster synced"),
         "change_pin" => ("修改 PIN", "PIN changed"),
         "requeue" => ("重新上传", "record requeued"),
+        "reprint" => ("补打照片", "photo reprinted"),
         other => (other, other),
     };
     (zh.to_owned(), en.to_owned())

@@ -26,6 +26,8 @@ pub enum Screen {
     StaffAudit,
     /// Staff: set a new PIN.
     StaffNewPin,
+    /// Staff: print a recent capture's photo sheet again.
+    StaffReprint,
     Identify,
     /// CHSI: the candidate holds the image-collection QR code up to the camera.
     ScanCode,
@@ -53,6 +55,7 @@ impl Screen {
             Screen::StaffImport => "staff-import",
             Screen::StaffAudit => "staff-audit",
             Screen::StaffNewPin => "staff-new-pin",
+            Screen::StaffReprint => "staff-reprint",
             Screen::Identify => "identify",
             Screen::ScanCode => "scan-code",
             Screen::ConfirmInfo => "confirm-info",
@@ -84,6 +87,7 @@ impl Screen {
                 | Screen::StaffImport
                 | Screen::StaffAudit
                 | Screen::StaffNewPin
+                | Screen::StaffReprint
         )
     }
 
@@ -163,6 +167,7 @@ pub enum Event {
     StaffImport,
     StaffAudit,
     StaffChangePin,
+    StaffReprint,
     /// A new staff PIN was stored.
     PinChanged,
     Start,
@@ -427,11 +432,14 @@ impl Session {
             (S::StaffMenu, E::StaffImport) => self.go(S::StaffImport),
             (S::StaffMenu, E::StaffAudit) => self.go(S::StaffAudit),
             (S::StaffMenu, E::StaffChangePin) => self.go(S::StaffNewPin),
+            (S::StaffMenu, E::StaffReprint) => self.go(S::StaffReprint),
             (S::StaffNewPin, E::PinChanged) => {
                 self.go(S::StaffMenu);
                 self.notice = notice("新 PIN 已生效", "The new PIN is in use");
             }
-            (S::StaffImport | S::StaffAudit | S::StaffNewPin, E::Back) => self.go(S::StaffMenu),
+            (S::StaffImport | S::StaffAudit | S::StaffNewPin | S::StaffReprint, E::Back) => {
+                self.go(S::StaffMenu)
+            }
             (S::Idle, E::Start) if self.open => self.go(S::Identify),
             (S::Identify, E::Back) => self.wipe(&mut fx),
             (S::Identify | S::ScanCode, E::IdentifyFailed { zh, en }) => {
@@ -741,6 +749,7 @@ mod tests {
             (Event::StaffImport, Screen::StaffImport),
             (Event::StaffAudit, Screen::StaffAudit),
             (Event::StaffChangePin, Screen::StaffNewPin),
+            (Event::StaffReprint, Screen::StaffReprint),
         ] {
             s.handle(tool);
             assert_eq!(s.screen, screen);

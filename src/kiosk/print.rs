@@ -1,0 +1,79 @@
+//! Printing a capture's photo sheet (R-PRINT, staff's reprint): the sheet is always written to
+//! a file first, then handed to the system's print service (CUPS `lp`) when a printer is
+//! configured, so a missing or jammed printer never loses the sheet.
+
+use crate::imaging::{decode_image, DecodeLimits};
+use crate::photo::{jpeg, sheet};
+use anyhow::{anyhow, bail, Context, Result};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+/// Where the sheet went.
+#[derive(Debug, PartialEq)]
+pub enum Printed {
+    /// Sent to this print queue; the file stays as a copy.
+    Sent { queue: String, file: PathBuf },
+    /// No printer configured: saved for staff to print elsewhere.
+    Saved { file: PathBuf },
+}
+
+/// How and where to print, from the kiosk's settings.
+#[derive(Clone, Debug)]
+pub struct PrintSetup {
+    /// Sheet layout, e.g. "1in*8+2in*4" (R-PRINT).
+    pub layout: String,
+    /// CUPS queue; None: save the sheet only.
+    pub printer: Option<String>,
+    /// The print command (`lp`, or a stand-in in tests): called as `CMD -d QUEUE -t TITLE FILE`.
+    pub command: String,
+    pub folder: PathBuf,
+}
+
+/// Lays the photo out on 6-inch paper at 300 dpi, saves it as `<folder>/<name>.jpg` (written
+/// whole, then renamed) and sends it to the printer if one is set.
+pub fn print_sheet(setup: &PrintSetup, photo_jpeg: &[u8], name: &str) -> Result<Printed> {
+    let photo = decode_image(photo_jpeg, DecodeLimits::default())
+        .map_err(|e| anyhow!("the stored photo cannot be read: {e}"))?;
+    let plan = sheet::plan_sheet(&setup.layout, "6in", 300)?;
+    let rendered = sheet::render_sheet(&plan, &photo);
+    let bytes = jpeg::encode(&rendered, 95, 300)?;
+    std::fs::create_dir_all(&setup.folder)
+        .with_context(|| format!("creating {}", setup.folder.display()))?;
+    let file = setup.folder.join(format!("{name}.jpg"));
+    write_whole(&file, &bytes)?;
+    let Some(queue) = setup.printer.clone() else {
+        return Ok(Printed::Saved { file });
+    };
+    let out = std::process::Command::new(&setup.command)
+        .arg("-d")
+        .arg(&queue)
+        .args(["-t", "capture-kiosk"])
+        .arg(&file)
+        .output()
+        .with_context(|| {
+            format!(
+                "the print service ({}) cannot be started; the sheet is saved as {}",
+                setup.command,
+                file.display()
+            )
+        })?;
+    if !out.status.success() {
+        bail!(
+            "the printer {queue} refused the sheet ({}); it is saved as {}",
+            String::from_utf8_lossy(&out.stderr).trim(),
+            file.display()
+        );
+    }
+    Ok(Printed::Sent { queue, file })
+}
+
+fn write_whole(path: &Path, bytes: &[u8]) -> Result<()> {
+    let tmp = path.with_extension("jpg.part");
+    let mut f =
+        std::fs::File::create(&tmp).with_context(|| format!("writing {}", tmp.display()))?;
+    f.write_all(bytes)
+        .and_then(|()| f.sync_all())
+        .with_context(|| format!("writing {}", tmp.display()))?;
+    std::fs::rename(&tmp, path).with_context(|| format!("writing {}", path.display()))?;
+    Ok(())
+}
