@@ -249,3 +249,52 @@ fn photo_sheet_and_verify_commands_work_end_to_end() {
     assert_eq!(v["same"], true, "{v}");
     assert!(v["distance"].as_f64().unwrap() < v["threshold"].as_f64().unwrap());
 }
+
+#[test]
+fn staff_set_up_from_a_terminal_pin_printer_and_audit() {
+    use std::io::Write;
+    let db = scratch("cli-staff", "kiosk.sqlite");
+    let _ = std::fs::remove_file(&db);
+    let db_arg = db.to_str().unwrap();
+    let pin = |pin: &str| {
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_kiosk"))
+            .args(["staff", "pin", "--db", db_arg])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        writeln!(child.stdin.take().unwrap(), "{pin}").unwrap();
+        child.wait_with_output().unwrap()
+    };
+    let refused = pin("1234");
+    assert_eq!(refused.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("too easy"));
+    assert!(pin("2580").status.success());
+    let store = capture_kiosk::store::Store::open(&db).unwrap();
+    assert_eq!(
+        store.get_setting("staff_pin_sha256").unwrap(),
+        Some(capture_kiosk::session::identify::password_digest(
+            "staff", "2580"
+        ))
+    );
+    let o = kiosk(&[
+        "staff", "printer", "--db", db_arg, "--layout", "9in*99", "photo",
+    ]);
+    assert_eq!(o.status.code(), Some(2), "a layout that does not fit");
+    let o = kiosk(&[
+        "staff", "printer", "--db", db_arg, "--layout", "2in*8", "photo",
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(
+        store.get_setting("printer").unwrap().as_deref(),
+        Some("photo")
+    );
+    assert_eq!(
+        store.get_setting("print_layout").unwrap().as_deref(),
+        Some("2in*8")
+    );
+    let o = kiosk(&["staff", "audit", "--db", db_arg]);
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(out.contains("修改 PIN · PIN changed"), "{out}");
+}

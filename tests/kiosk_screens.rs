@@ -11,7 +11,7 @@ use capture_kiosk::kiosk::{
 };
 use slint::{ComponentHandle, ModelRc, SharedString, VecModel};
 
-const SCREENS: [&str; 21] = [
+const SCREENS: [&str; 22] = [
     "idle",
     "staff-pin",
     "staff-menu",
@@ -19,6 +19,7 @@ const SCREENS: [&str; 21] = [
     "staff-audit",
     "staff-new-pin",
     "staff-reprint",
+    "staff-batch",
     "identify",
     "scan-code",
     "confirm-info",
@@ -183,6 +184,17 @@ fn fill(ui: &KioskWindow) {
             "chsi-graduation Z3K8F7: 412 captures, 3 waiting for upload",
         ),
     ];
+    ui.set_batch_input(s("Z3K8F7"));
+    ui.set_batch_rows(rows(vec![
+        ListRow {
+            title: s("Z3K8F7"),
+            detail: s("名单 1204 人"),
+        },
+        ListRow {
+            title: s("GD2026CK01"),
+            detail: s("名单 388 人"),
+        },
+    ]));
     ui.set_reprint_rows(rows(vec![ListRow {
         title: s("2026-11-21 10:30:12  学信网毕业生图像集中采集"),
         detail: s("2026**********002X · 已上传 · uploaded"),

@@ -1,7 +1,7 @@
 //! Staff mode driven by simulated taps: a roster synced from a real hub on loopback, a roster
 //! imported from the kiosk's import folder (a refused one first, then Excel's GBK), a new PIN
 //! typed twice and then used, a photo sheet reprinted (sent to a stand-in print service, then
-//! refused by it), the collection ended with its figures, and the audit trail that
+//! refused by it), the collection ended, another batch chosen with its figures, and the audit trail that
 //! shows all of it. Screens are written to target/tmp/kiosk-staff/ to look at.
 
 mod common;
@@ -239,6 +239,27 @@ fn staff_imports_rosters_changes_the_pin_ends_the_collection_and_reads_the_audit
         );
     }
     d.tap_id("KioskWindow::audit-back").unwrap();
+
+    // another batch: typed on the keypad, kept for the next start
+    d.tap_id("KioskWindow::batch-btn").unwrap();
+    assert_eq!(d.screen(), Screen::StaffBatch);
+    let batches = app.borrow().ui.upgrade().unwrap().get_batch_rows();
+    assert_eq!(
+        slint::Model::row_data(&batches, 0).map(|r| r.title.to_string()),
+        Some("Z3K8F7".to_string())
+    );
+    for _ in 0..6 {
+        d.tap_label("⌫").unwrap();
+    }
+    d.type_keys("B2026X").unwrap();
+    d.save("batch-typed").unwrap();
+    d.tap_id("KioskWindow::batch-ok").unwrap();
+    assert_eq!(d.screen(), Screen::StaffMenu);
+    assert_eq!(app.borrow().batch, "B2026X");
+    assert_eq!(
+        app.borrow().store.get_setting("batch").unwrap().as_deref(),
+        Some("B2026X")
+    );
     d.tap_id("KioskWindow::close-btn").unwrap();
     assert_eq!(d.screen(), Screen::Idle);
     assert!(

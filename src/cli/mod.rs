@@ -10,6 +10,7 @@ mod photo;
 mod queue;
 mod reader;
 mod sheet;
+mod staff;
 mod verify;
 
 use anyhow::{Context, Result};
@@ -79,6 +80,9 @@ enum Command {
     /// The ID-card reader: read a card, or simulate a reader.
     #[command(subcommand)]
     Reader(reader::ReaderCommand),
+    /// Staff set-up from a terminal: the PIN, the printer; the audit trail.
+    #[command(subcommand)]
+    Staff(staff::StaffCommand),
 }
 
 pub fn run(cli: Cli) -> Result<ExitCode> {
@@ -91,9 +95,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         opts.force_demo = cli.demo;
         opts.english = cli.english;
         opts.landscape = cli.landscape;
-        if let Some(b) = &cli.batch {
-            opts.batch = b.clone();
-        }
+        opts.batch = cli.batch.clone();
         if let Some(dir) = &cli.headless_demo {
             let report = capture_kiosk::kiosk::headless_demo(
                 dir,
@@ -132,6 +134,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Reader(c) => reader::run(c),
         Command::Camera(c) => camera::run(c),
         Command::Queue(c) => queue::run(c),
+        Command::Staff(c) => staff::run(c),
         Command::Hub(a) => hub::run(a),
         Command::BenchUpload(a) => bench_upload::run(a),
     }

@@ -4,7 +4,9 @@
 
 use super::devices::{CameraWorker, ReaderEvent, ReaderWorker};
 use super::print::{print_sheet, PrintSetup, Printed};
-use super::staff::{action_words, find_roster_files, pin_problem, read_roster_file, RosterFile};
+use super::staff::{
+    action_words, find_roster_files, pin_problem, read_roster_file, RosterFile, DEFAULT_PIN,
+};
 use super::texts::{check_title, guide_items, masked_id};
 use super::{CheckRow, FieldView, HealthRow, InfoRow, KioskWindow, ListRow};
 use crate::camera::simulated::HeldUp;
@@ -124,6 +126,9 @@ pub struct App {
     /// Staff: the captures offered for a reprint, and where sheets are saved.
     reprint_list: Vec<crate::store::CaptureSummary>,
     pub prints_folder: std::path::PathBuf,
+    /// Staff: the batch being typed, and the batches with a roster here.
+    batch_input: String,
+    batch_list: Vec<(String, i64)>,
     /// Staff: the new PIN typed the first time, waiting for the repeat.
     new_pin_first: Option<String>,
     /// When staff opened the collection (the closing summary counts from here).
@@ -136,7 +141,6 @@ pub struct App {
 /// Steady and good this long before the automatic countdown starts.
 const STEADY_MS: i64 = 1000;
 const COUNTDOWN_MS: i64 = 3000;
-const DEFAULT_PIN: &str = "123456";
 /// The exam profiles staff choose from, in the order of the spec's table.
 pub const PROFILES: [&str; 5] = [
     "gd-chengkao",
@@ -235,6 +239,8 @@ impl App {
             new_pin_first: None,
             collection_opened_ms: 0,
             reprint_list: Vec::new(),
+            batch_input: String::new(),
+            batch_list: Vec::new(),
             prints_folder: std::env::temp_dir().join("capture-kiosk-prints"),
         };
         app.reset_fields();
@@ -585,6 +591,11 @@ impl App {
 
     /// Staff: open (or continue) the collection for the chosen profile and batch.
     pub fn staff_open(&mut self) {
+        if self.batch.is_empty() {
+            self.notice_extra = Some(("请先选择批次".into(), "choose the batch first".into()));
+            self.refresh();
+            return;
+        }
         if !self.session.open {
             self.collection_opened_ms = self.now_ms;
             let _ = self.store.audit(
@@ -710,6 +721,43 @@ impl App {
             let result = print_sheet(&setup, &photo, &id).map_err(|e| format!("{e:#}"));
             tx.send(Done::Printed(result));
         });
+    }
+
+    /// Staff: choose the batch, from those with a roster here or typed.
+    pub fn staff_batch(&mut self) {
+        self.batch_input = self.batch.clone();
+        self.batch_list = self.store.roster_batches().unwrap_or_default();
+        // the batches with the largest rosters; the keypad needs the rest of the screen
+        self.batch_list.truncate(2);
+        self.dispatch(Event::StaffBatch);
+    }
+
+    /// Staff: one of the listed batches.
+    pub fn pick_batch(&mut self, index: usize) {
+        if let Some((b, _)) = self.batch_list.get(index) {
+            self.batch_input = b.clone();
+            self.batch_ok();
+        }
+    }
+
+    /// Staff: use the typed batch from now on (also after a restart).
+    pub fn batch_ok(&mut self) {
+        let batch = self.batch_input.trim().to_owned();
+        if batch.is_empty() {
+            self.notice_extra = Some(("请输入批次".into(), "type the batch".into()));
+            self.refresh();
+            return;
+        }
+        if batch != self.batch {
+            let _ = self.store.set_setting("batch", &batch);
+            let _ = self.store.audit(
+                "staff",
+                "choose_batch",
+                &format!("{} → {batch}", self.batch),
+            );
+            self.batch = batch;
+        }
+        self.dispatch(Event::BatchChosen);
     }
 
     /// Staff: start setting a new PIN.
@@ -1022,6 +1070,14 @@ impl App {
     }
 
     pub fn key(&mut self, k: &str) {
+        if self.session.screen == Screen::StaffBatch {
+            if self.batch_input.chars().count() < 20 && k.chars().all(|c| c.is_ascii_alphanumeric())
+            {
+                self.batch_input.push_str(&k.to_uppercase());
+            }
+            self.refresh();
+            return;
+        }
         if self.session.screen == Screen::StaffNewPin {
             if self.pin.len() < 8 && k.chars().all(|c| c.is_ascii_digit()) {
                 self.pin.push_str(k);
@@ -1069,7 +1125,9 @@ impl App {
     }
 
     pub fn backspace(&mut self) {
-        if matches!(self.session.screen, Screen::StaffPin | Screen::StaffNewPin) {
+        if self.session.screen == Screen::StaffBatch {
+            self.batch_input.pop();
+        } else if matches!(self.session.screen, Screen::StaffPin | Screen::StaffNewPin) {
             self.pin.pop();
         } else if let Some(f) = self.fields.get_mut(self.active_field) {
             if f.pop().is_none() && self.active_field > 0 {
@@ -1703,6 +1761,20 @@ impl App {
                     .into(),
             );
         }
+        if s.screen == Screen::StaffBatch {
+            ui.set_batch_input(self.batch_input.clone().into());
+            let rows: Vec<ListRow> = self
+                .batch_list
+                .iter()
+                .map(|(b, n)| ListRow {
+                    title: b.clone().into(),
+                    detail: self
+                        .t(&format!("名单 {n} 人"), &format!("roster of {n}"))
+                        .into(),
+                })
+                .collect();
+            ui.set_batch_rows(shared_rows(rows));
+        }
         if s.screen == Screen::StaffReprint {
             ui.set_reprint_rows(shared_rows(self.reprint_rows()));
         }
@@ -1809,6 +1881,9 @@ pub fn connect(ui: &KioskWindow, app: std::rc::Rc<std::cell::RefCell<App>>) {
     on!(on_staff_change_pin, |a| a.staff_change_pin());
     on!(on_new_pin_ok, |a| a.new_pin_ok());
     on!(on_staff_reprint, |a| a.staff_reprint());
+    on!(on_staff_batch, |a| a.staff_batch());
+    on!(on_pick_batch, |a, i: i32| a.pick_batch(i.max(0) as usize));
+    on!(on_batch_ok, |a| a.batch_ok());
     on!(on_reprint, |a, i: i32| a.reprint(i.max(0) as usize));
     on!(on_staff_sync, |a| a.sync_roster());
     on!(on_key, |a, k: SharedString| a.key(&k));

@@ -40,8 +40,9 @@ pub struct KioskOptions {
     pub english: bool,
     /// A landscape screen (1920×1080): tighter sizes, letters beside the digits.
     pub landscape: bool,
-    /// The collection batch (its feature code for CHSI).
-    pub batch: String,
+    /// The collection batch (its feature code for CHSI); None: the one staff chose last (in
+    /// demo mode, the demo batch).
+    pub batch: Option<String>,
 }
 
 impl KioskOptions {
@@ -53,7 +54,7 @@ impl KioskOptions {
             force_demo: false,
             landscape: false,
             english: false,
-            batch: demo::DEMO_BATCH.into(),
+            batch: None,
         }
     }
 }
@@ -156,8 +157,16 @@ pub fn build_app(ui: &KioskWindow, opts: &KioskOptions, catalog: Catalog) -> Res
     let mut store = Store::open(&db)?;
     let engine = FaceEngine::load_default().context("loading the face models")?;
     let (devices, demo) = open_devices(opts, &engine, &catalog, &opts.data_dir)?;
+    let batch = match &opts.batch {
+        Some(b) => b.clone(),
+        None => match store.get_setting("batch")? {
+            Some(b) => b,
+            None if demo => demo::DEMO_BATCH.to_owned(),
+            None => String::new(),
+        },
+    };
     if demo {
-        demo::seed_roster(&mut store, &opts.batch)?;
+        demo::seed_roster(&mut store, demo::DEMO_BATCH)?;
     }
     let uploader = match crate::upload::stored_link(&store)? {
         Some(link) => {
@@ -169,16 +178,7 @@ pub fn build_app(ui: &KioskWindow, opts: &KioskOptions, catalog: Catalog) -> Res
         }
         None => None,
     };
-    let mut app = App::new(
-        ui,
-        catalog,
-        engine,
-        store,
-        uploader,
-        devices,
-        demo,
-        opts.batch.clone(),
-    )?;
+    let mut app = App::new(ui, catalog, engine, store, uploader, devices, demo, batch)?;
     app.import_roots = staff::default_import_roots(&opts.data_dir);
     app.prints_folder = opts.data_dir.join("prints");
     if opts.english {

@@ -6,6 +6,10 @@ use crate::roster::{parse_roster_csv, roster_text};
 use anyhow::{bail, Context, Result};
 use std::path::{Path, PathBuf};
 
+/// The PIN of a new kiosk (the demo hint shows it); staff set their own in the menu or with
+/// `kiosk staff pin`.
+pub const DEFAULT_PIN: &str = "123456";
+
 /// Where a USB stick appears on a kiosk image (udisks mounts under /media or /run/media), and
 /// the kiosk's own import folder.
 pub fn default_import_roots(data_dir: &Path) -> Vec<PathBuf> {
@@ -114,6 +118,7 @@ pub fn action_words(action: &str) -> (String, String) {
         "change_pin" => ("修改 PIN", "PIN changed"),
         "requeue" => ("重新上传", "record requeued"),
         "reprint" => ("补打照片", "photo reprinted"),
+        "choose_batch" => ("更改批次", "batch changed"),
         other => (other, other),
     };
     (zh.to_owned(), en.to_owned())

@@ -28,6 +28,8 @@ pub enum Screen {
     StaffNewPin,
     /// Staff: print a recent capture's photo sheet again.
     StaffReprint,
+    /// Staff: choose the collection batch.
+    StaffBatch,
     Identify,
     /// CHSI: the candidate holds the image-collection QR code up to the camera.
     ScanCode,
@@ -56,6 +58,7 @@ impl Screen {
             Screen::StaffAudit => "staff-audit",
             Screen::StaffNewPin => "staff-new-pin",
             Screen::StaffReprint => "staff-reprint",
+            Screen::StaffBatch => "staff-batch",
             Screen::Identify => "identify",
             Screen::ScanCode => "scan-code",
             Screen::ConfirmInfo => "confirm-info",
@@ -88,6 +91,7 @@ impl Screen {
                 | Screen::StaffAudit
                 | Screen::StaffNewPin
                 | Screen::StaffReprint
+                | Screen::StaffBatch
         )
     }
 
@@ -168,6 +172,9 @@ pub enum Event {
     StaffAudit,
     StaffChangePin,
     StaffReprint,
+    StaffBatch,
+    /// Staff chose a batch.
+    BatchChosen,
     /// A new staff PIN was stored.
     PinChanged,
     Start,
@@ -433,13 +440,16 @@ impl Session {
             (S::StaffMenu, E::StaffAudit) => self.go(S::StaffAudit),
             (S::StaffMenu, E::StaffChangePin) => self.go(S::StaffNewPin),
             (S::StaffMenu, E::StaffReprint) => self.go(S::StaffReprint),
+            (S::StaffMenu, E::StaffBatch) => self.go(S::StaffBatch),
+            (S::StaffBatch, E::BatchChosen) => self.go(S::StaffMenu),
             (S::StaffNewPin, E::PinChanged) => {
                 self.go(S::StaffMenu);
                 self.notice = notice("新 PIN 已生效", "The new PIN is in use");
             }
-            (S::StaffImport | S::StaffAudit | S::StaffNewPin | S::StaffReprint, E::Back) => {
-                self.go(S::StaffMenu)
-            }
+            (
+                S::StaffImport | S::StaffAudit | S::StaffNewPin | S::StaffReprint | S::StaffBatch,
+                E::Back,
+            ) => self.go(S::StaffMenu),
             (S::Idle, E::Start) if self.open => self.go(S::Identify),
             (S::Identify, E::Back) => self.wipe(&mut fx),
             (S::Identify | S::ScanCode, E::IdentifyFailed { zh, en }) => {
@@ -750,6 +760,7 @@ mod tests {
             (Event::StaffAudit, Screen::StaffAudit),
             (Event::StaffChangePin, Screen::StaffNewPin),
             (Event::StaffReprint, Screen::StaffReprint),
+            (Event::StaffBatch, Screen::StaffBatch),
         ] {
             s.handle(tool);
             assert_eq!(s.screen, screen);

@@ -691,6 +691,15 @@ impl Store {
         Ok(())
     }
 
+    /// The batches with a roster on this kiosk and their sizes, largest first.
+    pub fn roster_batches(&self) -> Result<Vec<(String, i64)>, StoreError> {
+        let mut stmt = self.conn.prepare(
+            "SELECT batch_id, COUNT(*) FROM roster GROUP BY batch_id ORDER BY COUNT(*) DESC, batch_id",
+        )?;
+        let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
     pub fn roster_size(&self, batch_id: &str) -> Result<i64, StoreError> {
         Ok(self.conn.query_row(
             "SELECT COUNT(*) FROM roster WHERE batch_id = ?1",

@@ -1,0 +1,100 @@
+//! `kiosk staff`: setting up a kiosk image's staff side from a terminal (the PIN, the printer)
+//! and reading the audit trail, on the same database the kiosk window uses.
+
+use super::say;
+use anyhow::{bail, Result};
+use capture_kiosk::kiosk::app::beijing_time;
+use capture_kiosk::kiosk::staff::{action_words, pin_problem, DEFAULT_PIN};
+use capture_kiosk::session::identify::password_digest;
+use capture_kiosk::store::Store;
+use clap::{Args, Subcommand};
+use std::io::BufRead;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Subcommand)]
+pub enum StaffCommand {
+    /// Set the staff PIN, read from standard input (4 to 8 digits, not easy to guess).
+    Pin(DbArg),
+    /// Set the CUPS print queue for reprints (`--none`: sheets are only saved to prints/).
+    Printer(PrinterArgs),
+    /// The audit trail, newest first.
+    Audit(AuditArgs),
+}
+
+#[derive(Args)]
+pub struct DbArg {
+    /// The kiosk's database.
+    #[arg(long, default_value = "kiosk-data/kiosk.sqlite")]
+    db: PathBuf,
+}
+
+#[derive(Args)]
+pub struct PrinterArgs {
+    #[arg(long, default_value = "kiosk-data/kiosk.sqlite")]
+    db: PathBuf,
+    /// The queue name as `lpstat -p` lists it.
+    #[arg(required_unless_present = "none", conflicts_with = "none")]
+    queue: Option<String>,
+    #[arg(long)]
+    none: bool,
+    /// Sheet layout, e.g. "1in*8+2in*4" or "2in*8".
+    #[arg(long)]
+    layout: Option<String>,
+}
+
+#[derive(Args)]
+pub struct AuditArgs {
+    #[arg(long, default_value = "kiosk-data/kiosk.sqlite")]
+    db: PathBuf,
+    #[arg(long, default_value_t = 50)]
+    limit: usize,
+}
+
+pub fn run(cmd: StaffCommand) -> Result<ExitCode> {
+    match cmd {
+        StaffCommand::Pin(a) => {
+            let store = Store::open(&a.db)?;
+            let mut pin = String::new();
+            std::io::stdin().lock().read_line(&mut pin)?;
+            let pin = pin.trim();
+            if let Some((_, en)) = pin_problem(pin, DEFAULT_PIN) {
+                bail!("{en}; the PIN was not changed");
+            }
+            store.set_setting("staff_pin_sha256", &password_digest("staff", pin))?;
+            store.audit("command line", "change_pin", "")?;
+            say("the staff PIN is set");
+        }
+        StaffCommand::Printer(a) => {
+            let store = Store::open(&a.db)?;
+            if let Some(layout) = &a.layout {
+                capture_kiosk::photo::sheet::plan_sheet(layout, "6in", 300)?;
+                store.set_setting("print_layout", layout)?;
+            }
+            let queue = if a.none {
+                String::new()
+            } else {
+                a.queue.unwrap_or_default()
+            };
+            store.set_setting("printer", &queue)?;
+            say(if queue.is_empty() {
+                "reprints are saved to the prints folder only".to_string()
+            } else {
+                format!("reprints go to the print queue {queue}")
+            });
+        }
+        StaffCommand::Audit(a) => {
+            let store = Store::open(&a.db)?;
+            for e in store.recent_audit(a.limit)? {
+                let (zh, en) = action_words(&e.action);
+                say(format!(
+                    "{}  {:<12} {zh} · {en}  {}",
+                    beijing_time(e.at_ms),
+                    e.staff,
+                    e.detail
+                ));
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
