@@ -187,3 +187,69 @@ fn a_collection_code_held_up_to_the_camera_is_read() {
     held.put_away();
     assert!(!held.is_shown());
 }
+
+/// A camera whose frames the test hands out one by one, so a frame can be "in flight" while
+/// the kiosk stops and restarts the camera.
+struct GatedCamera(std::sync::mpsc::Receiver<image::RgbImage>);
+
+impl FrameSource for GatedCamera {
+    fn next_frame(&mut self) -> Result<image::RgbImage, capture_kiosk::camera::CameraError> {
+        self.0
+            .recv()
+            .map_err(|_| capture_kiosk::camera::CameraError::Device("test over".into()))
+    }
+    fn describe(&self) -> String {
+        "gated test camera".into()
+    }
+}
+
+#[test]
+fn a_frame_from_before_the_camera_restarted_is_never_scanned() {
+    use capture_kiosk::camera::simulated::phone_showing_qr;
+    use capture_kiosk::kiosk::devices::CameraWorker;
+    let showing = |code: &str| {
+        let mut frame = image::RgbImage::from_pixel(640, 480, image::Rgb([180, 180, 180]));
+        image::imageops::replace(&mut frame, &phone_showing_qr(code, 4).unwrap(), 200, 100);
+        frame
+    };
+    let (frames, gate) = std::sync::mpsc::sync_channel(0);
+    let (profile, spec) = profile("chsi-graduation");
+    let p = sim_profile();
+    let guide = LiveGuide::new(
+        engine().clone(),
+        p.model_for(p.width),
+        profile,
+        spec.glasses_allowed,
+    );
+    let worker = CameraWorker::start(Box::new(GatedCamera(gate)), guide, 320);
+    // dropped before the worker (whose drop joins its thread, which may wait at the gate)
+    let frames = frames;
+    worker.set_scanning(true);
+    let next = |worker: &CameraWorker| {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        loop {
+            if let Some(frame) = worker.poll() {
+                return frame.unwrap().codes;
+            }
+            assert!(std::time::Instant::now() < deadline, "no frame");
+            std::thread::sleep(std::time::Duration::from_millis(2));
+        }
+    };
+    // candidate A's code is read
+    worker.set_active(true);
+    frames.send(showing("2026CHSIAAAA0001")).unwrap();
+    assert_eq!(next(&worker), vec!["2026CHSIAAAA0001".to_string()]);
+    // the camera thread is inside next_frame (the gate) when the kiosk stops the camera and
+    // starts it for candidate B; the frame it then delivers was taken before: A's code
+    let taken_before = showing("2026CHSIAAAA0001");
+    std::thread::sleep(std::time::Duration::from_millis(50));
+    worker.set_active(false);
+    worker.set_active(true);
+    frames.send(taken_before).unwrap();
+    frames.send(showing("2026CHSIBBBB0002")).unwrap();
+    assert_eq!(
+        next(&worker),
+        vec!["2026CHSIBBBB0002".to_string()],
+        "a frame from before the restart reached the scan"
+    );
+}

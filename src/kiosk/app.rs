@@ -370,6 +370,10 @@ impl App {
             Effect::StopCamera => {
                 self.countdown_until = None;
                 self.devices.camera.set_active(false);
+                if let Some(held) = &self.devices.held_up {
+                    // the demo candidate lowers the phone when the camera is done with it
+                    held.put_away();
+                }
             }
             Effect::RunChecks => self.run_checks(),
             Effect::Verify => self.run_verify(),

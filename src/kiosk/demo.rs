@@ -295,8 +295,9 @@ impl<'a> Driver<'a> {
     }
 
     pub fn tap_label(&mut self, label: &str) -> Result<()> {
+        // a button, not a text that shows the same words (a field's value "0" beside the key)
         let e = ElementHandle::find_by_accessible_label(self.ui, label)
-            .next()
+            .find(|e| e.accessible_role() == Some(i_slint_backend_testing::AccessibleRole::Button))
             .ok_or_else(|| {
                 anyhow!(
                     "{}: no button labelled {label:?} on the {} screen",
@@ -348,8 +349,19 @@ impl<'a> Driver<'a> {
                 self.tap_id("KioskWindow::identify-ok")?;
             }
             "chsi-graduation" => {
+                // first with a mistyped ID tail: the candidate's own code is refused
+                self.type_keys(&format!("{DEMO_BATCH}0000"))?;
+                self.tap_id("KioskWindow::identify-ok")?;
+                self.wait_for("the scan screen", 5, |a| a.screen() == Screen::ScanCode)?;
+                self.tap_id("KioskWindow::demo-code-btn")?;
+                self.wait_for("the refusal", 15, |a| a.session.notice.is_some())?;
+                self.save("scan-code-refused")?;
+                self.tap_id("KioskWindow::scan-back")?;
+                for _ in 0..4 {
+                    self.tap_label("⌫")?;
+                }
                 let tail = id_tail(&chsi_demo_id());
-                self.type_keys(&format!("{DEMO_BATCH}{tail}"))?;
+                self.type_keys(&tail)?;
                 self.save("identify-typed")?;
                 self.tap_id("KioskWindow::identify-ok")?;
                 // then the collection code, held up to the camera as a QR code

@@ -10,7 +10,7 @@ use crate::reader::driver::{CardRead, IdCardReader, PollOutcome, ReaderConfig};
 use image::RgbImage;
 use slint::{Rgb8Pixel, SharedPixelBuffer};
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::{self, Receiver, SyncSender, TryRecvError};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -25,10 +25,15 @@ pub struct LiveFrame {
     pub codes: Vec<String>,
     /// Frames analysed per second, over the last second.
     pub fps: f32,
+    /// Which start of the camera the frame belongs to (see `CameraWorker::epoch`).
+    epoch: u64,
 }
 
 pub struct CameraWorker {
     active: Arc<AtomicBool>,
+    /// Counts starts and stops: a frame taken before the camera was last started or stopped
+    /// is never shown, scanned or captured (it may show the candidate before, or their code).
+    epoch: Arc<AtomicU64>,
     /// Look for QR codes instead of running the live guide.
     scanning: Arc<AtomicBool>,
     /// A new live guide (the profile changed), taken by the camera thread.
@@ -50,17 +55,19 @@ impl CameraWorker {
         let description = source.describe();
         let active = Arc::new(AtomicBool::new(false));
         let scanning = Arc::new(AtomicBool::new(false));
+        let epoch = Arc::new(AtomicU64::new(0));
         let stop = Arc::new(AtomicBool::new(false));
         let latest = Arc::new(Mutex::new(None));
         let next_guide: Arc<Mutex<Option<LiveGuide>>> = Arc::new(Mutex::new(None));
         let g = next_guide.clone();
         // room for one frame: a frame the UI has not taken is dropped for a fresher one
         let (tx, frames): (SyncSender<Result<LiveFrame, String>>, _) = mpsc::sync_channel(1);
-        let (a, s, l, q) = (
+        let (a, s, l, q, ep) = (
             active.clone(),
             stop.clone(),
             latest.clone(),
             scanning.clone(),
+            epoch.clone(),
         );
         let thread = std::thread::Builder::new()
             .name("camera".into())
@@ -78,6 +85,7 @@ impl CameraWorker {
                         std::thread::sleep(Duration::from_millis(30));
                         continue;
                     }
+                    let started_in = ep.load(Ordering::SeqCst);
                     let frame = match source.next_frame() {
                         Ok(f) => f,
                         Err(e) => {
@@ -97,6 +105,9 @@ impl CameraWorker {
                         (count, window_start) = (0, Instant::now());
                     }
                     let preview = previews.make(&frame);
+                    if ep.load(Ordering::SeqCst) != started_in {
+                        continue;
+                    }
                     if let Ok(mut slot) = l.lock() {
                         *slot = Some(frame);
                     }
@@ -105,12 +116,14 @@ impl CameraWorker {
                         guidance,
                         codes,
                         fps,
+                        epoch: started_in,
                     }));
                 }
             })
             .ok();
         CameraWorker {
             active,
+            epoch,
             scanning,
             next_guide,
             stop,
@@ -125,11 +138,15 @@ impl CameraWorker {
     /// person in front of the camera now, never of the one before. Stopping keeps it: it is
     /// the capture the checks are about to use.
     pub fn set_active(&self, on: bool) {
+        if self.active.load(Ordering::SeqCst) == on {
+            // already so (the failsafe screen asks on every tick): frames keep coming
+            return;
+        }
+        self.epoch.fetch_add(1, Ordering::SeqCst);
         self.active.store(on, Ordering::SeqCst);
+        while self.frames.try_recv().is_ok() {}
         if on {
             self.forget();
-        } else {
-            while self.frames.try_recv().is_ok() {}
         }
     }
 
@@ -154,10 +171,15 @@ impl CameraWorker {
 
     /// The newest analysed frame, if one came since the last call.
     pub fn poll(&self) -> Option<Result<LiveFrame, String>> {
-        match self.frames.try_recv() {
-            Ok(f) => Some(f),
-            Err(TryRecvError::Empty) => None,
-            Err(TryRecvError::Disconnected) => Some(Err("the camera thread stopped".into())),
+        loop {
+            match self.frames.try_recv() {
+                Ok(Ok(f)) if f.epoch != self.epoch.load(Ordering::SeqCst) => continue,
+                Ok(f) => return Some(f),
+                Err(TryRecvError::Empty) => return None,
+                Err(TryRecvError::Disconnected) => {
+                    return Some(Err("the camera thread stopped".into()))
+                }
+            }
         }
     }
 
