@@ -46,7 +46,7 @@ fn staff_imports_rosters_changes_the_pin_ends_the_collection_and_reads_the_audit
     let lp = data.join("fake-lp");
     std::fs::write(
         &lp,
-        "#!/bin/sh\necho \"$@\" > \"$(dirname \"$0\")/lp-args\"\nif [ \"$2\" = jammed ]; then echo 'printer jammed' >&2; exit 1; fi\n",
+        "#!/bin/sh\necho \"$@\" > \"$(dirname \"$0\")/lp-args\"\nif [ \"$2\" = jammed ]; then echo 'printer jammed' >&2; exit 1; fi\ncp \"$5\" \"$(dirname \"$0\")/spooled.jpg\"\n",
     )
     .unwrap();
     std::fs::set_permissions(&lp, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
@@ -77,6 +77,8 @@ fn staff_imports_rosters_changes_the_pin_ends_the_collection_and_reads_the_audit
     let shots = fresh_dir("kiosk-staff", "screens");
     let opts = KioskOptions::new(data.clone());
     let (ui, app) = headless_kiosk(&opts, Catalog::shipped().unwrap(), false).unwrap();
+    // only the test's import folder: whatever is mounted on this machine stays out of it
+    app.borrow_mut().import_roots = vec![import.clone()];
     let mut d = Driver::new(&ui, app.clone(), &shots, "staff");
     let roster = |d: &Driver| d.app.borrow().store.roster_size("Z3K8F7").unwrap();
     let notice = |d: &Driver| {
@@ -109,12 +111,26 @@ fn staff_imports_rosters_changes_the_pin_ends_the_collection_and_reads_the_audit
     // import: the bad file is refused whole, naming the line; the GBK file goes in
     d.tap_id("KioskWindow::import-btn").unwrap();
     assert_eq!(d.screen(), Screen::StaffImport);
+    d.wait_for("the files", 10, |a| {
+        a.ui.upgrade()
+            .is_some_and(|ui| slint::Model::row_count(&ui.get_roster_files()) == 2)
+    })
+    .unwrap();
     d.save("import-files").unwrap();
     d.tap_label("bad.csv").unwrap();
-    assert!(notice(&d).contains("line 3"), "{}", notice(&d));
+    d.wait_for("the refusal", 10, |a| {
+        a.ui.upgrade()
+            .is_some_and(|ui| ui.get_notice().contains("line 3"))
+    })
+    .unwrap();
     assert_eq!(roster(&d), 2, "a refused roster changes nothing");
     d.save("import-refused").unwrap();
     d.tap_label("名单-gbk.csv").unwrap();
+    d.wait_for("the import", 10, |a| {
+        a.ui.upgrade()
+            .is_some_and(|ui| ui.get_notice().contains("已导入"))
+    })
+    .unwrap();
     assert_eq!(roster(&d), 3, "{}", notice(&d));
     let k3 = app
         .borrow()
@@ -155,14 +171,17 @@ fn staff_imports_rosters_changes_the_pin_ends_the_collection_and_reads_the_audit
             .trim(),
         format!("-d kiosk-photo -t capture-kiosk {}", sheet_file.display())
     );
-    let sheet = image::open(&sheet_file).unwrap();
+    let sheet = image::open(data.join("spooled.jpg")).unwrap();
     assert_eq!(
         (sheet.width(), sheet.height()),
         (1800, 1200),
         "6-inch paper at 300 dpi"
     );
+    assert!(
+        !sheet_file.exists(),
+        "the candidate's photo is not left behind once printed"
+    );
     app.borrow().store.set_setting("printer", "jammed").unwrap();
-    std::fs::remove_file(&sheet_file).unwrap();
     d.tap_label(&row.title).unwrap();
     d.wait_for("the refusal", 20, |a| {
         a.ui.upgrade()

@@ -4,8 +4,7 @@
 use super::say;
 use anyhow::{bail, Result};
 use capture_kiosk::kiosk::app::beijing_time;
-use capture_kiosk::kiosk::staff::{action_words, pin_problem, DEFAULT_PIN};
-use capture_kiosk::session::identify::password_digest;
+use capture_kiosk::kiosk::staff::{action_words, pin_problem, set_pin, DEFAULT_PIN};
 use capture_kiosk::store::Store;
 use clap::{Args, Subcommand};
 use std::io::BufRead;
@@ -61,7 +60,7 @@ pub fn run(cmd: StaffCommand) -> Result<ExitCode> {
             if let Some((_, en)) = pin_problem(pin, DEFAULT_PIN) {
                 bail!("{en}; the PIN was not changed");
             }
-            store.set_setting("staff_pin_sha256", &password_digest("staff", pin))?;
+            set_pin(&store, pin)?;
             store.audit("command line", "change_pin", "")?;
             say("the staff PIN is set");
         }

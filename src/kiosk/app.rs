@@ -2,7 +2,7 @@
 //! events, carries out the session's effects (camera, checks, verification, store, uploader)
 //! with slow work on worker threads, and shows the session's state on the window.
 
-use super::devices::{CameraWorker, ReaderEvent, ReaderWorker};
+use super::devices::{CameraWorker, LiveFrame, ReaderEvent, ReaderWorker};
 use super::print::{print_sheet, PrintSetup, Printed};
 use super::staff::{
     action_words, find_roster_files, pin_problem, read_roster_file, RosterFile, DEFAULT_PIN,
@@ -40,7 +40,19 @@ enum Done {
         distance: Option<f32>,
     },
     Withdrawn(Result<(), String>),
-    RosterSynced(Result<Vec<RosterEntry>, String>),
+    /// The hub's roster for `batch` (the batch staff synced, whatever is chosen by now).
+    RosterSynced {
+        batch: String,
+        rows: Result<Vec<RosterEntry>, String>,
+    },
+    /// Roster files found on a USB stick.
+    RosterFiles(Vec<RosterFile>),
+    /// A roster file read and checked, for `batch`.
+    RosterRead {
+        batch: String,
+        file: String,
+        rows: Result<Vec<RosterEntry>, String>,
+    },
     Printed(Result<Printed, String>),
 }
 
@@ -125,6 +137,7 @@ pub struct App {
     roster_files: Vec<RosterFile>,
     /// Staff: the captures offered for a reprint, and where sheets are saved.
     reprint_list: Vec<crate::store::CaptureSummary>,
+    printing: bool,
     pub prints_folder: std::path::PathBuf,
     /// Staff: the batch being typed, and the batches with a roster here.
     batch_input: String,
@@ -239,6 +252,7 @@ impl App {
             new_pin_first: None,
             collection_opened_ms: 0,
             reprint_list: Vec::new(),
+            printing: false,
             batch_input: String::new(),
             batch_list: Vec::new(),
             prints_folder: std::env::temp_dir().join("capture-kiosk-prints"),
@@ -362,6 +376,7 @@ impl App {
                 self.countdown_until = None;
                 self.live_good = false;
                 self.live_fps = 0.0;
+                self.camera_failing_since = None;
                 self.devices
                     .camera
                     .set_scanning(self.session.screen == Screen::ScanCode);
@@ -382,6 +397,8 @@ impl App {
                 // to the camera; each is taken after a visible countdown
                 self.documents.clear();
                 self.manual_done = 0;
+                self.camera_failing_since = None;
+                self.devices.camera.set_scanning(false);
                 self.devices.camera.set_active(true);
                 self.next_document_at = Some(self.now_ms + COUNTDOWN_MS);
             }
@@ -576,6 +593,9 @@ impl App {
 
     /// Staff: fetch the batch's roster from the hub.
     pub fn sync_roster(&mut self) {
+        if !self.batch_chosen() {
+            return;
+        }
         let link = crate::upload::stored_link(&self.store).ok().flatten();
         let (tx, batch) = (self.job_sender(), self.batch.clone());
         std::thread::spawn(move || {
@@ -589,15 +609,25 @@ impl App {
                 rt.block_on(client.roster(&batch))
                     .map_err(|e| e.to_string())
             })();
-            tx.send(Done::RosterSynced(result));
+            tx.send(Done::RosterSynced {
+                batch,
+                rows: result,
+            });
         });
+    }
+
+    /// Whether staff chose a batch; if not, says so (rosters and collections belong to one).
+    fn batch_chosen(&mut self) -> bool {
+        if self.batch.is_empty() {
+            self.notice_extra = Some(("请先选择批次".into(), "choose the batch first".into()));
+            self.refresh();
+        }
+        !self.batch.is_empty()
     }
 
     /// Staff: open (or continue) the collection for the chosen profile and batch.
     pub fn staff_open(&mut self) {
-        if self.batch.is_empty() {
-            self.notice_extra = Some(("请先选择批次".into(), "choose the batch first".into()));
-            self.refresh();
+        if !self.batch_chosen() {
             return;
         }
         if !self.session.open {
@@ -632,18 +662,27 @@ impl App {
         self.dispatch(Event::StaffEndCollection);
     }
 
-    /// Staff: look for roster files (a USB stick just plugged in, or the import folder).
+    /// Staff: look for roster files (a USB stick just plugged in, or the import folder), on
+    /// a worker: a slow stick or a network mount must not freeze the screen.
     pub fn staff_import(&mut self) {
-        self.roster_files = find_roster_files(&self.import_roots);
-        self.notice_extra = None;
-        if self.session.screen == Screen::StaffImport {
-            self.refresh();
-        } else {
+        if !self.batch_chosen() {
+            return;
+        }
+        self.roster_files.clear();
+        if self.session.screen != Screen::StaffImport {
             self.dispatch(Event::StaffImport);
         }
+        self.notice_extra = Some((
+            "正在查找名单文件…".into(),
+            "looking for roster files…".into(),
+        ));
+        self.refresh();
+        let (tx, roots) = (self.job_sender(), self.import_roots.clone());
+        std::thread::spawn(move || tx.send(Done::RosterFiles(find_roster_files(&roots))));
     }
 
-    /// Staff: import one of the files found as this batch's roster (all rows or none).
+    /// Staff: read and check one of the files found on a worker; it becomes this batch's
+    /// roster (all rows or none) when it comes back.
     pub fn staff_import_file(&mut self, index: usize) {
         let Some(file) = self.roster_files.get(index).cloned() else {
             return;
@@ -653,33 +692,37 @@ impl App {
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
-        let result = read_roster_file(&file.path).and_then(|rows| {
-            self.store.replace_roster(&self.batch, &rows)?;
-            Ok(rows.len())
-        });
-        self.notice_extra = Some(match result {
-            Ok(n) => {
-                let _ = self.store.audit(
-                    "staff",
-                    "import_roster",
-                    &format!("{name} → {}: {n}", self.batch),
-                );
-                (
-                    format!("已导入 {n} 人到批次 {}（{name}）", self.batch),
-                    format!("{n} candidates imported into batch {} ({name})", self.batch),
-                )
-            }
-            Err(e) => {
-                let _ = self.store.audit("staff", "import_roster_refused", &name);
-                // the reasons name lines, never personal data (see roster.rs)
-                let why = format!("{e:#}");
-                (
-                    format!("未导入，名单有问题：{why}"),
-                    format!("nothing imported: {why}"),
-                )
-            }
-        });
+        self.notice_extra = Some((format!("正在读取 {name}…"), format!("reading {name}…")));
         self.refresh();
+        let (tx, batch) = (self.job_sender(), self.batch.clone());
+        std::thread::spawn(move || {
+            let rows = read_roster_file(&file.path).map_err(|e| format!("{e:#}"));
+            tx.send(Done::RosterRead {
+                batch,
+                file: name,
+                rows,
+            });
+        });
+    }
+
+    /// A roster (from the hub or a file) for `batch` replaces that batch's roster here; an
+    /// empty one never does (a hub that does not know the batch answers with no rows).
+    fn store_roster(
+        &mut self,
+        batch: &str,
+        source: &str,
+        rows: Result<Vec<RosterEntry>, String>,
+    ) -> Result<usize, String> {
+        let rows = rows?;
+        if rows.is_empty() {
+            return Err(format!(
+                "{source} has no candidates for batch {batch}; the roster here is kept"
+            ));
+        }
+        self.store
+            .replace_roster(batch, &rows)
+            .map_err(|e| e.to_string())?;
+        Ok(rows.len())
     }
 
     /// Staff: the recent captures whose photo is still on the kiosk, to print again.
@@ -696,6 +739,10 @@ impl App {
 
     /// Staff: print one capture's sheet on a worker thread (layout, JPEG, print service).
     pub fn reprint(&mut self, index: usize) {
+        if self.printing {
+            // one print at a time: a second tap while it runs is not a second order
+            return;
+        }
         let Some(id) = self.reprint_list.get(index).map(|c| c.id.clone()) else {
             return;
         };
@@ -718,6 +765,7 @@ impl App {
             folder: self.prints_folder.clone(),
         };
         let _ = self.store.audit("staff", "reprint", &id);
+        self.printing = true;
         self.notice_extra = Some(("正在准备打印…".into(), "preparing the print…".into()));
         self.refresh();
         let tx = self.job_sender();
@@ -787,9 +835,7 @@ impl App {
                 self.refresh();
             }
             Some(first) if first == typed => {
-                let stored = self
-                    .store
-                    .set_setting("staff_pin_sha256", &password_digest("staff", &typed));
+                let stored = super::staff::set_pin(&self.store, &typed);
                 if let Err(e) = stored {
                     self.notice_extra =
                         Some(("PIN 未能保存".into(), format!("the PIN was not saved: {e}")));
@@ -1120,12 +1166,7 @@ impl App {
     }
 
     fn pin_matches(&self) -> bool {
-        let stored = self.store.get_setting("staff_pin_sha256").ok().flatten();
-        let digest = password_digest("staff", &self.pin);
-        match stored {
-            Some(d) => d == digest,
-            None => self.pin == DEFAULT_PIN,
-        }
+        super::staff::pin_matches(&self.store, &self.pin)
     }
 
     pub fn backspace(&mut self) {
@@ -1226,39 +1267,51 @@ impl App {
         }
     }
 
-    fn live(&mut self, now: i64) {
-        if let Some(frame) = self.devices.camera.poll() {
-            match frame {
-                Ok(f) => {
-                    self.camera_failing_since = None;
-                    if let Some(ui) = self.ui.upgrade() {
-                        ui.set_preview(slint::Image::from_rgb8(f.preview));
-                    }
-                    self.live_fps = f.fps;
-                    if let Some(g) = f.guidance {
-                        self.live_good = g.steady_frames > 0;
-                        self.live_prompt = (g.text.zh.to_owned(), g.text.en.to_owned());
-                        self.live_distance = g.distance_cm;
-                    }
-                    if self.live_good {
-                        self.steady_since.get_or_insert(now);
-                    } else {
-                        self.steady_since = None;
-                        // moving out of position stops an automatic countdown
-                        if !self.countdown_manual {
-                            self.countdown_until = None;
-                        }
-                    }
+    /// The newest camera frame, already on the preview; `Err` when the camera is lost (a
+    /// failure lasting over 3 s: it reopens itself after an unplug, so a short gap is not one).
+    fn poll_camera(&mut self, now: i64) -> Result<Option<LiveFrame>, ()> {
+        match self.devices.camera.poll() {
+            Some(Ok(f)) => {
+                self.camera_failing_since = None;
+                self.live_fps = f.fps;
+                if let Some(ui) = self.ui.upgrade() {
+                    // shares the buffer with the frame: no copy
+                    ui.set_preview(slint::Image::from_rgb8(f.preview.clone()));
                 }
-                Err(e) => {
-                    // the camera reopens itself after an unplug; only a lasting failure is one
-                    let since = *self.camera_failing_since.get_or_insert(now);
-                    if now - since > 3000 {
-                        self.dispatch(Event::DeviceLost {
-                            what: format!("camera: {e}"),
-                        });
-                        return;
-                    }
+                Ok(Some(f))
+            }
+            Some(Err(e)) => {
+                let since = *self.camera_failing_since.get_or_insert(now);
+                if now - since > 3000 {
+                    self.next_document_at = None;
+                    self.dispatch(Event::DeviceLost {
+                        what: format!("camera: {e}"),
+                    });
+                    return Err(());
+                }
+                Ok(None)
+            }
+            None => Ok(None),
+        }
+    }
+
+    fn live(&mut self, now: i64) {
+        let Ok(frame) = self.poll_camera(now) else {
+            return;
+        };
+        if let Some(f) = frame {
+            if let Some(g) = f.guidance {
+                self.live_good = g.steady_frames > 0;
+                self.live_prompt = (g.text.zh.to_owned(), g.text.en.to_owned());
+                self.live_distance = g.distance_cm;
+            }
+            if self.live_good {
+                self.steady_since.get_or_insert(now);
+            } else {
+                self.steady_since = None;
+                // moving out of position stops an automatic countdown
+                if !self.countdown_manual {
+                    self.countdown_until = None;
                 }
             }
         }
@@ -1277,27 +1330,20 @@ impl App {
 
     /// The scan screen: show the camera, and judge any QR code it reads.
     fn scan_step(&mut self, now: i64) {
-        match self.devices.camera.poll() {
-            Some(Ok(f)) => {
-                self.camera_failing_since = None;
-                self.live_fps = f.fps;
-                if let Some(ui) = self.ui.upgrade() {
-                    ui.set_preview(slint::Image::from_rgb8(f.preview));
-                }
-                self.refresh_live();
-                if let Some(text) = f.codes.into_iter().next() {
-                    self.code_scanned(text, now);
-                }
-            }
-            Some(Err(e)) => {
-                let since = *self.camera_failing_since.get_or_insert(now);
-                if now - since > 3000 {
-                    self.dispatch(Event::DeviceLost {
-                        what: format!("camera: {e}"),
-                    });
-                }
-            }
-            None => {}
+        let Ok(Some(f)) = self.poll_camera(now) else {
+            return;
+        };
+        self.refresh_live();
+        // another code in view (a poster, a payment code) must not hide the candidate's
+        let tail = self.scan_tail.clone();
+        let text = f
+            .codes
+            .iter()
+            .find(|c| collection_code(c, &tail).is_ok())
+            .or(f.codes.first())
+            .cloned();
+        if let Some(text) = text {
+            self.code_scanned(text, now);
         }
     }
 
@@ -1315,24 +1361,8 @@ impl App {
 
     /// The manual path: show the camera, and take the next document photograph when due.
     fn document_step(&mut self, now: i64) {
-        match self.devices.camera.poll() {
-            Some(Ok(f)) => {
-                self.camera_failing_since = None;
-                if let Some(ui) = self.ui.upgrade() {
-                    ui.set_preview(slint::Image::from_rgb8(f.preview));
-                }
-            }
-            Some(Err(e)) => {
-                let since = *self.camera_failing_since.get_or_insert(now);
-                if now - since > 3000 {
-                    self.next_document_at = None;
-                    self.dispatch(Event::DeviceLost {
-                        what: format!("camera: {e}"),
-                    });
-                    return;
-                }
-            }
-            None => {}
+        if self.poll_camera(now).is_err() {
+            return;
         }
         self.refresh_live();
         if self.next_document_at.is_some_and(|t| now < t) {
@@ -1402,10 +1432,11 @@ impl App {
                 self.refresh();
             }
             Done::Printed(r) => {
+                self.printing = false;
                 self.notice_extra = Some(match r {
-                    Ok(Printed::Sent { queue, file }) => (
-                        format!("已发送到打印机 {queue}（副本：{}）", file.display()),
-                        format!("sent to the printer {queue} (copy: {})", file.display()),
+                    Ok(Printed::Sent { queue }) => (
+                        format!("已发送到打印机 {queue}"),
+                        format!("sent to the printer {queue}"),
                     ),
                     Ok(Printed::Saved { file }) => (
                         format!("未设置打印机，照片版面已保存为 {}", file.display()),
@@ -1418,27 +1449,56 @@ impl App {
                 });
                 self.refresh();
             }
-            Done::RosterSynced(r) => {
-                // the hub's roster replaces this batch's, in one transaction
-                let stored = r.and_then(|rows| {
-                    self.store
-                        .replace_roster(&self.batch, &rows)
-                        .map(|()| rows.len())
-                        .map_err(|e| e.to_string())
+            Done::RosterSynced { batch, rows } => {
+                let stored = self.store_roster(&batch, "the hub", rows);
+                let _ = self.store.audit(
+                    "staff",
+                    if stored.is_ok() {
+                        "sync_roster"
+                    } else {
+                        "sync_roster_failed"
+                    },
+                    &format!(
+                        "{batch}: {}",
+                        stored.as_ref().map(|n| n.to_string()).unwrap_or_default()
+                    ),
+                );
+                self.notice_extra = Some(match stored {
+                    Ok(n) => (
+                        format!("批次 {batch} 名单已同步：{n} 人"),
+                        format!("batch {batch}: roster synced, {n} candidates"),
+                    ),
+                    Err(e) => ("名单同步失败".into(), format!("roster sync failed: {e}")),
                 });
+                self.refresh();
+            }
+            Done::RosterFiles(files) => {
+                self.roster_files = files;
+                self.notice_extra = None;
+                self.refresh();
+            }
+            Done::RosterRead { batch, file, rows } => {
+                let stored = self.store_roster(&batch, &file, rows);
                 self.notice_extra = Some(match stored {
                     Ok(n) => {
                         let _ = self.store.audit(
                             "staff",
-                            "sync_roster",
-                            &format!("{}: {n}", self.batch),
+                            "import_roster",
+                            &format!("{file} → {batch}: {n}"),
                         );
                         (
-                            format!("名单已同步：{n} 人"),
-                            format!("roster synced: {n} candidates"),
+                            format!("已导入 {n} 人到批次 {batch}（{file}）"),
+                            format!("{n} candidates imported into batch {batch} ({file})"),
                         )
                     }
-                    Err(e) => ("名单同步失败".into(), format!("roster sync failed: {e}")),
+                    Err(why) => {
+                        let _ = self.store.audit("staff", "import_roster_refused", &file);
+                        // the reasons name lines, never personal data (see roster.rs)
+                        (
+                            format!("未导入，名单有问题：{why}"),
+                            format!("nothing imported: {why}"),
+                        )
+                    }
                 });
                 self.refresh();
             }
@@ -1520,7 +1580,6 @@ impl App {
             active.is_some_and(|f| matches!(f.chars, FieldChars::Alnum | FieldChars::Secret)),
         );
         ui.set_keypad_x(active.is_some_and(|f| f.chars == FieldChars::IdTail));
-        ui.set_keypad_brackets(active.is_some_and(|f| f.chars == FieldChars::IdTail));
         ui.set_active_field(self.active_field as i32);
         let fields: Vec<FieldView> = keypad
             .iter()

@@ -205,11 +205,6 @@ impl<'a> Driver<'a> {
         }
     }
 
-    /// The screenshots taken so far.
-    pub fn screenshots(&self) -> &[PathBuf] {
-        &self.report.screenshots
-    }
-
     fn now(&self) -> i64 {
         crate::store::now_ms()
     }

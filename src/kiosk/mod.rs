@@ -165,8 +165,8 @@ pub fn build_app(ui: &KioskWindow, opts: &KioskOptions, catalog: Catalog) -> Res
             None => String::new(),
         },
     };
-    if demo {
-        demo::seed_roster(&mut store, demo::DEMO_BATCH)?;
+    if demo && !batch.is_empty() {
+        demo::seed_roster(&mut store, &batch)?;
     }
     let uploader = match crate::upload::stored_link(&store)? {
         Some(link) => {

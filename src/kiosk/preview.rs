@@ -44,9 +44,13 @@ impl PreviewMaker {
         }
     }
 
-    /// `frame` mirrored and shrunk to the preview width (never enlarged).
+    /// `frame` mirrored and shrunk to the preview width (never enlarged); an empty frame (a
+    /// device's glitch) gives an empty preview.
     pub fn make(&mut self, frame: &RgbImage) -> SharedPixelBuffer<Rgb8Pixel> {
         let (fw, fh) = frame.dimensions();
+        if fw == 0 || fh == 0 {
+            return SharedPixelBuffer::new(0, 0);
+        }
         if (fw, fh) != self.frame_size {
             let w = self.width.min(fw).max(1);
             let h = ((fh as u64 * w as u64 / fw.max(1) as u64) as u32).max(1);
@@ -122,8 +126,9 @@ mod tests {
         }
         assert_eq!(held.as_bytes().as_ptr(), held_address);
         assert_eq!(px(&held, 0), Rgb8Pixel::new(0, 0, 200));
-        // small frames are not enlarged
+        // small frames are not enlarged; an empty one does not stop the camera thread
         let small = maker.make(&RgbImage::new(320, 240));
         assert_eq!((small.width(), small.height()), (320, 240));
+        assert_eq!(maker.make(&RgbImage::new(0, 0)).width(), 0);
     }
 }

@@ -1,6 +1,8 @@
-//! Printing a capture's photo sheet (R-PRINT, staff's reprint): the sheet is always written to
-//! a file first, then handed to the system's print service (CUPS `lp`) when a printer is
-//! configured, so a missing or jammed printer never loses the sheet.
+//! Printing a capture's photo sheet (R-PRINT, staff's reprint): the sheet is written to a file
+//! first, then handed to the system's print service (CUPS `lp`, which spools its own copy) when
+//! a printer is configured. The file is deleted once the printer took it (it is the candidate's
+//! photo); when there is no printer, or it refused, it stays for staff, in a folder only the
+//! kiosk's user can read.
 
 use crate::imaging::{decode_image, DecodeLimits};
 use crate::photo::{jpeg, sheet};
@@ -11,8 +13,8 @@ use std::path::{Path, PathBuf};
 /// Where the sheet went.
 #[derive(Debug, PartialEq)]
 pub enum Printed {
-    /// Sent to this print queue; the file stays as a copy.
-    Sent { queue: String, file: PathBuf },
+    /// Sent to this print queue (the file is gone: the spooler has its copy).
+    Sent { queue: String },
     /// No printer configured: saved for staff to print elsewhere.
     Saved { file: PathBuf },
 }
@@ -39,6 +41,11 @@ pub fn print_sheet(setup: &PrintSetup, photo_jpeg: &[u8], name: &str) -> Result<
     let bytes = jpeg::encode(&rendered, 95, 300)?;
     std::fs::create_dir_all(&setup.folder)
         .with_context(|| format!("creating {}", setup.folder.display()))?;
+    std::fs::set_permissions(
+        &setup.folder,
+        std::os::unix::fs::PermissionsExt::from_mode(0o700),
+    )
+    .with_context(|| format!("protecting {}", setup.folder.display()))?;
     let file = setup.folder.join(format!("{name}.jpg"));
     write_whole(&file, &bytes)?;
     let Some(queue) = setup.printer.clone() else {
@@ -64,11 +71,14 @@ pub fn print_sheet(setup: &PrintSetup, photo_jpeg: &[u8], name: &str) -> Result<
             file.display()
         );
     }
-    Ok(Printed::Sent { queue, file })
+    // the spooler has its copy; an undeleted file is only a leftover, not a failed print
+    let _ = std::fs::remove_file(&file);
+    Ok(Printed::Sent { queue })
 }
 
 fn write_whole(path: &Path, bytes: &[u8]) -> Result<()> {
-    let tmp = path.with_extension("jpg.part");
+    // a name of its own per attempt: two prints of one capture never share a half-written file
+    let tmp = path.with_extension(format!("{}.part", uuid::Uuid::now_v7().simple()));
     let mut f =
         std::fs::File::create(&tmp).with_context(|| format!("writing {}", tmp.display()))?;
     f.write_all(bytes)

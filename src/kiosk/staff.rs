@@ -10,6 +10,25 @@ use std::path::{Path, PathBuf};
 /// `kiosk staff pin`.
 pub const DEFAULT_PIN: &str = "123456";
 
+/// The setting that holds the staff PIN's digest (never the PIN).
+const PIN_SETTING: &str = "staff_pin_sha256";
+
+/// Stores a new staff PIN (its digest).
+pub fn set_pin(store: &crate::store::Store, pin: &str) -> Result<(), crate::store::StoreError> {
+    store.set_setting(
+        PIN_SETTING,
+        &crate::session::identify::password_digest("staff", pin),
+    )
+}
+
+/// Whether `pin` is the staff PIN (the default until one is set).
+pub fn pin_matches(store: &crate::store::Store, pin: &str) -> bool {
+    match store.get_setting(PIN_SETTING).ok().flatten() {
+        Some(d) => d == crate::session::identify::password_digest("staff", pin),
+        None => pin == DEFAULT_PIN,
+    }
+}
+
 /// Where a USB stick appears on a kiosk image (udisks mounts under /media or /run/media), and
 /// the kiosk's own import folder.
 pub fn default_import_roots(data_dir: &Path) -> Vec<PathBuf> {
