@@ -33,7 +33,7 @@ fn capture<'a>(session: &'a str, key: &'a str) -> NewCapture<'a> {
 fn a_submitted_capture_is_queued_leased_sent_and_purged() {
     let path = db("life.sqlite");
     let mut s = Store::open(&path).unwrap();
-    assert_eq!(s.schema_version().unwrap(), 4);
+    assert_eq!(s.schema_version().unwrap(), 5);
     let session = s.start_session("chsi-graduation", "Z3K8F7").unwrap();
     let id = s.submit(&capture(&session, "440106199903070015")).unwrap();
     assert_eq!(uuid::Uuid::parse_str(&id).unwrap().get_version_num(), 7);
