@@ -91,6 +91,7 @@ fn staff_imports_rosters_changes_the_pin_ends_the_collection_and_reads_the_audit
             .to_string()
     };
     assert_eq!(roster(&d), 6, "the demo roster");
+    assert!(app.borrow().ui.upgrade().unwrap().get_default_pin());
 
     d.tap_id("Header::staff-corner").unwrap();
     d.type_keys("123456").unwrap();
@@ -216,6 +217,10 @@ fn staff_imports_rosters_changes_the_pin_ends_the_collection_and_reads_the_audit
     // open, then the old PIN no longer unlocks and the new one does
     d.tap_id("KioskWindow::open-btn").unwrap();
     assert!(app.borrow().session.open);
+    assert!(
+        !app.borrow().ui.upgrade().unwrap().get_default_pin(),
+        "the idle screen no longer tells the default PIN"
+    );
     d.tap_id("Header::staff-corner").unwrap();
     d.type_keys("12345678").unwrap();
     assert_eq!(d.screen(), Screen::StaffPin);

@@ -1551,6 +1551,9 @@ impl App {
         ui.set_screen(s.screen.name().into());
         ui.set_english(self.english);
         ui.set_demo(self.demo);
+        if s.screen == Screen::Idle {
+            ui.set_default_pin(super::staff::default_pin_in_use(&self.store));
+        }
         ui.set_collection_open(s.open);
         ui.set_profile_title(
             if s.open || !matches!(s.screen, Screen::Idle) {

@@ -21,6 +21,11 @@ pub fn set_pin(store: &crate::store::Store, pin: &str) -> Result<(), crate::stor
     )
 }
 
+/// Whether staff still use the default PIN (none of their own is set).
+pub fn default_pin_in_use(store: &crate::store::Store) -> bool {
+    store.get_setting(PIN_SETTING).ok().flatten().is_none()
+}
+
 /// Whether `pin` is the staff PIN (the default until one is set).
 pub fn pin_matches(store: &crate::store::Store, pin: &str) -> bool {
     match store.get_setting(PIN_SETTING).ok().flatten() {
