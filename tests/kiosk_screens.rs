@@ -252,6 +252,7 @@ fn every_screen_renders_in_both_languages_and_orientations() {
             let lang = if english { "en" } else { "zh" };
             for screen in SCREENS {
                 ui.set_screen(screen.into());
+                ui.set_staff_mode(screen.starts_with("staff-"));
                 let path = out.join(format!("{orient}-{lang}-{screen}.png"));
                 save_png(&ui, &path).unwrap();
                 assert!(

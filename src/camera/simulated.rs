@@ -79,12 +79,12 @@ pub struct SimulatedCamera {
 /// Something the simulated candidate holds up to the camera (a phone showing the collection
 /// QR code), shared with whoever plays the candidate: the demo button, a test.
 #[derive(Clone, Default)]
-pub struct HeldUp(Arc<Mutex<Option<RgbImage>>>);
+pub struct HeldUp(Arc<Mutex<Option<Arc<RgbImage>>>>);
 
 impl HeldUp {
     pub fn show(&self, item: RgbImage) {
         if let Ok(mut h) = self.0.lock() {
-            *h = Some(item);
+            *h = Some(Arc::new(item));
         }
     }
 
@@ -253,7 +253,7 @@ impl SimulatedCamera {
         if let Some(item) = self.held.0.lock().ok().and_then(|h| h.clone()) {
             let x = (c.width() as i64 - item.width() as i64) / 2;
             let y = (c.height() as i64 - item.height() as i64) / 2;
-            imageops::replace(&mut c, &item, x, y);
+            imageops::replace(&mut c, item.as_ref(), x, y);
         }
         c
     }

@@ -23,7 +23,7 @@ pub fn read_qr_codes(frame: &RgbImage) -> Vec<String> {
             for dy in 0..k {
                 for dx in 0..k {
                     let p = frame.get_pixel(x0 + dx, y0 + dy).0;
-                    // integer Rec. 601 luma
+                    // integer Rec. 601 luma (`imaging::luma` in floats, per pixel of a 1080p frame)
                     sum += (299 * p[0] as u32 + 587 * p[1] as u32 + 114 * p[2] as u32) / 1000;
                 }
             }

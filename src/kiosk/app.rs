@@ -1549,6 +1549,7 @@ impl App {
         let Some(ui) = self.ui.upgrade() else { return };
         let s = &self.session;
         ui.set_screen(s.screen.name().into());
+        ui.set_staff_mode(s.screen.is_staff());
         ui.set_english(self.english);
         ui.set_demo(self.demo);
         if s.screen == Screen::Idle {

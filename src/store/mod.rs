@@ -112,7 +112,7 @@ pub struct QueueStatus {
 }
 
 /// One line of the staff audit trail.
-#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct AuditEntry {
     pub at_ms: i64,
     pub staff: String,
