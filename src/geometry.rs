@@ -22,6 +22,21 @@ impl Point {
     }
 }
 
+/// Whether `p` lies inside the closed polygon `outline` (even-odd rule; the last point joins
+/// the first).
+pub fn polygon_contains(outline: &[Point], p: Point) -> bool {
+    let mut inside = false;
+    let mut j = outline.len().wrapping_sub(1);
+    for (i, a) in outline.iter().enumerate() {
+        let b = outline[j];
+        if (a.y > p.y) != (b.y > p.y) && p.x < (b.x - a.x) * (p.y - a.y) / (b.y - a.y) + a.x {
+            inside = !inside;
+        }
+        j = i;
+    }
+    inside
+}
+
 /// An axis-aligned box in image pixels.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Serialize)]
 pub struct BoundingBox {
@@ -189,6 +204,20 @@ impl Similarity {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_point_is_inside_a_polygon_or_not() {
+        let square = [
+            Point::new(0.0, 0.0),
+            Point::new(10.0, 0.0),
+            Point::new(10.0, 10.0),
+            Point::new(0.0, 10.0),
+        ];
+        assert!(polygon_contains(&square, Point::new(5.0, 5.0)));
+        assert!(!polygon_contains(&square, Point::new(15.0, 5.0)));
+        assert!(!polygon_contains(&square, Point::new(5.0, -1.0)));
+        assert!(!polygon_contains(&[], Point::new(0.0, 0.0)));
+    }
 
     #[test]
     fn inverse_round_trips() {

@@ -10,7 +10,7 @@
 use crate::catalog::ExamProfile;
 use crate::checks::measures::{self, SkinPatches};
 use crate::checks::Reason;
-use crate::engine::{FaceEngine, FaceMesh, FastDetector, HeadPose, ModelError};
+use crate::engine::{EyeSide, FaceEngine, FaceMesh, FastDetector, HeadPose, ModelError};
 use crate::geometry::Point;
 use crate::imaging::luma;
 use image::RgbImage;
@@ -89,12 +89,57 @@ impl CameraModel {
     }
 }
 
-/// Mean adult interpupillary distance in cm; the ruler for distance estimates.
+/// Mean adult interpupillary distance in cm; the ruler for distance estimates when the irises
+/// cannot be measured (it varies 5.4–7.4 cm between adults).
 pub const MEAN_EYE_DISTANCE_CM: f32 = 6.3;
+
+/// The visible iris's diameter in cm: 11.7 ± 0.5 mm almost regardless of age or build, which
+/// is why MediaPipe's iris depth holds to about 10 % at arm's length.
+pub const IRIS_DIAMETER_CM: f32 = 1.17;
 
 /// Distance of a face from the camera, from the eye distance in pixels.
 pub fn distance_cm(camera: &CameraModel, eye_distance_px: f32) -> f32 {
     camera.focal_px * MEAN_EYE_DISTANCE_CM / eye_distance_px.max(1.0)
+}
+
+/// What a face offers to measure its distance by: the iris diameter when it was measured and
+/// is plausible beside the eye spacing (the eyes then sit 4.5–8 iris widths apart), else the
+/// eye spacing alone.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct FaceRuler {
+    /// The length in pixels and what it is in cm.
+    pub px: f32,
+    pub cm: f32,
+    pub from_iris: bool,
+}
+
+impl FaceRuler {
+    pub fn new(eye_distance_px: f32, iris_diameter_px: Option<f32>) -> Self {
+        match iris_diameter_px {
+            Some(iris) if iris > 0.0 && (3.8..=6.8).contains(&(eye_distance_px / iris)) => {
+                FaceRuler {
+                    px: iris,
+                    cm: IRIS_DIAMETER_CM,
+                    from_iris: true,
+                }
+            }
+            _ => FaceRuler {
+                px: eye_distance_px,
+                cm: MEAN_EYE_DISTANCE_CM,
+                from_iris: false,
+            },
+        }
+    }
+
+    /// The distance from the camera (pinhole model).
+    pub fn distance_cm(&self, camera: &CameraModel) -> f32 {
+        camera.focal_px * self.cm / self.px.max(0.5)
+    }
+
+    /// The focal length in pixels that puts this face at `distance_cm` (calibration).
+    pub fn focal_px_at(&self, distance_cm: f32) -> f32 {
+        distance_cm * self.px / self.cm
+    }
 }
 
 /// What the guide says for one frame.
@@ -124,7 +169,15 @@ pub struct LiveGuide {
     challenger: Option<(Prompt, u32)>,
     steady: u32,
     last_eye: Option<(Point, Point)>,
+    /// This candidate's iris diameter over their eye spacing, learned from the iris model on
+    /// one frame in `IRIS_EVERY` (an eye at a time), so that every frame's distance rests on
+    /// the iris like the still's does without paying for the iris model on every frame.
+    iris_per_eye_span: Option<f32>,
+    frames_with_face: u32,
 }
+
+/// One frame in this many runs the iris model on one eye (a few ms) to keep the ruler fresh.
+const IRIS_EVERY: u32 = 16;
 
 impl LiveGuide {
     pub fn new(
@@ -145,7 +198,36 @@ impl LiveGuide {
             challenger: None,
             steady: 0,
             last_eye: None,
+            iris_per_eye_span: None,
+            frames_with_face: 0,
         }
+    }
+
+    /// The ruler for this frame: the eye spacing in iris widths once learned, else the eyes.
+    fn ruler(&mut self, img: &RgbImage, mesh: &FaceMesh) -> Result<FaceRuler, ModelError> {
+        let eyes_px = mesh.right_eye().distance(mesh.left_eye());
+        let n = self.frames_with_face;
+        self.frames_with_face = n.wrapping_add(1);
+        if self.iris_per_eye_span.is_none() || n % IRIS_EVERY == 0 {
+            let side = if (n / IRIS_EVERY) % 2 == 0 {
+                EyeSide::Right
+            } else {
+                EyeSide::Left
+            };
+            let (_, iris_px) =
+                crate::engine::read_eye(self.engine.models(), img, mesh, side, &mut self.scratch)?;
+            if FaceRuler::new(eyes_px, Some(iris_px)).from_iris {
+                let ratio = iris_px / eyes_px.max(1.0);
+                self.iris_per_eye_span = Some(match self.iris_per_eye_span {
+                    Some(old) => 0.7 * old + 0.3 * ratio,
+                    None => ratio,
+                });
+            }
+        }
+        Ok(FaceRuler::new(
+            eyes_px,
+            self.iris_per_eye_span.map(|r| r * eyes_px),
+        ))
     }
 
     /// Reads one frame and returns the prompt to show.
@@ -208,6 +290,9 @@ impl LiveGuide {
             .max_by(|a, b| a.bbox.area().total_cmp(&b.bbox.area()))
         else {
             self.last_eye = None;
+            // whoever steps up next has their own irises
+            self.iris_per_eye_span = None;
+            self.frames_with_face = 0;
             return Ok((Prompt::NoFace, None, None, false));
         };
         let largest = face.bbox.width();
@@ -227,7 +312,7 @@ impl LiveGuide {
             .last_eye
             .map(|(a, b)| a.distance(re).max(b.distance(le)) / re.distance(le).max(1.0));
         self.last_eye = Some((re, le));
-        let distance = distance_cm(&self.camera, re.distance(le));
+        let distance = self.ruler(img, &mesh)?.distance_cm(&self.camera);
         let pose = mesh.pose();
         let prompt = self.judge(img, &mesh, distance, pose);
         // still: the eyes moved less than 3% of their distance since the last frame
@@ -314,6 +399,24 @@ fn frame_mean_luma(img: &RgbImage) -> f32 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_iris_is_the_ruler_when_it_fits_the_eyes() {
+        let cam = CameraModel::typical(640);
+        // eyes 40 px apart, irises 7.4 px: 5.4 iris widths apart, a plausible face
+        let r = FaceRuler::new(40.0, Some(7.4));
+        assert!(r.from_iris);
+        let d = r.distance_cm(&cam);
+        assert!((d - 554.3 * 1.17 / 7.4).abs() < 0.5, "{d}");
+        assert!((r.focal_px_at(d) - cam.focal_px).abs() < 0.1);
+        // an iris reading that cannot be (glare, a lid over it) falls back to the eyes
+        assert!(!FaceRuler::new(40.0, Some(20.0)).from_iris);
+        assert!(!FaceRuler::new(40.0, None).from_iris);
+        assert_eq!(
+            FaceRuler::new(40.0, None).distance_cm(&cam),
+            distance_cm(&cam, 40.0)
+        );
+    }
 
     #[test]
     fn distance_halves_when_the_eyes_look_twice_as_far_apart() {

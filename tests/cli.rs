@@ -298,3 +298,58 @@ fn staff_set_up_from_a_terminal_pin_printer_and_audit() {
     let out = String::from_utf8_lossy(&o.stdout);
     assert!(out.contains("修改 PIN · PIN changed"), "{out}");
 }
+
+/// `kiosk --headless-demo DIR` from the same folder twice in a row: each run has its own fresh
+/// data folder inside DIR, so the second meets its candidate as a new one, not a returning one
+/// (it used to stop on the status screen), and the kiosk's real data folder is never touched.
+#[test]
+fn headless_demo_runs_twice_in_a_row_from_the_same_folder() {
+    let cwd = tmp("demo-twice");
+    let _ = std::fs::remove_dir_all(&cwd);
+    std::fs::create_dir_all(&cwd).unwrap();
+    let demo = |dir: &str| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_kiosk"))
+            .args(["--headless-demo", dir, "--profile", "gd-chengkao"])
+            .current_dir(&cwd)
+            .output()
+            .expect("kiosk runs")
+    };
+    for dir in ["first", "second", "first"] {
+        let out = demo(dir);
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success(),
+            "run into {dir}: {stdout}{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(
+            stdout.contains(&format!("demo data (database, outbox) in {dir}/kiosk-data")),
+            "{stdout}"
+        );
+        assert!(
+            stdout.contains("1 sessions, each with its record in the outbox"),
+            "{stdout}"
+        );
+    }
+    assert!(
+        !cwd.join("kiosk-data").exists(),
+        "the demo wrote into the kiosk's real data folder"
+    );
+
+    // a folder of that name the demo did not make is never emptied
+    let other = cwd.join("mine");
+    std::fs::create_dir_all(other.join("kiosk-data")).unwrap();
+    std::fs::write(other.join("kiosk-data/kiosk.sqlite"), b"someone's data").unwrap();
+    let out = demo("mine");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("was not made by the headless demo"));
+    assert!(other.join("kiosk-data/kiosk.sqlite").exists());
+
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_kiosk"))
+        .args(["--headless-demo", "x", "--profile", "no-such-exam"])
+        .current_dir(&cwd)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no exam profile"));
+}

@@ -136,6 +136,57 @@ pub fn exposure(skin: &SkinPatches) -> (f32, f32) {
     (mean, clipped)
 }
 
+/// How bright the picture's brightest parts are: the 98th percentile of luma over a sparse
+/// grid. A lit backdrop, a collar or the whites of the eyes reach 200 and more in a picture
+/// exposed right; an under-exposed one stays dim everywhere.
+pub fn frame_highlight(img: &RgbImage) -> f32 {
+    let mut v = Vec::with_capacity(8192);
+    let all = BoundingBox {
+        x0: 0.0,
+        y0: 0.0,
+        x1: img.width() as f32,
+        y1: img.height() as f32,
+    };
+    for_each_sampled(img, &all, 8000, |_, _, p| v.push(luma(p)));
+    if v.is_empty() {
+        return 0.0;
+    }
+    v.sort_by(f32::total_cmp);
+    v[(v.len() * 98 / 100).min(v.len() - 1)]
+}
+
+/// Luminance over the whole face inside its outline: the shares of blown highlights and of
+/// crushed shadows, and the median. Over-exposure shows first as skin burnt to white on the
+/// forehead and nose, under-exposure as skin sunk into black, before the mean says much.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct FaceLight {
+    pub highlights: f32,
+    pub shadows: f32,
+    pub median: f32,
+}
+
+pub fn face_light(img: &RgbImage, mesh: &FaceMesh) -> FaceLight {
+    let oval: Vec<Point> = idx::FACE_OVAL.iter().map(|&i| mesh.point(i)).collect();
+    let Some(b) = BoundingBox::around(oval.iter().copied()) else {
+        return FaceLight::default();
+    };
+    let mut lumas = Vec::new();
+    for_each_sampled(img, &b, 6000, |x, y, p| {
+        if crate::geometry::polygon_contains(&oval, Point::new(x as f32 + 0.5, y as f32 + 0.5)) {
+            lumas.push(luma(p));
+        }
+    });
+    if lumas.is_empty() {
+        return FaceLight::default();
+    }
+    let n = lumas.len() as f32;
+    FaceLight {
+        highlights: lumas.iter().filter(|&&v| v >= 250.0).count() as f32 / n,
+        shadows: lumas.iter().filter(|&&v| v <= 20.0).count() as f32 / n,
+        median: median(lumas),
+    }
+}
+
 /// Darker side over brighter side of the face (1 = perfectly even).
 pub fn light_uniformity(skin: &SkinPatches) -> f32 {
     let r = median(skin.right_lumas.clone());
@@ -211,6 +262,57 @@ pub fn mouth_gap(mesh: &FaceMesh) -> f32 {
         .point(idx::MOUTH_RIGHT)
         .distance(mesh.point(idx::MOUTH_LEFT))
         .max(1e-3)
+}
+
+/// Teeth between the lips: along the mouth's middle (between the inner lip contours, and a
+/// little beyond them so that closed lips give their seam), the share of pixels lighter and
+/// less red than the lips themselves. Closed lips show a dark seam there, a closed-lip smile
+/// too however wide; teeth are a light band even when the lips part only a little, which the
+/// lip gap alone missed.
+pub fn teeth_share(img: &RgbImage, mesh: &FaceMesh) -> f32 {
+    let width = mesh
+        .point(idx::MOUTH_RIGHT)
+        .distance(mesh.point(idx::MOUTH_LEFT))
+        .max(1.0);
+    // the lips' own colour: halfway through the upper and the lower lip at three places
+    let mut lip_l = Vec::new();
+    let mut lip_a = Vec::new();
+    for (outer, inner) in idx::LIP_THICKNESS {
+        let c = mesh.point(outer).midpoint(mesh.point(inner));
+        for_each_in(img, &square(c, (width * 0.04).max(1.0)), |_, _, p| {
+            let lab = lab_of(p);
+            lip_l.push(lab[0]);
+            lip_a.push(lab[1]);
+        });
+    }
+    if lip_l.is_empty() {
+        return 0.0;
+    }
+    let (lip_l, lip_a) = (median(lip_l), median(lip_a));
+    let reach = (width * 0.03).max(1.0);
+    let (mut teeth, mut all) = (0u32, 0u32);
+    for (upper, lower) in idx::LIPS_OPENING {
+        let (u, d) = (mesh.point(upper), mesh.point(lower));
+        let x = ((u.x + d.x) / 2.0).round();
+        let (y0, y1) = (u.y.min(d.y) - reach, u.y.max(d.y) + reach);
+        if x < 0.0 || x >= img.width() as f32 {
+            continue;
+        }
+        let mut y = y0.max(0.0);
+        while y < y1.min(img.height() as f32) {
+            let lab = lab_of(img.get_pixel(x as u32, y as u32).0);
+            all += 1;
+            if lab[0] > lip_l + (0.12 * lip_l).max(8.0) && lab[1] < lip_a - 6.0 {
+                teeth += 1;
+            }
+            y += 1.0;
+        }
+    }
+    if all == 0 {
+        0.0
+    } else {
+        teeth as f32 / all as f32
+    }
 }
 
 fn eye_box(mesh: &FaceMesh, outer: usize, inner: usize, grow: f32) -> BoundingBox {
@@ -328,9 +430,50 @@ pub fn brow_eye_occlusion(img: &RgbImage, mesh: &FaceMesh, skin: &SkinPatches) -
     r.max(l)
 }
 
-/// Headwear or hair over the forehead: the non-skin share of the forehead between the brows'
-/// tops and the mesh's forehead line.
-pub fn forehead_cover(img: &RgbImage, mesh: &FaceMesh, skin: &SkinPatches) -> f32 {
+/// Hair over the brows from above: the non-skin share of the band just above each brow (from
+/// its top up a third of the way to the forehead's top), the worse side. Bare skin there on a
+/// bare forehead, hair on a fringe; a cap's brim rarely comes so low.
+pub fn above_brows_cover(img: &RgbImage, mesh: &FaceMesh, skin: &SkinPatches) -> f32 {
+    let top = mesh.point(idx::FOREHEAD_TOP);
+    let side = |brow: &[usize], right: bool| {
+        let b = BoundingBox::around(brow.iter().map(|&i| mesh.point(i))).unwrap_or_default();
+        let span = (b.y0 - top.y).max(1.0);
+        let band = BoundingBox {
+            x0: b.x0,
+            x1: b.x1,
+            y0: b.y0 - span * 0.35,
+            y1: b.y0 - span * 0.05,
+        };
+        non_skin_share(img, &band, skin.cheek_lab(right))
+    };
+    side(&idx::RIGHT_BROW, true).max(side(&idx::LEFT_BROW, false))
+}
+
+/// How textured the forehead band is: mean absolute horizontal luminance step over the band's
+/// mean luminance (×100). Hair is strands, a cap's fabric and skin are smooth.
+pub fn forehead_texture(img: &RgbImage, mesh: &FaceMesh) -> f32 {
+    let band = forehead_band(mesh);
+    let Some((x0, y0, x1, y1)) = band.clamp_to(img.width(), img.height()) else {
+        return 0.0;
+    };
+    let (mut steps, mut level, mut n) = (0.0f32, 0.0f32, 0.0f32);
+    for y in y0..y1 {
+        for x in x0 + 1..x1 {
+            let (a, b) = (luma(img.get_pixel(x - 1, y).0), luma(img.get_pixel(x, y).0));
+            steps += (a - b).abs();
+            level += b;
+            n += 1.0;
+        }
+    }
+    if n == 0.0 {
+        return 0.0;
+    }
+    100.0 * steps / level.max(8.0 * n)
+}
+
+/// The forehead between the brows' middles, from a little below the mesh's forehead top to a
+/// little above the brows.
+fn forehead_band(mesh: &FaceMesh) -> BoundingBox {
     let top = mesh.point(idx::FOREHEAD_TOP);
     let brow_r =
         BoundingBox::around(idx::RIGHT_BROW.iter().map(|&i| mesh.point(i))).unwrap_or_default();
@@ -338,12 +481,18 @@ pub fn forehead_cover(img: &RgbImage, mesh: &FaceMesh, skin: &SkinPatches) -> f3
         BoundingBox::around(idx::LEFT_BROW.iter().map(|&i| mesh.point(i))).unwrap_or_default();
     let brow_top = brow_r.y0.min(brow_l.y0);
     let span = (brow_top - top.y).max(1.0);
-    let band = BoundingBox {
+    BoundingBox {
         x0: brow_r.centre().x,
         x1: brow_l.centre().x,
         y0: top.y + span * 0.15,
         y1: brow_top - span * 0.3,
-    };
+    }
+}
+
+/// Headwear or hair over the forehead: the non-skin share of the forehead between the brows'
+/// tops and the mesh's forehead line.
+pub fn forehead_cover(img: &RgbImage, mesh: &FaceMesh, skin: &SkinPatches) -> f32 {
+    let band = forehead_band(mesh);
     let mut skin_lab = skin.cheek_lab(true);
     let l = skin.cheek_lab(false);
     for i in 0..3 {
@@ -352,36 +501,21 @@ pub fn forehead_cover(img: &RgbImage, mesh: &FaceMesh, skin: &SkinPatches) -> f3
     non_skin_share(img, &band, skin_lab)
 }
 
-/// Eyeglasses: a frame's bridge crosses the nose between the eyes as a thin horizontal line
-/// that bare skin does not have. The strongest line response of the bridge strip's row medians,
-/// relative to the strip's luminance (bare faces 0–7, thick frowning brows 14, frames 40+).
-pub fn glasses_evidence(img: &RgbImage, mesh: &FaceMesh) -> f32 {
-    let ri = mesh.point(idx::RIGHT_EYE_INNER);
-    let li = mesh.point(idx::LEFT_EYE_INNER);
-    let span = ri.distance(li);
-    let cx = (ri.x + li.x) / 2.0;
-    let eye_y = (ri.y + li.y) / 2.0;
-    let strip = BoundingBox {
-        x0: cx - span * 0.15,
-        x1: cx + span * 0.15,
-        y0: eye_y - span * 0.35,
-        y1: eye_y + span * 0.1,
-    };
+/// The strongest thin horizontal line across a strip, relative to the strip's luminance: each
+/// row's median (a line that crosses the whole strip, not a blob in part of it) compared with
+/// the rows `k` above and below; a line differs from both in the same direction, a step like a
+/// brow's edge from only one.
+fn line_response(img: &RgbImage, strip: &BoundingBox, k: usize) -> f32 {
     let Some((x0, y0, x1, y1)) = strip.clamp_to(img.width(), img.height()) else {
         return 0.0;
     };
-    if y1 - y0 < 4 {
+    if y1 - y0 < (2 * k + 2) as u32 || x1 - x0 < 2 {
         return 0.0;
     }
-    // each row's median: a frame's bridge crosses the whole strip, brow heads and frown lines
-    // only part of it
     let rows: Vec<f32> = (y0..y1)
         .map(|y| median((x0..x1).map(|x| luma(img.get_pixel(x, y).0)).collect()))
         .collect();
     let level = rows.iter().sum::<f32>() / rows.len() as f32;
-    // a line (dark or bright) about as thick as a frame, not a step like a brow's edge:
-    // the row differs from both neighbours `k` rows away, in the same direction
-    let k = ((span * 0.06).round() as usize).max(1);
     let mut strongest = 0.0f32;
     for y in k..rows.len().saturating_sub(k) {
         let (up, down) = (rows[y - k] - rows[y], rows[y + k] - rows[y]);
@@ -393,6 +527,92 @@ pub fn glasses_evidence(img: &RgbImage, mesh: &FaceMesh) -> f32 {
         strongest = strongest.max(line);
     }
     100.0 * strongest / level.max(8.0)
+}
+
+/// Where a pair of glasses shows: the bridge across the nose, the lower rims under the eyes
+/// and the temples from the outer eye corners to the face's edge. Each is a line response.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct GlassesLines {
+    pub bridge: f32,
+    pub rims: f32,
+    pub temples: f32,
+}
+
+pub fn glasses_lines(img: &RgbImage, mesh: &FaceMesh) -> GlassesLines {
+    let ri = mesh.point(idx::RIGHT_EYE_INNER);
+    let li = mesh.point(idx::LEFT_EYE_INNER);
+    let span = ri.distance(li);
+    let cx = (ri.x + li.x) / 2.0;
+    let eye_y = (ri.y + li.y) / 2.0;
+    let k = ((span * 0.06).round() as usize).max(1);
+    let bridge = line_response(
+        img,
+        &BoundingBox {
+            x0: cx - span * 0.15,
+            x1: cx + span * 0.15,
+            y0: eye_y - span * 0.35,
+            y1: eye_y + span * 0.1,
+        },
+        k,
+    );
+    // a lower rim runs under the eye's middle half, between the lid and the cheek's top
+    let rim = |outer: usize, inner: usize, lower: [usize; 3]| {
+        let (a, b) = (mesh.point(outer), mesh.point(inner));
+        let w = a.distance(b);
+        let c = a.midpoint(b);
+        let lid = lower
+            .iter()
+            .map(|&i| mesh.point(i).y)
+            .fold(f32::MIN, f32::max);
+        line_response(
+            img,
+            &BoundingBox {
+                x0: c.x - w * 0.25,
+                x1: c.x + w * 0.25,
+                y0: lid + w * 0.05,
+                y1: lid + w * 0.75,
+            },
+            k,
+        )
+    };
+    let rims = rim(
+        idx::RIGHT_EYE_OUTER,
+        idx::RIGHT_EYE_INNER,
+        idx::RIGHT_EYE_LOWER,
+    )
+    .max(rim(
+        idx::LEFT_EYE_OUTER,
+        idx::LEFT_EYE_INNER,
+        idx::LEFT_EYE_LOWER,
+    ));
+    // a temple leaves the frame beside the outer eye corner towards the ear
+    let temple = |outer: usize, edge: usize| {
+        let (o, e) = (mesh.point(outer), mesh.point(edge));
+        let (xa, xb) = (o.x + (e.x - o.x) * 0.35, o.x + (e.x - o.x) * 0.85);
+        line_response(
+            img,
+            &BoundingBox {
+                x0: xa.min(xb),
+                x1: xa.max(xb),
+                y0: o.y - span * 0.3,
+                y1: o.y + span * 0.25,
+            },
+            k,
+        )
+    };
+    let temples = temple(idx::RIGHT_EYE_OUTER, idx::FACE_EDGE_RIGHT)
+        .max(temple(idx::LEFT_EYE_OUTER, idx::FACE_EDGE_LEFT));
+    GlassesLines {
+        bridge,
+        rims,
+        temples,
+    }
+}
+
+/// Eyeglasses: a frame's bridge crosses the nose between the eyes as a thin horizontal line
+/// that bare skin does not have (bare faces 0–7, thick frowning brows 14, frames 40+).
+pub fn glasses_evidence(img: &RgbImage, mesh: &FaceMesh) -> f32 {
+    glasses_lines(img, mesh).bridge
 }
 
 /// Colour of the clothing (Lab), sampled below the chin where the mask says person.

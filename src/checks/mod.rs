@@ -3,6 +3,7 @@
 //!
 //! Architecture invariant: pure; works on an image buffer and the engine's analysis.
 
+pub mod calibration;
 pub mod measures;
 mod reasons;
 
@@ -17,7 +18,7 @@ use serde::{Deserialize, Serialize};
 pub use reasons::Reason;
 
 /// The public check vocabulary. Names are part of the command line's JSON interface.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum CheckId {
     FaceCount,
@@ -159,6 +160,8 @@ pub struct CheckLimits {
     pub max_roll_deg: f32,
     pub min_eye_openness: f32,
     pub max_mouth_gap: f32,
+    /// Share of the mouth's middle that shows teeth (a smile whose lips part only a little).
+    pub max_teeth_share: f32,
     pub max_glasses_evidence: f32,
     pub max_glare: f32,
     pub max_brow_eye_occlusion: f32,
@@ -166,6 +169,13 @@ pub struct CheckLimits {
     pub min_light_uniformity: f32,
     pub exposure: [f32; 2],
     pub max_clipped_share: f32,
+    /// Share of the face burnt to white (a brightened face clips there before its mean says so).
+    pub max_face_highlights: f32,
+    /// A face darker than this (mean skin luma) is under-exposed when the picture's own
+    /// brightest parts are dim too (`min_frame_highlight`); a dark-skinned face before a lit
+    /// backdrop is not.
+    pub dark_face_mean: f32,
+    pub min_frame_highlight: f32,
     pub min_sharpness: f32,
     pub max_background_delta_e: f32,
     pub min_clothing_delta_e: f32,
@@ -183,15 +193,23 @@ impl Default for CheckLimits {
             max_yaw_deg: 15.0,
             max_pitch_deg: 15.0,
             max_roll_deg: 8.0,
-            min_eye_openness: 0.18,
+            // kiosk eval on tests/eval: shut eyes and winks read ≤ 0.191, open eyes ≥ 0.204
+            min_eye_openness: 0.2,
             max_mouth_gap: 0.10,
-            max_glasses_evidence: 20.0,
+            // kiosk eval: smiles with teeth 0.011–0.39 where the gap said closed, closed lips ≤ 0.026
+            max_teeth_share: 0.05,
+            // kiosk eval: thin metal rims 18.6, frames 21+, heavy brows meeting over the nose 14.1
+            max_glasses_evidence: 16.0,
             max_glare: 0.04,
             max_brow_eye_occlusion: 0.8,
             max_forehead_cover: 0.6,
             min_light_uniformity: 0.72,
             exposure: [60.0, 200.0],
             max_clipped_share: 0.15,
+            // kiosk eval: no real photo clips 1 % of its face; faces brightened 1.6× clip 2–60 %
+            max_face_highlights: 0.01,
+            dark_face_mean: 100.0,
+            min_frame_highlight: 170.0,
             min_sharpness: 12.0,
             max_background_delta_e: 16.0,
             min_clothing_delta_e: 18.0,
@@ -362,31 +380,49 @@ fn face_checks(
         r.detail.insert(k.into(), round(v).into());
     }
 
-    b.push(
+    let r = b.push(
         CheckId::EyesOpen,
         s.eye_openness,
         Some(Limit::at_least(lim.min_eye_openness)),
         |_| "closed",
     );
-    b.push(
+    r.detail
+        .insert("right".into(), round(s.eyes.right_open).into());
+    r.detail
+        .insert("left".into(), round(s.eyes.left_open).into());
+    let r = b.push(
         CheckId::MouthClosed,
         measures::mouth_gap(mesh),
         Some(Limit::at_most(lim.max_mouth_gap)),
         |_| "open",
     );
+    let teeth = measures::teeth_share(img, mesh);
+    r.detail.insert("teeth".into(), round(teeth).into());
+    r.detail
+        .insert("max_teeth".into(), round(lim.max_teeth_share).into());
+    // bleached lips look like teeth: a washed-out face is exposure's to report
+    let face_bleached = measures::face_light(img, mesh).highlights > lim.max_face_highlights;
+    if r.ok && teeth > lim.max_teeth_share && !face_bleached {
+        r.ok = false;
+        r.reason = Some(reasons::reason(CheckId::MouthClosed, "teeth"));
+    }
 
     let glasses_forbidden = profile.forbids_glasses(spec);
-    let g = measures::glasses_evidence(img, mesh);
-    b.push(
+    let g = measures::glasses_lines(img, mesh);
+    let r = b.push(
         CheckId::Glasses,
-        g,
+        g.bridge,
         glasses_forbidden.then(|| Limit::at_most(lim.max_glasses_evidence)),
         |_| "worn",
     );
+    r.detail.insert("rims".into(), round(g.rims).into());
+    r.detail.insert("temples".into(), round(g.temples).into());
 
     let (mean, clipped) = measures::exposure(&skin);
-    // a face washed out all over is one problem (exposure), not also a glare problem
-    let washed_out = mean > lim.exposure[1];
+    let light = measures::face_light(img, mesh);
+    // a face washed out all over is one problem (exposure), not also a glare, hair or hat
+    // problem: skin burnt to white no longer looks like skin to the occlusion measures
+    let washed_out = mean > lim.exposure[1] || light.highlights > lim.max_face_highlights;
     let r = b.push(
         CheckId::Glare,
         measures::glare(img, mesh, &skin),
@@ -399,18 +435,37 @@ fn face_checks(
             "face over-exposed: see exposure".into(),
         );
     }
-    b.push(
+    let above_brows = measures::above_brows_cover(img, mesh, &skin);
+    let r = b.push(
         CheckId::HairOcclusion,
         measures::brow_eye_occlusion(img, mesh, &skin),
-        Some(Limit::at_most(lim.max_brow_eye_occlusion)),
+        (!washed_out).then(|| Limit::at_most(lim.max_brow_eye_occlusion)),
         |_| "covered",
     );
-    b.push(
+    r.detail
+        .insert("above_brows".into(), round(above_brows).into());
+    if washed_out {
+        r.detail.insert(
+            "not_applied".into(),
+            "face over-exposed: see exposure".into(),
+        );
+    }
+    let r = b.push(
         CheckId::Headwear,
         measures::forehead_cover(img, mesh, &skin),
-        Some(Limit::at_most(lim.max_forehead_cover)),
+        (!washed_out).then(|| Limit::at_most(lim.max_forehead_cover)),
         |_| "worn",
     );
+    r.detail.insert(
+        "texture".into(),
+        round(measures::forehead_texture(img, mesh)).into(),
+    );
+    if washed_out {
+        r.detail.insert(
+            "not_applied".into(),
+            "face over-exposed: see exposure".into(),
+        );
+    }
     b.push(
         CheckId::LightUniformity,
         measures::light_uniformity(&skin),
@@ -418,7 +473,9 @@ fn face_checks(
         |_| "uneven",
     );
 
-    let clip_fail = clipped > lim.max_clipped_share;
+    let clip_fail = clipped > lim.max_clipped_share || light.highlights > lim.max_face_highlights;
+    let frame_highlight = measures::frame_highlight(img);
+    let dim = mean < lim.dark_face_mean && frame_highlight < lim.min_frame_highlight;
     let r = b.push(
         CheckId::Exposure,
         mean,
@@ -427,9 +484,17 @@ fn face_checks(
     );
     r.detail
         .insert("clipped_share".into(), round(clipped).into());
+    r.detail
+        .insert("highlights".into(), round(light.highlights).into());
+    r.detail
+        .insert("frame_highlight".into(), round(frame_highlight).into());
     if r.ok && clip_fail {
         r.ok = false;
         r.reason = Some(reasons::reason(CheckId::Exposure, "clipped"));
+    }
+    if r.ok && dim {
+        r.ok = false;
+        r.reason = Some(reasons::reason(CheckId::Exposure, "dark"));
     }
 
     b.push(

@@ -57,6 +57,10 @@ pub fn reason(id: CheckId, direction: &str) -> Reason {
             "眼睛未睁开，请自然睁眼",
             "eyes closed: please open your eyes",
         ),
+        (MouthClosed, "teeth") => r(
+            "露出牙齿，请自然闭合双唇",
+            "teeth showing: please close your lips",
+        ),
         (MouthClosed, _) => r(
             "嘴巴张开或露齿，请自然闭嘴",
             "mouth open or teeth showing: please close your mouth",

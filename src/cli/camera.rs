@@ -6,7 +6,7 @@ use capture_kiosk::camera::simulated::{Portrait, Scene, SimulatedCamera};
 use capture_kiosk::camera::v4l::{list_cameras, V4lCamera};
 use capture_kiosk::camera::{CameraProfile, FrameSource};
 use capture_kiosk::engine::FaceEngine;
-use capture_kiosk::guidance::{distance_cm, MEAN_EYE_DISTANCE_CM};
+use capture_kiosk::guidance::FaceRuler;
 use capture_kiosk::imaging::{decode_image, DecodeLimits};
 use clap::{Args, Subcommand, ValueEnum};
 use image::RgbImage;
@@ -189,11 +189,15 @@ fn snapshot(a: SnapshotArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// Eye distance in pixels of the largest face, or a message naming the file.
-fn eye_distance(engine: &FaceEngine, img: &RgbImage) -> Result<Option<f32>> {
+/// The largest face's ruler for distance (its irises, or its eye spacing).
+fn face_ruler(engine: &FaceEngine, img: &RgbImage) -> Result<Option<FaceRuler>> {
     let a = engine.analyze_still(img)?;
-    Ok(a.subject
-        .map(|s| s.geometry.right_eye.distance(s.geometry.left_eye)))
+    Ok(a.subject.map(|s| {
+        FaceRuler::new(
+            s.geometry.right_eye.distance(s.geometry.left_eye),
+            Some(s.eyes.iris_diameter_px),
+        )
+    }))
 }
 
 fn calibrate(a: CalibrateArgs) -> Result<ExitCode> {
@@ -206,23 +210,28 @@ fn calibrate(a: CalibrateArgs) -> Result<ExitCode> {
     let mut profile = profile_or(&a.camera, GENERIC_PROFILE)?;
     let img = read_image(&a.image).map_err(|m| anyhow!(m))?;
     let engine = load_engine()?;
-    let Some(eyes) = eye_distance(&engine, &img)? else {
+    let Some(ruler) = face_ruler(&engine, &img)? else {
         eprintln!("kiosk: {}: no face found", a.image.display());
         return Ok(ExitCode::from(1));
     };
     // the photo's own width is the camera's width in this mode
     profile.width = img.width();
     profile.height = img.height();
-    profile.focal_px = a.distance_cm * eyes / MEAN_EYE_DISTANCE_CM;
+    profile.focal_px = ruler.focal_px_at(a.distance_cm);
     std::fs::write(&a.out, profile.to_toml())
         .with_context(|| format!("writing {}", a.out.display()))?;
     say(format!(
-        "{}: focal length {:.1} px at {}×{} (eyes {:.1} px apart at {} cm)",
+        "{}: focal length {:.1} px at {}×{} ({} {:.1} px at {} cm)",
         a.out.display(),
         profile.focal_px,
         profile.width,
         profile.height,
-        eyes,
+        if ruler.from_iris {
+            "irises"
+        } else {
+            "eyes apart"
+        },
+        ruler.px,
         a.distance_cm
     ));
     Ok(ExitCode::SUCCESS)
@@ -241,8 +250,8 @@ fn distance(a: DistanceArgs) -> Result<ExitCode> {
                 continue;
             }
         };
-        let d = eye_distance(&engine, &img)?
-            .map(|eyes| distance_cm(&profile.model_for(img.width()), eyes));
+        let d = face_ruler(&engine, &img)?
+            .map(|ruler| ruler.distance_cm(&profile.model_for(img.width())));
         if d.is_none() && code == 0 {
             code = 1;
         }

@@ -5,6 +5,7 @@ mod bench;
 mod bench_upload;
 mod camera;
 mod check;
+mod eval;
 mod hub;
 mod photo;
 mod queue;
@@ -13,7 +14,7 @@ mod sheet;
 mod staff;
 mod verify;
 
-use anyhow::{Context, Result};
+use anyhow::{bail, Context, Result};
 use capture_kiosk::catalog::{Catalog, DataKind};
 use capture_kiosk::engine::FaceEngine;
 use capture_kiosk::imaging::{decode_image, DecodeLimits};
@@ -34,8 +35,13 @@ pub struct Cli {
     data_dir: Option<PathBuf>,
     /// Run a scripted full session per exam profile with simulated taps and devices, and write
     /// a PNG of every screen to DIR (`<profile>-<nn>-<screen>.png`).
+    /// Its data (database, outbox) go to a fresh `DIR/kiosk-data`, never the kiosk's own, so
+    /// every run meets its candidates as new ones.
     #[arg(long, value_name = "DIR")]
     headless_demo: Option<PathBuf>,
+    /// With --headless-demo: only this exam profile (repeatable); default all five.
+    #[arg(long = "profile", value_name = "NAME", requires = "headless_demo")]
+    demo_profiles: Vec<String>,
     /// A landscape screen (1920×1080) instead of portrait (1080×1920).
     #[arg(long)]
     landscape: bool,
@@ -59,6 +65,9 @@ pub struct Cli {
 enum Command {
     /// Check photos against an exam profile: every check with its value, limit and reason.
     Check(check::CheckArgs),
+    /// Run every check on a labelled set of photos: defects caught, photos failed wrongly, and
+    /// the limit that would balance them, per check.
+    Eval(eval::EvalArgs),
     /// Make the spec's ID photo from a capture and validate it.
     Photo(photo::PhotoArgs),
     /// Lay out a print sheet of one ID photo with cut marks.
@@ -97,13 +106,27 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         opts.landscape = cli.landscape;
         opts.batch = cli.batch.clone();
         if let Some(dir) = &cli.headless_demo {
-            let report = capture_kiosk::kiosk::headless_demo(
-                dir,
-                &opts,
-                catalog,
-                &capture_kiosk::kiosk::app::PROFILES,
-                cli.landscape,
-            )?;
+            let all = capture_kiosk::kiosk::app::PROFILES;
+            let profiles: Vec<&str> = if cli.demo_profiles.is_empty() {
+                all.to_vec()
+            } else {
+                let mut chosen = Vec::new();
+                for name in &cli.demo_profiles {
+                    let Some(p) = all.iter().find(|p| **p == name.as_str()) else {
+                        bail!("no exam profile {name:?}; the demo has {}", all.join(", "));
+                    };
+                    chosen.push(*p);
+                }
+                chosen
+            };
+            std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+            opts.data_dir = capture_kiosk::kiosk::demo::fresh_demo_data_dir(dir)?;
+            say(format!(
+                "demo data (database, outbox) in {}",
+                opts.data_dir.display()
+            ));
+            let report =
+                capture_kiosk::kiosk::headless_demo(dir, &opts, catalog, &profiles, cli.landscape)?;
             say(format!(
                 "{} sessions, each with its record in the outbox; {} screenshots in {}",
                 report.sessions.len(),
@@ -127,6 +150,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
     };
     match command {
         Command::Check(a) => check::run(a, &catalog),
+        Command::Eval(a) => eval::run(a, &catalog),
         Command::Photo(a) => photo::run(a, &catalog),
         Command::Sheet(a) => sheet::run(a),
         Command::Verify(a) => verify::run(a),

@@ -18,6 +18,21 @@ pub struct FaceDetection {
 }
 
 impl FaceDetection {
+    /// The same face moved by (`dx`, `dy`) pixels.
+    pub fn shifted(mut self, dx: f32, dy: f32) -> Self {
+        self.bbox = BoundingBox {
+            x0: self.bbox.x0 + dx,
+            y0: self.bbox.y0 + dy,
+            x1: self.bbox.x1 + dx,
+            y1: self.bbox.y1 + dy,
+        };
+        for p in &mut self.points {
+            p.x += dx;
+            p.y += dy;
+        }
+        self
+    }
+
     /// The tilt of the eye line in radians (positive: the image-right eye is lower).
     pub fn eye_angle(&self) -> f32 {
         let (l, r) = (self.points[0], self.points[1]);

@@ -13,17 +13,45 @@ const INNER_CORNER: usize = 8;
 const LOWER_MIDDLE: usize = 4;
 const UPPER_MIDDLE: usize = 12;
 
-/// Lid opening (lid-to-lid over corner-to-corner) of one eye. The model sees a left eye, so the
-/// subject's right eye is mirrored into it.
-fn eye_opening(
+/// What the iris model reads of both eyes.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct EyeReading {
+    /// Lid opening (lid-to-lid over corner-to-corner) of the subject's right and left eye.
+    pub right_open: f32,
+    pub left_open: f32,
+    /// The iris's diameter in image pixels, the mean of both eyes: the human iris is
+    /// 11.7 ± 0.5 mm across whatever a person's age or build, a steadier ruler for distance
+    /// than the eyes' spacing (54–74 mm between adults).
+    pub iris_diameter_px: f32,
+}
+
+impl EyeReading {
+    /// The less open eye's opening: one shut eye is a shut eye.
+    pub fn openness(&self) -> f32 {
+        self.right_open.min(self.left_open)
+    }
+}
+
+/// The subject's right or left eye.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EyeSide {
+    Right,
+    Left,
+}
+
+/// Lid opening and iris diameter (in image pixels) of one eye. The model sees a left eye, so
+/// the subject's right eye is mirrored into it.
+pub fn read_eye(
     models: &FaceModels,
     img: &RgbImage,
     mesh: &FaceMesh,
-    outer: usize,
-    inner: usize,
-    mirror: bool,
+    side: EyeSide,
     scratch: &mut Vec<f32>,
-) -> Result<f32, ModelError> {
+) -> Result<(f32, f32), ModelError> {
+    let (outer, inner, mirror) = match side {
+        EyeSide::Right => (idx::RIGHT_EYE_OUTER, idx::RIGHT_EYE_INNER, true),
+        EyeSide::Left => (idx::LEFT_EYE_OUTER, idx::LEFT_EYE_INNER, false),
+    };
     let (a, b) = (mesh.point(outer), mesh.point(inner));
     let centre = a.midpoint(b);
     let side = a.distance(b) * 2.3;
@@ -40,44 +68,37 @@ fn eye_opening(
     }
     let out = models::run(&models.iris, "iris", &[1, n, n, 3], scratch)?;
     let contour = models::output(&out, 0, "iris")?;
-    if contour.len() < 16 * 3 {
+    let iris = models::output(&out, 1, "iris")?;
+    if contour.len() < 16 * 3 || iris.len() < 5 * 3 {
         return Err(ModelError::Run {
             model: "iris",
             reason: "short output".into(),
         });
     }
-    let p = |i: usize| (contour[3 * i], contour[3 * i + 1]);
-    let dist = |i: usize, j: usize| {
-        let ((x0, y0), (x1, y1)) = (p(i), p(j));
+    let dist = |pts: &[f32], i: usize, j: usize| {
+        let (x0, y0, x1, y1) = (pts[3 * i], pts[3 * i + 1], pts[3 * j], pts[3 * j + 1]);
         ((x1 - x0).powi(2) + (y1 - y0).powi(2)).sqrt()
     };
-    Ok(dist(UPPER_MIDDLE, LOWER_MIDDLE) / dist(OUTER_CORNER, INNER_CORNER).max(1e-3))
+    let opening = dist(contour, UPPER_MIDDLE, LOWER_MIDDLE)
+        / dist(contour, OUTER_CORNER, INNER_CORNER).max(1e-3);
+    // iris points: 0 the centre, 1–4 around it; the horizontal span is the one a lid never
+    // hides, so it counts twice as much as the vertical one
+    let across = (2.0 * dist(iris, 1, 3) + dist(iris, 2, 4)) / 3.0;
+    Ok((opening, across * side / n as f32))
 }
 
-/// The smaller lid opening of both eyes.
-pub fn eye_openness(
+/// Both eyes' lid openings and the iris size.
+pub fn read_eyes(
     models: &FaceModels,
     img: &RgbImage,
     mesh: &FaceMesh,
     scratch: &mut Vec<f32>,
-) -> Result<f32, ModelError> {
-    let right = eye_opening(
-        models,
-        img,
-        mesh,
-        idx::RIGHT_EYE_OUTER,
-        idx::RIGHT_EYE_INNER,
-        true,
-        scratch,
-    )?;
-    let left = eye_opening(
-        models,
-        img,
-        mesh,
-        idx::LEFT_EYE_OUTER,
-        idx::LEFT_EYE_INNER,
-        false,
-        scratch,
-    )?;
-    Ok(right.min(left))
+) -> Result<EyeReading, ModelError> {
+    let (right_open, right_iris) = read_eye(models, img, mesh, EyeSide::Right, scratch)?;
+    let (left_open, left_iris) = read_eye(models, img, mesh, EyeSide::Left, scratch)?;
+    Ok(EyeReading {
+        right_open,
+        left_open,
+        iris_diameter_px: (right_iris + left_iris) / 2.0,
+    })
 }

@@ -35,6 +35,32 @@ pub mod idx {
     pub const LIP_INNER_LOWER: usize = 14;
     pub const LIP_OUTER_UPPER: usize = 0;
     pub const LIP_OUTER_LOWER: usize = 17;
+    /// The mouth's opening across its middle: pairs of points on the inner upper and inner
+    /// lower lip above one another, from the subject's right to left (corners left out).
+    pub const LIPS_OPENING: [(usize, usize); 7] = [
+        (80, 88),
+        (81, 178),
+        (82, 87),
+        (13, 14),
+        (312, 317),
+        (311, 402),
+        (310, 318),
+    ];
+    /// Pairs across each lip's thickness (outer contour, inner contour): upper lip at three
+    /// places, then the lower lip.
+    pub const LIP_THICKNESS: [(usize, usize); 6] = [
+        (37, 82),
+        (0, 13),
+        (267, 312),
+        (84, 87),
+        (17, 14),
+        (314, 317),
+    ];
+    /// The face's outline, from the forehead's top clockwise in the image.
+    pub const FACE_OVAL: [usize; 36] = [
+        10, 338, 297, 332, 284, 251, 389, 356, 454, 323, 361, 288, 397, 365, 379, 378, 400, 377,
+        152, 148, 176, 149, 150, 136, 172, 58, 132, 93, 234, 127, 162, 21, 54, 103, 67, 109,
+    ];
     pub const CHEEK_RIGHT: usize = 50;
     pub const CHEEK_LEFT: usize = 280;
 }

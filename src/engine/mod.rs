@@ -12,13 +12,18 @@ mod segmentation;
 
 pub use descriptor::{descriptor_distance, FaceDescriptor, SAME_PERSON_DISTANCE};
 pub use detect::{FaceDetection, FastDetector};
+pub use iris::{read_eye, EyeReading, EyeSide};
 pub use mesh::{idx as mesh_idx, FaceMesh, HeadPose};
 pub use models::{FaceModels, ModelError};
 pub use segmentation::PersonMask;
 
 use crate::geometry::Point;
+use crate::imaging;
 use image::RgbImage;
 use std::sync::Arc;
+
+/// Faces narrower than this (pixels) are enlarged before they are described.
+const DESCRIBE_MIN_FACE_PX: f32 = 150.0;
 
 /// Faces smaller than this share of the largest face are background people far away, posters
 /// or noise; they do not count as "several faces".
@@ -54,6 +59,8 @@ pub struct Subject {
     pub pose: HeadPose,
     /// Lid opening of the less open eye, from the iris model's eyelid contour.
     pub eye_openness: f32,
+    /// Both eyes' openings and the iris size.
+    pub eyes: EyeReading,
     pub geometry: FaceGeometry,
     pub mask: PersonMask,
 }
@@ -101,11 +108,33 @@ impl FaceEngine {
         scratch: &mut Vec<f32>,
     ) -> Result<Vec<FaceDetection>, ModelError> {
         let mut faces = detect::detect_faces(&self.models, img, scratch)?;
+        if faces.is_empty() {
+            faces = self.detect_close_up(img, scratch)?;
+        }
         faces.sort_by(|a, b| b.bbox.area().total_cmp(&a.bbox.area()));
         if let Some(largest) = faces.first().map(|f| f.bbox.width()) {
             faces.retain(|f| f.bbox.width() >= largest * SECOND_FACE_MIN_SHARE);
         }
         Ok(faces)
+    }
+
+    /// A face that fills the picture (a close-up, a tight crop) is too big for the detector's
+    /// anchors: look again with a grey margin around the picture, as if the camera were
+    /// further away, and map what is found back.
+    fn detect_close_up(
+        &self,
+        img: &RgbImage,
+        scratch: &mut Vec<f32>,
+    ) -> Result<Vec<FaceDetection>, ModelError> {
+        let (w, h) = img.dimensions();
+        let pad = (w.max(h) / 2).max(1);
+        let mut framed = RgbImage::from_pixel(w + 2 * pad, h + 2 * pad, image::Rgb([128; 3]));
+        image::imageops::replace(&mut framed, img, pad as i64, pad as i64);
+        let found = detect::detect_faces(&self.models, &framed, scratch)?;
+        Ok(found
+            .into_iter()
+            .map(|f| f.shifted(-(pad as f32), -(pad as f32)))
+            .collect())
     }
 
     /// Full analysis of a still: detection, a refined mesh, pose, person mask and geometry.
@@ -132,7 +161,8 @@ impl FaceEngine {
         let mut scratch = Vec::new();
         let mesh = self.mesh_for(img, face, &mut scratch)?;
         let pose = mesh.pose();
-        let eye_openness = iris::eye_openness(&self.models, img, &mesh, &mut scratch)?;
+        let eyes = iris::read_eyes(&self.models, img, &mesh, &mut scratch)?;
+        let eye_openness = eyes.openness();
         let face_width = mesh.face_width();
         let chin = mesh.point(mesh_idx::CHIN);
         let eye_mid = mesh.right_eye().midpoint(mesh.left_eye());
@@ -167,6 +197,7 @@ impl FaceEngine {
             mesh,
             pose,
             eye_openness,
+            eyes,
             geometry,
             mask,
         })
@@ -204,6 +235,21 @@ impl FaceEngine {
             return Ok(None);
         };
         let mut scratch = Vec::new();
+        // a face smaller than the descriptor's chip (the ID card's 102×126 photo) is found
+        // again on an enlarged copy: the detector's five points, which align the chip, are
+        // a pixel or two off on a small face, and that is a large share of it
+        let width = face.bbox.width();
+        if width > 8.0 && width < DESCRIBE_MIN_FACE_PX {
+            let k = (DESCRIBE_MIN_FACE_PX / width).min(4.0);
+            let big = imaging::resize_rgb(
+                img,
+                (img.width() as f32 * k).round() as u32,
+                (img.height() as f32 * k).round() as u32,
+            );
+            if let Some(face) = self.detect(&big)?.first() {
+                return descriptor::describe_face(&self.models, &big, face, &mut scratch).map(Some);
+            }
+        }
         descriptor::describe_face(&self.models, img, face, &mut scratch).map(Some)
     }
 }

@@ -1554,6 +1554,8 @@ impl App {
         ui.set_demo(self.demo);
         if s.screen == Screen::Idle {
             ui.set_default_pin(super::staff::default_pin_in_use(&self.store));
+            // an unreadable count shows no hint; nothing depends on it but these words
+            ui.set_demo_returning(self.demo && self.store.capture_count().is_ok_and(|n| n > 0));
         }
         ui.set_collection_open(s.open);
         ui.set_profile_title(

@@ -492,6 +492,34 @@ pub fn headless_kiosk(
     Ok((ui, app))
 }
 
+/// Marks a data folder the headless demo made, so that the next run may delete it.
+const DEMO_DATA_MARK: &str = ".headless-demo-data";
+
+/// The headless demo's own data folder, `DIR/kiosk-data`, emptied for this run: a scripted demo
+/// must meet its candidates as new ones every time (a second run in the kiosk's real data folder
+/// met them as returning candidates and stopped on the status screen). A folder of that name
+/// that an earlier demo did not make is never deleted: the run stops and says so.
+pub fn fresh_demo_data_dir(out: &Path) -> Result<PathBuf> {
+    let dir = out.join("kiosk-data");
+    if dir.exists() {
+        if !dir.join(DEMO_DATA_MARK).exists() {
+            bail!(
+                "{} exists and was not made by the headless demo; choose another folder for the screenshots",
+                dir.display()
+            );
+        }
+        std::fs::remove_dir_all(&dir)
+            .with_context(|| format!("emptying the demo's data folder {}", dir.display()))?;
+    }
+    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    std::fs::write(
+        dir.join(DEMO_DATA_MARK),
+        "made by kiosk --headless-demo; emptied by its next run\n",
+    )
+    .with_context(|| format!("writing into {}", dir.display()))?;
+    Ok(dir)
+}
+
 /// `kiosk --headless-demo DIR`: one scripted full session per profile with simulated taps and
 /// devices; a PNG of every screen to `DIR/<profile>-<nn>-<screen>.png`. Every session must end
 /// with its record in the outbox.

@@ -1,0 +1,226 @@
+//! `kiosk eval LABELS.csv`: every check on a labelled set of photos; per check, the defects it
+//! caught, the photos it failed wrongly and the limit that would balance the two. Photos are
+//! analysed on two threads (the kiosk PC has two cores).
+
+use super::{load_engine, read_image, say};
+use anyhow::{bail, Context, Result};
+use capture_kiosk::catalog::Catalog;
+use capture_kiosk::checks::calibration::{calibrate, parse_labels, CheckScore, LabelRow, Labelled};
+use capture_kiosk::checks::{evaluate, CheckReport};
+use clap::Args;
+use indicatif::{ProgressBar, ProgressStyle};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
+
+#[derive(Args)]
+pub struct EvalArgs {
+    /// Exam profile whose spec and limits apply.
+    #[arg(long, default_value = "chsi-graduation")]
+    profile: String,
+    /// The figures and every photo's values as one JSON object.
+    #[arg(long)]
+    json: bool,
+    /// CSV with a header `file,defects[,variant][,note]`: a photo (relative to the CSV's
+    /// folder), the checks it must fail separated by spaces (none: a compliant photo), and a
+    /// lighting defect to derive from it (`gain:1.7` brighter, `gain:0.4` darker, `side:0.35`).
+    #[arg(value_name = "LABELS.csv")]
+    labels: PathBuf,
+}
+
+pub fn run(args: EvalArgs, catalog: &Catalog) -> Result<ExitCode> {
+    let profile = catalog.profile(&args.profile)?;
+    let spec = catalog.spec(&profile.spec)?;
+    let text = std::fs::read_to_string(&args.labels)
+        .with_context(|| format!("reading {}", args.labels.display()))?;
+    let rows = parse_labels(&text).with_context(|| format!("{}", args.labels.display()))?;
+    let base = args.labels.parent().unwrap_or(Path::new("."));
+    let engine = load_engine()?;
+
+    let bar = ProgressBar::new(rows.len() as u64);
+    bar.set_style(
+        ProgressStyle::with_template("{bar:30} {pos}/{len} {msg}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    let next = AtomicUsize::new(0);
+    let results: Mutex<Vec<Option<Result<CheckReport, String>>>> =
+        Mutex::new(vec![None; rows.len()]);
+    std::thread::scope(|scope| {
+        for _ in 0..2 {
+            scope.spawn(|| loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                let Some(row) = rows.get(i) else { break };
+                let path = base.join(&row.file);
+                let outcome = read_image(&path).and_then(|mut img| {
+                    if let Some(v) = &row.variant {
+                        v.apply(&mut img);
+                    }
+                    let analysis = engine
+                        .analyze_still(&img)
+                        .map_err(|e| format!("{}: {e}", path.display()))?;
+                    Ok(evaluate(&img, &analysis, spec, profile))
+                });
+                if let Ok(mut r) = results.lock() {
+                    r[i] = Some(outcome);
+                }
+                bar.set_message(row.name());
+                bar.inc(1);
+            });
+        }
+    });
+    bar.finish_and_clear();
+    let results = results
+        .into_inner()
+        .map_err(|_| anyhow::anyhow!("a worker thread failed"))?;
+
+    let mut reports = Vec::with_capacity(rows.len());
+    let mut unreadable = Vec::new();
+    for (row, outcome) in rows.iter().zip(results) {
+        match outcome {
+            Some(Ok(report)) => reports.push((row, report)),
+            Some(Err(message)) => unreadable.push(format!("line {}: {message}", row.line)),
+            None => unreadable.push(format!("line {}: not analysed", row.line)),
+        }
+    }
+    if !unreadable.is_empty() {
+        bail!(
+            "{} of {} photos could not be read; fix the labels file or the photos:\n{}",
+            unreadable.len(),
+            rows.len(),
+            unreadable.join("\n")
+        );
+    }
+    let names: Vec<String> = reports.iter().map(|(row, _)| row.name()).collect();
+    let set: Vec<Labelled> = reports
+        .iter()
+        .zip(&names)
+        .map(|((row, report), name)| Labelled {
+            name,
+            defects: &row.defects,
+            report,
+        })
+        .collect();
+    let calibration = calibrate(&set);
+    if args.json {
+        let photos: Vec<serde_json::Value> = reports
+            .iter()
+            .map(|(row, report)| photo_json(row, report))
+            .collect();
+        say(serde_json::json!({
+            "profile": profile.name,
+            "calibration": calibration,
+            "photos": photos,
+        }));
+    } else {
+        say(format!(
+            "{} photos, profile {}; {} compliant, {} of them passed every check ({})",
+            calibration.photos,
+            profile.name,
+            calibration.compliant,
+            calibration.compliant_passed,
+            percent(Some(ratio(
+                calibration.compliant_passed,
+                calibration.compliant
+            )))
+        ));
+        say(format!(
+            "{:<18} {:>14} {:>8} {:>16} {:>9}  {:<22} balanced at",
+            "check", "defects caught", "recall", "others failed", "accepted", "limit"
+        ));
+        for (score, limit) in calibration
+            .checks
+            .iter()
+            .map(|s| (s, limit_of(&reports, s)))
+        {
+            say(table_row(score, &limit));
+        }
+        for s in &calibration.checks {
+            if !s.missed.is_empty() {
+                say(format!("{} missed: {}", s.id.as_str(), s.missed.join(" ")));
+            }
+            if !s.wrongly_failed.is_empty() {
+                say(format!(
+                    "{} failed wrongly: {}",
+                    s.id.as_str(),
+                    s.wrongly_failed.join(" ")
+                ));
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn ratio(a: usize, b: usize) -> f64 {
+    if b == 0 {
+        0.0
+    } else {
+        a as f64 / b as f64
+    }
+}
+
+fn percent(v: Option<f64>) -> String {
+    v.map(|v| format!("{:.1} %", v * 100.0))
+        .unwrap_or_else(|| "–".into())
+}
+
+/// The profile's limit as the reports state it (the same on every photo).
+fn limit_of(reports: &[(&LabelRow, CheckReport)], s: &CheckScore) -> String {
+    let limit = reports
+        .iter()
+        .find_map(|(_, r)| r.get(s.id).and_then(|c| c.limit));
+    match limit {
+        None => "not applied".into(),
+        Some(l) => match (l.min, l.max) {
+            (Some(a), Some(b)) => format!("{a} ..= {b}"),
+            (Some(a), None) => format!(">= {a}"),
+            (None, Some(b)) => format!("<= {b}"),
+            (None, None) => "any".into(),
+        },
+    }
+}
+
+fn table_row(s: &CheckScore, limit: &str) -> String {
+    let balanced = s
+        .balanced
+        .as_ref()
+        .map(|b| {
+            let at = match b.upper {
+                Some(u) => format!("{} ..= {}", b.threshold, u),
+                None => format!("{}", b.threshold),
+            };
+            format!(
+                "{at} (catches {}/{}, fails {}/{})",
+                b.caught, s.defects, b.false_alarms, s.others
+            )
+        })
+        .unwrap_or_else(|| "–".into());
+    format!(
+        "{:<18} {:>14} {:>8} {:>16} {:>9}  {:<22} {balanced}",
+        s.id.as_str(),
+        format!("{}/{}", s.caught, s.defects),
+        percent(s.recall()),
+        format!("{}/{}", s.false_alarms, s.others),
+        percent(s.accepted()),
+        limit
+    )
+}
+
+fn photo_json(row: &LabelRow, report: &CheckReport) -> serde_json::Value {
+    let checks: serde_json::Map<String, serde_json::Value> = report
+        .checks
+        .iter()
+        .map(|c| {
+            (
+                c.id.as_str().to_string(),
+                serde_json::json!({"value": c.value, "ok": c.ok, "detail": c.detail}),
+            )
+        })
+        .collect();
+    serde_json::json!({
+        "file": row.name(),
+        "defects": row.defects.iter().map(|d| d.as_str()).collect::<Vec<_>>(),
+        "ok": report.ok,
+        "checks": checks,
+    })
+}
