@@ -20,7 +20,13 @@ const MAX_PHOTO_BYTES: usize = 4 << 20;
 const MAX_REPORT_BYTES: usize = 256 << 10;
 const MAX_META_BYTES: usize = 16 << 10;
 /// The manual path's photographs: the ID card's front, back, the candidate holding it.
-const MAX_DOCUMENTS: usize = 3;
+pub(super) const MAX_DOCUMENTS: usize = 3;
+/// The parts a submission may have, said in every answer about a wrong part.
+const PARTS: &str =
+    "a submission has the parts metadata, photo and report, and up to 3 parts named document";
+/// The largest verification distance accepted (openapi.yaml states it). Real distances are
+/// below 2; the bound keeps a float that overflows f32 from ever reaching the store.
+const MAX_DISTANCE: f64 = 1000.0;
 
 pub fn routes() -> Router<Arc<Hub>> {
     Router::new()
@@ -94,23 +100,36 @@ async fn submit(
     let (kiosk_id, _) = kiosk(&hub, &headers).await?;
     let (mut meta, mut photo, mut report) = (None, None, None);
     let mut documents: Vec<axum::body::Bytes> = Vec::new();
+    // the last part read, so that an unreadable body can say where it went wrong
+    let mut last = String::new();
     loop {
         let field = match form.next_field().await {
             Ok(Some(f)) => f,
             Ok(None) => break,
-            Err(e) => return Err(ApiError::new(e.status(), e.body_text())),
+            Err(e) => return Err(unreadable(&e, &last)),
         };
-        let name = field.name().unwrap_or("").to_owned();
-        let bytes = field
-            .bytes()
-            .await
-            .map_err(|e| ApiError::new(e.status(), e.body_text()))?;
+        // the name decides before the bytes are read, so an unknown part is never buffered
+        let Some(name) = field.name().map(str::to_owned) else {
+            return Err(invalid(format!("a part has no name; {PARTS}")));
+        };
+        if !matches!(name.as_str(), "metadata" | "photo" | "report" | "document") {
+            return Err(invalid(format!("unexpected part {name:?}; {PARTS}")));
+        }
+        let bytes = field.bytes().await.map_err(|e| unreadable(&e, &name))?;
+        last = name.clone();
         if name == "document" {
-            if documents.len() == MAX_DOCUMENTS || bytes.len() > MAX_PHOTO_BYTES {
+            // too many is a malformed submission, too big a size limit: 422 and 413
+            if documents.len() == MAX_DOCUMENTS {
+                return Err(invalid(format!(
+                    "more than {MAX_DOCUMENTS} document parts; {PARTS}"
+                )));
+            }
+            if bytes.len() > MAX_PHOTO_BYTES {
                 return Err(ApiError::new(
                     StatusCode::PAYLOAD_TOO_LARGE,
                     format!(
-                        "at most {MAX_DOCUMENTS} document photos of {MAX_PHOTO_BYTES} bytes each"
+                        "a document part is {} bytes, more than the {MAX_PHOTO_BYTES} allowed",
+                        bytes.len()
                     ),
                 ));
             }
@@ -120,13 +139,12 @@ async fn submit(
         let (slot, limit) = match name.as_str() {
             "metadata" => (&mut meta, MAX_META_BYTES),
             "photo" => (&mut photo, MAX_PHOTO_BYTES),
-            "report" => (&mut report, MAX_REPORT_BYTES),
-            other => {
-                return Err(invalid(format!(
-                    "unexpected part {other:?}; send metadata, photo and report"
-                )))
-            }
+            _ => (&mut report, MAX_REPORT_BYTES),
         };
+        // a second copy would silently replace the first, and the fingerprint with it
+        if slot.is_some() {
+            return Err(invalid(format!("the {name} part was sent twice; {PARTS}")));
+        }
         if bytes.len() > limit {
             return Err(ApiError::new(
                 StatusCode::PAYLOAD_TOO_LARGE,
@@ -143,10 +161,23 @@ async fn submit(
             "a submission needs three parts: metadata, photo and report",
         ));
     };
-    let meta: RecordMeta = serde_json::from_slice(&meta)
+    let meta_bytes = meta;
+    let meta: RecordMeta = serde_json::from_slice(&meta_bytes)
         .map_err(|e| invalid(format!("the metadata is not valid: {e}")))?;
     if let Some(problem) = meta.problem() {
         return Err(invalid(problem));
+    }
+    // the key names the photo files and is compared as text, so only one spelling of a UUID
+    if meta.key.len() != 36 {
+        return Err(invalid(format!(
+            "key {:?} must be a UUID in its hyphenated form (8-4-4-4-12 hex digits)",
+            meta.key
+        )));
+    }
+    if let Some(d) = meta_distance(&meta_bytes).filter(|d| *d > MAX_DISTANCE) {
+        return Err(invalid(format!(
+            "verification_distance {d} is more than {MAX_DISTANCE}"
+        )));
     }
     blocking(&hub, move |h| {
         let documents: Vec<&[u8]> = documents.iter().map(|d| d.as_ref()).collect();
@@ -154,6 +185,35 @@ async fn submit(
     })
     .await
     .map(|(code, reply)| (code, Json(reply)))
+}
+
+/// A multipart body that cannot be read any further (a part's headers are malformed, e.g. a
+/// control character in its name, or the body ends early), said with the last good part.
+fn unreadable(e: &axum::extract::multipart::MultipartError, last: &str) -> ApiError {
+    let place = if last.is_empty() {
+        "at its first part".to_owned()
+    } else {
+        format!("after the {last:?} part")
+    };
+    ApiError::new(
+        e.status(),
+        format!(
+            "the multipart body cannot be read {place}: {}; {PARTS}, each with plain headers",
+            e.body_text()
+        ),
+    )
+}
+
+/// The metadata's verification distance as sent: RecordMeta holds an f32, which would round a
+/// number just over the documented bound down onto it.
+fn meta_distance(meta: &[u8]) -> Option<f64> {
+    #[derive(Deserialize)]
+    struct Distance {
+        verification_distance: Option<f64>,
+    }
+    serde_json::from_slice::<Distance>(meta)
+        .ok()?
+        .verification_distance
 }
 
 impl Hub {

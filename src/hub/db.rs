@@ -481,7 +481,8 @@ impl HubDb {
                 "a rejection needs at least one reason".into(),
             )));
         }
-        if d.reasons.contains(&RejectReason::Other) && d.note.trim().is_empty() {
+        // an approval's reasons are dropped below, so only a rejection's `other` needs a note
+        if !d.approve && d.reasons.contains(&RejectReason::Other) && d.note.trim().is_empty() {
             return Ok(Err(Refusal::Invalid(
                 "reason \"other\" needs a note saying what is wrong".into(),
             )));

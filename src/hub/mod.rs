@@ -141,6 +141,14 @@ impl Hub {
     pub fn router(self: &Arc<Self>) -> axum::Router {
         api::routes()
             .merge(web::routes())
+            // the document promises an ErrorBody for every 404, also for a path no route has
+            // (e.g. an empty record id)
+            .fallback(|| async {
+                ApiError::new(
+                    StatusCode::NOT_FOUND,
+                    "no such route; the API is described at /api/v1/openapi.yaml",
+                )
+            })
             .layer(axum::extract::DefaultBodyLimit::max(
                 self.config.max_body_bytes,
             ))

@@ -236,6 +236,13 @@ async fn document(
     Path((id, n)): Path<(String, u8)>,
 ) -> Result<Response, ApiError> {
     reviewer(&hub, &headers).await?;
+    // a record keeps at most three (front, back, holding the card); the path takes any u8
+    if usize::from(n) >= super::api::MAX_DOCUMENTS {
+        return Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            format!("no document photo {n}: they are numbered 0, 1 and 2"),
+        ));
+    }
     blocking(&hub, move |h| {
         let rec = h
             .db()
