@@ -8,6 +8,7 @@
 //! between frames (the measures' small working vectors and tract's outputs are not).
 
 use crate::catalog::ExamProfile;
+use crate::checks::exposure::{ExposureFault, ExposureReading};
 use crate::checks::measures::{self, SkinPatches};
 use crate::checks::Reason;
 use crate::engine::{EyeSide, FaceEngine, FaceMesh, FastDetector, HeadPose, ModelError};
@@ -350,13 +351,14 @@ impl LiveGuide {
         let l = &self.limits;
         // light first: bad light also throws off the pose and occlusion measures below
         let skin = SkinPatches::new(img, mesh);
-        let (mean, _) = measures::exposure(&skin);
-        if mean < l.exposure[0] {
-            return Prompt::TooDark;
+        // the still check's own verdict, so that a prompt and the check never disagree
+        let light = ExposureReading::read(img, mesh, &skin);
+        match light.fault(l) {
+            Some(ExposureFault::Dark) => return Prompt::TooDark,
+            Some(ExposureFault::Bright | ExposureFault::Clipped) => return Prompt::TooBright,
+            None => {}
         }
-        if mean > l.exposure[1] {
-            return Prompt::TooBright;
-        }
+        let mean = light.mean;
         if frame_mean_luma(img) > mean + 70.0 {
             return Prompt::Backlit;
         }

@@ -28,7 +28,11 @@ fn assert_only(img: &RgbImage, expected: &[CheckId]) {
                 "{}={:?}{}",
                 c.id.as_str(),
                 c.value,
-                if c.ok { "" } else { "✗" }
+                if c.ok {
+                    String::new()
+                } else {
+                    format!("✗ {:?}", c.detail)
+                }
             )
         })
         .collect();

@@ -187,6 +187,12 @@ pub fn face_light(img: &RgbImage, mesh: &FaceMesh) -> FaceLight {
     }
 }
 
+/// The median luminance of the face's brighter side: light that is only uneven leaves one side
+/// lit, an under-exposed picture leaves both dark.
+pub fn lit_side_luma(skin: &SkinPatches) -> f32 {
+    median(skin.right_lumas.clone()).max(median(skin.left_lumas.clone()))
+}
+
 /// Darker side over brighter side of the face (1 = perfectly even).
 pub fn light_uniformity(skin: &SkinPatches) -> f32 {
     let r = median(skin.right_lumas.clone());

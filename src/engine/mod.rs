@@ -18,12 +18,8 @@ pub use models::{FaceModels, ModelError};
 pub use segmentation::PersonMask;
 
 use crate::geometry::Point;
-use crate::imaging;
 use image::RgbImage;
 use std::sync::Arc;
-
-/// Faces narrower than this (pixels) are enlarged before they are described.
-const DESCRIBE_MIN_FACE_PX: f32 = 150.0;
 
 /// Faces smaller than this share of the largest face are background people far away, posters
 /// or noise; they do not count as "several faces".
@@ -235,21 +231,6 @@ impl FaceEngine {
             return Ok(None);
         };
         let mut scratch = Vec::new();
-        // a face smaller than the descriptor's chip (the ID card's 102×126 photo) is found
-        // again on an enlarged copy: the detector's five points, which align the chip, are
-        // a pixel or two off on a small face, and that is a large share of it
-        let width = face.bbox.width();
-        if width > 8.0 && width < DESCRIBE_MIN_FACE_PX {
-            let k = (DESCRIBE_MIN_FACE_PX / width).min(4.0);
-            let big = imaging::resize_rgb(
-                img,
-                (img.width() as f32 * k).round() as u32,
-                (img.height() as f32 * k).round() as u32,
-            );
-            if let Some(face) = self.detect(&big)?.first() {
-                return descriptor::describe_face(&self.models, &big, face, &mut scratch).map(Some);
-            }
-        }
         descriptor::describe_face(&self.models, img, face, &mut scratch).map(Some)
     }
 }

@@ -61,6 +61,20 @@ pub fn profile(name: &str) -> (&'static ExamProfile, &'static PhotoSpec) {
     (p, catalog().spec(&p.spec).expect("spec"))
 }
 
+/// A photo of the development set (`scripts/fetch-eval-photos`, labels in tests/eval).
+pub fn eval_photo(name: &str) -> RgbImage {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/eval/photos")
+        .join(name);
+    let bytes = std::fs::read(&path).unwrap_or_else(|e| {
+        panic!(
+            "{}: {e}; run scripts/fetch-eval-photos first",
+            path.display()
+        )
+    });
+    decode_image(&bytes, DecodeLimits::default()).expect("decodes")
+}
+
 pub fn check(img: &RgbImage, profile_name: &str) -> CheckReport {
     let (p, spec) = profile(profile_name);
     let analysis = engine().analyze_still(img).expect("analysis runs");

@@ -1,0 +1,81 @@
+//! Exposure judged the same way by the still check and the live guide: the face's mean, its
+//! blown highlights, and whether the picture as a whole is dim.
+
+use super::measures::{self, SkinPatches};
+use super::CheckLimits;
+use crate::engine::FaceMesh;
+use image::RgbImage;
+
+/// What is wrong with the light's amount, if anything.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ExposureFault {
+    /// The face's mean is under the window, or both the face's lit side and the picture's
+    /// brightest parts are dim.
+    Dark,
+    /// The face's mean is over the window.
+    Bright,
+    /// Skin burnt to white: a brightened face clips before its mean leaves the window.
+    Clipped,
+}
+
+impl ExposureFault {
+    /// The reason's direction word (`reasons::reason`).
+    pub fn direction(self) -> &'static str {
+        match self {
+            ExposureFault::Dark => "dark",
+            ExposureFault::Bright => "bright",
+            ExposureFault::Clipped => "clipped",
+        }
+    }
+}
+
+/// The numbers behind the verdict.
+#[derive(Clone, Copy, Debug)]
+pub struct ExposureReading {
+    /// Mean skin luma of the cheek and forehead patches.
+    pub mean: f32,
+    /// Share of those patches clipped at black or white.
+    pub clipped: f32,
+    /// Share of the whole face (inside its outline) at white.
+    pub highlights: f32,
+    /// The picture's 98th luma percentile.
+    pub frame_highlight: f32,
+    /// Median luma of the face's brighter side.
+    pub lit_side: f32,
+}
+
+impl ExposureReading {
+    pub fn read(img: &RgbImage, mesh: &FaceMesh, skin: &SkinPatches) -> Self {
+        let (mean, clipped) = measures::exposure(skin);
+        ExposureReading {
+            mean,
+            clipped,
+            highlights: measures::face_light(img, mesh).highlights,
+            frame_highlight: measures::frame_highlight(img),
+            lit_side: measures::lit_side_luma(skin),
+        }
+    }
+
+    /// The face is washed out: skin no longer looks like skin to the colour measures (glare,
+    /// hair, headwear, teeth), so they leave it to this one.
+    pub fn washed_out(&self, lim: &CheckLimits) -> bool {
+        self.mean > lim.exposure[1] || self.highlights > lim.max_face_highlights
+    }
+
+    pub fn fault(&self, lim: &CheckLimits) -> Option<ExposureFault> {
+        if self.mean < lim.exposure[0] {
+            Some(ExposureFault::Dark)
+        } else if self.mean > lim.exposure[1] {
+            Some(ExposureFault::Bright)
+        } else if self.clipped > lim.max_clipped_share || self.highlights > lim.max_face_highlights
+        {
+            Some(ExposureFault::Clipped)
+        } else if self.lit_side < lim.dark_face_mean
+            && self.frame_highlight < lim.min_frame_highlight
+        {
+            Some(ExposureFault::Dark)
+        } else {
+            None
+        }
+    }
+}
