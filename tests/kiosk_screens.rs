@@ -52,6 +52,8 @@ fn fill(ui: &KioskWindow) {
     let s = |t: &str| SharedString::from(t);
     ui.set_demo(true);
     ui.set_collection_open(true);
+    // a demo whose candidates were photographed before: the idle screen says how to start afresh
+    ui.set_demo_returning(true);
     ui.set_profile_title(s("广东省成人高考报名照片采集"));
     ui.set_help_phone(s("020-00000000"));
     ui.set_fields(rows(vec![
