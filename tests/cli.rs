@@ -323,7 +323,9 @@ fn headless_demo_runs_twice_in_a_row_from_the_same_folder() {
             String::from_utf8_lossy(&out.stderr)
         );
         assert!(
-            stdout.contains(&format!("demo data (database, outbox) in {dir}/kiosk-data")),
+            stdout.contains(&format!(
+                "demo data (database, outbox) in {dir}/headless-demo-data"
+            )),
             "{stdout}"
         );
         assert!(
@@ -338,12 +340,29 @@ fn headless_demo_runs_twice_in_a_row_from_the_same_folder() {
 
     // a folder of that name the demo did not make is never emptied
     let other = cwd.join("mine");
-    std::fs::create_dir_all(other.join("kiosk-data")).unwrap();
-    std::fs::write(other.join("kiosk-data/kiosk.sqlite"), b"someone's data").unwrap();
+    std::fs::create_dir_all(other.join("headless-demo-data")).unwrap();
+    std::fs::write(
+        other.join("headless-demo-data/kiosk.sqlite"),
+        b"someone's data",
+    )
+    .unwrap();
     let out = demo("mine");
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("was not made by the headless demo"));
-    assert!(other.join("kiosk-data/kiosk.sqlite").exists());
+    assert!(other.join("headless-demo-data/kiosk.sqlite").exists());
+    // nor the kiosk's own data folder, whatever it is called
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_kiosk"))
+        .args([
+            "--headless-demo",
+            "mine",
+            "--kiosk-data",
+            "mine/headless-demo-data",
+        ])
+        .current_dir(&cwd)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("the kiosk's own data folder"));
 
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_kiosk"))
         .args(["--headless-demo", "x", "--profile", "no-such-exam"])

@@ -143,6 +143,16 @@ pub fn parse_labels(text: &str) -> Result<Vec<LabelRow>, LabelError> {
             problem: e.to_string(),
         })?;
         let line = record.position().map_or(0, |p| p.line() as usize);
+        if record.len() <= defects_col.max(file_col) {
+            return Err(LabelError::BadRow {
+                line,
+                problem: format!(
+                    "{} fields where the header has {}; a compliant photo still needs its empty defects field (\"photo.jpg,\")",
+                    record.len(),
+                    headers.len()
+                ),
+            });
+        }
         let file = record.get(file_col).unwrap_or("").to_string();
         if file.is_empty() {
             return Err(LabelError::BadRow {
@@ -170,9 +180,15 @@ pub fn parse_labels(text: &str) -> Result<Vec<LabelRow>, LabelError> {
             "" => None,
             text => Some(Variant::parse(text).ok_or_else(|| LabelError::BadRow {
                 line,
-                problem: format!(
-                    "{text:?} is not a variant; use gain:F (0 < F <= 8) or side:F (0 < F <= 1)"
-                ),
+                problem: if CheckId::parse(text).is_some() {
+                    format!(
+                        "{text:?} is a check, in the variant column: separate defects with spaces, ; or |, not commas"
+                    )
+                } else {
+                    format!(
+                        "{text:?} is not a variant; use gain:F (0 < F <= 8) or side:F (0 < F <= 1)"
+                    )
+                },
             })?),
         };
         rows.push(LabelRow {
@@ -302,7 +318,12 @@ fn score_check(set: &[Labelled], id: CheckId) -> CheckScore {
                 s.wrongly_failed.push(l.name.to_string());
             }
         }
-        if let Some(v) = l.report.get(id).and_then(|c| c.value) {
+        if let Some(v) = l
+            .report
+            .get(id)
+            .and_then(|c| c.value)
+            .filter(|v| v.is_finite())
+        {
             values.push((v, bad));
         }
     }
@@ -539,6 +560,13 @@ mod tests {
         assert_eq!(rows[0].name(), "a.jpg@gain:1.7");
         assert!(parse_labels("file,defects,variant\na.jpg,exposure,gain:-1\n").is_err());
         assert!(parse_labels("file,defects,variant\na.jpg,,blur:3\n").is_err());
+        let Err(LabelError::BadRow { problem, .. }) =
+            parse_labels("file,defects,variant\na.jpg,glasses,mouth_closed\n")
+        else {
+            panic!("a defect in the variant column is refused");
+        };
+        assert!(problem.contains("not commas"), "{problem}");
+        assert!(parse_labels("file,defects\na.jpg\n").is_err());
     }
 
     #[test]

@@ -9,8 +9,8 @@ use image::RgbImage;
 /// What is wrong with the light's amount, if anything.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ExposureFault {
-    /// The face's mean is under the window, or both the face's lit side and the picture's
-    /// brightest parts are dim.
+    /// The face's mean is under the window, its skin is crushed to black, or both the face's
+    /// lit side and the picture's brightest parts are dim.
     Dark,
     /// The face's mean is over the window.
     Bright,
@@ -34,8 +34,9 @@ impl ExposureFault {
 pub struct ExposureReading {
     /// Mean skin luma of the cheek and forehead patches.
     pub mean: f32,
-    /// Share of those patches clipped at black or white.
-    pub clipped: f32,
+    /// Shares of those patches clipped at black and at white.
+    pub clipped_black: f32,
+    pub clipped_white: f32,
     /// Share of the whole face (inside its outline) at white.
     pub highlights: f32,
     /// The picture's 98th luma percentile.
@@ -46,10 +47,11 @@ pub struct ExposureReading {
 
 impl ExposureReading {
     pub fn read(img: &RgbImage, mesh: &FaceMesh, skin: &SkinPatches) -> Self {
-        let (mean, clipped) = measures::exposure(skin);
+        let (mean, clipped_black, clipped_white) = measures::exposure(skin);
         ExposureReading {
             mean,
-            clipped,
+            clipped_black,
+            clipped_white,
             highlights: measures::face_light(img, mesh).highlights,
             frame_highlight: measures::frame_highlight(img),
             lit_side: measures::lit_side_luma(skin),
@@ -67,11 +69,13 @@ impl ExposureReading {
             Some(ExposureFault::Dark)
         } else if self.mean > lim.exposure[1] {
             Some(ExposureFault::Bright)
-        } else if self.clipped > lim.max_clipped_share || self.highlights > lim.max_face_highlights
+        } else if self.clipped_white > lim.max_clipped_share
+            || self.highlights > lim.max_face_highlights
         {
             Some(ExposureFault::Clipped)
-        } else if self.lit_side < lim.dark_face_mean
-            && self.frame_highlight < lim.min_frame_highlight
+        } else if self.clipped_black > lim.max_clipped_share
+            || (self.lit_side < lim.dark_face_mean
+                && self.frame_highlight < lim.min_frame_highlight)
         {
             Some(ExposureFault::Dark)
         } else {

@@ -124,16 +124,18 @@ impl SkinPatches {
     }
 }
 
-/// Mean luminance of the face's skin (0–255) and the share of clipped skin pixels.
-pub fn exposure(skin: &SkinPatches) -> (f32, f32) {
+/// Mean luminance of the face's skin (0–255) and the shares of skin pixels clipped at black
+/// and at white.
+pub fn exposure(skin: &SkinPatches) -> (f32, f32, f32) {
     let all = skin.all_lumas();
     if all.is_empty() {
-        return (0.0, 0.0);
+        return (0.0, 0.0, 0.0);
     }
-    let mean = all.iter().sum::<f32>() / all.len() as f32;
-    let clipped =
-        all.iter().filter(|&&v| !(6.0..=249.0).contains(&v)).count() as f32 / all.len() as f32;
-    (mean, clipped)
+    let n = all.len() as f32;
+    let mean = all.iter().sum::<f32>() / n;
+    let black = all.iter().filter(|&&v| v < 6.0).count() as f32 / n;
+    let white = all.iter().filter(|&&v| v > 249.0).count() as f32 / n;
+    (mean, black, white)
 }
 
 /// How bright the picture's brightest parts are: the 98th percentile of luma over a sparse
@@ -544,14 +546,20 @@ pub struct GlassesLines {
     pub temples: f32,
 }
 
-pub fn glasses_lines(img: &RgbImage, mesh: &FaceMesh) -> GlassesLines {
+/// The inner eye corners' distance and the line thickness a frame has at that size.
+fn bridge_scale(mesh: &FaceMesh) -> (f32, usize) {
+    let span = mesh
+        .point(idx::RIGHT_EYE_INNER)
+        .distance(mesh.point(idx::LEFT_EYE_INNER));
+    (span, ((span * 0.06).round() as usize).max(1))
+}
+
+fn bridge_response(img: &RgbImage, mesh: &FaceMesh) -> f32 {
     let ri = mesh.point(idx::RIGHT_EYE_INNER);
     let li = mesh.point(idx::LEFT_EYE_INNER);
-    let span = ri.distance(li);
-    let cx = (ri.x + li.x) / 2.0;
-    let eye_y = (ri.y + li.y) / 2.0;
-    let k = ((span * 0.06).round() as usize).max(1);
-    let bridge = line_response(
+    let (span, k) = bridge_scale(mesh);
+    let (cx, eye_y) = ((ri.x + li.x) / 2.0, (ri.y + li.y) / 2.0);
+    line_response(
         img,
         &BoundingBox {
             x0: cx - span * 0.15,
@@ -560,7 +568,12 @@ pub fn glasses_lines(img: &RgbImage, mesh: &FaceMesh) -> GlassesLines {
             y1: eye_y + span * 0.1,
         },
         k,
-    );
+    )
+}
+
+pub fn glasses_lines(img: &RgbImage, mesh: &FaceMesh) -> GlassesLines {
+    let (span, k) = bridge_scale(mesh);
+    let bridge = bridge_response(img, mesh);
     // a lower rim runs under the eye's middle half, between the lid and the cheek's top
     let rim = |outer: usize, inner: usize, lower: [usize; 3]| {
         let (a, b) = (mesh.point(outer), mesh.point(inner));
@@ -618,7 +631,7 @@ pub fn glasses_lines(img: &RgbImage, mesh: &FaceMesh) -> GlassesLines {
 /// Eyeglasses: a frame's bridge crosses the nose between the eyes as a thin horizontal line
 /// that bare skin does not have (bare faces 0–7, thick frowning brows 14, frames 40+).
 pub fn glasses_evidence(img: &RgbImage, mesh: &FaceMesh) -> f32 {
-    glasses_lines(img, mesh).bridge
+    bridge_response(img, mesh)
 }
 
 /// Colour of the clothing (Lab), sampled below the chin where the mask says person.

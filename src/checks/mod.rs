@@ -481,8 +481,10 @@ fn face_checks(
         Some(Limit::between(lim.exposure[0], lim.exposure[1])),
         |v| if v < 128.0 { "dark" } else { "bright" },
     );
-    r.detail
-        .insert("clipped_share".into(), round(light.clipped).into());
+    r.detail.insert(
+        "clipped_share".into(),
+        round(light.clipped_black + light.clipped_white).into(),
+    );
     r.detail
         .insert("highlights".into(), round(light.highlights).into());
     r.detail.insert(

@@ -119,10 +119,10 @@ pub fn run(args: EvalArgs, catalog: &Catalog) -> Result<ExitCode> {
             profile.name,
             calibration.compliant,
             calibration.compliant_passed,
-            percent(Some(ratio(
-                calibration.compliant_passed,
-                calibration.compliant
-            )))
+            percent(
+                (calibration.compliant > 0)
+                    .then(|| ratio(calibration.compliant_passed, calibration.compliant))
+            )
         ));
         say(format!(
             "{:<18} {:>14} {:>8} {:>16} {:>9}  {:<22} balanced at",

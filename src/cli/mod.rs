@@ -35,11 +35,11 @@ pub struct Cli {
     data_dir: Option<PathBuf>,
     /// Run a scripted full session per exam profile with simulated taps and devices, and write
     /// a PNG of every screen to DIR (`<profile>-<nn>-<screen>.png`).
-    /// Its data (database, outbox) go to a fresh `DIR/kiosk-data`, never the kiosk's own, so
-    /// every run meets its candidates as new ones.
+    /// Its data (database, outbox) go to a fresh `DIR/headless-demo-data`, never the kiosk's
+    /// own, so every run meets its candidates as new ones.
     #[arg(long, value_name = "DIR")]
     headless_demo: Option<PathBuf>,
-    /// With --headless-demo: only this exam profile (repeatable); default all five.
+    /// With --headless-demo: only this exam profile (repeatable); default all of them.
     #[arg(long = "profile", value_name = "NAME", requires = "headless_demo")]
     demo_profiles: Vec<String>,
     /// A landscape screen (1920×1080) instead of portrait (1080×1920).
@@ -115,12 +115,15 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
                     let Some(p) = all.iter().find(|p| **p == name.as_str()) else {
                         bail!("no exam profile {name:?}; the demo has {}", all.join(", "));
                     };
-                    chosen.push(*p);
+                    // the same candidate twice would come back as a returning one
+                    if !chosen.contains(p) {
+                        chosen.push(*p);
+                    }
                 }
                 chosen
             };
             std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-            opts.data_dir = capture_kiosk::kiosk::demo::fresh_demo_data_dir(dir)?;
+            opts.data_dir = capture_kiosk::kiosk::demo::fresh_demo_data_dir(dir, &cli.kiosk_data)?;
             say(format!(
                 "demo data (database, outbox) in {}",
                 opts.data_dir.display()

@@ -18,17 +18,22 @@ pub struct FaceDetection {
 }
 
 impl FaceDetection {
-    /// The same face moved by (`dx`, `dy`) pixels.
-    pub fn shifted(mut self, dx: f32, dy: f32) -> Self {
+    /// The same face moved by (`dx`, `dy`) pixels, then scaled by `k` about the origin (from
+    /// a padded, shrunk copy back to the picture).
+    pub fn mapped(mut self, dx: f32, dy: f32, k: f32) -> Self {
+        let map = |p: Point| Point::new((p.x + dx) * k, (p.y + dy) * k);
+        let (a, b) = (
+            map(Point::new(self.bbox.x0, self.bbox.y0)),
+            map(Point::new(self.bbox.x1, self.bbox.y1)),
+        );
         self.bbox = BoundingBox {
-            x0: self.bbox.x0 + dx,
-            y0: self.bbox.y0 + dy,
-            x1: self.bbox.x1 + dx,
-            y1: self.bbox.y1 + dy,
+            x0: a.x,
+            y0: a.y,
+            x1: b.x,
+            y1: b.y,
         };
         for p in &mut self.points {
-            p.x += dx;
-            p.y += dy;
+            *p = map(*p);
         }
         self
     }

@@ -18,8 +18,13 @@ pub use models::{FaceModels, ModelError};
 pub use segmentation::PersonMask;
 
 use crate::geometry::Point;
+use crate::imaging;
 use image::RgbImage;
 use std::sync::Arc;
+
+/// The longer side of the copy a close-up is looked at again on (the detector's own input is
+/// about this size).
+const CLOSE_UP_SIDE: u32 = 320;
 
 /// Faces smaller than this share of the largest face are background people far away, posters
 /// or noise; they do not count as "several faces".
@@ -92,9 +97,21 @@ impl FaceEngine {
         &self.models
     }
 
-    /// Detects faces (largest first), keeping only those that count.
+    /// Detects faces (largest first), keeping only those that count. A still with no face
+    /// found is looked at again as a close-up (the live guide does not: an empty kiosk would
+    /// pay for it on every frame).
     pub fn detect(&self, img: &RgbImage) -> Result<Vec<FaceDetection>, ModelError> {
-        self.detect_with(img, &mut Vec::new())
+        let mut scratch = Vec::new();
+        let faces = self.detect_with(img, &mut scratch)?;
+        if !faces.is_empty() {
+            return Ok(faces);
+        }
+        let mut faces = self.detect_close_up(img, &mut scratch)?;
+        faces.sort_by(|a, b| b.bbox.area().total_cmp(&a.bbox.area()));
+        if let Some(largest) = faces.first().map(|f| f.bbox.width()) {
+            faces.retain(|f| f.bbox.width() >= largest * SECOND_FACE_MIN_SHARE);
+        }
+        Ok(faces)
     }
 
     /// `detect` with a caller's input buffer (the live guide reuses one across frames).
@@ -104,9 +121,6 @@ impl FaceEngine {
         scratch: &mut Vec<f32>,
     ) -> Result<Vec<FaceDetection>, ModelError> {
         let mut faces = detect::detect_faces(&self.models, img, scratch)?;
-        if faces.is_empty() {
-            faces = self.detect_close_up(img, scratch)?;
-        }
         faces.sort_by(|a, b| b.bbox.area().total_cmp(&a.bbox.area()));
         if let Some(largest) = faces.first().map(|f| f.bbox.width()) {
             faces.retain(|f| f.bbox.width() >= largest * SECOND_FACE_MIN_SHARE);
@@ -115,21 +129,29 @@ impl FaceEngine {
     }
 
     /// A face that fills the picture (a close-up, a tight crop) is too big for the detector's
-    /// anchors: look again with a grey margin around the picture, as if the camera were
-    /// further away, and map what is found back.
+    /// anchors: look again at a copy shrunk to the detector's size with a grey margin around
+    /// it, as if the camera were further away, and map what is found back. The copy is small
+    /// whatever the photo's size (a margin at full resolution could take a gigabyte).
     fn detect_close_up(
         &self,
         img: &RgbImage,
         scratch: &mut Vec<f32>,
     ) -> Result<Vec<FaceDetection>, ModelError> {
         let (w, h) = img.dimensions();
-        let pad = (w.max(h) / 2).max(1);
-        let mut framed = RgbImage::from_pixel(w + 2 * pad, h + 2 * pad, image::Rgb([128; 3]));
-        image::imageops::replace(&mut framed, img, pad as i64, pad as i64);
+        let side = CLOSE_UP_SIDE as f32;
+        let k = (side / w.max(h).max(1) as f32).min(1.0);
+        let (sw, sh) = (
+            ((w as f32 * k).round() as u32).max(1),
+            ((h as f32 * k).round() as u32).max(1),
+        );
+        let small = imaging::resize_rgb(img, sw, sh);
+        let pad = sw.max(sh) / 2;
+        let mut framed = RgbImage::from_pixel(sw + 2 * pad, sh + 2 * pad, image::Rgb([128; 3]));
+        image::imageops::replace(&mut framed, &small, pad as i64, pad as i64);
         let found = detect::detect_faces(&self.models, &framed, scratch)?;
         Ok(found
             .into_iter()
-            .map(|f| f.shifted(-(pad as f32), -(pad as f32)))
+            .map(|f| f.mapped(-(pad as f32), -(pad as f32), 1.0 / k))
             .collect())
     }
 

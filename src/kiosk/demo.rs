@@ -495,14 +495,27 @@ pub fn headless_kiosk(
 /// Marks a data folder the headless demo made, so that the next run may delete it.
 const DEMO_DATA_MARK: &str = ".headless-demo-data";
 
-/// The headless demo's own data folder, `DIR/kiosk-data`, emptied for this run: a scripted demo
-/// must meet its candidates as new ones every time (a second run in the kiosk's real data folder
-/// met them as returning candidates and stopped on the status screen). A folder of that name
-/// that an earlier demo did not make is never deleted: the run stops and says so.
-pub fn fresh_demo_data_dir(out: &Path) -> Result<PathBuf> {
-    let dir = out.join("kiosk-data");
+/// The headless demo's own data folder, `DIR/headless-demo-data`, emptied for this run: a
+/// scripted demo must meet its candidates as new ones every time (a second run in the kiosk's
+/// real data folder met them as returning candidates and stopped on the status screen). Its
+/// name is not the kiosk's (`kiosk-data`), and it is refused if it is the kiosk's data folder
+/// all the same; a folder of that name that an earlier demo did not make is never deleted
+/// unless it is empty.
+pub fn fresh_demo_data_dir(out: &Path, kiosk_data: &Path) -> Result<PathBuf> {
+    let dir = out.join("headless-demo-data");
+    let same = |a: &Path, b: &Path| match (a.canonicalize(), b.canonicalize()) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => false,
+    };
+    if same(&dir, kiosk_data) {
+        bail!(
+            "{} is the kiosk's own data folder; the headless demo never runs there: choose another folder for the screenshots",
+            dir.display()
+        );
+    }
     if dir.exists() {
-        if !dir.join(DEMO_DATA_MARK).exists() {
+        let empty = std::fs::read_dir(&dir).is_ok_and(|mut d| d.next().is_none());
+        if !empty && !dir.join(DEMO_DATA_MARK).exists() {
             bail!(
                 "{} exists and was not made by the headless demo; choose another folder for the screenshots",
                 dir.display()

@@ -75,6 +75,7 @@ impl CameraWorker {
                 let mut previews = PreviewMaker::new(preview_width);
                 let mut window_start = Instant::now();
                 let (mut count, mut fps) = (0u32, 0f32);
+                let mut guided_epoch = ep.load(Ordering::SeqCst);
                 while !s.load(Ordering::SeqCst) {
                     if let Some(new) = g.lock().ok().and_then(|mut n| n.take()) {
                         guide = new;
@@ -86,6 +87,11 @@ impl CameraWorker {
                         continue;
                     }
                     let started_in = ep.load(Ordering::SeqCst);
+                    if started_in != guided_epoch {
+                        // a new start: the next candidate may already be in view
+                        guide.reset();
+                        guided_epoch = started_in;
+                    }
                     let frame = match source.next_frame() {
                         Ok(f) => f,
                         Err(e) => {
