@@ -211,6 +211,8 @@ impl Default for CheckLimits {
             max_clipped_share: 0.15,
             // kiosk eval: no real photo clips 1 % of its face; faces brightened 1.6× clip 2–60 %
             max_face_highlights: 0.01,
+            // kiosk eval: lit sides of pictures darkened to 0.45× read 62–97, of real photos 96
+            // (the dim TV still) and 106 up
             dark_face_mean: 100.0,
             // kiosk eval: pictures darkened to 0.45× reach 87–113, real ones 127 (a dim TV still) and up
             min_frame_highlight: 150.0,
