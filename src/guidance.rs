@@ -32,6 +32,7 @@ pub enum Prompt {
     LookStraight,
     TakeOffGlasses,
     HairOffBrows,
+    CloseLips,
     TooDark,
     TooBright,
     Backlit,
@@ -65,6 +66,7 @@ impl Prompt {
                 "请整理头发，露出眉毛和眼睛",
                 "please move your hair off your brows and eyes",
             ),
+            Prompt::CloseLips => r("请自然闭合双唇", "please close your lips"),
             Prompt::TooDark => r("光线太暗", "too dark"),
             Prompt::TooBright => r("光线太亮", "too bright"),
             Prompt::Backlit => r("背后光线太强，请调整位置", "too much light behind you"),
@@ -396,6 +398,12 @@ impl LiveGuide {
         }
         if measures::brow_eye_occlusion(img, mesh, &skin) > l.max_brow_eye_occlusion {
             return Prompt::HairOffBrows;
+        }
+        // the still check's mouth rules: an open mouth, or teeth between parted lips
+        if measures::mouth_gap(mesh) > l.max_mouth_gap
+            || measures::teeth_share(img, mesh) > l.max_teeth_share
+        {
+            return Prompt::CloseLips;
         }
         Prompt::HoldStill
     }
