@@ -52,7 +52,7 @@ impl ExposureReading {
             mean,
             clipped_black,
             clipped_white,
-            highlights: measures::face_light(img, mesh).highlights,
+            highlights: measures::face_highlights(img, mesh),
             frame_highlight: measures::frame_highlight(img),
             lit_side: measures::lit_side_luma(skin),
         }

@@ -106,6 +106,14 @@ impl SkinPatches {
         (!l.is_empty()).then(|| [median(l), median(a), median(b)])
     }
 
+    /// Each side's median luminance (subject's right, left).
+    fn side_medians(&self) -> (f32, f32) {
+        (
+            median(self.right_lumas.clone()),
+            median(self.left_lumas.clone()),
+        )
+    }
+
     /// Both sides' luminances together.
     fn all_lumas(&self) -> Vec<f32> {
         let mut all = self.right_lumas.clone();
@@ -157,48 +165,39 @@ pub fn frame_highlight(img: &RgbImage) -> f32 {
     v[(v.len() * 98 / 100).min(v.len() - 1)]
 }
 
-/// Luminance over the whole face inside its outline: the shares of blown highlights and of
-/// crushed shadows, and the median. Over-exposure shows first as skin burnt to white on the
-/// forehead and nose, under-exposure as skin sunk into black, before the mean says much.
-#[derive(Clone, Copy, Debug, Default)]
-pub struct FaceLight {
-    pub highlights: f32,
-    pub shadows: f32,
-    pub median: f32,
-}
-
-pub fn face_light(img: &RgbImage, mesh: &FaceMesh) -> FaceLight {
+/// The share of the whole face (inside its outline) burnt to white. Over-exposure shows first
+/// as skin burnt to white on the forehead and nose, before the mean says much.
+pub fn face_highlights(img: &RgbImage, mesh: &FaceMesh) -> f32 {
     let oval: Vec<Point> = idx::FACE_OVAL.iter().map(|&i| mesh.point(i)).collect();
     let Some(b) = BoundingBox::around(oval.iter().copied()) else {
-        return FaceLight::default();
+        return 0.0;
     };
-    let mut lumas = Vec::new();
+    let (mut white, mut all) = (0u32, 0u32);
     for_each_sampled(img, &b, 6000, |x, y, p| {
         if crate::geometry::polygon_contains(&oval, Point::new(x as f32 + 0.5, y as f32 + 0.5)) {
-            lumas.push(luma(p));
+            all += 1;
+            if luma(p) >= 250.0 {
+                white += 1;
+            }
         }
     });
-    if lumas.is_empty() {
-        return FaceLight::default();
-    }
-    let n = lumas.len() as f32;
-    FaceLight {
-        highlights: lumas.iter().filter(|&&v| v >= 250.0).count() as f32 / n,
-        shadows: lumas.iter().filter(|&&v| v <= 20.0).count() as f32 / n,
-        median: median(lumas),
+    if all == 0 {
+        0.0
+    } else {
+        white as f32 / all as f32
     }
 }
 
 /// The median luminance of the face's brighter side: light that is only uneven leaves one side
 /// lit, an under-exposed picture leaves both dark.
 pub fn lit_side_luma(skin: &SkinPatches) -> f32 {
-    median(skin.right_lumas.clone()).max(median(skin.left_lumas.clone()))
+    let (r, l) = skin.side_medians();
+    r.max(l)
 }
 
 /// Darker side over brighter side of the face (1 = perfectly even).
 pub fn light_uniformity(skin: &SkinPatches) -> f32 {
-    let r = median(skin.right_lumas.clone());
-    let l = median(skin.left_lumas.clone());
+    let (r, l) = skin.side_medians();
     if r.max(l) <= 1.0 {
         return 0.0;
     }

@@ -313,6 +313,14 @@ pub fn evaluate(
     }
 }
 
+/// A colour measure left to `exposure` on a washed-out face says so in its detail.
+fn not_applied_on_washed_out_face(r: &mut CheckResult) {
+    r.detail.insert(
+        "not_applied".into(),
+        "face over-exposed: see exposure".into(),
+    );
+}
+
 fn face_checks(
     b: &mut Builder,
     img: &RgbImage,
@@ -433,10 +441,7 @@ fn face_checks(
         |_| "glare",
     );
     if washed_out {
-        r.detail.insert(
-            "not_applied".into(),
-            "face over-exposed: see exposure".into(),
-        );
+        not_applied_on_washed_out_face(r);
     }
     let above_brows = measures::above_brows_cover(img, mesh, &skin);
     let r = b.push(
@@ -448,10 +453,7 @@ fn face_checks(
     r.detail
         .insert("above_brows".into(), round(above_brows).into());
     if washed_out {
-        r.detail.insert(
-            "not_applied".into(),
-            "face over-exposed: see exposure".into(),
-        );
+        not_applied_on_washed_out_face(r);
     }
     let r = b.push(
         CheckId::Headwear,
@@ -464,10 +466,7 @@ fn face_checks(
         round(measures::forehead_texture(img, mesh)).into(),
     );
     if washed_out {
-        r.detail.insert(
-            "not_applied".into(),
-            "face over-exposed: see exposure".into(),
-        );
+        not_applied_on_washed_out_face(r);
     }
     b.push(
         CheckId::LightUniformity,
