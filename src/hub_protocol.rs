@@ -33,18 +33,24 @@ impl RecordMeta {
         if uuid::Uuid::parse_str(&self.key).is_err() {
             return Some(format!("key {:?} is not a UUID", self.key));
         }
-        let short = |s: &str| !s.is_empty() && s.chars().count() <= 64;
+        // no control characters: these end up in logs, file listings and the review page
+        let short =
+            |s: &str| !s.is_empty() && s.chars().count() <= 64 && !s.chars().any(char::is_control);
         for (name, value) in [
             ("profile", &self.profile),
             ("candidate_key", &self.candidate_key),
             ("spec", &self.spec),
         ] {
             if !short(value) {
-                return Some(format!("{name} must be 1–64 characters"));
+                return Some(format!(
+                    "{name} must be 1–64 characters with no control characters"
+                ));
             }
         }
-        if self.batch_id.chars().count() > 64 {
-            return Some("batch_id must be at most 64 characters".into());
+        if self.batch_id.chars().count() > 64 || self.batch_id.chars().any(char::is_control) {
+            return Some(
+                "batch_id must be at most 64 characters with no control characters".into(),
+            );
         }
         if self
             .verification_distance

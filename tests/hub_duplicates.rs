@@ -110,7 +110,11 @@ fn copies_are_flagged_and_other_candidates_are_not() {
     let items = hub
         .hub
         .db()
-        .review_items(capture_kiosk::hub_protocol::ReviewState::PendingReview, 100)
+        .review_items(
+            capture_kiosk::hub_protocol::ReviewState::PendingReview,
+            100,
+            0,
+        )
         .unwrap();
     for item in &items {
         if item.record_id == copy_id {

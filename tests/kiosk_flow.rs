@@ -71,7 +71,11 @@ fn one_full_session_per_profile_ends_in_the_outbox_and_at_the_hub() {
     let manual: Vec<_> = hub
         .hub
         .db()
-        .review_items(capture_kiosk::hub_protocol::ReviewState::PendingReview, 10)
+        .review_items(
+            capture_kiosk::hub_protocol::ReviewState::PendingReview,
+            10,
+            0,
+        )
         .unwrap()
         .into_iter()
         .filter(|i| i.manual_review)

@@ -3,8 +3,8 @@
 
 use super::say;
 use anyhow::{bail, Context, Result};
-use capture_kiosk::hub::tls::{server_config, TlsListener};
-use capture_kiosk::hub::{serve, Hub, HubConfig};
+use capture_kiosk::hub::tls::server_config;
+use capture_kiosk::hub::{serve, serve_tls, Hub, HubConfig};
 use capture_kiosk::roster::{parse_roster_csv, roster_text};
 use clap::{Args, Subcommand};
 use std::io::BufRead;
@@ -86,9 +86,9 @@ pub fn run(a: HubArgs) -> Result<ExitCode> {
                 // the first line tells scripts and tests the port (with --listen 127.0.0.1:0)
                 match (&a.tls_cert, &a.tls_key) {
                     (Some(cert), Some(key)) => {
-                        let tls = TlsListener::new(listener, server_config(cert, key)?)?;
+                        let tls = server_config(cert, key)?;
                         say(format!("hub listening on https://{addr}"));
-                        serve(tls, hub, shutdown_signal()).await?;
+                        serve_tls(listener, tls, hub, shutdown_signal()).await?;
                     }
                     _ => {
                         say(format!("hub listening on http://{addr}"));

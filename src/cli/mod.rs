@@ -2,6 +2,7 @@
 //! 2 unreadable input or a set-up problem (with a message saying what to do).
 
 mod bench;
+mod bench_hub;
 mod bench_upload;
 mod camera;
 mod check;
@@ -78,6 +79,8 @@ enum Command {
     Bench(bench::BenchArgs),
     /// Measure upload throughput on loopback and the drain time of a backlog.
     BenchUpload(bench_upload::BenchUploadArgs),
+    /// Kiosks' upload times on loopback in quiet and while strangers attack the hub; its peak memory.
+    BenchHub(bench_hub::BenchHubArgs),
     /// The camera: list, snapshot, calibrate the focal length, estimate distances.
     #[command(subcommand)]
     Camera(camera::CameraCommand),
@@ -164,6 +167,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Staff(c) => staff::run(c),
         Command::Hub(a) => hub::run(a),
         Command::BenchUpload(a) => bench_upload::run(a),
+        Command::BenchHub(a) => bench_hub::run(a),
     }
 }
 

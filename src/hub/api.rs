@@ -24,11 +24,17 @@ pub(super) const MAX_DOCUMENTS: usize = 3;
 /// The parts a submission may have, said in every answer about a wrong part.
 const PARTS: &str =
     "a submission has the parts metadata, photo and report, and up to 3 parts named document";
+/// Pixel bounds: a kiosk's photo is a spec-sized photo (150×210 to 480×640 today); a document
+/// is a camera frame of an ID card. Anything larger is refused from its header, before any
+/// pixel is decoded.
+const PHOTO_SIDES: (u32, u32) = (100, 2000);
+const DOCUMENT_SIDES: (u32, u32) = (100, 4000);
 /// The largest verification distance accepted (openapi.yaml states it). Real distances are
 /// below 2; the bound keeps a float that overflows f32 from ever reaching the store.
 const MAX_DISTANCE: f64 = 1000.0;
 
-pub fn routes() -> Router<Arc<Hub>> {
+/// The kiosk routes, each behind the kiosk-token check.
+pub fn routes(hub: &Arc<Hub>) -> Router<Arc<Hub>> {
     Router::new()
         .route("/api/v1/kiosk", get(whoami))
         .route("/api/v1/records", post(submit))
@@ -37,6 +43,10 @@ pub fn routes() -> Router<Arc<Hub>> {
         .route("/api/v1/records/{id}/withdraw", post(withdraw))
         .route("/api/v1/candidates/lookup", post(candidate_lookup))
         .route("/api/v1/roster", get(roster))
+        .route_layer(axum::middleware::from_fn_with_state(
+            hub.clone(),
+            super::auth::require_kiosk,
+        ))
 }
 
 pub(super) fn bearer(headers: &HeaderMap) -> Result<String, ApiError> {
@@ -55,7 +65,10 @@ pub(super) fn bearer(headers: &HeaderMap) -> Result<String, ApiError> {
 }
 
 /// The kiosk (id, name) that `headers` authenticate, on a blocking thread.
-async fn kiosk(hub: &Arc<Hub>, headers: &HeaderMap) -> Result<(String, String), ApiError> {
+pub(super) async fn kiosk(
+    hub: &Arc<Hub>,
+    headers: &HeaderMap,
+) -> Result<(String, String), ApiError> {
     let token = bearer(headers)?;
     blocking(hub, move |h| {
         h.db().kiosk_by_token(&token)?.ok_or_else(|| {
@@ -98,6 +111,12 @@ async fn submit(
     mut form: Multipart,
 ) -> Result<(StatusCode, Json<SubmitReply>), ApiError> {
     let (kiosk_id, _) = kiosk(&hub, &headers).await?;
+    // a submission being received holds its parts (up to the body limit) in memory: a bounded
+    // number at once, so many slow senders cannot add up to gigabytes
+    let _receiving =
+        hub.upload_slots.acquire().await.map_err(|_| {
+            ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "the hub is shutting down")
+        })?;
     let (mut meta, mut photo, mut report) = (None, None, None);
     let mut documents: Vec<axum::body::Bytes> = Vec::new();
     // the last part read, so that an unreadable body can say where it went wrong
@@ -168,9 +187,9 @@ async fn submit(
         return Err(invalid(problem));
     }
     // the key names the photo files and is compared as text, so only one spelling of a UUID
-    if meta.key.len() != 36 {
+    if !is_canonical_uuid(&meta.key) {
         return Err(invalid(format!(
-            "key {:?} must be a UUID in its hyphenated form (8-4-4-4-12 hex digits)",
+            "key {:?} must be a UUID in its hyphenated form (8-4-4-4-12 lower-case hex digits)",
             meta.key
         )));
     }
@@ -179,12 +198,46 @@ async fn submit(
             "verification_distance {d} is more than {MAX_DISTANCE}"
         )));
     }
+    // decoding takes up to ~50 MiB per document: a few at a time, whoever is sending
+    let _decoding =
+        hub.decode_slots.acquire().await.map_err(|_| {
+            ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "the hub is shutting down")
+        })?;
     blocking(&hub, move |h| {
         let documents: Vec<&[u8]> = documents.iter().map(|d| d.as_ref()).collect();
         h.store_submission(&kiosk_id, meta, &photo, &report, &documents)
     })
     .await
     .map(|(code, reply)| (code, Json(reply)))
+}
+
+/// Whether `key` is a UUID written the one way the hub stores it: hyphenated, lower case.
+fn is_canonical_uuid(key: &str) -> bool {
+    uuid::Uuid::try_parse(key).is_ok_and(|u| u.hyphenated().to_string() == key)
+}
+
+/// Decodes a photo or document within `sides` (smallest and largest side in pixels).
+fn decode_within(bytes: &[u8], what: &str, sides: (u32, u32)) -> Result<image::RgbImage, ApiError> {
+    if !bytes.starts_with(&[0xFF, 0xD8]) {
+        return Err(invalid(format!("the {what} is not a JPEG")));
+    }
+    let limits = DecodeLimits {
+        max_file_bytes: MAX_PHOTO_BYTES,
+        max_side: sides.1,
+        max_alloc_bytes: u64::from(sides.1) * u64::from(sides.1) * 3 + (1 << 20),
+    };
+    let img = decode_image(bytes, limits)
+        .map_err(|e| invalid(format!("the {what} cannot be read: {e}")))?;
+    if img.width() < sides.0 || img.height() < sides.0 {
+        return Err(invalid(format!(
+            "the {what} is {}×{} pixels; at least {}×{} is needed",
+            img.width(),
+            img.height(),
+            sides.0,
+            sides.0
+        )));
+    }
+    Ok(img)
 }
 
 /// A multipart body that cannot be read any further (a part's headers are malformed, e.g. a
@@ -260,27 +313,20 @@ impl Hub {
                     "a different record with this key is already stored; a new capture needs a new key",
                 ));
             }
-            log(&format!(
-                "record {} from kiosk {kiosk_id} replayed: answered from the stored record",
-                rec.id
-            ));
+            tracing::info!(target: "hub", record = %rec.id, kiosk = %kiosk_id, "record replayed: answered from the stored record");
             Ok(Some((StatusCode::OK, reply_of(&rec.status))))
         };
         if let Some(answer) = replay(&self.db())? {
             return Ok(answer);
         }
 
-        if !photo.starts_with(&[0xFF, 0xD8]) {
-            return Err(invalid("the photo is not a JPEG"));
-        }
-        let limits = DecodeLimits {
-            max_file_bytes: MAX_PHOTO_BYTES,
-            max_side: 6000,
-            max_alloc_bytes: 128 << 20,
-        };
-        let img = decode_image(photo, limits)
-            .map_err(|e| invalid(format!("the photo cannot be read: {e}")))?;
+        let img = decode_within(photo, "photo", PHOTO_SIDES)?;
         let hash = photo_hash(&img);
+        drop(img);
+        for doc in documents {
+            // decoded to prove it is a photo, then dropped: one document in memory at a time
+            decode_within(doc, "document photo", DOCUMENT_SIDES)?;
+        }
 
         let db = self.db();
         // a replay that raced this one may have stored it while the photo was decoded
@@ -294,11 +340,6 @@ impl Hub {
             &meta.candidate_key,
             &hash,
         );
-        for doc in documents {
-            if !doc.starts_with(&[0xFF, 0xD8]) {
-                return Err(invalid("a document photo is not a JPEG"));
-            }
-        }
         let file = self.write_photo(&meta.key, "", photo)?;
         for (n, doc) in documents.iter().enumerate() {
             self.write_photo(&meta.key, &format!("-doc{n}"), doc)?;
@@ -322,16 +363,15 @@ impl Hub {
             state: status.state,
             phash: hash,
         });
-        log(&format!(
-            "record {} from kiosk {kiosk_id} stored ({} bytes{})",
-            meta.key,
-            photo.len(),
-            if flags.is_empty() {
-                String::new()
-            } else {
-                format!(", {} possible duplicates", flags.len())
-            }
-        ));
+        tracing::info!(
+            target: "hub",
+            record = %meta.key,
+            kiosk = %kiosk_id,
+            bytes = photo.len(),
+            documents = documents.len(),
+            possible_duplicates = flags.len(),
+            "record stored"
+        );
         Ok((StatusCode::CREATED, reply_of(&status)))
     }
 

@@ -82,6 +82,39 @@ const MIGRATIONS: &[&str] = &[
     "ALTER TABLE records ADD COLUMN documents INTEGER NOT NULL DEFAULT 0;",
 ];
 
+/// Checks `password` against a stored argon2 hash; with no stored hash (an unknown user) it
+/// checks against a decoy made with the same parameters, so both answers take the same time
+/// and the timing does not tell which reviewer names exist. CPU-heavy: call it on a blocking
+/// thread, never under the database lock.
+pub fn verify_password(stored: Option<&str>, password: &str) -> bool {
+    static DECOY: std::sync::OnceLock<Option<String>> = std::sync::OnceLock::new();
+    let decoy = DECOY.get_or_init(|| {
+        let mut salt = [0u8; 16];
+        getrandom::fill(&mut salt).ok()?;
+        let salt = SaltString::encode_b64(&salt).ok()?;
+        let mut password = [0u8; 24];
+        getrandom::fill(&mut password).ok()?;
+        Argon2::default()
+            .hash_password(&password, &salt)
+            .ok()
+            .map(|h| h.to_string())
+    });
+    let (phc, real) = match stored {
+        Some(s) => (s, true),
+        None => match decoy {
+            Some(d) => (d.as_str(), false),
+            None => return false,
+        },
+    };
+    let Ok(parsed) = PasswordHash::new(phc) else {
+        return false;
+    };
+    let ok = Argon2::default()
+        .verify_password(password.as_bytes(), &parsed)
+        .is_ok();
+    ok && real
+}
+
 pub fn digest_hex(bytes: &[u8]) -> String {
     Sha256::digest(bytes)
         .iter()
@@ -141,7 +174,6 @@ pub struct ReviewItem {
     pub state: ReviewState,
     pub reasons: Vec<RejectReason>,
     pub note: String,
-    pub report: serde_json::Value,
     pub duplicates: Vec<DuplicateFlag>,
     /// Document photographs from the manual path.
     pub documents: i64,
@@ -271,34 +303,26 @@ impl HubDb {
         Ok(())
     }
 
-    /// Checks a reviewer's password; on success opens a login session and returns its secret.
-    pub fn login(
-        &self,
-        user: &str,
-        password: &str,
-        lifetime_ms: i64,
-    ) -> Result<Option<String>, StoreError> {
-        let stored: Option<String> = self
+    /// A reviewer's stored password hash (PHC string), if the user exists. Checking it is
+    /// [`verify_password`]'s job, off the database lock.
+    pub fn password_hash(&self, user: &str) -> Result<Option<String>, StoreError> {
+        Ok(self
             .conn
             .query_row(
                 "SELECT password_hash FROM reviewers WHERE user = ?1",
                 params![user],
                 |r| r.get(0),
             )
-            .optional()?;
-        let Some(stored) = stored else {
-            return Ok(None);
-        };
-        let Ok(parsed) = PasswordHash::new(&stored) else {
-            return Ok(None);
-        };
-        if Argon2::default()
-            .verify_password(password.as_bytes(), &parsed)
-            .is_err()
-        {
-            self.event(user, "login_failed", None, "")?;
-            return Ok(None);
-        }
+            .optional()?)
+    }
+
+    /// Records a wrong password (the audit trail; the attempt limits are in memory).
+    pub fn login_failed(&self, user: &str) -> Result<(), StoreError> {
+        self.event(user, "login_failed", None, "")
+    }
+
+    /// Opens a login session for `user` (whose password was checked) and returns its secret.
+    pub fn open_session(&self, user: &str, lifetime_ms: i64) -> Result<String, StoreError> {
         let secret = new_secret("")?;
         let now = now_ms();
         self.conn.execute(
@@ -310,7 +334,7 @@ impl HubDb {
             params![digest_hex(secret.as_bytes()), user, now + lifetime_ms],
         )?;
         self.event(user, "login", None, "")?;
-        Ok(Some(secret))
+        Ok(secret)
     }
 
     pub fn logout(&self, secret: &str) -> Result<(), StoreError> {
@@ -525,25 +549,37 @@ impl HubDb {
         Ok(self.record(id)?.map(|r| r.status).ok_or(Refusal::NotFound))
     }
 
-    /// Records in `state`, oldest first (the review queue).
+    /// One record's check report as stored (JSON text).
+    pub fn report(&self, id: &str) -> Result<Option<String>, StoreError> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT report FROM records WHERE id = ?1",
+                params![id],
+                |r| r.get(0),
+            )
+            .optional()?)
+    }
+
+    /// Records in `state`, oldest first (the review queue), one page without their reports.
     pub fn review_items(
         &self,
         state: ReviewState,
         limit: usize,
+        offset: usize,
     ) -> Result<Vec<ReviewItem>, StoreError> {
         let mut stmt = self.conn.prepare(
             "SELECT r.id, k.name, r.profile, r.batch_id, r.candidate_key,
                     (SELECT name FROM roster WHERE batch_id = r.batch_id AND candidate_key = r.candidate_key),
                     r.captured_at, r.received_at, r.verification_distance, r.manual_review, r.state, r.reasons, r.note,
-                    r.report, r.duplicates, r.documents
+                    r.duplicates, r.documents
              FROM records r JOIN kiosks k ON k.id = r.kiosk_id
-             WHERE r.state = ?1 ORDER BY r.received_at, r.id LIMIT ?2",
+             WHERE r.state = ?1 ORDER BY r.received_at, r.id LIMIT ?2 OFFSET ?3",
         )?;
-        let rows = stmt.query_map(params![state.as_str(), limit as i64], |r| {
+        let rows = stmt.query_map(params![state.as_str(), limit as i64, offset as i64], |r| {
             let state: String = r.get(10)?;
             let reasons: String = r.get(11)?;
-            let report: String = r.get(13)?;
-            let dups: String = r.get(14)?;
+            let dups: String = r.get(13)?;
             Ok(ReviewItem {
                 record_id: r.get(0)?,
                 kiosk: r.get(1)?,
@@ -558,9 +594,8 @@ impl HubDb {
                 state: ReviewState::parse(&state).unwrap_or(ReviewState::PendingReview),
                 reasons: serde_json::from_str(&reasons).unwrap_or_default(),
                 note: r.get(12)?,
-                report: serde_json::from_str(&report).unwrap_or(serde_json::Value::Null),
                 duplicates: serde_json::from_str(&dups).unwrap_or_default(),
-                documents: r.get(15)?,
+                documents: r.get(14)?,
             })
         })?;
         Ok(rows.collect::<Result<_, _>>()?)

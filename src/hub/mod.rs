@@ -3,8 +3,13 @@
 //! returning candidates. The API is described in `src/hub/openapi.yaml`.
 
 mod api;
+mod auth;
 pub mod db;
 mod duplicates;
+mod headers;
+mod login_guard;
+mod orphans;
+mod server;
 pub mod tls;
 mod web;
 
@@ -18,6 +23,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 pub use duplicates::{photo_hash, DUPLICATE_DISTANCE};
+pub use server::{serve, serve_tls, ConnectionLimits, PeerAddr};
 
 /// How a hub runs.
 #[derive(Clone, Debug)]
@@ -28,6 +34,8 @@ pub struct HubConfig {
     pub max_body_bytes: usize,
     /// Mark login cookies `Secure` (the hub is reached through https).
     pub secure_cookies: bool,
+    /// What one client may hold open (connections, slow headers and bodies).
+    pub connections: ConnectionLimits,
 }
 
 impl HubConfig {
@@ -36,6 +44,7 @@ impl HubConfig {
             data_dir,
             max_body_bytes: 8 << 20,
             secure_cookies: false,
+            connections: ConnectionLimits::default(),
         }
     }
 }
@@ -45,6 +54,11 @@ pub struct Hub {
     index: Mutex<Vec<HashEntry>>,
     photos: PathBuf,
     config: HubConfig,
+    login_guard: login_guard::LoginGuard,
+    /// Photo decodes at once (each may take tens of MiB; see api::DOCUMENT_SIDES).
+    decode_slots: tokio::sync::Semaphore,
+    /// Submissions being received at once (each holds up to `max_body_bytes`).
+    upload_slots: tokio::sync::Semaphore,
 }
 
 /// An answer that is not a success: a status and a message a person can act on.
@@ -77,7 +91,7 @@ impl IntoResponse for ApiError {
 
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
-        log(&format!("database error: {e}"));
+        tracing::error!(target: "hub", error = ?e.to_string(), "database error");
         ApiError::new(
             StatusCode::INTERNAL_SERVER_ERROR,
             "the hub's database failed; try again later",
@@ -87,7 +101,7 @@ impl From<StoreError> for ApiError {
 
 impl From<std::io::Error> for ApiError {
     fn from(e: std::io::Error) -> Self {
-        log(&format!("disk error: {e}"));
+        tracing::error!(target: "hub", error = ?e.to_string(), "disk error");
         ApiError::new(
             StatusCode::INTERNAL_SERVER_ERROR,
             "the hub could not write to its disk; try again later",
@@ -95,15 +109,11 @@ impl From<std::io::Error> for ApiError {
     }
 }
 
-/// One log line on stderr with a UTC time. Callers log ids only: never names, ID numbers or
-/// candidate numbers (R-PRIVACY).
+/// One log line (through `tracing`, so a full or closed log never fails a request). Callers
+/// log ids only: never names, ID numbers or candidate numbers (R-PRIVACY). Control characters
+/// are escaped, so a value with a newline cannot forge a second line.
 pub fn log(line: &str) {
-    use crate::civil_time::CivilTime;
-    let t = CivilTime::from_unix(crate::store::now_ms().div_euclid(1000), 0);
-    eprintln!(
-        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z hub: {line}",
-        t.year, t.month, t.day, t.hour, t.minute, t.second
-    );
+    tracing::info!(target: "hub", "{}", line.escape_debug());
 }
 
 impl Hub {
@@ -114,11 +124,25 @@ impl Hub {
             .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", photos.display()))?;
         let db = HubDb::open(&config.data_dir.join("hub.sqlite"))?;
         let index = db.hashes()?;
+        let swept = orphans::sweep(&photos, &db)?;
+        if swept != orphans::Swept::default() {
+            tracing::info!(
+                target: "hub",
+                temporary = swept.temporary,
+                unreferenced = swept.unreferenced,
+                "removed photo files no record names (left by a crash or a full disk)"
+            );
+        }
+        // the decoy hash for unknown users is made now, so the first one is not slower
+        db::verify_password(None, "");
         Ok(Arc::new(Hub {
             db: Mutex::new(db),
             index: Mutex::new(index),
             photos,
             config,
+            login_guard: login_guard::LoginGuard::new(),
+            decode_slots: tokio::sync::Semaphore::new(2),
+            upload_slots: tokio::sync::Semaphore::new(16),
         }))
     }
 
@@ -139,8 +163,8 @@ impl Hub {
 
     /// The hub's HTTP routes.
     pub fn router(self: &Arc<Self>) -> axum::Router {
-        api::routes()
-            .merge(web::routes())
+        api::routes(self)
+            .merge(web::routes(self))
             // the document promises an ErrorBody for every 404, also for a path no route has
             // (e.g. an empty record id)
             .fallback(|| async {
@@ -152,6 +176,7 @@ impl Hub {
             .layer(axum::extract::DefaultBodyLimit::max(
                 self.config.max_body_bytes,
             ))
+            .layer(axum::middleware::from_fn(headers::secure_headers))
             .with_state(self.clone())
     }
 }
@@ -165,26 +190,10 @@ async fn blocking<T: Send + 'static>(
     tokio::task::spawn_blocking(move || f(&hub))
         .await
         .map_err(|e| {
-            log(&format!("handler failed: {e}"));
+            tracing::error!(target: "hub", error = ?e.to_string(), "handler failed");
             ApiError::new(
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "the hub failed; try again later",
             )
         })?
-}
-
-/// Serves `hub` on `listener` (plain TCP or [`tls::TlsListener`]) until `shutdown` completes.
-pub async fn serve<L>(
-    listener: L,
-    hub: Arc<Hub>,
-    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()>
-where
-    L: axum::serve::Listener,
-    L::Addr: std::fmt::Debug,
-{
-    let app = hub.router();
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
-        .await
 }

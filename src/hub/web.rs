@@ -1,18 +1,19 @@
 //! The reviewers' side: login with a password (argon2), a session cookie, the review page and
 //! its JSON API (queue, photo, decision), plus the admin routes for kiosks and rosters.
 
-use super::api::bearer;
-use super::db::{Refusal, Reviewer};
-use super::{blocking, log, ApiError, Hub};
+use super::db::{verify_password, Refusal, Reviewer};
+use super::{blocking, ApiError, Hub, PeerAddr};
 use crate::hub_protocol::{Decision, RecordStatus, RejectReason, ReviewState};
 use crate::roster::parse_roster_csv;
-use axum::extract::{Form, Path, Query, State};
+use axum::extract::{Extension, Form, Path, Query, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
+use std::net::IpAddr;
 use std::sync::Arc;
+use std::time::Instant;
 
 const COOKIE: &str = "hub_session";
 const SESSION_MS: i64 = 12 * 3600 * 1000;
@@ -20,21 +21,33 @@ const LOGIN_PAGE: &str = include_str!("login.html");
 const REVIEW_PAGE: &str = include_str!("review.html");
 const OPENAPI: &str = include_str!("openapi.yaml");
 
-pub fn routes() -> Router<Arc<Hub>> {
-    Router::new()
+/// The pages and the reviewers' API; public routes first, then those behind a reviewer's or an
+/// administrator's session.
+pub fn routes(hub: &Arc<Hub>) -> Router<Arc<Hub>> {
+    use axum::middleware::from_fn_with_state;
+    let public = Router::new()
         .route("/", get(|| async { Redirect::to("/review") }))
         .route("/healthz", get(|| async { "ok" }))
         .route("/login", get(login_page).post(login))
         .route("/logout", post(logout))
         .route("/review", get(review_page))
         .route("/api/v1/openapi.yaml", get(openapi))
-        .route("/api/v1/reasons", get(reasons))
+        .route("/api/v1/reasons", get(reasons));
+    let reviewers = Router::new()
         .route("/api/v1/review/queue", get(queue))
+        .route("/api/v1/review/records/{id}/report", get(report))
         .route("/api/v1/review/records/{id}/photo", get(photo))
         .route("/api/v1/review/records/{id}/documents/{n}", get(document))
         .route("/api/v1/review/records/{id}/decision", post(decide))
+        .route_layer(from_fn_with_state(
+            hub.clone(),
+            super::auth::require_reviewer,
+        ));
+    let admins = Router::new()
         .route("/api/v1/kiosks", post(add_kiosk))
         .route("/api/v1/roster", axum::routing::put(import_roster))
+        .route_layer(from_fn_with_state(hub.clone(), super::auth::require_admin));
+    public.merge(reviewers).merge(admins)
 }
 
 fn session_secret(headers: &HeaderMap) -> Option<String> {
@@ -51,7 +64,7 @@ fn session_secret(headers: &HeaderMap) -> Option<String> {
         .find(|s| !s.is_empty())
 }
 
-async fn reviewer(hub: &Arc<Hub>, headers: &HeaderMap) -> Result<Reviewer, ApiError> {
+pub(super) async fn reviewer(hub: &Arc<Hub>, headers: &HeaderMap) -> Result<Reviewer, ApiError> {
     let unauthorised = || ApiError::new(StatusCode::UNAUTHORIZED, "log in as a reviewer first");
     let secret = session_secret(headers).ok_or_else(unauthorised)?;
     blocking(hub, move |h| {
@@ -62,7 +75,7 @@ async fn reviewer(hub: &Arc<Hub>, headers: &HeaderMap) -> Result<Reviewer, ApiEr
     .await
 }
 
-async fn admin(hub: &Arc<Hub>, headers: &HeaderMap) -> Result<Reviewer, ApiError> {
+pub(super) async fn admin(hub: &Arc<Hub>, headers: &HeaderMap) -> Result<Reviewer, ApiError> {
     let r = reviewer(hub, headers).await?;
     if !r.is_admin {
         return Err(ApiError::new(
@@ -73,11 +86,25 @@ async fn admin(hub: &Arc<Hub>, headers: &HeaderMap) -> Result<Reviewer, ApiError
     Ok(r)
 }
 
-fn login_html(error: &str) -> Html<String> {
-    Html(LOGIN_PAGE.replace("{{error}}", error))
+/// A page with its own Content-Security-Policy (computed once per page).
+fn page(html: String, policy: &'static std::sync::OnceLock<String>, source: &str) -> Response {
+    let policy = policy.get_or_init(|| super::headers::page_policy(source));
+    let mut response = Html(html).into_response();
+    if let Ok(v) = HeaderValue::from_str(policy) {
+        response
+            .headers_mut()
+            .insert(header::CONTENT_SECURITY_POLICY, v);
+    }
+    response
 }
 
-async fn login_page() -> Html<String> {
+fn login_html(error: &str) -> Response {
+    static POLICY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    // the error text goes in the body, never in the style or script the policy hashes
+    page(LOGIN_PAGE.replace("{{error}}", error), &POLICY, LOGIN_PAGE)
+}
+
+async fn login_page() -> Response {
     login_html("")
 }
 
@@ -89,11 +116,55 @@ struct LoginForm {
 
 async fn login(
     State(hub): State<Arc<Hub>>,
+    peer: Option<Extension<PeerAddr>>,
+    headers: HeaderMap,
     Form(f): Form<LoginForm>,
 ) -> Result<Response, ApiError> {
+    // a login posted from another site's page is a forged login, whatever its password
+    if !same_origin(&headers) {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "log in from the hub's own login page",
+        ));
+    }
+    let address = peer
+        .map(|Extension(p)| p.0)
+        .unwrap_or(IpAddr::from([0, 0, 0, 0]));
     let user = f.user.trim().to_owned();
+    if let Err(wait) = hub.login_guard.begin(&user, address, Instant::now()) {
+        let seconds = wait.as_secs().max(1);
+        tracing::info!(target: "hub", retry_after_s = seconds, "login throttled");
+        let mut response = (
+            StatusCode::TOO_MANY_REQUESTS,
+            login_html(&format!(
+                "尝试次数过多，请 {seconds} 秒后再试 · Too many attempts; try again in {seconds} s"
+            )),
+        )
+            .into_response();
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+        return Ok(response);
+    }
+    let looked_up = user.clone();
+    let stored = blocking(&hub, move |h| Ok(h.db().password_hash(&looked_up)?)).await?;
+    let correct = {
+        // waited for without holding a thread; the hash runs on the blocking pool, off the lock
+        let _slot = hub.login_guard.hashing_slot().await;
+        let password = f.password;
+        tokio::task::spawn_blocking(move || verify_password(stored.as_deref(), &password))
+            .await
+            .unwrap_or(false)
+    };
+    let opened = user.clone();
     let secret = blocking(&hub, move |h| {
-        Ok(h.db().login(&user, &f.password, SESSION_MS)?)
+        let db = h.db();
+        if correct {
+            Ok(Some(db.open_session(&opened, SESSION_MS)?))
+        } else {
+            db.login_failed(&opened)?;
+            Ok(None)
+        }
     })
     .await?;
     let Some(secret) = secret else {
@@ -103,6 +174,7 @@ async fn login(
         )
             .into_response());
     };
+    hub.login_guard.succeeded(&user, address);
     let secure = if hub.config().secure_cookies {
         "; Secure"
     } else {
@@ -119,6 +191,24 @@ async fn login(
     Ok(response)
 }
 
+/// Whether a browser's `Origin` (when it sends one) names this hub. Scripts and the kiosk
+/// send none; a browser posting a form from another site always does.
+fn same_origin(headers: &HeaderMap) -> bool {
+    let Some(origin) = headers.get(header::ORIGIN) else {
+        return true;
+    };
+    let Some(host) = headers.get(header::HOST).and_then(|h| h.to_str().ok()) else {
+        return false;
+    };
+    let Ok(origin) = origin.to_str() else {
+        return false;
+    };
+    origin
+        .strip_prefix("https://")
+        .or_else(|| origin.strip_prefix("http://"))
+        .is_some_and(|o| o.eq_ignore_ascii_case(host))
+}
+
 async fn logout(State(hub): State<Arc<Hub>>, headers: HeaderMap) -> Result<Response, ApiError> {
     if let Some(secret) = session_secret(&headers) {
         blocking(&hub, move |h| Ok(h.db().logout(&secret)?)).await?;
@@ -133,7 +223,10 @@ async fn logout(State(hub): State<Arc<Hub>>, headers: HeaderMap) -> Result<Respo
 
 async fn review_page(State(hub): State<Arc<Hub>>, headers: HeaderMap) -> Response {
     match reviewer(&hub, &headers).await {
-        Ok(_) => Html(REVIEW_PAGE).into_response(),
+        Ok(_) => {
+            static POLICY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+            page(REVIEW_PAGE.to_owned(), &POLICY, REVIEW_PAGE)
+        }
         Err(_) => Redirect::to("/login").into_response(),
     }
 }
@@ -162,10 +255,16 @@ async fn reasons() -> Json<Vec<ReasonText>> {
     )
 }
 
+/// The largest review page: the list carries no reports (see [`report`]), but a page is
+/// still held in memory whole.
+const MAX_PAGE: usize = 50;
+
 #[derive(Deserialize)]
 struct QueueQuery {
     state: Option<String>,
     limit: Option<usize>,
+    /// Items to skip (the next page starts where the last ended).
+    offset: Option<usize>,
 }
 
 #[derive(Serialize)]
@@ -188,15 +287,36 @@ async fn queue(
             ApiError::new(StatusCode::BAD_REQUEST, format!("unknown state {s:?}"))
         })?,
     };
-    let limit = q.limit.unwrap_or(50).clamp(1, 500);
+    let limit = q.limit.unwrap_or(20).clamp(1, MAX_PAGE);
+    let offset = q.offset.unwrap_or(0).min(1 << 31);
     blocking(&hub, move |h| {
         let db = h.db();
         Ok(Json(QueuePage {
             reviewer: who.user,
             is_admin: who.is_admin,
             counts: db.counts()?,
-            items: db.review_items(state, limit)?,
+            items: db.review_items(state, limit, offset)?,
         }))
+    })
+    .await
+}
+
+/// One record's check report, sent as stored (the list leaves reports out: re-parsing up to
+/// 256 KiB per item for a whole page took hundreds of MiB).
+async fn report(State(hub): State<Arc<Hub>>, Path(id): Path<String>) -> Result<Response, ApiError> {
+    blocking(&hub, move |h| {
+        let text = h
+            .db()
+            .report(&id)?
+            .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, "no such record"))?;
+        Ok((
+            [
+                (header::CONTENT_TYPE, "application/json"),
+                (header::CACHE_CONTROL, "private, no-store"),
+            ],
+            text,
+        )
+            .into_response())
     })
     .await
 }
@@ -272,11 +392,7 @@ async fn decide(
             Refusal::WrongKiosk => ApiError::new(StatusCode::FORBIDDEN, "not allowed"),
         })?;
         h.set_index_state(&id, status.state);
-        log(&format!(
-            "record {id} {} by reviewer {}",
-            status.state.as_str(),
-            who.user
-        ));
+        tracing::info!(target: "hub", record = %id, state = status.state.as_str(), reviewer = ?who.user, "record decided");
         Ok(Json(status))
     })
     .await
@@ -316,7 +432,7 @@ async fn add_kiosk(
             }
             other => other.into(),
         })?;
-        log(&format!("kiosk {kiosk_id} registered by {}", who.user));
+        tracing::info!(target: "hub", kiosk = %kiosk_id, admin = ?who.user, "kiosk registered");
         Ok((
             StatusCode::CREATED,
             Json(IssuedKiosk {
@@ -340,23 +456,21 @@ async fn import_roster(
     Query(q): Query<BatchQuery>,
     body: String,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    // kiosks never write rosters; a kiosk token here is a mistake worth naming
-    if bearer(&headers).is_ok() && session_secret(&headers).is_none() {
+    let who = admin(&hub, &headers).await?;
+    let batch = q.batch.as_str();
+    if batch.is_empty() || batch.chars().count() > 64 || batch.chars().any(char::is_control) {
         return Err(ApiError::new(
-            StatusCode::FORBIDDEN,
-            "kiosks may read rosters, not replace them",
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "a batch name is 1–64 characters with no control characters",
         ));
     }
-    let who = admin(&hub, &headers).await?;
     let rows = parse_roster_csv(&body)
         .map_err(|e| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, e.to_string()))?;
     let n = rows.len();
     blocking(&hub, move |h| {
         h.db().replace_roster(&q.batch, &rows, &who.user)?;
-        log(&format!(
-            "roster of batch {} replaced ({n} rows) by {}",
-            q.batch, who.user
-        ));
+        // a batch name is the admin's text: Debug escapes a newline that would forge a line
+        tracing::info!(target: "hub", batch = ?q.batch, rows = n, admin = ?who.user, "roster replaced");
         Ok(Json(serde_json::json!({ "batch": q.batch, "rows": n })))
     })
     .await

@@ -560,10 +560,12 @@ pub fn headless_demo(
         if !in_outbox {
             bail!("{profile}: the record {record} is not in the outbox");
         }
-        eprintln!(
-            "{profile}: record {record} in the outbox ({} screens so far, {:.0} s)",
-            driver.report.screenshots.len(),
-            driver.started.elapsed().as_secs_f32()
+        tracing::info!(
+            %profile,
+            %record,
+            screens = driver.report.screenshots.len(),
+            seconds = driver.started.elapsed().as_secs(),
+            "demo record in the outbox"
         );
         driver.report.sessions.push((profile.to_string(), record));
     }

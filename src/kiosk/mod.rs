@@ -88,7 +88,7 @@ pub fn open_devices(
             Ok(cam) => Some(Box::new(cam)),
             Err(e) => {
                 // a laptop's webcam without the kiosk camera's format: demo, not a dead kiosk
-                eprintln!("kiosk: the camera cannot be used ({e}); using the simulated camera");
+                tracing::warn!(error = %e, "the camera cannot be used; using the simulated camera");
                 None
             }
         }
@@ -211,14 +211,10 @@ pub fn run_window(opts: KioskOptions, catalog: Catalog) -> Result<()> {
         },
     );
     ui.show()?;
-    eprintln!(
-        "kiosk: first screen after {} ms{}",
-        started.elapsed().as_millis(),
-        if app.borrow().demo {
-            " (DEMO: simulated devices)"
-        } else {
-            ""
-        }
+    tracing::info!(
+        ms = started.elapsed().as_millis() as u64,
+        demo = app.borrow().demo,
+        "first screen shown"
     );
     ui.run()?;
     Ok(())

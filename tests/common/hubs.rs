@@ -41,7 +41,19 @@ impl TestHub {
 
     /// Serves the hub whose data is in `dir` on `port` (0: any free port).
     pub fn start_in(dir: PathBuf, port: u16) -> TestHub {
-        let hub = Hub::open(HubConfig::new(dir.clone())).expect("hub opens");
+        Self::start_configured(dir, port, |_| {})
+    }
+
+    /// Like [`TestHub::start_in`], with the configuration changed by `tweak` first (short
+    /// timeouts, small connection limits).
+    pub fn start_configured(
+        dir: PathBuf,
+        port: u16,
+        tweak: impl FnOnce(&mut HubConfig),
+    ) -> TestHub {
+        let mut config = HubConfig::new(dir.clone());
+        tweak(&mut config);
+        let hub = Hub::open(config).expect("hub opens");
         let listener = std::net::TcpListener::bind(("127.0.0.1", port)).expect("hub port");
         listener.set_nonblocking(true).expect("nonblocking");
         let addr = listener.local_addr().expect("addr");

@@ -1,0 +1,219 @@
+//! The hub's connections: accepted here rather than by `axum::serve`, because a hub on a
+//! college network must bound what a stranger can hold open, and axum exposes none of it.
+//!
+//! - at most [`ConnectionLimits::max_connections`] open connections, and at most
+//!   [`ConnectionLimits::max_per_address`] from one address, so 300 half-sent requests from one
+//!   machine cannot crowd out the kiosks;
+//! - a request's headers (and the wait for the next request on a kept-alive connection) must
+//!   arrive within [`ConnectionLimits::header_read`];
+//! - a request body that stops moving for [`ConnectionLimits::body_idle`] is dropped, and no
+//!   request may take longer than [`ConnectionLimits::request_total`] (a 4 MB record on a
+//!   100 KB/s link takes 40 s);
+//! - a TLS handshake must finish within [`ConnectionLimits::tls_handshake`], off the accept loop.
+
+use super::Hub;
+use axum::http::{Request, StatusCode};
+use hyper::body::Incoming;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::service::TowerToHyperService;
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio_rustls::TlsAcceptor;
+use tower::ServiceExt;
+use tower_http::timeout::{RequestBodyTimeoutLayer, TimeoutLayer};
+
+/// What one client may hold of the hub.
+#[derive(Clone, Copy, Debug)]
+pub struct ConnectionLimits {
+    pub max_connections: usize,
+    pub max_per_address: usize,
+    pub header_read: Duration,
+    pub tls_handshake: Duration,
+    pub body_idle: Duration,
+    pub request_total: Duration,
+}
+
+impl Default for ConnectionLimits {
+    fn default() -> Self {
+        ConnectionLimits {
+            max_connections: 512,
+            // a collection point's kiosks may share one address behind NAT: a few dozen at most
+            max_per_address: 32,
+            header_read: Duration::from_secs(10),
+            tls_handshake: Duration::from_secs(10),
+            body_idle: Duration::from_secs(15),
+            request_total: Duration::from_secs(300),
+        }
+    }
+}
+
+/// The address a request came from, for per-address login limits.
+#[derive(Clone, Copy, Debug)]
+pub struct PeerAddr(pub IpAddr);
+
+/// Serves `hub` over plain http on `listener` until `shutdown` completes.
+pub async fn serve(
+    listener: TcpListener,
+    hub: Arc<Hub>,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    serve_with(listener, None, hub, shutdown).await
+}
+
+/// Serves `hub` over https (rustls) on `listener` until `shutdown` completes.
+pub async fn serve_tls(
+    listener: TcpListener,
+    config: Arc<rustls::ServerConfig>,
+    hub: Arc<Hub>,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    serve_with(listener, Some(TlsAcceptor::from(config)), hub, shutdown).await
+}
+
+/// Counts open connections per address; a slot gives its place back when dropped.
+#[derive(Default)]
+struct AddressCounts(Mutex<HashMap<IpAddr, usize>>);
+
+struct ConnectionSlot {
+    counts: Arc<AddressCounts>,
+    address: IpAddr,
+    _total: OwnedSemaphorePermit,
+}
+
+impl AddressCounts {
+    fn take(
+        self: &Arc<Self>,
+        address: IpAddr,
+        total: &Arc<Semaphore>,
+        per_address: usize,
+    ) -> Option<ConnectionSlot> {
+        let permit = total.clone().try_acquire_owned().ok()?;
+        let mut counts = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        let n = counts.entry(address).or_insert(0);
+        if *n >= per_address {
+            return None;
+        }
+        *n += 1;
+        Some(ConnectionSlot {
+            counts: self.clone(),
+            address,
+            _total: permit,
+        })
+    }
+}
+
+impl Drop for ConnectionSlot {
+    fn drop(&mut self) {
+        let mut counts = self.counts.0.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(n) = counts.get_mut(&self.address) {
+            *n -= 1;
+            if *n == 0 {
+                counts.remove(&self.address);
+            }
+        }
+    }
+}
+
+async fn serve_with(
+    listener: TcpListener,
+    tls: Option<TlsAcceptor>,
+    hub: Arc<Hub>,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let limits = hub.config().connections;
+    let app = hub
+        .router()
+        .layer(RequestBodyTimeoutLayer::new(limits.body_idle))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            limits.request_total,
+        ));
+    let total = Arc::new(Semaphore::new(limits.max_connections));
+    let counts = Arc::new(AddressCounts::default());
+    let graceful = GracefulShutdown::new();
+    let mut http = hyper::server::conn::http1::Builder::new();
+    http.timer(TokioTimer::new())
+        .header_read_timeout(limits.header_read)
+        .max_buf_size(64 << 10);
+    tokio::pin!(shutdown);
+    loop {
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(c) => c,
+                Err(e) => {
+                    // out of file descriptors and the like: pause rather than spin
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        let Some(slot) = counts.take(peer.ip(), &total, limits.max_per_address) else {
+            // closing at once costs the attacker a reconnect and us nothing
+            tracing::debug!(peer = %peer.ip(), "connection refused: too many open");
+            continue;
+        };
+        let _ = stream.set_nodelay(true);
+        let service = app.clone().map_request(move |mut req: Request<Incoming>| {
+            req.extensions_mut().insert(PeerAddr(peer.ip()));
+            req
+        });
+        let service = TowerToHyperService::new(service);
+        let http = http.clone();
+        let watcher = graceful.watcher();
+        let tls = tls.clone();
+        tokio::spawn(async move {
+            let _slot = slot;
+            let result = match tls {
+                None => {
+                    let conn = http.serve_connection(TokioIo::new(stream), service);
+                    watcher.watch(conn).await
+                }
+                Some(acceptor) => {
+                    let Some(stream) = handshake(&acceptor, stream, peer, limits).await else {
+                        return;
+                    };
+                    let conn = http.serve_connection(TokioIo::new(stream), service);
+                    watcher.watch(conn).await
+                }
+            };
+            if let Err(e) = result {
+                tracing::debug!(error = %e, "connection ended with an error");
+            }
+        });
+    }
+    drop(listener);
+    // requests in flight finish (a submit mid-commit is answered); stragglers are cut off
+    if tokio::time::timeout(Duration::from_secs(10), graceful.shutdown())
+        .await
+        .is_err()
+    {
+        tracing::warn!("connections still open 10 s after shutdown began; closing them");
+    }
+    Ok(())
+}
+
+async fn handshake(
+    acceptor: &TlsAcceptor,
+    stream: TcpStream,
+    peer: SocketAddr,
+    limits: ConnectionLimits,
+) -> Option<tokio_rustls::server::TlsStream<TcpStream>> {
+    match tokio::time::timeout(limits.tls_handshake, acceptor.accept(stream)).await {
+        Ok(Ok(tls)) => Some(tls),
+        Ok(Err(e)) => {
+            tracing::debug!(peer = %peer.ip(), error = %e, "TLS handshake failed");
+            None
+        }
+        Err(_) => {
+            tracing::debug!(peer = %peer.ip(), "TLS handshake timed out");
+            None
+        }
+    }
+}

@@ -1,0 +1,175 @@
+//! The hub's log as a running program: a log that cannot be written (a full disk: stderr is
+//! /dev/full) never costs a request, and a value with a newline cannot forge a log line.
+
+mod common;
+
+use common::hubs::{free_port, fresh_dir, runtime, test_jpeg};
+use std::io::{BufRead, BufReader, Write};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+
+fn kiosk(args: &[&str]) -> std::process::Output {
+    common::run_kiosk(args)
+}
+
+struct RunningHub {
+    child: Child,
+    url: String,
+}
+
+impl Drop for RunningHub {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Starts `kiosk hub` on `data` with its stderr going to `stderr`.
+fn start(data: &Path, stderr: Stdio) -> RunningHub {
+    let port = free_port();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_kiosk"))
+        .args(["hub", "--listen", &format!("127.0.0.1:{port}"), "--data"])
+        .arg(data)
+        .stdout(Stdio::piped())
+        .stderr(stderr)
+        .spawn()
+        .expect("hub starts");
+    let mut first = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    assert!(first.starts_with("hub listening on http://"), "{first}");
+    RunningHub {
+        child,
+        url: format!("http://127.0.0.1:{port}"),
+    }
+}
+
+fn add_kiosk(data: &Path) -> String {
+    let added = kiosk(&[
+        "hub",
+        "--data",
+        data.to_str().unwrap(),
+        "add-kiosk",
+        "--name",
+        "k",
+    ]);
+    assert!(
+        added.status.success(),
+        "{}",
+        String::from_utf8_lossy(&added.stderr)
+    );
+    String::from_utf8(added.stdout)
+        .unwrap()
+        .lines()
+        .last()
+        .unwrap()
+        .to_owned()
+}
+
+fn submit(url: &str, token: &str, n: u32) -> u16 {
+    runtime().block_on(async {
+        let meta = serde_json::json!({
+            "key": format!("0190f3a2-0000-7000-8000-{n:012}"), "profile": "chsi-graduation",
+            "batch_id": "b1", "candidate_key": "Z3K8F7", "spec": "chsi",
+            "captured_at_ms": 1_700_000_000_000i64,
+        });
+        let form = reqwest::multipart::Form::new()
+            .text("metadata", meta.to_string())
+            .part(
+                "photo",
+                reqwest::multipart::Part::bytes(test_jpeg(n))
+                    .mime_str("image/jpeg")
+                    .unwrap(),
+            )
+            .text("report", r#"{"ok":true,"checks":[]}"#);
+        reqwest::Client::new()
+            .post(format!("{url}/api/v1/records"))
+            .bearer_auth(token)
+            .multipart(form)
+            .send()
+            .await
+            .map(|r| r.status().as_u16())
+            .unwrap_or(0)
+    })
+}
+
+#[test]
+fn a_log_that_cannot_be_written_costs_no_request() {
+    let data = fresh_dir("hub-logs", "full");
+    let token = add_kiosk(&data);
+    let full = std::fs::OpenOptions::new()
+        .write(true)
+        .open("/dev/full")
+        .expect("/dev/full");
+    let hub = start(&data, Stdio::from(full));
+    for n in 1..=3 {
+        assert_eq!(
+            submit(&hub.url, &token, n),
+            201,
+            "record {n} is stored and answered"
+        );
+    }
+    // a replay is logged too, and still answered
+    assert_eq!(submit(&hub.url, &token, 1), 200);
+}
+
+#[test]
+fn a_value_with_a_newline_is_refused_and_forges_no_log_line() {
+    let data = fresh_dir("hub-logs", "forged");
+    let mut add = Command::new(env!("CARGO_BIN_EXE_kiosk"))
+        .args(["hub", "--data"])
+        .arg(&data)
+        .args(["add-reviewer", "--user", "admin", "--admin"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    add.stdin
+        .take()
+        .unwrap()
+        .write_all(b"correct horse battery\n")
+        .unwrap();
+    assert!(add.wait().unwrap().success());
+    let log = data.join("hub.log");
+    let hub = start(&data, Stdio::from(std::fs::File::create(&log).unwrap()));
+    let status = runtime().block_on(async {
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap();
+        let login = client
+            .post(format!("{}/login", hub.url))
+            .form(&[("user", "admin"), ("password", "correct horse battery")])
+            .send()
+            .await
+            .unwrap();
+        let cookie = login.headers()["set-cookie"]
+            .to_str()
+            .unwrap()
+            .split(';')
+            .next()
+            .unwrap()
+            .to_owned();
+        client
+            .put(format!(
+                "{}/api/v1/roster?batch=b1%0A2026-01-01T00:00:00Z%20FORGED",
+                hub.url
+            ))
+            .header("Cookie", cookie)
+            .body("candidate_key,name,id_number\nZ3K8F7,张三,440106199903070015\n")
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .as_u16()
+    });
+    assert_eq!(status, 422, "a batch name with a newline is refused");
+    drop(hub);
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert!(
+        !text.lines().any(|l| l.starts_with("2026-01-01T00:00:00Z")),
+        "a forged line:\n{text}"
+    );
+    assert!(!text.contains("440106199903070015") && !text.contains("张三"));
+}
