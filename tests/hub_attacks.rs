@@ -102,7 +102,7 @@ fn password_guessing_is_slowed_per_address_and_per_user_and_names_do_not_leak_by
         "the sixth attempt waits, even with the right password"
     );
     assert!(retry.is_some_and(|s| s >= 1), "Retry-After says how long");
-    assert!(took < 0.5, "a refused attempt costs no hash ({took:.3} s)");
+    assert!(took >= 0.9, "the refusal itself is slowed ({took:.3} s)");
     // the user is throttled from any machine, and the machine for any user
     assert_eq!(login(&hub, ip(0, 0, 3), "ana", "x").0, 429);
     assert_eq!(login(&hub, attacker, "someone-else", "x").0, 429);

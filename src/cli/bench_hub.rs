@@ -1,7 +1,7 @@
 //! `kiosk bench-hub`: kiosks uploading to a real hub on loopback, first in quiet, then while
 //! strangers attack it cheaply: 32 clients guessing reviewer passwords, 300 connections
-//! dribbling headers a byte a second, and a stolen kiosk token sending photos that declare
-//! 6000×6000 pixels. Prints the kiosks' upload times in both phases and the hub's peak memory.
+//! dribbling headers a byte a second, and (`--bombers`) a stolen kiosk token sending photos
+//! that declare 6000×6000 pixels. Prints the kiosks' upload times in both phases and the hub's peak memory.
 //!
 //! The hub runs as its own process (`--hub-binary`, this program by default), so its memory is
 //! its own; attackers connect from other loopback addresses (127.0.x.y), as other machines.
@@ -25,6 +25,9 @@ pub struct BenchHubArgs {
     /// Kiosks uploading at full speed, one record after another.
     #[arg(long, default_value_t = 2)]
     kiosks: usize,
+    /// Senders with a stolen kiosk token posting photos that declare 6000×6000 pixels.
+    #[arg(long, default_value_t = 2)]
+    bombers: usize,
     /// The hub program to measure (another build, to compare before and after).
     #[arg(long)]
     hub_binary: Option<PathBuf>,
@@ -169,6 +172,7 @@ fn attack(
     url: &str,
     addr: SocketAddr,
     token: &str,
+    bombers: usize,
     running: &Arc<AtomicBool>,
     counts: &Arc<AttackCounts>,
 ) -> Result<()> {
@@ -221,7 +225,7 @@ fn attack(
         });
     }
     let bomb = bomb_jpeg()?;
-    for _ in 0..8 {
+    for _ in 0..bombers {
         let (url, token, running, counts, bomb) = (
             url.to_owned(),
             token.to_owned(),
@@ -329,7 +333,7 @@ pub fn run(a: BenchHubArgs) -> Result<ExitCode> {
     let running = Arc::new(AtomicBool::new(true));
     let counts = Arc::new(AttackCounts::default());
     let mut attacked = runtime.block_on(async {
-        attack(&url, addr, &stolen, &running, &counts)?;
+        attack(&url, addr, &stolen, a.bombers, &running, &counts)?;
         // the attackers get two seconds' head start
         tokio::time::sleep(Duration::from_secs(2)).await;
         kiosks(&url, &tokens, &photo, Instant::now() + phase).await

@@ -75,7 +75,10 @@ pub fn run(a: HubArgs) -> Result<ExitCode> {
         .with_context(|| format!("opening the hub's data folder {}", a.data.display()))?;
     match a.admin {
         None => {
+            // blocking work (SQLite, disk, decodes, hashes) is bounded elsewhere; fewer threads
+            // also keep the allocator's per-thread arenas, and so the memory, small
             let runtime = tokio::runtime::Builder::new_multi_thread()
+                .max_blocking_threads(32)
                 .enable_all()
                 .build()?;
             runtime.block_on(async {

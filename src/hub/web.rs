@@ -13,7 +13,7 @@ use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 use std::net::IpAddr;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 const COOKIE: &str = "hub_session";
 const SESSION_MS: i64 = 12 * 3600 * 1000;
@@ -132,6 +132,9 @@ async fn login(
         .unwrap_or(IpAddr::from([0, 0, 0, 0]));
     let user = f.user.trim().to_owned();
     if let Err(wait) = hub.login_guard.begin(&user, address, Instant::now()) {
+        // the answer itself is slowed (up to 2 s, a sleeping task, no thread): a guesser that
+        // waits for answers makes a few attempts a second, not tens of thousands
+        tokio::time::sleep(wait.min(Duration::from_secs(2))).await;
         let seconds = wait.as_secs().max(1);
         tracing::info!(target: "hub", retry_after_s = seconds, "login throttled");
         let mut response = (
