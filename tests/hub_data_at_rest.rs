@@ -212,7 +212,7 @@ fn the_retention_purge_removes_withdrawn_and_replaced_photos_and_reports_ids() {
         );
         assert_eq!(code, 200, "{v}");
     };
-    decide(&rejected, serde_json::json!({"approve": false, "reasons": ["blurry"]}));
+    decide(&rejected, serde_json::json!({"approve": false, "reasons": ["blur"]}));
     decide(&approved, serde_json::json!({"approve": true}));
     let dir = hub.dir.clone();
     let photo = |id: &str| dir.join(format!("photos/{}/{id}.jpg", &id[id.len() - 2..]));
