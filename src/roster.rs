@@ -215,14 +215,18 @@ mod tests {
     #[test]
     fn sealed_secrets_check_the_password_and_never_hold_the_digest() {
         let digest = crate::session::identify::password_digest("2026001", "123456");
-        let text = format!("考生号,姓名,身份证号,密码摘要\n2026001,张三,11010519491231002X,{digest}\n");
+        let text =
+            format!("考生号,姓名,身份证号,密码摘要\n2026001,张三,11010519491231002X,{digest}\n");
         let mut rows = parse_roster_csv(&text).unwrap();
         seal_secrets(&mut rows).unwrap();
         let sealed = rows[0].secret.clone();
         assert!(is_sealed(&sealed) && !sealed.contains(&digest), "{sealed}");
         assert!(secret_matches(&sealed, "2026001", "123456"));
         assert!(!secret_matches(&sealed, "2026001", "123457"));
-        assert!(!secret_matches(&digest, "2026001", "123456"), "a bare digest is never accepted");
+        assert!(
+            !secret_matches(&digest, "2026001", "123456"),
+            "a bare digest is never accepted"
+        );
         // two rows with the same password get different salts
         let mut again = rows.clone();
         again[0].secret = digest.clone();
@@ -232,7 +236,10 @@ mod tests {
         seal_secrets(&mut rows).unwrap();
         assert_eq!(rows[0].secret, sealed);
         let bad = "candidate_key,name,id_number,password_sha256\n1,A,11010519491231002X,123456\n";
-        assert!(matches!(parse_roster_csv(bad), Err(RosterError::BadRows(_))));
+        assert!(matches!(
+            parse_roster_csv(bad),
+            Err(RosterError::BadRows(_))
+        ));
     }
 
     #[test]

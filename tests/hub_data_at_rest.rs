@@ -107,26 +107,41 @@ fn kiosks_read_only_their_batches_and_passwords_arrive_sealed() {
     let token_a = hub.kiosk_token("kiosk-a");
     let token_b = hub.kiosk_token("kiosk-b");
     let digest = capture_kiosk::session::identify::password_digest("2026001", "123456");
-    let csv = format!(
-        "考生号,姓名,身份证号,密码摘要\n2026001,张三,11010519491231002X,{digest}\n"
-    );
+    let csv = format!("考生号,姓名,身份证号,密码摘要\n2026001,张三,11010519491231002X,{digest}\n");
     let file = hub.dir.join("roster.csv");
     std::fs::write(&file, csv).unwrap();
     // the command line imports and assigns in one go; a kiosk it does not know stops it
     let data = hub.dir.to_str().unwrap();
     let roster = file.to_str().unwrap();
     let out = kiosk_bin(&[
-        "hub", "--data", data, "import-roster", "--batch", "B1", "--kiosk", "no-such", roster,
+        "hub",
+        "--data",
+        data,
+        "import-roster",
+        "--batch",
+        "B1",
+        "--kiosk",
+        "no-such",
+        roster,
     ]);
     assert!(!out.status.success());
     let out = kiosk_bin(&[
-        "hub", "--data", data, "import-roster", "--batch", "B1", "--kiosk", "kiosk-a", roster,
+        "hub",
+        "--data",
+        data,
+        "import-roster",
+        "--batch",
+        "B1",
+        "--kiosk",
+        "kiosk-a",
+        roster,
     ]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    hub.hub
-        .db()
-        .replace_roster("B2", &[], "test")
-        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    hub.hub.db().replace_roster("B2", &[], "test").unwrap();
 
     let (db_a, _) = kiosk_store("batches-a", &hub.url, &token_a);
     let (db_b, _) = kiosk_store("batches-b", &hub.url, &token_b);
@@ -146,7 +161,9 @@ fn kiosks_read_only_their_batches_and_passwords_arrive_sealed() {
     // nothing in the hub's database holds the fast digest
     let conn = rusqlite::Connection::open(hub.dir.join("hub.sqlite")).unwrap();
     let stored: String = conn
-        .query_row("SELECT secret FROM roster WHERE batch_id = 'B1'", [], |r| r.get(0))
+        .query_row("SELECT secret FROM roster WHERE batch_id = 'B1'", [], |r| {
+            r.get(0)
+        })
         .unwrap();
     assert!(!stored.contains(&digest));
 
@@ -161,9 +178,20 @@ fn kiosks_read_only_their_batches_and_passwords_arrive_sealed() {
     assert!(hub.hub.db().assign_batch("kiosk-b", "B1").unwrap());
     assert_eq!(rt.block_on(client(&db_b).roster("B1")).unwrap().len(), 1);
     let out = kiosk_bin(&[
-        "hub", "--data", data, "unassign-batch", "--kiosk", "kiosk-b", "--batch", "B1",
+        "hub",
+        "--data",
+        data,
+        "unassign-batch",
+        "--kiosk",
+        "kiosk-b",
+        "--batch",
+        "B1",
     ]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(rt.block_on(client(&db_b).roster("B1")).is_err());
 
     // a returning candidate's records: only for the kiosk that sent them or one assigned
@@ -186,7 +214,11 @@ fn kiosks_read_only_their_batches_and_passwords_arrive_sealed() {
     assert_eq!(lookup(&token_a).len(), 1, "the kiosk that sent it");
     assert!(lookup(&token_b).is_empty(), "a kiosk of another collection");
     assert!(hub.hub.db().assign_batch("kiosk-b", "Z3K8F7").unwrap());
-    assert_eq!(lookup(&token_b)[0].record_id, id, "a kiosk of the same batch");
+    assert_eq!(
+        lookup(&token_b)[0].record_id,
+        id,
+        "a kiosk of the same batch"
+    );
 }
 
 #[test]
@@ -212,7 +244,10 @@ fn the_retention_purge_removes_withdrawn_and_replaced_photos_and_reports_ids() {
         );
         assert_eq!(code, 200, "{v}");
     };
-    decide(&rejected, serde_json::json!({"approve": false, "reasons": ["blur"]}));
+    decide(
+        &rejected,
+        serde_json::json!({"approve": false, "reasons": ["blur"]}),
+    );
     decide(&approved, serde_json::json!({"approve": true}));
     let dir = hub.dir.clone();
     let photo = |id: &str| dir.join(format!("photos/{}/{id}.jpg", &id[id.len() - 2..]));
@@ -247,18 +282,29 @@ fn the_retention_purge_removes_withdrawn_and_replaced_photos_and_reports_ids() {
     let statuses = rt
         .block_on(client(&db).statuses(std::slice::from_ref(&rejected)))
         .unwrap();
-    assert_eq!(statuses[0].state, capture_kiosk::hub_protocol::ReviewState::Rejected);
+    assert_eq!(
+        statuses[0].state,
+        capture_kiosk::hub_protocol::ReviewState::Rejected
+    );
     hub.stop();
 
     // the command line: decided records only when the administrator says so, ids reported
     let data = dir.to_str().unwrap().to_owned();
     let out = kiosk_bin(&["hub", "--data", &data, "purge"]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let said = String::from_utf8_lossy(&out.stdout);
     assert!(said.starts_with("purged 0 records"), "{said}");
     let out = kiosk_bin(&["hub", "--data", &data, "purge", "--decided-days", "0"]);
     let said = String::from_utf8_lossy(&out.stdout).into_owned();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(
         said.starts_with("purged 1 records (0 withdrawn, 0 replaced, 1 decided); 1 files removed"),
         "{said}"
@@ -266,7 +312,10 @@ fn the_retention_purge_removes_withdrawn_and_replaced_photos_and_reports_ids() {
     assert!(said.contains(&format!("decided {approved}")), "{said}");
     assert!(!said.contains("cand-"), "ids only: {said}");
     assert!(!photo(&approved).exists());
-    assert!(photo(&replacement).exists(), "a pending record is never purged");
+    assert!(
+        photo(&replacement).exists(),
+        "a pending record is never purged"
+    );
 }
 
 #[test]
@@ -295,7 +344,11 @@ fn a_reset_password_ends_sessions_and_a_removed_reviewer_is_out() {
     assert_eq!(queue(&again), 200);
     let data = hub.dir.to_str().unwrap().to_owned();
     let out = kiosk_bin(&["hub", "--data", &data, "remove-reviewer", "--user", "rev-1"]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(String::from_utf8_lossy(&out.stdout).contains("1 open sessions ended"));
     assert_eq!(queue(&again), 401, "a removed reviewer is out");
     let out = kiosk_bin(&["hub", "--data", &data, "remove-reviewer", "--user", "rev-1"]);
@@ -312,5 +365,8 @@ fn a_reset_password_ends_sessions_and_a_removed_reviewer_is_out() {
             .await
             .unwrap()
     });
-    assert!(login.headers().get("set-cookie").is_none(), "no login for them");
+    assert!(
+        login.headers().get("set-cookie").is_none(),
+        "no login for them"
+    );
 }

@@ -232,7 +232,11 @@ fn staff_imports_rosters_changes_the_pin_ends_the_collection_and_reads_the_audit
     d.tap_id("KioskWindow::end-btn").unwrap();
     assert!(!app.borrow().session.open);
     assert!(notice(&d).contains("本次采集 0 人"), "{}", notice(&d));
-    assert_eq!(roster(&d), 0, "the roster leaves the kiosk with the collection");
+    assert_eq!(
+        roster(&d),
+        0,
+        "the roster leaves the kiosk with the collection"
+    );
     d.save("collection-ended").unwrap();
 
     // the audit trail shows what staff did, newest first

@@ -275,8 +275,10 @@ fn a_purge_leaves_nothing_of_the_candidate_in_the_files() {
     let photo: Vec<u8> = marker.iter().cycle().take(40_000).copied().collect();
     let mut s = Store::open(&path).unwrap();
     let session = s.start_session("gd-gaokao", "B1").unwrap();
-    s.record_attempt("gd-gaokao", key, Some(0.7), false).unwrap();
-    s.record_attempt("gd-gaokao", key, Some(0.8), false).unwrap();
+    s.record_attempt("gd-gaokao", key, Some(0.7), false)
+        .unwrap();
+    s.record_attempt("gd-gaokao", key, Some(0.8), false)
+        .unwrap();
     let id = s
         .submit(&NewCapture {
             photo_jpeg: &photo,
@@ -300,18 +302,27 @@ fn a_purge_leaves_nothing_of_the_candidate_in_the_files() {
     let now = now_ms();
     s.lease_next(now, Duration::from_secs(30)).unwrap().unwrap();
     s.mark_sent(&id, now).unwrap();
-    assert!(contains(&all_bytes(&path), marker), "the test can see the photo");
+    assert!(
+        contains(&all_bytes(&path), marker),
+        "the test can see the photo"
+    );
     assert!(contains(&all_bytes(&path), key.as_bytes()));
 
     assert_eq!(s.purge_uploaded(now + 1, Duration::ZERO).unwrap(), 1);
     assert_eq!(s.remove_roster("B1").unwrap(), 1);
     let bytes = all_bytes(&path);
-    assert!(!contains(&bytes, marker), "the photo's bytes are overwritten");
+    assert!(
+        !contains(&bytes, marker),
+        "the photo's bytes are overwritten"
+    );
     assert!(
         !contains(&bytes, key.as_bytes()),
         "the ID number is gone from captures, attempts and the roster"
     );
-    assert!(!contains(&bytes, "ROSTER-NAME".as_bytes()), "the roster is gone");
+    assert!(
+        !contains(&bytes, "ROSTER-NAME".as_bytes()),
+        "the roster is gone"
+    );
 
     // the returning candidate is still found, and the attempt limit still counts
     let found = s.candidate_captures("gd-gaokao", key).unwrap();
@@ -328,10 +339,18 @@ fn a_purge_leaves_nothing_of_the_candidate_in_the_files() {
     };
     assert!(!found[0].candidate_key.contains(&unkeyed));
     let other = Store::open(&other_path).unwrap();
-    assert_ne!(other.pseudonym(key), s.pseudonym(key), "another kiosk, another key");
+    assert_ne!(
+        other.pseudonym(key),
+        s.pseudonym(key),
+        "another kiosk, another key"
+    );
     drop(s);
     assert_eq!(
-        Store::open(&path).unwrap().candidate_captures("gd-gaokao", key).unwrap().len(),
+        Store::open(&path)
+            .unwrap()
+            .candidate_captures("gd-gaokao", key)
+            .unwrap()
+            .len(),
         1,
         "the key survives a restart"
     );

@@ -193,7 +193,9 @@ pub fn run(a: HubArgs) -> Result<ExitCode> {
             if !hub.db().assign_batch(&kiosk, &batch)? {
                 bail!("no active kiosk named {kiosk:?}");
             }
-            say(format!("kiosk {kiosk} may read the roster of batch {batch}"));
+            say(format!(
+                "kiosk {kiosk} may read the roster of batch {batch}"
+            ));
             Ok(ExitCode::SUCCESS)
         }
         Some(HubAdmin::UnassignBatch { kiosk, batch }) => {

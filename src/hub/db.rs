@@ -6,9 +6,7 @@
 mod access;
 pub mod retention;
 
-use crate::hub_protocol::{
-    Decision, RecordMeta, RecordStatus, RejectReason, ReviewState,
-};
+use crate::hub_protocol::{Decision, RecordMeta, RecordStatus, RejectReason, ReviewState};
 use crate::store::{now_ms, open_database, StoreError};
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::Argon2;

@@ -31,9 +31,7 @@ impl Hub {
                 let path = self.photo_path(file);
                 match std::fs::remove_file(&path) {
                     Ok(()) => report.files_removed += 1,
-                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                        report.files_missing += 1
-                    }
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => report.files_missing += 1,
                     Err(e) => {
                         return Err(StoreError::Io {
                             path: path.display().to_string(),

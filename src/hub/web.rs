@@ -353,9 +353,8 @@ async fn import_roster(
     let n = rows.len();
     blocking(&hub, move |h| {
         // slow on purpose (argon2 per password): on this blocking thread, before the lock
-        crate::roster::seal_secrets(&mut rows).map_err(|e| {
-            ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string())
-        })?;
+        crate::roster::seal_secrets(&mut rows)
+            .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
         h.db().replace_roster(&q.batch, &rows, &who.user)?;
         log(&format!(
             "roster of batch {} replaced ({n} rows) by {}",

@@ -1053,9 +1053,7 @@ impl App {
             .any(|f| f.chars == FieldChars::Secret)
         {
             // a wrong password and an unknown number read the same (R-ID-1)
-            found.filter(|e| {
-                crate::roster::secret_matches(&e.secret, &key, &value("password"))
-            })
+            found.filter(|e| crate::roster::secret_matches(&e.secret, &key, &value("password")))
         } else {
             found
         };

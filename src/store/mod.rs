@@ -9,8 +9,8 @@ mod schema;
 
 pub use private::{private_database_files, private_dir, tighten_dir};
 pub use retention::{pseudonym_key_path, PSEUDONYM_PREFIX};
-pub use roster::{roster_row, write_roster};
 pub(crate) use roster::seal_stored_secrets;
+pub use roster::{roster_row, write_roster};
 
 use crate::hub_protocol::{RecordMeta, RecordStatus, RejectReason, ReviewState};
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};

@@ -125,7 +125,8 @@ impl Store {
                 "SELECT c.id, c.candidate_key, c.session_id FROM captures c JOIN outbox o ON o.capture_id = c.id
                  WHERE c.purged_at IS NULL AND o.state = 'sent' AND o.sent_at <= ?1",
             )?;
-            let rows = stmt.query_map(params![cutoff], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+            let rows =
+                stmt.query_map(params![cutoff], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
             rows.collect::<Result<_, _>>()?
         };
         for (id, key, session) in &due {
@@ -180,7 +181,9 @@ impl Store {
             .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| r.get(0))?;
         self.checkpoint_owed = busy != 0;
         if self.checkpoint_owed {
-            tracing::warn!("the write-ahead log is in use; purged bytes leave it at the next purge");
+            tracing::warn!(
+                "the write-ahead log is in use; purged bytes leave it at the next purge"
+            );
         }
         Ok(())
     }

@@ -30,7 +30,10 @@ pub fn write_roster(
 ) -> Result<(), StoreError> {
     // a fast digest of a password in a roster is recoverable in a second (6 digits); the
     // caller seals it first (slow, so outside any lock), and a roster that was not is refused
-    if rows.iter().any(|e| !e.secret.is_empty() && !is_sealed(&e.secret)) {
+    if rows
+        .iter()
+        .any(|e| !e.secret.is_empty() && !is_sealed(&e.secret))
+    {
         return Err(StoreError::UnsealedSecret);
     }
     tx.execute("DELETE FROM roster WHERE batch_id = ?1", params![batch_id])?;

@@ -79,19 +79,24 @@ impl HubDb {
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
         let mut due: Vec<(String, PurgeReason, String, i64)> = Vec::new();
         {
-            let mut pick = |sql: &str, cutoff: i64, reason: PurgeReason| -> Result<(), StoreError> {
-                let mut stmt = tx.prepare(sql)?;
-                let rows = stmt.query_map(params![cutoff], |r| {
-                    Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, i64>(2)?))
-                })?;
-                for row in rows {
-                    let (id, file, documents) = row?;
-                    if !due.iter().any(|d| d.0 == id) {
-                        due.push((id, reason, file, documents));
+            let mut pick =
+                |sql: &str, cutoff: i64, reason: PurgeReason| -> Result<(), StoreError> {
+                    let mut stmt = tx.prepare(sql)?;
+                    let rows = stmt.query_map(params![cutoff], |r| {
+                        Ok((
+                            r.get::<_, String>(0)?,
+                            r.get::<_, String>(1)?,
+                            r.get::<_, i64>(2)?,
+                        ))
+                    })?;
+                    for row in rows {
+                        let (id, file, documents) = row?;
+                        if !due.iter().any(|d| d.0 == id) {
+                            due.push((id, reason, file, documents));
+                        }
                     }
-                }
-                Ok(())
-            };
+                    Ok(())
+                };
             pick(
                 "SELECT id, photo_file, documents FROM records
                  WHERE purged_at IS NULL AND state = 'withdrawn' AND COALESCE(reviewed_at, received_at) <= ?1
@@ -148,9 +153,9 @@ impl HubDb {
         tx.commit()?;
         if !purged.is_empty() {
             // the write-ahead log's older frames still hold the old rows
-            let _busy: i64 =
-                self.conn
-                    .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| r.get(0))?;
+            let _busy: i64 = self
+                .conn
+                .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| r.get(0))?;
         }
         Ok(purged)
     }
