@@ -1,9 +1,17 @@
 //! Registration rosters as colleges and exam offices send them: CSV with a header row, in
-//! English or Chinese column names, UTF-8 (with or without a BOM). Pure: text in, rows or a
-//! list of what is wrong with which line out.
+//! English or Chinese column names, UTF-8 (with or without a BOM). Parsing is pure: text in,
+//! rows or a list of what is wrong with which line out.
+//!
+//! A candidate's password arrives as `sha256(candidate_key:password)`, which a 6-digit
+//! password gives up in a fraction of a second. Before a roster is stored or sent anywhere its
+//! digests are sealed: an argon2id hash with its own salt over the digest (`seal_secrets`,
+//! slow on purpose, so run it off any lock). A kiosk checks a typed password offline against
+//! the sealed value (`secret_matches`).
 
 use crate::hub_protocol::RosterEntry;
 use crate::reader::card::id_number_valid;
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::Argon2;
 use thiserror::Error;
 
 #[derive(Debug, Error, PartialEq)]
@@ -16,6 +24,70 @@ pub enum RosterError {
     Empty,
     #[error("the roster is neither UTF-8 nor GBK text; save it as CSV (UTF-8) and try again")]
     Encoding,
+    #[error("cannot seal the roster's passwords: {0}")]
+    Seal(String),
+}
+
+/// What a sealed secret starts with (argon2id's PHC string).
+const SEALED_PREFIX: &str = "$argon2id$";
+
+/// Whether `secret` is a sealed password (never a bare digest).
+pub fn is_sealed(secret: &str) -> bool {
+    secret.starts_with(SEALED_PREFIX)
+}
+
+/// Whether `secret` has the form of the password digest a roster file carries (64 hex digits).
+pub fn looks_like_digest(secret: &str) -> bool {
+    secret.len() == 64 && secret.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+/// Seals a password digest: argon2id (19 MiB, 2 passes, the OWASP minimum) with a fresh
+/// salt, as a PHC string.
+pub fn seal_secret(digest: &str) -> Result<String, RosterError> {
+    let mut salt = [0u8; 16];
+    getrandom::fill(&mut salt).map_err(|e| RosterError::Seal(e.to_string()))?;
+    let salt = SaltString::encode_b64(&salt).map_err(|e| RosterError::Seal(e.to_string()))?;
+    Ok(Argon2::default()
+        .hash_password(digest.to_lowercase().as_bytes(), &salt)
+        .map_err(|e| RosterError::Seal(e.to_string()))?
+        .to_string())
+}
+
+/// Seals every row's password digest (rows already sealed or without a password stay as they
+/// are), on all cores: about 20 ms of work per row.
+pub fn seal_secrets(rows: &mut [RosterEntry]) -> Result<(), RosterError> {
+    let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let chunk = rows.len().div_ceil(workers).max(1);
+    std::thread::scope(|scope| {
+        let jobs: Vec<_> = rows
+            .chunks_mut(chunk)
+            .map(|part| {
+                scope.spawn(move || {
+                    for e in part.iter_mut() {
+                        if !e.secret.is_empty() && !is_sealed(&e.secret) {
+                            e.secret = seal_secret(&e.secret)?;
+                        }
+                    }
+                    Ok::<_, RosterError>(())
+                })
+            })
+            .collect();
+        jobs.into_iter().try_for_each(|j| {
+            j.join()
+                .map_err(|_| RosterError::Seal("a sealing thread failed".into()))?
+        })
+    })
+}
+
+/// Whether `password` typed for `candidate_key` is the one `sealed` holds.
+pub fn secret_matches(sealed: &str, candidate_key: &str, password: &str) -> bool {
+    let Ok(parsed) = PasswordHash::new(sealed) else {
+        return false;
+    };
+    let digest = crate::session::identify::password_digest(candidate_key, password);
+    Argon2::default()
+        .verify_password(digest.as_bytes(), &parsed)
+        .is_ok()
 }
 
 /// A roster file's text: UTF-8 (with or without a BOM), or GBK/GB18030, which is what Excel on
@@ -95,7 +167,15 @@ pub fn parse_roster_csv(text: &str) -> Result<Vec<RosterEntry>, RosterError> {
             ethnicity: get(3),
             address: get(4),
             phone: get(5),
-            secret: get(6).to_lowercase(),
+            secret: {
+                let s = get(6);
+                // a sealed value keeps its case (base64); a digest is compared in lower case
+                if is_sealed(&s) {
+                    s
+                } else {
+                    s.to_lowercase()
+                }
+            },
         };
         if entry.candidate_key.is_empty() || entry.name.is_empty() {
             problems.push(format!(
@@ -105,6 +185,13 @@ pub fn parse_roster_csv(text: &str) -> Result<Vec<RosterEntry>, RosterError> {
             // never echo the number itself: rosters are personal data and this ends up in logs
             problems.push(format!(
                 "line {line}: the ID number is not a valid 18-character number (check character)"
+            ));
+        } else if !entry.secret.is_empty()
+            && !looks_like_digest(&entry.secret)
+            && !is_sealed(&entry.secret)
+        {
+            problems.push(format!(
+                "line {line}: the password digest is not 64 hex digits (sha256 of candidate_key:password)"
             ));
         } else if !seen.insert(entry.candidate_key.clone()) {
             problems.push(format!("line {line}: the candidate number appears twice"));
@@ -124,6 +211,36 @@ pub fn parse_roster_csv(text: &str) -> Result<Vec<RosterEntry>, RosterError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sealed_secrets_check_the_password_and_never_hold_the_digest() {
+        let digest = crate::session::identify::password_digest("2026001", "123456");
+        let text =
+            format!("考生号,姓名,身份证号,密码摘要\n2026001,张三,11010519491231002X,{digest}\n");
+        let mut rows = parse_roster_csv(&text).unwrap();
+        seal_secrets(&mut rows).unwrap();
+        let sealed = rows[0].secret.clone();
+        assert!(is_sealed(&sealed) && !sealed.contains(&digest), "{sealed}");
+        assert!(secret_matches(&sealed, "2026001", "123456"));
+        assert!(!secret_matches(&sealed, "2026001", "123457"));
+        assert!(
+            !secret_matches(&digest, "2026001", "123456"),
+            "a bare digest is never accepted"
+        );
+        // two rows with the same password get different salts
+        let mut again = rows.clone();
+        again[0].secret = digest.clone();
+        seal_secrets(&mut again).unwrap();
+        assert_ne!(again[0].secret, sealed);
+        // sealing twice changes nothing
+        seal_secrets(&mut rows).unwrap();
+        assert_eq!(rows[0].secret, sealed);
+        let bad = "candidate_key,name,id_number,password_sha256\n1,A,11010519491231002X,123456\n";
+        assert!(matches!(
+            parse_roster_csv(bad),
+            Err(RosterError::BadRows(_))
+        ));
+    }
 
     #[test]
     fn chinese_headers_and_a_bom_are_read() {

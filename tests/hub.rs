@@ -408,6 +408,8 @@ fn rosters_go_from_an_administrator_to_the_kiosks() {
     assert_eq!(put(&plain, csv), 403, "only administrators import rosters");
     assert_eq!(put(&admin, "姓名\n张三\n"), 422);
     assert_eq!(put(&admin, csv), 200);
+    // kiosks read only the batches the administrator assigned them
+    assert!(hub.hub.db().assign_batch("kiosk-r", "Z3K8F7").unwrap());
     let (_, mut store) = kiosk_store("roster", &hub.url, &token);
     let client = HubClient::new(&stored_link(&store).unwrap().unwrap()).unwrap();
     let rows = runtime().block_on(client.roster("Z3K8F7")).unwrap();

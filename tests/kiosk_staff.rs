@@ -30,6 +30,7 @@ fn person(key: &str, name: &str, id: &str) -> RosterEntry {
 fn staff_imports_rosters_changes_the_pin_ends_the_collection_and_reads_the_audit() {
     let hub = TestHub::start("kiosk-staff");
     let token = hub.kiosk_token("kiosk-staff");
+    assert!(hub.hub.db().assign_batch("kiosk-staff", "Z3K8F7").unwrap());
     hub.hub
         .db()
         .replace_roster(
@@ -231,6 +232,11 @@ fn staff_imports_rosters_changes_the_pin_ends_the_collection_and_reads_the_audit
     d.tap_id("KioskWindow::end-btn").unwrap();
     assert!(!app.borrow().session.open);
     assert!(notice(&d).contains("本次采集 0 人"), "{}", notice(&d));
+    assert_eq!(
+        roster(&d),
+        0,
+        "the roster leaves the kiosk with the collection"
+    );
     d.save("collection-ended").unwrap();
 
     // the audit trail shows what staff did, newest first
@@ -270,7 +276,8 @@ fn staff_imports_rosters_changes_the_pin_ends_the_collection_and_reads_the_audit
     let batches = app.borrow().ui.upgrade().unwrap().get_batch_rows();
     assert_eq!(
         slint::Model::row_data(&batches, 0).map(|r| r.title.to_string()),
-        Some("Z3K8F7".to_string())
+        None,
+        "no batch keeps a roster here once its collection ended"
     );
     for _ in 0..6 {
         d.tap_label("⌫").unwrap();

@@ -33,7 +33,7 @@ fn capture<'a>(session: &'a str, key: &'a str) -> NewCapture<'a> {
 fn a_submitted_capture_is_queued_leased_sent_and_purged() {
     let path = db("life.sqlite");
     let mut s = Store::open(&path).unwrap();
-    assert_eq!(s.schema_version().unwrap(), 5);
+    assert_eq!(s.schema_version().unwrap(), 6);
     let session = s.start_session("chsi-graduation", "Z3K8F7").unwrap();
     let id = s.submit(&capture(&session, "440106199903070015")).unwrap();
     assert_eq!(uuid::Uuid::parse_str(&id).unwrap().get_version_num(), 7);
@@ -195,4 +195,163 @@ fn queue_status_command_reads_the_database() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("damaged"));
+}
+
+fn mode(path: &std::path::Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path).unwrap().permissions().mode() & 0o777
+}
+
+/// Every file of the kiosk's store is readable by its user only, and a data folder others can
+/// read is refused with the command that fixes it (issue 12, item 7).
+#[test]
+fn the_store_is_private_and_an_open_data_folder_is_refused() {
+    let path = db("private.sqlite");
+    let _ = std::fs::remove_file(capture_kiosk::store::pseudonym_key_path(&path));
+    let s = Store::open(&path).unwrap();
+    s.set_setting("hub_token", "ck_secret").unwrap();
+    let wal = PathBuf::from(format!("{}-wal", path.display()));
+    let shm = PathBuf::from(format!("{}-shm", path.display()));
+    for file in [
+        path.clone(),
+        wal,
+        shm,
+        capture_kiosk::store::pseudonym_key_path(&path),
+    ] {
+        assert_eq!(mode(&file), 0o600, "{}", file.display());
+    }
+    drop(s);
+    // a database an earlier version left readable is made private at open
+    std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o644)).unwrap();
+    Store::open(&path).unwrap();
+    assert_eq!(mode(&path), 0o600);
+
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("store-folder");
+    let _ = std::fs::remove_dir_all(&dir);
+    capture_kiosk::store::private_dir(&dir.join("kiosk-data")).unwrap();
+    assert_eq!(mode(&dir.join("kiosk-data")), 0o700, "made private");
+    std::fs::set_permissions(
+        dir.join("kiosk-data"),
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    let e = capture_kiosk::store::private_dir(&dir.join("kiosk-data"))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("other users") && e.contains("chmod 700") && e.contains("kiosk-data"),
+        "{e}"
+    );
+}
+
+/// The bytes of every file of the store, the write-ahead log included.
+fn all_bytes(path: &std::path::Path) -> Vec<u8> {
+    let mut out = Vec::new();
+    for suffix in ["", "-wal", "-journal"] {
+        if let Ok(b) = std::fs::read(format!("{}{suffix}", path.display())) {
+            out.extend(b);
+        }
+    }
+    out
+}
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle)
+}
+
+/// After the retention purge nothing of the candidate is left in any file: not the photo's
+/// bytes, not the ID number in captures or verification attempts; the pseudonym is keyed per
+/// kiosk; the roster goes when the collection ends (issue 12, item 9).
+#[test]
+fn a_purge_leaves_nothing_of_the_candidate_in_the_files() {
+    let path = db("purge-bytes.sqlite");
+    let other_path = db("purge-other.sqlite");
+    for p in [&path, &other_path] {
+        let _ = std::fs::remove_file(capture_kiosk::store::pseudonym_key_path(p));
+    }
+    let key = "440106199903070015";
+    // a photo whose bytes are easy to find: 40 KB, so it spills into overflow pages
+    let marker = b"PHOTO-OF-THE-CANDIDATE-0123456789";
+    let photo: Vec<u8> = marker.iter().cycle().take(40_000).copied().collect();
+    let mut s = Store::open(&path).unwrap();
+    let session = s.start_session("gd-gaokao", "B1").unwrap();
+    s.record_attempt("gd-gaokao", key, Some(0.7), false)
+        .unwrap();
+    s.record_attempt("gd-gaokao", key, Some(0.8), false)
+        .unwrap();
+    let id = s
+        .submit(&NewCapture {
+            photo_jpeg: &photo,
+            profile: "gd-gaokao",
+            ..capture(&session, key)
+        })
+        .unwrap();
+    s.replace_roster(
+        "B1",
+        &[capture_kiosk::hub_protocol::RosterEntry {
+            candidate_key: key.into(),
+            name: "ROSTER-NAME-张三".into(),
+            id_number: key.into(),
+            ethnicity: String::new(),
+            address: String::new(),
+            phone: "13800000000".into(),
+            secret: String::new(),
+        }],
+    )
+    .unwrap();
+    let now = now_ms();
+    s.lease_next(now, Duration::from_secs(30)).unwrap().unwrap();
+    s.mark_sent(&id, now).unwrap();
+    assert!(
+        contains(&all_bytes(&path), marker),
+        "the test can see the photo"
+    );
+    assert!(contains(&all_bytes(&path), key.as_bytes()));
+
+    assert_eq!(s.purge_uploaded(now + 1, Duration::ZERO).unwrap(), 1);
+    assert_eq!(s.remove_roster("B1").unwrap(), 1);
+    let bytes = all_bytes(&path);
+    assert!(
+        !contains(&bytes, marker),
+        "the photo's bytes are overwritten"
+    );
+    assert!(
+        !contains(&bytes, key.as_bytes()),
+        "the ID number is gone from captures, attempts and the roster"
+    );
+    assert!(
+        !contains(&bytes, "ROSTER-NAME".as_bytes()),
+        "the roster is gone"
+    );
+
+    // the returning candidate is still found, and the attempt limit still counts
+    let found = s.candidate_captures("gd-gaokao", key).unwrap();
+    assert_eq!(found.len(), 1);
+    assert_eq!(s.consecutive_failures("gd-gaokao", key).unwrap(), 2);
+    // the pseudonym is keyed per kiosk, not a digest anyone can recompute
+    let unkeyed: String = {
+        use sha2::Digest;
+        sha2::Sha256::digest(key.as_bytes())
+            .iter()
+            .take(12)
+            .map(|b| format!("{b:02x}"))
+            .collect()
+    };
+    assert!(!found[0].candidate_key.contains(&unkeyed));
+    let other = Store::open(&other_path).unwrap();
+    assert_ne!(
+        other.pseudonym(key),
+        s.pseudonym(key),
+        "another kiosk, another key"
+    );
+    drop(s);
+    assert_eq!(
+        Store::open(&path)
+            .unwrap()
+            .candidate_captures("gd-gaokao", key)
+            .unwrap()
+            .len(),
+        1,
+        "the key survives a restart"
+    );
 }

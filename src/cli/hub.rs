@@ -1,11 +1,12 @@
 //! `kiosk hub`: run the collection hub, or administer its data folder (kiosks, reviewers,
-//! rosters) from the machine it runs on.
+//! rosters and which kiosks read them, the retention purge) from the machine it runs on.
 
 use super::say;
 use anyhow::{bail, Context, Result};
+use capture_kiosk::hub::db::retention::{PurgeReason, RetentionPolicy};
 use capture_kiosk::hub::tls::server_config;
 use capture_kiosk::hub::{serve, serve_tls, Hub, HubConfig};
-use capture_kiosk::roster::{parse_roster_csv, roster_text};
+use capture_kiosk::roster::{parse_roster_csv, roster_text, seal_secrets};
 use clap::{Args, Subcommand};
 use std::io::BufRead;
 use std::path::PathBuf;
@@ -48,7 +49,8 @@ enum HubAdmin {
         #[arg(long)]
         name: String,
     },
-    /// Add a reviewer or reset their password; the password is read from standard input.
+    /// Add a reviewer or reset their password (which logs them out everywhere); the password
+    /// is read from standard input.
     AddReviewer {
         #[arg(long)]
         user: String,
@@ -56,12 +58,50 @@ enum HubAdmin {
         #[arg(long)]
         admin: bool,
     },
+    /// Remove a reviewer and end their sessions (their past decisions keep their name).
+    RemoveReviewer {
+        #[arg(long)]
+        user: String,
+    },
+    /// Let a kiosk read a batch's roster (kiosks read only the batches assigned to them).
+    AssignBatch {
+        #[arg(long)]
+        kiosk: String,
+        #[arg(long)]
+        batch: String,
+    },
+    /// Take a batch's roster away from a kiosk.
+    UnassignBatch {
+        #[arg(long)]
+        kiosk: String,
+        #[arg(long)]
+        batch: String,
+    },
     /// Replace a batch's roster from a CSV file (columns candidate_key/考生号, name/姓名,
-    /// id_number/身份证号, optional ethnicity/民族, address/住址, phone/电话).
+    /// id_number/身份证号, optional ethnicity/民族, address/住址, phone/电话,
+    /// password_sha256/密码摘要, which is stored only sealed with argon2id).
     ImportRoster {
         #[arg(long)]
         batch: String,
+        /// Kiosks (by name) that may read this batch's roster; repeat for several.
+        #[arg(long = "kiosk")]
+        kiosks: Vec<String>,
         file: PathBuf,
+    },
+    /// Delete the photos and personal data the retention policy says are due, and say what
+    /// went (counts and record ids). Run it daily, e.g. from a systemd timer.
+    Purge {
+        /// Withdrawn records, this many days after they were withdrawn.
+        #[arg(long, default_value_t = 0)]
+        withdrawn_days: u32,
+        /// Rejected records the candidate replaced with a newer one, this many days after
+        /// the rejection.
+        #[arg(long, default_value_t = 7)]
+        replaced_days: u32,
+        /// Every decided record (approved or rejected), this many days after the decision;
+        /// without it decided records are kept.
+        #[arg(long)]
+        decided_days: Option<u32>,
     },
     /// Record counts by review state.
     Status,
@@ -127,20 +167,103 @@ pub fn run(a: HubArgs) -> Result<ExitCode> {
             if password.chars().count() < 8 {
                 bail!("the password must be at least 8 characters (read from standard input)");
             }
-            hub.db().add_reviewer(user.trim(), password, admin)?;
+            let user = user.trim();
+            let ended = hub.db().session_count(user)?;
+            hub.db().add_reviewer(user, password, admin)?;
             say(format!(
-                "reviewer {user} set{}",
-                if admin { " (administrator)" } else { "" }
+                "reviewer {user} set{}{}",
+                if admin { " (administrator)" } else { "" },
+                if ended > 0 {
+                    format!("; {ended} open sessions ended")
+                } else {
+                    String::new()
+                }
             ));
             Ok(ExitCode::SUCCESS)
         }
-        Some(HubAdmin::ImportRoster { batch, file }) => {
+        Some(HubAdmin::RemoveReviewer { user }) => {
+            let user = user.trim();
+            let ended = hub.db().session_count(user)?;
+            if !hub.db().remove_reviewer(user)? {
+                bail!("no reviewer named {user:?}");
+            }
+            say(format!(
+                "reviewer {user} removed; {ended} open sessions ended"
+            ));
+            Ok(ExitCode::SUCCESS)
+        }
+        Some(HubAdmin::AssignBatch { kiosk, batch }) => {
+            if !hub.db().assign_batch(&kiosk, &batch)? {
+                bail!("no active kiosk named {kiosk:?}");
+            }
+            say(format!(
+                "kiosk {kiosk} may read the roster of batch {batch}"
+            ));
+            Ok(ExitCode::SUCCESS)
+        }
+        Some(HubAdmin::UnassignBatch { kiosk, batch }) => {
+            if !hub.db().unassign_batch(&kiosk, &batch)? {
+                bail!("kiosk {kiosk:?} is not assigned batch {batch:?}");
+            }
+            say(format!("kiosk {kiosk} no longer reads batch {batch}"));
+            Ok(ExitCode::SUCCESS)
+        }
+        Some(HubAdmin::ImportRoster {
+            batch,
+            kiosks,
+            file,
+        }) => {
             let bytes =
                 std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
             let text = roster_text(&bytes).with_context(|| format!("{}", file.display()))?;
-            let rows = parse_roster_csv(&text).with_context(|| format!("{}", file.display()))?;
+            let mut rows =
+                parse_roster_csv(&text).with_context(|| format!("{}", file.display()))?;
+            // before the database is touched: about 20 ms per password, on every core
+            seal_secrets(&mut rows)?;
+            // every kiosk named must exist before anything changes
+            for k in &kiosks {
+                if hub.db().active_kiosk_id(k)?.is_none() {
+                    bail!("no active kiosk named {k:?}; nothing was imported");
+                }
+            }
+            for k in &kiosks {
+                hub.db().assign_batch(k, &batch)?;
+            }
             hub.db().replace_roster(&batch, &rows, "command line")?;
             say(format!("batch {batch}: {} candidates imported", rows.len()));
+            if !kiosks.is_empty() {
+                say(format!("readable by kiosks {}", kiosks.join(", ")));
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Some(HubAdmin::Purge {
+            withdrawn_days,
+            replaced_days,
+            decided_days,
+        }) => {
+            let day = |d: u32| std::time::Duration::from_secs(u64::from(d) * 86_400);
+            let policy = RetentionPolicy {
+                withdrawn_after: day(withdrawn_days),
+                replaced_after: day(replaced_days),
+                decided_after: decided_days.map(day),
+            };
+            let report = hub.purge(&policy, capture_kiosk::store::now_ms())?;
+            say(format!(
+                "purged {} records ({} withdrawn, {} replaced, {} decided); {} files removed{}",
+                report.records.len(),
+                report.count(PurgeReason::Withdrawn),
+                report.count(PurgeReason::Replaced),
+                report.count(PurgeReason::Decided),
+                report.files_removed,
+                if report.files_missing > 0 {
+                    format!(", {} already gone", report.files_missing)
+                } else {
+                    String::new()
+                }
+            ));
+            for r in &report.records {
+                say(format!("{} {}", r.reason.as_str(), r.record_id));
+            }
             Ok(ExitCode::SUCCESS)
         }
         Some(HubAdmin::Status) => {

@@ -466,11 +466,13 @@ async fn candidate_lookup(
     headers: HeaderMap,
     Json(q): Json<CandidateQuery>,
 ) -> Result<Json<Vec<RecordStatus>>, ApiError> {
-    kiosk(&hub, &headers).await?;
+    let (kiosk_id, _) = kiosk(&hub, &headers).await?;
     blocking(&hub, move |h| {
-        Ok(Json(
-            h.db().candidate_records(&q.profile, &q.candidate_key)?,
-        ))
+        Ok(Json(h.db().candidate_records(
+            &kiosk_id,
+            &q.profile,
+            &q.candidate_key,
+        )?))
     })
     .await
 }
@@ -485,14 +487,22 @@ async fn roster(
     headers: HeaderMap,
     Query(q): Query<BatchQuery>,
 ) -> Result<Json<Vec<crate::hub_protocol::RosterEntry>>, ApiError> {
-    let (kiosk_id, _) = kiosk(&hub, &headers).await?;
+    let (kiosk_id, kiosk_name) = kiosk(&hub, &headers).await?;
     blocking(&hub, move |h| {
-        let rows = h.db().roster(&q.batch)?;
-        log(&format!(
-            "roster of batch {} ({} rows) sent to kiosk {kiosk_id}",
-            q.batch,
-            rows.len()
-        ));
+        // a roster is names, ID numbers and phones: only kiosks assigned the batch read it,
+        // and an unknown batch answers the same as another's, so names cannot be probed
+        let Some(rows) = h.db().roster_for_kiosk(&kiosk_id, &q.batch)? else {
+            tracing::warn!(kiosk = %kiosk_id, batch = ?q.batch, "roster refused: batch not assigned");
+            return Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                format!(
+                    "this kiosk is not assigned batch {:?}; the hub's administrator assigns it with \
+                     `kiosk hub assign-batch --kiosk {kiosk_name:?} --batch BATCH`",
+                    q.batch
+                ),
+            ));
+        };
+        tracing::info!(kiosk = %kiosk_id, batch = ?q.batch, rows = rows.len(), "roster sent");
         Ok(Json(rows))
     })
     .await

@@ -1,9 +1,12 @@
 //! The hub's own SQLite database: kiosks and their token digests, reviewers and their login
-//! sessions, records with their review state, rosters, and a trail of review actions.
+//! sessions, records with their review state, rosters and which kiosks may read them, and a
+//! trail of review actions. `access.rs` holds the administration (reviewers, batch
+//! assignments) and the rosters, `retention.rs` the purge.
 
-use crate::hub_protocol::{
-    Decision, RecordMeta, RecordStatus, RejectReason, ReviewState, RosterEntry,
-};
+mod access;
+pub mod retention;
+
+use crate::hub_protocol::{Decision, RecordMeta, RecordStatus, RejectReason, ReviewState};
 use crate::store::{now_ms, open_database, StoreError};
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::Argon2;
@@ -80,6 +83,16 @@ const MIGRATIONS: &[&str] = &[
     "ALTER TABLE roster ADD COLUMN secret TEXT NOT NULL DEFAULT '';",
     // 3: how many document photographs came with a record (R-MANUAL)
     "ALTER TABLE records ADD COLUMN documents INTEGER NOT NULL DEFAULT 0;",
+    // 4: the batches each kiosk may read the roster of, and when a record's personal data was
+    // purged under the retention policy (the row stays for idempotency and status)
+    r#"
+    CREATE TABLE kiosk_batches (
+        kiosk_id TEXT NOT NULL REFERENCES kiosks(id),
+        batch_id TEXT NOT NULL,
+        PRIMARY KEY (kiosk_id, batch_id)
+    );
+    ALTER TABLE records ADD COLUMN purged_at INTEGER;
+    "#,
 ];
 
 /// Checks `password` against a stored argon2 hash; with no stored hash (an unknown user) it
@@ -231,9 +244,12 @@ const STATUS_COLUMNS: &str = "id, state, reasons, note, received_at, reviewed_at
 
 impl HubDb {
     pub fn open(path: &Path) -> Result<Self, StoreError> {
-        Ok(HubDb {
-            conn: open_database(path, MIGRATIONS)?,
-        })
+        let conn = open_database(path, MIGRATIONS)?;
+        let sealed = crate::store::seal_stored_secrets(&conn)?;
+        if sealed > 0 {
+            tracing::info!(rows = sealed, "roster password digests sealed");
+        }
+        Ok(HubDb { conn })
     }
 
     fn event(
@@ -294,11 +310,16 @@ impl HubDb {
             .hash_password(password.as_bytes(), &salt)
             .map_err(|e| StoreError::Crypto(e.to_string()))?
             .to_string();
-        self.conn.execute(
+        let tx = self.conn.unchecked_transaction()?;
+        tx.execute(
             "INSERT INTO reviewers (user, password_hash, is_admin, created_at) VALUES (?1, ?2, ?3, ?4)
              ON CONFLICT(user) DO UPDATE SET password_hash = excluded.password_hash, is_admin = excluded.is_admin",
             params![user, hash, is_admin, now_ms()],
         )?;
+        // a reset password (lost, shared, or a reviewer leaving) ends every session opened
+        // with the old one, in the same commit
+        tx.execute("DELETE FROM web_sessions WHERE user = ?1", params![user])?;
+        tx.commit()?;
         self.event("admin", "set_reviewer", None, user)?;
         Ok(())
     }
@@ -410,9 +431,10 @@ impl HubDb {
 
     /// Every record's perceptual hash, for the in-memory duplicate index.
     pub fn hashes(&self) -> Result<Vec<HashEntry>, StoreError> {
-        let mut stmt = self
-            .conn
-            .prepare("SELECT id, profile, candidate_key, state, phash FROM records")?;
+        // a purged record's photo is gone, and its hash with it
+        let mut stmt = self.conn.prepare(
+            "SELECT id, profile, candidate_key, state, phash FROM records WHERE purged_at IS NULL",
+        )?;
         let rows = stmt.query_map([], |r| {
             let state: String = r.get(3)?;
             Ok(HashEntry {
@@ -444,16 +466,24 @@ impl HubDb {
         Ok(Ok(out))
     }
 
-    /// A candidate's records (for a returning candidate at any kiosk), newest first.
+    /// A returning candidate's records as `kiosk_id` may see them, newest first: those of the
+    /// batches the kiosk is assigned to (the candidate may have been at another kiosk of the
+    /// same collection) and those the kiosk sent itself.
     pub fn candidate_records(
         &self,
+        kiosk_id: &str,
         profile: &str,
         candidate_key: &str,
     ) -> Result<Vec<RecordStatus>, StoreError> {
         let mut stmt = self.conn.prepare(&format!(
-            "SELECT {STATUS_COLUMNS} FROM records WHERE profile = ?1 AND candidate_key = ?2 ORDER BY received_at DESC"
+            "SELECT {STATUS_COLUMNS} FROM records
+             WHERE profile = ?1 AND candidate_key = ?2 AND purged_at IS NULL
+               AND (kiosk_id = ?3 OR batch_id IN (SELECT batch_id FROM kiosk_batches WHERE kiosk_id = ?3))
+             ORDER BY received_at DESC"
         ))?;
-        let rows = stmt.query_map(params![profile, candidate_key], |r| status_from_row(r, 0))?;
+        let rows = stmt.query_map(params![profile, candidate_key, kiosk_id], |r| {
+            status_from_row(r, 0)
+        })?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
@@ -598,34 +628,6 @@ impl HubDb {
                 documents: r.get(14)?,
             })
         })?;
-        Ok(rows.collect::<Result<_, _>>()?)
-    }
-
-    pub fn replace_roster(
-        &mut self,
-        batch_id: &str,
-        rows: &[RosterEntry],
-        actor: &str,
-    ) -> Result<(), StoreError> {
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)?;
-        crate::store::write_roster(&tx, batch_id, rows)?;
-        tx.commit()?;
-        self.event(
-            actor,
-            "import_roster",
-            None,
-            &format!("{batch_id}: {} rows", rows.len()),
-        )?;
-        Ok(())
-    }
-
-    pub fn roster(&self, batch_id: &str) -> Result<Vec<RosterEntry>, StoreError> {
-        let mut stmt = self.conn.prepare(
-            "SELECT candidate_key, name, id_number, ethnicity, address, phone, secret FROM roster WHERE batch_id = ?1 ORDER BY candidate_key",
-        )?;
-        let rows = stmt.query_map(params![batch_id], crate::store::roster_row)?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
 

@@ -9,6 +9,7 @@ mod duplicates;
 mod headers;
 mod login_guard;
 mod orphans;
+pub mod purge;
 mod server;
 pub mod tls;
 mod web;
@@ -117,11 +118,19 @@ pub fn log(line: &str) {
 }
 
 impl Hub {
-    /// Opens the hub's data folder (created if missing) and loads the duplicate index.
+    /// Opens the hub's data folder (created 0700 if missing; refused if other users can read
+    /// it) and loads the duplicate index.
     pub fn open(config: HubConfig) -> anyhow::Result<Arc<Hub>> {
+        // everything this process writes from now on (photos, temporary files) is private,
+        // whichever function writes it
+        #[cfg(unix)]
+        // SAFETY: umask only swaps the process's file-creation mask; it cannot fail
+        unsafe {
+            libc::umask(0o077);
+        }
+        crate::store::private_dir(&config.data_dir)?;
         let photos = config.data_dir.join("photos");
-        std::fs::create_dir_all(&photos)
-            .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", photos.display()))?;
+        crate::store::tighten_dir(&photos)?;
         let db = HubDb::open(&config.data_dir.join("hub.sqlite"))?;
         let index = db.hashes()?;
         let swept = orphans::sweep(&photos, &db)?;

@@ -467,10 +467,13 @@ async fn import_roster(
             "a batch name is 1–64 characters with no control characters",
         ));
     }
-    let rows = parse_roster_csv(&body)
+    let mut rows = parse_roster_csv(&body)
         .map_err(|e| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, e.to_string()))?;
     let n = rows.len();
     blocking(&hub, move |h| {
+        // slow on purpose (argon2 per password): on this blocking thread, before the lock
+        crate::roster::seal_secrets(&mut rows)
+            .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
         h.db().replace_roster(&q.batch, &rows, &who.user)?;
         // a batch name is the admin's text: Debug escapes a newline that would forge a line
         tracing::info!(target: "hub", batch = ?q.batch, rows = n, admin = ?who.user, "roster replaced");

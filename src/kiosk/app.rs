@@ -19,7 +19,7 @@ use crate::photo::make_photo;
 use crate::reader::card::CardType;
 use crate::reader::simulator::SimulatedReader;
 use crate::session::identify::{
-    collection_code, id_tail, match_roster, password_digest, FieldChars, FieldState, RosterCheck,
+    collection_code, id_tail, match_roster, FieldChars, FieldState, RosterCheck,
 };
 use crate::session::{Candidate, Effect, Event, PreviousRecord, Rules, Screen, Session};
 use crate::store::{NewCapture, Store};
@@ -647,17 +647,26 @@ impl App {
             .store
             .captures_since(self.collection_opened_ms)
             .unwrap_or((0, 0));
+        // the roster (names, ID numbers, phones, registration photos) is not needed once the
+        // collection is over: what waits for upload does not use it
+        let forgotten = match self.store.remove_roster(&self.batch) {
+            Ok(n) => n,
+            Err(e) => {
+                tracing::error!(error = %e, "the roster could not be removed at the end of the collection");
+                0
+            }
+        };
         let _ = self.store.audit(
             "staff",
             "end_collection",
             &format!(
-                "{} {}: {taken} captures, {waiting} waiting for upload",
+                "{} {}: {taken} captures, {waiting} waiting for upload, roster of {forgotten} removed",
                 self.profile.name, self.batch
             ),
         );
         self.notice_extra = Some((
-            format!("采集已结束：本次采集 {taken} 人，{waiting} 条待上传。联网后会自动上传，请勿删除数据。"),
-            format!("Collection ended: {taken} captures, {waiting} waiting for upload. They upload by themselves once the network is there; do not delete the data."),
+            format!("采集已结束：本次采集 {taken} 人，{waiting} 条待上传。联网后会自动上传，请勿删除数据。本批次名单已从本机删除。"),
+            format!("Collection ended: {taken} captures, {waiting} waiting for upload. They upload by themselves once the network is there; do not delete the data. The batch's roster was removed from this kiosk."),
         ));
         self.dispatch(Event::StaffEndCollection);
     }
@@ -1044,9 +1053,7 @@ impl App {
             .any(|f| f.chars == FieldChars::Secret)
         {
             // a wrong password and an unknown number read the same (R-ID-1)
-            found.filter(|e| {
-                !e.secret.is_empty() && e.secret == password_digest(&key, &value("password"))
-            })
+            found.filter(|e| crate::roster::secret_matches(&e.secret, &key, &value("password")))
         } else {
             found
         };

@@ -108,8 +108,11 @@ pub fn seed_roster(store: &mut Store, batch: &str) -> Result<()> {
     }
     let photo = std::fs::read(super::hardware_dir().join("cameras/sim/subject.jpg"))
         .context("reading the demo portrait")?;
-    store.replace_roster(batch, &demo_people())?;
-    for p in demo_people() {
+    // sealed as a real roster's passwords are before they are stored
+    let mut people = demo_people();
+    crate::roster::seal_secrets(&mut people)?;
+    store.replace_roster(batch, &people)?;
+    for p in people {
         store.set_roster_photo(batch, &p.candidate_key, &photo)?;
     }
     Ok(())
@@ -524,7 +527,8 @@ pub fn fresh_demo_data_dir(out: &Path, kiosk_data: &Path) -> Result<PathBuf> {
         std::fs::remove_dir_all(&dir)
             .with_context(|| format!("emptying the demo's data folder {}", dir.display()))?;
     }
-    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    // private like the kiosk's own data folder, which the kiosk refuses otherwise
+    crate::store::private_dir(&dir)?;
     std::fs::write(
         dir.join(DEMO_DATA_MARK),
         "made by kiosk --headless-demo; emptied by its next run\n",

@@ -151,8 +151,9 @@ pub fn open_devices(
 
 /// Builds the controller for `ui`: store, engine, devices, the demo roster when simulated.
 pub fn build_app(ui: &KioskWindow, opts: &KioskOptions, catalog: Catalog) -> Result<App> {
-    std::fs::create_dir_all(&opts.data_dir)
-        .with_context(|| format!("creating {}", opts.data_dir.display()))?;
+    // made 0700, or refused with the chmod that fixes it if other users can read it: it
+    // holds candidates' personal data and the hub token
+    crate::store::private_dir(&opts.data_dir)?;
     let db = opts.data_dir.join("kiosk.sqlite");
     let mut store = Store::open(&db)?;
     let engine = FaceEngine::load_default().context("loading the face models")?;

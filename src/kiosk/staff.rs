@@ -108,7 +108,10 @@ pub fn read_roster_file(path: &Path) -> Result<Vec<RosterEntry>> {
     }
     let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
     let text = roster_text(&bytes)?;
-    Ok(parse_roster_csv(&text)?)
+    let mut rows = parse_roster_csv(&text)?;
+    // read on a worker thread, so the slow sealing of passwords stays off the UI thread
+    crate::roster::seal_secrets(&mut rows)?;
+    Ok(rows)
 }
 
 /// Why a new staff PIN is refused (zh, en), or None when it may be used.

@@ -2,11 +2,18 @@
 //! migrations, an integrity check at start. A capture, its outbox row and its idempotency key
 //! are written in one transaction that is durable before the candidate is told "submitted".
 
+mod private;
+mod retention;
+mod roster;
 mod schema;
+
+pub use private::{private_database_files, private_dir, tighten_dir};
+pub use retention::{pseudonym_key_path, PSEUDONYM_PREFIX};
+pub(crate) use roster::seal_stored_secrets;
+pub use roster::{roster_row, write_roster};
 
 use crate::hub_protocol::{RecordMeta, RecordStatus, RejectReason, ReviewState};
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
-use sha2::{Digest, Sha256};
 use std::path::Path;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use thiserror::Error;
@@ -25,12 +32,20 @@ pub enum StoreError {
     Sql(#[from] rusqlite::Error),
     #[error("cannot make a secret or password hash: {0}")]
     Crypto(String),
+    #[error("{path}: {detail}")]
+    Io { path: String, detail: String },
+    #[error("the data folder {path} can be read by other users (mode {mode:04o}); it holds candidates' personal data. Run `chmod 700 {path}` and start again")]
+    NotPrivate { path: String, mode: u32 },
+    #[error("the roster carries bare password digests, which are never stored; import it through `kiosk hub import-roster` or the staff menu, or update the hub it came from (both seal passwords)")]
+    UnsealedSecret,
 }
 
 /// Opens a SQLite database the way every database of this product is opened: refuse a damaged
 /// file (never overwrite it), WAL, durable commits, foreign keys, and `migrations` applied in
 /// order (a database newer than `migrations` is refused).
 pub fn open_database(path: &Path, migrations: &[&str]) -> Result<Connection, StoreError> {
+    // made 0600 before SQLite opens it; its -wal, -shm and -journal files take its mode
+    private_database_files(path)?;
     let conn = Connection::open(path)?;
     let shown = path.display().to_string();
     let verdict: String = conn
@@ -44,6 +59,14 @@ pub fn open_database(path: &Path, migrations: &[&str]) -> Result<Connection, Sto
             path: shown,
             detail: verdict,
         });
+    }
+    // deleted rows and freed pages are overwritten with zeros: a purged photo is gone from the
+    // file, not just unlinked from the b-tree
+    conn.pragma_update(None, "secure_delete", "ON")?;
+    let fresh: i64 = conn.query_row("SELECT COUNT(*) FROM sqlite_schema", [], |r| r.get(0))?;
+    if fresh == 0 {
+        // only a database with no tables yet can take it; purges then give pages back
+        conn.pragma_update(None, "auto_vacuum", "INCREMENTAL")?;
     }
     conn.pragma_update(None, "journal_mode", "WAL")?;
     // FULL: a commit survives a power cut, which is what "submitted" promises
@@ -163,55 +186,28 @@ impl CaptureSummary {
     }
 }
 
-/// What a purge keeps of a candidate key: a digest, so the record can still be matched to a
-/// returning candidate, but the number itself is gone.
-pub fn pseudonym(candidate_key: &str) -> String {
-    let digest = Sha256::digest(candidate_key.as_bytes());
-    let hex: String = digest.iter().take(12).map(|b| format!("{b:02x}")).collect();
-    format!("purged:{hex}")
-}
-
-/// A roster row selected as `candidate_key, name, id_number, ethnicity, address, phone,
-/// secret` (the kiosk's and the hub's rosters share the columns).
-pub fn roster_row(r: &rusqlite::Row) -> rusqlite::Result<crate::hub_protocol::RosterEntry> {
-    Ok(crate::hub_protocol::RosterEntry {
-        candidate_key: r.get(0)?,
-        name: r.get(1)?,
-        id_number: r.get(2)?,
-        ethnicity: r.get(3)?,
-        address: r.get(4)?,
-        phone: r.get(5)?,
-        secret: r.get(6)?,
-    })
-}
-
-/// Replaces a batch's rows in a `roster` table (the kiosk's and the hub's share the columns),
-/// inside the caller's transaction.
-pub fn write_roster(
-    tx: &rusqlite::Transaction,
-    batch_id: &str,
-    rows: &[crate::hub_protocol::RosterEntry],
-) -> Result<(), StoreError> {
-    tx.execute("DELETE FROM roster WHERE batch_id = ?1", params![batch_id])?;
-    for e in rows {
-        tx.execute(
-            "INSERT INTO roster (batch_id, candidate_key, name, id_number, ethnicity, address, phone, secret)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-            params![batch_id, e.candidate_key, e.name, e.id_number, e.ethnicity, e.address, e.phone, e.secret],
-        )?;
-    }
-    Ok(())
-}
-
 pub struct Store {
     conn: Connection,
+    /// Keys the pseudonym a purged record keeps (`Store::pseudonym`).
+    pseudonym_key: [u8; 32],
+    /// A purge's write-ahead-log truncation found readers; the next purge tries again.
+    checkpoint_owed: bool,
 }
 
 impl Store {
     /// Opens (or creates) the database, checks its integrity, and brings its schema up to date.
+    /// The database and its companion files are made private (0600); the pseudonym key beside
+    /// it is made at first start.
     pub fn open(path: &Path) -> Result<Self, StoreError> {
+        let conn = open_database(path, schema::MIGRATIONS)?;
+        let sealed = seal_stored_secrets(&conn)?;
+        if sealed > 0 {
+            tracing::info!(rows = sealed, "roster password digests sealed");
+        }
         Ok(Store {
-            conn: open_database(path, schema::MIGRATIONS)?,
+            conn,
+            pseudonym_key: retention::load_or_make_key(path)?,
+            checkpoint_owed: false,
         })
     }
 
@@ -274,7 +270,8 @@ impl Store {
         Ok(())
     }
 
-    /// Failed attempts since the last passed one.
+    /// Failed attempts since the last passed one (also those the retention purge kept only
+    /// under the candidate's pseudonym).
     pub fn consecutive_failures(
         &self,
         profile: &str,
@@ -282,10 +279,10 @@ impl Store {
     ) -> Result<i64, StoreError> {
         Ok(self.conn.query_row(
             "SELECT COUNT(*) FROM verification_attempts
-             WHERE profile = ?1 AND candidate_key = ?2 AND passed = 0
+             WHERE profile = ?1 AND candidate_key IN (?2, ?3) AND passed = 0
                AND id > COALESCE((SELECT MAX(id) FROM verification_attempts
-                                  WHERE profile = ?1 AND candidate_key = ?2 AND passed = 1), 0)",
-            params![profile, candidate_key],
+                                  WHERE profile = ?1 AND candidate_key IN (?2, ?3) AND passed = 1), 0)",
+            params![profile, candidate_key, self.pseudonym(candidate_key)],
             |r| r.get(0),
         )?)
     }
@@ -400,40 +397,6 @@ impl Store {
                 )
                 .optional()?,
         })
-    }
-
-    /// Deletes the personal data (photo, candidate key) of records the hub confirmed more than
-    /// `retention` ago; the record and its review status stay.
-    pub fn purge_uploaded(&mut self, now: i64, retention: Duration) -> Result<usize, StoreError> {
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let due: Vec<(String, String, String)> = {
-            let mut stmt = tx.prepare(
-                "SELECT c.id, c.candidate_key, c.session_id FROM captures c JOIN outbox o ON o.capture_id = c.id
-                 WHERE c.purged_at IS NULL AND o.state = 'sent' AND o.sent_at <= ?1",
-            )?;
-            let rows = stmt.query_map(params![now - retention.as_millis() as i64], |r| {
-                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
-            })?;
-            rows.collect::<Result<_, _>>()?
-        };
-        for (id, key, session) in &due {
-            tx.execute(
-                "UPDATE captures SET photo = NULL, candidate_key = ?2, purged_at = ?3 WHERE id = ?1",
-                params![id, pseudonym(key), now],
-            )?;
-            tx.execute(
-                "UPDATE sessions SET candidate_key = NULL WHERE id = ?1",
-                params![session],
-            )?;
-            tx.execute(
-                "UPDATE capture_documents SET jpeg = NULL WHERE capture_id = ?1",
-                params![id],
-            )?;
-        }
-        tx.commit()?;
-        Ok(due.len())
     }
 
     pub fn get_setting(&self, key: &str) -> Result<Option<String>, StoreError> {
@@ -605,107 +568,8 @@ impl Store {
     ) -> Result<Vec<CaptureSummary>, StoreError> {
         self.summaries(
             "WHERE c.profile = ?1 AND c.candidate_key IN (?2, ?3) ORDER BY c.created_at DESC, c.id DESC",
-            &[&profile, &candidate_key, &pseudonym(candidate_key)],
+            &[&profile, &candidate_key, &self.pseudonym(candidate_key)],
         )
-    }
-
-    /// Replaces a batch's roster with `rows` (synced from the hub or imported by staff).
-    pub fn replace_roster(
-        &mut self,
-        batch_id: &str,
-        rows: &[crate::hub_protocol::RosterEntry],
-    ) -> Result<(), StoreError> {
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)?;
-        write_roster(&tx, batch_id, rows)?;
-        tx.commit()?;
-        Ok(())
-    }
-
-    /// A roster row by candidate key.
-    pub fn roster_entry(
-        &self,
-        batch_id: &str,
-        candidate_key: &str,
-    ) -> Result<Option<crate::hub_protocol::RosterEntry>, StoreError> {
-        self.roster_find(batch_id, "candidate_key", candidate_key)
-    }
-
-    /// A roster row by ID number (a card tap identifies by the number on the card).
-    pub fn roster_by_id_number(
-        &self,
-        batch_id: &str,
-        id_number: &str,
-    ) -> Result<Option<crate::hub_protocol::RosterEntry>, StoreError> {
-        self.roster_find(batch_id, "UPPER(id_number)", &id_number.to_uppercase())
-    }
-
-    fn roster_find(
-        &self,
-        batch_id: &str,
-        column: &str,
-        value: &str,
-    ) -> Result<Option<crate::hub_protocol::RosterEntry>, StoreError> {
-        Ok(self
-            .conn
-            .query_row(
-                &format!(
-                    "SELECT candidate_key, name, id_number, ethnicity, address, phone, secret FROM roster
-                     WHERE batch_id = ?1 AND {column} = ?2"
-                ),
-                params![batch_id, value],
-                roster_row,
-            )
-            .optional()?)
-    }
-
-    /// The registration photo of a roster row: the reference face when no chip decoder is
-    /// installed (R-VERIFY).
-    pub fn roster_photo(
-        &self,
-        batch_id: &str,
-        candidate_key: &str,
-    ) -> Result<Option<Vec<u8>>, StoreError> {
-        Ok(self
-            .conn
-            .query_row(
-                "SELECT photo FROM roster WHERE batch_id = ?1 AND candidate_key = ?2",
-                params![batch_id, candidate_key],
-                |r| r.get(0),
-            )
-            .optional()?
-            .flatten())
-    }
-
-    pub fn set_roster_photo(
-        &self,
-        batch_id: &str,
-        candidate_key: &str,
-        jpeg: &[u8],
-    ) -> Result<(), StoreError> {
-        self.conn.execute(
-            "UPDATE roster SET photo = ?3 WHERE batch_id = ?1 AND candidate_key = ?2",
-            params![batch_id, candidate_key, jpeg],
-        )?;
-        Ok(())
-    }
-
-    /// The batches with a roster on this kiosk and their sizes, largest first.
-    pub fn roster_batches(&self) -> Result<Vec<(String, i64)>, StoreError> {
-        let mut stmt = self.conn.prepare(
-            "SELECT batch_id, COUNT(*) FROM roster GROUP BY batch_id ORDER BY COUNT(*) DESC, batch_id",
-        )?;
-        let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
-        Ok(rows.collect::<Result<_, _>>()?)
-    }
-
-    pub fn roster_size(&self, batch_id: &str) -> Result<i64, StoreError> {
-        Ok(self.conn.query_row(
-            "SELECT COUNT(*) FROM roster WHERE batch_id = ?1",
-            params![batch_id],
-            |r| r.get(0),
-        )?)
     }
 
     pub fn capture_count(&self) -> Result<i64, StoreError> {

@@ -94,4 +94,10 @@ pub const MIGRATIONS: &[&str] = &[
     r#"
     CREATE INDEX captures_by_time ON captures(created_at);
     "#,
+    // 6: the pseudonyms an earlier version kept of purged records were unkeyed digests of the
+    // candidate number, reversible by trying every number; they are dropped (the record and
+    // its status stay; the hub still answers a returning candidate's lookup)
+    r#"
+    UPDATE captures SET candidate_key = 'purged' WHERE candidate_key LIKE 'purged:%';
+    "#,
 ];

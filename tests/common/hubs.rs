@@ -25,6 +25,9 @@ pub fn fresh_dir(folder: &str, name: &str) -> PathBuf {
         .join(name);
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).expect("scratch folder");
+    // the hub and the kiosk refuse a data folder other users can read
+    std::fs::set_permissions(&dir, std::os::unix::fs::PermissionsExt::from_mode(0o700))
+        .expect("private scratch folder");
     dir
 }
 

@@ -1,0 +1,394 @@
+//! Candidates' data at rest on the hub (issue 12, items 7, 8, 10, 11), on loopback: a private
+//! data folder, rosters only for the batches a kiosk is assigned and passwords only sealed,
+//! the retention purge (library and `kiosk hub purge`), and reviewers whose reset or removal
+//! ends their sessions.
+
+mod common;
+
+use capture_kiosk::hub::db::retention::{PurgeReason, RetentionPolicy};
+use capture_kiosk::hub::{Hub, HubConfig};
+use capture_kiosk::hub_protocol::{RecordStatus, RosterEntry};
+use capture_kiosk::store::{now_ms, Store};
+use capture_kiosk::upload::{stored_link, HubClient, HubError, UploadPolicy, Worker};
+use common::hubs::{fresh_dir, kiosk_store, runtime, submit, test_jpeg, TestHub};
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+fn mode(path: &Path) -> u32 {
+    std::fs::metadata(path).unwrap().permissions().mode() & 0o777
+}
+
+fn drain(db: &Path) -> capture_kiosk::upload::DrainReport {
+    let store = Store::open(db).unwrap();
+    let link = stored_link(&store).unwrap().unwrap();
+    let mut w = Worker::new(
+        store,
+        HubClient::new(&link).unwrap(),
+        UploadPolicy::default(),
+    )
+    .unwrap();
+    runtime()
+        .block_on(w.drain(Instant::now() + Duration::from_secs(30)))
+        .unwrap()
+}
+
+fn client(db: &Path) -> HubClient {
+    HubClient::new(&stored_link(&Store::open(db).unwrap()).unwrap().unwrap()).unwrap()
+}
+
+/// A request with a cookie or a bearer token; the status and the JSON answer.
+fn call(
+    hub: &TestHub,
+    method: reqwest::Method,
+    path: &str,
+    auth: (&str, &str),
+    body: Option<serde_json::Value>,
+) -> (u16, serde_json::Value) {
+    runtime().block_on(async {
+        let mut req = reqwest::Client::new()
+            .request(method, format!("{}{path}", hub.url))
+            .header(auth.0, auth.1);
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let r = req.send().await.unwrap();
+        (
+            r.status().as_u16(),
+            r.json().await.unwrap_or(serde_json::Value::Null),
+        )
+    })
+}
+
+fn kiosk_bin(args: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_kiosk"))
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn the_hub_keeps_its_files_private_and_refuses_an_open_data_folder() {
+    let hub = TestHub::start("private-files");
+    let token = hub.kiosk_token("kiosk-p");
+    let (db, mut store) = kiosk_store("private-files", &hub.url, &token);
+    let id = submit(&mut store, "cand-p", &test_jpeg(21));
+    drop(store);
+    assert_eq!(drain(&db).sent, 1);
+    assert_eq!(mode(&hub.dir), 0o700);
+    assert_eq!(mode(&hub.dir.join("photos")), 0o700);
+    for name in ["hub.sqlite", "hub.sqlite-wal", "hub.sqlite-shm"] {
+        assert_eq!(mode(&hub.dir.join(name)), 0o600, "{name}");
+    }
+    let shard = &id[id.len() - 2..];
+    let photo = hub.dir.join(format!("photos/{shard}/{id}.jpg"));
+    assert_eq!(mode(&photo), 0o600, "the photo");
+    assert_eq!(mode(photo.parent().unwrap()), 0o700, "its folder");
+    hub.stop();
+
+    // an install an earlier version left open is refused, saying how to fix it
+    let open = fresh_dir("hubs", "open-folder");
+    std::fs::set_permissions(&open, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let e = Hub::open(HubConfig::new(open.clone())).err().unwrap();
+    let shown = format!("{e:#}");
+    assert!(
+        shown.contains("chmod 700") && shown.contains("open-folder"),
+        "{shown}"
+    );
+    assert!(!open.join("hub.sqlite").exists(), "nothing was written");
+    let out = kiosk_bin(&["hub", "--data", open.to_str().unwrap(), "status"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("chmod 700"));
+}
+
+#[test]
+fn kiosks_read_only_their_batches_and_passwords_arrive_sealed() {
+    let hub = TestHub::start("batches");
+    let token_a = hub.kiosk_token("kiosk-a");
+    let token_b = hub.kiosk_token("kiosk-b");
+    let digest = capture_kiosk::session::identify::password_digest("2026001", "123456");
+    let csv = format!("考生号,姓名,身份证号,密码摘要\n2026001,张三,11010519491231002X,{digest}\n");
+    let file = hub.dir.join("roster.csv");
+    std::fs::write(&file, csv).unwrap();
+    // the command line imports and assigns in one go; a kiosk it does not know stops it
+    let data = hub.dir.to_str().unwrap();
+    let roster = file.to_str().unwrap();
+    let out = kiosk_bin(&[
+        "hub",
+        "--data",
+        data,
+        "import-roster",
+        "--batch",
+        "B1",
+        "--kiosk",
+        "no-such",
+        roster,
+    ]);
+    assert!(!out.status.success());
+    let out = kiosk_bin(&[
+        "hub",
+        "--data",
+        data,
+        "import-roster",
+        "--batch",
+        "B1",
+        "--kiosk",
+        "kiosk-a",
+        roster,
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    hub.hub.db().replace_roster("B2", &[], "test").unwrap();
+
+    let (db_a, _) = kiosk_store("batches-a", &hub.url, &token_a);
+    let (db_b, _) = kiosk_store("batches-b", &hub.url, &token_b);
+    let rt = runtime();
+    let rows: Vec<RosterEntry> = rt.block_on(client(&db_a).roster("B1")).unwrap();
+    assert_eq!(rows.len(), 1);
+    assert!(
+        rows[0].secret.starts_with("$argon2id$") && !rows[0].secret.contains(&digest),
+        "only the sealed password leaves the hub: {}",
+        rows[0].secret
+    );
+    assert!(capture_kiosk::roster::secret_matches(
+        &rows[0].secret,
+        "2026001",
+        "123456"
+    ));
+    // the administrators' web import seals the same way
+    let admin = hub.reviewer_cookie("admin-batches", true);
+    let put = runtime().block_on(async {
+        reqwest::Client::new()
+            .put(format!("{}/api/v1/roster?batch=B3", hub.url))
+            .header("Cookie", &admin)
+            .body(format!(
+                "candidate_key,name,id_number,password_sha256\n2026001,张三,11010519491231002X,{digest}\n"
+            ))
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .as_u16()
+    });
+    assert_eq!(put, 200);
+    assert!(hub.hub.db().assign_batch("kiosk-a", "B3").unwrap());
+    let web = rt.block_on(client(&db_a).roster("B3")).unwrap();
+    assert!(web[0].secret.starts_with("$argon2id$"), "{}", web[0].secret);
+    assert!(capture_kiosk::roster::secret_matches(
+        &web[0].secret,
+        "2026001",
+        "123456"
+    ));
+    // nothing in the hub's database holds the fast digest
+    let conn = rusqlite::Connection::open(hub.dir.join("hub.sqlite")).unwrap();
+    let stored: String = conn
+        .query_row("SELECT group_concat(secret) FROM roster", [], |r| r.get(0))
+        .unwrap();
+    assert!(!stored.contains(&digest));
+
+    // the other kiosk, and any kiosk for a batch it was not given, is refused alike
+    for (db, batch) in [(&db_b, "B1"), (&db_a, "B2"), (&db_a, "no-such-batch")] {
+        let e = rt.block_on(client(db).roster(batch)).unwrap_err();
+        assert!(
+            matches!(&e, HubError::Unauthorized(m) if m.starts_with("403") && m.contains("assign-batch")),
+            "{batch}: {e:?}"
+        );
+    }
+    assert!(hub.hub.db().assign_batch("kiosk-b", "B1").unwrap());
+    assert_eq!(rt.block_on(client(&db_b).roster("B1")).unwrap().len(), 1);
+    let out = kiosk_bin(&[
+        "hub",
+        "--data",
+        data,
+        "unassign-batch",
+        "--kiosk",
+        "kiosk-b",
+        "--batch",
+        "B1",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(rt.block_on(client(&db_b).roster("B1")).is_err());
+
+    // a returning candidate's records: only for the kiosk that sent them or one assigned
+    // their batch (the kiosks' sessions are in batch Z3K8F7)
+    let mut store_a = Store::open(&db_a).unwrap();
+    let id = submit(&mut store_a, "cand-lookup", &test_jpeg(22));
+    drop(store_a);
+    assert_eq!(drain(&db_a).sent, 1);
+    let lookup = |token: &str| -> Vec<RecordStatus> {
+        let (code, v) = call(
+            &hub,
+            reqwest::Method::POST,
+            "/api/v1/candidates/lookup",
+            ("Authorization", &format!("Bearer {token}")),
+            Some(serde_json::json!({"profile": "chsi-graduation", "candidate_key": "cand-lookup"})),
+        );
+        assert_eq!(code, 200, "{v}");
+        serde_json::from_value(v).unwrap()
+    };
+    assert_eq!(lookup(&token_a).len(), 1, "the kiosk that sent it");
+    assert!(lookup(&token_b).is_empty(), "a kiosk of another collection");
+    assert!(hub.hub.db().assign_batch("kiosk-b", "Z3K8F7").unwrap());
+    assert_eq!(
+        lookup(&token_b)[0].record_id,
+        id,
+        "a kiosk of the same batch"
+    );
+}
+
+#[test]
+fn the_retention_purge_removes_withdrawn_and_replaced_photos_and_reports_ids() {
+    let hub = TestHub::start("purge");
+    let token = hub.kiosk_token("kiosk-purge");
+    let (db, mut store) = kiosk_store("purge", &hub.url, &token);
+    let withdrawn = submit(&mut store, "cand-1", &test_jpeg(31));
+    let rejected = submit(&mut store, "cand-2", &test_jpeg(32));
+    let approved = submit(&mut store, "cand-3", &test_jpeg(33));
+    drop(store);
+    assert_eq!(drain(&db).sent, 3);
+    let rt = runtime();
+    rt.block_on(client(&db).withdraw(&withdrawn)).unwrap();
+    let cookie = hub.reviewer_cookie("reviewer-purge", false);
+    let decide = |id: &str, body: serde_json::Value| {
+        let (code, v) = call(
+            &hub,
+            reqwest::Method::POST,
+            &format!("/api/v1/review/records/{id}/decision"),
+            ("Cookie", &cookie),
+            Some(body),
+        );
+        assert_eq!(code, 200, "{v}");
+    };
+    decide(
+        &rejected,
+        serde_json::json!({"approve": false, "reasons": ["blur"]}),
+    );
+    decide(&approved, serde_json::json!({"approve": true}));
+    let dir = hub.dir.clone();
+    let photo = |id: &str| dir.join(format!("photos/{}/{id}.jpg", &id[id.len() - 2..]));
+    let policy = RetentionPolicy::default();
+
+    // nothing is due yet: the rejected record was not replaced
+    let r = hub.hub.purge(&policy, now_ms()).unwrap();
+    assert_eq!(r.records.len(), 1, "{r:?}");
+    assert_eq!(
+        (r.records[0].record_id.as_str(), r.records[0].reason),
+        (withdrawn.as_str(), PurgeReason::Withdrawn)
+    );
+    assert_eq!(r.files_removed, 1);
+    assert!(!photo(&withdrawn).exists(), "the withdrawn photo is gone");
+    assert!(photo(&rejected).exists() && photo(&approved).exists());
+
+    // the candidate sends a new photo: the rejected one goes once the grace period is over
+    let mut store = Store::open(&db).unwrap();
+    let replacement = submit(&mut store, "cand-2", &test_jpeg(34));
+    drop(store);
+    assert_eq!(drain(&db).sent, 1);
+    assert!(hub.hub.purge(&policy, now_ms()).unwrap().records.is_empty());
+    let later = now_ms() + 8 * 86_400_000;
+    let r = hub.hub.purge(&policy, later).unwrap();
+    assert_eq!(r.count(PurgeReason::Replaced), 1, "{r:?}");
+    assert_eq!(r.records[0].record_id, rejected);
+    assert!(!photo(&rejected).exists());
+    assert!(photo(&replacement).exists() && photo(&approved).exists());
+    // a purged row keeps its status (the kiosk still learns it), not the candidate
+    let rec = hub.hub.db().record(&rejected).unwrap().unwrap();
+    assert_eq!(rec.candidate_key, "purged");
+    let statuses = rt
+        .block_on(client(&db).statuses(std::slice::from_ref(&rejected)))
+        .unwrap();
+    assert_eq!(
+        statuses[0].state,
+        capture_kiosk::hub_protocol::ReviewState::Rejected
+    );
+    hub.stop();
+
+    // the command line: decided records only when the administrator says so, ids reported
+    let data = dir.to_str().unwrap().to_owned();
+    let out = kiosk_bin(&["hub", "--data", &data, "purge"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(said.starts_with("purged 0 records"), "{said}");
+    let out = kiosk_bin(&["hub", "--data", &data, "purge", "--decided-days", "0"]);
+    let said = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        said.starts_with("purged 1 records (0 withdrawn, 0 replaced, 1 decided); 1 files removed"),
+        "{said}"
+    );
+    assert!(said.contains(&format!("decided {approved}")), "{said}");
+    assert!(!said.contains("cand-"), "ids only: {said}");
+    assert!(!photo(&approved).exists());
+    assert!(
+        photo(&replacement).exists(),
+        "a pending record is never purged"
+    );
+}
+
+#[test]
+fn a_reset_password_ends_sessions_and_a_removed_reviewer_is_out() {
+    let hub = TestHub::start("reviewers");
+    let queue = |cookie: &str| {
+        call(
+            &hub,
+            reqwest::Method::GET,
+            "/api/v1/review/queue",
+            ("Cookie", cookie),
+            None,
+        )
+        .0
+    };
+    let cookie = hub.reviewer_cookie("rev-1", false);
+    assert_eq!(queue(&cookie), 200);
+    // the password is reset (leaked, or the reviewer left): the old session is over
+    hub.hub
+        .db()
+        .add_reviewer("rev-1", "a new long password", false)
+        .unwrap();
+    assert_eq!(queue(&cookie), 401, "the old session ended with the reset");
+
+    let again = hub.reviewer_cookie("rev-1", false);
+    assert_eq!(queue(&again), 200);
+    let data = hub.dir.to_str().unwrap().to_owned();
+    let out = kiosk_bin(&["hub", "--data", &data, "remove-reviewer", "--user", "rev-1"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("1 open sessions ended"));
+    assert_eq!(queue(&again), 401, "a removed reviewer is out");
+    let out = kiosk_bin(&["hub", "--data", &data, "remove-reviewer", "--user", "rev-1"]);
+    assert!(!out.status.success(), "no such reviewer any more");
+    let login = runtime().block_on(async {
+        reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap()
+            .post(format!("{}/login", hub.url))
+            .header("Content-Type", "application/x-www-form-urlencoded")
+            .body("user=rev-1&password=correct+horse+battery")
+            .send()
+            .await
+            .unwrap()
+    });
+    assert!(
+        login.headers().get("set-cookie").is_none(),
+        "no login for them"
+    );
+}
