@@ -442,3 +442,47 @@ fn a_large_record_that_stops_moving_lets_the_small_ones_pass() {
         "{large:?}"
     );
 }
+
+/// The administrator's two commands, through the `kiosk` binary on a hub's data folder.
+#[test]
+fn the_relink_commands_work_from_the_command_line() {
+    let dir = common::hubs::fresh_dir("relink-cli", "hub");
+    let kiosk = |args: &[&str]| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_kiosk"))
+            .args(["hub", "--data"])
+            .arg(&dir)
+            .args(args)
+            .output()
+            .expect("kiosk runs");
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let token_of = |stdout: &str| stdout.lines().last().unwrap_or("").to_owned();
+    let (ok, first, _) = kiosk(&["add-kiosk", "--name", "hall-1"]);
+    assert!(ok);
+    let (ok, again, err) = kiosk(&["relink-kiosk", "--name", "hall-1"]);
+    assert!(ok, "{err}");
+    assert!(token_of(&again).starts_with("ck_") && token_of(&again) != token_of(&first));
+    let (ok, _, err) = kiosk(&["relink-kiosk", "--name", "nobody"]);
+    assert!(!ok && err.contains("no kiosk named"), "{err}");
+    assert!(kiosk(&["add-kiosk", "--name", "hall-1b"]).0);
+    let (ok, out, err) = kiosk(&["move-records", "--from", "hall-1", "--to", "hall-1b"]);
+    assert!(ok && out.contains("0 records moved"), "{out}{err}");
+    let (ok, _, err) = kiosk(&["move-records", "--from", "hall-1b", "--to", "hall-1b"]);
+    assert!(!ok && err.contains("same kiosk"), "{err}");
+
+    let db = capture_kiosk::hub::db::HubDb::open(&dir.join("hub.sqlite")).expect("hub db");
+    assert_eq!(
+        db.kiosk_by_token(&token_of(&first)).expect("lookup"),
+        None,
+        "the first token stopped working"
+    );
+    assert_eq!(
+        db.kiosk_by_token(&token_of(&again)).expect("lookup"),
+        None,
+        "hall-1 was revoked when its records moved"
+    );
+}

@@ -12,7 +12,8 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 use std::path::Path;
 
-mod relink;
+mod ownership;
+pub use ownership::KioskStatuses;
 
 const MIGRATIONS: &[&str] = &[
     r#"
@@ -160,15 +161,6 @@ pub struct HashEntry {
 }
 
 /// Why a decision or withdrawal cannot be made.
-/// What the hub holds of the records a kiosk asked about.
-#[derive(Debug, Default)]
-pub struct KioskStatuses {
-    /// The asking kiosk's records.
-    pub mine: Vec<RecordStatus>,
-    /// Ids of records another kiosk submitted.
-    pub foreign: Vec<String>,
-}
-
 #[derive(Debug, PartialEq)]
 pub enum Refusal {
     NotFound,
@@ -411,25 +403,6 @@ impl HubDb {
             })
         })?;
         Ok(rows.collect::<Result<_, _>>()?)
-    }
-
-    /// Statuses of the given records that belong to `kiosk_id`, in the order asked; records
-    /// another kiosk submitted are set apart (never a reason to fail the others); unknown ids
-    /// are left out.
-    pub fn statuses_for_kiosk(
-        &self,
-        kiosk_id: &str,
-        ids: &[String],
-    ) -> Result<KioskStatuses, StoreError> {
-        let mut out = KioskStatuses::default();
-        for id in ids {
-            match self.record(id)? {
-                Some(r) if r.kiosk_id == kiosk_id => out.mine.push(r.status),
-                Some(_) => out.foreign.push(id.clone()),
-                None => {}
-            }
-        }
-        Ok(out)
     }
 
     /// A candidate's records (for a returning candidate at any kiosk), newest first.

@@ -1,17 +1,48 @@
-//! Re-linking a kiosk without cutting it off from the records it already sent. A record at the
-//! hub belongs to the kiosk (its id) that submitted it; a kiosk that is given a new token as a
-//! new registration becomes a stranger to its own earlier records, which it can then neither
-//! replay, nor follow the review of, nor withdraw. Two supported paths keep them together:
+//! Which kiosk a record belongs to. A record at the hub belongs to the kiosk (its id) that
+//! submitted it, and only that kiosk may replay it, follow its review or withdraw it; a status
+//! batch answers the asking kiosk's records and sets the others apart, never failing for them.
+//!
+//! A kiosk that is given a new token as a new registration becomes a stranger to its own
+//! earlier records. Two supported paths keep them together:
 //! - `relink_kiosk`: a new token for the same registration (a lost or leaked token, a kiosk
 //!   whose database was rebuilt); the old token stops working, the id and records stay;
 //! - `move_kiosk_records`: the kiosk was already registered again under a new name; the old
 //!   registration's records move to the new one and the old registration is revoked.
 
 use super::{digest_hex, new_secret, HubDb};
+use crate::hub_protocol::RecordStatus;
 use crate::store::{now_ms, StoreError};
 use rusqlite::{params, OptionalExtension, TransactionBehavior};
 
+/// What the hub holds of the records a kiosk asked about.
+#[derive(Debug, Default)]
+pub struct KioskStatuses {
+    /// The asking kiosk's records.
+    pub mine: Vec<RecordStatus>,
+    /// Ids of records another kiosk submitted.
+    pub foreign: Vec<String>,
+}
+
 impl HubDb {
+    /// Statuses of the given records that belong to `kiosk_id`, in the order asked; records
+    /// another kiosk submitted are set apart (never a reason to fail the others); unknown ids
+    /// are left out.
+    pub fn statuses_for_kiosk(
+        &self,
+        kiosk_id: &str,
+        ids: &[String],
+    ) -> Result<KioskStatuses, StoreError> {
+        let mut out = KioskStatuses::default();
+        for id in ids {
+            match self.record(id)? {
+                Some(r) if r.kiosk_id == kiosk_id => out.mine.push(r.status),
+                Some(_) => out.foreign.push(id.clone()),
+                None => {}
+            }
+        }
+        Ok(out)
+    }
+
     /// Issues a new token for the kiosk named `name` (also a revoked one: the administrator
     /// says it is back); the old token stops working at once. Returns the kiosk's id and the
     /// token (shown once, stored only as a digest), or None if no kiosk has that name.
