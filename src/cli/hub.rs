@@ -105,6 +105,23 @@ enum HubAdmin {
     },
     /// Record counts by review state.
     Status,
+    /// Give a registered kiosk a new token (printed once; the old one stops working). The
+    /// kiosk keeps its id, so the records it already sent stay its own: replays, review
+    /// results and withdrawals go on after `kiosk queue link` with the new token.
+    RelinkKiosk {
+        #[arg(long)]
+        name: String,
+    },
+    /// One kiosk registered twice (it was given a new registration instead of a new token):
+    /// move the old registration's records to the new one and revoke the old registration.
+    MoveRecords {
+        /// The old registration's name.
+        #[arg(long)]
+        from: String,
+        /// The registration the kiosk uses now.
+        #[arg(long)]
+        to: String,
+    },
 }
 
 pub fn run(a: HubArgs) -> Result<ExitCode> {
@@ -269,6 +286,25 @@ pub fn run(a: HubArgs) -> Result<ExitCode> {
         Some(HubAdmin::Status) => {
             for (state, n) in hub.db().counts()? {
                 say(format!("{state}: {n}"));
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Some(HubAdmin::RelinkKiosk { name }) => {
+            let Some((id, token)) = hub.db().relink_kiosk(name.trim())? else {
+                bail!("no kiosk named {name:?} (see kiosk hub add-kiosk)");
+            };
+            say(format!(
+                "kiosk {id} ({name}) has a new token, shown only now; its old token no longer works:"
+            ));
+            say(token);
+            Ok(ExitCode::SUCCESS)
+        }
+        Some(HubAdmin::MoveRecords { from, to }) => {
+            match hub.db().move_kiosk_records(from.trim(), to.trim())? {
+                Ok(n) => say(format!(
+                    "{n} records moved from kiosk {from} to kiosk {to}; {from} is revoked"
+                )),
+                Err(problem) => bail!("{problem}"),
             }
             Ok(ExitCode::SUCCESS)
         }

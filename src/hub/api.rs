@@ -3,7 +3,7 @@
 
 use super::db::{digest_hex, HubDb, NewRecord, Refusal};
 use super::duplicates::{near_duplicates, photo_hash};
-use super::{blocking, log, ApiError, Hub};
+use super::{blocking, ApiError, Hub};
 use crate::hub_protocol::{RecordMeta, RecordStatus, StatusQuery, SubmitReply};
 use crate::imaging::{decode_image, DecodeLimits};
 use crate::upload::KioskIdentity;
@@ -84,9 +84,10 @@ pub(super) async fn kiosk(
 fn refusal(r: Refusal) -> ApiError {
     match r {
         Refusal::NotFound => ApiError::new(StatusCode::NOT_FOUND, "no such record"),
+        // 403, never 401: the token is good, only this record is not the kiosk's
         Refusal::WrongKiosk => ApiError::new(
             StatusCode::FORBIDDEN,
-            "this record was submitted by another kiosk",
+            "this record was submitted by another kiosk; if this kiosk was registered again, the hub's administrator can move its records (kiosk hub move-records)",
         ),
         Refusal::Locked(m) => ApiError::new(StatusCode::CONFLICT, m),
         Refusal::Invalid(m) => ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, m),
@@ -411,11 +412,14 @@ async fn status(
 ) -> Result<Json<RecordStatus>, ApiError> {
     let (kiosk_id, _) = kiosk(&hub, &headers).await?;
     blocking(&hub, move |h| {
-        let found = h
+        let mut found = h
             .db()
             .statuses_for_kiosk(&kiosk_id, std::slice::from_ref(&id))?;
+        if !found.foreign.is_empty() {
+            return Err(refusal(Refusal::WrongKiosk));
+        }
         found
-            .map_err(refusal)?
+            .mine
             .pop()
             .map(Json)
             .ok_or_else(|| refusal(Refusal::NotFound))
@@ -423,6 +427,8 @@ async fn status(
     .await
 }
 
+/// The statuses of the asking kiosk's records; another kiosk's records are left out (and
+/// logged), so one foreign id never keeps a kiosk from learning about its own.
 async fn statuses(
     State(hub): State<Arc<Hub>>,
     headers: HeaderMap,
@@ -434,7 +440,15 @@ async fn statuses(
     }
     blocking(&hub, move |h| {
         let found = h.db().statuses_for_kiosk(&kiosk_id, &q.record_ids)?;
-        found.map(Json).map_err(refusal)
+        if let Some(first) = found.foreign.first() {
+            tracing::warn!(
+                kiosk_id = %kiosk_id,
+                foreign = found.foreign.len(),
+                first_record_id = %first,
+                "status asked for records of another kiosk; left out (re-registered kiosk? see kiosk hub move-records)"
+            );
+        }
+        Ok(Json(found.mine))
     })
     .await
 }
@@ -449,7 +463,7 @@ async fn withdraw(
         let done = h.db().withdraw(&id, &kiosk_id)?;
         let status = done.map_err(refusal)?;
         h.set_index_state(&id, status.state);
-        log(&format!("record {id} withdrawn by kiosk {kiosk_id}"));
+        tracing::info!(record_id = %id, kiosk_id = %kiosk_id, "record withdrawn by its kiosk");
         Ok(Json(status))
     })
     .await

@@ -15,6 +15,9 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 use std::path::Path;
 
+mod ownership;
+pub use ownership::KioskStatuses;
+
 const MIGRATIONS: &[&str] = &[
     r#"
     CREATE TABLE kiosks (
@@ -342,8 +345,18 @@ impl HubDb {
         self.event(user, "login_failed", None, "")
     }
 
-    /// Opens a login session for `user` (whose password was checked) and returns its secret.
-    pub fn open_session(&self, user: &str, lifetime_ms: i64) -> Result<String, StoreError> {
+    /// Opens a login session for `user`, whose password was checked against `checked_hash`
+    /// (off the lock), and returns its secret; None if the password was reset or the reviewer
+    /// removed in between, so a session is never made with a password that no longer holds.
+    pub fn open_session(
+        &self,
+        user: &str,
+        checked_hash: &str,
+        lifetime_ms: i64,
+    ) -> Result<Option<String>, StoreError> {
+        if self.password_hash(user)?.as_deref() != Some(checked_hash) {
+            return Ok(None);
+        }
         let secret = new_secret("")?;
         let now = now_ms();
         self.conn.execute(
@@ -355,7 +368,7 @@ impl HubDb {
             params![digest_hex(secret.as_bytes()), user, now + lifetime_ms],
         )?;
         self.event(user, "login", None, "")?;
-        Ok(secret)
+        Ok(Some(secret))
     }
 
     pub fn logout(&self, secret: &str) -> Result<(), StoreError> {
@@ -446,24 +459,6 @@ impl HubDb {
             })
         })?;
         Ok(rows.collect::<Result<_, _>>()?)
-    }
-
-    /// Statuses of the given records that belong to `kiosk_id`; Err(WrongKiosk) if any
-    /// belongs to another kiosk. Unknown ids are left out.
-    pub fn statuses_for_kiosk(
-        &self,
-        kiosk_id: &str,
-        ids: &[String],
-    ) -> Result<Result<Vec<RecordStatus>, Refusal>, StoreError> {
-        let mut out = Vec::new();
-        for id in ids {
-            match self.record(id)? {
-                Some(r) if r.kiosk_id == kiosk_id => out.push(r.status),
-                Some(_) => return Ok(Err(Refusal::WrongKiosk)),
-                None => {}
-            }
-        }
-        Ok(Ok(out))
     }
 
     /// A returning candidate's records as `kiosk_id` may see them, newest first: those of the
@@ -637,6 +632,15 @@ impl HubDb {
             .conn
             .prepare("SELECT state, COUNT(*) FROM records GROUP BY state ORDER BY state")?;
         let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Ids of the records whose photo files are still theirs (a purged record's are not).
+    pub fn records_with_photos(&self) -> Result<Vec<String>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT id FROM records WHERE photo_file != '' ORDER BY id")?;
+        let rows = stmt.query_map([], |r| r.get(0))?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
 

@@ -110,13 +110,6 @@ impl From<std::io::Error> for ApiError {
     }
 }
 
-/// One log line (through `tracing`, so a full or closed log never fails a request). Callers
-/// log ids only: never names, ID numbers or candidate numbers (R-PRIVACY). Control characters
-/// are escaped, so a value with a newline cannot forge a second line.
-pub fn log(line: &str) {
-    tracing::info!(target: "hub", "{}", line.escape_debug());
-}
-
 impl Hub {
     /// Opens the hub's data folder (created 0700 if missing; refused if other users can read
     /// it) and loads the duplicate index.

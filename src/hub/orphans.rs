@@ -14,10 +14,11 @@ pub struct Swept {
     pub unreferenced: usize,
 }
 
-/// Removes temporary files and photos whose record is not in `db`. Files the hub did not name
+/// Removes temporary files and photos whose record is not in `db` or was purged (a crash
+/// between a purge's commit and its file deletions leaves them). Files the hub did not name
 /// (anything but `.KEY….tmp` and `KEY….jpg` in a two-character shard) are left alone.
 pub fn sweep(photos: &Path, db: &HubDb) -> Result<Swept, StoreError> {
-    let known: HashSet<String> = db.record_ids()?.into_iter().collect();
+    let known: HashSet<String> = db.records_with_photos()?.into_iter().collect();
     let mut swept = Swept::default();
     let Ok(shards) = std::fs::read_dir(photos) else {
         return Ok(swept);

@@ -151,22 +151,24 @@ async fn login(
     }
     let looked_up = user.clone();
     let stored = blocking(&hub, move |h| Ok(h.db().password_hash(&looked_up)?)).await?;
+    let checked = stored.clone();
     let correct = {
         // waited for without holding a thread; the hash runs on the blocking pool, off the lock
         let _slot = hub.login_guard.hashing_slot().await;
         let password = f.password;
-        tokio::task::spawn_blocking(move || verify_password(stored.as_deref(), &password))
+        tokio::task::spawn_blocking(move || verify_password(checked.as_deref(), &password))
             .await
             .unwrap_or(false)
     };
     let opened = user.clone();
     let secret = blocking(&hub, move |h| {
         let db = h.db();
-        if correct {
-            Ok(Some(db.open_session(&opened, SESSION_MS)?))
-        } else {
-            db.login_failed(&opened)?;
-            Ok(None)
+        match stored.filter(|_| correct) {
+            Some(hash) => Ok(db.open_session(&opened, &hash, SESSION_MS)?),
+            None => {
+                db.login_failed(&opened)?;
+                Ok(None)
+            }
         }
     })
     .await?;
@@ -335,10 +337,21 @@ async fn photo(
             .db()
             .record(&id)?
             .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, "no such record"))?;
+        if rec.photo_file.is_empty() {
+            return Err(purged());
+        }
         let bytes = std::fs::read(h.photo_path(&rec.photo_file))?;
         Ok(private_jpeg(bytes))
     })
     .await
+}
+
+/// A record whose photos the retention policy removed.
+fn purged() -> ApiError {
+    ApiError::new(
+        StatusCode::GONE,
+        "this record's photos were removed under the retention policy",
+    )
 }
 
 /// A photo for a logged-in reviewer: never kept in a shared cache.
@@ -371,6 +384,9 @@ async fn document(
             .db()
             .record(&id)?
             .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, "no such record"))?;
+        if rec.photo_file.is_empty() {
+            return Err(purged());
+        }
         let file = rec.photo_file.replace(".jpg", &format!("-doc{n}.jpg"));
         let bytes = std::fs::read(h.photo_path(&file))
             .map_err(|_| ApiError::new(StatusCode::NOT_FOUND, "no such document photo"))?;

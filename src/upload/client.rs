@@ -1,13 +1,16 @@
 //! The hub's HTTP client (reqwest with rustls): the kiosk's token on every request, TLS for
-//! any hub that is not on this machine, and every answer sorted into what the uploader should
-//! do about it.
+//! any hub that is not on this machine, every request watched for progress rather than timed
+//! as a whole (see `progress`), and every answer sorted into what the uploader should do about
+//! it: the whole hub is away, or only this one record could not go.
 
+use super::progress::{drain_allowance, Progress, ProgressBody};
 use crate::hub_protocol::{
     ErrorBody, RecordMeta, RecordStatus, RosterEntry, StatusQuery, SubmitReply,
 };
-use reqwest::{multipart, StatusCode, Url};
+use reqwest::{multipart, RequestBuilder, StatusCode, Url};
 use serde::de::DeserializeOwned;
-use std::time::Duration;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 use thiserror::Error;
 
 /// Where the hub is and how this kiosk proves who it is.
@@ -19,37 +22,68 @@ pub struct HubLink {
     pub ca_pem: Option<Vec<u8>>,
 }
 
-/// Why a request did not succeed, sorted by what to do next.
+/// Why a request did not succeed, sorted by what to do next. The first four are about the
+/// hub as a whole (no record can go: wait, or staff must act); the others are about one
+/// request (that record waits or is kept, the others go on).
 #[derive(Debug, Error, Clone, PartialEq)]
 pub enum HubError {
-    /// No answer (network down, hub stopped, timeout): the whole hub is away; wait and retry.
+    /// No connection (network down, hub stopped, connect timeout): wait and retry.
     #[error("the hub is not reachable: {0}")]
     Unreachable(String),
     /// The hub's certificate is not trusted: link the kiosk with the hub's CA certificate.
     #[error("the hub's TLS certificate is not trusted ({0}); link the kiosk with --ca and the hub's certificate")]
     Tls(String),
-    /// The hub does not accept this kiosk's token: staff must link the kiosk again.
-    #[error("the hub refused this kiosk's token ({0}); ask the hub's administrator for a new token and link the kiosk again")]
+    /// 401: the hub does not accept this kiosk's token: staff must link the kiosk again.
+    #[error("the hub refused this kiosk's token ({0}); ask the hub's administrator for a new token (kiosk hub relink-kiosk) and link the kiosk again")]
     Unauthorized(String),
-    /// The hub refused this record as invalid; retrying will not help (quarantine it).
+    /// The hub's URL or certificate is unusable.
+    #[error("{0}")]
+    Config(String),
+    /// 403: the token is fine, but this record belongs to another kiosk at the hub (a kiosk
+    /// registered again under a new name); other records go on.
+    #[error("the hub says this record belongs to another kiosk ({0}); if this kiosk was registered again, ask the hub's administrator to run kiosk hub move-records")]
+    ForeignRecord(String),
+    /// The transfer stopped moving for the patience, or the connection broke after it was
+    /// made: this record tries again later, the others go on.
+    #[error("the transfer stopped: {0}")]
+    Interrupted(String),
+    /// The hub refused the record as invalid; retrying will not help (quarantine it).
     #[error("the hub refused the record: {0}")]
     Refused(String),
     /// The hub failed or is overloaded; this record may go through later.
     #[error("the hub failed: {0}")]
     Server(String),
-    /// The hub's URL or certificate is unusable.
-    #[error("{0}")]
-    Config(String),
+}
+
+impl HubError {
+    /// True when no record can go now (the uploader pauses), false when only this request
+    /// failed (its record waits with its own backoff and the next one is tried).
+    pub fn is_hub_wide(&self) -> bool {
+        matches!(
+            self,
+            HubError::Unreachable(_)
+                | HubError::Tls(_)
+                | HubError::Unauthorized(_)
+                | HubError::Config(_)
+        )
+    }
 }
 
 /// The largest submission a hub accepts by default (`kiosk hub --max-request-mib`).
 pub const MAX_SUBMISSION_BYTES: usize = 8 << 20;
+
+/// How long a request may make no progress before it is given up (see `progress`).
+pub const DEFAULT_PATIENCE: Duration = Duration::from_secs(30);
+
+/// The largest answer read from the hub (a big batch's roster is a few MB).
+const MAX_ANSWER_BYTES: usize = 64 << 20;
 
 #[derive(Clone)]
 pub struct HubClient {
     http: reqwest::Client,
     base: Url,
     token: String,
+    patience: Duration,
 }
 
 /// Who the hub says this kiosk is.
@@ -72,6 +106,11 @@ impl HubClient {
     /// Checks the link and builds the client. A hub anywhere but this machine must be https:
     /// photos and ID numbers never cross a network unencrypted (R-PRIVACY).
     pub fn new(link: &HubLink) -> Result<Self, HubError> {
+        Self::with_patience(link, DEFAULT_PATIENCE)
+    }
+
+    /// As [`HubClient::new`], giving up a request after `patience` without progress.
+    pub fn with_patience(link: &HubLink, patience: Duration) -> Result<Self, HubError> {
         let mut base = Url::parse(link.url.trim()).map_err(|e| {
             HubError::Config(format!("the hub URL {:?} is not a URL: {e}", link.url))
         })?;
@@ -99,10 +138,16 @@ impl HubClient {
                 "no kiosk token is set; link the kiosk with the token the hub issued".into(),
             ));
         }
+        // no total timeout: a big record on a slow link takes as long as it takes; progress is
+        // watched per request instead, and the kernel drops a connection whose data stays
+        // unacknowledged for the patience
         let mut builder = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(5))
-            .timeout(Duration::from_secs(30))
             .user_agent(concat!("capture-kiosk/", env!("CARGO_PKG_VERSION")));
+        #[cfg(any(target_os = "linux", target_os = "android"))]
+        {
+            builder = builder.tcp_user_timeout(patience);
+        }
         if let Some(pem) = &link.ca_pem {
             let cert = reqwest::Certificate::from_pem(pem).map_err(|e| {
                 HubError::Config(format!("the hub certificate is not a PEM certificate: {e}"))
@@ -116,6 +161,7 @@ impl HubClient {
             http,
             base,
             token: link.token.trim().to_owned(),
+            patience,
         })
     }
 
@@ -125,31 +171,71 @@ impl HubClient {
             .map_err(|e| HubError::Config(format!("bad hub path {path}: {e}")))
     }
 
-    async fn answer<T: DeserializeOwned>(
-        sent: Result<reqwest::Response, reqwest::Error>,
+    /// Sends `req` and reads the answer, giving up when nothing moved for the patience:
+    /// `progress` follows a streamed body; a small body (`body_len` bytes, sent at once) has
+    /// the patience plus its drain time.
+    async fn exchange<T: DeserializeOwned>(
+        &self,
+        req: RequestBuilder,
+        progress: Option<Arc<Progress>>,
+        body_len: u64,
     ) -> Result<T, HubError> {
-        let response = sent.map_err(|e| {
-            let shown = describe(&e);
-            if shown.contains("certificate") {
-                HubError::Tls(shown)
-            } else {
-                HubError::Unreachable(shown)
+        let started = Instant::now();
+        let deadline = || match &progress {
+            Some(p) => p.deadline(self.patience),
+            None => started + self.patience + drain_allowance(body_len),
+        };
+        let send = req.send();
+        tokio::pin!(send);
+        let mut response = loop {
+            tokio::select! {
+                sent = &mut send => break sent.map_err(transport)?,
+                _ = tokio::time::sleep_until(deadline().into()) => {
+                    // a chunk may have gone while this slept: only a deadline still passed counts
+                    if Instant::now() >= deadline() {
+                        let sent = progress.as_ref().map_or(body_len, |p| p.sent());
+                        return Err(HubError::Interrupted(format!(
+                            "no progress for {} s ({sent} bytes handed over, no answer yet)",
+                            self.patience.as_secs_f32()
+                        )));
+                    }
+                }
             }
-        })?;
+        };
         let status = response.status();
-        if status.is_success() {
-            return response
-                .json::<T>()
-                .await
-                .map_err(|e| HubError::Server(format!("unreadable answer: {}", describe(&e))));
+        let mut body = Vec::new();
+        loop {
+            match tokio::time::timeout(self.patience, response.chunk()).await {
+                Err(_) => {
+                    return Err(HubError::Interrupted(format!(
+                        "the hub's answer stopped coming for {} s",
+                        self.patience.as_secs_f32()
+                    )))
+                }
+                Ok(Err(e)) => return Err(transport(e)),
+                Ok(Ok(None)) => break,
+                Ok(Ok(Some(chunk))) => {
+                    if body.len() + chunk.len() > MAX_ANSWER_BYTES {
+                        return Err(HubError::Server(format!(
+                            "the hub's answer is larger than {MAX_ANSWER_BYTES} bytes"
+                        )));
+                    }
+                    body.extend_from_slice(&chunk);
+                }
+            }
         }
-        let body = response.text().await.unwrap_or_default();
-        let message = serde_json::from_str::<ErrorBody>(&body)
+        if status.is_success() {
+            return serde_json::from_slice(&body)
+                .map_err(|e| HubError::Server(format!("unreadable answer: {e}")));
+        }
+        let message = serde_json::from_slice::<ErrorBody>(&body)
             .map(|b| b.error)
-            .unwrap_or_else(|_| body.chars().take(200).collect());
+            .unwrap_or_else(|_| String::from_utf8_lossy(&body).chars().take(200).collect());
         let shown = format!("{} {}", status.as_u16(), message);
         Err(match status {
-            StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => HubError::Unauthorized(shown),
+            // who the kiosk is (its token) against what it may touch (this record)
+            StatusCode::UNAUTHORIZED => HubError::Unauthorized(shown),
+            StatusCode::FORBIDDEN => HubError::ForeignRecord(shown),
             StatusCode::BAD_REQUEST
             | StatusCode::CONFLICT
             | StatusCode::PAYLOAD_TOO_LARGE
@@ -164,7 +250,7 @@ impl HubClient {
             .http
             .get(self.url("api/v1/kiosk")?)
             .bearer_auth(&self.token);
-        Self::answer(req.send().await).await
+        self.exchange(req, None, 0).await
     }
 
     /// Sends one record; the same record again is answered the same (idempotent on its key).
@@ -178,7 +264,8 @@ impl HubClient {
             .await
     }
 
-    /// Sends one record with the manual path's document photographs (R-MANUAL).
+    /// Sends one record with the manual path's document photographs (R-MANUAL). The parts go
+    /// in chunks whose progress is watched, so a slow link only has to keep moving.
     pub async fn submit_with_documents(
         &self,
         meta: &RecordMeta,
@@ -187,7 +274,7 @@ impl HubClient {
         documents: Vec<Vec<u8>>,
     ) -> Result<SubmitReply, HubError> {
         // the hub refuses bodies over 8 MiB (and may cut the connection while one is sent,
-        // which would read as "unreachable" for ever): refuse it here, for staff to see
+        // which would read as a broken transfer for ever): refuse it here, for staff to see
         let size = photo.len() + report_json.len() + documents.iter().map(Vec::len).sum::<usize>();
         if size > MAX_SUBMISSION_BYTES {
             return Err(HubError::Refused(format!(
@@ -196,46 +283,59 @@ impl HubClient {
         }
         let meta_json = serde_json::to_string(meta)
             .map_err(|e| HubError::Config(format!("cannot encode the record: {e}")))?;
-        let part = |bytes: Vec<u8>, mime: &str, name: &str| {
-            multipart::Part::bytes(bytes)
-                .file_name(name.to_owned())
-                .mime_str(mime)
-                .map_err(|e| HubError::Config(e.to_string()))
-        };
-        let mut form = multipart::Form::new()
-            .part(
+        let mut parts: Vec<(&str, Vec<u8>, &str, String)> = vec![
+            (
                 "metadata",
-                part(meta_json.into_bytes(), "application/json", "metadata.json")?,
-            )
-            .part("photo", part(photo, "image/jpeg", "photo.jpg")?)
-            .part(
+                meta_json.into_bytes(),
+                "application/json",
+                "metadata.json".into(),
+            ),
+            ("photo", photo, "image/jpeg", "photo.jpg".into()),
+            (
                 "report",
-                part(report_json.into_bytes(), "application/json", "report.json")?,
-            );
+                report_json.into_bytes(),
+                "application/json",
+                "report.json".into(),
+            ),
+        ];
         for (n, doc) in documents.into_iter().enumerate() {
-            form = form.part(
-                "document",
-                part(doc, "image/jpeg", &format!("document-{n}.jpg"))?,
-            );
+            parts.push(("document", doc, "image/jpeg", format!("document-{n}.jpg")));
+        }
+        let progress = Progress::new(parts.iter().map(|p| p.1.len() as u64).sum());
+        let mut form = multipart::Form::new();
+        for (name, bytes, mime, file) in parts {
+            let len = bytes.len() as u64;
+            let body = reqwest::Body::wrap(ProgressBody::new(bytes, progress.clone()));
+            let part = multipart::Part::stream_with_length(body, len)
+                .file_name(file)
+                .mime_str(mime)
+                .map_err(|e| HubError::Config(e.to_string()))?;
+            form = form.part(name, part);
         }
         let req = self
             .http
             .post(self.url("api/v1/records")?)
             .bearer_auth(&self.token)
             .multipart(form);
-        Self::answer(req.send().await).await
+        self.exchange(req, Some(progress), 0).await
     }
 
-    /// The review status of records this kiosk sent.
+    /// The review status of records this kiosk sent. Records the hub holds for another kiosk
+    /// (and unknown ones) are left out of the answer.
     pub async fn statuses(&self, record_ids: &[String]) -> Result<Vec<RecordStatus>, HubError> {
+        let query = StatusQuery {
+            record_ids: record_ids.to_vec(),
+        };
+        let body = serde_json::to_vec(&query)
+            .map_err(|e| HubError::Config(format!("cannot encode the query: {e}")))?;
+        let len = body.len() as u64;
         let req = self
             .http
             .post(self.url("api/v1/records/status")?)
             .bearer_auth(&self.token)
-            .json(&StatusQuery {
-                record_ids: record_ids.to_vec(),
-            });
-        Self::answer(req.send().await).await
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .body(body);
+        self.exchange(req, None, len).await
     }
 
     /// Withdraws a record while it is pending review (R-STATUS).
@@ -244,7 +344,7 @@ impl HubClient {
             .http
             .post(self.url(&format!("api/v1/records/{record_id}/withdraw"))?)
             .bearer_auth(&self.token);
-        Self::answer(req.send().await).await
+        self.exchange(req, None, 0).await
     }
 
     /// A batch's roster (R-ID-2).
@@ -252,7 +352,20 @@ impl HubClient {
         let mut url = self.url("api/v1/roster")?;
         url.query_pairs_mut().append_pair("batch", batch_id);
         let req = self.http.get(url).bearer_auth(&self.token);
-        Self::answer(req.send().await).await
+        self.exchange(req, None, 0).await
+    }
+}
+
+/// A request that got no answer: before a connection was made the hub is away; after, only
+/// this transfer broke (reset, closed, or the kernel gave up on unacknowledged data).
+fn transport(e: reqwest::Error) -> HubError {
+    let shown = describe(&e);
+    if shown.contains("certificate") {
+        HubError::Tls(shown)
+    } else if e.is_connect() {
+        HubError::Unreachable(shown)
+    } else {
+        HubError::Interrupted(shown)
     }
 }
 

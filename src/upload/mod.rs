@@ -2,9 +2,10 @@
 //! `client` speaks HTTP; `worker` applies the queue policy to the store's rows.
 
 pub mod client;
+mod progress;
 pub mod worker;
 
-pub use client::{HubClient, HubError, HubLink, KioskIdentity};
+pub use client::{HubClient, HubError, HubLink, KioskIdentity, DEFAULT_PATIENCE};
 pub use worker::{spawn_uploader, DrainReport, Step, UploadPolicy, UploaderHandle, Worker};
 
 /// Settings keys in the kiosk's database.

@@ -1,9 +1,12 @@
 //! The outbox worker: lease a due row, send it, record what the hub said. Rows the hub refuses
-//! as invalid are quarantined (kept for staff); a hub that is away makes the worker wait with
-//! growing pauses instead of spinning; a worker killed mid-send leaves a lease that the next
-//! start voids, and the hub's idempotency absorbs the resend.
+//! as invalid are quarantined (kept for staff); a hub that is away as a whole (no connection,
+//! token refused) makes the worker wait with growing pauses instead of spinning; a failure of
+//! one record (a transfer that stopped, a record the hub holds for another kiosk, a hub error)
+//! moves only that record's due time back with its own backoff, and the worker goes on with
+//! the next, so no record can hold the queue. A worker killed mid-send leaves a lease that
+//! the next start voids, and the hub's idempotency absorbs the resend.
 
-use super::client::{HubClient, HubError, HubLink};
+use super::client::{HubClient, HubError, HubLink, DEFAULT_PATIENCE};
 use crate::hub_protocol::RecordStatus;
 use crate::queue::retry_delay;
 use crate::store::{now_ms, Store, StoreError};
@@ -21,6 +24,9 @@ pub struct UploadPolicy {
     pub retention: Duration,
     /// How often review results are fetched and old photos purged.
     pub housekeeping_every: Duration,
+    /// A request that makes no progress for this long is given up (never a limit on the
+    /// whole transfer: a big record on a slow link goes as long as bytes keep moving).
+    pub patience: Duration,
 }
 
 impl Default for UploadPolicy {
@@ -29,6 +35,7 @@ impl Default for UploadPolicy {
             lease: Duration::from_secs(90),
             retention: Duration::from_secs(7 * 24 * 3600),
             housekeeping_every: Duration::from_secs(60),
+            patience: DEFAULT_PATIENCE,
         }
     }
 }
@@ -39,7 +46,8 @@ pub enum Step {
     Sent,
     Retried,
     Quarantined,
-    /// The hub is away (or refuses the token); wait this long before the next try.
+    /// The hub as a whole is away (no connection, or it refuses the token); wait this long
+    /// before the next try.
     HubAway(Duration),
     /// Nothing is due.
     Idle,
@@ -122,16 +130,32 @@ impl Worker {
                 Ok(Step::Sent)
             }
             Err(HubError::Refused(message)) => {
-                eprintln!("uploader: record {id} quarantined: {message}");
+                tracing::warn!(record_id = %id, error = %message, "upload refused by the hub; record quarantined");
                 self.store.quarantine(&id, &message)?;
                 self.last_error = Some(message);
                 self.outage = 0;
                 Ok(Step::Quarantined)
             }
-            Err(HubError::Server(message)) => {
+            Err(e) if !e.is_hub_wide() => {
+                // only this record failed: it waits with its own backoff, the next one goes
                 let wait = retry_delay(row.attempts.clamp(0, 64) as u32, jitter());
+                let message = e.to_string();
+                match &e {
+                    HubError::ForeignRecord(_) => tracing::warn!(
+                        record_id = %id,
+                        retry_in_s = wait.as_secs(),
+                        "the hub holds this record for another kiosk; other records go on"
+                    ),
+                    _ => tracing::info!(
+                        record_id = %id,
+                        attempts = row.attempts + 1,
+                        retry_in_s = wait.as_secs(),
+                        error = %message,
+                        "upload failed for this record; trying it again later"
+                    ),
+                }
                 self.store
-                    .mark_retry(&id, now + wait.as_millis() as i64, &message)?;
+                    .mark_retry(&id, now_ms() + wait.as_millis() as i64, &message)?;
                 self.last_error = Some(message);
                 self.outage = 0;
                 Ok(Step::Retried)
@@ -142,7 +166,7 @@ impl Worker {
                 let message = away.to_string();
                 self.store.release(&id, &message)?;
                 if self.outage == 1 {
-                    eprintln!("uploader: {message}; trying again with growing pauses");
+                    tracing::warn!(error = %message, "the hub is away; trying again with growing pauses");
                 }
                 self.last_error = Some(message);
                 Ok(Step::HubAway(wait))
@@ -168,9 +192,21 @@ impl Worker {
                 Ok(statuses) => {
                     let now = now_ms();
                     self.store.touch_review(&fresh, now)?;
-                    for s in &statuses {
+                    let asked_now: std::collections::HashSet<&String> = fresh.iter().collect();
+                    let mut answered = 0;
+                    for s in statuses.iter().filter(|s| asked_now.contains(&s.record_id)) {
                         self.store.set_review(s, now)?;
                         updated += u64::from(s.state.is_final());
+                        answered += 1;
+                    }
+                    if answered < fresh.len() {
+                        // held for another kiosk (this one was registered again) or unknown
+                        // at the hub; asked again in turn, after the others
+                        tracing::warn!(
+                            asked = fresh.len(),
+                            answered,
+                            "the hub did not answer for some sent records (another kiosk's at the hub, or unknown there)"
+                        );
                     }
                 }
                 Err(e) => {
@@ -226,7 +262,7 @@ impl Worker {
         while !stop.load(Ordering::SeqCst) {
             if Instant::now() >= housekeeping_due {
                 if let Err(e) = self.refresh_reviews(false).await.and_then(|_| self.purge()) {
-                    eprintln!("uploader: housekeeping failed: {e}");
+                    tracing::error!(error = %e, "uploader housekeeping failed");
                 }
                 housekeeping_due = Instant::now() + self.policy.housekeeping_every;
             }
@@ -240,13 +276,13 @@ impl Worker {
                     }
                     Ok(None) => Duration::from_secs(60),
                     Err(e) => {
-                        eprintln!("uploader: {e}");
+                        tracing::error!(error = %e, "uploader cannot read the queue");
                         Duration::from_secs(5)
                     }
                 },
                 Err(e) => {
                     // a full disk or a locked database: nothing is lost, try again shortly
-                    eprintln!("uploader: {e}");
+                    tracing::error!(error = %e, "uploader step failed; trying again shortly");
                     Duration::from_secs(5)
                 }
             };
@@ -298,7 +334,7 @@ pub fn spawn_uploader(
     link: HubLink,
     policy: UploadPolicy,
 ) -> anyhow::Result<UploaderHandle> {
-    let client = HubClient::new(&link)?;
+    let client = HubClient::with_patience(&link, policy.patience)?;
     let store = Store::open(&db)?;
     let mut worker = Worker::new(store, client, policy)?;
     let runtime = tokio::runtime::Builder::new_current_thread()
