@@ -392,7 +392,8 @@ impl LiveGuide {
         {
             return Prompt::LookStraight;
         }
-        if self.glasses_forbidden && measures::glasses_evidence(img, mesh) > l.max_glasses_evidence
+        if self.glasses_forbidden
+            && measures::bridge_glasses_evidence(img, mesh) > l.max_glasses_evidence
         {
             return Prompt::TakeOffGlasses;
         }

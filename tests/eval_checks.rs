@@ -74,8 +74,16 @@ fn one_shut_eye_fails_eyes_open() {
 
 #[test]
 fn thin_metal_frames_fail_glasses_and_heavy_brows_do_not() {
-    let thin = result(&eval_photo("clm_walter2_crop.jpg"), CheckId::Glasses);
-    assert!(!thin.ok, "{thin:?}");
+    // thin rectangular and thin round metal frames, and small full-rim frames on a small face
+    for photo in [
+        "clm_walter2_crop.jpg",
+        "facexlib_test.jpg",
+        "agegender_1.png",
+    ] {
+        let thin = result(&eval_photo(photo), CheckId::Glasses);
+        assert!(!thin.ok, "{photo}: {thin:?}");
+    }
+    // brows that meet over the nose are a thick band, not a frame's thin bridge
     let brows = result(&eval_photo("tp_SeanConnery.jpg"), CheckId::Glasses);
     assert!(brows.ok, "{brows:?}");
 }
@@ -142,7 +150,7 @@ fn the_development_set_figures_hold() {
         ("mouth_closed", 0.88, 0.96),
         ("glasses", 1.0, 0.99),
         ("exposure", 0.95, 0.98),
-        ("light_uniformity", 1.0, 0.96),
+        ("light_uniformity", 1.0, 0.95),
         ("head_pose", 0.7, 0.87),
     ] {
         let (r, a) = figures(id);

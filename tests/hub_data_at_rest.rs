@@ -193,7 +193,7 @@ fn kiosks_read_only_their_batches_and_passwords_arrive_sealed() {
     for (db, batch) in [(&db_b, "B1"), (&db_a, "B2"), (&db_a, "no-such-batch")] {
         let e = rt.block_on(client(db).roster(batch)).unwrap_err();
         assert!(
-            matches!(&e, HubError::Unauthorized(m) if m.starts_with("403") && m.contains("assign-batch")),
+            matches!(&e, HubError::BatchNotAssigned(m) if m.starts_with("403") && m.contains("assign-batch")),
             "{batch}: {e:?}"
         );
     }

@@ -204,7 +204,7 @@ fn fault_test_1000_submissions_with_kills() {
         }
     }
     let log = std::fs::read_to_string(&hub_log).unwrap_or_default();
-    let stored_lines = log.lines().filter(|l| l.contains(" stored (")).count();
+    let stored_lines = log.lines().filter(|l| l.contains("record stored")).count();
     let replays = log.lines().filter(|l| l.contains("replayed")).count();
     println!(
         "fault test: {} submissions, {kills} kiosk kills (SIGKILL), {hub_restarts} hub restarts, {:.1} s; \

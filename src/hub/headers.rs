@@ -22,9 +22,11 @@ pub(super) async fn secure_headers(request: Request, next: Next) -> Response {
     headers
         .entry(header::CONTENT_SECURITY_POLICY)
         .or_insert(HeaderValue::from_static(LOCKED_DOWN));
+    // not "no-referrer": under it a browser sends `Origin: null` with the login form, and
+    // the login's same-origin check would refuse every reviewer
     headers.insert(
         header::REFERRER_POLICY,
-        HeaderValue::from_static("no-referrer"),
+        HeaderValue::from_static("same-origin"),
     );
     response
 }

@@ -43,6 +43,9 @@ pub enum HubError {
     /// registered again under a new name); other records go on.
     #[error("the hub says this record belongs to another kiosk ({0}); if this kiosk was registered again, ask the hub's administrator to run kiosk hub move-records")]
     ForeignRecord(String),
+    /// 403 on a roster: the hub has not given this batch to this kiosk.
+    #[error("the hub has not assigned this batch to this kiosk ({0}); ask the hub's administrator to run kiosk hub assign-batch")]
+    BatchNotAssigned(String),
     /// The transfer stopped moving for the patience, or the connection broke after it was
     /// made: this record tries again later, the others go on.
     #[error("the transfer stopped: {0}")]
@@ -352,7 +355,11 @@ impl HubClient {
         let mut url = self.url("api/v1/roster")?;
         url.query_pairs_mut().append_pair("batch", batch_id);
         let req = self.http.get(url).bearer_auth(&self.token);
-        self.exchange(req, None, 0).await
+        // a 403 here is about the batch, not a record
+        self.exchange(req, None, 0).await.map_err(|e| match e {
+            HubError::ForeignRecord(m) => HubError::BatchNotAssigned(m),
+            other => other,
+        })
     }
 }
 
