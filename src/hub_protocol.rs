@@ -35,7 +35,7 @@ impl RecordMeta {
         }
         // no control characters: these end up in logs, file listings and the review page
         let short =
-            |s: &str| !s.is_empty() && s.chars().count() <= 64 && !s.chars().any(char::is_control);
+            |s: &str| !s.is_empty() && s.chars().count() <= 64 && !s.chars().any(is_unsafe_char);
         for (name, value) in [
             ("profile", &self.profile),
             ("candidate_key", &self.candidate_key),
@@ -47,7 +47,7 @@ impl RecordMeta {
                 ));
             }
         }
-        if self.batch_id.chars().count() > 64 || self.batch_id.chars().any(char::is_control) {
+        if self.batch_id.chars().count() > 64 || self.batch_id.chars().any(is_unsafe_char) {
             return Some(
                 "batch_id must be at most 64 characters with no control characters".into(),
             );
@@ -306,6 +306,16 @@ impl RejectReason {
             Other => ("other", "其他（见说明）", "other (see note)"),
         }
     }
+}
+
+/// Characters a short text field (a candidate number, a batch or kiosk name) may not hold:
+/// control characters, which forge log lines and terminal output, and the invisible format
+/// characters that reorder or hide text on the review page (U+202E turns text around).
+pub fn is_unsafe_char(c: char) -> bool {
+    c.is_control()
+        || matches!(c,
+            '\u{061C}' | '\u{200B}'..='\u{200F}' | '\u{2028}'..='\u{202E}'
+            | '\u{2060}'..='\u{2064}' | '\u{2066}'..='\u{2069}' | '\u{FEFF}')
 }
 
 #[cfg(test)]

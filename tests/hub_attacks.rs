@@ -207,6 +207,44 @@ fn half_sent_requests_idle_connections_and_stalled_bodies_are_closed() {
 }
 
 #[test]
+fn a_body_that_trickles_in_is_cut_off() {
+    let hub = TestHub::start_configured(fresh_dir("hubs", "trickle"), 0, |c| {
+        c.connections.body_grace = Duration::from_secs(1);
+        c.connections.body_min_rate = 1000;
+    });
+    let token = hub.kiosk_token("k");
+    let mut trickle = connect_from(ip(0, 0, 2), hub.addr);
+    trickle
+        .write_all(
+            format!(
+                "POST /api/v1/records HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\n\
+                 Content-Type: multipart/form-data; boundary=b\r\nContent-Length: 100000\r\n\r\n\
+                 --b\r\nContent-Disposition: form-data; name=\"photo\"\r\n\r\n"
+            )
+            .as_bytes(),
+        )
+        .unwrap();
+    // a byte every 200 ms never stalls long enough for the idle limit (15 s)
+    let started = Instant::now();
+    let mut cut = false;
+    while started.elapsed() < Duration::from_secs(8) {
+        if trickle.write_all(b"x").is_err() {
+            cut = true;
+            break;
+        }
+        if closed_within(&mut trickle, Duration::from_millis(200)).is_some() {
+            cut = true;
+            break;
+        }
+    }
+    assert!(cut, "a body averaging 5 B/s is still being read after 8 s");
+    assert!(
+        started.elapsed() >= Duration::from_millis(900),
+        "not before its grace"
+    );
+}
+
+#[test]
 fn one_machine_cannot_hold_every_connection() {
     let hub = TestHub::start_configured(fresh_dir("hubs", "crowd"), 0, |c| {
         c.connections.max_per_address = 4;
@@ -343,6 +381,10 @@ fn photos_outside_their_pixel_bounds_and_malformed_fields_are_refused() {
     forged["batch_id"] = "b1\nFORGED".into();
     let (status, body) = submit_raw(&hub, &token, forged, test_jpeg(6), vec![]);
     assert_eq!(status, 422, "a control character in a field: {body}");
+    let mut turned = meta(&key(8));
+    turned["candidate_key"] = "Z3K8\u{202E}F7".into();
+    let (status, body) = submit_raw(&hub, &token, turned, test_jpeg(8), vec![]);
+    assert_eq!(status, 422, "a right-to-left override in a field: {body}");
 
     let (status, body) = submit_raw(
         &hub,

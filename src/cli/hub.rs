@@ -132,6 +132,7 @@ pub fn run(a: HubArgs) -> Result<ExitCode> {
         .with_context(|| format!("opening the hub's data folder {}", a.data.display()))?;
     match a.admin {
         None => {
+            capture_kiosk::hub::process::prepare(hub.config().connections.max_connections);
             // blocking work (SQLite, disk, decodes, hashes) is bounded elsewhere; fewer threads
             // also keep the allocator's per-thread arenas, and so the memory, small
             let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -160,6 +161,14 @@ pub fn run(a: HubArgs) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Some(HubAdmin::AddKiosk { name }) => {
+            if name.trim().is_empty()
+                || name.trim().chars().count() > 64
+                || name
+                    .chars()
+                    .any(capture_kiosk::hub_protocol::is_unsafe_char)
+            {
+                bail!("a kiosk name is 1–64 characters with no control or invisible format characters");
+            }
             let (id, token) = hub
                 .db()
                 .add_kiosk(name.trim())

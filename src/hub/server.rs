@@ -6,9 +6,10 @@
 //!   machine cannot crowd out the kiosks;
 //! - a request's headers (and the wait for the next request on a kept-alive connection) must
 //!   arrive within [`ConnectionLimits::header_read`];
-//! - a request body that stops moving for [`ConnectionLimits::body_idle`] is dropped, and no
-//!   request may take longer than [`ConnectionLimits::request_total`] (a 4 MB record on a
-//!   100 KB/s link takes 40 s);
+//! - a request body that stops moving for [`ConnectionLimits::body_idle`], or averages less
+//!   than [`ConnectionLimits::body_min_rate`] after [`ConnectionLimits::body_grace`], is dropped, and no request may take
+//!   longer than [`ConnectionLimits::request_total`] (a 4 MB record on a 100 KB/s link takes
+//!   40 s);
 //! - a TLS handshake must finish within [`ConnectionLimits::tls_handshake`], off the accept loop.
 
 use super::Hub;
@@ -35,18 +36,26 @@ pub struct ConnectionLimits {
     pub header_read: Duration,
     pub tls_handshake: Duration,
     pub body_idle: Duration,
+    /// Bytes per second a body must average once it has taken `body_grace` (a trickle of a
+    /// byte every few seconds would otherwise hold a connection for the whole request limit).
+    pub body_min_rate: u64,
+    pub body_grace: Duration,
     pub request_total: Duration,
 }
 
 impl Default for ConnectionLimits {
     fn default() -> Self {
         ConnectionLimits {
-            max_connections: 512,
-            // a collection point's kiosks may share one address behind NAT: a few dozen at most
-            max_per_address: 32,
+            // idle connections are cheap (a task and a small buffer): many, so a few dozen
+            // machines cannot take them all
+            max_connections: 4096,
+            // a collection point's kiosks may share one address behind NAT: a dozen at most
+            max_per_address: 16,
             header_read: Duration::from_secs(10),
             tls_handshake: Duration::from_secs(10),
             body_idle: Duration::from_secs(15),
+            body_min_rate: 1024,
+            body_grace: Duration::from_secs(10),
             request_total: Duration::from_secs(300),
         }
     }
@@ -126,8 +135,17 @@ async fn serve_with(
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let limits = hub.config().connections;
+    let min_rate = super::min_rate::MinimumRate {
+        bytes_per_second: limits.body_min_rate,
+        grace: limits.body_grace,
+    };
     let app = hub
         .router()
+        .layer(axum::middleware::from_fn(
+            move |req: axum::extract::Request, next: axum::middleware::Next| {
+                super::min_rate::enforce(req, next, min_rate)
+            },
+        ))
         .layer(RequestBodyTimeoutLayer::new(limits.body_idle))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,

@@ -136,7 +136,7 @@ async fn login(
         // waits for answers makes a few attempts a second, not tens of thousands
         tokio::time::sleep(wait.min(Duration::from_secs(2))).await;
         let seconds = wait.as_secs().max(1);
-        tracing::info!(target: "hub", retry_after_s = seconds, "login throttled");
+        tracing::info!(target: "hub", user = ?user, address = %address, retry_after_s = seconds, "login throttled");
         let mut response = (
             StatusCode::TOO_MANY_REQUESTS,
             login_html(&format!(
@@ -167,6 +167,7 @@ async fn login(
             Some(hash) => Ok(db.open_session(&opened, &hash, SESSION_MS)?),
             None => {
                 db.login_failed(&opened)?;
+                tracing::info!(target: "hub", user = ?opened, address = %address, "login failed");
                 Ok(None)
             }
         }
@@ -436,10 +437,13 @@ async fn add_kiosk(
 ) -> Result<(StatusCode, Json<IssuedKiosk>), ApiError> {
     let who = admin(&hub, &headers).await?;
     let name = k.name.trim().to_owned();
-    if name.is_empty() || name.chars().count() > 64 {
+    if name.is_empty()
+        || name.chars().count() > 64
+        || name.chars().any(crate::hub_protocol::is_unsafe_char)
+    {
         return Err(ApiError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
-            "a kiosk name is 1–64 characters",
+            "a kiosk name is 1–64 characters with no control or invisible format characters",
         ));
     }
     blocking(&hub, move |h| {
@@ -477,7 +481,10 @@ async fn import_roster(
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let who = admin(&hub, &headers).await?;
     let batch = q.batch.as_str();
-    if batch.is_empty() || batch.chars().count() > 64 || batch.chars().any(char::is_control) {
+    if batch.is_empty()
+        || batch.chars().count() > 64
+        || batch.chars().any(crate::hub_protocol::is_unsafe_char)
+    {
         return Err(ApiError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
             "a batch name is 1–64 characters with no control characters",
