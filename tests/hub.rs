@@ -7,25 +7,8 @@ mod common;
 use capture_kiosk::hub_protocol::{Decision, RecordMeta, RejectReason, ReviewState};
 use capture_kiosk::store::{now_ms, Store};
 use capture_kiosk::upload::{stored_link, HubClient, HubError, HubLink, UploadPolicy, Worker};
-use common::hubs::{free_port, kiosk_store, runtime, submit, test_jpeg, TestHub};
+use common::hubs::{drain, free_port, kiosk_store, runtime, submit, test_jpeg, TestHub};
 use std::time::{Duration, Instant};
-
-fn worker(store: Store) -> Worker {
-    let link = stored_link(&store).unwrap().unwrap();
-    Worker::new(
-        store,
-        HubClient::new(&link).unwrap(),
-        UploadPolicy::default(),
-    )
-    .unwrap()
-}
-
-fn drain(db: &std::path::Path, seconds: u64) -> capture_kiosk::upload::DrainReport {
-    let mut w = worker(Store::open(db).unwrap());
-    runtime()
-        .block_on(w.drain(Instant::now() + Duration::from_secs(seconds)))
-        .unwrap()
-}
 
 fn reviewer_post(
     hub: &TestHub,

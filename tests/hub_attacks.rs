@@ -77,6 +77,22 @@ fn closed_within(stream: &mut TcpStream, patience: Duration) -> Option<Duration>
     None
 }
 
+/// An upload from 127.0.0.2 that declares a 100 kB body and sends its start and then `first`.
+fn begin_upload(hub: &TestHub, token: &str, first: &str) -> TcpStream {
+    let mut stream = connect_from(ip(0, 0, 2), hub.addr);
+    stream
+        .write_all(
+            format!(
+                "POST /api/v1/records HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\n\
+                 Content-Type: multipart/form-data; boundary=b\r\nContent-Length: 100000\r\n\r\n\
+                 --b\r\nContent-Disposition: form-data; name=\"photo\"\r\n\r\n{first}"
+            )
+            .as_bytes(),
+        )
+        .unwrap();
+    stream
+}
+
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(f64::total_cmp);
     v[v.len() / 2]
@@ -191,17 +207,7 @@ fn half_sent_requests_idle_connections_and_stalled_bodies_are_closed() {
     assert!(t.is_some(), "an idle kept-alive connection is closed");
 
     // a body that stops arriving
-    let mut stalled = connect_from(ip(0, 0, 2), hub.addr);
-    stalled
-        .write_all(
-            format!(
-                "POST /api/v1/records HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\n\
-                 Content-Type: multipart/form-data; boundary=b\r\nContent-Length: 100000\r\n\r\n\
-                 --b\r\nContent-Disposition: form-data; name=\"photo\"\r\n\r\nJFIF"
-            )
-            .as_bytes(),
-        )
-        .unwrap();
+    let mut stalled = begin_upload(&hub, &token, "JFIF");
     let t = closed_within(&mut stalled, Duration::from_secs(6));
     assert!(t.is_some(), "a stalled body is dropped");
 }
@@ -213,17 +219,7 @@ fn a_body_that_trickles_in_is_cut_off() {
         c.connections.body_min_rate = 1000;
     });
     let token = hub.kiosk_token("k");
-    let mut trickle = connect_from(ip(0, 0, 2), hub.addr);
-    trickle
-        .write_all(
-            format!(
-                "POST /api/v1/records HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\n\
-                 Content-Type: multipart/form-data; boundary=b\r\nContent-Length: 100000\r\n\r\n\
-                 --b\r\nContent-Disposition: form-data; name=\"photo\"\r\n\r\n"
-            )
-            .as_bytes(),
-        )
-        .unwrap();
+    let mut trickle = begin_upload(&hub, &token, "");
     // a byte every 200 ms never stalls long enough for the idle limit (15 s)
     let started = Instant::now();
     let mut cut = false;

@@ -9,28 +9,13 @@ use capture_kiosk::hub::db::retention::{PurgeReason, RetentionPolicy};
 use capture_kiosk::hub::{Hub, HubConfig};
 use capture_kiosk::hub_protocol::{RecordStatus, RosterEntry};
 use capture_kiosk::store::{now_ms, Store};
-use capture_kiosk::upload::{stored_link, HubClient, HubError, UploadPolicy, Worker};
-use common::hubs::{fresh_dir, kiosk_store, runtime, submit, test_jpeg, TestHub};
+use capture_kiosk::upload::{stored_link, HubClient, HubError};
+use common::hubs::{drain, fresh_dir, kiosk_store, runtime, submit, test_jpeg, TestHub};
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
-use std::time::{Duration, Instant};
 
 fn mode(path: &Path) -> u32 {
     std::fs::metadata(path).unwrap().permissions().mode() & 0o777
-}
-
-fn drain(db: &Path) -> capture_kiosk::upload::DrainReport {
-    let store = Store::open(db).unwrap();
-    let link = stored_link(&store).unwrap().unwrap();
-    let mut w = Worker::new(
-        store,
-        HubClient::new(&link).unwrap(),
-        UploadPolicy::default(),
-    )
-    .unwrap();
-    runtime()
-        .block_on(w.drain(Instant::now() + Duration::from_secs(30)))
-        .unwrap()
 }
 
 fn client(db: &Path) -> HubClient {
@@ -74,7 +59,7 @@ fn the_hub_keeps_its_files_private_and_refuses_an_open_data_folder() {
     let (db, mut store) = kiosk_store("private-files", &hub.url, &token);
     let id = submit(&mut store, "cand-p", &test_jpeg(21));
     drop(store);
-    assert_eq!(drain(&db).sent, 1);
+    assert_eq!(drain(&db, 30).sent, 1);
     assert_eq!(mode(&hub.dir), 0o700);
     assert_eq!(mode(&hub.dir.join("photos")), 0o700);
     for name in ["hub.sqlite", "hub.sqlite-wal", "hub.sqlite-shm"] {
@@ -221,7 +206,7 @@ fn kiosks_read_only_their_batches_and_passwords_arrive_sealed() {
     let mut store_a = Store::open(&db_a).unwrap();
     let id = submit(&mut store_a, "cand-lookup", &test_jpeg(22));
     drop(store_a);
-    assert_eq!(drain(&db_a).sent, 1);
+    assert_eq!(drain(&db_a, 30).sent, 1);
     let lookup = |token: &str| -> Vec<RecordStatus> {
         let (code, v) = call(
             &hub,
@@ -252,7 +237,7 @@ fn the_retention_purge_removes_withdrawn_and_replaced_photos_and_reports_ids() {
     let rejected = submit(&mut store, "cand-2", &test_jpeg(32));
     let approved = submit(&mut store, "cand-3", &test_jpeg(33));
     drop(store);
-    assert_eq!(drain(&db).sent, 3);
+    assert_eq!(drain(&db, 30).sent, 3);
     let rt = runtime();
     rt.block_on(client(&db).withdraw(&withdrawn)).unwrap();
     let cookie = hub.reviewer_cookie("reviewer-purge", false);
@@ -290,7 +275,7 @@ fn the_retention_purge_removes_withdrawn_and_replaced_photos_and_reports_ids() {
     let mut store = Store::open(&db).unwrap();
     let replacement = submit(&mut store, "cand-2", &test_jpeg(34));
     drop(store);
-    assert_eq!(drain(&db).sent, 1);
+    assert_eq!(drain(&db, 30).sent, 1);
     assert!(hub.hub.purge(&policy, now_ms()).unwrap().records.is_empty());
     let later = now_ms() + 8 * 86_400_000;
     let r = hub.hub.purge(&policy, later).unwrap();

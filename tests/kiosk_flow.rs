@@ -9,9 +9,7 @@ use capture_kiosk::catalog::Catalog;
 use capture_kiosk::kiosk::app::PROFILES;
 use capture_kiosk::kiosk::{headless_demo, KioskOptions};
 use capture_kiosk::store::Store;
-use capture_kiosk::upload::{stored_link, HubClient, UploadPolicy, Worker};
-use common::hubs::{fresh_dir, runtime, TestHub};
-use std::time::{Duration, Instant};
+use common::hubs::{drain, fresh_dir, TestHub};
 
 #[test]
 fn one_full_session_per_profile_ends_in_the_outbox_and_at_the_hub() {
@@ -54,17 +52,7 @@ fn one_full_session_per_profile_ends_in_the_outbox_and_at_the_hub() {
 
     // the uploader ran beside the kiosk; whatever it has not sent yet goes now
     let db = data.join("kiosk.sqlite");
-    let store = Store::open(&db).unwrap();
-    let link = stored_link(&store).unwrap().unwrap();
-    let mut w = Worker::new(
-        store,
-        HubClient::new(&link).unwrap(),
-        UploadPolicy::default(),
-    )
-    .unwrap();
-    let drained = runtime()
-        .block_on(w.drain(Instant::now() + Duration::from_secs(60)))
-        .unwrap();
+    let drained = drain(&db, 60);
     assert_eq!(drained.pending_left, 0, "{drained:?}");
     // bj-chengkao's candidate has a rare character in the name: the manual path, with the ID
     // card's photographs going to the reviewer

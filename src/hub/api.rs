@@ -1,13 +1,14 @@
 //! The kiosk-facing API: identify, submit (idempotent on the record key), statuses, withdraw,
 //! a returning candidate's records, and the roster. Every route needs a kiosk token.
 
+use super::auth::AuthedKiosk;
 use super::db::{digest_hex, HubDb, NewRecord, Refusal};
 use super::duplicates::{near_duplicates, photo_hash};
 use super::{blocking, ApiError, Hub};
 use crate::hub_protocol::{RecordMeta, RecordStatus, StatusQuery, SubmitReply};
 use crate::imaging::{decode_image, DecodeLimits};
 use crate::upload::KioskIdentity;
-use axum::extract::{Multipart, Path, Query, State};
+use axum::extract::{Extension, Multipart, Path, Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -96,12 +97,11 @@ fn refusal(r: Refusal) -> ApiError {
     }
 }
 
-async fn whoami(
-    State(hub): State<Arc<Hub>>,
-    headers: HeaderMap,
-) -> Result<Json<KioskIdentity>, ApiError> {
-    let (kiosk_id, name) = kiosk(&hub, &headers).await?;
-    Ok(Json(KioskIdentity { kiosk_id, name }))
+async fn whoami(Extension(auth): Extension<AuthedKiosk>) -> Json<KioskIdentity> {
+    Json(KioskIdentity {
+        kiosk_id: auth.id,
+        name: auth.name,
+    })
 }
 
 fn invalid(message: impl Into<String>) -> ApiError {
@@ -110,10 +110,10 @@ fn invalid(message: impl Into<String>) -> ApiError {
 
 async fn submit(
     State(hub): State<Arc<Hub>>,
-    headers: HeaderMap,
+    Extension(auth): Extension<AuthedKiosk>,
     mut form: Multipart,
 ) -> Result<(StatusCode, Json<SubmitReply>), ApiError> {
-    let (kiosk_id, _) = kiosk(&hub, &headers).await?;
+    let kiosk_id = auth.id;
     // a submission being received holds its parts (up to the body limit) in memory: a bounded
     // number at once, so many slow senders cannot add up to gigabytes
     let _receiving =
@@ -345,7 +345,7 @@ impl Hub {
         );
         let file = self.write_photo(&meta.key, "", photo)?;
         for (n, doc) in documents.iter().enumerate() {
-            self.write_photo(&meta.key, &format!("-doc{n}"), doc)?;
+            self.write_photo(&meta.key, &super::db::document_suffix(n), doc)?;
         }
         let status = db.insert_record(&NewRecord {
             meta: &meta,
@@ -409,10 +409,10 @@ fn reply_of(s: &RecordStatus) -> SubmitReply {
 
 async fn status(
     State(hub): State<Arc<Hub>>,
-    headers: HeaderMap,
+    Extension(auth): Extension<AuthedKiosk>,
     Path(id): Path<String>,
 ) -> Result<Json<RecordStatus>, ApiError> {
-    let (kiosk_id, _) = kiosk(&hub, &headers).await?;
+    let kiosk_id = auth.id;
     blocking(&hub, move |h| {
         let mut found = h
             .db()
@@ -433,10 +433,10 @@ async fn status(
 /// logged), so one foreign id never keeps a kiosk from learning about its own.
 async fn statuses(
     State(hub): State<Arc<Hub>>,
-    headers: HeaderMap,
+    Extension(auth): Extension<AuthedKiosk>,
     Json(q): Json<StatusQuery>,
 ) -> Result<Json<Vec<RecordStatus>>, ApiError> {
-    let (kiosk_id, _) = kiosk(&hub, &headers).await?;
+    let kiosk_id = auth.id;
     if q.record_ids.len() > 500 {
         return Err(invalid("ask for at most 500 records at a time"));
     }
@@ -457,10 +457,10 @@ async fn statuses(
 
 async fn withdraw(
     State(hub): State<Arc<Hub>>,
-    headers: HeaderMap,
+    Extension(auth): Extension<AuthedKiosk>,
     Path(id): Path<String>,
 ) -> Result<Json<RecordStatus>, ApiError> {
-    let (kiosk_id, _) = kiosk(&hub, &headers).await?;
+    let kiosk_id = auth.id;
     blocking(&hub, move |h| {
         let done = h.db().withdraw(&id, &kiosk_id)?;
         let status = done.map_err(refusal)?;
@@ -479,10 +479,10 @@ struct CandidateQuery {
 
 async fn candidate_lookup(
     State(hub): State<Arc<Hub>>,
-    headers: HeaderMap,
+    Extension(auth): Extension<AuthedKiosk>,
     Json(q): Json<CandidateQuery>,
 ) -> Result<Json<Vec<RecordStatus>>, ApiError> {
-    let (kiosk_id, _) = kiosk(&hub, &headers).await?;
+    let kiosk_id = auth.id;
     blocking(&hub, move |h| {
         Ok(Json(h.db().candidate_records(
             &kiosk_id,
@@ -500,10 +500,10 @@ struct BatchQuery {
 
 async fn roster(
     State(hub): State<Arc<Hub>>,
-    headers: HeaderMap,
+    Extension(auth): Extension<AuthedKiosk>,
     Query(q): Query<BatchQuery>,
 ) -> Result<Json<Vec<crate::hub_protocol::RosterEntry>>, ApiError> {
-    let (kiosk_id, kiosk_name) = kiosk(&hub, &headers).await?;
+    let (kiosk_id, kiosk_name) = (auth.id, auth.name);
     blocking(&hub, move |h| {
         // a roster is names, ID numbers and phones: only kiosks assigned the batch read it,
         // and an unknown batch answers the same as another's, so names cannot be probed

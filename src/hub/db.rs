@@ -98,6 +98,18 @@ const MIGRATIONS: &[&str] = &[
     "#,
 ];
 
+/// The name suffix of a record's `n`th document photo: the photo `SHARD/KEY.jpg` has its
+/// documents beside it as `SHARD/KEY-docN.jpg` (written, served and purged by this one rule).
+pub fn document_suffix(n: usize) -> String {
+    format!("-doc{n}")
+}
+
+/// The file of a record's `n`th document photo, from its photo's file.
+pub fn document_file(photo_file: &str, n: usize) -> String {
+    let stem = photo_file.strip_suffix(".jpg").unwrap_or(photo_file);
+    format!("{stem}{}.jpg", document_suffix(n))
+}
+
 pub fn digest_hex(bytes: &[u8]) -> String {
     Sha256::digest(bytes)
         .iter()

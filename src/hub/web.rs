@@ -283,10 +283,9 @@ struct QueuePage {
 
 async fn queue(
     State(hub): State<Arc<Hub>>,
-    headers: HeaderMap,
+    Extension(who): Extension<Reviewer>,
     Query(q): Query<QueueQuery>,
 ) -> Result<Json<QueuePage>, ApiError> {
-    let who = reviewer(&hub, &headers).await?;
     let state = match q.state.as_deref() {
         None => ReviewState::PendingReview,
         Some(s) => ReviewState::parse(s).ok_or_else(|| {
@@ -327,12 +326,7 @@ async fn report(State(hub): State<Arc<Hub>>, Path(id): Path<String>) -> Result<R
     .await
 }
 
-async fn photo(
-    State(hub): State<Arc<Hub>>,
-    headers: HeaderMap,
-    Path(id): Path<String>,
-) -> Result<Response, ApiError> {
-    reviewer(&hub, &headers).await?;
+async fn photo(State(hub): State<Arc<Hub>>, Path(id): Path<String>) -> Result<Response, ApiError> {
     blocking(&hub, move |h| {
         let rec = h
             .db()
@@ -369,10 +363,8 @@ fn private_jpeg(bytes: Vec<u8>) -> Response {
 
 async fn document(
     State(hub): State<Arc<Hub>>,
-    headers: HeaderMap,
     Path((id, n)): Path<(String, u8)>,
 ) -> Result<Response, ApiError> {
-    reviewer(&hub, &headers).await?;
     // a record keeps at most three (front, back, holding the card); the path takes any u8
     if usize::from(n) >= super::api::MAX_DOCUMENTS {
         return Err(ApiError::new(
@@ -388,7 +380,7 @@ async fn document(
         if rec.photo_file.is_empty() {
             return Err(purged());
         }
-        let file = rec.photo_file.replace(".jpg", &format!("-doc{n}.jpg"));
+        let file = super::db::document_file(&rec.photo_file, usize::from(n));
         let bytes = std::fs::read(h.photo_path(&file))
             .map_err(|_| ApiError::new(StatusCode::NOT_FOUND, "no such document photo"))?;
         Ok(private_jpeg(bytes))
@@ -398,11 +390,10 @@ async fn document(
 
 async fn decide(
     State(hub): State<Arc<Hub>>,
-    headers: HeaderMap,
+    Extension(who): Extension<Reviewer>,
     Path(id): Path<String>,
     Json(d): Json<Decision>,
 ) -> Result<Json<RecordStatus>, ApiError> {
-    let who = reviewer(&hub, &headers).await?;
     blocking(&hub, move |h| {
         let done = h.db().decide(&id, &who.user, &d)?;
         let status = done.map_err(|r| match r {
@@ -432,10 +423,9 @@ struct IssuedKiosk {
 
 async fn add_kiosk(
     State(hub): State<Arc<Hub>>,
-    headers: HeaderMap,
+    Extension(who): Extension<Reviewer>,
     Json(k): Json<NewKiosk>,
 ) -> Result<(StatusCode, Json<IssuedKiosk>), ApiError> {
-    let who = admin(&hub, &headers).await?;
     let name = k.name.trim().to_owned();
     if name.is_empty()
         || name.chars().count() > 64
@@ -475,11 +465,10 @@ struct BatchQuery {
 
 async fn import_roster(
     State(hub): State<Arc<Hub>>,
-    headers: HeaderMap,
+    Extension(who): Extension<Reviewer>,
     Query(q): Query<BatchQuery>,
     body: String,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    let who = admin(&hub, &headers).await?;
     let batch = q.batch.as_str();
     if batch.is_empty()
         || batch.chars().count() > 64

@@ -3,7 +3,7 @@
 
 use capture_kiosk::hub::{serve, Hub, HubConfig};
 use capture_kiosk::store::{NewCapture, Store};
-use capture_kiosk::upload::settings;
+use capture_kiosk::upload::{settings, stored_link, DrainReport, HubClient, UploadPolicy, Worker};
 use image::{Rgb, RgbImage};
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -199,4 +199,23 @@ pub fn submit(store: &mut Store, candidate: &str, jpeg: &[u8]) -> String {
             documents: &[],
         })
         .expect("submit")
+}
+
+/// An uploader for the kiosk database `store`, linked as its settings say.
+pub fn linked_worker(store: Store) -> Worker {
+    let link = stored_link(&store).unwrap().unwrap();
+    Worker::new(
+        store,
+        HubClient::new(&link).unwrap(),
+        UploadPolicy::default(),
+    )
+    .unwrap()
+}
+
+/// Drains the kiosk database at `db` for at most `seconds`.
+pub fn drain(db: &std::path::Path, seconds: u64) -> DrainReport {
+    let mut w = linked_worker(Store::open(db).unwrap());
+    runtime()
+        .block_on(w.drain(std::time::Instant::now() + std::time::Duration::from_secs(seconds)))
+        .unwrap()
 }

@@ -73,15 +73,6 @@ impl HubDb {
         Ok(n > 0)
     }
 
-    /// The batches a kiosk is assigned to, in order.
-    pub fn kiosk_batches(&self, kiosk_id: &str) -> Result<Vec<String>, StoreError> {
-        let mut stmt = self
-            .conn
-            .prepare("SELECT batch_id FROM kiosk_batches WHERE kiosk_id = ?1 ORDER BY batch_id")?;
-        let rows = stmt.query_map(params![kiosk_id], |r| r.get(0))?;
-        Ok(rows.collect::<Result<_, _>>()?)
-    }
-
     /// Replaces a batch's roster. Its passwords must be sealed already
     /// (`crate::roster::seal_secrets`, slow, so before the database lock is taken).
     pub fn replace_roster(

@@ -133,10 +133,11 @@ impl HubDb {
             )?;
             let mut files = Vec::new();
             if !file.is_empty() {
-                // documents sit beside the photo as KEY-docN.jpg (api.rs write_photo)
-                let stem = file.strip_suffix(".jpg").unwrap_or(&file).to_owned();
+                let docs: Vec<String> = (0..documents)
+                    .map(|n| super::document_file(&file, n as usize))
+                    .collect();
                 files.push(file);
-                files.extend((0..documents).map(|n| format!("{stem}-doc{n}.jpg")));
+                files.extend(docs);
             }
             purged.push(PurgedRecord {
                 record_id: id,
