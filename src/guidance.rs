@@ -18,13 +18,18 @@ use image::RgbImage;
 use serde::Serialize;
 
 /// What the candidate should do now, most urgent first.
-#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize)]
 #[serde(rename_all = "snake_case", tag = "prompt")]
 pub enum Prompt {
+    #[default]
     NoFace,
     SeveralFaces,
-    MoveCloser { cm: u32 },
-    MoveBack { cm: u32 },
+    MoveCloser {
+        cm: u32,
+    },
+    MoveBack {
+        cm: u32,
+    },
     MoveLeft,
     MoveRight,
     MoveUp,
@@ -168,6 +173,13 @@ pub struct LiveGuide {
     limits: crate::checks::CheckLimits,
     detector: FastDetector,
     scratch: Vec<f32>,
+    /// What the guide has learned of the candidate in view; forgotten at each camera start.
+    seen: Candidate,
+}
+
+/// The live guide's state about one candidate.
+#[derive(Debug, Default)]
+struct Candidate {
     shown: Prompt,
     challenger: Option<(Prompt, u32)>,
     steady: u32,
@@ -199,23 +211,18 @@ impl LiveGuide {
             limits: profile.limits.clone(),
             detector: FastDetector::default(),
             scratch: Vec::with_capacity(192 * 192 * 3),
-            shown: Prompt::NoFace,
-            challenger: None,
-            steady: 0,
-            last_eye: None,
-            iris_per_eye_span: None,
-            frames_with_face: 0,
+            seen: Candidate::default(),
         }
     }
 
     /// The ruler for this frame: the eye spacing in iris widths once learned, else the eyes.
     fn ruler(&mut self, img: &RgbImage, mesh: &FaceMesh) -> Result<FaceRuler, ModelError> {
         let eyes_px = mesh.right_eye().distance(mesh.left_eye());
-        let n = self.frames_with_face;
-        self.frames_with_face = n.wrapping_add(1);
+        let n = self.seen.frames_with_face;
+        self.seen.frames_with_face = n.wrapping_add(1);
         // while nothing is learned (glare, a lid over the iris, a far face) try more often,
         // but not on every frame
-        let due = match self.iris_per_eye_span {
+        let due = match self.seen.iris_per_eye_span {
             None => n % IRIS_RETRY_EVERY == 0,
             Some(_) => n % IRIS_EVERY == 0,
         };
@@ -229,7 +236,7 @@ impl LiveGuide {
                 crate::engine::read_eye(self.engine.models(), img, mesh, side, &mut self.scratch)?;
             if FaceRuler::new(eyes_px, Some(iris_px)).from_iris {
                 let ratio = iris_px / eyes_px.max(1.0);
-                self.iris_per_eye_span = Some(match self.iris_per_eye_span {
+                self.seen.iris_per_eye_span = Some(match self.seen.iris_per_eye_span {
                     Some(old) => 0.7 * old + 0.3 * ratio,
                     None => ratio,
                 });
@@ -237,31 +244,26 @@ impl LiveGuide {
         }
         Ok(FaceRuler::new(
             eyes_px,
-            self.iris_per_eye_span.map(|r| r * eyes_px),
+            self.seen.iris_per_eye_span.map(|r| r * eyes_px),
         ))
     }
 
     /// Forgets the last candidate: their irises, their last position and the prompt on show.
     /// The camera calls it at each start, as the next candidate may already be in view.
     pub fn reset(&mut self) {
-        self.iris_per_eye_span = None;
-        self.frames_with_face = 0;
-        self.last_eye = None;
-        self.shown = Prompt::NoFace;
-        self.challenger = None;
-        self.steady = 0;
+        self.seen = Candidate::default();
     }
 
     /// Reads one frame and returns the prompt to show.
     pub fn frame(&mut self, img: &RgbImage) -> Result<Guidance, ModelError> {
         let (raw, distance, pose, still) = self.read(img)?;
         self.settle(raw);
-        self.steady = if self.shown == Prompt::HoldStill && still {
-            self.steady + 1
+        self.seen.steady = if self.seen.shown == Prompt::HoldStill && still {
+            self.seen.steady + 1
         } else {
             0
         };
-        let prompt = match (self.shown, distance) {
+        let prompt = match (self.seen.shown, distance) {
             (Prompt::MoveCloser { .. }, Some(d)) => Prompt::MoveCloser {
                 cm: (d - self.distance_window[1]).max(1.0).round() as u32,
             },
@@ -275,24 +277,24 @@ impl LiveGuide {
             text: prompt.text(),
             distance_cm: distance,
             pose,
-            steady_frames: self.steady,
+            steady_frames: self.seen.steady,
         })
     }
 
     fn settle(&mut self, raw: Prompt) {
-        if raw.same_kind(&self.shown) {
-            self.challenger = None;
+        if raw.same_kind(&self.seen.shown) {
+            self.seen.challenger = None;
             return;
         }
-        let wins = match self.challenger {
+        let wins = match self.seen.challenger {
             Some((p, n)) if p.same_kind(&raw) => n + 1,
             _ => 1,
         };
         if wins >= PROMPT_SWITCH_FRAMES {
-            self.shown = raw;
-            self.challenger = None;
+            self.seen.shown = raw;
+            self.seen.challenger = None;
         } else {
-            self.challenger = Some((raw, wins));
+            self.seen.challenger = Some((raw, wins));
         }
     }
 
@@ -311,10 +313,10 @@ impl LiveGuide {
             .iter()
             .max_by(|a, b| a.bbox.area().total_cmp(&b.bbox.area()))
         else {
-            self.last_eye = None;
+            self.seen.last_eye = None;
             // whoever steps up next has their own irises
-            self.iris_per_eye_span = None;
-            self.frames_with_face = 0;
+            self.seen.iris_per_eye_span = None;
+            self.seen.frames_with_face = 0;
             return Ok((Prompt::NoFace, None, None, false));
         };
         let largest = face.bbox.width();
@@ -325,15 +327,16 @@ impl LiveGuide {
             > 1
         {
             // stillness is measured against the candidate's own last frame, not a crowd's
-            self.last_eye = None;
+            self.seen.last_eye = None;
             return Ok((Prompt::SeveralFaces, None, None, false));
         }
         let mesh = self.engine.mesh_for(img, face, &mut self.scratch)?;
         let (re, le) = (mesh.right_eye(), mesh.left_eye());
         let moved = self
+            .seen
             .last_eye
             .map(|(a, b)| a.distance(re).max(b.distance(le)) / re.distance(le).max(1.0));
-        self.last_eye = Some((re, le));
+        self.seen.last_eye = Some((re, le));
         let distance = self.ruler(img, &mesh)?.distance_cm(&self.camera);
         let pose = mesh.pose();
         let prompt = self.judge(img, &mesh, distance, pose);

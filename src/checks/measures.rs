@@ -52,11 +52,16 @@ fn square(c: Point, side: f32) -> BoundingBox {
 }
 
 fn median(mut v: Vec<f32>) -> f32 {
+    median_in(&mut v)
+}
+
+/// The upper median of `v`, reordering it in place (0 for none): for buffers reused per row.
+fn median_in(v: &mut [f32]) -> f32 {
     if v.is_empty() {
         return 0.0;
     }
-    v.sort_by(|a, b| a.total_cmp(b));
-    v[v.len() / 2]
+    let mid = v.len() / 2;
+    *v.select_nth_unstable_by(mid, |a, b| a.total_cmp(b)).1
 }
 
 /// The face's skin, sampled once per image in boxes on each side (subject's right = image

@@ -1,7 +1,7 @@
 //! Eyeglasses, from the lines a frame draws across the face: the bridge over the nose, the
 //! lower rims under the eyes and the temples towards the ears.
 
-use super::median;
+use super::median_in;
 use crate::engine::{mesh_idx as idx, FaceMesh};
 use crate::geometry::BoundingBox;
 use crate::imaging::luma;
@@ -12,18 +12,34 @@ use image::RgbImage;
 /// the rows `k` above and below; a line differs from both in the same direction, a step like a
 /// brow's edge from only one.
 fn line_response(img: &RgbImage, strip: &BoundingBox, k: usize) -> f32 {
-    let Some((x0, y0, x1, y1)) = strip.clamp_to(img.width(), img.height()) else {
-        return 0.0;
-    };
-    if y1 - y0 < (2 * k + 2) as u32 || x1 - x0 < 2 {
+    row_medians(img, strip).map_or(0.0, |rows| strongest_line(&rows, k))
+}
+
+/// Each row's median luma across `strip` (None for a strip off the image or under 2 px wide).
+fn row_medians(img: &RgbImage, strip: &BoundingBox) -> Option<Vec<f32>> {
+    let (x0, y0, x1, y1) = strip.clamp_to(img.width(), img.height())?;
+    if x1 - x0 < 2 {
+        return None;
+    }
+    let mut row = Vec::with_capacity((x1 - x0) as usize);
+    let rows = (y0..y1)
+        .map(|y| {
+            row.clear();
+            row.extend((x0..x1).map(|x| luma(img.get_pixel(x, y).0)));
+            median_in(&mut row)
+        })
+        .collect();
+    Some(rows)
+}
+
+/// [`line_response`] on rows already reduced to their medians.
+fn strongest_line(rows: &[f32], k: usize) -> f32 {
+    if rows.len() < 2 * k + 2 {
         return 0.0;
     }
-    let rows: Vec<f32> = (y0..y1)
-        .map(|y| median((x0..x1).map(|x| luma(img.get_pixel(x, y).0)).collect()))
-        .collect();
     let level = rows.iter().sum::<f32>() / rows.len() as f32;
     let mut strongest = 0.0f32;
-    for y in k..rows.len().saturating_sub(k) {
+    for y in k..rows.len() - k {
         let (up, down) = (rows[y - k] - rows[y], rows[y + k] - rows[y]);
         let line = if up.signum() == down.signum() {
             up.abs().min(down.abs())
@@ -55,30 +71,30 @@ fn bridge_scale(mesh: &FaceMesh) -> (f32, usize) {
     (span, ((span * 0.06).round() as usize).max(1))
 }
 
-fn bridge_response(img: &RgbImage, mesh: &FaceMesh) -> f32 {
-    bridge_response_at(img, mesh, bridge_scale(mesh).1)
-}
-
-fn bridge_response_at(img: &RgbImage, mesh: &FaceMesh, k: usize) -> f32 {
+/// The bridge's line response at the frame's line thickness and at half of it, from one pass
+/// over the strip between the eyes: (bridge, thin bridge).
+fn bridge_lines(img: &RgbImage, mesh: &FaceMesh) -> (f32, f32) {
     let ri = mesh.point(idx::RIGHT_EYE_INNER);
     let li = mesh.point(idx::LEFT_EYE_INNER);
-    let (span, _) = bridge_scale(mesh);
+    let (span, k) = bridge_scale(mesh);
     let (cx, eye_y) = ((ri.x + li.x) / 2.0, (ri.y + li.y) / 2.0);
-    line_response(
-        img,
-        &BoundingBox {
-            x0: cx - span * 0.15,
-            x1: cx + span * 0.15,
-            y0: eye_y - span * 0.35,
-            y1: eye_y + span * 0.1,
-        },
-        k,
-    )
+    let strip = BoundingBox {
+        x0: cx - span * 0.15,
+        x1: cx + span * 0.15,
+        y0: eye_y - span * 0.35,
+        y1: eye_y + span * 0.1,
+    };
+    row_medians(img, &strip).map_or((0.0, 0.0), |rows| {
+        (
+            strongest_line(&rows, k),
+            strongest_line(&rows, k.div_ceil(2)),
+        )
+    })
 }
 
 pub fn glasses_lines(img: &RgbImage, mesh: &FaceMesh) -> GlassesLines {
     let (span, k) = bridge_scale(mesh);
-    let bridge = bridge_response(img, mesh);
+    let (bridge, thin_bridge) = bridge_lines(img, mesh);
     // a lower rim runs under the eye's middle half, between the lid and the cheek's top
     let rim = |outer: usize, inner: usize, lower: [usize; 3]| {
         let (a, b) = (mesh.point(outer), mesh.point(inner));
@@ -128,7 +144,7 @@ pub fn glasses_lines(img: &RgbImage, mesh: &FaceMesh) -> GlassesLines {
         .max(temple(idx::LEFT_EYE_OUTER, idx::FACE_EDGE_LEFT));
     GlassesLines {
         bridge,
-        thin_bridge: bridge_response_at(img, mesh, k.div_ceil(2)),
+        thin_bridge,
         rims,
         temples,
     }
@@ -146,10 +162,10 @@ pub fn glasses_evidence(lines: &GlassesLines) -> f32 {
 
 /// [`glasses_evidence`] from the two bridge lines alone (the live guide's per-frame cost).
 pub fn bridge_glasses_evidence(img: &RgbImage, mesh: &FaceMesh) -> f32 {
-    let k = bridge_scale(mesh).1;
+    let (bridge, thin_bridge) = bridge_lines(img, mesh);
     glasses_evidence(&GlassesLines {
-        bridge: bridge_response_at(img, mesh, k),
-        thin_bridge: bridge_response_at(img, mesh, k.div_ceil(2)),
+        bridge,
+        thin_bridge,
         ..GlassesLines::default()
     })
 }
