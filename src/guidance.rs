@@ -400,7 +400,9 @@ impl LiveGuide {
         {
             return Prompt::TakeOffGlasses;
         }
-        if measures::brow_eye_occlusion(img, mesh, &skin) > l.max_brow_eye_occlusion {
+        if measures::brow_eye_occlusion(img, mesh, &skin) > l.max_brow_eye_occlusion
+            || measures::hair_over_brows(img, mesh, &skin).both > l.max_hair_over_brows
+        {
             return Prompt::HairOffBrows;
         }
         // the still check's mouth rules: an open mouth, or teeth between parted lips

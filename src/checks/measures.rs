@@ -10,7 +10,9 @@ use crate::imaging::{lab_of, luma};
 use image::RgbImage;
 
 mod glasses;
+mod head_cover;
 pub use glasses::{bridge_glasses_evidence, glasses_evidence, glasses_lines, GlassesLines};
+pub use head_cover::{hair_over_brows, worn_cover, BrowCover, WornCover};
 
 /// Pixel statistics over a box.
 fn for_each_in(img: &RgbImage, b: &BoundingBox, mut f: impl FnMut(u32, u32, [u8; 3])) {
@@ -127,6 +129,31 @@ impl SkinPatches {
         let mut all = self.right_lumas.clone();
         all.extend_from_slice(&self.left_lumas);
         all
+    }
+
+    /// Both cheeks' mean Lab colour (either one when the other is out of the image).
+    pub fn mean_cheek_lab(&self) -> [f32; 3] {
+        let (r, l) = (self.cheek_lab(true), self.cheek_lab(false));
+        [
+            (r[0] + l[0]) / 2.0,
+            (r[1] + l[1]) / 2.0,
+            (r[2] + l[2]) / 2.0,
+        ]
+    }
+
+    /// How far a colour is from this face's skin (Lab units). Real skin under a studio light
+    /// runs from highlight to shadow, so lighter costs a fifth and darker half; hue and
+    /// chroma cost in full.
+    pub fn skin_distance(&self, c: [f32; 3]) -> f32 {
+        let s = self.mean_cheek_lab();
+        let dl = c[0] - s[0];
+        let dl = if dl > 0.0 { dl * 0.2 } else { -dl * 0.5 };
+        (dl * dl + (c[1] - s[1]).powi(2) + (c[2] - s[2]).powi(2)).sqrt()
+    }
+
+    /// 1 for a colour that is this face's skin, falling to 0 at twice the skin limit.
+    pub fn skin_likeness(&self, c: [f32; 3]) -> f32 {
+        (1.0 - (self.skin_distance(c) - 8.0) / 24.0).clamp(0.0, 1.0)
     }
 
     /// Median Lab of one side's cheek, or of the other cheek when this one is out of the image.
@@ -445,47 +472,6 @@ pub fn brow_eye_occlusion(img: &RgbImage, mesh: &FaceMesh, skin: &SkinPatches) -
     r.max(l)
 }
 
-/// Hair over the brows from above: the non-skin share of the band just above each brow (from
-/// its top up a third of the way to the forehead's top), the worse side. Bare skin there on a
-/// bare forehead, hair on a fringe; a cap's brim rarely comes so low.
-pub fn above_brows_cover(img: &RgbImage, mesh: &FaceMesh, skin: &SkinPatches) -> f32 {
-    let top = mesh.point(idx::FOREHEAD_TOP);
-    let side = |brow: &[usize], right: bool| {
-        let b = BoundingBox::around(brow.iter().map(|&i| mesh.point(i))).unwrap_or_default();
-        let span = (b.y0 - top.y).max(1.0);
-        let band = BoundingBox {
-            x0: b.x0,
-            x1: b.x1,
-            y0: b.y0 - span * 0.35,
-            y1: b.y0 - span * 0.05,
-        };
-        non_skin_share(img, &band, skin.cheek_lab(right))
-    };
-    side(&idx::RIGHT_BROW, true).max(side(&idx::LEFT_BROW, false))
-}
-
-/// How textured the forehead band is: mean absolute horizontal luminance step over the band's
-/// mean luminance (×100). Hair is strands, a cap's fabric and skin are smooth.
-pub fn forehead_texture(img: &RgbImage, mesh: &FaceMesh) -> f32 {
-    let band = forehead_band(mesh);
-    let Some((x0, y0, x1, y1)) = band.clamp_to(img.width(), img.height()) else {
-        return 0.0;
-    };
-    let (mut steps, mut level, mut n) = (0.0f32, 0.0f32, 0.0f32);
-    for y in y0..y1 {
-        for x in x0 + 1..x1 {
-            let (a, b) = (luma(img.get_pixel(x - 1, y).0), luma(img.get_pixel(x, y).0));
-            steps += (a - b).abs();
-            level += b;
-            n += 1.0;
-        }
-    }
-    if n == 0.0 {
-        return 0.0;
-    }
-    100.0 * steps / level.max(8.0 * n)
-}
-
 /// The forehead between the brows' middles, from a little below the mesh's forehead top to a
 /// little above the brows.
 fn forehead_band(mesh: &FaceMesh) -> BoundingBox {
@@ -502,18 +488,6 @@ fn forehead_band(mesh: &FaceMesh) -> BoundingBox {
         y0: top.y + span * 0.15,
         y1: brow_top - span * 0.3,
     }
-}
-
-/// Headwear or hair over the forehead: the non-skin share of the forehead between the brows'
-/// tops and the mesh's forehead line.
-pub fn forehead_cover(img: &RgbImage, mesh: &FaceMesh, skin: &SkinPatches) -> f32 {
-    let band = forehead_band(mesh);
-    let mut skin_lab = skin.cheek_lab(true);
-    let l = skin.cheek_lab(false);
-    for i in 0..3 {
-        skin_lab[i] = (skin_lab[i] + l[i]) / 2.0;
-    }
-    non_skin_share(img, &band, skin_lab)
 }
 
 /// Colour of the clothing (Lab), sampled below the chin where the mask says person.

@@ -1,0 +1,183 @@
+//! What covers the forehead, the top of the head and the brows: the face's skin, the
+//! candidate's own hair, or something else (a cap, a hat, a scarf).
+//!
+//! Colour alone cannot tell a fringe from a cap: both are "not skin" on the forehead, which is
+//! why a fringe used to be called headwear. The candidate's own hair can be seen beside the
+//! temples, where a cap seldom reaches, so cover that matches it is hair and cover that does
+//! not is something worn.
+
+use super::{colour_distance, for_each_in, median, SkinPatches};
+use crate::engine::{mesh_idx as idx, FaceMesh, PersonMask};
+use crate::geometry::{BoundingBox, Point};
+use crate::imaging::lab_of;
+use image::RgbImage;
+
+/// Mesh points on the face's outline at the temples (subject's right, left): the hair beside
+/// them is the candidate's own.
+const RIGHT_TEMPLE: [usize; 3] = [162, 21, 54];
+const LEFT_TEMPLE: [usize; 3] = [389, 251, 284];
+/// A colour this close to the hair at the temples (Lab, lightness at half weight) is hair.
+const SAME_HAIR: f32 = 18.0;
+/// Below this skin-likeness a pixel is cover (hair or something worn).
+const NOT_SKIN: f32 = 0.5;
+
+/// Hair or anything else just above the brows, each a share in 0..=1.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct BrowCover {
+    /// The less covered brow's band: a fringe over both brows covers both.
+    pub both: f32,
+    /// The more covered brow's band: a side fringe over one brow.
+    pub one: f32,
+}
+
+/// A cap, hat or scarf on the forehead or the top of the head.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct WornCover {
+    /// Of the forehead and the top of the head (the worse of the two), the share that is
+    /// neither skin nor the candidate's hair.
+    pub share: f32,
+    /// Whether hair was found beside the temples to compare with; without it, hair on the
+    /// crown cannot be told from a cap and only the forehead is read.
+    pub hair_seen: bool,
+}
+
+/// How a pixel reads against the skin and the hair reference.
+#[derive(Clone, Copy, PartialEq)]
+enum Cover {
+    Skin,
+    Hair,
+    Worn,
+}
+
+fn classify(skin: &SkinPatches, hair: Option<[f32; 3]>, lab: [f32; 3]) -> Cover {
+    if skin.skin_likeness(lab) >= NOT_SKIN {
+        Cover::Skin
+    } else if hair.is_some_and(|h| colour_distance(lab, h) < SAME_HAIR) {
+        Cover::Hair
+    } else {
+        Cover::Worn
+    }
+}
+
+/// Median colour of the non-skin person pixels beside the temples (None when there are too
+/// few: cropped hair, a bald head, a scarf's edge lost in the background).
+fn hair_reference(
+    img: &RgbImage,
+    mesh: &FaceMesh,
+    mask: &PersonMask,
+    skin: &SkinPatches,
+) -> Option<[f32; 3]> {
+    let fw = mesh.face_width();
+    let centre = mesh.right_eye().midpoint(mesh.left_eye());
+    let (mut l, mut a, mut b) = (Vec::new(), Vec::new(), Vec::new());
+    let mut seen = 0u32;
+    for &i in RIGHT_TEMPLE.iter().chain(LEFT_TEMPLE.iter()) {
+        let p = mesh.point(i);
+        let out = Point::new(p.x - centre.x, p.y - centre.y);
+        let len = (out.x * out.x + out.y * out.y).sqrt().max(1.0);
+        let c = Point::new(p.x + out.x / len * fw * 0.1, p.y + out.y / len * fw * 0.1);
+        let s = fw * 0.07;
+        let patch = BoundingBox {
+            x0: c.x - s,
+            y0: c.y - s,
+            x1: c.x + s,
+            y1: c.y + s,
+        };
+        for_each_in(img, &patch, |x, y, px| {
+            seen += 1;
+            if mask.at(Point::new(x as f32 + 0.5, y as f32 + 0.5)) < 0.5 {
+                return;
+            }
+            let c = lab_of(px);
+            if skin.skin_likeness(c) < NOT_SKIN {
+                l.push(c[0]);
+                a.push(c[1]);
+                b.push(c[2]);
+            }
+        });
+    }
+    // a tenth of the patches (and 20 pixels) must be hair for its colour to mean anything
+    (l.len() >= 20 && l.len() * 10 >= seen as usize).then(|| [median(l), median(a), median(b)])
+}
+
+/// Shares of (skin, hair, worn) over the person pixels of a box.
+fn shares(
+    img: &RgbImage,
+    region: &BoundingBox,
+    mask: Option<&PersonMask>,
+    skin: &SkinPatches,
+    hair: Option<[f32; 3]>,
+) -> [f32; 3] {
+    let mut n = [0u32; 3];
+    for_each_in(img, region, |x, y, px| {
+        if mask.is_some_and(|m| m.at(Point::new(x as f32 + 0.5, y as f32 + 0.5)) < 0.5) {
+            return;
+        }
+        let k = match classify(skin, hair, lab_of(px)) {
+            Cover::Skin => 0,
+            Cover::Hair => 1,
+            Cover::Worn => 2,
+        };
+        n[k] += 1;
+    });
+    let all = (n[0] + n[1] + n[2]).max(1) as f32;
+    n.map(|k| k as f32 / all)
+}
+
+/// Hair over the brows from above: per brow, the share of a band from the brow's top up a
+/// third of the way to the eye-to-brow distance that is not skin. Bare skin there on an open
+/// forehead, even under a fringe that stops short; hair when the fringe reaches the brow.
+/// Needs no person mask, so the live guide reads the same number as the still check.
+pub fn hair_over_brows(img: &RgbImage, mesh: &FaceMesh, skin: &SkinPatches) -> BrowCover {
+    let brow = |ids: &[usize], eye: Point| {
+        let b = BoundingBox::around(ids.iter().map(|&i| mesh.point(i))).unwrap_or_default();
+        let u = (eye.y - b.centre().y).max(1.0);
+        let w = b.x1 - b.x0;
+        let band = BoundingBox {
+            x0: b.x0 + w * 0.1,
+            x1: b.x1 - w * 0.1,
+            y0: b.y0 - u * 0.35,
+            y1: b.y0,
+        };
+        let s = shares(img, &band, None, skin, None);
+        1.0 - s[0]
+    };
+    let r = brow(&idx::RIGHT_BROW, mesh.right_eye());
+    let l = brow(&idx::LEFT_BROW, mesh.left_eye());
+    BrowCover {
+        both: r.min(l),
+        one: r.max(l),
+    }
+}
+
+/// Something worn on the forehead or the top of the head (up to `crown`, the top of the
+/// person's outline): cover that is neither skin nor the colour of the hair at the temples.
+pub fn worn_cover(
+    img: &RgbImage,
+    mesh: &FaceMesh,
+    mask: &PersonMask,
+    skin: &SkinPatches,
+    crown: Point,
+) -> WornCover {
+    let hair = hair_reference(img, mesh, mask, skin);
+    let fw = mesh.face_width();
+    let top = mesh.point(idx::FOREHEAD_TOP);
+    let forehead = super::forehead_band(mesh);
+    let crown_box = BoundingBox {
+        x0: top.x - fw * 0.25,
+        x1: top.x + fw * 0.25,
+        y0: crown.y.min(top.y - fw * 0.05),
+        y1: top.y - fw * 0.03,
+    };
+    let worn_forehead = shares(img, &forehead, None, skin, hair)[2];
+    // without the hair to compare with, hair on the crown cannot be told from a cap there
+    let worn_crown = if hair.is_some() && crown_box.y1 - crown_box.y0 >= 2.0 {
+        shares(img, &crown_box, Some(mask), skin, hair)[2]
+    } else {
+        0.0
+    };
+    WornCover {
+        share: worn_forehead.max(worn_crown),
+        hair_seen: hair.is_some(),
+    }
+}
