@@ -20,6 +20,9 @@ const LEFT_TEMPLE: [usize; 3] = [389, 251, 284];
 const SAME_HAIR: f32 = 18.0;
 /// Below this skin-likeness a pixel is cover (hair or something worn).
 const NOT_SKIN: f32 = 0.5;
+/// Top-of-head pixels count only where the person mask is sure: at its soft edge the
+/// background (a warm wall reads as neither skin nor hair) bleeds in.
+const MIN_PERSON: f32 = 0.8;
 
 /// Hair or anything else just above the brows, each a share in 0..=1.
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
@@ -110,7 +113,7 @@ fn shares(
 ) -> [f32; 3] {
     let mut n = [0u32; 3];
     for_each_in(img, region, |x, y, px| {
-        if mask.is_some_and(|m| m.at(Point::new(x as f32 + 0.5, y as f32 + 0.5)) < 0.5) {
+        if mask.is_some_and(|m| m.at(Point::new(x as f32 + 0.5, y as f32 + 0.5)) < MIN_PERSON) {
             return;
         }
         let k = match classify(skin, hair, lab_of(px)) {
