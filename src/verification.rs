@@ -109,6 +109,31 @@ pub fn id_card_chip(img: &RgbImage, face: &FaceDetection) -> RgbImage {
     imageops::resize(&cut, CHIP_WIDTH, CHIP_HEIGHT, FilterType::Lanczos3)
 }
 
+/// The chip photo as stored on the card: at most `max_bytes` of image data (the card holds
+/// 1024). The card's codec (WLT, a wavelet codec only the reader vendor's library decodes) is
+/// not available, so JPEG at the best quality whose data fits stands in for it: both lose the
+/// fine detail first. JPEG's fixed tables and headers (about 600 bytes, which a wavelet
+/// codec does not carry) are not counted. `None` if even the lowest quality does not fit.
+pub fn compressed_chip(chip: &RgbImage, max_bytes: usize) -> Option<RgbImage> {
+    let encode = |img: &RgbImage, quality: u8| -> Option<Vec<u8>> {
+        let mut bytes = Vec::new();
+        let encoder = image::codecs::jpeg::JpegEncoder::new_with_quality(&mut bytes, quality);
+        img.write_with_encoder(encoder).ok()?;
+        Some(bytes)
+    };
+    let flat = RgbImage::from_pixel(8, 8, Rgb([128, 128, 128]));
+    (1..=19u8).rev().map(|q| q * 5).find_map(|quality| {
+        let bytes = encode(chip, quality)?;
+        let overhead = encode(&flat, quality)?.len();
+        if bytes.len().saturating_sub(overhead) > max_bytes {
+            return None;
+        }
+        image::load_from_memory_with_format(&bytes, image::ImageFormat::Jpeg)
+            .ok()
+            .map(|i| i.to_rgb8())
+    })
+}
+
 /// False accepts and false rejects at one threshold (a pair is "same" below it).
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Rates {

@@ -11,9 +11,11 @@ use capture_kiosk::engine::{
     SAME_PERSON_DISTANCE,
 };
 use capture_kiosk::verification::{
-    equal_error, id_card_chip, parse_pairs, rates_at, EqualError, LabelledPair, PairLabel, Rates,
+    compressed_chip, equal_error, id_card_chip, parse_pairs, rates_at, EqualError, LabelledPair,
+    PairLabel, Rates,
 };
 use clap::{Args, ValueEnum};
+use image::RgbImage;
 use indicatif::{ProgressBar, ProgressStyle};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -71,6 +73,8 @@ impl From<AlignmentArg> for Alignment {
 struct Described {
     full: Option<FaceDescriptor>,
     chip: Option<FaceDescriptor>,
+    /// The chip squeezed into the card's 1024 bytes.
+    card: Option<FaceDescriptor>,
 }
 
 /// The distances of every pair in one condition, split by label.
@@ -158,24 +162,33 @@ pub fn run(args: EvalVerifyArgs) -> Result<ExitCode> {
         .iter()
         .map(|p| distance(of(&p.a).chip, of(&p.b).full))
         .collect();
+    let card: Vec<Option<f32>> = pairs
+        .iter()
+        .map(|p| distance(of(&p.a).card, of(&p.b).full))
+        .collect();
     let conditions = [
         ("full photos", Condition::new(&pairs, &full, args.threshold)),
         (
             "chip 102×126 vs photo",
             Condition::new(&pairs, &chip, args.threshold),
         ),
+        (
+            "chip in 1 KB vs photo",
+            Condition::new(&pairs, &card, args.threshold),
+        ),
     ];
     let same = pairs.iter().filter(|p| p.label == PairLabel::Same).count();
     if args.json {
         let rows: Vec<serde_json::Value> = pairs
             .iter()
-            .zip(full.iter().zip(&chip))
-            .map(|(p, (f, c))| {
+            .zip(full.iter().zip(&chip).zip(&card))
+            .map(|(p, ((f, c), k))| {
                 serde_json::json!({
                     "a": p.a, "b": p.b,
                     "same": p.label == PairLabel::Same,
                     "full": f.map(|d| round(d as f64)),
                     "chip": c.map(|d| round(d as f64)),
+                    "chip_1kb": k.map(|d| round(d as f64)),
                 })
             })
             .collect();
@@ -185,6 +198,7 @@ pub fn run(args: EvalVerifyArgs) -> Result<ExitCode> {
             "photos": photos.len(),
             "full": conditions[0].1.json(),
             "chip": conditions[1].1.json(),
+            "chip_1kb": conditions[2].1.json(),
             "pairs": rows,
         }));
         return Ok(ExitCode::SUCCESS);
@@ -208,7 +222,7 @@ pub fn run(args: EvalVerifyArgs) -> Result<ExitCode> {
             c.at_threshold.false_reject * 100.0,
         ));
     }
-    for ((name, _), distances) in conditions.iter().zip([&full, &chip]) {
+    for ((name, _), distances) in conditions.iter().zip([&full, &chip, &card]) {
         hardest(name, &pairs, distances, args.threshold);
     }
     Ok(ExitCode::SUCCESS)
@@ -316,7 +330,7 @@ fn describe_all(
 
 fn describe_one(
     engine: &FaceEngine,
-    img: &image::RgbImage,
+    img: &RgbImage,
     with_chip: bool,
     options: &DescribeOptions,
     save: Option<&Path>,
@@ -330,12 +344,17 @@ fn describe_one(
     } else {
         None
     };
-    let chip = match &card {
-        Some(card) => engine
-            .describe_with(card, options)
-            .map_err(|e| e.to_string())?,
-        None => None,
+    let describe = |img: Option<&RgbImage>| match img {
+        Some(img) => engine
+            .describe_with(img, options)
+            .map_err(|e| e.to_string()),
+        None => Ok(None),
     };
+    let chip = describe(card.as_ref())?;
+    let squeezed = card
+        .as_ref()
+        .and_then(|c| compressed_chip(c, capture_kiosk::reader::card::PHOTO_LEN));
+    let in_card = describe(squeezed.as_ref())?;
     if let Some(stem) = save {
         let mut shots = vec![("full", Some(img))];
         shots.push(("card", card.as_ref()));
@@ -350,11 +369,17 @@ fn describe_one(
                     .map_err(|e| format!("{}: {e}", path.display()))?;
             }
         }
-        if let Some(card) = &card {
-            let path = stem.with_extension("card102.png");
-            card.save(&path)
-                .map_err(|e| format!("{}: {e}", path.display()))?;
+        for (kind, img) in [("card102", &card), ("card1kb", &squeezed)] {
+            if let Some(img) = img {
+                let path = stem.with_extension(format!("{kind}.png"));
+                img.save(&path)
+                    .map_err(|e| format!("{}: {e}", path.display()))?;
+            }
         }
     }
-    Ok(Described { full, chip })
+    Ok(Described {
+        full,
+        chip,
+        card: in_card,
+    })
 }
