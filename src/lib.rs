@@ -21,3 +21,4 @@ pub mod roster;
 pub mod session;
 pub mod store;
 pub mod upload;
+pub mod verification;

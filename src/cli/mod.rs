@@ -7,6 +7,7 @@ mod bench_upload;
 mod camera;
 mod check;
 mod eval;
+mod eval_verify;
 mod hub;
 mod photo;
 mod queue;
@@ -69,6 +70,9 @@ enum Command {
     /// Run every check on a labelled set of photos: defects caught, photos failed wrongly, and
     /// the limit that would balance them, per check.
     Eval(eval::EvalArgs),
+    /// 1:1 verification on labelled same/different pairs, on full photos and at the ID chip's
+    /// size: equal error rate, its threshold, false accepts and rejects at the kiosk's.
+    EvalVerify(eval_verify::EvalVerifyArgs),
     /// Make the spec's ID photo from a capture and validate it.
     Photo(photo::PhotoArgs),
     /// Lay out a print sheet of one ID photo with cut marks.
@@ -157,6 +161,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
     match command {
         Command::Check(a) => check::run(a, &catalog),
         Command::Eval(a) => eval::run(a, &catalog),
+        Command::EvalVerify(a) => eval_verify::run(a),
         Command::Photo(a) => photo::run(a, &catalog),
         Command::Sheet(a) => sheet::run(a),
         Command::Verify(a) => verify::run(a),

@@ -23,7 +23,7 @@ pub fn run(args: VerifyArgs) -> Result<ExitCode> {
     {
         Ok(pair) => pair,
         Err(message) => {
-            eprintln!("kiosk: {message}");
+            tracing::error!(reason = %message, "a photo to compare could not be read");
             return Ok(ExitCode::from(2));
         }
     };

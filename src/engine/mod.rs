@@ -10,7 +10,9 @@ mod mesh;
 mod models;
 mod segmentation;
 
-pub use descriptor::{descriptor_distance, FaceDescriptor, SAME_PERSON_DISTANCE};
+pub use descriptor::{
+    descriptor_distance, Alignment, DescribeOptions, FaceDescriptor, SAME_PERSON_DISTANCE,
+};
 pub use detect::{FaceDetection, FastDetector};
 pub use iris::{read_eye, EyeReading, EyeSide};
 pub use mesh::{idx as mesh_idx, FaceMesh, HeadPose};
@@ -248,12 +250,7 @@ impl FaceEngine {
 
     /// A 128-D descriptor of the largest face, for verification.
     pub fn describe(&self, img: &RgbImage) -> Result<Option<FaceDescriptor>, ModelError> {
-        let faces = self.detect(img)?;
-        let Some(face) = faces.first() else {
-            return Ok(None);
-        };
-        let mut scratch = Vec::new();
-        descriptor::describe_face(&self.models, img, face, &mut scratch).map(Some)
+        self.describe_with(img, &DescribeOptions::default())
     }
 }
 

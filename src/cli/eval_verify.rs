@@ -1,0 +1,385 @@
+//! `kiosk eval-verify PAIRS.csv`: 1:1 verification on labelled same/different pairs, on the
+//! full photos and with the first photo of each pair shrunk to the ID card chip's 102×126
+//! (as the kiosk gets the card's photo): the equal error rate and its threshold, and the
+//! false accepts and rejects at the threshold the kiosk uses. An exam office checks its
+//! threshold with it. Photos are described on two threads (the kiosk PC has two cores).
+
+use super::{load_engine, read_image, say};
+use anyhow::{anyhow, bail, Context, Result};
+use capture_kiosk::engine::{
+    descriptor_distance, Alignment, DescribeOptions, FaceDescriptor, FaceEngine,
+    SAME_PERSON_DISTANCE,
+};
+use capture_kiosk::verification::{
+    compressed_chip, equal_error, id_card_chip, parse_pairs, rates_at, EqualError, LabelledPair,
+    PairLabel, Rates,
+};
+use clap::{Args, ValueEnum};
+use image::RgbImage;
+use indicatif::{ProgressBar, ProgressStyle};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
+
+#[derive(Args)]
+pub struct EvalVerifyArgs {
+    /// The figures and every pair's distances as one JSON object.
+    #[arg(long)]
+    json: bool,
+    /// The decision threshold to report false accepts and rejects at.
+    #[arg(long, default_value_t = SAME_PERSON_DISTANCE)]
+    threshold: f32,
+    /// Landmarks that align the face (to compare with earlier versions).
+    #[arg(long, value_enum, default_value_t = AlignmentArg::Detector5)]
+    alignment: AlignmentArg,
+    /// Landmark and cut the chip on the photo as it is, without resampling the face to the
+    /// chip's scale first (the earlier way).
+    #[arg(long)]
+    no_resample: bool,
+    /// One descriptor per face, without averaging the mirrored chip's (the earlier way).
+    #[arg(long)]
+    no_mirror: bool,
+    /// Also write the 150×150 chips the descriptor saw into this folder, to look at the
+    /// alignment (they are faces: keep the folder private and delete it after).
+    #[arg(long, value_name = "DIR")]
+    save_chips: Option<PathBuf>,
+    /// CSV with a header `a,b,label[,note]`: two photos (relative to the CSV's folder) and
+    /// `same` or `different`. In the chip condition `a` is shrunk to the chip's size.
+    #[arg(value_name = "PAIRS.csv")]
+    pairs: PathBuf,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum AlignmentArg {
+    Detector5,
+    Mesh5,
+    Mesh68,
+}
+
+impl From<AlignmentArg> for Alignment {
+    fn from(a: AlignmentArg) -> Self {
+        match a {
+            AlignmentArg::Detector5 => Alignment::Detector5,
+            AlignmentArg::Mesh5 => Alignment::Mesh5,
+            AlignmentArg::Mesh68 => Alignment::Mesh68,
+        }
+    }
+}
+
+/// One photo's descriptors: as it is, and as the card's chip would hold it (`None`: no face).
+#[derive(Clone, Default)]
+struct Described {
+    full: Option<FaceDescriptor>,
+    chip: Option<FaceDescriptor>,
+    /// The chip squeezed into the card's 1024 bytes.
+    card: Option<FaceDescriptor>,
+}
+
+/// The distances of every pair in one condition, split by label.
+struct Condition {
+    same: Vec<Option<f32>>,
+    different: Vec<Option<f32>>,
+    eer: EqualError,
+    at_threshold: Rates,
+}
+
+impl Condition {
+    fn new(pairs: &[LabelledPair], distances: &[Option<f32>], threshold: f32) -> Self {
+        let pick = |label| {
+            pairs
+                .iter()
+                .zip(distances)
+                .filter(|(p, _)| p.label == label)
+                .map(|(_, d)| *d)
+                .collect::<Vec<_>>()
+        };
+        let (same, different) = (pick(PairLabel::Same), pick(PairLabel::Different));
+        let eer = equal_error(&same, &different);
+        let at_threshold = rates_at(&same, &different, threshold);
+        Self {
+            same,
+            different,
+            eer,
+            at_threshold,
+        }
+    }
+
+    fn json(&self) -> serde_json::Value {
+        let failed = |v: &[Option<f32>]| v.iter().filter(|d| d.is_none()).count();
+        serde_json::json!({
+            "equal_error_rate": round(self.eer.rate),
+            "threshold_at_equal_error": round(self.eer.at.threshold as f64),
+            "false_accept_at_equal_error": round(self.eer.at.false_accept),
+            "false_reject_at_equal_error": round(self.eer.at.false_reject),
+            "threshold": round(self.at_threshold.threshold as f64),
+            "false_accept": round(self.at_threshold.false_accept),
+            "false_reject": round(self.at_threshold.false_reject),
+            "same_without_face": failed(&self.same),
+            "different_without_face": failed(&self.different),
+        })
+    }
+}
+
+fn round(v: f64) -> f64 {
+    (v * 1e4).round() / 1e4
+}
+
+pub fn run(args: EvalVerifyArgs) -> Result<ExitCode> {
+    let text = std::fs::read_to_string(&args.pairs)
+        .with_context(|| format!("reading {}", args.pairs.display()))?;
+    let pairs = parse_pairs(&text).with_context(|| format!("{}", args.pairs.display()))?;
+    let base = args.pairs.parent().unwrap_or(Path::new("."));
+    let options = DescribeOptions {
+        alignment: args.alignment.into(),
+        resample: !args.no_resample,
+        mirror: !args.no_mirror,
+    };
+    let engine = load_engine()?;
+
+    // every photo once, whichever pairs it is in; the chip only for photos on the `a` side
+    let mut wanted: BTreeMap<&str, bool> = BTreeMap::new();
+    for p in &pairs {
+        *wanted.entry(&p.a).or_default() = true;
+        wanted.entry(&p.b).or_default();
+    }
+    let photos: Vec<(&str, bool)> = wanted.into_iter().collect();
+    if let Some(dir) = &args.save_chips {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    }
+    let described = describe_all(&engine, base, &photos, &options, args.save_chips.as_deref())?;
+    let of = |name: &str| described.get(name).cloned().unwrap_or_default();
+    let distance = |a: Option<FaceDescriptor>, b: Option<FaceDescriptor>| match (a, b) {
+        (Some(a), Some(b)) => Some(descriptor_distance(&a, &b)),
+        _ => None,
+    };
+    let full: Vec<Option<f32>> = pairs
+        .iter()
+        .map(|p| distance(of(&p.a).full, of(&p.b).full))
+        .collect();
+    let chip: Vec<Option<f32>> = pairs
+        .iter()
+        .map(|p| distance(of(&p.a).chip, of(&p.b).full))
+        .collect();
+    let card: Vec<Option<f32>> = pairs
+        .iter()
+        .map(|p| distance(of(&p.a).card, of(&p.b).full))
+        .collect();
+    let conditions = [
+        ("full photos", Condition::new(&pairs, &full, args.threshold)),
+        (
+            "chip 102×126 vs photo",
+            Condition::new(&pairs, &chip, args.threshold),
+        ),
+        (
+            "chip in 1 KB vs photo",
+            Condition::new(&pairs, &card, args.threshold),
+        ),
+    ];
+    let same = pairs.iter().filter(|p| p.label == PairLabel::Same).count();
+    if args.json {
+        let rows: Vec<serde_json::Value> = pairs
+            .iter()
+            .zip(full.iter().zip(&chip).zip(&card))
+            .map(|(p, ((f, c), k))| {
+                serde_json::json!({
+                    "a": p.a, "b": p.b,
+                    "same": p.label == PairLabel::Same,
+                    "full": f.map(|d| round(d as f64)),
+                    "chip": c.map(|d| round(d as f64)),
+                    "chip_1kb": k.map(|d| round(d as f64)),
+                })
+            })
+            .collect();
+        say(serde_json::json!({
+            "same_pairs": same,
+            "different_pairs": pairs.len() - same,
+            "photos": photos.len(),
+            "full": conditions[0].1.json(),
+            "chip": conditions[1].1.json(),
+            "chip_1kb": conditions[2].1.json(),
+            "pairs": rows,
+        }));
+        return Ok(ExitCode::SUCCESS);
+    }
+    say(format!(
+        "{} pairs ({same} same person, {} different) over {} photos",
+        pairs.len(),
+        pairs.len() - same,
+        photos.len()
+    ));
+    say(format!(
+        "{:<22} {:>9} {:>14}   at threshold {:.3}: {:>13} {:>13}",
+        "condition", "EER", "EER threshold", args.threshold, "false accept", "false reject"
+    ));
+    for (name, c) in &conditions {
+        say(format!(
+            "{name:<22} {:>8.2}% {:>14.3}   {:>30.2}% {:>12.2}%",
+            c.eer.rate * 100.0,
+            c.eer.at.threshold,
+            c.at_threshold.false_accept * 100.0,
+            c.at_threshold.false_reject * 100.0,
+        ));
+    }
+    for ((name, _), distances) in conditions.iter().zip([&full, &chip, &card]) {
+        hardest(name, &pairs, distances, args.threshold);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The pairs decided wrongly at `threshold`, worst first (at most five of each kind).
+fn hardest(condition: &str, pairs: &[LabelledPair], distances: &[Option<f32>], threshold: f32) {
+    let mut wrong: Vec<(f32, &LabelledPair)> = pairs
+        .iter()
+        .zip(distances)
+        .filter_map(|(p, d)| {
+            let d = d.unwrap_or(f32::INFINITY);
+            let accepted = d < threshold;
+            match (p.label, accepted) {
+                (PairLabel::Same, false) => Some((d - threshold, p)),
+                (PairLabel::Different, true) => Some((threshold - d, p)),
+                _ => None,
+            }
+        })
+        .collect();
+    wrong.sort_by(|a, b| b.0.total_cmp(&a.0));
+    for label in [PairLabel::Same, PairLabel::Different] {
+        let list: Vec<String> = wrong
+            .iter()
+            .filter(|(_, p)| p.label == label)
+            .take(5)
+            .map(|(m, p)| format!("{} ~ {} ({:+.3})", p.a, p.b, m))
+            .collect();
+        if !list.is_empty() {
+            say(format!(
+                "{condition}: {} wrongly: {}",
+                match label {
+                    PairLabel::Same => "same person refused",
+                    PairLabel::Different => "different people accepted",
+                },
+                list.join(", ")
+            ));
+        }
+    }
+}
+
+/// Describes every photo (and its chip where asked) on two threads.
+fn describe_all(
+    engine: &FaceEngine,
+    base: &Path,
+    photos: &[(&str, bool)],
+    options: &DescribeOptions,
+    save_chips: Option<&Path>,
+) -> Result<BTreeMap<String, Described>> {
+    let bar = ProgressBar::new(photos.len() as u64);
+    bar.set_style(
+        ProgressStyle::with_template("{bar:30} {pos}/{len} {msg}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    let next = AtomicUsize::new(0);
+    let results: Mutex<Vec<Option<Result<Described, String>>>> =
+        Mutex::new(vec![None; photos.len()]);
+    std::thread::scope(|scope| {
+        for _ in 0..2 {
+            scope.spawn(|| loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                let Some(&(name, with_chip)) = photos.get(i) else {
+                    break;
+                };
+                let path = base.join(name);
+                let outcome = read_image(&path)
+                    .and_then(|img| {
+                        let save = save_chips.map(|d| d.join(name.replace(['/', '\\'], "_")));
+                        describe_one(engine, &img, with_chip, options, save.as_deref())
+                    })
+                    .map_err(|e| format!("{}: {e}", path.display()));
+                if let Ok(mut r) = results.lock() {
+                    r[i] = Some(outcome);
+                }
+                bar.set_message(name.to_string());
+                bar.inc(1);
+            });
+        }
+    });
+    bar.finish_and_clear();
+    let results = results
+        .into_inner()
+        .map_err(|_| anyhow!("a worker thread failed"))?;
+    let mut out = BTreeMap::new();
+    let mut unreadable = Vec::new();
+    for (&(name, _), outcome) in photos.iter().zip(results) {
+        match outcome {
+            Some(Ok(d)) => {
+                out.insert(name.to_string(), d);
+            }
+            Some(Err(message)) => unreadable.push(message),
+            None => unreadable.push(format!("{name}: not analysed")),
+        }
+    }
+    if !unreadable.is_empty() {
+        bail!(
+            "{} of {} photos could not be read; fix the pairs file or the photos:\n{}",
+            unreadable.len(),
+            photos.len(),
+            unreadable.join("\n")
+        );
+    }
+    Ok(out)
+}
+
+fn describe_one(
+    engine: &FaceEngine,
+    img: &RgbImage,
+    with_chip: bool,
+    options: &DescribeOptions,
+    save: Option<&Path>,
+) -> Result<Described, String> {
+    let full = engine
+        .describe_with(img, options)
+        .map_err(|e| e.to_string())?;
+    let card = if with_chip {
+        let faces = engine.detect(img).map_err(|e| e.to_string())?;
+        faces.first().map(|face| id_card_chip(img, face))
+    } else {
+        None
+    };
+    let describe = |img: Option<&RgbImage>| match img {
+        Some(img) => engine
+            .describe_with(img, options)
+            .map_err(|e| e.to_string()),
+        None => Ok(None),
+    };
+    let chip = describe(card.as_ref())?;
+    let squeezed = card
+        .as_ref()
+        .and_then(|c| compressed_chip(c, capture_kiosk::reader::card::PHOTO_LEN));
+    let in_card = describe(squeezed.as_ref())?;
+    if let Some(stem) = save {
+        let mut shots = vec![("full", Some(img))];
+        shots.push(("card", card.as_ref()));
+        for (kind, source) in shots {
+            let Some(source) = source else { continue };
+            if let Some(chip) = engine
+                .descriptor_chip(source, options)
+                .map_err(|e| e.to_string())?
+            {
+                let path = stem.with_extension(format!("{kind}.png"));
+                chip.save(&path)
+                    .map_err(|e| format!("{}: {e}", path.display()))?;
+            }
+        }
+        for (kind, img) in [("card102", &card), ("card1kb", &squeezed)] {
+            if let Some(img) = img {
+                let path = stem.with_extension(format!("{kind}.png"));
+                img.save(&path)
+                    .map_err(|e| format!("{}: {e}", path.display()))?;
+            }
+        }
+    }
+    Ok(Described {
+        full,
+        chip,
+        card: in_card,
+    })
+}
