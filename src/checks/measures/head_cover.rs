@@ -39,8 +39,8 @@ pub struct WornCover {
     /// Of the forehead and the top of the head (the worse of the two), the share that is
     /// neither skin nor the candidate's hair.
     pub share: f32,
-    /// Whether hair was found beside the temples to compare with; without it, hair on the
-    /// crown cannot be told from a cap and only the forehead is read.
+    /// Whether hair was found beside the temples to compare with; without it, any colour
+    /// natural hair can have counts as hair.
     pub hair_seen: bool,
 }
 
@@ -52,10 +52,29 @@ enum Cover {
     Worn,
 }
 
+/// Whether a colour could be natural hair: near-black at any hue, greys and whites with
+/// almost no colour, browns, blonds and reds in the orange-to-yellow hues at moderate chroma.
+/// A red, blue or green cap or a bright scarf cannot; a black cap can, and passes for hair.
+fn hair_like(lab: [f32; 3]) -> bool {
+    let chroma = (lab[1] * lab[1] + lab[2] * lab[2]).sqrt();
+    if chroma < 12.0 || lab[0] < 25.0 {
+        return true;
+    }
+    let hue = lab[2].atan2(lab[1]).to_degrees();
+    chroma <= 50.0 && (20.0..=100.0).contains(&hue)
+}
+
+/// Skin first; then hair: the colour of the hair beside the temples where it was seen, any
+/// colour hair can have where it was not; anything else is worn.
 fn classify(skin: &SkinPatches, hair: Option<[f32; 3]>, lab: [f32; 3]) -> Cover {
     if skin.skin_likeness(lab) >= NOT_SKIN {
-        Cover::Skin
-    } else if hair.is_some_and(|h| colour_distance(lab, h) < SAME_HAIR) {
+        return Cover::Skin;
+    }
+    let is_hair = match hair {
+        Some(h) => colour_distance(lab, h) < SAME_HAIR,
+        None => hair_like(lab),
+    };
+    if is_hair && hair_like(lab) {
         Cover::Hair
     } else {
         Cover::Worn
@@ -99,8 +118,13 @@ fn hair_reference(
             }
         });
     }
-    // a tenth of the patches (and 20 pixels) must be hair for its colour to mean anything
-    (l.len() >= 20 && l.len() * 10 >= seen as usize).then(|| [median(l), median(a), median(b)])
+    // a tenth of the patches (and 20 pixels) must be cover for its colour to mean anything,
+    // and a colour no hair has (a scarf down the sides) is not a reference for hair
+    if l.len() < 20 || l.len() * 10 < seen as usize {
+        return None;
+    }
+    let reference = [median(l), median(a), median(b)];
+    hair_like(reference).then_some(reference)
 }
 
 /// Shares of (skin, hair, worn) over the person pixels of a box.
@@ -173,8 +197,7 @@ pub fn worn_cover(
         y1: top.y - fw * 0.03,
     };
     let worn_forehead = shares(img, &forehead, None, skin, hair)[2];
-    // without the hair to compare with, hair on the crown cannot be told from a cap there
-    let worn_crown = if hair.is_some() && crown_box.y1 - crown_box.y0 >= 2.0 {
+    let worn_crown = if crown_box.y1 - crown_box.y0 >= 2.0 {
         shares(img, &crown_box, Some(mask), skin, hair)[2]
     } else {
         0.0
