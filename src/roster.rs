@@ -79,15 +79,31 @@ pub fn seal_secrets(rows: &mut [RosterEntry]) -> Result<(), RosterError> {
     })
 }
 
-/// Whether `password` typed for `candidate_key` is the one `sealed` holds.
-pub fn secret_matches(sealed: &str, candidate_key: &str, password: &str) -> bool {
-    let Ok(parsed) = PasswordHash::new(sealed) else {
-        return false;
-    };
+/// Whether `password` typed for `candidate_key` is the one `sealed` holds (None: the number
+/// is not on the roster). An unknown number is checked against a decoy with the same cost, so
+/// how long the answer takes does not tell which numbers are on the roster (R-ID-1).
+pub fn secret_matches(sealed: Option<&str>, candidate_key: &str, password: &str) -> bool {
     let digest = crate::session::identify::password_digest(candidate_key, password);
-    Argon2::default()
-        .verify_password(digest.as_bytes(), &parsed)
-        .is_ok()
+    let parsed = sealed.and_then(|s| PasswordHash::new(s).ok());
+    match parsed {
+        Some(parsed) => Argon2::default()
+            .verify_password(digest.as_bytes(), &parsed)
+            .is_ok(),
+        None => {
+            if let Some(decoy) = decoy().and_then(|d| PasswordHash::new(d).ok()) {
+                let _ = Argon2::default().verify_password(digest.as_bytes(), &decoy);
+            }
+            false
+        }
+    }
+}
+
+/// A sealed secret nobody knows, made once per process.
+fn decoy() -> Option<&'static str> {
+    static DECOY: std::sync::OnceLock<Option<String>> = std::sync::OnceLock::new();
+    DECOY
+        .get_or_init(|| seal_secret(&"0".repeat(64)).ok())
+        .as_deref()
 }
 
 /// A roster file's text: UTF-8 (with or without a BOM), or GBK/GB18030, which is what Excel on
@@ -221,10 +237,12 @@ mod tests {
         seal_secrets(&mut rows).unwrap();
         let sealed = rows[0].secret.clone();
         assert!(is_sealed(&sealed) && !sealed.contains(&digest), "{sealed}");
-        assert!(secret_matches(&sealed, "2026001", "123456"));
-        assert!(!secret_matches(&sealed, "2026001", "123457"));
+        assert!(secret_matches(Some(&sealed), "2026001", "123456"));
+        assert!(!secret_matches(Some(&sealed), "2026001", "123457"));
+        // an unknown number is refused, after the same work
+        assert!(!secret_matches(None, "2026001", "123456"));
         assert!(
-            !secret_matches(&digest, "2026001", "123456"),
+            !secret_matches(Some(&digest), "2026001", "123456"),
             "a bare digest is never accepted"
         );
         // two rows with the same password get different salts

@@ -301,3 +301,42 @@ fn staff_imports_rosters_changes_the_pin_ends_the_collection_and_reads_the_audit
     hub.stop();
     println!("screens in {}", shots.display());
 }
+
+#[test]
+fn a_wrong_password_is_refused_like_an_unknown_number_and_the_right_one_identifies() {
+    let data = fresh_dir("kiosk-password", "data");
+    let shots = fresh_dir("kiosk-password", "screens");
+    let opts = KioskOptions::new(data.clone());
+    let (ui, app) = headless_kiosk(&opts, Catalog::shipped().unwrap(), false).unwrap();
+    let mut d = Driver::new(&ui, app.clone(), &shots, "password");
+    d.tap_id("Header::staff-corner").unwrap();
+    d.type_keys("123456").unwrap();
+    d.wait_for("the staff menu", 5, |a| a.screen() == Screen::StaffMenu)
+        .unwrap();
+    assert!(app.borrow_mut().select_profile_named("gd-chengkao"));
+    d.tap_id("KioskWindow::open-btn").unwrap();
+    d.tap_id("KioskWindow::start-btn").unwrap();
+    d.wait_for("the identify screen", 5, |a| a.screen() == Screen::Identify)
+        .unwrap();
+
+    // a demo candidate's number with a wrong password: checked on a worker, refused in the
+    // words an unknown number gets
+    d.type_keys("20261234").unwrap();
+    d.type_keys("654321").unwrap();
+    d.tap_id("KioskWindow::identify-ok").unwrap();
+    d.wait_for("the refusal", 10, |a| a.session.notice.is_some())
+        .unwrap();
+    assert_eq!(d.screen(), Screen::Identify);
+    let notice = app.borrow().ui.upgrade().unwrap().get_notice().to_string();
+    assert!(notice.contains("号码或密码不正确"), "{notice}");
+
+    // the right password
+    for _ in 0..6 {
+        d.tap_label("⌫").unwrap();
+    }
+    d.type_keys(capture_kiosk::kiosk::demo::DEMO_PASSWORD)
+        .unwrap();
+    d.tap_id("KioskWindow::identify-ok").unwrap();
+    d.wait_for("identification", 10, |a| a.screen() != Screen::Identify)
+        .unwrap();
+}

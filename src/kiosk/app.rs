@@ -54,6 +54,9 @@ enum Done {
         rows: Result<Vec<RosterEntry>, String>,
     },
     Printed(Result<Printed, String>),
+    /// The keypad's number and password checked (argon2, about 20 ms: never on the UI
+    /// thread): the roster row when both were right.
+    PasswordChecked(Option<RosterEntry>),
 }
 
 /// Hands a worker's result back, tagged with the session it belongs to: a result that arrives
@@ -138,6 +141,9 @@ pub struct App {
     /// Staff: the captures offered for a reprint, and where sheets are saved.
     reprint_list: Vec<crate::store::CaptureSummary>,
     printing: bool,
+    /// The keypad's password is being checked on a worker (a wipe forgets it with the
+    /// result, which then belongs to an old generation).
+    password_checking: bool,
     pub prints_folder: std::path::PathBuf,
     /// Staff: the batch being typed, and the batches with a roster here.
     batch_input: String,
@@ -253,6 +259,7 @@ impl App {
             collection_opened_ms: 0,
             reprint_list: Vec::new(),
             printing: false,
+            password_checking: false,
             batch_input: String::new(),
             batch_list: Vec::new(),
             prints_folder: std::env::temp_dir().join("capture-kiosk-prints"),
@@ -410,6 +417,7 @@ impl App {
 
     fn wipe(&mut self) {
         self.generation += 1;
+        self.password_checking = false;
         self.reset_fields();
         self.candidate_key.clear();
         self.session_id = None;
@@ -1046,18 +1054,32 @@ impl App {
         }
         let key = value("candidate_key");
         let found = self.store.roster_entry(&self.batch, &key).ok().flatten();
-        let entry = if self
+        if self
             .profile
             .keypad
             .iter()
             .any(|f| f.chars == FieldChars::Secret)
         {
-            // a wrong password and an unknown number read the same (R-ID-1)
-            found.filter(|e| crate::roster::secret_matches(&e.secret, &key, &value("password")))
-        } else {
-            found
-        };
-        let Some(e) = entry else {
+            // a second OK while the first is being checked changes nothing
+            if self.password_checking {
+                return;
+            }
+            self.password_checking = true;
+            let password = value("password");
+            let tx = self.job_sender();
+            std::thread::spawn(move || {
+                // a wrong password and an unknown number read the same, and take as long
+                // (R-ID-1)
+                let right = crate::roster::secret_matches(
+                    found.as_ref().map(|e| e.secret.as_str()),
+                    &key,
+                    &password,
+                );
+                tx.send(Done::PasswordChecked(found.filter(|_| right)));
+            });
+            return;
+        }
+        let Some(e) = found else {
             self.wrong_credentials();
             return;
         };
@@ -1478,6 +1500,16 @@ impl App {
                     Err(e) => ("名单同步失败".into(), format!("roster sync failed: {e}")),
                 });
                 self.refresh();
+            }
+            Done::PasswordChecked(entry) => {
+                self.password_checking = false;
+                match entry {
+                    Some(e) if self.session.screen == Screen::Identify => {
+                        self.identified_on_roster(e)
+                    }
+                    Some(_) => {}
+                    None => self.wrong_credentials(),
+                }
             }
             Done::RosterFiles(files) => {
                 self.roster_files = files;
