@@ -74,6 +74,8 @@ pub struct SkinPatches {
     left_lumas: Vec<f32>,
     right_cheek_lab: Option<[f32; 3]>,
     left_cheek_lab: Option<[f32; 3]>,
+    /// Both cheeks' mean, which every per-pixel skin test compares with.
+    mean_cheek_lab: [f32; 3],
 }
 
 impl SkinPatches {
@@ -88,11 +90,24 @@ impl SkinPatches {
         let fl = Point::new((fh.x + brow_l.x) / 2.0, (fh.y + brow_l.y) / 2.0 - s * 0.2);
         let right = [square(mesh.point(idx::CHEEK_RIGHT), s), square(fr, s * 0.8)];
         let left = [square(mesh.point(idx::CHEEK_LEFT), s), square(fl, s * 0.8)];
+        let (right_cheek_lab, left_cheek_lab) =
+            (Self::lab(img, &right[0]), Self::lab(img, &left[0]));
+        // either cheek stands for both when the other is out of the image
+        let (r, l) = match (right_cheek_lab, left_cheek_lab) {
+            (Some(r), Some(l)) => (r, l),
+            (Some(one), None) | (None, Some(one)) => (one, one),
+            (None, None) => Default::default(),
+        };
         SkinPatches {
             right_lumas: Self::lumas(img, &right),
             left_lumas: Self::lumas(img, &left),
-            right_cheek_lab: Self::lab(img, &right[0]),
-            left_cheek_lab: Self::lab(img, &left[0]),
+            right_cheek_lab,
+            left_cheek_lab,
+            mean_cheek_lab: [
+                (r[0] + l[0]) / 2.0,
+                (r[1] + l[1]) / 2.0,
+                (r[2] + l[2]) / 2.0,
+            ],
         }
     }
 
@@ -131,21 +146,11 @@ impl SkinPatches {
         all
     }
 
-    /// Both cheeks' mean Lab colour (either one when the other is out of the image).
-    pub fn mean_cheek_lab(&self) -> [f32; 3] {
-        let (r, l) = (self.cheek_lab(true), self.cheek_lab(false));
-        [
-            (r[0] + l[0]) / 2.0,
-            (r[1] + l[1]) / 2.0,
-            (r[2] + l[2]) / 2.0,
-        ]
-    }
-
     /// How far a colour is from this face's skin (Lab units). Real skin under a studio light
     /// runs from highlight to shadow, so lighter costs a fifth and darker half; hue and
     /// chroma cost in full.
     pub fn skin_distance(&self, c: [f32; 3]) -> f32 {
-        let s = self.mean_cheek_lab();
+        let s = self.mean_cheek_lab;
         let dl = c[0] - s[0];
         let dl = if dl > 0.0 { dl * 0.2 } else { -dl * 0.5 };
         (dl * dl + (c[1] - s[1]).powi(2) + (c[2] - s[2]).powi(2)).sqrt()

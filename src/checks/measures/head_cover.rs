@@ -68,13 +68,8 @@ fn hair_like(lab: [f32; 3]) -> bool {
 /// colour hair can have where it was not; anything else is worn.
 fn classify(skin: &SkinPatches, hair: Option<[f32; 3]>, lab: [f32; 3]) -> Cover {
     if skin.skin_likeness(lab) >= NOT_SKIN {
-        return Cover::Skin;
-    }
-    let is_hair = match hair {
-        Some(h) => colour_distance(lab, h) < SAME_HAIR,
-        None => hair_like(lab),
-    };
-    if is_hair && hair_like(lab) {
+        Cover::Skin
+    } else if hair_like(lab) && hair.is_none_or(|h| colour_distance(lab, h) < SAME_HAIR) {
         Cover::Hair
     } else {
         Cover::Worn
@@ -166,8 +161,19 @@ pub fn hair_over_brows(img: &RgbImage, mesh: &FaceMesh, skin: &SkinPatches) -> B
             y0: b.y0 - u * 0.35,
             y1: b.y0,
         };
-        let s = shares(img, &band, None, skin, None);
-        1.0 - s[0]
+        let (mut covered, mut all) = (0u32, 0u32);
+        for_each_in(img, &band, |_, _, px| {
+            all += 1;
+            if skin.skin_likeness(lab_of(px)) < NOT_SKIN {
+                covered += 1;
+            }
+        });
+        // a band outside the picture shows no bare skin: it cannot pass as uncovered
+        if all == 0 {
+            1.0
+        } else {
+            covered as f32 / all as f32
+        }
     };
     let r = brow(&idx::RIGHT_BROW, mesh.right_eye());
     let l = brow(&idx::LEFT_BROW, mesh.left_eye());
