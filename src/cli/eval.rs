@@ -2,17 +2,15 @@
 //! caught, the photos it failed wrongly and the limit that would balance the two. Photos are
 //! analysed on two threads (the kiosk PC has two cores).
 
+use super::two_threads::map_on_two_threads;
 use super::{load_engine, read_image, say};
 use anyhow::{bail, Context, Result};
 use capture_kiosk::catalog::Catalog;
 use capture_kiosk::checks::calibration::{calibrate, parse_labels, CheckScore, LabelRow, Labelled};
 use capture_kiosk::checks::{evaluate, CheckReport};
 use clap::Args;
-use indicatif::{ProgressBar, ProgressStyle};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Mutex;
 
 #[derive(Args)]
 pub struct EvalArgs {
@@ -38,41 +36,22 @@ pub fn run(args: EvalArgs, catalog: &Catalog) -> Result<ExitCode> {
     let base = args.labels.parent().unwrap_or(Path::new("."));
     let engine = load_engine()?;
 
-    let bar = ProgressBar::new(rows.len() as u64);
-    bar.set_style(
-        ProgressStyle::with_template("{bar:30} {pos}/{len} {msg}")
-            .unwrap_or_else(|_| ProgressStyle::default_bar()),
-    );
-    let next = AtomicUsize::new(0);
-    let results: Mutex<Vec<Option<Result<CheckReport, String>>>> =
-        Mutex::new(vec![None; rows.len()]);
-    std::thread::scope(|scope| {
-        for _ in 0..2 {
-            scope.spawn(|| loop {
-                let i = next.fetch_add(1, Ordering::Relaxed);
-                let Some(row) = rows.get(i) else { break };
-                let path = base.join(&row.file);
-                let outcome = read_image(&path).and_then(|mut img| {
-                    if let Some(v) = &row.variant {
-                        v.apply(&mut img);
-                    }
-                    let analysis = engine
-                        .analyze_still(&img)
-                        .map_err(|e| format!("{}: {e}", path.display()))?;
-                    Ok(evaluate(&img, &analysis, spec, profile))
-                });
-                if let Ok(mut r) = results.lock() {
-                    r[i] = Some(outcome);
+    let results = map_on_two_threads(
+        &rows,
+        |row| row.name(),
+        |row| {
+            let path = base.join(&row.file);
+            read_image(&path).and_then(|mut img| {
+                if let Some(v) = &row.variant {
+                    v.apply(&mut img);
                 }
-                bar.set_message(row.name());
-                bar.inc(1);
-            });
-        }
-    });
-    bar.finish_and_clear();
-    let results = results
-        .into_inner()
-        .map_err(|_| anyhow::anyhow!("a worker thread failed"))?;
+                let analysis = engine
+                    .analyze_still(&img)
+                    .map_err(|e| format!("{}: {e}", path.display()))?;
+                Ok(evaluate(&img, &analysis, spec, profile))
+            })
+        },
+    )?;
 
     let mut reports = Vec::with_capacity(rows.len());
     let mut unreadable = Vec::new();

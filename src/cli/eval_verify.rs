@@ -4,8 +4,9 @@
 //! false accepts and rejects at the threshold the kiosk uses. An exam office checks its
 //! threshold with it. Photos are described on two threads (the kiosk PC has two cores).
 
+use super::two_threads::map_on_two_threads;
 use super::{load_engine, read_image, say};
-use anyhow::{anyhow, bail, Context, Result};
+use anyhow::{bail, Context, Result};
 use capture_kiosk::engine::{
     descriptor_distance, Alignment, DescribeOptions, FaceDescriptor, FaceEngine,
     SAME_PERSON_DISTANCE,
@@ -16,12 +17,9 @@ use capture_kiosk::verification::{
 };
 use clap::{Args, ValueEnum};
 use image::RgbImage;
-use indicatif::{ProgressBar, ProgressStyle};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Mutex;
 
 #[derive(Args)]
 pub struct EvalVerifyArgs {
@@ -272,40 +270,19 @@ fn describe_all(
     options: &DescribeOptions,
     save_chips: Option<&Path>,
 ) -> Result<BTreeMap<String, Described>> {
-    let bar = ProgressBar::new(photos.len() as u64);
-    bar.set_style(
-        ProgressStyle::with_template("{bar:30} {pos}/{len} {msg}")
-            .unwrap_or_else(|_| ProgressStyle::default_bar()),
-    );
-    let next = AtomicUsize::new(0);
-    let results: Mutex<Vec<Option<Result<Described, String>>>> =
-        Mutex::new(vec![None; photos.len()]);
-    std::thread::scope(|scope| {
-        for _ in 0..2 {
-            scope.spawn(|| loop {
-                let i = next.fetch_add(1, Ordering::Relaxed);
-                let Some(&(name, with_chip)) = photos.get(i) else {
-                    break;
-                };
-                let path = base.join(name);
-                let outcome = read_image(&path)
-                    .and_then(|img| {
-                        let save = save_chips.map(|d| d.join(name.replace(['/', '\\'], "_")));
-                        describe_one(engine, &img, with_chip, options, save.as_deref())
-                    })
-                    .map_err(|e| format!("{}: {e}", path.display()));
-                if let Ok(mut r) = results.lock() {
-                    r[i] = Some(outcome);
-                }
-                bar.set_message(name.to_string());
-                bar.inc(1);
-            });
-        }
-    });
-    bar.finish_and_clear();
-    let results = results
-        .into_inner()
-        .map_err(|_| anyhow!("a worker thread failed"))?;
+    let results = map_on_two_threads(
+        photos,
+        |&(name, _)| name.to_string(),
+        |&(name, with_chip)| {
+            let path = base.join(name);
+            read_image(&path)
+                .and_then(|img| {
+                    let save = save_chips.map(|d| d.join(name.replace(['/', '\\'], "_")));
+                    describe_one(engine, &img, with_chip, options, save.as_deref())
+                })
+                .map_err(|e| format!("{}: {e}", path.display()))
+        },
+    )?;
     let mut out = BTreeMap::new();
     let mut unreadable = Vec::new();
     for (&(name, _), outcome) in photos.iter().zip(results) {

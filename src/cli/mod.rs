@@ -14,6 +14,7 @@ mod queue;
 mod reader;
 mod sheet;
 mod staff;
+mod two_threads;
 mod verify;
 
 use anyhow::{bail, Context, Result};
