@@ -46,28 +46,41 @@ pub enum PairsError {
     OneSided,
 }
 
-/// Reads a pairs CSV: `#` comments, a header `a,b,label[,note]`, then one pair per line. A
-/// note may be quoted and contain commas; paths may not contain commas.
+/// Reads a pairs CSV: `#` comments, a header `a,b,label[,note]`, then one pair per line
+/// (fields may be quoted; anything after the note is ignored).
 pub fn parse_pairs(text: &str) -> Result<Vec<LabelledPair>, PairsError> {
-    let mut lines = text
-        .lines()
-        .enumerate()
-        .map(|(i, l)| (i + 1, l.trim()))
-        .filter(|(_, l)| !l.is_empty() && !l.starts_with('#'));
-    match lines.next() {
-        Some((_, header)) if header.replace(' ', "").starts_with("a,b,label") => {}
-        _ => return Err(PairsError::Header),
+    let mut reader = csv::ReaderBuilder::new()
+        .flexible(true)
+        .trim(csv::Trim::All)
+        .comment(Some(b'#'))
+        .from_reader(text.as_bytes());
+    let headers = reader.headers().map_err(|_| PairsError::Header)?;
+    if headers.iter().take(3).ne(["a", "b", "label"]) {
+        return Err(PairsError::Header);
     }
     let mut pairs = Vec::new();
-    for (line, text) in lines {
-        let fields: Vec<&str> = text.splitn(4, ',').map(str::trim).collect();
-        if fields.len() < 3 || fields[0].is_empty() || fields[1].is_empty() {
+    for record in reader.records() {
+        let record = record.map_err(|e| PairsError::Fields {
+            line: e.position().map_or(0, |p| p.line() as usize),
+            found: 0,
+        })?;
+        if record.iter().all(str::is_empty) {
+            continue;
+        }
+        let line = record.position().map_or(0, |p| p.line() as usize);
+        let (Some(a), Some(b), Some(label)) = (record.get(0), record.get(1), record.get(2)) else {
             return Err(PairsError::Fields {
                 line,
-                found: fields.len(),
+                found: record.len(),
+            });
+        };
+        if a.is_empty() || b.is_empty() {
+            return Err(PairsError::Fields {
+                line,
+                found: record.len(),
             });
         }
-        let label = match fields[2] {
+        let label = match label {
             "same" => PairLabel::Same,
             "different" => PairLabel::Different,
             other => {
@@ -78,8 +91,8 @@ pub fn parse_pairs(text: &str) -> Result<Vec<LabelledPair>, PairsError> {
             }
         };
         pairs.push(LabelledPair {
-            a: fields[0].to_string(),
-            b: fields[1].to_string(),
+            a: a.to_string(),
+            b: b.to_string(),
             label,
         });
     }
