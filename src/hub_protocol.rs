@@ -309,13 +309,18 @@ impl RejectReason {
 }
 
 /// Characters a short text field (a candidate number, a batch or kiosk name) may not hold:
-/// control characters, which forge log lines and terminal output, and the invisible format
-/// characters that reorder or hide text on the review page (U+202E turns text around).
+/// control characters and line separators, which forge log lines and terminal output, and
+/// every character Unicode calls default-ignorable (DerivedCoreProperties.txt): the invisible
+/// ones that reorder, hide or pad text on the review page (U+202E turns text around, a soft
+/// hyphen or a tag character makes "k1" and "k1" two kiosks).
 pub fn is_unsafe_char(c: char) -> bool {
     c.is_control()
         || matches!(c,
-            '\u{061C}' | '\u{200B}'..='\u{200F}' | '\u{2028}'..='\u{202E}'
-            | '\u{2060}'..='\u{2064}' | '\u{2066}'..='\u{2069}' | '\u{FEFF}')
+            '\u{00AD}' | '\u{034F}' | '\u{061C}' | '\u{115F}'..='\u{1160}'
+            | '\u{17B4}'..='\u{17B5}' | '\u{180B}'..='\u{180F}' | '\u{200B}'..='\u{200F}'
+            | '\u{2028}'..='\u{202E}' | '\u{2060}'..='\u{206F}' | '\u{3164}'
+            | '\u{FE00}'..='\u{FE0F}' | '\u{FEFF}' | '\u{FFA0}' | '\u{FFF0}'..='\u{FFF8}'
+            | '\u{1BCA0}'..='\u{1BCA3}' | '\u{1D173}'..='\u{1D17A}' | '\u{E0000}'..='\u{E0FFF}')
 }
 
 #[cfg(test)]
@@ -332,6 +337,24 @@ mod tests {
             let json = serde_json::to_string(&r).unwrap();
             assert_eq!(json, format!("\"{}\"", r.code()));
             assert_eq!(RejectReason::parse(r.code()), Some(r));
+        }
+    }
+
+    #[test]
+    fn invisible_characters_are_unsafe_and_chinese_text_is_not() {
+        for c in [
+            '\u{00AD}',
+            '\u{115F}',
+            '\u{202E}',
+            '\u{200B}',
+            '\u{E0041}',
+            '\u{3164}',
+            '\n',
+        ] {
+            assert!(is_unsafe_char(c), "{:04X}", c as u32);
+        }
+        for c in "张三-B2026_点1号".chars() {
+            assert!(!is_unsafe_char(c), "{c}");
         }
     }
 
