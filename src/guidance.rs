@@ -11,7 +11,9 @@ use crate::catalog::ExamProfile;
 use crate::checks::exposure::{ExposureFault, ExposureReading};
 use crate::checks::measures::{self, SkinPatches};
 use crate::checks::Reason;
-use crate::engine::{EyeSide, FaceEngine, FaceMesh, FastDetector, HeadPose, ModelError};
+use crate::engine::{
+    roi_for_box, EyeSide, FaceDetection, FaceEngine, FaceMesh, FastDetector, HeadPose, ModelError,
+};
 use crate::geometry::Point;
 use crate::imaging::luma;
 use image::RgbImage;
@@ -189,7 +191,30 @@ struct Candidate {
     /// the iris like the still's does without paying for the iris model on every frame.
     iris_per_eye_span: Option<f32>,
     frames_with_face: u32,
+    /// The last frame's mesh, which seeds the next frame's crop (tracking) until it is lost.
+    tracked: Option<FaceMesh>,
+    /// Frames tracked since the detector last looked for other faces.
+    since_detect: u32,
 }
+
+/// Where the candidate's face is in one frame.
+enum Located {
+    Face(FaceMesh),
+    NoFace,
+    SeveralFaces,
+}
+
+/// While tracking, the detector still looks for a second face once in this many frames (a
+/// sixth of a second at 30 fps): someone stepping into view is noticed almost at once, and
+/// four frames in five skip the detector.
+const DETECT_EVERY: u32 = 5;
+/// A tracked mesh this sure there is a face in its crop keeps the track (MediaPipe's default
+/// tracking confidence).
+const TRACK_PRESENCE: f32 = 0.5;
+/// A tracked face that moved more than this share of its crop from the crop's centre, or
+/// changed size by more than this share, is meshed once more on a crop around where it is
+/// now: the mesh is best on a face centred in its crop, as the detector path's second pass.
+const RECENTRE_SHARE: f32 = 0.08;
 
 /// One frame in this many runs the iris model on one eye (a few ms) to keep the ruler fresh.
 const IRIS_EVERY: u32 = 16;
@@ -303,34 +328,21 @@ impl LiveGuide {
         &mut self,
         img: &RgbImage,
     ) -> Result<(Prompt, Option<f32>, Option<HeadPose>, bool), ModelError> {
-        let mut faces = self.detector.detect(self.engine.models(), img)?;
-        if faces.is_empty() {
-            // the fast detector is built for faces near the camera; a candidate still far
-            // away is found by the still detector (slower, but only until they come closer)
-            faces = self.engine.detect_with(img, &mut self.scratch)?;
-        }
-        let Some(face) = faces
-            .iter()
-            .max_by(|a, b| a.bbox.area().total_cmp(&b.bbox.area()))
-        else {
-            self.seen.last_eye = None;
-            // whoever steps up next has their own irises
-            self.seen.iris_per_eye_span = None;
-            self.seen.frames_with_face = 0;
-            return Ok((Prompt::NoFace, None, None, false));
+        let mesh = match self.locate(img)? {
+            Located::Face(mesh) => mesh,
+            Located::NoFace => {
+                self.seen.last_eye = None;
+                // whoever steps up next has their own irises
+                self.seen.iris_per_eye_span = None;
+                self.seen.frames_with_face = 0;
+                return Ok((Prompt::NoFace, None, None, false));
+            }
+            Located::SeveralFaces => {
+                // stillness is measured against the candidate's own last frame, not a crowd's
+                self.seen.last_eye = None;
+                return Ok((Prompt::SeveralFaces, None, None, false));
+            }
         };
-        let largest = face.bbox.width();
-        if faces
-            .iter()
-            .filter(|f| f.bbox.width() >= largest * 0.35)
-            .count()
-            > 1
-        {
-            // stillness is measured against the candidate's own last frame, not a crowd's
-            self.seen.last_eye = None;
-            return Ok((Prompt::SeveralFaces, None, None, false));
-        }
-        let mesh = self.engine.mesh_for(img, face, &mut self.scratch)?;
         let (re, le) = (mesh.right_eye(), mesh.left_eye());
         let moved = self
             .seen
@@ -340,12 +352,74 @@ impl LiveGuide {
         let distance = self.ruler(img, &mesh)?.distance_cm(&self.camera);
         let pose = mesh.pose();
         let prompt = self.judge(img, &mesh, distance, pose);
+        self.seen.tracked = Some(mesh);
         // still: the eyes moved less than 3% of their distance since the last frame
         let still = moved.is_some_and(|m| m < 0.03);
         Ok((prompt, Some(distance), Some(pose), still))
     }
 
-    fn judge(&self, img: &RgbImage, mesh: &FaceMesh, distance: f32, pose: HeadPose) -> Prompt {
+    /// The candidate's face: tracked from the last frame's mesh while the track holds (one
+    /// mesh pass, no detector), else found by the detectors and meshed afresh.
+    fn locate(&mut self, img: &RgbImage) -> Result<Located, ModelError> {
+        if let Some(last) = self.seen.tracked.take() {
+            if let Some(mesh) = self.track(img, &last)? {
+                self.seen.since_detect += 1;
+                if self.seen.since_detect < DETECT_EVERY {
+                    return Ok(Located::Face(mesh));
+                }
+                self.seen.since_detect = 0;
+                // the slow timer: is someone else now in view?
+                let faces = self.detector.detect(self.engine.models(), img)?;
+                return Ok(if crowded(&faces) {
+                    Located::SeveralFaces
+                } else {
+                    Located::Face(mesh)
+                });
+            }
+        }
+        self.seen.since_detect = 0;
+        let mut faces = self.detector.detect(self.engine.models(), img)?;
+        if faces.is_empty() {
+            // the fast detector is built for faces near the camera; a candidate still far
+            // away is found by the still detector (slower, but only until they come closer)
+            faces = self.engine.detect_with(img, &mut self.scratch)?;
+        }
+        if crowded(&faces) {
+            return Ok(Located::SeveralFaces);
+        }
+        let Some(face) = faces
+            .iter()
+            .max_by(|a, b| a.bbox.area().total_cmp(&b.bbox.area()))
+        else {
+            return Ok(Located::NoFace);
+        };
+        Ok(Located::Face(self.engine.mesh_for(
+            img,
+            face,
+            &mut self.scratch,
+        )?))
+    }
+
+    /// The face where the last frame's mesh says it is, or None when the track is lost (the
+    /// crop holds no face, or what it holds is not the same size of face).
+    fn track(&mut self, img: &RgbImage, last: &FaceMesh) -> Result<Option<FaceMesh>, ModelError> {
+        let mut mesh = self.engine.track_mesh(img, last, &mut self.scratch)?;
+        let (centre, side) = roi_for_box(&last.bbox());
+        let offset = |m: &FaceMesh| {
+            let b = m.bbox();
+            let size = (b.width().max(b.height()) * 1.5 / side - 1.0).abs();
+            (b.centre().distance(centre) / side).max(size)
+        };
+        if mesh.presence >= TRACK_PRESENCE && offset(&mesh) > RECENTRE_SHARE {
+            mesh = self.engine.track_mesh(img, &mesh, &mut self.scratch)?;
+        }
+        let width_ratio = mesh.face_width() / last.face_width().max(1.0);
+        Ok((mesh.presence >= TRACK_PRESENCE && (0.7..=1.4).contains(&width_ratio)).then_some(mesh))
+    }
+
+    /// The prompt one frame's measures call for, before the steadiness rule (public for
+    /// `kiosk bench`, which times it alone).
+    pub fn judge(&self, img: &RgbImage, mesh: &FaceMesh, distance: f32, pose: HeadPose) -> Prompt {
         let [near, far] = self.distance_window;
         if distance > far {
             return Prompt::MoveCloser {
@@ -413,6 +487,17 @@ impl LiveGuide {
         }
         Prompt::HoldStill
     }
+}
+
+/// Whether more than one face counts: faces smaller than a third of the largest are people
+/// far behind, posters or noise.
+fn crowded(faces: &[FaceDetection]) -> bool {
+    let largest = faces.iter().map(|f| f.bbox.width()).fold(0.0, f32::max);
+    faces
+        .iter()
+        .filter(|f| f.bbox.width() >= largest * 0.35)
+        .count()
+        > 1
 }
 
 /// Mean luma over a sparse grid (every 8th pixel): the frame's overall brightness.

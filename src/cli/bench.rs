@@ -5,7 +5,7 @@ use anyhow::{anyhow, Result};
 use capture_kiosk::camera::simulated::phone_showing_qr;
 use capture_kiosk::catalog::Catalog;
 use capture_kiosk::checks::evaluate;
-use capture_kiosk::engine::{descriptor_distance, FaceEngine};
+use capture_kiosk::engine::{descriptor_distance, read_eye, EyeSide, FaceEngine, FastDetector};
 use capture_kiosk::guidance::{CameraModel, LiveGuide};
 use capture_kiosk::imaging::read_qr_codes;
 use capture_kiosk::kiosk::preview::PreviewMaker;
@@ -77,6 +77,57 @@ fn time<T>(runs: usize, mut f: impl FnMut() -> Result<T>) -> Result<(f64, f64)> 
     Ok(stats(ms))
 }
 
+/// Where a guidance frame's time goes: each model alone and the pixel measures, on the
+/// bench scene (a frame that tracks runs the mesh once and the detector on a slow timer).
+fn guidance_parts(
+    engine: &FaceEngine,
+    guide: &LiveGuide,
+    frame: &RgbImage,
+    runs: usize,
+) -> Result<()> {
+    let models = engine.models();
+    let mut detector = FastDetector::default();
+    let (m, p) = time(runs, || Ok(detector.detect(models, frame)?))?;
+    say(format!(
+        "  fast detector 128     median {m:7.2} ms   p95 {p:7.2} ms"
+    ));
+    let face = detector
+        .detect(models, frame)?
+        .into_iter()
+        .next()
+        .ok_or_else(|| anyhow!("the fast detector found no face in the bench scene"))?;
+    let mut scratch = Vec::new();
+    let (m, p) = time(runs, || Ok(engine.mesh_for(frame, &face, &mut scratch)?))?;
+    say(format!(
+        "  mesh from a detection median {m:7.2} ms   p95 {p:7.2} ms (2 passes)"
+    ));
+    let mesh = engine.mesh_for(frame, &face, &mut scratch)?;
+    let (m, p) = time(runs, || {
+        Ok(engine.track_mesh(frame, &mesh, &mut scratch)?)
+    })?;
+    say(format!(
+        "  mesh, tracked         median {m:7.2} ms   p95 {p:7.2} ms (1 pass)"
+    ));
+    let (m, p) = time(runs, || {
+        Ok(read_eye(
+            models,
+            frame,
+            &mesh,
+            EyeSide::Right,
+            &mut scratch,
+        )?)
+    })?;
+    say(format!(
+        "  iris, one eye         median {m:7.2} ms   p95 {p:7.2} ms (1 frame in 16)"
+    ));
+    let pose = mesh.pose();
+    let (m, p) = time(runs, || Ok(guide.judge(frame, &mesh, 90.0, pose)))?;
+    say(format!(
+        "  pixel measures        median {m:7.2} ms   p95 {p:7.2} ms"
+    ));
+    Ok(())
+}
+
 pub fn run(args: BenchArgs, catalog: &Catalog) -> Result<ExitCode> {
     let runs = args.runs.max(3);
     let portrait = read_image(&args.image)
@@ -102,6 +153,7 @@ pub fn run(args: BenchArgs, catalog: &Catalog) -> Result<ExitCode> {
     say(format!(
         "guidance frame 640×480 median {m:7.1} ms   p95 {p:7.1} ms"
     ));
+    guidance_parts(&engine, &guide, &frame, runs * 3)?;
 
     let still = scene(&engine, &portrait, 1920, 1080, 300.0)?;
     let (m, p) = time(runs, || {

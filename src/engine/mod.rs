@@ -8,6 +8,7 @@ mod detect;
 mod iris;
 mod mesh;
 mod models;
+mod prelu;
 mod segmentation;
 
 pub use descriptor::{
@@ -15,7 +16,7 @@ pub use descriptor::{
 };
 pub use detect::{FaceDetection, FastDetector};
 pub use iris::{read_eye, EyeReading, EyeSide};
-pub use mesh::{idx as mesh_idx, FaceMesh, HeadPose};
+pub use mesh::{idx as mesh_idx, roi_for_box, FaceMesh, HeadPose};
 pub use models::{FaceModels, ModelError};
 pub use segmentation::PersonMask;
 
@@ -235,6 +236,18 @@ impl FaceEngine {
         let first = mesh::run_mesh(&self.models, img, centre, side, face.eye_angle(), scratch)?;
         let (centre, side) = mesh::roi_for_box(&first.bbox());
         mesh::run_mesh(&self.models, img, centre, side, first.eye_angle(), scratch)
+    }
+
+    /// One mesh pass on the crop the last frame's mesh gives, with no detector: MediaPipe's
+    /// tracking. The caller judges the result by its `presence` and by [`FaceMesh::bbox`].
+    pub fn track_mesh(
+        &self,
+        img: &RgbImage,
+        last: &FaceMesh,
+        scratch: &mut Vec<f32>,
+    ) -> Result<FaceMesh, ModelError> {
+        let (centre, side) = mesh::roi_for_box(&last.bbox());
+        mesh::run_mesh(&self.models, img, centre, side, last.eye_angle(), scratch)
     }
 
     /// Person mask over the square of side `side` centred on `centre`.

@@ -100,7 +100,7 @@ fn load_plan(path: &Path, shape: &[usize]) -> Result<Plan, ModelError> {
         path: path.to_owned(),
         reason: format!("{e:#}"),
     };
-    tract_onnx::onnx()
+    super::prelu::onnx()
         .model_for_path(path)
         .and_then(|m| m.with_input_fact(0, f32::fact(shape).into()))
         .and_then(|m| m.into_optimized())
