@@ -86,8 +86,10 @@ impl Prompt {
 /// The camera's geometry, from its profile.
 #[derive(Clone, Copy, Debug)]
 pub struct CameraModel {
-    /// Focal length in pixels at the frame width the guide receives.
+    /// Focal length in pixels at `width`.
     pub focal_px: f32,
+    /// The frame width the focal length is for (0: whatever width frames come at).
+    pub width: u32,
 }
 
 impl CameraModel {
@@ -95,6 +97,19 @@ impl CameraModel {
     pub fn typical(frame_width: u32) -> Self {
         Self {
             focal_px: frame_width as f32 / 2.0 / (30f32).to_radians().tan(),
+            width: frame_width,
+        }
+    }
+
+    /// The same camera seen through frames `width` pixels wide (a frame decoded at half
+    /// size has half the focal length in pixels).
+    pub fn at_width(&self, width: u32) -> CameraModel {
+        if self.width == 0 || width == self.width {
+            return *self;
+        }
+        CameraModel {
+            focal_px: self.focal_px * width as f32 / self.width as f32,
+            width,
         }
     }
 }
@@ -177,6 +192,9 @@ pub struct LiveGuide {
     scratch: Vec<f32>,
     /// What the guide has learned of the candidate in view; forgotten at each camera start.
     seen: Candidate,
+    /// Whether the slow look for a far face is done by someone else (the camera worker, on
+    /// another thread) instead of holding up this frame.
+    far_aside: bool,
 }
 
 /// The live guide's state about one candidate.
@@ -195,6 +213,12 @@ struct Candidate {
     tracked: Option<FaceMesh>,
     /// Frames tracked since the detector last looked for other faces.
     since_detect: u32,
+    /// Frames in a row the fast detector found no face in.
+    frames_without_face: u32,
+    /// Faces the still detector found aside on a recent frame, for the next frame.
+    far_faces: Option<Vec<FaceDetection>>,
+    /// The guide would like the still detector to look at the current frame aside.
+    far_wanted: bool,
 }
 
 /// Where the candidate's face is in one frame.
@@ -208,6 +232,9 @@ enum Located {
 /// sixth of a second at 30 fps): someone stepping into view is noticed almost at once, and
 /// four frames in five skip the detector.
 const DETECT_EVERY: u32 = 5;
+/// With no face near the camera, the still detector looks for a far one on one frame in this
+/// many (it takes several times a tracked frame's time).
+const FAR_DETECT_EVERY: u32 = 6;
 /// A tracked mesh this sure there is a face in its crop keeps the track (MediaPipe's default
 /// tracking confidence).
 const TRACK_PRESENCE: f32 = 0.5;
@@ -237,6 +264,7 @@ impl LiveGuide {
             detector: FastDetector::default(),
             scratch: Vec::with_capacity(192 * 192 * 3),
             seen: Candidate::default(),
+            far_aside: false,
         }
     }
 
@@ -271,6 +299,31 @@ impl LiveGuide {
             eyes_px,
             self.seen.iris_per_eye_span.map(|r| r * eyes_px),
         ))
+    }
+
+    /// From now on, the slow look for a far face (the still detector, several tracked
+    /// frames' time) is not done inside [`LiveGuide::frame`]: after a frame,
+    /// [`LiveGuide::wants_far_look`] says whether that frame should be looked at aside, and
+    /// [`LiveGuide::far_faces_found`] hands what was found to the next frame.
+    pub fn far_look_aside(&mut self) {
+        self.far_aside = true;
+    }
+
+    /// Whether the frame just read should be searched for a far face (once asked, false).
+    pub fn wants_far_look(&mut self) -> bool {
+        std::mem::take(&mut self.seen.far_wanted)
+    }
+
+    /// What the still detector found on a frame the guide asked about.
+    pub fn far_faces_found(&mut self, faces: Vec<FaceDetection>) {
+        if !faces.is_empty() {
+            self.seen.far_faces = Some(faces);
+        }
+    }
+
+    /// The engine the guide runs on.
+    pub fn engine(&self) -> &FaceEngine {
+        &self.engine
     }
 
     /// Forgets the last candidate: their irises, their last position and the prompt on show.
@@ -349,7 +402,8 @@ impl LiveGuide {
             .last_eye
             .map(|(a, b)| a.distance(re).max(b.distance(le)) / re.distance(le).max(1.0));
         self.seen.last_eye = Some((re, le));
-        let distance = self.ruler(img, &mesh)?.distance_cm(&self.camera);
+        let camera = self.camera.at_width(img.width());
+        let distance = self.ruler(img, &mesh)?.distance_cm(&camera);
         let pose = mesh.pose();
         let prompt = self.judge(img, &mesh, distance, pose);
         self.seen.tracked = Some(mesh);
@@ -381,8 +435,23 @@ impl LiveGuide {
         let mut faces = self.detector.detect(self.engine.models(), img)?;
         if faces.is_empty() {
             // the fast detector is built for faces near the camera; a candidate still far
-            // away is found by the still detector (slower, but only until they come closer)
-            faces = self.engine.detect_with(img, &mut self.scratch)?;
+            // away is found by the still detector, which is slow: in an empty room it looks
+            // on one frame in a few, so the camera's frames are not dropped for it
+            let misses = self.seen.frames_without_face;
+            self.seen.frames_without_face = misses.wrapping_add(1);
+            if let Some(far) = self.seen.far_faces.take() {
+                // found by the still detector on a frame a moment ago (see `far_look_aside`)
+                faces = far;
+            } else if misses % FAR_DETECT_EVERY == 0 {
+                if self.far_aside {
+                    self.seen.far_wanted = true;
+                } else {
+                    faces = self.engine.detect_with(img, &mut self.scratch)?;
+                }
+            }
+        }
+        if !faces.is_empty() {
+            self.seen.frames_without_face = 0;
         }
         if crowded(&faces) {
             return Ok(Located::SeveralFaces);

@@ -53,7 +53,7 @@ fn distance_follows_a_face_from_150_to_40_cm_within_15_percent() {
     let mut worst: f32 = 0.0;
     for _ in 0..=22 {
         let truth = cam.truth_cm().unwrap();
-        let frame = cam.next_frame().unwrap();
+        let frame = cam.next_image();
         let g = guide.frame(&frame).unwrap();
         let est = g
             .distance_cm
@@ -77,7 +77,7 @@ fn the_guide_follows_the_scenes() {
     let mut g = guide();
     let mut prompts = Vec::new();
     for _ in 0..16 {
-        prompts.push(g.frame(&cam.next_frame().unwrap()).unwrap().prompt);
+        prompts.push(g.frame(&cam.next_image()).unwrap().prompt);
     }
     assert_eq!(prompts[3], Prompt::HoldStill, "{prompts:?}");
     assert_eq!(*prompts.last().unwrap(), Prompt::UnevenLight, "{prompts:?}");
@@ -92,7 +92,7 @@ fn the_guide_follows_the_scenes() {
     let mut g = guide();
     let mut prompts = Vec::new();
     for _ in 0..10 {
-        prompts.push(g.frame(&cam.next_frame().unwrap()).unwrap().prompt);
+        prompts.push(g.frame(&cam.next_image()).unwrap().prompt);
     }
     assert_eq!(prompts[4], Prompt::HoldStill, "{prompts:?}");
     assert_eq!(
@@ -127,7 +127,7 @@ fn glasses_on_and_off() {
     let (profile, spec) = profile("chsi-graduation");
     let mut g = LiveGuide::new(engine().clone(), model, profile, spec.glasses_allowed);
     let prompts: Vec<Prompt> = (0..12)
-        .map(|_| g.frame(&cam.next_frame().unwrap()).unwrap().prompt)
+        .map(|_| g.frame(&cam.next_image()).unwrap().prompt)
         .collect();
     assert_eq!(prompts[5], Prompt::TakeOffGlasses, "{prompts:?}");
     assert_eq!(prompts[11], Prompt::HoldStill, "{prompts:?}");
@@ -164,10 +164,10 @@ fn a_collection_code_held_up_to_the_camera_is_read() {
         p.fps,
     );
     let held = cam.held_up();
-    let empty = cam.next_frame().unwrap();
+    let empty = cam.next_image();
     assert!(read_qr_codes(&empty).is_empty(), "no code in a face");
     held.show(phone_showing_qr(code, 9).unwrap());
-    let frame = cam.next_frame().unwrap();
+    let frame = cam.next_image();
     assert_eq!(read_qr_codes(&frame), vec![code.to_string()]);
     // held at a slant, blurred and through the camera's MJPEG: still read
     let slanted = rotate(
@@ -182,7 +182,7 @@ fn a_collection_code_held_up_to_the_camera_is_read() {
     assert_eq!(read_qr_codes(&soft), vec![code.to_string()]);
     // too small to resolve (a phone held far away, 2 px a module): not read, no false text
     held.show(phone_showing_qr(code, 2).unwrap());
-    let far = through_mjpeg(&image::imageops::blur(&cam.next_frame().unwrap(), 1.5), 70);
+    let far = through_mjpeg(&image::imageops::blur(&cam.next_image(), 1.5), 70);
     assert!(read_qr_codes(&far).is_empty());
     held.put_away();
     assert!(!held.is_shown());
@@ -193,9 +193,12 @@ fn a_collection_code_held_up_to_the_camera_is_read() {
 struct GatedCamera(std::sync::mpsc::Receiver<image::RgbImage>);
 
 impl FrameSource for GatedCamera {
-    fn next_frame(&mut self) -> Result<image::RgbImage, capture_kiosk::camera::CameraError> {
+    fn next_frame(
+        &mut self,
+    ) -> Result<capture_kiosk::camera::Frame, capture_kiosk::camera::CameraError> {
         self.0
             .recv()
+            .map(Into::into)
             .map_err(|_| capture_kiosk::camera::CameraError::Device("test over".into()))
     }
     fn describe(&self) -> String {

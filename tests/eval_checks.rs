@@ -148,8 +148,11 @@ fn the_iris_ruler_doubles_the_distance_when_the_face_is_half_as_big() {
     let (near, far) = (ruler(&img), ruler(&half));
     assert!(near.from_iris && far.from_iris, "{near:?} {far:?}");
     // the same camera seen at half the resolution has half the focal length in pixels
-    let cam = CameraModel { focal_px: 1000.0 };
-    let half_cam = CameraModel { focal_px: 500.0 };
+    let cam = CameraModel {
+        focal_px: 1000.0,
+        width: 2000,
+    };
+    let half_cam = cam.at_width(1000);
     let ratio = far.distance_cm(&cam) / near.distance_cm(&cam);
     assert!((ratio - 2.0).abs() < 0.12, "{ratio}");
     let same = far.distance_cm(&half_cam) / near.distance_cm(&cam);

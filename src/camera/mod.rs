@@ -2,13 +2,15 @@
 //! for real UVC cameras, `simulated` plays real photographs as scripted scenes. Camera profiles
 //! (format, resolution, focal length) are data files under `hardware/cameras/`.
 
+pub mod frame;
+pub mod playback;
 pub mod profile;
 pub mod simulated;
 pub mod v4l;
 
-use image::RgbImage;
 use thiserror::Error;
 
+pub use frame::Frame;
 pub use profile::CameraProfile;
 
 #[derive(Debug, Error)]
@@ -23,10 +25,10 @@ pub enum CameraError {
     Device(String),
 }
 
-/// Anything that delivers RGB frames: a real camera or a simulated one.
+/// Anything that delivers frames: a real camera or a simulated one.
 pub trait FrameSource: Send {
     /// The next frame (blocks until one is due).
-    fn next_frame(&mut self) -> Result<RgbImage, CameraError>;
+    fn next_frame(&mut self) -> Result<Frame, CameraError>;
     /// What this source is, for logs and the staff screen.
     fn describe(&self) -> String;
 }

@@ -52,6 +52,7 @@ impl CameraProfile {
     pub fn model_for(&self, frame_width: u32) -> CameraModel {
         CameraModel {
             focal_px: self.focal_px * frame_width as f32 / self.width as f32,
+            width: frame_width,
         }
     }
 }

@@ -3,7 +3,7 @@
 //! frame is placed so the face appears exactly as big as it would at the scene's distance
 //! through the camera model, so distance estimates can be checked against the truth.
 
-use super::{CameraError, FrameSource};
+use super::{CameraError, Frame, FrameSource};
 use crate::engine::{FaceEngine, ModelError};
 use crate::geometry::Point;
 use crate::guidance::{CameraModel, MEAN_EYE_DISTANCE_CM};
@@ -259,8 +259,9 @@ impl SimulatedCamera {
     }
 }
 
-impl FrameSource for SimulatedCamera {
-    fn next_frame(&mut self) -> Result<RgbImage, CameraError> {
+impl SimulatedCamera {
+    /// The next frame's pixels, paced like the camera when `realtime` is set.
+    pub fn next_image(&mut self) -> RgbImage {
         if self.realtime {
             let due = self.next_due.unwrap_or_else(Instant::now);
             if let Some(wait) = due.checked_duration_since(Instant::now()) {
@@ -270,7 +271,13 @@ impl FrameSource for SimulatedCamera {
         }
         let frame = self.render();
         self.frame += 1;
-        Ok(frame)
+        frame
+    }
+}
+
+impl FrameSource for SimulatedCamera {
+    fn next_frame(&mut self) -> Result<Frame, CameraError> {
+        Ok(self.next_image().into())
     }
 
     fn describe(&self) -> String {

@@ -3,8 +3,7 @@
 //! after the camera is unplugged and plugged back in.
 
 use super::profile::{CameraProfile, PixelFormat};
-use super::{CameraError, FrameSource};
-use image::RgbImage;
+use super::{CameraError, Frame, FrameSource};
 use nokhwa::pixel_format::RgbFormat;
 use nokhwa::utils::{
     ApiBackend, CameraFormat, CameraIndex, ControlValueSetter, FrameFormat, KnownCameraControl,
@@ -113,7 +112,7 @@ impl V4lCamera {
 }
 
 impl FrameSource for V4lCamera {
-    fn next_frame(&mut self) -> Result<RgbImage, CameraError> {
+    fn next_frame(&mut self) -> Result<Frame, CameraError> {
         if self.camera.is_none() {
             // after an unplug, try to reopen at most once a second
             if self.last_attempt.elapsed() < Duration::from_secs(1) {
@@ -127,11 +126,16 @@ impl FrameSource for V4lCamera {
         let Some(camera) = self.camera.as_mut() else {
             return Err(CameraError::Unplugged(device_path(self.index)));
         };
-        let frame = camera
-            .frame()
-            .and_then(|buffer| buffer.decode_image::<RgbFormat>());
+        // MJPEG stays compressed: the live screen decodes it at the size it needs
+        let frame = camera.frame().and_then(|buffer| {
+            if buffer.source_frame_format() == FrameFormat::MJPEG {
+                Ok(Frame::Jpeg(buffer.buffer().into()))
+            } else {
+                buffer.decode_image::<RgbFormat>().map(Frame::from)
+            }
+        });
         match frame {
-            Ok(img) => Ok(img),
+            Ok(frame) => Ok(frame),
             Err(e) => {
                 // a read error is almost always the device going away: drop it and reopen later
                 self.camera = None;

@@ -164,16 +164,16 @@ fn snapshot(a: SnapshotArgs) -> Result<ExitCode> {
             for _ in 0..5 {
                 let _ = cam.next_frame();
             }
-            cam.next_frame()?
+            cam.next_frame()?.full()?.as_ref().clone()
         }
         (None, Some(scene)) => {
             let profile = profile_or(&a.camera, SIM_PROFILE)?;
             let engine = load_engine()?;
             let mut cam = simulated_scene(&engine, scene, &profile)?;
             for _ in 0..a.frame {
-                cam.next_frame()?;
+                cam.next_image();
             }
-            cam.next_frame()?
+            cam.next_image()
         }
         (None, None) => bail!("say which camera: --device N or --sim SCENE"),
     };

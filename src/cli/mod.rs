@@ -3,6 +3,7 @@
 
 mod bench;
 mod bench_hub;
+mod bench_live;
 mod bench_upload;
 mod camera;
 mod check;
@@ -82,6 +83,9 @@ enum Command {
     Verify(verify::VerifyArgs),
     /// Measure the engine's speed on this machine (medians).
     Bench(bench::BenchArgs),
+    /// The live path at the camera's pace: 1080p MJPEG at 30 fps through the kiosk's camera
+    /// worker; frame rate, drops and why, arrival-to-prompt time, CPU per thread.
+    BenchLive(bench_live::BenchLiveArgs),
     /// Measure upload throughput on loopback and the drain time of a backlog.
     BenchUpload(bench_upload::BenchUploadArgs),
     /// Kiosks' upload times on loopback in quiet and while strangers attack the hub; its peak memory.
@@ -174,6 +178,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Hub(a) => hub::run(a),
         Command::BenchUpload(a) => bench_upload::run(a),
         Command::BenchHub(a) => bench_hub::run(a),
+        Command::BenchLive(a) => bench_live::run(a, &catalog),
     }
 }
 

@@ -11,11 +11,10 @@ use super::texts::{check_title, guide_items, masked_id};
 use super::{CheckRow, FieldView, HealthRow, InfoRow, KioskWindow, ListRow};
 use crate::camera::simulated::HeldUp;
 use crate::catalog::{Catalog, ExamProfile, PhotoSpec};
-use crate::checks::evaluate;
 use crate::engine::{descriptor_distance, FaceEngine, SAME_PERSON_DISTANCE};
 use crate::hub_protocol::RosterEntry;
 use crate::imaging::{decode_image, DecodeLimits};
-use crate::photo::make_photo;
+use crate::photo::check_and_make;
 use crate::reader::card::CardType;
 use crate::reader::simulator::SimulatedReader;
 use crate::session::identify::{
@@ -467,10 +466,16 @@ impl App {
             self.job_sender(),
         );
         std::thread::spawn(move || {
-            let done = match engine.analyze_still(&frame) {
-                Ok(analysis) => {
-                    let report = evaluate(&frame, &analysis, &spec, &profile);
-                    let made = make_photo(&engine, &frame, &analysis, &spec, &profile).ok();
+            // the capture is decoded here, in full, off the UI thread
+            let analysed = frame
+                .full()
+                .map_err(|e| e.to_string())
+                .and_then(|f| Ok((engine.analyze_still(&f).map_err(|e| e.to_string())?, f)));
+            let done = match analysed {
+                Ok((analysis, frame)) => {
+                    let (report, made) =
+                        check_and_make(&engine, &frame, &analysis, &spec, &profile);
+                    let made = made.ok();
                     let rows = report
                         .checks
                         .iter()
@@ -1400,12 +1405,10 @@ impl App {
         let Some(frame) = self.devices.camera.capture() else {
             return;
         };
-        let mut jpeg = Vec::new();
-        let encoded =
-            image::codecs::jpeg::JpegEncoder::new_with_quality(&mut jpeg, 90).encode_image(&frame);
-        if encoded.is_err() {
+        // the camera's own JPEG as it came (no second compression on the UI thread)
+        let Ok(jpeg) = frame.to_jpeg(90) else {
             return;
-        }
+        };
         self.documents.push(jpeg);
         self.manual_done = self.documents.len();
         if self.documents.len() < 3 {

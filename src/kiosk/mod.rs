@@ -6,6 +6,7 @@
 slint::include_modules!();
 
 pub mod app;
+pub mod camera_worker;
 pub mod demo;
 pub mod devices;
 pub mod preview;

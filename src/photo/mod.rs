@@ -28,6 +28,8 @@ pub enum PhotoError {
     Jpeg(#[from] jpeg::JpegError),
     #[error("the made photo could not be read back: {0}")]
     Readback(String),
+    #[error("the photo maker stopped unexpectedly; take the photo again")]
+    Stopped,
 }
 
 /// One measured property of the made photo against its spec.
@@ -212,4 +214,22 @@ fn corner_background_delta_e(img: &RgbImage, colour: [u8; 3]) -> f32 {
         worst = worst.max(delta_e(lab, target));
     }
     worst
+}
+
+/// The shutter's work on a capture: the still check's verdict and the photo, sharing one
+/// analysis and made side by side (the photo's matte is most of the time; the checks need
+/// only the analysis). The kiosk and `kiosk bench` run this same function.
+pub fn check_and_make(
+    engine: &FaceEngine,
+    src: &RgbImage,
+    analysis: &StillAnalysis,
+    spec: &PhotoSpec,
+    profile: &ExamProfile,
+) -> (crate::checks::CheckReport, Result<MadePhoto, PhotoError>) {
+    std::thread::scope(|scope| {
+        let photo = scope.spawn(|| make_photo(engine, src, analysis, spec, profile));
+        let report = crate::checks::evaluate(src, analysis, spec, profile);
+        let photo = photo.join().unwrap_or(Err(PhotoError::Stopped));
+        (report, photo)
+    })
 }
