@@ -3,7 +3,7 @@
 
 use super::models::{self, FaceModels, ModelError, DETECTOR_SIDE, FAST_DETECTOR_SIDE};
 use crate::geometry::{BoundingBox, Point, Similarity};
-use crate::imaging::{resize_rgb, warp_into_f32, ChannelOrder, PixelRange};
+use crate::imaging::{shrink_by_area, warp_into_f32, ChannelOrder, PixelRange};
 use image::RgbImage;
 use serde::Serialize;
 
@@ -59,27 +59,28 @@ pub fn detect_faces(
     let scale = side as f32 / w.max(h) as f32;
     let sw = ((w as f32 * scale).round() as u32).clamp(1, side as u32);
     let sh = ((h as f32 * scale).round() as u32).clamp(1, side as u32);
-    let small = resize_rgb(img, sw, sh);
+    // the letterbox: the shrunk image, padded only up to a multiple of 32 (the model's stride)
+    let (iw, ih) = (
+        (sw as usize).div_ceil(32) * 32,
+        (sh as usize).div_ceil(32) * 32,
+    );
+    let plan = models.centerface.for_shape(ih, iw)?;
+    let small = shrink_by_area(img, sw, sh);
     scratch.clear();
-    scratch.resize(3 * side * side, 0.0);
-    let plane = side * side;
+    scratch.resize(3 * iw * ih, 0.0);
+    let plane = iw * ih;
     for (x, y, p) in small.enumerate_pixels() {
-        let i = y as usize * side + x as usize;
+        let i = y as usize * iw + x as usize;
         for c in 0..3 {
             scratch[c * plane + i] = p.0[c] as f32;
         }
     }
-    let out = models::run(
-        &models.centerface,
-        "centerface",
-        &[1, 3, side, side],
-        scratch,
-    )?;
+    let out = models::run(&plan, "centerface", &[1, 3, ih, iw], scratch)?;
     let heat = models::output(&out, 0, "centerface")?;
     let scl = models::output(&out, 1, "centerface")?;
     let off = models::output(&out, 2, "centerface")?;
     let lms = models::output(&out, 3, "centerface")?;
-    let (gw, gh) = (side / 4, side / 4);
+    let (gw, gh) = (iw / 4, ih / 4);
     let gp = gw * gh;
     if heat.len() < gp || scl.len() < 2 * gp || off.len() < 2 * gp || lms.len() < 10 * gp {
         return Err(ModelError::Run {

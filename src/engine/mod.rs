@@ -147,7 +147,7 @@ impl FaceEngine {
             ((w as f32 * k).round() as u32).max(1),
             ((h as f32 * k).round() as u32).max(1),
         );
-        let small = imaging::resize_rgb(img, sw, sh);
+        let small = imaging::shrink_by_area(img, sw, sh);
         let pad = sw.max(sh) / 2;
         let mut framed = RgbImage::from_pixel(sw + 2 * pad, sh + 2 * pad, image::Rgb([128; 3]));
         image::imageops::replace(&mut framed, &small, pad as i64, pad as i64);
@@ -182,8 +182,6 @@ impl FaceEngine {
         let mut scratch = Vec::new();
         let mesh = self.mesh_for(img, face, &mut scratch)?;
         let pose = mesh.pose();
-        let eyes = iris::read_eyes(&self.models, img, &mesh, &mut scratch)?;
-        let eye_openness = eyes.openness();
         let face_width = mesh.face_width();
         let chin = mesh.point(mesh_idx::CHIN);
         let eye_mid = mesh.right_eye().midpoint(mesh.left_eye());
@@ -194,13 +192,29 @@ impl FaceEngine {
             eye_mid.x - up.x * face_width * 0.6,
             eye_mid.y - up.y * face_width * 0.6,
         );
-        let mask = segmentation::segment_person(
-            &self.models,
-            img,
-            mask_centre,
-            face_width * 4.2,
-            &mut scratch,
-        )?;
+        // the eyes and the person mask both need only the mesh: side by side on two cores
+        let (eyes, mask) = std::thread::scope(|scope| {
+            let eyes = scope.spawn(|| {
+                let mut scratch = Vec::new();
+                iris::read_eyes(&self.models, img, &mesh, &mut scratch)
+            });
+            let mask = segmentation::segment_person(
+                &self.models,
+                img,
+                mask_centre,
+                face_width * 4.2,
+                &mut scratch,
+            );
+            let eyes = eyes.join().unwrap_or_else(|_| {
+                Err(ModelError::Run {
+                    model: "iris",
+                    reason: "the eye reader stopped".into(),
+                })
+            });
+            (eyes, mask)
+        });
+        let (eyes, mask) = (eyes?, mask?);
+        let eye_openness = eyes.openness();
         let (crown, crown_cut) =
             find_crown(&mesh, &mask, up, face_width, img.width(), img.height());
         let geometry = FaceGeometry {

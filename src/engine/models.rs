@@ -3,14 +3,16 @@
 //! The models ship in the project's `models/` folder (see `models/README.md` for provenance);
 //! they are never fetched from a network.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use thiserror::Error;
 use tract_onnx::prelude::*;
 
 pub(crate) type Plan = Arc<TypedRunnableModel>;
 
-/// Input side of the still-image face detector (CenterFace), letterboxed; a multiple of 32.
+/// Longer input side of the still-image face detector (CenterFace), letterboxed; the shorter
+/// is the image's, rounded up to a multiple of 32.
 pub const DETECTOR_SIDE: usize = 384;
 /// Input side of the fast live-guidance detector (MediaPipe short range).
 pub const FAST_DETECTOR_SIDE: usize = 128;
@@ -33,9 +35,42 @@ pub enum ModelError {
     Run { model: &'static str, reason: String },
 }
 
+/// The still detector's plans, one per letterbox shape. CenterFace is fully convolutional, so
+/// a 16:9 capture runs at 384×224 instead of padding it to 384×384 (58 % of the work); each
+/// shape is optimised once, the kiosk's usual ones at load.
+pub(crate) struct StillDetectorPlans {
+    path: PathBuf,
+    plans: Mutex<HashMap<(usize, usize), Plan>>,
+}
+
+impl StillDetectorPlans {
+    fn load(path: &Path, shapes: &[(usize, usize)]) -> Result<Self, ModelError> {
+        let plans = shapes
+            .iter()
+            .map(|&(h, w)| Ok(((h, w), load_plan(path, &[1, 3, h, w])?)))
+            .collect::<Result<HashMap<_, _>, ModelError>>()?;
+        Ok(Self {
+            path: path.to_owned(),
+            plans: Mutex::new(plans),
+        })
+    }
+
+    /// The plan for an input `h`×`w` (multiples of 32), optimised now if it is a new shape.
+    pub(crate) fn for_shape(&self, h: usize, w: usize) -> Result<Plan, ModelError> {
+        if let Some(plan) = self.plans.lock().ok().and_then(|p| p.get(&(h, w)).cloned()) {
+            return Ok(plan);
+        }
+        let plan = load_plan(&self.path, &[1, 3, h, w])?;
+        if let Ok(mut plans) = self.plans.lock() {
+            plans.insert((h, w), plan.clone());
+        }
+        Ok(plan)
+    }
+}
+
 /// The six models the engine runs, each loaded and optimised once.
 pub struct FaceModels {
-    pub(crate) centerface: Plan,
+    pub(crate) centerface: StillDetectorPlans,
     pub(crate) fast_detector: Plan,
     pub(crate) mesh: Plan,
     pub(crate) segmentation: Plan,
@@ -48,7 +83,11 @@ impl FaceModels {
     pub fn load(dir: &Path) -> Result<Self, ModelError> {
         let d = DETECTOR_SIDE;
         Ok(Self {
-            centerface: load_plan(&dir.join("centerface.onnx"), &[1, 3, d, d])?,
+            // square (close-ups), 16:9 captures, 3:4 photos
+            centerface: StillDetectorPlans::load(
+                &dir.join("centerface.onnx"),
+                &[(d, d), (224, d), (d, 288)],
+            )?,
             fast_detector: load_plan(
                 &dir.join("mp_face_detection_short_range.onnx"),
                 &[1, FAST_DETECTOR_SIDE, FAST_DETECTOR_SIDE, 3],

@@ -527,8 +527,12 @@ impl App {
         };
         let (engine, tx) = (self.engine.clone(), self.job_sender());
         std::thread::spawn(move || {
-            let a = engine.describe(&reference).ok().flatten();
-            let b = engine.describe(&photo).ok().flatten();
+            // the two faces are described side by side, one per core
+            let (a, b) = std::thread::scope(|scope| {
+                let a = scope.spawn(|| engine.describe(&reference).ok().flatten());
+                let b = engine.describe(&photo).ok().flatten();
+                (a.join().ok().flatten(), b)
+            });
             let distance = match (a, b) {
                 (Some(a), Some(b)) => Some(descriptor_distance(&a, &b)),
                 _ => None,

@@ -1,7 +1,6 @@
 //! JPEG output to a spec's file-size window: the quality is searched (never padded), and the
 //! dpi is written into the JFIF header.
 
-use image::codecs::jpeg::{JpegEncoder, PixelDensity};
 use image::RgbImage;
 use thiserror::Error;
 
@@ -19,13 +18,33 @@ pub enum JpegError {
     TooSmall { bytes: usize, min: usize },
 }
 
+/// Encodes with libjpeg-turbo (through mozjpeg, already in the tree for the camera): baseline,
+/// 4:2:0, optimised Huffman tables. The quality search encodes a photo six or seven times;
+/// the pure-Rust encoder took 111 ms for them on a 480×640 photo.
 pub fn encode(img: &RgbImage, quality: u8, dpi: u16) -> Result<Vec<u8>, JpegError> {
-    let mut out = Vec::with_capacity(64 * 1024);
-    let mut enc = JpegEncoder::new_with_quality(&mut out, quality);
-    enc.set_pixel_density(PixelDensity::dpi(dpi));
-    enc.encode_image(img)
-        .map_err(|e| JpegError::Encode(e.to_string()))?;
-    Ok(out)
+    let (w, h) = img.dimensions();
+    // libjpeg reports errors by unwinding out of its callbacks
+    let encoded = std::panic::catch_unwind(|| -> std::io::Result<Vec<u8>> {
+        let mut c = mozjpeg::Compress::new(mozjpeg::ColorSpace::JCS_RGB);
+        // libjpeg-turbo's own settings, not mozjpeg's slow trellis search
+        c.set_fastest_defaults();
+        c.set_size(w as usize, h as usize);
+        c.set_quality(quality.clamp(1, 100) as f32);
+        c.set_optimize_coding(true);
+        c.set_pixel_density(mozjpeg::PixelDensity {
+            unit: mozjpeg::PixelDensityUnit::Inches,
+            x: dpi,
+            y: dpi,
+        });
+        let mut started = c.start_compress(Vec::with_capacity(64 * 1024))?;
+        started.write_scanlines(img.as_raw())?;
+        started.finish()
+    });
+    match encoded {
+        Ok(Ok(out)) => Ok(out),
+        Ok(Err(e)) => Err(JpegError::Encode(e.to_string())),
+        Err(_) => Err(JpegError::Encode("the encoder gave up".into())),
+    }
 }
 
 /// The highest quality in `[quality_min, 100]` whose file fits `[min, max]` bytes.

@@ -12,7 +12,7 @@ use crate::catalog::{ExamProfile, PhotoSpec};
 use crate::checks::{measures::delta_e, Limit};
 use crate::engine::{FaceEngine, ModelError, StillAnalysis};
 use crate::geometry::{Point, Similarity};
-use crate::imaging::{decode_image, lab_of, resize_rgb, rgb_to_lab, warp_rgb, DecodeLimits};
+use crate::imaging::{decode_image, lab_of, rgb_to_lab, shrink_by_area, warp_rgb, DecodeLimits};
 use framing::{framing_for, Framing};
 use image::RgbImage;
 use serde::Serialize;
@@ -66,7 +66,7 @@ pub fn render_crop(src: &RgbImage, framing: &Framing) -> RgbImage {
         ((src.width() as f32) * pre).round().max(1.0) as u32,
         ((src.height() as f32) * pre).round().max(1.0) as u32,
     );
-    let small = resize_rgb(src, sw, sh);
+    let small = shrink_by_area(src, sw, sh);
     // the same crop, from a source already `pre` times smaller
     let rest = Similarity {
         a: framing.scale / pre,
@@ -83,8 +83,10 @@ pub fn make_photo(
     spec: &PhotoSpec,
     profile: &ExamProfile,
 ) -> Result<MadePhoto, PhotoError> {
+    let t0 = std::time::Instant::now();
     let framing = framing_for(analysis, spec, profile).ok_or(PhotoError::NoFace)?;
     let mut photo = render_crop(src, &framing);
+    eprintln!("T crop {:?} {:?}", t0.elapsed(), photo.dimensions());
     if profile.replace_background {
         let (w, h) = photo.dimensions();
         let side = w.max(h) as f32;
@@ -94,12 +96,16 @@ pub fn make_photo(
             .flat_map(|y| (0..w).map(move |x| (x, y)))
             .map(|(x, y)| mask.at(Point::new(x as f32 + 0.5, y as f32 + 0.5)))
             .collect();
+        eprintln!("T seg {:?}", t0.elapsed());
         let alpha = matte::refine_alpha(&photo, &coarse);
+        eprintln!("T matte {:?}", t0.elapsed());
         matte::replace_background(&mut photo, &alpha, spec.background);
     }
     let (jpeg, quality) =
         jpeg::encode_to_window(&photo, spec.jpeg_quality_min, spec.file_bytes(), spec.dpi)?;
+    eprintln!("T jpeg {:?}", t0.elapsed());
     let measures = validate(engine, &jpeg, spec, profile.replace_background)?;
+    eprintln!("T validate {:?}", t0.elapsed());
     let valid = measures.iter().all(|m| m.ok);
     Ok(MadePhoto {
         bytes: jpeg.len(),
