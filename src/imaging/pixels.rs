@@ -92,17 +92,22 @@ pub fn warp_into_f32(
     out.clear();
     out.resize(width * height * 3, 0.0);
     let plane = width * height;
-    // where channel c of output pixel i goes: HWC interleaves, CHW keeps planes
-    let (pixel_step, channel_step) = match order {
-        ChannelOrder::Hwc => (3, 1),
-        ChannelOrder::Chw => (1, plane),
-    };
     let (scale, offset) = (range.map(1.0) - range.map(0.0), range.map(0.0));
-    warp_each(img, to_crop, width, height, |i, px| {
-        for (c, v) in px.into_iter().enumerate() {
-            out[i * pixel_step + c * channel_step] = v * scale + offset;
-        }
-    });
+    // one loop per layout, so each is compiled with its own fixed strides
+    match order {
+        ChannelOrder::Hwc => warp_each(img, to_crop, width, height, |i, px| {
+            if let Some(o) = out.get_mut(i * 3..i * 3 + 3) {
+                o[0] = px[0] * scale + offset;
+                o[1] = px[1] * scale + offset;
+                o[2] = px[2] * scale + offset;
+            }
+        }),
+        ChannelOrder::Chw => warp_each(img, to_crop, width, height, |i, px| {
+            for (c, v) in px.into_iter().enumerate() {
+                out[c * plane + i] = v * scale + offset;
+            }
+        }),
+    }
 }
 
 /// Fills `out` with an `n`×`n` HWC model input in [0, 1]: the square of side `side` centred on
