@@ -83,10 +83,8 @@ pub fn make_photo(
     spec: &PhotoSpec,
     profile: &ExamProfile,
 ) -> Result<MadePhoto, PhotoError> {
-    let t0 = std::time::Instant::now();
     let framing = framing_for(analysis, spec, profile).ok_or(PhotoError::NoFace)?;
     let mut photo = render_crop(src, &framing);
-    eprintln!("T crop {:?} {:?}", t0.elapsed(), photo.dimensions());
     if profile.replace_background {
         let (w, h) = photo.dimensions();
         let side = w.max(h) as f32;
@@ -96,16 +94,12 @@ pub fn make_photo(
             .flat_map(|y| (0..w).map(move |x| (x, y)))
             .map(|(x, y)| mask.at(Point::new(x as f32 + 0.5, y as f32 + 0.5)))
             .collect();
-        eprintln!("T seg {:?}", t0.elapsed());
         let alpha = matte::refine_alpha(&photo, &coarse);
-        eprintln!("T matte {:?}", t0.elapsed());
         matte::replace_background(&mut photo, &alpha, spec.background);
     }
     let (jpeg, quality) =
         jpeg::encode_to_window(&photo, spec.jpeg_quality_min, spec.file_bytes(), spec.dpi)?;
-    eprintln!("T jpeg {:?}", t0.elapsed());
     let measures = validate(engine, &jpeg, spec, profile.replace_background)?;
-    eprintln!("T validate {:?}", t0.elapsed());
     let valid = measures.iter().all(|m| m.ok);
     Ok(MadePhoto {
         bytes: jpeg.len(),
