@@ -74,6 +74,17 @@ pub struct SimulatedCamera {
     /// Pace frames in real time (demo) or hand them out at once (tests).
     pub realtime: bool,
     held: HeldUp,
+    /// The last frame drawn and what it showed: a scene standing still is not drawn again
+    /// (a 1080p frame costs more to draw than a camera at 30 fps allows).
+    drawn: Option<(DrawnKey, Arc<RgbImage>)>,
+}
+
+/// What a frame shows: the scene's moment (frames showing the same are the same) and the
+/// address of what is held up.
+#[derive(Clone, Copy, PartialEq)]
+struct DrawnKey {
+    moment: u64,
+    held: usize,
 }
 
 /// Something the simulated candidate holds up to the camera (a phone showing the collection
@@ -138,6 +149,7 @@ impl SimulatedCamera {
             next_due: None,
             realtime: false,
             held: HeldUp::default(),
+            drawn: None,
         }
     }
 
@@ -260,8 +272,18 @@ impl SimulatedCamera {
 }
 
 impl SimulatedCamera {
-    /// The next frame's pixels, paced like the camera when `realtime` is set.
-    pub fn next_image(&mut self) -> RgbImage {
+    /// The scene's moment at frame `t`: frames with the same moment look the same.
+    fn moment(&self, t: u64) -> u64 {
+        match &self.scene {
+            Scene::Approach { frames, .. } | Scene::UnevenLight { frames, .. } => t.min(*frames),
+            Scene::SecondPerson { enter, .. } => u64::from(t >= *enter),
+            Scene::Glasses { every, .. } => (t / (*every).max(1)) % 2,
+            Scene::Playlist(images) => t % images.len().max(1) as u64,
+        }
+    }
+
+    /// The next frame, shared (paced like the camera when `realtime` is set).
+    fn next_shared(&mut self) -> Arc<RgbImage> {
         if self.realtime {
             let due = self.next_due.unwrap_or_else(Instant::now);
             if let Some(wait) = due.checked_duration_since(Instant::now()) {
@@ -269,15 +291,38 @@ impl SimulatedCamera {
             }
             self.next_due = Some(due.max(Instant::now() - self.interval) + self.interval);
         }
-        let frame = self.render();
+        let held = self
+            .held
+            .0
+            .lock()
+            .ok()
+            .and_then(|h| h.as_ref().map(|i| Arc::as_ptr(i) as usize))
+            .unwrap_or(0);
+        let key = DrawnKey {
+            moment: self.moment(self.frame),
+            held,
+        };
+        let frame = match &self.drawn {
+            Some((k, img)) if *k == key => img.clone(),
+            _ => {
+                let img = Arc::new(self.render());
+                self.drawn = Some((key, img.clone()));
+                img
+            }
+        };
         self.frame += 1;
         frame
+    }
+
+    /// The next frame's pixels, paced like the camera when `realtime` is set.
+    pub fn next_image(&mut self) -> RgbImage {
+        self.next_shared().as_ref().clone()
     }
 }
 
 impl FrameSource for SimulatedCamera {
     fn next_frame(&mut self) -> Result<Frame, CameraError> {
-        Ok(self.next_image().into())
+        Ok(Frame::Rgb(self.next_shared()))
     }
 
     fn describe(&self) -> String {

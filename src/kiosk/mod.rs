@@ -108,7 +108,7 @@ pub fn open_devices(
                 to_cm: 90.0,
                 frames: 24,
             };
-            let mut cam = SimulatedCamera::new(scene, model, p.width, p.height, 12);
+            let mut cam = SimulatedCamera::new(scene, model, p.width, p.height, p.fps);
             cam.realtime = true;
             held_up = Some(cam.held_up());
             Box::new(cam)
