@@ -256,3 +256,58 @@ fn a_frame_from_before_the_camera_restarted_is_never_scanned() {
         "a frame from before the restart reached the scan"
     );
 }
+
+#[test]
+fn the_camera_worker_guides_jpeg_frames_and_accounts_for_every_one() {
+    use capture_kiosk::camera::playback::JpegPlayback;
+    use capture_kiosk::kiosk::devices::CameraWorker;
+    // a candidate at 90 cm as the camera's JPEG, and a frame the USB link damaged
+    let mut cam = camera(Scene::Approach {
+        who: candidate(),
+        from_cm: 90.0,
+        to_cm: 90.0,
+        frames: 1,
+    });
+    let mut good = Vec::new();
+    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut good, 85)
+        .encode_image(&cam.next_image())
+        .unwrap();
+    let damaged = good[..good.len() / 3].to_vec();
+    let frames = vec![good.clone(), damaged, good];
+    let worker = CameraWorker::start(Box::new(JpegPlayback::new(frames, 30)), guide(), 320);
+    worker.set_active(true);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let mut prompts = Vec::new();
+    while worker.stats(false).delivered < 45 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{:?}",
+            worker.stats(false)
+        );
+        if let Some(Ok(frame)) = worker.poll() {
+            prompts.extend(frame.guidance.map(|g| g.prompt));
+        }
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    let s = worker.stats(false);
+    // a damaged frame costs that frame only: one in three here
+    assert!(s.damaged >= 10, "{s:?}");
+    // every frame delivered was analysed, skipped for a newer one or damaged (one or two
+    // may still be on their way through the threads)
+    let accounted = s.analysed + s.skipped_by_guide + s.damaged + s.stale;
+    assert!(
+        accounted <= s.delivered && s.delivered - accounted <= 2,
+        "{s:?}"
+    );
+    assert_eq!(s.arrival_to_prompt_ms.len() as u64, s.analysed);
+    // the guide saw the candidate in the half-size decoded frames
+    assert!(
+        prompts
+            .iter()
+            .any(|p| !matches!(p, Prompt::NoFace | Prompt::SeveralFaces)),
+        "{prompts:?}"
+    );
+    // the capture is the camera's JPEG, decoded in full on demand
+    let capture = worker.capture().expect("a capture");
+    assert_eq!(capture.full().unwrap().dimensions(), (640, 480));
+}

@@ -75,6 +75,11 @@ impl Frame {
 /// Decodes a camera's JPEG at the DCT scale that keeps at least `min_width` pixels across.
 fn decode_jpeg(bytes: &[u8], min_width: u32) -> Result<RgbImage, CameraError> {
     let bad = |e: String| CameraError::Device(format!("a damaged frame from the camera: {e}"));
+    // libjpeg fills a cut-off frame with grey and carries on: a frame cut short on the USB
+    // link must not be guided on, let alone become a capture
+    if !crate::imaging::has_jpeg_end(bytes) {
+        return Err(bad("cut off before its end marker".into()));
+    }
     // libjpeg reports errors by unwinding out of its callbacks; a damaged frame must cost one
     // frame, never the camera thread
     let decoded = std::panic::catch_unwind(|| -> std::io::Result<(usize, usize, Vec<u8>)> {

@@ -93,7 +93,8 @@ pub fn decode_image(bytes: &[u8], limits: DecodeLimits) -> Result<RgbImage, Deco
 }
 
 /// An end-of-image marker in the last 4 KiB (some cameras append a little after it).
-fn has_jpeg_end(bytes: &[u8]) -> bool {
+/// Whether a JPEG file ends (its end marker is in its last 4 KB; cameras may pad after it).
+pub fn has_jpeg_end(bytes: &[u8]) -> bool {
     let tail = &bytes[bytes.len().saturating_sub(4096)..];
     tail.windows(2).any(|w| w == [0xFF, 0xD9])
 }

@@ -66,6 +66,8 @@ struct Decoded {
     preview: SharedPixelBuffer<Rgb8Pixel>,
     epoch: u64,
     arrived: Instant,
+    /// Which count of the stats the frame's arrival went into (see `CameraWorker::stats`).
+    counted_in: u64,
 }
 
 /// A one-frame mailbox: putting replaces what was not taken.
@@ -122,6 +124,8 @@ struct Shared {
     mailbox: Mailbox,
     far: FarLook,
     stats: Mutex<LiveStats>,
+    /// Bumped when the stats start again: a frame that arrived before counts nowhere after.
+    stats_count: AtomicU64,
 }
 
 impl Shared {
@@ -157,6 +161,7 @@ impl CameraWorker {
             mailbox: Mailbox::default(),
             far: FarLook::default(),
             stats: Mutex::new(LiveStats::default()),
+            stats_count: AtomicU64::new(0),
         });
         // room for one frame: a frame the UI has not taken is dropped for a fresher one
         let (tx, frames) = mpsc::sync_channel(1);
@@ -248,7 +253,10 @@ impl CameraWorker {
     /// What happened to the frames so far; `reset` starts the count again.
     pub fn stats(&self, reset: bool) -> LiveStats {
         match self.shared.stats.lock() {
-            Ok(mut s) if reset => std::mem::take(&mut *s),
+            Ok(mut s) if reset => {
+                self.shared.stats_count.fetch_add(1, Ordering::SeqCst);
+                std::mem::take(&mut *s)
+            }
             Ok(s) => s.clone(),
             Err(_) => LiveStats::default(),
         }
@@ -289,6 +297,7 @@ fn camera_thread(
             }
         };
         let arrived = Instant::now();
+        let counted_in = shared.stats_count.load(Ordering::SeqCst);
         shared.count(|s| s.delivered += 1);
         let pixels = match frame.pixels_at_least(ANALYSIS_MIN_WIDTH) {
             Ok(p) => p,
@@ -306,6 +315,7 @@ fn camera_thread(
             preview,
             epoch,
             arrived,
+            counted_in,
         });
         if replaced {
             shared.count(|s| s.skipped_by_guide += 1);
@@ -405,6 +415,9 @@ fn guide_thread(mut guide: LiveGuide, shared: &Shared, tx: &SyncSender<Result<Li
             fps,
             epoch: d.epoch,
         }));
+        if d.counted_in != shared.stats_count.load(Ordering::SeqCst) {
+            continue;
+        }
         shared.count(|s| {
             s.analysed += 1;
             if matches!(sent, Err(TrySendError::Full(_))) {
