@@ -340,3 +340,35 @@ fn a_wrong_password_is_refused_like_an_unknown_number_and_the_right_one_identifi
     d.wait_for("identification", 10, |a| a.screen() != Screen::Identify)
         .unwrap();
 }
+
+#[test]
+fn an_unreadable_attempt_count_stops_the_kiosk_instead_of_letting_the_candidate_past_the_limit() {
+    let data = fresh_dir("kiosk-attempts", "data");
+    let shots = fresh_dir("kiosk-attempts", "screens");
+    let opts = KioskOptions::new(data.clone());
+    let (ui, app) = headless_kiosk(&opts, Catalog::shipped().unwrap(), false).unwrap();
+    let mut d = Driver::new(&ui, app.clone(), &shots, "attempts");
+    d.tap_id("Header::staff-corner").unwrap();
+    d.type_keys("123456").unwrap();
+    d.wait_for("the staff menu", 5, |a| a.screen() == Screen::StaffMenu)
+        .unwrap();
+    assert!(app.borrow_mut().select_profile_named("gd-chengkao"));
+    d.tap_id("KioskWindow::open-btn").unwrap();
+    d.tap_id("KioskWindow::start-btn").unwrap();
+    d.wait_for("the identify screen", 5, |a| a.screen() == Screen::Identify)
+        .unwrap();
+    // the attempts table goes missing under the kiosk (a damaged database)
+    let db = rusqlite::Connection::open(data.join("kiosk.sqlite")).unwrap();
+    db.execute_batch("ALTER TABLE verification_attempts RENAME TO attempts_gone")
+        .unwrap();
+    d.type_keys("20261234").unwrap();
+    d.type_keys(capture_kiosk::kiosk::demo::DEMO_PASSWORD)
+        .unwrap();
+    d.tap_id("KioskWindow::identify-ok").unwrap();
+    d.wait_for("the failsafe screen", 10, |a| {
+        a.screen() == Screen::Failsafe
+    })
+    .unwrap();
+    let notice = app.borrow().ui.upgrade().unwrap().get_notice().to_string();
+    assert!(notice.contains("数据库"), "{notice}");
+}

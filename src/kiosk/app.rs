@@ -649,11 +649,10 @@ impl App {
         }
         if !self.session.open {
             self.collection_opened_ms = self.now_ms;
-            let _ = self.store.audit(
-                "staff",
-                "open_collection",
-                &format!("{} {}", self.profile.name, self.batch),
-            );
+            let detail = format!("{} {}", self.profile.name, self.batch);
+            if !self.audit("open_collection", &detail) {
+                return;
+            }
         }
         self.dispatch(Event::StaffOpen);
     }
@@ -673,8 +672,7 @@ impl App {
                 0
             }
         };
-        let _ = self.store.audit(
-            "staff",
+        self.audit(
             "end_collection",
             &format!(
                 "{} {}: {taken} captures, {waiting} waiting for upload, roster of {forgotten} removed",
@@ -790,7 +788,9 @@ impl App {
             command: setting("print_command").unwrap_or_else(|| "lp".into()),
             folder: self.prints_folder.clone(),
         };
-        let _ = self.store.audit("staff", "reprint", &id);
+        if !self.audit("reprint", &id) {
+            return;
+        }
         self.printing = true;
         self.notice_extra = Some(("正在准备打印…".into(), "preparing the print…".into()));
         self.refresh();
@@ -827,12 +827,13 @@ impl App {
             return;
         }
         if batch != self.batch {
-            let _ = self.store.set_setting("batch", &batch);
-            let _ = self.store.audit(
-                "staff",
-                "choose_batch",
-                &format!("{} → {batch}", self.batch),
-            );
+            if let Err(e) = self.store.set_setting("batch", &batch) {
+                self.store_failed(e);
+                return;
+            }
+            if !self.audit("choose_batch", &format!("{} → {batch}", self.batch)) {
+                return;
+            }
             self.batch = batch;
         }
         self.dispatch(Event::BatchChosen);
@@ -868,7 +869,9 @@ impl App {
                     self.refresh();
                     return;
                 }
-                let _ = self.store.audit("staff", "change_pin", "");
+                if !self.audit("change_pin", "") {
+                    return;
+                }
                 self.notice_extra = None;
                 self.dispatch(Event::PinChanged);
             }
@@ -1002,10 +1005,17 @@ impl App {
                 review: c.review_state,
                 status_line: c.status_line(),
             });
-        let failures = self
+        // the attempt limit rests on this count: unreadable, the kiosk stops (never 0)
+        let failures = match self
             .store
             .consecutive_failures(&self.profile.name, &candidate.candidate_key)
-            .unwrap_or(0) as u32;
+        {
+            Ok(n) => n as u32,
+            Err(e) => {
+                self.store_failed(e);
+                return;
+            }
+        };
         self.session_id = self
             .store
             .start_session(&self.profile.name, &self.batch)
@@ -1016,6 +1026,28 @@ impl App {
             previous,
             failures_so_far: failures,
         });
+    }
+
+    /// The kiosk's database failed where a rule or the audit trail depends on it: the kiosk
+    /// stops on the failsafe screen (the candidate's session is wiped) instead of carrying on
+    /// as if the write or read had worked. An attempt limit must never fail open.
+    fn store_failed(&mut self, e: impl std::fmt::Display) {
+        tracing::error!(error = %e, "the kiosk's database failed; stopping on the failsafe screen");
+        self.dispatch(Event::DeviceLost {
+            what: "本机数据库 the kiosk's database".into(),
+        });
+    }
+
+    /// Writes a staff action to the audit trail; false (and the failsafe screen) if it could
+    /// not be written, so the action is not taken unrecorded.
+    fn audit(&mut self, action: &str, detail: &str) -> bool {
+        match self.store.audit("staff", action, detail) {
+            Ok(()) => true,
+            Err(e) => {
+                self.store_failed(e);
+                false
+            }
+        }
     }
 
     fn wrong_credentials(&mut self) {
@@ -1450,12 +1482,16 @@ impl App {
             Done::Verified { distance } => {
                 self.verification_distance = distance;
                 let passed = distance.is_some_and(|d| d < SAME_PERSON_DISTANCE);
-                let _ = self.store.record_attempt(
+                // an attempt that cannot be recorded does not count as made: the kiosk stops
+                if let Err(e) = self.store.record_attempt(
                     &self.profile.name,
                     &self.candidate_key,
                     distance,
                     passed,
-                );
+                ) {
+                    self.store_failed(e);
+                    return;
+                }
                 self.dispatch(Event::Verified { passed });
             }
             Done::Withdrawn(Ok(())) => self.dispatch(Event::Withdrawn),
@@ -1487,8 +1523,7 @@ impl App {
             }
             Done::RosterSynced { batch, rows } => {
                 let stored = self.store_roster(&batch, "the hub", rows);
-                let _ = self.store.audit(
-                    "staff",
+                self.audit(
                     if stored.is_ok() {
                         "sync_roster"
                     } else {
@@ -1527,18 +1562,18 @@ impl App {
                 let stored = self.store_roster(&batch, &file, rows);
                 self.notice_extra = Some(match stored {
                     Ok(n) => {
-                        let _ = self.store.audit(
-                            "staff",
-                            "import_roster",
-                            &format!("{file} → {batch}: {n}"),
-                        );
+                        if !self.audit("import_roster", &format!("{file} → {batch}: {n}")) {
+                            return;
+                        }
                         (
                             format!("已导入 {n} 人到批次 {batch}（{file}）"),
                             format!("{n} candidates imported into batch {batch} ({file})"),
                         )
                     }
                     Err(why) => {
-                        let _ = self.store.audit("staff", "import_roster_refused", &file);
+                        if !self.audit("import_roster_refused", &file) {
+                            return;
+                        }
                         // the reasons name lines, never personal data (see roster.rs)
                         (
                             format!("未导入，名单有问题：{why}"),
