@@ -372,3 +372,23 @@ fn an_unreadable_attempt_count_stops_the_kiosk_instead_of_letting_the_candidate_
     let notice = app.borrow().ui.upgrade().unwrap().get_notice().to_string();
     assert!(notice.contains("数据库"), "{notice}");
 }
+
+#[test]
+fn a_profile_a_site_adds_is_in_the_staff_menu() {
+    let mut catalog = Catalog::shipped().unwrap();
+    let text = include_str!("../profiles/gd-chengkao.toml")
+        .replace("name = \"gd-chengkao\"", "name = \"sz-site-test\"");
+    catalog
+        .extend(&[(
+            capture_kiosk::catalog::DataKind::Profile,
+            "sz-site-test.toml".into(),
+            text,
+        )])
+        .unwrap();
+    let data = fresh_dir("kiosk-site-profile", "data");
+    let opts = KioskOptions::new(data);
+    let (_ui, app) = headless_kiosk(&opts, catalog, false).unwrap();
+    // the shipped five first, in the spec's order, then the site's own
+    assert!(app.borrow_mut().select_profile_named("gd-chengkao"));
+    assert!(app.borrow_mut().select_profile_named("sz-site-test"));
+}

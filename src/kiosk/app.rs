@@ -193,11 +193,19 @@ impl App {
         demo: bool,
         batch: String,
     ) -> anyhow::Result<App> {
-        let profile_names: Vec<String> = PROFILES
+        // the shipped profiles in the spec's order, then any a site added with --data-dir
+        let mut profile_names: Vec<String> = PROFILES
             .iter()
             .filter(|n| catalog.profile(n).is_ok())
             .map(|s| s.to_string())
             .collect();
+        profile_names.extend(
+            catalog
+                .profiles
+                .keys()
+                .filter(|n| !PROFILES.contains(&n.as_str()))
+                .cloned(),
+        );
         let first = profile_names
             .first()
             .cloned()

@@ -2,7 +2,7 @@
 //! simulator's portraits as registration photos), and the scripted headless demo that taps
 //! through a full session per profile and writes a PNG of every screen.
 
-use super::app::{App, PROFILES};
+use super::app::App;
 use super::{build_app, KioskOptions, KioskWindow};
 use crate::camera::simulated::Portrait;
 use crate::catalog::Catalog;
@@ -324,11 +324,9 @@ impl<'a> Driver<'a> {
         self.tap_id("Header::staff-corner")?;
         self.type_keys("123456")?;
         self.wait_for("the staff menu", 5, |a| a.screen() == Screen::StaffMenu)?;
-        let index = PROFILES
-            .iter()
-            .position(|p| *p == profile)
-            .ok_or_else(|| anyhow!("unknown profile {profile}"))?;
-        self.app.borrow_mut().select_profile(index);
+        if !self.app.borrow_mut().select_profile_named(profile) {
+            return Err(anyhow!("unknown profile {profile}"));
+        }
         self.pump(30)?;
         self.save("staff-menu-selected")?;
         self.tap_id("KioskWindow::open-btn")?;
