@@ -1219,9 +1219,11 @@ impl App {
             let ok = self.pin.len() >= 4 && self.pin_matches();
             if ok || self.pin.len() >= 8 {
                 self.pin.clear();
-                let _ = self
-                    .store
-                    .audit("staff", if ok { "unlock" } else { "wrong_pin" }, "");
+                // staff mode is not opened unrecorded
+                if !self.audit(if ok { "unlock" } else { "wrong_pin" }, "") {
+                    self.refresh();
+                    return;
+                }
                 self.dispatch(Event::PinChecked { ok });
             }
             self.refresh();
