@@ -349,3 +349,34 @@ fn a_real_group_photo_fails_face_count() {
         .zh
         .contains("多人"));
 }
+
+#[test]
+fn the_still_detector_finds_the_face_whatever_the_picture_s_shape() {
+    // the portrait on canvases of ten shapes, from tall to wide: each letterbox shape gets its
+    // own detector plan until the kept ones run out, then the square one; all find the face
+    let base = levelled_base();
+    let (w, h) = base.dimensions();
+    for k in 0..10 {
+        let wide = w + (w as f32 * 0.25 * k as f32) as u32;
+        let tall = h + (h as f32 * 0.25 * (9 - k) as f32) as u32 / 3;
+        let mut canvas = RgbImage::from_pixel(wide, tall, Rgb([190, 190, 190]));
+        imageops::replace(
+            &mut canvas,
+            &base,
+            ((wide - w) / 2) as i64,
+            ((tall - h) / 2) as i64,
+        );
+        let faces = engine().detect(&canvas).unwrap();
+        assert_eq!(faces.len(), 1, "{wide}×{tall}: {faces:?}");
+        let centre = faces[0].bbox.centre();
+        let (truth, _) = face_box(&base);
+        let moved = Point::new(
+            truth.x + ((wide - w) / 2) as f32,
+            truth.y + ((tall - h) / 2) as f32,
+        );
+        assert!(
+            centre.distance(moved) < 0.1 * w as f32,
+            "{wide}×{tall}: {centre:?} vs {moved:?}"
+        );
+    }
+}

@@ -64,7 +64,7 @@ pub fn detect_faces(
         (sw as usize).div_ceil(32) * 32,
         (sh as usize).div_ceil(32) * 32,
     );
-    let plan = models.centerface.for_shape(ih, iw)?;
+    let (plan, ih, iw) = models.centerface.for_shape(ih, iw)?;
     let small = shrink_by_area(img, sw, sh);
     scratch.clear();
     scratch.resize(3 * iw * ih, 0.0);

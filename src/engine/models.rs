@@ -38,6 +38,9 @@ pub enum ModelError {
 /// The still detector's plans, one per letterbox shape. CenterFace is fully convolutional, so
 /// a 16:9 capture runs at 384×224 instead of padding it to 384×384 (58 % of the work); each
 /// shape is optimised once, the kiosk's usual ones at load.
+/// Letterbox shapes kept at most (the three loaded at start among them).
+const MOST_SHAPES: usize = 6;
+
 pub(crate) struct StillDetectorPlans {
     path: PathBuf,
     plans: Mutex<HashMap<(usize, usize), Plan>>,
@@ -55,16 +58,31 @@ impl StillDetectorPlans {
         })
     }
 
-    /// The plan for an input `h`×`w` (multiples of 32), optimised now if it is a new shape.
-    pub(crate) fn for_shape(&self, h: usize, w: usize) -> Result<Plan, ModelError> {
-        if let Some(plan) = self.plans.lock().ok().and_then(|p| p.get(&(h, w)).cloned()) {
-            return Ok(plan);
+    /// The plan for an input `h`×`w` (multiples of 32) and the shape it takes: that shape,
+    /// optimised now if it is new, or the square one once `MOST_SHAPES` are kept (each plan
+    /// holds its own weights; a folder of odd-sized photos must not grow memory without end).
+    pub(crate) fn for_shape(&self, h: usize, w: usize) -> Result<(Plan, usize, usize), ModelError> {
+        let square = (DETECTOR_SIDE, DETECTOR_SIDE);
+        let (known, full) = match self.plans.lock() {
+            Ok(p) => (p.get(&(h, w)).cloned(), p.len() >= MOST_SHAPES),
+            Err(_) => (None, true),
+        };
+        if let Some(plan) = known {
+            return Ok((plan, h, w));
+        }
+        if full {
+            let plan = self.plans.lock().ok().and_then(|p| p.get(&square).cloned());
+            let plan = match plan {
+                Some(p) => p,
+                None => load_plan(&self.path, &[1, 3, square.0, square.1])?,
+            };
+            return Ok((plan, square.0, square.1));
         }
         let plan = load_plan(&self.path, &[1, 3, h, w])?;
         if let Ok(mut plans) = self.plans.lock() {
             plans.insert((h, w), plan.clone());
         }
-        Ok(plan)
+        Ok((plan, h, w))
     }
 }
 
