@@ -352,8 +352,8 @@ fn a_real_group_photo_fails_face_count() {
 
 #[test]
 fn the_still_detector_finds_the_face_whatever_the_picture_s_shape() {
-    // the portrait on canvases of ten shapes, from tall to wide: each letterbox shape gets its
-    // own detector plan until the kept ones run out, then the square one; all find the face
+    // the portrait on canvases of ten shapes, from tall to wide: a usual shape (16:9, 4:3,
+    // 3:4) runs on its own detector plan, any other on the square one; all find the face
     let base = levelled_base();
     let (w, h) = base.dimensions();
     for k in 0..10 {

@@ -5,7 +5,7 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use thiserror::Error;
 use tract_onnx::prelude::*;
 
@@ -35,15 +35,12 @@ pub enum ModelError {
     Run { model: &'static str, reason: String },
 }
 
-/// The still detector's plans, one per letterbox shape. CenterFace is fully convolutional, so
-/// a 16:9 capture runs at 384×224 instead of padding it to 384×384 (58 % of the work); each
-/// shape is optimised once, the kiosk's usual ones at load.
-/// Letterbox shapes kept at most (the three loaded at start among them).
-const MOST_SHAPES: usize = 6;
-
+/// The still detector's plans, one per letterbox shape the kiosk meets. CenterFace is fully
+/// convolutional, so a 16:9 capture runs at 384×224 instead of padding it to 384×384 (58 % of
+/// the work); each shape is optimised once, at load.
 pub(crate) struct StillDetectorPlans {
     path: PathBuf,
-    plans: Mutex<HashMap<(usize, usize), Plan>>,
+    plans: HashMap<(usize, usize), Plan>,
 }
 
 impl StillDetectorPlans {
@@ -54,35 +51,28 @@ impl StillDetectorPlans {
             .collect::<Result<HashMap<_, _>, ModelError>>()?;
         Ok(Self {
             path: path.to_owned(),
-            plans: Mutex::new(plans),
+            plans,
         })
     }
 
-    /// The plan for an input `h`×`w` (multiples of 32) and the shape it takes: that shape,
-    /// optimised now if it is new, or the square one once `MOST_SHAPES` are kept (each plan
-    /// holds its own weights; a folder of odd-sized photos must not grow memory without end).
+    /// The plan for an input `h`×`w` (multiples of 32) and the shape it takes: that shape if
+    /// it is one of those loaded, else the square. Only shapes loaded at start are used, so a
+    /// photo is always analysed the same way whatever came before it (`kiosk eval` runs on
+    /// two threads), and memory does not grow with odd-sized photos.
     pub(crate) fn for_shape(&self, h: usize, w: usize) -> Result<(Plan, usize, usize), ModelError> {
         let square = (DETECTOR_SIDE, DETECTOR_SIDE);
-        let (known, full) = match self.plans.lock() {
-            Ok(p) => (p.get(&(h, w)).cloned(), p.len() >= MOST_SHAPES),
-            Err(_) => (None, true),
+        let shape = if self.plans.contains_key(&(h, w)) {
+            (h, w)
+        } else {
+            square
         };
-        if let Some(plan) = known {
-            return Ok((plan, h, w));
+        match self.plans.get(&shape) {
+            Some(plan) => Ok((plan.clone(), shape.0, shape.1)),
+            None => Err(ModelError::Load {
+                path: self.path.clone(),
+                reason: "the square detector plan is missing".into(),
+            }),
         }
-        if full {
-            let plan = self.plans.lock().ok().and_then(|p| p.get(&square).cloned());
-            let plan = match plan {
-                Some(p) => p,
-                None => load_plan(&self.path, &[1, 3, square.0, square.1])?,
-            };
-            return Ok((plan, square.0, square.1));
-        }
-        let plan = load_plan(&self.path, &[1, 3, h, w])?;
-        if let Ok(mut plans) = self.plans.lock() {
-            plans.insert((h, w), plan.clone());
-        }
-        Ok((plan, h, w))
     }
 }
 
@@ -101,10 +91,10 @@ impl FaceModels {
     pub fn load(dir: &Path) -> Result<Self, ModelError> {
         let d = DETECTOR_SIDE;
         Ok(Self {
-            // square (close-ups), 16:9 captures, 3:4 photos
+            // square (close-ups and any other shape), 16:9 captures, 4:3 frames, 3:4 photos
             centerface: StillDetectorPlans::load(
                 &dir.join("centerface.onnx"),
-                &[(d, d), (224, d), (d, 288)],
+                &[(d, d), (224, d), (288, d), (d, 288)],
             )?,
             fast_detector: load_plan(
                 &dir.join("mp_face_detection_short_range.onnx"),
