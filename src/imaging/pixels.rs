@@ -154,6 +154,18 @@ pub fn resize_rgb(img: &RgbImage, width: u32, height: u32) -> RgbImage {
     image::imageops::resize(img, width, height, filter)
 }
 
+/// `n` output cells over `len` source cells: each cell's [start, end) in the source (area
+/// averaging: the live preview and [`shrink_by_area`]).
+pub fn area_spans(len: u32, n: u32) -> Vec<(u32, u32)> {
+    (0..n)
+        .map(|i| {
+            let a = (i as u64 * len as u64 / n as u64) as u32;
+            let b = (((i + 1) as u64 * len as u64).div_ceil(n as u64) as u32).clamp(a + 1, len);
+            (a, b)
+        })
+        .collect()
+}
+
 /// A quick shrink for a detector's input: each output pixel is the plain mean of the source
 /// pixels under it (integer sums, no filter kernel). At 1080p → 384×216 it takes a tenth of
 /// [`resize_rgb`]'s time; photos keep the smoother filter. Never enlarges.
@@ -162,25 +174,18 @@ pub fn shrink_by_area(img: &RgbImage, width: u32, height: u32) -> RgbImage {
     if width >= sw || height >= sh || width == 0 || height == 0 {
         return resize_rgb(img, width.max(1), height.max(1));
     }
-    let spans = |len: u32, n: u32| -> Vec<(usize, usize)> {
-        (0..n)
-            .map(|i| {
-                let a = (i as u64 * len as u64 / n as u64) as u32;
-                let b = (((i + 1) as u64 * len as u64).div_ceil(n as u64) as u32).clamp(a + 1, len);
-                (a as usize, b as usize)
-            })
-            .collect()
-    };
-    let (xs, ys) = (spans(sw, width), spans(sh, height));
+    let (xs, ys) = (area_spans(sw, width), area_spans(sh, height));
     let raw = img.as_raw();
     let stride = sw as usize * 3;
     let mut out = Vec::with_capacity(width as usize * height as usize * 3);
     let mut sums = vec![0u32; width as usize * 3];
     for &(y0, y1) in &ys {
+        let (y0, y1) = (y0 as usize, y1 as usize);
         sums.iter_mut().for_each(|s| *s = 0);
         for y in y0..y1 {
             let row = &raw[y * stride..(y + 1) * stride];
             for (col, &(x0, x1)) in xs.iter().enumerate() {
+                let (x0, x1) = (x0 as usize, x1 as usize);
                 let acc = &mut sums[col * 3..col * 3 + 3];
                 for p in row[x0 * 3..x1 * 3].chunks_exact(3) {
                     acc[0] += p[0] as u32;
@@ -190,7 +195,7 @@ pub fn shrink_by_area(img: &RgbImage, width: u32, height: u32) -> RgbImage {
             }
         }
         for (col, &(x0, x1)) in xs.iter().enumerate() {
-            let n = ((y1 - y0) * (x1 - x0)) as u32;
+            let n = (y1 as u32 - y0 as u32) * (x1 - x0);
             for c in 0..3 {
                 out.push(((sums[col * 3 + c] + n / 2) / n) as u8);
             }

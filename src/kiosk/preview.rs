@@ -3,6 +3,7 @@
 //! shows without copying. The buffers are reused in turn: once the window has let go of one
 //! (it shows only the newest), writing the next frame into it allocates nothing.
 
+use crate::imaging::area_spans;
 use image::RgbImage;
 use slint::{Rgb8Pixel, SharedPixelBuffer};
 
@@ -18,17 +19,6 @@ pub struct PreviewMaker {
     spans_y: Vec<(u32, u32)>,
     pool: Vec<SharedPixelBuffer<Rgb8Pixel>>,
     next: usize,
-}
-
-/// `n` output cells over `len` source cells: each cell's [start, end) in the source.
-fn spans(len: u32, n: u32) -> Vec<(u32, u32)> {
-    (0..n)
-        .map(|i| {
-            let a = (i as u64 * len as u64 / n as u64) as u32;
-            let b = (((i + 1) as u64 * len as u64).div_ceil(n as u64) as u32).clamp(a + 1, len);
-            (a, b)
-        })
-        .collect()
 }
 
 impl PreviewMaker {
@@ -54,8 +44,8 @@ impl PreviewMaker {
         if (fw, fh) != self.frame_size {
             let w = self.width.min(fw).max(1);
             let h = ((fh as u64 * w as u64 / fw.max(1) as u64) as u32).max(1);
-            self.spans_x = spans(fw, w);
-            self.spans_y = spans(fh, h);
+            self.spans_x = area_spans(fw, w);
+            self.spans_y = area_spans(fh, h);
             self.pool = (0..POOL).map(|_| SharedPixelBuffer::new(w, h)).collect();
             self.frame_size = (fw, fh);
         }
