@@ -86,10 +86,24 @@ fn encode_frames(engine: &FaceEngine, portrait: &RgbImage) -> Result<Vec<Vec<u8>
     Ok(frames)
 }
 
+/// CPU seconds (user + system) in a /proc `stat` file's text.
+fn stat_cpu_seconds(stat: &str) -> f64 {
+    // clock ticks per second for /proc's utime and stime (100 on every Linux the kiosk runs)
+    const TICKS: f64 = 100.0;
+    // fields after the command's closing parenthesis; utime and stime are the 12th and 13th
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .map(|(_, rest)| rest.split_whitespace().collect())
+        .unwrap_or_default();
+    [11, 12]
+        .iter()
+        .filter_map(|&i| fields.get(i).and_then(|v| v.parse::<f64>().ok()))
+        .sum::<f64>()
+        / TICKS
+}
+
 /// CPU seconds used so far by each of this process's threads named in `names`.
 fn thread_cpu_seconds(names: &[&str]) -> Vec<f64> {
-    // clock ticks per second for /proc's utime and stime (100 on every Linux the kiosk runs)
-    let tick = 100.0;
     let mut out = vec![0.0; names.len()];
     let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
         return out;
@@ -100,16 +114,7 @@ fn thread_cpu_seconds(names: &[&str]) -> Vec<f64> {
             continue;
         };
         let stat = std::fs::read_to_string(task.path().join("stat")).unwrap_or_default();
-        // fields after the command's closing parenthesis; utime and stime are the 12th and 13th
-        let fields: Vec<&str> = stat
-            .rsplit_once(')')
-            .map(|(_, rest)| rest.split_whitespace().collect())
-            .unwrap_or_default();
-        let ticks: f64 = [11, 12]
-            .iter()
-            .filter_map(|&i| fields.get(i).and_then(|v| v.parse::<f64>().ok()))
-            .sum();
-        out[slot] += ticks / tick;
+        out[slot] += stat_cpu_seconds(&stat);
     }
     out
 }
@@ -229,14 +234,5 @@ pub fn run(args: BenchLiveArgs, catalog: &Catalog) -> Result<ExitCode> {
 
 /// CPU seconds used by the calling thread.
 fn cpu_time_of_this_thread() -> f64 {
-    let stat = std::fs::read_to_string("/proc/thread-self/stat").unwrap_or_default();
-    let fields: Vec<&str> = stat
-        .rsplit_once(')')
-        .map(|(_, rest)| rest.split_whitespace().collect())
-        .unwrap_or_default();
-    [11, 12]
-        .iter()
-        .filter_map(|&i| fields.get(i).and_then(|v| v.parse::<f64>().ok()))
-        .sum::<f64>()
-        / 100.0
+    stat_cpu_seconds(&std::fs::read_to_string("/proc/thread-self/stat").unwrap_or_default())
 }
