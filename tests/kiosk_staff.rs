@@ -302,6 +302,20 @@ fn staff_imports_rosters_changes_the_pin_ends_the_collection_and_reads_the_audit
     println!("screens in {}", shots.display());
 }
 
+/// Staff unlock with the default PIN, choose `profile`, open the collection and start: the
+/// kiosk waits on the identify screen.
+fn open_collection_at_identify(d: &mut Driver, profile: &str) {
+    d.tap_id("Header::staff-corner").unwrap();
+    d.type_keys("123456").unwrap();
+    d.wait_for("the staff menu", 5, |a| a.screen() == Screen::StaffMenu)
+        .unwrap();
+    assert!(d.app.borrow_mut().select_profile_named(profile));
+    d.tap_id("KioskWindow::open-btn").unwrap();
+    d.tap_id("KioskWindow::start-btn").unwrap();
+    d.wait_for("the identify screen", 5, |a| a.screen() == Screen::Identify)
+        .unwrap();
+}
+
 #[test]
 fn a_wrong_password_is_refused_like_an_unknown_number_and_the_right_one_identifies() {
     let data = fresh_dir("kiosk-password", "data");
@@ -309,15 +323,7 @@ fn a_wrong_password_is_refused_like_an_unknown_number_and_the_right_one_identifi
     let opts = KioskOptions::new(data.clone());
     let (ui, app) = headless_kiosk(&opts, Catalog::shipped().unwrap(), false).unwrap();
     let mut d = Driver::new(&ui, app.clone(), &shots, "password");
-    d.tap_id("Header::staff-corner").unwrap();
-    d.type_keys("123456").unwrap();
-    d.wait_for("the staff menu", 5, |a| a.screen() == Screen::StaffMenu)
-        .unwrap();
-    assert!(app.borrow_mut().select_profile_named("gd-chengkao"));
-    d.tap_id("KioskWindow::open-btn").unwrap();
-    d.tap_id("KioskWindow::start-btn").unwrap();
-    d.wait_for("the identify screen", 5, |a| a.screen() == Screen::Identify)
-        .unwrap();
+    open_collection_at_identify(&mut d, "gd-chengkao");
 
     // a demo candidate's number with a wrong password: checked on a worker, refused in the
     // words an unknown number gets
@@ -348,15 +354,7 @@ fn an_unreadable_attempt_count_stops_the_kiosk_instead_of_letting_the_candidate_
     let opts = KioskOptions::new(data.clone());
     let (ui, app) = headless_kiosk(&opts, Catalog::shipped().unwrap(), false).unwrap();
     let mut d = Driver::new(&ui, app.clone(), &shots, "attempts");
-    d.tap_id("Header::staff-corner").unwrap();
-    d.type_keys("123456").unwrap();
-    d.wait_for("the staff menu", 5, |a| a.screen() == Screen::StaffMenu)
-        .unwrap();
-    assert!(app.borrow_mut().select_profile_named("gd-chengkao"));
-    d.tap_id("KioskWindow::open-btn").unwrap();
-    d.tap_id("KioskWindow::start-btn").unwrap();
-    d.wait_for("the identify screen", 5, |a| a.screen() == Screen::Identify)
-        .unwrap();
+    open_collection_at_identify(&mut d, "gd-chengkao");
     // the attempts table goes missing under the kiosk (a damaged database)
     let db = rusqlite::Connection::open(data.join("kiosk.sqlite")).unwrap();
     db.execute_batch("ALTER TABLE verification_attempts RENAME TO attempts_gone")
