@@ -6,7 +6,9 @@ use capture_kiosk::camera::simulated::phone_showing_qr;
 use capture_kiosk::camera::Frame;
 use capture_kiosk::catalog::Catalog;
 use capture_kiosk::checks::evaluate;
-use capture_kiosk::engine::{descriptor_distance, read_eye, EyeSide, FaceEngine, FastDetector};
+use capture_kiosk::engine::{
+    descriptor_distance, read_eye, EyeSide, FaceEngine, FaceGeometry, FastDetector,
+};
 use capture_kiosk::guidance::{CameraModel, LiveGuide};
 use capture_kiosk::imaging::read_qr_codes;
 use capture_kiosk::kiosk::preview::PreviewMaker;
@@ -44,6 +46,26 @@ fn scene(
         .as_ref()
         .ok_or_else(|| anyhow!("no face in the bench photo"))?
         .geometry;
+    let mut canvas = RgbImage::from_pixel(w, h, image::Rgb([200, 200, 200]));
+    paste_portrait(
+        &mut canvas,
+        portrait,
+        g,
+        face_px,
+        (w as f32 / 2.0, h as f32 * 0.4),
+    );
+    Ok(canvas)
+}
+
+/// Pastes `portrait` (whose face is `g`) onto `canvas` scaled so the face is `face_px` wide,
+/// with the eyes' midpoint at `eyes` (shared with `kiosk bench-live`).
+pub(super) fn paste_portrait(
+    canvas: &mut RgbImage,
+    portrait: &RgbImage,
+    g: &FaceGeometry,
+    face_px: f32,
+    eyes: (f32, f32),
+) {
     let k = face_px / g.face_width;
     let scaled = imageops::resize(
         portrait,
@@ -51,11 +73,9 @@ fn scene(
         ((portrait.height() as f32 * k) as u32).max(1),
         imageops::FilterType::Triangle,
     );
-    let mut canvas = RgbImage::from_pixel(w, h, image::Rgb([200, 200, 200]));
-    let x = (w as f32 / 2.0 - g.eye_mid.x * k) as i64;
-    let y = (h as f32 * 0.4 - g.eye_mid.y * k) as i64;
-    imageops::replace(&mut canvas, &scaled, x, y);
-    Ok(canvas)
+    let x = (eyes.0 - g.eye_mid.x * k) as i64;
+    let y = (eyes.1 - g.eye_mid.y * k) as i64;
+    imageops::replace(canvas, &scaled, x, y);
 }
 
 fn stats(mut ms: Vec<f64>) -> (f64, f64) {

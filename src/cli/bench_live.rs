@@ -13,7 +13,7 @@ use capture_kiosk::engine::FaceEngine;
 use capture_kiosk::guidance::{CameraModel, LiveGuide};
 use capture_kiosk::kiosk::devices::CameraWorker;
 use clap::Args;
-use image::{imageops, RgbImage};
+use image::RgbImage;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::atomic::Ordering;
@@ -69,16 +69,8 @@ fn encode_frames(engine: &FaceEngine, portrait: &RgbImage) -> Result<Vec<Vec<u8>
     let mut frames = Vec::with_capacity(PATH_FRAMES + ABSENT_FRAMES);
     for i in 0..PATH_FRAMES {
         let (face, x, y) = pose_at(i);
-        let k = face / g.face_width;
-        let scaled = imageops::resize(
-            portrait,
-            ((portrait.width() as f32 * k) as u32).max(1),
-            ((portrait.height() as f32 * k) as u32).max(1),
-            imageops::FilterType::Triangle,
-        );
         let mut frame = room.clone();
-        let at = ((x - g.eye_mid.x * k) as i64, (y - g.eye_mid.y * k) as i64);
-        imageops::replace(&mut frame, &scaled, at.0, at.1);
+        super::bench::paste_portrait(&mut frame, portrait, &g, face, (x, y));
         frames.push(encode(&frame)?);
     }
     let empty = encode(&room)?;
