@@ -1,24 +1,26 @@
-//! capture-kiosk: a touchscreen kiosk that takes exam-registration ID photos on site.
+//! capture-kiosk: the kiosk application. The touchscreen controller (`kiosk`) wires the
+//! libraries together: the pure core (`capture-core`), the device adapters and simulators
+//! (`capture-devices`), the local store (`capture-store`), the uploader (`capture-upload`) and
+//! the hub (`capture-hub`), each its own crate so that what each knows is checked by Cargo; see
+//! ARCHITECTURE.md for the map.
 //!
-//! The crate is a pure core (engine, checks, photo maker, specs) with the command line as its
-//! edge; see ARCHITECTURE.md for the map.
+//! The libraries are re-exported under the names they had as modules of one crate, so the
+//! command line and the tests address them one way.
 
-pub mod camera;
-pub mod catalog;
-pub mod checks;
-pub mod civil_time;
-pub mod engine;
-pub mod geometry;
-pub mod guidance;
-pub mod hub;
-pub mod hub_protocol;
-pub mod imaging;
 pub mod kiosk;
-pub mod photo;
-pub mod queue;
-pub mod reader;
-pub mod roster;
-pub mod session;
-pub mod store;
-pub mod upload;
-pub mod verification;
+
+pub use capture_core::{
+    catalog, checks, civil_time, engine, geometry, guidance, hub_protocol, imaging, photo, queue,
+    roster, session, verification,
+};
+pub use capture_devices::camera;
+pub use capture_hub as hub;
+pub use capture_store as store;
+pub use capture_upload as upload;
+
+/// The ID-card reader: the pure codec and card text from the core, the serial driver, the
+/// simulator and the chip-photo decoder from the device adapters.
+pub mod reader {
+    pub use capture_core::reader::*;
+    pub use capture_devices::reader::*;
+}

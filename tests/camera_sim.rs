@@ -1,7 +1,7 @@
 //! The simulated camera drives the engine: distance estimates against the scene's truth, and
 //! the live guide's prompts as light turns uneven, a second person steps in, glasses go on.
 
-mod common;
+use crate::common;
 
 use capture_kiosk::camera::simulated::{Portrait, Scene, SimulatedCamera};
 use capture_kiosk::camera::{CameraProfile, FrameSource};

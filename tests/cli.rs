@@ -1,6 +1,6 @@
 //! The `kiosk` binary end to end: exit codes, JSON lines, and bad input of every kind.
 
-mod common;
+use crate::common;
 
 use common::*;
 use image::RgbImage;

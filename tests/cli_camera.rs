@@ -1,7 +1,7 @@
 //! `kiosk camera …` end to end: snapshots of simulated scenes, calibration from a frame at a
 //! known distance, distance estimates from the calibrated profile, and an absent camera.
 
-mod common;
+use crate::common;
 
 use common::{run_kiosk, scratch};
 use std::path::PathBuf;

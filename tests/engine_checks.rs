@@ -1,7 +1,7 @@
 //! The engine and its checks on real photographs and defect variants derived from them: each
 //! defect must fail its own check and leave the others passing.
 
-mod common;
+use crate::common;
 
 use capture_kiosk::checks::CheckId;
 use capture_kiosk::geometry::Point;

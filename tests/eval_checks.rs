@@ -2,7 +2,7 @@
 //! that fails it and one that passes it, and the set's figures as a floor they must not fall
 //! below. Photos: `scripts/fetch-eval-photos`.
 
-mod common;
+use crate::common;
 
 use capture_kiosk::checks::calibration::Variant;
 use capture_kiosk::checks::CheckId;

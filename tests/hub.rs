@@ -2,7 +2,7 @@
 //! results flow back, refusals are sorted (quarantine vs retry), a hub that is away for the
 //! whole run costs nothing, near-duplicate photos are flagged, withdraw and locking, rosters.
 
-mod common;
+use crate::common;
 
 use capture_kiosk::hub_protocol::{Decision, RecordMeta, RejectReason, ReviewState};
 use capture_kiosk::store::{now_ms, Store};

@@ -3,7 +3,7 @@
 //! without credentials, cross-site logins. Attackers come from other loopback addresses
 //! (127.0.0.2 and up), as they would from other machines.
 
-mod common;
+use crate::common;
 
 use common::hubs::{fresh_dir, runtime, test_jpeg, TestHub};
 use std::io::{Read, Write};

@@ -3,7 +3,7 @@
 //! the retention purge (library and `kiosk hub purge`), and reviewers whose reset or removal
 //! ends their sessions.
 
-mod common;
+use crate::common;
 
 use capture_kiosk::hub::db::retention::{PurgeReason, RetentionPolicy};
 use capture_kiosk::hub::{Hub, HubConfig};

@@ -2,7 +2,7 @@
 //! slightly cropped) are flagged, different candidates' photos made to the same spec (same
 //! background, same framing) and other photos of the same person are not.
 
-mod common;
+use crate::common;
 
 use capture_kiosk::hub::{photo_hash, DUPLICATE_DISTANCE};
 use capture_kiosk::photo::make_photo;

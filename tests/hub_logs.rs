@@ -1,7 +1,7 @@
 //! The hub's log as a running program: a log that cannot be written (a full disk: stderr is
 //! /dev/full) never costs a request, and a value with a newline cannot forge a log line.
 
-mod common;
+use crate::common;
 
 use common::hubs::{free_port, fresh_dir, runtime, test_jpeg};
 use std::io::{BufRead, BufReader, Write};

@@ -1,13 +1,13 @@
 //! The hub against its own OpenAPI document: Schemathesis generates requests from the document
-//! the hub serves (`src/hub/openapi.yaml`), valid and invalid, sends them to a real hub on
+//! the hub serves (`crates/hub/src/openapi.yaml`), valid and invalid, sends them to a real hub on
 //! loopback and runs all its checks on the answers (no server error, every status, content
 //! type, header and body as documented, invalid data refused, valid data accepted, auth not
 //! ignored), once with a kiosk token and once with an administrator's session. The document and
 //! the code cannot drift apart without this failing. `scripts/setup` installs the pinned
-//! Schemathesis into `target/schemathesis-venv`; `src/hub/schemathesis.toml` holds the few
+//! Schemathesis into `target/schemathesis-venv`; `crates/hub/src/schemathesis.toml` holds the few
 //! per-route allowances, each with its reason.
 
-mod common;
+use crate::common;
 
 use common::hubs::TestHub;
 use std::path::{Path, PathBuf};
@@ -47,7 +47,7 @@ fn fuzz(hub: &TestHub, run: &str, token: &str, session: &str, extra: &[&str]) {
     let started = Instant::now();
     let mut child = Command::new(&st)
         .arg("--config-file")
-        .arg(repo().join("src/hub/schemathesis.toml"))
+        .arg(repo().join("crates/hub/src/schemathesis.toml"))
         .arg("run")
         .arg(format!("{}/api/v1/openapi.yaml", hub.url))
         .args(["--url", &hub.url])
@@ -95,7 +95,7 @@ fn fuzz(hub: &TestHub, run: &str, token: &str, session: &str, extra: &[&str]) {
     );
     assert!(
         status.success(),
-        "schemathesis ({run}) found the hub and src/hub/openapi.yaml disagree ({status}); \
+        "schemathesis ({run}) found the hub and crates/hub/src/openapi.yaml disagree ({status}); \
          its report is above and in {}",
         log.display()
     );

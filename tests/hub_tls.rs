@@ -3,7 +3,7 @@
 //! as its CA (`kiosk queue link --ca`), drains its queue and shows the result. Without the
 //! certificate the link is refused with a message saying what to do.
 
-mod common;
+use crate::common;
 
 use common::hubs::{free_port, fresh_dir, kiosk_store, submit, test_jpeg};
 use std::io::{BufRead, BufReader};

@@ -3,7 +3,7 @@
 //! per exam profile, each ending with its record in the outbox, and then at a real hub on
 //! loopback. Screens are written to target/tmp/kiosk-flow/ to look at.
 
-mod common;
+use crate::common;
 
 use capture_kiosk::catalog::Catalog;
 use capture_kiosk::kiosk::app::PROFILES;

@@ -3,7 +3,7 @@
 //! Checked here: each screen draws something, English differs from Chinese on every screen
 //! (the translation is applied), and every @tr string has its English translation.
 
-mod common;
+use crate::common;
 
 use capture_kiosk::kiosk::demo::{install_headless_platform, save_png};
 use capture_kiosk::kiosk::{

@@ -4,7 +4,7 @@
 //! refused by it), the collection ended, another batch chosen with its figures, and the audit trail that
 //! shows all of it. Screens are written to target/tmp/kiosk-staff/ to look at.
 
-mod common;
+use crate::common;
 
 use capture_kiosk::catalog::Catalog;
 use capture_kiosk::hub_protocol::RosterEntry;

@@ -1,7 +1,7 @@
 //! The photo maker on a real capture: every shipped spec's photo validates against its own
 //! spec when read back, the background is painted without a halo, and print sheets render.
 
-mod common;
+use crate::common;
 
 use capture_kiosk::imaging::{decode_image, rgb_to_lab, DecodeLimits};
 use capture_kiosk::photo::{make_photo, sheet};

@@ -3,7 +3,7 @@
 //! and a note, and the kiosk then reports "rejected: reason". A screenshot of the page is
 //! written to target/tmp/review/ to look at.
 
-mod common;
+use crate::common;
 
 use base64::Engine as _;
 use capture_kiosk::store::Store;

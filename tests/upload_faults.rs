@@ -2,10 +2,10 @@
 //! moments and restarted, and the hub process is stopped and restarted twice. At the end every
 //! record is at the hub exactly once: none lost, none duplicated.
 //!
-//! The kiosk process is this test binary re-run with `--ignored --exact kiosk_process`: it
+//! The kiosk process is this test binary re-run with `--ignored --exact upload_faults::kiosk_process`: it
 //! submits captures through the real store and uploads them with the real uploader thread.
 
-mod common;
+use crate::common;
 
 use capture_kiosk::hub::db::HubDb;
 use capture_kiosk::store::Store;
@@ -79,7 +79,7 @@ fn start_kiosk(db: &std::path::Path) -> Child {
         .args([
             "--ignored",
             "--exact",
-            "kiosk_process",
+            "upload_faults::kiosk_process",
             "--nocapture",
             "--test-threads",
             "1",

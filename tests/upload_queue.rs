@@ -9,7 +9,7 @@
 //! The slow link is a proxy on loopback that relays the kiosk's bytes at a fixed rate (or stops
 //! relaying them after a number of bytes).
 
-mod common;
+use crate::common;
 
 use capture_kiosk::hub_protocol::{Decision, ReviewState};
 use capture_kiosk::store::{NewCapture, Store};

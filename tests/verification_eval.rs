@@ -1,6 +1,6 @@
 //! `kiosk eval-verify` and the ID card chip on real photos.
 
-mod common;
+use crate::common;
 
 use capture_kiosk::engine::{descriptor_distance, SAME_PERSON_DISTANCE};
 use capture_kiosk::reader::card::PHOTO_LEN;

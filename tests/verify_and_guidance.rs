@@ -1,6 +1,6 @@
 //! Face verification on real photos, and the live guide on frames made from them.
 
-mod common;
+use crate::common;
 
 use capture_kiosk::engine::{descriptor_distance, SAME_PERSON_DISTANCE};
 use capture_kiosk::guidance::{CameraModel, LiveGuide, Prompt};

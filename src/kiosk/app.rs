@@ -1432,9 +1432,10 @@ impl App {
         let Some(held) = &self.devices.held_up else {
             return;
         };
-        if let Some(phone) =
-            crate::camera::simulated::phone_showing_qr(&super::demo::demo_collection_code(), 9)
-        {
+        if let Some(phone) = crate::camera::simulated::phone_showing_qr(
+            &super::demo_people::demo_collection_code(),
+            9,
+        ) {
             held.show(phone);
         }
     }

@@ -8,6 +8,7 @@ slint::include_modules!();
 pub mod app;
 pub mod camera_worker;
 pub mod demo;
+pub mod demo_people;
 pub mod devices;
 pub mod preview;
 pub mod print;

@@ -1,0 +1,489 @@
+//! The checks: a fixed vocabulary of measures, each with its number, its limit and, when it
+//! fails, a reason and a fix in Chinese and English that a candidate understands.
+//!
+//! Architecture invariant: pure; works on an image buffer and the engine's analysis.
+
+pub mod calibration;
+pub mod exposure;
+pub mod measures;
+mod reasons;
+
+use crate::catalog::{ExamProfile, PhotoSpec};
+use crate::engine::{StillAnalysis, Subject};
+use crate::framing::{framing_for, Framing};
+use crate::imaging::lab_of;
+use image::RgbImage;
+use measures::SkinPatches;
+use serde::{Deserialize, Serialize};
+
+pub use crate::catalog::CheckLimits;
+
+pub use reasons::Reason;
+
+/// The public check vocabulary. Names are part of the command line's JSON interface.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CheckId {
+    FaceCount,
+    FaceSize,
+    FaceInFrame,
+    HeadPose,
+    EyesOpen,
+    MouthClosed,
+    Glasses,
+    Glare,
+    HairOcclusion,
+    Headwear,
+    LightUniformity,
+    Exposure,
+    Sharpness,
+    Background,
+    ClothingContrast,
+    Resolution,
+}
+
+impl CheckId {
+    pub const ALL: [CheckId; 16] = [
+        CheckId::FaceCount,
+        CheckId::FaceSize,
+        CheckId::FaceInFrame,
+        CheckId::HeadPose,
+        CheckId::EyesOpen,
+        CheckId::MouthClosed,
+        CheckId::Glasses,
+        CheckId::Glare,
+        CheckId::HairOcclusion,
+        CheckId::Headwear,
+        CheckId::LightUniformity,
+        CheckId::Exposure,
+        CheckId::Sharpness,
+        CheckId::Background,
+        CheckId::ClothingContrast,
+        CheckId::Resolution,
+    ];
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CheckId::FaceCount => "face_count",
+            CheckId::FaceSize => "face_size",
+            CheckId::FaceInFrame => "face_in_frame",
+            CheckId::HeadPose => "head_pose",
+            CheckId::EyesOpen => "eyes_open",
+            CheckId::MouthClosed => "mouth_closed",
+            CheckId::Glasses => "glasses",
+            CheckId::Glare => "glare",
+            CheckId::HairOcclusion => "hair_occlusion",
+            CheckId::Headwear => "headwear",
+            CheckId::LightUniformity => "light_uniformity",
+            CheckId::Exposure => "exposure",
+            CheckId::Sharpness => "sharpness",
+            CheckId::Background => "background",
+            CheckId::ClothingContrast => "clothing_contrast",
+            CheckId::Resolution => "resolution",
+        }
+    }
+}
+
+/// The allowed range of a measure; an open side is `None`. No limit at all: informational.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize)]
+pub struct Limit {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub min: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max: Option<f64>,
+}
+
+impl Limit {
+    pub fn at_least(v: f32) -> Self {
+        Self {
+            min: Some(round(v)),
+            max: None,
+        }
+    }
+    pub fn at_most(v: f32) -> Self {
+        Self {
+            min: None,
+            max: Some(round(v)),
+        }
+    }
+    pub fn between(a: f32, b: f32) -> Self {
+        Self {
+            min: Some(round(a)),
+            max: Some(round(b)),
+        }
+    }
+    pub fn admits(&self, v: f32) -> bool {
+        let v = v as f64;
+        self.min.is_none_or(|m| v >= m) && self.max.is_none_or(|m| v <= m)
+    }
+}
+
+fn round(v: f32) -> f64 {
+    (v as f64 * 1000.0).round() / 1000.0
+}
+
+/// One check's outcome.
+#[derive(Clone, Debug, Serialize)]
+pub struct CheckResult {
+    pub id: CheckId,
+    pub ok: bool,
+    /// The measured number; `None` when it could not be measured (no face).
+    pub value: Option<f64>,
+    /// `None`: the profile does not apply this check (informational).
+    pub limit: Option<Limit>,
+    /// Why it failed and what to do; `None` when it passed.
+    pub reason: Option<Reason>,
+    /// Extra numbers behind the value (pose angles, clipping share, …).
+    #[serde(skip_serializing_if = "serde_json::Map::is_empty")]
+    pub detail: serde_json::Map<String, serde_json::Value>,
+}
+
+/// All checks on one photo.
+#[derive(Clone, Debug, Serialize)]
+pub struct CheckReport {
+    pub ok: bool,
+    pub faces: usize,
+    pub checks: Vec<CheckResult>,
+}
+
+impl CheckReport {
+    pub fn get(&self, id: CheckId) -> Option<&CheckResult> {
+        self.checks.iter().find(|c| c.id == id)
+    }
+    pub fn failed(&self) -> impl Iterator<Item = &CheckResult> {
+        self.checks.iter().filter(|c| !c.ok)
+    }
+}
+
+struct Builder {
+    checks: Vec<CheckResult>,
+}
+
+impl Builder {
+    fn push(
+        &mut self,
+        id: CheckId,
+        value: f32,
+        limit: Option<Limit>,
+        direction: impl Fn(f32) -> &'static str,
+    ) -> &mut CheckResult {
+        let ok = limit.is_none_or(|l| l.admits(value));
+        let reason = (!ok).then(|| reasons::reason(id, direction(value)));
+        self.checks.push(CheckResult {
+            id,
+            ok,
+            value: Some(round(value)),
+            limit,
+            reason,
+            detail: Default::default(),
+        });
+        self.checks.last_mut().expect("just pushed")
+    }
+    fn unmeasured(&mut self, id: CheckId) {
+        self.checks.push(CheckResult {
+            id,
+            ok: false,
+            value: None,
+            limit: None,
+            reason: Some(reasons::reason(id, "unmeasured")),
+            detail: Default::default(),
+        });
+    }
+}
+
+/// Runs every check on a capture for a profile's spec. Face size and framing are judged on the
+/// maker's plan for this capture: framing that the crop fixes is not a failure.
+pub fn evaluate(
+    img: &RgbImage,
+    analysis: &StillAnalysis,
+    spec: &PhotoSpec,
+    profile: &ExamProfile,
+) -> CheckReport {
+    let lim = &profile.limits;
+    let mut b = Builder {
+        checks: Vec::with_capacity(16),
+    };
+    let faces = analysis.faces.len();
+    b.push(
+        CheckId::FaceCount,
+        faces as f32,
+        Some(Limit::between(1.0, 1.0)),
+        |v| if v < 1.0 { "none" } else { "several" },
+    );
+
+    let subject = analysis.subject.as_ref();
+    let framing = framing_for(analysis, spec, profile);
+    match (subject, framing.as_ref()) {
+        (Some(s), Some(f)) => face_checks(&mut b, img, s, f, spec, profile),
+        _ => {
+            for id in CheckId::ALL
+                .iter()
+                .filter(|id| !matches!(id, CheckId::FaceCount | CheckId::Resolution))
+            {
+                b.unmeasured(*id);
+            }
+        }
+    }
+    let short = img.width().min(img.height()) as f32;
+    b.push(
+        CheckId::Resolution,
+        short,
+        Some(Limit::at_least(lim.min_image_side as f32)),
+        |_| "low",
+    );
+    // keep the vocabulary's order whatever order the measures ran in
+    b.checks
+        .sort_by_key(|c| CheckId::ALL.iter().position(|i| *i == c.id));
+    let ok = b.checks.iter().all(|c| c.ok);
+    CheckReport {
+        ok,
+        faces,
+        checks: b.checks,
+    }
+}
+
+/// A colour measure left to `exposure` on a washed-out face says so in its detail.
+fn not_applied_on_washed_out_face(r: &mut CheckResult) {
+    r.detail.insert(
+        "not_applied".into(),
+        "face over-exposed: see exposure".into(),
+    );
+}
+
+fn face_checks(
+    b: &mut Builder,
+    img: &RgbImage,
+    s: &Subject,
+    f: &Framing,
+    spec: &PhotoSpec,
+    profile: &ExamProfile,
+) {
+    let lim = &profile.limits;
+    let mesh = &s.mesh;
+    let skin = SkinPatches::new(img, mesh);
+    let light = exposure::ExposureReading::read(img, mesh, &skin);
+    // a face washed out all over is one problem (exposure), not also a glare, hair, hat or
+    // teeth problem: skin burnt to white no longer looks like skin to those measures
+    let washed_out = light.washed_out(lim);
+
+    // face size: how much the maker must enlarge the face to reach the spec's size
+    let needed = (f.scale * s.geometry.face_width / lim.max_upscale).ceil();
+    b.push(
+        CheckId::FaceSize,
+        s.geometry.face_width,
+        Some(Limit::at_least(needed)),
+        |_| "small",
+    );
+
+    let inside = if s.geometry.crown_cut {
+        0.0
+    } else {
+        f.inside_share
+    };
+    let r = b.push(
+        CheckId::FaceInFrame,
+        inside,
+        Some(Limit::at_least(lim.min_frame_inside)),
+        |_| "cut",
+    );
+    r.detail.insert("crop_feasible".into(), f.feasible.into());
+    if r.ok && !f.feasible {
+        r.ok = false;
+        r.reason = Some(reasons::reason(CheckId::FaceInFrame, "geometry"));
+    }
+
+    let p = s.pose;
+    let ratios = [
+        (
+            p.yaw.abs() / lim.max_yaw_deg,
+            p.yaw,
+            lim.max_yaw_deg,
+            if p.yaw > 0.0 { "yaw+" } else { "yaw-" },
+        ),
+        (
+            p.pitch.abs() / lim.max_pitch_deg,
+            p.pitch,
+            lim.max_pitch_deg,
+            if p.pitch > 0.0 { "pitch+" } else { "pitch-" },
+        ),
+        (
+            p.roll.abs() / lim.max_roll_deg,
+            p.roll,
+            lim.max_roll_deg,
+            "roll",
+        ),
+    ];
+    let worst = ratios
+        .iter()
+        .copied()
+        .fold(ratios[0], |a, c| if c.0 > a.0 { c } else { a });
+    let r = b.push(
+        CheckId::HeadPose,
+        worst.1.abs(),
+        Some(Limit::at_most(worst.2)),
+        move |_| worst.3,
+    );
+    for (k, v) in [("yaw", p.yaw), ("pitch", p.pitch), ("roll", p.roll)] {
+        r.detail.insert(k.into(), round(v).into());
+    }
+
+    let r = b.push(
+        CheckId::EyesOpen,
+        s.eye_openness,
+        Some(Limit::at_least(lim.min_eye_openness)),
+        |_| "closed",
+    );
+    r.detail
+        .insert("right".into(), round(s.eyes.right_open).into());
+    r.detail
+        .insert("left".into(), round(s.eyes.left_open).into());
+    let r = b.push(
+        CheckId::MouthClosed,
+        measures::mouth_gap(mesh),
+        Some(Limit::at_most(lim.max_mouth_gap)),
+        |_| "open",
+    );
+    let teeth = measures::teeth_share(img, mesh);
+    r.detail.insert("teeth".into(), round(teeth).into());
+    r.detail
+        .insert("max_teeth".into(), round(lim.max_teeth_share).into());
+    if r.ok && teeth > lim.max_teeth_share && !washed_out {
+        r.ok = false;
+        r.reason = Some(reasons::reason(CheckId::MouthClosed, "teeth"));
+    }
+
+    let glasses_forbidden = profile.forbids_glasses(spec);
+    let g = measures::glasses_lines(img, mesh);
+    let r = b.push(
+        CheckId::Glasses,
+        measures::glasses_evidence(&g),
+        glasses_forbidden.then(|| Limit::at_most(lim.max_glasses_evidence)),
+        |_| "worn",
+    );
+    r.detail.insert("bridge".into(), round(g.bridge).into());
+    r.detail
+        .insert("thin_bridge".into(), round(g.thin_bridge).into());
+    r.detail.insert("rims".into(), round(g.rims).into());
+    r.detail.insert("temples".into(), round(g.temples).into());
+
+    let r = b.push(
+        CheckId::Glare,
+        measures::glare(img, mesh, &skin),
+        (!washed_out).then(|| Limit::at_most(lim.max_glare)),
+        |_| "glare",
+    );
+    if washed_out {
+        not_applied_on_washed_out_face(r);
+    }
+    let brows = measures::hair_over_brows(img, mesh, &skin);
+    let r = b.push(
+        CheckId::HairOcclusion,
+        measures::brow_eye_occlusion(img, mesh, &skin),
+        (!washed_out).then(|| Limit::at_most(lim.max_brow_eye_occlusion)),
+        |_| "covered",
+    );
+    r.detail
+        .insert("over_both_brows".into(), round(brows.both).into());
+    r.detail
+        .insert("over_one_brow".into(), round(brows.one).into());
+    // a fringe over both brows leaves the eyes' band looking open: its own limit
+    if !washed_out && r.ok && brows.both > lim.max_hair_over_brows {
+        r.ok = false;
+        r.reason = Some(reasons::reason(CheckId::HairOcclusion, "covered"));
+    }
+    if washed_out {
+        not_applied_on_washed_out_face(r);
+    }
+    let worn = measures::worn_cover(img, mesh, &s.mask, &skin, s.geometry.crown);
+    let r = b.push(
+        CheckId::Headwear,
+        worn.share,
+        (!washed_out).then(|| Limit::at_most(lim.max_worn_cover)),
+        |_| "worn",
+    );
+    r.detail.insert("hair_seen".into(), worn.hair_seen.into());
+    if washed_out {
+        not_applied_on_washed_out_face(r);
+    }
+    b.push(
+        CheckId::LightUniformity,
+        measures::light_uniformity(&skin),
+        Some(Limit::at_least(lim.min_light_uniformity)),
+        |_| "uneven",
+    );
+
+    let fault = light.fault(lim);
+    let r = b.push(
+        CheckId::Exposure,
+        light.mean,
+        Some(Limit::between(lim.exposure[0], lim.exposure[1])),
+        |v| if v < 128.0 { "dark" } else { "bright" },
+    );
+    r.detail.insert(
+        "clipped_share".into(),
+        round(light.clipped_black + light.clipped_white).into(),
+    );
+    r.detail
+        .insert("highlights".into(), round(light.highlights).into());
+    r.detail.insert(
+        "frame_highlight".into(),
+        round(light.frame_highlight).into(),
+    );
+    r.detail
+        .insert("lit_side".into(), round(light.lit_side).into());
+    if let (true, Some(f)) = (r.ok, fault) {
+        r.ok = false;
+        r.reason = Some(reasons::reason(CheckId::Exposure, f.direction()));
+    }
+
+    b.push(
+        CheckId::Sharpness,
+        measures::sharpness(img, mesh),
+        Some(Limit::at_least(lim.min_sharpness)),
+        |_| "blur",
+    );
+
+    // the background only matters where the kiosk keeps the real one
+    let bg_region = f.source_region();
+    match measures::background_lab(img, &bg_region, &s.mask) {
+        Some((mean, spread)) => {
+            let targets =
+                std::iter::once(spec.background).chain(spec.backgrounds_allowed.iter().copied());
+            let colour_off = targets
+                .map(|c| measures::delta_e(mean, lab_of(c)))
+                .fold(f32::MAX, f32::min);
+            let value = colour_off.max(spread * 1.5);
+            let limit =
+                (!profile.replace_background).then(|| Limit::at_most(lim.max_background_delta_e));
+            let r = b.push(CheckId::Background, value, limit, move |_| {
+                if spread * 1.5 > colour_off {
+                    "busy"
+                } else {
+                    "colour"
+                }
+            });
+            r.detail
+                .insert("colour_delta_e".into(), round(colour_off).into());
+            r.detail.insert("spread".into(), round(spread).into());
+        }
+        None => {
+            // the person fills the frame: nothing to judge, nothing wrong
+            b.push(CheckId::Background, 0.0, None, |_| "colour");
+        }
+    }
+
+    let bg = spec.background;
+    match measures::clothing_lab(img, mesh, &s.mask) {
+        Some(cloth) => {
+            let d = measures::colour_distance(cloth, lab_of(bg));
+            b.push(
+                CheckId::ClothingContrast,
+                d,
+                Some(Limit::at_least(lim.min_clothing_delta_e)),
+                |_| "close",
+            );
+        }
+        None => {
+            b.push(CheckId::ClothingContrast, 0.0, None, |_| "close");
+        }
+    }
+}

@@ -1,0 +1,123 @@
+//! Who may see what: reviewers added, reset and removed (a reset or a removal ends their
+//! sessions), the batches each kiosk is assigned to, and the rosters, which a kiosk reads only
+//! for its own batches.
+
+use super::HubDb;
+use capture_core::hub_protocol::RosterEntry;
+use capture_store::{now_ms, StoreError};
+use rusqlite::{params, OptionalExtension, TransactionBehavior};
+
+impl HubDb {
+    /// Removes a reviewer and ends their sessions; false if there is no such reviewer. Their
+    /// past decisions keep their name.
+    pub fn remove_reviewer(&mut self, user: &str) -> Result<bool, StoreError> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        tx.execute("DELETE FROM web_sessions WHERE user = ?1", params![user])?;
+        let removed = tx.execute("DELETE FROM reviewers WHERE user = ?1", params![user])? == 1;
+        tx.commit()?;
+        if removed {
+            self.event("admin", "remove_reviewer", None, user)?;
+        }
+        Ok(removed)
+    }
+
+    /// Open login sessions of a reviewer (the command line reports what a reset ended).
+    pub fn session_count(&self, user: &str) -> Result<i64, StoreError> {
+        Ok(self.conn.query_row(
+            "SELECT COUNT(*) FROM web_sessions WHERE user = ?1 AND expires_at > ?2",
+            params![user, now_ms()],
+            |r| r.get(0),
+        )?)
+    }
+
+    /// The id of the active (not revoked) kiosk named `name`.
+    pub fn active_kiosk_id(&self, name: &str) -> Result<Option<String>, StoreError> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT id FROM kiosks WHERE name = ?1 AND revoked_at IS NULL",
+                params![name],
+                |r| r.get(0),
+            )
+            .optional()?)
+    }
+
+    /// Lets the kiosk named `kiosk_name` read `batch_id`'s roster; false if there is no such
+    /// active kiosk.
+    pub fn assign_batch(&self, kiosk_name: &str, batch_id: &str) -> Result<bool, StoreError> {
+        let Some(id) = self.active_kiosk_id(kiosk_name)? else {
+            return Ok(false);
+        };
+        self.conn.execute(
+            "INSERT OR IGNORE INTO kiosk_batches (kiosk_id, batch_id) VALUES (?1, ?2)",
+            params![id, batch_id],
+        )?;
+        self.event("admin", "assign_batch", None, &format!("{id} {batch_id}"))?;
+        Ok(true)
+    }
+
+    /// Takes `batch_id` from the kiosk named `kiosk_name`; false if it was not assigned.
+    pub fn unassign_batch(&self, kiosk_name: &str, batch_id: &str) -> Result<bool, StoreError> {
+        let Some(id) = self.active_kiosk_id(kiosk_name)? else {
+            return Ok(false);
+        };
+        let n = self.conn.execute(
+            "DELETE FROM kiosk_batches WHERE kiosk_id = ?1 AND batch_id = ?2",
+            params![id, batch_id],
+        )?;
+        if n > 0 {
+            self.event("admin", "unassign_batch", None, &format!("{id} {batch_id}"))?;
+        }
+        Ok(n > 0)
+    }
+
+    /// Replaces a batch's roster. Its passwords must be sealed already
+    /// (`capture_core::roster::seal_secrets`, slow, so before the database lock is taken).
+    pub fn replace_roster(
+        &mut self,
+        batch_id: &str,
+        rows: &[RosterEntry],
+        actor: &str,
+    ) -> Result<(), StoreError> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        capture_store::write_roster(&tx, batch_id, rows)?;
+        tx.commit()?;
+        self.event(
+            actor,
+            "import_roster",
+            None,
+            &format!("{batch_id}: {} rows", rows.len()),
+        )?;
+        Ok(())
+    }
+
+    /// A batch's roster, for administrators and the review page.
+    pub fn roster(&self, batch_id: &str) -> Result<Vec<RosterEntry>, StoreError> {
+        let mut stmt = self.conn.prepare(
+            "SELECT candidate_key, name, id_number, ethnicity, address, phone, secret FROM roster WHERE batch_id = ?1 ORDER BY candidate_key",
+        )?;
+        let rows = stmt.query_map(params![batch_id], capture_store::roster_row)?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// A batch's roster as a kiosk may read it: None unless the kiosk is assigned the batch.
+    pub fn roster_for_kiosk(
+        &self,
+        kiosk_id: &str,
+        batch_id: &str,
+    ) -> Result<Option<Vec<RosterEntry>>, StoreError> {
+        let assigned: bool = self.conn.query_row(
+            "SELECT EXISTS (SELECT 1 FROM kiosk_batches WHERE kiosk_id = ?1 AND batch_id = ?2)",
+            params![kiosk_id, batch_id],
+            |r| r.get(0),
+        )?;
+        if !assigned {
+            return Ok(None);
+        }
+        self.roster(batch_id).map(Some)
+    }
+}

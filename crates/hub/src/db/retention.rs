@@ -1,0 +1,163 @@
+//! The hub's retention policy. Withdrawn records and rejected records the candidate replaced
+//! with a newer one go first; decided records (approved, or rejected and never replaced) go
+//! only if the administrator sets an age for them. A purged record keeps its row (its key,
+//! fingerprint and state, so a kiosk's replay is still answered and its status still flows
+//! back) but loses the candidate number, the check report, the note, the perceptual hash and
+//! its photo files.
+
+use super::HubDb;
+use capture_store::StoreError;
+use rusqlite::{params, TransactionBehavior};
+use std::time::Duration;
+
+/// What a purge removes and when.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RetentionPolicy {
+    /// A withdrawn record, this long after it was withdrawn.
+    pub withdrawn_after: Duration,
+    /// A rejected record whose candidate sent a newer record, this long after the rejection.
+    pub replaced_after: Duration,
+    /// Any decided record (approved or rejected), this long after the decision; None keeps
+    /// them until the administrator says otherwise.
+    pub decided_after: Option<Duration>,
+}
+
+impl Default for RetentionPolicy {
+    fn default() -> Self {
+        const DAY: Duration = Duration::from_secs(86_400);
+        RetentionPolicy {
+            withdrawn_after: Duration::ZERO,
+            // the reviewer of the replacement may still compare it with the rejected photo
+            replaced_after: 7 * DAY,
+            decided_after: None,
+        }
+    }
+}
+
+/// Why a record was purged.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PurgeReason {
+    Withdrawn,
+    Replaced,
+    Decided,
+}
+
+impl PurgeReason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PurgeReason::Withdrawn => "withdrawn",
+            PurgeReason::Replaced => "replaced",
+            PurgeReason::Decided => "decided",
+        }
+    }
+}
+
+/// One record whose personal data was purged, and the photo files (relative to the photos
+/// folder) that are to be deleted now that the row no longer names them.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PurgedRecord {
+    pub record_id: String,
+    pub reason: PurgeReason,
+    pub files: Vec<String>,
+}
+
+fn ms(d: Duration) -> i64 {
+    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
+}
+
+impl HubDb {
+    /// Purges the rows `policy` says are due at `now` in one transaction and returns them
+    /// with the files to delete. The rows are committed first: a crash before the files are
+    /// deleted leaves files no row names, which the hub's start-up sweep removes.
+    pub fn purge_due(
+        &mut self,
+        policy: &RetentionPolicy,
+        now: i64,
+    ) -> Result<Vec<PurgedRecord>, StoreError> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let mut due: Vec<(String, PurgeReason, String, i64)> = Vec::new();
+        {
+            let mut pick =
+                |sql: &str, cutoff: i64, reason: PurgeReason| -> Result<(), StoreError> {
+                    let mut stmt = tx.prepare(sql)?;
+                    let rows = stmt.query_map(params![cutoff], |r| {
+                        Ok((
+                            r.get::<_, String>(0)?,
+                            r.get::<_, String>(1)?,
+                            r.get::<_, i64>(2)?,
+                        ))
+                    })?;
+                    for row in rows {
+                        let (id, file, documents) = row?;
+                        if !due.iter().any(|d| d.0 == id) {
+                            due.push((id, reason, file, documents));
+                        }
+                    }
+                    Ok(())
+                };
+            pick(
+                "SELECT id, photo_file, documents FROM records
+                 WHERE purged_at IS NULL AND state = 'withdrawn' AND COALESCE(reviewed_at, received_at) <= ?1
+                 ORDER BY id",
+                now - ms(policy.withdrawn_after),
+                PurgeReason::Withdrawn,
+            )?;
+            pick(
+                "SELECT r.id, r.photo_file, r.documents FROM records r
+                 WHERE r.purged_at IS NULL AND r.state = 'rejected' AND COALESCE(r.reviewed_at, r.received_at) <= ?1
+                   AND EXISTS (SELECT 1 FROM records n WHERE n.profile = r.profile
+                               AND n.candidate_key = r.candidate_key AND n.received_at > r.received_at)
+                 ORDER BY r.id",
+                now - ms(policy.replaced_after),
+                PurgeReason::Replaced,
+            )?;
+            if let Some(after) = policy.decided_after {
+                pick(
+                    "SELECT id, photo_file, documents FROM records
+                     WHERE purged_at IS NULL AND state IN ('approved', 'rejected') AND reviewed_at <= ?1
+                     ORDER BY id",
+                    now - ms(after),
+                    PurgeReason::Decided,
+                )?;
+            }
+        }
+        let mut purged = Vec::with_capacity(due.len());
+        for (id, reason, file, documents) in due {
+            tx.execute(
+                "UPDATE records SET candidate_key = 'purged', report = '{}', note = '', phash = x'',
+                                    photo_file = '', purged_at = ?2
+                 WHERE id = ?1",
+                params![id, now],
+            )?;
+            let mut files = Vec::new();
+            if !file.is_empty() {
+                let docs: Vec<String> = (0..documents)
+                    .map(|n| super::document_file(&file, n as usize))
+                    .collect();
+                files.push(file);
+                files.extend(docs);
+            }
+            purged.push(PurgedRecord {
+                record_id: id,
+                reason,
+                files,
+            });
+        }
+        for p in &purged {
+            tx.execute(
+                "INSERT INTO events (at, actor, action, record_id, detail) VALUES (?1, 'retention', 'purge', ?2, ?3)",
+                params![now, p.record_id, p.reason.as_str()],
+            )?;
+        }
+        tx.commit()?;
+        if !purged.is_empty() {
+            // the write-ahead log's older frames still hold the old rows
+            let _busy: i64 = self
+                .conn
+                .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| r.get(0))?;
+        }
+        Ok(purged)
+    }
+}

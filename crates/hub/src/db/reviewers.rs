@@ -1,0 +1,138 @@
+//! Reviewers: argon2 password hashes, checks done off the database lock, login sessions.
+
+use super::{digest_hex, new_secret, HubDb, Reviewer};
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::Argon2;
+use capture_store::{now_ms, StoreError};
+use rusqlite::{params, OptionalExtension};
+
+/// Checks `password` against a stored argon2 hash; with no stored hash (an unknown user) it
+/// checks against a decoy made with the same parameters, so both answers take the same time
+/// and the timing does not tell which reviewer names exist. CPU-heavy: call it on a blocking
+/// thread, never under the database lock.
+pub fn verify_password(stored: Option<&str>, password: &str) -> bool {
+    static DECOY: std::sync::OnceLock<Option<String>> = std::sync::OnceLock::new();
+    let decoy = DECOY.get_or_init(|| {
+        let mut salt = [0u8; 16];
+        getrandom::fill(&mut salt).ok()?;
+        let salt = SaltString::encode_b64(&salt).ok()?;
+        let mut password = [0u8; 24];
+        getrandom::fill(&mut password).ok()?;
+        Argon2::default()
+            .hash_password(&password, &salt)
+            .ok()
+            .map(|h| h.to_string())
+    });
+    let (phc, real) = match stored {
+        Some(s) => (s, true),
+        None => match decoy {
+            Some(d) => (d.as_str(), false),
+            None => return false,
+        },
+    };
+    let Ok(parsed) = PasswordHash::new(phc) else {
+        return false;
+    };
+    let ok = Argon2::default()
+        .verify_password(password.as_bytes(), &parsed)
+        .is_ok();
+    ok && real
+}
+
+impl HubDb {
+    pub fn add_reviewer(
+        &self,
+        user: &str,
+        password: &str,
+        is_admin: bool,
+    ) -> Result<(), StoreError> {
+        let mut salt = [0u8; 16];
+        getrandom::fill(&mut salt).map_err(|e| StoreError::Crypto(e.to_string()))?;
+        let salt = SaltString::encode_b64(&salt).map_err(|e| StoreError::Crypto(e.to_string()))?;
+        let hash = Argon2::default()
+            .hash_password(password.as_bytes(), &salt)
+            .map_err(|e| StoreError::Crypto(e.to_string()))?
+            .to_string();
+        let tx = self.conn.unchecked_transaction()?;
+        tx.execute(
+            "INSERT INTO reviewers (user, password_hash, is_admin, created_at) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT(user) DO UPDATE SET password_hash = excluded.password_hash, is_admin = excluded.is_admin",
+            params![user, hash, is_admin, now_ms()],
+        )?;
+        // a reset password (lost, shared, or a reviewer leaving) ends every session opened
+        // with the old one, in the same commit
+        tx.execute("DELETE FROM web_sessions WHERE user = ?1", params![user])?;
+        tx.commit()?;
+        self.event("admin", "set_reviewer", None, user)?;
+        Ok(())
+    }
+
+    /// A reviewer's stored password hash (PHC string), if the user exists. Checking it is
+    /// [`verify_password`]'s job, off the database lock.
+    pub fn password_hash(&self, user: &str) -> Result<Option<String>, StoreError> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT password_hash FROM reviewers WHERE user = ?1",
+                params![user],
+                |r| r.get(0),
+            )
+            .optional()?)
+    }
+
+    /// Records a wrong password (the audit trail; the attempt limits are in memory).
+    pub fn login_failed(&self, user: &str) -> Result<(), StoreError> {
+        self.event(user, "login_failed", None, "")
+    }
+
+    /// Opens a login session for `user`, whose password was checked against `checked_hash`
+    /// (off the lock), and returns its secret; None if the password was reset or the reviewer
+    /// removed in between, so a session is never made with a password that no longer holds.
+    pub fn open_session(
+        &self,
+        user: &str,
+        checked_hash: &str,
+        lifetime_ms: i64,
+    ) -> Result<Option<String>, StoreError> {
+        if self.password_hash(user)?.as_deref() != Some(checked_hash) {
+            return Ok(None);
+        }
+        let secret = new_secret("")?;
+        let now = now_ms();
+        self.conn.execute(
+            "DELETE FROM web_sessions WHERE expires_at < ?1",
+            params![now],
+        )?;
+        self.conn.execute(
+            "INSERT INTO web_sessions (token_sha256, user, expires_at) VALUES (?1, ?2, ?3)",
+            params![digest_hex(secret.as_bytes()), user, now + lifetime_ms],
+        )?;
+        self.event(user, "login", None, "")?;
+        Ok(Some(secret))
+    }
+
+    pub fn logout(&self, secret: &str) -> Result<(), StoreError> {
+        self.conn.execute(
+            "DELETE FROM web_sessions WHERE token_sha256 = ?1",
+            params![digest_hex(secret.as_bytes())],
+        )?;
+        Ok(())
+    }
+
+    pub fn reviewer_by_session(&self, secret: &str) -> Result<Option<Reviewer>, StoreError> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT r.user, r.is_admin FROM web_sessions s JOIN reviewers r ON r.user = s.user
+                 WHERE s.token_sha256 = ?1 AND s.expires_at > ?2",
+                params![digest_hex(secret.as_bytes()), now_ms()],
+                |r| {
+                    Ok(Reviewer {
+                        user: r.get(0)?,
+                        is_admin: r.get(1)?,
+                    })
+                },
+            )
+            .optional()?)
+    }
+}

@@ -1,0 +1,203 @@
+//! The collection hub (`kiosk hub`): receives kiosks' uploads, keeps records in its own SQLite
+//! and photos on disk, serves the review page, the roster and the status kiosks fetch for
+//! returning candidates. The API is described in `crates/hub/src/openapi.yaml`.
+
+mod api;
+mod auth;
+pub mod db;
+mod duplicates;
+mod headers;
+mod login_guard;
+mod min_rate;
+mod orphans;
+pub mod process;
+pub mod purge;
+mod server;
+pub mod tls;
+mod web;
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use capture_core::hub_protocol::ErrorBody;
+use capture_store::StoreError;
+use db::{HashEntry, HubDb};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+pub use duplicates::{photo_hash, DUPLICATE_DISTANCE};
+pub use server::{serve, serve_tls, ConnectionLimits, PeerAddr};
+
+/// How a hub runs.
+#[derive(Clone, Debug)]
+pub struct HubConfig {
+    /// Holds `hub.sqlite` and `photos/`.
+    pub data_dir: PathBuf,
+    /// Largest request body accepted (a submission is metadata + photo + report).
+    pub max_body_bytes: usize,
+    /// Mark login cookies `Secure` (the hub is reached through https).
+    pub secure_cookies: bool,
+    /// What one client may hold open (connections, slow headers and bodies).
+    pub connections: ConnectionLimits,
+}
+
+impl HubConfig {
+    pub fn new(data_dir: PathBuf) -> Self {
+        HubConfig {
+            data_dir,
+            max_body_bytes: 8 << 20,
+            secure_cookies: false,
+            connections: ConnectionLimits::default(),
+        }
+    }
+}
+
+pub struct Hub {
+    db: Mutex<HubDb>,
+    index: Mutex<Vec<HashEntry>>,
+    photos: PathBuf,
+    config: HubConfig,
+    login_guard: login_guard::LoginGuard,
+    /// Photo decodes at once (each may take tens of MiB; see api::DOCUMENT_SIDES).
+    decode_slots: tokio::sync::Semaphore,
+    /// Submissions being received at once (each holds up to `max_body_bytes`).
+    upload_slots: tokio::sync::Semaphore,
+}
+
+/// An answer that is not a success: a status and a message a person can act on.
+#[derive(Debug)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub message: String,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, message: impl Into<String>) -> Self {
+        ApiError {
+            status,
+            message: message.into(),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        (
+            self.status,
+            Json(ErrorBody {
+                error: self.message,
+            }),
+        )
+            .into_response()
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        tracing::error!(target: "hub", error = ?e.to_string(), "database error");
+        ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "the hub's database failed; try again later",
+        )
+    }
+}
+
+impl From<std::io::Error> for ApiError {
+    fn from(e: std::io::Error) -> Self {
+        tracing::error!(target: "hub", error = ?e.to_string(), "disk error");
+        ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "the hub could not write to its disk; try again later",
+        )
+    }
+}
+
+impl Hub {
+    /// Opens the hub's data folder (created 0700 if missing; refused if other users can read
+    /// it) and loads the duplicate index.
+    pub fn open(config: HubConfig) -> anyhow::Result<Arc<Hub>> {
+        // everything this process writes from now on (photos, temporary files) is private,
+        // whichever function writes it
+        #[cfg(unix)]
+        // SAFETY: umask only swaps the process's file-creation mask; it cannot fail
+        unsafe {
+            libc::umask(0o077);
+        }
+        capture_store::private_dir(&config.data_dir)?;
+        let photos = config.data_dir.join("photos");
+        capture_store::tighten_dir(&photos)?;
+        let db = HubDb::open(&config.data_dir.join("hub.sqlite"))?;
+        let index = db.hashes()?;
+        let swept = orphans::sweep(&photos, &db)?;
+        if swept != orphans::Swept::default() {
+            tracing::info!(
+                target: "hub",
+                temporary = swept.temporary,
+                unreferenced = swept.unreferenced,
+                "removed photo files no record names (left by a crash or a full disk)"
+            );
+        }
+        // the decoy hash for unknown users is made now, so the first one is not slower
+        db::verify_password(None, "");
+        Ok(Arc::new(Hub {
+            db: Mutex::new(db),
+            index: Mutex::new(index),
+            photos,
+            config,
+            login_guard: login_guard::LoginGuard::new(),
+            decode_slots: tokio::sync::Semaphore::new(2),
+            upload_slots: tokio::sync::Semaphore::new(16),
+        }))
+    }
+
+    /// The database, for the command line's admin tasks and for handlers (on blocking threads).
+    pub fn db(&self) -> MutexGuard<'_, HubDb> {
+        // a handler that panicked while holding the lock left no half-written transaction
+        // (SQLite rolled it back), so the connection is still usable
+        self.db.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn index(&self) -> MutexGuard<'_, Vec<HashEntry>> {
+        self.index.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub fn config(&self) -> &HubConfig {
+        &self.config
+    }
+
+    /// The hub's HTTP routes.
+    pub fn router(self: &Arc<Self>) -> axum::Router {
+        api::routes(self)
+            .merge(web::routes(self))
+            // the document promises an ErrorBody for every 404, also for a path no route has
+            // (e.g. an empty record id)
+            .fallback(|| async {
+                ApiError::new(
+                    StatusCode::NOT_FOUND,
+                    "no such route; the API is described at /api/v1/openapi.yaml",
+                )
+            })
+            .layer(axum::extract::DefaultBodyLimit::max(
+                self.config.max_body_bytes,
+            ))
+            .layer(axum::middleware::from_fn(headers::secure_headers))
+            .with_state(self.clone())
+    }
+}
+
+/// Runs `f` on a blocking thread (SQLite, disk, JPEG decoding) so the async workers stay free.
+async fn blocking<T: Send + 'static>(
+    hub: &Arc<Hub>,
+    f: impl FnOnce(&Hub) -> Result<T, ApiError> + Send + 'static,
+) -> Result<T, ApiError> {
+    let hub = hub.clone();
+    tokio::task::spawn_blocking(move || f(&hub))
+        .await
+        .map_err(|e| {
+            tracing::error!(target: "hub", error = ?e.to_string(), "handler failed");
+            ApiError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "the hub failed; try again later",
+            )
+        })?
+}

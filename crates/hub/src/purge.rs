@@ -1,0 +1,53 @@
+//! Runs the retention policy (`db::retention`): the rows first, then the photo files they
+//! named, then the duplicate index. `kiosk hub purge` reports what went, by id only.
+
+use super::db::retention::{PurgeReason, PurgedRecord, RetentionPolicy};
+use super::Hub;
+use capture_store::StoreError;
+
+/// What one purge removed.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct PurgeReport {
+    pub records: Vec<PurgedRecord>,
+    /// Photo and document files deleted.
+    pub files_removed: usize,
+    /// Files a purged row named that were already gone.
+    pub files_missing: usize,
+}
+
+impl PurgeReport {
+    pub fn count(&self, reason: PurgeReason) -> usize {
+        self.records.iter().filter(|r| r.reason == reason).count()
+    }
+}
+
+impl Hub {
+    /// Purges what `policy` says is due at `now` (Unix ms).
+    pub fn purge(&self, policy: &RetentionPolicy, now: i64) -> Result<PurgeReport, StoreError> {
+        let records = self.db().purge_due(policy, now)?;
+        let mut report = PurgeReport::default();
+        for r in &records {
+            for file in &r.files {
+                let path = self.photo_path(file);
+                match std::fs::remove_file(&path) {
+                    Ok(()) => report.files_removed += 1,
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => report.files_missing += 1,
+                    Err(e) => {
+                        return Err(StoreError::Io {
+                            path: path.display().to_string(),
+                            detail: format!(
+                                "{e}; record {} is purged in the database, delete the file by hand",
+                                r.record_id
+                            ),
+                        })
+                    }
+                }
+            }
+            tracing::info!(record = %r.record_id, reason = r.reason.as_str(), "record purged");
+        }
+        self.index()
+            .retain(|e| !records.iter().any(|r| r.record_id == e.record_id));
+        report.records = records;
+        Ok(report)
+    }
+}
