@@ -1,0 +1,355 @@
+//! The controller's identification: the card reader, the keypad, the collection code on the
+//! camera and the roster match, each turned into session events.
+
+use super::*;
+use crate::hub_protocol::RosterEntry;
+use crate::imaging::{decode_image, DecodeLimits};
+use crate::reader::card::CardType;
+use crate::session::identify::{
+    collection_code, id_tail, match_roster, FieldChars, FieldState, RosterCheck,
+};
+use crate::session::{Candidate, Event, PreviousRecord, Screen};
+
+impl App {
+    // ------------------------------------------------------------------ identification
+
+    /// A card was read while the identify screen is up.
+    pub(super) fn card_read(&mut self, read: crate::reader::driver::CardRead) {
+        if let Some(sim) = &self.devices.simulated_reader {
+            // the demo candidate takes the card back once it was read
+            sim.lift();
+        }
+        if self.session.screen != Screen::Identify {
+            return;
+        }
+        let card = read.card;
+        if read.expired {
+            self.dispatch(Event::IdentifyFailed {
+                zh: "身份证已过期，请使用有效证件".into(),
+                en: "this ID card has expired; please use a valid document".into(),
+            });
+            return;
+        }
+        let roster_size = self.store.roster_size(&self.batch).unwrap_or(0);
+        let entry = self
+            .store
+            .roster_by_id_number(&self.batch, &card.id_number)
+            .ok()
+            .flatten();
+        let roster = if roster_size == 0 {
+            // no roster for this batch yet: nobody can be matched (R-ID-2); staff sees it
+            RosterCheck {
+                blocked: vec!["roster"],
+                warned: Vec::new(),
+                on_roster: false,
+            }
+        } else {
+            match_roster(
+                &card.name,
+                &card.id_number,
+                &card.ethnicity,
+                &card.address,
+                entry.as_ref(),
+            )
+        };
+        let key = entry
+            .as_ref()
+            .map(|e| e.candidate_key.clone())
+            .unwrap_or_else(|| card.id_number.clone());
+        let candidate = Candidate {
+            candidate_key: key,
+            name: card.name.clone(),
+            id_number: card.id_number.clone(),
+            ethnicity: card.ethnicity.clone(),
+            address: card.address.clone(),
+            resident_card: card.card_type == CardType::Resident,
+            other_document: card.card_type != CardType::Resident,
+            has_reference_face: false,
+        };
+        self.identified(candidate, roster);
+    }
+
+    /// Identification succeeded: roster photo, earlier records and attempts, then the session.
+    pub(super) fn identified(&mut self, mut candidate: Candidate, roster: RosterCheck) {
+        self.candidate_key = candidate.candidate_key.clone();
+        self.reference = self
+            .store
+            .roster_photo(&self.batch, &candidate.candidate_key)
+            .ok()
+            .flatten()
+            .and_then(|b| decode_image(&b, DecodeLimits::default()).ok());
+        candidate.has_reference_face = self.reference.is_some();
+        let previous = self
+            .store
+            .candidate_captures(&self.profile.name, &candidate.candidate_key)
+            .ok()
+            .and_then(|v| v.into_iter().next())
+            .map(|c| PreviousRecord {
+                record_id: c.id.clone(),
+                review: c.review_state,
+                status_line: c.status_line(),
+            });
+        // the attempt limit rests on this count: unreadable, the kiosk stops (never 0)
+        let failures = match self
+            .store
+            .consecutive_failures(&self.profile.name, &candidate.candidate_key)
+        {
+            Ok(n) => n as u32,
+            Err(e) => {
+                self.store_failed(e);
+                return;
+            }
+        };
+        self.session_id = self
+            .store
+            .start_session(&self.profile.name, &self.batch)
+            .ok();
+        self.dispatch(Event::Identified {
+            candidate,
+            roster,
+            previous,
+            failures_so_far: failures,
+        });
+    }
+
+    pub(super) fn wrong_credentials(&mut self) {
+        let phone = self.profile.help_phone.clone();
+        self.dispatch(Event::IdentifyFailed {
+            zh: format!("号码或密码不正确。忘记密码请联系工作人员或当地招生考试机构：{phone}"),
+            en: format!("The number or password is wrong. To reset the password ask the staff or the local exam office: {phone}"),
+        });
+    }
+
+    /// The keypad's OK: check every field, then look the candidate up.
+    pub fn submit_keypad(&mut self) {
+        for (spec, text) in self.profile.keypad.iter().zip(&self.fields) {
+            if spec.state(text) != FieldState::Complete {
+                let (zh, en) = (spec.label.zh.clone(), spec.label.en.clone());
+                self.dispatch(Event::IdentifyFailed {
+                    zh: format!("请完整填写：{zh}"),
+                    en: format!("please complete: {en}"),
+                });
+                return;
+            }
+        }
+        let value = |key: &str| -> String {
+            self.profile
+                .keypad
+                .iter()
+                .position(|f| f.key == key)
+                .map(|i| self.fields[i].clone())
+                .unwrap_or_default()
+        };
+        if self.profile.keypad.iter().any(|f| f.key == "batch_code") {
+            // CHSI: the batch's feature code and the last four of the ID number, then the
+            // candidate's collection QR code to the camera
+            if !value("batch_code").eq_ignore_ascii_case(&self.batch) {
+                self.dispatch(Event::IdentifyFailed {
+                    zh: "批次特征码不正确，请核对".into(),
+                    en: "the batch feature code is wrong; please check it".into(),
+                });
+                return;
+            }
+            self.scan_tail = id_tail(&value("id_tail"));
+            self.last_scanned = None;
+            self.dispatch(Event::CodeNeeded);
+            return;
+        }
+        let key = value("candidate_key");
+        let found = self.store.roster_entry(&self.batch, &key).ok().flatten();
+        if self
+            .profile
+            .keypad
+            .iter()
+            .any(|f| f.chars == FieldChars::Secret)
+        {
+            // a second OK while the first is being checked changes nothing
+            if self.password_checking {
+                return;
+            }
+            self.password_checking = true;
+            let password = value("password");
+            let tx = self.job_sender();
+            std::thread::spawn(move || {
+                // a wrong password and an unknown number read the same, and take as long
+                // (R-ID-1)
+                let right = crate::roster::secret_matches(
+                    found.as_ref().map(|e| e.secret.as_str()),
+                    &key,
+                    &password,
+                );
+                tx.send(Done::PasswordChecked(found.filter(|_| right)));
+            });
+            return;
+        }
+        let Some(e) = found else {
+            self.wrong_credentials();
+            return;
+        };
+        self.identified_on_roster(e);
+    }
+
+    /// The keypad (or the collection code) found the candidate's roster row.
+    pub(super) fn identified_on_roster(&mut self, e: RosterEntry) {
+        let candidate = Candidate {
+            candidate_key: e.candidate_key.clone(),
+            name: e.name.clone(),
+            id_number: e.id_number.clone(),
+            ethnicity: e.ethnicity.clone(),
+            address: e.address.clone(),
+            resident_card: false,
+            other_document: false,
+            has_reference_face: false,
+        };
+        let roster = RosterCheck {
+            on_roster: true,
+            ..RosterCheck::default()
+        };
+        self.identified(candidate, roster);
+    }
+
+    /// A QR code was read on the scan screen (CHSI): its collection code must end with the
+    /// typed ID tail and be on the batch's roster.
+    pub(super) fn code_scanned(&mut self, text: String, now: i64) {
+        // the same code in front of the camera is judged once, again only after a while
+        if let Some((last, at)) = &self.last_scanned {
+            if *last == text && now - at < 4000 {
+                return;
+            }
+        }
+        self.last_scanned = Some((text.clone(), now));
+        let code = match collection_code(&text, &self.scan_tail) {
+            Ok(code) => code,
+            Err(problem) => {
+                let (zh, en) = problem.message();
+                self.dispatch(Event::IdentifyFailed {
+                    zh: zh.into(),
+                    en: en.into(),
+                });
+                return;
+            }
+        };
+        if let Some(held) = &self.devices.held_up {
+            // the demo candidate lowers the phone once the code was read
+            held.put_away();
+        }
+        let entry = self
+            .store
+            .roster_entry(&self.batch, &code)
+            .ok()
+            .flatten()
+            .filter(|e| id_tail(&e.id_number) == self.scan_tail);
+        match entry {
+            Some(e) => self.identified_on_roster(e),
+            None => {
+                let phone = self.profile.help_phone.clone();
+                self.dispatch(Event::IdentifyFailed {
+                    zh: format!("本批次名单中没有这个采集码，请联系工作人员：{phone}"),
+                    en: format!("this collection code is not on this batch's roster; please ask the staff: {phone}"),
+                });
+            }
+        }
+    }
+
+    pub fn key(&mut self, k: &str) {
+        if self.session.screen == Screen::StaffBatch {
+            if self.batch_input.chars().count() < 20 && k.chars().all(|c| c.is_ascii_alphanumeric())
+            {
+                self.batch_input.push_str(&k.to_uppercase());
+            }
+            self.refresh();
+            return;
+        }
+        if self.session.screen == Screen::StaffNewPin {
+            if self.pin.len() < 8 && k.chars().all(|c| c.is_ascii_digit()) {
+                self.pin.push_str(k);
+            }
+            self.refresh();
+            return;
+        }
+        if self.session.screen == Screen::StaffPin {
+            self.pin.push_str(k);
+            // PINs are 4 to 8 digits: unlock as soon as it matches, refuse at 8
+            let ok = self.pin.len() >= 4 && self.pin_matches();
+            if ok || self.pin.len() >= 8 {
+                self.pin.clear();
+                // staff mode is not opened unrecorded
+                if !self.audit(if ok { "unlock" } else { "wrong_pin" }, "") {
+                    self.refresh();
+                    return;
+                }
+                self.dispatch(Event::PinChecked { ok });
+            }
+            self.refresh();
+            return;
+        }
+        let Some(spec) = self.profile.keypad.get(self.active_field).cloned() else {
+            return;
+        };
+        let Some(c) = k.chars().next() else { return };
+        let field = &mut self.fields[self.active_field];
+        if spec.accepts(c) && field.chars().count() < spec.length[1] {
+            field.push(c);
+            if spec.state(field) == FieldState::Complete
+                && self.active_field + 1 < self.fields.len()
+            {
+                self.active_field += 1;
+            }
+        }
+        self.refresh();
+    }
+
+    pub(super) fn pin_matches(&self) -> bool {
+        crate::kiosk::staff::pin_matches(&self.store, &self.pin)
+    }
+
+    pub fn backspace(&mut self) {
+        if self.session.screen == Screen::StaffBatch {
+            self.batch_input.pop();
+        } else if matches!(self.session.screen, Screen::StaffPin | Screen::StaffNewPin) {
+            self.pin.pop();
+        } else if let Some(f) = self.fields.get_mut(self.active_field) {
+            if f.pop().is_none() && self.active_field > 0 {
+                self.active_field -= 1;
+            }
+        }
+        self.refresh();
+    }
+
+    pub fn select_field(&mut self, i: usize) {
+        if i < self.fields.len() {
+            self.active_field = i;
+        }
+        self.refresh();
+    }
+
+    /// Demo mode: put the simulated reader's long-term resident card on the reader; the real
+    /// driver reads it through the pseudo-terminal.
+    pub fn present_demo_card(&mut self) {
+        if let Some(sim) = &self.devices.simulated_reader {
+            sim.present(self.demo_card);
+        }
+    }
+
+    /// The shutter button: a visible countdown, then the capture.
+    pub fn shutter(&mut self) {
+        if self.session.screen == Screen::Live && self.countdown_until.is_none() {
+            self.countdown_until = Some(self.now_ms + COUNTDOWN_MS);
+            self.countdown_manual = true;
+            self.refresh();
+        }
+    }
+
+    /// Demo mode: the simulated candidate holds the phone with the collection code up.
+    pub fn show_demo_code(&mut self) {
+        let Some(held) = &self.devices.held_up else {
+            return;
+        };
+        if let Some(phone) = crate::camera::simulated::phone_showing_qr(
+            &crate::kiosk::demo_people::demo_collection_code(),
+            9,
+        ) {
+            held.show(phone);
+        }
+    }
+}

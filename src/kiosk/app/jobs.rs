@@ -1,0 +1,307 @@
+//! The controller's slow work: checks, verification, submitting and withdrawing run on worker
+//! threads, and what they send back (`Done`) is applied here on the UI thread.
+
+use super::*;
+use crate::engine::{descriptor_distance, SAME_PERSON_DISTANCE};
+use crate::imaging::{decode_image, DecodeLimits};
+use crate::kiosk::print::Printed;
+use crate::kiosk::texts::check_title;
+use crate::photo::check_and_make;
+use crate::session::{Event, Screen};
+use crate::store::NewCapture;
+
+impl App {
+    pub(super) fn run_checks(&mut self) {
+        let Some(frame) = self.devices.camera.capture() else {
+            self.job_sender().send(Done::Checked {
+                passed: false,
+                rows: vec![(
+                    "camera".into(),
+                    "camera".into(),
+                    false,
+                    "没有拍到照片".into(),
+                    "no photo was taken".into(),
+                )],
+                photo: None,
+                report_json: "{}".into(),
+            });
+            return;
+        };
+        let (engine, spec, profile, tx) = (
+            self.engine.clone(),
+            self.spec.clone(),
+            self.profile.clone(),
+            self.job_sender(),
+        );
+        std::thread::spawn(move || {
+            // the capture is decoded here, in full, off the UI thread
+            let analysed = frame
+                .full()
+                .map_err(|e| e.to_string())
+                .and_then(|f| Ok((engine.analyze_still(&f).map_err(|e| e.to_string())?, f)));
+            let done = match analysed {
+                Ok((analysis, frame)) => {
+                    let (report, made) =
+                        check_and_make(&engine, &frame, &analysis, &spec, &profile);
+                    let made = made.ok();
+                    let rows = report
+                        .checks
+                        .iter()
+                        .filter(|c| c.limit.is_some() || !c.ok)
+                        .map(|c| {
+                            let (zh, en) = check_title(c.id);
+                            let (rz, re) = c
+                                .reason
+                                .as_ref()
+                                .map(|r| (r.zh.to_owned(), r.en.to_owned()))
+                                .unwrap_or_default();
+                            (zh.to_owned(), en.to_owned(), c.ok, rz, re)
+                        })
+                        .collect();
+                    let passed = report.ok && made.as_ref().is_some_and(|m| m.valid);
+                    let photo = made.and_then(|m| {
+                        let rgb = decode_image(&m.jpeg, DecodeLimits::default()).ok()?;
+                        Some((m.jpeg, rgb))
+                    });
+                    Done::Checked {
+                        passed,
+                        rows,
+                        photo,
+                        report_json: serde_json::to_string(&report).unwrap_or_else(|_| "{}".into()),
+                    }
+                }
+                Err(e) => Done::Checked {
+                    passed: false,
+                    rows: vec![(
+                        "engine".into(),
+                        "engine".into(),
+                        false,
+                        format!("检测失败：{e}"),
+                        format!("the check failed: {e}"),
+                    )],
+                    photo: None,
+                    report_json: "{}".into(),
+                },
+            };
+            tx.send(done);
+        });
+    }
+
+    pub(super) fn run_verify(&mut self) {
+        let (Some(reference), Some((_, photo))) = (self.reference.clone(), self.photo.clone())
+        else {
+            self.job_sender().send(Done::Verified { distance: None });
+            return;
+        };
+        let (engine, tx) = (self.engine.clone(), self.job_sender());
+        std::thread::spawn(move || {
+            // the two faces are described side by side, one per core
+            let (a, b) = std::thread::scope(|scope| {
+                let a = scope.spawn(|| engine.describe(&reference).ok().flatten());
+                let b = engine.describe(&photo).ok().flatten();
+                (a.join().ok().flatten(), b)
+            });
+            let distance = match (a, b) {
+                (Some(a), Some(b)) => Some(descriptor_distance(&a, &b)),
+                _ => None,
+            };
+            tx.send(Done::Verified { distance });
+        });
+    }
+
+    pub(super) fn submit(&mut self, manual_review: bool) {
+        let Some((jpeg, _)) = self.photo.clone() else {
+            self.dispatch(Event::SubmitFailed {
+                reason: "no photo".into(),
+            });
+            return;
+        };
+        let session_id = match &self.session_id {
+            Some(s) => s.clone(),
+            None => match self.store.start_session(&self.profile.name, &self.batch) {
+                Ok(s) => s,
+                Err(e) => {
+                    self.dispatch(Event::SubmitFailed {
+                        reason: e.to_string(),
+                    });
+                    return;
+                }
+            },
+        };
+        let result = self.store.submit(&NewCapture {
+            session_id: &session_id,
+            profile: &self.profile.name,
+            candidate_key: &self.candidate_key,
+            spec: &self.spec.name,
+            photo_jpeg: &jpeg,
+            check_report_json: &self.report_json,
+            verification_distance: self.verification_distance,
+            manual_review,
+            documents: &self.documents,
+        });
+        match result {
+            Ok(id) => {
+                if let Some(u) = &self.uploader {
+                    u.wake();
+                }
+                let now = crate::store::now_ms();
+                self.receipt_time = beijing_time(now);
+                self.dispatch(Event::Submitted {
+                    record_id: id,
+                    at_ms: now,
+                });
+            }
+            Err(e) => self.dispatch(Event::SubmitFailed {
+                reason: e.to_string(),
+            }),
+        }
+    }
+
+    pub(super) fn withdraw(&mut self, record_id: String) {
+        let link = crate::upload::stored_link(&self.store).ok().flatten();
+        let tx = self.job_sender();
+        std::thread::spawn(move || {
+            let result = (|| -> Result<(), String> {
+                let link = link.ok_or("this kiosk is not linked to a hub")?;
+                let client = crate::upload::HubClient::new(&link).map_err(|e| e.to_string())?;
+                let rt = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .map_err(|e| e.to_string())?;
+                rt.block_on(client.withdraw(&record_id))
+                    .map(|_| ())
+                    .map_err(|e| e.to_string())
+            })();
+            tx.send(Done::Withdrawn(result));
+        });
+    }
+
+    pub(super) fn finished(&mut self, done: Done) {
+        match done {
+            Done::Checked {
+                passed,
+                rows,
+                photo,
+                report_json,
+            } => {
+                self.check_rows = rows;
+                self.report_json = report_json;
+                if let (Some((_, rgb)), Some(ui)) = (&photo, self.ui.upgrade()) {
+                    ui.set_photo(image_of(rgb));
+                }
+                self.photo = photo;
+                self.dispatch(Event::Checked {
+                    passed: passed && self.photo.is_some(),
+                });
+            }
+            Done::Verified { distance: None } => {
+                // nothing was compared (no face in the reference, engine error): not an attempt
+                self.dispatch(Event::VerifyUnavailable);
+            }
+            Done::Verified { distance } => {
+                self.verification_distance = distance;
+                let passed = distance.is_some_and(|d| d < SAME_PERSON_DISTANCE);
+                // an attempt that cannot be recorded does not count as made: the kiosk stops
+                if let Err(e) = self.store.record_attempt(
+                    &self.profile.name,
+                    &self.candidate_key,
+                    distance,
+                    passed,
+                ) {
+                    self.store_failed(e);
+                    return;
+                }
+                self.dispatch(Event::Verified { passed });
+            }
+            Done::Withdrawn(Ok(())) => self.dispatch(Event::Withdrawn),
+            Done::Withdrawn(Err(e)) => {
+                self.session.busy = false;
+                self.notice_extra = Some((
+                    "暂时无法撤回，请稍后再试或联系工作人员".into(),
+                    format!("cannot withdraw now ({e}); try later or ask the staff"),
+                ));
+                self.refresh();
+            }
+            Done::Printed(r) => {
+                self.printing = false;
+                self.notice_extra = Some(match r {
+                    Ok(Printed::Sent { queue }) => (
+                        format!("已发送到打印机 {queue}"),
+                        format!("sent to the printer {queue}"),
+                    ),
+                    Ok(Printed::Saved { file }) => (
+                        format!("未设置打印机，照片版面已保存为 {}", file.display()),
+                        format!(
+                            "no printer is set up; the sheet is saved as {}",
+                            file.display()
+                        ),
+                    ),
+                    Err(e) => (format!("打印失败：{e}"), format!("printing failed: {e}")),
+                });
+                self.refresh();
+            }
+            Done::RosterSynced { batch, rows } => {
+                let stored = self.store_roster(&batch, "the hub", rows);
+                self.audit(
+                    if stored.is_ok() {
+                        "sync_roster"
+                    } else {
+                        "sync_roster_failed"
+                    },
+                    &format!(
+                        "{batch}: {}",
+                        stored.as_ref().map(|n| n.to_string()).unwrap_or_default()
+                    ),
+                );
+                self.notice_extra = Some(match stored {
+                    Ok(n) => (
+                        format!("批次 {batch} 名单已同步：{n} 人"),
+                        format!("batch {batch}: roster synced, {n} candidates"),
+                    ),
+                    Err(e) => ("名单同步失败".into(), format!("roster sync failed: {e}")),
+                });
+                self.refresh();
+            }
+            Done::PasswordChecked(entry) => {
+                self.password_checking = false;
+                match entry {
+                    Some(e) if self.session.screen == Screen::Identify => {
+                        self.identified_on_roster(e)
+                    }
+                    Some(_) => {}
+                    None => self.wrong_credentials(),
+                }
+            }
+            Done::RosterFiles(files) => {
+                self.roster_files = files;
+                self.notice_extra = None;
+                self.refresh();
+            }
+            Done::RosterRead { batch, file, rows } => {
+                let stored = self.store_roster(&batch, &file, rows);
+                self.notice_extra = Some(match stored {
+                    Ok(n) => {
+                        if !self.audit("import_roster", &format!("{file} → {batch}: {n}")) {
+                            return;
+                        }
+                        (
+                            format!("已导入 {n} 人到批次 {batch}（{file}）"),
+                            format!("{n} candidates imported into batch {batch} ({file})"),
+                        )
+                    }
+                    Err(why) => {
+                        if !self.audit("import_roster_refused", &file) {
+                            return;
+                        }
+                        // the reasons name lines, never personal data (see roster.rs)
+                        (
+                            format!("未导入，名单有问题：{why}"),
+                            format!("nothing imported: {why}"),
+                        )
+                    }
+                });
+                self.refresh();
+            }
+        }
+    }
+}

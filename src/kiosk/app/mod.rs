@@ -1,0 +1,481 @@
+//! The kiosk's controller: runs on the UI thread, turns taps and device events into session
+//! events, carries out the session's effects (camera, checks, verification, store, uploader)
+//! with slow work on worker threads, and shows the session's state on the window.
+//!
+//! One room per job, each an `impl App` of its own: here the state, `dispatch` and the effects;
+//! `jobs` the worker threads and what they bring back; `identify` the card, keypad and code;
+//! `staff_menu` staff's tools; `timer` the 33 ms tick (camera frames, countdown, scans);
+//! `view` what the window shows; `wiring` the window's callbacks.
+
+use super::devices::{CameraWorker, ReaderWorker};
+use super::print::Printed;
+use super::staff::RosterFile;
+use super::KioskWindow;
+use crate::camera::simulated::HeldUp;
+use crate::catalog::{Catalog, ExamProfile, PhotoSpec};
+use crate::engine::FaceEngine;
+use crate::hub_protocol::RosterEntry;
+use crate::reader::simulator::SimulatedReader;
+use crate::session::{Effect, Event, Rules, Screen, Session};
+use crate::store::Store;
+use crate::upload::UploaderHandle;
+use image::RgbImage;
+use slint::{ComponentHandle, ModelRc, VecModel};
+use std::sync::mpsc::{self, Receiver, Sender};
+
+mod identify;
+mod jobs;
+mod staff_menu;
+mod timer;
+mod view;
+mod wiring;
+
+pub use view::beijing_time;
+pub use wiring::connect;
+
+/// Slow work finished on a worker thread.
+enum Done {
+    Checked {
+        passed: bool,
+        rows: Vec<(String, String, bool, String, String)>,
+        photo: Option<(Vec<u8>, RgbImage)>,
+        report_json: String,
+    },
+    Verified {
+        distance: Option<f32>,
+    },
+    Withdrawn(Result<(), String>),
+    /// The hub's roster for `batch` (the batch staff synced, whatever is chosen by now).
+    RosterSynced {
+        batch: String,
+        rows: Result<Vec<RosterEntry>, String>,
+    },
+    /// Roster files found on a USB stick.
+    RosterFiles(Vec<RosterFile>),
+    /// A roster file read and checked, for `batch`.
+    RosterRead {
+        batch: String,
+        file: String,
+        rows: Result<Vec<RosterEntry>, String>,
+    },
+    Printed(Result<Printed, String>),
+    /// The keypad's number and password checked (argon2, about 20 ms: never on the UI
+    /// thread): the roster row when both were right.
+    PasswordChecked(Option<RosterEntry>),
+}
+
+/// Hands a worker's result back, tagged with the session it belongs to: a result that arrives
+/// after its candidate left (help → end, idle timeout) must not reach the next candidate.
+#[derive(Clone)]
+struct JobSender {
+    generation: u64,
+    tx: Sender<(u64, Done)>,
+}
+
+impl JobSender {
+    /// Gone results (the kiosk is shutting down) are dropped: nobody is left to show them to.
+    fn send(&self, done: Done) {
+        let _ = self.tx.send((self.generation, done));
+    }
+}
+
+/// The kiosk's devices and their simulators.
+pub struct Devices {
+    pub camera: CameraWorker,
+    pub reader: ReaderWorker,
+    /// In demo mode: the simulated reader the driver reads through a pseudo-terminal.
+    pub simulated_reader: Option<SimulatedReader>,
+    /// The camera's geometry, for rebuilding the live guide when the profile changes.
+    pub camera_model: crate::guidance::CameraModel,
+    /// In demo mode: what the simulated candidate holds up to the camera.
+    pub held_up: Option<HeldUp>,
+}
+
+pub struct App {
+    pub ui: slint::Weak<KioskWindow>,
+    catalog: Catalog,
+    engine: FaceEngine,
+    pub store: Store,
+    uploader: Option<UploaderHandle>,
+    pub devices: Devices,
+    pub demo: bool,
+    /// Which of the simulated reader's cards the demo button puts on the reader.
+    pub demo_card: usize,
+    pub session: Session,
+    profile_names: Vec<String>,
+    selected: usize,
+    pub batch: String,
+    profile: ExamProfile,
+    spec: PhotoSpec,
+    english: bool,
+    pub(crate) pin: String,
+    fields: Vec<String>,
+    active_field: usize,
+    candidate_key: String,
+    session_id: Option<String>,
+    reference: Option<RgbImage>,
+    photo: Option<(Vec<u8>, RgbImage)>,
+    report_json: String,
+    check_rows: Vec<(String, String, bool, String, String)>,
+    verification_distance: Option<f32>,
+    manual_done: usize,
+    /// The manual path's photographs so far, and when the next one is taken.
+    documents: Vec<Vec<u8>>,
+    next_document_at: Option<i64>,
+    jobs: Receiver<(u64, Done)>,
+    jobs_tx: Sender<(u64, Done)>,
+    /// Counts sessions: results of an earlier one are dropped.
+    generation: u64,
+    /// When the camera started failing (it reopens itself; a short gap is not a failure).
+    camera_failing_since: Option<i64>,
+    camera_model: crate::guidance::CameraModel,
+    steady_since: Option<i64>,
+    /// When the shutter fires, and whether staff or the candidate asked (not automatic).
+    countdown_until: Option<i64>,
+    countdown_manual: bool,
+    live_prompt: (String, String),
+    live_distance: Option<f32>,
+    live_good: bool,
+    live_fps: f32,
+    receipt_time: String,
+    now_ms: i64,
+    notice_extra: Option<(String, String)>,
+    /// Staff: where roster files are looked for, and the ones found.
+    pub import_roots: Vec<std::path::PathBuf>,
+    roster_files: Vec<RosterFile>,
+    /// Staff: the captures offered for a reprint, and where sheets are saved.
+    reprint_list: Vec<crate::store::CaptureSummary>,
+    printing: bool,
+    /// The keypad's password is being checked on a worker (a wipe forgets it with the
+    /// result, which then belongs to an old generation).
+    password_checking: bool,
+    pub prints_folder: std::path::PathBuf,
+    /// Staff: the batch being typed, and the batches with a roster here.
+    batch_input: String,
+    batch_list: Vec<(String, i64)>,
+    /// Staff: the new PIN typed the first time, waiting for the repeat.
+    new_pin_first: Option<String>,
+    /// When staff opened the collection (the closing summary counts from here).
+    collection_opened_ms: i64,
+    /// CHSI: the typed ID tail the collection code must end with, and the last code judged.
+    scan_tail: String,
+    last_scanned: Option<(String, i64)>,
+}
+
+/// Steady and good this long before the automatic countdown starts.
+const STEADY_MS: i64 = 1000;
+const COUNTDOWN_MS: i64 = 3000;
+/// The exam profiles staff choose from, in the order of the spec's table.
+pub const PROFILES: [&str; 5] = [
+    "gd-chengkao",
+    "gd-gaokao",
+    "bj-chengkao",
+    "bj-zikao-degree",
+    "chsi-graduation",
+];
+
+fn shared_rows<T: Clone + 'static>(rows: Vec<T>) -> ModelRc<T> {
+    ModelRc::new(VecModel::from(rows))
+}
+
+fn image_of(img: &RgbImage) -> slint::Image {
+    let buffer = slint::SharedPixelBuffer::<slint::Rgb8Pixel>::clone_from_slice(
+        img.as_raw(),
+        img.width(),
+        img.height(),
+    );
+    slint::Image::from_rgb8(buffer)
+}
+
+impl App {
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        ui: &KioskWindow,
+        catalog: Catalog,
+        engine: FaceEngine,
+        store: Store,
+        uploader: Option<UploaderHandle>,
+        devices: Devices,
+        demo: bool,
+        batch: String,
+    ) -> anyhow::Result<App> {
+        // the shipped profiles in the spec's order, then any a site added with --data-dir
+        let mut profile_names: Vec<String> = PROFILES
+            .iter()
+            .filter(|n| catalog.profile(n).is_ok())
+            .map(|s| s.to_string())
+            .collect();
+        profile_names.extend(
+            catalog
+                .profiles
+                .keys()
+                .filter(|n| !PROFILES.contains(&n.as_str()))
+                .cloned(),
+        );
+        let first = profile_names
+            .first()
+            .cloned()
+            .ok_or_else(|| anyhow::anyhow!("no exam profile is installed"))?;
+        let profile = catalog.profile(&first)?.clone();
+        let spec = catalog.spec(&profile.spec)?.clone();
+        let (jobs_tx, jobs) = mpsc::channel();
+        let camera_model = devices.camera_model;
+        let mut app = App {
+            ui: ui.as_weak(),
+            catalog,
+            engine,
+            store,
+            uploader,
+            devices,
+            demo,
+            demo_card: 1,
+            session: Session::new(Rules::from_profile(&profile)),
+            profile_names,
+            selected: 0,
+            batch,
+            profile,
+            spec,
+            english: false,
+            pin: String::new(),
+            fields: Vec::new(),
+            active_field: 0,
+            candidate_key: String::new(),
+            session_id: None,
+            reference: None,
+            photo: None,
+            report_json: String::new(),
+            check_rows: Vec::new(),
+            verification_distance: None,
+            manual_done: 0,
+            documents: Vec::new(),
+            next_document_at: None,
+            jobs,
+            jobs_tx,
+            generation: 0,
+            camera_failing_since: None,
+            camera_model,
+            steady_since: None,
+            countdown_until: None,
+            countdown_manual: false,
+            live_prompt: (String::new(), String::new()),
+            live_distance: None,
+            live_good: false,
+            live_fps: 0.0,
+            receipt_time: String::new(),
+            now_ms: crate::store::now_ms(),
+            notice_extra: None,
+            scan_tail: String::new(),
+            last_scanned: None,
+            import_roots: Vec::new(),
+            roster_files: Vec::new(),
+            new_pin_first: None,
+            collection_opened_ms: 0,
+            reprint_list: Vec::new(),
+            printing: false,
+            password_checking: false,
+            batch_input: String::new(),
+            batch_list: Vec::new(),
+            prints_folder: std::env::temp_dir().join("capture-kiosk-prints"),
+        };
+        app.reset_fields();
+        Ok(app)
+    }
+
+    fn job_sender(&self) -> JobSender {
+        JobSender {
+            generation: self.generation,
+            tx: self.jobs_tx.clone(),
+        }
+    }
+
+    fn t(&self, zh: &str, en: &str) -> String {
+        if self.english {
+            en.to_owned()
+        } else {
+            zh.to_owned()
+        }
+    }
+
+    pub fn screen(&self) -> Screen {
+        self.session.screen
+    }
+
+    /// Analysed camera frames per second over the last second.
+    pub fn live_fps(&self) -> f32 {
+        self.live_fps
+    }
+
+    /// A prompt from the live guide is on the preview.
+    pub fn has_guidance(&self) -> bool {
+        !self.live_prompt.0.is_empty()
+    }
+
+    pub fn profile_name(&self) -> &str {
+        &self.profile.name
+    }
+
+    pub fn set_english(&mut self, on: bool) {
+        self.english = on;
+        let _ = slint::select_bundled_translation(if on { "en" } else { "" });
+        self.refresh();
+    }
+
+    pub fn toggle_language(&mut self) {
+        self.set_english(!self.english);
+    }
+
+    fn reset_fields(&mut self) {
+        self.fields = vec![String::new(); self.profile.keypad.len()];
+        self.active_field = 0;
+    }
+
+    /// Chooses the exam profile (staff).
+    pub fn select_profile(&mut self, index: usize) {
+        let Some(name) = self.profile_names.get(index).cloned() else {
+            return;
+        };
+        let Ok(p) = self.catalog.profile(&name).cloned() else {
+            return;
+        };
+        let Ok(s) = self.catalog.spec(&p.spec).cloned() else {
+            return;
+        };
+        self.selected = index;
+        self.devices
+            .camera
+            .set_guide(crate::guidance::LiveGuide::new(
+                self.engine.clone(),
+                self.camera_model,
+                &p,
+                s.glasses_allowed,
+            ));
+        self.profile = p;
+        self.spec = s;
+        // only staff changes the profile, with no candidate in session: the rules are all
+        // that change
+        self.session.rules = Rules::from_profile(&self.profile);
+        self.reset_fields();
+        self.refresh();
+    }
+
+    pub fn select_profile_named(&mut self, name: &str) -> bool {
+        match self.profile_names.iter().position(|n| n == name) {
+            Some(i) => {
+                self.select_profile(i);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Feeds an event to the session and carries out what follows.
+    pub fn dispatch(&mut self, event: Event) {
+        let before = self.session.screen;
+        let effects = self.session.handle(event);
+        if self.session.screen != before {
+            // a notice belongs to the screen it was given on
+            self.notice_extra = None;
+        }
+        for fx in effects {
+            self.effect(fx);
+        }
+        self.refresh();
+    }
+
+    pub fn touched(&mut self) {
+        let now = self.now_ms;
+        self.session.handle(Event::Touch { now_ms: now });
+    }
+
+    fn effect(&mut self, fx: Effect) {
+        match fx {
+            Effect::StartCamera => {
+                self.live_prompt = (String::new(), String::new());
+                self.live_distance = None;
+                self.steady_since = None;
+                self.countdown_until = None;
+                self.live_good = false;
+                self.live_fps = 0.0;
+                self.camera_failing_since = None;
+                self.devices
+                    .camera
+                    .set_scanning(self.session.screen == Screen::ScanCode);
+                self.devices.camera.set_active(true);
+            }
+            Effect::StopCamera => {
+                self.countdown_until = None;
+                self.devices.camera.set_active(false);
+                if let Some(held) = &self.devices.held_up {
+                    // the demo candidate lowers the phone when the camera is done with it
+                    held.put_away();
+                }
+            }
+            Effect::RunChecks => self.run_checks(),
+            Effect::Verify => self.run_verify(),
+            Effect::CaptureDocuments => {
+                // the candidate holds the ID card's front, back, then the card beside the face
+                // to the camera; each is taken after a visible countdown
+                self.documents.clear();
+                self.manual_done = 0;
+                self.camera_failing_since = None;
+                self.devices.camera.set_scanning(false);
+                self.devices.camera.set_active(true);
+                self.next_document_at = Some(self.now_ms + COUNTDOWN_MS);
+            }
+            Effect::Submit { manual_review } => self.submit(manual_review),
+            Effect::Withdraw { record_id } => self.withdraw(record_id),
+            Effect::Wipe => self.wipe(),
+        }
+    }
+
+    fn wipe(&mut self) {
+        self.generation += 1;
+        self.password_checking = false;
+        self.reset_fields();
+        self.candidate_key.clear();
+        self.session_id = None;
+        self.reference = None;
+        self.photo = None;
+        self.report_json.clear();
+        self.check_rows.clear();
+        self.verification_distance = None;
+        self.manual_done = 0;
+        self.documents.clear();
+        self.next_document_at = None;
+        self.receipt_time.clear();
+        self.notice_extra = None;
+        self.scan_tail.clear();
+        self.last_scanned = None;
+        if let Some(held) = &self.devices.held_up {
+            held.put_away();
+        }
+        self.devices.camera.set_active(false);
+        self.devices.camera.forget();
+        if let Some(ui) = self.ui.upgrade() {
+            ui.set_photo(slint::Image::default());
+            ui.set_preview(slint::Image::default());
+        }
+    }
+
+    /// The kiosk's database failed where a rule or the audit trail depends on it: the kiosk
+    /// stops on the failsafe screen (the candidate's session is wiped) instead of carrying on
+    /// as if the write or read had worked. An attempt limit must never fail open.
+    fn store_failed(&mut self, e: impl std::fmt::Display) {
+        tracing::error!(error = %e, "the kiosk's database failed; stopping on the failsafe screen");
+        self.dispatch(Event::DeviceLost {
+            what: "本机数据库 the kiosk's database".into(),
+        });
+    }
+
+    /// Writes a staff action to the audit trail; false (and the failsafe screen) if it could
+    /// not be written, so the action is not taken unrecorded.
+    fn audit(&mut self, action: &str, detail: &str) -> bool {
+        match self.store.audit("staff", action, detail) {
+            Ok(()) => true,
+            Err(e) => {
+                self.store_failed(e);
+                false
+            }
+        }
+    }
+}
