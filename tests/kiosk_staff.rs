@@ -213,7 +213,11 @@ fn staff_imports_rosters_changes_the_pin_ends_the_collection_and_reads_the_audit
     d.tap_id("KioskWindow::new-pin-ok").unwrap();
     d.type_keys("2580").unwrap();
     d.tap_id("KioskWindow::new-pin-ok").unwrap();
-    assert_eq!(d.screen(), Screen::StaffMenu);
+    // sealed (argon2) on a worker thread, then stored
+    d.wait_for("the new PIN stored", 10, |a| {
+        a.screen() == Screen::StaffMenu
+    })
+    .unwrap();
 
     // open, then the old PIN no longer unlocks and the new one does
     d.tap_id("KioskWindow::open-btn").unwrap();
@@ -223,10 +227,13 @@ fn staff_imports_rosters_changes_the_pin_ends_the_collection_and_reads_the_audit
         "the idle screen no longer tells the default PIN"
     );
     d.tap_id("Header::staff-corner").unwrap();
-    d.type_keys("12345678").unwrap();
+    // the PIN is checked (argon2, on a worker) once four digits are typed, as long as it is
+    d.type_keys("1234").unwrap();
+    d.pump(1000).unwrap();
     assert_eq!(d.screen(), Screen::StaffPin);
     d.type_keys("2580").unwrap();
-    assert_eq!(d.screen(), Screen::StaffMenu);
+    d.wait_for("the staff menu", 10, |a| a.screen() == Screen::StaffMenu)
+        .unwrap();
 
     // end the collection: its figures, and nobody can start
     d.tap_id("KioskWindow::end-btn").unwrap();
@@ -389,4 +396,49 @@ fn a_profile_a_site_adds_is_in_the_staff_menu() {
     // the shipped five first, in the spec's order, then the site's own
     assert!(app.borrow_mut().select_profile_named("gd-chengkao"));
     assert!(app.borrow_mut().select_profile_named("sz-site-test"));
+}
+
+#[test]
+fn the_staff_pin_is_stored_sealed_and_an_older_kiosks_unsalted_pin_still_opens() {
+    use capture_kiosk::kiosk::staff::{seal_pin, set_pin, store_sealed_pin, StoredPin};
+    use capture_kiosk::session::identify::password_digest;
+    let data = fresh_dir("kiosk-staff", "sealed-pin");
+    let store = Store::open(&data.join("kiosk.sqlite")).unwrap();
+    let read = || StoredPin::read(&store).unwrap();
+    assert_eq!(read(), StoredPin::Default);
+    assert!(read().matches("123456") && !read().matches("2580"));
+
+    set_pin(&store, "2580").unwrap();
+    let stored = read();
+    assert!(
+        matches!(&stored, StoredPin::Sealed { length: 4, phc } if phc.starts_with("$argon2id$")),
+        "{stored:?}"
+    );
+    assert!(stored.matches("2580"));
+    for wrong in ["2581", "25800", "123456", ""] {
+        assert!(!stored.matches(wrong), "{wrong}");
+    }
+    // neither the PIN nor its unsalted digest is kept; a second sealing has its own salt
+    let raw = store.get_setting("staff_pin_argon2").unwrap().unwrap();
+    assert!(raw.starts_with("4$$argon2id$") && !raw.contains(&password_digest("staff", "2580")));
+    assert_ne!(seal_pin("2580").unwrap(), seal_pin("2580").unwrap());
+
+    // an older kiosk's unsalted digest still opens, and sealing it blanks the digest
+    store.set_setting("staff_pin_argon2", "").unwrap();
+    store
+        .set_setting("staff_pin_sha256", &password_digest("staff", "731946"))
+        .unwrap();
+    let legacy = read();
+    assert_eq!(legacy.length(), None);
+    assert!(legacy.matches("731946") && !legacy.matches("731947"));
+    store_sealed_pin(&store, &seal_pin("731946").unwrap()).unwrap();
+    assert_eq!(
+        store.get_setting("staff_pin_sha256").unwrap().as_deref(),
+        Some("")
+    );
+    assert!(read().matches("731946"));
+
+    // a damaged setting opens nothing, not even the default PIN
+    store.set_setting("staff_pin_argon2", "garbage").unwrap();
+    assert!(!read().matches("123456") && !read().matches("731946"));
 }

@@ -2,7 +2,9 @@
 //! trail's wording.
 
 use crate::hub_protocol::RosterEntry;
-use crate::roster::{parse_roster_csv, roster_text};
+use crate::roster::{parse_roster_csv, roster_text, seal_secret, secret_matches};
+use crate::session::identify::password_digest;
+use crate::store::{Store, StoreError};
 use anyhow::{bail, Context, Result};
 use std::path::{Path, PathBuf};
 
@@ -10,28 +12,90 @@ use std::path::{Path, PathBuf};
 /// `kiosk staff pin`.
 pub const DEFAULT_PIN: &str = "123456";
 
-/// The setting that holds the staff PIN's digest (never the PIN).
-const PIN_SETTING: &str = "staff_pin_sha256";
+/// The setting that holds the staff PIN sealed as roster passwords are (argon2id with its own
+/// salt), written `LENGTH$PHC`: with the length known, a PIN is checked once, when its last
+/// digit is typed, rather than at every digit from the fourth (each check costs tens of
+/// milliseconds, on a worker thread).
+const PIN_SETTING: &str = "staff_pin_argon2";
+/// Kiosks before the sealed PIN kept an unsalted SHA-256 here: still accepted, and replaced by
+/// the sealed form the first time the PIN is typed right.
+const LEGACY_PIN_SETTING: &str = "staff_pin_sha256";
+/// What `password_digest` is keyed with for the staff PIN.
+const PIN_KEY: &str = "staff";
 
-/// Stores a new staff PIN (its digest).
-pub fn set_pin(store: &crate::store::Store, pin: &str) -> Result<(), crate::store::StoreError> {
-    store.set_setting(
-        PIN_SETTING,
-        &crate::session::identify::password_digest("staff", pin),
-    )
+/// The staff PIN as the kiosk's database holds it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum StoredPin {
+    /// None set: the default PIN.
+    Default,
+    /// Sealed (argon2id), with the PIN's length.
+    Sealed { length: usize, phc: String },
+    /// An unsalted SHA-256 from an older kiosk.
+    Legacy { digest: String },
 }
 
-/// Whether staff still use the default PIN (none of their own is set).
-pub fn default_pin_in_use(store: &crate::store::Store) -> bool {
-    store.get_setting(PIN_SETTING).ok().flatten().is_none()
-}
-
-/// Whether `pin` is the staff PIN (the default until one is set).
-pub fn pin_matches(store: &crate::store::Store, pin: &str) -> bool {
-    match store.get_setting(PIN_SETTING).ok().flatten() {
-        Some(d) => d == crate::session::identify::password_digest("staff", pin),
-        None => pin == DEFAULT_PIN,
+impl StoredPin {
+    /// Reads the PIN's setting; a database error is the caller's to handle (a kiosk that
+    /// cannot read it must not fall back to the default PIN).
+    pub fn read(store: &Store) -> Result<StoredPin, StoreError> {
+        let present = |v: Option<String>| v.filter(|v| !v.is_empty());
+        if let Some(v) = present(store.get_setting(PIN_SETTING)?) {
+            // a value that does not parse matches nothing (never the default PIN)
+            let (length, phc) = v.split_once('$').unwrap_or(("0", ""));
+            return Ok(StoredPin::Sealed {
+                length: length.parse().unwrap_or(0),
+                phc: phc.to_owned(),
+            });
+        }
+        Ok(match present(store.get_setting(LEGACY_PIN_SETTING)?) {
+            Some(digest) => StoredPin::Legacy { digest },
+            None => StoredPin::Default,
+        })
     }
+
+    /// How many digits the PIN has, where that is known.
+    pub fn length(&self) -> Option<usize> {
+        match self {
+            StoredPin::Default => Some(DEFAULT_PIN.len()),
+            StoredPin::Sealed { length, .. } => Some(*length),
+            StoredPin::Legacy { .. } => None,
+        }
+    }
+
+    /// Whether `typed` is the PIN. For a sealed PIN this is argon2 (tens of milliseconds):
+    /// never on the UI thread.
+    pub fn matches(&self, typed: &str) -> bool {
+        match self {
+            StoredPin::Default => typed == DEFAULT_PIN,
+            StoredPin::Sealed { length, phc } => {
+                typed.len() == *length && secret_matches(Some(phc), PIN_KEY, typed)
+            }
+            StoredPin::Legacy { digest } => *digest == password_digest(PIN_KEY, typed),
+        }
+    }
+}
+
+/// The setting's value for a new PIN (argon2id: tens of milliseconds).
+pub fn seal_pin(pin: &str) -> Result<String> {
+    let phc = seal_secret(&password_digest(PIN_KEY, pin))?;
+    Ok(format!("{}${phc}", pin.len()))
+}
+
+/// Stores a sealed PIN (from [`seal_pin`]) and blanks an older kiosk's unsalted digest.
+pub fn store_sealed_pin(store: &Store, sealed: &str) -> Result<(), StoreError> {
+    store.set_setting(PIN_SETTING, sealed)?;
+    store.set_setting(LEGACY_PIN_SETTING, "")
+}
+
+/// Seals and stores a new staff PIN.
+pub fn set_pin(store: &Store, pin: &str) -> Result<()> {
+    Ok(store_sealed_pin(store, &seal_pin(pin)?)?)
+}
+
+/// Whether staff still use the default PIN (none of their own is set); an unreadable setting
+/// says no (this only decides whether the hint shows).
+pub fn default_pin_in_use(store: &Store) -> bool {
+    StoredPin::read(store).is_ok_and(|p| p == StoredPin::Default)
 }
 
 /// Where a USB stick appears on a kiosk image (udisks mounts under /media or /run/media), and

@@ -4,6 +4,7 @@
 use super::*;
 use crate::hub_protocol::RosterEntry;
 use crate::imaging::{decode_image, DecodeLimits};
+use crate::kiosk::staff::{seal_pin, StoredPin};
 use crate::reader::card::CardType;
 use crate::session::identify::{
     collection_code, id_tail, match_roster, FieldChars, FieldState, RosterCheck,
@@ -268,17 +269,9 @@ impl App {
             return;
         }
         if self.session.screen == Screen::StaffPin {
-            self.pin.push_str(k);
-            // PINs are 4 to 8 digits: unlock as soon as it matches, refuse at 8
-            let ok = self.pin.len() >= 4 && self.pin_matches();
-            if ok || self.pin.len() >= 8 {
-                self.pin.clear();
-                // staff mode is not opened unrecorded
-                if !self.audit(if ok { "unlock" } else { "wrong_pin" }, "") {
-                    self.refresh();
-                    return;
-                }
-                self.dispatch(Event::PinChecked { ok });
+            if !self.pin_checking && k.chars().all(|c| c.is_ascii_digit()) {
+                self.pin.push_str(k);
+                self.pin_typed();
             }
             self.refresh();
             return;
@@ -299,8 +292,64 @@ impl App {
         self.refresh();
     }
 
-    pub(super) fn pin_matches(&self) -> bool {
-        crate::kiosk::staff::pin_matches(&self.store, &self.pin)
+    /// A digit of the staff PIN was typed: checked once the PIN is as long as the stored one
+    /// (sealed: on a worker thread), refused at 8 digits. An older kiosk's unsalted PIN, whose
+    /// length is not stored, is checked from the fourth digit and sealed once typed right.
+    fn pin_typed(&mut self) {
+        let stored = match StoredPin::read(&self.store) {
+            Ok(p) => p,
+            Err(e) => {
+                // never the default PIN because the setting could not be read
+                self.pin.clear();
+                self.store_failed(e);
+                return;
+            }
+        };
+        let n = self.pin.len();
+        match stored {
+            StoredPin::Legacy { .. } => {
+                let ok = n >= 4 && stored.matches(&self.pin);
+                if ok {
+                    let (typed, tx) = (self.pin.clone(), self.job_sender());
+                    std::thread::spawn(move || {
+                        let sealed = seal_pin(&typed).map_err(|e| format!("{e:#}"));
+                        tx.send(Done::PinSealed {
+                            sealed,
+                            changed: false,
+                        });
+                    });
+                }
+                if ok || n >= 8 {
+                    self.pin.clear();
+                    self.pin_checked(ok);
+                }
+            }
+            StoredPin::Default | StoredPin::Sealed { .. } => {
+                if n < stored.length().unwrap_or(8).clamp(4, 8) {
+                    return;
+                }
+                let typed = std::mem::take(&mut self.pin);
+                if matches!(stored, StoredPin::Default) {
+                    self.pin_checked(stored.matches(&typed));
+                    return;
+                }
+                self.pin_checking = true;
+                let tx = self.job_sender();
+                std::thread::spawn(move || {
+                    tx.send(Done::PinChecked {
+                        ok: stored.matches(&typed),
+                    })
+                });
+            }
+        }
+    }
+
+    /// The staff PIN's verdict: recorded first (staff mode is not opened unrecorded).
+    pub(super) fn pin_checked(&mut self, ok: bool) {
+        self.pin_checking = false;
+        if self.audit(if ok { "unlock" } else { "wrong_pin" }, "") {
+            self.dispatch(Event::PinChecked { ok });
+        }
     }
 
     pub fn backspace(&mut self) {

@@ -272,6 +272,8 @@ impl App {
                     None => self.wrong_credentials(),
                 }
             }
+            Done::PinChecked { ok } => self.pin_checked(ok),
+            Done::PinSealed { sealed, changed } => self.pin_sealed(sealed, changed),
             Done::RosterFiles(files) => {
                 self.roster_files = files;
                 self.notice_extra = None;

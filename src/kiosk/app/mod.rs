@@ -62,6 +62,16 @@ enum Done {
     /// The keypad's number and password checked (argon2, about 20 ms: never on the UI
     /// thread): the roster row when both were right.
     PasswordChecked(Option<RosterEntry>),
+    /// The staff PIN checked (argon2 for a sealed PIN).
+    PinChecked {
+        ok: bool,
+    },
+    /// A PIN sealed for storing: a new one staff chose (`changed`), or an older kiosk's
+    /// unsalted PIN replaced after it was typed right.
+    PinSealed {
+        sealed: Result<String, String>,
+        changed: bool,
+    },
 }
 
 /// Hands a worker's result back, tagged with the session it belongs to: a result that arrives
@@ -155,6 +165,8 @@ pub struct App {
     batch_list: Vec<(String, i64)>,
     /// Staff: the new PIN typed the first time, waiting for the repeat.
     new_pin_first: Option<String>,
+    /// The typed staff PIN is being checked: the keypad waits (tens of milliseconds).
+    pin_checking: bool,
     /// When staff opened the collection (the closing summary counts from here).
     collection_opened_ms: i64,
     /// CHSI: the typed ID tail the collection code must end with, and the last code judged.
@@ -269,6 +281,7 @@ impl App {
             import_roots: Vec::new(),
             roster_files: Vec::new(),
             new_pin_first: None,
+            pin_checking: false,
             collection_opened_ms: 0,
             reprint_list: Vec::new(),
             printing: false,
@@ -431,6 +444,7 @@ impl App {
     fn wipe(&mut self) {
         self.generation += 1;
         self.password_checking = false;
+        self.pin_checking = false;
         self.reset_fields();
         self.candidate_key.clear();
         self.session_id = None;

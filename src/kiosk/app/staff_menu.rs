@@ -266,18 +266,16 @@ impl App {
                 self.refresh();
             }
             Some(first) if first == typed => {
-                let stored = crate::kiosk::staff::set_pin(&self.store, &typed);
-                if let Err(e) = stored {
-                    self.notice_extra =
-                        Some(("PIN 未能保存".into(), format!("the PIN was not saved: {e}")));
-                    self.refresh();
-                    return;
-                }
-                if !self.audit("change_pin", "") {
-                    return;
-                }
-                self.notice_extra = None;
-                self.dispatch(Event::PinChanged);
+                // sealing takes tens of milliseconds: on a worker, stored when it is back
+                let tx = self.job_sender();
+                std::thread::spawn(move || {
+                    let sealed =
+                        crate::kiosk::staff::seal_pin(&typed).map_err(|e| format!("{e:#}"));
+                    tx.send(Done::PinSealed {
+                        sealed,
+                        changed: true,
+                    });
+                });
             }
             Some(_) => {
                 self.notice_extra = Some((
@@ -322,5 +320,29 @@ impl App {
                 }
             })
             .collect()
+    }
+
+    /// A sealed PIN is back from its worker: stored, and for a new PIN recorded and confirmed.
+    pub(super) fn pin_sealed(&mut self, sealed: Result<String, String>, changed: bool) {
+        let stored = sealed.and_then(|v| {
+            crate::kiosk::staff::store_sealed_pin(&self.store, &v).map_err(|e| e.to_string())
+        });
+        match (stored, changed) {
+            (Ok(()), true) => {
+                if !self.audit("change_pin", "") {
+                    return;
+                }
+                self.notice_extra = None;
+                self.dispatch(Event::PinChanged);
+            }
+            (Err(e), true) => {
+                self.notice_extra =
+                    Some(("PIN 未能保存".into(), format!("the PIN was not saved: {e}")));
+                self.refresh();
+            }
+            // the old unsalted PIN still works; sealing is tried again at the next unlock
+            (Err(e), false) => tracing::warn!(error = %e, "the staff PIN could not be resealed"),
+            (Ok(()), false) => tracing::info!("the staff PIN was resealed with argon2"),
+        }
     }
 }

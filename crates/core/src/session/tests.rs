@@ -1,0 +1,280 @@
+//! The session's flows, event by event.
+
+use super::*;
+
+fn rules(limit: u32, fail: bool) -> Rules {
+    Rules {
+        verify_faces: true,
+        attempt_limit: limit,
+        fail_collection_after_limit: fail,
+        consent_pre_ticked: false,
+        idle_timeout_ms: 60_000,
+    }
+}
+
+fn card_holder() -> Candidate {
+    Candidate {
+        candidate_key: "26440101234567".into(),
+        name: "张三".into(),
+        id_number: "11010519491231002X".into(),
+        resident_card: true,
+        has_reference_face: true,
+        ..Candidate::default()
+    }
+}
+
+fn to_checks(s: &mut Session, candidate: Candidate, failures: u32) {
+    s.handle(Event::StaffEntry);
+    s.handle(Event::PinChecked { ok: true });
+    s.handle(Event::StaffOpen);
+    s.handle(Event::Start);
+    s.handle(Event::Identified {
+        candidate,
+        roster: RosterCheck {
+            on_roster: true,
+            ..RosterCheck::default()
+        },
+        previous: None,
+        failures_so_far: failures,
+    });
+    s.handle(Event::Continue);
+    s.handle(Event::ConsentToggled);
+    s.handle(Event::Continue);
+    assert_eq!(s.handle(Event::Continue), vec![Effect::StartCamera]);
+    assert_eq!(
+        s.handle(Event::Continue),
+        vec![Effect::StopCamera, Effect::RunChecks]
+    );
+    s.handle(Event::Checked { passed: true });
+}
+
+#[test]
+fn a_full_session_ends_with_a_receipt_and_a_wipe() {
+    let mut s = Session::new(rules(3, false));
+    to_checks(&mut s, card_holder(), 0);
+    assert_eq!(s.handle(Event::Continue), vec![Effect::Verify]);
+    s.handle(Event::Verified { passed: true });
+    s.handle(Event::Continue);
+    assert_eq!(s.screen, Screen::Confirm);
+    assert_eq!(
+        s.handle(Event::Continue),
+        vec![Effect::Submit {
+            manual_review: false
+        }]
+    );
+    s.handle(Event::Submitted {
+        record_id: "r".into(),
+        at_ms: 1,
+    });
+    assert_eq!(s.screen, Screen::Receipt);
+    assert_eq!(s.handle(Event::Continue), vec![Effect::Wipe]);
+    assert!(s.candidate.is_none() && s.screen == Screen::Idle && s.open);
+}
+
+#[test]
+fn the_collection_code_is_scanned_with_the_camera_on_and_off_again() {
+    let mut s = Session::new(rules(0, false));
+    s.handle(Event::StaffEntry);
+    s.handle(Event::PinChecked { ok: true });
+    s.handle(Event::StaffOpen);
+    s.handle(Event::Start);
+    assert_eq!(s.handle(Event::CodeNeeded), vec![Effect::StartCamera]);
+    assert_eq!(s.screen, Screen::ScanCode);
+    // a wrong code keeps the camera scanning, with the reason on screen
+    assert!(s
+        .handle(Event::IdentifyFailed {
+            zh: "不是采集码".into(),
+            en: "not a code".into()
+        })
+        .is_empty());
+    assert!(s.notice.is_some() && s.screen == Screen::ScanCode);
+    // back to the keypad to correct the ID tail, then the scan again
+    assert_eq!(s.handle(Event::Back), vec![Effect::StopCamera]);
+    assert_eq!(s.screen, Screen::Identify);
+    s.handle(Event::CodeNeeded);
+    let fx = s.handle(Event::Identified {
+        candidate: card_holder(),
+        roster: RosterCheck {
+            on_roster: true,
+            ..RosterCheck::default()
+        },
+        previous: None,
+        failures_so_far: 0,
+    });
+    assert_eq!(
+        (fx, s.screen),
+        (vec![Effect::StopCamera], Screen::ConfirmInfo)
+    );
+    // the idle timeout on the scan screen turns the camera off with the wipe
+    s.handle(Event::Back);
+    s.handle(Event::Start);
+    s.handle(Event::CodeNeeded);
+    assert_eq!(
+        s.handle(Event::Tick { now_ms: 1_000_000 }),
+        vec![Effect::StopCamera, Effect::Wipe]
+    );
+}
+
+#[test]
+fn staff_tools_return_to_the_menu_and_a_forgotten_menu_locks_itself() {
+    let mut s = Session::new(rules(3, false));
+    s.handle(Event::StaffEntry);
+    s.handle(Event::PinChecked { ok: true });
+    s.handle(Event::StaffOpen);
+    assert!(s.open);
+    s.handle(Event::StaffEntry);
+    s.handle(Event::PinChecked { ok: true });
+    for (tool, screen) in [
+        (Event::StaffImport, Screen::StaffImport),
+        (Event::StaffAudit, Screen::StaffAudit),
+        (Event::StaffChangePin, Screen::StaffNewPin),
+        (Event::StaffReprint, Screen::StaffReprint),
+        (Event::StaffBatch, Screen::StaffBatch),
+    ] {
+        s.handle(tool);
+        assert_eq!(s.screen, screen);
+        s.handle(Event::Back);
+        assert_eq!(s.screen, Screen::StaffMenu);
+    }
+    s.handle(Event::StaffChangePin);
+    s.handle(Event::PinChanged);
+    assert!(s.screen == Screen::StaffMenu && s.notice.is_some());
+    // ending the collection: nobody can start until staff opens it again
+    s.handle(Event::StaffEndCollection);
+    s.handle(Event::StaffClose);
+    s.handle(Event::Start);
+    assert_eq!((s.open, s.screen), (false, Screen::Idle));
+    // staff mode left open locks itself after the idle timeout, wiping nothing
+    s.handle(Event::StaffEntry);
+    s.handle(Event::PinChecked { ok: true });
+    s.handle(Event::StaffAudit);
+    assert!(s.handle(Event::Tick { now_ms: 30_000 }).is_empty());
+    assert_eq!(s.screen, Screen::StaffAudit);
+    assert!(s.handle(Event::Tick { now_ms: 70_000 }).is_empty());
+    assert_eq!(s.screen, Screen::Idle);
+}
+
+#[test]
+fn three_failures_lead_to_the_manual_path_and_five_to_collection_failed() {
+    let mut s = Session::new(rules(3, false));
+    to_checks(&mut s, card_holder(), 1);
+    s.handle(Event::Continue);
+    s.handle(Event::Verified { passed: false });
+    assert_eq!((s.screen, s.attempts_left()), (Screen::Verify, Some(1)));
+    s.handle(Event::Retake);
+    s.handle(Event::Continue);
+    s.handle(Event::Checked { passed: true });
+    s.handle(Event::Continue);
+    s.handle(Event::Verified { passed: false });
+    assert_eq!(s.screen, Screen::Manual);
+    assert_eq!(s.handle(Event::Continue), vec![Effect::CaptureDocuments]);
+    s.handle(Event::DocumentsCaptured);
+    assert_eq!(
+        s.handle(Event::Continue),
+        vec![Effect::Submit {
+            manual_review: true
+        }]
+    );
+
+    let mut bj = Session::new(rules(5, true));
+    to_checks(&mut bj, card_holder(), 4);
+    bj.handle(Event::Continue);
+    bj.handle(Event::Verified { passed: false });
+    assert_eq!(bj.screen, Screen::Failed);
+    // coming back after five failures: no further attempts
+    let mut again = Session::new(rules(5, true));
+    again.open = true;
+    again.handle(Event::Start);
+    again.handle(Event::Identified {
+        candidate: card_holder(),
+        roster: RosterCheck::default(),
+        previous: None,
+        failures_so_far: 5,
+    });
+    assert_eq!(again.screen, Screen::Failed);
+}
+
+#[test]
+fn rare_names_and_other_documents_take_the_manual_path() {
+    let mut s = Session::new(rules(3, false));
+    let mut c = card_holder();
+    c.name = "𠮷田".into();
+    to_checks(&mut s, c, 0);
+    assert_eq!(s.handle(Event::Continue), vec![]);
+    assert_eq!(s.screen, Screen::Manual);
+}
+
+#[test]
+fn blocked_roster_mismatch_and_missing_consent_stop_the_flow() {
+    let mut s = Session::new(rules(3, false));
+    s.open = true;
+    s.handle(Event::Start);
+    s.handle(Event::Identified {
+        candidate: card_holder(),
+        roster: RosterCheck {
+            blocked: vec!["name"],
+            warned: vec![],
+            on_roster: true,
+        },
+        previous: None,
+        failures_so_far: 0,
+    });
+    s.handle(Event::Continue);
+    assert_eq!(s.screen, Screen::ConfirmInfo);
+    assert!(s.notice.is_some());
+    s.roster = RosterCheck::default();
+    s.handle(Event::Continue);
+    s.handle(Event::Continue);
+    assert_eq!(s.screen, Screen::Consent, "consent not ticked");
+}
+
+#[test]
+fn returning_candidates_see_their_status_and_may_withdraw_while_pending() {
+    let mut s = Session::new(rules(0, false));
+    s.open = true;
+    s.handle(Event::Start);
+    let previous = PreviousRecord {
+        record_id: "r1".into(),
+        review: Some(ReviewState::PendingReview),
+        status_line: "待审核".into(),
+    };
+    s.handle(Event::Identified {
+        candidate: card_holder(),
+        roster: RosterCheck::default(),
+        previous: Some(previous),
+        failures_so_far: 0,
+    });
+    assert_eq!(s.screen, Screen::Status);
+    s.handle(Event::Continue);
+    assert_eq!(s.screen, Screen::Status, "no retake while pending");
+    assert_eq!(
+        s.handle(Event::Withdraw),
+        vec![Effect::Withdraw {
+            record_id: "r1".into()
+        }]
+    );
+    s.handle(Event::Withdrawn);
+    s.handle(Event::Continue);
+    assert_eq!(s.screen, Screen::ConfirmInfo);
+}
+
+#[test]
+fn idle_timeout_and_help_end_the_session_and_wipe() {
+    let mut s = Session::new(rules(3, false));
+    to_checks(&mut s, card_holder(), 0);
+    s.handle(Event::Touch { now_ms: 1_000 });
+    assert!(s.handle(Event::Tick { now_ms: 30_000 }).is_empty());
+    assert_eq!(s.handle(Event::Tick { now_ms: 62_000 }), vec![Effect::Wipe]);
+    assert_eq!(s.screen, Screen::Idle);
+    to_checks(&mut s, card_holder(), 0);
+    s.handle(Event::Help);
+    assert!(s.help_open);
+    assert_eq!(s.handle(Event::End), vec![Effect::Wipe]);
+    assert!(!s.help_open && s.candidate.is_none());
+    s.handle(Event::DeviceLost {
+        what: "camera".into(),
+    });
+    assert_eq!(s.screen, Screen::Failsafe);
+    s.handle(Event::DeviceBack);
+    assert_eq!(s.screen, Screen::Idle);
+}
