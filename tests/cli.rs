@@ -272,11 +272,15 @@ fn staff_set_up_from_a_terminal_pin_printer_and_audit() {
     assert!(String::from_utf8_lossy(&refused.stderr).contains("too easy"));
     assert!(pin("2580").status.success());
     let store = capture_kiosk::store::Store::open(&db).unwrap();
+    // stored sealed (argon2id), never as the PIN or its unsalted digest
+    let stored = capture_kiosk::kiosk::staff::StoredPin::read(&store).unwrap();
+    assert!(
+        stored.matches("2580") && !stored.matches("123456"),
+        "{stored:?}"
+    );
     assert_eq!(
-        store.get_setting("staff_pin_sha256").unwrap(),
-        Some(capture_kiosk::session::identify::password_digest(
-            "staff", "2580"
-        ))
+        store.get_setting("staff_pin_sha256").unwrap().as_deref(),
+        Some("")
     );
     let o = kiosk(&[
         "staff", "printer", "--db", db_arg, "--layout", "9in*99", "photo",
