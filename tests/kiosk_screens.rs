@@ -7,34 +7,10 @@ use crate::common;
 
 use capture_kiosk::kiosk::demo::{install_headless_platform, save_png};
 use capture_kiosk::kiosk::{
-    CheckRow, FieldView, HealthRow, InfoRow, KioskWindow, ListRow, Metrics,
+    ui_screen, CheckRow, FieldView, HealthRow, InfoRow, Kiosk, KioskWindow, ListRow, Metrics,
 };
+use capture_kiosk::session::Screen;
 use slint::{ComponentHandle, ModelRc, SharedString, VecModel};
-
-const SCREENS: [&str; 22] = [
-    "idle",
-    "staff-pin",
-    "staff-menu",
-    "staff-import",
-    "staff-audit",
-    "staff-new-pin",
-    "staff-reprint",
-    "staff-batch",
-    "identify",
-    "scan-code",
-    "confirm-info",
-    "consent",
-    "guide",
-    "live",
-    "checks",
-    "verify",
-    "manual",
-    "confirm",
-    "receipt",
-    "status",
-    "collection-failed",
-    "failsafe",
-];
 
 fn rows<T: Clone + 'static>(v: Vec<T>) -> ModelRc<T> {
     ModelRc::new(VecModel::from(v))
@@ -48,7 +24,8 @@ fn image(img: &image::RgbImage) -> slint::Image {
     ))
 }
 
-fn fill(ui: &KioskWindow) {
+fn fill(window: &KioskWindow) {
+    let ui = window.global::<Kiosk>();
     let s = |t: &str| SharedString::from(t);
     ui.set_demo(true);
     ui.set_collection_open(true);
@@ -250,11 +227,12 @@ fn every_screen_renders_in_both_languages_and_orientations() {
         ui.global::<Metrics>().set_compact(w > h);
         for english in [false, true] {
             slint::select_bundled_translation(if english { "en" } else { "" }).unwrap();
-            ui.set_english(english);
+            ui.global::<Kiosk>().set_english(english);
             let lang = if english { "en" } else { "zh" };
-            for screen in SCREENS {
-                ui.set_screen(screen.into());
-                ui.set_staff_mode(screen.starts_with("staff-"));
+            for screen in Screen::ALL {
+                ui.global::<Kiosk>().set_screen(ui_screen(screen));
+                ui.global::<Kiosk>().set_staff_mode(screen.is_staff());
+                let screen = screen.name();
                 let path = out.join(format!("{orient}-{lang}-{screen}.png"));
                 save_png(&ui, &path).unwrap();
                 assert!(
@@ -263,12 +241,12 @@ fn every_screen_renders_in_both_languages_and_orientations() {
                     path.display()
                 );
             }
-            ui.set_screen("receipt".into());
-            ui.set_help_open(true);
+            ui.global::<Kiosk>().set_screen(ui_screen(Screen::Receipt));
+            ui.global::<Kiosk>().set_help_open(true);
             save_png(&ui, &out.join(format!("{orient}-{lang}-help.png"))).unwrap();
-            ui.set_help_open(false);
+            ui.global::<Kiosk>().set_help_open(false);
         }
-        for screen in SCREENS {
+        for screen in Screen::ALL.map(Screen::name) {
             let zh = std::fs::read(out.join(format!("{orient}-zh-{screen}.png"))).unwrap();
             let en = std::fs::read(out.join(format!("{orient}-en-{screen}.png"))).unwrap();
             assert_ne!(
@@ -286,7 +264,14 @@ fn every_translatable_string_has_its_english() {
     let po = std::fs::read_to_string(root.join("ui/translations/en/LC_MESSAGES/capture-kiosk.po"))
         .unwrap();
     let mut missing = Vec::new();
-    for file in ["ui/kiosk.slint", "ui/widgets.slint"] {
+    for file in [
+        "ui/kiosk.slint",
+        "ui/widgets.slint",
+        "ui/screens/staff.slint",
+        "ui/screens/identify.slint",
+        "ui/screens/capture.slint",
+        "ui/screens/finish.slint",
+    ] {
         let text = std::fs::read_to_string(root.join(file)).unwrap();
         for part in text.split("@tr(\"").skip(1) {
             let msgid = &part[..part.find('"').unwrap()];

@@ -9,10 +9,11 @@ use crate::common;
 use capture_kiosk::catalog::Catalog;
 use capture_kiosk::hub_protocol::RosterEntry;
 use capture_kiosk::kiosk::demo::{headless_kiosk, Driver};
-use capture_kiosk::kiosk::KioskOptions;
+use capture_kiosk::kiosk::{Kiosk, KioskOptions};
 use capture_kiosk::session::Screen;
 use capture_kiosk::store::Store;
 use common::hubs::{fresh_dir, submit, test_jpeg, TestHub};
+use slint::ComponentHandle;
 
 fn person(key: &str, name: &str, id: &str) -> RosterEntry {
     RosterEntry {
@@ -88,11 +89,18 @@ fn staff_imports_rosters_changes_the_pin_ends_the_collection_and_reads_the_audit
             .ui
             .upgrade()
             .unwrap()
+            .global::<Kiosk>()
             .get_notice()
             .to_string()
     };
     assert_eq!(roster(&d), 6, "the demo roster");
-    assert!(app.borrow().ui.upgrade().unwrap().get_default_pin());
+    assert!(app
+        .borrow()
+        .ui
+        .upgrade()
+        .unwrap()
+        .global::<Kiosk>()
+        .get_default_pin());
 
     d.tap_id("Header::staff-corner").unwrap();
     d.type_keys("123456").unwrap();
@@ -100,7 +108,7 @@ fn staff_imports_rosters_changes_the_pin_ends_the_collection_and_reads_the_audit
         .unwrap();
 
     // the hub's roster replaces the demo one
-    d.tap_id("KioskWindow::sync-btn").unwrap();
+    d.tap_id("StaffMenuScreen::sync-btn").unwrap();
     d.wait_for("the sync", 20, |_| {
         Store::open(&data.join("kiosk.sqlite"))
             .and_then(|s| s.roster_size("Z3K8F7"))
@@ -111,18 +119,19 @@ fn staff_imports_rosters_changes_the_pin_ends_the_collection_and_reads_the_audit
     d.save("synced").unwrap();
 
     // import: the bad file is refused whole, naming the line; the GBK file goes in
-    d.tap_id("KioskWindow::import-btn").unwrap();
+    d.tap_id("StaffMenuScreen::import-btn").unwrap();
     assert_eq!(d.screen(), Screen::StaffImport);
     d.wait_for("the files", 10, |a| {
-        a.ui.upgrade()
-            .is_some_and(|ui| slint::Model::row_count(&ui.get_roster_files()) == 2)
+        a.ui.upgrade().is_some_and(|ui| {
+            slint::Model::row_count(&ui.global::<Kiosk>().get_roster_files()) == 2
+        })
     })
     .unwrap();
     d.save("import-files").unwrap();
     d.tap_label("bad.csv").unwrap();
     d.wait_for("the refusal", 10, |a| {
         a.ui.upgrade()
-            .is_some_and(|ui| ui.get_notice().contains("line 3"))
+            .is_some_and(|ui| ui.global::<Kiosk>().get_notice().contains("line 3"))
     })
     .unwrap();
     assert_eq!(roster(&d), 2, "a refused roster changes nothing");
@@ -130,7 +139,7 @@ fn staff_imports_rosters_changes_the_pin_ends_the_collection_and_reads_the_audit
     d.tap_label("名单-gbk.csv").unwrap();
     d.wait_for("the import", 10, |a| {
         a.ui.upgrade()
-            .is_some_and(|ui| ui.get_notice().contains("已导入"))
+            .is_some_and(|ui| ui.global::<Kiosk>().get_notice().contains("已导入"))
     })
     .unwrap();
     assert_eq!(roster(&d), 3, "{}", notice(&d));
@@ -145,12 +154,18 @@ fn staff_imports_rosters_changes_the_pin_ends_the_collection_and_reads_the_audit
         ("周五", "维吾尔")
     );
     d.save("import-done").unwrap();
-    d.tap_id("KioskWindow::import-back").unwrap();
+    d.tap_id("StaffImportScreen::import-back").unwrap();
 
     // reprint: the sheet goes to the print service and stays as a file; a refusing printer
     // is reported and the sheet is still saved
-    d.tap_id("KioskWindow::reprint-btn").unwrap();
-    let rows = app.borrow().ui.upgrade().unwrap().get_reprint_rows();
+    d.tap_id("StaffMenuScreen::reprint-btn").unwrap();
+    let rows = app
+        .borrow()
+        .ui
+        .upgrade()
+        .unwrap()
+        .global::<Kiosk>()
+        .get_reprint_rows();
     assert_eq!(slint::Model::row_count(&rows), 1);
     let row = slint::Model::row_data(&rows, 0).unwrap();
     assert!(
@@ -162,7 +177,7 @@ fn staff_imports_rosters_changes_the_pin_ends_the_collection_and_reads_the_audit
     d.tap_label(&row.title).unwrap();
     d.wait_for("the print", 20, |a| {
         a.ui.upgrade()
-            .is_some_and(|ui| ui.get_notice().contains("kiosk-photo"))
+            .is_some_and(|ui| ui.global::<Kiosk>().get_notice().contains("kiosk-photo"))
     })
     .unwrap();
     d.save("reprint-sent").unwrap();
@@ -187,7 +202,7 @@ fn staff_imports_rosters_changes_the_pin_ends_the_collection_and_reads_the_audit
     d.tap_label(&row.title).unwrap();
     d.wait_for("the refusal", 20, |a| {
         a.ui.upgrade()
-            .is_some_and(|ui| ui.get_notice().contains("printer jammed"))
+            .is_some_and(|ui| ui.global::<Kiosk>().get_notice().contains("printer jammed"))
     })
     .unwrap();
     assert!(
@@ -195,24 +210,24 @@ fn staff_imports_rosters_changes_the_pin_ends_the_collection_and_reads_the_audit
         "the sheet is kept when the printer refuses"
     );
     d.save("reprint-refused").unwrap();
-    d.tap_id("KioskWindow::reprint-back").unwrap();
+    d.tap_id("StaffReprintScreen::reprint-back").unwrap();
 
     // a new PIN: a guessable one refused, a mistyped repeat refused, then set
-    d.tap_id("KioskWindow::pin-btn").unwrap();
+    d.tap_id("StaffMenuScreen::pin-btn").unwrap();
     assert_eq!(d.screen(), Screen::StaffNewPin);
     d.type_keys("1111").unwrap();
-    d.tap_id("KioskWindow::new-pin-ok").unwrap();
+    d.tap_id("StaffNewPinScreen::new-pin-ok").unwrap();
     assert!(notice(&d).contains("容易猜"), "{}", notice(&d));
     d.type_keys("2580").unwrap();
-    d.tap_id("KioskWindow::new-pin-ok").unwrap();
+    d.tap_id("StaffNewPinScreen::new-pin-ok").unwrap();
     d.type_keys("2581").unwrap();
-    d.tap_id("KioskWindow::new-pin-ok").unwrap();
+    d.tap_id("StaffNewPinScreen::new-pin-ok").unwrap();
     assert!(notice(&d).contains("不一致"), "{}", notice(&d));
     d.save("new-pin-mismatch").unwrap();
     d.type_keys("2580").unwrap();
-    d.tap_id("KioskWindow::new-pin-ok").unwrap();
+    d.tap_id("StaffNewPinScreen::new-pin-ok").unwrap();
     d.type_keys("2580").unwrap();
-    d.tap_id("KioskWindow::new-pin-ok").unwrap();
+    d.tap_id("StaffNewPinScreen::new-pin-ok").unwrap();
     // sealed (argon2) on a worker thread, then stored
     d.wait_for("the new PIN stored", 10, |a| {
         a.screen() == Screen::StaffMenu
@@ -220,10 +235,15 @@ fn staff_imports_rosters_changes_the_pin_ends_the_collection_and_reads_the_audit
     .unwrap();
 
     // open, then the old PIN no longer unlocks and the new one does
-    d.tap_id("KioskWindow::open-btn").unwrap();
+    d.tap_id("StaffMenuScreen::open-btn").unwrap();
     assert!(app.borrow().session.open);
     assert!(
-        !app.borrow().ui.upgrade().unwrap().get_default_pin(),
+        !app.borrow()
+            .ui
+            .upgrade()
+            .unwrap()
+            .global::<Kiosk>()
+            .get_default_pin(),
         "the idle screen no longer tells the default PIN"
     );
     d.tap_id("Header::staff-corner").unwrap();
@@ -236,7 +256,7 @@ fn staff_imports_rosters_changes_the_pin_ends_the_collection_and_reads_the_audit
         .unwrap();
 
     // end the collection: its figures, and nobody can start
-    d.tap_id("KioskWindow::end-btn").unwrap();
+    d.tap_id("StaffMenuScreen::end-btn").unwrap();
     assert!(!app.borrow().session.open);
     assert!(notice(&d).contains("本次采集 0 人"), "{}", notice(&d));
     assert_eq!(
@@ -247,9 +267,15 @@ fn staff_imports_rosters_changes_the_pin_ends_the_collection_and_reads_the_audit
     d.save("collection-ended").unwrap();
 
     // the audit trail shows what staff did, newest first
-    d.tap_id("KioskWindow::audit-btn").unwrap();
+    d.tap_id("StaffMenuScreen::audit-btn").unwrap();
     d.save("audit").unwrap();
-    let rows = app.borrow().ui.upgrade().unwrap().get_audit_rows();
+    let rows = app
+        .borrow()
+        .ui
+        .upgrade()
+        .unwrap()
+        .global::<Kiosk>()
+        .get_audit_rows();
     let titles: Vec<String> = (0..slint::Model::row_count(&rows))
         .filter_map(|i| slint::Model::row_data(&rows, i))
         .map(|r| r.title.to_string())
@@ -275,12 +301,18 @@ fn staff_imports_rosters_changes_the_pin_ends_the_collection_and_reads_the_audit
             "audit line {i} should be {action}: {titles:?}"
         );
     }
-    d.tap_id("KioskWindow::audit-back").unwrap();
+    d.tap_id("StaffAuditScreen::audit-back").unwrap();
 
     // another batch: typed on the keypad, kept for the next start
-    d.tap_id("KioskWindow::batch-btn").unwrap();
+    d.tap_id("StaffMenuScreen::batch-btn").unwrap();
     assert_eq!(d.screen(), Screen::StaffBatch);
-    let batches = app.borrow().ui.upgrade().unwrap().get_batch_rows();
+    let batches = app
+        .borrow()
+        .ui
+        .upgrade()
+        .unwrap()
+        .global::<Kiosk>()
+        .get_batch_rows();
     assert_eq!(
         slint::Model::row_data(&batches, 0).map(|r| r.title.to_string()),
         None,
@@ -291,17 +323,17 @@ fn staff_imports_rosters_changes_the_pin_ends_the_collection_and_reads_the_audit
     }
     d.type_keys("B2026X").unwrap();
     d.save("batch-typed").unwrap();
-    d.tap_id("KioskWindow::batch-ok").unwrap();
+    d.tap_id("StaffBatchScreen::batch-ok").unwrap();
     assert_eq!(d.screen(), Screen::StaffMenu);
     assert_eq!(app.borrow().batch, "B2026X");
     assert_eq!(
         app.borrow().store.get_setting("batch").unwrap().as_deref(),
         Some("B2026X")
     );
-    d.tap_id("KioskWindow::close-btn").unwrap();
+    d.tap_id("StaffMenuScreen::close-btn").unwrap();
     assert_eq!(d.screen(), Screen::Idle);
     assert!(
-        d.tap_id("KioskWindow::start-btn").is_err(),
+        d.tap_id("IdleScreen::start-btn").is_err(),
         "no start button while the collection is closed"
     );
     drop(d);
@@ -317,8 +349,8 @@ fn open_collection_at_identify(d: &mut Driver, profile: &str) {
     d.wait_for("the staff menu", 5, |a| a.screen() == Screen::StaffMenu)
         .unwrap();
     assert!(d.app.borrow_mut().select_profile_named(profile));
-    d.tap_id("KioskWindow::open-btn").unwrap();
-    d.tap_id("KioskWindow::start-btn").unwrap();
+    d.tap_id("StaffMenuScreen::open-btn").unwrap();
+    d.tap_id("IdleScreen::start-btn").unwrap();
     d.wait_for("the identify screen", 5, |a| a.screen() == Screen::Identify)
         .unwrap();
 }
@@ -336,11 +368,18 @@ fn a_wrong_password_is_refused_like_an_unknown_number_and_the_right_one_identifi
     // words an unknown number gets
     d.type_keys("20261234").unwrap();
     d.type_keys("654321").unwrap();
-    d.tap_id("KioskWindow::identify-ok").unwrap();
+    d.tap_id("IdentifyScreen::identify-ok").unwrap();
     d.wait_for("the refusal", 10, |a| a.session.notice.is_some())
         .unwrap();
     assert_eq!(d.screen(), Screen::Identify);
-    let notice = app.borrow().ui.upgrade().unwrap().get_notice().to_string();
+    let notice = app
+        .borrow()
+        .ui
+        .upgrade()
+        .unwrap()
+        .global::<Kiosk>()
+        .get_notice()
+        .to_string();
     assert!(notice.contains("号码或密码不正确"), "{notice}");
 
     // the right password
@@ -349,7 +388,7 @@ fn a_wrong_password_is_refused_like_an_unknown_number_and_the_right_one_identifi
     }
     d.type_keys(capture_kiosk::kiosk::demo::DEMO_PASSWORD)
         .unwrap();
-    d.tap_id("KioskWindow::identify-ok").unwrap();
+    d.tap_id("IdentifyScreen::identify-ok").unwrap();
     d.wait_for("identification", 10, |a| a.screen() != Screen::Identify)
         .unwrap();
 }
@@ -369,12 +408,19 @@ fn an_unreadable_attempt_count_stops_the_kiosk_instead_of_letting_the_candidate_
     d.type_keys("20261234").unwrap();
     d.type_keys(capture_kiosk::kiosk::demo::DEMO_PASSWORD)
         .unwrap();
-    d.tap_id("KioskWindow::identify-ok").unwrap();
+    d.tap_id("IdentifyScreen::identify-ok").unwrap();
     d.wait_for("the failsafe screen", 10, |a| {
         a.screen() == Screen::Failsafe
     })
     .unwrap();
-    let notice = app.borrow().ui.upgrade().unwrap().get_notice().to_string();
+    let notice = app
+        .borrow()
+        .ui
+        .upgrade()
+        .unwrap()
+        .global::<Kiosk>()
+        .get_notice()
+        .to_string();
     assert!(notice.contains("数据库"), "{notice}");
 }
 

@@ -199,42 +199,42 @@ impl<'a> Driver<'a> {
         }
         self.pump(30)?;
         self.save("staff-menu-selected")?;
-        self.tap_id("KioskWindow::open-btn")?;
-        self.tap_id("KioskWindow::start-btn")?;
+        self.tap_id("StaffMenuScreen::open-btn")?;
+        self.tap_id("IdleScreen::start-btn")?;
         self.wait_for("the identify screen", 5, |a| a.screen() == Screen::Identify)?;
         match profile {
             "gd-chengkao" => {
                 self.type_keys("20261234")?;
                 self.type_keys(DEMO_PASSWORD)?;
                 self.save("identify-typed")?;
-                self.tap_id("KioskWindow::identify-ok")?;
+                self.tap_id("IdentifyScreen::identify-ok")?;
             }
             "bj-zikao-degree" => {
                 self.type_keys("012345678901")?;
                 self.save("identify-typed")?;
-                self.tap_id("KioskWindow::identify-ok")?;
+                self.tap_id("IdentifyScreen::identify-ok")?;
             }
             "chsi-graduation" => {
                 // first with a mistyped ID tail: the candidate's own code is refused
                 self.type_keys(&format!("{DEMO_BATCH}0000"))?;
-                self.tap_id("KioskWindow::identify-ok")?;
+                self.tap_id("IdentifyScreen::identify-ok")?;
                 self.wait_for("the scan screen", 5, |a| a.screen() == Screen::ScanCode)?;
-                self.tap_id("KioskWindow::demo-code-btn")?;
+                self.tap_id("ScanCodeScreen::demo-code-btn")?;
                 self.wait_for("the refusal", 15, |a| a.session.notice.is_some())?;
                 self.save("scan-code-refused")?;
-                self.tap_id("KioskWindow::scan-back")?;
+                self.tap_id("ScanCodeScreen::scan-back")?;
                 for _ in 0..4 {
                     self.tap_label("⌫")?;
                 }
                 let tail = id_tail(&chsi_demo_id());
                 self.type_keys(&tail)?;
                 self.save("identify-typed")?;
-                self.tap_id("KioskWindow::identify-ok")?;
+                self.tap_id("IdentifyScreen::identify-ok")?;
                 // then the collection code, held up to the camera as a QR code
                 self.wait_for("the scan screen", 5, |a| a.screen() == Screen::ScanCode)?;
                 self.wait_for("the preview", 10, |a| a.live_fps() > 0.0)?;
                 self.save("scan-code")?;
-                self.tap_id("KioskWindow::demo-code-btn")?;
+                self.tap_id("ScanCodeScreen::demo-code-btn")?;
                 self.wait_for("the code read", 15, |a| a.screen() != Screen::ScanCode)?;
             }
             _ => {
@@ -242,16 +242,16 @@ impl<'a> Driver<'a> {
                 // bj-chengkao the card whose name has a rare character, so the session takes
                 // the manual path (R-ID-3)
                 self.app.borrow_mut().demo_card = if profile == "bj-chengkao" { 0 } else { 1 };
-                self.tap_id("KioskWindow::demo-card-btn")?;
+                self.tap_id("IdentifyScreen::demo-card-btn")?;
             }
         }
         self.wait_for("identification", 15, |a| a.screen() != Screen::Identify)?;
-        self.tap_id("KioskWindow::info-ok")?;
+        self.tap_id("ConfirmInfoScreen::info-ok")?;
         if !self.app.borrow().session.consent_ticked {
-            self.tap_id("KioskWindow::consent-box")?;
+            self.tap_id("ConsentScreen::consent-box")?;
         }
-        self.tap_id("KioskWindow::consent-ok")?;
-        self.tap_id("KioskWindow::guide-ok")?;
+        self.tap_id("ConsentScreen::consent-ok")?;
+        self.tap_id("GuideScreen::guide-ok")?;
         for attempt in 0..3 {
             self.wait_for("the live screen", 20, |a| a.screen() == Screen::Live)?;
             if self
@@ -266,7 +266,7 @@ impl<'a> Driver<'a> {
             // the simulated candidate walks up and stands still: the kiosk shoots by itself
             let auto = self.wait_for("the automatic capture", 25, |a| a.screen() != Screen::Live);
             if auto.is_err() {
-                self.tap_id("KioskWindow::shutter")?;
+                self.tap_id("LiveScreen::shutter")?;
                 self.wait_for("the capture", 10, |a| a.screen() != Screen::Live)?;
             }
             self.wait_for("the checks", 60, |a| !a.session.busy)?;
@@ -277,20 +277,20 @@ impl<'a> Driver<'a> {
             if attempt == 2 {
                 bail!("{profile}: the photo failed its checks three times");
             }
-            self.tap_id("KioskWindow::checks-retake")?;
+            self.tap_id("ChecksScreen::checks-retake")?;
         }
-        self.tap_id("KioskWindow::checks-ok")?;
+        self.tap_id("ChecksScreen::checks-ok")?;
         if self.screen() == Screen::Verify {
             self.wait_for("verification", 60, |a| !a.session.busy)?;
             self.save("verify-done")?;
-            self.tap_id("KioskWindow::verify-ok")?;
+            self.tap_id("VerifyScreen::verify-ok")?;
         }
         if self.screen() == Screen::Manual {
-            self.tap_id("KioskWindow::manual-ok")?;
+            self.tap_id("ManualScreen::manual-ok")?;
             self.wait_for("the documents", 20, |a| a.screen() != Screen::Manual)?;
         }
         self.wait_for("the confirm screen", 5, |a| a.screen() == Screen::Confirm)?;
-        self.tap_id("KioskWindow::confirm-ok")?;
+        self.tap_id("ConfirmScreen::confirm-ok")?;
         self.wait_for("the receipt", 20, |a| a.screen() == Screen::Receipt)?;
         let record = self
             .app
@@ -304,7 +304,7 @@ impl<'a> Driver<'a> {
         self.tap_id("Header::help-btn")?;
         self.save("help")?;
         self.tap_id("KioskWindow::help-close")?;
-        self.tap_id("KioskWindow::receipt-ok")?;
+        self.tap_id("ReceiptScreen::receipt-ok")?;
         self.wait_for("idle", 5, |a| a.screen() == Screen::Idle)?;
         Ok(record)
     }

@@ -22,6 +22,7 @@ use crate::catalog::Catalog;
 use crate::engine::FaceEngine;
 use crate::guidance::LiveGuide;
 use crate::reader::simulator::{CardDeck, Faults, SimulatedReader};
+use crate::session::Screen;
 use crate::store::Store;
 use anyhow::{Context, Result};
 use app::{App, Devices};
@@ -229,4 +230,33 @@ pub use demo::headless_demo;
 /// Mirrors a portrait for the simulator (kept here so the demo can build scenes).
 pub fn portrait(engine: &FaceEngine, img: image::RgbImage) -> Result<Option<Portrait>> {
     Ok(Portrait::measure(engine, img)?)
+}
+
+/// The window's screen for each of the session's: one to one, so a screen added to the session
+/// does not compile until the window has it.
+pub fn ui_screen(screen: Screen) -> UiScreen {
+    match screen {
+        Screen::Idle => UiScreen::Idle,
+        Screen::StaffPin => UiScreen::StaffPin,
+        Screen::StaffMenu => UiScreen::StaffMenu,
+        Screen::StaffImport => UiScreen::StaffImport,
+        Screen::StaffAudit => UiScreen::StaffAudit,
+        Screen::StaffNewPin => UiScreen::StaffNewPin,
+        Screen::StaffReprint => UiScreen::StaffReprint,
+        Screen::StaffBatch => UiScreen::StaffBatch,
+        Screen::Identify => UiScreen::Identify,
+        Screen::ScanCode => UiScreen::ScanCode,
+        Screen::ConfirmInfo => UiScreen::ConfirmInfo,
+        Screen::Consent => UiScreen::Consent,
+        Screen::Guide => UiScreen::Guide,
+        Screen::Live => UiScreen::Live,
+        Screen::Checks => UiScreen::Checks,
+        Screen::Verify => UiScreen::Verify,
+        Screen::Manual => UiScreen::Manual,
+        Screen::Confirm => UiScreen::Confirm,
+        Screen::Receipt => UiScreen::Receipt,
+        Screen::Status => UiScreen::Status,
+        Screen::Failed => UiScreen::CollectionFailed,
+        Screen::Failsafe => UiScreen::Failsafe,
+    }
 }

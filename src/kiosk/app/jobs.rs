@@ -187,7 +187,7 @@ impl App {
                 self.check_rows = rows;
                 self.report_json = report_json;
                 if let (Some((_, rgb)), Some(ui)) = (&photo, self.ui.upgrade()) {
-                    ui.set_photo(image_of(rgb));
+                    ui.global::<crate::kiosk::Kiosk>().set_photo(image_of(rgb));
                 }
                 self.photo = photo;
                 self.dispatch(Event::Checked {

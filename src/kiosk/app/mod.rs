@@ -466,8 +466,10 @@ impl App {
         self.devices.camera.set_active(false);
         self.devices.camera.forget();
         if let Some(ui) = self.ui.upgrade() {
-            ui.set_photo(slint::Image::default());
-            ui.set_preview(slint::Image::default());
+            ui.global::<crate::kiosk::Kiosk>()
+                .set_photo(slint::Image::default());
+            ui.global::<crate::kiosk::Kiosk>()
+                .set_preview(slint::Image::default());
         }
     }
 

@@ -77,7 +77,8 @@ impl App {
                 self.live_fps = f.fps;
                 if let Some(ui) = self.ui.upgrade() {
                     // shares the buffer with the frame: no copy
-                    ui.set_preview(slint::Image::from_rgb8(f.preview.clone()));
+                    ui.global::<crate::kiosk::Kiosk>()
+                        .set_preview(slint::Image::from_rgb8(f.preview.clone()));
                 }
                 Ok(Some(f))
             }

@@ -3,6 +3,7 @@
 use super::*;
 use crate::engine::SAME_PERSON_DISTANCE;
 use crate::kiosk::texts::{guide_items, masked_id};
+use crate::kiosk::{ui_screen, Kiosk};
 use crate::kiosk::{CheckRow, FieldView, HealthRow, InfoRow, ListRow};
 use crate::session::identify::{FieldChars, FieldState};
 use crate::session::Screen;
@@ -21,7 +22,10 @@ impl App {
     /// The live screen's changing parts only (prompt, distance, countdown, frame rate): no
     /// lists are rebuilt per frame.
     pub(super) fn refresh_live(&self) {
-        let Some(ui) = self.ui.upgrade() else { return };
+        let Some(window) = self.ui.upgrade() else {
+            return;
+        };
+        let ui = window.global::<Kiosk>();
         ui.set_prompt(self.t(&self.live_prompt.0, &self.live_prompt.1).into());
         ui.set_prompt_good(self.live_good);
         let [near, far] = self.profile.distance_cm;
@@ -57,9 +61,12 @@ impl App {
     }
 
     pub fn refresh(&self) {
-        let Some(ui) = self.ui.upgrade() else { return };
+        let Some(window) = self.ui.upgrade() else {
+            return;
+        };
+        let ui = window.global::<Kiosk>();
         let s = &self.session;
-        ui.set_screen(s.screen.name().into());
+        ui.set_screen(ui_screen(s.screen));
         ui.set_staff_mode(s.screen.is_staff());
         ui.set_english(self.english);
         ui.set_demo(self.demo);

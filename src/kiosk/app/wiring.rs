@@ -1,15 +1,17 @@
 //! Wires the window's callbacks to the controller.
 
 use super::*;
+use crate::kiosk::Kiosk;
 use crate::kiosk::KioskWindow;
 use crate::session::Event;
 use slint::SharedString;
 
 pub fn connect(ui: &KioskWindow, app: std::rc::Rc<std::cell::RefCell<App>>) {
+    let kiosk = ui.global::<Kiosk>();
     macro_rules! on {
         ($setter:ident, |$a:ident $(, $arg:ident : $t:ty)*| $body:expr) => {{
             let app = app.clone();
-            ui.$setter(move |$($arg: $t),*| {
+            kiosk.$setter(move |$($arg: $t),*| {
                 if let Ok(mut $a) = app.try_borrow_mut() {
                     $a.touched();
                     $body;

@@ -39,6 +39,32 @@ pub enum Screen {
 }
 
 impl Screen {
+    /// Every screen, in the order above.
+    pub const ALL: [Screen; 22] = [
+        Screen::Idle,
+        Screen::StaffPin,
+        Screen::StaffMenu,
+        Screen::StaffImport,
+        Screen::StaffAudit,
+        Screen::StaffNewPin,
+        Screen::StaffReprint,
+        Screen::StaffBatch,
+        Screen::Identify,
+        Screen::ScanCode,
+        Screen::ConfirmInfo,
+        Screen::Consent,
+        Screen::Guide,
+        Screen::Live,
+        Screen::Checks,
+        Screen::Verify,
+        Screen::Manual,
+        Screen::Confirm,
+        Screen::Receipt,
+        Screen::Status,
+        Screen::Failed,
+        Screen::Failsafe,
+    ];
+
     /// Used in screenshot names and logs.
     pub fn name(self) -> &'static str {
         match self {
