@@ -236,7 +236,7 @@ fn staff_imports_rosters_changes_the_pin_ends_the_collection_and_reads_the_audit
 
     // open, then the old PIN no longer unlocks and the new one does
     d.tap_id("StaffMenuScreen::open-btn").unwrap();
-    assert!(app.borrow().session.open);
+    assert!(app.borrow().session.open());
     assert!(
         !app.borrow()
             .ui
@@ -257,7 +257,7 @@ fn staff_imports_rosters_changes_the_pin_ends_the_collection_and_reads_the_audit
 
     // end the collection: its figures, and nobody can start
     d.tap_id("StaffMenuScreen::end-btn").unwrap();
-    assert!(!app.borrow().session.open);
+    assert!(!app.borrow().session.open());
     assert!(notice(&d).contains("本次采集 0 人"), "{}", notice(&d));
     assert_eq!(
         roster(&d),
@@ -369,7 +369,7 @@ fn a_wrong_password_is_refused_like_an_unknown_number_and_the_right_one_identifi
     d.type_keys("20261234").unwrap();
     d.type_keys("654321").unwrap();
     d.tap_id("IdentifyScreen::identify-ok").unwrap();
-    d.wait_for("the refusal", 10, |a| a.session.notice.is_some())
+    d.wait_for("the refusal", 10, |a| a.session.notice().is_some())
         .unwrap();
     assert_eq!(d.screen(), Screen::Identify);
     let notice = app

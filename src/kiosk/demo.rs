@@ -220,7 +220,7 @@ impl<'a> Driver<'a> {
                 self.tap_id("IdentifyScreen::identify-ok")?;
                 self.wait_for("the scan screen", 5, |a| a.screen() == Screen::ScanCode)?;
                 self.tap_id("ScanCodeScreen::demo-code-btn")?;
-                self.wait_for("the refusal", 15, |a| a.session.notice.is_some())?;
+                self.wait_for("the refusal", 15, |a| a.session.notice().is_some())?;
                 self.save("scan-code-refused")?;
                 self.tap_id("ScanCodeScreen::scan-back")?;
                 for _ in 0..4 {
@@ -247,7 +247,7 @@ impl<'a> Driver<'a> {
         }
         self.wait_for("identification", 15, |a| a.screen() != Screen::Identify)?;
         self.tap_id("ConfirmInfoScreen::info-ok")?;
-        if !self.app.borrow().session.consent_ticked {
+        if !self.app.borrow().session.consent_ticked() {
             self.tap_id("ConsentScreen::consent-box")?;
         }
         self.tap_id("ConsentScreen::consent-ok")?;
@@ -269,9 +269,9 @@ impl<'a> Driver<'a> {
                 self.tap_id("LiveScreen::shutter")?;
                 self.wait_for("the capture", 10, |a| a.screen() != Screen::Live)?;
             }
-            self.wait_for("the checks", 60, |a| !a.session.busy)?;
+            self.wait_for("the checks", 60, |a| !a.session.busy())?;
             self.save("checks-done")?;
-            if self.app.borrow().session.checks_passed {
+            if self.app.borrow().session.checks_passed() {
                 break;
             }
             if attempt == 2 {
@@ -281,7 +281,7 @@ impl<'a> Driver<'a> {
         }
         self.tap_id("ChecksScreen::checks-ok")?;
         if self.screen() == Screen::Verify {
-            self.wait_for("verification", 60, |a| !a.session.busy)?;
+            self.wait_for("verification", 60, |a| !a.session.busy())?;
             self.save("verify-done")?;
             self.tap_id("VerifyScreen::verify-ok")?;
         }
@@ -296,9 +296,8 @@ impl<'a> Driver<'a> {
             .app
             .borrow()
             .session
-            .receipt
-            .clone()
-            .map(|r| r.0)
+            .receipt()
+            .map(|r| r.0.clone())
             .ok_or_else(|| anyhow!("no receipt"))?;
         // help on the receipt screen, then done
         self.tap_id("Header::help-btn")?;

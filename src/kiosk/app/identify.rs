@@ -20,7 +20,7 @@ impl App {
             // the demo candidate takes the card back once it was read
             sim.lift();
         }
-        if self.session.screen != Screen::Identify {
+        if self.session.screen() != Screen::Identify {
             return;
         }
         let card = read.card;
@@ -152,7 +152,6 @@ impl App {
                 return;
             }
             self.scan_tail = id_tail(&value("id_tail"));
-            self.last_scanned = None;
             self.dispatch(Event::CodeNeeded);
             return;
         }
@@ -211,14 +210,8 @@ impl App {
 
     /// A QR code was read on the scan screen (CHSI): its collection code must end with the
     /// typed ID tail and be on the batch's roster.
-    pub(super) fn code_scanned(&mut self, text: String, now: i64) {
-        // the same code in front of the camera is judged once, again only after a while
-        if let Some((last, at)) = &self.last_scanned {
-            if *last == text && now - at < 4000 {
-                return;
-            }
-        }
-        self.last_scanned = Some((text.clone(), now));
+    /// A QR code the session asked to judge (it skips the same code seen again at once).
+    pub(super) fn code_scanned(&mut self, text: String) {
         let code = match collection_code(&text, &self.scan_tail) {
             Ok(code) => code,
             Err(problem) => {
@@ -253,7 +246,7 @@ impl App {
     }
 
     pub fn key(&mut self, k: &str) {
-        if self.session.screen == Screen::StaffBatch {
+        if self.session.screen() == Screen::StaffBatch {
             if self.batch_input.chars().count() < 20 && k.chars().all(|c| c.is_ascii_alphanumeric())
             {
                 self.batch_input.push_str(&k.to_uppercase());
@@ -261,14 +254,14 @@ impl App {
             self.refresh();
             return;
         }
-        if self.session.screen == Screen::StaffNewPin {
+        if self.session.screen() == Screen::StaffNewPin {
             if self.pin.len() < 8 && k.chars().all(|c| c.is_ascii_digit()) {
                 self.pin.push_str(k);
             }
             self.refresh();
             return;
         }
-        if self.session.screen == Screen::StaffPin {
+        if self.session.screen() == Screen::StaffPin {
             if !self.pin_checking && k.chars().all(|c| c.is_ascii_digit()) {
                 self.pin.push_str(k);
                 self.pin_typed();
@@ -353,9 +346,12 @@ impl App {
     }
 
     pub fn backspace(&mut self) {
-        if self.session.screen == Screen::StaffBatch {
+        if self.session.screen() == Screen::StaffBatch {
             self.batch_input.pop();
-        } else if matches!(self.session.screen, Screen::StaffPin | Screen::StaffNewPin) {
+        } else if matches!(
+            self.session.screen(),
+            Screen::StaffPin | Screen::StaffNewPin
+        ) {
             self.pin.pop();
         } else if let Some(f) = self.fields.get_mut(self.active_field) {
             if f.pop().is_none() && self.active_field > 0 {
@@ -382,11 +378,9 @@ impl App {
 
     /// The shutter button: a visible countdown, then the capture.
     pub fn shutter(&mut self) {
-        if self.session.screen == Screen::Live && self.countdown_until.is_none() {
-            self.countdown_until = Some(self.now_ms + COUNTDOWN_MS);
-            self.countdown_manual = true;
-            self.refresh();
-        }
+        self.dispatch(Event::ShutterPressed {
+            now_ms: self.now_ms,
+        });
     }
 
     /// Demo mode: the simulated candidate holds the phone with the collection code up.

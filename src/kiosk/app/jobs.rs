@@ -214,14 +214,7 @@ impl App {
                 self.dispatch(Event::Verified { passed });
             }
             Done::Withdrawn(Ok(())) => self.dispatch(Event::Withdrawn),
-            Done::Withdrawn(Err(e)) => {
-                self.session.busy = false;
-                self.notice_extra = Some((
-                    "暂时无法撤回，请稍后再试或联系工作人员".into(),
-                    format!("cannot withdraw now ({e}); try later or ask the staff"),
-                ));
-                self.refresh();
-            }
+            Done::Withdrawn(Err(e)) => self.dispatch(Event::WithdrawFailed { reason: e }),
             Done::Printed(r) => {
                 self.printing = false;
                 self.notice_extra = Some(match r {
@@ -265,7 +258,7 @@ impl App {
             Done::PasswordChecked(entry) => {
                 self.password_checking = false;
                 match entry {
-                    Some(e) if self.session.screen == Screen::Identify => {
+                    Some(e) if self.session.screen() == Screen::Identify => {
                         self.identified_on_roster(e)
                     }
                     Some(_) => {}

@@ -128,21 +128,13 @@ pub struct App {
     report_json: String,
     check_rows: Vec<(String, String, bool, String, String)>,
     verification_distance: Option<f32>,
-    manual_done: usize,
-    /// The manual path's photographs so far, and when the next one is taken.
+    /// The manual path's photographs so far (the session decides when each is taken).
     documents: Vec<Vec<u8>>,
-    next_document_at: Option<i64>,
     jobs: Receiver<(u64, Done)>,
     jobs_tx: Sender<(u64, Done)>,
     /// Counts sessions: results of an earlier one are dropped.
     generation: u64,
-    /// When the camera started failing (it reopens itself; a short gap is not a failure).
-    camera_failing_since: Option<i64>,
     camera_model: crate::guidance::CameraModel,
-    steady_since: Option<i64>,
-    /// When the shutter fires, and whether staff or the candidate asked (not automatic).
-    countdown_until: Option<i64>,
-    countdown_manual: bool,
     live_prompt: (String, String),
     live_distance: Option<f32>,
     live_good: bool,
@@ -169,14 +161,14 @@ pub struct App {
     pin_checking: bool,
     /// When staff opened the collection (the closing summary counts from here).
     collection_opened_ms: i64,
-    /// CHSI: the typed ID tail the collection code must end with, and the last code judged.
+    /// CHSI: the typed ID tail the collection code must end with.
     scan_tail: String,
-    last_scanned: Option<(String, i64)>,
+    /// Events waiting for the session: an effect's result is queued, never handled inside
+    /// the handling of the event that caused it.
+    queued: std::collections::VecDeque<Event>,
+    dispatching: bool,
 }
 
-/// Steady and good this long before the automatic countdown starts.
-const STEADY_MS: i64 = 1000;
-const COUNTDOWN_MS: i64 = 3000;
 /// The exam profiles staff choose from, in the order of the spec's table.
 pub const PROFILES: [&str; 5] = [
     "gd-chengkao",
@@ -258,17 +250,11 @@ impl App {
             report_json: String::new(),
             check_rows: Vec::new(),
             verification_distance: None,
-            manual_done: 0,
             documents: Vec::new(),
-            next_document_at: None,
             jobs,
             jobs_tx,
             generation: 0,
-            camera_failing_since: None,
             camera_model,
-            steady_since: None,
-            countdown_until: None,
-            countdown_manual: false,
             live_prompt: (String::new(), String::new()),
             live_distance: None,
             live_good: false,
@@ -277,7 +263,8 @@ impl App {
             now_ms: crate::store::now_ms(),
             notice_extra: None,
             scan_tail: String::new(),
-            last_scanned: None,
+            queued: std::collections::VecDeque::new(),
+            dispatching: false,
             import_roots: Vec::new(),
             roster_files: Vec::new(),
             new_pin_first: None,
@@ -310,7 +297,7 @@ impl App {
     }
 
     pub fn screen(&self) -> Screen {
-        self.session.screen
+        self.session.screen()
     }
 
     /// Analysed camera frames per second over the last second.
@@ -366,7 +353,9 @@ impl App {
         self.spec = s;
         // only staff changes the profile, with no candidate in session: the rules are all
         // that change
-        self.session.rules = Rules::from_profile(&self.profile);
+        self.dispatch(Event::ProfileChosen {
+            rules: Rules::from_profile(&self.profile),
+        });
         self.reset_fields();
         self.refresh();
     }
@@ -382,16 +371,27 @@ impl App {
     }
 
     /// Feeds an event to the session and carries out what follows.
+    /// Hands an event to the session and carries out its effects. An event that arrives while
+    /// another is being handled (an effect's immediate result) waits its turn in the queue, so
+    /// the session sees events one at a time, in order.
     pub fn dispatch(&mut self, event: Event) {
-        let before = self.session.screen;
-        let effects = self.session.handle(event);
-        if self.session.screen != before {
-            // a notice belongs to the screen it was given on
-            self.notice_extra = None;
+        self.queued.push_back(event);
+        if self.dispatching {
+            return;
         }
-        for fx in effects {
-            self.effect(fx);
+        self.dispatching = true;
+        while let Some(event) = self.queued.pop_front() {
+            let before = self.session.screen();
+            let effects = self.session.handle(event);
+            if self.session.screen() != before {
+                // a notice belongs to the screen it was given on
+                self.notice_extra = None;
+            }
+            for fx in effects {
+                self.effect(fx);
+            }
         }
+        self.dispatching = false;
         self.refresh();
     }
 
@@ -405,18 +405,14 @@ impl App {
             Effect::StartCamera => {
                 self.live_prompt = (String::new(), String::new());
                 self.live_distance = None;
-                self.steady_since = None;
-                self.countdown_until = None;
                 self.live_good = false;
                 self.live_fps = 0.0;
-                self.camera_failing_since = None;
                 self.devices
                     .camera
-                    .set_scanning(self.session.screen == Screen::ScanCode);
+                    .set_scanning(self.session.screen() == Screen::ScanCode);
                 self.devices.camera.set_active(true);
             }
             Effect::StopCamera => {
-                self.countdown_until = None;
                 self.devices.camera.set_active(false);
                 if let Some(held) = &self.devices.held_up {
                     // the demo candidate lowers the phone when the camera is done with it
@@ -429,12 +425,11 @@ impl App {
                 // the candidate holds the ID card's front, back, then the card beside the face
                 // to the camera; each is taken after a visible countdown
                 self.documents.clear();
-                self.manual_done = 0;
-                self.camera_failing_since = None;
                 self.devices.camera.set_scanning(false);
                 self.devices.camera.set_active(true);
-                self.next_document_at = Some(self.now_ms + COUNTDOWN_MS);
             }
+            Effect::PhotographDocument => self.photograph_document(),
+            Effect::JudgeCode { text } => self.code_scanned(text),
             Effect::Submit { manual_review } => self.submit(manual_review),
             Effect::Withdraw { record_id } => self.withdraw(record_id),
             Effect::Wipe => self.wipe(),
@@ -453,13 +448,10 @@ impl App {
         self.report_json.clear();
         self.check_rows.clear();
         self.verification_distance = None;
-        self.manual_done = 0;
         self.documents.clear();
-        self.next_document_at = None;
         self.receipt_time.clear();
         self.notice_extra = None;
         self.scan_tail.clear();
-        self.last_scanned = None;
         if let Some(held) = &self.devices.held_up {
             held.put_away();
         }

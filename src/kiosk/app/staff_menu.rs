@@ -51,7 +51,7 @@ impl App {
         if !self.batch_chosen() {
             return;
         }
-        if !self.session.open {
+        if !self.session.open() {
             self.collection_opened_ms = self.now_ms;
             let detail = format!("{} {}", self.profile.name, self.batch);
             if !self.audit("open_collection", &detail) {
@@ -97,7 +97,7 @@ impl App {
             return;
         }
         self.roster_files.clear();
-        if self.session.screen != Screen::StaffImport {
+        if self.session.screen() != Screen::StaffImport {
             self.dispatch(Event::StaffImport);
         }
         self.notice_extra = Some((

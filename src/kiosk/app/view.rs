@@ -39,17 +39,13 @@ impl App {
             }
             .into(),
         );
-        let shutter_at = if self.session.screen == Screen::Manual {
-            self.next_document_at
-        } else {
-            self.countdown_until
-        };
         ui.set_countdown(
-            shutter_at
+            self.session
+                .countdown_until()
                 .map(|t| ((t - self.now_ms + 999) / 1000).max(1) as i32)
                 .unwrap_or(0),
         );
-        ui.set_manual_done(self.manual_done as i32);
+        ui.set_manual_done(self.session.documents_taken() as i32);
         ui.set_fps_text(
             if self.live_fps > 0.0 {
                 format!("{:.0} fps", self.live_fps)
@@ -66,18 +62,18 @@ impl App {
         };
         let ui = window.global::<Kiosk>();
         let s = &self.session;
-        ui.set_screen(ui_screen(s.screen));
-        ui.set_staff_mode(s.screen.is_staff());
+        ui.set_screen(ui_screen(s.screen()));
+        ui.set_staff_mode(s.screen().is_staff());
         ui.set_english(self.english);
         ui.set_demo(self.demo);
-        if s.screen == Screen::Idle {
+        if s.screen() == Screen::Idle {
             ui.set_default_pin(crate::kiosk::staff::default_pin_in_use(&self.store));
             // an unreadable count shows no hint; nothing depends on it but these words
             ui.set_demo_returning(self.demo && self.store.capture_count().is_ok_and(|n| n > 0));
         }
-        ui.set_collection_open(s.open);
+        ui.set_collection_open(s.open());
         ui.set_profile_title(
-            if s.open || !matches!(s.screen, Screen::Idle) {
+            if s.open() || !matches!(s.screen(), Screen::Idle) {
                 self.t(&self.profile.title.zh, &self.profile.title.en)
             } else {
                 String::new()
@@ -85,11 +81,10 @@ impl App {
             .into(),
         );
         ui.set_help_phone(self.profile.help_phone.clone().into());
-        ui.set_help_open(s.help_open);
-        ui.set_busy(s.busy);
+        ui.set_help_open(s.help_open());
+        ui.set_busy(s.busy());
         let notice = s
-            .notice
-            .as_ref()
+            .notice()
             .map(|n| self.t(&n.zh, &n.en))
             .or_else(|| self.notice_extra.as_ref().map(|(zh, en)| self.t(zh, en)))
             .unwrap_or_default();
@@ -140,11 +135,11 @@ impl App {
         ui.set_fields(shared_rows(fields));
 
         // confirm info
-        if let Some(c) = &s.candidate {
+        if let Some(c) = &s.candidate() {
             let state_of = |field: &str| {
-                if s.roster.blocked.contains(&field) {
+                if s.roster().blocked.contains(&field) {
                     2
-                } else if s.roster.warned.contains(&field) {
+                } else if s.roster().warned.contains(&field) {
                     1
                 } else {
                     0
@@ -183,7 +178,7 @@ impl App {
                     state: state_of("address"),
                 });
             }
-            if s.roster.blocked.contains(&"roster") {
+            if s.roster().blocked.contains(&"roster") {
                 rows.push(InfoRow {
                     label: self.t("报名记录", "Registration").into(),
                     value: self.t("未找到", "not found").into(),
@@ -194,8 +189,8 @@ impl App {
         } else {
             ui.set_info_rows(shared_rows(Vec::<InfoRow>::new()));
         }
-        ui.set_info_blocked(s.roster.is_blocked());
-        ui.set_info_warned(!s.roster.warned.is_empty());
+        ui.set_info_blocked(s.roster().is_blocked());
+        ui.set_info_warned(!s.roster().warned.is_empty());
 
         // consent and guide
         let consent = self
@@ -205,7 +200,7 @@ impl App {
             .map(|c| self.t(&c.zh, &c.en))
             .unwrap_or_default();
         ui.set_consent_text(consent.into());
-        ui.set_consent_ticked(s.consent_ticked);
+        ui.set_consent_ticked(s.consent_ticked());
         let guide: Vec<SharedString> = guide_items(&self.profile, &self.spec)
             .iter()
             .map(|(zh, en)| self.t(zh, en).into())
@@ -226,15 +221,15 @@ impl App {
             })
             .collect();
         ui.set_check_rows(shared_rows(rows));
-        ui.set_checks_passed(s.checks_passed);
-        ui.set_verify_passed(s.verified == Some(true));
+        ui.set_checks_passed(s.checks_passed());
+        ui.set_verify_passed(s.verified() == Some(true));
         ui.set_verify_text(
             match self.verification_distance {
                 Some(d) => self.t(
                     &format!("相似度距离 {d:.2}（小于 {SAME_PERSON_DISTANCE:.2} 为同一人）"),
                     &format!("distance {d:.2} (below {SAME_PERSON_DISTANCE:.2}: same person)"),
                 ),
-                None if s.verified.is_some() => {
+                None if s.verified().is_some() => {
                     self.t("未能比对人脸", "the faces could not be compared")
                 }
                 None => String::new(),
@@ -243,7 +238,7 @@ impl App {
         );
         ui.set_attempts_text(
             match s.attempts_left() {
-                Some(n) if s.verified == Some(false) => {
+                Some(n) if s.verified() == Some(false) => {
                     self.t(&format!("还可尝试 {n} 次"), &format!("{n} attempts left"))
                 }
                 _ => String::new(),
@@ -264,7 +259,7 @@ impl App {
         ui.set_manual_steps(shared_rows(steps));
 
         // receipt and status
-        if let Some((id, _)) = &s.receipt {
+        if let Some((id, _)) = &s.receipt() {
             ui.set_receipt_number(
                 id.chars()
                     .rev()
@@ -277,7 +272,7 @@ impl App {
                     .into(),
             );
             ui.set_receipt_time(self.receipt_time.clone().into());
-            let st = if s.manual_review {
+            let st = if s.manual_review() {
                 self.t(
                     "排队上传，等待人工审核",
                     "queued for upload, then manual review",
@@ -286,10 +281,10 @@ impl App {
                 self.t("排队上传中，随后审核", "queued for upload, then review")
             };
             ui.set_status_text(st.into());
-        } else if let Some(p) = &s.previous {
+        } else if let Some(p) = &s.previous() {
             ui.set_status_text(p.status_line.clone().into());
         }
-        let review = s.previous.as_ref().and_then(|p| p.review);
+        let review = s.previous().as_ref().and_then(|p| p.review);
         ui.set_can_withdraw(
             self.profile.withdraw_allowed
                 && review == Some(crate::hub_protocol::ReviewState::PendingReview),
@@ -313,10 +308,10 @@ impl App {
         ui.set_profiles(shared_rows(names));
         ui.set_selected_profile(self.selected as i32);
         ui.set_batch(self.batch.clone().into());
-        if s.screen == Screen::StaffMenu {
+        if s.screen() == Screen::StaffMenu {
             ui.set_health(shared_rows(self.health()));
         }
-        if s.screen == Screen::StaffImport {
+        if s.screen() == Screen::StaffImport {
             let files: Vec<ListRow> = self
                 .roster_files
                 .iter()
@@ -348,7 +343,7 @@ impl App {
                     .into(),
             );
         }
-        if s.screen == Screen::StaffBatch {
+        if s.screen() == Screen::StaffBatch {
             ui.set_batch_input(self.batch_input.clone().into());
             let rows: Vec<ListRow> = self
                 .batch_list
@@ -362,10 +357,10 @@ impl App {
                 .collect();
             ui.set_batch_rows(shared_rows(rows));
         }
-        if s.screen == Screen::StaffReprint {
+        if s.screen() == Screen::StaffReprint {
             ui.set_reprint_rows(shared_rows(self.reprint_rows()));
         }
-        if s.screen == Screen::StaffAudit {
+        if s.screen() == Screen::StaffAudit {
             ui.set_audit_rows(shared_rows(self.audit_rows()));
         }
         ui.set_new_pin_step(i32::from(self.new_pin_first.is_some()));

@@ -7,8 +7,12 @@
 //! returning candidate (R-STATUS), help and the idle timeout (R-HELP), and a failsafe screen
 //! when a device is lost.
 
+mod camera;
 pub mod identify;
 mod vocabulary;
+
+use camera::{CameraHealth, Documents, LastCode, Shutter};
+pub use camera::{COUNTDOWN_MS, DOCUMENTS, STEADY_MS};
 
 pub use vocabulary::{Candidate, Effect, Event, PreviousRecord, Screen};
 
@@ -49,24 +53,30 @@ pub struct Notice {
 
 #[derive(Clone, Debug)]
 pub struct Session {
-    pub screen: Screen,
-    pub rules: Rules,
-    /// Staff opened collection (a profile and batch are chosen).
-    pub open: bool,
-    pub help_open: bool,
-    pub candidate: Option<Candidate>,
-    pub roster: RosterCheck,
-    pub previous: Option<PreviousRecord>,
-    pub consent_ticked: bool,
-    pub checks_passed: bool,
-    pub failures: u32,
-    pub verified: Option<bool>,
-    pub manual_review: bool,
-    pub receipt: Option<(String, i64)>,
-    pub notice: Option<Notice>,
-    pub busy: bool,
+    screen: Screen,
+    rules: Rules,
+    /// Staff opened collection: candidates may start.
+    open: bool,
+    help_open: bool,
+    candidate: Option<Candidate>,
+    roster: RosterCheck,
+    previous: Option<PreviousRecord>,
+    consent_ticked: bool,
+    checks_passed: bool,
+    failures: u32,
+    verified: Option<bool>,
+    manual_review: bool,
+    receipt: Option<(String, i64)>,
+    notice: Option<Notice>,
+    busy: bool,
     last_touch_ms: i64,
     screen_before_failsafe: Screen,
+    shutter: Shutter,
+    documents: Documents,
+    camera: CameraHealth,
+    /// The camera was lost (the failsafe screen waits for its first good frame).
+    camera_lost: bool,
+    last_code: LastCode,
 }
 
 fn notice(zh: &str, en: &str) -> Option<Notice> {
@@ -96,7 +106,91 @@ impl Session {
             busy: false,
             last_touch_ms: 0,
             screen_before_failsafe: Screen::Idle,
+            shutter: Shutter::default(),
+            documents: Documents::default(),
+            camera: CameraHealth::default(),
+            camera_lost: false,
+            last_code: LastCode::default(),
         }
+    }
+
+    pub fn screen(&self) -> Screen {
+        self.screen
+    }
+
+    pub fn rules(&self) -> &Rules {
+        &self.rules
+    }
+
+    /// Staff opened collection: candidates may start.
+    pub fn open(&self) -> bool {
+        self.open
+    }
+
+    pub fn help_open(&self) -> bool {
+        self.help_open
+    }
+
+    pub fn candidate(&self) -> Option<&Candidate> {
+        self.candidate.as_ref()
+    }
+
+    pub fn roster(&self) -> &RosterCheck {
+        &self.roster
+    }
+
+    pub fn previous(&self) -> Option<&PreviousRecord> {
+        self.previous.as_ref()
+    }
+
+    pub fn consent_ticked(&self) -> bool {
+        self.consent_ticked
+    }
+
+    pub fn checks_passed(&self) -> bool {
+        self.checks_passed
+    }
+
+    pub fn verified(&self) -> Option<bool> {
+        self.verified
+    }
+
+    pub fn manual_review(&self) -> bool {
+        self.manual_review
+    }
+
+    /// The record id and the time it was stored.
+    pub fn receipt(&self) -> Option<&(String, i64)> {
+        self.receipt.as_ref()
+    }
+
+    pub fn notice(&self) -> Option<&Notice> {
+        self.notice.as_ref()
+    }
+
+    /// Work is running for this screen (checks, verification, submit, withdraw, documents).
+    pub fn busy(&self) -> bool {
+        self.busy
+    }
+
+    /// When the visible countdown ends: the shutter's on the live screen, the next document's
+    /// on the manual path.
+    pub fn countdown_until(&self) -> Option<i64> {
+        match self.screen {
+            Screen::Live => self.shutter.countdown_until(),
+            Screen::Manual => self.documents.next_at,
+            _ => None,
+        }
+    }
+
+    /// Documents photographed so far on the manual path.
+    pub fn documents_taken(&self) -> usize {
+        self.documents.taken
+    }
+
+    /// The camera was lost: the failsafe screen waits for a good frame (`DeviceBack`).
+    pub fn camera_lost(&self) -> bool {
+        self.camera_lost
     }
 
     /// Attempts left before the limit (R-VERIFY); None when the profile has no limit.
@@ -118,7 +212,10 @@ impl Session {
         self.notice = None;
         self.help_open = false;
         self.busy = false;
-        if self.screen.camera_on() {
+        let camera_in_use = self.screen.camera_on() || self.documents.running;
+        self.documents = Documents::default();
+        self.last_code = LastCode::default();
+        if camera_in_use {
             fx.push(Effect::StopCamera);
         }
         fx.push(Effect::Wipe);
@@ -155,10 +252,49 @@ impl Session {
     }
 
     /// Applies an event; returns the effects to carry out, in order.
+    pub fn handle(&mut self, event: Event) -> Vec<Effect> {
+        let before = self.screen;
+        let fx = self.decide(event);
+        if self.screen != before {
+            // timing belongs to the screen it was started on
+            self.shutter = Shutter::default();
+            self.camera = CameraHealth::default();
+        }
+        fx
+    }
+
+    /// The device was lost: the failsafe screen, a candidate's session ended.
+    fn device_lost(&mut self, what: String, fx: &mut Vec<Effect>) {
+        let s = self.screen;
+        if s == Screen::Failsafe {
+            return;
+        }
+        self.screen_before_failsafe = if s.in_session() { Screen::Idle } else { s };
+        if s.camera_on() || self.documents.running {
+            fx.push(Effect::StopCamera);
+        }
+        if s.in_session() {
+            self.wipe(fx);
+        }
+        self.screen = Screen::Failsafe;
+        self.notice = Some(Notice {
+            zh: format!("设备故障：{what}，请联系工作人员"),
+            en: format!("Device problem: {what}. Please ask the staff."),
+        });
+    }
+
+    /// The shutter goes: the camera stops and the checks run on its last frame.
+    fn take_photo(&mut self, fx: &mut Vec<Effect>) {
+        self.busy = true;
+        fx.push(Effect::StopCamera);
+        fx.push(Effect::RunChecks);
+        self.go(Screen::Checks);
+    }
+
     // `if`s inside arms are deliberate: as guards, a refused event would fall through to a
     // later arm (a refused retake on the status screen would end the session).
     #[allow(clippy::collapsible_match)]
-    pub fn handle(&mut self, event: Event) -> Vec<Effect> {
+    fn decide(&mut self, event: Event) -> Vec<Effect> {
         let mut fx = Vec::new();
         use Event as E;
         use Screen as S;
@@ -177,29 +313,40 @@ impl Session {
                     // staff walked away: lock the menu again
                     self.go(S::Idle);
                 }
+                if self.screen == S::Live && self.shutter.fires(now_ms) {
+                    self.take_photo(&mut fx);
+                }
+                if self.screen == S::Manual && self.documents.due(now_ms) {
+                    fx.push(Effect::PhotographDocument);
+                }
             }
+            (s, E::CameraFrame { now_ms, good }) => {
+                self.camera.frame();
+                if let (S::Live, Some(good)) = (s, good) {
+                    self.shutter.frame(good, now_ms);
+                }
+            }
+            (s, E::CameraFailed { what, now_ms })
+                if (s.camera_on() || self.documents.running) && self.camera.failed(now_ms) =>
+            {
+                self.camera_lost = true;
+                self.device_lost(format!("camera: {what}"), &mut fx);
+            }
+            (S::Live, E::ShutterPressed { now_ms }) => self.shutter.button(now_ms),
+            (S::ScanCode, E::CodeSeen { text, now_ms }) => {
+                if self.last_code.fresh(&text, now_ms) {
+                    fx.push(Effect::JudgeCode { text });
+                }
+            }
+            (s, E::ProfileChosen { rules }) if !s.in_session() => self.rules = rules,
             (S::Failsafe, E::DeviceBack) => {
+                self.camera_lost = false;
                 self.screen = self.screen_before_failsafe;
                 if self.screen == S::Live {
                     fx.push(Effect::StartCamera);
                 }
             }
-            (s, E::DeviceLost { what }) => {
-                if s != S::Failsafe {
-                    self.screen_before_failsafe = if s.in_session() { S::Idle } else { s };
-                    if s.camera_on() {
-                        fx.push(Effect::StopCamera);
-                    }
-                    if s.in_session() {
-                        self.wipe(&mut fx);
-                    }
-                    self.screen = S::Failsafe;
-                    self.notice = Some(Notice {
-                        zh: format!("设备故障：{what}，请联系工作人员"),
-                        en: format!("Device problem: {what}. Please ask the staff."),
-                    });
-                }
-            }
+            (_, E::DeviceLost { what }) => self.device_lost(what, &mut fx),
             (_, E::Help) => self.help_open = true,
             (_, E::CloseHelp) => self.help_open = false,
             (s, E::End) if s.in_session() => self.wipe(&mut fx),
@@ -284,6 +431,13 @@ impl Session {
                     self.go(S::ConfirmInfo);
                 }
             }
+            (S::Status, E::WithdrawFailed { reason }) => {
+                self.busy = false;
+                self.notice = Some(Notice {
+                    zh: format!("暂时无法撤回，请稍后再试或联系工作人员（{reason}）"),
+                    en: format!("cannot withdraw now ({reason}); try later or ask the staff"),
+                });
+            }
             (S::Status, E::Withdrawn) => {
                 if let Some(p) = &mut self.previous {
                     p.review = Some(ReviewState::Withdrawn);
@@ -333,13 +487,8 @@ impl Session {
                 self.go(S::Live);
                 fx.push(Effect::StartCamera);
             }
-            (S::Live, E::Continue) => {
-                // the shutter: automatic after a steady good period, or the button
-                self.busy = true;
-                fx.push(Effect::StopCamera);
-                fx.push(Effect::RunChecks);
-                self.go(S::Checks);
-            }
+            // the shutter at once (the automatic one and the button's go through the countdown)
+            (S::Live, E::Continue) => self.take_photo(&mut fx),
             (S::Checks, E::Checked { passed }) => {
                 self.busy = false;
                 self.checks_passed = passed;
@@ -376,14 +525,19 @@ impl Session {
                 self.manual_review = true;
                 self.go(S::Manual);
             }
-            (S::Manual, E::Continue) => {
+            (S::Manual, E::Continue) if !self.busy => {
                 self.busy = true;
+                self.documents.start();
                 fx.push(Effect::CaptureDocuments);
             }
-            (S::Manual, E::DocumentsCaptured) => {
-                self.busy = false;
-                self.manual_review = true;
-                self.go(S::Confirm);
+            (S::Manual, E::DocumentMissed { now_ms }) => self.documents.missed(now_ms),
+            (S::Manual, E::DocumentTaken { now_ms }) => {
+                if self.documents.taken(now_ms) {
+                    fx.push(Effect::StopCamera);
+                    self.busy = false;
+                    self.manual_review = true;
+                    self.go(S::Confirm);
+                }
             }
             (S::Confirm, E::Continue) if !self.busy => {
                 self.busy = true;

@@ -168,7 +168,7 @@ fn three_failures_lead_to_the_manual_path_and_five_to_collection_failed() {
     s.handle(Event::Verified { passed: false });
     assert_eq!(s.screen, Screen::Manual);
     assert_eq!(s.handle(Event::Continue), vec![Effect::CaptureDocuments]);
-    s.handle(Event::DocumentsCaptured);
+    take_documents(&mut s, 0);
     assert_eq!(
         s.handle(Event::Continue),
         vec![Effect::Submit {
@@ -277,4 +277,144 @@ fn idle_timeout_and_help_end_the_session_and_wipe() {
     assert_eq!(s.screen, Screen::Failsafe);
     s.handle(Event::DeviceBack);
     assert_eq!(s.screen, Screen::Idle);
+}
+
+/// The manual path's three photographs, each asked for by a tick after its countdown (the
+/// second one missed once: the camera had no frame); the camera stops after the last. Idle
+/// timeouts are kept away by touches.
+fn take_documents(s: &mut Session, start: i64) {
+    let mut now = start;
+    let tick = |s: &mut Session, now_ms: i64| {
+        s.handle(Event::Touch { now_ms });
+        s.handle(Event::Tick { now_ms })
+    };
+    for n in 0..DOCUMENTS {
+        assert!(tick(s, now).is_empty(), "document {n}: the countdown runs");
+        assert!(s.countdown_until().is_some_and(|t| t > now));
+        now += COUNTDOWN_MS;
+        assert_eq!(
+            tick(s, now),
+            vec![Effect::PhotographDocument],
+            "document {n} is due"
+        );
+        assert!(tick(s, now + 1).is_empty(), "asked for once");
+        if n == 1 {
+            s.handle(Event::DocumentMissed { now_ms: now + 2 });
+            assert_eq!(
+                tick(s, now + 3),
+                vec![Effect::PhotographDocument],
+                "tried again"
+            );
+        }
+        let fx = s.handle(Event::DocumentTaken { now_ms: now });
+        assert_eq!(s.documents_taken(), n + 1);
+        if n + 1 < DOCUMENTS {
+            assert!(fx.is_empty());
+            assert_eq!(s.screen, Screen::Manual);
+        } else {
+            assert_eq!(fx, vec![Effect::StopCamera]);
+            assert_eq!(s.screen, Screen::Confirm);
+        }
+    }
+}
+
+#[test]
+fn the_shutter_waits_for_a_steady_good_position_then_counts_down() {
+    let mut s = Session::new(rules(3, false));
+    to_checks(&mut s, card_holder(), 0);
+    s.handle(Event::Retake);
+    assert_eq!(s.screen, Screen::Live);
+    let frame = |s: &mut Session, now_ms: i64, good: bool| {
+        s.handle(Event::Touch { now_ms });
+        s.handle(Event::CameraFrame {
+            now_ms,
+            good: Some(good),
+        });
+        s.handle(Event::Tick { now_ms })
+    };
+    assert!(frame(&mut s, 1_000, true).is_empty());
+    assert!(frame(&mut s, 1_000 + STEADY_MS, true).is_empty());
+    let end = 1_000 + STEADY_MS + COUNTDOWN_MS;
+    assert_eq!(s.countdown_until(), Some(end));
+    // stepping out stops the automatic countdown
+    assert!(frame(&mut s, 2_500, false).is_empty());
+    assert_eq!(s.countdown_until(), None);
+    // the button counts down whatever the position, and the shutter goes at its end
+    s.handle(Event::ShutterPressed { now_ms: 3_000 });
+    assert!(frame(&mut s, 3_000 + COUNTDOWN_MS - 1, false).is_empty());
+    assert_eq!(
+        frame(&mut s, 3_000 + COUNTDOWN_MS, false),
+        vec![Effect::StopCamera, Effect::RunChecks]
+    );
+    assert_eq!((s.screen, s.busy()), (Screen::Checks, true));
+}
+
+#[test]
+fn a_camera_failing_past_its_grace_stops_the_session_and_its_return_resumes() {
+    let mut s = Session::new(rules(3, false));
+    to_checks(&mut s, card_holder(), 0);
+    s.handle(Event::Retake);
+    let failed = |s: &mut Session, now_ms| {
+        s.handle(Event::CameraFailed {
+            what: "unplugged".into(),
+            now_ms,
+        })
+    };
+    assert!(failed(&mut s, 10_000).is_empty());
+    assert!(
+        failed(&mut s, 12_000).is_empty(),
+        "a short gap is not a loss"
+    );
+    s.handle(Event::CameraFrame {
+        now_ms: 12_500,
+        good: None,
+    });
+    assert!(
+        failed(&mut s, 13_000).is_empty(),
+        "a good frame starts the grace again"
+    );
+    let fx = failed(&mut s, 16_001);
+    assert!(
+        fx.contains(&Effect::StopCamera) && fx.contains(&Effect::Wipe),
+        "{fx:?}"
+    );
+    assert_eq!(s.screen, Screen::Failsafe);
+    assert!(s.camera_lost());
+    assert!(s
+        .notice()
+        .is_some_and(|n| n.en.contains("camera: unplugged")));
+    s.handle(Event::DeviceBack);
+    assert_eq!(s.screen, Screen::Idle);
+    assert!(!s.camera_lost());
+}
+
+#[test]
+fn the_same_code_in_view_is_judged_once_and_a_failed_withdraw_is_told() {
+    let mut s = Session::new(rules(3, false));
+    s.handle(Event::StaffEntry);
+    s.handle(Event::PinChecked { ok: true });
+    s.handle(Event::StaffOpen);
+    s.handle(Event::Start);
+    s.handle(Event::CodeNeeded);
+    assert_eq!(s.screen, Screen::ScanCode);
+    let seen = |s: &mut Session, text: &str, now_ms| {
+        s.handle(Event::CodeSeen {
+            text: text.into(),
+            now_ms,
+        })
+    };
+    assert_eq!(
+        seen(&mut s, "A", 0),
+        vec![Effect::JudgeCode { text: "A".into() }]
+    );
+    assert!(seen(&mut s, "A", 3_999).is_empty());
+    assert_eq!(seen(&mut s, "B", 4_000).len(), 1);
+    assert_eq!(seen(&mut s, "A", 4_000).len(), 1);
+
+    // rules change only between candidates
+    let strict = rules(1, true);
+    s.handle(Event::ProfileChosen {
+        rules: strict.clone(),
+    });
+    assert_ne!(s.rules(), &strict, "not in the middle of a session");
 }

@@ -2,6 +2,7 @@
 //! effects it asks for.
 
 use super::identify::RosterCheck;
+use super::Rules;
 use crate::hub_protocol::ReviewState;
 use serde::Serialize;
 
@@ -159,8 +160,15 @@ pub enum Effect {
     RunChecks,
     /// Compare the face with the reference and record the attempt (it counts, R-VERIFY).
     Verify,
-    /// Photograph the ID card front, back and the candidate holding it (R-MANUAL).
+    /// The camera on for the manual path's documents (R-MANUAL), forgetting any taken before.
     CaptureDocuments,
+    /// Photograph the next document now; answered by `DocumentTaken` or `DocumentMissed`.
+    PhotographDocument,
+    /// Judge a QR code read on the scan screen (the first time it is seen, or again after a
+    /// while): the collection code and the roster.
+    JudgeCode {
+        text: String,
+    },
     /// Store the capture with its outbox row (durable) and wake the uploader.
     Submit {
         manual_review: bool,
@@ -224,7 +232,34 @@ pub enum Event {
     /// The faces could not be compared (no face in the reference): not an attempt; a
     /// reviewer compares instead (R-VERIFY).
     VerifyUnavailable,
-    DocumentsCaptured,
+    /// A document was photographed (`PhotographDocument`).
+    DocumentTaken {
+        now_ms: i64,
+    },
+    /// The camera had no frame for the document: it is tried again.
+    DocumentMissed {
+        now_ms: i64,
+    },
+    /// A camera frame arrived; on the live screen, with the guide's verdict (`good`: in
+    /// position, lit and still).
+    CameraFrame {
+        now_ms: i64,
+        good: Option<bool>,
+    },
+    /// The camera gave an error instead of a frame.
+    CameraFailed {
+        what: String,
+        now_ms: i64,
+    },
+    /// The shutter button: a countdown, then the capture.
+    ShutterPressed {
+        now_ms: i64,
+    },
+    /// A QR code in view on the scan screen.
+    CodeSeen {
+        text: String,
+        now_ms: i64,
+    },
     Submitted {
         record_id: String,
         at_ms: i64,
@@ -235,6 +270,14 @@ pub enum Event {
     /// The returning candidate withdraws the record pending review.
     Withdraw,
     Withdrawn,
+    /// The hub could not withdraw the record now.
+    WithdrawFailed {
+        reason: String,
+    },
+    /// Staff chose another profile: its rules apply from the next candidate.
+    ProfileChosen {
+        rules: Rules,
+    },
     Help,
     CloseHelp,
     /// Any touch: the idle timer starts again.
