@@ -1,7 +1,7 @@
 //! The local store on real SQLite files: schema, durability settings, the outbox's lease and
 //! retry life, attempt counts across restarts, retention, and refusing damaged databases.
 
-use capture_kiosk::store::{now_ms, NewCapture, Store, StoreError};
+use capture_kiosk::store::{now_ms, AuditAction, NewCapture, Store, StoreError};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -88,7 +88,8 @@ fn everything_survives_reopening_and_quarantined_rows_stay() {
             s.record_attempt("bj-chengkao", "110108200106150022", Some(0.7), passed)
                 .unwrap();
         }
-        s.audit("staff-01", "start-session", "bj-chengkao").unwrap();
+        s.audit("staff-01", AuditAction::OpenCollection, "bj-chengkao")
+            .unwrap();
         let id = s.submit(&capture(&session, "110108200106150022")).unwrap();
         s.quarantine(&id, "hub: photo is not a JPEG").unwrap();
         id
@@ -109,12 +110,8 @@ fn everything_survives_reopening_and_quarantined_rows_stay() {
     assert_eq!(q.last_error.as_deref(), Some("hub: photo is not a JPEG"));
     let audit = s.recent_audit(10).unwrap();
     assert_eq!(
-        (
-            audit.len(),
-            audit[0].action.as_str(),
-            audit[0].detail.as_str()
-        ),
-        (1, "start-session", "bj-chengkao")
+        (audit.len(), audit[0].action(), audit[0].detail.as_str()),
+        (1, Some(AuditAction::OpenCollection), "bj-chengkao")
     );
     // the closing figures: one capture, none waiting (it is quarantined, not pending)
     assert_eq!(s.captures_since(0).unwrap(), (1, 0));

@@ -37,7 +37,7 @@ fn spec_only_profile(spec: &str, glasses_allowed: bool) -> ExamProfile {
         identification: Vec::new(),
         identity_check: IdentityCheck::ManualReview,
         attempt_limit: 0,
-        after_attempts: "manual-review".into(),
+        after_attempts: capture_kiosk::catalog::AfterAttempts::ManualReview,
         replace_background: true,
         glasses_allowed,
         help_phone: String::new(),
@@ -45,6 +45,7 @@ fn spec_only_profile(spec: &str, glasses_allowed: bool) -> ExamProfile {
         limits: Default::default(),
         consent: None,
         consent_pre_ticked: false,
+        clothing_hint: None,
         keypad: Vec::new(),
         withdraw_allowed: true,
     }

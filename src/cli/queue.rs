@@ -3,6 +3,7 @@
 
 use super::say;
 use anyhow::{bail, Context, Result};
+use capture_kiosk::store::AuditAction;
 use capture_kiosk::store::{now_ms, Store};
 use capture_kiosk::upload::{
     settings, stored_link, stored_retention, HubClient, HubError, HubLink, UploadPolicy, Worker,
@@ -170,7 +171,7 @@ pub fn run(cmd: QueueCommand) -> Result<ExitCode> {
                 store.set_setting(settings::HUB_CA_PEM, &String::from_utf8_lossy(pem))?;
             }
             store.set_setting(settings::RETENTION_HOURS, &a.retention_hours.to_string())?;
-            store.audit("command line", "link_hub", &link.url)?;
+            store.audit("command line", AuditAction::LinkHub, &link.url)?;
             Ok(ExitCode::SUCCESS)
         }
         QueueCommand::Drain(a) => {
@@ -225,7 +226,7 @@ pub fn run(cmd: QueueCommand) -> Result<ExitCode> {
                     a.record
                 );
             }
-            store.audit(&a.staff, "requeue", &a.record)?;
+            store.audit(&a.staff, AuditAction::Requeue, &a.record)?;
             say(format!("record {} is queued again", a.record));
             Ok(ExitCode::SUCCESS)
         }
@@ -239,7 +240,7 @@ pub fn run(cmd: QueueCommand) -> Result<ExitCode> {
             store.replace_roster(&a.batch, &rows)?;
             store.audit(
                 "command line",
-                "sync_roster",
+                AuditAction::SyncRoster,
                 &format!("{}: {} rows", a.batch, rows.len()),
             )?;
             say(format!("batch {}: {} candidates", a.batch, rows.len()));

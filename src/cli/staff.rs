@@ -4,7 +4,8 @@
 use super::say;
 use anyhow::{bail, Result};
 use capture_kiosk::kiosk::app::beijing_time;
-use capture_kiosk::kiosk::staff::{action_words, pin_problem, set_pin, DEFAULT_PIN};
+use capture_kiosk::kiosk::staff::{pin_problem, set_pin, DEFAULT_PIN};
+use capture_kiosk::store::AuditAction;
 use capture_kiosk::store::Store;
 use clap::{Args, Subcommand};
 use std::io::BufRead;
@@ -61,7 +62,7 @@ pub fn run(cmd: StaffCommand) -> Result<ExitCode> {
                 bail!("{en}; the PIN was not changed");
             }
             set_pin(&store, pin)?;
-            store.audit("command line", "change_pin", "")?;
+            store.audit("command line", AuditAction::ChangePin, "")?;
             say("the staff PIN is set");
         }
         StaffCommand::Printer(a) => {
@@ -85,7 +86,7 @@ pub fn run(cmd: StaffCommand) -> Result<ExitCode> {
         StaffCommand::Audit(a) => {
             let store = Store::open(&a.db)?;
             for e in store.recent_audit(a.limit)? {
-                let (zh, en) = action_words(&e.action);
+                let (zh, en) = e.words();
                 say(format!(
                     "{}  {:<12} {zh} · {en}  {}",
                     beijing_time(e.at_ms),

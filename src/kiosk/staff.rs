@@ -196,25 +196,6 @@ pub fn pin_problem(pin: &str, default_pin: &str) -> Option<(&'static str, &'stat
     None
 }
 
-/// An audit action as staff read it (zh, en); unknown actions are shown as they are stored.
-pub fn action_words(action: &str) -> (String, String) {
-    let (zh, en) = match action {
-        "unlock" => ("解锁工作人员菜单", "staff menu unlocked"),
-        "wrong_pin" => ("PIN 错误", "wrong PIN"),
-        "open_collection" => ("开始采集", "collection opened"),
-        "end_collection" => ("结束采集", "collection ended"),
-        "import_roster" => ("导入名单", "roster imported"),
-        "import_roster_refused" => ("名单导入失败", "roster refused"),
-        "sync_roster" => ("同步名单", "roster synced"),
-        "change_pin" => ("修改 PIN", "PIN changed"),
-        "requeue" => ("重新上传", "record requeued"),
-        "reprint" => ("补打照片", "photo reprinted"),
-        "choose_batch" => ("更改批次", "batch changed"),
-        other => (other, other),
-    };
-    (zh.to_owned(), en.to_owned())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

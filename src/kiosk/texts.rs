@@ -48,8 +48,8 @@ pub fn guide_items(profile: &ExamProfile, spec: &PhotoSpec) -> Vec<(String, Stri
     } else {
         add("站在纯色背景前", "stand in front of the plain background");
     }
-    if profile.name == "chsi-graduation" {
-        add("请勿穿蓝色衣服", "do not wear blue clothes");
+    if let Some(hint) = &profile.clothing_hint {
+        add(&hint.zh, &hint.en);
     } else {
         add(
             "衣服颜色不要与背景相近",

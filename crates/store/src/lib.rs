@@ -2,12 +2,14 @@
 //! migrations, an integrity check at start. A capture, its outbox row and its idempotency key
 //! are written in one transaction that is durable before the candidate is told "submitted".
 
+mod audit;
 mod outbox;
 mod private;
 mod retention;
 mod roster;
 mod schema;
 
+pub use audit::AuditAction;
 pub use private::{private_database_files, private_dir, tighten_dir};
 pub use retention::{pseudonym_key_path, PSEUDONYM_PREFIX};
 pub use roster::seal_stored_secrets;
@@ -140,8 +142,27 @@ pub struct QueueStatus {
 pub struct AuditEntry {
     pub at_ms: i64,
     pub staff: String,
-    pub action: String,
+    /// As stored; [`AuditEntry::action`] reads it as an [`AuditAction`].
+    pub action_name: String,
     pub detail: String,
+}
+
+impl AuditEntry {
+    /// What was done; None for an action a newer kiosk recorded.
+    pub fn action(&self) -> Option<AuditAction> {
+        AuditAction::parse(&self.action_name)
+    }
+
+    /// What staff read for it (Chinese, English); an unknown action as it was stored.
+    pub fn words(&self) -> (String, String) {
+        match self.action() {
+            Some(a) => {
+                let (zh, en) = a.words();
+                (zh.to_owned(), en.to_owned())
+            }
+            None => (self.action_name.clone(), self.action_name.clone()),
+        }
+    }
 }
 
 /// One capture as staff and the candidate's status lookup see it.
@@ -353,10 +374,10 @@ impl Store {
         Ok(ids.collect::<Result<_, _>>()?)
     }
 
-    pub fn audit(&self, staff: &str, action: &str, detail: &str) -> Result<(), StoreError> {
+    pub fn audit(&self, staff: &str, action: AuditAction, detail: &str) -> Result<(), StoreError> {
         self.conn.execute(
             "INSERT INTO audit (at, staff, action, detail) VALUES (?1, ?2, ?3, ?4)",
-            params![now_ms(), staff, action, detail],
+            params![now_ms(), staff, action.as_str(), detail],
         )?;
         Ok(())
     }
@@ -370,7 +391,7 @@ impl Store {
             Ok(AuditEntry {
                 at_ms: r.get(0)?,
                 staff: r.get(1)?,
-                action: r.get(2)?,
+                action_name: r.get(2)?,
                 detail: r.get(3)?,
             })
         })?;

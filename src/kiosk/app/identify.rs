@@ -2,6 +2,7 @@
 //! camera and the roster match, each turned into session events.
 
 use super::*;
+use crate::catalog::FieldKey;
 use crate::hub_protocol::RosterEntry;
 use crate::imaging::{decode_image, DecodeLimits};
 use crate::kiosk::staff::{seal_pin, StoredPin};
@@ -10,6 +11,7 @@ use crate::session::identify::{
     collection_code, id_tail, match_roster, FieldChars, FieldState, RosterCheck,
 };
 use crate::session::{Candidate, Event, PreviousRecord, Screen};
+use crate::store::AuditAction;
 
 impl App {
     // ------------------------------------------------------------------ identification
@@ -133,7 +135,7 @@ impl App {
                 return;
             }
         }
-        let value = |key: &str| -> String {
+        let value = |key: FieldKey| -> String {
             self.profile
                 .keypad
                 .iter()
@@ -141,21 +143,26 @@ impl App {
                 .map(|i| self.fields[i].clone())
                 .unwrap_or_default()
         };
-        if self.profile.keypad.iter().any(|f| f.key == "batch_code") {
+        if self
+            .profile
+            .keypad
+            .iter()
+            .any(|f| f.key == FieldKey::BatchCode)
+        {
             // CHSI: the batch's feature code and the last four of the ID number, then the
             // candidate's collection QR code to the camera
-            if !value("batch_code").eq_ignore_ascii_case(&self.batch) {
+            if !value(FieldKey::BatchCode).eq_ignore_ascii_case(&self.batch) {
                 self.dispatch(Event::IdentifyFailed {
                     zh: "批次特征码不正确，请核对".into(),
                     en: "the batch feature code is wrong; please check it".into(),
                 });
                 return;
             }
-            self.scan_tail = id_tail(&value("id_tail"));
+            self.scan_tail = id_tail(&value(FieldKey::IdTail));
             self.dispatch(Event::CodeNeeded);
             return;
         }
-        let key = value("candidate_key");
+        let key = value(FieldKey::CandidateKey);
         let found = self.store.roster_entry(&self.batch, &key).ok().flatten();
         if self
             .profile
@@ -168,7 +175,7 @@ impl App {
                 return;
             }
             self.password_checking = true;
-            let password = value("password");
+            let password = value(FieldKey::Password);
             let tx = self.job_sender();
             std::thread::spawn(move || {
                 // a wrong password and an unknown number read the same, and take as long
@@ -340,7 +347,14 @@ impl App {
     /// The staff PIN's verdict: recorded first (staff mode is not opened unrecorded).
     pub(super) fn pin_checked(&mut self, ok: bool) {
         self.pin_checking = false;
-        if self.audit(if ok { "unlock" } else { "wrong_pin" }, "") {
+        if self.audit(
+            if ok {
+                AuditAction::Unlock
+            } else {
+                AuditAction::WrongPin
+            },
+            "",
+        ) {
             self.dispatch(Event::PinChecked { ok });
         }
     }

@@ -8,6 +8,7 @@ use crate::kiosk::print::Printed;
 use crate::kiosk::texts::check_title;
 use crate::photo::check_and_make;
 use crate::session::{Event, Screen};
+use crate::store::AuditAction;
 use crate::store::NewCapture;
 
 impl App {
@@ -237,9 +238,9 @@ impl App {
                 let stored = self.store_roster(&batch, "the hub", rows);
                 self.audit(
                     if stored.is_ok() {
-                        "sync_roster"
+                        AuditAction::SyncRoster
                     } else {
-                        "sync_roster_failed"
+                        AuditAction::SyncRosterFailed
                     },
                     &format!(
                         "{batch}: {}",
@@ -276,7 +277,8 @@ impl App {
                 let stored = self.store_roster(&batch, &file, rows);
                 self.notice_extra = Some(match stored {
                     Ok(n) => {
-                        if !self.audit("import_roster", &format!("{file} → {batch}: {n}")) {
+                        if !self.audit(AuditAction::ImportRoster, &format!("{file} → {batch}: {n}"))
+                        {
                             return;
                         }
                         (
@@ -285,7 +287,7 @@ impl App {
                         )
                     }
                     Err(why) => {
-                        if !self.audit("import_roster_refused", &file) {
+                        if !self.audit(AuditAction::ImportRosterRefused, &file) {
                             return;
                         }
                         // the reasons name lines, never personal data (see roster.rs)

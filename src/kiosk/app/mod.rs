@@ -477,7 +477,7 @@ impl App {
 
     /// Writes a staff action to the audit trail; false (and the failsafe screen) if it could
     /// not be written, so the action is not taken unrecorded.
-    fn audit(&mut self, action: &str, detail: &str) -> bool {
+    fn audit(&mut self, action: crate::store::AuditAction, detail: &str) -> bool {
         match self.store.audit("staff", action, detail) {
             Ok(()) => true,
             Err(e) => {

@@ -4,12 +4,11 @@
 use super::*;
 use crate::hub_protocol::RosterEntry;
 use crate::kiosk::print::{print_sheet, PrintSetup};
-use crate::kiosk::staff::{
-    action_words, find_roster_files, pin_problem, read_roster_file, DEFAULT_PIN,
-};
+use crate::kiosk::staff::{find_roster_files, pin_problem, read_roster_file, DEFAULT_PIN};
 use crate::kiosk::texts::masked_id;
 use crate::kiosk::ListRow;
 use crate::session::{Event, Screen};
+use crate::store::AuditAction;
 
 impl App {
     /// Staff: fetch the batch's roster from the hub.
@@ -54,7 +53,7 @@ impl App {
         if !self.session.open() {
             self.collection_opened_ms = self.now_ms;
             let detail = format!("{} {}", self.profile.name, self.batch);
-            if !self.audit("open_collection", &detail) {
+            if !self.audit(AuditAction::OpenCollection, &detail) {
                 return;
             }
         }
@@ -77,7 +76,7 @@ impl App {
             }
         };
         self.audit(
-            "end_collection",
+            AuditAction::EndCollection,
             &format!(
                 "{} {}: {taken} captures, {waiting} waiting for upload, roster of {forgotten} removed",
                 self.profile.name, self.batch
@@ -192,7 +191,7 @@ impl App {
             command: setting("print_command").unwrap_or_else(|| "lp".into()),
             folder: self.prints_folder.clone(),
         };
-        if !self.audit("reprint", &id) {
+        if !self.audit(AuditAction::Reprint, &id) {
             return;
         }
         self.printing = true;
@@ -235,7 +234,10 @@ impl App {
                 self.store_failed(e);
                 return;
             }
-            if !self.audit("choose_batch", &format!("{} → {batch}", self.batch)) {
+            if !self.audit(
+                AuditAction::ChooseBatch,
+                &format!("{} → {batch}", self.batch),
+            ) {
                 return;
             }
             self.batch = batch;
@@ -313,7 +315,7 @@ impl App {
             .unwrap_or_default()
             .into_iter()
             .map(|a| {
-                let (zh, en) = action_words(&a.action);
+                let (zh, en) = a.words();
                 ListRow {
                     title: format!("{}  {}", beijing_time(a.at_ms), self.t(&zh, &en)).into(),
                     detail: a.detail.into(),
@@ -329,7 +331,7 @@ impl App {
         });
         match (stored, changed) {
             (Ok(()), true) => {
-                if !self.audit("change_pin", "") {
+                if !self.audit(AuditAction::ChangePin, "") {
                     return;
                 }
                 self.notice_extra = None;

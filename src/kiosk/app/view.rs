@@ -1,6 +1,7 @@
 //! The controller's view: the session's state and the controller's own shown on the window.
 
 use super::*;
+use crate::catalog::Identification;
 use crate::engine::SAME_PERSON_DISTANCE;
 use crate::kiosk::texts::{guide_items, masked_id};
 use crate::kiosk::{ui_screen, Kiosk};
@@ -92,7 +93,11 @@ impl App {
 
         // identify
         let keypad = &self.profile.keypad;
-        ui.set_accepts_card(self.profile.identification.iter().any(|m| m == "id-card"));
+        ui.set_accepts_card(
+            self.profile
+                .identification
+                .contains(&Identification::IdCard),
+        );
         ui.set_keypad_enabled(!keypad.is_empty());
         let active = keypad.get(self.active_field);
         ui.set_keypad_letters(

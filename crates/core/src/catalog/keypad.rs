@@ -17,12 +17,24 @@ pub enum FieldChars {
     Secret,
 }
 
+/// What a keypad field holds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FieldKey {
+    /// The number the roster is keyed by (exam, registration or ticket number, or the ID number).
+    CandidateKey,
+    Password,
+    /// CHSI: the batch's feature code.
+    BatchCode,
+    /// CHSI: the last four characters of the ID number.
+    IdTail,
+}
+
 /// One field on the identification keypad, from the profile.
 #[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct FieldSpec {
-    /// `candidate_key`, `password`, `batch_code`, `id_tail`.
-    pub key: String,
+    pub key: FieldKey,
     pub label: Bilingual,
     pub chars: FieldChars,
     /// [shortest, longest]

@@ -6,7 +6,7 @@
 mod keypad;
 mod limits;
 
-pub use keypad::{FieldChars, FieldSpec};
+pub use keypad::{FieldChars, FieldKey, FieldSpec};
 pub use limits::CheckLimits;
 
 use serde::{Deserialize, Serialize};
@@ -109,6 +109,28 @@ pub enum IdentityCheck {
     ManualReview,
 }
 
+/// How a candidate may identify themselves (R-ID-1).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Identification {
+    IdCard,
+    ExamNumberPassword,
+    RegistrationNumberPassword,
+    TicketNumber,
+    /// CHSI: the batch's feature code, the ID tail, then the collection QR code.
+    FeatureCode,
+}
+
+/// What follows the last failed verification attempt (R-VERIFY).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum AfterAttempts {
+    /// The manual path: the documents photographed for a reviewer.
+    ManualReview,
+    /// Collection fails; the candidate is told whom to contact.
+    CollectionFailed,
+}
+
 /// An exam's collection rules: which spec, how candidates identify, attempt limits.
 #[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
@@ -116,10 +138,10 @@ pub struct ExamProfile {
     pub name: String,
     pub title: Bilingual,
     pub spec: String,
-    pub identification: Vec<String>,
+    pub identification: Vec<Identification>,
     pub identity_check: IdentityCheck,
     pub attempt_limit: u32,
-    pub after_attempts: String,
+    pub after_attempts: AfterAttempts,
     /// The maker paints the spec's background; otherwise the real one must already be plain.
     pub replace_background: bool,
     pub glasses_allowed: bool,
@@ -133,6 +155,10 @@ pub struct ExamProfile {
     /// The consent box starts ticked.
     #[serde(default)]
     pub consent_pre_ticked: bool,
+    /// What the guide screen says about clothes, where the spec asks more than "not the
+    /// background's colour" (CHSI: no blue clothes, the background being blue).
+    #[serde(default)]
+    pub clothing_hint: Option<Bilingual>,
     /// Keypad identification (R-ID-1): the fields, in order. Empty: ID card only.
     #[serde(default)]
     pub keypad: Vec<FieldSpec>,

@@ -6,7 +6,7 @@ use crate::reader::card::id_number_valid;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-pub use crate::catalog::{FieldChars, FieldSpec};
+pub use crate::catalog::{FieldChars, FieldKey, FieldSpec};
 
 /// How a field's current text looks while it is being typed.
 #[derive(Clone, Debug, PartialEq)]
@@ -45,7 +45,7 @@ impl FieldSpec {
         if n < self.length[0] {
             return FieldState::Incomplete;
         }
-        if self.key == "candidate_key" && n == 18 && !id_number_valid(text) {
+        if self.key == FieldKey::CandidateKey && n == 18 && !id_number_valid(text) {
             return FieldState::Bad(
                 "身份证号校验位不正确",
                 "the ID number's check character is wrong",
@@ -180,9 +180,9 @@ mod tests {
     use super::*;
     use crate::catalog::Bilingual;
 
-    fn field(key: &str, chars: FieldChars, length: [usize; 2]) -> FieldSpec {
+    fn field(key: FieldKey, chars: FieldChars, length: [usize; 2]) -> FieldSpec {
         FieldSpec {
-            key: key.into(),
+            key,
             label: Bilingual {
                 zh: "号".into(),
                 en: "number".into(),
@@ -194,13 +194,13 @@ mod tests {
 
     #[test]
     fn formats_are_checked_while_typing() {
-        let exam = field("candidate_key", FieldChars::Digits, [14, 14]);
+        let exam = field(FieldKey::CandidateKey, FieldChars::Digits, [14, 14]);
         assert_eq!(exam.state(""), FieldState::Empty);
         assert_eq!(exam.state("2644"), FieldState::Incomplete);
         assert_eq!(exam.state("26440101234567"), FieldState::Complete);
         assert!(matches!(exam.state("264401012345678"), FieldState::Bad(..)));
         assert!(matches!(exam.state("26A4"), FieldState::Bad(..)));
-        let id = field("candidate_key", FieldChars::IdTail, [18, 18]);
+        let id = field(FieldKey::CandidateKey, FieldChars::IdTail, [18, 18]);
         assert_eq!(id.state("11010519491231002X"), FieldState::Complete);
         assert!(matches!(
             id.state("110105194912310021"),

@@ -16,7 +16,7 @@ pub use camera::{COUNTDOWN_MS, DOCUMENTS, STEADY_MS};
 
 pub use vocabulary::{Candidate, Effect, Event, PreviousRecord, Screen};
 
-use crate::catalog::{ExamProfile, IdentityCheck};
+use crate::catalog::{AfterAttempts, ExamProfile, IdentityCheck};
 use crate::hub_protocol::ReviewState;
 use identify::RosterCheck;
 use serde::Serialize;
@@ -37,7 +37,7 @@ impl Rules {
         Rules {
             verify_faces: p.identity_check == IdentityCheck::FaceVsId,
             attempt_limit: p.attempt_limit,
-            fail_collection_after_limit: p.after_attempts == "collection-failed",
+            fail_collection_after_limit: p.after_attempts == AfterAttempts::CollectionFailed,
             consent_pre_ticked: p.consent_pre_ticked,
             idle_timeout_ms: 120_000,
         }
