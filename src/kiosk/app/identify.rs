@@ -74,14 +74,14 @@ impl App {
 
     /// Identification succeeded: roster photo, earlier records and attempts, then the session.
     pub(super) fn identified(&mut self, mut candidate: Candidate, roster: RosterCheck) {
-        self.candidate_key = candidate.candidate_key.clone();
-        self.reference = self
+        self.cand.candidate_key = candidate.candidate_key.clone();
+        self.cand.reference = self
             .store
             .roster_photo(&self.batch, &candidate.candidate_key)
             .ok()
             .flatten()
             .and_then(|b| decode_image(&b, DecodeLimits::default()).ok());
-        candidate.has_reference_face = self.reference.is_some();
+        candidate.has_reference_face = self.cand.reference.is_some();
         let previous = self
             .store
             .candidate_captures(&self.profile.name, &candidate.candidate_key)
@@ -103,7 +103,7 @@ impl App {
                 return;
             }
         };
-        self.session_id = self
+        self.cand.session_id = self
             .store
             .start_session(&self.profile.name, &self.batch)
             .ok();
@@ -125,7 +125,7 @@ impl App {
 
     /// The keypad's OK: check every field, then look the candidate up.
     pub fn submit_keypad(&mut self) {
-        for (spec, text) in self.profile.keypad.iter().zip(&self.fields) {
+        for (spec, text) in self.profile.keypad.iter().zip(&self.cand.fields) {
             if spec.state(text) != FieldState::Complete {
                 let (zh, en) = (spec.label.zh.clone(), spec.label.en.clone());
                 self.dispatch(Event::IdentifyFailed {
@@ -140,7 +140,7 @@ impl App {
                 .keypad
                 .iter()
                 .position(|f| f.key == key)
-                .map(|i| self.fields[i].clone())
+                .map(|i| self.cand.fields[i].clone())
                 .unwrap_or_default()
         };
         if self
@@ -158,7 +158,7 @@ impl App {
                 });
                 return;
             }
-            self.scan_tail = id_tail(&value(FieldKey::IdTail));
+            self.cand.scan_tail = id_tail(&value(FieldKey::IdTail));
             self.dispatch(Event::CodeNeeded);
             return;
         }
@@ -171,10 +171,10 @@ impl App {
             .any(|f| f.chars == FieldChars::Secret)
         {
             // a second OK while the first is being checked changes nothing
-            if self.password_checking {
+            if self.cand.password_checking {
                 return;
             }
-            self.password_checking = true;
+            self.cand.password_checking = true;
             let password = value(FieldKey::Password);
             let tx = self.job_sender();
             std::thread::spawn(move || {
@@ -219,7 +219,7 @@ impl App {
     /// typed ID tail and be on the batch's roster.
     /// A QR code the session asked to judge (it skips the same code seen again at once).
     pub(super) fn code_scanned(&mut self, text: String) {
-        let code = match collection_code(&text, &self.scan_tail) {
+        let code = match collection_code(&text, &self.cand.scan_tail) {
             Ok(code) => code,
             Err(problem) => {
                 let (zh, en) = problem.message();
@@ -239,7 +239,7 @@ impl App {
             .roster_entry(&self.batch, &code)
             .ok()
             .flatten()
-            .filter(|e| id_tail(&e.id_number) == self.scan_tail);
+            .filter(|e| id_tail(&e.id_number) == self.cand.scan_tail);
         match entry {
             Some(e) => self.identified_on_roster(e),
             None => {
@@ -276,17 +276,17 @@ impl App {
             self.refresh();
             return;
         }
-        let Some(spec) = self.profile.keypad.get(self.active_field).cloned() else {
+        let Some(spec) = self.profile.keypad.get(self.cand.active_field).cloned() else {
             return;
         };
         let Some(c) = k.chars().next() else { return };
-        let field = &mut self.fields[self.active_field];
+        let field = &mut self.cand.fields[self.cand.active_field];
         if spec.accepts(c) && field.chars().count() < spec.length[1] {
             field.push(c);
             if spec.state(field) == FieldState::Complete
-                && self.active_field + 1 < self.fields.len()
+                && self.cand.active_field + 1 < self.cand.fields.len()
             {
-                self.active_field += 1;
+                self.cand.active_field += 1;
             }
         }
         self.refresh();
@@ -367,17 +367,17 @@ impl App {
             Screen::StaffPin | Screen::StaffNewPin
         ) {
             self.pin.pop();
-        } else if let Some(f) = self.fields.get_mut(self.active_field) {
-            if f.pop().is_none() && self.active_field > 0 {
-                self.active_field -= 1;
+        } else if let Some(f) = self.cand.fields.get_mut(self.cand.active_field) {
+            if f.pop().is_none() && self.cand.active_field > 0 {
+                self.cand.active_field -= 1;
             }
         }
         self.refresh();
     }
 
     pub fn select_field(&mut self, i: usize) {
-        if i < self.fields.len() {
-            self.active_field = i;
+        if i < self.cand.fields.len() {
+            self.cand.active_field = i;
         }
         self.refresh();
     }

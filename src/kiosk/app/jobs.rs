@@ -89,7 +89,8 @@ impl App {
     }
 
     pub(super) fn run_verify(&mut self) {
-        let (Some(reference), Some((_, photo))) = (self.reference.clone(), self.photo.clone())
+        let (Some(reference), Some((_, photo))) =
+            (self.cand.reference.clone(), self.cand.photo.clone())
         else {
             self.job_sender().send(Done::Verified { distance: None });
             return;
@@ -111,13 +112,13 @@ impl App {
     }
 
     pub(super) fn submit(&mut self, manual_review: bool) {
-        let Some((jpeg, _)) = self.photo.clone() else {
+        let Some((jpeg, _)) = self.cand.photo.clone() else {
             self.dispatch(Event::SubmitFailed {
                 reason: "no photo".into(),
             });
             return;
         };
-        let session_id = match &self.session_id {
+        let session_id = match &self.cand.session_id {
             Some(s) => s.clone(),
             None => match self.store.start_session(&self.profile.name, &self.batch) {
                 Ok(s) => s,
@@ -132,13 +133,13 @@ impl App {
         let result = self.store.submit(&NewCapture {
             session_id: &session_id,
             profile: &self.profile.name,
-            candidate_key: &self.candidate_key,
+            candidate_key: &self.cand.candidate_key,
             spec: &self.spec.name,
             photo_jpeg: &jpeg,
-            check_report_json: &self.report_json,
-            verification_distance: self.verification_distance,
+            check_report_json: &self.cand.report_json,
+            verification_distance: self.cand.verification_distance,
             manual_review,
-            documents: &self.documents,
+            documents: &self.cand.documents,
         });
         match result {
             Ok(id) => {
@@ -146,7 +147,7 @@ impl App {
                     u.wake();
                 }
                 let now = crate::store::now_ms();
-                self.receipt_time = beijing_time(now);
+                self.cand.receipt_time = beijing_time(now);
                 self.dispatch(Event::Submitted {
                     record_id: id,
                     at_ms: now,
@@ -185,14 +186,14 @@ impl App {
                 photo,
                 report_json,
             } => {
-                self.check_rows = rows;
-                self.report_json = report_json;
+                self.cand.check_rows = rows;
+                self.cand.report_json = report_json;
                 if let (Some((_, rgb)), Some(ui)) = (&photo, self.ui.upgrade()) {
                     ui.global::<crate::kiosk::Kiosk>().set_photo(image_of(rgb));
                 }
-                self.photo = photo;
+                self.cand.photo = photo;
                 self.dispatch(Event::Checked {
-                    passed: passed && self.photo.is_some(),
+                    passed: passed && self.cand.photo.is_some(),
                 });
             }
             Done::Verified { distance: None } => {
@@ -200,12 +201,12 @@ impl App {
                 self.dispatch(Event::VerifyUnavailable);
             }
             Done::Verified { distance } => {
-                self.verification_distance = distance;
+                self.cand.verification_distance = distance;
                 let passed = distance.is_some_and(|d| d < SAME_PERSON_DISTANCE);
                 // an attempt that cannot be recorded does not count as made: the kiosk stops
                 if let Err(e) = self.store.record_attempt(
                     &self.profile.name,
-                    &self.candidate_key,
+                    &self.cand.candidate_key,
                     distance,
                     passed,
                 ) {
@@ -257,7 +258,7 @@ impl App {
                 self.refresh();
             }
             Done::PasswordChecked(entry) => {
-                self.password_checking = false;
+                self.cand.password_checking = false;
                 match entry {
                     Some(e) if self.session.screen() == Screen::Identify => {
                         self.identified_on_roster(e)

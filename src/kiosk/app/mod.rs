@@ -23,13 +23,17 @@ use image::RgbImage;
 use slint::{ComponentHandle, ModelRc, VecModel};
 use std::sync::mpsc::{self, Receiver, Sender};
 
+mod candidate;
 mod identify;
 mod jobs;
 mod staff_menu;
+mod store_facts;
 mod timer;
 mod view;
 mod wiring;
 
+use candidate::CandidateData;
+use store_facts::StoreFacts;
 pub use view::beijing_time;
 pub use wiring::connect;
 
@@ -119,27 +123,16 @@ pub struct App {
     spec: PhotoSpec,
     english: bool,
     pub(crate) pin: String,
-    fields: Vec<String>,
-    active_field: usize,
-    candidate_key: String,
-    session_id: Option<String>,
-    reference: Option<RgbImage>,
-    photo: Option<(Vec<u8>, RgbImage)>,
-    report_json: String,
-    check_rows: Vec<(String, String, bool, String, String)>,
-    verification_distance: Option<f32>,
-    /// The manual path's photographs so far (the session decides when each is taken).
-    documents: Vec<Vec<u8>>,
+    /// The candidate in front of the kiosk (a wipe replaces it).
+    cand: CandidateData,
+    /// What the current screen shows from the store, read before each drawing.
+    facts: StoreFacts,
     jobs: Receiver<(u64, Done)>,
     jobs_tx: Sender<(u64, Done)>,
     /// Counts sessions: results of an earlier one are dropped.
     generation: u64,
     camera_model: crate::guidance::CameraModel,
-    live_prompt: (String, String),
-    live_distance: Option<f32>,
-    live_good: bool,
     live_fps: f32,
-    receipt_time: String,
     now_ms: i64,
     notice_extra: Option<(String, String)>,
     /// Staff: where roster files are looked for, and the ones found.
@@ -148,9 +141,6 @@ pub struct App {
     /// Staff: the captures offered for a reprint, and where sheets are saved.
     reprint_list: Vec<crate::store::CaptureSummary>,
     printing: bool,
-    /// The keypad's password is being checked on a worker (a wipe forgets it with the
-    /// result, which then belongs to an old generation).
-    password_checking: bool,
     pub prints_folder: std::path::PathBuf,
     /// Staff: the batch being typed, and the batches with a roster here.
     batch_input: String,
@@ -161,8 +151,6 @@ pub struct App {
     pin_checking: bool,
     /// When staff opened the collection (the closing summary counts from here).
     collection_opened_ms: i64,
-    /// CHSI: the typed ID tail the collection code must end with.
-    scan_tail: String,
     /// Events waiting for the session: an effect's result is queued, never handled inside
     /// the handling of the event that caused it.
     queued: std::collections::VecDeque<Event>,
@@ -241,28 +229,15 @@ impl App {
             spec,
             english: false,
             pin: String::new(),
-            fields: Vec::new(),
-            active_field: 0,
-            candidate_key: String::new(),
-            session_id: None,
-            reference: None,
-            photo: None,
-            report_json: String::new(),
-            check_rows: Vec::new(),
-            verification_distance: None,
-            documents: Vec::new(),
+            cand: CandidateData::default(),
+            facts: StoreFacts::default(),
             jobs,
             jobs_tx,
             generation: 0,
             camera_model,
-            live_prompt: (String::new(), String::new()),
-            live_distance: None,
-            live_good: false,
             live_fps: 0.0,
-            receipt_time: String::new(),
             now_ms: crate::store::now_ms(),
             notice_extra: None,
-            scan_tail: String::new(),
             queued: std::collections::VecDeque::new(),
             dispatching: false,
             import_roots: Vec::new(),
@@ -272,7 +247,6 @@ impl App {
             collection_opened_ms: 0,
             reprint_list: Vec::new(),
             printing: false,
-            password_checking: false,
             batch_input: String::new(),
             batch_list: Vec::new(),
             prints_folder: std::env::temp_dir().join("capture-kiosk-prints"),
@@ -307,7 +281,7 @@ impl App {
 
     /// A prompt from the live guide is on the preview.
     pub fn has_guidance(&self) -> bool {
-        !self.live_prompt.0.is_empty()
+        !self.cand.live_prompt.0.is_empty()
     }
 
     pub fn profile_name(&self) -> &str {
@@ -325,8 +299,8 @@ impl App {
     }
 
     fn reset_fields(&mut self) {
-        self.fields = vec![String::new(); self.profile.keypad.len()];
-        self.active_field = 0;
+        self.cand.fields = vec![String::new(); self.profile.keypad.len()];
+        self.cand.active_field = 0;
     }
 
     /// Chooses the exam profile (staff).
@@ -403,9 +377,9 @@ impl App {
     fn effect(&mut self, fx: Effect) {
         match fx {
             Effect::StartCamera => {
-                self.live_prompt = (String::new(), String::new());
-                self.live_distance = None;
-                self.live_good = false;
+                self.cand.live_prompt = (String::new(), String::new());
+                self.cand.live_distance = None;
+                self.cand.live_good = false;
                 self.live_fps = 0.0;
                 self.devices
                     .camera
@@ -424,7 +398,7 @@ impl App {
             Effect::CaptureDocuments => {
                 // the candidate holds the ID card's front, back, then the card beside the face
                 // to the camera; each is taken after a visible countdown
-                self.documents.clear();
+                self.cand.documents.clear();
                 self.devices.camera.set_scanning(false);
                 self.devices.camera.set_active(true);
             }
@@ -438,20 +412,10 @@ impl App {
 
     fn wipe(&mut self) {
         self.generation += 1;
-        self.password_checking = false;
         self.pin_checking = false;
+        self.cand = CandidateData::default();
         self.reset_fields();
-        self.candidate_key.clear();
-        self.session_id = None;
-        self.reference = None;
-        self.photo = None;
-        self.report_json.clear();
-        self.check_rows.clear();
-        self.verification_distance = None;
-        self.documents.clear();
-        self.receipt_time.clear();
         self.notice_extra = None;
-        self.scan_tail.clear();
         if let Some(held) = &self.devices.held_up {
             held.put_away();
         }

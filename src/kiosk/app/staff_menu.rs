@@ -310,15 +310,14 @@ impl App {
 
     /// The newest audit lines for the staff screen.
     pub(super) fn audit_rows(&self) -> Vec<ListRow> {
-        self.store
-            .recent_audit(if self.compact() { 14 } else { 18 })
-            .unwrap_or_default()
-            .into_iter()
+        self.facts
+            .audit
+            .iter()
             .map(|a| {
                 let (zh, en) = a.words();
                 ListRow {
                     title: format!("{}  {}", beijing_time(a.at_ms), self.t(&zh, &en)).into(),
-                    detail: a.detail.into(),
+                    detail: a.detail.clone().into(),
                 }
             })
             .collect()

@@ -74,9 +74,9 @@ impl App {
                         .set_preview(slint::Image::from_rgb8(f.preview.clone()));
                 }
                 if let Some(g) = &f.guidance {
-                    self.live_good = g.steady_frames > 0;
-                    self.live_prompt = (g.text.zh.to_owned(), g.text.en.to_owned());
-                    self.live_distance = g.distance_cm;
+                    self.cand.live_good = g.steady_frames > 0;
+                    self.cand.live_prompt = (g.text.zh.to_owned(), g.text.en.to_owned());
+                    self.cand.live_distance = g.distance_cm;
                 }
                 let good = f.guidance.as_ref().map(|g| g.steady_frames > 0);
                 self.dispatch(Event::CameraFrame { now_ms, good });
@@ -104,7 +104,7 @@ impl App {
         };
         self.refresh_live();
         // another code in view (a poster, a payment code) must not hide the candidate's
-        let tail = self.scan_tail.clone();
+        let tail = self.cand.scan_tail.clone();
         let text = f
             .codes
             .iter()
@@ -127,7 +127,7 @@ impl App {
             .and_then(|frame| frame.to_jpeg(90).ok());
         match jpeg {
             Some(jpeg) => {
-                self.documents.push(jpeg);
+                self.cand.documents.push(jpeg);
                 self.dispatch(Event::DocumentTaken { now_ms });
             }
             None => self.dispatch(Event::DocumentMissed { now_ms }),

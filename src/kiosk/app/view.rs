@@ -27,11 +27,14 @@ impl App {
             return;
         };
         let ui = window.global::<Kiosk>();
-        ui.set_prompt(self.t(&self.live_prompt.0, &self.live_prompt.1).into());
-        ui.set_prompt_good(self.live_good);
+        ui.set_prompt(
+            self.t(&self.cand.live_prompt.0, &self.cand.live_prompt.1)
+                .into(),
+        );
+        ui.set_prompt_good(self.cand.live_good);
         let [near, far] = self.profile.distance_cm;
         ui.set_distance_text(
-            match self.live_distance {
+            match self.cand.live_distance {
                 Some(d) => self.t(
                     &format!("距离约 {d:.0} 厘米（目标 {near:.0}–{far:.0}）"),
                     &format!("about {d:.0} cm (target {near:.0}–{far:.0})"),
@@ -57,7 +60,15 @@ impl App {
         );
     }
 
-    pub fn refresh(&self) {
+    /// Reads what the current screen needs from the store, then draws.
+    pub fn refresh(&mut self) {
+        let lines = if self.compact() { 14 } else { 18 };
+        self.facts = StoreFacts::read(&self.store, &self.batch, self.session.screen(), lines);
+        self.render();
+    }
+
+    /// The window from the controller's and the session's state (no store query here).
+    fn render(&self) {
         let Some(window) = self.ui.upgrade() else {
             return;
         };
@@ -68,9 +79,8 @@ impl App {
         ui.set_english(self.english);
         ui.set_demo(self.demo);
         if s.screen() == Screen::Idle {
-            ui.set_default_pin(crate::kiosk::staff::default_pin_in_use(&self.store));
-            // an unreadable count shows no hint; nothing depends on it but these words
-            ui.set_demo_returning(self.demo && self.store.capture_count().is_ok_and(|n| n > 0));
+            ui.set_default_pin(self.facts.default_pin);
+            ui.set_demo_returning(self.demo && self.facts.has_captures);
         }
         ui.set_collection_open(s.open());
         ui.set_profile_title(
@@ -99,15 +109,15 @@ impl App {
                 .contains(&Identification::IdCard),
         );
         ui.set_keypad_enabled(!keypad.is_empty());
-        let active = keypad.get(self.active_field);
+        let active = keypad.get(self.cand.active_field);
         ui.set_keypad_letters(
             active.is_some_and(|f| matches!(f.chars, FieldChars::Alnum | FieldChars::Secret)),
         );
         ui.set_keypad_x(active.is_some_and(|f| f.chars == FieldChars::IdTail));
-        ui.set_active_field(self.active_field as i32);
+        ui.set_active_field(self.cand.active_field as i32);
         let fields: Vec<FieldView> = keypad
             .iter()
-            .zip(&self.fields)
+            .zip(&self.cand.fields)
             .map(|(spec, text)| {
                 let state = spec.state(text);
                 let (code, hint) = match &state {
@@ -217,6 +227,7 @@ impl App {
 
         // checks, verify
         let rows: Vec<CheckRow> = self
+            .cand
             .check_rows
             .iter()
             .map(|(zh, en, ok, rz, re)| CheckRow {
@@ -229,7 +240,7 @@ impl App {
         ui.set_checks_passed(s.checks_passed());
         ui.set_verify_passed(s.verified() == Some(true));
         ui.set_verify_text(
-            match self.verification_distance {
+            match self.cand.verification_distance {
                 Some(d) => self.t(
                     &format!("相似度距离 {d:.2}（小于 {SAME_PERSON_DISTANCE:.2} 为同一人）"),
                     &format!("distance {d:.2} (below {SAME_PERSON_DISTANCE:.2}: same person)"),
@@ -276,7 +287,7 @@ impl App {
                     .to_uppercase()
                     .into(),
             );
-            ui.set_receipt_time(self.receipt_time.clone().into());
+            ui.set_receipt_time(self.cand.receipt_time.clone().into());
             let st = if s.manual_review() {
                 self.t(
                     "排队上传，等待人工审核",
@@ -372,9 +383,9 @@ impl App {
     }
 
     pub(super) fn health(&self) -> Vec<HealthRow> {
-        let q = self.store.queue_status().unwrap_or_default();
-        let hub = crate::upload::stored_link(&self.store).ok().flatten();
-        let roster = self.store.roster_size(&self.batch).unwrap_or(0);
+        let q = &self.facts.queue;
+        let hub = self.facts.hub_url.clone();
+        let roster = self.facts.roster_size;
         vec![
             HealthRow {
                 name: self.t("摄像头", "Camera").into(),
@@ -398,10 +409,7 @@ impl App {
             HealthRow {
                 name: self.t("中心", "Hub").into(),
                 ok: hub.is_some(),
-                detail: hub
-                    .map(|l| l.url)
-                    .unwrap_or_else(|| self.t("未连接", "not linked"))
-                    .into(),
+                detail: hub.unwrap_or_else(|| self.t("未连接", "not linked")).into(),
             },
             HealthRow {
                 name: self.t("上传队列", "Outbox").into(),

@@ -1,0 +1,33 @@
+//! Everything the kiosk holds about the candidate in front of it, in one struct: a wipe
+//! replaces it with its default, so a personal field added here cannot be left behind for the
+//! next candidate.
+
+use image::RgbImage;
+
+#[derive(Default)]
+pub(super) struct CandidateData {
+    /// The keypad's fields as typed, and the one being typed into.
+    pub(super) fields: Vec<String>,
+    pub(super) active_field: usize,
+    pub(super) candidate_key: String,
+    /// The kiosk store's session row for this candidate.
+    pub(super) session_id: Option<String>,
+    /// The face to compare with: the chip photo or the roster's registration photo.
+    pub(super) reference: Option<RgbImage>,
+    /// The ID photo made (JPEG and pixels), its check report and the rows shown.
+    pub(super) photo: Option<(Vec<u8>, RgbImage)>,
+    pub(super) report_json: String,
+    pub(super) check_rows: Vec<(String, String, bool, String, String)>,
+    pub(super) verification_distance: Option<f32>,
+    /// The manual path's photographs so far (the session decides when each is taken).
+    pub(super) documents: Vec<Vec<u8>>,
+    pub(super) receipt_time: String,
+    /// CHSI: the typed ID tail the collection code must end with.
+    pub(super) scan_tail: String,
+    /// The live guide's last prompt, distance and verdict.
+    pub(super) live_prompt: (String, String),
+    pub(super) live_distance: Option<f32>,
+    pub(super) live_good: bool,
+    /// The keypad's password is being checked on a worker.
+    pub(super) password_checking: bool,
+}
