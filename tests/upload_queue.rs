@@ -12,7 +12,7 @@
 use crate::common;
 
 use capture_kiosk::hub_protocol::{Decision, ReviewState};
-use capture_kiosk::store::{NewCapture, Store};
+use capture_kiosk::store::{NewCapture, OutboxState, Store};
 use capture_kiosk::upload::{settings, stored_link, HubClient, HubError, UploadPolicy, Worker};
 use common::hubs::{kiosk_store, runtime, submit, test_jpeg, TestHub};
 use std::net::SocketAddr;
@@ -108,7 +108,7 @@ fn a_record_held_for_another_kiosk_does_not_hold_the_queue() {
         "the records behind the foreign one went: {report:?}"
     );
     let head_now = summary(&db, &head);
-    assert_eq!(head_now.outbox_state, "pending");
+    assert_eq!(head_now.outbox_state, OutboxState::Pending);
     assert!(head_now.attempts >= 1, "its due time moved: {head_now:?}");
     assert!(
         head_now
@@ -430,7 +430,7 @@ fn a_large_record_that_stops_moving_lets_the_small_ones_pass() {
         .recent_captures(10)
         .expect("list")
         .into_iter()
-        .find(|c| c.outbox_state == "pending")
+        .find(|c| c.outbox_state == OutboxState::Pending)
         .expect("the large record waits");
     println!("stalled link: {report:?}; the large record: {large:?}");
     assert!(large.attempts >= 1, "{large:?}");

@@ -10,6 +10,7 @@ mod roster;
 mod schema;
 
 pub use audit::AuditAction;
+pub use outbox::OutboxState;
 pub use private::{private_database_files, private_dir, tighten_dir};
 pub use retention::{pseudonym_key_path, PSEUDONYM_PREFIX};
 pub use roster::seal_stored_secrets;
@@ -172,8 +173,8 @@ pub struct CaptureSummary {
     pub profile: String,
     pub candidate_key: String,
     pub created_at_ms: i64,
-    /// `pending`, `sent` or `quarantined`.
-    pub outbox_state: String,
+    /// Where its outbox row stands.
+    pub outbox_state: OutboxState,
     pub attempts: i64,
     pub last_error: Option<String>,
     /// The hub's review state once fetched.
@@ -186,9 +187,11 @@ pub struct CaptureSummary {
 impl CaptureSummary {
     /// The status line a returning candidate reads (R-STATUS), Chinese then English.
     pub fn status_line(&self) -> String {
-        match (self.outbox_state.as_str(), self.review_state) {
-            ("quarantined", _) => "上传被拒，请联系工作人员 · refused by the hub, ask staff".into(),
-            ("pending", _) => "排队上传中 · queued for upload".into(),
+        match (self.outbox_state, self.review_state) {
+            (OutboxState::Quarantined, _) => {
+                "上传被拒，请联系工作人员 · refused by the hub, ask staff".into()
+            }
+            (OutboxState::Pending, _) => "排队上传中 · queued for upload".into(),
             (_, None) => "已上传 · uploaded".into(),
             (_, Some(ReviewState::Rejected)) => {
                 let zh: Vec<&str> = self.review_reasons.iter().map(|r| r.zh()).collect();

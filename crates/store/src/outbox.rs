@@ -6,6 +6,41 @@ use capture_core::hub_protocol::{RecordMeta, RecordStatus};
 use rusqlite::{params, OptionalExtension, TransactionBehavior};
 use std::time::Duration;
 
+/// Where a capture's outbox row stands (the table's `state`, held to these three by a CHECK).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OutboxState {
+    /// Waiting to be sent (or being sent under a lease).
+    Pending,
+    /// The hub answered 200/201.
+    Sent,
+    /// The hub refused it; kept for staff.
+    Quarantined,
+}
+
+impl OutboxState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OutboxState::Pending => "pending",
+            OutboxState::Sent => "sent",
+            OutboxState::Quarantined => "quarantined",
+        }
+    }
+}
+
+impl rusqlite::types::FromSql for OutboxState {
+    fn column_result(value: rusqlite::types::ValueRef<'_>) -> rusqlite::types::FromSqlResult<Self> {
+        match value.as_str()? {
+            "pending" => Ok(OutboxState::Pending),
+            "sent" => Ok(OutboxState::Sent),
+            "quarantined" => Ok(OutboxState::Quarantined),
+            other => Err(rusqlite::types::FromSqlError::Other(
+                format!("unknown outbox state {other:?}").into(),
+            )),
+        }
+    }
+}
+
 impl Store {
     /// Takes the next due row for `lease`; a row whose lease ran out (its uploader died) is due
     /// again.
@@ -99,9 +134,9 @@ impl Store {
             )
         };
         Ok(QueueStatus {
-            pending: count("pending")?,
-            sent: count("sent")?,
-            quarantined: count("quarantined")?,
+            pending: count(OutboxState::Pending.as_str())?,
+            sent: count(OutboxState::Sent.as_str())?,
+            quarantined: count(OutboxState::Quarantined.as_str())?,
             oldest_pending_ms: self.conn.query_row(
                 "SELECT MIN(c.created_at) FROM outbox o JOIN captures c ON c.id = o.capture_id WHERE o.state = 'pending'",
                 [],
