@@ -8,9 +8,7 @@ use crate::store::{Store, StoreError};
 use anyhow::{bail, Context, Result};
 use std::path::{Path, PathBuf};
 
-/// The PIN of a new kiosk (the demo hint shows it); staff set their own in the menu or with
-/// `kiosk staff pin`.
-pub const DEFAULT_PIN: &str = "123456";
+pub use crate::session::staff_pin::{pin_problem, DEFAULT_PIN, PIN_DIGITS};
 
 /// The setting that holds the staff PIN sealed as roster passwords are (argon2id with its own
 /// salt), written `LENGTH$PHC`: with the length known, a PIN is checked once, when its last
@@ -178,45 +176,9 @@ pub fn read_roster_file(path: &Path) -> Result<Vec<RosterEntry>> {
     Ok(rows)
 }
 
-/// Why a new staff PIN is refused (zh, en), or None when it may be used.
-pub fn pin_problem(pin: &str, default_pin: &str) -> Option<(&'static str, &'static str)> {
-    let digits: Vec<u32> = pin.chars().filter_map(|c| c.to_digit(10)).collect();
-    if digits.len() != pin.chars().count() || !(4..=8).contains(&digits.len()) {
-        return Some(("PIN 须为 4–8 位数字", "the PIN must be 4 to 8 digits"));
-    }
-    let same = digits.windows(2).all(|w| w[0] == w[1]);
-    let run = digits.windows(2).all(|w| w[1] == (w[0] + 1) % 10)
-        || digits.windows(2).all(|w| w[0] == (w[1] + 1) % 10);
-    if same || run || pin == default_pin {
-        return Some((
-            "PIN 太容易猜到，请换一个",
-            "that PIN is too easy to guess; choose another",
-        ));
-    }
-    None
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn guessable_pins_are_refused() {
-        for bad in [
-            "123",
-            "123456789",
-            "12a4",
-            "0000",
-            "1234",
-            "987654",
-            "123456",
-        ] {
-            assert!(pin_problem(bad, "123456").is_some(), "{bad}");
-        }
-        for good in ["2580", "731946", "10293847"] {
-            assert_eq!(pin_problem(good, "123456"), None, "{good}");
-        }
-    }
 
     #[test]
     fn csv_files_are_found_on_a_stick_newest_first() {

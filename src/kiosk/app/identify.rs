@@ -5,7 +5,7 @@ use super::*;
 use crate::catalog::FieldKey;
 use crate::hub_protocol::RosterEntry;
 use crate::imaging::{decode_image, DecodeLimits};
-use crate::kiosk::staff::{seal_pin, StoredPin};
+use crate::kiosk::staff::{seal_pin, StoredPin, PIN_DIGITS};
 use crate::reader::card::CardType;
 use crate::session::identify::{
     collection_code, id_tail, match_roster, FieldChars, FieldState, RosterCheck,
@@ -262,7 +262,7 @@ impl App {
             return;
         }
         if self.session.screen() == Screen::StaffNewPin {
-            if self.pin.len() < 8 && k.chars().all(|c| c.is_ascii_digit()) {
+            if self.pin.len() < *PIN_DIGITS.end() && k.chars().all(|c| c.is_ascii_digit()) {
                 self.pin.push_str(k);
             }
             self.refresh();
@@ -308,7 +308,7 @@ impl App {
         let n = self.pin.len();
         match stored {
             StoredPin::Legacy { .. } => {
-                let ok = n >= 4 && stored.matches(&self.pin);
+                let ok = n >= *PIN_DIGITS.start() && stored.matches(&self.pin);
                 if ok {
                     let (typed, tx) = (self.pin.clone(), self.job_sender());
                     std::thread::spawn(move || {
@@ -319,13 +319,14 @@ impl App {
                         });
                     });
                 }
-                if ok || n >= 8 {
+                if ok || n >= *PIN_DIGITS.end() {
                     self.pin.clear();
                     self.pin_checked(ok);
                 }
             }
             StoredPin::Default | StoredPin::Sealed { .. } => {
-                if n < stored.length().unwrap_or(8).clamp(4, 8) {
+                let (shortest, longest) = (*PIN_DIGITS.start(), *PIN_DIGITS.end());
+                if n < stored.length().unwrap_or(longest).clamp(shortest, longest) {
                     return;
                 }
                 let typed = std::mem::take(&mut self.pin);

@@ -9,6 +9,7 @@
 
 mod camera;
 pub mod identify;
+pub mod staff_pin;
 mod vocabulary;
 
 use camera::{CameraHealth, Documents, LastCode, Shutter};

@@ -1,0 +1,52 @@
+//! The staff PIN's rules: the default of a new kiosk, how long a PIN is, and which new PINs
+//! are too easy to guess. How it is stored and checked is the kiosk's (`kiosk::staff`).
+
+use std::ops::RangeInclusive;
+
+/// The PIN of a new kiosk (the demo hint shows it); staff set their own in the menu or with
+/// `kiosk staff pin`.
+pub const DEFAULT_PIN: &str = "123456";
+
+/// A PIN has this many digits.
+pub const PIN_DIGITS: RangeInclusive<usize> = 4..=8;
+
+/// Why a new staff PIN is refused (zh, en), or None when it may be used.
+pub fn pin_problem(pin: &str, default_pin: &str) -> Option<(&'static str, &'static str)> {
+    let digits: Vec<u32> = pin.chars().filter_map(|c| c.to_digit(10)).collect();
+    if digits.len() != pin.chars().count() || !PIN_DIGITS.contains(&digits.len()) {
+        return Some(("PIN 须为 4–8 位数字", "the PIN must be 4 to 8 digits"));
+    }
+    let same = digits.windows(2).all(|w| w[0] == w[1]);
+    let run = digits.windows(2).all(|w| w[1] == (w[0] + 1) % 10)
+        || digits.windows(2).all(|w| w[0] == (w[1] + 1) % 10);
+    if same || run || pin == default_pin {
+        return Some((
+            "PIN 太容易猜到，请换一个",
+            "that PIN is too easy to guess; choose another",
+        ));
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn guessable_pins_are_refused() {
+        for bad in [
+            "123",
+            "123456789",
+            "12a4",
+            "0000",
+            "1234",
+            "987654",
+            "123456",
+        ] {
+            assert!(pin_problem(bad, "123456").is_some(), "{bad}");
+        }
+        for good in ["2580", "731946", "10293847"] {
+            assert_eq!(pin_problem(good, "123456"), None, "{good}");
+        }
+    }
+}
