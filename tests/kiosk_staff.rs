@@ -469,8 +469,19 @@ fn the_staff_pin_is_stored_sealed_and_an_older_kiosks_unsalted_pin_still_opens()
     assert!(raw.starts_with("4$$argon2id$") && !raw.contains(&password_digest("staff", "2580")));
     assert_ne!(seal_pin("2580").unwrap(), seal_pin("2580").unwrap());
 
+    // a damaged setting opens nothing, not even the default PIN; a blank one neither
+    for damaged in ["garbage", ""] {
+        store.set_setting("staff_pin_argon2", damaged).unwrap();
+        assert!(
+            !read().matches("123456") && !read().matches("2580"),
+            "{damaged:?}"
+        );
+    }
+
     // an older kiosk's unsalted digest still opens, and sealing it blanks the digest
-    store.set_setting("staff_pin_argon2", "").unwrap();
+    let data = fresh_dir("kiosk-staff", "legacy-pin");
+    let store = Store::open(&data.join("kiosk.sqlite")).unwrap();
+    let read = || StoredPin::read(&store).unwrap();
     store
         .set_setting("staff_pin_sha256", &password_digest("staff", "731946"))
         .unwrap();
@@ -483,8 +494,4 @@ fn the_staff_pin_is_stored_sealed_and_an_older_kiosks_unsalted_pin_still_opens()
         Some("")
     );
     assert!(read().matches("731946"));
-
-    // a damaged setting opens nothing, not even the default PIN
-    store.set_setting("staff_pin_argon2", "garbage").unwrap();
-    assert!(!read().matches("123456") && !read().matches("731946"));
 }

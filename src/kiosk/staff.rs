@@ -36,16 +36,18 @@ impl StoredPin {
     /// Reads the PIN's setting; a database error is the caller's to handle (a kiosk that
     /// cannot read it must not fall back to the default PIN).
     pub fn read(store: &Store) -> Result<StoredPin, StoreError> {
-        let present = |v: Option<String>| v.filter(|v| !v.is_empty());
-        if let Some(v) = present(store.get_setting(PIN_SETTING)?) {
-            // a value that does not parse matches nothing (never the default PIN)
+        if let Some(v) = store.get_setting(PIN_SETTING)? {
+            // a value that does not parse, even an empty one, matches nothing (never the
+            // default PIN)
             let (length, phc) = v.split_once('$').unwrap_or(("0", ""));
             return Ok(StoredPin::Sealed {
                 length: length.parse().unwrap_or(0),
                 phc: phc.to_owned(),
             });
         }
-        Ok(match present(store.get_setting(LEGACY_PIN_SETTING)?) {
+        // the legacy digest is blanked, not deleted, once the PIN is sealed
+        let legacy = store.get_setting(LEGACY_PIN_SETTING)?;
+        Ok(match legacy.filter(|d| !d.is_empty()) {
             Some(digest) => StoredPin::Legacy { digest },
             None => StoredPin::Default,
         })
@@ -79,10 +81,10 @@ pub fn seal_pin(pin: &str) -> Result<String> {
     Ok(format!("{}${phc}", pin.len()))
 }
 
-/// Stores a sealed PIN (from [`seal_pin`]) and blanks an older kiosk's unsalted digest.
+/// Stores a sealed PIN (from [`seal_pin`]) and blanks an older kiosk's unsalted digest, in one
+/// transaction: either the new PIN is in force and the digest gone, or nothing changed.
 pub fn store_sealed_pin(store: &Store, sealed: &str) -> Result<(), StoreError> {
-    store.set_setting(PIN_SETTING, sealed)?;
-    store.set_setting(LEGACY_PIN_SETTING, "")
+    store.set_settings(&[(PIN_SETTING, sealed), (LEGACY_PIN_SETTING, "")])
 }
 
 /// Seals and stores a new staff PIN.

@@ -165,6 +165,20 @@ impl Store {
             .optional()?)
     }
 
+    /// Several settings in one transaction: all of them or none.
+    pub fn set_settings(&self, pairs: &[(&str, &str)]) -> Result<(), StoreError> {
+        let tx = self.conn.unchecked_transaction()?;
+        for (key, value) in pairs {
+            tx.execute(
+                "INSERT INTO settings (key, value) VALUES (?1, ?2)
+                 ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                params![key, value],
+            )?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
     pub fn set_setting(&self, key: &str, value: &str) -> Result<(), StoreError> {
         self.conn.execute(
             "INSERT INTO settings (key, value) VALUES (?1, ?2)

@@ -269,7 +269,8 @@ impl App {
             return;
         }
         if self.session.screen() == Screen::StaffPin {
-            if !self.pin_checking && k.chars().all(|c| c.is_ascii_digit()) {
+            let open = self.session.pin_keypad_open(self.now_ms);
+            if open && !self.pin_checking && k.chars().all(|c| c.is_ascii_digit()) {
                 self.pin.push_str(k);
                 self.pin_typed();
             }
@@ -348,6 +349,10 @@ impl App {
     /// The staff PIN's verdict: recorded first (staff mode is not opened unrecorded).
     pub(super) fn pin_checked(&mut self, ok: bool) {
         self.pin_checking = false;
+        if self.session.screen() != Screen::StaffPin {
+            // staff left, or the screen locked itself, before the answer came back
+            return;
+        }
         if self.audit(
             if ok {
                 AuditAction::Unlock

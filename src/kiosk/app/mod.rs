@@ -349,11 +349,24 @@ impl App {
     /// another is being handled (an effect's immediate result) waits its turn in the queue, so
     /// the session sees events one at a time, in order.
     pub fn dispatch(&mut self, event: Event) {
+        self.run_queue(event, true);
+    }
+
+    /// Like [`App::dispatch`] for the events that seldom change anything (a camera frame,
+    /// time passing): the window is redrawn only when the screen changed or effects came back.
+    pub(super) fn observe(&mut self, event: Event) {
+        self.run_queue(event, false);
+    }
+
+    fn run_queue(&mut self, event: Event, always_redraw: bool) {
         self.queued.push_back(event);
         if self.dispatching {
+            // the loop below handles it next, and redraws
             return;
         }
         self.dispatching = true;
+        let first = self.session.screen();
+        let mut acted = false;
         while let Some(event) = self.queued.pop_front() {
             let before = self.session.screen();
             let effects = self.session.handle(event);
@@ -361,12 +374,15 @@ impl App {
                 // a notice belongs to the screen it was given on
                 self.notice_extra = None;
             }
+            acted |= !effects.is_empty();
             for fx in effects {
                 self.effect(fx);
             }
         }
         self.dispatching = false;
-        self.refresh();
+        if always_redraw || acted || self.session.screen() != first {
+            self.refresh();
+        }
     }
 
     pub fn touched(&mut self) {

@@ -40,15 +40,11 @@ impl App {
             _ => {}
         }
         // a tick changes nothing unless a countdown ends, a document is due or the idle
-        // timeout ends the session or locks staff mode: no refresh otherwise
+        // timeout ends the session or locks staff mode: no redraw otherwise
         let before = self.session.screen();
-        let effects = self.session.handle(Event::Tick { now_ms });
-        if !effects.is_empty() || self.session.screen() != before {
+        self.observe(Event::Tick { now_ms });
+        if self.session.screen() != before {
             self.pin.clear();
-            for fx in effects {
-                self.effect(fx);
-            }
-            self.refresh();
         }
     }
 
@@ -79,7 +75,7 @@ impl App {
                     self.cand.live_distance = g.distance_cm;
                 }
                 let good = f.guidance.as_ref().map(|g| g.steady_frames > 0);
-                self.dispatch(Event::CameraFrame { now_ms, good });
+                self.observe(Event::CameraFrame { now_ms, good });
                 Some(f)
             }
             Err(e) => {

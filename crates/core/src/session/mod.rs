@@ -9,6 +9,7 @@
 
 mod camera;
 pub mod identify;
+mod reading;
 pub mod staff_pin;
 mod vocabulary;
 
@@ -78,6 +79,9 @@ pub struct Session {
     /// The camera was lost (the failsafe screen waits for its first good frame).
     camera_lost: bool,
     last_code: LastCode,
+    /// Wrong staff PINs in a row, and until when the PIN keypad waits after too many.
+    wrong_pins: u32,
+    pin_wait_until: i64,
 }
 
 fn notice(zh: &str, en: &str) -> Option<Notice> {
@@ -112,86 +116,9 @@ impl Session {
             camera: CameraHealth::default(),
             camera_lost: false,
             last_code: LastCode::default(),
+            wrong_pins: 0,
+            pin_wait_until: 0,
         }
-    }
-
-    pub fn screen(&self) -> Screen {
-        self.screen
-    }
-
-    pub fn rules(&self) -> &Rules {
-        &self.rules
-    }
-
-    /// Staff opened collection: candidates may start.
-    pub fn open(&self) -> bool {
-        self.open
-    }
-
-    pub fn help_open(&self) -> bool {
-        self.help_open
-    }
-
-    pub fn candidate(&self) -> Option<&Candidate> {
-        self.candidate.as_ref()
-    }
-
-    pub fn roster(&self) -> &RosterCheck {
-        &self.roster
-    }
-
-    pub fn previous(&self) -> Option<&PreviousRecord> {
-        self.previous.as_ref()
-    }
-
-    pub fn consent_ticked(&self) -> bool {
-        self.consent_ticked
-    }
-
-    pub fn checks_passed(&self) -> bool {
-        self.checks_passed
-    }
-
-    pub fn verified(&self) -> Option<bool> {
-        self.verified
-    }
-
-    pub fn manual_review(&self) -> bool {
-        self.manual_review
-    }
-
-    /// The record id and the time it was stored.
-    pub fn receipt(&self) -> Option<&(String, i64)> {
-        self.receipt.as_ref()
-    }
-
-    pub fn notice(&self) -> Option<&Notice> {
-        self.notice.as_ref()
-    }
-
-    /// Work is running for this screen (checks, verification, submit, withdraw, documents).
-    pub fn busy(&self) -> bool {
-        self.busy
-    }
-
-    /// When the visible countdown ends: the shutter's on the live screen, the next document's
-    /// on the manual path.
-    pub fn countdown_until(&self) -> Option<i64> {
-        match self.screen {
-            Screen::Live => self.shutter.countdown_until(),
-            Screen::Manual => self.documents.next_at,
-            _ => None,
-        }
-    }
-
-    /// Documents photographed so far on the manual path.
-    pub fn documents_taken(&self) -> usize {
-        self.documents.taken
-    }
-
-    /// The camera was lost: the failsafe screen waits for a good frame (`DeviceBack`).
-    pub fn camera_lost(&self) -> bool {
-        self.camera_lost
     }
 
     /// Attempts left before the limit (R-VERIFY); None when the profile has no limit.
@@ -260,6 +187,11 @@ impl Session {
             // timing belongs to the screen it was started on
             self.shutter = Shutter::default();
             self.camera = CameraHealth::default();
+        }
+        if self.screen != Screen::Failsafe {
+            // however the failsafe screen was left (the camera back, staff), a later failsafe
+            // for another cause must not wait for the camera
+            self.camera_lost = false;
         }
         fx
     }
@@ -352,9 +284,24 @@ impl Session {
             (_, E::CloseHelp) => self.help_open = false,
             (s, E::End) if s.in_session() => self.wipe(&mut fx),
             (S::Idle | S::Failsafe, E::StaffEntry) => self.go(S::StaffPin),
-            (S::StaffPin, E::PinChecked { ok: true }) => self.go(S::StaffMenu),
+            (S::StaffPin, E::PinChecked { ok: true }) => {
+                self.wrong_pins = 0;
+                self.go(S::StaffMenu);
+            }
             (S::StaffPin, E::PinChecked { ok: false }) => {
-                self.notice = notice("PIN 不正确", "Wrong PIN")
+                self.wrong_pins += 1;
+                let wait = staff_pin::wait_after(self.wrong_pins);
+                if wait > 0 {
+                    // from the last digit's touch: the check itself took milliseconds
+                    self.pin_wait_until = self.last_touch_ms + wait;
+                    let s = wait / 1000;
+                    self.notice = Some(Notice {
+                        zh: format!("PIN 错误次数过多，请 {s} 秒后再试"),
+                        en: format!("Too many wrong PINs; try again in {s} s"),
+                    });
+                } else {
+                    self.notice = notice("PIN 不正确", "Wrong PIN");
+                }
             }
             (S::StaffPin, E::Back) | (S::StaffMenu, E::StaffClose) => self.go(S::Idle),
             (S::StaffMenu, E::StaffOpen) => {

@@ -10,6 +10,19 @@ pub const DEFAULT_PIN: &str = "123456";
 /// A PIN has this many digits.
 pub const PIN_DIGITS: RangeInclusive<usize> = 4..=8;
 
+/// Wrong PINs in a row allowed before the keypad makes staff wait.
+pub const FREE_WRONG_PINS: u32 = 3;
+
+/// How long the PIN keypad waits after `wrong` wrong PINs in a row: nothing for the first
+/// three, then 30 s doubling to at most 32 minutes, so guessing even a 4-digit PIN at the kiosk
+/// takes days.
+pub fn wait_after(wrong: u32) -> i64 {
+    if wrong < FREE_WRONG_PINS {
+        return 0;
+    }
+    30_000 << (wrong - FREE_WRONG_PINS).min(6)
+}
+
 /// Why a new staff PIN is refused (zh, en), or None when it may be used.
 pub fn pin_problem(pin: &str, default_pin: &str) -> Option<(&'static str, &'static str)> {
     let digits: Vec<u32> = pin.chars().filter_map(|c| c.to_digit(10)).collect();
@@ -31,6 +44,15 @@ pub fn pin_problem(pin: &str, default_pin: &str) -> Option<(&'static str, &'stat
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn wrong_pins_make_the_keypad_wait_longer_each_time() {
+        assert_eq!((wait_after(1), wait_after(2)), (0, 0));
+        assert_eq!(wait_after(3), 30_000);
+        assert_eq!(wait_after(4), 60_000);
+        assert_eq!(wait_after(9), 32 * 60_000);
+        assert_eq!(wait_after(50), 32 * 60_000);
+    }
 
     #[test]
     fn guessable_pins_are_refused() {

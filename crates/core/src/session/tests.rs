@@ -418,3 +418,52 @@ fn the_same_code_in_view_is_judged_once_and_a_failed_withdraw_is_told() {
     });
     assert_ne!(s.rules(), &strict, "not in the middle of a session");
 }
+
+#[test]
+fn wrong_staff_pins_make_the_keypad_wait_and_the_right_one_resets_the_count() {
+    let mut s = Session::new(rules(3, false));
+    s.handle(Event::StaffEntry);
+    for n in 1..=3 {
+        s.handle(Event::Touch { now_ms: n * 1_000 });
+        s.handle(Event::PinChecked { ok: false });
+    }
+    assert_eq!(s.screen, Screen::StaffPin);
+    assert!(
+        !s.pin_keypad_open(3_000 + 29_999),
+        "30 s after the third wrong PIN"
+    );
+    assert!(s.pin_keypad_open(3_000 + 30_000));
+    assert!(s.notice().is_some_and(|n| n.en.contains("30 s")));
+    s.handle(Event::Touch { now_ms: 40_000 });
+    s.handle(Event::PinChecked { ok: false });
+    assert!(!s.pin_keypad_open(40_000 + 59_999), "the wait doubles");
+    s.handle(Event::Touch { now_ms: 100_000 });
+    s.handle(Event::PinChecked { ok: true });
+    assert_eq!(s.screen, Screen::StaffMenu);
+    s.handle(Event::StaffClose);
+    s.handle(Event::StaffEntry);
+    s.handle(Event::Touch { now_ms: 101_000 });
+    s.handle(Event::PinChecked { ok: false });
+    assert!(s.pin_keypad_open(101_000), "the count started again");
+}
+
+#[test]
+fn leaving_the_failsafe_screen_through_staff_forgets_the_lost_camera() {
+    let mut s = Session::new(rules(3, false));
+    to_checks(&mut s, card_holder(), 0);
+    s.handle(Event::Retake);
+    s.handle(Event::CameraFailed {
+        what: "unplugged".into(),
+        now_ms: 0,
+    });
+    s.handle(Event::CameraFailed {
+        what: "unplugged".into(),
+        now_ms: 5_000,
+    });
+    assert!(s.camera_lost());
+    s.handle(Event::StaffEntry);
+    assert!(
+        !s.camera_lost(),
+        "a later failsafe (a database error) must not wait for it"
+    );
+}
