@@ -58,8 +58,8 @@ pub fn run(cmd: StaffCommand) -> Result<ExitCode> {
             let mut pin = String::new();
             std::io::stdin().lock().read_line(&mut pin)?;
             let pin = pin.trim();
-            if let Some((_, en)) = pin_problem(pin, DEFAULT_PIN) {
-                bail!("{en}; the PIN was not changed");
+            if let Some(problem) = pin_problem(pin, DEFAULT_PIN) {
+                bail!("{}; the PIN was not changed", problem.en);
             }
             set_pin(&store, pin)?;
             store.audit("command line", AuditAction::ChangePin, "")?;
@@ -86,11 +86,13 @@ pub fn run(cmd: StaffCommand) -> Result<ExitCode> {
         StaffCommand::Audit(a) => {
             let store = Store::open(&a.db)?;
             for e in store.recent_audit(a.limit)? {
-                let (zh, en) = e.words();
+                let words = e.words();
                 say(format!(
-                    "{}  {:<12} {zh} · {en}  {}",
+                    "{}  {:<12} {} · {}  {}",
                     beijing_time(e.at_ms),
                     e.staff,
+                    words.zh,
+                    words.en,
                     e.detail
                 ));
             }

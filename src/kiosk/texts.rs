@@ -1,35 +1,37 @@
 //! Words the kiosk shows that come from Rust rather than the .slint files: check titles, the
 //! photo guide built from the profile's rules, and masked ID numbers.
 
-use crate::catalog::{ExamProfile, PhotoSpec};
+use crate::catalog::{Bilingual, ExamProfile, PhotoSpec};
 use crate::checks::CheckId;
+use crate::text::StaticText;
 
-/// A check's title as the candidate reads it (zh, en).
-pub fn check_title(id: CheckId) -> (&'static str, &'static str) {
+/// A check's title as the candidate reads it.
+pub fn check_title(id: CheckId) -> StaticText {
+    let t = StaticText::new;
     match id {
-        CheckId::FaceCount => ("人脸数量", "one face"),
-        CheckId::FaceSize => ("人像大小", "head size"),
-        CheckId::FaceInFrame => ("人像完整", "whole head in frame"),
-        CheckId::HeadPose => ("正视镜头", "facing the camera"),
-        CheckId::EyesOpen => ("双眼睁开", "eyes open"),
-        CheckId::MouthClosed => ("嘴巴闭合", "mouth closed"),
-        CheckId::Glasses => ("不戴眼镜", "no glasses"),
-        CheckId::Glare => ("镜片无反光", "no glare"),
-        CheckId::HairOcclusion => ("头发不遮挡眉眼", "hair off brows and eyes"),
-        CheckId::Headwear => ("不戴帽子", "no headwear"),
-        CheckId::LightUniformity => ("光线均匀", "even light"),
-        CheckId::Exposure => ("亮度合适", "exposure"),
-        CheckId::Sharpness => ("照片清晰", "sharpness"),
-        CheckId::Background => ("背景", "background"),
-        CheckId::ClothingContrast => ("服装与背景区分", "clothing vs background"),
-        CheckId::Resolution => ("分辨率", "resolution"),
+        CheckId::FaceCount => t("人脸数量", "one face"),
+        CheckId::FaceSize => t("人像大小", "head size"),
+        CheckId::FaceInFrame => t("人像完整", "whole head in frame"),
+        CheckId::HeadPose => t("正视镜头", "facing the camera"),
+        CheckId::EyesOpen => t("双眼睁开", "eyes open"),
+        CheckId::MouthClosed => t("嘴巴闭合", "mouth closed"),
+        CheckId::Glasses => t("不戴眼镜", "no glasses"),
+        CheckId::Glare => t("镜片无反光", "no glare"),
+        CheckId::HairOcclusion => t("头发不遮挡眉眼", "hair off brows and eyes"),
+        CheckId::Headwear => t("不戴帽子", "no headwear"),
+        CheckId::LightUniformity => t("光线均匀", "even light"),
+        CheckId::Exposure => t("亮度合适", "exposure"),
+        CheckId::Sharpness => t("照片清晰", "sharpness"),
+        CheckId::Background => t("背景", "background"),
+        CheckId::ClothingContrast => t("服装与背景区分", "clothing vs background"),
+        CheckId::Resolution => t("分辨率", "resolution"),
     }
 }
 
-/// The photo guide (R-GUIDE), from the profile's and spec's rules (zh, en).
-pub fn guide_items(profile: &ExamProfile, spec: &PhotoSpec) -> Vec<(String, String)> {
-    let mut items: Vec<(String, String)> = Vec::new();
-    let mut add = |zh: &str, en: &str| items.push((zh.to_owned(), en.to_owned()));
+/// The photo guide (R-GUIDE), from the profile's and spec's rules.
+pub fn guide_items(profile: &ExamProfile, spec: &PhotoSpec) -> Vec<Bilingual> {
+    let mut items: Vec<Bilingual> = Vec::new();
+    let mut add = |zh: &str, en: &str| items.push(Bilingual::new(zh, en));
     if profile.forbids_glasses(spec) {
         add("请摘下眼镜", "take off your glasses");
     } else {
@@ -65,7 +67,7 @@ pub fn guide_items(profile: &ExamProfile, spec: &PhotoSpec) -> Vec<(String, Stri
         "natural expression, mouth closed, shoulders level",
     );
     let [near, far] = profile.distance_cm;
-    items.push((
+    items.push(Bilingual::new(
         format!("距离镜头 {near:.0}–{far:.0} 厘米，正视镜头"),
         format!("{near:.0}–{far:.0} cm from the camera, look straight at it"),
     ));

@@ -18,4 +18,5 @@ pub mod queue;
 pub mod reader;
 pub mod roster;
 pub mod session;
+pub mod text;
 pub mod verification;

@@ -1,6 +1,8 @@
 //! The staff audit trail's vocabulary: every action a staff member or the command line can be
 //! recorded doing, with the words staff read for it.
 
+use capture_core::text::StaticText;
+
 /// What was done.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum AuditAction {
@@ -61,21 +63,22 @@ impl AuditAction {
     }
 
     /// What staff read for it (Chinese, English).
-    pub fn words(self) -> (&'static str, &'static str) {
+    pub fn words(self) -> StaticText {
+        let t = StaticText::new;
         match self {
-            AuditAction::Unlock => ("解锁工作人员菜单", "staff menu unlocked"),
-            AuditAction::WrongPin => ("PIN 错误", "wrong PIN"),
-            AuditAction::OpenCollection => ("开始采集", "collection opened"),
-            AuditAction::EndCollection => ("结束采集", "collection ended"),
-            AuditAction::ImportRoster => ("导入名单", "roster imported"),
-            AuditAction::ImportRosterRefused => ("名单导入失败", "roster refused"),
-            AuditAction::SyncRoster => ("同步名单", "roster synced"),
-            AuditAction::SyncRosterFailed => ("名单同步失败", "roster sync failed"),
-            AuditAction::ChangePin => ("修改 PIN", "PIN changed"),
-            AuditAction::ChooseBatch => ("更改批次", "batch changed"),
-            AuditAction::Reprint => ("补打照片", "photo reprinted"),
-            AuditAction::Requeue => ("重新上传", "record requeued"),
-            AuditAction::LinkHub => ("连接采集中心", "linked to the hub"),
+            AuditAction::Unlock => t("解锁工作人员菜单", "staff menu unlocked"),
+            AuditAction::WrongPin => t("PIN 错误", "wrong PIN"),
+            AuditAction::OpenCollection => t("开始采集", "collection opened"),
+            AuditAction::EndCollection => t("结束采集", "collection ended"),
+            AuditAction::ImportRoster => t("导入名单", "roster imported"),
+            AuditAction::ImportRosterRefused => t("名单导入失败", "roster refused"),
+            AuditAction::SyncRoster => t("同步名单", "roster synced"),
+            AuditAction::SyncRosterFailed => t("名单同步失败", "roster sync failed"),
+            AuditAction::ChangePin => t("修改 PIN", "PIN changed"),
+            AuditAction::ChooseBatch => t("更改批次", "batch changed"),
+            AuditAction::Reprint => t("补打照片", "photo reprinted"),
+            AuditAction::Requeue => t("重新上传", "record requeued"),
+            AuditAction::LinkHub => t("连接采集中心", "linked to the hub"),
         }
     }
 }

@@ -154,14 +154,11 @@ impl AuditEntry {
         AuditAction::parse(&self.action_name)
     }
 
-    /// What staff read for it (Chinese, English); an unknown action as it was stored.
-    pub fn words(&self) -> (String, String) {
+    /// What staff read for it; an unknown action as it was stored.
+    pub fn words(&self) -> capture_core::text::Bilingual {
         match self.action() {
-            Some(a) => {
-                let (zh, en) = a.words();
-                (zh.to_owned(), en.to_owned())
-            }
-            None => (self.action_name.clone(), self.action_name.clone()),
+            Some(a) => a.words().into(),
+            None => capture_core::text::Bilingual::new(&self.action_name, &self.action_name),
         }
     }
 }

@@ -2,6 +2,7 @@
 //! replaces it with its default, so a personal field added here cannot be left behind for the
 //! next candidate.
 
+use crate::catalog::Bilingual;
 use image::RgbImage;
 
 #[derive(Default)]
@@ -17,7 +18,7 @@ pub(super) struct CandidateData {
     /// The ID photo made (JPEG and pixels), its check report and the rows shown.
     pub(super) photo: Option<(Vec<u8>, RgbImage)>,
     pub(super) report_json: String,
-    pub(super) check_rows: Vec<(String, String, bool, String, String)>,
+    pub(super) check_rows: Vec<CheckLine>,
     pub(super) verification_distance: Option<f32>,
     /// The manual path's photographs so far (the session decides when each is taken).
     pub(super) documents: Vec<Vec<u8>>,
@@ -25,9 +26,17 @@ pub(super) struct CandidateData {
     /// CHSI: the typed ID tail the collection code must end with.
     pub(super) scan_tail: String,
     /// The live guide's last prompt, distance and verdict.
-    pub(super) live_prompt: (String, String),
+    pub(super) live_prompt: Bilingual,
     pub(super) live_distance: Option<f32>,
     pub(super) live_good: bool,
     /// The keypad's password is being checked on a worker.
     pub(super) password_checking: bool,
+}
+
+/// One line of the checks screen: the check's title, whether it passed, and why not.
+#[derive(Clone, Debug)]
+pub(super) struct CheckLine {
+    pub(super) title: Bilingual,
+    pub(super) ok: bool,
+    pub(super) reason: Option<Bilingual>,
 }

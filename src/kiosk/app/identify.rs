@@ -215,17 +215,16 @@ impl App {
         self.identified(candidate, roster);
     }
 
-    /// A QR code was read on the scan screen (CHSI): its collection code must end with the
-    /// typed ID tail and be on the batch's roster.
-    /// A QR code the session asked to judge (it skips the same code seen again at once).
+    /// A QR code the session asked to judge (CHSI; the session skips the same code seen again
+    /// at once): its collection code must end with the typed ID tail and be on the roster.
     pub(super) fn code_scanned(&mut self, text: String) {
         let code = match collection_code(&text, &self.cand.scan_tail) {
             Ok(code) => code,
             Err(problem) => {
-                let (zh, en) = problem.message();
+                let words = problem.message();
                 self.dispatch(Event::IdentifyFailed {
-                    zh: zh.into(),
-                    en: en.into(),
+                    zh: words.zh.into(),
+                    en: words.en.into(),
                 });
                 return;
             }

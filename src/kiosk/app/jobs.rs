@@ -16,13 +16,11 @@ impl App {
         let Some(frame) = self.devices.camera.capture() else {
             self.job_sender().send(Done::Checked {
                 passed: false,
-                rows: vec![(
-                    "camera".into(),
-                    "camera".into(),
-                    false,
-                    "没有拍到照片".into(),
-                    "no photo was taken".into(),
-                )],
+                rows: vec![CheckLine {
+                    title: Bilingual::new("摄像头", "camera"),
+                    ok: false,
+                    reason: Some(Bilingual::new("没有拍到照片", "no photo was taken")),
+                }],
                 photo: None,
                 report_json: "{}".into(),
             });
@@ -49,14 +47,10 @@ impl App {
                         .checks
                         .iter()
                         .filter(|c| c.limit.is_some() || !c.ok)
-                        .map(|c| {
-                            let (zh, en) = check_title(c.id);
-                            let (rz, re) = c
-                                .reason
-                                .as_ref()
-                                .map(|r| (r.zh.to_owned(), r.en.to_owned()))
-                                .unwrap_or_default();
-                            (zh.to_owned(), en.to_owned(), c.ok, rz, re)
+                        .map(|c| CheckLine {
+                            title: check_title(c.id).into(),
+                            ok: c.ok,
+                            reason: c.reason.map(Bilingual::from),
                         })
                         .collect();
                     let passed = report.ok && made.as_ref().is_some_and(|m| m.valid);
@@ -73,13 +67,14 @@ impl App {
                 }
                 Err(e) => Done::Checked {
                     passed: false,
-                    rows: vec![(
-                        "engine".into(),
-                        "engine".into(),
-                        false,
-                        format!("检测失败：{e}"),
-                        format!("the check failed: {e}"),
-                    )],
+                    rows: vec![CheckLine {
+                        title: Bilingual::new("检测", "checks"),
+                        ok: false,
+                        reason: Some(Bilingual::new(
+                            format!("检测失败：{e}"),
+                            format!("the check failed: {e}"),
+                        )),
+                    }],
                     photo: None,
                     report_json: "{}".into(),
                 },
@@ -220,18 +215,20 @@ impl App {
             Done::Printed(r) => {
                 self.printing = false;
                 self.notice_extra = Some(match r {
-                    Ok(Printed::Sent { queue }) => (
+                    Ok(Printed::Sent { queue }) => Bilingual::new(
                         format!("已发送到打印机 {queue}"),
                         format!("sent to the printer {queue}"),
                     ),
-                    Ok(Printed::Saved { file }) => (
+                    Ok(Printed::Saved { file }) => Bilingual::new(
                         format!("未设置打印机，照片版面已保存为 {}", file.display()),
                         format!(
                             "no printer is set up; the sheet is saved as {}",
                             file.display()
                         ),
                     ),
-                    Err(e) => (format!("打印失败：{e}"), format!("printing failed: {e}")),
+                    Err(e) => {
+                        Bilingual::new(format!("打印失败：{e}"), format!("printing failed: {e}"))
+                    }
                 });
                 self.refresh();
             }
@@ -249,11 +246,11 @@ impl App {
                     ),
                 );
                 self.notice_extra = Some(match stored {
-                    Ok(n) => (
+                    Ok(n) => Bilingual::new(
                         format!("批次 {batch} 名单已同步：{n} 人"),
                         format!("batch {batch}: roster synced, {n} candidates"),
                     ),
-                    Err(e) => ("名单同步失败".into(), format!("roster sync failed: {e}")),
+                    Err(e) => Bilingual::new("名单同步失败", format!("roster sync failed: {e}")),
                 });
                 self.refresh();
             }
@@ -282,7 +279,7 @@ impl App {
                         {
                             return;
                         }
-                        (
+                        Bilingual::new(
                             format!("已导入 {n} 人到批次 {batch}（{file}）"),
                             format!("{n} candidates imported into batch {batch} ({file})"),
                         )
@@ -292,7 +289,7 @@ impl App {
                             return;
                         }
                         // the reasons name lines, never personal data (see roster.rs)
-                        (
+                        Bilingual::new(
                             format!("未导入，名单有问题：{why}"),
                             format!("nothing imported: {why}"),
                         )

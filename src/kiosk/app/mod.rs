@@ -12,7 +12,7 @@ use super::print::Printed;
 use super::staff::RosterFile;
 use super::KioskWindow;
 use crate::camera::simulated::HeldUp;
-use crate::catalog::{Catalog, ExamProfile, PhotoSpec};
+use crate::catalog::{Bilingual, Catalog, ExamProfile, PhotoSpec};
 use crate::engine::FaceEngine;
 use crate::hub_protocol::RosterEntry;
 use crate::reader::simulator::SimulatedReader;
@@ -32,7 +32,7 @@ mod timer;
 mod view;
 mod wiring;
 
-use candidate::CandidateData;
+use candidate::{CandidateData, CheckLine};
 use store_facts::StoreFacts;
 pub use view::beijing_time;
 pub use wiring::connect;
@@ -41,7 +41,7 @@ pub use wiring::connect;
 enum Done {
     Checked {
         passed: bool,
-        rows: Vec<(String, String, bool, String, String)>,
+        rows: Vec<CheckLine>,
         photo: Option<(Vec<u8>, RgbImage)>,
         report_json: String,
     },
@@ -134,7 +134,7 @@ pub struct App {
     camera_model: crate::guidance::CameraModel,
     live_fps: f32,
     now_ms: i64,
-    notice_extra: Option<(String, String)>,
+    notice_extra: Option<Bilingual>,
     /// Staff: where roster files are looked for, and the ones found.
     pub import_roots: Vec<std::path::PathBuf>,
     roster_files: Vec<RosterFile>,
@@ -281,7 +281,7 @@ impl App {
 
     /// A prompt from the live guide is on the preview.
     pub fn has_guidance(&self) -> bool {
-        !self.cand.live_prompt.0.is_empty()
+        !self.cand.live_prompt.zh.is_empty()
     }
 
     pub fn profile_name(&self) -> &str {
@@ -393,7 +393,7 @@ impl App {
     fn effect(&mut self, fx: Effect) {
         match fx {
             Effect::StartCamera => {
-                self.cand.live_prompt = (String::new(), String::new());
+                self.cand.live_prompt = Bilingual::default();
                 self.cand.live_distance = None;
                 self.cand.live_good = false;
                 self.live_fps = 0.0;

@@ -39,7 +39,7 @@ impl App {
     /// Whether staff chose a batch; if not, says so (rosters and collections belong to one).
     pub(super) fn batch_chosen(&mut self) -> bool {
         if self.batch.is_empty() {
-            self.notice_extra = Some(("请先选择批次".into(), "choose the batch first".into()));
+            self.notice_extra = Some(Bilingual::new("请先选择批次", "choose the batch first"));
             self.refresh();
         }
         !self.batch.is_empty()
@@ -82,7 +82,7 @@ impl App {
                 self.profile.name, self.batch
             ),
         );
-        self.notice_extra = Some((
+        self.notice_extra = Some(Bilingual::new(
             format!("采集已结束：本次采集 {taken} 人，{waiting} 条待上传。联网后会自动上传，请勿删除数据。本批次名单已从本机删除。"),
             format!("Collection ended: {taken} captures, {waiting} waiting for upload. They upload by themselves once the network is there; do not delete the data. The batch's roster was removed from this kiosk."),
         ));
@@ -99,9 +99,9 @@ impl App {
         if self.session.screen() != Screen::StaffImport {
             self.dispatch(Event::StaffImport);
         }
-        self.notice_extra = Some((
-            "正在查找名单文件…".into(),
-            "looking for roster files…".into(),
+        self.notice_extra = Some(Bilingual::new(
+            "正在查找名单文件…",
+            "looking for roster files…",
         ));
         self.refresh();
         let (tx, roots) = (self.job_sender(), self.import_roots.clone());
@@ -119,7 +119,10 @@ impl App {
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
-        self.notice_extra = Some((format!("正在读取 {name}…"), format!("reading {name}…")));
+        self.notice_extra = Some(Bilingual::new(
+            format!("正在读取 {name}…"),
+            format!("reading {name}…"),
+        ));
         self.refresh();
         let (tx, batch) = (self.job_sender(), self.batch.clone());
         std::thread::spawn(move || {
@@ -176,9 +179,9 @@ impl App {
         let photo = match self.store.capture_photo(&id) {
             Ok(Some(p)) => p,
             _ => {
-                self.notice_extra = Some((
-                    "这张照片已不在本机（已上传并过了保留期）".into(),
-                    "this photo is no longer on the kiosk (uploaded, retention over)".into(),
+                self.notice_extra = Some(Bilingual::new(
+                    "这张照片已不在本机（已上传并过了保留期）",
+                    "this photo is no longer on the kiosk (uploaded, retention over)",
                 ));
                 self.refresh();
                 return;
@@ -195,7 +198,7 @@ impl App {
             return;
         }
         self.printing = true;
-        self.notice_extra = Some(("正在准备打印…".into(), "preparing the print…".into()));
+        self.notice_extra = Some(Bilingual::new("正在准备打印…", "preparing the print…"));
         self.refresh();
         let tx = self.job_sender();
         std::thread::spawn(move || {
@@ -225,7 +228,7 @@ impl App {
     pub fn batch_ok(&mut self) {
         let batch = self.batch_input.trim().to_owned();
         if batch.is_empty() {
-            self.notice_extra = Some(("请输入批次".into(), "type the batch".into()));
+            self.notice_extra = Some(Bilingual::new("请输入批次", "type the batch"));
             self.refresh();
             return;
         }
@@ -255,9 +258,9 @@ impl App {
     /// Staff: the new PIN's OK, once to type it and once to repeat it.
     pub fn new_pin_ok(&mut self) {
         let typed = std::mem::take(&mut self.pin);
-        if let Some((zh, en)) = pin_problem(&typed, DEFAULT_PIN) {
+        if let Some(problem) = pin_problem(&typed, DEFAULT_PIN) {
             self.new_pin_first = None;
-            self.notice_extra = Some((zh.into(), en.into()));
+            self.notice_extra = Some(problem.into());
             self.refresh();
             return;
         }
@@ -280,9 +283,9 @@ impl App {
                 });
             }
             Some(_) => {
-                self.notice_extra = Some((
-                    "两次输入的 PIN 不一致，请重新输入".into(),
-                    "the two PINs differ; type the new PIN again".into(),
+                self.notice_extra = Some(Bilingual::new(
+                    "两次输入的 PIN 不一致，请重新输入",
+                    "the two PINs differ; type the new PIN again",
                 ));
                 self.refresh();
             }
@@ -314,9 +317,14 @@ impl App {
             .audit
             .iter()
             .map(|a| {
-                let (zh, en) = a.words();
+                let words = a.words();
                 ListRow {
-                    title: format!("{}  {}", beijing_time(a.at_ms), self.t(&zh, &en)).into(),
+                    title: format!(
+                        "{}  {}",
+                        beijing_time(a.at_ms),
+                        self.t(&words.zh, &words.en)
+                    )
+                    .into(),
                     detail: a.detail.clone().into(),
                 }
             })
@@ -337,8 +345,10 @@ impl App {
                 self.dispatch(Event::PinChanged);
             }
             (Err(e), true) => {
-                self.notice_extra =
-                    Some(("PIN 未能保存".into(), format!("the PIN was not saved: {e}")));
+                self.notice_extra = Some(Bilingual::new(
+                    "PIN 未能保存",
+                    format!("the PIN was not saved: {e}"),
+                ));
                 self.refresh();
             }
             // the old unsalted PIN still works; sealing is tried again at the next unlock

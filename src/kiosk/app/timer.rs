@@ -17,7 +17,7 @@ impl App {
                 ReaderEvent::Card(read) => self.card_read(*read),
                 ReaderEvent::Lost(what) => {
                     if self.session.screen() == Screen::Identify {
-                        self.notice_extra = Some(("读卡器未连接，请使用键盘输入或联系工作人员".into(), format!("the ID-card reader is not connected ({what}); type your number or ask the staff")));
+                        self.notice_extra = Some(Bilingual::new("读卡器未连接，请使用键盘输入或联系工作人员", format!("the ID-card reader is not connected ({what}); type your number or ask the staff")));
                     }
                 }
                 ReaderEvent::Back => self.notice_extra = None,
@@ -71,7 +71,7 @@ impl App {
                 }
                 if let Some(g) = &f.guidance {
                     self.cand.live_good = g.steady_frames > 0;
-                    self.cand.live_prompt = (g.text.zh.to_owned(), g.text.en.to_owned());
+                    self.cand.live_prompt = g.text.into();
                     self.cand.live_distance = g.distance_cm;
                 }
                 let good = f.guidance.as_ref().map(|g| g.steady_frames > 0);

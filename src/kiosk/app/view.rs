@@ -28,7 +28,7 @@ impl App {
         };
         let ui = window.global::<Kiosk>();
         ui.set_prompt(
-            self.t(&self.cand.live_prompt.0, &self.cand.live_prompt.1)
+            self.t(&self.cand.live_prompt.zh, &self.cand.live_prompt.en)
                 .into(),
         );
         ui.set_prompt_good(self.cand.live_good);
@@ -97,7 +97,7 @@ impl App {
         let notice = s
             .notice()
             .map(|n| self.t(&n.zh, &n.en))
-            .or_else(|| self.notice_extra.as_ref().map(|(zh, en)| self.t(zh, en)))
+            .or_else(|| self.notice_extra.as_ref().map(|n| self.t(&n.zh, &n.en)))
             .unwrap_or_default();
         ui.set_notice(notice.into());
 
@@ -132,7 +132,7 @@ impl App {
                         (1, format!("{}/{}", text.chars().count(), spec.length[0]))
                     }
                     FieldState::Complete => (2, String::new()),
-                    FieldState::Bad(zh, en) => (3, self.t(zh, en)),
+                    FieldState::Bad(why) => (3, self.t(why.zh, why.en)),
                 };
                 let shown = if spec.chars == FieldChars::Secret {
                     "•".repeat(text.chars().count())
@@ -218,7 +218,7 @@ impl App {
         ui.set_consent_ticked(s.consent_ticked());
         let guide: Vec<SharedString> = guide_items(&self.profile, &self.spec)
             .iter()
-            .map(|(zh, en)| self.t(zh, en).into())
+            .map(|item| self.t(&item.zh, &item.en).into())
             .collect();
         ui.set_guide_items(shared_rows(guide));
 
@@ -230,10 +230,15 @@ impl App {
             .cand
             .check_rows
             .iter()
-            .map(|(zh, en, ok, rz, re)| CheckRow {
-                name: self.t(zh, en).into(),
-                ok: *ok,
-                reason: self.t(rz, re).into(),
+            .map(|line| CheckRow {
+                name: self.t(&line.title.zh, &line.title.en).into(),
+                ok: line.ok,
+                reason: line
+                    .reason
+                    .as_ref()
+                    .map(|r| self.t(&r.zh, &r.en))
+                    .unwrap_or_default()
+                    .into(),
             })
             .collect();
         ui.set_check_rows(shared_rows(rows));

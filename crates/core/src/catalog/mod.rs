@@ -13,12 +13,7 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use thiserror::Error;
 
-/// Text in both of the kiosk's languages.
-#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
-pub struct Bilingual {
-    pub zh: String,
-    pub en: String,
-}
+pub use crate::text::Bilingual;
 
 /// A published photo specification: pixels, file and geometry windows.
 #[derive(Clone, Debug, Deserialize, Serialize)]

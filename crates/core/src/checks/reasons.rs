@@ -1,13 +1,9 @@
 //! What a failed check says to the candidate: the problem and the fix, in Chinese first.
 
 use super::CheckId;
-use serde::Serialize;
 
-#[derive(Clone, Debug, Serialize, PartialEq)]
-pub struct Reason {
-    pub zh: &'static str,
-    pub en: &'static str,
-}
+/// The problem and its fix, in both languages.
+pub type Reason = crate::text::StaticText;
 
 const fn r(zh: &'static str, en: &'static str) -> Reason {
     Reason { zh, en }

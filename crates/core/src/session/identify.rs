@@ -3,6 +3,7 @@
 
 use crate::hub_protocol::RosterEntry;
 use crate::reader::card::id_number_valid;
+use crate::text::StaticText;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
@@ -15,8 +16,8 @@ pub enum FieldState {
     /// Fine so far; more characters needed.
     Incomplete,
     Complete,
-    /// Wrong now, whatever follows (zh, en).
-    Bad(&'static str, &'static str),
+    /// Wrong now, whatever follows.
+    Bad(StaticText),
 }
 
 impl FieldSpec {
@@ -37,19 +38,22 @@ impl FieldSpec {
             return FieldState::Empty;
         }
         if !text.chars().all(|c| self.accepts(c)) {
-            return FieldState::Bad("含有不允许的字符", "contains characters not allowed");
+            return FieldState::Bad(StaticText::new(
+                "含有不允许的字符",
+                "contains characters not allowed",
+            ));
         }
         if n > self.length[1] {
-            return FieldState::Bad("位数过多", "too many characters");
+            return FieldState::Bad(StaticText::new("位数过多", "too many characters"));
         }
         if n < self.length[0] {
             return FieldState::Incomplete;
         }
         if self.key == FieldKey::CandidateKey && n == 18 && !id_number_valid(text) {
-            return FieldState::Bad(
+            return FieldState::Bad(StaticText::new(
                 "身份证号校验位不正确",
                 "the ID number's check character is wrong",
-            );
+            ));
         }
         FieldState::Complete
     }
@@ -79,14 +83,14 @@ pub enum CodeProblem {
 }
 
 impl CodeProblem {
-    /// What the candidate reads (zh, en).
-    pub fn message(self) -> (&'static str, &'static str) {
+    /// What the candidate reads.
+    pub fn message(self) -> StaticText {
         match self {
-            CodeProblem::NotACollectionCode => (
+            CodeProblem::NotACollectionCode => StaticText::new(
                 "这不是学信网图像采集码，请打开学信网出示本人的图像采集码",
                 "this is not a CHSI image-collection code; please open CHSI and show your own collection code",
             ),
-            CodeProblem::TailMismatch => (
+            CodeProblem::TailMismatch => StaticText::new(
                 "采集码与输入的身份证后4位不一致，请出示本人的采集码",
                 "the code does not match the last 4 characters you typed; please show your own code",
             ),

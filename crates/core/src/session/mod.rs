@@ -21,7 +21,6 @@ pub use vocabulary::{Candidate, Effect, Event, PreviousRecord, Screen};
 use crate::catalog::{AfterAttempts, ExamProfile, IdentityCheck};
 use crate::hub_protocol::ReviewState;
 use identify::RosterCheck;
-use serde::Serialize;
 
 /// The rules a profile gives the session.
 #[derive(Clone, Debug, PartialEq)]
@@ -46,12 +45,8 @@ impl Rules {
     }
 }
 
-/// A notice on the current screen (zh, en).
-#[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct Notice {
-    pub zh: String,
-    pub en: String,
-}
+/// A notice on the current screen.
+pub type Notice = crate::text::Bilingual;
 
 #[derive(Clone, Debug)]
 pub struct Session {

@@ -1,6 +1,7 @@
 //! The staff PIN's rules: the default of a new kiosk, how long a PIN is, and which new PINs
 //! are too easy to guess. How it is stored and checked is the kiosk's (`kiosk::staff`).
 
+use crate::text::StaticText;
 use std::ops::RangeInclusive;
 
 /// The PIN of a new kiosk (the demo hint shows it); staff set their own in the menu or with
@@ -23,17 +24,20 @@ pub fn wait_after(wrong: u32) -> i64 {
     30_000 << (wrong - FREE_WRONG_PINS).min(6)
 }
 
-/// Why a new staff PIN is refused (zh, en), or None when it may be used.
-pub fn pin_problem(pin: &str, default_pin: &str) -> Option<(&'static str, &'static str)> {
+/// Why a new staff PIN is refused, or None when it may be used.
+pub fn pin_problem(pin: &str, default_pin: &str) -> Option<StaticText> {
     let digits: Vec<u32> = pin.chars().filter_map(|c| c.to_digit(10)).collect();
     if digits.len() != pin.chars().count() || !PIN_DIGITS.contains(&digits.len()) {
-        return Some(("PIN 须为 4–8 位数字", "the PIN must be 4 to 8 digits"));
+        return Some(StaticText::new(
+            "PIN 须为 4–8 位数字",
+            "the PIN must be 4 to 8 digits",
+        ));
     }
     let same = digits.windows(2).all(|w| w[0] == w[1]);
     let run = digits.windows(2).all(|w| w[1] == (w[0] + 1) % 10)
         || digits.windows(2).all(|w| w[0] == (w[1] + 1) % 10);
     if same || run || pin == default_pin {
-        return Some((
+        return Some(StaticText::new(
             "PIN 太容易猜到，请换一个",
             "that PIN is too easy to guess; choose another",
         ));
