@@ -397,6 +397,12 @@ impl App {
                 self.cand.live_distance = None;
                 self.cand.live_good = false;
                 self.live_fps = 0.0;
+                if let Some(ui) = self.ui.upgrade() {
+                    // the last picture of the previous screen (the phone held up on the scan
+                    // screen) is not shown as if it were live
+                    ui.global::<crate::kiosk::Kiosk>()
+                        .set_preview(slint::Image::default());
+                }
                 self.devices
                     .camera
                     .set_scanning(self.session.screen() == Screen::ScanCode);
