@@ -306,10 +306,7 @@ impl App {
             ui.set_status_text(p.status_line.clone().into());
         }
         let review = s.previous().as_ref().and_then(|p| p.review);
-        ui.set_can_withdraw(
-            self.profile.withdraw_allowed
-                && review == Some(crate::hub_protocol::ReviewState::PendingReview),
-        );
+        ui.set_can_withdraw(s.can_withdraw());
         ui.set_can_retake(matches!(
             review,
             Some(

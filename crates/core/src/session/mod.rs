@@ -30,6 +30,8 @@ pub struct Rules {
     /// After the limit: the manual path, or collection failed (bj-chengkao).
     pub fail_collection_after_limit: bool,
     pub consent_pre_ticked: bool,
+    /// A returning candidate may withdraw a record still pending review (R-STATUS).
+    pub withdraw_allowed: bool,
     pub idle_timeout_ms: i64,
 }
 
@@ -40,6 +42,7 @@ impl Rules {
             attempt_limit: p.attempt_limit,
             fail_collection_after_limit: p.after_attempts == AfterAttempts::CollectionFailed,
             consent_pre_ticked: p.consent_pre_ticked,
+            withdraw_allowed: p.withdraw_allowed,
             idle_timeout_ms: 120_000,
         }
     }
@@ -389,14 +392,12 @@ impl Session {
                 self.busy = false;
             }
             (S::Status, E::Withdraw) => {
-                // withdraw only while pending review (R-STATUS)
-                if let Some(p) = &self.previous {
-                    if p.review == Some(ReviewState::PendingReview) {
-                        self.busy = true;
-                        fx.push(Effect::Withdraw {
-                            record_id: p.record_id.clone(),
-                        });
-                    }
+                // withdraw only while pending review, where the profile allows it (R-STATUS):
+                // decided here, not only by the button being hidden
+                let record = self.previous.as_ref().map(|p| p.record_id.clone());
+                if let Some(record_id) = record.filter(|_| self.can_withdraw() && !self.busy) {
+                    self.busy = true;
+                    fx.push(Effect::Withdraw { record_id });
                 }
             }
             (S::ConfirmInfo, E::Continue) => {

@@ -5,6 +5,16 @@ use super::identify::RosterCheck;
 use super::{Candidate, Notice, PreviousRecord, Rules, Screen, Session};
 
 impl Session {
+    /// Whether the returning candidate may withdraw their record now: the profile allows it
+    /// and the record is still pending review (R-STATUS).
+    pub fn can_withdraw(&self) -> bool {
+        self.rules.withdraw_allowed
+            && self
+                .previous
+                .as_ref()
+                .is_some_and(|p| p.review == Some(crate::hub_protocol::ReviewState::PendingReview))
+    }
+
     /// Whether the staff PIN keypad takes digits at `now_ms` (it waits after wrong PINs).
     pub fn pin_keypad_open(&self, now_ms: i64) -> bool {
         now_ms >= self.pin_wait_until

@@ -8,6 +8,7 @@ fn rules(limit: u32, fail: bool) -> Rules {
         attempt_limit: limit,
         fail_collection_after_limit: fail,
         consent_pre_ticked: false,
+        withdraw_allowed: true,
         idle_timeout_ms: 60_000,
     }
 }
@@ -253,9 +254,35 @@ fn returning_candidates_see_their_status_and_may_withdraw_while_pending() {
             record_id: "r1".into()
         }]
     );
+    assert!(
+        s.handle(Event::Withdraw).is_empty(),
+        "one withdrawal at a time"
+    );
     s.handle(Event::Withdrawn);
+    assert!(!s.can_withdraw(), "withdrawn already");
     s.handle(Event::Continue);
     assert_eq!(s.screen, Screen::ConfirmInfo);
+
+    // a profile that does not allow it: refused by the session, whatever the window shows
+    let mut strict = Session::new(Rules {
+        withdraw_allowed: false,
+        ..rules(0, false)
+    });
+    strict.open = true;
+    strict.handle(Event::Start);
+    strict.handle(Event::Identified {
+        candidate: card_holder(),
+        roster: RosterCheck::default(),
+        previous: Some(PreviousRecord {
+            record_id: "r2".into(),
+            review: Some(ReviewState::PendingReview),
+            status_line: "待审核".into(),
+        }),
+        failures_so_far: 0,
+    });
+    assert_eq!(strict.screen, Screen::Status);
+    assert!(!strict.can_withdraw());
+    assert!(strict.handle(Event::Withdraw).is_empty());
 }
 
 #[test]
