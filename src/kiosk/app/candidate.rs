@@ -3,13 +3,13 @@
 //! next candidate.
 
 use crate::catalog::Bilingual;
+use crate::session::keypad::Keypad;
 use image::RgbImage;
 
 #[derive(Default)]
 pub(super) struct CandidateData {
-    /// The keypad's fields as typed, and the one being typed into.
-    pub(super) fields: Vec<String>,
-    pub(super) active_field: usize,
+    /// The identification keypad's fields as typed.
+    pub(super) keypad: Keypad,
     pub(super) candidate_key: String,
     /// The kiosk store's session row for this candidate.
     pub(super) session_id: Option<String>,

@@ -10,6 +10,7 @@ use crate::reader::card::CardType;
 use crate::session::identify::{
     collection_code, id_tail, match_roster, FieldChars, FieldState, RosterCheck,
 };
+use crate::session::keypad::{type_batch_key, type_pin_key};
 use crate::session::{Candidate, Event, PreviousRecord, Screen};
 use crate::store::AuditAction;
 
@@ -125,7 +126,7 @@ impl App {
 
     /// The keypad's OK: check every field, then look the candidate up.
     pub fn submit_keypad(&mut self) {
-        for (spec, text) in self.profile.keypad.iter().zip(&self.cand.fields) {
+        for (spec, text) in self.profile.keypad.iter().zip(self.cand.keypad.texts()) {
             if spec.state(text) != FieldState::Complete {
                 let (zh, en) = (spec.label.zh.clone(), spec.label.en.clone());
                 self.dispatch(Event::IdentifyFailed {
@@ -135,14 +136,7 @@ impl App {
                 return;
             }
         }
-        let value = |key: FieldKey| -> String {
-            self.profile
-                .keypad
-                .iter()
-                .position(|f| f.key == key)
-                .map(|i| self.cand.fields[i].clone())
-                .unwrap_or_default()
-        };
+        let value = |key: FieldKey| self.cand.keypad.value(&self.profile.keypad, key);
         if self
             .profile
             .keypad
@@ -252,42 +246,18 @@ impl App {
     }
 
     pub fn key(&mut self, k: &str) {
-        if self.session.screen() == Screen::StaffBatch {
-            if self.batch_input.chars().count() < 20 && k.chars().all(|c| c.is_ascii_alphanumeric())
-            {
-                self.batch_input.push_str(&k.to_uppercase());
+        match self.session.screen() {
+            Screen::StaffBatch => type_batch_key(&mut self.batch_input, k),
+            Screen::StaffNewPin => {
+                type_pin_key(&mut self.pin, k);
             }
-            self.refresh();
-            return;
-        }
-        if self.session.screen() == Screen::StaffNewPin {
-            if self.pin.len() < *PIN_DIGITS.end() && k.chars().all(|c| c.is_ascii_digit()) {
-                self.pin.push_str(k);
+            Screen::StaffPin => {
+                let open = self.session.pin_keypad_open(self.now_ms);
+                if open && !self.pin_checking && type_pin_key(&mut self.pin, k) {
+                    self.pin_typed();
+                }
             }
-            self.refresh();
-            return;
-        }
-        if self.session.screen() == Screen::StaffPin {
-            let open = self.session.pin_keypad_open(self.now_ms);
-            if open && !self.pin_checking && k.chars().all(|c| c.is_ascii_digit()) {
-                self.pin.push_str(k);
-                self.pin_typed();
-            }
-            self.refresh();
-            return;
-        }
-        let Some(spec) = self.profile.keypad.get(self.cand.active_field).cloned() else {
-            return;
-        };
-        let Some(c) = k.chars().next() else { return };
-        let field = &mut self.cand.fields[self.cand.active_field];
-        if spec.accepts(c) && field.chars().count() < spec.length[1] {
-            field.push(c);
-            if spec.state(field) == FieldState::Complete
-                && self.cand.active_field + 1 < self.cand.fields.len()
-            {
-                self.cand.active_field += 1;
-            }
+            _ => self.cand.keypad.type_key(&self.profile.keypad, k),
         }
         self.refresh();
     }
@@ -372,18 +342,14 @@ impl App {
             Screen::StaffPin | Screen::StaffNewPin
         ) {
             self.pin.pop();
-        } else if let Some(f) = self.cand.fields.get_mut(self.cand.active_field) {
-            if f.pop().is_none() && self.cand.active_field > 0 {
-                self.cand.active_field -= 1;
-            }
+        } else {
+            self.cand.keypad.backspace();
         }
         self.refresh();
     }
 
     pub fn select_field(&mut self, i: usize) {
-        if i < self.cand.fields.len() {
-            self.cand.active_field = i;
-        }
+        self.cand.keypad.select(i);
         self.refresh();
     }
 

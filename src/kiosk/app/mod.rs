@@ -16,6 +16,7 @@ use crate::catalog::{Bilingual, Catalog, ExamProfile, PhotoSpec};
 use crate::engine::FaceEngine;
 use crate::hub_protocol::RosterEntry;
 use crate::reader::simulator::SimulatedReader;
+use crate::session::keypad::Keypad;
 use crate::session::{Effect, Event, Rules, Screen, Session};
 use crate::store::Store;
 use crate::upload::UploaderHandle;
@@ -299,8 +300,7 @@ impl App {
     }
 
     fn reset_fields(&mut self) {
-        self.cand.fields = vec![String::new(); self.profile.keypad.len()];
-        self.cand.active_field = 0;
+        self.cand.keypad = Keypad::new(&self.profile.keypad);
     }
 
     /// Chooses the exam profile (staff).

@@ -109,15 +109,15 @@ impl App {
                 .contains(&Identification::IdCard),
         );
         ui.set_keypad_enabled(!keypad.is_empty());
-        let active = keypad.get(self.cand.active_field);
+        let active = keypad.get(self.cand.keypad.active());
         ui.set_keypad_letters(
             active.is_some_and(|f| matches!(f.chars, FieldChars::Alnum | FieldChars::Secret)),
         );
         ui.set_keypad_x(active.is_some_and(|f| f.chars == FieldChars::IdTail));
-        ui.set_active_field(self.cand.active_field as i32);
+        ui.set_active_field(self.cand.keypad.active() as i32);
         let fields: Vec<FieldView> = keypad
             .iter()
-            .zip(&self.cand.fields)
+            .zip(self.cand.keypad.texts())
             .map(|(spec, text)| {
                 let state = spec.state(text);
                 let (code, hint) = match &state {

@@ -9,6 +9,7 @@
 
 mod camera;
 pub mod identify;
+pub mod keypad;
 mod reading;
 pub mod staff_pin;
 mod vocabulary;
