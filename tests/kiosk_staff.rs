@@ -8,12 +8,27 @@ use crate::common;
 
 use capture_kiosk::catalog::Catalog;
 use capture_kiosk::hub_protocol::RosterEntry;
+use capture_kiosk::kiosk::app::App;
 use capture_kiosk::kiosk::demo::{headless_kiosk, Driver};
 use capture_kiosk::kiosk::{Kiosk, KioskOptions};
 use capture_kiosk::session::Screen;
 use capture_kiosk::store::Store;
 use common::hubs::{fresh_dir, submit, test_jpeg, TestHub};
 use slint::ComponentHandle;
+
+/// What the kiosk's window shows, read through its `Kiosk` global.
+fn shown<T>(app: &App, read: impl FnOnce(&Kiosk<'_>) -> T) -> T {
+    let window = app.ui.upgrade().expect("the kiosk window is open");
+    let kiosk = window.global::<Kiosk>();
+    read(&kiosk)
+}
+
+/// Whether the window is open and what it shows passes `test`.
+fn shown_if(app: &App, test: impl FnOnce(&Kiosk<'_>) -> bool) -> bool {
+    app.ui
+        .upgrade()
+        .is_some_and(|window| test(&window.global::<Kiosk>()))
+}
 
 fn person(key: &str, name: &str, id: &str) -> RosterEntry {
     RosterEntry {
@@ -83,24 +98,9 @@ fn staff_imports_rosters_changes_the_pin_ends_the_collection_and_reads_the_audit
     app.borrow_mut().import_roots = vec![import.clone()];
     let mut d = Driver::new(&ui, app.clone(), &shots, "staff");
     let roster = |d: &Driver| d.app.borrow().store.roster_size("Z3K8F7").unwrap();
-    let notice = |d: &Driver| {
-        d.app
-            .borrow()
-            .ui
-            .upgrade()
-            .unwrap()
-            .global::<Kiosk>()
-            .get_notice()
-            .to_string()
-    };
+    let notice = |d: &Driver| shown(&d.app.borrow(), |k| k.get_notice()).to_string();
     assert_eq!(roster(&d), 6, "the demo roster");
-    assert!(app
-        .borrow()
-        .ui
-        .upgrade()
-        .unwrap()
-        .global::<Kiosk>()
-        .get_default_pin());
+    assert!(shown(&app.borrow(), |k| k.get_default_pin()));
 
     d.tap_id("Header::staff-corner").unwrap();
     d.type_keys("123456").unwrap();
@@ -122,24 +122,20 @@ fn staff_imports_rosters_changes_the_pin_ends_the_collection_and_reads_the_audit
     d.tap_id("StaffMenuScreen::import-btn").unwrap();
     assert_eq!(d.screen(), Screen::StaffImport);
     d.wait_for("the files", 10, |a| {
-        a.ui.upgrade().is_some_and(|ui| {
-            slint::Model::row_count(&ui.global::<Kiosk>().get_roster_files()) == 2
-        })
+        shown_if(a, |k| slint::Model::row_count(&k.get_roster_files()) == 2)
     })
     .unwrap();
     d.save("import-files").unwrap();
     d.tap_label("bad.csv").unwrap();
     d.wait_for("the refusal", 10, |a| {
-        a.ui.upgrade()
-            .is_some_and(|ui| ui.global::<Kiosk>().get_notice().contains("line 3"))
+        shown_if(a, |k| k.get_notice().contains("line 3"))
     })
     .unwrap();
     assert_eq!(roster(&d), 2, "a refused roster changes nothing");
     d.save("import-refused").unwrap();
     d.tap_label("名单-gbk.csv").unwrap();
     d.wait_for("the import", 10, |a| {
-        a.ui.upgrade()
-            .is_some_and(|ui| ui.global::<Kiosk>().get_notice().contains("已导入"))
+        shown_if(a, |k| k.get_notice().contains("已导入"))
     })
     .unwrap();
     assert_eq!(roster(&d), 3, "{}", notice(&d));
@@ -159,13 +155,7 @@ fn staff_imports_rosters_changes_the_pin_ends_the_collection_and_reads_the_audit
     // reprint: the sheet goes to the print service and stays as a file; a refusing printer
     // is reported and the sheet is still saved
     d.tap_id("StaffMenuScreen::reprint-btn").unwrap();
-    let rows = app
-        .borrow()
-        .ui
-        .upgrade()
-        .unwrap()
-        .global::<Kiosk>()
-        .get_reprint_rows();
+    let rows = shown(&app.borrow(), |k| k.get_reprint_rows());
     assert_eq!(slint::Model::row_count(&rows), 1);
     let row = slint::Model::row_data(&rows, 0).unwrap();
     assert!(
@@ -176,8 +166,7 @@ fn staff_imports_rosters_changes_the_pin_ends_the_collection_and_reads_the_audit
     d.save("reprint-list").unwrap();
     d.tap_label(&row.title).unwrap();
     d.wait_for("the print", 20, |a| {
-        a.ui.upgrade()
-            .is_some_and(|ui| ui.global::<Kiosk>().get_notice().contains("kiosk-photo"))
+        shown_if(a, |k| k.get_notice().contains("kiosk-photo"))
     })
     .unwrap();
     d.save("reprint-sent").unwrap();
@@ -201,8 +190,7 @@ fn staff_imports_rosters_changes_the_pin_ends_the_collection_and_reads_the_audit
     app.borrow().store.set_setting("printer", "jammed").unwrap();
     d.tap_label(&row.title).unwrap();
     d.wait_for("the refusal", 20, |a| {
-        a.ui.upgrade()
-            .is_some_and(|ui| ui.global::<Kiosk>().get_notice().contains("printer jammed"))
+        shown_if(a, |k| k.get_notice().contains("printer jammed"))
     })
     .unwrap();
     assert!(
@@ -238,12 +226,7 @@ fn staff_imports_rosters_changes_the_pin_ends_the_collection_and_reads_the_audit
     d.tap_id("StaffMenuScreen::open-btn").unwrap();
     assert!(app.borrow().session.open());
     assert!(
-        !app.borrow()
-            .ui
-            .upgrade()
-            .unwrap()
-            .global::<Kiosk>()
-            .get_default_pin(),
+        !shown(&app.borrow(), |k| k.get_default_pin()),
         "the idle screen no longer tells the default PIN"
     );
     d.tap_id("Header::staff-corner").unwrap();
@@ -269,13 +252,7 @@ fn staff_imports_rosters_changes_the_pin_ends_the_collection_and_reads_the_audit
     // the audit trail shows what staff did, newest first
     d.tap_id("StaffMenuScreen::audit-btn").unwrap();
     d.save("audit").unwrap();
-    let rows = app
-        .borrow()
-        .ui
-        .upgrade()
-        .unwrap()
-        .global::<Kiosk>()
-        .get_audit_rows();
+    let rows = shown(&app.borrow(), |k| k.get_audit_rows());
     let titles: Vec<String> = (0..slint::Model::row_count(&rows))
         .filter_map(|i| slint::Model::row_data(&rows, i))
         .map(|r| r.title.to_string())
@@ -306,13 +283,7 @@ fn staff_imports_rosters_changes_the_pin_ends_the_collection_and_reads_the_audit
     // another batch: typed on the keypad, kept for the next start
     d.tap_id("StaffMenuScreen::batch-btn").unwrap();
     assert_eq!(d.screen(), Screen::StaffBatch);
-    let batches = app
-        .borrow()
-        .ui
-        .upgrade()
-        .unwrap()
-        .global::<Kiosk>()
-        .get_batch_rows();
+    let batches = shown(&app.borrow(), |k| k.get_batch_rows());
     assert_eq!(
         slint::Model::row_data(&batches, 0).map(|r| r.title.to_string()),
         None,
@@ -372,14 +343,7 @@ fn a_wrong_password_is_refused_like_an_unknown_number_and_the_right_one_identifi
     d.wait_for("the refusal", 10, |a| a.session.notice().is_some())
         .unwrap();
     assert_eq!(d.screen(), Screen::Identify);
-    let notice = app
-        .borrow()
-        .ui
-        .upgrade()
-        .unwrap()
-        .global::<Kiosk>()
-        .get_notice()
-        .to_string();
+    let notice = shown(&app.borrow(), |k| k.get_notice()).to_string();
     assert!(notice.contains("号码或密码不正确"), "{notice}");
 
     // the right password
@@ -413,14 +377,7 @@ fn an_unreadable_attempt_count_stops_the_kiosk_instead_of_letting_the_candidate_
         a.screen() == Screen::Failsafe
     })
     .unwrap();
-    let notice = app
-        .borrow()
-        .ui
-        .upgrade()
-        .unwrap()
-        .global::<Kiosk>()
-        .get_notice()
-        .to_string();
+    let notice = shown(&app.borrow(), |k| k.get_notice()).to_string();
     assert!(notice.contains("数据库"), "{notice}");
 }
 
