@@ -9,7 +9,6 @@ mod camera;
 mod check;
 mod eval;
 mod eval_verify;
-mod hub;
 mod photo;
 mod queue;
 mod reader;
@@ -94,7 +93,7 @@ enum Command {
     #[command(subcommand)]
     Camera(camera::CameraCommand),
     /// Run the collection hub (uploads, review page, rosters), or administer its data.
-    Hub(hub::HubArgs),
+    Hub(capture_hub::cli::HubArgs),
     /// The upload queue in the kiosk's database.
     #[command(subcommand)]
     Queue(queue::QueueCommand),
@@ -175,7 +174,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Camera(c) => camera::run(c),
         Command::Queue(c) => queue::run(c),
         Command::Staff(c) => staff::run(c),
-        Command::Hub(a) => hub::run(a),
+        Command::Hub(a) => capture_hub::cli::run(a),
         Command::BenchUpload(a) => bench_upload::run(a),
         Command::BenchHub(a) => bench_hub::run(a),
         Command::BenchLive(a) => bench_live::run(a, &catalog),

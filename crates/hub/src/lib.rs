@@ -4,6 +4,7 @@
 
 mod api;
 mod auth;
+pub mod cli;
 pub mod db;
 mod duplicates;
 mod headers;

@@ -1,16 +1,21 @@
-//! `kiosk hub`: run the collection hub, or administer its data folder (kiosks, reviewers,
-//! rosters and which kiosks read them, the retention purge) from the machine it runs on.
+//! `kiosk hub` and `capture-hub`: run the collection hub, or administer its data folder (kiosks,
+//! reviewers, rosters and which kiosks read them, the retention purge) from the machine it runs on.
 
-use super::say;
+use crate::db::retention::{PurgeReason, RetentionPolicy};
+use crate::tls::server_config;
+use crate::{serve, serve_tls, Hub, HubConfig};
 use anyhow::{bail, Context, Result};
-use capture_kiosk::hub::db::retention::{PurgeReason, RetentionPolicy};
-use capture_kiosk::hub::tls::server_config;
-use capture_kiosk::hub::{serve, serve_tls, Hub, HubConfig};
-use capture_kiosk::roster::{parse_roster_csv, roster_text, seal_secrets};
+use capture_core::roster::{parse_roster_csv, roster_text, seal_secrets};
 use clap::{Args, Subcommand};
 use std::io::BufRead;
 use std::path::PathBuf;
 use std::process::ExitCode;
+
+/// One line on standard output (a closed pipe is not an error worth a panic).
+fn say(line: impl std::fmt::Display) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stdout().lock(), "{line}");
+}
 
 #[derive(Args)]
 #[command(args_conflicts_with_subcommands = false)]
@@ -132,7 +137,7 @@ pub fn run(a: HubArgs) -> Result<ExitCode> {
         .with_context(|| format!("opening the hub's data folder {}", a.data.display()))?;
     match a.admin {
         None => {
-            capture_kiosk::hub::process::prepare(hub.config().connections.max_connections);
+            crate::process::prepare(hub.config().connections.max_connections);
             // blocking work (SQLite, disk, decodes, hashes) is bounded elsewhere; fewer threads
             // also keep the allocator's per-thread arenas, and so the memory, small
             let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -163,9 +168,7 @@ pub fn run(a: HubArgs) -> Result<ExitCode> {
         Some(HubAdmin::AddKiosk { name }) => {
             if name.trim().is_empty()
                 || name.trim().chars().count() > 64
-                || name
-                    .chars()
-                    .any(capture_kiosk::hub_protocol::is_unsafe_char)
+                || name.chars().any(capture_core::hub_protocol::is_unsafe_char)
             {
                 bail!("a kiosk name is 1–64 characters with no control or invisible format characters");
             }
@@ -273,7 +276,7 @@ pub fn run(a: HubArgs) -> Result<ExitCode> {
                 replaced_after: day(replaced_days),
                 decided_after: decided_days.map(day),
             };
-            let report = hub.purge(&policy, capture_kiosk::store::now_ms())?;
+            let report = hub.purge(&policy, capture_store::now_ms())?;
             say(format!(
                 "purged {} records ({} withdrawn, {} replaced, {} decided); {} files removed{}",
                 report.records.len(),
