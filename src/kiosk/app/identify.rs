@@ -28,10 +28,10 @@ impl App {
         }
         let card = read.card;
         if read.expired {
-            self.dispatch(Event::IdentifyFailed {
-                zh: "身份证已过期，请使用有效证件".into(),
-                en: "this ID card has expired; please use a valid document".into(),
-            });
+            self.dispatch(Event::IdentifyFailed(Bilingual::new(
+                "身份证已过期，请使用有效证件",
+                "this ID card has expired; please use a valid document",
+            )));
             return;
         }
         let roster_size = self.store.roster_size(&self.batch).unwrap_or(0);
@@ -118,10 +118,10 @@ impl App {
 
     pub(super) fn wrong_credentials(&mut self) {
         let phone = self.profile.help_phone.clone();
-        self.dispatch(Event::IdentifyFailed {
-            zh: format!("号码或密码不正确。忘记密码请联系工作人员或当地招生考试机构：{phone}"),
-            en: format!("The number or password is wrong. To reset the password ask the staff or the local exam office: {phone}"),
-        });
+        self.dispatch(Event::IdentifyFailed(Bilingual::new(
+            format!("号码或密码不正确。忘记密码请联系工作人员或当地招生考试机构：{phone}"),
+            format!("The number or password is wrong. To reset the password ask the staff or the local exam office: {phone}"),
+        )));
     }
 
     /// The keypad's OK: check every field, then look the candidate up.
@@ -129,10 +129,10 @@ impl App {
         for (spec, text) in self.profile.keypad.iter().zip(self.cand.keypad.texts()) {
             if spec.state(text) != FieldState::Complete {
                 let (zh, en) = (spec.label.zh.clone(), spec.label.en.clone());
-                self.dispatch(Event::IdentifyFailed {
-                    zh: format!("请完整填写：{zh}"),
-                    en: format!("please complete: {en}"),
-                });
+                self.dispatch(Event::IdentifyFailed(Bilingual::new(
+                    format!("请完整填写：{zh}"),
+                    format!("please complete: {en}"),
+                )));
                 return;
             }
         }
@@ -146,10 +146,10 @@ impl App {
             // CHSI: the batch's feature code and the last four of the ID number, then the
             // candidate's collection QR code to the camera
             if !value(FieldKey::BatchCode).eq_ignore_ascii_case(&self.batch) {
-                self.dispatch(Event::IdentifyFailed {
-                    zh: "批次特征码不正确，请核对".into(),
-                    en: "the batch feature code is wrong; please check it".into(),
-                });
+                self.dispatch(Event::IdentifyFailed(Bilingual::new(
+                    "批次特征码不正确，请核对",
+                    "the batch feature code is wrong; please check it",
+                )));
                 return;
             }
             self.cand.scan_tail = id_tail(&value(FieldKey::IdTail));
@@ -215,11 +215,7 @@ impl App {
         let code = match collection_code(&text, &self.cand.scan_tail) {
             Ok(code) => code,
             Err(problem) => {
-                let words = problem.message();
-                self.dispatch(Event::IdentifyFailed {
-                    zh: words.zh.into(),
-                    en: words.en.into(),
-                });
+                self.dispatch(Event::IdentifyFailed(problem.message().into()));
                 return;
             }
         };
@@ -237,10 +233,10 @@ impl App {
             Some(e) => self.identified_on_roster(e),
             None => {
                 let phone = self.profile.help_phone.clone();
-                self.dispatch(Event::IdentifyFailed {
-                    zh: format!("本批次名单中没有这个采集码，请联系工作人员：{phone}"),
-                    en: format!("this collection code is not on this batch's roster; please ask the staff: {phone}"),
-                });
+                self.dispatch(Event::IdentifyFailed(Bilingual::new(
+                    format!("本批次名单中没有这个采集码，请联系工作人员：{phone}"),
+                    format!("this collection code is not on this batch's roster; please ask the staff: {phone}"),
+                )));
             }
         }
     }

@@ -327,9 +327,7 @@ impl Session {
             ) => self.go(S::StaffMenu),
             (S::Idle, E::Start) if self.open => self.go(S::Identify),
             (S::Identify, E::Back) => self.wipe(&mut fx),
-            (S::Identify | S::ScanCode, E::IdentifyFailed { zh, en }) => {
-                self.notice = Some(Notice { zh, en })
-            }
+            (S::Identify | S::ScanCode, E::IdentifyFailed(why)) => self.notice = Some(why),
             (S::Identify, E::CodeNeeded) => {
                 self.go(S::ScanCode);
                 fx.push(Effect::StartCamera);

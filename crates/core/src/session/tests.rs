@@ -83,10 +83,10 @@ fn the_collection_code_is_scanned_with_the_camera_on_and_off_again() {
     assert_eq!(s.screen, Screen::ScanCode);
     // a wrong code keeps the camera scanning, with the reason on screen
     assert!(s
-        .handle(Event::IdentifyFailed {
-            zh: "不是采集码".into(),
-            en: "not a code".into()
-        })
+        .handle(Event::IdentifyFailed(crate::text::Bilingual::new(
+            "不是采集码",
+            "not a code"
+        )))
         .is_empty());
     assert!(s.notice.is_some() && s.screen == Screen::ScanCode);
     // back to the keypad to correct the ID tail, then the scan again

@@ -214,10 +214,7 @@ pub enum Event {
     /// The keypad's fields are right; the collection QR code is still needed (CHSI).
     CodeNeeded,
     /// Identification failed; the message says whom to contact (never whether a number exists).
-    IdentifyFailed {
-        zh: String,
-        en: String,
-    },
+    IdentifyFailed(crate::text::Bilingual),
     Continue,
     Back,
     ConsentToggled,
