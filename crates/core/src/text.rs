@@ -1,6 +1,6 @@
 //! Text in both of the kiosk's languages, Chinese first (the source language) and English:
 //! `Bilingual` for text made or read at run time (profiles, notices, prompts), `StaticText` for
-//! words fixed in the program. The window shows one or the other (`pick`).
+//! words fixed in the program. The window shows one or the other.
 
 use serde::{Deserialize, Serialize};
 
@@ -18,15 +18,6 @@ impl Bilingual {
             en: en.into(),
         }
     }
-
-    /// The text in the language shown.
-    pub fn pick(&self, english: bool) -> &str {
-        if english {
-            &self.en
-        } else {
-            &self.zh
-        }
-    }
 }
 
 /// Text in both languages, fixed in the program.
@@ -39,14 +30,6 @@ pub struct StaticText {
 impl StaticText {
     pub const fn new(zh: &'static str, en: &'static str) -> Self {
         StaticText { zh, en }
-    }
-
-    pub fn pick(self, english: bool) -> &'static str {
-        if english {
-            self.en
-        } else {
-            self.zh
-        }
     }
 }
 

@@ -11,6 +11,22 @@ use std::io::BufRead;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+/// Logs go to stderr (journald under systemd), one structured line per event, the variable
+/// `level_var` choosing the level (e.g. `HUB_LOG=debug`). A write that fails (a full log disk, a
+/// closed pipe) is dropped, never a panic: the record being committed matters more than its log
+/// line. Both binaries, `kiosk` and `capture-hub`, set their logs up here.
+pub fn init_logging(level_var: &str) {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_env(level_var).unwrap_or_else(|_| EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(false)
+        // its fallback for a failed write is eprintln!, which panics on the same full disk
+        .log_internal_errors(false)
+        .try_init();
+}
+
 /// One line on standard output (a closed pipe is not an error worth a panic).
 fn say(line: impl std::fmt::Display) {
     use std::io::Write;

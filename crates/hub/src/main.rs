@@ -16,16 +16,7 @@ struct Cli {
 }
 
 fn main() -> ExitCode {
-    // logs to stderr (journald under systemd), `HUB_LOG` choosing the level; a failed log write
-    // is dropped, never a panic (a full log disk must not stop the hub)
-    let filter = tracing_subscriber::EnvFilter::try_from_env("HUB_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(false)
-        .log_internal_errors(false)
-        .try_init();
+    capture_hub::cli::init_logging("HUB_LOG");
     match capture_hub::cli::run(Cli::parse().hub) {
         Ok(code) => code,
         Err(e) => {
