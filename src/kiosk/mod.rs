@@ -182,7 +182,17 @@ pub fn build_app(ui: &KioskWindow, opts: &KioskOptions, catalog: Catalog) -> Res
         }
         None => None,
     };
-    let mut app = App::new(ui, catalog, engine, store, uploader, devices, demo, batch)?;
+    let mut app = App::new(
+        ui,
+        catalog,
+        engine,
+        store,
+        db.clone(),
+        uploader,
+        devices,
+        demo,
+        batch,
+    )?;
     app.import_roots = staff::default_import_roots(&opts.data_dir);
     app.prints_folder = opts.data_dir.join("prints");
     if opts.english {

@@ -34,12 +34,22 @@ impl App {
             )));
             return;
         }
-        let roster_size = self.store.roster_size(&self.batch).unwrap_or(0);
-        let entry = self
-            .store
-            .roster_by_id_number(&self.batch, &card.id_number)
-            .ok()
-            .flatten();
+        // the roster decides who may be photographed: unreadable, the kiosk stops rather
+        // than read it as empty or the candidate as absent
+        let looked_up = self.store.roster_size(&self.batch).and_then(|size| {
+            Ok((
+                size,
+                self.store
+                    .roster_by_id_number(&self.batch, &card.id_number)?,
+            ))
+        });
+        let (roster_size, entry) = match looked_up {
+            Ok(found) => found,
+            Err(e) => {
+                self.store_failed(e);
+                return;
+            }
+        };
         let roster = if roster_size == 0 {
             // no roster for this batch yet: nobody can be matched (R-ID-2); staff sees it
             RosterCheck {
@@ -104,6 +114,8 @@ impl App {
                 return;
             }
         };
+        // a session row that could not be made here is made by the capture writer before the
+        // capture itself, which reports its own failure
         self.cand.session_id = self
             .store
             .start_session(&self.profile.name, &self.batch)
@@ -157,7 +169,15 @@ impl App {
             return;
         }
         let key = value(FieldKey::CandidateKey);
-        let found = self.store.roster_entry(&self.batch, &key).ok().flatten();
+        // an unreadable roster is not an unknown candidate: read as "not found" it would
+        // count a wrong attempt against someone who typed their number right
+        let found = match self.store.roster_entry(&self.batch, &key) {
+            Ok(found) => found,
+            Err(e) => {
+                self.store_failed(e);
+                return;
+            }
+        };
         if self
             .profile
             .keypad

@@ -1,6 +1,7 @@
 //! The controller's slow work: checks, verification, submitting and withdrawing run on worker
 //! threads, and what they send back (`Done`) is applied here on the UI thread.
 
+use super::writer;
 use super::*;
 use crate::engine::{descriptor_distance, SAME_PERSON_DISTANCE};
 use crate::imaging::{decode_image, DecodeLimits};
@@ -9,7 +10,6 @@ use crate::kiosk::texts::check_title;
 use crate::photo::check_and_make;
 use crate::session::{Event, Screen};
 use crate::store::AuditAction;
-use crate::store::NewCapture;
 
 impl App {
     pub(super) fn run_checks(&mut self) {
@@ -106,52 +106,28 @@ impl App {
         });
     }
 
+    /// Hands the confirmed capture to the writer thread; `Done::Stored` brings the outcome.
     pub(super) fn submit(&mut self, manual_review: bool) {
-        let Some((jpeg, _)) = self.cand.photo.clone() else {
+        let Some(jpeg) = self.cand.photo.as_ref().map(|(jpeg, _)| jpeg.clone()) else {
             self.dispatch(Event::SubmitFailed {
                 reason: "no photo".into(),
             });
             return;
         };
-        let session_id = match &self.cand.session_id {
-            Some(s) => s.clone(),
-            None => match self.store.start_session(&self.profile.name, &self.batch) {
-                Ok(s) => s,
-                Err(e) => {
-                    self.dispatch(Event::SubmitFailed {
-                        reason: e.to_string(),
-                    });
-                    return;
-                }
-            },
-        };
-        let result = self.store.submit(&NewCapture {
-            session_id: &session_id,
-            profile: &self.profile.name,
-            candidate_key: &self.cand.candidate_key,
-            spec: &self.spec.name,
-            photo_jpeg: &jpeg,
-            check_report_json: &self.cand.report_json,
+        let capture = writer::Capture {
+            session_id: self.cand.session_id.clone(),
+            profile: self.profile.name.clone(),
+            batch: self.batch.clone(),
+            candidate_key: self.cand.candidate_key.clone(),
+            spec: self.spec.name.clone(),
+            photo_jpeg: jpeg,
+            check_report_json: self.cand.report_json.clone(),
             verification_distance: self.cand.verification_distance,
             manual_review,
-            documents: &self.cand.documents,
-        });
-        match result {
-            Ok(id) => {
-                if let Some(u) = &self.uploader {
-                    u.wake();
-                }
-                let now = crate::store::now_ms();
-                self.cand.receipt_time = beijing_time(now);
-                self.dispatch(Event::Submitted {
-                    record_id: id,
-                    at_ms: now,
-                });
-            }
-            Err(e) => self.dispatch(Event::SubmitFailed {
-                reason: e.to_string(),
-            }),
-        }
+            documents: self.cand.documents.clone(),
+        };
+        let reply = self.job_sender();
+        self.writer.write(capture, reply);
     }
 
     pub(super) fn withdraw(&mut self, record_id: String) {
@@ -191,6 +167,18 @@ impl App {
                     passed: passed && self.cand.photo.is_some(),
                 });
             }
+            Done::Stored(Ok(id)) => {
+                if let Some(u) = &self.uploader {
+                    u.wake();
+                }
+                let now = crate::store::now_ms();
+                self.cand.receipt_time = beijing_time(now);
+                self.dispatch(Event::Submitted {
+                    record_id: id,
+                    at_ms: now,
+                });
+            }
+            Done::Stored(Err(reason)) => self.dispatch(Event::SubmitFailed { reason }),
             Done::Verified { distance: None } => {
                 // nothing was compared (no face in the reference, engine error): not an attempt
                 self.dispatch(Event::VerifyUnavailable);

@@ -32,6 +32,7 @@ mod store_facts;
 mod timer;
 mod view;
 mod wiring;
+mod writer;
 
 use candidate::{CandidateData, CheckLine};
 use store_facts::StoreFacts;
@@ -50,6 +51,8 @@ enum Done {
         distance: Option<f32>,
     },
     Withdrawn(Result<(), String>),
+    /// The confirmed capture's durable write: its record id, or why it was not stored.
+    Stored(Result<String, String>),
     /// The hub's roster for `batch` (the batch staff synced, whatever is chosen by now).
     RosterSynced {
         batch: String,
@@ -111,6 +114,8 @@ pub struct App {
     catalog: Catalog,
     engine: FaceEngine,
     pub store: Store,
+    /// Writes confirmed captures off the UI thread (`writer`).
+    writer: writer::CaptureWriter,
     uploader: Option<UploaderHandle>,
     pub devices: Devices,
     pub demo: bool,
@@ -187,6 +192,7 @@ impl App {
         catalog: Catalog,
         engine: FaceEngine,
         store: Store,
+        db: std::path::PathBuf,
         uploader: Option<UploaderHandle>,
         devices: Devices,
         demo: bool,
@@ -218,6 +224,8 @@ impl App {
             catalog,
             engine,
             store,
+            writer: writer::CaptureWriter::spawn(db)
+                .map_err(|e| anyhow::anyhow!("starting the capture writer: {e}"))?,
             uploader,
             devices,
             demo,
