@@ -40,7 +40,7 @@ fn scene(
     h: u32,
     face_px: f32,
 ) -> Result<RgbImage> {
-    let analysis = engine.analyze_still(portrait)?;
+    let analysis = engine.locate_still(portrait)?;
     let g = &analysis
         .subject
         .as_ref()

@@ -53,7 +53,7 @@ fn pose_at(i: usize) -> (f32, f32, f32) {
 
 /// The 1080p frames of one walk and one empty room, as the camera's JPEGs.
 fn encode_frames(engine: &FaceEngine, portrait: &RgbImage) -> Result<Vec<Vec<u8>>> {
-    let analysis = engine.analyze_still(portrait)?;
+    let analysis = engine.locate_still(portrait)?;
     let g = analysis
         .subject
         .as_ref()

@@ -191,7 +191,7 @@ fn snapshot(a: SnapshotArgs) -> Result<ExitCode> {
 
 /// The largest face's ruler for distance (its irises, or its eye spacing).
 fn face_ruler(engine: &FaceEngine, img: &RgbImage) -> Result<Option<FaceRuler>> {
-    let a = engine.analyze_still(img)?;
+    let a = engine.locate_still(img)?;
     Ok(a.subject.map(|s| {
         FaceRuler::new(
             s.geometry.right_eye.distance(s.geometry.left_eye),

@@ -114,7 +114,7 @@ pub fn demo_portrait(engine: &FaceEngine) -> Result<Portrait> {
     let path = super::hardware_dir().join("cameras/sim/subject.jpg");
     let bytes = std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
     let mut img = decode_image(&bytes, DecodeLimits::default())?;
-    let analysis = engine.analyze_still(&img)?;
+    let analysis = engine.locate_still(&img)?;
     let subject = analysis
         .subject
         .ok_or_else(|| anyhow!("no face in {}", path.display()))?;

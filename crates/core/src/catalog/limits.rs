@@ -22,6 +22,14 @@ pub struct CheckLimits {
     pub max_hair_over_brows: f32,
     /// Share of the forehead or crown that is neither skin nor the hair at the temples.
     pub max_worn_cover: f32,
+    /// Face parsing: share of hair in the band just above the more covered brow.
+    pub max_parsed_hair_over_brows: f32,
+    /// Face parsing: share of hat above the brows.
+    pub max_parsed_hat: f32,
+    /// Face parsing: share of eyeglasses in the band across the eyes.
+    pub max_parsed_eyeglasses: f32,
+    /// Face parsing: mouth interior (teeth, an open mouth) over the squared eye distance.
+    pub max_parsed_mouth_interior: f32,
     pub min_light_uniformity: f32,
     pub exposure: [f32; 2],
     pub max_clipped_share: f32,
@@ -69,6 +77,19 @@ impl Default for CheckLimits {
             // kiosk eval: a uniform cap 0.42; bare and hair-covered foreheads ≤ 0.26 but one
             // half in deep shadow (0.69)
             max_worn_cover: 0.35,
+            // kiosk eval: fringes over the brows 0.56–0.99 (a brown fringe the model sees
+            // through, 0.39); bare brows with long hair beside them up to 0.46, curls down to
+            // the brows 0.71
+            max_parsed_hair_over_brows: 0.5,
+            // kiosk eval: a Santa hat, a uniform cap, a felt hat's brim 0.21–0.57; bare heads
+            // below 0.02 (a tight crop's repeated border)
+            max_parsed_hat: 0.02,
+            // kiosk eval: frames 0.03–0.3 (rimless on a 150 px black-and-white face missed);
+            // bare faces 0
+            max_parsed_eyeglasses: 0.03,
+            // kiosk eval: teeth and open mouths 0–1.1 (low-resolution frames 0), closed mouths
+            // ≤ 0.05
+            max_parsed_mouth_interior: 0.05,
             min_light_uniformity: 0.72,
             exposure: [60.0, 200.0],
             max_clipped_share: 0.15,

@@ -260,6 +260,8 @@ fn face_checks(
     let lim = &profile.limits;
     let mesh = &s.mesh;
     let skin = SkinPatches::new(img, mesh);
+    // an analysis made for geometry only has no parsing: its measures are then not applied
+    let parts = s.parsing.as_ref().map(|p| p.shares());
     let light = exposure::ExposureReading::read(img, mesh, &skin);
     // a face washed out all over is one problem (exposure), not also a glare, hair, hat or
     // teeth problem: skin burnt to white no longer looks like skin to those measures
@@ -350,6 +352,15 @@ fn face_checks(
         r.ok = false;
         r.reason = Some(reasons::reason(CheckId::MouthClosed, "teeth"));
     }
+    // the parsing sees teeth and an open mouth where the lips' landmarks and colours do not
+    if let Some(parts) = parts {
+        r.detail
+            .insert("parsed".into(), round(parts.mouth_interior).into());
+        if r.ok && parts.mouth_interior > lim.max_parsed_mouth_interior {
+            r.ok = false;
+            r.reason = Some(reasons::reason(CheckId::MouthClosed, "teeth"));
+        }
+    }
 
     let glasses_forbidden = profile.forbids_glasses(spec);
     let g = measures::glasses_lines(img, mesh);
@@ -364,6 +375,15 @@ fn face_checks(
         .insert("thin_bridge".into(), round(g.thin_bridge).into());
     r.detail.insert("rims".into(), round(g.rims).into());
     r.detail.insert("temples".into(), round(g.temples).into());
+    // thin and rimless frames leave faint lines; the parsing knows frames by their shape
+    if let Some(parts) = parts {
+        r.detail
+            .insert("parsed".into(), round(parts.eyeglasses).into());
+        if glasses_forbidden && r.ok && parts.eyeglasses > lim.max_parsed_eyeglasses {
+            r.ok = false;
+            r.reason = Some(reasons::reason(CheckId::Glasses, "worn"));
+        }
+    }
 
     let r = b.push(
         CheckId::Glare,
@@ -390,6 +410,15 @@ fn face_checks(
         r.ok = false;
         r.reason = Some(reasons::reason(CheckId::HairOcclusion, "covered"));
     }
+    // a fringe as light as the forehead is hair to the parsing, not skin
+    if let Some(parts) = parts {
+        r.detail
+            .insert("parsed".into(), round(parts.hair_over_brows).into());
+        if !washed_out && r.ok && parts.hair_over_brows > lim.max_parsed_hair_over_brows {
+            r.ok = false;
+            r.reason = Some(reasons::reason(CheckId::HairOcclusion, "covered"));
+        }
+    }
     if washed_out {
         not_applied_on_washed_out_face(r);
     }
@@ -401,6 +430,15 @@ fn face_checks(
         |_| "worn",
     );
     r.detail.insert("hair_seen".into(), worn.hair_seen.into());
+    // hair is not a hat to the parsing, however dark or thick
+    if let Some(parts) = parts {
+        r.detail
+            .insert("parsed".into(), round(parts.hat_above_brows).into());
+        if !washed_out && r.ok && parts.hat_above_brows > lim.max_parsed_hat {
+            r.ok = false;
+            r.reason = Some(reasons::reason(CheckId::Headwear, "worn"));
+        }
+    }
     if washed_out {
         not_applied_on_washed_out_face(r);
     }

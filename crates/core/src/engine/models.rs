@@ -22,6 +22,10 @@ pub const MESH_SIDE: usize = 192;
 pub const SEGMENTATION_SIDE: usize = 256;
 /// Input side of the eye crop for the iris/eyelid model.
 pub const IRIS_SIDE: usize = 64;
+/// Input side of the face-parsing crop: 320 keeps a brow about 12 cells tall on a chip-sized
+/// face and costs a quarter of the model's 512 (the fringe, hat and glasses figures of
+/// `kiosk eval` were the same at 512).
+pub const PARSING_SIDE: usize = 320;
 /// Input side of the aligned face chip for the descriptor.
 pub const DESCRIPTOR_SIDE: usize = 150;
 
@@ -76,7 +80,7 @@ impl StillDetectorPlans {
     }
 }
 
-/// The six models the engine runs, each loaded and optimised once.
+/// The seven models the engine runs, each loaded and optimised once.
 pub struct FaceModels {
     pub(crate) centerface: StillDetectorPlans,
     pub(crate) fast_detector: Plan,
@@ -84,6 +88,10 @@ pub struct FaceModels {
     pub(crate) segmentation: Plan,
     pub(crate) descriptor: Plan,
     pub(crate) iris: Plan,
+    pub(crate) parsing: Plan,
+    /// Two threads for the face parsing's matrix products: it is the one model whose run is
+    /// long enough (about 0.2 s on one core) for the split to pay.
+    pub(crate) parsing_pool: tract_linalg::multithread::Executor,
 }
 
 impl FaceModels {
@@ -116,6 +124,14 @@ impl FaceModels {
                 &dir.join("mp_iris_landmark.onnx"),
                 &[1, IRIS_SIDE, IRIS_SIDE, 3],
             )?,
+            parsing: load_plan(
+                &dir.join("face_parsing_bisenet.onnx"),
+                &[1, 3, PARSING_SIDE, PARSING_SIDE],
+            )?,
+            parsing_pool: tract_linalg::multithread::Executor::multithread_with_name(
+                2,
+                "face-parsing",
+            ),
         })
     }
 

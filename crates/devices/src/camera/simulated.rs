@@ -21,7 +21,7 @@ pub struct Portrait {
 
 impl Portrait {
     pub fn measure(engine: &FaceEngine, image: RgbImage) -> Result<Option<Self>, ModelError> {
-        let a = engine.analyze_still(&image)?;
+        let a = engine.locate_still(&image)?;
         Ok(a.subject.map(|s| Portrait {
             eye_mid: s.geometry.eye_mid,
             eye_distance: s.geometry.right_eye.distance(s.geometry.left_eye),

@@ -1,0 +1,286 @@
+//! Face parsing (BiSeNet trained on CelebAMask-HQ): a class for every pixel of a square crop
+//! around the face — skin, brows, eyes, eyeglasses, mouth interior, lips, hair, hat and more.
+//! The checks ask it what landmarks and colours cannot tell apart: hair over the brows (a
+//! blond fringe is as light as a forehead), a hat (not hair), thin frames, teeth.
+
+use super::mesh::{idx, FaceMesh};
+use super::models::{self, FaceModels, ModelError, PARSING_SIDE};
+use crate::geometry::{Point, Similarity};
+use crate::imaging::{warp_into_f32, ChannelOrder, PixelRange};
+use image::RgbImage;
+
+/// The classes the model tells apart, in its output order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
+pub enum FacePart {
+    Background = 0,
+    Skin,
+    LeftBrow,
+    RightBrow,
+    LeftEye,
+    RightEye,
+    Eyeglasses,
+    LeftEar,
+    RightEar,
+    Earring,
+    Nose,
+    /// Between the lips: teeth, tongue, an open mouth.
+    MouthInterior,
+    UpperLip,
+    LowerLip,
+    Neck,
+    Necklace,
+    Cloth,
+    Hair,
+    Hat,
+}
+
+const CLASSES: usize = 19;
+
+/// ImageNet statistics the model was trained with.
+const MEAN: [f32; 3] = [0.485, 0.456, 0.406];
+const STD: [f32; 3] = [0.229, 0.224, 0.225];
+
+/// Every pixel's class over a square crop of the face, at the model's input size.
+#[derive(Clone, Debug)]
+pub struct FaceParsing {
+    /// Maps image pixels into the map.
+    pub to_map: Similarity,
+    pub side: usize,
+    labels: Vec<u8>,
+    /// Between the eyes' centres, in map pixels.
+    eye_distance: f32,
+    right_eye: Point,
+    left_eye: Point,
+}
+
+/// What the checks read from a parsing, each a share or a size the limits are set on.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct PartShares {
+    /// Hair in the band just above the brows, over the more covered side (0..1).
+    pub hair_over_brows: f32,
+    /// Hat over the top of the crop, above the brows (0..1 of that area).
+    pub hat_above_brows: f32,
+    /// Eyeglasses in the band across both eyes (0..1).
+    pub eyeglasses: f32,
+    /// Mouth interior (teeth, an open mouth) over the squared eye distance.
+    pub mouth_interior: f32,
+}
+
+impl FaceParsing {
+    /// The class at map cell (`x`, `y`).
+    pub fn at(&self, x: usize, y: usize) -> Option<FacePart> {
+        let i = self.labels.get(y * self.side + x)?;
+        part(*i)
+    }
+
+    /// Share of cells of `parts` in the map rectangle `[x0, x1) × [y0, y1)` (clipped).
+    fn share(&self, x0: f32, x1: f32, y0: f32, y1: f32, parts: &[FacePart]) -> f32 {
+        let clip = |v: f32| (v.round().max(0.0) as usize).min(self.side);
+        let (x0, x1, y0, y1) = (clip(x0), clip(x1), clip(y0), clip(y1));
+        let (mut hit, mut all) = (0u32, 0u32);
+        for y in y0..y1 {
+            for x in x0..x1 {
+                all += 1;
+                if self.at(x, y).is_some_and(|p| parts.contains(&p)) {
+                    hit += 1;
+                }
+            }
+        }
+        if all == 0 {
+            0.0
+        } else {
+            hit as f32 / all as f32
+        }
+    }
+
+    /// The shares the checks read. Boxes are in eye distances, measured from each eye, so they
+    /// hold whatever the face's size in the photo.
+    pub fn shares(&self) -> PartShares {
+        let ed = self.eye_distance.max(1.0);
+        // from 0.15 to 0.65 eye distances above each eye, one eye distance wide: where the brow
+        // is, with a margin above; a fringe that reaches the brows fills it on one side at least
+        let over = |eye: Point| {
+            self.share(
+                eye.x - 0.5 * ed,
+                eye.x + 0.5 * ed,
+                eye.y - 0.65 * ed,
+                eye.y - 0.15 * ed,
+                &[FacePart::Hair],
+            )
+        };
+        let hair_over_brows = over(self.right_eye).max(over(self.left_eye));
+        let eye_line = (self.right_eye.y + self.left_eye.y) / 2.0;
+        let hat_above_brows = self.share(
+            0.0,
+            self.side as f32,
+            0.0,
+            eye_line - 0.3 * ed,
+            &[FacePart::Hat],
+        );
+        let (left, right) = (
+            self.right_eye.x.min(self.left_eye.x),
+            self.right_eye.x.max(self.left_eye.x),
+        );
+        let eyeglasses = self.share(
+            left - 0.5 * ed,
+            right + 0.5 * ed,
+            eye_line - 0.3 * ed,
+            eye_line + 0.3 * ed,
+            &[FacePart::Eyeglasses],
+        );
+        let mouth_cells = self
+            .labels
+            .iter()
+            .filter(|&&l| l == FacePart::MouthInterior as u8)
+            .count();
+        PartShares {
+            hair_over_brows,
+            hat_above_brows,
+            eyeglasses,
+            mouth_interior: mouth_cells as f32 / (ed * ed),
+        }
+    }
+}
+
+fn part(label: u8) -> Option<FacePart> {
+    use FacePart::*;
+    const ALL: [FacePart; CLASSES] = [
+        Background,
+        Skin,
+        LeftBrow,
+        RightBrow,
+        LeftEye,
+        RightEye,
+        Eyeglasses,
+        LeftEar,
+        RightEar,
+        Earring,
+        Nose,
+        MouthInterior,
+        UpperLip,
+        LowerLip,
+        Neck,
+        Necklace,
+        Cloth,
+        Hair,
+        Hat,
+    ];
+    ALL.get(label as usize).copied()
+}
+
+/// Parses the face `mesh` found. The crop is the framing the model was trained on (CelebA-HQ):
+/// square, 4.4 eye-to-mouth distances across, centred a little above the midpoint between
+/// the eyes and the mouth, upright (the face's roll is taken out).
+pub fn parse_face(
+    models: &FaceModels,
+    img: &RgbImage,
+    mesh: &FaceMesh,
+    scratch: &mut Vec<f32>,
+) -> Result<FaceParsing, ModelError> {
+    let n = PARSING_SIDE;
+    let (right, left) = (mesh.right_eye(), mesh.left_eye());
+    let eyes = right.midpoint(left);
+    let mouth = mesh
+        .point(idx::MOUTH_RIGHT)
+        .midpoint(mesh.point(idx::MOUTH_LEFT));
+    let eye_to_mouth = eyes.distance(mouth).max(1.0);
+    let angle = mesh.eye_angle();
+    let up = Point::new(angle.sin(), -angle.cos());
+    let middle = eyes.midpoint(mouth);
+    let centre = Point::new(
+        middle.x + up.x * 0.35 * eye_to_mouth,
+        middle.y + up.y * 0.35 * eye_to_mouth,
+    );
+    let to_map = Similarity::crop(centre, 4.4 * eye_to_mouth, angle, n as f32);
+    warp_into_f32(
+        img,
+        &to_map,
+        n,
+        n,
+        ChannelOrder::Chw,
+        PixelRange::Unit,
+        scratch,
+    );
+    for (c, plane) in scratch.chunks_mut(n * n).enumerate().take(3) {
+        for v in plane {
+            *v = (*v - MEAN[c]) / STD[c];
+        }
+    }
+    let out =
+        tract_linalg::multithread::multithread_tract_scope(models.parsing_pool.clone(), || {
+            models::run(&models.parsing, "face parsing", &[1, 3, n, n], scratch)
+        })?;
+    let logits = models::output(&out, 0, "face parsing")?;
+    let m = n / 8;
+    if logits.len() < CLASSES * m * m {
+        return Err(ModelError::Run {
+            model: "face parsing",
+            reason: "short output".into(),
+        });
+    }
+    let labels = upsampled_argmax(logits, m, n);
+    let (right_eye, left_eye) = (to_map.apply(right), to_map.apply(left));
+    Ok(FaceParsing {
+        to_map,
+        side: n,
+        labels,
+        eye_distance: right_eye.distance(left_eye),
+        right_eye,
+        left_eye,
+    })
+}
+
+/// The class of each of `n`×`n` cells from `m`×`m` logits per class, the logits interpolated
+/// bilinearly (align-corners, as the model's own upsampling): class edges fall between the
+/// coarse cells instead of on their borders.
+fn upsampled_argmax(logits: &[f32], m: usize, n: usize) -> Vec<u8> {
+    let scale = if n > 1 {
+        (m - 1) as f32 / (n - 1) as f32
+    } else {
+        0.0
+    };
+    let mut labels = vec![0u8; n * n];
+    let mut best = vec![f32::NEG_INFINITY; n * n];
+    for class in 0..CLASSES {
+        let plane = &logits[class * m * m..(class + 1) * m * m];
+        for y in 0..n {
+            let sy = y as f32 * scale;
+            let y0 = sy.floor() as usize;
+            let y1 = (y0 + 1).min(m - 1);
+            let fy = sy - y0 as f32;
+            for x in 0..n {
+                let sx = x as f32 * scale;
+                let x0 = sx.floor() as usize;
+                let x1 = (x0 + 1).min(m - 1);
+                let fx = sx - x0 as f32;
+                let top = plane[y0 * m + x0] * (1.0 - fx) + plane[y0 * m + x1] * fx;
+                let bottom = plane[y1 * m + x0] * (1.0 - fx) + plane[y1 * m + x1] * fx;
+                let v = top * (1.0 - fy) + bottom * fy;
+                let i = y * n + x;
+                if v > best[i] {
+                    best[i] = v;
+                    labels[i] = class as u8;
+                }
+            }
+        }
+    }
+    labels
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn argmax_follows_the_interpolated_logits() {
+        // two classes on a 2×2 grid: class 1 wins on the right column only
+        let m = 2;
+        let mut logits = vec![0.0f32; CLASSES * m * m];
+        logits[m * m..2 * m * m].copy_from_slice(&[-1.0, 1.0, -1.0, 1.0]);
+        let labels = upsampled_argmax(&logits, m, 4);
+        assert_eq!(&labels[0..4], &[0, 0, 1, 1]);
+        assert_eq!(part(18), Some(FacePart::Hat));
+        assert_eq!(part(19), None);
+    }
+}
