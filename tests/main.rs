@@ -12,6 +12,7 @@ mod engine_checks;
 mod eval_checks;
 mod hub;
 mod hub_attacks;
+mod hub_bucket;
 mod hub_data_at_rest;
 mod hub_duplicates;
 mod hub_logs;

@@ -13,7 +13,6 @@ use capture_core::hub_protocol::KioskIdentity;
 use capture_core::hub_protocol::{RecordMeta, RecordStatus, StatusQuery, SubmitReply};
 use capture_core::imaging::{decode_image, DecodeLimits};
 use serde::Deserialize;
-use std::io::Write;
 use std::sync::Arc;
 
 /// Sizes a kiosk's parts may have: generous for any spec's photo (bj-degree allows 2 MB).
@@ -378,24 +377,13 @@ impl Hub {
         Ok((StatusCode::CREATED, reply_of(&status)))
     }
 
-    /// Writes the photo durably: temporary file, fsync, rename, fsync of the folder. The key
-    /// was checked to be a UUID, so it is safe as a file name.
+    /// Stores the photo durably (`PhotoStore::put`) and returns its name. The key was checked
+    /// to be a UUID, so it is safe in a name.
     fn write_photo(&self, key: &str, suffix: &str, bytes: &[u8]) -> Result<String, ApiError> {
         let shard = &key[key.len().saturating_sub(2)..];
-        let dir = self.photos.join(shard);
-        std::fs::create_dir_all(&dir)?;
-        let tmp = dir.join(format!(".{key}{suffix}.tmp"));
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
-        drop(f);
-        std::fs::rename(&tmp, dir.join(format!("{key}{suffix}.jpg")))?;
-        std::fs::File::open(&dir)?.sync_all()?;
-        Ok(format!("{shard}/{key}{suffix}.jpg"))
-    }
-
-    pub(super) fn photo_path(&self, file: &str) -> std::path::PathBuf {
-        self.photos.join(file)
+        let name = format!("{shard}/{key}{suffix}.jpg");
+        self.photos.put(&name, bytes)?;
+        Ok(name)
     }
 }
 

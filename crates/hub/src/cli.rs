@@ -54,6 +54,11 @@ pub struct HubArgs {
     /// Largest request accepted, in MiB.
     #[arg(long, default_value_t = 8)]
     max_request_mib: usize,
+    /// Keep photos in an S3-compatible bucket, s3://BUCKET[/PREFIX], instead of the data
+    /// folder; endpoint, region and keys from AWS_ENDPOINT, AWS_REGION, AWS_ACCESS_KEY_ID and
+    /// AWS_SECRET_ACCESS_KEY (AWS_ALLOW_HTTP=true for a bucket on loopback).
+    #[arg(long, value_name = "s3://BUCKET[/PREFIX]")]
+    objects: Option<String>,
     #[command(subcommand)]
     admin: Option<HubAdmin>,
 }
@@ -149,6 +154,9 @@ pub fn run(a: HubArgs) -> Result<ExitCode> {
     let mut config = HubConfig::new(a.data.clone());
     config.secure_cookies = a.secure_cookies || a.tls_cert.is_some();
     config.max_body_bytes = a.max_request_mib.clamp(1, 256) << 20;
+    if let Some(address) = &a.objects {
+        config.photos = crate::PhotoStorage::Bucket(crate::BucketSettings::from_env(address));
+    }
     let hub = Hub::open(config)
         .with_context(|| format!("opening the hub's data folder {}", a.data.display()))?;
     match a.admin {

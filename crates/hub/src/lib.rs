@@ -4,6 +4,7 @@
 
 mod api;
 mod auth;
+mod bucket;
 pub mod cli;
 pub mod db;
 mod duplicates;
@@ -11,6 +12,7 @@ mod headers;
 mod login_guard;
 mod min_rate;
 mod orphans;
+pub mod photos;
 pub mod process;
 pub mod purge;
 mod server;
@@ -23,9 +25,11 @@ use axum::Json;
 use capture_core::hub_protocol::ErrorBody;
 use capture_store::StoreError;
 use db::{HashEntry, HubDb};
+use photos::PhotoStore;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard};
 
+pub use bucket::{BucketPhotos, BucketSettings};
 pub use duplicates::{photo_hash, DUPLICATE_DISTANCE};
 pub use server::{serve, serve_tls, ConnectionLimits, PeerAddr};
 
@@ -40,6 +44,19 @@ pub struct HubConfig {
     pub secure_cookies: bool,
     /// What one client may hold open (connections, slow headers and bodies).
     pub connections: ConnectionLimits,
+    /// Where photos and document photos are kept.
+    pub photos: PhotoStorage,
+}
+
+/// Where the hub keeps photos: a folder for one college's hub, a bucket that several replicas
+/// share for a province.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum PhotoStorage {
+    /// `photos/` in the data folder.
+    #[default]
+    Folder,
+    /// An S3-compatible bucket (`bucket::BucketSettings`).
+    Bucket(BucketSettings),
 }
 
 impl HubConfig {
@@ -49,6 +66,7 @@ impl HubConfig {
             max_body_bytes: 8 << 20,
             secure_cookies: false,
             connections: ConnectionLimits::default(),
+            photos: PhotoStorage::Folder,
         }
     }
 }
@@ -56,7 +74,8 @@ impl HubConfig {
 pub struct Hub {
     db: Mutex<HubDb>,
     index: Mutex<Vec<HashEntry>>,
-    photos: PathBuf,
+    /// Photos and document photos (`photos::PhotoStore`).
+    photos: Box<dyn PhotoStore>,
     config: HubConfig,
     login_guard: login_guard::LoginGuard,
     /// Photo decodes at once (each may take tens of MiB; see api::DOCUMENT_SIDES).
@@ -125,11 +144,17 @@ impl Hub {
             libc::umask(0o077);
         }
         capture_store::private_dir(&config.data_dir)?;
-        let photos = config.data_dir.join("photos");
-        capture_store::tighten_dir(&photos)?;
+        let photos: Box<dyn PhotoStore> = match &config.photos {
+            PhotoStorage::Folder => {
+                let folder = photos::default_folder(&config.data_dir);
+                capture_store::tighten_dir(&folder)?;
+                Box::new(photos::FolderPhotos::new(folder))
+            }
+            PhotoStorage::Bucket(settings) => Box::new(bucket::BucketPhotos::open(settings)?),
+        };
         let db = HubDb::open(&config.data_dir.join("hub.sqlite"))?;
         let index = db.hashes()?;
-        let swept = orphans::sweep(&photos, &db)?;
+        let swept = orphans::sweep(photos.as_ref(), &db)?;
         if swept != orphans::Swept::default() {
             tracing::info!(
                 target: "hub",

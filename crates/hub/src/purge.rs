@@ -28,13 +28,12 @@ impl Hub {
         let mut report = PurgeReport::default();
         for r in &records {
             for file in &r.files {
-                let path = self.photo_path(file);
-                match std::fs::remove_file(&path) {
-                    Ok(()) => report.files_removed += 1,
-                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => report.files_missing += 1,
+                match self.photos.delete(file) {
+                    Ok(true) => report.files_removed += 1,
+                    Ok(false) => report.files_missing += 1,
                     Err(e) => {
                         return Err(StoreError::Io {
-                            path: path.display().to_string(),
+                            path: file.clone(),
                             detail: format!(
                                 "{e}; record {} is purged in the database, delete the file by hand",
                                 r.record_id
