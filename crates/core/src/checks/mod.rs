@@ -241,6 +241,16 @@ pub fn evaluate(
     }
 }
 
+/// A share the face parsing read, beside the check's own measure: kept in its detail, and
+/// the check fails with `direction`'s reason when the share is over `limit` (where `applies`).
+fn apply_parsed(r: &mut CheckResult, share: f32, limit: f32, applies: bool, direction: &str) {
+    r.detail.insert("parsed".into(), round(share).into());
+    if applies && r.ok && share > limit {
+        r.ok = false;
+        r.reason = Some(reasons::reason(r.id, direction));
+    }
+}
+
 /// A colour measure left to `exposure` on a washed-out face says so in its detail.
 fn not_applied_on_washed_out_face(r: &mut CheckResult) {
     r.detail.insert(
@@ -354,12 +364,13 @@ fn face_checks(
     }
     // the parsing sees teeth and an open mouth where the lips' landmarks and colours do not
     if let Some(parts) = parts {
-        r.detail
-            .insert("parsed".into(), round(parts.mouth_interior).into());
-        if r.ok && parts.mouth_interior > lim.max_parsed_mouth_interior {
-            r.ok = false;
-            r.reason = Some(reasons::reason(CheckId::MouthClosed, "teeth"));
-        }
+        apply_parsed(
+            r,
+            parts.mouth_interior,
+            lim.max_parsed_mouth_interior,
+            true,
+            "teeth",
+        );
     }
 
     let glasses_forbidden = profile.forbids_glasses(spec);
@@ -377,12 +388,8 @@ fn face_checks(
     r.detail.insert("temples".into(), round(g.temples).into());
     // thin and rimless frames leave faint lines; the parsing knows frames by their shape
     if let Some(parts) = parts {
-        r.detail
-            .insert("parsed".into(), round(parts.eyeglasses).into());
-        if glasses_forbidden && r.ok && parts.eyeglasses > lim.max_parsed_eyeglasses {
-            r.ok = false;
-            r.reason = Some(reasons::reason(CheckId::Glasses, "worn"));
-        }
+        let (v, limit) = (parts.eyeglasses, lim.max_parsed_eyeglasses);
+        apply_parsed(r, v, limit, glasses_forbidden, "worn");
     }
 
     let r = b.push(
@@ -412,12 +419,8 @@ fn face_checks(
     }
     // a fringe as light as the forehead is hair to the parsing, not skin
     if let Some(parts) = parts {
-        r.detail
-            .insert("parsed".into(), round(parts.hair_over_brows).into());
-        if !washed_out && r.ok && parts.hair_over_brows > lim.max_parsed_hair_over_brows {
-            r.ok = false;
-            r.reason = Some(reasons::reason(CheckId::HairOcclusion, "covered"));
-        }
+        let (v, limit) = (parts.hair_over_brows, lim.max_parsed_hair_over_brows);
+        apply_parsed(r, v, limit, !washed_out, "covered");
     }
     if washed_out {
         not_applied_on_washed_out_face(r);
@@ -432,12 +435,13 @@ fn face_checks(
     r.detail.insert("hair_seen".into(), worn.hair_seen.into());
     // hair is not a hat to the parsing, however dark or thick
     if let Some(parts) = parts {
-        r.detail
-            .insert("parsed".into(), round(parts.hat_above_brows).into());
-        if !washed_out && r.ok && parts.hat_above_brows > lim.max_parsed_hat {
-            r.ok = false;
-            r.reason = Some(reasons::reason(CheckId::Headwear, "worn"));
-        }
+        apply_parsed(
+            r,
+            parts.hat_above_brows,
+            lim.max_parsed_hat,
+            !washed_out,
+            "worn",
+        );
     }
     if washed_out {
         not_applied_on_washed_out_face(r);

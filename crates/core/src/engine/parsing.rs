@@ -9,7 +9,7 @@ use crate::geometry::{Point, Similarity};
 use crate::imaging::{warp_into_f32, ChannelOrder, PixelRange};
 use image::RgbImage;
 
-/// The classes the model tells apart, in its output order.
+/// The classes the model tells apart; the discriminant is the model's output channel.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[repr(u8)]
 pub enum FacePart {
@@ -47,6 +47,7 @@ pub struct FaceParsing {
     /// Maps image pixels into the map.
     pub to_map: Similarity,
     pub side: usize,
+    /// Each cell's class, as its `FacePart` discriminant, row by row.
     labels: Vec<u8>,
     /// Between the eyes' centres, in map pixels.
     eye_distance: f32,
@@ -68,21 +69,15 @@ pub struct PartShares {
 }
 
 impl FaceParsing {
-    /// The class at map cell (`x`, `y`).
-    pub fn at(&self, x: usize, y: usize) -> Option<FacePart> {
-        let i = self.labels.get(y * self.side + x)?;
-        part(*i)
-    }
-
     /// Share of cells of `parts` in the map rectangle `[x0, x1) × [y0, y1)` (clipped).
     fn share(&self, x0: f32, x1: f32, y0: f32, y1: f32, parts: &[FacePart]) -> f32 {
         let clip = |v: f32| (v.round().max(0.0) as usize).min(self.side);
         let (x0, x1, y0, y1) = (clip(x0), clip(x1), clip(y0), clip(y1));
         let (mut hit, mut all) = (0u32, 0u32);
         for y in y0..y1 {
-            for x in x0..x1 {
+            for &label in &self.labels[y * self.side + x0..y * self.side + x1] {
                 all += 1;
-                if self.at(x, y).is_some_and(|p| parts.contains(&p)) {
+                if parts.iter().any(|&p| p as u8 == label) {
                     hit += 1;
                 }
             }
@@ -141,32 +136,6 @@ impl FaceParsing {
             mouth_interior: mouth_cells as f32 / (ed * ed),
         }
     }
-}
-
-fn part(label: u8) -> Option<FacePart> {
-    use FacePart::*;
-    const ALL: [FacePart; CLASSES] = [
-        Background,
-        Skin,
-        LeftBrow,
-        RightBrow,
-        LeftEye,
-        RightEye,
-        Eyeglasses,
-        LeftEar,
-        RightEar,
-        Earring,
-        Nose,
-        MouthInterior,
-        UpperLip,
-        LowerLip,
-        Neck,
-        Necklace,
-        Cloth,
-        Hair,
-        Hat,
-    ];
-    ALL.get(label as usize).copied()
 }
 
 /// Parses the face `mesh` found. The crop is the framing the model was trained on (CelebA-HQ):
@@ -280,7 +249,6 @@ mod tests {
         logits[m * m..2 * m * m].copy_from_slice(&[-1.0, 1.0, -1.0, 1.0]);
         let labels = upsampled_argmax(&logits, m, 4);
         assert_eq!(&labels[0..4], &[0, 0, 1, 1]);
-        assert_eq!(part(18), Some(FacePart::Hat));
-        assert_eq!(part(19), None);
+        assert_eq!(FacePart::Hat as usize, CLASSES - 1);
     }
 }
