@@ -81,6 +81,20 @@ pub enum Parts {
     Skipped,
 }
 
+/// A worker's result; a worker that panicked is that model's failure, not the caller's panic.
+fn joined<T>(
+    worker: std::thread::ScopedJoinHandle<'_, Result<T, ModelError>>,
+    model: &'static str,
+    reason: &str,
+) -> Result<T, ModelError> {
+    worker.join().unwrap_or_else(|_| {
+        Err(ModelError::Run {
+            model,
+            reason: reason.into(),
+        })
+    })
+}
+
 /// Everything the engine saw in one still image.
 #[derive(Clone, Debug)]
 pub struct StillAnalysis {
@@ -216,17 +230,19 @@ impl FaceEngine {
             eye_mid.x - up.x * face_width * 0.6,
             eye_mid.y - up.y * face_width * 0.6,
         );
-        // the eyes, the face's parts and the person mask all need only the mesh: the parsing
-        // (the slowest) on one core, the other two on the other
+        // the eyes, the face's parts and the person mask all need only the mesh: each on its
+        // own thread (the parsing, the slowest, has its own pool), the mask on this one
         let (eyes, mask, parsing) = std::thread::scope(|scope| {
-            let parsing = scope.spawn(|| match parts {
-                Parts::Parsed => {
+            let parsing = (parts == Parts::Parsed).then(|| {
+                scope.spawn(|| {
                     let mut scratch = Vec::new();
-                    parsing::parse_face(&self.models, img, &mesh, &mut scratch).map(Some)
-                }
-                Parts::Skipped => Ok(None),
+                    parsing::parse_face(&self.models, img, &mesh, &mut scratch)
+                })
             });
-            let eyes = iris::read_eyes(&self.models, img, &mesh, &mut scratch);
+            let eyes = scope.spawn(|| {
+                let mut scratch = Vec::new();
+                iris::read_eyes(&self.models, img, &mesh, &mut scratch)
+            });
             let mask = segmentation::segment_person(
                 &self.models,
                 img,
@@ -234,12 +250,11 @@ impl FaceEngine {
                 face_width * 4.2,
                 &mut scratch,
             );
-            let parsing = parsing.join().unwrap_or_else(|_| {
-                Err(ModelError::Run {
-                    model: "face parsing",
-                    reason: "the face parser stopped".into(),
-                })
-            });
+            let eyes = joined(eyes, "iris", "the eye reader stopped");
+            let parsing = match parsing {
+                Some(p) => joined(p, "face parsing", "the face parser stopped").map(Some),
+                None => Ok(None),
+            };
             (eyes, mask, parsing)
         });
         let (eyes, mask, parsing) = (eyes?, mask?, parsing?);
