@@ -124,10 +124,10 @@ impl From<StoreError> for ApiError {
 
 impl From<std::io::Error> for ApiError {
     fn from(e: std::io::Error) -> Self {
-        tracing::error!(target: "hub", error = ?e.to_string(), "disk error");
+        tracing::error!(target: "hub", error = ?e.to_string(), "photo storage error");
         ApiError::new(
             StatusCode::INTERNAL_SERVER_ERROR,
-            "the hub could not write to its disk; try again later",
+            "the hub could not reach its photo storage (disk or bucket); try again later",
         )
     }
 }

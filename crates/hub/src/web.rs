@@ -337,6 +337,8 @@ async fn photo(State(hub): State<Arc<Hub>>, Path(id): Path<String>) -> Result<Re
         }
         // a row that names a missing photo is the one thing the write order rules out
         let bytes = h.photos.get(&rec.photo_file)?.ok_or_else(|| {
+            // the write order rules this out; a lost bucket or a hand-deleted file does not
+            tracing::error!(target: "hub", record = %rec.id, "a record's photo is missing from the photo store");
             ApiError::new(
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "this record's photo is missing",
