@@ -6,7 +6,9 @@ use super::two_threads::map_on_two_threads;
 use super::{load_engine, read_image, say};
 use anyhow::{bail, Context, Result};
 use capture_kiosk::catalog::Catalog;
-use capture_kiosk::checks::calibration::{calibrate, parse_labels, CheckScore, LabelRow, Labelled};
+use capture_kiosk::checks::calibration::{
+    calibrate, parse_labels, CheckScore, LabelRow, Labelled, ParsedScore,
+};
 use capture_kiosk::checks::{evaluate, CheckReport};
 use clap::Args;
 use std::path::{Path, PathBuf};
@@ -113,6 +115,9 @@ pub fn run(args: EvalArgs, catalog: &Catalog) -> Result<ExitCode> {
             .map(|s| (s, limit_of(&reports, s)))
         {
             say(table_row(score, &limit));
+            if let Some(parsed) = &score.parsed {
+                say(parsed_row(score, parsed));
+            }
         }
         for s in &calibration.checks {
             if !s.missed.is_empty() {
@@ -182,6 +187,29 @@ fn table_row(s: &CheckScore, limit: &str) -> String {
         format!("{}/{}", s.false_alarms, s.others),
         percent(s.accepted()),
         limit
+    )
+}
+
+/// The face parsing's limit under its check: where it sits, and where it would balance.
+fn parsed_row(s: &CheckScore, parsed: &ParsedScore) -> String {
+    let balanced = parsed
+        .balanced
+        .as_ref()
+        .map(|b| {
+            format!(
+                "{} (catches {}/{}, fails {}/{})",
+                b.threshold, b.caught, s.defects, b.false_alarms, s.others
+            )
+        })
+        .unwrap_or_else(|| "–".into());
+    format!(
+        "{:<18} {:>14} {:>8} {:>16} {:>9}  {:<22} {balanced}",
+        "  + face parsing",
+        "",
+        "",
+        "",
+        "",
+        format!("<= {}", parsed.limit)
     )
 }
 

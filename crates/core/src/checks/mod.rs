@@ -5,6 +5,7 @@
 
 pub mod calibration;
 pub mod exposure;
+mod labels;
 pub mod measures;
 mod reasons;
 
@@ -243,9 +244,14 @@ pub fn evaluate(
 
 /// A share the face parsing read, beside the check's own measure: kept in its detail, and
 /// the check fails with `direction`'s reason when the share is over `limit` (where `applies`).
+/// `kiosk eval` balances the parsed limit from `max_parsed` and `by_parsing` (whether the
+/// parsing alone failed the check).
 fn apply_parsed(r: &mut CheckResult, share: f32, limit: f32, applies: bool, direction: &str) {
     r.detail.insert("parsed".into(), round(share).into());
-    if applies && r.ok && share > limit {
+    r.detail.insert("max_parsed".into(), round(limit).into());
+    let decides = applies && r.ok && share > limit;
+    r.detail.insert("by_parsing".into(), decides.into());
+    if decides {
         r.ok = false;
         r.reason = Some(reasons::reason(r.id, direction));
     }

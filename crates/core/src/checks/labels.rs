@@ -1,0 +1,224 @@
+//! The labels file `kiosk eval` reads: a photo, the checks it must fail, and an optional
+//! lighting variant made from it. Parsed with line numbers, so a mistake names its line.
+
+use super::CheckId;
+use std::collections::BTreeSet;
+
+/// One row of a labels file: a photo (relative to the file's folder) and the checks it must
+/// fail. No defects: a compliant photo that must pass every check.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LabelRow {
+    pub file: String,
+    pub defects: BTreeSet<CheckId>,
+    /// A lighting defect made from the photo before checking it (derived defects are fair for
+    /// light and exposure; a subject's defects need real photos).
+    pub variant: Option<Variant>,
+    pub line: usize,
+}
+
+impl LabelRow {
+    /// How the photo is named in reports: the file, and the variant if any.
+    pub fn name(&self) -> String {
+        match &self.variant {
+            Some(v) => format!("{}@{}", self.file, v.spec()),
+            None => self.file.clone(),
+        }
+    }
+}
+
+/// A lighting change applied to a photo in memory.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Variant {
+    /// Every channel times this factor, clipped: over- (>1) or under-exposure (<1).
+    Gain(f32),
+    /// Light falling off across the middle third of the image (where a framed face is) from
+    /// full on the right to this factor on the left: half the face in shadow.
+    SideLight(f32),
+}
+
+impl Variant {
+    pub fn parse(text: &str) -> Option<Variant> {
+        let (kind, value) = text.split_once(':')?;
+        let v: f32 = value
+            .parse()
+            .ok()
+            .filter(|v: &f32| v.is_finite() && *v > 0.0)?;
+        match kind {
+            "gain" if v <= 8.0 => Some(Variant::Gain(v)),
+            "side" if v <= 1.0 => Some(Variant::SideLight(v)),
+            _ => None,
+        }
+    }
+
+    pub fn spec(&self) -> String {
+        match self {
+            Variant::Gain(g) => format!("gain:{g}"),
+            Variant::SideLight(f) => format!("side:{f}"),
+        }
+    }
+
+    pub fn apply(&self, img: &mut image::RgbImage) {
+        let w = img.width().max(2) as f32;
+        for (x, _, p) in img.enumerate_pixels_mut() {
+            let gain = match *self {
+                Variant::Gain(g) => g,
+                Variant::SideLight(f) => {
+                    let t = ((x as f32 / (w - 1.0) - 1.0 / 3.0) * 3.0).clamp(0.0, 1.0);
+                    f + (1.0 - f) * t
+                }
+            };
+            for c in &mut p.0 {
+                *c = (*c as f32 * gain).round().clamp(0.0, 255.0) as u8;
+            }
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum LabelError {
+    #[error(
+        "the labels file needs a header with the columns file and defects (and may have note)"
+    )]
+    NoHeader,
+    #[error("line {line}: {problem}")]
+    BadRow { line: usize, problem: String },
+    #[error("no photos listed")]
+    Empty,
+}
+
+/// Parses a labels CSV: a header naming `file` and `defects`; defects are check names
+/// separated by spaces, `;` or `|` (`glasses`, `mouth_closed`, …); an optional `variant`
+/// column derives a lighting defect (`gain:1.7`, `side:0.35`); other columns are notes.
+pub fn parse_labels(text: &str) -> Result<Vec<LabelRow>, LabelError> {
+    let mut reader = csv::ReaderBuilder::new()
+        .flexible(true)
+        .trim(csv::Trim::All)
+        .comment(Some(b'#'))
+        .from_reader(text.as_bytes());
+    let headers = reader.headers().map_err(|_| LabelError::NoHeader)?.clone();
+    let col = |name: &str| headers.iter().position(|h| h.eq_ignore_ascii_case(name));
+    let (Some(file_col), Some(defects_col)) = (col("file"), col("defects")) else {
+        return Err(LabelError::NoHeader);
+    };
+    let variant_col = col("variant");
+    let mut rows = Vec::new();
+    for record in reader.records() {
+        let record = record.map_err(|e| LabelError::BadRow {
+            line: e.position().map_or(0, |p| p.line() as usize),
+            problem: e.to_string(),
+        })?;
+        let line = record.position().map_or(0, |p| p.line() as usize);
+        if record.len() <= defects_col.max(file_col) {
+            return Err(LabelError::BadRow {
+                line,
+                problem: format!(
+                    "{} fields where the header has {}; a compliant photo still needs its empty defects field (\"photo.jpg,\")",
+                    record.len(),
+                    headers.len()
+                ),
+            });
+        }
+        let file = record.get(file_col).unwrap_or("").to_string();
+        if file.is_empty() {
+            return Err(LabelError::BadRow {
+                line,
+                problem: "no file named".into(),
+            });
+        }
+        let mut defects = BTreeSet::new();
+        for name in record
+            .get(defects_col)
+            .unwrap_or("")
+            .split([' ', ';', '|'])
+            .filter(|n| !n.is_empty())
+        {
+            let id = CheckId::parse(name).ok_or_else(|| LabelError::BadRow {
+                line,
+                problem: format!(
+                    "{name:?} is not a check; use {}",
+                    CheckId::ALL.map(|c| c.as_str()).join(", ")
+                ),
+            })?;
+            defects.insert(id);
+        }
+        let variant = match variant_col.and_then(|c| record.get(c)).unwrap_or("") {
+            "" => None,
+            text => Some(Variant::parse(text).ok_or_else(|| LabelError::BadRow {
+                line,
+                problem: if CheckId::parse(text).is_some() {
+                    format!(
+                        "{text:?} is a check, in the variant column: separate defects with spaces, ; or |, not commas"
+                    )
+                } else {
+                    format!(
+                        "{text:?} is not a variant; use gain:F (0 < F <= 8) or side:F (0 < F <= 1)"
+                    )
+                },
+            })?),
+        };
+        rows.push(LabelRow {
+            file,
+            defects,
+            variant,
+            line,
+        });
+    }
+    if rows.is_empty() {
+        return Err(LabelError::Empty);
+    }
+    Ok(rows)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn labels_parse_with_line_numbers_and_refuse_unknown_checks() {
+        let rows = parse_labels(
+            "file,defects,note\n# a comment\na.jpg,,studio\nb.jpg,glasses;mouth_closed,teeth\n",
+        )
+        .unwrap();
+        assert_eq!(rows.len(), 2);
+        assert!(rows[0].defects.is_empty());
+        assert_eq!(
+            rows[1].defects,
+            [CheckId::Glasses, CheckId::MouthClosed].into()
+        );
+        assert_eq!(
+            parse_labels("photo,label\na.jpg,\n"),
+            Err(LabelError::NoHeader)
+        );
+        let Err(LabelError::BadRow { line, problem }) =
+            parse_labels("file,defects\na.jpg,\nb.jpg,hat\n")
+        else {
+            panic!("an unknown check is refused");
+        };
+        assert_eq!(line, 3);
+        assert!(problem.contains("\"hat\" is not a check"), "{problem}");
+        assert_eq!(parse_labels("file,defects\n"), Err(LabelError::Empty));
+        let rows = parse_labels("file,defects,variant\na.jpg,exposure,gain:1.7\n").unwrap();
+        assert_eq!(rows[0].variant, Some(Variant::Gain(1.7)));
+        assert_eq!(rows[0].name(), "a.jpg@gain:1.7");
+        assert!(parse_labels("file,defects,variant\na.jpg,exposure,gain:-1\n").is_err());
+        assert!(parse_labels("file,defects,variant\na.jpg,,blur:3\n").is_err());
+        let Err(LabelError::BadRow { problem, .. }) =
+            parse_labels("file,defects,variant\na.jpg,glasses,mouth_closed\n")
+        else {
+            panic!("a defect in the variant column is refused");
+        };
+        assert!(problem.contains("not commas"), "{problem}");
+        assert!(parse_labels("file,defects\na.jpg\n").is_err());
+    }
+
+    #[test]
+    fn variants_change_the_light_as_they_say() {
+        let mut img = image::RgbImage::from_pixel(3, 1, image::Rgb([100, 200, 10]));
+        Variant::Gain(1.5).apply(&mut img);
+        assert_eq!(img.get_pixel(0, 0).0, [150, 255, 15]);
+        let mut img = image::RgbImage::from_pixel(7, 1, image::Rgb([100, 100, 100]));
+        Variant::SideLight(0.5).apply(&mut img);
+        let row: Vec<u8> = (0..7).map(|x| img.get_pixel(x, 0).0[0]).collect();
+        assert_eq!(row, [50, 50, 50, 75, 100, 100, 100]);
+    }
+}
