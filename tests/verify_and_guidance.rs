@@ -85,11 +85,15 @@ fn frame_with_face(face_px: f32) -> RgbImage {
 
 /// A 640×480 frame with the face `face_px` wide and the eyes' midpoint at (`x`, `y`).
 fn frame_with_face_at(face_px: f32, x: f32, y: f32) -> RgbImage {
-    let base = levelled_base();
-    let s = engine().analyze_still(&base).unwrap().subject.unwrap();
+    frame_from(&levelled_base(), face_px, x, y)
+}
+
+/// A 640×480 frame with `base`'s face `face_px` wide and the eyes' midpoint at (`x`, `y`).
+fn frame_from(base: &RgbImage, face_px: f32, x: f32, y: f32) -> RgbImage {
+    let s = engine().analyze_still(base).unwrap().subject.unwrap();
     let k = face_px / s.geometry.face_width;
     let scaled = imageops::resize(
-        &base,
+        base,
         (base.width() as f32 * k) as u32,
         (base.height() as f32 * k) as u32,
         imageops::FilterType::Triangle,
@@ -181,5 +185,27 @@ fn the_guide_steers_the_candidate_into_the_frame() {
     assert_eq!(
         (g.text.zh, g.text.en),
         ("请抬高一些（站直或调高座椅）", "please come up a little")
+    );
+}
+
+#[test]
+fn a_cap_is_prompted_live_by_the_face_parsing() {
+    // glasses are allowed in this profile: the cap is the one thing to fix
+    let (profile, spec) = profile("gd-gaokao");
+    let mut guide = LiveGuide::new(
+        engine().clone(),
+        CameraModel::typical(640),
+        profile,
+        spec.glasses_allowed,
+    );
+    // this profile's window is nearer than the graduation one's
+    let cap = frame_from(&eval_photo("grace_hopper.jpg"), 95.0, 320.0, 190.0);
+    assert_eq!(settle(&mut guide, &cap, 4), Prompt::TakeOffHat);
+    assert!(Prompt::TakeOffHat.text().zh.contains("帽"));
+    // the bare-headed portrait: the parsing, read again within the guide's half second,
+    // finds no hat
+    assert_eq!(
+        settle(&mut guide, &frame_with_face(95.0), 20),
+        Prompt::HoldStill
     );
 }

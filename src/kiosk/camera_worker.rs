@@ -2,15 +2,16 @@
 //! the "camera" thread takes each frame, decodes it at the size the guide needs (a JPEG at a
 //! half or a quarter by its DCT) and makes the mirrored preview; the "guide" thread runs the
 //! models on the newest frame and hands the preview with its prompt to the UI; while nobody is
-//! near, the "far-look" thread runs the slow still detector on a frame now and then, so a far
-//! candidate is found without the guide missing frames. Nothing queues:
+//! near, the "aside" thread runs the slow still detector on a frame now and then, so a far
+//! candidate is found without the guide missing frames, and while someone is, the face parsing
+//! (hat, fringe, frames, teeth) on a frame every half second. Nothing queues:
 //! a frame the guide has not taken is replaced by a fresher one, and so is a result the UI
 //! has not taken. Every such drop is counted, with why, for `kiosk bench-live`.
 
 use super::preview::PreviewMaker;
 use crate::camera::{Frame, FrameSource};
 use crate::engine::{FaceDetection, FaceEngine};
-use crate::guidance::{Guidance, LiveGuide};
+use crate::guidance::{Guidance, LiveGuide, PartsReading, PartsRequest};
 use crate::imaging::read_qr_codes;
 use image::RgbImage;
 use slint::{Rgb8Pixel, SharedPixelBuffer};
@@ -99,13 +100,21 @@ impl Mailbox {
     }
 }
 
-/// A frame for the still detector to search for a far face, and what it found; tagged with
-/// the camera start it belongs to.
+/// Slow work the guide hands aside, on the frame it was asked on.
+enum AsideJob {
+    /// Search the frame for a far face with the still detector.
+    FarFaces,
+    /// Parse the face the guide found.
+    Parts(PartsRequest),
+}
+
+/// A job for the aside thread, and what it found; tagged with the camera start it belongs to.
 #[derive(Default)]
-struct FarLook {
-    request: Mutex<Option<(Arc<RgbImage>, u64)>>,
+struct Aside {
+    request: Mutex<Option<(Arc<RgbImage>, AsideJob, u64)>>,
     asked: Condvar,
-    found: Mutex<Option<(Vec<FaceDetection>, u64)>>,
+    far_found: Mutex<Option<(Vec<FaceDetection>, u64)>>,
+    parts_found: Mutex<Option<(PartsReading, u64)>>,
 }
 
 /// What the threads share with the kiosk.
@@ -122,7 +131,7 @@ struct Shared {
     /// The frame behind the newest preview handed to the UI (the capture).
     latest: Mutex<Option<Frame>>,
     mailbox: Mailbox,
-    far: FarLook,
+    aside: Aside,
     stats: Mutex<LiveStats>,
     /// Bumped when the stats start again: a frame that arrived before counts nowhere after.
     stats_count: AtomicU64,
@@ -159,7 +168,7 @@ impl CameraWorker {
             next_guide: Mutex::new(None),
             latest: Mutex::new(None),
             mailbox: Mailbox::default(),
-            far: FarLook::default(),
+            aside: Aside::default(),
             stats: Mutex::new(LiveStats::default()),
             stats_count: AtomicU64::new(0),
         });
@@ -175,8 +184,8 @@ impl CameraWorker {
         }
         let (s, engine) = (shared.clone(), guide.engine().clone());
         if let Ok(h) = std::thread::Builder::new()
-            .name("far-look".into())
-            .spawn(move || far_look_thread(&engine, &s))
+            .name("aside".into())
+            .spawn(move || aside_thread(&engine, &s))
         {
             threads.push(h);
         }
@@ -267,7 +276,7 @@ impl Drop for CameraWorker {
     fn drop(&mut self) {
         self.shared.stop.store(true, Ordering::SeqCst);
         self.shared.mailbox.ready.notify_all();
-        self.shared.far.asked.notify_all();
+        self.shared.aside.asked.notify_all();
         for t in self.threads.drain(..) {
             let _ = t.join();
         }
@@ -323,29 +332,43 @@ fn camera_thread(
     }
 }
 
-/// The still detector, aside: a far candidate is found without holding up the guide's frames
-/// (it takes several frames' time).
-fn far_look_thread(engine: &FaceEngine, shared: &Shared) {
+/// The slow models, aside: a far candidate is found, and a near one's face parsed, without
+/// holding up the guide's frames (each takes several frames' time).
+fn aside_thread(engine: &FaceEngine, shared: &Shared) {
     let mut scratch = Vec::new();
     while !shared.stop.load(Ordering::SeqCst) {
-        let asked = shared.far.request.lock().ok().and_then(|slot| {
+        let asked = shared.aside.request.lock().ok().and_then(|slot| {
             shared
-                .far
+                .aside
                 .asked
                 .wait_timeout_while(slot, Duration::from_millis(100), |s| s.is_none())
                 .ok()
                 .and_then(|(mut slot, _)| slot.take())
         });
-        let Some((pixels, epoch)) = asked else {
+        let Some((pixels, job, epoch)) = asked else {
             continue;
         };
-        match engine.detect_with(&pixels, &mut scratch) {
-            Ok(faces) => {
-                if let Ok(mut found) = shared.far.found.lock() {
-                    *found = Some((faces, epoch));
+        match job {
+            AsideJob::FarFaces => match engine.detect_with(&pixels, &mut scratch) {
+                Ok(faces) => {
+                    if let Ok(mut found) = shared.aside.far_found.lock() {
+                        *found = Some((faces, epoch));
+                    }
                 }
-            }
-            Err(e) => tracing::warn!(error = %e, "the far-face detector failed on a frame"),
+                Err(e) => tracing::warn!(error = %e, "the far-face detector failed on a frame"),
+            },
+            AsideJob::Parts(request) => match engine.parts(&pixels, &request.mesh, &mut scratch) {
+                Ok(shares) => {
+                    let reading = PartsReading {
+                        shares,
+                        frame: request.frame,
+                    };
+                    if let Ok(mut found) = shared.aside.parts_found.lock() {
+                        *found = Some((reading, epoch));
+                    }
+                }
+                Err(e) => tracing::warn!(error = %e, "the face parsing failed on a frame"),
+            },
         }
     }
 }
@@ -380,18 +403,30 @@ fn guide_thread(mut guide: LiveGuide, shared: &Shared, tx: &SyncSender<Result<Li
         let (guidance, codes) = if shared.scanning.load(Ordering::SeqCst) {
             (None, read_qr_codes(&d.pixels))
         } else {
-            // a far face found aside counts only for the camera start it was seen in
-            if let Some((faces, epoch)) = shared.far.found.lock().ok().and_then(|mut f| f.take()) {
+            // what was found aside counts only for the camera start it was seen in
+            let aside = &shared.aside;
+            if let Some((faces, epoch)) = aside.far_found.lock().ok().and_then(|mut f| f.take()) {
                 if epoch == d.epoch {
                     guide.far_faces_found(faces);
                 }
             }
-            let guidance = guide.frame(&d.pixels).ok();
-            if guide.wants_far_look() {
-                if let Ok(mut request) = shared.far.request.lock() {
-                    *request = Some((d.pixels.clone(), d.epoch));
+            if let Some((parts, epoch)) = aside.parts_found.lock().ok().and_then(|mut f| f.take()) {
+                if epoch == d.epoch {
+                    guide.parts_found(parts);
                 }
-                shared.far.asked.notify_one();
+            }
+            let guidance = guide.frame(&d.pixels).ok();
+            let job = if guide.wants_far_look() {
+                Some(AsideJob::FarFaces)
+            } else {
+                guide.wants_parts_look().map(AsideJob::Parts)
+            };
+            if let Some(job) = job {
+                if let Ok(mut request) = aside.request.lock() {
+                    // a job the thread has not started is replaced by this fresher one
+                    *request = Some((d.pixels.clone(), job, d.epoch));
+                }
+                aside.asked.notify_one();
             }
             (guidance, Vec::new())
         };

@@ -2,7 +2,8 @@
 //!
 //! Per frame: the fast detector (the still detector when no face is near), two mesh passes (the
 //! second on the first's own box), then distance, position, light, pose, glasses and hair from
-//! cheap measures, in that order. A new prompt must win a few frames in a row before it
+//! cheap measures, in that order; now and then the face parsing (too slow for every frame)
+//! reads hat, fringe, frames and teeth, aside, and its reading counts for the frames after. A new prompt must win a few frames in a row before it
 //! replaces the shown one, so the screen does not flicker.
 //! Architecture invariant: pure; frames arrive as buffers; the model input buffers are reused
 //! between frames (the measures' small working vectors and tract's outputs are not).
@@ -10,78 +11,21 @@
 use crate::catalog::ExamProfile;
 use crate::checks::exposure::{ExposureFault, ExposureReading};
 use crate::checks::measures::{self, SkinPatches};
-use crate::checks::Reason;
 use crate::engine::{
     roi_for_box, EyeSide, FaceDetection, FaceEngine, FaceMesh, FastDetector, HeadPose, ModelError,
+    PartShares,
 };
 use crate::geometry::Point;
 use crate::imaging::luma;
 use image::RgbImage;
 use serde::Serialize;
 
-/// What the candidate should do now, most urgent first.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize)]
-#[serde(rename_all = "snake_case", tag = "prompt")]
-pub enum Prompt {
-    #[default]
-    NoFace,
-    SeveralFaces,
-    MoveCloser {
-        cm: u32,
-    },
-    MoveBack {
-        cm: u32,
-    },
-    MoveLeft,
-    MoveRight,
-    MoveUp,
-    MoveDown,
-    LookStraight,
-    TakeOffGlasses,
-    HairOffBrows,
-    CloseLips,
-    TooDark,
-    TooBright,
-    Backlit,
-    UnevenLight,
-    HoldStill,
-}
+mod parts;
+mod prompt;
 
-impl Prompt {
-    /// Same kind of prompt (distance changes do not count as a new prompt).
-    fn same_kind(&self, other: &Prompt) -> bool {
-        std::mem::discriminant(self) == std::mem::discriminant(other)
-    }
-
-    pub fn text(&self) -> Reason {
-        let r = |zh, en| Reason { zh, en };
-        match self {
-            Prompt::NoFace => r("请站到镜头正前方", "please stand in front of the camera"),
-            Prompt::SeveralFaces => r(
-                "请保持画面中只有您一人",
-                "only you should be in the picture",
-            ),
-            Prompt::MoveCloser { .. } => r("请靠近一些", "please come closer"),
-            Prompt::MoveBack { .. } => r("请后退一些", "please step back"),
-            Prompt::MoveLeft => r("请向您的左侧移动", "please move to your left"),
-            Prompt::MoveRight => r("请向您的右侧移动", "please move to your right"),
-            Prompt::MoveUp => r("请抬高一些（站直或调高座椅）", "please come up a little"),
-            Prompt::MoveDown => r("请降低一些", "please come down a little"),
-            Prompt::LookStraight => r("请正视镜头", "please look straight at the camera"),
-            Prompt::TakeOffGlasses => r("请摘下眼镜", "please take off your glasses"),
-            Prompt::HairOffBrows => r(
-                "请整理头发，露出眉毛和眼睛",
-                "please move your hair off your brows and eyes",
-            ),
-            Prompt::CloseLips => r("请自然闭合双唇", "please close your lips"),
-            Prompt::TooDark => r("光线太暗", "too dark"),
-            Prompt::TooBright => r("光线太亮", "too bright"),
-            Prompt::Backlit => r("背后光线太强，请调整位置", "too much light behind you"),
-            Prompt::UnevenLight => r("脸部光线不均，请正对光源", "uneven light on your face"),
-            Prompt::HoldStill => r("很好，请保持不动", "good, hold still"),
-        }
-    }
-}
+use parts::PartsSeen;
+pub use parts::{PartsReading, PartsRequest};
+pub use prompt::Prompt;
 
 /// The camera's geometry, from its profile.
 #[derive(Clone, Copy, Debug)]
@@ -172,7 +116,7 @@ impl FaceRuler {
 pub struct Guidance {
     #[serde(flatten)]
     pub prompt: Prompt,
-    pub text: Reason,
+    pub text: crate::checks::Reason,
     pub distance_cm: Option<f32>,
     pub pose: Option<HeadPose>,
     /// Frames in a row with nothing to fix.
@@ -219,6 +163,8 @@ struct Candidate {
     far_faces: Option<Vec<FaceDetection>>,
     /// The guide would like the still detector to look at the current frame aside.
     far_wanted: bool,
+    /// The face parsing's latest reading of this candidate (hat, fringe, frames, teeth).
+    parts: PartsSeen,
 }
 
 /// Where the candidate's face is in one frame.
@@ -314,6 +260,17 @@ impl LiveGuide {
         std::mem::take(&mut self.seen.far_wanted)
     }
 
+    /// The face the guide would like parsed aside, on the frame just read (see
+    /// [`LiveGuide::far_look_aside`]: the same worker runs both); once asked, None.
+    pub fn wants_parts_look(&mut self) -> Option<PartsRequest> {
+        self.seen.parts.take_request()
+    }
+
+    /// What the face parsing read of a face the guide asked about.
+    pub fn parts_found(&mut self, reading: PartsReading) {
+        self.seen.parts.found(reading);
+    }
+
     /// What the still detector found on a frame the guide asked about.
     pub fn far_faces_found(&mut self, faces: Vec<FaceDetection>) {
         if !faces.is_empty() {
@@ -385,9 +342,10 @@ impl LiveGuide {
             Located::Face(mesh) => mesh,
             Located::NoFace => {
                 self.seen.last_eye = None;
-                // whoever steps up next has their own irises
+                // whoever steps up next has their own irises, hair and hat
                 self.seen.iris_per_eye_span = None;
                 self.seen.frames_with_face = 0;
+                self.seen.parts = PartsSeen::default();
                 return Ok((Prompt::NoFace, None, None, false));
             }
             Located::SeveralFaces => {
@@ -404,6 +362,18 @@ impl LiveGuide {
         self.seen.last_eye = Some((re, le));
         let camera = self.camera.at_width(img.width());
         let distance = self.ruler(img, &mesh)?.distance_cm(&camera);
+        let frame = self.seen.frames_with_face;
+        if self.seen.parts.due(frame) {
+            if self.far_aside {
+                self.seen.parts.ask(PartsRequest {
+                    mesh: mesh.clone(),
+                    frame,
+                });
+            } else {
+                let shares = self.engine.parts(img, &mesh, &mut self.scratch)?;
+                self.seen.parts.found(PartsReading { shares, frame });
+            }
+        }
         let pose = mesh.pose();
         let prompt = self.judge(img, &mesh, distance, pose);
         self.seen.tracked = Some(mesh);
@@ -538,19 +508,29 @@ impl LiveGuide {
         {
             return Prompt::LookStraight;
         }
+        // the face parsing's reading from a moment ago, with the still check's limits
+        let parsed = self.seen.parts.fresh(self.seen.frames_with_face);
+        let over =
+            |share: fn(&PartShares) -> f32, limit: f32| parsed.is_some_and(|p| share(p) > limit);
         if self.glasses_forbidden
-            && measures::bridge_glasses_evidence(img, mesh) > l.max_glasses_evidence
+            && (measures::bridge_glasses_evidence(img, mesh) > l.max_glasses_evidence
+                || over(|p| p.eyeglasses, l.max_parsed_eyeglasses))
         {
             return Prompt::TakeOffGlasses;
         }
         if measures::brow_eye_occlusion(img, mesh, &skin) > l.max_brow_eye_occlusion
             || measures::hair_over_brows(img, mesh, &skin).both > l.max_hair_over_brows
+            || over(|p| p.hair_over_brows, l.max_parsed_hair_over_brows)
         {
             return Prompt::HairOffBrows;
+        }
+        if over(|p| p.hat_above_brows, l.max_parsed_hat) {
+            return Prompt::TakeOffHat;
         }
         // the still check's mouth rules: an open mouth, or teeth between parted lips
         if measures::mouth_gap(mesh) > l.max_mouth_gap
             || measures::teeth_share(img, mesh) > l.max_teeth_share
+            || over(|p| p.mouth_interior, l.max_parsed_mouth_interior)
         {
             return Prompt::CloseLips;
         }

@@ -1,0 +1,120 @@
+//! The face parsing in the live guide. It takes about 100 ms, three frames' time, so it reads
+//! one frame in `PARTS_EVERY`, on the camera worker's side thread, and its reading stands for
+//! the frames after it until `PARTS_FRESH` frames have passed: a hat or a fringe is prompted
+//! live with the still check's own limits, instead of only failing the still.
+
+use crate::engine::{FaceMesh, PartShares};
+
+/// One frame in this many with a face is parsed (half a second at 30 fps).
+const PARTS_EVERY: u32 = 15;
+/// A reading older than this many frames no longer counts (a second at 30 fps): the hat may
+/// be off by now, and a later reading is overdue.
+const PARTS_FRESH: u32 = 2 * PARTS_EVERY;
+
+/// A face to parse: the mesh found on the frame just read, and that frame's number.
+#[derive(Clone, Debug)]
+pub struct PartsRequest {
+    pub mesh: FaceMesh,
+    pub frame: u32,
+}
+
+/// What the parsing read of the face asked about.
+#[derive(Clone, Copy, Debug)]
+pub struct PartsReading {
+    pub shares: PartShares,
+    pub frame: u32,
+}
+
+/// The guide's parsing state for the candidate in view; a new candidate starts afresh.
+#[derive(Debug, Default)]
+pub(super) struct PartsSeen {
+    latest: Option<PartsReading>,
+    /// A request the worker has not taken yet.
+    request: Option<PartsRequest>,
+    /// The frame of the last request, answered or not: the next is due `PARTS_EVERY` later.
+    asked: Option<u32>,
+}
+
+impl PartsSeen {
+    /// Whether frame `frame` (counted from the candidate's first) should be parsed.
+    pub(super) fn due(&self, frame: u32) -> bool {
+        self.asked
+            .is_none_or(|asked| frame.wrapping_sub(asked) >= PARTS_EVERY)
+    }
+
+    pub(super) fn ask(&mut self, request: PartsRequest) {
+        self.asked = Some(request.frame);
+        self.request = Some(request);
+    }
+
+    pub(super) fn take_request(&mut self) -> Option<PartsRequest> {
+        self.request.take()
+    }
+
+    pub(super) fn found(&mut self, reading: PartsReading) {
+        self.asked.get_or_insert(reading.frame);
+        // a late answer never replaces a newer one
+        if self
+            .latest
+            .is_none_or(|l| reading.frame.wrapping_sub(l.frame) < u32::MAX / 2)
+        {
+            self.latest = Some(reading);
+        }
+    }
+
+    /// The latest reading, while it is fresh at frame `now`.
+    pub(super) fn fresh(&self, now: u32) -> Option<&PartShares> {
+        self.latest
+            .as_ref()
+            .filter(|l| now.wrapping_sub(l.frame) <= PARTS_FRESH)
+            .map(|l| &l.shares)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn reading(frame: u32, hat: f32) -> PartsReading {
+        PartsReading {
+            shares: PartShares {
+                hat_above_brows: hat,
+                ..Default::default()
+            },
+            frame,
+        }
+    }
+
+    #[test]
+    fn a_reading_counts_until_it_is_stale_and_parsing_comes_round_again() {
+        let mut seen = PartsSeen::default();
+        assert!(seen.due(1), "the first face is parsed at once");
+        assert!(seen.fresh(1).is_none());
+        seen.found(reading(1, 0.5));
+        assert!(!seen.due(2));
+        assert!(seen.due(1 + PARTS_EVERY));
+        assert_eq!(seen.fresh(30).map(|p| p.hat_above_brows), Some(0.5));
+        assert!(seen.fresh(1 + PARTS_FRESH + 1).is_none(), "stale");
+    }
+
+    #[test]
+    fn a_late_answer_does_not_replace_a_newer_one() {
+        let mut seen = PartsSeen::default();
+        seen.found(reading(20, 0.0));
+        seen.found(reading(5, 0.6));
+        assert_eq!(seen.fresh(21).map(|p| p.hat_above_brows), Some(0.0));
+    }
+
+    #[test]
+    fn a_request_is_handed_over_once() {
+        let mut seen = PartsSeen::default();
+        let mesh = FaceMesh {
+            points: Vec::new(),
+            presence: 1.0,
+        };
+        seen.ask(PartsRequest { mesh, frame: 3 });
+        assert!(!seen.due(4));
+        assert_eq!(seen.take_request().map(|r| r.frame), Some(3));
+        assert!(seen.take_request().is_none());
+    }
+}
