@@ -366,3 +366,37 @@ fn staff_see_the_dashboard_and_nothing_else_and_reviewers_see_both() {
     );
     assert_eq!(call(&hub, "GET", "/api/v1/stats", Some(&demoted)).0, 200);
 }
+
+#[test]
+fn a_staff_login_made_on_the_command_line_lands_on_the_dashboard() {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+    let data = common::hubs::fresh_dir("hubs", "dashboard-cli");
+    let mut add = Command::new(env!("CARGO_BIN_EXE_kiosk"))
+        .args(["hub", "--data"])
+        .arg(&data)
+        .args(["add-staff", "--user", "staff-cli"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    add.stdin
+        .take()
+        .unwrap()
+        .write_all(b"correct horse battery\n")
+        .unwrap();
+    let out = add.wait_with_output().unwrap();
+    assert!(out.status.success());
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(said.contains("staff login staff-cli set"), "{said}");
+
+    let hub = TestHub::start_in(data, 0);
+    let staff = login(&hub, "staff-cli");
+    let (status, location, _) = call(&hub, "GET", "/review", Some(&staff));
+    assert_eq!((status, location.as_str()), (303, "/dashboard"));
+    assert_eq!(call(&hub, "GET", "/api/v1/stats", Some(&staff)).0, 200);
+    assert_eq!(
+        call(&hub, "GET", "/api/v1/review/queue", Some(&staff)).0,
+        403
+    );
+}
