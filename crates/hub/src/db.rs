@@ -109,7 +109,7 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE kiosks ADD COLUMN outbox_oldest_at INTEGER;
     ALTER TABLE kiosks ADD COLUMN outbox_reported_at INTEGER;
     CREATE INDEX records_by_capture_time ON records(captured_at, kiosk_id);
-    CREATE INDEX records_by_review_time ON records(reviewed_at, state, kiosk_id);
+    CREATE INDEX records_by_decision_time ON records(state, reviewed_at, kiosk_id);
     "#,
 ];
 

@@ -4,7 +4,7 @@
 //! is read here.
 //!
 //! Every query is bounded by the window (the last [`WINDOW_HOURS`] hours) and answered from an
-//! index (`records_by_capture_time`, `records_by_review_time`, `records_by_state`), so the
+//! index (`records_by_capture_time`, `records_by_decision_time`, `records_by_state`), so the
 //! figures stay cheap while the table grows to a province's hundred thousand records; the
 //! `tests` below hold the query plans to that.
 
@@ -467,14 +467,20 @@ mod tests {
             s.hourly.len()
         );
         assert_eq!(s.hourly.iter().map(|h| h.collected).sum::<i64>(), 50_000);
-        for sql in [
-            "SELECT captured_at / 3600000 AS hour, kiosk_id, COUNT(*) FROM records
+        // each query reads only its window's range of an index: the capture or decision time
+        // bounds it, not the state alone (which would read every decision ever made)
+        for (sql, range) in [
+            ("SELECT captured_at / 3600000 AS hour, kiosk_id, COUNT(*) FROM records
              WHERE captured_at >= 0 AND captured_at < 1 GROUP BY hour, kiosk_id ORDER BY hour, kiosk_id",
-            "SELECT kiosk_id, state = 'approved', COUNT(*) FROM records
+             "COVERING INDEX records_by_capture_time (captured_at>? AND captured_at<?)"),
+            ("SELECT kiosk_id, state = 'approved', COUNT(*) FROM records
              WHERE reviewed_at >= 0 AND state IN ('approved', 'rejected') GROUP BY kiosk_id, state",
-            "SELECT COUNT(*) FROM records WHERE state = 'pending_review'",
-            "SELECT j.value, COUNT(*) AS n FROM records r, json_each(r.reasons) j
+             "COVERING INDEX records_by_decision_time (state=? AND reviewed_at>?)"),
+            ("SELECT COUNT(*) FROM records WHERE state = 'pending_review'",
+             "COVERING INDEX records_by_state (state=?)"),
+            ("SELECT j.value, COUNT(*) AS n FROM records r, json_each(r.reasons) j
              WHERE r.reviewed_at >= 0 AND r.state = 'rejected' GROUP BY j.value ORDER BY n DESC LIMIT 5",
+             "INDEX records_by_decision_time (state=? AND reviewed_at>?)"),
         ] {
             let mut stmt = db.conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).expect("plan");
             let plan: Vec<String> = stmt
@@ -489,8 +495,11 @@ mod tests {
                 .filter(|d| matches!(d.split_whitespace().nth(1), Some("records" | "r")))
                 .collect();
             assert!(
-                !on_records.is_empty() && on_records.iter().all(|d| d.starts_with("SEARCH")),
-                "a scan of the whole records table in {sql}: {plan:?}"
+                !on_records.is_empty()
+                    && on_records
+                        .iter()
+                        .all(|d| d.starts_with("SEARCH") && d.ends_with(range)),
+                "not only the window's range of an index ({range}) in {sql}: {plan:?}"
             );
         }
     }
