@@ -147,6 +147,8 @@ fn staff_watch_the_collection_day_live_in_the_browser() {
     );
     browser.go(&format!("{}/dashboard", hub.url));
     browser.wait_for("document.querySelector('#user')");
+    let shots = fresh_dir("dashboard", "screens");
+    browser.screenshot(&shots.join("login.png"));
     browser.type_into("#user", "staff-d");
     browser.type_into("#password", "correct horse battery");
     browser.click("#login");
@@ -188,7 +190,6 @@ fn staff_watch_the_collection_day_live_in_the_browser() {
         "a candidate number on the page"
     );
 
-    let shots = fresh_dir("dashboard", "screens");
     browser.screenshot(&shots.join("dashboard.png"));
 
     // the page redraws by itself: 25 more records at the first kiosk, its backlog emptied
