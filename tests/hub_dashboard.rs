@@ -302,6 +302,31 @@ fn staff_see_the_dashboard_and_nothing_else_and_reviewers_see_both() {
     let (status, _, page) = call(&hub, "GET", "/dashboard", Some(&staff));
     assert_eq!(status, 200);
     assert!(page.contains("/api/v1/stats"));
+    // drawn by its own inline script, nothing fetched from anywhere but the hub
+    assert!(
+        !page.contains("https://") && !page.contains("<script src"),
+        "an outside resource"
+    );
+    let policy = runtime().block_on(async {
+        reqwest::Client::new()
+            .get(format!("{}/dashboard", hub.url))
+            .header("Cookie", &staff)
+            .send()
+            .await
+            .unwrap()
+            .headers()["content-security-policy"]
+            .to_str()
+            .unwrap()
+            .to_owned()
+    });
+    for rule in [
+        "default-src 'none'",
+        "connect-src 'self'",
+        "script-src 'sha256-",
+    ] {
+        assert!(policy.contains(rule), "{rule} not in {policy}");
+    }
+    assert!(!policy.contains("unsafe-inline"), "{policy}");
     assert_eq!(call(&hub, "GET", "/api/v1/stats", Some(&staff)).0, 200);
     // and nothing of the review: the page sends them to their dashboard, the API refuses
     let (status, location, _) = call(&hub, "GET", "/review", Some(&staff));
