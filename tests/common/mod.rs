@@ -12,6 +12,7 @@ use image::{Rgb, RgbImage};
 use std::path::PathBuf;
 use std::sync::OnceLock;
 
+pub mod browser;
 pub mod bucket;
 pub mod hubs;
 

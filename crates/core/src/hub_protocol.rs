@@ -330,9 +330,92 @@ pub struct KioskIdentity {
     pub name: String,
 }
 
+/// The header on every kiosk request that tells the hub how the kiosk's outbox stands, for
+/// the collection-day dashboard: `X-Kiosk-Outbox: pending=3, oldest-age-s=125, quarantined=0`.
+/// The oldest record's age is a duration, not a time, so a kiosk's wrong clock cannot move it.
+/// Optional both ways: a hub ignores a header it cannot read (it never fails a request over
+/// it), and an older kiosk simply sends none.
+pub const OUTBOX_HEADER: &str = "x-kiosk-outbox";
+
+/// What [`OUTBOX_HEADER`] carries.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct OutboxReport {
+    /// Records waiting to go to the hub.
+    pub pending: u32,
+    /// Seconds since the oldest waiting record was captured (0 with nothing waiting).
+    pub oldest_age_s: u32,
+    /// Records the hub refused, kept on the kiosk for staff.
+    pub quarantined: u32,
+}
+
+impl OutboxReport {
+    pub fn to_header(&self) -> String {
+        format!(
+            "pending={}, oldest-age-s={}, quarantined={}",
+            self.pending, self.oldest_age_s, self.quarantined
+        )
+    }
+
+    /// Reads a header value; None unless `pending` is there and every known field is a
+    /// number. Unknown fields are skipped, so a newer kiosk may add some.
+    pub fn parse(value: &str) -> Option<Self> {
+        if value.len() > 256 {
+            return None;
+        }
+        let mut report = OutboxReport::default();
+        let mut has_pending = false;
+        for field in value.split(',') {
+            let (name, number) = field.split_once('=')?;
+            let slot = match name.trim() {
+                "pending" => {
+                    has_pending = true;
+                    &mut report.pending
+                }
+                "oldest-age-s" => &mut report.oldest_age_s,
+                "quarantined" => &mut report.quarantined,
+                _ => continue,
+            };
+            *slot = number.trim().parse().ok()?;
+        }
+        if report.pending == 0 {
+            report.oldest_age_s = 0;
+        }
+        has_pending.then_some(report)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_outbox_report_round_trips_and_bad_ones_are_not_read() {
+        let r = OutboxReport {
+            pending: 3,
+            oldest_age_s: 125,
+            quarantined: 1,
+        };
+        assert_eq!(OutboxReport::parse(&r.to_header()), Some(r));
+        // a newer kiosk's extra field is skipped; spaces do not matter
+        assert_eq!(
+            OutboxReport::parse("pending=2,oldest-age-s= 9 , newer=x"),
+            Some(OutboxReport {
+                pending: 2,
+                oldest_age_s: 9,
+                quarantined: 0
+            })
+        );
+        for bad in [
+            "",
+            "quarantined=1",
+            "pending=-1",
+            "pending=3, oldest-age-s=old",
+            "pending",
+        ] {
+            assert_eq!(OutboxReport::parse(bad), None, "{bad:?}");
+        }
+        assert_eq!(OutboxReport::parse(&"pending=1,".repeat(100)), None);
+    }
 
     #[test]
     fn reason_codes_are_unique_and_round_trip_through_json() {

@@ -1,11 +1,13 @@
 //! Authentication runs before anything of a request is parsed: these layers sit in front of
-//! the routes that need a kiosk, a reviewer or an administrator, so a stranger's request gets
-//! 401 (or 403) and its query, JSON or multipart body is never read.
+//! the routes that need a kiosk, a reviewer, an administrator or any login (the dashboard's
+//! figures), so a stranger's request gets 401 (or 403) and its query, JSON or multipart body
+//! is never read.
 
-use super::{api, web, ApiError, Hub};
+use super::{api, blocking, web, ApiError, Hub};
 use axum::extract::{Request, State};
 use axum::middleware::Next;
 use axum::response::Response;
+use capture_core::hub_protocol::{OutboxReport, OUTBOX_HEADER};
 use std::sync::Arc;
 
 /// The kiosk a request's token names; handlers behind [`require_kiosk`] take it as an
@@ -22,7 +24,34 @@ pub(super) async fn require_kiosk(
     next: Next,
 ) -> Result<Response, ApiError> {
     let (id, name) = api::kiosk(&hub, request.headers()).await?;
+    // only now, with the kiosk known, is its outbox header read; one that cannot be read is
+    // ignored (it is for the dashboard; the request itself must not fail over it)
+    let outbox = request
+        .headers()
+        .get(OUTBOX_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(OutboxReport::parse);
+    let seen = id.clone();
+    if let Err(e) = blocking(&hub, move |h| {
+        Ok(h.db().kiosk_seen(&seen, outbox, capture_store::now_ms())?)
+    })
+    .await
+    {
+        tracing::warn!(target: "hub", kiosk = %id, error = %e.message, "cannot note the kiosk's contact");
+    }
     request.extensions_mut().insert(AuthedKiosk { id, name });
+    Ok(next.run(request).await)
+}
+
+/// Any login, reviewer or staff (the dashboard's figures); handlers take the
+/// [`super::db::Reviewer`] as an `Extension`.
+pub(super) async fn require_account(
+    State(hub): State<Arc<Hub>>,
+    mut request: Request,
+    next: Next,
+) -> Result<Response, ApiError> {
+    let account = web::account(&hub, request.headers()).await?;
+    request.extensions_mut().insert(account);
     Ok(next.run(request).await)
 }
 

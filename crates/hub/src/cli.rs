@@ -84,7 +84,15 @@ enum HubAdmin {
         #[arg(long)]
         admin: bool,
     },
-    /// Remove a reviewer and end their sessions (their past decisions keep their name).
+    /// Add a staff login for the collection-day dashboard (counts only: no photos, names or
+    /// review), or reset its password (which logs it out everywhere); the password is read
+    /// from standard input. A reviewer of that name becomes staff.
+    AddStaff {
+        #[arg(long)]
+        user: String,
+    },
+    /// Remove a reviewer or staff login and end its sessions (past decisions keep the name).
+    #[command(visible_alias = "remove-staff")]
     RemoveReviewer {
         #[arg(long)]
         user: String,
@@ -214,12 +222,8 @@ pub fn run(a: HubArgs) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Some(HubAdmin::AddReviewer { user, admin }) => {
-            let mut password = String::new();
-            std::io::stdin().lock().read_line(&mut password)?;
-            let password = password.trim_end_matches(['\r', '\n']);
-            if password.chars().count() < 8 {
-                bail!("the password must be at least 8 characters (read from standard input)");
-            }
+            let password = read_password()?;
+            let password = password.as_str();
             let user = user.trim();
             let ended = hub.db().session_count(user)?;
             hub.db().add_reviewer(user, password, admin)?;
@@ -234,11 +238,26 @@ pub fn run(a: HubArgs) -> Result<ExitCode> {
             ));
             Ok(ExitCode::SUCCESS)
         }
+        Some(HubAdmin::AddStaff { user }) => {
+            let password = read_password()?;
+            let user = user.trim();
+            let ended = hub.db().session_count(user)?;
+            hub.db().add_staff(user, &password)?;
+            say(format!(
+                "staff login {user} set (the dashboard only){}",
+                if ended > 0 {
+                    format!("; {ended} open sessions ended")
+                } else {
+                    String::new()
+                }
+            ));
+            Ok(ExitCode::SUCCESS)
+        }
         Some(HubAdmin::RemoveReviewer { user }) => {
             let user = user.trim();
             let ended = hub.db().session_count(user)?;
             if !hub.db().remove_reviewer(user)? {
-                bail!("no reviewer named {user:?}");
+                bail!("no reviewer or staff login named {user:?}");
             }
             say(format!(
                 "reviewer {user} removed; {ended} open sessions ended"
@@ -345,6 +364,17 @@ pub fn run(a: HubArgs) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+/// A login's password, one line from standard input.
+fn read_password() -> Result<String> {
+    let mut password = String::new();
+    std::io::stdin().lock().read_line(&mut password)?;
+    let password = password.trim_end_matches(['\r', '\n']);
+    if password.chars().count() < 8 {
+        bail!("the password must be at least 8 characters (read from standard input)");
+    }
+    Ok(password.to_owned())
 }
 
 async fn shutdown_signal() {

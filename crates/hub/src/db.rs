@@ -15,8 +15,10 @@ use std::path::Path;
 
 mod ownership;
 mod reviewers;
+mod stats;
 pub use ownership::KioskStatuses;
-pub use reviewers::verify_password;
+pub use reviewers::{verify_password, Role};
+pub use stats::{DayStats, KioskDay, SILENT_AFTER_MS};
 
 const MIGRATIONS: &[&str] = &[
     r#"
@@ -96,6 +98,19 @@ const MIGRATIONS: &[&str] = &[
     );
     ALTER TABLE records ADD COLUMN purged_at INTEGER;
     "#,
+    // 5: the collection-day dashboard (`stats.rs`): a login's role (reviewer, or staff who see
+    // the dashboard only), each kiosk's last contact and outbox figures, and the indexes that
+    // keep the day's figures cheap on a large table
+    r#"
+    ALTER TABLE reviewers ADD COLUMN role TEXT NOT NULL DEFAULT 'reviewer';
+    ALTER TABLE kiosks ADD COLUMN last_seen_at INTEGER;
+    ALTER TABLE kiosks ADD COLUMN outbox_pending INTEGER;
+    ALTER TABLE kiosks ADD COLUMN outbox_quarantined INTEGER;
+    ALTER TABLE kiosks ADD COLUMN outbox_oldest_at INTEGER;
+    ALTER TABLE kiosks ADD COLUMN outbox_reported_at INTEGER;
+    CREATE INDEX records_by_capture_time ON records(captured_at, kiosk_id);
+    CREATE INDEX records_by_decision_time ON records(state, reviewed_at, kiosk_id);
+    "#,
 ];
 
 /// The name suffix of a record's `n`th document photo: the photo `SHARD/KEY.jpg` has its
@@ -127,10 +142,12 @@ pub fn new_secret(prefix: &str) -> Result<String, StoreError> {
     ))
 }
 
+/// A logged-in account: a reviewer (maybe an administrator) or staff (the dashboard only).
 #[derive(Clone, Debug)]
 pub struct Reviewer {
     pub user: String,
     pub is_admin: bool,
+    pub role: Role,
 }
 
 /// A stored record as the hub needs it for idempotency and decisions.

@@ -6,6 +6,7 @@ mod api;
 mod auth;
 mod bucket;
 pub mod cli;
+mod dashboard;
 pub mod db;
 mod duplicates;
 mod headers;
@@ -82,6 +83,8 @@ pub struct Hub {
     decode_slots: tokio::sync::Semaphore,
     /// Submissions being received at once (each holds up to `max_body_bytes`).
     upload_slots: tokio::sync::Semaphore,
+    /// The dashboard's figures, computed at most once per `dashboard::FRESH`.
+    stats: dashboard::StatsCache,
 }
 
 /// An answer that is not a success: a status and a message a person can act on.
@@ -173,6 +176,7 @@ impl Hub {
             login_guard: login_guard::LoginGuard::new(),
             decode_slots: tokio::sync::Semaphore::new(2),
             upload_slots: tokio::sync::Semaphore::new(16),
+            stats: dashboard::StatsCache::default(),
         }))
     }
 
@@ -195,6 +199,7 @@ impl Hub {
     pub fn router(self: &Arc<Self>) -> axum::Router {
         api::routes(self)
             .merge(web::routes(self))
+            .merge(dashboard::routes(self))
             // the document promises an ErrorBody for every 404, also for a path no route has
             // (e.g. an empty record id)
             .fallback(|| async {

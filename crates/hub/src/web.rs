@@ -1,7 +1,7 @@
 //! The reviewers' side: login with a password (argon2), a session cookie, the review page and
 //! its JSON API (queue, photo, decision), plus the admin routes for kiosks and rosters.
 
-use super::db::{verify_password, Refusal, Reviewer};
+use super::db::{verify_password, Refusal, Reviewer, Role};
 use super::{blocking, ApiError, Hub, PeerAddr};
 use axum::extract::{Extension, Form, Path, Query, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
@@ -64,8 +64,9 @@ fn session_secret(headers: &HeaderMap) -> Option<String> {
         .find(|s| !s.is_empty())
 }
 
-pub(super) async fn reviewer(hub: &Arc<Hub>, headers: &HeaderMap) -> Result<Reviewer, ApiError> {
-    let unauthorised = || ApiError::new(StatusCode::UNAUTHORIZED, "log in as a reviewer first");
+/// The account a session cookie names, whatever its role (reviewer or staff).
+pub(super) async fn account(hub: &Arc<Hub>, headers: &HeaderMap) -> Result<Reviewer, ApiError> {
+    let unauthorised = || ApiError::new(StatusCode::UNAUTHORIZED, "log in first");
     let secret = session_secret(headers).ok_or_else(unauthorised)?;
     blocking(hub, move |h| {
         h.db()
@@ -73,6 +74,20 @@ pub(super) async fn reviewer(hub: &Arc<Hub>, headers: &HeaderMap) -> Result<Revi
             .ok_or_else(unauthorised)
     })
     .await
+}
+
+/// A reviewer's session: a staff login (the dashboard only) is refused with 403.
+pub(super) async fn reviewer(hub: &Arc<Hub>, headers: &HeaderMap) -> Result<Reviewer, ApiError> {
+    let r = account(hub, headers)
+        .await
+        .map_err(|_| ApiError::new(StatusCode::UNAUTHORIZED, "log in as a reviewer first"))?;
+    if r.role != Role::Reviewer {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "this login opens the collection-day dashboard only; reviewing needs a reviewer's login",
+        ));
+    }
+    Ok(r)
 }
 
 pub(super) async fn admin(hub: &Arc<Hub>, headers: &HeaderMap) -> Result<Reviewer, ApiError> {
@@ -87,7 +102,11 @@ pub(super) async fn admin(hub: &Arc<Hub>, headers: &HeaderMap) -> Result<Reviewe
 }
 
 /// A page with its own Content-Security-Policy (computed once per page).
-fn page(html: String, policy: &'static std::sync::OnceLock<String>, source: &str) -> Response {
+pub(super) fn page(
+    html: String,
+    policy: &'static std::sync::OnceLock<String>,
+    source: &str,
+) -> Response {
     let policy = policy.get_or_init(|| super::headers::page_policy(source));
     let mut response = Html(html).into_response();
     if let Ok(v) = HeaderValue::from_str(policy) {
@@ -228,11 +247,13 @@ async fn logout(State(hub): State<Arc<Hub>>, headers: HeaderMap) -> Result<Respo
 }
 
 async fn review_page(State(hub): State<Arc<Hub>>, headers: HeaderMap) -> Response {
-    match reviewer(&hub, &headers).await {
-        Ok(_) => {
+    match account(&hub, &headers).await {
+        Ok(r) if r.role == Role::Reviewer => {
             static POLICY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
             page(REVIEW_PAGE.to_owned(), &POLICY, REVIEW_PAGE)
         }
+        // staff land here after logging in (and from `/`): their page is the dashboard
+        Ok(_) => Redirect::to("/dashboard").into_response(),
         Err(_) => Redirect::to("/login").into_response(),
     }
 }

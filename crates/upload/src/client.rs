@@ -6,7 +6,8 @@
 use super::progress::{drain_allowance, Progress, ProgressBody};
 use capture_core::hub_protocol::KioskIdentity;
 use capture_core::hub_protocol::{
-    ErrorBody, RecordMeta, RecordStatus, RosterEntry, StatusQuery, SubmitReply,
+    ErrorBody, OutboxReport, RecordMeta, RecordStatus, RosterEntry, StatusQuery, SubmitReply,
+    OUTBOX_HEADER,
 };
 use reqwest::{multipart, RequestBuilder, StatusCode, Url};
 use serde::de::DeserializeOwned;
@@ -88,6 +89,9 @@ pub struct HubClient {
     base: Url,
     token: String,
     patience: Duration,
+    /// How the outbox stood when the uploader last looked, sent with every request
+    /// (`OUTBOX_HEADER`) so the hub's dashboard sees each kiosk's backlog; shared by clones.
+    outbox: Arc<std::sync::Mutex<Option<OutboxReport>>>,
 }
 
 fn is_loopback(url: &Url) -> bool {
@@ -159,7 +163,13 @@ impl HubClient {
             base,
             token: link.token.trim().to_owned(),
             patience,
+            outbox: Arc::default(),
         })
+    }
+
+    /// The outbox figures the next requests carry.
+    pub fn report_outbox(&self, report: OutboxReport) {
+        *self.outbox.lock().unwrap_or_else(|p| p.into_inner()) = Some(report);
     }
 
     fn url(&self, path: &str) -> Result<Url, HubError> {
@@ -177,6 +187,11 @@ impl HubClient {
         progress: Option<Arc<Progress>>,
         body_len: u64,
     ) -> Result<T, HubError> {
+        let outbox = *self.outbox.lock().unwrap_or_else(|p| p.into_inner());
+        let req = match outbox {
+            Some(report) => req.header(OUTBOX_HEADER, report.to_header()),
+            None => req,
+        };
         let started = Instant::now();
         let deadline = || match &progress {
             Some(p) => p.deadline(self.patience),

@@ -7,7 +7,7 @@
 //! the next start voids, and the hub's idempotency absorbs the resend.
 
 use super::client::{HubClient, HubError, HubLink, DEFAULT_PATIENCE};
-use capture_core::hub_protocol::RecordStatus;
+use capture_core::hub_protocol::{OutboxReport, RecordStatus};
 use capture_core::queue::retry_delay;
 use capture_store::{now_ms, Store, StoreError};
 use std::path::PathBuf;
@@ -99,6 +99,8 @@ impl Worker {
             return Ok(Step::Idle);
         };
         let id = row.capture_id;
+        // the record being sent still counts: it is not at the hub until the hub says so
+        self.report_outbox();
         let Some((meta, photo, report)) = self.store.upload_payload(&id)? else {
             self.store
                 .quarantine(&id, "the photo is missing from the kiosk's database")?;
@@ -174,9 +176,40 @@ impl Worker {
         }
     }
 
+    /// Hands the outbox's figures to the client, which sends them with its next requests
+    /// (the hub's dashboard shows each kiosk's backlog). A failure to read them is logged and
+    /// the upload goes on: the figures are for people watching, no record depends on them.
+    fn report_outbox(&self) {
+        match self.store.queue_status() {
+            Ok(q) => {
+                let clamp = |n: i64| u32::try_from(n.max(0)).unwrap_or(u32::MAX);
+                let age_ms = q.oldest_pending_ms.map_or(0, |t| now_ms() - t);
+                self.client.report_outbox(OutboxReport {
+                    pending: clamp(q.pending),
+                    oldest_age_s: clamp(age_ms / 1000),
+                    quarantined: clamp(q.quarantined),
+                });
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot read the outbox's figures for the hub")
+            }
+        }
+    }
+
+    /// Tells the hub this kiosk is alive and how its outbox stands (`GET /api/v1/kiosk` with
+    /// the outbox header), so a kiosk with nothing to send is not taken for a lost one. A
+    /// failure is only logged: the hub being away is the uploader's business, handled there.
+    pub async fn heartbeat(&mut self) {
+        self.report_outbox();
+        if let Err(e) = self.client.whoami().await {
+            tracing::debug!(error = %e, "heartbeat to the hub failed");
+        }
+    }
+
     /// Asks the hub about records whose review may have changed; returns how many changed.
     /// With `all`, goes on until every such record was asked once.
     pub async fn refresh_reviews(&mut self, all: bool) -> Result<u64, StoreError> {
+        self.report_outbox();
         let mut updated = 0;
         let mut asked = std::collections::HashSet::new();
         loop {
@@ -249,6 +282,10 @@ impl Worker {
         }
         report.reviews_updated = self.refresh_reviews(true).await?;
         report.purged = self.purge()? as u64;
+        // with the hub away this would only wait for another refused connection
+        if self.outage == 0 {
+            self.heartbeat().await;
+        }
         report.pending_left = self.store.queue_status()?.pending;
         report.last_error = self.last_error.clone();
         report.seconds = started.elapsed().as_secs_f64();
@@ -259,17 +296,32 @@ impl Worker {
     /// do (woken early by `wake`, e.g. right after a submit), pauses while the hub is away.
     pub async fn run(&mut self, wake: &Notify, stop: &AtomicBool) {
         let mut housekeeping_due = Instant::now();
+        // records went (or were refused) since the hub last heard the outbox's figures
+        let mut moved_since_heartbeat = false;
         while !stop.load(Ordering::SeqCst) {
             if Instant::now() >= housekeeping_due {
                 if let Err(e) = self.refresh_reviews(false).await.and_then(|_| self.purge()) {
                     tracing::error!(error = %e, "uploader housekeeping failed");
                 }
+                self.heartbeat().await;
+                moved_since_heartbeat = false;
                 housekeeping_due = Instant::now() + self.policy.housekeeping_every;
             }
             let until_housekeeping = housekeeping_due.saturating_duration_since(Instant::now());
             let wait = match self.step().await {
-                Ok(Step::Sent | Step::Retried | Step::Quarantined) => continue,
+                Ok(Step::Sent | Step::Quarantined) => {
+                    moved_since_heartbeat = true;
+                    continue;
+                }
+                Ok(Step::Retried) => continue,
                 Ok(Step::HubAway(wait)) => wait,
+                Ok(Step::Idle) if moved_since_heartbeat => {
+                    // the last request said the record just sent was still waiting: the hub
+                    // hears the emptied outbox now, not at the next housekeeping
+                    self.heartbeat().await;
+                    moved_since_heartbeat = false;
+                    continue;
+                }
                 Ok(Step::Idle) => match self.store.next_due_at() {
                     Ok(Some(due)) => {
                         Duration::from_millis((due - now_ms()).clamp(10, 60_000) as u64)

@@ -1,4 +1,5 @@
-//! Reviewers: argon2 password hashes, checks done off the database lock, login sessions.
+//! Logins (reviewers and staff): argon2 password hashes, checks done off the database lock,
+//! login sessions.
 
 use super::{digest_hex, new_secret, HubDb, Reviewer};
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
@@ -39,6 +40,35 @@ pub fn verify_password(stored: Option<&str>, password: &str) -> bool {
     ok && real
 }
 
+/// What a login may open. Reviewers see candidates' photos and names; the college's staff
+/// running the collection day see only the dashboard's counts, so their accounts are kept
+/// apart from reviewers' rather than being reviewers who are asked not to look.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Role {
+    /// The review page and its API, and the dashboard (nothing there they cannot see already).
+    Reviewer,
+    /// The dashboard and `/api/v1/stats` only.
+    Staff,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Reviewer => "reviewer",
+            Role::Staff => "staff",
+        }
+    }
+
+    /// A stored role; anything unknown is read as the lesser one, staff, so a row a newer hub
+    /// wrote cannot open photos to an account it did not mean to.
+    pub fn parse(s: &str) -> Role {
+        match s {
+            "reviewer" => Role::Reviewer,
+            _ => Role::Staff,
+        }
+    }
+}
+
 impl HubDb {
     pub fn add_reviewer(
         &self,
@@ -46,6 +76,25 @@ impl HubDb {
         password: &str,
         is_admin: bool,
     ) -> Result<(), StoreError> {
+        self.add_account(user, password, Role::Reviewer, is_admin)
+    }
+
+    /// Adds a staff account (the dashboard only) or resets its password; an existing
+    /// reviewer of that name becomes staff, and every session of theirs ends.
+    pub fn add_staff(&self, user: &str, password: &str) -> Result<(), StoreError> {
+        self.add_account(user, password, Role::Staff, false)
+    }
+
+    /// Adds a login or resets it (password, role, administrator), ending its sessions. Staff
+    /// are never administrators.
+    pub fn add_account(
+        &self,
+        user: &str,
+        password: &str,
+        role: Role,
+        is_admin: bool,
+    ) -> Result<(), StoreError> {
+        let is_admin = is_admin && role == Role::Reviewer;
         let mut salt = [0u8; 16];
         getrandom::fill(&mut salt).map_err(|e| StoreError::Crypto(e.to_string()))?;
         let salt = SaltString::encode_b64(&salt).map_err(|e| StoreError::Crypto(e.to_string()))?;
@@ -55,15 +104,20 @@ impl HubDb {
             .to_string();
         let tx = self.conn.unchecked_transaction()?;
         tx.execute(
-            "INSERT INTO reviewers (user, password_hash, is_admin, created_at) VALUES (?1, ?2, ?3, ?4)
-             ON CONFLICT(user) DO UPDATE SET password_hash = excluded.password_hash, is_admin = excluded.is_admin",
-            params![user, hash, is_admin, now_ms()],
+            "INSERT INTO reviewers (user, password_hash, is_admin, created_at, role) VALUES (?1, ?2, ?3, ?4, ?5)
+             ON CONFLICT(user) DO UPDATE SET password_hash = excluded.password_hash, is_admin = excluded.is_admin,
+                                            role = excluded.role",
+            params![user, hash, is_admin, now_ms(), role.as_str()],
         )?;
         // a reset password (lost, shared, or a reviewer leaving) ends every session opened
         // with the old one, in the same commit
         tx.execute("DELETE FROM web_sessions WHERE user = ?1", params![user])?;
         tx.commit()?;
-        self.event("admin", "set_reviewer", None, user)?;
+        let action = match role {
+            Role::Reviewer => "set_reviewer",
+            Role::Staff => "set_staff",
+        };
+        self.event("admin", action, None, user)?;
         Ok(())
     }
 
@@ -123,13 +177,17 @@ impl HubDb {
         Ok(self
             .conn
             .query_row(
-                "SELECT r.user, r.is_admin FROM web_sessions s JOIN reviewers r ON r.user = s.user
+                "SELECT r.user, r.is_admin, r.role FROM web_sessions s JOIN reviewers r ON r.user = s.user
                  WHERE s.token_sha256 = ?1 AND s.expires_at > ?2",
                 params![digest_hex(secret.as_bytes()), now_ms()],
                 |r| {
+                    let role: String = r.get(2)?;
+                    let role = Role::parse(&role);
                     Ok(Reviewer {
                         user: r.get(0)?,
-                        is_admin: r.get(1)?,
+                        // an administrator's powers go with the reviewer's role only
+                        is_admin: r.get::<_, bool>(1)? && role == Role::Reviewer,
+                        role,
                     })
                 },
             )
