@@ -8,6 +8,7 @@ mod camera_sim;
 mod cli;
 mod cli_camera;
 mod cli_reader;
+mod deploy;
 mod engine_checks;
 mod eval_checks;
 mod hub;

@@ -6,6 +6,7 @@ mod api;
 mod auth;
 mod bucket;
 pub mod cli;
+pub mod config;
 pub mod db;
 mod duplicates;
 mod headers;
