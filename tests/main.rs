@@ -9,6 +9,7 @@ mod cli;
 mod cli_camera;
 mod cli_reader;
 mod dashboard_page;
+mod deploy;
 mod engine_checks;
 mod eval_checks;
 mod hub;

@@ -21,6 +21,7 @@ use anyhow::{bail, Context, Result};
 use capture_kiosk::catalog::{Catalog, DataKind};
 use capture_kiosk::engine::FaceEngine;
 use capture_kiosk::imaging::{decode_image, DecodeLimits};
+use capture_kiosk::kiosk::config::{self, KioskConfig};
 use clap::{Parser, Subcommand};
 use image::RgbImage;
 use std::path::{Path, PathBuf};
@@ -33,6 +34,10 @@ use std::process::ExitCode;
     about = "Exam ID-photo capture kiosk: checks, photo maker, print sheets"
 )]
 pub struct Cli {
+    /// The site's settings (kiosk.toml); default /etc/capture-kiosk/kiosk.toml when it exists.
+    /// Flags given here override the file.
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
     /// Extra specs/ and profiles/ folders to load beside the shipped ones.
     #[arg(long, global = true, value_name = "DIR")]
     data_dir: Option<PathBuf>,
@@ -48,9 +53,15 @@ pub struct Cli {
     /// A landscape screen (1920×1080) instead of portrait (1080×1920).
     #[arg(long)]
     landscape: bool,
-    /// The kiosk's data folder (its database).
-    #[arg(long, value_name = "DIR", default_value = "kiosk-data")]
-    kiosk_data: PathBuf,
+    /// The kiosk's data folder (its database) [default: kiosk-data].
+    #[arg(long, value_name = "DIR")]
+    kiosk_data: Option<PathBuf>,
+    /// The camera: a V4L2 index (0 is /dev/video0) or a device path such as /dev/kiosk-camera.
+    #[arg(long, value_name = "N|PATH")]
+    camera: Option<String>,
+    /// The ID-card reader's serial port, e.g. /dev/idreader.
+    #[arg(long, value_name = "PATH")]
+    reader: Option<PathBuf>,
     /// Use the simulated camera and reader even when hardware is present.
     #[arg(long)]
     demo: bool,
@@ -106,16 +117,35 @@ enum Command {
 }
 
 pub fn run(cli: Cli) -> Result<ExitCode> {
+    let site = KioskConfig::load(cli.config.as_deref(), Path::new(config::DEFAULT_PATH))?;
+    let kiosk_data = cli
+        .kiosk_data
+        .clone()
+        .or_else(|| site.data_dir.clone())
+        .unwrap_or_else(|| PathBuf::from("kiosk-data"));
     let mut catalog = Catalog::shipped()?;
-    if let Some(dir) = &cli.data_dir {
+    if let Some(dir) = cli.data_dir.as_ref().or(site.site_data.as_ref()) {
         catalog.extend(&read_data_dir(dir)?)?;
     }
+    let default_db = kiosk_data.join("kiosk.sqlite");
     let Some(command) = cli.command else {
-        let mut opts = capture_kiosk::kiosk::KioskOptions::new(cli.kiosk_data.clone());
+        let mut opts = capture_kiosk::kiosk::KioskOptions::new(kiosk_data.clone());
         opts.force_demo = cli.demo;
-        opts.english = cli.english;
-        opts.landscape = cli.landscape;
+        opts.english = cli.english || site.language == Some(config::Language::En);
+        opts.landscape = cli.landscape || site.landscape == Some(true);
         opts.batch = cli.batch.clone();
+        let camera = match &cli.camera {
+            Some(c) => Some(match c.parse::<u32>() {
+                Ok(i) => config::CameraDevice::Index(i),
+                Err(_) => config::CameraDevice::Path(PathBuf::from(c)),
+            }),
+            None => site.camera.clone(),
+        };
+        if let Some(c) = camera {
+            opts.camera = c.index().map_err(anyhow::Error::msg)?;
+        }
+        opts.reader = cli.reader.clone().or_else(|| site.reader.clone());
+        opts.site = site.clone();
         if let Some(dir) = &cli.headless_demo {
             let all = capture_kiosk::kiosk::app::PROFILES;
             let profiles: Vec<&str> = if cli.demo_profiles.is_empty() {
@@ -134,7 +164,9 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
                 chosen
             };
             std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-            opts.data_dir = capture_kiosk::kiosk::demo::fresh_demo_data_dir(dir, &cli.kiosk_data)?;
+            opts.data_dir = capture_kiosk::kiosk::demo::fresh_demo_data_dir(dir, &kiosk_data)?;
+            // the demo's own database: the site's hub link and printer stay out of it
+            opts.site = KioskConfig::default();
             say(format!(
                 "demo data (database, outbox) in {}",
                 opts.data_dir.display()
@@ -172,8 +204,8 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Bench(a) => bench::run(a, &catalog),
         Command::Reader(c) => reader::run(c),
         Command::Camera(c) => camera::run(c),
-        Command::Queue(c) => queue::run(c),
-        Command::Staff(c) => staff::run(c),
+        Command::Queue(c) => queue::run(c, &default_db),
+        Command::Staff(c) => staff::run(c, &default_db),
         Command::Hub(a) => capture_hub::cli::run(a),
         Command::BenchUpload(a) => bench_upload::run(a),
         Command::BenchHub(a) => bench_hub::run(a),

@@ -31,17 +31,20 @@ pub enum QueueCommand {
 
 #[derive(Args)]
 pub struct DbArgs {
-    /// The kiosk's database.
-    #[arg(long, default_value = "kiosk-data/kiosk.sqlite")]
-    db: PathBuf,
+    /// The kiosk's database [default: the data folder's kiosk.sqlite, from kiosk.toml or
+    /// kiosk-data/].
+    #[arg(long)]
+    db: Option<PathBuf>,
     #[arg(long)]
     json: bool,
 }
 
 #[derive(Args)]
 pub struct LinkArgs {
-    #[arg(long, default_value = "kiosk-data/kiosk.sqlite")]
-    db: PathBuf,
+    /// The kiosk's database [default: the data folder's kiosk.sqlite, from kiosk.toml or
+    /// kiosk-data/].
+    #[arg(long)]
+    db: Option<PathBuf>,
     /// The hub's address, https:// (plain http only for a hub on this machine).
     #[arg(long)]
     hub: String,
@@ -58,8 +61,10 @@ pub struct LinkArgs {
 
 #[derive(Args)]
 pub struct DrainArgs {
-    #[arg(long, default_value = "kiosk-data/kiosk.sqlite")]
-    db: PathBuf,
+    /// The kiosk's database [default: the data folder's kiosk.sqlite, from kiosk.toml or
+    /// kiosk-data/].
+    #[arg(long)]
+    db: Option<PathBuf>,
     /// Give up after this many seconds.
     #[arg(long, default_value_t = 300)]
     timeout: u64,
@@ -69,8 +74,10 @@ pub struct DrainArgs {
 
 #[derive(Args)]
 pub struct ShowArgs {
-    #[arg(long, default_value = "kiosk-data/kiosk.sqlite")]
-    db: PathBuf,
+    /// The kiosk's database [default: the data folder's kiosk.sqlite, from kiosk.toml or
+    /// kiosk-data/].
+    #[arg(long)]
+    db: Option<PathBuf>,
     #[arg(long, default_value_t = 20)]
     limit: usize,
     #[arg(long)]
@@ -79,8 +86,10 @@ pub struct ShowArgs {
 
 #[derive(Args)]
 pub struct RequeueArgs {
-    #[arg(long, default_value = "kiosk-data/kiosk.sqlite")]
-    db: PathBuf,
+    /// The kiosk's database [default: the data folder's kiosk.sqlite, from kiosk.toml or
+    /// kiosk-data/].
+    #[arg(long)]
+    db: Option<PathBuf>,
     /// Staff member doing it (for the audit log).
     #[arg(long)]
     staff: String,
@@ -89,8 +98,10 @@ pub struct RequeueArgs {
 
 #[derive(Args)]
 pub struct SyncArgs {
-    #[arg(long, default_value = "kiosk-data/kiosk.sqlite")]
-    db: PathBuf,
+    /// The kiosk's database [default: the data folder's kiosk.sqlite, from kiosk.toml or
+    /// kiosk-data/].
+    #[arg(long)]
+    db: Option<PathBuf>,
     #[arg(long)]
     batch: String,
 }
@@ -121,10 +132,11 @@ fn runtime() -> Result<tokio::runtime::Runtime> {
         .build()?)
 }
 
-pub fn run(cmd: QueueCommand) -> Result<ExitCode> {
+pub fn run(cmd: QueueCommand, default_db: &Path) -> Result<ExitCode> {
+    let db = |d: &Option<PathBuf>| d.clone().unwrap_or_else(|| default_db.to_path_buf());
     match cmd {
         QueueCommand::Status(a) => {
-            let store = open(&a.db)?;
+            let store = open(&db(&a.db))?;
             let q = store.queue_status()?;
             if a.json {
                 say(serde_json::to_string(&q)?);
@@ -157,7 +169,7 @@ pub fn run(cmd: QueueCommand) -> Result<ExitCode> {
                 ca_pem,
             };
             let client = HubClient::new(&link)?;
-            let store = open(&a.db)?;
+            let store = open(&db(&a.db))?;
             match runtime()?.block_on(client.whoami()) {
                 Ok(me) => say(format!("linked to {} as kiosk {} ({})", a.hub, me.name, me.kiosk_id)),
                 Err(HubError::Unreachable(e)) => {
@@ -175,7 +187,7 @@ pub fn run(cmd: QueueCommand) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         QueueCommand::Drain(a) => {
-            let store = open(&a.db)?;
+            let store = open(&db(&a.db))?;
             let link = linked(&store)?;
             let policy = UploadPolicy {
                 retention: stored_retention(&store)?,
@@ -203,7 +215,7 @@ pub fn run(cmd: QueueCommand) -> Result<ExitCode> {
             })
         }
         QueueCommand::Show(a) => {
-            let store = open(&a.db)?;
+            let store = open(&db(&a.db))?;
             let rows = store.recent_captures(a.limit)?;
             if a.json {
                 let lines: Vec<serde_json::Value> = rows
@@ -219,7 +231,7 @@ pub fn run(cmd: QueueCommand) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         QueueCommand::Requeue(a) => {
-            let store = open(&a.db)?;
+            let store = open(&db(&a.db))?;
             if !store.requeue(&a.record, now_ms())? {
                 bail!(
                     "record {} is not quarantined (see `kiosk queue show`)",
@@ -231,7 +243,7 @@ pub fn run(cmd: QueueCommand) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         QueueCommand::SyncRoster(a) => {
-            let mut store = open(&a.db)?;
+            let mut store = open(&db(&a.db))?;
             let client = HubClient::new(&linked(&store)?)?;
             let rows = runtime()?.block_on(client.roster(&a.batch))?;
             if rows.is_empty() {

@@ -9,7 +9,7 @@ use capture_kiosk::store::AuditAction;
 use capture_kiosk::store::Store;
 use clap::{Args, Subcommand};
 use std::io::BufRead;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 #[derive(Subcommand)]
@@ -24,15 +24,18 @@ pub enum StaffCommand {
 
 #[derive(Args)]
 pub struct DbArg {
-    /// The kiosk's database.
-    #[arg(long, default_value = "kiosk-data/kiosk.sqlite")]
-    db: PathBuf,
+    /// The kiosk's database [default: the data folder's kiosk.sqlite, from kiosk.toml or
+    /// kiosk-data/].
+    #[arg(long)]
+    db: Option<PathBuf>,
 }
 
 #[derive(Args)]
 pub struct PrinterArgs {
-    #[arg(long, default_value = "kiosk-data/kiosk.sqlite")]
-    db: PathBuf,
+    /// The kiosk's database [default: the data folder's kiosk.sqlite, from kiosk.toml or
+    /// kiosk-data/].
+    #[arg(long)]
+    db: Option<PathBuf>,
     /// The queue name as `lpstat -p` lists it.
     #[arg(required_unless_present = "none", conflicts_with = "none")]
     queue: Option<String>,
@@ -45,16 +48,19 @@ pub struct PrinterArgs {
 
 #[derive(Args)]
 pub struct AuditArgs {
-    #[arg(long, default_value = "kiosk-data/kiosk.sqlite")]
-    db: PathBuf,
+    /// The kiosk's database [default: the data folder's kiosk.sqlite, from kiosk.toml or
+    /// kiosk-data/].
+    #[arg(long)]
+    db: Option<PathBuf>,
     #[arg(long, default_value_t = 50)]
     limit: usize,
 }
 
-pub fn run(cmd: StaffCommand) -> Result<ExitCode> {
+pub fn run(cmd: StaffCommand, default_db: &Path) -> Result<ExitCode> {
+    let db = |d: &Option<PathBuf>| d.clone().unwrap_or_else(|| default_db.to_path_buf());
     match cmd {
         StaffCommand::Pin(a) => {
-            let store = Store::open(&a.db)?;
+            let store = Store::open(&db(&a.db))?;
             let mut pin = String::new();
             std::io::stdin().lock().read_line(&mut pin)?;
             let pin = pin.trim();
@@ -66,7 +72,7 @@ pub fn run(cmd: StaffCommand) -> Result<ExitCode> {
             say("the staff PIN is set");
         }
         StaffCommand::Printer(a) => {
-            let store = Store::open(&a.db)?;
+            let store = Store::open(&db(&a.db))?;
             if let Some(layout) = &a.layout {
                 capture_kiosk::photo::sheet::plan_sheet(layout, "6in", 300)?;
                 store.set_setting("print_layout", layout)?;
@@ -84,7 +90,7 @@ pub fn run(cmd: StaffCommand) -> Result<ExitCode> {
             });
         }
         StaffCommand::Audit(a) => {
-            let store = Store::open(&a.db)?;
+            let store = Store::open(&db(&a.db))?;
             for e in store.recent_audit(a.limit)? {
                 let words = e.words();
                 say(format!(

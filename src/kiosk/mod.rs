@@ -7,6 +7,7 @@ slint::include_modules!();
 
 pub mod app;
 pub mod camera_worker;
+pub mod config;
 pub mod demo;
 pub mod demo_people;
 pub mod devices;
@@ -14,6 +15,7 @@ pub mod preview;
 pub mod print;
 pub mod staff;
 pub mod texts;
+pub mod watchdog;
 
 use crate::camera::profile::CameraProfile;
 use crate::camera::simulated::{Portrait, Scene, SimulatedCamera};
@@ -46,6 +48,8 @@ pub struct KioskOptions {
     /// The collection batch (its feature code for CHSI); None: the one staff chose last (in
     /// demo mode, the demo batch).
     pub batch: Option<String>,
+    /// kiosk.toml: its hub link and printer are applied to the database at start.
+    pub site: config::KioskConfig,
 }
 
 impl KioskOptions {
@@ -58,13 +62,30 @@ impl KioskOptions {
             landscape: false,
             english: false,
             batch: None,
+            site: config::KioskConfig::default(),
         }
     }
 }
 
-/// The shipped folder of hardware data (camera profiles, demo cards, demo people).
+/// The shipped folder of hardware data (camera profiles, demo cards, demo people):
+/// `$KIOSK_HARDWARE_DIR`, an installed kiosk's `/usr/share/capture-kiosk/hardware`, or the
+/// source tree's `hardware/` (development and tests).
 pub fn hardware_dir() -> PathBuf {
+    if let Some(dir) = std::env::var_os("KIOSK_HARDWARE_DIR") {
+        return PathBuf::from(dir);
+    }
+    if let Some(share) = installed_share_dir() {
+        return share.join("hardware");
+    }
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("hardware")
+}
+
+/// The package's data beside an installed binary: `/usr/bin/kiosk` → `/usr/share/capture-kiosk`
+/// (the Debian package's layout), if it is there.
+pub fn installed_share_dir() -> Option<PathBuf> {
+    let exe = std::env::current_exe().ok()?;
+    let share = exe.parent()?.parent()?.join("share/capture-kiosk");
+    share.is_dir().then_some(share)
 }
 
 fn load_profile(name: &str) -> Result<CameraProfile> {
@@ -159,6 +180,7 @@ pub fn build_app(ui: &KioskWindow, opts: &KioskOptions, catalog: Catalog) -> Res
     crate::store::private_dir(&opts.data_dir)?;
     let db = opts.data_dir.join("kiosk.sqlite");
     let mut store = Store::open(&db)?;
+    config::apply(&opts.site, &store).context("applying kiosk.toml")?;
     let engine = FaceEngine::load_default().context("loading the face models")?;
     let (devices, demo) = open_devices(opts, &engine, &catalog, &opts.data_dir)?;
     let batch = match &opts.batch {
@@ -230,6 +252,8 @@ pub fn run_window(opts: KioskOptions, catalog: Catalog) -> Result<()> {
         demo = app.borrow().demo,
         "first screen shown"
     );
+    // READY=1 now the window is up; WATCHDOG=1 from this (the UI) thread's timers from here on
+    let _watchdog = watchdog::Feeder::start(watchdog::Systemd, watchdog::interval_from_env());
     ui.run()?;
     Ok(())
 }

@@ -1,6 +1,7 @@
 //! `kiosk hub` and `capture-hub`: run the collection hub, or administer its data folder (kiosks,
 //! reviewers, rosters and which kiosks read them, the retention purge) from the machine it runs on.
 
+use crate::config::{self, HubFile};
 use crate::db::retention::{PurgeReason, RetentionPolicy};
 use crate::tls::server_config;
 use crate::{serve, serve_tls, Hub, HubConfig};
@@ -36,12 +37,17 @@ fn say(line: impl std::fmt::Display) {
 #[derive(Args)]
 #[command(args_conflicts_with_subcommands = false)]
 pub struct HubArgs {
-    /// Address to listen on (use a TLS-terminating proxy in front for other machines).
-    #[arg(long, default_value = "127.0.0.1:8600")]
-    listen: String,
-    /// The hub's data folder: hub.sqlite and photos/.
-    #[arg(long, default_value = "hub-data")]
-    data: PathBuf,
+    /// The site's settings (hub.toml); default /etc/capture-hub/hub.toml when it exists.
+    /// Flags given here override the file.
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Address to listen on (use a TLS-terminating proxy in front for other machines)
+    /// [default: 127.0.0.1:8600].
+    #[arg(long)]
+    listen: Option<String>,
+    /// The hub's data folder: hub.sqlite and photos/ [default: hub-data].
+    #[arg(long)]
+    data: Option<PathBuf>,
     /// Serve https with this PEM certificate chain (with --tls-key).
     #[arg(long, requires = "tls_key")]
     tls_cert: Option<PathBuf>,
@@ -51,9 +57,9 @@ pub struct HubArgs {
     /// Mark login cookies Secure (set automatically with --tls-cert; use it behind an https proxy).
     #[arg(long)]
     secure_cookies: bool,
-    /// Largest request accepted, in MiB.
-    #[arg(long, default_value_t = 8)]
-    max_request_mib: usize,
+    /// Largest request accepted, in MiB [default: 8].
+    #[arg(long)]
+    max_request_mib: Option<usize>,
     /// Keep photos in an S3-compatible bucket, s3://BUCKET[/PREFIX], instead of the data
     /// folder; endpoint, region and keys from AWS_ENDPOINT, AWS_REGION, AWS_ACCESS_KEY_ID and
     /// AWS_SECRET_ACCESS_KEY (AWS_ALLOW_HTTP=true for a bucket on loopback).
@@ -125,15 +131,16 @@ enum HubAdmin {
     /// Delete the photos and personal data the retention policy says are due, and say what
     /// went (counts and record ids). Run it daily, e.g. from a systemd timer.
     Purge {
-        /// Withdrawn records, this many days after they were withdrawn.
-        #[arg(long, default_value_t = 0)]
-        withdrawn_days: u32,
+        /// Withdrawn records, this many days after they were withdrawn [default: 0, or
+        /// hub.toml's retention.withdrawn_days].
+        #[arg(long)]
+        withdrawn_days: Option<u32>,
         /// Rejected records the candidate replaced with a newer one, this many days after
-        /// the rejection.
-        #[arg(long, default_value_t = 7)]
-        replaced_days: u32,
+        /// the rejection [default: 7, or retention.replaced_days].
+        #[arg(long)]
+        replaced_days: Option<u32>,
         /// Every decided record (approved or rejected), this many days after the decision;
-        /// without it decided records are kept.
+        /// without it (or retention.decided_days) decided records are kept.
         #[arg(long)]
         decided_days: Option<u32>,
     },
@@ -158,15 +165,43 @@ enum HubAdmin {
     },
 }
 
-pub fn run(a: HubArgs) -> Result<ExitCode> {
-    let mut config = HubConfig::new(a.data.clone());
-    config.secure_cookies = a.secure_cookies || a.tls_cert.is_some();
-    config.max_body_bytes = a.max_request_mib.clamp(1, 256) << 20;
-    if let Some(address) = &a.objects {
+pub fn run(mut a: HubArgs) -> Result<ExitCode> {
+    let file = HubFile::load(
+        a.config.as_deref(),
+        std::path::Path::new(config::DEFAULT_PATH),
+    )?;
+    // the command line first, then hub.toml, then the built-in defaults
+    let listen = a
+        .listen
+        .take()
+        .or(file.listen.clone())
+        .unwrap_or_else(|| "127.0.0.1:8600".to_owned());
+    let data = a
+        .data
+        .take()
+        .or(file.data.clone())
+        .unwrap_or_else(|| PathBuf::from("hub-data"));
+    if a.tls_cert.is_none() {
+        if let Some(tls) = &file.tls {
+            a.tls_cert = Some(tls.cert.clone());
+            a.tls_key = Some(tls.key.clone());
+        }
+    }
+    let objects = a.objects.take().or(file.objects.clone());
+    let mut config = HubConfig::new(data.clone());
+    config.secure_cookies =
+        a.secure_cookies || file.secure_cookies == Some(true) || a.tls_cert.is_some();
+    config.max_body_bytes = a
+        .max_request_mib
+        .or(file.max_request_mib)
+        .unwrap_or(8)
+        .clamp(1, 256)
+        << 20;
+    if let Some(address) = &objects {
         config.photos = crate::PhotoStorage::Bucket(crate::BucketSettings::from_env(address));
     }
     let hub = Hub::open(config)
-        .with_context(|| format!("opening the hub's data folder {}", a.data.display()))?;
+        .with_context(|| format!("opening the hub's data folder {}", data.display()))?;
     match a.admin {
         None => {
             crate::process::prepare(hub.config().connections.max_connections);
@@ -177,9 +212,9 @@ pub fn run(a: HubArgs) -> Result<ExitCode> {
                 .enable_all()
                 .build()?;
             runtime.block_on(async {
-                let listener = tokio::net::TcpListener::bind(&a.listen)
+                let listener = tokio::net::TcpListener::bind(&listen)
                     .await
-                    .with_context(|| format!("cannot listen on {}", a.listen))?;
+                    .with_context(|| format!("cannot listen on {listen}"))?;
                 let addr = listener.local_addr()?;
                 // the first line tells scripts and tests the port (with --listen 127.0.0.1:0)
                 match (&a.tls_cert, &a.tls_key) {
@@ -314,10 +349,11 @@ pub fn run(a: HubArgs) -> Result<ExitCode> {
             decided_days,
         }) => {
             let day = |d: u32| std::time::Duration::from_secs(u64::from(d) * 86_400);
+            let kept = file.retention.clone().unwrap_or_default();
             let policy = RetentionPolicy {
-                withdrawn_after: day(withdrawn_days),
-                replaced_after: day(replaced_days),
-                decided_after: decided_days.map(day),
+                withdrawn_after: day(withdrawn_days.or(kept.withdrawn_days).unwrap_or(0)),
+                replaced_after: day(replaced_days.or(kept.replaced_days).unwrap_or(7)),
+                decided_after: decided_days.or(kept.decided_days).map(day),
             };
             let report = hub.purge(&policy, capture_store::now_ms())?;
             say(format!(

@@ -6,6 +6,7 @@ mod api;
 mod auth;
 mod bucket;
 pub mod cli;
+pub mod config;
 mod dashboard;
 pub mod db;
 mod duplicates;
