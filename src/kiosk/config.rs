@@ -86,6 +86,8 @@ pub struct PrinterSection {
     /// The CUPS queue (`lpstat -p`); "" for none (sheets only saved to prints/).
     pub queue: Option<String>,
     pub layout: Option<String>,
+    /// Where CUPS answers IPP, for the printer's state [default: http://localhost:631].
+    pub server: Option<String>,
 }
 
 impl KioskConfig {
@@ -205,6 +207,9 @@ fn managed(config: &KioskConfig) -> Result<Vec<(&'static str, String)>, ConfigEr
         }
         if let Some(l) = &p.layout {
             out.push(("print_layout", l.trim().to_owned()));
+        }
+        if let Some(s) = &p.server {
+            out.push(("printer_server", s.trim().to_owned()));
         }
     }
     Ok(out)
