@@ -324,12 +324,12 @@ mod tests {
         std::fs::write(&token, "tok-123\n").unwrap();
         let store = Store::open(&dir.join("kiosk.sqlite")).unwrap();
         let text = format!(
-            "[hub]\nurl = \"https://hub.example:8600\"\ntoken_file = \"{}\"\nretention_hours = 48\n[printer]\nqueue = \"SELPHY\"\n",
+            "[hub]\nurl = \"https://hub.example:8600\"\ntoken_file = \"{}\"\nretention_hours = 48\n[printer]\nqueue = \"SELPHY\"\nserver = \"http://127.0.0.1:8631\"\n",
             token.display()
         );
         let c = parse(&text).unwrap();
         let written = apply(&c, &store).unwrap();
-        assert_eq!(written.len(), 4, "{written:?}");
+        assert_eq!(written.len(), 5, "{written:?}");
         let link = crate::upload::stored_link(&store).unwrap().unwrap();
         assert_eq!(
             (link.url.as_str(), link.token.as_str()),
@@ -338,6 +338,10 @@ mod tests {
         assert_eq!(
             store.get_setting("printer").unwrap().as_deref(),
             Some("SELPHY")
+        );
+        assert_eq!(
+            store.get_setting("printer_server").unwrap().as_deref(),
+            Some("http://127.0.0.1:8631")
         );
 
         // staff choose another printer on the day; a restart with the same file keeps it
