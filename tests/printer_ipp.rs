@@ -40,7 +40,7 @@ fn each_state_cups_reports_is_told_to_staff() {
     );
     assert_eq!(
         state(SimQueue {
-            state: 3,
+            state: 4,
             reasons: vec!["offline-report".into()],
             jobs: vec![],
         }),

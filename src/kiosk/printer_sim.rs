@@ -2,9 +2,10 @@
 //! answers real IPP (Get-Printer-Attributes, Get-Jobs, encoded by the `ipp` crate) at
 //! `/printers/<queue>`, with a state the test sets: paused, out of paper, jammed, a job stuck.
 //!
-//! Why not Debian's `ippeveprinter`: it refuses to start without a DNS-SD daemon (avahi over
-//! D-Bus), which a test cannot start; and a CUPS printer's reasons (media-empty, media-jam)
-//! come from its driver, which a test printer has none of.
+//! The kiosk's own tests of the staff screens use it: its state is set in one call, where a
+//! real cupsd (tests/printer_cups.rs checks the same questions against Debian's) needs a
+//! job and a driver to report each one. Debian's `ippeveprinter` would have been the
+//! ready-made simulator, but it refuses to start without a DNS-SD daemon (avahi over D-Bus).
 
 use anyhow::{Context, Result};
 use ipp::attribute::{IppAttribute, IppAttributeGroup};

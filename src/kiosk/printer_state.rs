@@ -108,7 +108,21 @@ pub struct WaitingJob {
 
 /// Decides what staff are told from what CUPS said. Faults first (a jam explains a stuck
 /// job, not the other way round), then a stuck job, then whether it is printing.
-pub fn judge(state: QueueState, reasons: &[String], jobs: &[WaitingJob]) -> PrinterState {
+pub fn judge(
+    state: QueueState,
+    reasons: &[String],
+    jobs: &[WaitingJob],
+    stuck_after: Duration,
+) -> PrinterState {
+    // CUPS keeps the reasons a printer's driver reported during the last job until the next
+    // job's driver says otherwise: on an idle queue they may be stale (the paper loaded
+    // since), and only a job can tell. An idle queue is ready unless a job is stuck in it.
+    let live: &[String] = if state == QueueState::Idle {
+        &[]
+    } else {
+        reasons
+    };
+    let reasons = live;
     // `-error`, `-warning`, `-report` say how bad; the condition is the stem
     let stem = |r: &str| {
         r.trim_end_matches("-error")
@@ -147,7 +161,7 @@ pub fn judge(state: QueueState, reasons: &[String], jobs: &[WaitingJob]) -> Prin
     }
     if let Some(j) = jobs
         .iter()
-        .filter(|j| j.age_s >= STUCK_AFTER.as_secs())
+        .filter(|j| j.age_s >= stuck_after.as_secs())
         .max_by_key(|j| j.age_s)
     {
         return PrinterState::JobStuck {
@@ -164,14 +178,19 @@ pub fn judge(state: QueueState, reasons: &[String], jobs: &[WaitingJob]) -> Prin
 /// Asks CUPS at `server` (e.g. `http://localhost:631`) about `queue`. CUPS not answering is
 /// `Offline`; an answer that is not IPP, or a queue CUPS does not know, is an error.
 pub fn ask(server: &str, queue: &str) -> Result<PrinterState> {
+    ask_with(server, queue, STUCK_AFTER)
+}
+
+/// [`ask`], with a job stuck after `stuck_after` (tests cannot wait three minutes).
+pub fn ask_with(server: &str, queue: &str, stuck_after: Duration) -> Result<PrinterState> {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .context("starting the printer query")?;
-    rt.block_on(ask_async(server, queue))
+    rt.block_on(ask_async(server, queue, stuck_after))
 }
 
-async fn ask_async(server: &str, queue: &str) -> Result<PrinterState> {
+async fn ask_async(server: &str, queue: &str, stuck_after: Duration) -> Result<PrinterState> {
     let server = server.trim_end_matches('/');
     let http_url = format!("{server}/printers/{queue}");
     // CUPS checks the printer-uri's path, not its scheme or host
@@ -263,7 +282,7 @@ async fn ask_async(server: &str, queue: &str) -> Result<PrinterState> {
         // not-completed is Get-Jobs' default; a printer that ignores it still sends these
         .filter(|j| (3..=6).contains(&j.state))
         .collect();
-    Ok(judge(state, &reasons, &waiting))
+    Ok(judge(state, &reasons, &waiting, stuck_after))
 }
 
 /// CUPS could not be reached at all (refused, timed out): the printer is offline to us.
@@ -336,30 +355,55 @@ mod tests {
             age_s: 600,
         }];
         assert_eq!(
-            judge(QueueState::Stopped, &r(&["media-jam-error"]), &stuck),
+            judge(
+                QueueState::Stopped,
+                &r(&["media-jam-error"]),
+                &stuck,
+                STUCK_AFTER
+            ),
             PrinterState::Jammed
         );
         assert_eq!(
-            judge(QueueState::Stopped, &r(&["paused"]), &stuck),
+            judge(QueueState::Stopped, &r(&["paused"]), &stuck, STUCK_AFTER),
             PrinterState::Paused
         );
         assert_eq!(
-            judge(QueueState::Idle, &r(&["offline-report"]), &[]),
+            judge(
+                QueueState::Processing,
+                &r(&["offline-report"]),
+                &[],
+                STUCK_AFTER
+            ),
             PrinterState::Offline
         );
+        // left over from the last job: the next job's driver will say whether it still holds
         assert_eq!(
-            judge(QueueState::Processing, &r(&["none"]), &stuck),
+            judge(
+                QueueState::Idle,
+                &r(&["media-empty-error"]),
+                &[],
+                STUCK_AFTER
+            ),
+            PrinterState::Ready
+        );
+        assert_eq!(
+            judge(QueueState::Processing, &r(&["none"]), &stuck, STUCK_AFTER),
             PrinterState::JobStuck {
                 job_id: 4,
                 age_s: 600
             }
         );
         assert_eq!(
-            judge(QueueState::Idle, &r(&["media-low-warning"]), &[]),
+            judge(
+                QueueState::Idle,
+                &r(&["media-low-warning"]),
+                &[],
+                STUCK_AFTER
+            ),
             PrinterState::Ready
         );
         assert_eq!(
-            judge(QueueState::Stopped, &r(&["other"]), &[]),
+            judge(QueueState::Stopped, &r(&["other"]), &[], STUCK_AFTER),
             PrinterState::Unknown("other".into())
         );
     }
