@@ -7,6 +7,7 @@
 use crate::imaging::{decode_image, DecodeLimits};
 use crate::kiosk::printer_state::{self, PrinterState};
 use crate::photo::{jpeg, sheet};
+use crate::store::Store;
 use anyhow::{anyhow, bail, Context, Result};
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -103,6 +104,41 @@ pub fn print_sheet(setup: &PrintSetup, photo_jpeg: &[u8], name: &str) -> Result<
     Ok(Printed::Sent { queue, job })
 }
 
+/// The setting that keeps which capture each recent CUPS job prints: a stuck job is reported
+/// with its capture even after the kiosk restarted.
+const JOBS_SETTING: &str = "print_jobs";
+
+/// Reprints whose CUPS job is remembered (a day's reprints are a handful).
+const JOBS_KEPT: usize = 50;
+
+/// Remembers that CUPS job `job` prints the capture `record` (ids only, no personal data).
+pub fn remember_job(store: &Store, job: i32, record: &str) -> Result<()> {
+    let mut jobs = remembered_jobs(store);
+    jobs.retain(|(j, _)| *j != job);
+    jobs.push((job, record.to_owned()));
+    let drop = jobs.len().saturating_sub(JOBS_KEPT);
+    jobs.drain(..drop);
+    store.set_setting(JOBS_SETTING, &serde_json::to_string(&jobs)?)?;
+    Ok(())
+}
+
+/// The capture CUPS job `job` prints, if this kiosk sent it.
+pub fn job_record(store: &Store, job: i32) -> Option<String> {
+    remembered_jobs(store)
+        .into_iter()
+        .find(|(j, _)| *j == job)
+        .map(|(_, r)| r)
+}
+
+fn remembered_jobs(store: &Store) -> Vec<(i32, String)> {
+    store
+        .get_setting(JOBS_SETTING)
+        .ok()
+        .flatten()
+        .and_then(|v| serde_json::from_str(&v).ok())
+        .unwrap_or_default()
+}
+
 fn write_whole(path: &Path, bytes: &[u8]) -> Result<()> {
     // a name of its own per attempt: two prints of one capture never share a half-written file
     let tmp = path.with_extension(format!("{}.part", uuid::Uuid::now_v7().simple()));
@@ -113,4 +149,27 @@ fn write_whole(path: &Path, bytes: &[u8]) -> Result<()> {
         .with_context(|| format!("writing {}", tmp.display()))?;
     std::fs::rename(&tmp, path).with_context(|| format!("writing {}", path.display()))?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_jobs_capture_is_known_after_a_restart() {
+        let dir = std::env::temp_dir().join(format!("kiosk-print-jobs-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let db = dir.join("kiosk.sqlite");
+        {
+            let store = Store::open(&db).unwrap();
+            for job in 1..=60 {
+                remember_job(&store, job, &format!("record-{job}")).unwrap();
+            }
+        }
+        let store = Store::open(&db).unwrap();
+        assert_eq!(job_record(&store, 60).as_deref(), Some("record-60"));
+        assert_eq!(job_record(&store, 11).as_deref(), Some("record-11"));
+        assert_eq!(job_record(&store, 10), None, "only the last 50 are kept");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 }

@@ -1,10 +1,11 @@
 //! The controller's watch on the printer: while staff are in the menu or the reprint list,
 //! CUPS is asked every few seconds on a worker thread (the UI thread never waits on the
-//! network) and the answer is shown; the CUPS jobs of reprints are remembered so a stuck one
-//! is reported with the capture it was printing, which stays in the store to print again.
+//! network) and the answer is shown; the CUPS jobs of reprints are remembered (in the store,
+//! so also after a restart) and a stuck one is reported with the capture it was printing,
+//! which stays in the store to print again.
 
 use super::*;
-use crate::kiosk::print::PrintSetup;
+use crate::kiosk::print::{job_record, remember_job, PrintSetup};
 use crate::kiosk::printer_state::{self, PrinterState};
 use crate::kiosk::HealthRow;
 use crate::session::Screen;
@@ -12,16 +13,11 @@ use crate::session::Screen;
 /// How often the staff screens ask CUPS (each question takes at most 3 s).
 const ASK_EVERY_MS: i64 = 5_000;
 
-/// Reprints whose CUPS job is remembered (a day's reprints are a handful).
-const JOBS_KEPT: usize = 50;
-
 #[derive(Default)]
 pub(super) struct PrinterWatch {
     /// What CUPS said last; None: no printer set up, or not asked yet.
     state: Option<PrinterState>,
     asked_ms: Option<i64>,
-    /// CUPS job id → the capture's record id, for the reprints sent since the kiosk started.
-    sent: std::collections::VecDeque<(i32, String)>,
     /// The stuck job already logged (logged once, shown as long as it lasts).
     logged_stuck: Option<i32>,
 }
@@ -92,10 +88,10 @@ impl App {
     /// A reprint went to CUPS as `job`: remembered, to name its capture if it gets stuck.
     pub(super) fn printer_took(&mut self, job: Option<i32>, record: String) {
         if let Some(job) = job {
-            if self.printer.sent.len() == JOBS_KEPT {
-                self.printer.sent.pop_front();
+            // only the link to the capture is lost if this fails: the photo stays reprintable
+            if let Err(e) = remember_job(&self.store, job, &record) {
+                tracing::warn!(job, record, error = %e, "the print job's capture could not be remembered");
             }
-            self.printer.sent.push_back((job, record));
         }
         // the queue changed: ask again at the next tick rather than in five seconds
         self.printer.asked_ms = None;
@@ -106,12 +102,8 @@ impl App {
         self.printer.state = Some(state);
     }
 
-    fn printed_record(&self, job: i32) -> Option<&str> {
-        self.printer
-            .sent
-            .iter()
-            .find(|(j, _)| *j == job)
-            .map(|(_, r)| r.as_str())
+    fn printed_record(&self, job: i32) -> Option<String> {
+        job_record(&self.store, job)
     }
 
     /// The printer's line on the staff screens: green when a sheet sent now would print.
