@@ -53,12 +53,15 @@ impl PartsSeen {
     }
 
     pub(super) fn found(&mut self, reading: PartsReading) {
-        self.asked.get_or_insert(reading.frame);
+        // frame numbers wrap: "newer" is "less than half the range ahead"
+        let newer = |old: u32| reading.frame.wrapping_sub(old) < u32::MAX / 2;
+        // a reading made in place (no worker) was never asked for: it counts as asked, so
+        // the next is due `PARTS_EVERY` frames after it, not on every frame
+        if self.asked.is_none_or(newer) {
+            self.asked = Some(reading.frame);
+        }
         // a late answer never replaces a newer one
-        if self
-            .latest
-            .is_none_or(|l| reading.frame.wrapping_sub(l.frame) < u32::MAX / 2)
-        {
+        if self.latest.is_none_or(|l| newer(l.frame)) {
             self.latest = Some(reading);
         }
     }
@@ -96,6 +99,22 @@ mod tests {
         assert!(seen.due(1 + PARTS_EVERY));
         assert_eq!(seen.fresh(30).map(|p| p.hat_above_brows), Some(0.5));
         assert!(seen.fresh(1 + PARTS_FRESH + 1).is_none(), "stale");
+    }
+
+    #[test]
+    fn readings_made_in_place_come_round_once_in_parts_every() {
+        // no worker: the guide parses in place when due and hands itself the reading
+        let mut seen = PartsSeen::default();
+        let parsed: Vec<u32> = (1..=3 * PARTS_EVERY)
+            .filter(|&frame| {
+                let due = seen.due(frame);
+                if due {
+                    seen.found(reading(frame, 0.0));
+                }
+                due
+            })
+            .collect();
+        assert_eq!(parsed, [1, 1 + PARTS_EVERY, 1 + 2 * PARTS_EVERY]);
     }
 
     #[test]
