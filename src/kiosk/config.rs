@@ -64,6 +64,7 @@ pub struct KioskConfig {
     pub reader: Option<PathBuf>,
     pub hub: Option<HubSection>,
     pub printer: Option<PrinterSection>,
+    pub voice: Option<VoiceSection>,
 }
 
 /// What `kiosk queue link` stores; the token is read from a file of its own (0640 root:kiosk)
@@ -86,6 +87,15 @@ pub struct PrinterSection {
     /// The CUPS queue (`lpstat -p`); "" for none (sheets only saved to prints/).
     pub queue: Option<String>,
     pub layout: Option<String>,
+}
+
+/// The spoken prompts (src/kiosk/voice); staff can change both on the day.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VoiceSection {
+    /// 0 to 100 (a share of the clips' own level).
+    pub volume: Option<i64>,
+    pub mute: Option<bool>,
 }
 
 impl KioskConfig {
@@ -129,6 +139,11 @@ impl KioskConfig {
         if let Some(layout) = config.printer.as_ref().and_then(|p| p.layout.as_deref()) {
             if let Err(e) = crate::photo::sheet::plan_sheet(layout, "6in", 300) {
                 return Err(invalid("printer.layout", &e.to_string()));
+            }
+        }
+        if let Some(v) = config.voice.as_ref().and_then(|v| v.volume) {
+            if !(0..=100).contains(&v) {
+                return Err(invalid("voice.volume", "must be 0 to 100"));
             }
         }
         Ok(config)
@@ -205,6 +220,14 @@ fn managed(config: &KioskConfig) -> Result<Vec<(&'static str, String)>, ConfigEr
         }
         if let Some(l) = &p.layout {
             out.push(("print_layout", l.trim().to_owned()));
+        }
+    }
+    if let Some(v) = &config.voice {
+        if let Some(volume) = v.volume {
+            out.push((crate::kiosk::voice::VOLUME_KEY, volume.to_string()));
+        }
+        if let Some(mute) = v.mute {
+            out.push((crate::kiosk::voice::MUTE_KEY, mute.to_string()));
         }
     }
     Ok(out)
@@ -288,6 +311,15 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("printer.layout"), "{e}");
+
+        for bad in ["101", "-1"] {
+            let e = parse(&format!("[voice]\nvolume = {bad}\n"))
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains("voice.volume") && e.contains("0 to 100"), "{e}");
+        }
+        let e = parse("[voice]\nmute = \"yes\"\n").unwrap_err().to_string();
+        assert!(e.contains("line 2") && e.contains("mute"), "{e}");
     }
 
     #[test]
@@ -350,6 +382,21 @@ mod tests {
             store.get_setting("printer").unwrap().as_deref(),
             Some("DNP")
         );
+
+        // the voice's volume and mute, like the printer: the file's value once, staff's after
+        let voiced = parse(&format!(
+            "{}[voice]\nvolume = 40\nmute = true\n",
+            text.replace("SELPHY", "DNP")
+        ))
+        .unwrap();
+        let written = apply(&voiced, &store).unwrap();
+        assert_eq!(written, vec!["voice_volume", "voice_mute"]);
+        let v = crate::kiosk::voice::VoiceSettings::from_store(&store).unwrap();
+        assert_eq!((v.volume, v.muted), (40, true));
+        v.stepped(true).save(&store).unwrap();
+        assert!(apply(&voiced, &store).unwrap().is_empty());
+        let v = crate::kiosk::voice::VoiceSettings::from_store(&store).unwrap();
+        assert_eq!((v.volume, v.muted), (50, true), "staff's louder step stays");
 
         // an unreadable token file is an error that names it
         std::fs::remove_file(&token).unwrap();

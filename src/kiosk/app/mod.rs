@@ -27,6 +27,7 @@ use std::sync::mpsc::{self, Receiver, Sender};
 mod candidate;
 mod identify;
 mod jobs;
+mod speech;
 mod staff_menu;
 mod store_facts;
 mod timer;
@@ -161,6 +162,8 @@ pub struct App {
     /// the handling of the event that caused it.
     queued: std::collections::VecDeque<Event>,
     dispatching: bool,
+    /// The spoken prompts (`speech`); silent until `set_voice`.
+    voice: crate::kiosk::voice::Voice,
 }
 
 /// The exam profiles staff choose from, in the order of the spec's table.
@@ -259,6 +262,7 @@ impl App {
             batch_input: String::new(),
             batch_list: Vec::new(),
             prints_folder: std::env::temp_dir().join("capture-kiosk-prints"),
+            voice: crate::kiosk::voice::Voice::silent(Default::default()),
         };
         app.reset_fields();
         Ok(app)
@@ -299,6 +303,11 @@ impl App {
 
     pub fn set_english(&mut self, on: bool) {
         self.english = on;
+        self.voice.set_lang(if on {
+            crate::kiosk::voice::Lang::En
+        } else {
+            crate::kiosk::voice::Lang::Zh
+        });
         let _ = slint::select_bundled_translation(if on { "en" } else { "" });
         self.refresh();
     }
@@ -404,6 +413,7 @@ impl App {
                 self.cand.live_prompt = Bilingual::default();
                 self.cand.live_distance = None;
                 self.cand.live_good = false;
+                self.cand.live_shown = None;
                 self.live_fps = 0.0;
                 if let Some(ui) = self.ui.upgrade() {
                     // the last picture of the previous screen (the phone held up on the scan
