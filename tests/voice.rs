@@ -353,3 +353,44 @@ fn without_an_audio_device_or_clips_the_kiosk_carries_on_silent() {
     );
     assert!(!v.speaking());
 }
+
+/// Staff set the volume and mute on the staff menu; the choice is kept in the database, like
+/// the printer's, and the menu shows it.
+#[test]
+fn staff_change_the_volume_and_mute_on_the_staff_menu() {
+    use capture_kiosk::kiosk::demo::{headless_kiosk, Driver};
+    use capture_kiosk::kiosk::{Kiosk, KioskOptions};
+    use capture_kiosk::store::Store;
+    use slint::ComponentHandle;
+
+    let data = crate::common::hubs::fresh_dir("voice-staff", "data");
+    Store::open(&data.join("kiosk.sqlite"))
+        .unwrap()
+        .set_setting(voice::VOLUME_KEY, "40")
+        .unwrap();
+    let shots = crate::common::hubs::fresh_dir("voice-staff", "screens");
+    let opts = KioskOptions::new(data.clone());
+    let catalog = capture_kiosk::catalog::Catalog::shipped().unwrap();
+    let (ui, app) = headless_kiosk(&opts, catalog, false).unwrap();
+    let mut d = Driver::new(&ui, app.clone(), &shots, "voice");
+    d.tap_id("Header::staff-corner").unwrap();
+    d.type_keys("123456").unwrap();
+    d.wait_for("the staff menu", 5, |a| a.screen() == Screen::StaffMenu)
+        .unwrap();
+    let shown = |app: &capture_kiosk::kiosk::app::App| {
+        let w = app.ui.upgrade().expect("the window");
+        let k = w.global::<Kiosk>();
+        (k.get_voice_volume(), k.get_voice_muted())
+    };
+    assert_eq!(shown(&app.borrow()), (40, false), "the stored volume shows");
+    // each tap the next setting: 40 → 20 → muted → 100
+    d.tap_id("StaffMenuScreen::voice-btn").unwrap();
+    assert_eq!(shown(&app.borrow()), (20, false));
+    d.tap_id("StaffMenuScreen::voice-btn").unwrap();
+    d.save("staff-menu").unwrap();
+    assert_eq!(shown(&app.borrow()), (20, true));
+    let stored = VoiceSettings::from_store(&app.borrow().store).unwrap();
+    assert_eq!((stored.volume, stored.muted), (20, true));
+    d.tap_id("StaffMenuScreen::voice-btn").unwrap();
+    assert_eq!(shown(&app.borrow()), (100, false));
+}

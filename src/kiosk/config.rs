@@ -393,10 +393,10 @@ mod tests {
         assert_eq!(written, vec!["voice_volume", "voice_mute"]);
         let v = crate::kiosk::voice::VoiceSettings::from_store(&store).unwrap();
         assert_eq!((v.volume, v.muted), (40, true));
-        v.stepped(true).save(&store).unwrap();
+        v.next().save(&store).unwrap();
         assert!(apply(&voiced, &store).unwrap().is_empty());
         let v = crate::kiosk::voice::VoiceSettings::from_store(&store).unwrap();
-        assert_eq!((v.volume, v.muted), (50, true), "staff's louder step stays");
+        assert_eq!((v.volume, v.muted), (100, false), "staff's choice stays");
 
         // an unreadable token file is an error that names it
         std::fs::remove_file(&token).unwrap();

@@ -222,6 +222,8 @@ impl App {
         let spec = catalog.spec(&profile.spec)?.clone();
         let (jobs_tx, jobs) = mpsc::channel();
         let camera_model = devices.camera_model;
+        // silent until the window starts the voice, but staff's settings show from the start
+        let voice = crate::kiosk::voice::Voice::silent(speech::stored_settings(&store));
         let mut app = App {
             ui: ui.as_weak(),
             catalog,
@@ -262,7 +264,7 @@ impl App {
             batch_input: String::new(),
             batch_list: Vec::new(),
             prints_folder: std::env::temp_dir().join("capture-kiosk-prints"),
-            voice: crate::kiosk::voice::Voice::silent(Default::default()),
+            voice,
         };
         app.reset_fields();
         Ok(app)

@@ -10,14 +10,7 @@ impl App {
     /// Starts speaking through the ALSA `device` with the staff's stored settings; without
     /// clips or a device the kiosk carries on silent (logged once).
     pub fn start_voice(&mut self, clips: &std::path::Path, device: &str) {
-        let settings = match VoiceSettings::from_store(&self.store) {
-            Ok(s) => s,
-            Err(e) => {
-                tracing::warn!(error = %e, "the voice settings cannot be read; using the defaults");
-                VoiceSettings::default()
-            }
-        };
-        self.voice = Voice::start(clips, device, settings);
+        self.voice = Voice::start(clips, device, stored_settings(&self.store));
         self.voice
             .set_lang(if self.english { Lang::En } else { Lang::Zh });
         self.refresh();
@@ -37,19 +30,11 @@ impl App {
         self.voice.announce(cue);
     }
 
-    /// Staff: the volume a step louder or softer.
-    pub fn voice_step(&mut self, louder: bool) {
-        let next = self.voice.settings().stepped(louder);
+    /// Staff: the voice's button, each tap the next setting (100 → 80 → … → 20 → muted → 100):
+    /// one button, as the staff menu has no room for more.
+    pub fn voice_next(&mut self) {
+        let next = self.voice.settings().next();
         self.save_voice(next);
-    }
-
-    /// Staff: mute or unmute.
-    pub fn voice_toggle_mute(&mut self) {
-        let now = self.voice.settings();
-        self.save_voice(VoiceSettings {
-            muted: !now.muted,
-            ..now
-        });
     }
 
     pub fn voice_settings(&self) -> VoiceSettings {
@@ -79,4 +64,12 @@ impl App {
         ui.set_voice_volume(i32::from(s.volume));
         ui.set_voice_muted(s.muted);
     }
+}
+
+/// Staff's stored volume and mute; the defaults (logged) if the database cannot say.
+pub(super) fn stored_settings(store: &crate::store::Store) -> VoiceSettings {
+    VoiceSettings::from_store(store).unwrap_or_else(|e| {
+        tracing::warn!(error = %e, "the voice settings cannot be read; using the defaults");
+        VoiceSettings::default()
+    })
 }

@@ -82,14 +82,25 @@ impl VoiceSettings {
         Ok(())
     }
 
-    /// Staff's louder/softer buttons: steps of 10, within 0..=100.
-    pub fn stepped(self, louder: bool) -> VoiceSettings {
-        let volume = if louder {
-            self.volume.saturating_add(10).min(100)
-        } else {
-            self.volume.saturating_sub(10)
-        };
-        VoiceSettings { volume, ..self }
+    /// Staff's button: each tap the next of 100, 80, 60, 40, 20, muted, then 100 again (a
+    /// volume set in kiosk.toml between two steps goes to the step below it).
+    pub fn next(self) -> VoiceSettings {
+        if self.muted {
+            return VoiceSettings {
+                volume: 100,
+                muted: false,
+            };
+        }
+        match self.volume {
+            0..=20 => VoiceSettings {
+                muted: true,
+                ..self
+            },
+            v => VoiceSettings {
+                volume: (v - 1) / 20 * 20,
+                muted: false,
+            },
+        }
     }
 }
 
@@ -218,10 +229,7 @@ impl Voice {
 /// full. A failing device (unplugged) is logged once and the kiosk goes on silent.
 fn play(mixer: Weak<Mutex<Mixer>>, mut sink: Box<dyn Sink>) {
     let mut buf = [0i16; CHUNK];
-    loop {
-        let Some(m) = mixer.upgrade() else {
-            break;
-        };
+    while let Some(m) = mixer.upgrade() {
         m.lock().unwrap_or_else(|p| p.into_inner()).render(&mut buf);
         drop(m);
         if let Err(e) = sink.write(&buf) {
@@ -231,5 +239,35 @@ fn play(mixer: Weak<Mutex<Mixer>>, mut sink: Box<dyn Sink>) {
     }
     if let Err(e) = sink.finish() {
         tracing::warn!(error = %e, "the audio device failed while closing");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn staff_button_steps_down_to_mute_and_back_to_full() {
+        let mut s = VoiceSettings {
+            volume: 90,
+            muted: false,
+        };
+        let mut seen = Vec::new();
+        for _ in 0..7 {
+            s = s.next();
+            seen.push((s.volume, s.muted));
+        }
+        assert_eq!(
+            seen,
+            vec![
+                (80, false),
+                (60, false),
+                (40, false),
+                (20, false),
+                (20, true),
+                (100, false),
+                (80, false)
+            ]
+        );
     }
 }
