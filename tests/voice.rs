@@ -394,3 +394,21 @@ fn staff_change_the_volume_and_mute_on_the_staff_menu() {
     d.tap_id("StaffMenuScreen::voice-btn").unwrap();
     assert_eq!(shown(&app.borrow()), (100, false));
 }
+
+/// A countdown that stops (the candidate moved) before its turn to be said is not said late.
+#[test]
+fn a_countdown_that_stopped_before_its_turn_is_not_said() {
+    let wav = common_scratch("stopped-countdown.wav");
+    let mut sim = Sim::new(bank(), Lang::Zh, 100, &wav);
+    // the live screen opens: "look at the camera" plays for about 1.5 s; meanwhile the
+    // countdown starts and stops again
+    sim.frames(6, Screen::Live, false, |_| Prompt::HoldStill);
+    sim.frames(12, Screen::Live, true, |_| Prompt::HoldStill);
+    sim.frames(120, Screen::Live, false, |_| Prompt::MoveBack { cm: 10 });
+    sim.quiet(100, Screen::Idle);
+    sim.finish();
+    let found =
+        find_clips(&read_wav(&wav), &bank(), Lang::Zh, 100).unwrap_or_else(|e| panic!("{e}"));
+    let said: Vec<Cue> = found.iter().map(|f| f.cue).collect();
+    assert_eq!(said, vec![Cue::LookAtCamera, Cue::MoveBack]);
+}

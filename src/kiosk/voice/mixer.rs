@@ -95,6 +95,11 @@ impl Mixer {
         self.steps.push_back(step);
     }
 
+    /// Takes back a step not yet started (a countdown that stopped before its turn came).
+    pub fn withdraw(&mut self, step: Cue) {
+        self.steps.retain(|s| *s != step);
+    }
+
     /// Forgets what waits (the candidate left); the clip playing ends as it would.
     pub fn hush(&mut self) {
         self.steps.clear();

@@ -37,8 +37,13 @@ impl Narrator {
             }
         }
         let counting = matches!(now.screen, Screen::Live | Screen::Manual) && now.countdown;
-        if counting && !before.is_some_and(|b| b.countdown && b.screen == now.screen) {
+        let was_counting = before.is_some_and(|b| b.countdown && b.screen == now.screen);
+        if counting && !was_counting {
             mixer.announce(Cue::Countdown);
+        } else if !counting && was_counting {
+            // the candidate moved and the countdown stopped: a countdown not yet said is not
+            // said late (one already playing ends, as every clip does)
+            mixer.withdraw(Cue::Countdown);
         }
         // during a countdown the clip says "hold still": no prompt over it
         let prompt = match now.screen {
