@@ -412,3 +412,68 @@ fn a_countdown_that_stopped_before_its_turn_is_not_said() {
     let said: Vec<Cue> = found.iter().map(|f| f.cue).collect();
     assert_eq!(said, vec![Cue::LookAtCamera, Cue::MoveBack]);
 }
+
+/// The real device path: the player thread writes through ALSA (its `file` plugin stands in
+/// for a sound card: this machine has none), and the clip comes out whole at 16 kHz.
+#[test]
+fn the_player_speaks_a_whole_clip_through_alsa() {
+    let raw = common_scratch("alsa-device.raw");
+    let _ = std::fs::remove_file(&raw);
+    let device = format!("file:FILE={},FORMAT=raw", raw.display());
+    let mut v = Voice::start(
+        &voice::clips_dir(),
+        &device,
+        VoiceSettings {
+            volume: 100,
+            muted: false,
+        },
+    );
+    assert!(v.speaking(), "ALSA's file device opens at 16 kHz mono");
+    v.announce(Cue::PhotoTaken);
+    let clip = bank().samples(Cue::PhotoTaken, Lang::Zh).len() as u64;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let written = || std::fs::metadata(&raw).map_or(0, |m| m.len());
+    // the clip and half a second after it
+    while written() < (clip + u64::from(RATE) / 2) * 2 && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    drop(v);
+    let bytes = std::fs::read(&raw).expect("ALSA wrote the file");
+    let samples: Vec<i16> = bytes
+        .chunks_exact(2)
+        .map(|b| i16::from_le_bytes([b[0], b[1]]))
+        .collect();
+    // ALSA's null device behind the file takes samples as fast as they come: megabytes
+    let _ = std::fs::remove_file(&raw);
+    let found = find_clips(&samples, &bank(), Lang::Zh, 100).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        found.first().map(|f| f.cue),
+        Some(Cue::PhotoTaken),
+        "{found:?}"
+    );
+}
+
+/// `kiosk staff voice` sets what the staff menu's button sets, in the same database.
+#[test]
+fn kiosk_staff_voice_sets_the_volume_and_mute_from_a_terminal() {
+    use capture_kiosk::store::Store;
+    let dir = crate::common::hubs::fresh_dir("voice-cli", "data");
+    let db = dir.join("kiosk.sqlite");
+    drop(Store::open(&db).unwrap());
+    let db_arg = db.to_str().unwrap();
+    let out =
+        crate::common::run_kiosk(&["staff", "voice", "--db", db_arg, "--volume", "30", "--mute"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let s = VoiceSettings::from_store(&Store::open(&db).unwrap()).unwrap();
+    assert_eq!((s.volume, s.muted), (30, true));
+    let out = crate::common::run_kiosk(&["staff", "voice", "--db", db_arg, "--unmute"]);
+    assert!(out.status.success());
+    let s = VoiceSettings::from_store(&Store::open(&db).unwrap()).unwrap();
+    assert_eq!((s.volume, s.muted), (30, false));
+    let out = crate::common::run_kiosk(&["staff", "voice", "--db", db_arg, "--volume", "101"]);
+    assert_eq!(out.status.code(), Some(2), "a volume over 100 is refused");
+}
