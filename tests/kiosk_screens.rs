@@ -203,7 +203,17 @@ fn fill(window: &KioskWindow) {
             ok: false,
             detail: s("未连接"),
         },
+        HealthRow {
+            name: s("打印机"),
+            ok: false,
+            detail: s("卡纸，请打开打印机取出卡纸"),
+        },
     ]));
+    ui.set_printer(HealthRow {
+        name: s("打印机"),
+        ok: false,
+        detail: s("打印任务 7 已等待 10 分钟，请检查打印机；照片仍可补打（记录 …3f9a2c）"),
+    });
 }
 
 fn distinct_colours(path: &std::path::Path) -> usize {

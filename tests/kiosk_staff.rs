@@ -10,6 +10,7 @@ use capture_kiosk::catalog::Catalog;
 use capture_kiosk::hub_protocol::RosterEntry;
 use capture_kiosk::kiosk::app::App;
 use capture_kiosk::kiosk::demo::{headless_kiosk, Driver};
+use capture_kiosk::kiosk::printer_sim::{SimPrinter, SimQueue};
 use capture_kiosk::kiosk::{Kiosk, KioskOptions};
 use capture_kiosk::session::Screen;
 use capture_kiosk::store::Store;
@@ -59,19 +60,23 @@ fn staff_imports_rosters_changes_the_pin_ends_the_collection_and_reads_the_audit
         )
         .unwrap();
     let data = fresh_dir("kiosk-staff", "data");
-    // a stand-in for CUPS's lp: records its arguments; the queue "jammed" refuses
+    // a stand-in for CUPS's lp: records its arguments and answers with a job id as lp does;
+    // with a file "refuse" beside it, it refuses like a queue that rejects jobs
     let lp = data.join("fake-lp");
     std::fs::write(
         &lp,
-        "#!/bin/sh\necho \"$@\" > \"$(dirname \"$0\")/lp-args\"\nif [ \"$2\" = jammed ]; then echo 'printer jammed' >&2; exit 1; fi\ncp \"$5\" \"$(dirname \"$0\")/spooled.jpg\"\n",
+        "#!/bin/sh\necho \"$@\" > \"$(dirname \"$0\")/lp-args\"\nif [ -e \"$(dirname \"$0\")/refuse\" ]; then echo 'printer jammed' >&2; exit 1; fi\ncp \"$5\" \"$(dirname \"$0\")/spooled.jpg\"\necho 'request id is kiosk-photo-7 (1 file(s))'\n",
     )
     .unwrap();
+    // the queue's state, as CUPS tells it over IPP
+    let cups = SimPrinter::start("kiosk-photo", SimQueue::ready()).unwrap();
     std::fs::set_permissions(&lp, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
     let earlier = {
         let mut store = Store::open(&data.join("kiosk.sqlite")).unwrap();
         store.set_setting("hub_url", &hub.url).unwrap();
         store.set_setting("hub_token", &token).unwrap();
         store.set_setting("printer", "kiosk-photo").unwrap();
+        store.set_setting("printer_server", &cups.url()).unwrap();
         store
             .set_setting("print_command", lp.to_str().unwrap())
             .unwrap();
@@ -163,6 +168,9 @@ fn staff_imports_rosters_changes_the_pin_ends_the_collection_and_reads_the_audit
         "{}",
         row.detail
     );
+    let printer_line = |a: &App| shown(a, |k| k.get_printer().detail.to_string());
+    d.wait_for("the printer's state", 10, |a| printer_line(a) == "就绪")
+        .unwrap();
     d.save("reprint-list").unwrap();
     d.tap_label(&row.title).unwrap();
     d.wait_for("the print", 20, |a| {
@@ -187,7 +195,34 @@ fn staff_imports_rosters_changes_the_pin_ends_the_collection_and_reads_the_audit
         !sheet_file.exists(),
         "the candidate's photo is not left behind once printed"
     );
-    app.borrow().store.set_setting("printer", "jammed").unwrap();
+    // the job waits in the queue for ten minutes: reported as stuck, with the capture's record
+    cups.set(SimQueue {
+        state: 3,
+        reasons: vec![],
+        jobs: vec![(7, 3, std::time::Duration::from_secs(600))],
+    });
+    let tail: String = earlier.chars().skip(earlier.chars().count() - 6).collect();
+    d.wait_for("the stuck job", 15, |a| {
+        let line = printer_line(a);
+        line.contains("打印任务 7 已等待 10 分钟") && line.contains(&tail)
+    })
+    .unwrap();
+    assert!(!shown(&app.borrow(), |k| k.get_printer().ok));
+    d.save("reprint-job-stuck").unwrap();
+    // out of paper: the reprint is refused before anything reaches lp, with the reason
+    cups.set(SimQueue::stopped(&["media-empty-error"]));
+    std::fs::remove_file(data.join("lp-args")).unwrap();
+    d.tap_label(&row.title).unwrap();
+    d.wait_for("the check's refusal", 20, |a| {
+        shown_if(a, |k| k.get_notice().contains("缺纸"))
+    })
+    .unwrap();
+    assert!(!data.join("lp-args").exists(), "nothing was sent to lp");
+    assert!(printer_line(&app.borrow()).contains("缺纸"));
+    d.save("reprint-out-of-paper").unwrap();
+    // ready again, but the queue refuses the job: reported, and the sheet is kept
+    cups.set(SimQueue::ready());
+    std::fs::write(data.join("refuse"), "").unwrap();
     d.tap_label(&row.title).unwrap();
     d.wait_for("the refusal", 20, |a| {
         shown_if(a, |k| k.get_notice().contains("printer jammed"))
@@ -199,6 +234,19 @@ fn staff_imports_rosters_changes_the_pin_ends_the_collection_and_reads_the_audit
     );
     d.save("reprint-refused").unwrap();
     d.tap_id("StaffReprintScreen::reprint-back").unwrap();
+    // the staff menu shows the printer among the devices: jammed, then paused
+    cups.set(SimQueue::stopped(&["media-jam-error"]));
+    d.wait_for("the jam", 15, |a| printer_line(a).contains("卡纸"))
+        .unwrap();
+    d.save("menu-printer-jammed").unwrap();
+    cups.set(SimQueue::stopped(&["paused"]));
+    d.wait_for("the pause", 15, |a| printer_line(a).contains("已暂停"))
+        .unwrap();
+    assert!(
+        cups.asked() >= 8,
+        "asked every few seconds, not once: {}",
+        cups.asked()
+    );
 
     // a new PIN: a guessable one refused, a mistyped repeat refused, then set
     d.tap_id("StaffMenuScreen::pin-btn").unwrap();
@@ -263,6 +311,8 @@ fn staff_imports_rosters_changes_the_pin_ends_the_collection_and_reads_the_audit
         "PIN 错误",
         "开始采集",
         "修改 PIN",
+        // sent, refused by the printer's check (out of paper), refused by the queue
+        "补打照片",
         "补打照片",
         "补打照片",
         "导入名单",

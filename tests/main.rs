@@ -25,6 +25,8 @@ mod kiosk_flow;
 mod kiosk_screens;
 mod kiosk_staff;
 mod photo_maker;
+mod printer_cups;
+mod printer_ipp;
 mod reader_fuzz;
 mod reader_pty;
 mod reader_traces;

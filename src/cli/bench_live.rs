@@ -95,6 +95,10 @@ fn stat_cpu_seconds(stat: &str) -> f64 {
 }
 
 /// CPU seconds used so far by each of this process's threads named in `names`.
+/// The camera worker's threads, and the face parsing's own pool (its threads are numbered:
+/// names match by their start).
+const THREADS: [&str; 4] = ["camera", "guide", "aside", "face-parsing"];
+
 fn thread_cpu_seconds(names: &[&str]) -> Vec<f64> {
     let mut out = vec![0.0; names.len()];
     let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
@@ -102,7 +106,7 @@ fn thread_cpu_seconds(names: &[&str]) -> Vec<f64> {
     };
     for task in tasks.flatten() {
         let comm = std::fs::read_to_string(task.path().join("comm")).unwrap_or_default();
-        let Some(slot) = names.iter().position(|n| *n == comm.trim()) else {
+        let Some(slot) = names.iter().position(|n| comm.trim().starts_with(n)) else {
             continue;
         };
         let stat = std::fs::read_to_string(task.path().join("stat")).unwrap_or_default();
@@ -146,7 +150,7 @@ pub fn run(args: BenchLiveArgs, catalog: &Catalog) -> Result<ExitCode> {
     std::thread::sleep(Duration::from_secs(1));
     let _ = worker.stats(true);
     let missed_before = missed.load(Ordering::Relaxed);
-    let cpu_before = thread_cpu_seconds(&["camera", "guide", "far-look"]);
+    let cpu_before = thread_cpu_seconds(&THREADS);
     let ui_cpu_before = cpu_time_of_this_thread();
     let started = Instant::now();
     let (mut shown, mut prompts, mut errors) = (0u64, 0u64, 0u64);
@@ -166,7 +170,7 @@ pub fn run(args: BenchLiveArgs, catalog: &Catalog) -> Result<ExitCode> {
     }
     let elapsed = started.elapsed().as_secs_f64();
     let stats = worker.stats(false);
-    let cpu_after = thread_cpu_seconds(&["camera", "guide", "far-look"]);
+    let cpu_after = thread_cpu_seconds(&THREADS);
     let ui_cpu = cpu_time_of_this_thread() - ui_cpu_before;
     let missed = missed.load(Ordering::Relaxed) - missed_before;
     drop(worker);
@@ -210,10 +214,10 @@ pub fn run(args: BenchLiveArgs, catalog: &Catalog) -> Result<ExitCode> {
         .map(|(a, b)| 100.0 * (a - b) / elapsed)
         .collect();
     say(format!(
-        "  CPU per thread            camera (decode, preview) {:.0} %, guide (models) {:.0} %, far look {:.0} %, UI {:.0} %",
+        "  CPU per thread            camera (decode, preview) {:.0} %, guide (models) {:.0} %, aside (far look, parsing) {:.0} %, UI {:.0} %",
         cpu[0],
         cpu[1],
-        cpu[2],
+        cpu[2] + cpu[3],
         100.0 * ui_cpu / elapsed
     ));
     say(format!(

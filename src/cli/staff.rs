@@ -60,6 +60,10 @@ pub struct PrinterArgs {
     /// Sheet layout, e.g. "1in*8+2in*4" or "2in*8".
     #[arg(long)]
     layout: Option<String>,
+    /// Where CUPS answers IPP, for the printer's state on the staff screen and the check
+    /// before each reprint [default: http://localhost:631].
+    #[arg(long)]
+    server: Option<String>,
 }
 
 #[derive(Args)]
@@ -92,6 +96,9 @@ pub fn run(cmd: StaffCommand, default_db: &Path) -> Result<ExitCode> {
             if let Some(layout) = &a.layout {
                 capture_kiosk::photo::sheet::plan_sheet(layout, "6in", 300)?;
                 store.set_setting("print_layout", layout)?;
+            }
+            if let Some(server) = &a.server {
+                store.set_setting("printer_server", server.trim())?;
             }
             let queue = if a.none {
                 String::new()

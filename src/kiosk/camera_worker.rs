@@ -4,7 +4,7 @@
 //! models on the newest frame and hands the preview with its prompt to the UI; while nobody is
 //! near, the "aside" thread runs the slow still detector on a frame now and then, so a far
 //! candidate is found without the guide missing frames, and while someone is, the face parsing
-//! (hat, fringe, frames, teeth) on a frame every half second. Nothing queues:
+//! (hat, fringe, frames, teeth) on a frame every second. Nothing queues:
 //! a frame the guide has not taken is replaced by a fresher one, and so is a result the UI
 //! has not taken. Every such drop is counted, with why, for `kiosk bench-live`.
 

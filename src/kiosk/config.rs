@@ -87,6 +87,8 @@ pub struct PrinterSection {
     /// The CUPS queue (`lpstat -p`); "" for none (sheets only saved to prints/).
     pub queue: Option<String>,
     pub layout: Option<String>,
+    /// Where CUPS answers IPP, for the printer's state [default: http://localhost:631].
+    pub server: Option<String>,
 }
 
 /// The spoken prompts (src/kiosk/voice); staff can change both on the day.
@@ -221,6 +223,9 @@ fn managed(config: &KioskConfig) -> Result<Vec<(&'static str, String)>, ConfigEr
         if let Some(l) = &p.layout {
             out.push(("print_layout", l.trim().to_owned()));
         }
+        if let Some(s) = &p.server {
+            out.push(("printer_server", s.trim().to_owned()));
+        }
     }
     if let Some(v) = &config.voice {
         if let Some(volume) = v.volume {
@@ -351,12 +356,12 @@ mod tests {
         std::fs::write(&token, "tok-123\n").unwrap();
         let store = Store::open(&dir.join("kiosk.sqlite")).unwrap();
         let text = format!(
-            "[hub]\nurl = \"https://hub.example:8600\"\ntoken_file = \"{}\"\nretention_hours = 48\n[printer]\nqueue = \"SELPHY\"\n",
+            "[hub]\nurl = \"https://hub.example:8600\"\ntoken_file = \"{}\"\nretention_hours = 48\n[printer]\nqueue = \"SELPHY\"\nserver = \"http://127.0.0.1:8631\"\n",
             token.display()
         );
         let c = parse(&text).unwrap();
         let written = apply(&c, &store).unwrap();
-        assert_eq!(written.len(), 4, "{written:?}");
+        assert_eq!(written.len(), 5, "{written:?}");
         let link = crate::upload::stored_link(&store).unwrap().unwrap();
         assert_eq!(
             (link.url.as_str(), link.token.as_str()),
@@ -365,6 +370,10 @@ mod tests {
         assert_eq!(
             store.get_setting("printer").unwrap().as_deref(),
             Some("SELPHY")
+        );
+        assert_eq!(
+            store.get_setting("printer_server").unwrap().as_deref(),
+            Some("http://127.0.0.1:8631")
         );
 
         // staff choose another printer on the day; a restart with the same file keeps it

@@ -13,6 +13,8 @@ pub mod demo_people;
 pub mod devices;
 pub mod preview;
 pub mod print;
+pub mod printer_sim;
+pub mod printer_state;
 pub mod staff;
 pub mod texts;
 pub mod voice;

@@ -202,13 +202,24 @@ impl App {
             }
             Done::Withdrawn(Ok(())) => self.dispatch(Event::Withdrawn),
             Done::Withdrawn(Err(e)) => self.dispatch(Event::WithdrawFailed { reason: e }),
-            Done::Printed(r) => {
+            Done::Printed { record, result } => {
                 self.printing = false;
-                self.notice_extra = Some(match r {
-                    Ok(Printed::Sent { queue }) => Bilingual::new(
-                        format!("已发送到打印机 {queue}"),
-                        format!("sent to the printer {queue}"),
-                    ),
+                self.notice_extra = Some(match result {
+                    Ok(Printed::Sent { queue, job }) => {
+                        self.printer_took(job, record);
+                        Bilingual::new(
+                            format!("已发送到打印机 {queue}"),
+                            format!("sent to the printer {queue}"),
+                        )
+                    }
+                    Ok(Printed::Refused { queue, state }) => {
+                        let words = state.words();
+                        self.printer_refused(state);
+                        Bilingual::new(
+                            format!("未打印：打印机 {queue} {}。照片仍保存在本机，处理后可再补打", words.zh),
+                            format!("not printed: the printer {queue} is {}. The photo stays on the kiosk; reprint once it is fixed", words.en),
+                        )
+                    }
                     Ok(Printed::Saved { file }) => Bilingual::new(
                         format!("未设置打印机，照片版面已保存为 {}", file.display()),
                         format!(
@@ -222,6 +233,7 @@ impl App {
                 });
                 self.refresh();
             }
+            Done::PrinterState(answer) => self.printer_answered(answer),
             Done::RosterSynced { batch, rows } => {
                 let stored = self.store_roster(&batch, "the hub", rows);
                 self.audit(

@@ -27,6 +27,7 @@ use std::sync::mpsc::{self, Receiver, Sender};
 mod candidate;
 mod identify;
 mod jobs;
+mod printer;
 mod speech;
 mod staff_menu;
 mod store_facts;
@@ -67,7 +68,13 @@ enum Done {
         file: String,
         rows: Result<Vec<RosterEntry>, String>,
     },
-    Printed(Result<Printed, String>),
+    /// A reprint's outcome, for the capture `record`.
+    Printed {
+        record: String,
+        result: Result<Printed, String>,
+    },
+    /// What CUPS said about the printer (or why it could not be asked).
+    PrinterState(Result<super::printer_state::PrinterState, String>),
     /// The keypad's number and password checked (argon2, about 20 ms: never on the UI
     /// thread): the roster row when both were right.
     PasswordChecked(Option<RosterEntry>),
@@ -149,6 +156,8 @@ pub struct App {
     reprint_list: Vec<crate::store::CaptureSummary>,
     printing: bool,
     pub prints_folder: std::path::PathBuf,
+    /// Staff: the printer as CUPS last described it (`printer`), and when it was last asked.
+    printer: printer::PrinterWatch,
     /// Staff: the batch being typed, and the batches with a roster here.
     batch_input: String,
     batch_list: Vec<(String, i64)>,
@@ -261,6 +270,7 @@ impl App {
             collection_opened_ms: 0,
             reprint_list: Vec::new(),
             printing: false,
+            printer: printer::PrinterWatch::default(),
             batch_input: String::new(),
             batch_list: Vec::new(),
             prints_folder: std::env::temp_dir().join("capture-kiosk-prints"),

@@ -3,7 +3,7 @@
 
 use super::*;
 use crate::hub_protocol::RosterEntry;
-use crate::kiosk::print::{print_sheet, PrintSetup};
+use crate::kiosk::print::print_sheet;
 use crate::kiosk::staff::{find_roster_files, pin_problem, read_roster_file, DEFAULT_PIN};
 use crate::kiosk::texts::masked_id;
 use crate::kiosk::ListRow;
@@ -187,23 +187,20 @@ impl App {
                 return;
             }
         };
-        let setting = |key: &str| self.store.get_setting(key).ok().flatten();
-        let setup = PrintSetup {
-            layout: setting("print_layout").unwrap_or_else(|| "1in*8+2in*4".into()),
-            printer: setting("printer").filter(|p| !p.is_empty()),
-            command: setting("print_command").unwrap_or_else(|| "lp".into()),
-            folder: self.prints_folder.clone(),
-        };
+        let setup = self.print_setup();
         if !self.audit(AuditAction::Reprint, &id) {
             return;
         }
         self.printing = true;
-        self.notice_extra = Some(Bilingual::new("正在准备打印…", "preparing the print…"));
+        self.notice_extra = Some(Bilingual::new(
+            "正在检查打印机并准备打印…",
+            "checking the printer, preparing the print…",
+        ));
         self.refresh();
         let tx = self.job_sender();
         std::thread::spawn(move || {
             let result = print_sheet(&setup, &photo, &id).map_err(|e| format!("{e:#}"));
-            tx.send(Done::Printed(result));
+            tx.send(Done::Printed { record: id, result });
         });
     }
 

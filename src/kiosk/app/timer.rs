@@ -28,6 +28,7 @@ impl App {
                 self.finished(done);
             }
         }
+        self.watch_printer(now_ms);
         match self.session.screen() {
             Screen::Live => self.live(now_ms),
             Screen::ScanCode => self.scan_step(now_ms),

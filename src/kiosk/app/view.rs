@@ -376,6 +376,9 @@ impl App {
                 .collect();
             ui.set_batch_rows(shared_rows(rows));
         }
+        if matches!(s.screen(), Screen::StaffMenu | Screen::StaffReprint) {
+            ui.set_printer(self.printer_row());
+        }
         if s.screen() == Screen::StaffReprint {
             ui.set_reprint_rows(shared_rows(self.reprint_rows()));
         }
@@ -430,6 +433,7 @@ impl App {
                     )
                     .into(),
             },
+            self.printer_row(),
             HealthRow {
                 name: self.t("名单", "Roster").into(),
                 ok: roster > 0,

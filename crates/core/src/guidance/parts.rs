@@ -1,14 +1,15 @@
-//! The face parsing in the live guide. It takes about 100 ms, three frames' time, so it reads
-//! one frame in `PARTS_EVERY`, on the camera worker's side thread, and its reading stands for
+//! The face parsing in the live guide. It takes about 100 ms on two threads, three frames'
+//! time, so it reads one frame in `PARTS_EVERY` (a sixth of a core on a 2-core kiosk), on the camera worker's side thread, and its reading stands for
 //! the frames after it until `PARTS_FRESH` frames have passed: a hat or a fringe is prompted
 //! live with the still check's own limits, instead of only failing the still.
 
 use crate::engine::{FaceMesh, PartShares};
 
-/// One frame in this many with a face is parsed (half a second at 30 fps).
-const PARTS_EVERY: u32 = 15;
-/// A reading older than this many frames no longer counts (a second at 30 fps): the hat may
-/// be off by now, and a later reading is overdue.
+/// One frame in this many with a face is parsed (a second at 30 fps: `kiosk bench-live` put
+/// one in 15 at a third of a core, and a hat or fringe takes longer than that to fix).
+const PARTS_EVERY: u32 = 30;
+/// A reading older than this many frames no longer counts (two seconds at 30 fps): the hat
+/// may be off by now, and a later reading is overdue.
 const PARTS_FRESH: u32 = 2 * PARTS_EVERY;
 
 /// A face to parse: the mesh found on the frame just read, and that frame's number.
