@@ -114,6 +114,9 @@ fn every_file_the_packages_name_exists() {
         "usr/share/capture-kiosk/hardware/cameras/",
         "usr/share/capture-kiosk/hardware/cameras/sim/",
         "usr/share/capture-kiosk/hardware/reader/",
+        // the spoken prompts (src/kiosk/voice/mod.rs: clips_dir)
+        "usr/share/capture-kiosk/voice/clips/zh/",
+        "usr/share/capture-kiosk/voice/clips/en/",
         "usr/lib/udev/rules.d/",
     ] {
         assert!(

@@ -36,3 +36,4 @@ mod upload_faults;
 mod upload_queue;
 mod verification_eval;
 mod verify_and_guidance;
+mod voice;

@@ -1,5 +1,5 @@
-//! `kiosk staff`: setting up a kiosk image's staff side from a terminal (the PIN, the printer)
-//! and reading the audit trail, on the same database the kiosk window uses.
+//! `kiosk staff`: setting up a kiosk image's staff side from a terminal (the PIN, the printer,
+//! the voice) and reading the audit trail, on the same database the kiosk window uses.
 
 use super::say;
 use anyhow::{bail, Result};
@@ -20,6 +20,22 @@ pub enum StaffCommand {
     Printer(PrinterArgs),
     /// The audit trail, newest first.
     Audit(AuditArgs),
+    /// The spoken prompts' volume (0 to 100) and mute; with neither, shows them.
+    Voice(VoiceArgs),
+}
+
+#[derive(Args)]
+pub struct VoiceArgs {
+    /// The kiosk's database [default: the data folder's kiosk.sqlite, from kiosk.toml or
+    /// kiosk-data/].
+    #[arg(long)]
+    db: Option<PathBuf>,
+    #[arg(long, value_parser = clap::value_parser!(u8).range(0..=100))]
+    volume: Option<u8>,
+    #[arg(long, conflicts_with = "unmute")]
+    mute: bool,
+    #[arg(long)]
+    unmute: bool,
 }
 
 #[derive(Args)]
@@ -95,6 +111,23 @@ pub fn run(cmd: StaffCommand, default_db: &Path) -> Result<ExitCode> {
             } else {
                 format!("reprints go to the print queue {queue}")
             });
+        }
+        StaffCommand::Voice(a) => {
+            use capture_kiosk::kiosk::voice::VoiceSettings;
+            let store = Store::open(&db(&a.db))?;
+            let mut s = VoiceSettings::from_store(&store)?;
+            if let Some(v) = a.volume {
+                s.volume = v;
+            }
+            if a.mute || a.unmute {
+                s.muted = a.mute;
+            }
+            s.save(&store)?;
+            say(format!(
+                "voice: volume {}{} (the kiosk applies it at its next start)",
+                s.volume,
+                if s.muted { ", muted" } else { "" }
+            ));
         }
         StaffCommand::Audit(a) => {
             let store = Store::open(&db(&a.db))?;

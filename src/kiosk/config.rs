@@ -64,6 +64,7 @@ pub struct KioskConfig {
     pub reader: Option<PathBuf>,
     pub hub: Option<HubSection>,
     pub printer: Option<PrinterSection>,
+    pub voice: Option<VoiceSection>,
 }
 
 /// What `kiosk queue link` stores; the token is read from a file of its own (0640 root:kiosk)
@@ -88,6 +89,15 @@ pub struct PrinterSection {
     pub layout: Option<String>,
     /// Where CUPS answers IPP, for the printer's state [default: http://localhost:631].
     pub server: Option<String>,
+}
+
+/// The spoken prompts (src/kiosk/voice); staff can change both on the day.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VoiceSection {
+    /// 0 to 100 (a share of the clips' own level).
+    pub volume: Option<i64>,
+    pub mute: Option<bool>,
 }
 
 impl KioskConfig {
@@ -131,6 +141,11 @@ impl KioskConfig {
         if let Some(layout) = config.printer.as_ref().and_then(|p| p.layout.as_deref()) {
             if let Err(e) = crate::photo::sheet::plan_sheet(layout, "6in", 300) {
                 return Err(invalid("printer.layout", &e.to_string()));
+            }
+        }
+        if let Some(v) = config.voice.as_ref().and_then(|v| v.volume) {
+            if !(0..=100).contains(&v) {
+                return Err(invalid("voice.volume", "must be 0 to 100"));
             }
         }
         Ok(config)
@@ -210,6 +225,14 @@ fn managed(config: &KioskConfig) -> Result<Vec<(&'static str, String)>, ConfigEr
         }
         if let Some(s) = &p.server {
             out.push(("printer_server", s.trim().to_owned()));
+        }
+    }
+    if let Some(v) = &config.voice {
+        if let Some(volume) = v.volume {
+            out.push((crate::kiosk::voice::VOLUME_KEY, volume.to_string()));
+        }
+        if let Some(mute) = v.mute {
+            out.push((crate::kiosk::voice::MUTE_KEY, mute.to_string()));
         }
     }
     Ok(out)
@@ -293,6 +316,15 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("printer.layout"), "{e}");
+
+        for bad in ["101", "-1"] {
+            let e = parse(&format!("[voice]\nvolume = {bad}\n"))
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains("voice.volume") && e.contains("0 to 100"), "{e}");
+        }
+        let e = parse("[voice]\nmute = \"yes\"\n").unwrap_err().to_string();
+        assert!(e.contains("line 2") && e.contains("mute"), "{e}");
     }
 
     #[test]
@@ -359,6 +391,21 @@ mod tests {
             store.get_setting("printer").unwrap().as_deref(),
             Some("DNP")
         );
+
+        // the voice's volume and mute, like the printer: the file's value once, staff's after
+        let voiced = parse(&format!(
+            "{}[voice]\nvolume = 40\nmute = true\n",
+            text.replace("SELPHY", "DNP")
+        ))
+        .unwrap();
+        let written = apply(&voiced, &store).unwrap();
+        assert_eq!(written, vec!["voice_volume", "voice_mute"]);
+        let v = crate::kiosk::voice::VoiceSettings::from_store(&store).unwrap();
+        assert_eq!((v.volume, v.muted), (40, true));
+        v.next().save(&store).unwrap();
+        assert!(apply(&voiced, &store).unwrap().is_empty());
+        let v = crate::kiosk::voice::VoiceSettings::from_store(&store).unwrap();
+        assert_eq!((v.volume, v.muted), (100, false), "staff's choice stays");
 
         // an unreadable token file is an error that names it
         std::fs::remove_file(&token).unwrap();

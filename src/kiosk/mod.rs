@@ -17,6 +17,7 @@ pub mod printer_sim;
 pub mod printer_state;
 pub mod staff;
 pub mod texts;
+pub mod voice;
 pub mod watchdog;
 
 use crate::camera::profile::CameraProfile;
@@ -236,6 +237,9 @@ pub fn run_window(opts: KioskOptions, catalog: Catalog) -> Result<()> {
             .set_size(slint::LogicalSize::new(1920.0, 1080.0));
     }
     let app = std::rc::Rc::new(std::cell::RefCell::new(build_app(&ui, &opts, catalog)?));
+    // the real window speaks (the headless demo and tests stay silent)
+    app.borrow_mut()
+        .start_voice(&voice::clips_dir(), voice::DEVICE);
     app::connect(&ui, app.clone());
     let timer = slint::Timer::default();
     let ticking = app.clone();

@@ -29,6 +29,8 @@ pub(super) struct CandidateData {
     pub(super) live_prompt: Bilingual,
     pub(super) live_distance: Option<f32>,
     pub(super) live_good: bool,
+    /// The live guide's prompt on show (after its steadiness rule), for the voice.
+    pub(super) live_shown: Option<crate::guidance::Prompt>,
     /// The keypad's password is being checked on a worker.
     pub(super) password_checking: bool,
 }

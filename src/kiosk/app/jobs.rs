@@ -163,9 +163,11 @@ impl App {
                     ui.global::<crate::kiosk::Kiosk>().set_photo(image_of(rgb));
                 }
                 self.cand.photo = photo;
-                self.dispatch(Event::Checked {
-                    passed: passed && self.cand.photo.is_some(),
-                });
+                let passed = passed && self.cand.photo.is_some();
+                if !passed {
+                    self.voice_announce(crate::kiosk::voice::Cue::Retake);
+                }
+                self.dispatch(Event::Checked { passed });
             }
             Done::Stored(Ok(id)) => {
                 if let Some(u) = &self.uploader {

@@ -28,6 +28,7 @@ mod candidate;
 mod identify;
 mod jobs;
 mod printer;
+mod speech;
 mod staff_menu;
 mod store_facts;
 mod timer;
@@ -170,6 +171,8 @@ pub struct App {
     /// the handling of the event that caused it.
     queued: std::collections::VecDeque<Event>,
     dispatching: bool,
+    /// The spoken prompts (`speech`); silent until `set_voice`.
+    voice: crate::kiosk::voice::Voice,
 }
 
 /// The exam profiles staff choose from, in the order of the spec's table.
@@ -228,6 +231,8 @@ impl App {
         let spec = catalog.spec(&profile.spec)?.clone();
         let (jobs_tx, jobs) = mpsc::channel();
         let camera_model = devices.camera_model;
+        // silent until the window starts the voice, but staff's settings show from the start
+        let voice = crate::kiosk::voice::Voice::silent(speech::stored_settings(&store));
         let mut app = App {
             ui: ui.as_weak(),
             catalog,
@@ -269,6 +274,7 @@ impl App {
             batch_input: String::new(),
             batch_list: Vec::new(),
             prints_folder: std::env::temp_dir().join("capture-kiosk-prints"),
+            voice,
         };
         app.reset_fields();
         Ok(app)
@@ -309,6 +315,11 @@ impl App {
 
     pub fn set_english(&mut self, on: bool) {
         self.english = on;
+        self.voice.set_lang(if on {
+            crate::kiosk::voice::Lang::En
+        } else {
+            crate::kiosk::voice::Lang::Zh
+        });
         let _ = slint::select_bundled_translation(if on { "en" } else { "" });
         self.refresh();
     }
@@ -414,6 +425,7 @@ impl App {
                 self.cand.live_prompt = Bilingual::default();
                 self.cand.live_distance = None;
                 self.cand.live_good = false;
+                self.cand.live_shown = None;
                 self.live_fps = 0.0;
                 if let Some(ui) = self.ui.upgrade() {
                     // the last picture of the previous screen (the phone held up on the scan

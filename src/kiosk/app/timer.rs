@@ -47,6 +47,7 @@ impl App {
         if self.session.screen() != before {
             self.pin.clear();
         }
+        self.speak();
     }
 
     /// On the failsafe screen after the camera was lost: keep asking the camera; its first
@@ -74,6 +75,7 @@ impl App {
                     self.cand.live_good = g.steady_frames > 0;
                     self.cand.live_prompt = g.text.into();
                     self.cand.live_distance = g.distance_cm;
+                    self.cand.live_shown = Some(g.prompt);
                 }
                 let good = f.guidance.as_ref().map(|g| g.steady_frames > 0);
                 self.observe(Event::CameraFrame { now_ms, good });

@@ -83,6 +83,7 @@ impl App {
             ui.set_demo_returning(self.demo && self.facts.has_captures);
         }
         ui.set_collection_open(s.open());
+        self.show_voice(&ui);
         ui.set_profile_title(
             if s.open() || !matches!(s.screen(), Screen::Idle) {
                 self.t(&self.profile.title.zh, &self.profile.title.en)

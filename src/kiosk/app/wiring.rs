@@ -60,4 +60,5 @@ pub fn connect(ui: &KioskWindow, app: std::rc::Rc<std::cell::RefCell<App>>) {
     on!(on_toggle_language, |a| a.toggle_language());
     on!(on_demo_card, |a| a.present_demo_card());
     on!(on_demo_code, |a| a.show_demo_code());
+    on!(on_voice_next, |a| a.voice_next());
 }

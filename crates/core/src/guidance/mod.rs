@@ -22,10 +22,12 @@ use serde::Serialize;
 
 mod parts;
 mod prompt;
+mod steady;
 
 use parts::PartsSeen;
 pub use parts::{PartsReading, PartsRequest};
 pub use prompt::Prompt;
+pub use steady::{Steadiness, PROMPT_SWITCH_FRAMES};
 
 /// The camera's geometry, from its profile.
 #[derive(Clone, Copy, Debug)]
@@ -123,9 +125,6 @@ pub struct Guidance {
     pub steady_frames: u32,
 }
 
-/// Frames a new prompt must win in a row before it is shown.
-const PROMPT_SWITCH_FRAMES: u32 = 3;
-
 pub struct LiveGuide {
     engine: FaceEngine,
     camera: CameraModel,
@@ -144,8 +143,8 @@ pub struct LiveGuide {
 /// The live guide's state about one candidate.
 #[derive(Debug, Default)]
 struct Candidate {
-    shown: Prompt,
-    challenger: Option<(Prompt, u32)>,
+    /// The prompt on show, steady across frames.
+    steadiness: Steadiness,
     steady: u32,
     last_eye: Option<(Point, Point)>,
     /// This candidate's iris diameter over their eye spacing, learned from the iris model on
@@ -292,13 +291,13 @@ impl LiveGuide {
     /// Reads one frame and returns the prompt to show.
     pub fn frame(&mut self, img: &RgbImage) -> Result<Guidance, ModelError> {
         let (raw, distance, pose, still) = self.read(img)?;
-        self.settle(raw);
-        self.seen.steady = if self.seen.shown == Prompt::HoldStill && still {
+        let shown = self.seen.steadiness.settle(raw);
+        self.seen.steady = if shown == Prompt::HoldStill && still {
             self.seen.steady + 1
         } else {
             0
         };
-        let prompt = match (self.seen.shown, distance) {
+        let prompt = match (shown, distance) {
             (Prompt::MoveCloser { .. }, Some(d)) => Prompt::MoveCloser {
                 cm: (d - self.distance_window[1]).max(1.0).round() as u32,
             },
@@ -314,23 +313,6 @@ impl LiveGuide {
             pose,
             steady_frames: self.seen.steady,
         })
-    }
-
-    fn settle(&mut self, raw: Prompt) {
-        if raw.same_kind(&self.seen.shown) {
-            self.seen.challenger = None;
-            return;
-        }
-        let wins = match self.seen.challenger {
-            Some((p, n)) if p.same_kind(&raw) => n + 1,
-            _ => 1,
-        };
-        if wins >= PROMPT_SWITCH_FRAMES {
-            self.seen.shown = raw;
-            self.seen.challenger = None;
-        } else {
-            self.seen.challenger = Some((raw, wins));
-        }
     }
 
     /// The raw prompt for this frame, the distance, the pose, and whether the face held still.
