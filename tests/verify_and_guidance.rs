@@ -2,8 +2,9 @@
 
 use crate::common;
 
+use capture_kiosk::engine::PartShares;
 use capture_kiosk::engine::{descriptor_distance, SAME_PERSON_DISTANCE};
-use capture_kiosk::guidance::{CameraModel, LiveGuide, Prompt};
+use capture_kiosk::guidance::{CameraModel, LiveGuide, PartsReading, Prompt};
 use common::*;
 use image::{imageops, Rgb, RgbImage};
 
@@ -207,4 +208,40 @@ fn a_cap_is_prompted_live_by_the_face_parsing() {
         settle(&mut guide, &frame_with_face(95.0), 36),
         Prompt::HoldStill
     );
+}
+
+#[test]
+fn a_parsing_answered_for_the_last_candidate_does_not_count_for_the_next() {
+    let (profile, spec) = profile("gd-gaokao");
+    let mut guide = LiveGuide::new(
+        engine().clone(),
+        CameraModel::typical(640),
+        profile,
+        spec.glasses_allowed,
+    );
+    // as the camera worker runs it: the parsing is asked for, and answered later
+    guide.far_look_aside();
+    let cap = frame_from(&eval_photo("grace_hopper.jpg"), 95.0, 320.0, 190.0);
+    guide.frame(&cap).unwrap();
+    let asked = guide
+        .wants_parts_look()
+        .expect("the first face is parsed aside");
+    // she leaves before the answer comes back; then it arrives
+    let empty = RgbImage::from_pixel(640, 480, Rgb([180, 180, 180]));
+    settle(&mut guide, &empty, 3);
+    guide.parts_found(PartsReading {
+        shares: PartShares {
+            hat_above_brows: 0.6,
+            ..Default::default()
+        },
+        frame: asked.frame,
+        candidate: asked.candidate,
+    });
+    // the next candidate, bare-headed, is asked about at once and never told of her hat
+    let bare = frame_with_face(95.0);
+    guide.frame(&bare).unwrap();
+    assert!(guide.wants_parts_look().is_some());
+    for _ in 0..6 {
+        assert_ne!(guide.frame(&bare).unwrap().prompt, Prompt::TakeOffHat);
+    }
 }

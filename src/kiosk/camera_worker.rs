@@ -362,6 +362,7 @@ fn aside_thread(engine: &FaceEngine, shared: &Shared) {
                     let reading = PartsReading {
                         shares,
                         frame: request.frame,
+                        candidate: request.candidate,
                     };
                     if let Ok(mut found) = shared.aside.parts_found.lock() {
                         *found = Some((reading, epoch));

@@ -138,6 +138,9 @@ pub struct LiveGuide {
     /// Whether the slow look for a far face is done by someone else (the camera worker, on
     /// another thread) instead of holding up this frame.
     far_aside: bool,
+    /// Counts candidates (a face lost, a camera start): a parsing answered aside for an
+    /// earlier one is dropped, as its frame numbers are not this one's.
+    candidate: u32,
 }
 
 /// The live guide's state about one candidate.
@@ -210,6 +213,7 @@ impl LiveGuide {
             scratch: Vec::with_capacity(192 * 192 * 3),
             seen: Candidate::default(),
             far_aside: false,
+            candidate: 0,
         }
     }
 
@@ -267,6 +271,9 @@ impl LiveGuide {
 
     /// What the face parsing read of a face the guide asked about.
     pub fn parts_found(&mut self, reading: PartsReading) {
+        if reading.candidate != self.candidate {
+            return;
+        }
         self.seen.parts.found(reading);
     }
 
@@ -286,6 +293,7 @@ impl LiveGuide {
     /// The camera calls it at each start, as the next candidate may already be in view.
     pub fn reset(&mut self) {
         self.seen = Candidate::default();
+        self.candidate = self.candidate.wrapping_add(1);
     }
 
     /// Reads one frame and returns the prompt to show.
@@ -328,6 +336,7 @@ impl LiveGuide {
                 self.seen.iris_per_eye_span = None;
                 self.seen.frames_with_face = 0;
                 self.seen.parts = PartsSeen::default();
+                self.candidate = self.candidate.wrapping_add(1);
                 return Ok((Prompt::NoFace, None, None, false));
             }
             Located::SeveralFaces => {
@@ -350,10 +359,15 @@ impl LiveGuide {
                 self.seen.parts.ask(PartsRequest {
                     mesh: mesh.clone(),
                     frame,
+                    candidate: self.candidate,
                 });
             } else {
                 let shares = self.engine.parts(img, &mesh, &mut self.scratch)?;
-                self.seen.parts.found(PartsReading { shares, frame });
+                self.seen.parts.found(PartsReading {
+                    shares,
+                    frame,
+                    candidate: self.candidate,
+                });
             }
         }
         let pose = mesh.pose();

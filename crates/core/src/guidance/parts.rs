@@ -17,6 +17,8 @@ const PARTS_FRESH: u32 = 2 * PARTS_EVERY;
 pub struct PartsRequest {
     pub mesh: FaceMesh,
     pub frame: u32,
+    /// Which candidate the guide was looking at: frame numbers start again with each.
+    pub candidate: u32,
 }
 
 /// What the parsing read of the face asked about.
@@ -24,6 +26,7 @@ pub struct PartsRequest {
 pub struct PartsReading {
     pub shares: PartShares,
     pub frame: u32,
+    pub candidate: u32,
 }
 
 /// The guide's parsing state for the candidate in view; a new candidate starts afresh.
@@ -86,6 +89,7 @@ mod tests {
                 ..Default::default()
             },
             frame,
+            candidate: 0,
         }
     }
 
@@ -132,7 +136,11 @@ mod tests {
             points: Vec::new(),
             presence: 1.0,
         };
-        seen.ask(PartsRequest { mesh, frame: 3 });
+        seen.ask(PartsRequest {
+            mesh,
+            frame: 3,
+            candidate: 0,
+        });
         assert!(!seen.due(4));
         assert_eq!(seen.take_request().map(|r| r.frame), Some(3));
         assert!(seen.take_request().is_none());
