@@ -187,3 +187,22 @@ fn a_kiosk_uploads_to_an_https_hub_it_was_linked_to_with_the_hubs_certificate() 
     let _ = hub.kill();
     let _ = hub.wait();
 }
+
+#[test]
+fn a_hub_refuses_to_serve_plain_http_beyond_this_machine() {
+    let dir = fresh_dir("tls", "plain");
+    let data = dir.join("hub");
+    let out = kiosk(&[
+        "hub",
+        "--listen",
+        "0.0.0.0:0",
+        "--data",
+        data.to_str().unwrap(),
+    ]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("plain http") && err.contains("--tls-cert"),
+        "{err}"
+    );
+}

@@ -10,6 +10,9 @@ use crate::store::{AuditAction, Store};
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
 
+/// The longest a kiosk keeps a photo the hub has confirmed, in hours (ten years).
+const MAX_RETENTION_HOURS: u64 = 87_600;
+
 /// Where an installed kiosk looks when `--config` is not given.
 pub const DEFAULT_PATH: &str = "/etc/capture-kiosk/kiosk.toml";
 
@@ -136,6 +139,14 @@ impl KioskConfig {
             }
             if hub.retention_hours == Some(0) {
                 return Err(invalid("hub.retention_hours", "must be at least 1 hour"));
+            }
+            // ten years: beyond it the purge's cutoff overflows into the future and would
+            // delete every confirmed photo at once
+            if hub.retention_hours.is_some_and(|h| h > MAX_RETENTION_HOURS) {
+                return Err(invalid(
+                    "hub.retention_hours",
+                    "must be at most 87600 hours (ten years)",
+                ));
             }
         }
         if let Some(layout) = config.printer.as_ref().and_then(|p| p.layout.as_deref()) {
@@ -311,6 +322,13 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("hub.url"), "{e}");
+
+        let e = parse(
+            "[hub]\nurl = \"https://hub\"\ntoken_file = \"/x\"\nretention_hours = 3000000000000\n",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("hub.retention_hours"), "{e}");
 
         let e = parse("[printer]\nlayout = \"9in*99\"\n")
             .unwrap_err()

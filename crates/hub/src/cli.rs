@@ -191,6 +191,15 @@ pub fn run(mut a: HubArgs) -> Result<ExitCode> {
     let mut config = HubConfig::new(data.clone());
     config.secure_cookies =
         a.secure_cookies || file.secure_cookies == Some(true) || a.tls_cert.is_some();
+    // reviewers' passwords and cookies and candidates' photos must not cross a network in
+    // clear: beyond this machine the hub serves https itself, or is told a proxy does
+    if !config.secure_cookies && !loopback_only(&listen) {
+        bail!(
+            "{listen} is reachable from other machines, and the hub would answer there in plain http: \
+             give it a certificate (--tls-cert/--tls-key, or [tls] in hub.toml), or put an https \
+             proxy in front and say so with --secure-cookies, or listen on 127.0.0.1"
+        );
+    }
     config.max_body_bytes = a
         .max_request_mib
         .or(file.max_request_mib)
@@ -429,4 +438,14 @@ async fn shutdown_signal() {
     #[cfg(not(unix))]
     let term = std::future::pending::<()>();
     tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+}
+
+/// Whether `listen` names only this machine's loopback. A name that does not resolve is left
+/// to the bind to report.
+fn loopback_only(listen: &str) -> bool {
+    use std::net::ToSocketAddrs;
+    match listen.to_socket_addrs() {
+        Ok(addrs) => addrs.into_iter().all(|a| a.ip().is_loopback()),
+        Err(_) => true,
+    }
 }

@@ -46,7 +46,11 @@ async fn dashboard_page(State(hub): State<Arc<Hub>>, headers: HeaderMap) -> Resp
             static POLICY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
             super::web::page(DASHBOARD_PAGE.to_owned(), &POLICY, DASHBOARD_PAGE)
         }
-        Err(_) => Redirect::to("/login").into_response(),
+        Err(e) if e.status == axum::http::StatusCode::UNAUTHORIZED => {
+            Redirect::to("/login").into_response()
+        }
+        // a database failure is the hub's fault, not a reason to log in again
+        Err(e) => e.into_response(),
     }
 }
 

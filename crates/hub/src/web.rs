@@ -78,9 +78,14 @@ pub(super) async fn account(hub: &Arc<Hub>, headers: &HeaderMap) -> Result<Revie
 
 /// A reviewer's session: a staff login (the dashboard only) is refused with 403.
 pub(super) async fn reviewer(hub: &Arc<Hub>, headers: &HeaderMap) -> Result<Reviewer, ApiError> {
-    let r = account(hub, headers)
-        .await
-        .map_err(|_| ApiError::new(StatusCode::UNAUTHORIZED, "log in as a reviewer first"))?;
+    // only "not logged in" is reworded: a database failure stays a 500, not a login prompt
+    let r = account(hub, headers).await.map_err(|e| {
+        if e.status == StatusCode::UNAUTHORIZED {
+            ApiError::new(StatusCode::UNAUTHORIZED, "log in as a reviewer first")
+        } else {
+            e
+        }
+    })?;
     if r.role != Role::Reviewer {
         return Err(ApiError::new(
             StatusCode::FORBIDDEN,

@@ -39,6 +39,10 @@ impl AlsaSink {
             device: device.to_owned(),
             source,
         };
+        // a blocking open waits for as long as another process holds the sound card, and the
+        // window's start with it: a non-blocking look first answers "busy" at once (the kiosk
+        // then runs silent); the device kept is blocking, so writes are paced by it
+        drop(alsa::PCM::new(device, alsa::Direction::Playback, true).map_err(err)?);
         let pcm = alsa::PCM::new(device, alsa::Direction::Playback, false).map_err(err)?;
         {
             let hw = HwParams::any(&pcm).map_err(err)?;
