@@ -106,7 +106,12 @@ fn frame_from(base: &RgbImage, face_px: f32, x: f32, y: f32) -> RgbImage {
 }
 
 fn new_guide() -> LiveGuide {
-    let (profile, spec) = profile("chsi-graduation");
+    guide_for("chsi-graduation")
+}
+
+/// A live guide for exam profile `name` on a typical 640-px webcam.
+fn guide_for(name: &str) -> LiveGuide {
+    let (profile, spec) = profile(name);
     LiveGuide::new(
         engine().clone(),
         CameraModel::typical(640),
@@ -192,13 +197,7 @@ fn the_guide_steers_the_candidate_into_the_frame() {
 #[test]
 fn a_cap_is_prompted_live_by_the_face_parsing() {
     // glasses are allowed in this profile: the cap is the one thing to fix
-    let (profile, spec) = profile("gd-gaokao");
-    let mut guide = LiveGuide::new(
-        engine().clone(),
-        CameraModel::typical(640),
-        profile,
-        spec.glasses_allowed,
-    );
+    let mut guide = guide_for("gd-gaokao");
     // this profile's window is nearer than the graduation one's
     let cap = frame_from(&eval_photo("grace_hopper.jpg"), 95.0, 320.0, 190.0);
     assert_eq!(settle(&mut guide, &cap, 4), Prompt::TakeOffHat);
@@ -212,13 +211,7 @@ fn a_cap_is_prompted_live_by_the_face_parsing() {
 
 #[test]
 fn a_parsing_answered_for_the_last_candidate_does_not_count_for_the_next() {
-    let (profile, spec) = profile("gd-gaokao");
-    let mut guide = LiveGuide::new(
-        engine().clone(),
-        CameraModel::typical(640),
-        profile,
-        spec.glasses_allowed,
-    );
+    let mut guide = guide_for("gd-gaokao");
     // as the camera worker runs it: the parsing is asked for, and answered later
     guide.far_look_aside();
     let cap = frame_from(&eval_photo("grace_hopper.jpg"), 95.0, 320.0, 190.0);
