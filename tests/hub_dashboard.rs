@@ -394,23 +394,18 @@ fn staff_see_the_dashboard_and_nothing_else_and_reviewers_see_both() {
 
 #[test]
 fn a_staff_login_made_on_the_command_line_lands_on_the_dashboard() {
-    use std::io::Write;
-    use std::process::{Command, Stdio};
     let data = common::hubs::fresh_dir("hubs", "dashboard-cli");
-    let mut add = Command::new(env!("CARGO_BIN_EXE_kiosk"))
-        .args(["hub", "--data"])
-        .arg(&data)
-        .args(["add-staff", "--user", "staff-cli"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    add.stdin
-        .take()
-        .unwrap()
-        .write_all(b"correct horse battery\n")
-        .unwrap();
-    let out = add.wait_with_output().unwrap();
+    let out = common::run_kiosk_with_input(
+        &[
+            "hub".as_ref(),
+            "--data".as_ref(),
+            data.as_os_str(),
+            "add-staff".as_ref(),
+            "--user".as_ref(),
+            "staff-cli".as_ref(),
+        ],
+        b"correct horse battery\n",
+    );
     assert!(out.status.success());
     let said = String::from_utf8_lossy(&out.stdout);
     assert!(said.contains("staff login staff-cli set"), "{said}");

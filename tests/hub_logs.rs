@@ -4,7 +4,7 @@
 use crate::common;
 
 use common::hubs::{free_port, fresh_dir, runtime, test_jpeg};
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 
@@ -117,20 +117,19 @@ fn a_log_that_cannot_be_written_costs_no_request() {
 #[test]
 fn a_value_with_a_newline_is_refused_and_forges_no_log_line() {
     let data = fresh_dir("hub-logs", "forged");
-    let mut add = Command::new(env!("CARGO_BIN_EXE_kiosk"))
-        .args(["hub", "--data"])
-        .arg(&data)
-        .args(["add-reviewer", "--user", "admin", "--admin"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap();
-    add.stdin
-        .take()
-        .unwrap()
-        .write_all(b"correct horse battery\n")
-        .unwrap();
-    assert!(add.wait().unwrap().success());
+    let add = common::run_kiosk_with_input(
+        &[
+            "hub".as_ref(),
+            "--data".as_ref(),
+            data.as_os_str(),
+            "add-reviewer".as_ref(),
+            "--user".as_ref(),
+            "admin".as_ref(),
+            "--admin".as_ref(),
+        ],
+        b"correct horse battery\n",
+    );
+    assert!(add.status.success());
     let log = data.join("hub.log");
     let hub = start(&data, Stdio::from(std::fs::File::create(&log).unwrap()));
     let status = runtime().block_on(async {

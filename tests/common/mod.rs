@@ -24,6 +24,27 @@ pub fn run_kiosk(args: &[&str]) -> std::process::Output {
         .expect("kiosk runs")
 }
 
+/// Runs the built `kiosk` binary with `args`, writing `input` to its standard input (a
+/// password it reads there).
+pub fn run_kiosk_with_input(args: &[&std::ffi::OsStr], input: &[u8]) -> std::process::Output {
+    use std::io::Write;
+    use std::process::Stdio;
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_kiosk"))
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("kiosk runs");
+    child
+        .stdin
+        .take()
+        .expect("piped stdin")
+        .write_all(input)
+        .expect("kiosk reads its input");
+    child.wait_with_output().expect("kiosk ends")
+}
+
 /// A path for a test's output file under the target folder's scratch space, in `folder`.
 pub fn scratch(folder: &str, name: &str) -> PathBuf {
     let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join(folder);
