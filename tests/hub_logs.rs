@@ -172,3 +172,43 @@ fn a_value_with_a_newline_is_refused_and_forges_no_log_line() {
     );
     assert!(!text.contains("440106199903070015") && !text.contains("张三"));
 }
+
+#[test]
+fn a_stranger_s_huge_login_name_is_refused_before_the_log() {
+    let data = fresh_dir("hub-logs", "huge-name");
+    let log = data.join("hub.log");
+    let hub = start(&data, Stdio::from(std::fs::File::create(&log).unwrap()));
+    let name = "v".repeat(100_000);
+    let statuses = runtime().block_on(async {
+        let client = reqwest::Client::new();
+        let mut statuses = Vec::new();
+        // more than the guard's free attempts: a throttled answer must not log it either
+        for _ in 0..8 {
+            let status = client
+                .post(format!("{}/login", hub.url))
+                .form(&[("user", name.as_str()), ("password", "x")])
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16();
+            statuses.push(status);
+        }
+        statuses
+    });
+    assert!(statuses.iter().all(|s| *s == 400), "{statuses:?}");
+    drop(hub);
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert!(text.len() < 20_000, "the log grew to {} bytes", text.len());
+    // nor is an account with such a name made on the command line
+    let long = "v".repeat(65);
+    let made = kiosk(&[
+        "hub",
+        "--data",
+        data.to_str().unwrap(),
+        "add-staff",
+        "--user",
+        &long,
+    ]);
+    assert!(!made.status.success());
+}

@@ -266,6 +266,7 @@ pub fn run(mut a: HubArgs) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Some(HubAdmin::AddReviewer { user, admin }) => {
+            login_name(&user)?;
             let password = read_password()?;
             let password = password.as_str();
             let user = user.trim();
@@ -283,6 +284,7 @@ pub fn run(mut a: HubArgs) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Some(HubAdmin::AddStaff { user }) => {
+            login_name(&user)?;
             let password = read_password()?;
             let user = user.trim();
             let ended = hub.db().session_count(user)?;
@@ -448,4 +450,16 @@ fn loopback_only(listen: &str) -> bool {
         Ok(addrs) => addrs.into_iter().all(|a| a.ip().is_loopback()),
         Err(_) => true,
     }
+}
+
+/// A login name the login page will accept: not empty, at most `MAX_LOGIN_NAME_CHARS`.
+fn login_name(user: &str) -> Result<()> {
+    let n = user.trim().chars().count();
+    if n == 0 || n > crate::db::MAX_LOGIN_NAME_CHARS {
+        bail!(
+            "a login name has 1 to {} characters",
+            crate::db::MAX_LOGIN_NAME_CHARS
+        );
+    }
+    Ok(())
 }

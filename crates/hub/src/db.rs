@@ -17,7 +17,7 @@ mod ownership;
 mod reviewers;
 mod stats;
 pub use ownership::KioskStatuses;
-pub use reviewers::{verify_password, Role};
+pub use reviewers::{verify_password, Role, MAX_LOGIN_NAME_CHARS};
 pub use stats::{DayStats, KioskDay, SILENT_AFTER_MS};
 
 const MIGRATIONS: &[&str] = &[

@@ -155,6 +155,14 @@ async fn login(
         .map(|Extension(p)| p.0)
         .unwrap_or(IpAddr::from([0, 0, 0, 0]));
     let user = f.user.trim().to_owned();
+    // no account has a longer name: refused before the guard, the log and the events table,
+    // which a stranger's megabyte "name" would otherwise fill
+    if user.chars().count() > crate::db::MAX_LOGIN_NAME_CHARS {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "a login name has at most 64 characters",
+        ));
+    }
     if let Err(wait) = hub.login_guard.begin(&user, address, Instant::now()) {
         // the answer itself is slowed (up to 2 s, a sleeping task, no thread): a guesser that
         // waits for answers makes a few attempts a second, not tens of thousands

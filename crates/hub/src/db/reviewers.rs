@@ -69,6 +69,10 @@ impl Role {
     }
 }
 
+/// The longest login name, in characters: a name is a word or two, and a stranger's megabyte
+/// "name" must not reach the log or the events table.
+pub const MAX_LOGIN_NAME_CHARS: usize = 64;
+
 impl HubDb {
     pub fn add_reviewer(
         &self,
