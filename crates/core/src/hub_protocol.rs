@@ -348,6 +348,12 @@ pub struct OutboxReport {
     pub quarantined: u32,
 }
 
+/// More records than a kiosk's outbox can hold on any collection day: a report beyond it is
+/// a faulty or lying kiosk, and would dwarf every honest backlog on the dashboard.
+pub const MAX_OUTBOX_RECORDS: u32 = 100_000;
+/// A year: an outbox record older than that is long past any retention.
+pub const MAX_OUTBOX_AGE_S: u32 = 366 * 24 * 3600;
+
 impl OutboxReport {
     pub fn to_header(&self) -> String {
         format!(
@@ -363,24 +369,30 @@ impl OutboxReport {
             return None;
         }
         let mut report = OutboxReport::default();
-        let mut has_pending = false;
+        // pending, oldest-age-s, quarantined: each at most once, so a report says one thing
+        let mut seen = [false; 3];
         for field in value.split(',') {
             let (name, number) = field.split_once('=')?;
-            let slot = match name.trim() {
-                "pending" => {
-                    has_pending = true;
-                    &mut report.pending
-                }
-                "oldest-age-s" => &mut report.oldest_age_s,
-                "quarantined" => &mut report.quarantined,
+            let (i, slot, most) = match name.trim() {
+                "pending" => (0, &mut report.pending, MAX_OUTBOX_RECORDS),
+                "oldest-age-s" => (1, &mut report.oldest_age_s, MAX_OUTBOX_AGE_S),
+                "quarantined" => (2, &mut report.quarantined, MAX_OUTBOX_RECORDS),
                 _ => continue,
             };
-            *slot = number.trim().parse().ok()?;
+            if std::mem::replace(&mut seen[i], true) {
+                return None;
+            }
+            let number = number.trim();
+            // digits only: "+9" is no kiosk's writing
+            if !number.bytes().all(|b| b.is_ascii_digit()) {
+                return None;
+            }
+            *slot = number.parse().ok().filter(|n| *n <= most)?;
         }
         if report.pending == 0 {
             report.oldest_age_s = 0;
         }
-        has_pending.then_some(report)
+        seen[0].then_some(report)
     }
 }
 
@@ -415,6 +427,17 @@ mod tests {
             assert_eq!(OutboxReport::parse(bad), None, "{bad:?}");
         }
         assert_eq!(OutboxReport::parse(&"pending=1,".repeat(100)), None);
+        // a stranger's attack on the dashboard: absurd, repeated or signed numbers
+        for lying in [
+            "pending=4294967295",
+            "pending=5, oldest-age-s=4294967295",
+            "pending=5, quarantined=100001",
+            "pending=2, pending=0",
+            "pending=+9",
+        ] {
+            assert_eq!(OutboxReport::parse(lying), None, "{lying:?}");
+        }
+        assert!(OutboxReport::parse("pending=100000, oldest-age-s=31622400").is_some());
     }
 
     #[test]
