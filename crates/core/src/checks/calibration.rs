@@ -5,6 +5,8 @@
 //! Architecture invariant: pure; labels and check reports in, figures out.
 
 pub use super::labels::{parse_labels, LabelError, LabelRow, Variant};
+use super::second_measures::second_score;
+pub use super::second_measures::{SecondMeasure, SecondScore};
 use super::{CheckId, CheckReport};
 use serde::Serialize;
 use std::collections::BTreeSet;
@@ -73,20 +75,13 @@ pub struct CheckScore {
     pub applied: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub balanced: Option<Balanced>,
-    /// A check that the face parsing backs: its parsed limit, and the parsed limit that
-    /// would balance the check with its own measure left as it is.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub parsed: Option<ParsedScore>,
+    /// The second measures behind the check (the face parsing, the iris shown): each one's
+    /// limit as applied, and the limit that would balance the check with its own measure left
+    /// as it is.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub second: Vec<SecondScore>,
     pub missed: Vec<String>,
     pub wrongly_failed: Vec<String>,
-}
-
-/// The face parsing's share behind a check: its limit as applied, and where it would balance.
-#[derive(Clone, Debug, Serialize)]
-pub struct ParsedScore {
-    pub limit: f64,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub balanced: Option<Balanced>,
 }
 
 impl CheckScore {
@@ -144,7 +139,7 @@ fn score_check(set: &[Labelled], id: CheckId) -> CheckScore {
             .iter()
             .any(|l| l.report.get(id).is_some_and(|c| c.limit.is_some())),
         balanced: None,
-        parsed: None,
+        second: Vec::new(),
         missed: Vec::new(),
         wrongly_failed: Vec::new(),
     };
@@ -177,49 +172,15 @@ fn score_check(set: &[Labelled], id: CheckId) -> CheckScore {
         }
     }
     s.balanced = balance(&values, id.bad_side());
-    s.parsed = parsed_score(set, id);
+    s.second = SecondMeasure::ALL
+        .into_iter()
+        .filter_map(|m| second_score(set, id, m))
+        .collect();
     s
 }
 
-/// Balances a parsed limit with the check's own measure held as it is: a photo that measure
-/// fails fails whatever the parsed limit (its value counts as infinite), the others fail
-/// when their parsed share is over the limit. Only photos where the check applied count.
-fn parsed_score(set: &[Labelled], id: CheckId) -> Option<ParsedScore> {
-    let mut limit = None;
-    let mut values: Vec<(f64, bool)> = Vec::new();
-    for l in set {
-        let Some(c) = l.report.get(id).filter(|c| c.limit.is_some()) else {
-            continue;
-        };
-        let number = |key: &str| c.detail.get(key).and_then(|v| v.as_f64());
-        let (Some(share), Some(max)) = (number("parsed"), number("max_parsed")) else {
-            continue;
-        };
-        limit = Some(max);
-        let by_parsing = c.detail.get("by_parsing").and_then(|v| v.as_bool()) == Some(true);
-        let own_measure_fails = !c.ok && !by_parsing;
-        let value = if own_measure_fails {
-            f64::INFINITY
-        } else {
-            share
-        };
-        values.push((value, l.defects.contains(&id)));
-    }
-    Some(ParsedScore {
-        limit: limit?,
-        balanced: best_cut(&values, true)
-            .filter(|(t, _, _)| t.is_finite())
-            .map(|(threshold, caught, false_alarms)| Balanced {
-                threshold,
-                upper: None,
-                caught,
-                false_alarms,
-            }),
-    })
-}
-
 /// Counts for a rule "fails when `bad(v)`".
-fn counts(values: &[(f64, bool)], bad: impl Fn(f64) -> bool) -> (usize, usize) {
+pub(super) fn counts(values: &[(f64, bool)], bad: impl Fn(f64) -> bool) -> (usize, usize) {
     let mut caught = 0;
     let mut false_alarms = 0;
     for &(v, is_defect) in values {
@@ -236,7 +197,7 @@ fn counts(values: &[(f64, bool)], bad: impl Fn(f64) -> bool) -> (usize, usize) {
 
 /// The cut between two neighbouring values that best balances misses and false alarms (the
 /// larger of the two rates as small as it can be; then their sum).
-fn best_cut(values: &[(f64, bool)], high_is_bad: bool) -> Option<(f64, usize, usize)> {
+pub(super) fn best_cut(values: &[(f64, bool)], high_is_bad: bool) -> Option<(f64, usize, usize)> {
     let defects = values.iter().filter(|v| v.1).count();
     let others = values.len() - defects;
     if defects == 0 || others == 0 {
@@ -309,7 +270,7 @@ fn balance(values: &[(f64, bool)], side: BadSide) -> Option<Balanced> {
     }
 }
 
-fn round(v: f64) -> f64 {
+pub(super) fn round(v: f64) -> f64 {
     (v * 1000.0).round() / 1000.0
 }
 
@@ -332,49 +293,6 @@ mod tests {
                 detail: Default::default(),
             }],
         }
-    }
-
-    #[test]
-    fn a_parsed_limit_is_balanced_with_the_checks_own_measure_held() {
-        // (own measure fails, parsed share, parsed failed it, labelled a defect)
-        let photos = [
-            (true, 0.0, false, true),
-            (false, 0.6, true, true),
-            (false, 0.3, false, false),
-            (false, 0.1, false, false),
-        ];
-        let reports: Vec<CheckReport> = photos
-            .iter()
-            .map(|&(own_fails, share, by_parsing, _)| {
-                let mut r = report(CheckId::HairOcclusion, 0.5, Limit::at_most(0.8));
-                let c = &mut r.checks[0];
-                c.ok = !own_fails && !by_parsing;
-                for (k, v) in [("parsed", share), ("max_parsed", 0.5)] {
-                    c.detail.insert(k.into(), v.into());
-                }
-                c.detail.insert("by_parsing".into(), by_parsing.into());
-                r
-            })
-            .collect();
-        let defect: BTreeSet<CheckId> = [CheckId::HairOcclusion].into();
-        let none = BTreeSet::new();
-        let set: Vec<Labelled> = photos
-            .iter()
-            .zip(&reports)
-            .map(|(p, report)| Labelled {
-                name: "p.jpg",
-                defects: if p.3 { &defect } else { &none },
-                report,
-            })
-            .collect();
-        let parsed = parsed_score(&set, CheckId::HairOcclusion).unwrap();
-        assert_eq!(parsed.limit, 0.5);
-        let b = parsed.balanced.unwrap();
-        // the photo the own measure fails is caught at any parsed limit, so the cut falls
-        // between the good photo's 0.3 and the defect's 0.6
-        assert_eq!((b.threshold, b.caught, b.false_alarms), (0.45, 2, 0));
-        // a check with no parsing behind it has no parsed score
-        assert!(parsed_score(&set, CheckId::Glare).is_none());
     }
 
     #[test]

@@ -8,6 +8,7 @@ pub mod exposure;
 mod labels;
 pub mod measures;
 mod reasons;
+mod second_measures;
 
 use crate::catalog::{ExamProfile, PhotoSpec};
 use crate::engine::{StillAnalysis, Subject};
@@ -246,6 +247,10 @@ pub fn evaluate(
 /// the check fails with `direction`'s reason when the share is over `limit` (where `applies`).
 /// `kiosk eval` balances the parsed limit from `max_parsed` and `by_parsing` (whether the
 /// parsing alone failed the check).
+/// Yaw past which the nose starts to hide the far eye (the mesh reads a face in profile at
+/// about 40°).
+const FAR_EYE_HIDDEN_YAW_DEG: f32 = 35.0;
+
 fn apply_parsed(r: &mut CheckResult, share: f32, limit: f32, applies: bool, direction: &str) {
     r.detail.insert("parsed".into(), round(share).into());
     r.detail.insert("max_parsed".into(), round(limit).into());
@@ -354,6 +359,20 @@ fn face_checks(
         .insert("right".into(), round(s.eyes.right_open).into());
     r.detail
         .insert("left".into(), round(s.eyes.left_open).into());
+    // a laughing squint or a gaze cast down leaves the lids' corners wide apart but shows
+    // little of the iris between them. On a head turned far to one side the nose hides part
+    // of the far eye, so its lids say nothing of the eye: the pose fails that photo.
+    let shown = s.eyes.right_iris_shown.min(s.eyes.left_iris_shown);
+    r.detail.insert("iris_shown".into(), round(shown).into());
+    r.detail
+        .insert("min_iris_shown".into(), round(lim.min_iris_shown).into());
+    let facing = p.yaw.abs() <= FAR_EYE_HIDDEN_YAW_DEG;
+    let decides = r.ok && facing && shown < lim.min_iris_shown;
+    r.detail.insert("by_iris_shown".into(), decides.into());
+    if decides {
+        r.ok = false;
+        r.reason = Some(reasons::reason(CheckId::EyesOpen, "closed"));
+    }
     let r = b.push(
         CheckId::MouthClosed,
         measures::mouth_gap(mesh),

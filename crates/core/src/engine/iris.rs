@@ -19,6 +19,10 @@ pub struct EyeReading {
     /// Lid opening (lid-to-lid over corner-to-corner) of the subject's right and left eye.
     pub right_open: f32,
     pub left_open: f32,
+    /// Lid-to-lid gap over the iris's width, per eye: how much of the iris the lids leave
+    /// showing, whatever the eye's shape.
+    pub right_iris_shown: f32,
+    pub left_iris_shown: f32,
     /// The iris's diameter in image pixels, the mean of both eyes: the human iris is
     /// 11.7 ± 0.5 mm across whatever a person's age or build, a steadier ruler for distance
     /// than the eyes' spacing (54–74 mm between adults).
@@ -39,6 +43,17 @@ pub enum EyeSide {
     Left,
 }
 
+/// What the iris model reads of one eye.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct OneEye {
+    /// Lid-to-lid over corner-to-corner.
+    pub opening: f32,
+    /// The iris's width in image pixels.
+    pub iris_px: f32,
+    /// Lid-to-lid over the iris's width.
+    pub iris_shown: f32,
+}
+
 /// Lid opening and iris diameter (in image pixels) of one eye. The model sees a left eye, so
 /// the subject's right eye is mirrored into it.
 pub fn read_eye(
@@ -47,7 +62,7 @@ pub fn read_eye(
     mesh: &FaceMesh,
     side: EyeSide,
     scratch: &mut Vec<f32>,
-) -> Result<(f32, f32), ModelError> {
+) -> Result<OneEye, ModelError> {
     let (outer, inner, mirror) = match side {
         EyeSide::Right => (idx::RIGHT_EYE_OUTER, idx::RIGHT_EYE_INNER, true),
         EyeSide::Left => (idx::LEFT_EYE_OUTER, idx::LEFT_EYE_INNER, false),
@@ -79,12 +94,16 @@ pub fn read_eye(
         let (x0, y0, x1, y1) = (pts[3 * i], pts[3 * i + 1], pts[3 * j], pts[3 * j + 1]);
         ((x1 - x0).powi(2) + (y1 - y0).powi(2)).sqrt()
     };
-    let opening = dist(contour, UPPER_MIDDLE, LOWER_MIDDLE)
-        / dist(contour, OUTER_CORNER, INNER_CORNER).max(1e-3);
+    let gap = dist(contour, UPPER_MIDDLE, LOWER_MIDDLE);
+    let opening = gap / dist(contour, OUTER_CORNER, INNER_CORNER).max(1e-3);
     // iris points: 0 the centre, 1–4 around it; the horizontal span is the one a lid never
     // hides, so it counts twice as much as the vertical one
     let across = (2.0 * dist(iris, 1, 3) + dist(iris, 2, 4)) / 3.0;
-    Ok((opening, across * side / n as f32))
+    Ok(OneEye {
+        opening,
+        iris_px: across * side / n as f32,
+        iris_shown: gap / across.max(1e-3),
+    })
 }
 
 /// Both eyes' lid openings and the iris size.
@@ -94,11 +113,13 @@ pub fn read_eyes(
     mesh: &FaceMesh,
     scratch: &mut Vec<f32>,
 ) -> Result<EyeReading, ModelError> {
-    let (right_open, right_iris) = read_eye(models, img, mesh, EyeSide::Right, scratch)?;
-    let (left_open, left_iris) = read_eye(models, img, mesh, EyeSide::Left, scratch)?;
+    let right = read_eye(models, img, mesh, EyeSide::Right, scratch)?;
+    let left = read_eye(models, img, mesh, EyeSide::Left, scratch)?;
     Ok(EyeReading {
-        right_open,
-        left_open,
-        iris_diameter_px: (right_iris + left_iris) / 2.0,
+        right_open: right.opening,
+        left_open: left.opening,
+        right_iris_shown: right.iris_shown,
+        left_iris_shown: left.iris_shown,
+        iris_diameter_px: (right.iris_px + left.iris_px) / 2.0,
     })
 }

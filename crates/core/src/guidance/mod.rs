@@ -234,8 +234,9 @@ impl LiveGuide {
             } else {
                 EyeSide::Left
             };
-            let (_, iris_px) =
-                crate::engine::read_eye(self.engine.models(), img, mesh, side, &mut self.scratch)?;
+            let iris_px =
+                crate::engine::read_eye(self.engine.models(), img, mesh, side, &mut self.scratch)?
+                    .iris_px;
             if FaceRuler::new(eyes_px, Some(iris_px)).from_iris {
                 let ratio = iris_px / eyes_px.max(1.0);
                 self.seen.iris_per_eye_span = Some(match self.seen.iris_per_eye_span {
