@@ -119,6 +119,31 @@ fn check_json_has_the_documented_shape_and_exit_codes() {
 }
 
 #[test]
+fn check_draws_what_the_face_parsing_saw() {
+    // Grace Hopper's uniform cap is drawn as hat (red), her face as skin (beige)
+    let dir = tmp("parts");
+    let photo = eval_photo_path("grace_hopper.jpg");
+    let o = kiosk(&[
+        "check",
+        "--parts",
+        dir.to_str().unwrap(),
+        photo.to_str().unwrap(),
+    ]);
+    assert!(o.status.code() == Some(1), "{o:?}"); // the cap fails the photo
+    let map = image::open(dir.join("grace_hopper.jpg.parts.png"))
+        .unwrap()
+        .to_rgb8();
+    let count = |c: [u8; 3]| map.pixels().filter(|p| p.0 == c).count() as f64;
+    let all = (map.width() * map.height()) as f64;
+    assert!(count([220, 30, 30]) / all > 0.05, "hat");
+    assert!(count([230, 200, 170]) / all > 0.1, "skin");
+    // a folder that cannot be made is said, not a panic
+    let o = kiosk(&["check", "--parts", "/proc/no/such", photo.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2), "{o:?}");
+    assert!(String::from_utf8_lossy(&o.stderr).contains("/proc/no/such"));
+}
+
+#[test]
 fn bad_inputs_get_one_clear_line_each_and_do_not_stop_the_folder() {
     let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("cli-folder");
     let _ = std::fs::remove_dir_all(&dir);

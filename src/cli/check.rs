@@ -1,7 +1,7 @@
 //! `kiosk check`: every check on each image, as text or one JSON object per line.
 
-use super::{load_engine, read_image};
-use anyhow::Result;
+use super::{load_engine, parts_map, read_image};
+use anyhow::{Context, Result};
 use capture_kiosk::catalog::Catalog;
 use capture_kiosk::checks::{evaluate, CheckReport};
 use clap::Args;
@@ -21,6 +21,12 @@ pub struct CheckArgs {
     /// One JSON object per image and line.
     #[arg(long)]
     json: bool,
+    /// Also write what the face parsing saw, as IMAGE.parts.png in this folder: skin beige,
+    /// hair brown, hat red, eyeglasses blue, mouth interior white, lips pink, brows dark
+    /// brown, eyes green, ears orange, earrings and necklaces yellow, neck tan, cloth grey,
+    /// background black.
+    #[arg(long, value_name = "DIR")]
+    parts: Option<PathBuf>,
     /// Image files or folders of images.
     #[arg(required = true, value_name = "IMAGE|DIR")]
     inputs: Vec<PathBuf>,
@@ -55,6 +61,10 @@ pub fn run(args: CheckArgs, catalog: &Catalog) -> Result<ExitCode> {
     let profile = catalog.profile(&args.profile)?;
     let spec = catalog.spec(&profile.spec)?;
     let engine = load_engine()?;
+    if let Some(dir) = &args.parts {
+        std::fs::create_dir_all(dir)
+            .with_context(|| format!("cannot make the folder {}", dir.display()))?;
+    }
     let (files, had_dir) = expand(&args.inputs);
     let bar = if had_dir {
         ProgressBar::new(files.len() as u64)
@@ -78,6 +88,12 @@ pub fn run(args: CheckArgs, catalog: &Catalog) -> Result<ExitCode> {
             let analysis = engine
                 .analyze_still(&img)
                 .map_err(|e| format!("{}: {e}", file.display()))?;
+            if let Some(dir) = &args.parts {
+                let parsing = analysis.subject.as_ref().and_then(|s| s.parsing.as_ref());
+                if let Some(parsing) = parsing {
+                    parts_map::write(dir, file, parsing).map_err(|e| format!("{e:#}"))?;
+                }
+            }
             Ok(evaluate(&img, &analysis, spec, profile))
         });
         let ms = started.elapsed().as_secs_f64() * 1000.0;

@@ -9,6 +9,7 @@ mod camera;
 mod check;
 mod eval;
 mod eval_verify;
+mod parts_map;
 mod photo;
 mod queue;
 mod reader;

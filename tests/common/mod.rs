@@ -85,10 +85,15 @@ pub fn profile(name: &str) -> (&'static ExamProfile, &'static PhotoSpec) {
 }
 
 /// A photo of the development set (`scripts/fetch-eval-photos`, labels in tests/eval).
-pub fn eval_photo(name: &str) -> RgbImage {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+/// A photo of the development set (`scripts/fetch-eval-photos`).
+pub fn eval_photo_path(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("tests/eval/photos")
-        .join(name);
+        .join(name)
+}
+
+pub fn eval_photo(name: &str) -> RgbImage {
+    let path = eval_photo_path(name);
     let bytes = std::fs::read(&path).unwrap_or_else(|e| {
         panic!(
             "{}: {e}; run scripts/fetch-eval-photos first",

@@ -69,6 +69,12 @@ pub struct PartShares {
 }
 
 impl FaceParsing {
+    /// Each cell's class, row by row (`side` × `side`), as `FacePart` discriminants: what
+    /// `kiosk check --parts` draws, so an exam office sees what the checks read.
+    pub fn labels(&self) -> &[u8] {
+        &self.labels
+    }
+
     /// Share of cells of `parts` in the map rectangle `[x0, x1) × [y0, y1)` (clipped).
     fn share(&self, x0: f32, x1: f32, y0: f32, y1: f32, parts: &[FacePart]) -> f32 {
         let clip = |v: f32| (v.round().max(0.0) as usize).min(self.side);
