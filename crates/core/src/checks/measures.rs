@@ -132,7 +132,7 @@ impl SkinPatches {
     }
 
     /// Each side's median luminance (subject's right, left).
-    fn side_medians(&self) -> (f32, f32) {
+    pub fn side_medians(&self) -> (f32, f32) {
         (
             median(self.right_lumas.clone()),
             median(self.left_lumas.clone()),

@@ -471,12 +471,15 @@ fn face_checks(
     if washed_out {
         not_applied_on_washed_out_face(r);
     }
-    b.push(
+    let r = b.push(
         CheckId::LightUniformity,
         measures::light_uniformity(&skin),
         Some(Limit::at_least(lim.min_light_uniformity)),
         |_| "uneven",
     );
+    let (right, left) = skin.side_medians();
+    r.detail.insert("right".into(), round(right).into());
+    r.detail.insert("left".into(), round(left).into());
 
     let fault = light.fault(lim);
     let r = b.push(
