@@ -6,7 +6,7 @@
 //! `AWS_SECRET_ACCESS_KEY`, `AWS_ALLOW_HTTP` for a bucket on loopback), never the command line:
 //! `BucketSettings::from_env`.
 
-use super::photos::{check_name, PhotoStore};
+use super::photos::{check_name, Listed, PhotoStore};
 use futures_util::TryStreamExt;
 use object_store::aws::{AmazonS3Builder, AmazonS3ConfigKey};
 use object_store::path::Path as ObjectPath;
@@ -14,7 +14,7 @@ use object_store::{ClientOptions, ObjectStore, PutPayload, RetryConfig};
 use std::future::Future;
 use std::io;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 /// How long one request to the bucket may take before the hub gives up on it (a retry by the
 /// kiosk repeats the whole submission, which is idempotent).
@@ -194,14 +194,14 @@ impl PhotoStore for BucketPhotos {
             .map_err(io_error)
     }
 
-    fn names(&self) -> io::Result<Vec<String>> {
+    fn listing(&self) -> io::Result<Vec<Listed>> {
         let store = self.store.clone();
         let prefix = (!self.prefix.is_empty()).then(|| ObjectPath::from(self.prefix.as_str()));
         let listed = self.wait(async move {
             store
                 .list(prefix.as_ref())
-                .map_ok(|meta| meta.location.to_string())
-                .try_collect::<Vec<String>>()
+                .map_ok(|meta| (meta.location.to_string(), meta.last_modified))
+                .try_collect::<Vec<_>>()
                 .await
         });
         let cut = if self.prefix.is_empty() {
@@ -212,7 +212,12 @@ impl PhotoStore for BucketPhotos {
         Ok(listed
             .map_err(io_error)?
             .into_iter()
-            .filter_map(|full| full.get(cut..).map(str::to_owned))
+            .filter_map(|(full, written)| {
+                full.get(cut..).map(|name| Listed {
+                    name: name.to_owned(),
+                    written: Some(SystemTime::from(written)),
+                })
+            })
             .collect())
     }
 }

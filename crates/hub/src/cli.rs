@@ -209,6 +209,7 @@ pub fn run(mut a: HubArgs) -> Result<ExitCode> {
     if let Some(address) = &objects {
         config.photos = crate::PhotoStorage::Bucket(crate::BucketSettings::from_env(address));
     }
+    config.sweep_at_open = a.admin.is_none();
     let hub = Hub::open(config)
         .with_context(|| format!("opening the hub's data folder {}", data.display()))?;
     match a.admin {
@@ -380,6 +381,12 @@ pub fn run(mut a: HubArgs) -> Result<ExitCode> {
                     String::new()
                 }
             ));
+            if report.leftovers_removed > 0 {
+                say(format!(
+                    "{} photo files no record names removed (left by a crash over an hour ago)",
+                    report.leftovers_removed
+                ));
+            }
             for r in &report.records {
                 say(format!("{} {}", r.reason.as_str(), r.record_id));
             }

@@ -48,6 +48,10 @@ pub struct HubConfig {
     pub connections: ConnectionLimits,
     /// Where photos and document photos are kept.
     pub photos: PhotoStorage,
+    /// Whether opening sweeps the photos no record names (`orphans`): the server does, an
+    /// administration command run beside a serving hub (add-kiosk, purge…) must not, or it
+    /// could take the photo of an upload whose row is about to commit.
+    pub sweep_at_open: bool,
 }
 
 /// Where the hub keeps photos: a folder for one college's hub, a bucket that several replicas
@@ -69,6 +73,7 @@ impl HubConfig {
             secure_cookies: false,
             connections: ConnectionLimits::default(),
             photos: PhotoStorage::Folder,
+            sweep_at_open: true,
         }
     }
 }
@@ -158,7 +163,11 @@ impl Hub {
         };
         let db = HubDb::open(&config.data_dir.join("hub.sqlite"))?;
         let index = db.hashes()?;
-        let swept = orphans::sweep(photos.as_ref(), &db)?;
+        let swept = if config.sweep_at_open {
+            orphans::sweep(photos.as_ref(), &db, None)?
+        } else {
+            orphans::Swept::default()
+        };
         if swept != orphans::Swept::default() {
             tracing::info!(
                 target: "hub",

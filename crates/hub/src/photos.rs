@@ -7,6 +7,14 @@
 
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
+use std::time::SystemTime;
+
+/// One object of a listing: its name and when it was last written, if the store says.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Listed {
+    pub name: String,
+    pub written: Option<SystemTime>,
+}
 
 /// A photo store. `put` is durable when it returns: a power cut after it loses nothing.
 pub trait PhotoStore: Send + Sync {
@@ -16,8 +24,13 @@ pub trait PhotoStore: Send + Sync {
     fn get(&self, name: &str) -> io::Result<Option<Vec<u8>>>;
     /// Deletes the object; false if it was already gone.
     fn delete(&self, name: &str) -> io::Result<bool>;
-    /// Every object's name, and every unfinished write a crash left (`is_unfinished`).
-    fn names(&self) -> io::Result<Vec<String>>;
+    /// Every object, and every unfinished write a crash left (`is_unfinished`), with when it
+    /// was written.
+    fn listing(&self) -> io::Result<Vec<Listed>>;
+    /// Every object's name, and every unfinished write's.
+    fn names(&self) -> io::Result<Vec<String>> {
+        Ok(self.listing()?.into_iter().map(|l| l.name).collect())
+    }
 }
 
 /// A name `names` gives for a write a crash cut short: not a photo, always safe to delete.
@@ -98,7 +111,7 @@ impl PhotoStore for FolderPhotos {
 
     /// The files in two-character shard folders; anything else in the folder is not the
     /// hub's and is left out (and so never swept).
-    fn names(&self) -> io::Result<Vec<String>> {
+    fn listing(&self) -> io::Result<Vec<Listed>> {
         let mut names = Vec::new();
         let shards = match std::fs::read_dir(&self.root) {
             Ok(s) => s,
@@ -113,11 +126,12 @@ impl PhotoStore for FolderPhotos {
             }
             for file in std::fs::read_dir(shard.path())? {
                 let file = file?;
-                if file.path().is_file() {
-                    names.push(format!(
-                        "{shard_name}/{}",
-                        file.file_name().to_string_lossy()
-                    ));
+                let meta = file.metadata()?;
+                if meta.is_file() {
+                    names.push(Listed {
+                        name: format!("{shard_name}/{}", file.file_name().to_string_lossy()),
+                        written: meta.modified().ok(),
+                    });
                 }
             }
         }

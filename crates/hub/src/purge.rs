@@ -1,5 +1,6 @@
 //! Runs the retention policy (`db::retention`): the rows first, then the photo files they
-//! named, then the duplicate index. `kiosk hub purge` reports what went, by id only.
+//! named, then the duplicate index, then the photo files no record names that a crash left
+//! over an hour ago. `kiosk hub purge` reports what went, by id only.
 
 use super::db::retention::{PurgeReason, PurgedRecord, RetentionPolicy};
 use super::Hub;
@@ -13,6 +14,9 @@ pub struct PurgeReport {
     pub files_removed: usize,
     /// Files a purged row named that were already gone.
     pub files_missing: usize,
+    /// Photo files no record names, written over `orphans::SHARED_SWEEP_AGE` ago: what a crash
+    /// between a photo's write and its row, or between a purge's commit and its deletions, left.
+    pub leftovers_removed: usize,
 }
 
 impl PurgeReport {
@@ -47,6 +51,13 @@ impl Hub {
         self.index()
             .retain(|e| !records.iter().any(|r| r.record_id == e.record_id));
         report.records = records;
+        // a hub may be serving beside this purge: only what is older than any upload goes
+        let swept = super::orphans::sweep(
+            self.photos.as_ref(),
+            &self.db(),
+            Some(super::orphans::SHARED_SWEEP_AGE),
+        )?;
+        report.leftovers_removed = swept.temporary + swept.unreferenced;
         Ok(report)
     }
 }
