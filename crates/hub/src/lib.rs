@@ -14,6 +14,7 @@ mod headers;
 mod login_guard;
 mod min_rate;
 mod orphans;
+pub mod pg_cluster;
 pub mod photos;
 pub mod process;
 pub mod purge;
