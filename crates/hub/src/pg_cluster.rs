@@ -12,7 +12,8 @@ use anyhow::{bail, Context};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::OnceLock;
 
 /// The superuser the cluster is made with (no password: the socket's folder is the fence).
 pub const SUPERUSER: &str = "hub";
@@ -38,7 +39,7 @@ pub struct ThrowawayCluster {
     dir: PathBuf,
     /// Who runs the server when this process is root.
     run_as: Option<(u32, u32)>,
-    running: bool,
+    running: AtomicBool,
 }
 
 impl ThrowawayCluster {
@@ -59,19 +60,16 @@ impl ThrowawayCluster {
         ));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).with_context(|| format!("making {}", dir.display()))?;
-        std::fs::set_permissions(
-            &dir,
-            std::os::unix::fs::PermissionsExt::from_mode(0o700),
-        )?;
+        std::fs::set_permissions(&dir, std::os::unix::fs::PermissionsExt::from_mode(0o700))?;
         let run_as = unprivileged_user()?;
         if let Some((uid, gid)) = run_as {
             std::os::unix::fs::chown(&dir, Some(uid), Some(gid))
                 .with_context(|| format!("giving {} to the cluster's user", dir.display()))?;
         }
-        let mut cluster = ThrowawayCluster {
+        let cluster = ThrowawayCluster {
             dir,
             run_as,
-            running: false,
+            running: AtomicBool::new(false),
         };
         let data = cluster.data_dir();
         cluster.run(
@@ -144,7 +142,7 @@ impl ThrowawayCluster {
     }
 
     /// Starts the server again after [`ThrowawayCluster::stop`] (waits until it answers).
-    pub fn start_again(&mut self) -> anyhow::Result<()> {
+    pub fn start_again(&self) -> anyhow::Result<()> {
         let data = self.data_dir();
         let log = self.log_file();
         self.run(
@@ -160,13 +158,13 @@ impl ThrowawayCluster {
                 "start".as_ref(),
             ],
         )?;
-        self.running = true;
+        self.running.store(true, Ordering::SeqCst);
         Ok(())
     }
 
     /// Stops the server; open connections are cut (what a crash or a failover looks like to
     /// the hub).
-    pub fn stop(&mut self) -> anyhow::Result<()> {
+    pub fn stop(&self) -> anyhow::Result<()> {
         let data = self.data_dir();
         self.run(
             "pg_ctl",
@@ -181,12 +179,12 @@ impl ThrowawayCluster {
                 "stop".as_ref(),
             ],
         )?;
-        self.running = false;
+        self.running.store(false, Ordering::SeqCst);
         Ok(())
     }
 
     /// Stops and starts the server.
-    pub fn restart(&mut self) -> anyhow::Result<()> {
+    pub fn restart(&self) -> anyhow::Result<()> {
         self.stop()?;
         self.start_again()
     }
@@ -218,9 +216,11 @@ impl ThrowawayCluster {
     }
 }
 
-impl Drop for ThrowawayCluster {
-    fn drop(&mut self) {
-        if self.running {
+impl ThrowawayCluster {
+    /// Stops the server at once and removes the folder (drop, or the end of the process for
+    /// the shared cluster).
+    fn shut_down(&self) {
+        if self.running.swap(false, Ordering::SeqCst) {
             let data = self.data_dir();
             // immediate: nothing in a throwaway cluster is worth a checkpoint
             let _ = self.run(
@@ -237,6 +237,46 @@ impl Drop for ThrowawayCluster {
         }
         let _ = std::fs::remove_dir_all(&self.dir);
     }
+}
+
+impl Drop for ThrowawayCluster {
+    fn drop(&mut self) {
+        self.shut_down();
+    }
+}
+
+static SHARED: OnceLock<Result<ThrowawayCluster, String>> = OnceLock::new();
+
+extern "C" fn stop_shared() {
+    if let Some(Ok(c)) = SHARED.get() {
+        c.shut_down();
+    }
+}
+
+/// One cluster for the whole test process, started on first use and stopped when the process
+/// exits (a static is never dropped, so an `atexit` handler stops it). Tests give each hub its
+/// own database in it (`create_database`) rather than a cluster each (a second apiece).
+pub fn shared() -> anyhow::Result<&'static ThrowawayCluster> {
+    let started = SHARED.get_or_init(|| {
+        let c = ThrowawayCluster::start().map_err(|e| format!("{e:#}"))?;
+        // SAFETY: registers a plain function with no captured state; it runs once at exit
+        unsafe {
+            libc::atexit(stop_shared);
+        }
+        Ok(c)
+    });
+    started.as_ref().map_err(|e| anyhow::anyhow!("{e}"))
+}
+
+/// A fresh database in the shared cluster, migrated and opened as the hub opens it (unit tests
+/// of `db`).
+#[cfg(test)]
+pub fn test_database(name: &str) -> anyhow::Result<crate::db::HubDb> {
+    let url = shared()?.create_database(name)?;
+    let settings = crate::database::PgSettings::new(&url, None)?;
+    let pool =
+        crate::db::pg::Pool::open(settings.config().clone()).map_err(|e| anyhow::anyhow!("{e}"))?;
+    Ok(crate::db::HubDb::pooled(&pool))
 }
 
 /// `initdb`, `pg_ctl`: from `$PG_BIN` if set, else the `PATH`, else Debian's
@@ -303,7 +343,7 @@ mod tests {
 
     #[test]
     fn a_throwaway_cluster_starts_makes_databases_restarts_and_is_removed() {
-        let mut cluster = ThrowawayCluster::start().expect("cluster starts");
+        let cluster = ThrowawayCluster::start().expect("cluster starts");
         let dir = cluster.dir().to_owned();
         let url = cluster.create_database("first").expect("database");
         let mut c = postgres::Client::connect(&url, postgres::NoTls).expect("connects");
