@@ -134,3 +134,68 @@ fn a_database_that_goes_away_is_a_500_and_the_next_request_after_it_returns_succ
     let (status, body) = whoami();
     assert_eq!(status, 200, "the first request after the restart: {body}");
 }
+
+#[test]
+fn the_command_line_takes_a_database_url_but_never_its_password() {
+    let kiosk = |args: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_kiosk"))
+            .args(args)
+            .env_remove("HUB_DATABASE_PASSWORD")
+            .output()
+            .unwrap()
+    };
+    let dir = fresh_dir("hubs", "pg-cli");
+    let data = dir.to_str().unwrap();
+    let out = kiosk(&[
+        "hub",
+        "--data",
+        data,
+        "--database",
+        "postgres://hub:hunter2@localhost/capture_hub",
+        "status",
+    ]);
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        said.contains("HUB_DATABASE_PASSWORD")
+            && said.contains("database_password_file")
+            && !said.contains("hunter2"),
+        "{said}"
+    );
+    assert!(!dir.join("hub.sqlite").exists(), "nothing was opened");
+
+    // without a password: the administrator's commands work on the shared database
+    let url = pg_cluster::shared()
+        .unwrap()
+        .create_database("cli_admin")
+        .unwrap();
+    let out = kiosk(&[
+        "hub",
+        "--data",
+        data,
+        "--database",
+        &url,
+        "add-kiosk",
+        "--name",
+        "point-1",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let hub = hub_on("pg-cli-serve", &url);
+    let token = String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .find(|w| w.starts_with("ck_"))
+        .unwrap()
+        .to_owned();
+    assert!(
+        hub.hub.db().kiosk_by_token(&token).unwrap().is_some(),
+        "a kiosk added on the command line is known to a replica"
+    );
+    assert!(
+        !dir.join("hub.sqlite").exists(),
+        "records are not in the folder"
+    );
+}
