@@ -40,6 +40,10 @@ pub struct HubFile {
     pub max_request_mib: Option<usize>,
     /// `--objects` (keys from the environment, never this file)
     pub objects: Option<String>,
+    /// `--database` (a PostgreSQL URL without a password)
+    pub database: Option<String>,
+    /// `--database-password-file`
+    pub database_password_file: Option<PathBuf>,
     pub tls: Option<TlsSection>,
     pub retention: Option<RetentionSection>,
 }
@@ -108,6 +112,13 @@ impl HubFile {
                 ));
             }
         }
+        if let Some(url) = &file.database {
+            // a password in hub.toml (world-readable as shipped) is refused like one on the
+            // command line, with the same message saying where it goes
+            if let Err(e) = crate::PgSettings::check_url(url) {
+                return Err(invalid("database", e.to_string()));
+            }
+        }
         Ok(file)
     }
 }
@@ -160,6 +171,19 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("line 2") && e.contains("decided_days"), "{e}");
+
+        let e = parse("database = \"postgres://hub:hunter2@db.example/hub\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("database:")
+                && e.contains("HUB_DATABASE_PASSWORD")
+                && !e.contains("hunter2"),
+            "a password in hub.toml is refused, saying where it goes: {e}"
+        );
+        let f = parse("database = \"postgres://hub@localhost/hub?host=/run/postgresql\"\ndatabase_password_file = \"/etc/capture-hub/db-password\"\n")
+            .unwrap();
+        assert!(f.database.is_some() && f.database_password_file.is_some());
 
         let e = parse("listn = \"127.0.0.1:8600\"\n")
             .unwrap_err()

@@ -8,12 +8,15 @@ mod bucket;
 pub mod cli;
 pub mod config;
 mod dashboard;
+pub mod database;
 pub mod db;
 mod duplicates;
 mod headers;
+mod in_flight;
 mod login_guard;
 mod min_rate;
 mod orphans;
+pub mod pg_cluster;
 pub mod photos;
 pub mod process;
 pub mod purge;
@@ -26,10 +29,13 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use capture_core::hub_protocol::ErrorBody;
 use capture_store::StoreError;
-use db::{HashEntry, HubDb};
+use database::Database;
+use db::HashEntry;
 use photos::PhotoStore;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard};
+
+pub use database::{DbHandle, PgSettings, RecordStorage};
 
 pub use bucket::{BucketPhotos, BucketSettings};
 pub use duplicates::{photo_hash, DUPLICATE_DISTANCE};
@@ -48,6 +54,8 @@ pub struct HubConfig {
     pub connections: ConnectionLimits,
     /// Where photos and document photos are kept.
     pub photos: PhotoStorage,
+    /// Where records, kiosks, reviewers, sessions, rosters and events are kept.
+    pub database: RecordStorage,
     /// Whether opening sweeps the photos no record names (`orphans`): the server does, an
     /// administration command run beside a serving hub (add-kiosk, purge…) must not, or it
     /// could take the photo of an upload whose row is about to commit.
@@ -73,14 +81,17 @@ impl HubConfig {
             secure_cookies: false,
             connections: ConnectionLimits::default(),
             photos: PhotoStorage::Folder,
+            database: RecordStorage::Sqlite,
             sweep_at_open: true,
         }
     }
 }
 
 pub struct Hub {
-    db: Mutex<HubDb>,
+    db: Database,
     index: Mutex<Vec<HashEntry>>,
+    /// Record keys being stored by this process (`in_flight.rs`).
+    storing: in_flight::InFlight,
     /// Photos and document photos (`photos::PhotoStore`).
     photos: Box<dyn PhotoStore>,
     config: HubConfig,
@@ -161,9 +172,19 @@ impl Hub {
             }
             PhotoStorage::Bucket(settings) => Box::new(bucket::BucketPhotos::open(settings)?),
         };
-        let db = HubDb::open(&config.data_dir.join("hub.sqlite"))?;
+        let database = Database::open(&config.database, &config.data_dir)?;
+        let db = database.handle();
         let index = db.hashes()?;
-        let swept = if config.sweep_at_open {
+        // with replicas sharing a bucket and a database, another replica may be between an
+        // object's write and its row's commit right now: what looks orphaned here may be a
+        // record being stored. There the sweep is left to `kiosk hub purge`, which takes only
+        // what is older than any upload (and a province's bucket is too large to list at
+        // every replica's start)
+        let shared = matches!(
+            (&config.database, &config.photos),
+            (RecordStorage::Postgres(_), PhotoStorage::Bucket(_))
+        );
+        let swept = if config.sweep_at_open && !shared {
             orphans::sweep(photos.as_ref(), &db, None)?
         } else {
             orphans::Swept::default()
@@ -178,9 +199,11 @@ impl Hub {
         }
         // the decoy hash for unknown users is made now, so the first one is not slower
         db::verify_password(None, "");
+        drop(db);
         Ok(Arc::new(Hub {
-            db: Mutex::new(db),
+            db: database,
             index: Mutex::new(index),
+            storing: in_flight::InFlight::default(),
             photos,
             config,
             login_guard: login_guard::LoginGuard::new(),
@@ -191,10 +214,8 @@ impl Hub {
     }
 
     /// The database, for the command line's admin tasks and for handlers (on blocking threads).
-    pub fn db(&self) -> MutexGuard<'_, HubDb> {
-        // a handler that panicked while holding the lock left no half-written transaction
-        // (SQLite rolled it back), so the connection is still usable
-        self.db.lock().unwrap_or_else(|p| p.into_inner())
+    pub fn db(&self) -> DbHandle<'_> {
+        self.db.handle()
     }
 
     fn index(&self) -> MutexGuard<'_, Vec<HashEntry>> {

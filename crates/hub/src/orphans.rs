@@ -2,10 +2,11 @@
 //! photo's write and its commit leaves a temporary file or a photo no record names, and a
 //! photo no record names is a candidate's face the hub can no longer account for or purge.
 //!
-//! Where replicas share a bucket and a database, another replica may be between an object's
-//! write and its row's commit at any moment: there the sweep leaves every object younger than
-//! [`SHARED_SWEEP_AGE`] (far longer than any upload may take) and runs at each replica's start
-//! and with each `kiosk hub purge`, so what a crash left is gone within a day.
+//! A serving hub may be between an object's write and its row's commit at any moment, and so
+//! may another replica sharing the bucket and the database: `kiosk hub purge` (run daily beside
+//! the server) leaves every object younger than [`SHARED_SWEEP_AGE`], far longer than any
+//! upload may take, so what a crash left is gone within a day without a restart. Replicas
+//! sharing a bucket do not sweep at start.
 
 use super::db::HubDb;
 use super::photos::{is_unfinished, PhotoStore};
