@@ -199,3 +199,58 @@ fn the_command_line_takes_a_database_url_but_never_its_password() {
         "records are not in the folder"
     );
 }
+
+#[test]
+fn a_database_across_the_network_is_reached_only_over_verified_tls() {
+    // the server takes TCP connections only over TLS, with a certificate the test CA signed
+    let dir = fresh_dir("hubs", "pg-tls");
+    let certs = common::certs::make(&dir);
+    let (cert, key) = (
+        std::fs::read(&certs.cert).unwrap(),
+        std::fs::read(&certs.key).unwrap(),
+    );
+    let port = common::hubs::free_port();
+    let cluster = ThrowawayCluster::start_tls(port, &cert, &key).unwrap();
+    cluster.create_database("over_tls").unwrap();
+    let url = cluster.tcp_url("over_tls");
+
+    // with the CA: the hub migrates and serves over TLS
+    let settings = PgSettings::with_ca(&url, None, Some(&certs.ca)).unwrap();
+    let hub = TestHub::start_configured(fresh_dir("hubs", "pg-tls-hub"), 0, move |c| {
+        c.database = RecordStorage::Postgres(settings);
+    });
+    let token = hub.kiosk_token("kiosk-tls");
+    assert!(hub.hub.db().kiosk_by_token(&token).unwrap().is_some());
+    hub.stop();
+
+    // a CA that did not sign the server's certificate: refused at the handshake
+    let other = common::certs::make(&fresh_dir("hubs", "pg-tls-other"));
+    let settings = PgSettings::with_ca(&url, None, Some(&other.ca)).unwrap();
+    let pool = capture_kiosk::hub::HubConfig::new(fresh_dir("hubs", "pg-tls-wrong"));
+    let mut config = pool;
+    config.database = RecordStorage::Postgres(settings);
+    let refused = capture_kiosk::hub::Hub::open(config)
+        .err()
+        .expect("refused");
+    assert!(
+        format!("{refused:#}").contains("certificate"),
+        "{refused:#}"
+    );
+
+    // the command line: a host across the network without a CA is refused before connecting
+    // (not run_kiosk, which gives a PostgreSQL run's hubs their test database)
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_kiosk"))
+        .args([
+            "hub",
+            "--data",
+            fresh_dir("hubs", "pg-tls-cli").to_str().unwrap(),
+            "--database",
+            "postgres://hub@db.exam-office.example:5432/capture_hub",
+            "status",
+        ])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(said.contains("--database-ca"), "{said}");
+}

@@ -105,7 +105,7 @@ enum Command {
     #[command(subcommand)]
     Camera(camera::CameraCommand),
     /// Run the collection hub (uploads, review page, rosters), or administer its data.
-    Hub(capture_hub::cli::HubArgs),
+    Hub(Box<capture_hub::cli::HubArgs>),
     /// The upload queue in the kiosk's database.
     #[command(subcommand)]
     Queue(queue::QueueCommand),
@@ -207,7 +207,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Camera(c) => camera::run(c),
         Command::Queue(c) => queue::run(c, &default_db),
         Command::Staff(c) => staff::run(c, &default_db),
-        Command::Hub(a) => capture_hub::cli::run(a),
+        Command::Hub(a) => capture_hub::cli::run(*a),
         Command::BenchUpload(a) => bench_upload::run(a),
         Command::BenchHub(a) => bench_hub::run(a),
         Command::BenchLive(a) => bench_live::run(a, &catalog),

@@ -14,6 +14,7 @@ use std::sync::OnceLock;
 
 pub mod browser;
 pub mod bucket;
+pub mod certs;
 pub mod hubs;
 
 /// Runs the built `kiosk` binary with `args`.

@@ -74,6 +74,10 @@ pub struct HubArgs {
     /// A file holding the PostgreSQL password (one line), readable only by the hub's user.
     #[arg(long, value_name = "FILE")]
     database_password_file: Option<PathBuf>,
+    /// The database server's CA certificate (PEM): connections are then TLS, the server
+    /// verified against it. Needed for a database that is not on this machine.
+    #[arg(long, value_name = "PEM")]
+    database_ca: Option<PathBuf>,
     #[command(subcommand)]
     admin: Option<HubAdmin>,
 }
@@ -224,8 +228,12 @@ pub fn run(mut a: HubArgs) -> Result<ExitCode> {
             .database_password_file
             .take()
             .or(file.database_password_file.clone());
-        config.database =
-            crate::RecordStorage::Postgres(crate::PgSettings::new(&url, password_file.as_deref())?);
+        let ca = a.database_ca.take().or(file.database_ca.clone());
+        config.database = crate::RecordStorage::Postgres(crate::PgSettings::with_ca(
+            &url,
+            password_file.as_deref(),
+            ca.as_deref(),
+        )?);
     }
     let hub = Hub::open(config)
         .with_context(|| format!("opening the hub's data folder {}", data.display()))?;

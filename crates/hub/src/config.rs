@@ -44,6 +44,8 @@ pub struct HubFile {
     pub database: Option<String>,
     /// `--database-password-file`
     pub database_password_file: Option<PathBuf>,
+    /// `--database-ca`
+    pub database_ca: Option<PathBuf>,
     pub tls: Option<TlsSection>,
     pub retention: Option<RetentionSection>,
 }

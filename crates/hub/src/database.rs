@@ -30,6 +30,9 @@ pub struct PgSettings {
     /// The URL as given, for messages (it carries no password).
     pub url: String,
     config: Arc<postgres::Config>,
+    /// TLS verified against the database's CA (`--database-ca`); required for a database
+    /// that is not on this machine.
+    tls: Option<Arc<rustls::ClientConfig>>,
 }
 
 impl std::fmt::Debug for PgSettings {
@@ -49,6 +52,10 @@ pub enum DatabaseSettingError {
     PasswordInUrl,
     #[error("cannot read the database password file {0}: {1}")]
     PasswordFile(PathBuf, String),
+    #[error("the database at {0} is reached over the network, where ID numbers and names must not travel in the clear: give the database server's CA certificate with --database-ca (database_ca in hub.toml), so the connection is encrypted and the server verified")]
+    NeedsTls(String),
+    #[error("cannot use {0} as the database's CA certificate: {1}")]
+    Ca(PathBuf, String),
 }
 
 impl PgSettings {
@@ -61,10 +68,34 @@ impl PgSettings {
         Self::parse(url).map(drop)
     }
 
+    pub(crate) fn tls(&self) -> Option<Arc<rustls::ClientConfig>> {
+        self.tls.clone()
+    }
+
     /// Parses `url`, refusing one with a password in it; the password, if any, comes from
-    /// `password_file` or else from [`PASSWORD_ENV`].
+    /// `password_file` or else from [`PASSWORD_ENV`]. The database must be on this machine (a
+    /// Unix socket, localhost): see [`PgSettings::with_ca`] for one across the network.
     pub fn new(url: &str, password_file: Option<&Path>) -> Result<Self, DatabaseSettingError> {
+        Self::with_ca(url, password_file, None)
+    }
+
+    /// Like [`PgSettings::new`]; with `ca_file` (PEM) every connection is TLS verified against
+    /// it. Without it, a database host that is not a Unix socket or this machine is refused.
+    pub fn with_ca(
+        url: &str,
+        password_file: Option<&Path>,
+        ca_file: Option<&Path>,
+    ) -> Result<Self, DatabaseSettingError> {
         let mut config = Self::parse(url)?;
+        let tls = match ca_file {
+            Some(file) => Some(Arc::new(client_tls(file)?)),
+            None => {
+                if let Some(host) = remote_host(&config) {
+                    return Err(DatabaseSettingError::NeedsTls(host));
+                }
+                None
+            }
+        };
         let password = match password_file {
             Some(file) => Some(
                 std::fs::read_to_string(file)
@@ -82,6 +113,7 @@ impl PgSettings {
         Ok(PgSettings {
             url: url.to_owned(),
             config: Arc::new(config),
+            tls,
         })
     }
 
@@ -102,6 +134,43 @@ impl PgSettings {
     }
 }
 
+/// The first host of `config` that is neither a Unix socket nor this machine.
+fn remote_host(config: &postgres::Config) -> Option<String> {
+    use postgres::config::Host;
+    config.get_hosts().iter().find_map(|h| match h {
+        Host::Unix(_) => None,
+        Host::Tcp(name) => {
+            let name = name.trim_start_matches('[').trim_end_matches(']');
+            let local = name.eq_ignore_ascii_case("localhost")
+                || name
+                    .parse::<std::net::IpAddr>()
+                    .is_ok_and(|ip| ip.is_loopback());
+            (!local).then(|| name.to_owned())
+        }
+    })
+}
+
+/// A TLS client that trusts only the CA certificates in `file`.
+fn client_tls(file: &Path) -> Result<rustls::ClientConfig, DatabaseSettingError> {
+    use rustls::pki_types::{pem::PemObject, CertificateDer};
+    let fail = |e: String| DatabaseSettingError::Ca(file.to_owned(), e);
+    let pem = std::fs::read(file).map_err(|e| fail(e.to_string()))?;
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in CertificateDer::pem_slice_iter(&pem) {
+        let cert = cert.map_err(|e| fail(format!("not a PEM certificate: {e}")))?;
+        roots.add(cert).map_err(|e| fail(e.to_string()))?;
+    }
+    if roots.is_empty() {
+        return Err(fail("no certificate in it".into()));
+    }
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    Ok(rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| fail(e.to_string()))?
+        .with_root_certificates(roots)
+        .with_no_client_auth())
+}
+
 /// The open database of a running hub.
 pub(crate) enum Database {
     Local(Mutex<HubDb>),
@@ -116,7 +185,7 @@ impl Database {
                 Database::Local(Mutex::new(HubDb::open(&data_dir.join("hub.sqlite"))?))
             }
             RecordStorage::Postgres(s) => Database::Shared(
-                pg::Pool::open(s.config().clone())
+                pg::Pool::open(s.config().clone(), s.tls())
                     .map_err(|e| anyhow::anyhow!("{e}"))
                     .map_err(|e| e.context(format!("connecting to the database {}", s.url)))?,
             ),
@@ -181,14 +250,47 @@ mod tests {
     }
 
     #[test]
+    fn a_database_across_the_network_needs_its_ca_and_one_on_this_machine_does_not() {
+        for url in [
+            "postgres://hub@db.exam-office.example:5432/hub",
+            "postgres://hub@10.1.2.3/hub",
+            "postgres://hub@localhost,db2.example/hub",
+        ] {
+            let e = PgSettings::new(url, None).unwrap_err();
+            assert!(matches!(e, DatabaseSettingError::NeedsTls(_)), "{url}: {e}");
+            assert!(e.to_string().contains("--database-ca"), "{e}");
+        }
+        for url in [
+            "postgres://hub@localhost/hub",
+            "postgres://hub@127.0.0.1:5432/hub",
+            "postgres://hub@[::1]:5432/hub",
+            "postgres://hub@localhost/hub?host=/run/postgresql",
+        ] {
+            let s = PgSettings::new(url, None).expect(url);
+            assert!(s.tls.is_none(), "{url}");
+        }
+        // a CA file that is missing or holds no certificate is said, naming the file
+        let missing = std::path::Path::new("/nonexistent/db-ca.pem");
+        let e =
+            PgSettings::with_ca("postgres://hub@db.example/hub", None, Some(missing)).unwrap_err();
+        assert!(matches!(e, DatabaseSettingError::Ca(..)) && e.to_string().contains("db-ca.pem"));
+        let empty = std::env::temp_dir().join(format!("hub-db-ca-{}", std::process::id()));
+        std::fs::write(&empty, "not a certificate\n").expect("file");
+        let e =
+            PgSettings::with_ca("postgres://hub@db.example/hub", None, Some(&empty)).unwrap_err();
+        assert!(e.to_string().contains("no certificate"), "{e}");
+        let _ = std::fs::remove_file(&empty);
+    }
+
+    #[test]
     fn the_password_comes_from_its_file() {
         let file = std::env::temp_dir().join(format!("hub-db-password-{}", std::process::id()));
         std::fs::write(&file, "s3cret\n").expect("file");
-        let s = PgSettings::new("postgres://hub@db.example/hub", Some(&file)).expect("settings");
+        let s = PgSettings::new("postgres://hub@localhost/hub", Some(&file)).expect("settings");
         assert_eq!(s.config.get_password(), Some(&b"s3cret"[..]));
         assert!(!format!("{s:?}").contains("s3cret"));
         let _ = std::fs::remove_file(&file);
-        let gone = PgSettings::new("postgres://hub@db.example/hub", Some(&file)).unwrap_err();
+        let gone = PgSettings::new("postgres://hub@localhost/hub", Some(&file)).unwrap_err();
         assert!(
             matches!(gone, DatabaseSettingError::PasswordFile(..)),
             "{gone}"

@@ -37,6 +37,8 @@ const TEST_SETTINGS: &[(&str, &str)] = &[
 /// A private PostgreSQL cluster that lives as long as this value.
 pub struct ThrowawayCluster {
     dir: PathBuf,
+    /// The socket's number, and the TCP port of a cluster made by `start_tls`.
+    port: u16,
     /// Who runs the server when this process is root.
     run_as: Option<(u32, u32)>,
     running: AtomicBool,
@@ -52,6 +54,34 @@ impl ThrowawayCluster {
     /// test settings, e.g. `("fsync", "on")` for a benchmark that should pay for durable
     /// commits.
     pub fn start_with(settings: &[(&str, &str)]) -> anyhow::Result<ThrowawayCluster> {
+        Self::make(settings, PORT, None)
+    }
+
+    /// A cluster that also listens on 127.0.0.1:`port`, where it takes connections only over
+    /// TLS with `cert_pem` and `key_pem` as its certificate (a database across the network,
+    /// as a province runs it); the socket stays for [`ThrowawayCluster::create_database`].
+    pub fn start_tls(
+        port: u16,
+        cert_pem: &[u8],
+        key_pem: &[u8],
+    ) -> anyhow::Result<ThrowawayCluster> {
+        Self::make(
+            &[("listen_addresses", "'127.0.0.1'"), ("ssl", "on")],
+            port,
+            Some((cert_pem, key_pem)),
+        )
+    }
+
+    /// The TCP URL of database `db` on a cluster made by [`ThrowawayCluster::start_tls`].
+    pub fn tcp_url(&self, db: &str) -> String {
+        format!("postgres://{SUPERUSER}@127.0.0.1:{}/{db}", self.port)
+    }
+
+    fn make(
+        settings: &[(&str, &str)],
+        port: u16,
+        tls: Option<(&[u8], &[u8])>,
+    ) -> anyhow::Result<ThrowawayCluster> {
         static SERIAL: AtomicU32 = AtomicU32::new(0);
         let dir = std::env::temp_dir().join(format!(
             "capture-pg-{}-{}",
@@ -68,6 +98,7 @@ impl ThrowawayCluster {
         }
         let cluster = ThrowawayCluster {
             dir,
+            port,
             run_as,
             running: AtomicBool::new(false),
         };
@@ -87,7 +118,7 @@ impl ThrowawayCluster {
             ],
         )?;
         let mut conf = format!(
-            "\n# capture_hub::pg_cluster\nunix_socket_directories = '{}'\nport = {PORT}\n",
+            "\n# capture_hub::pg_cluster\nunix_socket_directories = '{}'\nport = {port}\n",
             cluster.dir.display()
         );
         for (k, v) in TEST_SETTINGS.iter().chain(settings) {
@@ -99,6 +130,15 @@ impl ThrowawayCluster {
         text.push_str(&conf);
         std::fs::write(&conf_file, text)
             .with_context(|| format!("writing {}", conf_file.display()))?;
+        if let Some((cert, key)) = tls {
+            cluster.write_private(&data.join("server.crt"), cert)?;
+            cluster.write_private(&data.join("server.key"), key)?;
+            // the socket as before; over TCP only TLS
+            cluster.write_private(
+                &data.join("pg_hba.conf"),
+                b"local all all trust\nhostssl all all 127.0.0.1/32 trust\n",
+            )?;
+        }
         cluster.start_again()?;
         Ok(cluster)
     }
@@ -119,8 +159,9 @@ impl ThrowawayCluster {
     /// The URL of database `db` for `kiosk hub --database` (the socket's folder as `host`).
     pub fn url(&self, db: &str) -> String {
         format!(
-            "postgres://{SUPERUSER}@localhost/{db}?host={}&port={PORT}",
-            self.dir.display()
+            "postgres://{SUPERUSER}@localhost/{db}?host={}&port={}",
+            self.dir.display(),
+            self.port
         )
     }
 
@@ -192,6 +233,17 @@ impl ThrowawayCluster {
     pub fn restart(&self) -> anyhow::Result<()> {
         self.stop()?;
         self.start_again()
+    }
+
+    /// Writes a file only the cluster's user may read (the server refuses a key others can).
+    fn write_private(&self, path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+        std::fs::write(path, bytes).with_context(|| format!("writing {}", path.display()))?;
+        std::fs::set_permissions(path, std::os::unix::fs::PermissionsExt::from_mode(0o600))?;
+        if let Some((uid, gid)) = self.run_as {
+            std::os::unix::fs::chown(path, Some(uid), Some(gid))
+                .with_context(|| format!("giving {} to the cluster's user", path.display()))?;
+        }
+        Ok(())
     }
 
     /// Runs one of PostgreSQL's programs as the cluster's user; fails with its output.
@@ -279,8 +331,8 @@ pub fn shared() -> anyhow::Result<&'static ThrowawayCluster> {
 pub fn test_database(name: &str) -> anyhow::Result<crate::db::HubDb> {
     let url = shared()?.create_database(name)?;
     let settings = crate::database::PgSettings::new(&url, None)?;
-    let pool =
-        crate::db::pg::Pool::open(settings.config().clone()).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let pool = crate::db::pg::Pool::open(settings.config().clone(), None)
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
     Ok(crate::db::HubDb::pooled(&pool))
 }
 

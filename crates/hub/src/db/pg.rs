@@ -115,6 +115,8 @@ fn pg_error(e: postgres::Error) -> StoreError {
 /// The replicas' shared database: where it is and the idle connections to it.
 pub struct Pool {
     config: postgres::Config,
+    /// TLS for a database reached over the network (`database::PgSettings`).
+    tls: Option<Arc<rustls::ClientConfig>>,
     state: Mutex<PoolState>,
     freed: Condvar,
 }
@@ -132,16 +134,50 @@ impl std::fmt::Debug for Pool {
     }
 }
 
+/// One connection: over TLS, verified against the database's CA, when the settings carry it
+/// (`sslmode` is then `require`, so a server that offers no TLS is refused, never fallen back
+/// from); in the clear only to a Unix socket or this machine.
+fn connect(
+    config: &postgres::Config,
+    tls: Option<&Arc<rustls::ClientConfig>>,
+) -> Result<Client, StoreError> {
+    match tls {
+        Some(tls) => {
+            let mut config = config.clone();
+            config.ssl_mode(postgres::config::SslMode::Require);
+            config.connect(tokio_postgres_rustls::MakeRustlsConnect::new(
+                tls.as_ref().clone(),
+            ))
+        }
+        None => config.connect(NoTls),
+    }
+    .map_err(|e| {
+        // why a connection failed is in the causes (a certificate the CA did not sign, a
+        // refused port), which the error's own text leaves out
+        let mut said = e.to_string();
+        let mut cause = std::error::Error::source(&e);
+        while let Some(c) = cause {
+            said.push_str(&format!(": {c}"));
+            cause = c.source();
+        }
+        StoreError::Shared(said.into())
+    })
+}
+
 impl Pool {
     /// Connects once, migrates the schema if this is the first replica to get there, and
     /// keeps that connection as the pool's first.
-    pub fn open(mut config: postgres::Config) -> Result<Arc<Pool>, StoreError> {
+    pub fn open(
+        mut config: postgres::Config,
+        tls: Option<Arc<rustls::ClientConfig>>,
+    ) -> Result<Arc<Pool>, StoreError> {
         config.connect_timeout(Duration::from_secs(10));
         config.application_name("capture-hub");
-        let mut client = config.connect(NoTls).map_err(pg_error)?;
+        let mut client = connect(&config, tls.as_ref())?;
         migrate(&mut client)?;
         let pool = Pool {
             config,
+            tls,
             state: Mutex::new(PoolState::default()),
             freed: Condvar::new(),
         };
@@ -272,7 +308,7 @@ impl PgConn {
     fn client(&mut self) -> Result<&mut Client, StoreError> {
         if self.client.is_none() {
             self.statements.clear();
-            self.client = Some(self.pool.config.connect(NoTls).map_err(pg_error)?);
+            self.client = Some(connect(&self.pool.config, self.pool.tls.as_ref())?);
         }
         self.client.as_mut().ok_or_else(pg_error_closed)
     }
