@@ -15,7 +15,7 @@ mod services;
 mod verify;
 
 use super::say;
-use anyhow::{bail, Result};
+use anyhow::{bail, Context, Result};
 use clap::Args;
 use services::{HubCommand, Replica, S3Server, Scratch};
 use std::path::PathBuf;
@@ -67,9 +67,13 @@ pub struct BenchFleetArgs {
     /// Keep the scratch folder (databases, hub logs) for a look afterwards.
     #[arg(long)]
     keep: bool,
+    /// Also write every run's figures to this file as JSON (for tests and scripts).
+    #[arg(long, value_name = "FILE")]
+    report: Option<PathBuf>,
 }
 
 /// One run's figures.
+#[derive(serde::Serialize)]
 struct RunReport {
     replicas: usize,
     seconds: f64,
@@ -85,7 +89,7 @@ struct RunReport {
 }
 
 impl RunReport {
-    fn passed(&self) -> bool {
+    pub fn passed(&self) -> bool {
         self.findings.clean() && self.pending_left == 0 && self.quarantined == 0
     }
 }
@@ -115,6 +119,18 @@ pub fn run(mut a: BenchFleetArgs) -> Result<ExitCode> {
         let report = run_once(&a, replicas, deadline)?;
         print_run(&report);
         reports.push(report);
+    }
+    if let Some(path) = &a.report {
+        let runs: Vec<serde_json::Value> = reports
+            .iter()
+            .map(|r| {
+                let mut v = serde_json::to_value(r).unwrap_or_default();
+                v["passed"] = serde_json::Value::Bool(r.passed());
+                v
+            })
+            .collect();
+        std::fs::write(path, serde_json::to_string_pretty(&runs)?)
+            .with_context(|| format!("writing {}", path.display()))?;
     }
     if let [one, three] = &reports[..] {
         say(format!(

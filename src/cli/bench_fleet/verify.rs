@@ -30,7 +30,7 @@ struct QueuePage {
 }
 
 /// What was found; `clean()` says whether the run passes.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, serde::Serialize)]
 pub struct Findings {
     pub expected: usize,
     pub stored: usize,
