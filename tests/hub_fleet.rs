@@ -83,3 +83,67 @@ fn a_small_fleet_loses_nothing_when_a_replica_is_killed() {
         .collect();
     assert!(left.is_empty(), "scratch folders left behind: {left:?}");
 }
+
+/// A photo of smooth random colours from `seed` (different seeds are far apart in the
+/// perceptual hash); `copy` brightens and re-encodes it, as a copied file is.
+fn field_photo(seed: u64, copy: bool) -> Vec<u8> {
+    let mut state = seed
+        .wrapping_mul(6364136223846793005)
+        .wrapping_add(1442695040888963407);
+    let small = image::RgbImage::from_fn(24, 32, |_, _| {
+        state = state
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        let v = state >> 24;
+        image::Rgb([v as u8, (v >> 8) as u8, (v >> 16) as u8])
+    });
+    let mut img = image::imageops::resize(&small, 240, 320, image::imageops::FilterType::Triangle);
+    if copy {
+        img.pixels_mut()
+            .for_each(|p| p.0.iter_mut().for_each(|c| *c = c.saturating_add(6)));
+    }
+    let mut out = Vec::new();
+    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, if copy { 70 } else { 85 })
+        .encode_image(&img)
+        .expect("jpeg encodes");
+    out
+}
+
+/// Two replicas on one database, both started before anything was stored: a copy sent to
+/// replica B of a photo that replica A stored afterwards is flagged (B's index used to be
+/// loaded once at its start and missed it), and an unrelated photo is not.
+#[test]
+fn a_copy_sent_to_another_replica_is_flagged() {
+    use capture_kiosk::hub_protocol::ReviewState;
+    use common::hubs::{drain, kiosk_store, submit, TestHub};
+    let dir = common::hubs::fresh_dir("fleet", "two-replicas");
+    let a = TestHub::start_in(dir.clone(), 0);
+    let b = TestHub::start_in(dir, 0);
+    let (db_a, mut kiosk_a) = kiosk_store("fleet-a", &a.url, &a.kiosk_token("kiosk-a"));
+    let (db_b, mut kiosk_b) = kiosk_store("fleet-b", &b.url, &b.kiosk_token("kiosk-b"));
+
+    let original = submit(&mut kiosk_a, "cand-original", &field_photo(1, false));
+    assert_eq!(drain(&db_a, 30).sent, 1);
+    let copy = submit(&mut kiosk_b, "cand-copy", &field_photo(1, true));
+    let other = submit(&mut kiosk_b, "cand-other", &field_photo(2, false));
+    assert_eq!(drain(&db_b, 30).sent, 2);
+
+    let items = b
+        .hub
+        .db()
+        .review_items(ReviewState::PendingReview, 10, 0)
+        .expect("review items");
+    let flags = |id: &str| {
+        items
+            .iter()
+            .find(|i| i.record_id == id)
+            .map(|i| i.duplicates.clone())
+            .expect("stored")
+    };
+    let copy_flags = flags(&copy);
+    assert_eq!(copy_flags.len(), 1, "{copy_flags:?}");
+    assert_eq!(copy_flags[0].record_id, original);
+    assert!(!copy_flags[0].same_candidate);
+    assert!(flags(&other).is_empty());
+    assert!(flags(&original).is_empty());
+}

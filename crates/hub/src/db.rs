@@ -4,6 +4,7 @@
 //! assignments) and the rosters, `retention.rs` the purge.
 
 mod access;
+mod hash_index;
 pub mod retention;
 
 use capture_core::hub_protocol::{Decision, RecordMeta, RecordStatus, RejectReason, ReviewState};

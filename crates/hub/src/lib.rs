@@ -26,7 +26,8 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use capture_core::hub_protocol::ErrorBody;
 use capture_store::StoreError;
-use db::{HashEntry, HubDb};
+use db::HubDb;
+use duplicates::HashIndex;
 use photos::PhotoStore;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -75,7 +76,7 @@ impl HubConfig {
 
 pub struct Hub {
     db: Mutex<HubDb>,
-    index: Mutex<Vec<HashEntry>>,
+    index: Mutex<HashIndex>,
     /// Photos and document photos (`photos::PhotoStore`).
     photos: Box<dyn PhotoStore>,
     config: HubConfig,
@@ -157,7 +158,9 @@ impl Hub {
             PhotoStorage::Bucket(settings) => Box::new(bucket::BucketPhotos::open(settings)?),
         };
         let db = HubDb::open(&config.data_dir.join("hub.sqlite"))?;
-        let index = db.hashes()?;
+        // taken before the read: what is stored from now on comes in with the first refresh
+        let as_of = capture_store::now_ms();
+        let index = HashIndex::new(db.hashes()?, as_of, duplicates::REFRESH_OVERLAP_MS);
         let swept = orphans::sweep(photos.as_ref(), &db)?;
         if swept != orphans::Swept::default() {
             tracing::info!(
@@ -188,7 +191,7 @@ impl Hub {
         self.db.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    fn index(&self) -> MutexGuard<'_, Vec<HashEntry>> {
+    fn index(&self) -> MutexGuard<'_, HashIndex> {
         self.index.lock().unwrap_or_else(|p| p.into_inner())
     }
 

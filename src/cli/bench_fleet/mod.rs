@@ -326,9 +326,7 @@ fn print_run(r: &RunReport) {
     for fault in &r.faults {
         say(format!("fault: {fault}"));
     }
-    say(format!(
-        "| replicas | records/s | stored | lost | duplicated | unexpected | photos read | unreadable | rows without object | orphan objects | near-dups flagged | wrong flags | upload p50 | p95 | retries |"
-    ));
+    say("| replicas | records/s | stored | lost | duplicated | unexpected | photos read | unreadable | rows without object | orphan objects | near-dups flagged | wrong flags | upload p50 | p95 | retries |");
     say("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |");
     say(format!(
         "| {} | {:.1} | {}/{} | {} | {} | {} | {} | {} | {} | {} | {}/{} | {} | {:.1} ms | {:.1} ms | {} |",
