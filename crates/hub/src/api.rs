@@ -346,7 +346,7 @@ impl Hub {
         for (n, doc) in documents.iter().enumerate() {
             self.write_photo(&meta.key, &super::db::document_suffix(n), doc)?;
         }
-        let status = db.insert_record(&NewRecord {
+        let Some(status) = db.insert_record(&NewRecord {
             meta: &meta,
             kiosk_id,
             fingerprint: &fingerprint,
@@ -356,7 +356,17 @@ impl Hub {
             report: report_text,
             duplicates: &flags,
             documents: documents.len(),
-        })?;
+        })?
+        else {
+            // the same key was stored meanwhile by another request (on PostgreSQL, maybe at
+            // another replica): answered like any replay, so it is stored once
+            return replay(&db)?.ok_or_else(|| {
+                ApiError::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "the hub's database failed; try again later",
+                )
+            });
+        };
         drop(db);
         self.index().add(super::db::HashEntry {
             record_id: meta.key.clone(),

@@ -1,18 +1,27 @@
-//! The hub's own SQLite database: kiosks and their token digests, reviewers and their login
-//! sessions, records with their review state, rosters and which kiosks may read them, and a
-//! trail of review actions. `access.rs` holds the administration (reviewers, batch
-//! assignments) and the rosters, `retention.rs` the purge.
+//! The hub's database: kiosks and their token digests, reviewers and their login sessions,
+//! records with their review state, rosters and which kiosks may read them, and a trail of
+//! review actions. `access.rs` holds the administration (reviewers, batch assignments) and
+//! the rosters, `retention.rs` the purge.
+//!
+//! One implementation of every operation over two engines (`sql.rs`): SQLite in the data
+//! folder (`schema.rs`), the default for one college, or PostgreSQL shared by a province's
+//! replicas (`pg.rs`).
 
 mod access;
 mod hash_index;
+pub mod pg;
 pub mod retention;
+mod schema;
+pub mod sql;
 
 use capture_core::hub_protocol::{Decision, RecordMeta, RecordStatus, RejectReason, ReviewState};
 use capture_store::{now_ms, open_database, StoreError};
-use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
+use sql::{args, Dialect, Row, Sql, SqliteTx};
+use std::cell::{RefCell, RefMut};
 use std::path::Path;
+use std::sync::Arc;
 
 mod ownership;
 mod reviewers;
@@ -20,99 +29,6 @@ mod stats;
 pub use ownership::KioskStatuses;
 pub use reviewers::{verify_password, Role, MAX_LOGIN_NAME_CHARS};
 pub use stats::{DayStats, KioskDay, SILENT_AFTER_MS};
-
-const MIGRATIONS: &[&str] = &[
-    r#"
-    CREATE TABLE kiosks (
-        id           TEXT PRIMARY KEY,
-        name         TEXT NOT NULL UNIQUE,
-        token_sha256 TEXT NOT NULL UNIQUE,   -- the token itself is shown once and never stored
-        created_at   INTEGER NOT NULL,
-        revoked_at   INTEGER
-    );
-    CREATE TABLE reviewers (
-        user          TEXT PRIMARY KEY,
-        password_hash TEXT NOT NULL,         -- argon2id, PHC string
-        is_admin      INTEGER NOT NULL DEFAULT 0,
-        created_at    INTEGER NOT NULL
-    );
-    CREATE TABLE web_sessions (
-        token_sha256 TEXT PRIMARY KEY,
-        user         TEXT NOT NULL REFERENCES reviewers(user),
-        expires_at   INTEGER NOT NULL
-    );
-    CREATE TABLE records (
-        id                    TEXT PRIMARY KEY,   -- the kiosk's idempotency key
-        kiosk_id              TEXT NOT NULL REFERENCES kiosks(id),
-        profile               TEXT NOT NULL,
-        batch_id              TEXT NOT NULL,
-        candidate_key         TEXT NOT NULL,
-        spec                  TEXT NOT NULL,
-        captured_at           INTEGER NOT NULL,
-        verification_distance REAL,
-        manual_review         INTEGER NOT NULL,
-        fingerprint           TEXT NOT NULL,      -- sha256 of metadata, photo and report
-        photo_file            TEXT NOT NULL,
-        photo_bytes           INTEGER NOT NULL,
-        phash                 BLOB NOT NULL,
-        report                TEXT NOT NULL,
-        received_at           INTEGER NOT NULL,
-        state                 TEXT NOT NULL,
-        reasons               TEXT NOT NULL DEFAULT '[]',
-        note                  TEXT NOT NULL DEFAULT '',
-        reviewed_by           TEXT,
-        reviewed_at           INTEGER,
-        duplicates            TEXT NOT NULL DEFAULT '[]'
-    );
-    CREATE INDEX records_by_state ON records(state, received_at);
-    CREATE INDEX records_by_candidate ON records(profile, candidate_key);
-    CREATE TABLE roster (
-        batch_id      TEXT NOT NULL,
-        candidate_key TEXT NOT NULL,
-        name          TEXT NOT NULL,
-        id_number     TEXT NOT NULL,
-        ethnicity     TEXT NOT NULL DEFAULT '',
-        address       TEXT NOT NULL DEFAULT '',
-        phone         TEXT NOT NULL DEFAULT '',
-        PRIMARY KEY (batch_id, candidate_key)
-    );
-    CREATE TABLE events (
-        id        INTEGER PRIMARY KEY,
-        at        INTEGER NOT NULL,
-        actor     TEXT NOT NULL,
-        action    TEXT NOT NULL,
-        record_id TEXT,
-        detail    TEXT NOT NULL DEFAULT ''
-    );
-"#,
-    // 2: password digests for profiles that identify by number and password
-    "ALTER TABLE roster ADD COLUMN secret TEXT NOT NULL DEFAULT '';",
-    // 3: how many document photographs came with a record (R-MANUAL)
-    "ALTER TABLE records ADD COLUMN documents INTEGER NOT NULL DEFAULT 0;",
-    // 4: the batches each kiosk may read the roster of, and when a record's personal data was
-    // purged under the retention policy (the row stays for idempotency and status)
-    r#"
-    CREATE TABLE kiosk_batches (
-        kiosk_id TEXT NOT NULL REFERENCES kiosks(id),
-        batch_id TEXT NOT NULL,
-        PRIMARY KEY (kiosk_id, batch_id)
-    );
-    ALTER TABLE records ADD COLUMN purged_at INTEGER;
-    "#,
-    // 5: the collection-day dashboard (`stats.rs`): a login's role (reviewer, or staff who see
-    // the dashboard only), each kiosk's last contact and outbox figures, and the indexes that
-    // keep the day's figures cheap on a large table
-    r#"
-    ALTER TABLE reviewers ADD COLUMN role TEXT NOT NULL DEFAULT 'reviewer';
-    ALTER TABLE kiosks ADD COLUMN last_seen_at INTEGER;
-    ALTER TABLE kiosks ADD COLUMN outbox_pending INTEGER;
-    ALTER TABLE kiosks ADD COLUMN outbox_quarantined INTEGER;
-    ALTER TABLE kiosks ADD COLUMN outbox_oldest_at INTEGER;
-    ALTER TABLE kiosks ADD COLUMN outbox_reported_at INTEGER;
-    CREATE INDEX records_by_capture_time ON records(captured_at, kiosk_id);
-    CREATE INDEX records_by_decision_time ON records(state, reviewed_at, kiosk_id);
-    "#,
-];
 
 /// The name suffix of a record's `n`th document photo: the photo `SHARD/KEY.jpg` has its
 /// documents beside it as `SHARD/KEY-docN.jpg` (written, served and purged by this one rule).
@@ -223,11 +139,32 @@ pub struct NewRecord<'a> {
     pub documents: usize,
 }
 
+/// The hub's database through one connection: SQLite's one connection (behind the hub's
+/// mutex), or a connection leased from the PostgreSQL pool for one handler.
 pub struct HubDb {
-    conn: Connection,
+    conn: RefCell<Conn>,
 }
 
-fn status_from_row(r: &rusqlite::Row, at: usize) -> rusqlite::Result<RecordStatus> {
+enum Conn {
+    Sqlite(rusqlite::Connection),
+    Postgres(pg::PgConn),
+}
+
+/// Whether a statement failed on a UNIQUE or PRIMARY KEY constraint (a name or key taken).
+pub fn is_unique_violation(e: &StoreError) -> bool {
+    match e {
+        StoreError::Sql(rusqlite::Error::SqliteFailure(f, _)) => {
+            f.code == rusqlite::ErrorCode::ConstraintViolation
+        }
+        StoreError::Shared(e) => e
+            .downcast_ref::<postgres::Error>()
+            .and_then(postgres::Error::code)
+            .is_some_and(|c| *c == postgres::error::SqlState::UNIQUE_VIOLATION),
+        _ => false,
+    }
+}
+
+fn status_from_row(r: &Row, at: usize) -> Result<RecordStatus, StoreError> {
     let state: String = r.get(at + 1)?;
     let reasons: String = r.get(at + 2)?;
     Ok(RecordStatus {
@@ -243,13 +180,71 @@ fn status_from_row(r: &rusqlite::Row, at: usize) -> rusqlite::Result<RecordStatu
 const STATUS_COLUMNS: &str = "id, state, reasons, note, received_at, reviewed_at";
 
 impl HubDb {
+    /// Opens (and migrates) the SQLite database at `path`.
     pub fn open(path: &Path) -> Result<Self, StoreError> {
-        let conn = open_database(path, MIGRATIONS)?;
+        let conn = open_database(path, schema::MIGRATIONS)?;
+        // every statement is prepared once per connection (sql.rs uses the cache)
+        conn.set_prepared_statement_cache_capacity(64);
         let sealed = capture_store::seal_stored_secrets(&conn)?;
         if sealed > 0 {
             tracing::info!(rows = sealed, "roster password digests sealed");
         }
-        Ok(HubDb { conn })
+        Ok(HubDb {
+            conn: RefCell::new(Conn::Sqlite(conn)),
+        })
+    }
+
+    /// A connection leased from the PostgreSQL pool, given back when this is dropped.
+    /// (PostgreSQL databases are made by this version, so there are no legacy password
+    /// digests to seal as `open` does for an old `hub.sqlite`.)
+    pub fn pooled(pool: &Arc<pg::Pool>) -> Self {
+        HubDb {
+            conn: RefCell::new(Conn::Postgres(pool.lease())),
+        }
+    }
+
+    pub fn dialect(&self) -> Dialect {
+        match self.conn.try_borrow().as_deref() {
+            Ok(Conn::Postgres(_)) => Dialect::Postgres,
+            _ => Dialect::Sqlite,
+        }
+    }
+
+    /// The connection for one statement.
+    pub(crate) fn sql(&self) -> Result<RefMut<'_, dyn Sql>, StoreError> {
+        let conn = self.conn.try_borrow_mut().map_err(|_| StoreError::Column {
+            index: 0,
+            wanted: "a free connection",
+            found: "one already in use by this handler".into(),
+        })?;
+        Ok(RefMut::map(conn, |c| match c {
+            Conn::Sqlite(c) => c as &mut dyn Sql,
+            Conn::Postgres(c) => c as &mut dyn Sql,
+        }))
+    }
+
+    /// Runs `f` in a write transaction (SQLite: `BEGIN IMMEDIATE`; PostgreSQL: read
+    /// committed, with the rows a decision depends on locked), committed if `f` returns Ok.
+    pub(crate) fn transaction<T>(
+        &self,
+        f: impl FnOnce(&mut dyn Sql) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let mut conn = self.conn.try_borrow_mut().map_err(|_| StoreError::Column {
+            index: 0,
+            wanted: "a free connection",
+            found: "one already in use by this handler".into(),
+        })?;
+        match &mut *conn {
+            Conn::Sqlite(c) => {
+                let mut tx = SqliteTx(
+                    c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?,
+                );
+                let v = f(&mut tx)?;
+                tx.0.commit()?;
+                Ok(v)
+            }
+            Conn::Postgres(c) => c.transaction(f),
+        }
     }
 
     fn event(
@@ -259,9 +254,9 @@ impl HubDb {
         record_id: Option<&str>,
         detail: &str,
     ) -> Result<(), StoreError> {
-        self.conn.execute(
+        self.sql()?.execute(
             "INSERT INTO events (at, actor, action, record_id, detail) VALUES (?1, ?2, ?3, ?4, ?5)",
-            params![now_ms(), actor, action, record_id, detail],
+            args![now_ms(), actor, action, record_id, detail],
         )?;
         Ok(())
     }
@@ -270,96 +265,103 @@ impl HubDb {
     pub fn add_kiosk(&self, name: &str) -> Result<(String, String), StoreError> {
         let id = format!("k-{}", &uuid::Uuid::now_v7().simple().to_string()[20..]);
         let token = new_secret("ck_")?;
-        self.conn.execute(
+        self.sql()?.execute(
             "INSERT INTO kiosks (id, name, token_sha256, created_at) VALUES (?1, ?2, ?3, ?4)",
-            params![id, name, digest_hex(token.as_bytes()), now_ms()],
+            args![&id, name, digest_hex(token.as_bytes()), now_ms()],
         )?;
         self.event("admin", "add_kiosk", None, &id)?;
         Ok((id, token))
     }
 
     pub fn revoke_kiosk(&self, name: &str) -> Result<bool, StoreError> {
-        Ok(self.conn.execute(
+        Ok(self.sql()?.execute(
             "UPDATE kiosks SET revoked_at = ?2 WHERE name = ?1 AND revoked_at IS NULL",
-            params![name, now_ms()],
+            args![name, now_ms()],
         )? == 1)
     }
 
     /// The kiosk a bearer token belongs to (id, name), unless unknown or revoked.
     pub fn kiosk_by_token(&self, token: &str) -> Result<Option<(String, String)>, StoreError> {
-        Ok(self
-            .conn
-            .query_row(
+        self.sql()?
+            .query_opt(
                 "SELECT id, name FROM kiosks WHERE token_sha256 = ?1 AND revoked_at IS NULL",
-                params![digest_hex(token.as_bytes())],
-                |r| Ok((r.get(0)?, r.get(1)?)),
-            )
-            .optional()?)
+                args![digest_hex(token.as_bytes())],
+            )?
+            .map(|r| Ok((r.get(0)?, r.get(1)?)))
+            .transpose()
     }
 
     pub fn record(&self, id: &str) -> Result<Option<StoredRecord>, StoreError> {
-        Ok(self
-            .conn
-            .query_row(
+        self.sql()?
+            .query_opt(
                 &format!("SELECT kiosk_id, profile, candidate_key, fingerprint, photo_file, {STATUS_COLUMNS} FROM records WHERE id = ?1"),
-                params![id],
-                |r| {
-                    Ok(StoredRecord {
-                        id: id.to_owned(),
-                        kiosk_id: r.get(0)?,
-                        profile: r.get(1)?,
-                        candidate_key: r.get(2)?,
-                        fingerprint: r.get(3)?,
-                        photo_file: r.get(4)?,
-                        status: status_from_row(r, 5)?,
-                    })
-                },
-            )
-            .optional()?)
+                args![id],
+            )?
+            .map(|r| {
+                Ok(StoredRecord {
+                    id: id.to_owned(),
+                    kiosk_id: r.get(0)?,
+                    profile: r.get(1)?,
+                    candidate_key: r.get(2)?,
+                    fingerprint: r.get(3)?,
+                    photo_file: r.get(4)?,
+                    status: status_from_row(&r, 5)?,
+                })
+            })
+            .transpose()
     }
 
-    pub fn insert_record(&self, n: &NewRecord) -> Result<RecordStatus, StoreError> {
+    /// Stores a new record; None if a record with its key is already stored (the same record
+    /// sent twice at once, to this replica or another: the key is the primary key, so one of
+    /// them is stored and the other answered from it).
+    pub fn insert_record(&self, n: &NewRecord) -> Result<Option<RecordStatus>, StoreError> {
         let now = now_ms();
-        self.conn.execute(
+        let inserted = self.sql()?.execute(
             "INSERT INTO records (id, kiosk_id, profile, batch_id, candidate_key, spec, captured_at, verification_distance,
                                   manual_review, fingerprint, photo_file, photo_bytes, phash, report, received_at, state, duplicates,
                                   documents)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, 'pending_review', ?16, ?17)",
-            params![
-                n.meta.key, n.kiosk_id, n.meta.profile, n.meta.batch_id, n.meta.candidate_key, n.meta.spec,
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, 'pending_review', ?16, ?17)
+             ON CONFLICT (id) DO NOTHING",
+            args![
+                &n.meta.key, n.kiosk_id, &n.meta.profile, &n.meta.batch_id, &n.meta.candidate_key, &n.meta.spec,
                 n.meta.captured_at_ms, n.meta.verification_distance, n.meta.manual_review, n.fingerprint,
-                n.photo_file, n.photo_bytes as i64, n.phash, n.report, now,
+                n.photo_file, n.photo_bytes, n.phash, n.report, now,
                 serde_json::to_string(n.duplicates).unwrap_or_else(|_| "[]".into()),
-                n.documents as i64
+                n.documents
             ],
         )?;
-        Ok(RecordStatus {
+        if inserted == 0 {
+            return Ok(None);
+        }
+        Ok(Some(RecordStatus {
             record_id: n.meta.key.clone(),
             state: ReviewState::PendingReview,
             reasons: Vec::new(),
             note: String::new(),
             received_at_ms: now,
             reviewed_at_ms: None,
-        })
+        }))
     }
 
     /// Every record's perceptual hash, for the in-memory duplicate index.
     pub fn hashes(&self) -> Result<Vec<HashEntry>, StoreError> {
         // a purged record's photo is gone, and its hash with it
-        let mut stmt = self.conn.prepare(
+        let rows = self.sql()?.query(
             "SELECT id, profile, candidate_key, state, phash FROM records WHERE purged_at IS NULL",
+            &[],
         )?;
-        let rows = stmt.query_map([], |r| {
-            let state: String = r.get(3)?;
-            Ok(HashEntry {
-                record_id: r.get(0)?,
-                profile: r.get(1)?,
-                candidate_key: r.get(2)?,
-                state: ReviewState::parse(&state).unwrap_or(ReviewState::PendingReview),
-                phash: r.get(4)?,
+        rows.iter()
+            .map(|r| {
+                let state: String = r.get(3)?;
+                Ok(HashEntry {
+                    record_id: r.get(0)?,
+                    profile: r.get(1)?,
+                    candidate_key: r.get(2)?,
+                    state: ReviewState::parse(&state).unwrap_or(ReviewState::PendingReview),
+                    phash: r.get(4)?,
+                })
             })
-        })?;
-        Ok(rows.collect::<Result<_, _>>()?)
+            .collect()
     }
 
     /// A returning candidate's records as `kiosk_id` may see them, newest first: those of the
@@ -371,16 +373,16 @@ impl HubDb {
         profile: &str,
         candidate_key: &str,
     ) -> Result<Vec<RecordStatus>, StoreError> {
-        let mut stmt = self.conn.prepare(&format!(
-            "SELECT {STATUS_COLUMNS} FROM records
-             WHERE profile = ?1 AND candidate_key = ?2 AND purged_at IS NULL
-               AND (kiosk_id = ?3 OR batch_id IN (SELECT batch_id FROM kiosk_batches WHERE kiosk_id = ?3))
-             ORDER BY received_at DESC"
-        ))?;
-        let rows = stmt.query_map(params![profile, candidate_key, kiosk_id], |r| {
-            status_from_row(r, 0)
-        })?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        let rows = self.sql()?.query(
+            &format!(
+                "SELECT {STATUS_COLUMNS} FROM records
+                 WHERE profile = ?1 AND candidate_key = ?2 AND purged_at IS NULL
+                   AND (kiosk_id = ?3 OR batch_id IN (SELECT batch_id FROM kiosk_batches WHERE kiosk_id = ?3))
+                 ORDER BY received_at DESC"
+            ),
+            args![profile, candidate_key, kiosk_id],
+        )?;
+        rows.iter().map(|r| status_from_row(r, 0)).collect()
     }
 
     /// Withdraws a record while it waits for review (R-STATUS).
@@ -389,32 +391,33 @@ impl HubDb {
         id: &str,
         kiosk_id: &str,
     ) -> Result<Result<RecordStatus, Refusal>, StoreError> {
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let row: Option<(String, String)> = tx
-            .query_row(
-                "SELECT kiosk_id, state FROM records WHERE id = ?1",
-                params![id],
-                |r| Ok((r.get(0)?, r.get(1)?)),
-            )
-            .optional()?;
-        let Some((owner, state)) = row else {
-            return Ok(Err(Refusal::NotFound));
-        };
-        if owner != kiosk_id {
-            return Ok(Err(Refusal::WrongKiosk));
+        let done = self.transaction(|tx| {
+            let lock = tx.lock_rows();
+            let row = tx.query_opt(
+                &format!("SELECT kiosk_id, state FROM records WHERE id = ?1{lock}"),
+                args![id],
+            )?;
+            let Some(row) = row else {
+                return Ok(Err(Refusal::NotFound));
+            };
+            let (owner, state): (String, String) = (row.get(0)?, row.get(1)?);
+            if owner != kiosk_id {
+                return Ok(Err(Refusal::WrongKiosk));
+            }
+            if state != ReviewState::PendingReview.as_str() {
+                return Ok(Err(Refusal::Locked(format!(
+                    "the record is {state}; only a record pending review can be withdrawn"
+                ))));
+            }
+            tx.execute(
+                "UPDATE records SET state = 'withdrawn', reviewed_at = ?2 WHERE id = ?1",
+                args![id, now_ms()],
+            )?;
+            Ok(Ok(()))
+        })?;
+        if let Err(refused) = done {
+            return Ok(Err(refused));
         }
-        if state != ReviewState::PendingReview.as_str() {
-            return Ok(Err(Refusal::Locked(format!(
-                "the record is {state}; only a record pending review can be withdrawn"
-            ))));
-        }
-        tx.execute(
-            "UPDATE records SET state = 'withdrawn', reviewed_at = ?2 WHERE id = ?1",
-            params![id, now_ms()],
-        )?;
-        tx.commit()?;
         self.event(kiosk_id, "withdraw", Some(id), "")?;
         Ok(self.record(id)?.map(|r| r.status).ok_or(Refusal::NotFound))
     }
@@ -442,34 +445,39 @@ impl HubDb {
                 "the note is longer than 500 characters".into(),
             )));
         }
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let state: Option<String> = tx
-            .query_row(
-                "SELECT state FROM records WHERE id = ?1",
-                params![id],
-                |r| r.get(0),
-            )
-            .optional()?;
-        let Some(state) = state else {
-            return Ok(Err(Refusal::NotFound));
-        };
-        if state != ReviewState::PendingReview.as_str() && state != ReviewState::Rejected.as_str() {
-            return Ok(Err(Refusal::Locked(format!(
-                "the record is {state} and can no longer be changed"
-            ))));
-        }
         let (new_state, reasons) = if d.approve {
             (ReviewState::Approved, Vec::new())
         } else {
             (ReviewState::Rejected, d.reasons.clone())
         };
-        tx.execute(
-            "UPDATE records SET state = ?2, reasons = ?3, note = ?4, reviewed_by = ?5, reviewed_at = ?6 WHERE id = ?1",
-            params![id, new_state.as_str(), serde_json::to_string(&reasons).unwrap_or_else(|_| "[]".into()), d.note.trim(), reviewer, now_ms()],
-        )?;
-        tx.commit()?;
+        let done = self.transaction(|tx| {
+            let lock = tx.lock_rows();
+            let state: Option<String> = tx
+                .query_opt(
+                    &format!("SELECT state FROM records WHERE id = ?1{lock}"),
+                    args![id],
+                )?
+                .map(|r| r.get(0))
+                .transpose()?;
+            let Some(state) = state else {
+                return Ok(Err(Refusal::NotFound));
+            };
+            if state != ReviewState::PendingReview.as_str()
+                && state != ReviewState::Rejected.as_str()
+            {
+                return Ok(Err(Refusal::Locked(format!(
+                    "the record is {state} and can no longer be changed"
+                ))));
+            }
+            tx.execute(
+                "UPDATE records SET state = ?2, reasons = ?3, note = ?4, reviewed_by = ?5, reviewed_at = ?6 WHERE id = ?1",
+                args![id, new_state.as_str(), serde_json::to_string(&reasons).unwrap_or_else(|_| "[]".into()), d.note.trim(), reviewer, now_ms()],
+            )?;
+            Ok(Ok(()))
+        })?;
+        if let Err(refused) = done {
+            return Ok(Err(refused));
+        }
         let codes: Vec<&str> = reasons.iter().map(|r| r.code()).collect();
         self.event(reviewer, new_state.as_str(), Some(id), &codes.join(","))?;
         Ok(self.record(id)?.map(|r| r.status).ok_or(Refusal::NotFound))
@@ -477,14 +485,10 @@ impl HubDb {
 
     /// One record's check report as stored (JSON text).
     pub fn report(&self, id: &str) -> Result<Option<String>, StoreError> {
-        Ok(self
-            .conn
-            .query_row(
-                "SELECT report FROM records WHERE id = ?1",
-                params![id],
-                |r| r.get(0),
-            )
-            .optional()?)
+        self.sql()?
+            .query_opt("SELECT report FROM records WHERE id = ?1", args![id])?
+            .map(|r| r.get(0))
+            .transpose()
     }
 
     /// Records in `state`, oldest first (the review queue), one page without their reports.
@@ -494,60 +498,63 @@ impl HubDb {
         limit: usize,
         offset: usize,
     ) -> Result<Vec<ReviewItem>, StoreError> {
-        let mut stmt = self.conn.prepare(
+        let rows = self.sql()?.query(
             "SELECT r.id, k.name, r.profile, r.batch_id, r.candidate_key,
                     (SELECT name FROM roster WHERE batch_id = r.batch_id AND candidate_key = r.candidate_key),
                     r.captured_at, r.received_at, r.verification_distance, r.manual_review, r.state, r.reasons, r.note,
                     r.duplicates, r.documents
              FROM records r JOIN kiosks k ON k.id = r.kiosk_id
              WHERE r.state = ?1 ORDER BY r.received_at, r.id LIMIT ?2 OFFSET ?3",
+            args![state.as_str(), limit, offset],
         )?;
-        let rows = stmt.query_map(params![state.as_str(), limit as i64, offset as i64], |r| {
-            let state: String = r.get(10)?;
-            let reasons: String = r.get(11)?;
-            let dups: String = r.get(13)?;
-            Ok(ReviewItem {
-                record_id: r.get(0)?,
-                kiosk: r.get(1)?,
-                profile: r.get(2)?,
-                batch_id: r.get(3)?,
-                candidate_key: r.get(4)?,
-                roster_name: r.get(5)?,
-                captured_at_ms: r.get(6)?,
-                received_at_ms: r.get(7)?,
-                verification_distance: r.get::<_, Option<f64>>(8)?.map(|d| d as f32),
-                manual_review: r.get(9)?,
-                state: ReviewState::parse(&state).unwrap_or(ReviewState::PendingReview),
-                reasons: serde_json::from_str(&reasons).unwrap_or_default(),
-                note: r.get(12)?,
-                duplicates: serde_json::from_str(&dups).unwrap_or_default(),
-                documents: r.get(14)?,
+        rows.iter()
+            .map(|r| {
+                let state: String = r.get(10)?;
+                let reasons: String = r.get(11)?;
+                let dups: String = r.get(13)?;
+                Ok(ReviewItem {
+                    record_id: r.get(0)?,
+                    kiosk: r.get(1)?,
+                    profile: r.get(2)?,
+                    batch_id: r.get(3)?,
+                    candidate_key: r.get(4)?,
+                    roster_name: r.get(5)?,
+                    captured_at_ms: r.get(6)?,
+                    received_at_ms: r.get(7)?,
+                    verification_distance: r.get::<Option<f64>>(8)?.map(|d| d as f32),
+                    manual_review: r.get(9)?,
+                    state: ReviewState::parse(&state).unwrap_or(ReviewState::PendingReview),
+                    reasons: serde_json::from_str(&reasons).unwrap_or_default(),
+                    note: r.get(12)?,
+                    duplicates: serde_json::from_str(&dups).unwrap_or_default(),
+                    documents: r.get(14)?,
+                })
             })
-        })?;
-        Ok(rows.collect::<Result<_, _>>()?)
+            .collect()
     }
 
     /// Counts by state, for the page header and the command line.
     pub fn counts(&self) -> Result<Vec<(String, i64)>, StoreError> {
-        let mut stmt = self
-            .conn
-            .prepare("SELECT state, COUNT(*) FROM records GROUP BY state ORDER BY state")?;
-        let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        let rows = self.sql()?.query(
+            "SELECT state, COUNT(*) FROM records GROUP BY state ORDER BY state",
+            &[],
+        )?;
+        rows.iter().map(|r| Ok((r.get(0)?, r.get(1)?))).collect()
     }
 
     /// Ids of the records whose photo files are still theirs (a purged record's are not).
     pub fn records_with_photos(&self) -> Result<Vec<String>, StoreError> {
-        let mut stmt = self
-            .conn
-            .prepare("SELECT id FROM records WHERE photo_file != '' ORDER BY id")?;
-        let rows = stmt.query_map([], |r| r.get(0))?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        let rows = self.sql()?.query(
+            "SELECT id FROM records WHERE photo_file != '' ORDER BY id",
+            &[],
+        )?;
+        rows.iter().map(|r| r.get(0)).collect()
     }
 
     pub fn record_ids(&self) -> Result<Vec<String>, StoreError> {
-        let mut stmt = self.conn.prepare("SELECT id FROM records ORDER BY id")?;
-        let rows = stmt.query_map([], |r| r.get(0))?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        let rows = self
+            .sql()?
+            .query("SELECT id FROM records ORDER BY id", &[])?;
+        rows.iter().map(|r| r.get(0)).collect()
     }
 }

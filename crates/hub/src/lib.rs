@@ -8,12 +8,14 @@ mod bucket;
 pub mod cli;
 pub mod config;
 mod dashboard;
+pub mod database;
 pub mod db;
 mod duplicates;
 mod headers;
 mod login_guard;
 mod min_rate;
 mod orphans;
+pub mod pg_cluster;
 pub mod photos;
 pub mod process;
 pub mod purge;
@@ -26,11 +28,13 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use capture_core::hub_protocol::ErrorBody;
 use capture_store::StoreError;
-use db::HubDb;
+use database::Database;
 use duplicates::HashIndex;
 use photos::PhotoStore;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard};
+
+pub use database::{DbHandle, PgSettings, RecordStorage};
 
 pub use bucket::{BucketPhotos, BucketSettings};
 pub use duplicates::{photo_hash, DUPLICATE_DISTANCE};
@@ -49,6 +53,8 @@ pub struct HubConfig {
     pub connections: ConnectionLimits,
     /// Where photos and document photos are kept.
     pub photos: PhotoStorage,
+    /// Where records, kiosks, reviewers, sessions, rosters and events are kept.
+    pub database: RecordStorage,
 }
 
 /// Where the hub keeps photos: a folder for one college's hub, a bucket that several replicas
@@ -70,12 +76,13 @@ impl HubConfig {
             secure_cookies: false,
             connections: ConnectionLimits::default(),
             photos: PhotoStorage::Folder,
+            database: RecordStorage::Sqlite,
         }
     }
 }
 
 pub struct Hub {
-    db: Mutex<HubDb>,
+    db: Database,
     index: Mutex<HashIndex>,
     /// Photos and document photos (`photos::PhotoStore`).
     photos: Box<dyn PhotoStore>,
@@ -157,11 +164,23 @@ impl Hub {
             }
             PhotoStorage::Bucket(settings) => Box::new(bucket::BucketPhotos::open(settings)?),
         };
-        let db = HubDb::open(&config.data_dir.join("hub.sqlite"))?;
+        let database = Database::open(&config.database, &config.data_dir)?;
+        let db = database.handle();
         // taken before the read: what is stored from now on comes in with the first refresh
         let as_of = capture_store::now_ms();
         let index = HashIndex::new(db.hashes()?, as_of, duplicates::REFRESH_OVERLAP_MS);
-        let swept = orphans::sweep(photos.as_ref(), &db)?;
+        // with replicas sharing a bucket and a database, another replica may be between an
+        // object's write and its row's commit right now: what looks orphaned here may be a
+        // record being stored, so the start-up sweep is left to a single hub's storage
+        let shared = matches!(
+            (&config.database, &config.photos),
+            (RecordStorage::Postgres(_), PhotoStorage::Bucket(_))
+        );
+        let swept = if shared {
+            orphans::Swept::default()
+        } else {
+            orphans::sweep(photos.as_ref(), &db)?
+        };
         if swept != orphans::Swept::default() {
             tracing::info!(
                 target: "hub",
@@ -172,8 +191,9 @@ impl Hub {
         }
         // the decoy hash for unknown users is made now, so the first one is not slower
         db::verify_password(None, "");
+        drop(db);
         Ok(Arc::new(Hub {
-            db: Mutex::new(db),
+            db: database,
             index: Mutex::new(index),
             photos,
             config,
@@ -185,10 +205,8 @@ impl Hub {
     }
 
     /// The database, for the command line's admin tasks and for handlers (on blocking threads).
-    pub fn db(&self) -> MutexGuard<'_, HubDb> {
-        // a handler that panicked while holding the lock left no half-written transaction
-        // (SQLite rolled it back), so the connection is still usable
-        self.db.lock().unwrap_or_else(|p| p.into_inner())
+    pub fn db(&self) -> DbHandle<'_> {
+        self.db.handle()
     }
 
     fn index(&self) -> MutexGuard<'_, HashIndex> {

@@ -481,13 +481,12 @@ async fn add_kiosk(
         ));
     }
     blocking(&hub, move |h| {
-        let (kiosk_id, token) = h.db().add_kiosk(&name).map_err(|e| match e {
-            capture_store::StoreError::Sql(rusqlite::Error::SqliteFailure(f, _))
-                if f.code == rusqlite::ErrorCode::ConstraintViolation =>
-            {
+        let (kiosk_id, token) = h.db().add_kiosk(&name).map_err(|e| {
+            if crate::db::is_unique_violation(&e) {
                 ApiError::new(StatusCode::CONFLICT, "a kiosk with this name exists")
+            } else {
+                e.into()
             }
-            other => other.into(),
         })?;
         tracing::info!(target: "hub", kiosk = %kiosk_id, admin = ?who.user, "kiosk registered");
         Ok((

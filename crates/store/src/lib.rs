@@ -14,7 +14,7 @@ pub use outbox::OutboxState;
 pub use private::{private_database_files, private_dir, tighten_dir};
 pub use retention::{pseudonym_key_path, PSEUDONYM_PREFIX};
 pub use roster::seal_stored_secrets;
-pub use roster::{roster_row, write_roster};
+pub use roster::{check_sealed, roster_row, write_roster};
 
 use capture_core::hub_protocol::{RejectReason, ReviewState};
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
@@ -42,6 +42,16 @@ pub enum StoreError {
     NotPrivate { path: String, mode: u32 },
     #[error("the roster carries bare password digests, which are never stored; import it through `kiosk hub import-roster` or the staff menu, or update the hub it came from (both seal passwords)")]
     UnsealedSecret,
+    /// The hub's shared database server (PostgreSQL): unreachable, a cut connection, or a
+    /// statement it refused. The engine's own error is the source.
+    #[error("the shared database: {0}")]
+    Shared(Box<dyn std::error::Error + Send + Sync>),
+    #[error("a database column {index} was read as {wanted} but held {found}")]
+    Column {
+        index: usize,
+        wanted: &'static str,
+        found: String,
+    },
 }
 
 /// Opens a SQLite database the way every database of this product is opened: refuse a damaged

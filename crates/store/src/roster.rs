@@ -21,6 +21,19 @@ pub fn roster_row(r: &rusqlite::Row) -> rusqlite::Result<RosterEntry> {
     })
 }
 
+/// Refuses a roster whose passwords are not sealed: a fast digest of a password is
+/// recoverable in a second (6 digits); the caller seals it first (slow, so outside any lock).
+/// Every roster written (the kiosk's, the hub's SQLite or PostgreSQL) passes here.
+pub fn check_sealed(rows: &[RosterEntry]) -> Result<(), StoreError> {
+    if rows
+        .iter()
+        .any(|e| !e.secret.is_empty() && !is_sealed(&e.secret))
+    {
+        return Err(StoreError::UnsealedSecret);
+    }
+    Ok(())
+}
+
 /// Replaces a batch's rows in a `roster` table (the kiosk's and the hub's share the columns),
 /// inside the caller's transaction.
 pub fn write_roster(
@@ -28,14 +41,7 @@ pub fn write_roster(
     batch_id: &str,
     rows: &[RosterEntry],
 ) -> Result<(), StoreError> {
-    // a fast digest of a password in a roster is recoverable in a second (6 digits); the
-    // caller seals it first (slow, so outside any lock), and a roster that was not is refused
-    if rows
-        .iter()
-        .any(|e| !e.secret.is_empty() && !is_sealed(&e.secret))
-    {
-        return Err(StoreError::UnsealedSecret);
-    }
+    check_sealed(rows)?;
     tx.execute("DELETE FROM roster WHERE batch_id = ?1", params![batch_id])?;
     for e in rows {
         tx.execute(

@@ -2,21 +2,31 @@
 //! sessions), the batches each kiosk is assigned to, and the rosters, which a kiosk reads only
 //! for its own batches.
 
+use super::sql::{args, Row};
 use super::HubDb;
 use capture_core::hub_protocol::RosterEntry;
 use capture_store::{now_ms, StoreError};
-use rusqlite::{params, OptionalExtension, TransactionBehavior};
+
+fn roster_row(r: &Row) -> Result<RosterEntry, StoreError> {
+    Ok(RosterEntry {
+        candidate_key: r.get(0)?,
+        name: r.get(1)?,
+        id_number: r.get(2)?,
+        ethnicity: r.get(3)?,
+        address: r.get(4)?,
+        phone: r.get(5)?,
+        secret: r.get(6)?,
+    })
+}
 
 impl HubDb {
     /// Removes a reviewer and ends their sessions; false if there is no such reviewer. Their
     /// past decisions keep their name.
     pub fn remove_reviewer(&mut self, user: &str) -> Result<bool, StoreError> {
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)?;
-        tx.execute("DELETE FROM web_sessions WHERE user = ?1", params![user])?;
-        let removed = tx.execute("DELETE FROM reviewers WHERE user = ?1", params![user])? == 1;
-        tx.commit()?;
+        let removed = self.transaction(|tx| {
+            tx.execute("DELETE FROM web_sessions WHERE \"user\" = ?1", args![user])?;
+            Ok(tx.execute("DELETE FROM reviewers WHERE \"user\" = ?1", args![user])? == 1)
+        })?;
         if removed {
             self.event("admin", "remove_reviewer", None, user)?;
         }
@@ -25,23 +35,23 @@ impl HubDb {
 
     /// Open login sessions of a reviewer (the command line reports what a reset ended).
     pub fn session_count(&self, user: &str) -> Result<i64, StoreError> {
-        Ok(self.conn.query_row(
-            "SELECT COUNT(*) FROM web_sessions WHERE user = ?1 AND expires_at > ?2",
-            params![user, now_ms()],
-            |r| r.get(0),
-        )?)
+        self.sql()?
+            .query_one(
+                "SELECT COUNT(*) FROM web_sessions WHERE \"user\" = ?1 AND expires_at > ?2",
+                args![user, now_ms()],
+            )?
+            .get(0)
     }
 
     /// The id of the active (not revoked) kiosk named `name`.
     pub fn active_kiosk_id(&self, name: &str) -> Result<Option<String>, StoreError> {
-        Ok(self
-            .conn
-            .query_row(
+        self.sql()?
+            .query_opt(
                 "SELECT id FROM kiosks WHERE name = ?1 AND revoked_at IS NULL",
-                params![name],
-                |r| r.get(0),
-            )
-            .optional()?)
+                args![name],
+            )?
+            .map(|r| r.get(0))
+            .transpose()
     }
 
     /// Lets the kiosk named `kiosk_name` read `batch_id`'s roster; false if there is no such
@@ -50,9 +60,9 @@ impl HubDb {
         let Some(id) = self.active_kiosk_id(kiosk_name)? else {
             return Ok(false);
         };
-        self.conn.execute(
-            "INSERT OR IGNORE INTO kiosk_batches (kiosk_id, batch_id) VALUES (?1, ?2)",
-            params![id, batch_id],
+        self.sql()?.execute(
+            "INSERT INTO kiosk_batches (kiosk_id, batch_id) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
+            args![&id, batch_id],
         )?;
         self.event("admin", "assign_batch", None, &format!("{id} {batch_id}"))?;
         Ok(true)
@@ -63,9 +73,9 @@ impl HubDb {
         let Some(id) = self.active_kiosk_id(kiosk_name)? else {
             return Ok(false);
         };
-        let n = self.conn.execute(
+        let n = self.sql()?.execute(
             "DELETE FROM kiosk_batches WHERE kiosk_id = ?1 AND batch_id = ?2",
-            params![id, batch_id],
+            args![&id, batch_id],
         )?;
         if n > 0 {
             self.event("admin", "unassign_batch", None, &format!("{id} {batch_id}"))?;
@@ -81,11 +91,18 @@ impl HubDb {
         rows: &[RosterEntry],
         actor: &str,
     ) -> Result<(), StoreError> {
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)?;
-        capture_store::write_roster(&tx, batch_id, rows)?;
-        tx.commit()?;
+        capture_store::check_sealed(rows)?;
+        self.transaction(|tx| {
+            tx.execute("DELETE FROM roster WHERE batch_id = ?1", args![batch_id])?;
+            for e in rows {
+                tx.execute(
+                    "INSERT INTO roster (batch_id, candidate_key, name, id_number, ethnicity, address, phone, secret)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                    args![batch_id, &e.candidate_key, &e.name, &e.id_number, &e.ethnicity, &e.address, &e.phone, &e.secret],
+                )?;
+            }
+            Ok(())
+        })?;
         self.event(
             actor,
             "import_roster",
@@ -97,11 +114,11 @@ impl HubDb {
 
     /// A batch's roster, for administrators and the review page.
     pub fn roster(&self, batch_id: &str) -> Result<Vec<RosterEntry>, StoreError> {
-        let mut stmt = self.conn.prepare(
+        let rows = self.sql()?.query(
             "SELECT candidate_key, name, id_number, ethnicity, address, phone, secret FROM roster WHERE batch_id = ?1 ORDER BY candidate_key",
+            args![batch_id],
         )?;
-        let rows = stmt.query_map(params![batch_id], capture_store::roster_row)?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        rows.iter().map(roster_row).collect()
     }
 
     /// A batch's roster as a kiosk may read it: None unless the kiosk is assigned the batch.
@@ -110,11 +127,13 @@ impl HubDb {
         kiosk_id: &str,
         batch_id: &str,
     ) -> Result<Option<Vec<RosterEntry>>, StoreError> {
-        let assigned: bool = self.conn.query_row(
-            "SELECT EXISTS (SELECT 1 FROM kiosk_batches WHERE kiosk_id = ?1 AND batch_id = ?2)",
-            params![kiosk_id, batch_id],
-            |r| r.get(0),
-        )?;
+        let assigned: bool = self
+            .sql()?
+            .query_one(
+                "SELECT EXISTS (SELECT 1 FROM kiosk_batches WHERE kiosk_id = ?1 AND batch_id = ?2)",
+                args![kiosk_id, batch_id],
+            )?
+            .get(0)?;
         if !assigned {
             return Ok(None);
         }

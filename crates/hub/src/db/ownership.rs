@@ -9,10 +9,10 @@
 //! - `move_kiosk_records`: the kiosk was already registered again under a new name; the old
 //!   registration's records move to the new one and the old registration is revoked.
 
+use super::sql::{args, Sql};
 use super::{digest_hex, new_secret, HubDb};
 use capture_core::hub_protocol::RecordStatus;
 use capture_store::{now_ms, StoreError};
-use rusqlite::{params, OptionalExtension, TransactionBehavior};
 
 /// What the hub holds of the records a kiosk asked about.
 #[derive(Debug, Default)]
@@ -49,13 +49,13 @@ impl HubDb {
     pub fn relink_kiosk(&self, name: &str) -> Result<Option<(String, String)>, StoreError> {
         let token = new_secret("ck_")?;
         let id: Option<String> = self
-            .conn
-            .query_row(
+            .sql()?
+            .query_opt(
                 "UPDATE kiosks SET token_sha256 = ?2, revoked_at = NULL WHERE name = ?1 RETURNING id",
-                params![name, digest_hex(token.as_bytes())],
-                |r| r.get(0),
-            )
-            .optional()?;
+                args![name, digest_hex(token.as_bytes())],
+            )?
+            .map(|r| r.get(0))
+            .transpose()?;
         let Some(id) = id else {
             return Ok(None);
         };
@@ -71,34 +71,34 @@ impl HubDb {
         from: &str,
         to: &str,
     ) -> Result<Result<usize, String>, StoreError> {
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let id_of = |name: &str| -> Result<Option<String>, rusqlite::Error> {
-            tx.query_row(
-                "SELECT id FROM kiosks WHERE name = ?1",
-                params![name],
-                |r| r.get(0),
-            )
-            .optional()
+        let moved = self.transaction(|tx| {
+            let id_of = |tx: &mut dyn Sql, name: &str| -> Result<Option<String>, StoreError> {
+                tx.query_opt("SELECT id FROM kiosks WHERE name = ?1", args![name])?
+                    .map(|r| r.get(0))
+                    .transpose()
+            };
+            let (Some(from_id), Some(to_id)) = (id_of(tx, from)?, id_of(tx, to)?) else {
+                return Ok(Err(format!(
+                    "both {from:?} and {to:?} must be registered kiosks (see kiosk hub add-kiosk)"
+                )));
+            };
+            if from_id == to_id {
+                return Ok(Err("the two kiosk names are the same kiosk".into()));
+            }
+            let moved = tx.execute(
+                "UPDATE records SET kiosk_id = ?2 WHERE kiosk_id = ?1",
+                args![&from_id, &to_id],
+            )?;
+            tx.execute(
+                "UPDATE kiosks SET revoked_at = ?2 WHERE id = ?1 AND revoked_at IS NULL",
+                args![&from_id, now_ms()],
+            )?;
+            Ok(Ok((moved, from_id, to_id)))
+        })?;
+        let (moved, from_id, to_id) = match moved {
+            Ok(m) => m,
+            Err(refused) => return Ok(Err(refused)),
         };
-        let (Some(from_id), Some(to_id)) = (id_of(from)?, id_of(to)?) else {
-            return Ok(Err(format!(
-                "both {from:?} and {to:?} must be registered kiosks (see kiosk hub add-kiosk)"
-            )));
-        };
-        if from_id == to_id {
-            return Ok(Err("the two kiosk names are the same kiosk".into()));
-        }
-        let moved = tx.execute(
-            "UPDATE records SET kiosk_id = ?2 WHERE kiosk_id = ?1",
-            params![from_id, to_id],
-        )?;
-        tx.execute(
-            "UPDATE kiosks SET revoked_at = ?2 WHERE id = ?1 AND revoked_at IS NULL",
-            params![from_id, now_ms()],
-        )?;
-        tx.commit()?;
         self.event(
             "admin",
             "move_kiosk_records",

@@ -5,9 +5,9 @@
 //! back) but loses the candidate number, the check report, the note, the perceptual hash and
 //! its photo files.
 
+use super::sql::{args, Dialect, Sql};
 use super::HubDb;
 use capture_store::StoreError;
-use rusqlite::{params, TransactionBehavior};
 use std::time::Duration;
 
 /// What a purge removes and when.
@@ -74,30 +74,24 @@ impl HubDb {
         policy: &RetentionPolicy,
         now: i64,
     ) -> Result<Vec<PurgedRecord>, StoreError> {
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let mut due: Vec<(String, PurgeReason, String, i64)> = Vec::new();
-        {
-            let mut pick =
-                |sql: &str, cutoff: i64, reason: PurgeReason| -> Result<(), StoreError> {
-                    let mut stmt = tx.prepare(sql)?;
-                    let rows = stmt.query_map(params![cutoff], |r| {
-                        Ok((
-                            r.get::<_, String>(0)?,
-                            r.get::<_, String>(1)?,
-                            r.get::<_, i64>(2)?,
-                        ))
-                    })?;
-                    for row in rows {
-                        let (id, file, documents) = row?;
-                        if !due.iter().any(|d| d.0 == id) {
-                            due.push((id, reason, file, documents));
-                        }
+        let purged = self.transaction(|tx| {
+            let mut due: Vec<(String, PurgeReason, String, i64)> = Vec::new();
+            let mut pick = |tx: &mut dyn Sql,
+                            sql: &str,
+                            cutoff: i64,
+                            reason: PurgeReason|
+             -> Result<(), StoreError> {
+                for r in tx.query(sql, args![cutoff])? {
+                    let (id, file, documents): (String, String, i64) =
+                        (r.get(0)?, r.get(1)?, r.get(2)?);
+                    if !due.iter().any(|d| d.0 == id) {
+                        due.push((id, reason, file, documents));
                     }
-                    Ok(())
-                };
+                }
+                Ok(())
+            };
             pick(
+                tx,
                 "SELECT id, photo_file, documents FROM records
                  WHERE purged_at IS NULL AND state = 'withdrawn' AND COALESCE(reviewed_at, received_at) <= ?1
                  ORDER BY id",
@@ -105,6 +99,7 @@ impl HubDb {
                 PurgeReason::Withdrawn,
             )?;
             pick(
+                tx,
                 "SELECT r.id, r.photo_file, r.documents FROM records r
                  WHERE r.purged_at IS NULL AND r.state = 'rejected' AND COALESCE(r.reviewed_at, r.received_at) <= ?1
                    AND EXISTS (SELECT 1 FROM records n WHERE n.profile = r.profile
@@ -115,6 +110,7 @@ impl HubDb {
             )?;
             if let Some(after) = policy.decided_after {
                 pick(
+                    tx,
                     "SELECT id, photo_file, documents FROM records
                      WHERE purged_at IS NULL AND state IN ('approved', 'rejected') AND reviewed_at <= ?1
                      ORDER BY id",
@@ -122,41 +118,41 @@ impl HubDb {
                     PurgeReason::Decided,
                 )?;
             }
-        }
-        let mut purged = Vec::with_capacity(due.len());
-        for (id, reason, file, documents) in due {
-            tx.execute(
-                "UPDATE records SET candidate_key = 'purged', report = '{}', note = '', phash = x'',
-                                    photo_file = '', purged_at = ?2
-                 WHERE id = ?1",
-                params![id, now],
-            )?;
-            let mut files = Vec::new();
-            if !file.is_empty() {
-                let docs: Vec<String> = (0..documents)
-                    .map(|n| super::document_file(&file, n as usize))
-                    .collect();
-                files.push(file);
-                files.extend(docs);
+            let mut purged = Vec::with_capacity(due.len());
+            for (id, reason, file, documents) in due {
+                tx.execute(
+                    "UPDATE records SET candidate_key = 'purged', report = '{}', note = '', phash = ?3,
+                                        photo_file = '', purged_at = ?2
+                     WHERE id = ?1",
+                    args![&id, now, &[][..]],
+                )?;
+                let mut files = Vec::new();
+                if !file.is_empty() {
+                    let docs: Vec<String> = (0..documents)
+                        .map(|n| super::document_file(&file, n as usize))
+                        .collect();
+                    files.push(file);
+                    files.extend(docs);
+                }
+                purged.push(PurgedRecord {
+                    record_id: id,
+                    reason,
+                    files,
+                });
             }
-            purged.push(PurgedRecord {
-                record_id: id,
-                reason,
-                files,
-            });
-        }
-        for p in &purged {
-            tx.execute(
-                "INSERT INTO events (at, actor, action, record_id, detail) VALUES (?1, 'retention', 'purge', ?2, ?3)",
-                params![now, p.record_id, p.reason.as_str()],
-            )?;
-        }
-        tx.commit()?;
-        if !purged.is_empty() {
-            // the write-ahead log's older frames still hold the old rows
-            let _busy: i64 = self
-                .conn
-                .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| r.get(0))?;
+            for p in &purged {
+                tx.execute(
+                    "INSERT INTO events (at, actor, action, record_id, detail) VALUES (?1, 'retention', 'purge', ?2, ?3)",
+                    args![now, &p.record_id, p.reason.as_str()],
+                )?;
+            }
+            Ok(purged)
+        })?;
+        if !purged.is_empty() && self.dialect() == Dialect::Sqlite {
+            // the write-ahead log's older frames still hold the old rows (PostgreSQL's
+            // autovacuum reclaims the dead row versions of its own accord)
+            self.sql()?
+                .query_one("PRAGMA wal_checkpoint(TRUNCATE)", &[])?;
         }
         Ok(purged)
     }

@@ -1,11 +1,11 @@
 //! Logins (reviewers and staff): argon2 password hashes, checks done off the database lock,
 //! login sessions.
 
+use super::sql::args;
 use super::{digest_hex, new_secret, HubDb, Reviewer};
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::Argon2;
 use capture_store::{now_ms, StoreError};
-use rusqlite::{params, OptionalExtension};
 
 /// Checks `password` against a stored argon2 hash; with no stored hash (an unknown user) it
 /// checks against a decoy made with the same parameters, so both answers take the same time
@@ -106,17 +106,21 @@ impl HubDb {
             .hash_password(password.as_bytes(), &salt)
             .map_err(|e| StoreError::Crypto(e.to_string()))?
             .to_string();
-        let tx = self.conn.unchecked_transaction()?;
-        tx.execute(
-            "INSERT INTO reviewers (user, password_hash, is_admin, created_at, role) VALUES (?1, ?2, ?3, ?4, ?5)
-             ON CONFLICT(user) DO UPDATE SET password_hash = excluded.password_hash, is_admin = excluded.is_admin,
-                                            role = excluded.role",
-            params![user, hash, is_admin, now_ms(), role.as_str()],
-        )?;
-        // a reset password (lost, shared, or a reviewer leaving) ends every session opened
-        // with the old one, in the same commit
-        tx.execute("DELETE FROM web_sessions WHERE user = ?1", params![user])?;
-        tx.commit()?;
+        self.transaction(|tx| {
+            tx.execute(
+                "INSERT INTO reviewers (\"user\", password_hash, is_admin, created_at, role) VALUES (?1, ?2, ?3, ?4, ?5)
+                 ON CONFLICT(\"user\") DO UPDATE SET password_hash = excluded.password_hash, is_admin = excluded.is_admin,
+                                                role = excluded.role",
+                args![user, &hash, is_admin, now_ms(), role.as_str()],
+            )?;
+            // a reset password (lost, shared, or a reviewer leaving) ends every session opened
+            // with the old one, in the same commit
+            tx.execute(
+                "DELETE FROM web_sessions WHERE \"user\" = ?1",
+                args![user],
+            )?;
+            Ok(())
+        })?;
         let action = match role {
             Role::Reviewer => "set_reviewer",
             Role::Staff => "set_staff",
@@ -128,14 +132,13 @@ impl HubDb {
     /// A reviewer's stored password hash (PHC string), if the user exists. Checking it is
     /// [`verify_password`]'s job, off the database lock.
     pub fn password_hash(&self, user: &str) -> Result<Option<String>, StoreError> {
-        Ok(self
-            .conn
-            .query_row(
-                "SELECT password_hash FROM reviewers WHERE user = ?1",
-                params![user],
-                |r| r.get(0),
-            )
-            .optional()?)
+        self.sql()?
+            .query_opt(
+                "SELECT password_hash FROM reviewers WHERE \"user\" = ?1",
+                args![user],
+            )?
+            .map(|r| r.get(0))
+            .transpose()
     }
 
     /// Records a wrong password (the audit trail; the attempt limits are in memory).
@@ -157,44 +160,41 @@ impl HubDb {
         }
         let secret = new_secret("")?;
         let now = now_ms();
-        self.conn.execute(
-            "DELETE FROM web_sessions WHERE expires_at < ?1",
-            params![now],
-        )?;
-        self.conn.execute(
-            "INSERT INTO web_sessions (token_sha256, user, expires_at) VALUES (?1, ?2, ?3)",
-            params![digest_hex(secret.as_bytes()), user, now + lifetime_ms],
+        self.sql()?
+            .execute("DELETE FROM web_sessions WHERE expires_at < ?1", args![now])?;
+        self.sql()?.execute(
+            "INSERT INTO web_sessions (token_sha256, \"user\", expires_at) VALUES (?1, ?2, ?3)",
+            args![digest_hex(secret.as_bytes()), user, now + lifetime_ms],
         )?;
         self.event(user, "login", None, "")?;
         Ok(Some(secret))
     }
 
     pub fn logout(&self, secret: &str) -> Result<(), StoreError> {
-        self.conn.execute(
+        self.sql()?.execute(
             "DELETE FROM web_sessions WHERE token_sha256 = ?1",
-            params![digest_hex(secret.as_bytes())],
+            args![digest_hex(secret.as_bytes())],
         )?;
         Ok(())
     }
 
     pub fn reviewer_by_session(&self, secret: &str) -> Result<Option<Reviewer>, StoreError> {
-        Ok(self
-            .conn
-            .query_row(
-                "SELECT r.user, r.is_admin, r.role FROM web_sessions s JOIN reviewers r ON r.user = s.user
+        self.sql()?
+            .query_opt(
+                "SELECT r.\"user\", r.is_admin, r.role FROM web_sessions s JOIN reviewers r ON r.\"user\" = s.\"user\"
                  WHERE s.token_sha256 = ?1 AND s.expires_at > ?2",
-                params![digest_hex(secret.as_bytes()), now_ms()],
-                |r| {
-                    let role: String = r.get(2)?;
-                    let role = Role::parse(&role);
-                    Ok(Reviewer {
-                        user: r.get(0)?,
-                        // an administrator's powers go with the reviewer's role only
-                        is_admin: r.get::<_, bool>(1)? && role == Role::Reviewer,
-                        role,
-                    })
-                },
-            )
-            .optional()?)
+                args![digest_hex(secret.as_bytes()), now_ms()],
+            )?
+            .map(|r| {
+                let role: String = r.get(2)?;
+                let role = Role::parse(&role);
+                Ok(Reviewer {
+                    user: r.get(0)?,
+                    // an administrator's powers go with the reviewer's role only
+                    is_admin: r.get::<bool>(1)? && role == Role::Reviewer,
+                    role,
+                })
+            })
+            .transpose()
     }
 }

@@ -8,10 +8,10 @@
 //! figures stay cheap while the table grows to a province's hundred thousand records; the
 //! `tests` below hold the query plans to that.
 
+use super::sql::{args, Dialect};
 use super::HubDb;
 use capture_core::hub_protocol::{OutboxReport, RejectReason};
 use capture_store::StoreError;
-use rusqlite::params;
 use serde::Serialize;
 use std::collections::HashMap;
 
@@ -110,25 +110,27 @@ impl HubDb {
         let oldest_at = outbox
             .filter(|o| o.pending > 0)
             .map(|o| now - i64::from(o.oldest_age_s) * 1000);
-        self.conn.execute(
+        // the parameters are cast because PostgreSQL types a parameter from its first use,
+        // and `?3 IS NOT NULL` alone says nothing; SQLite takes the casts as they are
+        self.sql()?.execute(
             "UPDATE kiosks SET
                 last_seen_at = ?2,
-                outbox_pending = COALESCE(?3, outbox_pending),
-                outbox_quarantined = COALESCE(?4, outbox_quarantined),
-                outbox_oldest_at = CASE WHEN ?3 IS NULL THEN outbox_oldest_at ELSE ?5 END,
-                outbox_reported_at = CASE WHEN ?3 IS NULL THEN outbox_reported_at ELSE ?2 END
+                outbox_pending = COALESCE(CAST(?3 AS BIGINT), outbox_pending),
+                outbox_quarantined = COALESCE(CAST(?4 AS BIGINT), outbox_quarantined),
+                outbox_oldest_at = CASE WHEN CAST(?3 AS BIGINT) IS NULL THEN outbox_oldest_at ELSE CAST(?5 AS BIGINT) END,
+                outbox_reported_at = CASE WHEN CAST(?3 AS BIGINT) IS NULL THEN outbox_reported_at ELSE ?2 END
              WHERE id = ?1 AND (
-                last_seen_at IS NULL OR last_seen_at <= ?2 - ?6
-                OR (?3 IS NOT NULL AND (outbox_pending IS NULL
-                    OR (outbox_pending = 0) != (?3 = 0)
-                    OR outbox_quarantined IS NOT ?4)))",
-            params![
+                last_seen_at IS NULL OR last_seen_at <= CAST(?6 AS BIGINT)
+                OR (CAST(?3 AS BIGINT) IS NOT NULL AND (outbox_pending IS NULL
+                    OR (outbox_pending = 0) != (CAST(?3 AS BIGINT) = 0)
+                    OR outbox_quarantined IS DISTINCT FROM CAST(?4 AS BIGINT))))",
+            args![
                 kiosk_id,
                 now,
                 pending,
                 quarantined,
                 oldest_at,
-                SEEN_EVERY_MS
+                now - SEEN_EVERY_MS
             ],
         )?;
         Ok(())
@@ -143,20 +145,18 @@ impl HubDb {
         let mut hourly = Vec::new();
         let mut collected: HashMap<String, i64> = HashMap::new();
         {
-            let mut stmt = self.conn.prepare(
+            let rows = self.sql()?.query(
                 "SELECT captured_at / ?3 AS hour, kiosk_id, COUNT(*) FROM records
                  WHERE captured_at >= ?1 AND captured_at < ?2
                  GROUP BY hour, kiosk_id ORDER BY hour, kiosk_id",
+                args![start, end, HOUR_MS],
             )?;
-            let rows = stmt.query_map(params![start, end, HOUR_MS], |r| {
-                Ok(HourCount {
-                    hour_start_ms: r.get::<_, i64>(0)? * HOUR_MS,
+            for r in rows {
+                let row = HourCount {
+                    hour_start_ms: r.get::<i64>(0)? * HOUR_MS,
                     kiosk_id: r.get(1)?,
                     collected: r.get(2)?,
-                })
-            })?;
-            for row in rows {
-                let row = row?;
+                };
                 *collected.entry(row.kiosk_id.clone()).or_default() += row.collected;
                 hourly.push(row);
             }
@@ -165,16 +165,14 @@ impl HubDb {
         let mut decisions = Decisions::default();
         let mut decided: HashMap<(String, bool), i64> = HashMap::new();
         {
-            let mut stmt = self.conn.prepare(
+            let rows = self.sql()?.query(
                 "SELECT kiosk_id, state = 'approved', COUNT(*) FROM records
                  WHERE reviewed_at >= ?1 AND state IN ('approved', 'rejected')
                  GROUP BY kiosk_id, state",
+                args![start],
             )?;
-            let rows = stmt.query_map(params![start], |r| {
-                Ok((r.get::<_, String>(0)?, r.get::<_, bool>(1)?, r.get(2)?))
-            })?;
-            for row in rows {
-                let (kiosk, approved, n) = row?;
+            for r in rows {
+                let (kiosk, approved, n): (String, bool, i64) = (r.get(0)?, r.get(1)?, r.get(2)?);
                 if approved {
                     decisions.approved += n;
                 } else {
@@ -183,24 +181,31 @@ impl HubDb {
                 decided.insert((kiosk, approved), n);
             }
         }
-        decisions.pending_review = self.conn.query_row(
-            "SELECT COUNT(*) FROM records WHERE state = 'pending_review'",
-            [],
-            |r| r.get(0),
-        )?;
+        decisions.pending_review = self
+            .sql()?
+            .query_one(
+                "SELECT COUNT(*) FROM records WHERE state = 'pending_review'",
+                &[],
+            )?
+            .get(0)?;
 
         let top_rejection_reasons = {
-            let mut stmt = self.conn.prepare(
-                "SELECT j.value, COUNT(*) AS n FROM records r, json_each(r.reasons) j
-                 WHERE r.reviewed_at >= ?1 AND r.state = 'rejected'
-                 GROUP BY j.value ORDER BY n DESC, j.value LIMIT ?2",
+            // the reasons are a JSON array of codes; each engine has its own way to unnest one
+            let each_reason = match self.dialect() {
+                Dialect::Sqlite => "json_each(r.reasons) j",
+                Dialect::Postgres => "json_array_elements_text(r.reasons::json) AS j(value)",
+            };
+            let rows = self.sql()?.query(
+                &format!(
+                    "SELECT j.value, COUNT(*) AS n FROM records r, {each_reason}
+                     WHERE r.reviewed_at >= ?1 AND r.state = 'rejected'
+                     GROUP BY j.value ORDER BY n DESC, j.value LIMIT ?2"
+                ),
+                args![start, TOP_REASONS],
             )?;
-            let rows = stmt.query_map(params![start, TOP_REASONS as i64], |r| {
-                Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?))
-            })?;
             let mut reasons = Vec::new();
-            for row in rows {
-                let (code, count) = row?;
+            for r in rows {
+                let (code, count): (String, i64) = (r.get(0)?, r.get(1)?);
                 // a code this hub does not know (a newer reviewer's) is shown as it is
                 let (zh, en) = RejectReason::parse(&code)
                     .map(|r| (r.zh().to_owned(), r.en().to_owned()))
@@ -216,27 +221,28 @@ impl HubDb {
         };
 
         let kiosks = {
-            let mut stmt = self.conn.prepare(
+            let rows = self.sql()?.query(
                 "SELECT id, name, last_seen_at, outbox_pending, outbox_quarantined, outbox_oldest_at,
                         outbox_reported_at
                  FROM kiosks WHERE revoked_at IS NULL ORDER BY name LIMIT ?1",
+                args![MAX_KIOSKS],
             )?;
-            let rows = stmt.query_map(params![MAX_KIOSKS], |r| {
+            let rows = rows.into_iter().map(|r| {
                 let last_seen: Option<i64> = r.get(2)?;
                 let pending: Option<i64> = r.get(3)?;
                 let reported: Option<i64> = r.get(6)?;
                 let outbox = match (pending, reported) {
                     (Some(pending), Some(reported_at_ms)) => Some(Backlog {
                         pending,
-                        quarantined: r.get::<_, Option<i64>>(4)?.unwrap_or(0),
+                        quarantined: r.get::<Option<i64>>(4)?.unwrap_or(0),
                         oldest_pending_age_s: r
-                            .get::<_, Option<i64>>(5)?
+                            .get::<Option<i64>>(5)?
                             .map(|at| (now - at).max(0) / 1000),
                         reported_at_ms,
                     }),
                     _ => None,
                 };
-                Ok(KioskDay {
+                Ok::<_, StoreError>(KioskDay {
                     kiosk_id: r.get(0)?,
                     name: r.get(1)?,
                     last_seen_at_ms: last_seen,
@@ -246,7 +252,7 @@ impl HubDb {
                     approved: 0,
                     rejected: 0,
                 })
-            })?;
+            });
             let mut kiosks = Vec::new();
             for row in rows {
                 let mut k = row?;
@@ -280,12 +286,21 @@ impl HubDb {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use rusqlite::params;
 
     fn hub_db(name: &str) -> (tempdir::Dir, HubDb) {
         let dir = tempdir::Dir::new(name);
         let db = HubDb::open(&dir.0.join("hub.sqlite")).expect("hub database opens");
         (dir, db)
+    }
+
+    /// The same database on both engines: SQLite in a scratch folder, and a fresh database in
+    /// the test process's throwaway PostgreSQL cluster.
+    fn each_engine(name: &str, check: impl Fn(&HubDb)) {
+        let (_dir, db) = hub_db(name);
+        check(&db);
+        let db = crate::pg_cluster::test_database(&format!("stats_{name}"))
+            .expect("a PostgreSQL database");
+        check(&db);
     }
 
     /// A private scratch folder removed afterwards (no extra crate for it).
@@ -318,16 +333,7 @@ mod tests {
         let ids: Vec<String> = (0..kiosks)
             .map(|k| db.add_kiosk(&format!("kiosk-{k}")).expect("kiosk").0)
             .collect();
-        let tx = db.conn.unchecked_transaction().expect("transaction");
-        {
-            let mut insert = tx
-                .prepare(
-                    "INSERT INTO records (id, kiosk_id, profile, batch_id, candidate_key, spec, captured_at,
-                         manual_review, fingerprint, photo_file, photo_bytes, phash, report, received_at, state,
-                         reasons, reviewed_at)
-                     VALUES (?1, ?2, 'p', 'b', ?3, 's', ?4, 0, '', '', 0, x'', '{}', ?4, ?5, ?6, ?7)",
-                )
-                .expect("statement");
+        db.transaction(|tx| {
             for i in 0..n {
                 let at = now - (i as i64 * 48 * HOUR_MS / n as i64);
                 let (state, reasons, reviewed) = match i % 10 {
@@ -336,28 +342,38 @@ mod tests {
                     2 => ("rejected", r#"["glasses"]"#, Some(at)),
                     _ => ("pending_review", "[]", None),
                 };
-                insert
-                    .execute(params![
+                tx.execute(
+                    "INSERT INTO records (id, kiosk_id, profile, batch_id, candidate_key, spec, captured_at,
+                         manual_review, fingerprint, photo_file, photo_bytes, phash, report, received_at, state,
+                         reasons, reviewed_at)
+                     VALUES (?1, ?2, 'p', 'b', ?3, 's', ?4, ?8, '', '', 0, ?9, '{}', ?4, ?5, ?6, ?7)",
+                    args![
                         format!("r{i}"),
-                        ids[i % kiosks],
+                        &ids[i % kiosks],
                         format!("c{i}"),
                         at,
                         state,
                         reasons,
-                        reviewed
-                    ])
-                    .expect("record");
+                        reviewed,
+                        false,
+                        &[][..]
+                    ],
+                )?;
             }
-        }
-        tx.commit().expect("commit");
+            Ok(())
+        })
+        .expect("records");
         ids
     }
 
     #[test]
     fn the_figures_count_the_window_per_hour_kiosk_and_decision() {
-        let (_dir, db) = hub_db("figures");
+        each_engine("figures", figures);
+    }
+
+    fn figures(db: &HubDb) {
         let now = NOW;
-        let ids = fill(&db, 480, 2, now);
+        let ids = fill(db, 480, 2, now);
         let s = db.day_stats(now).expect("stats");
         // 480 records over 48 h: 10 an hour, half of them in the window's 24 hours
         let total: i64 = s.hourly.iter().map(|h| h.collected).sum();
@@ -412,7 +428,10 @@ mod tests {
 
     #[test]
     fn a_kiosks_contact_is_written_at_most_every_ten_seconds_unless_its_backlog_empties() {
-        let (_dir, db) = hub_db("seen");
+        each_engine("seen", contact);
+    }
+
+    fn contact(db: &HubDb) {
         let (id, _) = db.add_kiosk("k").expect("kiosk");
         let report = |pending| {
             Some(OutboxReport {
@@ -422,38 +441,42 @@ mod tests {
             })
         };
         let seen = |db: &HubDb| -> (Option<i64>, Option<i64>) {
-            db.conn
-                .query_row(
+            let r = db
+                .sql()
+                .expect("connection")
+                .query_one(
                     "SELECT last_seen_at, outbox_pending FROM kiosks WHERE id = ?1",
-                    params![id],
-                    |r| Ok((r.get(0)?, r.get(1)?)),
+                    args![&id],
                 )
-                .expect("row")
+                .expect("row");
+            (r.get(0).expect("seen"), r.get(1).expect("pending"))
         };
         let t = 1_780_000_000_000;
         db.kiosk_seen(&id, report(5), t).expect("seen");
-        assert_eq!(seen(&db), (Some(t), Some(5)));
+        assert_eq!(seen(db), (Some(t), Some(5)));
         db.kiosk_seen(&id, report(4), t + 1000).expect("seen");
         assert_eq!(
-            seen(&db),
+            seen(db),
             (Some(t), Some(5)),
             "not written again within 10 s"
         );
         db.kiosk_seen(&id, report(0), t + 2000).expect("seen");
         assert_eq!(
-            seen(&db),
+            seen(db),
             (Some(t + 2000), Some(0)),
             "an emptied backlog at once"
         );
         db.kiosk_seen(&id, None, t + 12_500).expect("seen");
         assert_eq!(
-            seen(&db),
+            seen(db),
             (Some(t + 12_500), Some(0)),
             "no header keeps the figures"
         );
     }
 
     #[test]
+    // SQLite's plans only: PostgreSQL has its own planner, whose choice on a table depends on
+    // statistics, and the same indexes (pg.rs)
     fn the_figures_on_100k_records_come_from_indexes_not_table_scans() {
         let (_dir, db) = hub_db("plans");
         let now = NOW;
@@ -482,12 +505,14 @@ mod tests {
              WHERE r.reviewed_at >= 0 AND r.state = 'rejected' GROUP BY j.value ORDER BY n DESC LIMIT 5",
              "INDEX records_by_decision_time (state=? AND reviewed_at>?)"),
         ] {
-            let mut stmt = db.conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).expect("plan");
-            let plan: Vec<String> = stmt
-                .query_map([], |r| r.get::<_, String>(3))
-                .expect("plan rows")
-                .collect::<Result<_, _>>()
-                .expect("plan");
+            let plan: Vec<String> = db
+                .sql()
+                .expect("connection")
+                .query(&format!("EXPLAIN QUERY PLAN {sql}"), &[])
+                .expect("plan")
+                .iter()
+                .map(|r| r.get::<String>(3).expect("plan row"))
+                .collect();
             // "SEARCH records USING … INDEX" reads a range of an index; "SCAN records" reads
             // the whole table (or the whole of an index)
             let on_records: Vec<&String> = plan

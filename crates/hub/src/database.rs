@@ -1,0 +1,187 @@
+//! Where the hub keeps its records, kiosks, reviewers, sessions, rosters and events: SQLite in
+//! its data folder (one college, nothing to set up) or a PostgreSQL database that a province's
+//! replicas share (`--database postgres://…`). Handlers reach either through [`Hub::db`],
+//! which hands out the one SQLite connection under its mutex or a pooled PostgreSQL one.
+//!
+//! [`Hub::db`]: crate::Hub::db
+
+use crate::db::{pg, HubDb};
+use std::ops::{Deref, DerefMut};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+/// The environment variable that carries the PostgreSQL password (never the command line,
+/// where every user of the machine can read it in the process list).
+pub const PASSWORD_ENV: &str = "HUB_DATABASE_PASSWORD";
+
+/// Which database the hub uses.
+#[derive(Clone, Debug, Default)]
+pub enum RecordStorage {
+    /// `hub.sqlite` in the data folder.
+    #[default]
+    Sqlite,
+    /// A PostgreSQL database the replicas share.
+    Postgres(PgSettings),
+}
+
+/// A PostgreSQL database: its URL (without a password) and the connection settings.
+#[derive(Clone)]
+pub struct PgSettings {
+    /// The URL as given, for messages (it carries no password).
+    pub url: String,
+    config: postgres::Config,
+}
+
+impl std::fmt::Debug for PgSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PgSettings")
+            .field("url", &self.url)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Why a database setting is refused.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum DatabaseSettingError {
+    #[error("{0:?} is not a PostgreSQL URL such as postgres://hub@db.example:5432/hub (or postgres://hub@localhost/hub?host=/run/postgresql for a socket): {1}")]
+    NotAUrl(String, String),
+    #[error("the database URL carries a password, which a command line or hub.toml shows to every user of the machine; give the URL without it and put the password in the environment variable {PASSWORD_ENV} or in a file named by database_password_file in hub.toml (--database-password-file)")]
+    PasswordInUrl,
+    #[error("cannot read the database password file {0}: {1}")]
+    PasswordFile(PathBuf, String),
+}
+
+impl PgSettings {
+    pub(crate) fn config(&self) -> &postgres::Config {
+        &self.config
+    }
+
+    /// Parses `url`, refusing one with a password in it; the password, if any, comes from
+    /// `password_file` or else from [`PASSWORD_ENV`].
+    pub fn new(url: &str, password_file: Option<&Path>) -> Result<Self, DatabaseSettingError> {
+        if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+            return Err(DatabaseSettingError::NotAUrl(
+                url.to_owned(),
+                "it must start with postgres://".into(),
+            ));
+        }
+        let mut config: postgres::Config = url.parse().map_err(|e: postgres::Error| {
+            DatabaseSettingError::NotAUrl(url.to_owned(), e.to_string())
+        })?;
+        if config.get_password().is_some() {
+            return Err(DatabaseSettingError::PasswordInUrl);
+        }
+        let password = match password_file {
+            Some(file) => Some(
+                std::fs::read_to_string(file)
+                    .map_err(|e| {
+                        DatabaseSettingError::PasswordFile(file.to_owned(), e.to_string())
+                    })?
+                    .trim_end_matches(['\r', '\n'])
+                    .to_owned(),
+            ),
+            None => std::env::var(PASSWORD_ENV).ok().filter(|p| !p.is_empty()),
+        };
+        if let Some(p) = password {
+            config.password(p);
+        }
+        Ok(PgSettings {
+            url: url.to_owned(),
+            config,
+        })
+    }
+}
+
+/// The open database of a running hub.
+pub(crate) enum Database {
+    Local(Mutex<HubDb>),
+    Shared(Arc<pg::Pool>),
+}
+
+impl Database {
+    /// Opens `hub.sqlite` in `data_dir`, or connects to PostgreSQL and migrates its schema.
+    pub fn open(storage: &RecordStorage, data_dir: &Path) -> anyhow::Result<Database> {
+        Ok(match storage {
+            RecordStorage::Sqlite => {
+                Database::Local(Mutex::new(HubDb::open(&data_dir.join("hub.sqlite"))?))
+            }
+            RecordStorage::Postgres(s) => Database::Shared(
+                pg::Pool::open(s.config().clone())
+                    .map_err(|e| anyhow::anyhow!("{e}"))
+                    .map_err(|e| e.context(format!("connecting to the database {}", s.url)))?,
+            ),
+        })
+    }
+
+    pub fn handle(&self) -> DbHandle<'_> {
+        match self {
+            // a handler that panicked while holding the lock left no half-written transaction
+            // (SQLite rolled it back), so the connection is still usable
+            Database::Local(m) => DbHandle::Local(m.lock().unwrap_or_else(|p| p.into_inner())),
+            Database::Shared(pool) => DbHandle::Pooled(HubDb::pooled(pool)),
+        }
+    }
+}
+
+/// The database for one handler or admin task: the SQLite connection under its lock, or a
+/// PostgreSQL connection leased from the pool (given back when this is dropped).
+pub enum DbHandle<'a> {
+    Local(MutexGuard<'a, HubDb>),
+    Pooled(HubDb),
+}
+
+impl Deref for DbHandle<'_> {
+    type Target = HubDb;
+    fn deref(&self) -> &HubDb {
+        match self {
+            DbHandle::Local(g) => g,
+            DbHandle::Pooled(db) => db,
+        }
+    }
+}
+
+impl DerefMut for DbHandle<'_> {
+    fn deref_mut(&mut self) -> &mut HubDb {
+        match self {
+            DbHandle::Local(g) => g,
+            DbHandle::Pooled(db) => db,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_url_with_a_password_is_refused_saying_where_the_password_goes() {
+        let e = PgSettings::new("postgres://hub:hunter2@db.example/hub", None).unwrap_err();
+        assert_eq!(e, DatabaseSettingError::PasswordInUrl);
+        let shown = e.to_string();
+        assert!(
+            shown.contains(PASSWORD_ENV) && shown.contains("database_password_file"),
+            "{shown}"
+        );
+        assert!(!shown.contains("hunter2"), "{shown}");
+        let e = PgSettings::new("mysql://hub@db/hub", None).unwrap_err();
+        assert!(matches!(e, DatabaseSettingError::NotAUrl(..)), "{e}");
+        let s = PgSettings::new("postgres://hub@localhost/hub?host=/run/postgresql", None)
+            .expect("a socket URL");
+        assert_eq!(s.config.get_dbname(), Some("hub"));
+    }
+
+    #[test]
+    fn the_password_comes_from_its_file() {
+        let file = std::env::temp_dir().join(format!("hub-db-password-{}", std::process::id()));
+        std::fs::write(&file, "s3cret\n").expect("file");
+        let s = PgSettings::new("postgres://hub@db.example/hub", Some(&file)).expect("settings");
+        assert_eq!(s.config.get_password(), Some(&b"s3cret"[..]));
+        assert!(!format!("{s:?}").contains("s3cret"));
+        let _ = std::fs::remove_file(&file);
+        let gone = PgSettings::new("postgres://hub@db.example/hub", Some(&file)).unwrap_err();
+        assert!(
+            matches!(gone, DatabaseSettingError::PasswordFile(..)),
+            "{gone}"
+        );
+    }
+}
