@@ -113,8 +113,7 @@ fn the_hub_away_for_the_whole_run_loses_nothing_and_the_queue_drains_when_it_ret
     let dir = common::hubs::fresh_dir("hubs", "away");
     // register the kiosk in the hub's data folder while the hub is not serving
     let token = {
-        let hub =
-            capture_kiosk::hub::Hub::open(capture_kiosk::hub::HubConfig::new(dir.clone())).unwrap();
+        let hub = capture_kiosk::hub::Hub::open(common::hubs::hub_config(dir.clone())).unwrap();
         let t = hub.db().add_kiosk("kiosk-away").unwrap().1;
         t
     };

@@ -83,11 +83,19 @@ fn a_hub_on_a_bucket_stores_serves_sweeps_and_purges_photos() {
     let hub = TestHub::start_configured(dir.clone(), 0, |c| {
         c.photos = PhotoStorage::Bucket(settings.clone());
     });
+    // on PostgreSQL with a bucket (replicas sharing both) the start-up sweep is not run: an
+    // object another replica wrote but has not yet committed looks orphaned (lib.rs)
+    let swept_at_start = common::hubs::Backend::current() == common::hubs::Backend::Sqlite;
     assert_eq!(
-        bucket.names().unwrap(),
-        Vec::<String>::new(),
-        "orphan swept"
+        bucket.names().unwrap().is_empty(),
+        swept_at_start,
+        "orphan swept by a single hub, kept by a replica"
     );
+    if !swept_at_start {
+        bucket
+            .delete("99/0192f0a0-0000-7000-8000-000000000099.jpg")
+            .unwrap();
+    }
     assert!(
         !dir.join("photos").exists(),
         "nothing is written to the folder"

@@ -30,6 +30,7 @@ fn start(data: &Path, stderr: Stdio) -> RunningHub {
     let mut child = Command::new(env!("CARGO_BIN_EXE_kiosk"))
         .args(["hub", "--listen", &format!("127.0.0.1:{port}"), "--data"])
         .arg(data)
+        .args(common::hubs::database_args(data))
         .stdout(Stdio::piped())
         .stderr(stderr)
         .spawn()

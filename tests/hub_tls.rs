@@ -119,14 +119,14 @@ fn a_kiosk_uploads_to_an_https_hub_it_was_linked_to_with_the_hubs_certificate() 
 
     let port = free_port();
     let mut hub = Command::new(env!("CARGO_BIN_EXE_kiosk"))
-        .args([
+        .args(common::hubs::with_database(&[
             "hub",
             "--listen",
             &format!("127.0.0.1:{port}"),
             "--data",
             hub_data,
             "--tls-cert",
-        ])
+        ]))
         .arg(&cert)
         .arg("--tls-key")
         .arg(&key)

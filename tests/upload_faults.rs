@@ -7,7 +7,7 @@
 
 use crate::common;
 
-use capture_kiosk::hub::db::HubDb;
+use capture_kiosk::hub::Hub;
 use capture_kiosk::store::Store;
 use capture_kiosk::upload::{spawn_uploader, stored_link, UploadPolicy};
 use common::hubs::{free_port, fresh_dir, kiosk_store, submit, test_jpeg};
@@ -61,6 +61,7 @@ fn start_hub(dir: &std::path::Path, port: u16, log: &std::path::Path) -> Child {
     let mut child = Command::new(kiosk_bin())
         .args(["hub", "--listen", &format!("127.0.0.1:{port}"), "--data"])
         .arg(dir)
+        .args(common::hubs::database_args(dir))
         .stdout(Stdio::piped())
         .stderr(log)
         .spawn()
@@ -108,6 +109,7 @@ fn fault_test_1000_submissions_with_kills() {
         let out = Command::new(kiosk_bin())
             .args(["hub", "--data"])
             .arg(&hub_dir)
+            .args(common::hubs::database_args(&hub_dir))
             .args(["add-kiosk", "--name", "fault-kiosk"])
             .output()
             .expect("add-kiosk");
@@ -188,8 +190,9 @@ fn fault_test_1000_submissions_with_kills() {
     let store = Store::open(&db).expect("kiosk store");
     let mut kiosk_ids = store.capture_ids().expect("ids");
     let q = store.queue_status().expect("status");
-    let at_hub = HubDb::open(&hub_dir.join("hub.sqlite"))
+    let at_hub = Hub::open(common::hubs::hub_config(hub_dir.clone()))
         .expect("hub db")
+        .db()
         .record_ids()
         .expect("ids");
     let mut photos = 0;

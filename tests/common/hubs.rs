@@ -18,17 +18,115 @@ pub struct TestHub {
     thread: Option<std::thread::JoinHandle<()>>,
 }
 
-/// A fresh, empty folder under the target's scratch space.
+/// Which database this run's hubs keep their records in: SQLite in the data folder (the
+/// default), or PostgreSQL when `CAPTURE_TEST_HUB_DATABASE=postgres` (CI runs the hub tests
+/// both ways, `.ci/run`): one throwaway cluster for the test process
+/// (`capture_hub::pg_cluster::shared`), one database per hub data folder.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl Backend {
+    pub fn current() -> Backend {
+        match std::env::var("CAPTURE_TEST_HUB_DATABASE").as_deref() {
+            Ok("postgres") => Backend::Postgres,
+            _ => Backend::Sqlite,
+        }
+    }
+}
+
+/// The PostgreSQL databases made for data folders in this process, by name.
+fn made_databases() -> std::sync::MutexGuard<'static, std::collections::HashSet<String>> {
+    static MADE: std::sync::OnceLock<std::sync::Mutex<std::collections::HashSet<String>>> =
+        std::sync::OnceLock::new();
+    MADE.get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+}
+
+fn database_name(dir: &std::path::Path) -> String {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    dir.hash(&mut h);
+    format!("hub_{:016x}", h.finish())
+}
+
+/// The PostgreSQL database of the hub whose data folder is `dir` (made on first use, so a hub
+/// started again on the same folder finds its records); None when the run uses SQLite.
+pub fn database_url(dir: &std::path::Path) -> Option<String> {
+    if Backend::current() != Backend::Postgres {
+        return None;
+    }
+    let cluster = capture_kiosk::hub::pg_cluster::shared().expect("the test PostgreSQL starts");
+    let name = database_name(dir);
+    let mut made = made_databases();
+    if !made.contains(&name) {
+        cluster.create_database(&name).expect("a test database");
+        made.insert(name.clone());
+    }
+    Some(cluster.url(&name))
+}
+
+/// `--database URL` for a `kiosk hub` command on the data folder `dir`, when the run uses
+/// PostgreSQL; nothing otherwise.
+pub fn database_args(dir: &std::path::Path) -> Vec<String> {
+    database_url(dir)
+        .map(|url| vec!["--database".to_owned(), url])
+        .unwrap_or_default()
+}
+
+/// `args` of a `kiosk hub` command with `--database URL` after its `--data DIR` when the run
+/// uses PostgreSQL, so a command on a hub's data folder reaches that hub's database.
+pub fn with_database<S: AsRef<std::ffi::OsStr>>(args: &[S]) -> Vec<std::ffi::OsString> {
+    let mut out: Vec<std::ffi::OsString> = Vec::with_capacity(args.len() + 2);
+    let mut after_data = false;
+    for a in args {
+        out.push(a.as_ref().to_owned());
+        if after_data {
+            out.extend(
+                database_args(std::path::Path::new(a.as_ref()))
+                    .into_iter()
+                    .map(Into::into),
+            );
+        }
+        after_data = a.as_ref() == "--data";
+    }
+    out
+}
+
+/// A fresh, empty folder under the target's scratch space (and, on PostgreSQL, a fresh
+/// database for it).
 pub fn fresh_dir(folder: &str, name: &str) -> PathBuf {
     let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
         .join(folder)
         .join(name);
+    let db = database_name(&dir);
+    if made_databases().remove(&db) {
+        if let Ok(cluster) = capture_kiosk::hub::pg_cluster::shared() {
+            cluster
+                .drop_database(&db)
+                .expect("the old test database is dropped");
+        }
+    }
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).expect("scratch folder");
     // the hub and the kiosk refuse a data folder other users can read
     std::fs::set_permissions(&dir, std::os::unix::fs::PermissionsExt::from_mode(0o700))
         .expect("private scratch folder");
     dir
+}
+
+/// The configuration of a hub on `dir`, on this run's database (`Backend`).
+pub fn hub_config(dir: PathBuf) -> HubConfig {
+    let mut config = HubConfig::new(dir.clone());
+    if let Some(url) = database_url(&dir) {
+        config.database = capture_kiosk::hub::RecordStorage::Postgres(
+            capture_kiosk::hub::PgSettings::new(&url, None).expect("a test database URL"),
+        );
+    }
+    config
 }
 
 /// A loopback port nothing listens on (for "the hub is down").
@@ -54,7 +152,7 @@ impl TestHub {
         port: u16,
         tweak: impl FnOnce(&mut HubConfig),
     ) -> TestHub {
-        let mut config = HubConfig::new(dir.clone());
+        let mut config = hub_config(dir.clone());
         tweak(&mut config);
         let hub = Hub::open(config).expect("hub opens");
         let listener = std::net::TcpListener::bind(("127.0.0.1", port)).expect("hub port");

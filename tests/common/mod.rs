@@ -19,7 +19,7 @@ pub mod hubs;
 /// Runs the built `kiosk` binary with `args`.
 pub fn run_kiosk(args: &[&str]) -> std::process::Output {
     std::process::Command::new(env!("CARGO_BIN_EXE_kiosk"))
-        .args(args)
+        .args(hubs::with_database(args))
         .output()
         .expect("kiosk runs")
 }
@@ -30,7 +30,7 @@ pub fn run_kiosk_with_input(args: &[&std::ffi::OsStr], input: &[u8]) -> std::pro
     use std::io::Write;
     use std::process::Stdio;
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_kiosk"))
-        .args(args)
+        .args(hubs::with_database(args))
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

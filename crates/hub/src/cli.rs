@@ -65,6 +65,15 @@ pub struct HubArgs {
     /// AWS_SECRET_ACCESS_KEY (AWS_ALLOW_HTTP=true for a bucket on loopback).
     #[arg(long, value_name = "s3://BUCKET[/PREFIX]")]
     objects: Option<String>,
+    /// Keep records, kiosks, reviewers, sessions and rosters in this PostgreSQL database,
+    /// shared by every replica, instead of hub.sqlite in the data folder:
+    /// postgres://USER@HOST:PORT/DB, or postgres://USER@localhost/DB?host=/SOCKET/DIR. The
+    /// password never goes here: HUB_DATABASE_PASSWORD or --database-password-file.
+    #[arg(long, value_name = "postgres://USER@HOST:PORT/DB")]
+    database: Option<String>,
+    /// A file holding the PostgreSQL password (one line), readable only by the hub's user.
+    #[arg(long, value_name = "FILE")]
+    database_password_file: Option<PathBuf>,
     #[command(subcommand)]
     admin: Option<HubAdmin>,
 }
@@ -208,6 +217,14 @@ pub fn run(mut a: HubArgs) -> Result<ExitCode> {
         << 20;
     if let Some(address) = &objects {
         config.photos = crate::PhotoStorage::Bucket(crate::BucketSettings::from_env(address));
+    }
+    if let Some(url) = a.database.take().or(file.database.clone()) {
+        let password_file = a
+            .database_password_file
+            .take()
+            .or(file.database_password_file.clone());
+        config.database =
+            crate::RecordStorage::Postgres(crate::PgSettings::new(&url, password_file.as_deref())?);
     }
     let hub = Hub::open(config)
         .with_context(|| format!("opening the hub's data folder {}", data.display()))?;

@@ -40,6 +40,10 @@ pub struct HubFile {
     pub max_request_mib: Option<usize>,
     /// `--objects` (keys from the environment, never this file)
     pub objects: Option<String>,
+    /// `--database` (a PostgreSQL URL without a password)
+    pub database: Option<String>,
+    /// `--database-password-file`
+    pub database_password_file: Option<PathBuf>,
     pub tls: Option<TlsSection>,
     pub retention: Option<RetentionSection>,
 }
@@ -106,6 +110,13 @@ impl HubFile {
                     "objects",
                     format!("{objects:?} is not s3://BUCKET[/PREFIX]"),
                 ));
+            }
+        }
+        if let Some(url) = &file.database {
+            // a password in hub.toml (world-readable as shipped) is refused like one on the
+            // command line, with the same message saying where it goes
+            if let Err(e) = crate::PgSettings::check_url(url) {
+                return Err(invalid("database", e.to_string()));
             }
         }
         Ok(file)

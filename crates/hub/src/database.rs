@@ -56,21 +56,15 @@ impl PgSettings {
         &self.config
     }
 
+    /// Checks that `url` is a PostgreSQL URL without a password (hub.toml is read early).
+    pub fn check_url(url: &str) -> Result<(), DatabaseSettingError> {
+        Self::parse(url).map(drop)
+    }
+
     /// Parses `url`, refusing one with a password in it; the password, if any, comes from
     /// `password_file` or else from [`PASSWORD_ENV`].
     pub fn new(url: &str, password_file: Option<&Path>) -> Result<Self, DatabaseSettingError> {
-        if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
-            return Err(DatabaseSettingError::NotAUrl(
-                url.to_owned(),
-                "it must start with postgres://".into(),
-            ));
-        }
-        let mut config: postgres::Config = url.parse().map_err(|e: postgres::Error| {
-            DatabaseSettingError::NotAUrl(url.to_owned(), e.to_string())
-        })?;
-        if config.get_password().is_some() {
-            return Err(DatabaseSettingError::PasswordInUrl);
-        }
+        let mut config = Self::parse(url)?;
         let password = match password_file {
             Some(file) => Some(
                 std::fs::read_to_string(file)
@@ -89,6 +83,22 @@ impl PgSettings {
             url: url.to_owned(),
             config,
         })
+    }
+
+    fn parse(url: &str) -> Result<postgres::Config, DatabaseSettingError> {
+        if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+            return Err(DatabaseSettingError::NotAUrl(
+                url.to_owned(),
+                "it must start with postgres://".into(),
+            ));
+        }
+        let config: postgres::Config = url.parse().map_err(|e: postgres::Error| {
+            DatabaseSettingError::NotAUrl(url.to_owned(), e.to_string())
+        })?;
+        if config.get_password().is_some() {
+            return Err(DatabaseSettingError::PasswordInUrl);
+        }
+        Ok(config)
     }
 }
 

@@ -126,19 +126,24 @@ impl ThrowawayCluster {
 
     /// Makes an empty database `name` and returns its URL.
     pub fn create_database(&self, name: &str) -> anyhow::Result<String> {
-        if name.is_empty()
-            || !name
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
-        {
-            bail!("{name:?} is not a plain database name (letters, digits, - and _)");
-        }
+        self.admin(&format!("CREATE DATABASE \"{}\"", plain(name)?))?;
+        Ok(self.url(name))
+    }
+
+    /// Drops database `name` if it exists, cutting its connections.
+    pub fn drop_database(&self, name: &str) -> anyhow::Result<()> {
+        self.admin(&format!(
+            "DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)",
+            plain(name)?
+        ))
+    }
+
+    fn admin(&self, statement: &str) -> anyhow::Result<()> {
         let mut client = postgres::Client::connect(&self.url("postgres"), postgres::NoTls)
             .context("connecting to the throwaway cluster")?;
         client
-            .batch_execute(&format!("CREATE DATABASE \"{name}\""))
-            .with_context(|| format!("creating database {name}"))?;
-        Ok(self.url(name))
+            .batch_execute(statement)
+            .with_context(|| statement.to_owned())
     }
 
     /// Starts the server again after [`ThrowawayCluster::stop`] (waits until it answers).
@@ -277,6 +282,18 @@ pub fn test_database(name: &str) -> anyhow::Result<crate::db::HubDb> {
     let pool =
         crate::db::pg::Pool::open(settings.config().clone()).map_err(|e| anyhow::anyhow!("{e}"))?;
     Ok(crate::db::HubDb::pooled(&pool))
+}
+
+/// A database name that needs no escaping.
+fn plain(name: &str) -> anyhow::Result<&str> {
+    if name.is_empty()
+        || !name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+    {
+        bail!("{name:?} is not a plain database name (letters, digits, - and _)");
+    }
+    Ok(name)
 }
 
 /// `initdb`, `pg_ctl`: from `$PG_BIN` if set, else the `PATH`, else Debian's
