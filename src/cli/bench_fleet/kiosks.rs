@@ -16,8 +16,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-/// One record in every this many (in the second half of a kiosk's queue) is a near-duplicate
-/// of a record from the first half of the next kiosk's queue, so the original is stored well
+/// About one record in this many (in the second half of a kiosk's queue) is a near-duplicate
+/// of a record from the first half of another kiosk's queue, so the original is stored well
 /// before its copy arrives.
 const DUPLICATE_EVERY: usize = 20;
 
@@ -98,9 +98,13 @@ impl Plan {
     }
 
     /// The record whose photo record `i` copies, if it is a near-duplicate: one from the first
-    /// half of the next kiosk's queue.
+    /// half of another kiosk's queue. Which records are copies, and of which kiosk's, is
+    /// spread by a hash of `i`, so that copies come from many kiosks to many (and so through
+    /// many pairs of replicas), whatever the number of kiosks.
     pub fn copy_of(&self, i: usize) -> Option<usize> {
-        if self.kiosks < 2 || i % DUPLICATE_EVERY != DUPLICATE_EVERY - 1 {
+        let mut h = i as u64;
+        let draw = next(&mut h);
+        if self.kiosks < 2 || draw % DUPLICATE_EVERY as u64 != 0 {
             return None;
         }
         let (k, place) = (self.kiosk_of(i), self.place(i));
@@ -108,7 +112,7 @@ impl Plan {
         if place < half.max(1) {
             return None;
         }
-        let other = (k + 1) % self.kiosks;
+        let other = (k + 1 + (draw >> 32) as usize % (self.kiosks - 1)) % self.kiosks;
         let j = (place - half) * self.kiosks + other;
         (j < self.records && self.place(j) < self.queue_len(other) / 2).then_some(j)
     }

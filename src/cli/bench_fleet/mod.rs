@@ -1,7 +1,8 @@
 //! `kiosk bench-fleet`: a province's hub on this machine. Hub replicas (`kiosk hub` processes)
-//! share one database and one bucket (Moto's S3 server on loopback) behind a round-robin
-//! proxy; simulated kiosks, each with its real outbox and uploader, send records with photos
-//! through the proxy while one replica is SIGKILLed and restarted. At the end the hub's rows
+//! share one database (a throwaway PostgreSQL cluster) and one bucket (Moto's S3 server on
+//! loopback) behind a round-robin proxy; simulated kiosks, each with its real outbox and
+//! uploader, send records with photos through the proxy while one replica is SIGKILLed and
+//! restarted (at a third of the records) and PostgreSQL is restarted (at two thirds). At the end the hub's rows
 //! and objects are compared with what the kiosks sent: lost, duplicated, unreadable photos and
 //! near-duplicates flagged across replicas. Prints records/s, one upload's p50/p95 and each
 //! replica's peak memory; exits 1 if a record was lost or duplicated or a photo unreadable.
@@ -16,6 +17,7 @@ mod verify;
 
 use super::say;
 use anyhow::{bail, Context, Result};
+use capture_kiosk::hub::pg_cluster::ThrowawayCluster;
 use clap::Args;
 use services::{HubCommand, Replica, S3Server, Scratch};
 use std::path::PathBuf;
@@ -48,9 +50,16 @@ pub struct BenchFleetArgs {
     /// Seconds the killed replica stays down before it is started again.
     #[arg(long, default_value_t = 3)]
     down_seconds: u64,
-    /// No replica killed during the run.
+    /// No replica killed and no database restarted during the run.
     #[arg(long)]
     no_faults: bool,
+    /// The database is replica 0's SQLite file instead of PostgreSQL (one replica only).
+    #[arg(long)]
+    sqlite: bool,
+    /// PostgreSQL without durable commits (fsync, synchronous_commit and full_page_writes
+    /// off), to see what durability costs; by default every commit is on disk when answered.
+    #[arg(long)]
+    pg_no_fsync: bool,
     /// Photos fetched through the API and compared with what was sent (0: every one).
     #[arg(long, default_value_t = 1000)]
     photo_sample: usize,
@@ -116,6 +125,12 @@ pub fn run(mut a: BenchFleetArgs) -> Result<ExitCode> {
             ));
             continue;
         }
+        if a.sqlite && replicas > 1 {
+            say(format!(
+                "{replicas} replicas skipped: one SQLite file is one replica's; they need PostgreSQL"
+            ));
+            continue;
+        }
         let report = run_once(&a, replicas, deadline)?;
         print_run(&report);
         reports.push(report);
@@ -177,12 +192,28 @@ fn run_once(a: &BenchFleetArgs, replicas: usize, deadline: Instant) -> Result<Ru
         hub.shared_args = vec!["--objects".into(), format!("s3://{BUCKET}").into()];
         hub.env = s3.env();
     }
-    if replicas > 1 {
-        bail!("{replicas} replicas need a database they can share (PostgreSQL); one SQLite file is one replica's");
-    }
     let hubs_dir = scratch.folder("hubs")?;
-    // the database is replica 0's SQLite file: the admin works on it before the replica starts
-    let admin_data = hubs_dir.join("replica-0");
+    let cluster = if a.sqlite {
+        None
+    } else {
+        let durable: &[(&str, &str)] = &[
+            ("fsync", "on"),
+            ("synchronous_commit", "on"),
+            ("full_page_writes", "on"),
+        ];
+        let settings = if a.pg_no_fsync { &[][..] } else { durable };
+        let cluster = ThrowawayCluster::start_with(settings)
+            .context("starting a throwaway PostgreSQL (scripts/setup installs postgresql; --sqlite runs without it)")?;
+        let url = cluster.create_database("fleet")?;
+        hub.shared_args.extend(["--database".into(), url.into()]);
+        Some(cluster)
+    };
+    // with SQLite the database is replica 0's file: the admin works on it before it starts
+    let admin_data = if cluster.is_some() {
+        scratch.folder("admin")?
+    } else {
+        hubs_dir.join("replica-0")
+    };
     hub.admin(
         &admin_data,
         &["add-reviewer", "--user", REVIEWER, "--admin"],
@@ -202,7 +233,12 @@ fn run_once(a: &BenchFleetArgs, replicas: usize, deadline: Instant) -> Result<Ru
     let proxy = runtime.block_on(proxy::Proxy::start(backends))?;
     let url = format!("http://{}", proxy.addr);
     say(format!(
-        "\n{replicas} hub replica(s) behind {url}; photos in {}; {} kiosks, {} records",
+        "\n{replicas} hub replica(s) behind {url}; records in {}; photos in {}; {} kiosks, {} records",
+        match (&cluster, a.pg_no_fsync) {
+            (None, _) => "SQLite",
+            (Some(_), false) => "PostgreSQL (durable commits)",
+            (Some(_), true) => "PostgreSQL (fsync off)",
+        },
         if s3.is_some() {
             "an S3 bucket (Moto)"
         } else {
@@ -232,6 +268,7 @@ fn run_once(a: &BenchFleetArgs, replicas: usize, deadline: Instant) -> Result<Ru
         let worker = s.spawn(|| kiosks::run_all(&kiosk_list, &url, &progress, deadline));
         let total = a.records as u64;
         let mut killed_at: Option<Instant> = None;
+        let mut database_restarted = false;
         let mut sampled = Instant::now();
         while !worker.is_finished() {
             std::thread::sleep(Duration::from_millis(50));
@@ -247,6 +284,17 @@ fn run_once(a: &BenchFleetArgs, replicas: usize, deadline: Instant) -> Result<Ru
                     "replica 0 SIGKILLed at {sent} records ({:.1} s)",
                     started.elapsed().as_secs_f64()
                 ));
+            }
+            if let (Some(c), false, false) = (&cluster, a.no_faults, database_restarted) {
+                if sent * 3 >= total * 2 {
+                    database_restarted = true;
+                    let at = Instant::now();
+                    c.restart()?;
+                    faults.push(format!(
+                        "PostgreSQL restarted at {sent} records (down {:.1} s)",
+                        at.elapsed().as_secs_f64()
+                    ));
+                }
             }
             if let Some(at) = killed_at {
                 if at.elapsed() >= Duration::from_secs(a.down_seconds) {
