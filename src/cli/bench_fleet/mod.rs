@@ -254,7 +254,7 @@ fn run_once(a: &BenchFleetArgs, replicas: usize, deadline: Instant) -> Result<Ru
         records: a.records,
     };
     let filled = Instant::now();
-    let (kiosk_list, expected) = kiosks::fill(&scratch.folder("kiosks")?, &plan, &tokens, 2)?;
+    let (kiosk_list, expected) = kiosks::fill(&scratch.folder("kiosks")?, &plan, &tokens, 8)?;
     say(format!(
         "outboxes filled in {:.0} s ({} near-duplicates of another kiosk's record)",
         filled.elapsed().as_secs_f64(),
