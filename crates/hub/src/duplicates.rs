@@ -14,8 +14,13 @@ use image_hasher::{HashAlg, HasherConfig};
 use std::collections::HashSet;
 
 /// How far back a refresh reads again before the newest row it has seen (see
-/// [`HashIndex::since_ms`]).
+/// [`HashIndex::since_ms`]) when replicas share PostgreSQL: commits that waited and clocks
+/// a little apart between machines.
 pub const REFRESH_OVERLAP_MS: i64 = 5_000;
+/// The same for a SQLite file, which one hub writes, one row at a time, in the order of its
+/// `received_at`: only a clock stepped back can put a row behind one already seen. Every
+/// check reads the rows of this window again, so it is kept short where it can be.
+pub const SINGLE_WRITER_OVERLAP_MS: i64 = 1_000;
 
 /// The in-memory duplicate index and how far it has read the records table. Records are
 /// added with [`HashIndex::add`] (never pushed: the index keeps their ids).

@@ -168,7 +168,11 @@ impl Hub {
         let db = database.handle();
         // taken before the read: what is stored from now on comes in with the first refresh
         let as_of = capture_store::now_ms();
-        let index = HashIndex::new(db.hashes()?, as_of, duplicates::REFRESH_OVERLAP_MS);
+        let overlap = match db.dialect() {
+            db::sql::Dialect::Sqlite => duplicates::SINGLE_WRITER_OVERLAP_MS,
+            db::sql::Dialect::Postgres => duplicates::REFRESH_OVERLAP_MS,
+        };
+        let index = HashIndex::new(db.hashes()?, as_of, overlap);
         // with replicas sharing a bucket and a database, another replica may be between an
         // object's write and its row's commit right now: what looks orphaned here may be a
         // record being stored, so the start-up sweep is left to a single hub's storage
