@@ -20,6 +20,7 @@ mod hub_data_at_rest;
 mod hub_duplicates;
 mod hub_fleet;
 mod hub_logs;
+mod hub_postgres;
 mod hub_schema;
 mod hub_tls;
 mod kiosk_flow;

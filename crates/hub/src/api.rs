@@ -330,6 +330,7 @@ impl Hub {
             decode_within(doc, "document photo", DOCUMENT_SIDES)?;
         }
 
+        let _claim = self.storing.claim(&meta.key);
         let db = self.db();
         // a replay that raced this one may have stored it while the photo was decoded
         if let Some(answer) = replay(&db)? {

@@ -172,6 +172,19 @@ mod tests {
             .to_string();
         assert!(e.contains("line 2") && e.contains("decided_days"), "{e}");
 
+        let e = parse("database = \"postgres://hub:hunter2@db.example/hub\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("database:")
+                && e.contains("HUB_DATABASE_PASSWORD")
+                && !e.contains("hunter2"),
+            "a password in hub.toml is refused, saying where it goes: {e}"
+        );
+        let f = parse("database = \"postgres://hub@localhost/hub?host=/run/postgresql\"\ndatabase_password_file = \"/etc/capture-hub/db-password\"\n")
+            .unwrap();
+        assert!(f.database.is_some() && f.database_password_file.is_some());
+
         let e = parse("listn = \"127.0.0.1:8600\"\n")
             .unwrap_err()
             .to_string();

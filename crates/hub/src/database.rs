@@ -29,7 +29,7 @@ pub enum RecordStorage {
 pub struct PgSettings {
     /// The URL as given, for messages (it carries no password).
     pub url: String,
-    config: postgres::Config,
+    config: Arc<postgres::Config>,
 }
 
 impl std::fmt::Debug for PgSettings {
@@ -81,7 +81,7 @@ impl PgSettings {
         }
         Ok(PgSettings {
             url: url.to_owned(),
-            config,
+            config: Arc::new(config),
         })
     }
 

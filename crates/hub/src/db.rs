@@ -147,7 +147,7 @@ pub struct HubDb {
 
 enum Conn {
     Sqlite(rusqlite::Connection),
-    Postgres(pg::PgConn),
+    Postgres(Box<pg::PgConn>),
 }
 
 /// Whether a statement failed on a UNIQUE or PRIMARY KEY constraint (a name or key taken).
@@ -199,7 +199,7 @@ impl HubDb {
     /// digests to seal as `open` does for an old `hub.sqlite`.)
     pub fn pooled(pool: &Arc<pg::Pool>) -> Self {
         HubDb {
-            conn: RefCell::new(Conn::Postgres(pool.lease())),
+            conn: RefCell::new(Conn::Postgres(Box::new(pool.lease()))),
         }
     }
 
@@ -219,7 +219,7 @@ impl HubDb {
         })?;
         Ok(RefMut::map(conn, |c| match c {
             Conn::Sqlite(c) => c as &mut dyn Sql,
-            Conn::Postgres(c) => c as &mut dyn Sql,
+            Conn::Postgres(c) => &mut **c as &mut dyn Sql,
         }))
     }
 

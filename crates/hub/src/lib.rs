@@ -12,6 +12,7 @@ pub mod database;
 pub mod db;
 mod duplicates;
 mod headers;
+mod in_flight;
 mod login_guard;
 mod min_rate;
 mod orphans;
@@ -84,6 +85,8 @@ impl HubConfig {
 pub struct Hub {
     db: Database,
     index: Mutex<HashIndex>,
+    /// Record keys being stored by this process (`in_flight.rs`).
+    storing: in_flight::InFlight,
     /// Photos and document photos (`photos::PhotoStore`).
     photos: Box<dyn PhotoStore>,
     config: HubConfig,
@@ -199,6 +202,7 @@ impl Hub {
         Ok(Arc::new(Hub {
             db: database,
             index: Mutex::new(index),
+            storing: in_flight::InFlight::default(),
             photos,
             config,
             login_guard: login_guard::LoginGuard::new(),
