@@ -2,6 +2,7 @@
 //! 2 unreadable input or a set-up problem (with a message saying what to do).
 
 mod bench;
+mod bench_fleet;
 mod bench_hub;
 mod bench_live;
 mod bench_upload;
@@ -101,6 +102,9 @@ enum Command {
     BenchUpload(bench_upload::BenchUploadArgs),
     /// Kiosks' upload times on loopback in quiet and while strangers attack the hub; its peak memory.
     BenchHub(bench_hub::BenchHubArgs),
+    /// A province's hub on this machine: replicas sharing a database and a bucket behind a
+    /// proxy, simulated kiosks, a replica killed mid-run; lost, duplicated, records/s, memory.
+    BenchFleet(bench_fleet::BenchFleetArgs),
     /// The camera: list, snapshot, calibrate the focal length, estimate distances.
     #[command(subcommand)]
     Camera(camera::CameraCommand),
@@ -210,6 +214,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Hub(a) => capture_hub::cli::run(*a),
         Command::BenchUpload(a) => bench_upload::run(a),
         Command::BenchHub(a) => bench_hub::run(a),
+        Command::BenchFleet(a) => bench_fleet::run(a),
         Command::BenchLive(a) => bench_live::run(a, &catalog),
     }
 }

@@ -336,13 +336,13 @@ impl Hub {
         if let Some(answer) = replay(&db)? {
             return Ok(answer);
         }
-        let flags = near_duplicates(
-            &self.index(),
-            &meta.key,
-            &meta.profile,
-            &meta.candidate_key,
-            &hash,
-        );
+        let flags = {
+            let mut index = self.index();
+            // what the other replicas stored since this one last looked
+            let since = index.since_ms();
+            index.take_in(db.hashes_since(since)?);
+            near_duplicates(&index, &meta.key, &meta.profile, &meta.candidate_key, &hash)
+        };
         let file = self.write_photo(&meta.key, "", photo)?;
         for (n, doc) in documents.iter().enumerate() {
             self.write_photo(&meta.key, &super::db::document_suffix(n), doc)?;
@@ -369,7 +369,7 @@ impl Hub {
             });
         };
         drop(db);
-        self.index().push(super::db::HashEntry {
+        self.index().add(super::db::HashEntry {
             record_id: meta.key.clone(),
             profile: meta.profile.clone(),
             candidate_key: meta.candidate_key.clone(),

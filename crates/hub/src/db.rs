@@ -8,6 +8,7 @@
 //! replicas (`pg.rs`).
 
 mod access;
+mod hash_index;
 pub mod pg;
 pub mod retention;
 mod schema;

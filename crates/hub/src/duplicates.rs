@@ -1,11 +1,89 @@
 //! The near-duplicate photo flag (seed 004: a photo must not be a copy of another). A DCT
 //! perceptual hash of the whole ID photo; another record's photo within a small Hamming
 //! distance is flagged for the reviewer, never refused automatically.
+//!
+//! The hashes are kept in memory ([`HashIndex`]); several replicas share one database, so
+//! before each check the index takes in the rows stored since it last looked, by any replica
+//! (`HubDb::hashes_since`), or a copy sent to replica B of a photo replica A stored after B
+//! started would go unflagged.
 
 use super::db::{DuplicateFlag, HashEntry};
 use capture_core::hub_protocol::ReviewState;
 use image::{DynamicImage, RgbImage};
 use image_hasher::{HashAlg, HasherConfig};
+use std::collections::HashSet;
+
+/// How far back a refresh reads again before the newest row it has seen (see
+/// [`HashIndex::since_ms`]) when replicas share PostgreSQL: commits that waited and clocks
+/// a little apart between machines.
+pub const REFRESH_OVERLAP_MS: i64 = 5_000;
+/// The same for a SQLite file, which one hub writes, one row at a time, in the order of its
+/// `received_at`: only a clock stepped back can put a row behind one already seen. Every
+/// check reads the rows of this window again, so it is kept short where it can be.
+pub const SINGLE_WRITER_OVERLAP_MS: i64 = 1_000;
+
+/// The in-memory duplicate index and how far it has read the records table. Records are
+/// added with [`HashIndex::add`] (never pushed: the index keeps their ids).
+pub struct HashIndex {
+    entries: Vec<HashEntry>,
+    /// The ids in `entries`: a refresh reads some rows again and must not add them twice.
+    known: HashSet<String>,
+    /// The newest `received_at` (ms) among the rows taken in.
+    newest_ms: i64,
+    /// How far before `newest_ms` a refresh reads again: a row whose `received_at` is older
+    /// than one already seen but that committed later (a write that waited for a lock; a
+    /// replica whose clock is behind) is still taken in if it is within this much.
+    overlap_ms: i64,
+}
+
+impl HashIndex {
+    /// The index of `entries`, read from the database when its clock said `as_of_ms`.
+    pub fn new(entries: Vec<HashEntry>, as_of_ms: i64, overlap_ms: i64) -> Self {
+        let known = entries.iter().map(|e| e.record_id.clone()).collect();
+        HashIndex {
+            entries,
+            known,
+            newest_ms: as_of_ms,
+            overlap_ms,
+        }
+    }
+
+    /// The `received_at` from which a refresh must read.
+    pub fn since_ms(&self) -> i64 {
+        self.newest_ms.saturating_sub(self.overlap_ms)
+    }
+
+    /// Takes in rows read from the database (`received_at` with each); rows it has are skipped.
+    pub fn take_in(&mut self, rows: Vec<(HashEntry, i64)>) {
+        for (entry, received_at) in rows {
+            self.newest_ms = self.newest_ms.max(received_at);
+            self.add(entry);
+        }
+    }
+
+    /// Adds a record this replica stored; false if the index had it already.
+    pub fn add(&mut self, entry: HashEntry) -> bool {
+        if !self.known.insert(entry.record_id.clone()) {
+            return false;
+        }
+        self.entries.push(entry);
+        true
+    }
+}
+
+/// The entries, for the check and for updates in place (a decision, a purge).
+impl std::ops::Deref for HashIndex {
+    type Target = Vec<HashEntry>;
+    fn deref(&self) -> &Vec<HashEntry> {
+        &self.entries
+    }
+}
+
+impl std::ops::DerefMut for HashIndex {
+    fn deref_mut(&mut self) -> &mut Vec<HashEntry> {
+        &mut self.entries
+    }
+}
 
 /// Hashes of 256 bits; re-encodes, rescales and small crops of one photo stay within this
 /// many bits, different candidates' ID photos (same background, same framing) stay well above
@@ -68,4 +146,37 @@ pub fn near_duplicates(
             same_candidate,
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(id: &str) -> HashEntry {
+        HashEntry {
+            record_id: id.to_owned(),
+            profile: "p".into(),
+            candidate_key: id.to_owned(),
+            state: ReviewState::PendingReview,
+            phash: vec![0; 32],
+        }
+    }
+
+    #[test]
+    fn a_refresh_reads_back_the_overlap_and_adds_each_record_once() {
+        let mut index = HashIndex::new(vec![entry("a")], 10_000, 5_000);
+        assert_eq!(index.since_ms(), 5_000);
+        // a row read again (a), one stored here and read back (b), one from another replica (c)
+        assert!(index.add(entry("b")));
+        index.take_in(vec![
+            (entry("a"), 9_000),
+            (entry("b"), 12_000),
+            (entry("c"), 11_000),
+        ]);
+        let ids: Vec<&str> = index.iter().map(|e| e.record_id.as_str()).collect();
+        assert_eq!(ids, ["a", "b", "c"]);
+        // the newest row seen moves the next refresh on, less the overlap
+        assert_eq!(index.since_ms(), 7_000);
+        assert!(!index.add(entry("c")));
+    }
 }

@@ -30,7 +30,7 @@ use axum::Json;
 use capture_core::hub_protocol::ErrorBody;
 use capture_store::StoreError;
 use database::Database;
-use db::HashEntry;
+use duplicates::HashIndex;
 use photos::PhotoStore;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -89,7 +89,7 @@ impl HubConfig {
 
 pub struct Hub {
     db: Database,
-    index: Mutex<Vec<HashEntry>>,
+    index: Mutex<HashIndex>,
     /// Record keys being stored by this process (`in_flight.rs`).
     storing: in_flight::InFlight,
     /// Photos and document photos (`photos::PhotoStore`).
@@ -174,7 +174,13 @@ impl Hub {
         };
         let database = Database::open(&config.database, &config.data_dir)?;
         let db = database.handle();
-        let index = db.hashes()?;
+        // taken before the read: what is stored from now on comes in with the first refresh
+        let as_of = capture_store::now_ms();
+        let overlap = match db.dialect() {
+            db::sql::Dialect::Sqlite => duplicates::SINGLE_WRITER_OVERLAP_MS,
+            db::sql::Dialect::Postgres => duplicates::REFRESH_OVERLAP_MS,
+        };
+        let index = HashIndex::new(db.hashes()?, as_of, overlap);
         // with replicas sharing a bucket and a database, another replica may be between an
         // object's write and its row's commit right now: what looks orphaned here may be a
         // record being stored. There the sweep is left to `kiosk hub purge`, which takes only
@@ -218,7 +224,7 @@ impl Hub {
         self.db.handle()
     }
 
-    fn index(&self) -> MutexGuard<'_, Vec<HashEntry>> {
+    fn index(&self) -> MutexGuard<'_, HashIndex> {
         self.index.lock().unwrap_or_else(|p| p.into_inner())
     }
 
