@@ -8,6 +8,7 @@
 //! replicas (`pg.rs`).
 
 mod access;
+pub mod login_attempts;
 pub mod pg;
 pub mod retention;
 mod schema;
