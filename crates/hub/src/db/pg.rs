@@ -124,6 +124,9 @@ const MIGRATIONS: &[&str] = &[
 "#,
 ];
 
+/// The schema version a database migrated by this hub has.
+pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
+
 fn pg_error(e: postgres::Error) -> StoreError {
     StoreError::Shared(Box::new(e))
 }
