@@ -150,6 +150,44 @@ fn five_wrong_passwords_spread_over_two_replicas_throttle_the_sixth_at_either() 
 }
 
 #[test]
+fn thirty_two_guesses_sent_at_once_to_two_replicas_get_five_answers() {
+    let url = pg_cluster::shared()
+        .unwrap()
+        .create_database("guard_burst")
+        .unwrap();
+    let a = replica_on("guard-burst-a", &url);
+    let b = replica_on("guard-burst-b", &url);
+    a.hub.db().add_reviewer("ana", PASSWORD, false).unwrap();
+    // each from its own machine, so only the name's count can hold them
+    let statuses = runtime().block_on(async {
+        let mut sent = tokio::task::JoinSet::new();
+        for n in 0..32u8 {
+            let url = if n % 2 == 0 { &a.url } else { &b.url };
+            let request = reqwest::Client::builder()
+                .local_address(ip(7, n + 1))
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .unwrap()
+                .post(format!("{url}/login"))
+                .form(&[("user", "ana"), ("password", &format!("guess{n}"))]);
+            sent.spawn(async move { request.send().await.unwrap().status().as_u16() });
+        }
+        let mut statuses = Vec::new();
+        while let Some(s) = sent.join_next().await {
+            statuses.push(s.unwrap());
+        }
+        statuses
+    });
+    let answered = statuses.iter().filter(|s| **s == 401).count();
+    let waiting = statuses.iter().filter(|s| **s == 429).count();
+    assert_eq!(
+        (answered, waiting),
+        (5, 27),
+        "only the free attempts reach a password check: {statuses:?}"
+    );
+}
+
+#[test]
 fn the_count_survives_a_restart_of_the_hub() {
     let hub = TestHub::start("guard-restart");
     hub.hub.db().add_reviewer("ana", PASSWORD, false).unwrap();

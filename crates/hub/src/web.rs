@@ -198,9 +198,11 @@ async fn login(
         }
     };
     if let Some(wait) = wait {
-        // the answer itself is slowed (up to 2 s, a sleeping task, no thread): a guesser that
-        // waits for answers makes a few attempts a second, not tens of thousands
-        tokio::time::sleep(wait.min(Duration::from_secs(2))).await;
+        // the answer itself is slowed (1 to 2 s, a sleeping task, no thread): a guesser that
+        // waits for answers makes a few attempts a second, not tens of thousands. At least
+        // 1 s even when less of the wait is left: the wait runs from the last attempt's
+        // count, and a shared database's commits (and the hash) have used some of it
+        tokio::time::sleep(wait.clamp(Duration::from_secs(1), Duration::from_secs(2))).await;
         let seconds = wait.as_secs().max(1);
         tracing::info!(target: "hub", user = ?user, address = %address, retry_after_s = seconds, "login throttled");
         let mut response = (
