@@ -34,6 +34,10 @@ pub struct BenchHubArgs {
     /// Scratch folder for the hub's data (emptied first).
     #[arg(long, default_value = "target/bench-hub")]
     scratch: PathBuf,
+    /// Keep the hub's records in a throwaway PostgreSQL (started here, durable commits as on
+    /// a real server) instead of SQLite, to compare the two engines.
+    #[arg(long)]
+    postgres: bool,
 }
 
 struct HubProcess(Child);
@@ -58,10 +62,17 @@ fn memory_mib(pid: u32) -> (f64, f64) {
     (field("VmHWM:"), field("VmRSS:"))
 }
 
-fn admin(hub: &Path, data: &Path, args: &[&str], stdin: Option<&str>) -> Result<String> {
+fn admin(
+    hub: &Path,
+    data: &Path,
+    database: &[String],
+    args: &[&str],
+    stdin: Option<&str>,
+) -> Result<String> {
     let mut child = Command::new(hub)
         .args(["hub", "--data"])
         .arg(data)
+        .args(database)
         .args(args)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -272,11 +283,26 @@ pub fn run(a: BenchHubArgs) -> Result<ExitCode> {
     std::fs::create_dir_all(&a.scratch)
         .with_context(|| format!("creating {}", a.scratch.display()))?;
     let data = a.scratch.join("hub");
+    // kept until the end: dropping it stops the server
+    let cluster = if a.postgres {
+        Some(capture_hub::pg_cluster::ThrowawayCluster::start_with(&[
+            ("fsync", "on"),
+            ("synchronous_commit", "on"),
+            ("full_page_writes", "on"),
+        ])?)
+    } else {
+        None
+    };
+    let database: Vec<String> = match &cluster {
+        Some(c) => vec!["--database".into(), c.create_database("bench")?],
+        None => Vec::new(),
+    };
     let mut tokens = Vec::new();
     for n in 0..=a.kiosks {
         let out = admin(
             &hub_binary,
             &data,
+            &database,
             &["add-kiosk", "--name", &format!("k{n}")],
             None,
         )?;
@@ -291,6 +317,7 @@ pub fn run(a: BenchHubArgs) -> Result<ExitCode> {
     admin(
         &hub_binary,
         &data,
+        &database,
         &["add-reviewer", "--user", "ana"],
         Some("correct horse battery\n"),
     )?;
@@ -298,6 +325,7 @@ pub fn run(a: BenchHubArgs) -> Result<ExitCode> {
     let mut child = Command::new(&hub_binary)
         .args(["hub", "--listen", "127.0.0.1:0", "--data"])
         .arg(&data)
+        .args(&database)
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
@@ -360,5 +388,6 @@ pub fn run(a: BenchHubArgs) -> Result<ExitCode> {
         counts.bombs_refused.load(Ordering::Relaxed),
     ));
     drop(hub);
+    drop(cluster);
     Ok(ExitCode::SUCCESS)
 }

@@ -20,7 +20,7 @@ pub struct TestHub {
 
 /// Which database this run's hubs keep their records in: SQLite in the data folder (the
 /// default), or PostgreSQL when `CAPTURE_TEST_HUB_DATABASE=postgres` (CI runs the hub tests
-/// both ways, `.ci/run`): one throwaway cluster for the test process
+/// both ways, `scripts/test-hub-postgres`): one throwaway cluster for the test process
 /// (`capture_hub::pg_cluster::shared`), one database per hub data folder.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Backend {

@@ -293,11 +293,7 @@ impl PgConn {
             self.statements.clear();
             self.client = Some(self.pool.config.connect(NoTls).map_err(pg_error)?);
         }
-        self.client.as_mut().ok_or(StoreError::Column {
-            index: 0,
-            wanted: "a connection",
-            found: "none".into(),
-        })
+        self.client.as_mut().ok_or_else(pg_error_closed)
     }
 
     /// After an error: a cut connection is dropped so the next statement reconnects.
@@ -339,12 +335,9 @@ impl PgConn {
     }
 }
 
+/// The connection was dropped (found cut) between two steps of one statement.
 fn pg_error_closed() -> StoreError {
-    StoreError::Column {
-        index: 0,
-        wanted: "a connection",
-        found: "none".into(),
-    }
+    StoreError::Shared("the connection to PostgreSQL was lost".into())
 }
 
 impl Drop for PgConn {

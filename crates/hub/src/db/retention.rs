@@ -81,7 +81,10 @@ impl HubDb {
                             cutoff: i64,
                             reason: PurgeReason|
              -> Result<(), StoreError> {
-                for r in tx.query(sql, args![cutoff])? {
+                // on PostgreSQL the rows are locked, so a purge another replica runs at the
+                // same time waits and then finds them purged (READ COMMITTED re-checks them)
+                let sql = format!("{sql}{}", tx.lock_rows());
+                for r in tx.query(&sql, args![cutoff])? {
                     let (id, file, documents): (String, String, i64) =
                         (r.get(0)?, r.get(1)?, r.get(2)?);
                     if !due.iter().any(|d| d.0 == id) {
