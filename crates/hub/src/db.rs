@@ -9,6 +9,7 @@
 
 mod access;
 mod hash_index;
+pub mod login_attempts;
 pub mod pg;
 pub mod retention;
 mod schema;

@@ -205,6 +205,7 @@ impl Hub {
         }
         // the decoy hash for unknown users is made now, so the first one is not slower
         db::verify_password(None, "");
+        let login_salt = db.login_salt()?;
         drop(db);
         Ok(Arc::new(Hub {
             db: database,
@@ -212,7 +213,7 @@ impl Hub {
             storing: in_flight::InFlight::default(),
             photos,
             config,
-            login_guard: login_guard::LoginGuard::new(),
+            login_guard: login_guard::LoginGuard::new(login_salt),
             decode_slots: tokio::sync::Semaphore::new(2),
             upload_slots: tokio::sync::Semaphore::new(16),
             stats: dashboard::StatsCache::default(),

@@ -3,13 +3,23 @@
 //! Every attempt counts against both its user name and its address until it succeeds (counting
 //! before the hash, so 32 parallel guesses are 32 attempts, not one). The first
 //! [`FREE_ATTEMPTS`] are free; after that each attempt waits twice as long as the last, up to
-//! [`MAX_DELAY`]. A refused attempt costs the hub a map lookup, not a hash. Hashing itself runs
-//! on the blocking pool, never under the database lock, at most [`HASHES_AT_ONCE`] at a time,
-//! so logins cannot take the CPU from kiosks' uploads.
+//! [`MAX_DELAY`]. Hashing itself runs on the blocking pool, never under the database lock, at
+//! most [`HASHES_AT_ONCE`] at a time, so logins cannot take the CPU from kiosks' uploads.
+//!
+//! The count that holds is the database's (`db/login_attempts.rs`): replicas behind a load
+//! balancer share it, and a restarted replica finds it. This process's own map of the
+//! attempts it let through is a first gate only: it refuses a name or an address it already
+//! knows must wait for the cost of a map lookup, before any database work, so a flood of
+//! refused guesses does not become a flood of transactions. It can only be stricter than the
+//! database's count where a success on another replica has not reached it, which a wait of
+//! a few seconds or another replica settles.
 
+use crate::db::digest_hex;
+use crate::db::login_attempts::{Counted, MAX_ROWS};
+use crate::Hub;
 use std::collections::HashMap;
 use std::net::IpAddr;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// Failed attempts allowed before any delay (a reviewer mistyping).
@@ -23,10 +33,27 @@ const MAX_ENTRIES: usize = 10_000;
 /// A key with no attempt for this long is forgotten.
 const FORGET_AFTER: Duration = Duration::from_secs(3600);
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-enum Key {
-    User(u64),
-    Address(IpAddr),
+/// How long an attempt must wait after `failures` attempts, the last `since` ago.
+pub fn wait_after(failures: i64, since: Duration) -> Duration {
+    let Ok(failures) = u32::try_from(failures) else {
+        return Duration::ZERO;
+    };
+    if failures < FREE_ATTEMPTS {
+        return Duration::ZERO;
+    }
+    let doublings = (failures - FREE_ATTEMPTS).min(20);
+    Duration::from_secs(1)
+        .saturating_mul(1 << doublings)
+        .min(MAX_DELAY)
+        .saturating_sub(since)
+}
+
+/// The keys one attempt counts against: salted digests (hex) of its user name and of its
+/// address, the same on every replica of one database.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LoginKeys {
+    pub user: String,
+    pub address: String,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -36,97 +63,166 @@ struct Attempts {
 }
 
 impl Attempts {
-    /// When the next attempt is allowed.
-    fn next_allowed(&self) -> Instant {
-        if self.count < FREE_ATTEMPTS {
-            return self.last;
-        }
-        let doublings = (self.count - FREE_ATTEMPTS).min(20);
-        let delay = Duration::from_secs(1)
-            .saturating_mul(1 << doublings)
-            .min(MAX_DELAY);
-        self.last + delay
+    /// How long until the next attempt is allowed.
+    fn wait(&self, now: Instant) -> Duration {
+        wait_after(
+            i64::from(self.count),
+            now.saturating_duration_since(self.last),
+        )
     }
 }
 
-/// The attempt counts, per user name and per address.
+/// This process's attempt counts (the first gate), the hashing slots and the keys' salt.
 pub struct LoginGuard {
-    attempts: Mutex<HashMap<Key, Attempts>>,
+    attempts: Mutex<HashMap<String, Attempts>>,
     hashing: tokio::sync::Semaphore,
-    /// Keys user names so the map never holds a name a stranger typed.
-    salt: u64,
-}
-
-impl Default for LoginGuard {
-    fn default() -> Self {
-        Self::new()
-    }
+    /// From the database (`HubDb::login_salt`): keys never hold a name a stranger typed, and
+    /// every replica makes the same key of one name.
+    salt: String,
 }
 
 impl LoginGuard {
-    pub fn new() -> Self {
-        let mut salt = [0u8; 8];
-        // a fixed salt only makes the keys guessable, which costs nothing here
-        let _ = getrandom::fill(&mut salt);
+    pub fn new(salt: String) -> Self {
         LoginGuard {
             attempts: Mutex::new(HashMap::new()),
             hashing: tokio::sync::Semaphore::new(HASHES_AT_ONCE),
-            salt: u64::from_le_bytes(salt),
+            salt,
         }
     }
 
-    fn user_key(&self, user: &str) -> Key {
-        use std::hash::Hasher;
-        // SipHash with fixed keys, salted per hub
-        let mut fixed = std::hash::DefaultHasher::new();
-        fixed.write_u64(self.salt);
-        fixed.write(user.to_lowercase().as_bytes());
-        Key::User(fixed.finish())
+    fn digest(&self, kind: &str, text: &str) -> String {
+        digest_hex(format!("{}\0{kind}\0{text}", self.salt).as_bytes())
     }
 
-    /// Counts an attempt for `user` from `address`, or says how long to wait first.
-    pub fn begin(&self, user: &str, address: IpAddr, now: Instant) -> Result<(), Duration> {
-        let keys = [self.user_key(user), Key::Address(address)];
-        let mut map = self.attempts.lock().unwrap_or_else(|p| p.into_inner());
-        let wait = keys
+    /// The keys of an attempt for `user` from `address`. Case does not dodge the count, and
+    /// an IPv6 address counts as its /64 (one subscriber's network: a machine there can take
+    /// a new address for every guess).
+    pub fn keys(&self, user: &str, address: IpAddr) -> LoginKeys {
+        let address = match address.to_canonical() {
+            IpAddr::V4(v4) => v4.to_string(),
+            IpAddr::V6(v6) => {
+                let s = v6.segments();
+                format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
+            }
+        };
+        LoginKeys {
+            user: self.digest("user", &user.to_lowercase()),
+            address: self.digest("address", &address),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Attempts>> {
+        self.attempts.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// How long the attempt must wait by this process's own count, if at all.
+    pub fn check(&self, keys: &LoginKeys, now: Instant) -> Result<(), Duration> {
+        let map = self.lock();
+        let wait = [&keys.user, &keys.address]
             .iter()
-            .filter_map(|k| map.get(k))
-            .map(|a| a.next_allowed().saturating_duration_since(now))
+            .filter_map(|k| map.get(*k))
+            .map(|a| a.wait(now))
             .max()
             .unwrap_or_default();
-        if !wait.is_zero() {
-            return Err(wait);
+        if wait.is_zero() {
+            Ok(())
+        } else {
+            Err(wait)
         }
-        if map.len() + keys.len() > MAX_ENTRIES {
+    }
+
+    /// Counts an attempt the database let through.
+    pub fn count(&self, keys: &LoginKeys, now: Instant) {
+        let mut map = self.lock();
+        if map.len() + 2 > MAX_ENTRIES {
             map.retain(|_, a| now.saturating_duration_since(a.last) < FORGET_AFTER);
-            while map.len() + keys.len() > MAX_ENTRIES {
-                let Some(oldest) = map.iter().min_by_key(|(_, a)| a.last).map(|(k, _)| *k) else {
+            while map.len() + 2 > MAX_ENTRIES {
+                let Some(oldest) = map
+                    .iter()
+                    .min_by_key(|(_, a)| a.last)
+                    .map(|(k, _)| k.clone())
+                else {
                     break;
                 };
                 map.remove(&oldest);
             }
         }
-        for k in keys {
-            let a = map.entry(k).or_insert(Attempts {
+        for k in [&keys.user, &keys.address] {
+            let a = map.entry(k.clone()).or_insert(Attempts {
                 count: 0,
                 last: now,
             });
             a.count = a.count.saturating_add(1);
             a.last = now;
         }
-        Ok(())
     }
 
-    /// A correct password: the user and the address start afresh.
-    pub fn succeeded(&self, user: &str, address: IpAddr) {
-        let mut map = self.attempts.lock().unwrap_or_else(|p| p.into_inner());
-        map.remove(&self.user_key(user));
-        map.remove(&Key::Address(address));
+    /// A correct password: the user starts afresh; the address loses this attempt (as in the
+    /// database, `HubDb::login_succeeded`).
+    pub fn succeeded(&self, keys: &LoginKeys) {
+        let mut map = self.lock();
+        map.remove(&keys.user);
+        if let Some(a) = map.get_mut(&keys.address) {
+            a.count = a.count.saturating_sub(1);
+        }
     }
 
     /// A place among the concurrent argon2 verifications (waited for without a thread).
     pub async fn hashing_slot(&self) -> Option<tokio::sync::SemaphorePermit<'_>> {
         self.hashing.acquire().await.ok()
+    }
+}
+
+/// Why a login attempt is not let through to the password check.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Refused {
+    /// The user name or the address must wait this long.
+    Wait(Duration),
+    /// The database could not count the attempt: without a count there is no limit, so the
+    /// attempt is refused (never let through unchecked).
+    Uncounted,
+}
+
+/// Checks and counts an attempt: this process's gate first, then the shared count in the
+/// database, before any password is hashed.
+pub async fn admit(hub: &Arc<Hub>, keys: &LoginKeys) -> Result<(), Refused> {
+    let now = Instant::now();
+    hub.login_guard.check(keys, now).map_err(Refused::Wait)?;
+    let counted_keys = keys.clone();
+    let counted = crate::blocking(hub, move |h| {
+        let db = h.db();
+        let at = capture_store::now_ms();
+        let counted =
+            db.count_login_attempt(&[&counted_keys.user, &counted_keys.address], at, wait_after)?;
+        // only a new key can grow the table: that is when it is trimmed
+        if counted == (Counted::Allowed { new_key: true }) {
+            db.forget_login_attempts(at, MAX_ROWS)?;
+        }
+        Ok(counted)
+    })
+    .await;
+    match counted {
+        Ok(Counted::Allowed { .. }) => {
+            hub.login_guard.count(keys, now);
+            Ok(())
+        }
+        Ok(Counted::Wait(wait)) => Err(Refused::Wait(wait)),
+        // the database error itself is logged where it was turned into an ApiError
+        Err(_) => Err(Refused::Uncounted),
+    }
+}
+
+/// A correct password: both counts forget the user's failures.
+pub async fn succeeded(hub: &Arc<Hub>, keys: &LoginKeys) {
+    hub.login_guard.succeeded(keys);
+    let cleared = keys.clone();
+    if let Err(e) = crate::blocking(hub, move |h| {
+        Ok(h.db().login_succeeded(&cleared.user, &cleared.address)?)
+    })
+    .await
+    {
+        // the login stands; the failures before it still count, which errs on the safe side
+        tracing::warn!(target: "hub", error = %e.message, "cannot clear a user's failed logins");
     }
 }
 
@@ -138,61 +234,104 @@ mod tests {
         IpAddr::from([10, 0, 0, n])
     }
 
+    fn guard() -> LoginGuard {
+        LoginGuard::new("test salt".into())
+    }
+
+    /// Checks and counts an attempt on this process's gate alone.
+    fn begin(g: &LoginGuard, user: &str, address: IpAddr, now: Instant) -> Result<(), Duration> {
+        let keys = g.keys(user, address);
+        g.check(&keys, now)?;
+        g.count(&keys, now);
+        Ok(())
+    }
+
     #[test]
     fn five_free_attempts_then_a_doubling_wait() {
-        let g = LoginGuard::new();
+        let g = guard();
         let t0 = Instant::now();
         for _ in 0..FREE_ATTEMPTS {
-            assert!(g.begin("ana", addr(1), t0).is_ok());
+            assert!(begin(&g, "ana", addr(1), t0).is_ok());
         }
-        assert_eq!(g.begin("ana", addr(1), t0), Err(Duration::from_secs(1)));
+        assert_eq!(begin(&g, "ana", addr(1), t0), Err(Duration::from_secs(1)));
         let t1 = t0 + Duration::from_secs(1);
-        assert!(g.begin("ana", addr(1), t1).is_ok());
-        assert_eq!(g.begin("ana", addr(1), t1), Err(Duration::from_secs(2)));
+        assert!(begin(&g, "ana", addr(1), t1).is_ok());
+        assert_eq!(begin(&g, "ana", addr(1), t1), Err(Duration::from_secs(2)));
     }
 
     #[test]
     fn the_user_is_throttled_from_any_address_and_the_address_for_any_user() {
-        let g = LoginGuard::new();
+        let g = guard();
         let t0 = Instant::now();
         for n in 0..FREE_ATTEMPTS as u8 {
-            assert!(g.begin("ana", addr(n), t0).is_ok());
+            assert!(begin(&g, "ana", addr(n), t0).is_ok());
         }
         assert!(
-            g.begin("ANA", addr(200), t0).is_err(),
+            begin(&g, "ANA", addr(200), t0).is_err(),
             "case does not dodge"
         );
-        let g = LoginGuard::new();
+        let g = guard();
         for n in 0..FREE_ATTEMPTS {
-            assert!(g.begin(&format!("user{n}"), addr(1), t0).is_ok());
+            assert!(begin(&g, &format!("user{n}"), addr(1), t0).is_ok());
         }
-        assert!(g.begin("someone-else", addr(1), t0).is_err());
-        assert!(g.begin("someone-else", addr(2), t0).is_ok());
+        assert!(begin(&g, "someone-else", addr(1), t0).is_err());
+        assert!(begin(&g, "someone-else", addr(2), t0).is_ok());
     }
 
     #[test]
-    fn success_clears_the_count() {
-        let g = LoginGuard::new();
+    fn an_ipv6_machine_cannot_dodge_by_taking_a_new_address_in_its_network() {
+        let g = guard();
+        let v6 = |last: u16| IpAddr::from([0x2001, 0xdb8, 1, 2, 0, 0, 0, last]);
+        assert_eq!(g.keys("a", v6(1)).address, g.keys("a", v6(0xffff)).address);
+        let other_network = IpAddr::from([0x2001, 0xdb8, 1, 3, 0, 0, 0, 1]);
+        assert_ne!(
+            g.keys("a", v6(1)).address,
+            g.keys("a", other_network).address
+        );
+        // an IPv4 client seen through an IPv6 socket is its IPv4 address
+        let mapped = IpAddr::from(std::net::Ipv4Addr::new(10, 0, 0, 1).to_ipv6_mapped());
+        assert_eq!(g.keys("a", mapped).address, g.keys("a", addr(1)).address);
+    }
+
+    #[test]
+    fn keys_hold_no_name_and_replicas_sharing_a_salt_make_the_same_ones() {
+        let keys = guard().keys("110101199003077777", addr(1));
+        assert!(!keys.user.contains("110101199003077777"));
+        assert_eq!(keys.user.len(), 64, "a sha-256 digest, hex");
+        assert_eq!(guard().keys("110101199003077777", addr(1)), keys);
+        assert_ne!(
+            LoginGuard::new("another database".into())
+                .keys("110101199003077777", addr(1))
+                .user,
+            keys.user
+        );
+    }
+
+    #[test]
+    fn success_clears_the_user_and_takes_one_attempt_off_the_address() {
+        let g = guard();
         let t0 = Instant::now();
         for _ in 0..FREE_ATTEMPTS {
-            assert!(g.begin("ana", addr(1), t0).is_ok());
+            assert!(begin(&g, "ana", addr(1), t0).is_ok());
         }
-        g.succeeded("ana", addr(1));
-        assert!(g.begin("ana", addr(1), t0).is_ok());
+        g.succeeded(&g.keys("ana", addr(1)));
+        assert!(begin(&g, "ana", addr(1), t0).is_ok());
+        // the address keeps its four failures: with this attempt, five
+        assert!(begin(&g, "bo", addr(1), t0).is_err());
     }
 
     #[test]
     fn the_wait_stops_growing_at_the_cap() {
-        let g = LoginGuard::new();
+        let g = guard();
         let mut t = Instant::now();
         for _ in 0..40 {
             // wait as long as told, then try
-            if let Err(wait) = g.begin("ana", addr(1), t) {
+            if let Err(wait) = begin(&g, "ana", addr(1), t) {
                 assert!(wait <= MAX_DELAY);
                 t += wait;
-                assert!(g.begin("ana", addr(1), t).is_ok());
+                assert!(begin(&g, "ana", addr(1), t).is_ok());
             }
         }
-        assert_eq!(g.begin("ana", addr(1), t), Err(MAX_DELAY));
+        assert_eq!(begin(&g, "ana", addr(1), t), Err(MAX_DELAY));
     }
 }

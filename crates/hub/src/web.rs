@@ -2,6 +2,7 @@
 //! its JSON API (queue, photo, decision), plus the admin routes for kiosks and rosters.
 
 use super::db::{verify_password, Refusal, Reviewer, Role};
+use super::login_guard::Refused;
 use super::{blocking, ApiError, Hub, PeerAddr};
 use axum::extract::{Extension, Form, Path, Query, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
@@ -13,7 +14,7 @@ use capture_core::roster::parse_roster_csv;
 use serde::{Deserialize, Serialize};
 use std::net::IpAddr;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 const COOKIE: &str = "hub_session";
 const SESSION_MS: i64 = 12 * 3600 * 1000;
@@ -96,7 +97,23 @@ pub(super) async fn reviewer(hub: &Arc<Hub>, headers: &HeaderMap) -> Result<Revi
 }
 
 pub(super) async fn admin(hub: &Arc<Hub>, headers: &HeaderMap) -> Result<Reviewer, ApiError> {
-    let r = reviewer(hub, headers).await?;
+    let r = account(hub, headers).await.map_err(|e| {
+        if e.status == StatusCode::UNAUTHORIZED {
+            ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "log in as a hub administrator first",
+            )
+        } else {
+            e
+        }
+    })?;
+    // a staff login is told what it is for, not that reviewing needs another login
+    if r.role == Role::Staff {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "this account may only see the dashboard (/dashboard); kiosks and rosters are managed by a hub administrator",
+        ));
+    }
     if !r.is_admin {
         return Err(ApiError::new(
             StatusCode::FORBIDDEN,
@@ -163,10 +180,29 @@ async fn login(
             "a login name has at most 64 characters",
         ));
     }
-    if let Err(wait) = hub.login_guard.begin(&user, address, Instant::now()) {
-        // the answer itself is slowed (up to 2 s, a sleeping task, no thread): a guesser that
-        // waits for answers makes a few attempts a second, not tens of thousands
-        tokio::time::sleep(wait.min(Duration::from_secs(2))).await;
+    let keys = hub.login_guard.keys(&user, address);
+    let wait = match super::login_guard::admit(&hub, &keys).await {
+        Ok(()) => None,
+        Err(Refused::Wait(wait)) => Some(wait),
+        Err(Refused::Uncounted) => {
+            // no count, no limit: refused rather than let through unchecked
+            let mut response = (
+                StatusCode::SERVICE_UNAVAILABLE,
+                login_html("登录暂时无法检查，请稍后再试 · The hub cannot check logins right now (its database failed); try again in a minute"),
+            )
+                .into_response();
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(30));
+            return Ok(response);
+        }
+    };
+    if let Some(wait) = wait {
+        // the answer itself is slowed (1 to 2 s, a sleeping task, no thread): a guesser that
+        // waits for answers makes a few attempts a second, not tens of thousands. At least
+        // 1 s even when less of the wait is left: the wait runs from the last attempt's
+        // count, and a shared database's commits (and the hash) have used some of it
+        tokio::time::sleep(wait.clamp(Duration::from_secs(1), Duration::from_secs(2))).await;
         let seconds = wait.as_secs().max(1);
         tracing::info!(target: "hub", user = ?user, address = %address, retry_after_s = seconds, "login throttled");
         let mut response = (
@@ -212,7 +248,7 @@ async fn login(
         )
             .into_response());
     };
-    hub.login_guard.succeeded(&user, address);
+    super::login_guard::succeeded(&hub, &keys).await;
     let secure = if hub.config().secure_cookies {
         "; Secure"
     } else {
@@ -267,7 +303,10 @@ async fn review_page(State(hub): State<Arc<Hub>>, headers: HeaderMap) -> Respons
         }
         // staff land here after logging in (and from `/`): their page is the dashboard
         Ok(_) => Redirect::to("/dashboard").into_response(),
-        Err(_) => Redirect::to("/login").into_response(),
+        Err(e) if e.status == StatusCode::UNAUTHORIZED => Redirect::to("/login").into_response(),
+        // a database failure is the hub's fault: sent to the login page, a reviewer who logs
+        // in is sent back here, and round again
+        Err(e) => e.into_response(),
     }
 }
 

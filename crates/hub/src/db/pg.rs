@@ -28,7 +28,8 @@ const MIGRATION_LOCK: i64 = 0x6361_7074_7572_6568;
 
 /// The PostgreSQL schema, one transaction per step; `schema_version` holds how many ran. A
 /// new column or index is a new step at the end, never an edit of a step that shipped.
-const MIGRATIONS: &[&str] = &[r#"
+const MIGRATIONS: &[&str] = &[
+    r#"
     CREATE TABLE kiosks (
         id                 TEXT PRIMARY KEY,
         name               TEXT NOT NULL UNIQUE,
@@ -106,7 +107,25 @@ const MIGRATIONS: &[&str] = &[r#"
         record_id TEXT,
         detail    TEXT NOT NULL DEFAULT ''
     );
-"#];
+"#,
+    // 2: failed logins counted where every replica sees them (`login_attempts.rs`), by a
+    // salted digest of the user name or the address; the salt, made once, shared by all
+    r#"
+    CREATE TABLE login_attempts (
+        digest   TEXT PRIMARY KEY,
+        failures BIGINT NOT NULL,
+        last_at  BIGINT NOT NULL
+    );
+    CREATE INDEX login_attempts_by_age ON login_attempts(last_at);
+    CREATE TABLE hub_secrets (
+        name   TEXT PRIMARY KEY,
+        secret TEXT NOT NULL
+    );
+"#,
+];
+
+/// The schema version a database migrated by this hub has.
+pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 
 fn pg_error(e: postgres::Error) -> StoreError {
     StoreError::Shared(Box::new(e))

@@ -92,4 +92,19 @@ pub const MIGRATIONS: &[&str] = &[
     CREATE INDEX records_by_capture_time ON records(captured_at, kiosk_id);
     CREATE INDEX records_by_decision_time ON records(state, reviewed_at, kiosk_id);
     "#,
+    // 6: failed logins counted where every replica sees them (`db/login_attempts.rs`), by a
+    // salted digest of the user name or the address, never the name itself; the salt is
+    // made once per database and shared by its replicas
+    r#"
+    CREATE TABLE login_attempts (
+        digest   TEXT PRIMARY KEY,
+        failures INTEGER NOT NULL,
+        last_at  INTEGER NOT NULL
+    );
+    CREATE INDEX login_attempts_by_age ON login_attempts(last_at);
+    CREATE TABLE hub_secrets (
+        name   TEXT PRIMARY KEY,
+        secret TEXT NOT NULL
+    );
+    "#,
 ];
