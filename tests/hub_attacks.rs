@@ -547,6 +547,12 @@ fn photo_files_no_record_names_are_removed_when_the_hub_starts() {
     std::fs::write(&unrelated, b"not ours").unwrap();
 
     let _again = TestHub::start_in(dir.clone(), 0);
+    if common::hubs::Backend::current() == common::hubs::Backend::Postgres {
+        // a shared database means replicas: one may be storing a photo right now, so what
+        // looks orphaned is left to `kiosk hub purge` (only what is an hour old)
+        assert!(temporary.exists() && orphan.exists());
+        return;
+    }
     assert!(!temporary.exists(), "the temporary file is gone");
     assert!(!orphan.exists(), "the photo no record names is gone");
     assert!(

@@ -296,6 +296,20 @@ fn the_retention_purge_removes_withdrawn_and_replaced_photos_and_reports_ids() {
     // a purged row keeps its status (the kiosk still learns it), not the candidate
     let rec = hub.hub.db().record(&rejected).unwrap().unwrap();
     assert_eq!(rec.candidate_key, "purged");
+    // a reviewer's stale page cannot approve it: its photo is gone
+    let approve = capture_kiosk::hub_protocol::Decision {
+        approve: true,
+        reasons: vec![],
+        note: String::new(),
+    };
+    assert!(
+        hub.hub
+            .db()
+            .decide(&rejected, "reviewer", &approve)
+            .unwrap()
+            .is_err(),
+        "a purged record is past deciding"
+    );
     let statuses = rt
         .block_on(client(&db).statuses(std::slice::from_ref(&rejected)))
         .unwrap();

@@ -213,3 +213,40 @@ fn a_stranger_s_huge_login_name_is_refused_before_the_log() {
     ]);
     assert!(!made.status.success());
 }
+
+#[test]
+fn a_name_that_is_no_account_is_neither_logged_nor_kept() {
+    // a candidate who types their ID number into the reviewers' login, again and again
+    let data = fresh_dir("hub-logs", "no-account");
+    let log = data.join("hub.log");
+    let hub = start(&data, Stdio::from(std::fs::File::create(&log).unwrap()));
+    let id_number = "440106199903070015";
+    let statuses = runtime().block_on(async {
+        let client = reqwest::Client::new();
+        let mut statuses = Vec::new();
+        for _ in 0..7 {
+            let status = client
+                .post(format!("{}/login", hub.url))
+                .form(&[("user", id_number), ("password", "x")])
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16();
+            statuses.push(status);
+        }
+        statuses
+    });
+    assert!(
+        statuses.contains(&401) && statuses.contains(&429),
+        "{statuses:?}"
+    );
+    drop(hub);
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert!(text.contains("login failed"), "{text}");
+    assert!(
+        !text.contains(id_number),
+        "the log holds the typed name: {text}"
+    );
+    assert!(text.contains("(no such account)"), "{text}");
+}

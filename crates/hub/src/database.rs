@@ -120,12 +120,12 @@ impl PgSettings {
     fn parse(url: &str) -> Result<postgres::Config, DatabaseSettingError> {
         if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
             return Err(DatabaseSettingError::NotAUrl(
-                url.to_owned(),
+                redacted(url),
                 "it must start with postgres://".into(),
             ));
         }
         let config: postgres::Config = url.parse().map_err(|e: postgres::Error| {
-            DatabaseSettingError::NotAUrl(url.to_owned(), e.to_string())
+            DatabaseSettingError::NotAUrl(redacted(url), e.to_string())
         })?;
         if config.get_password().is_some() {
             return Err(DatabaseSettingError::PasswordInUrl);
@@ -134,9 +134,31 @@ impl PgSettings {
     }
 }
 
-/// The first host of `config` that is neither a Unix socket nor this machine.
+/// `url` with any password in it replaced by `…`, for a message about a URL that did not parse
+/// (the password check comes after parsing).
+fn redacted(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let end = rest.find(['/', '?']).unwrap_or(rest.len());
+    let (authority, tail) = rest.split_at(end);
+    match authority.rsplit_once('@') {
+        Some((userinfo, hosts)) => {
+            let user = userinfo.split_once(':').map_or(userinfo, |(u, _)| u);
+            let hidden = if userinfo.contains(':') { ":…" } else { "" };
+            format!("{scheme}://{user}{hidden}@{hosts}{tail}")
+        }
+        None => url.to_owned(),
+    }
+}
+
+/// The first host of `config` that is neither a Unix socket nor this machine (a `hostaddr`
+/// counts: the client connects to it whatever `host` says).
 fn remote_host(config: &postgres::Config) -> Option<String> {
     use postgres::config::Host;
+    if let Some(addr) = config.get_hostaddrs().iter().find(|a| !a.is_loopback()) {
+        return Some(addr.to_string());
+    }
     config.get_hosts().iter().find_map(|h| match h {
         Host::Unix(_) => None,
         Host::Tcp(name) => {
@@ -242,6 +264,9 @@ mod tests {
             "{shown}"
         );
         assert!(!shown.contains("hunter2"), "{shown}");
+        let e = PgSettings::new("postgres://hub:s3cret@db/x?sslmode=bogus", None).unwrap_err();
+        assert!(matches!(e, DatabaseSettingError::NotAUrl(..)), "{e}");
+        assert!(!e.to_string().contains("s3cret"), "{e}");
         let e = PgSettings::new("mysql://hub@db/hub", None).unwrap_err();
         assert!(matches!(e, DatabaseSettingError::NotAUrl(..)), "{e}");
         let s = PgSettings::new("postgres://hub@localhost/hub?host=/run/postgresql", None)
@@ -255,6 +280,8 @@ mod tests {
             "postgres://hub@db.exam-office.example:5432/hub",
             "postgres://hub@10.1.2.3/hub",
             "postgres://hub@localhost,db2.example/hub",
+            // hostaddr is where the client connects, whatever host says
+            "postgres://hub@localhost/hub?hostaddr=10.1.2.3",
         ] {
             let e = PgSettings::new(url, None).unwrap_err();
             assert!(matches!(e, DatabaseSettingError::NeedsTls(_)), "{url}: {e}");

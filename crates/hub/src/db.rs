@@ -455,7 +455,8 @@ impl HubDb {
             let lock = tx.lock_rows();
             let state: Option<String> = tx
                 .query_opt(
-                    &format!("SELECT state FROM records WHERE id = ?1{lock}"),
+                    // a purged record (its photo gone) is past deciding, whatever a stale page shows
+                    &format!("SELECT state FROM records WHERE id = ?1 AND purged_at IS NULL{lock}"),
                     args![id],
                 )?
                 .map(|r| r.get(0))
@@ -550,6 +551,18 @@ impl HubDb {
             &[],
         )?;
         rows.iter().map(|r| r.get(0)).collect()
+    }
+
+    /// Whether record `id` is stored and names a photo (the sweep asks again just before a
+    /// delete: a retry may have stored it since the sweep read the rows).
+    pub fn names_photo(&self, id: &str) -> Result<bool, StoreError> {
+        Ok(self
+            .sql()?
+            .query_opt(
+                "SELECT 1 FROM records WHERE id = ?1 AND photo_file != ''",
+                args![id],
+            )?
+            .is_some())
     }
 
     pub fn record_ids(&self) -> Result<Vec<String>, StoreError> {

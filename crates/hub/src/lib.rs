@@ -186,10 +186,9 @@ impl Hub {
         // record being stored. There the sweep is left to `kiosk hub purge`, which takes only
         // what is older than any upload (and a province's bucket is too large to list at
         // every replica's start)
-        let shared = matches!(
-            (&config.database, &config.photos),
-            (RecordStorage::Postgres(_), PhotoStorage::Bucket(_))
-        );
+        // (a shared database means replicas, whatever holds their photos: a folder may be a
+        // shared mount)
+        let shared = matches!(&config.database, RecordStorage::Postgres(_));
         let swept = if config.sweep_at_open && !shared {
             orphans::sweep(photos.as_ref(), &db, None)?
         } else {

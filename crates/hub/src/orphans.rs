@@ -69,6 +69,12 @@ pub fn sweep(
         } else {
             continue;
         };
+        // beside a serving hub the listing and the rows are minutes old by now: a kiosk's
+        // retry may have stored this very record since (its photo rewritten, its row
+        // committed), so ask once more just before the delete
+        if older_than.is_some() && !is_unfinished(&name) && db.names_photo(key)? {
+            continue;
+        }
         match photos.delete(&name) {
             Ok(_) => *counts += 1,
             Err(e) => {

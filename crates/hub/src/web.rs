@@ -16,6 +16,9 @@ use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+/// Who a failed login is logged and recorded as when the name typed is no account.
+const NO_SUCH_ACCOUNT: &str = "(no such account)";
+
 const COOKIE: &str = "hub_session";
 const SESSION_MS: i64 = 12 * 3600 * 1000;
 const LOGIN_PAGE: &str = include_str!("login.html");
@@ -204,7 +207,9 @@ async fn login(
         // count, and a shared database's commits (and the hash) have used some of it
         tokio::time::sleep(wait.clamp(Duration::from_secs(1), Duration::from_secs(2))).await;
         let seconds = wait.as_secs().max(1);
-        tracing::info!(target: "hub", user = ?user, address = %address, retry_after_s = seconds, "login throttled");
+        // no name: what a stranger typed may be a candidate's ID number; the failed attempts
+        // before this one name the account when it is one
+        tracing::info!(target: "hub", address = %address, retry_after_s = seconds, "login throttled");
         let mut response = (
             StatusCode::TOO_MANY_REQUESTS,
             login_html(&format!(
@@ -231,11 +236,19 @@ async fn login(
     let opened = user.clone();
     let secret = blocking(&hub, move |h| {
         let db = h.db();
+        // an account's name is the hub's own (staff); a name that is no account is whatever
+        // a stranger typed, perhaps a candidate's ID number, and is neither logged nor kept
+        let account = stored.is_some();
         match stored.filter(|_| correct) {
             Some(hash) => Ok(db.open_session(&opened, &hash, SESSION_MS)?),
             None => {
-                db.login_failed(&opened)?;
-                tracing::info!(target: "hub", user = ?opened, address = %address, "login failed");
+                let named = if account {
+                    opened.as_str()
+                } else {
+                    NO_SUCH_ACCOUNT
+                };
+                db.login_failed(named)?;
+                tracing::info!(target: "hub", user = ?named, address = %address, "login failed");
                 Ok(None)
             }
         }

@@ -151,11 +151,19 @@ impl HubDb {
             }
             Ok(purged)
         })?;
-        if !purged.is_empty() && self.dialect() == Dialect::Sqlite {
-            // the write-ahead log's older frames still hold the old rows (PostgreSQL's
-            // autovacuum reclaims the dead row versions of its own accord)
-            self.sql()?
-                .query_one("PRAGMA wal_checkpoint(TRUNCATE)", &[])?;
+        if !purged.is_empty() {
+            match self.dialect() {
+                // the write-ahead log's older frames still hold the old rows
+                Dialect::Sqlite => {
+                    self.sql()?
+                        .query_one("PRAGMA wal_checkpoint(TRUNCATE)", &[])?;
+                }
+                // the old row versions (names, keys) stay in the table's pages until a vacuum
+                // reclaims them; autovacuum may take hours, so purged is made gone now
+                Dialect::Postgres => {
+                    self.sql()?.execute("VACUUM records", &[])?;
+                }
+            }
         }
         Ok(purged)
     }
