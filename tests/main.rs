@@ -22,6 +22,7 @@ mod hub_fleet;
 mod hub_login_guard;
 mod hub_logs;
 mod hub_postgres;
+mod hub_proxy;
 mod hub_schema;
 mod hub_tls;
 mod kiosk_flow;

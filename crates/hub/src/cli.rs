@@ -78,6 +78,11 @@ pub struct HubArgs {
     /// verified against it. Needed for a database that is not on this machine.
     #[arg(long, value_name = "PEM")]
     database_ca: Option<PathBuf>,
+    /// A load balancer in front of the replicas whose connections begin with a PROXY
+    /// protocol header (HAProxy's send-proxy, nginx's proxy_protocol): its clients' addresses
+    /// then count for the per-address limits. Repeat for each balancer.
+    #[arg(long = "trusted-proxy", value_name = "ADDR")]
+    trusted_proxies: Vec<std::net::IpAddr>,
     #[command(subcommand)]
     admin: Option<HubAdmin>,
 }
@@ -223,6 +228,11 @@ pub fn run(mut a: HubArgs) -> Result<ExitCode> {
         config.photos = crate::PhotoStorage::Bucket(crate::BucketSettings::from_env(address));
     }
     config.sweep_at_open = a.admin.is_none();
+    config.trusted_proxies = if a.trusted_proxies.is_empty() {
+        file.trusted_proxies.clone().unwrap_or_default()
+    } else {
+        std::mem::take(&mut a.trusted_proxies)
+    };
     if let Some(url) = a.database.take().or(file.database.clone()) {
         let password_file = a
             .database_password_file

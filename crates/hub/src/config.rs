@@ -46,6 +46,8 @@ pub struct HubFile {
     pub database_password_file: Option<PathBuf>,
     /// `--database-ca`
     pub database_ca: Option<PathBuf>,
+    /// `--trusted-proxy`, each balancer's address
+    pub trusted_proxies: Option<Vec<std::net::IpAddr>>,
     pub tls: Option<TlsSection>,
     pub retention: Option<RetentionSection>,
 }

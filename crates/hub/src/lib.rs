@@ -19,6 +19,7 @@ mod orphans;
 pub mod pg_cluster;
 pub mod photos;
 pub mod process;
+mod proxy_protocol;
 pub mod purge;
 mod server;
 pub mod tls;
@@ -60,6 +61,9 @@ pub struct HubConfig {
     /// administration command run beside a serving hub (add-kiosk, purge…) must not, or it
     /// could take the photo of an upload whose row is about to commit.
     pub sweep_at_open: bool,
+    /// Load balancers whose connections begin with a PROXY protocol header naming their
+    /// client (`proxy_protocol`); the client's address then counts for the per-address limits.
+    pub trusted_proxies: Vec<std::net::IpAddr>,
 }
 
 /// Where the hub keeps photos: a folder for one college's hub, a bucket that several replicas
@@ -83,6 +87,7 @@ impl HubConfig {
             photos: PhotoStorage::Folder,
             database: RecordStorage::Sqlite,
             sweep_at_open: true,
+            trusted_proxies: Vec::new(),
         }
     }
 }

@@ -84,6 +84,14 @@ pub async fn serve_tls(
     serve_with(listener, Some(TlsAcceptor::from(config)), hub, shutdown).await
 }
 
+/// What an accepted connection holds before its first byte is read.
+enum Early {
+    /// Its own address's slot.
+    Direct(ConnectionSlot),
+    /// A trusted balancer's: a place in the total until the header names the client.
+    Balancer(OwnedSemaphorePermit),
+}
+
 /// Counts open connections per address; a slot gives its place back when dropped.
 #[derive(Default)]
 struct AddressCounts(Mutex<HashMap<IpAddr, usize>>);
@@ -102,6 +110,17 @@ impl AddressCounts {
         per_address: usize,
     ) -> Option<ConnectionSlot> {
         let permit = total.clone().try_acquire_owned().ok()?;
+        self.take_with(address, permit, per_address)
+    }
+
+    /// A slot for `address` with the total's place already taken (a balancer's connection,
+    /// counted once its header named the client).
+    fn take_with(
+        self: &Arc<Self>,
+        address: IpAddr,
+        permit: OwnedSemaphorePermit,
+        per_address: usize,
+    ) -> Option<ConnectionSlot> {
         let mut counts = self.0.lock().unwrap_or_else(|p| p.into_inner());
         let n = counts.entry(address).or_insert(0);
         if *n >= per_address {
@@ -151,6 +170,7 @@ async fn serve_with(
             StatusCode::REQUEST_TIMEOUT,
             limits.request_total,
         ));
+    let trusted: Arc<[IpAddr]> = hub.config().trusted_proxies.clone().into();
     let total = Arc::new(Semaphore::new(limits.max_connections));
     let counts = Arc::new(AddressCounts::default());
     let graceful = GracefulShutdown::new();
@@ -172,22 +192,60 @@ async fn serve_with(
             },
             () = &mut shutdown => break,
         };
-        let Some(slot) = counts.take(peer.ip(), &total, limits.max_per_address) else {
-            // closing at once costs the attacker a reconnect and us nothing
-            tracing::debug!(peer = %peer.ip(), "connection refused: too many open");
-            continue;
+        // a trusted balancer's connections are its clients': each is counted against its
+        // client's address once the PROXY header has named it
+        let from_balancer = trusted.contains(&peer.ip());
+        let early = if from_balancer {
+            match total.clone().try_acquire_owned() {
+                Ok(permit) => Early::Balancer(permit),
+                Err(_) => continue,
+            }
+        } else {
+            match counts.take(peer.ip(), &total, limits.max_per_address) {
+                Some(slot) => Early::Direct(slot),
+                None => {
+                    // closing at once costs the attacker a reconnect and us nothing
+                    tracing::debug!(peer = %peer.ip(), "connection refused: too many open");
+                    continue;
+                }
+            }
         };
+        let mut stream = stream;
         let _ = stream.set_nodelay(true);
-        let service = app.clone().map_request(move |mut req: Request<Incoming>| {
-            req.extensions_mut().insert(PeerAddr(peer.ip()));
-            req
-        });
-        let service = TowerToHyperService::new(service);
+        let app = app.clone();
+        let counts = counts.clone();
         let http = http.clone();
         let watcher = graceful.watcher();
         let tls = tls.clone();
         tokio::spawn(async move {
-            let _slot = slot;
+            let (_slot, client) = match early {
+                Early::Direct(slot) => (slot, peer.ip()),
+                Early::Balancer(permit) => {
+                    let client = match super::proxy_protocol::read_client(
+                        &mut stream,
+                        limits.header_read,
+                    )
+                    .await
+                    {
+                        Ok(named) => named.unwrap_or(peer.ip()),
+                        Err(e) => {
+                            tracing::debug!(peer = %peer.ip(), error = ?e, "no PROXY header from a trusted balancer");
+                            return;
+                        }
+                    };
+                    let Some(slot) = counts.take_with(client, permit, limits.max_per_address)
+                    else {
+                        tracing::debug!(peer = %client, "connection refused: too many open");
+                        return;
+                    };
+                    (slot, client)
+                }
+            };
+            let service = app.map_request(move |mut req: Request<Incoming>| {
+                req.extensions_mut().insert(PeerAddr(client));
+                req
+            });
+            let service = TowerToHyperService::new(service);
             let result = match tls {
                 None => {
                     let conn = http.serve_connection(TokioIo::new(stream), service);

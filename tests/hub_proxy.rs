@@ -1,0 +1,65 @@
+//! A province's replicas behind a load balancer that speaks the PROXY protocol: the balancer's
+//! connections count against each client's own address, not all against the balancer's.
+
+use crate::common;
+
+use common::hubs::{fresh_dir, TestHub};
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::time::Duration;
+
+/// Sends `bytes` on a fresh connection and reads the answer until the hub closes it.
+fn exchange(hub: &TestHub, bytes: &[u8]) -> String {
+    let mut s = TcpStream::connect(hub.addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    s.write_all(bytes).unwrap();
+    let mut answer = Vec::new();
+    let _ = s.read_to_end(&mut answer);
+    String::from_utf8_lossy(&answer).into_owned()
+}
+
+const REQUEST: &str = "GET /api/v1/openapi.yaml HTTP/1.1\r\nHost: hub\r\nConnection: close\r\n\r\n";
+
+fn from(client: &str) -> String {
+    format!("PROXY TCP4 {client} 127.0.0.1 50000 8600\r\n")
+}
+
+#[test]
+fn a_trusted_balancers_clients_are_counted_each_on_its_own() {
+    let hub = TestHub::start_configured(fresh_dir("hubs", "proxy"), 0, |c| {
+        c.trusted_proxies = vec!["127.0.0.1".parse().unwrap()];
+    });
+    // a client named by the header is served
+    let ok = exchange(&hub, format!("{}{REQUEST}", from("203.0.113.7")).as_bytes());
+    assert!(ok.starts_with("HTTP/1.1 200"), "{ok}");
+
+    // sixteen connections held open for one client fill that client's share, not the
+    // balancer's: the seventeenth for it is closed, another client is still served
+    let held: Vec<TcpStream> = (0..16)
+        .map(|_| {
+            let mut s = TcpStream::connect(hub.addr).unwrap();
+            s.write_all(from("203.0.113.8").as_bytes()).unwrap();
+            s
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(500));
+    let refused = exchange(&hub, format!("{}{REQUEST}", from("203.0.113.8")).as_bytes());
+    assert!(refused.is_empty(), "closed without an answer: {refused}");
+    let other = exchange(&hub, format!("{}{REQUEST}", from("203.0.113.9")).as_bytes());
+    assert!(other.starts_with("HTTP/1.1 200"), "{other}");
+    drop(held);
+
+    // from the balancer, a connection without the header is dropped: it could be anyone's
+    let bare = exchange(&hub, REQUEST.as_bytes());
+    assert!(bare.is_empty(), "{bare}");
+    hub.stop();
+
+    // a hub that trusts no balancer takes a header for what it is: not HTTP
+    let plain = TestHub::start("no-proxy");
+    let answer = exchange(
+        &plain,
+        format!("{}{REQUEST}", from("203.0.113.7")).as_bytes(),
+    );
+    assert!(answer.starts_with("HTTP/1.1 400"), "{answer}");
+    plain.stop();
+}
