@@ -241,6 +241,17 @@ fn a_database_across_the_network_is_reached_only_over_verified_tls() {
         "{refused:#}"
     );
 
+    // a server that offers no TLS at all: refused, never fallen back to the clear
+    let plain = ThrowawayCluster::start_plain_tcp(common::hubs::free_port()).unwrap();
+    plain.create_database("in_clear").unwrap();
+    let settings = PgSettings::with_ca(&plain.tcp_url("in_clear"), None, Some(&certs.ca)).unwrap();
+    let mut config = capture_kiosk::hub::HubConfig::new(fresh_dir("hubs", "pg-tls-clear"));
+    config.database = RecordStorage::Postgres(settings);
+    let refused = capture_kiosk::hub::Hub::open(config)
+        .err()
+        .expect("refused");
+    assert!(format!("{refused:#}").contains("TLS"), "{refused:#}");
+
     // the command line: a host across the network without a CA is refused before connecting
     // (not run_kiosk, which gives a PostgreSQL run's hubs their test database)
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_kiosk"))

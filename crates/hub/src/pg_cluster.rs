@@ -72,6 +72,12 @@ impl ThrowawayCluster {
         )
     }
 
+    /// A cluster that also listens on 127.0.0.1:`port` in the clear (no TLS at all): what a
+    /// hub told to use TLS must refuse rather than fall back to.
+    pub fn start_plain_tcp(port: u16) -> anyhow::Result<ThrowawayCluster> {
+        Self::make(&[("listen_addresses", "'127.0.0.1'")], port, None)
+    }
+
     /// The TCP URL of database `db` on a cluster made by [`ThrowawayCluster::start_tls`].
     pub fn tcp_url(&self, db: &str) -> String {
         format!("postgres://{SUPERUSER}@127.0.0.1:{}/{db}", self.port)
