@@ -151,3 +151,49 @@ fn a_copy_sent_to_another_replica_is_flagged() {
     assert!(flags(&other).is_empty());
     assert!(flags(&original).is_empty());
 }
+
+#[test]
+fn a_copy_of_a_record_another_process_purged_is_not_flagged() {
+    use capture_kiosk::hub::db::retention::RetentionPolicy;
+    use capture_kiosk::hub_protocol::ReviewState;
+    use common::hubs::{drain, kiosk_store, submit, TestHub};
+    let dir = common::hubs::fresh_dir("fleet", "purged-elsewhere");
+    let a = TestHub::start_in(dir.clone(), 0);
+    let token = a.kiosk_token("kiosk-a");
+    let (db_a, mut kiosk_a) = kiosk_store("fleet-purged", &a.url, &token);
+    let original = submit(&mut kiosk_a, "cand-original", &field_photo(3, false));
+    assert_eq!(drain(&db_a, 30).sent, 1);
+
+    // another replica withdraws and purges it (the serving hub's index still holds it)
+    let b = TestHub::start_in(dir, 0);
+    let kiosk_id = b.hub.db().active_kiosk_id("kiosk-a").unwrap().unwrap();
+    assert!(b.hub.db().withdraw(&original, &kiosk_id).unwrap().is_ok());
+    let policy = RetentionPolicy {
+        withdrawn_after: std::time::Duration::ZERO,
+        replaced_after: std::time::Duration::from_secs(7 * 86_400),
+        decided_after: None,
+    };
+    let purged = b
+        .hub
+        .purge(&policy, capture_kiosk::store::now_ms() + 1000)
+        .unwrap();
+    assert_eq!(purged.records.len(), 1, "{purged:?}");
+
+    // the same face sent again to the first hub: nothing left to flag it against
+    let again = submit(&mut kiosk_a, "cand-again", &field_photo(3, true));
+    assert_eq!(drain(&db_a, 30).sent, 1);
+    let items = a
+        .hub
+        .db()
+        .review_items(ReviewState::PendingReview, 10, 0)
+        .expect("review items");
+    let flags = &items
+        .iter()
+        .find(|i| i.record_id == again)
+        .expect("stored")
+        .duplicates;
+    assert!(
+        flags.is_empty(),
+        "flagged against a purged record: {flags:?}"
+    );
+}

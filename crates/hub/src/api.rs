@@ -343,6 +343,21 @@ impl Hub {
             index.take_in(db.hashes_since(since)?);
             near_duplicates(&index, &meta.key, &meta.profile, &meta.candidate_key, &hash)
         };
+        // the index holds rows as this replica last saw them: a record purged or withdrawn
+        // since by another replica or the purge is no longer a photo to be flagged against
+        let flags = if flags.is_empty() {
+            flags
+        } else {
+            let ids: Vec<String> = flags.iter().map(|f| f.record_id.clone()).collect();
+            let live = db.still_matchable(&ids)?;
+            let (kept, gone): (Vec<_>, Vec<_>) =
+                flags.into_iter().partition(|f| live.contains(&f.record_id));
+            if !gone.is_empty() {
+                self.index()
+                    .retain(|e| !gone.iter().any(|g| g.record_id == e.record_id));
+            }
+            kept
+        };
         let file = self.write_photo(&meta.key, "", photo)?;
         for (n, doc) in documents.iter().enumerate() {
             self.write_photo(&meta.key, &super::db::document_suffix(n), doc)?;

@@ -35,4 +35,21 @@ impl HubDb {
             })
             .collect()
     }
+
+    /// Which of `ids` a new photo may still be flagged against: not purged, not withdrawn.
+    /// Another replica (or `kiosk hub purge`, another process) may have changed a row this
+    /// replica's index still holds as it was; a flag is checked here before it is stored.
+    pub fn still_matchable(&self, ids: &[String]) -> Result<Vec<String>, StoreError> {
+        let mut live = Vec::with_capacity(ids.len());
+        for id in ids {
+            let row = self.sql()?.query_opt(
+                "SELECT 1 FROM records WHERE id = ?1 AND purged_at IS NULL AND state != 'withdrawn'",
+                args![id.as_str()],
+            )?;
+            if row.is_some() {
+                live.push(id.clone());
+            }
+        }
+        Ok(live)
+    }
 }
