@@ -174,20 +174,15 @@ fn a_value_with_a_newline_is_refused_and_forges_no_log_line() {
     assert!(!text.contains("440106199903070015") && !text.contains("张三"));
 }
 
-#[test]
-fn a_stranger_s_huge_login_name_is_refused_before_the_log() {
-    let data = fresh_dir("hub-logs", "huge-name");
-    let log = data.join("hub.log");
-    let hub = start(&data, Stdio::from(std::fs::File::create(&log).unwrap()));
-    let name = "v".repeat(100_000);
-    let statuses = runtime().block_on(async {
+/// `n` logins as `user` with a wrong password, one after another; their statuses.
+fn wrong_logins(url: &str, user: &str, n: usize) -> Vec<u16> {
+    runtime().block_on(async {
         let client = reqwest::Client::new();
         let mut statuses = Vec::new();
-        // more than the guard's free attempts: a throttled answer must not log it either
-        for _ in 0..8 {
+        for _ in 0..n {
             let status = client
-                .post(format!("{}/login", hub.url))
-                .form(&[("user", name.as_str()), ("password", "x")])
+                .post(format!("{url}/login"))
+                .form(&[("user", user), ("password", "x")])
                 .send()
                 .await
                 .unwrap()
@@ -196,7 +191,17 @@ fn a_stranger_s_huge_login_name_is_refused_before_the_log() {
             statuses.push(status);
         }
         statuses
-    });
+    })
+}
+
+#[test]
+fn a_stranger_s_huge_login_name_is_refused_before_the_log() {
+    let data = fresh_dir("hub-logs", "huge-name");
+    let log = data.join("hub.log");
+    let hub = start(&data, Stdio::from(std::fs::File::create(&log).unwrap()));
+    let name = "v".repeat(100_000);
+    // more than the guard's free attempts: a throttled answer must not log it either
+    let statuses = wrong_logins(&hub.url, &name, 8);
     assert!(statuses.iter().all(|s| *s == 400), "{statuses:?}");
     drop(hub);
     let text = std::fs::read_to_string(&log).unwrap();
@@ -221,22 +226,7 @@ fn a_name_that_is_no_account_is_neither_logged_nor_kept() {
     let log = data.join("hub.log");
     let hub = start(&data, Stdio::from(std::fs::File::create(&log).unwrap()));
     let id_number = "440106199903070015";
-    let statuses = runtime().block_on(async {
-        let client = reqwest::Client::new();
-        let mut statuses = Vec::new();
-        for _ in 0..7 {
-            let status = client
-                .post(format!("{}/login", hub.url))
-                .form(&[("user", id_number), ("password", "x")])
-                .send()
-                .await
-                .unwrap()
-                .status()
-                .as_u16();
-            statuses.push(status);
-        }
-        statuses
-    });
+    let statuses = wrong_logins(&hub.url, id_number, 7);
     assert!(
         statuses.contains(&401) && statuses.contains(&429),
         "{statuses:?}"
