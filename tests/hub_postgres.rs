@@ -230,8 +230,7 @@ fn a_database_across_the_network_is_reached_only_over_verified_tls() {
     // a CA that did not sign the server's certificate: refused at the handshake
     let other = common::certs::make(&fresh_dir("hubs", "pg-tls-other"));
     let settings = PgSettings::with_ca(&url, None, Some(&other.ca)).unwrap();
-    let pool = capture_kiosk::hub::HubConfig::new(fresh_dir("hubs", "pg-tls-wrong"));
-    let mut config = pool;
+    let mut config = capture_kiosk::hub::HubConfig::new(fresh_dir("hubs", "pg-tls-wrong"));
     config.database = RecordStorage::Postgres(settings);
     let refused = capture_kiosk::hub::Hub::open(config)
         .err()

@@ -230,14 +230,23 @@ fn sqlite_rows(
     Ok(out)
 }
 
+/// One statement on a SQLite connection (or a transaction's, through its `Deref`).
+fn sqlite_execute(
+    conn: &rusqlite::Connection,
+    sql: &str,
+    args: &[Value],
+) -> Result<usize, StoreError> {
+    Ok(conn
+        .prepare_cached(sql)?
+        .execute(rusqlite::params_from_iter(args))?)
+}
+
 impl Sql for rusqlite::Connection {
     fn dialect(&self) -> Dialect {
         Dialect::Sqlite
     }
     fn execute(&mut self, sql: &str, args: &[Value]) -> Result<usize, StoreError> {
-        Ok(self
-            .prepare_cached(sql)?
-            .execute(rusqlite::params_from_iter(args))?)
+        sqlite_execute(self, sql, args)
     }
     fn query(&mut self, sql: &str, args: &[Value]) -> Result<Vec<Row>, StoreError> {
         sqlite_rows(&mut self.prepare_cached(sql)?, args)
@@ -252,10 +261,7 @@ impl Sql for SqliteTx<'_> {
         Dialect::Sqlite
     }
     fn execute(&mut self, sql: &str, args: &[Value]) -> Result<usize, StoreError> {
-        Ok(self
-            .0
-            .prepare_cached(sql)?
-            .execute(rusqlite::params_from_iter(args))?)
+        sqlite_execute(&self.0, sql, args)
     }
     fn query(&mut self, sql: &str, args: &[Value]) -> Result<Vec<Row>, StoreError> {
         sqlite_rows(&mut self.0.prepare_cached(sql)?, args)
