@@ -49,6 +49,29 @@ fn a_trusted_balancers_clients_are_counted_each_on_its_own() {
     assert!(other.starts_with("HTTP/1.1 200"), "{other}");
     drop(held);
 
+    // one client however its address is written, and an IPv6 /64 as one client: a machine
+    // there can take a new address for every connection
+    let hold = |line: String| {
+        let mut s = TcpStream::connect(hub.addr).unwrap();
+        s.write_all(line.as_bytes()).unwrap();
+        s
+    };
+    let tcp6 = |client: &str| format!("PROXY TCP6 {client} ::1 50000 8600\r\n");
+    let mut held: Vec<TcpStream> = (0..8).map(|_| hold(from("203.0.113.20"))).collect();
+    held.extend((0..8).map(|_| hold(tcp6("::ffff:203.0.113.20"))));
+    held.extend((1..=16).map(|i| hold(tcp6(&format!("2001:db8:7::{i:x}")))));
+    std::thread::sleep(Duration::from_millis(500));
+    for line in [from("203.0.113.20"), tcp6("2001:db8:7::99")] {
+        let refused = exchange(&hub, format!("{line}{REQUEST}").as_bytes());
+        assert!(refused.is_empty(), "{line}: {refused}");
+    }
+    let other = exchange(
+        &hub,
+        format!("{}{REQUEST}", tcp6("2001:db8:8::1")).as_bytes(),
+    );
+    assert!(other.starts_with("HTTP/1.1 200"), "another /64: {other}");
+    drop(held);
+
     // from the balancer, a connection without the header is dropped: it could be anyone's
     let bare = exchange(&hub, REQUEST.as_bytes());
     assert!(bare.is_empty(), "{bare}");

@@ -98,7 +98,7 @@ impl LoginGuard {
     /// an IPv6 address counts as its /64 (one subscriber's network: a machine there can take
     /// a new address for every guess).
     pub fn keys(&self, user: &str, address: IpAddr) -> LoginKeys {
-        let address = match address.to_canonical() {
+        let address = match crate::server::client_network(address) {
             IpAddr::V4(v4) => v4.to_string(),
             IpAddr::V6(v6) => {
                 let s = v6.segments();

@@ -84,6 +84,19 @@ pub async fn serve_tls(
     serve_with(listener, Some(TlsAcceptor::from(config)), hub, shutdown).await
 }
 
+/// The network one client counts as: an IPv4 address (also when written IPv4-mapped in
+/// IPv6), or an IPv6 address's /64, one subscriber's network, where a machine can take a new
+/// address for every connection or guess.
+pub(crate) fn client_network(address: IpAddr) -> IpAddr {
+    match address.to_canonical() {
+        IpAddr::V6(v6) => {
+            let s = v6.segments();
+            IpAddr::V6(std::net::Ipv6Addr::new(s[0], s[1], s[2], s[3], 0, 0, 0, 0))
+        }
+        v4 => v4,
+    }
+}
+
 /// What an accepted connection holds before its first byte is read.
 enum Early {
     /// Its own address's slot.
@@ -93,6 +106,7 @@ enum Early {
 }
 
 /// Counts open connections per address; a slot gives its place back when dropped.
+/// Keyed by [`client_network`].
 #[derive(Default)]
 struct AddressCounts(Mutex<HashMap<IpAddr, usize>>);
 
@@ -121,6 +135,7 @@ impl AddressCounts {
         permit: OwnedSemaphorePermit,
         per_address: usize,
     ) -> Option<ConnectionSlot> {
+        let address = client_network(address);
         let mut counts = self.0.lock().unwrap_or_else(|p| p.into_inner());
         let n = counts.entry(address).or_insert(0);
         if *n >= per_address {
