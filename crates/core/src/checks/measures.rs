@@ -311,12 +311,17 @@ pub fn mouth_gap(mesh: &FaceMesh) -> f32 {
         .max(1e-3)
 }
 
+/// How much redder (Lab a*) than the cheeks a pixel may be and still count as teeth: the
+/// mouth's own red light tints teeth a little, a lip's highlight is far redder.
+const TEETH_REDDER_THAN_SKIN_AT_MOST: f32 = 4.0;
+
 /// Teeth between the lips: along the mouth's middle (between the inner lip contours, and a
 /// little beyond them so that closed lips give their seam), the share of pixels lighter and
 /// less red than the lips themselves. Closed lips show a dark seam there, a closed-lip smile
 /// too however wide; teeth are a light band even when the lips part only a little, which the
-/// lip gap alone missed.
-pub fn teeth_share(img: &RgbImage, mesh: &FaceMesh) -> f32 {
+/// lip gap alone missed. Teeth are also no redder than the skin (`skin`'s cheeks): a glossy
+/// lip's highlight is lighter and less red than the lips too, but redder than the cheeks.
+pub fn teeth_share(img: &RgbImage, mesh: &FaceMesh, skin: &SkinPatches) -> f32 {
     let width = mesh
         .point(idx::MOUTH_RIGHT)
         .distance(mesh.point(idx::MOUTH_LEFT))
@@ -339,10 +344,14 @@ pub fn teeth_share(img: &RgbImage, mesh: &FaceMesh) -> f32 {
     // A black-and-white photo has no red in its lips: there teeth are told by lightness
     // alone, with a wider margin since the seam's shadow is no longer ruled out by colour.
     let colourless = lip_a.abs() < 3.0;
-    let (lighter_by, redder_by) = if colourless {
-        ((0.25 * lip_l).max(12.0), f32::NEG_INFINITY)
+    let (lighter_by, redder_by, at_most_a) = if colourless {
+        ((0.25 * lip_l).max(12.0), f32::NEG_INFINITY, f32::INFINITY)
     } else {
-        ((0.12 * lip_l).max(8.0), 6.0)
+        (
+            (0.12 * lip_l).max(8.0),
+            6.0,
+            skin.mean_cheek_lab[1] + TEETH_REDDER_THAN_SKIN_AT_MOST,
+        )
     };
     let reach = (width * 0.03).max(1.0);
     let (mut teeth, mut all) = (0u32, 0u32);
@@ -357,7 +366,7 @@ pub fn teeth_share(img: &RgbImage, mesh: &FaceMesh) -> f32 {
         while y < y1.min(img.height() as f32) {
             let lab = lab_of(img.get_pixel(x as u32, y as u32).0);
             all += 1;
-            if lab[0] > lip_l + lighter_by && lab[1] < lip_a - redder_by {
+            if lab[0] > lip_l + lighter_by && lab[1] < (lip_a - redder_by).min(at_most_a) {
                 teeth += 1;
             }
             y += 1.0;

@@ -379,7 +379,7 @@ fn face_checks(
         Some(Limit::at_most(lim.max_mouth_gap)),
         |_| "open",
     );
-    let teeth = measures::teeth_share(img, mesh);
+    let teeth = measures::teeth_share(img, mesh, &skin);
     r.detail.insert("teeth".into(), round(teeth).into());
     r.detail
         .insert("max_teeth".into(), round(lim.max_teeth_share).into());

@@ -526,7 +526,7 @@ impl LiveGuide {
         }
         // the still check's mouth rules: an open mouth, or teeth between parted lips
         if measures::mouth_gap(mesh) > l.max_mouth_gap
-            || measures::teeth_share(img, mesh) > l.max_teeth_share
+            || measures::teeth_share(img, mesh, &skin) > l.max_teeth_share
             || over(|p| p.mouth_interior, l.max_parsed_mouth_interior)
         {
             return Prompt::CloseLips;
