@@ -9,7 +9,7 @@ use capture_kiosk::catalog::Catalog;
 use capture_kiosk::checks::calibration::{
     calibrate, parse_labels, CheckScore, LabelRow, Labelled, SecondScore,
 };
-use capture_kiosk::checks::{evaluate, CheckReport};
+use capture_kiosk::checks::{evaluate, CheckId, CheckLimits, CheckReport};
 use clap::Args;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -106,13 +106,13 @@ pub fn run(args: EvalArgs, catalog: &Catalog) -> Result<ExitCode> {
             )
         ));
         say(format!(
-            "{:<18} {:>14} {:>8} {:>16} {:>9}  {:<22} balanced at",
+            "{:<18} {:>14} {:>8} {:>16} {:>9}  {:<26} balanced at",
             "check", "defects caught", "recall", "others failed", "accepted", "limit"
         ));
         for (score, limit) in calibration
             .checks
             .iter()
-            .map(|s| (s, limit_of(&reports, s)))
+            .map(|s| (s, limit_of(&reports, s, &profile.limits)))
         {
             say(table_row(score, &limit));
             for second in &score.second {
@@ -148,8 +148,15 @@ fn percent(v: Option<f64>) -> String {
         .unwrap_or_else(|| "–".into())
 }
 
-/// The profile's limit as the reports state it (the same on every photo).
-fn limit_of(reports: &[(&LabelRow, CheckReport)], s: &CheckScore) -> String {
+/// The profile's limit as the reports state it (the same on every photo); head pose's three,
+/// one per axis.
+fn limit_of(reports: &[(&LabelRow, CheckReport)], s: &CheckScore, limits: &CheckLimits) -> String {
+    if s.id == CheckId::HeadPose && s.applied {
+        return format!(
+            "<= {}/{}/{} yaw/pitch/roll",
+            limits.max_yaw_deg, limits.max_pitch_deg, limits.max_roll_deg
+        );
+    }
     let limit = reports
         .iter()
         .find_map(|(_, r)| r.get(s.id).and_then(|c| c.limit));
@@ -169,9 +176,10 @@ fn table_row(s: &CheckScore, limit: &str) -> String {
         .balanced
         .as_ref()
         .map(|b| {
-            let at = match b.upper {
-                Some(u) => format!("{} ..= {}", b.threshold, u),
-                None => format!("{}", b.threshold),
+            let at = match (b.upper, b.of_limits) {
+                (Some(u), _) => format!("{} ..= {}", b.threshold, u),
+                (None, true) => format!("{} × the limits", b.threshold),
+                (None, false) => format!("{}", b.threshold),
             };
             format!(
                 "{at} (catches {}/{}, fails {}/{})",
@@ -180,7 +188,7 @@ fn table_row(s: &CheckScore, limit: &str) -> String {
         })
         .unwrap_or_else(|| "–".into());
     format!(
-        "{:<18} {:>14} {:>8} {:>16} {:>9}  {:<22} {balanced}",
+        "{:<18} {:>14} {:>8} {:>16} {:>9}  {:<26} {balanced}",
         s.id.as_str(),
         format!("{}/{}", s.caught, s.defects),
         percent(s.recall()),
@@ -203,7 +211,7 @@ fn second_row(s: &CheckScore, second: &SecondScore) -> String {
         })
         .unwrap_or_else(|| "–".into());
     format!(
-        "{:<18} {:>14} {:>8} {:>16} {:>9}  {:<22} {balanced}",
+        "{:<18} {:>14} {:>8} {:>16} {:>9}  {:<26} {balanced}",
         format!("  + {}", second.measure.label()),
         "",
         "",

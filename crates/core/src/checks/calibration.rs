@@ -58,6 +58,11 @@ pub struct Balanced {
     pub upper: Option<f64>,
     pub caught: usize,
     pub false_alarms: usize,
+    /// The threshold is a factor of each photo's own limit, not a value: the check's limit
+    /// differs by photo (head pose: yaw, pitch and roll each have their own, and the value is
+    /// the axis nearest its limit), so its values were balanced over their limits.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub of_limits: bool,
 }
 
 /// One check's figures on the set.
@@ -143,7 +148,10 @@ fn score_check(set: &[Labelled], id: CheckId) -> CheckScore {
         missed: Vec::new(),
         wrongly_failed: Vec::new(),
     };
-    // (value, is a defect); unmeasured values take no part in balancing
+    // (value, is a defect); unmeasured values take no part in balancing. Where the limit
+    // differs by photo, a value is judged against its own limit: it is balanced as a share
+    // of that limit.
+    let of_limits = limits_differ(set, id);
     let mut values: Vec<(f64, bool)> = Vec::new();
     for l in set {
         let bad = l.defects.contains(&id);
@@ -162,21 +170,45 @@ fn score_check(set: &[Labelled], id: CheckId) -> CheckScore {
                 s.wrongly_failed.push(l.name.to_string());
             }
         }
-        if let Some(v) = l
-            .report
-            .get(id)
-            .and_then(|c| c.value)
-            .filter(|v| v.is_finite())
-        {
+        let measured = l.report.get(id).and_then(|c| match (c.value, of_limits) {
+            (Some(v), false) => Some(v),
+            (Some(v), true) => one_bound(c.limit).map(|bound| v / bound),
+            (None, _) => None,
+        });
+        if let Some(v) = measured.filter(|v| v.is_finite()) {
             values.push((v, bad));
         }
     }
-    s.balanced = balance(&values, id.bad_side());
+    s.balanced = balance(&values, id.bad_side()).map(|b| Balanced { of_limits, ..b });
     s.second = SecondMeasure::ALL
         .into_iter()
         .filter_map(|m| second_score(set, id, m))
         .collect();
     s
+}
+
+/// Whether the check's limit is not the same on every photo that states one.
+fn limits_differ(set: &[Labelled], id: CheckId) -> bool {
+    let mut limits = set
+        .iter()
+        .filter_map(|l| l.report.get(id).and_then(|c| c.limit));
+    let first = limits.next();
+    limits.any(|l| Some(l) != first)
+}
+
+/// A one-sided limit's bound, when it is not zero (a value over it is then a share of it).
+fn one_bound(limit: Option<super::Limit>) -> Option<f64> {
+    match limit? {
+        super::Limit {
+            min: Some(b),
+            max: None,
+        }
+        | super::Limit {
+            min: None,
+            max: Some(b),
+        } if b != 0.0 => Some(b),
+        _ => None,
+    }
 }
 
 /// Counts for a rule "fails when `bad(v)`".
@@ -237,6 +269,7 @@ fn balance(values: &[(f64, bool)], side: BadSide) -> Option<Balanced> {
                 upper: None,
                 caught,
                 false_alarms: fa,
+                of_limits: false,
             })
         }
         BadSide::Both => {
@@ -265,6 +298,7 @@ fn balance(values: &[(f64, bool)], side: BadSide) -> Option<Balanced> {
                 upper: (lower.is_finite() && upper.is_finite()).then_some(upper),
                 caught,
                 false_alarms: fa,
+                of_limits: false,
             })
         }
     }
@@ -340,6 +374,45 @@ mod tests {
         assert!(b.threshold == 0.65 || b.threshold == 0.25, "{b:?}");
         assert_eq!(c.compliant, 3);
         assert_eq!(c.compliant_passed, 2);
+    }
+
+    #[test]
+    fn a_limit_that_differs_by_photo_is_balanced_as_a_share_of_it() {
+        // head pose: a yaw of 12 against 15 is further toward failing than a pitch of 14
+        // against 20; in degrees the two would sort the other way
+        let rows = [
+            (12.0, 15.0, true),
+            (16.0, 20.0, true),
+            (14.0, 20.0, false),
+            (6.0, 15.0, false),
+        ];
+        let reports: Vec<CheckReport> = rows
+            .iter()
+            .map(|(v, l, _)| report(CheckId::HeadPose, *v, Limit::at_most(*l as f32)))
+            .collect();
+        let with: BTreeSet<CheckId> = [CheckId::HeadPose].into();
+        let without = BTreeSet::new();
+        let set: Vec<Labelled> = rows
+            .iter()
+            .zip(&reports)
+            .map(|((_, _, bad), r)| Labelled {
+                name: "p",
+                defects: if *bad { &with } else { &without },
+                report: r,
+            })
+            .collect();
+        let c = calibrate(&set);
+        let pose = c
+            .checks
+            .iter()
+            .find(|s| s.id == CheckId::HeadPose)
+            .and_then(|s| s.balanced.clone());
+        let b = pose.unwrap_or_else(|| panic!("no balance: {c:?}"));
+        // shares 0.8 and 0.8 are the defects, 0.7 and 0.4 the others: a cut between 0.7 and
+        // 0.8 separates them, where no cut in degrees does (14 lies between 12 and 16)
+        assert!(b.of_limits, "{b:?}");
+        assert_eq!((b.caught, b.false_alarms), (2, 0), "{b:?}");
+        assert!(b.threshold > 0.7 && b.threshold < 0.8, "{b:?}");
     }
 
     #[test]

@@ -95,6 +95,7 @@ pub fn second_score(set: &[Labelled], id: CheckId, measure: SecondMeasure) -> Op
                 upper: None,
                 caught,
                 false_alarms,
+                of_limits: false,
             }),
     })
 }
