@@ -329,6 +329,26 @@ mod tests {
         }
     }
 
+    /// Calibrates one check on photos named a, b, c, … each with its value, its limit and
+    /// whether it is labelled with the check's defect.
+    fn calibrated(id: CheckId, rows: &[(f64, Limit, bool)]) -> Calibration {
+        let reports: Vec<CheckReport> = rows.iter().map(|(v, l, _)| report(id, *v, *l)).collect();
+        let with: BTreeSet<CheckId> = [id].into();
+        let without = BTreeSet::new();
+        const NAMES: [&str; 8] = ["a", "b", "c", "d", "e", "f", "g", "h"];
+        let set: Vec<Labelled> = rows
+            .iter()
+            .zip(&reports)
+            .enumerate()
+            .map(|(i, ((_, _, bad), r))| Labelled {
+                name: NAMES[i % NAMES.len()],
+                defects: if *bad { &with } else { &without },
+                report: r,
+            })
+            .collect();
+        calibrate(&set)
+    }
+
     #[test]
     fn counts_catches_and_false_alarms_and_finds_the_balancing_limit() {
         let limit = Limit::at_most(0.5);
@@ -341,23 +361,8 @@ mod tests {
             (0.2, false),
             (0.6, false),
         ];
-        let reports: Vec<CheckReport> = rows
-            .iter()
-            .map(|(v, _)| report(CheckId::MouthClosed, *v, limit))
-            .collect();
-        let with: BTreeSet<CheckId> = [CheckId::MouthClosed].into();
-        let without = BTreeSet::new();
-        let set: Vec<Labelled> = rows
-            .iter()
-            .zip(&reports)
-            .enumerate()
-            .map(|(i, ((_, bad), r))| Labelled {
-                name: ["a", "b", "c", "d", "e", "f"][i],
-                defects: if *bad { &with } else { &without },
-                report: r,
-            })
-            .collect();
-        let c = calibrate(&set);
+        let rows: Vec<(f64, Limit, bool)> = rows.iter().map(|&(v, bad)| (v, limit, bad)).collect();
+        let c = calibrated(CheckId::MouthClosed, &rows);
         let m = &c.checks[CheckId::ALL
             .iter()
             .position(|i| *i == CheckId::MouthClosed)
@@ -381,27 +386,16 @@ mod tests {
         // head pose: a yaw of 12 against 15 is further toward failing than a pitch of 14
         // against 20; in degrees the two would sort the other way
         let rows = [
-            (12.0, 15.0, true),
+            (12.0, 15.0f32, true),
             (16.0, 20.0, true),
             (14.0, 20.0, false),
             (6.0, 15.0, false),
         ];
-        let reports: Vec<CheckReport> = rows
+        let rows: Vec<(f64, Limit, bool)> = rows
             .iter()
-            .map(|(v, l, _)| report(CheckId::HeadPose, *v, Limit::at_most(*l as f32)))
+            .map(|&(v, l, bad)| (v, Limit::at_most(l), bad))
             .collect();
-        let with: BTreeSet<CheckId> = [CheckId::HeadPose].into();
-        let without = BTreeSet::new();
-        let set: Vec<Labelled> = rows
-            .iter()
-            .zip(&reports)
-            .map(|((_, _, bad), r)| Labelled {
-                name: "p",
-                defects: if *bad { &with } else { &without },
-                report: r,
-            })
-            .collect();
-        let c = calibrate(&set);
+        let c = calibrated(CheckId::HeadPose, &rows);
         let pose = c
             .checks
             .iter()
@@ -426,22 +420,8 @@ mod tests {
             (180.0, false),
         ];
         let limit = Limit::between(60.0, 200.0);
-        let reports: Vec<CheckReport> = rows
-            .iter()
-            .map(|(v, _)| report(CheckId::Exposure, *v, limit))
-            .collect();
-        let with: BTreeSet<CheckId> = [CheckId::Exposure].into();
-        let without = BTreeSet::new();
-        let set: Vec<Labelled> = rows
-            .iter()
-            .zip(&reports)
-            .map(|((_, bad), r)| Labelled {
-                name: "x",
-                defects: if *bad { &with } else { &without },
-                report: r,
-            })
-            .collect();
-        let c = calibrate(&set);
+        let rows: Vec<(f64, Limit, bool)> = rows.iter().map(|&(v, bad)| (v, limit, bad)).collect();
+        let c = calibrated(CheckId::Exposure, &rows);
         let e = c.checks.iter().find(|s| s.id == CheckId::Exposure).unwrap();
         let b = e.balanced.as_ref().unwrap();
         assert_eq!((b.caught, b.false_alarms), (3, 0));
