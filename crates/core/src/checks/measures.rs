@@ -111,6 +111,13 @@ impl SkinPatches {
         }
     }
 
+    /// The cheeks' redness (Lab a*), when either cheek is in the picture.
+    pub fn cheek_redness(&self) -> Option<f32> {
+        self.right_cheek_lab
+            .or(self.left_cheek_lab)
+            .map(|_| self.mean_cheek_lab[1])
+    }
+
     fn lumas(img: &RgbImage, boxes: &[BoundingBox]) -> Vec<f32> {
         let mut v = Vec::new();
         for b in boxes {
@@ -347,11 +354,10 @@ pub fn teeth_share(img: &RgbImage, mesh: &FaceMesh, skin: &SkinPatches) -> f32 {
     let (lighter_by, redder_by, at_most_a) = if colourless {
         ((0.25 * lip_l).max(12.0), f32::NEG_INFINITY, f32::INFINITY)
     } else {
-        (
-            (0.12 * lip_l).max(8.0),
-            6.0,
-            skin.mean_cheek_lab[1] + TEETH_REDDER_THAN_SKIN_AT_MOST,
-        )
+        // with no cheek in the picture the lips alone decide, as before the cheeks were asked
+        let cheeks = skin.cheek_redness();
+        let at_most_a = cheeks.map_or(f32::INFINITY, |a| a + TEETH_REDDER_THAN_SKIN_AT_MOST);
+        ((0.12 * lip_l).max(8.0), 6.0, at_most_a)
     };
     let reach = (width * 0.03).max(1.0);
     let (mut teeth, mut all) = (0u32, 0u32);
