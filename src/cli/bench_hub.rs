@@ -6,13 +6,15 @@
 //! The hub runs as its own process (`--hub-binary`, this program by default), so its memory is
 //! its own; attackers connect from other loopback addresses (127.0.x.y), as other machines.
 
+use super::bench_fleet::HubCommand;
 use super::say;
-use anyhow::{anyhow, bail, Context, Result};
+use anyhow::{anyhow, Context, Result};
 use clap::Args;
-use std::io::{BufRead, BufReader, Write};
+use std::ffi::OsString;
+use std::io::{BufRead, BufReader};
 use std::net::{IpAddr, SocketAddr};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitCode, Stdio};
+use std::path::PathBuf;
+use std::process::{Child, ExitCode, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -60,33 +62,6 @@ fn memory_mib(pid: u32) -> (f64, f64) {
             .map_or(f64::NAN, |kb| kb / 1024.0)
     };
     (field("VmHWM:"), field("VmRSS:"))
-}
-
-fn admin(
-    hub: &Path,
-    data: &Path,
-    database: &[String],
-    args: &[&str],
-    stdin: Option<&str>,
-) -> Result<String> {
-    let mut child = Command::new(hub)
-        .args(["hub", "--data"])
-        .arg(data)
-        .args(database)
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .with_context(|| format!("running {}", hub.display()))?;
-    if let (Some(text), Some(mut input)) = (stdin, child.stdin.take()) {
-        input.write_all(text.as_bytes())?;
-    }
-    let out = child.wait_with_output()?;
-    if !out.status.success() {
-        bail!("`kiosk hub {}` failed", args.join(" "));
-    }
-    Ok(String::from_utf8_lossy(&out.stdout).trim().to_owned())
 }
 
 fn photo_jpeg(seed: u32) -> Result<Vec<u8>> {
@@ -297,15 +272,14 @@ pub fn run(a: BenchHubArgs) -> Result<ExitCode> {
         Some(c) => vec!["--database".into(), c.create_database("bench")?],
         None => Vec::new(),
     };
+    let hub_command = HubCommand {
+        binary: hub_binary.clone(),
+        shared_args: database.iter().map(OsString::from).collect(),
+        env: Vec::new(),
+    };
     let mut tokens = Vec::new();
     for n in 0..=a.kiosks {
-        let out = admin(
-            &hub_binary,
-            &data,
-            &database,
-            &["add-kiosk", "--name", &format!("k{n}")],
-            None,
-        )?;
+        let out = hub_command.admin(&data, &["add-kiosk", "--name", &format!("k{n}")], None)?;
         tokens.push(
             out.lines()
                 .last()
@@ -314,18 +288,15 @@ pub fn run(a: BenchHubArgs) -> Result<ExitCode> {
         );
     }
     let stolen = tokens.pop().ok_or_else(|| anyhow!("no kiosk"))?;
-    admin(
-        &hub_binary,
+    hub_command.admin(
         &data,
-        &database,
         &["add-reviewer", "--user", "ana"],
         Some("correct horse battery\n"),
     )?;
 
-    let mut child = Command::new(&hub_binary)
-        .args(["hub", "--listen", "127.0.0.1:0", "--data"])
-        .arg(&data)
-        .args(&database)
+    let mut child = hub_command
+        .command(&data)
+        .args(["--listen", "127.0.0.1:0"])
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()

@@ -19,7 +19,9 @@ use super::say;
 use anyhow::{bail, Context, Result};
 use capture_kiosk::hub::pg_cluster::ThrowawayCluster;
 use clap::Args;
-use services::{HubCommand, Replica, S3Server, Scratch};
+/// How `kiosk bench-hub` starts its hub and runs admin commands too.
+pub(super) use services::HubCommand;
+use services::{Replica, S3Server, Scratch};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::atomic::Ordering;

@@ -172,7 +172,9 @@ pub struct HubCommand {
 }
 
 impl HubCommand {
-    fn command(&self, data: &Path) -> Command {
+    /// `kiosk hub --data DATA` with the shared arguments and environment; the caller adds
+    /// the rest (`--listen …`, an admin command).
+    pub fn command(&self, data: &Path) -> Command {
         let mut c = Command::new(&self.binary);
         c.arg("hub").arg("--data").arg(data).args(&self.shared_args);
         c.envs(self.env.iter().map(|(k, v)| (k, v)));
