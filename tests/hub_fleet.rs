@@ -197,3 +197,42 @@ fn a_copy_of_a_record_another_process_purged_is_not_flagged() {
         "flagged against a purged record: {flags:?}"
     );
 }
+
+/// A candidate's photo approved through another replica, then handed in again through the
+/// first: flagged as this candidate's approved photo. The first replica's index still held the
+/// record as pending, and a candidate's pending photo is not flagged (a retake replaces it).
+#[test]
+fn the_same_photo_again_after_another_replica_approved_it_is_flagged() {
+    use capture_kiosk::hub_protocol::{Decision, ReviewState};
+    use common::hubs::{drain, kiosk_store, submit, TestHub};
+    let dir = common::hubs::fresh_dir("fleet", "approved-elsewhere");
+    let a = TestHub::start_in(dir.clone(), 0);
+    let (db_a, mut kiosk_a) = kiosk_store("fleet-approved", &a.url, &a.kiosk_token("kiosk-a"));
+    let original = submit(&mut kiosk_a, "cand-same", &field_photo(4, false));
+    assert_eq!(drain(&db_a, 30).sent, 1);
+
+    let b = TestHub::start_in(dir, 0);
+    let approve = Decision {
+        approve: true,
+        reasons: vec![],
+        note: String::new(),
+    };
+    let decided = b.hub.db().decide(&original, "reviewer", &approve).unwrap();
+    assert!(decided.is_ok(), "{decided:?}");
+
+    let again = submit(&mut kiosk_a, "cand-same", &field_photo(4, true));
+    assert_eq!(drain(&db_a, 30).sent, 1);
+    let items = a
+        .hub
+        .db()
+        .review_items(ReviewState::PendingReview, 10, 0)
+        .expect("review items");
+    let flags = &items
+        .iter()
+        .find(|i| i.record_id == again)
+        .expect("stored")
+        .duplicates;
+    assert_eq!(flags.len(), 1, "{flags:?}");
+    assert_eq!(flags[0].record_id, original);
+    assert!(flags[0].same_candidate);
+}

@@ -3,7 +3,7 @@
 
 use super::auth::AuthedKiosk;
 use super::db::{digest_hex, HubDb, NewRecord, Refusal};
-use super::duplicates::{near_duplicates, photo_hash};
+use super::duplicates::{near_duplicates, nearest, photo_hash, NEAREST_LOOKED_UP};
 use super::{blocking, ApiError, Hub};
 use axum::extract::{Extension, Multipart, Path, Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
@@ -336,27 +336,29 @@ impl Hub {
         if let Some(answer) = replay(&db)? {
             return Ok(answer);
         }
-        let flags = {
+        // what the other replicas stored since this one last looked, read without holding the
+        // index (a slow database must not queue every upload behind this one)
+        let stored_since = db.hashes_since(self.index().since_ms())?;
+        let near = {
             let mut index = self.index();
-            // what the other replicas stored since this one last looked
-            let since = index.since_ms();
-            index.take_in(db.hashes_since(since)?);
-            near_duplicates(&index, &meta.key, &meta.profile, &meta.candidate_key, &hash)
+            index.take_in(stored_since);
+            nearest(&index, &meta.key, &hash, NEAREST_LOOKED_UP)
         };
-        // the index holds rows as this replica last saw them: a record purged or withdrawn
-        // since by another replica or the purge is no longer a photo to be flagged against
-        let flags = if flags.is_empty() {
-            flags
+        // the index holds rows as this replica last saw them: the flag rules (another
+        // candidate's photo unless withdrawn; this candidate's only once approved) are applied
+        // to the near ones as they are now, decided, withdrawn or purged by any replica
+        let flags = if near.is_empty() {
+            Vec::new()
         } else {
-            let ids: Vec<String> = flags.iter().map(|f| f.record_id.clone()).collect();
-            let live = db.still_matchable(&ids)?;
-            let (kept, gone): (Vec<_>, Vec<_>) =
-                flags.into_iter().partition(|f| live.contains(&f.record_id));
-            if !gone.is_empty() {
-                self.index()
-                    .retain(|e| !gone.iter().any(|g| g.record_id == e.record_id));
-            }
-            kept
+            let current = db.current_entries(&near)?;
+            self.index().refresh(&near, &current);
+            near_duplicates(
+                &current,
+                &meta.key,
+                &meta.profile,
+                &meta.candidate_key,
+                &hash,
+            )
         };
         let file = self.write_photo(&meta.key, "", photo)?;
         for (n, doc) in documents.iter().enumerate() {

@@ -344,27 +344,6 @@ impl HubDb {
         }))
     }
 
-    /// Every record's perceptual hash, for the in-memory duplicate index.
-    pub fn hashes(&self) -> Result<Vec<HashEntry>, StoreError> {
-        // a purged record's photo is gone, and its hash with it
-        let rows = self.sql()?.query(
-            "SELECT id, profile, candidate_key, state, phash FROM records WHERE purged_at IS NULL",
-            &[],
-        )?;
-        rows.iter()
-            .map(|r| {
-                let state: String = r.get(3)?;
-                Ok(HashEntry {
-                    record_id: r.get(0)?,
-                    profile: r.get(1)?,
-                    candidate_key: r.get(2)?,
-                    state: ReviewState::parse(&state).unwrap_or(ReviewState::PendingReview),
-                    phash: r.get(4)?,
-                })
-            })
-            .collect()
-    }
-
     /// A returning candidate's records as `kiosk_id` may see them, newest first: those of the
     /// batches the kiosk is assigned to (the candidate may have been at another kiosk of the
     /// same collection) and those the kiosk sent itself.

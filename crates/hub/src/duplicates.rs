@@ -61,6 +61,23 @@ impl HashIndex {
         }
     }
 
+    /// Puts the records `ids` as they are now (`current`, from `HubDb::current_entries`) in
+    /// place of the rows the index held; one missing from `current` was purged and leaves.
+    pub fn refresh(&mut self, ids: &[String], current: &[HashEntry]) {
+        self.entries.retain_mut(|e| {
+            if !ids.contains(&e.record_id) {
+                return true;
+            }
+            match current.iter().find(|c| c.record_id == e.record_id) {
+                Some(now) => {
+                    *e = now.clone();
+                    true
+                }
+                None => false,
+            }
+        });
+    }
+
     /// Adds a record this replica stored; false if the index had it already.
     pub fn add(&mut self, entry: HashEntry) -> bool {
         if !self.known.insert(entry.record_id.clone()) {
@@ -112,6 +129,27 @@ pub fn photo_hash(img: &RgbImage) -> Vec<u8> {
 fn distance(a: &[u8], b: &[u8]) -> Option<u32> {
     (a.len() == b.len() && !a.is_empty())
         .then(|| a.iter().zip(b).map(|(x, y)| (x ^ y).count_ones()).sum())
+}
+
+/// How many of the nearest photos are looked up as they are now before the rules of
+/// [`near_duplicates`] pick the flags: more than it keeps, since a candidate's own earlier
+/// photos are among the nearest and are not flagged.
+pub const NEAREST_LOOKED_UP: usize = 32;
+
+/// The ids of the (at most `n`) photos within [`DUPLICATE_DISTANCE`] of `hash`, nearest first,
+/// whatever their records' state: the state is judged on the rows as they are now.
+pub fn nearest(index: &[HashEntry], key: &str, hash: &[u8], n: usize) -> Vec<String> {
+    let mut near: Vec<(u32, &str)> = index
+        .iter()
+        .filter(|e| e.record_id != key)
+        .filter_map(|e| {
+            let d = distance(&e.phash, hash)?;
+            (d <= DUPLICATE_DISTANCE).then_some((d, e.record_id.as_str()))
+        })
+        .collect();
+    near.sort_unstable();
+    near.truncate(n);
+    near.into_iter().map(|(_, id)| id.to_owned()).collect()
 }
 
 /// Records whose photo is a near-duplicate of `hash`: another candidate's (unless withdrawn),
