@@ -142,9 +142,7 @@ pub fn fill(
         .collect();
     for k in &kiosks {
         if let Some(parent) = k.db.parent() {
-            std::fs::create_dir_all(parent)?;
-            use std::os::unix::fs::PermissionsExt;
-            std::fs::set_permissions(parent, std::fs::Permissions::from_mode(0o700))?;
+            capture_kiosk::store::tighten_dir(parent)?;
         }
     }
     let threads = threads.max(1);

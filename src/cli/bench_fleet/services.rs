@@ -25,19 +25,15 @@ impl Scratch {
             "kiosk-bench-fleet-{}",
             uuid::Uuid::now_v7().simple()
         ));
-        std::fs::create_dir_all(&path).with_context(|| format!("creating {}", path.display()))?;
         // the hub and the kiosk refuse a data folder other users can read
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o700))?;
+        capture_kiosk::store::tighten_dir(&path)?;
         Ok(Scratch { path, keep })
     }
 
     /// A private sub-folder.
     pub fn folder(&self, name: &str) -> Result<PathBuf> {
         let dir = self.path.join(name);
-        std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700))?;
+        capture_kiosk::store::tighten_dir(&dir)?;
         Ok(dir)
     }
 }
@@ -216,7 +212,6 @@ pub struct Replica {
     child: Option<Guarded>,
     /// The highest VmHWM (KiB) seen over all its lives.
     peak_kib: u64,
-    pub starts: u32,
 }
 
 impl Replica {
@@ -228,7 +223,6 @@ impl Replica {
             log: dir.join(format!("hub-{n}.log")),
             child: None,
             peak_kib: 0,
-            starts: 0,
         };
         r.launch(hub)?;
         Ok(r)
@@ -259,7 +253,6 @@ impl Replica {
             .ok_or_else(|| anyhow!("the hub said {said:?}"))?;
         self.port = port;
         self.child = Some(child);
-        self.starts += 1;
         Ok(())
     }
 
