@@ -113,12 +113,26 @@ fn field_photo(seed: u64, copy: bool) -> Vec<u8> {
     out
 }
 
+/// The near-duplicate flags `hub` stored with the pending record `id`.
+fn flags_of(hub: &common::hubs::TestHub, id: &str) -> Vec<capture_kiosk::hub::db::DuplicateFlag> {
+    use capture_kiosk::hub_protocol::ReviewState;
+    let items = hub
+        .hub
+        .db()
+        .review_items(ReviewState::PendingReview, 10, 0)
+        .expect("review items");
+    items
+        .iter()
+        .find(|i| i.record_id == id)
+        .map(|i| i.duplicates.clone())
+        .expect("stored")
+}
+
 /// Two replicas on one database, both started before anything was stored: a copy sent to
 /// replica B of a photo that replica A stored afterwards is flagged (B's index used to be
 /// loaded once at its start and missed it), and an unrelated photo is not.
 #[test]
 fn a_copy_sent_to_another_replica_is_flagged() {
-    use capture_kiosk::hub_protocol::ReviewState;
     use common::hubs::{drain, kiosk_store, submit, TestHub};
     let dir = common::hubs::fresh_dir("fleet", "two-replicas");
     let a = TestHub::start_in(dir.clone(), 0);
@@ -132,18 +146,7 @@ fn a_copy_sent_to_another_replica_is_flagged() {
     let other = submit(&mut kiosk_b, "cand-other", &field_photo(2, false));
     assert_eq!(drain(&db_b, 30).sent, 2);
 
-    let items = b
-        .hub
-        .db()
-        .review_items(ReviewState::PendingReview, 10, 0)
-        .expect("review items");
-    let flags = |id: &str| {
-        items
-            .iter()
-            .find(|i| i.record_id == id)
-            .map(|i| i.duplicates.clone())
-            .expect("stored")
-    };
+    let flags = |id: &str| flags_of(&b, id);
     let copy_flags = flags(&copy);
     assert_eq!(copy_flags.len(), 1, "{copy_flags:?}");
     assert_eq!(copy_flags[0].record_id, original);
@@ -155,7 +158,6 @@ fn a_copy_sent_to_another_replica_is_flagged() {
 #[test]
 fn a_copy_of_a_record_another_process_purged_is_not_flagged() {
     use capture_kiosk::hub::db::retention::RetentionPolicy;
-    use capture_kiosk::hub_protocol::ReviewState;
     use common::hubs::{drain, kiosk_store, submit, TestHub};
     let dir = common::hubs::fresh_dir("fleet", "purged-elsewhere");
     let a = TestHub::start_in(dir.clone(), 0);
@@ -182,16 +184,7 @@ fn a_copy_of_a_record_another_process_purged_is_not_flagged() {
     // the same face sent again to the first hub: nothing left to flag it against
     let again = submit(&mut kiosk_a, "cand-again", &field_photo(3, true));
     assert_eq!(drain(&db_a, 30).sent, 1);
-    let items = a
-        .hub
-        .db()
-        .review_items(ReviewState::PendingReview, 10, 0)
-        .expect("review items");
-    let flags = &items
-        .iter()
-        .find(|i| i.record_id == again)
-        .expect("stored")
-        .duplicates;
+    let flags = &flags_of(&a, &again);
     assert!(
         flags.is_empty(),
         "flagged against a purged record: {flags:?}"
@@ -203,7 +196,7 @@ fn a_copy_of_a_record_another_process_purged_is_not_flagged() {
 /// record as pending, and a candidate's pending photo is not flagged (a retake replaces it).
 #[test]
 fn the_same_photo_again_after_another_replica_approved_it_is_flagged() {
-    use capture_kiosk::hub_protocol::{Decision, ReviewState};
+    use capture_kiosk::hub_protocol::Decision;
     use common::hubs::{drain, kiosk_store, submit, TestHub};
     let dir = common::hubs::fresh_dir("fleet", "approved-elsewhere");
     let a = TestHub::start_in(dir.clone(), 0);
@@ -222,16 +215,7 @@ fn the_same_photo_again_after_another_replica_approved_it_is_flagged() {
 
     let again = submit(&mut kiosk_a, "cand-same", &field_photo(4, true));
     assert_eq!(drain(&db_a, 30).sent, 1);
-    let items = a
-        .hub
-        .db()
-        .review_items(ReviewState::PendingReview, 10, 0)
-        .expect("review items");
-    let flags = &items
-        .iter()
-        .find(|i| i.record_id == again)
-        .expect("stored")
-        .duplicates;
+    let flags = &flags_of(&a, &again);
     assert_eq!(flags.len(), 1, "{flags:?}");
     assert_eq!(flags[0].record_id, original);
     assert!(flags[0].same_candidate);
