@@ -226,6 +226,35 @@ fn a_felt_hats_brim_fails_headwear_through_the_face_parsing() {
 }
 
 #[test]
+fn a_face_that_moved_sideways_fails_sharpness_and_the_still_one_passes() {
+    let still = eval_photo("tp_audrey.jpg");
+    let sharp = result(&still, CheckId::Sharpness);
+    assert!(sharp.ok, "{sharp:?}");
+    // a sideways movement of 11 px (10 px of the finished photo): the fine detail down the
+    // face stays (the whole face's Laplacian read 25 against 12, and passed), across it goes
+    let mut moved = still.clone();
+    Variant::Motion(11.0).apply(&mut moved);
+    let blurred = result(&moved, CheckId::Sharpness);
+    assert!(!blurred.ok, "{blurred:?}");
+    let detail = |k: &str| blurred.detail[k].as_f64().unwrap_or(f64::NAN);
+    assert!(detail("across") < detail("down") / 2.0, "{blurred:?}");
+    assert!(blurred.reason.unwrap().en.contains("blur"));
+}
+
+#[test]
+fn a_small_face_out_of_focus_fails_sharpness() {
+    // a face 136 px wide, narrower than the grid the detail is read on: its empty cells used
+    // to read as edges, so a blurred one read sharper (275) than the original (270)
+    let still = eval_photo("franck_v002.png");
+    let sharp = result(&still, CheckId::Sharpness);
+    assert!(sharp.ok, "{sharp:?}");
+    let mut soft = still.clone();
+    Variant::Blur(1.7).apply(&mut soft);
+    let blurred = result(&soft, CheckId::Sharpness);
+    assert!(!blurred.ok, "{blurred:?}");
+}
+
+#[test]
 fn a_face_that_fills_the_picture_is_found() {
     // a tight crop: the detector's anchors miss a face this large without a margin
     let r = check(&eval_photo("clm_audrey_crop.jpg"), PROFILE);
@@ -284,8 +313,9 @@ fn the_development_set_figures_hold() {
             1.0 - n("false_alarms") / n("others"),
         )
     };
-    // floors at the figures of 278 photos (the 30 party, TV and stock photos added in
-    // session 6 brought laughing squints, flash-lit faces and caps the first 248 lacked)
+    // floors at the figures of 332 photos (the 30 party, TV and stock photos added in
+    // session 6 brought laughing squints, flash-lit faces and caps the first 248 lacked; the
+    // 54 blurred ones of session 13 repeat their 18 photos' other results three times each)
     for (id, recall, accepted) in [
         ("face_count", 1.0, 1.0),
         // the iris shown catches laughing squints the lid opening passed (18 → 20 of 22)
@@ -293,14 +323,20 @@ fn the_development_set_figures_hold() {
         // teeth no redder than the skin: lip highlights no longer read as teeth (175 → 178 of
         // 182 accepted), and one tinted smile is lost (89 → 88 of 96)
         ("mouth_closed", 0.9, 0.97),
-        ("glasses", 1.0, 0.99),
+        // three faces blurred by 3 px of the finished photo read as frames to the parsing
+        ("glasses", 1.0, 0.98),
         ("exposure", 0.95, 0.98),
-        ("light_uniformity", 1.0, 0.92),
+        // three photos lit from one side that the labels accept, each blurred three ways
+        ("light_uniformity", 1.0, 0.91),
         ("head_pose", 0.85, 0.93),
         // the parsing alone decides: dark hair no longer reads as a hat (7 → 1 wrong failures)
         ("headwear", 0.55, 0.99),
-        // the face parsing: 10 of 11 fringes (1 of 11 before it)
-        ("hair_occlusion", 0.9, 0.98),
+        // the face parsing: 10 of 11 fringes (1 of 11 before it); two photos it fails wrongly
+        // are among the blurred ones
+        ("hair_occlusion", 0.9, 0.96),
+        // the weakest direction, on a grid no face leaves empty: 36 of 37 blurred or moved
+        // faces caught (13 before: 1 of 18 moved, no small face), 4 of 295 others failed (1)
+        ("sharpness", 0.97, 0.98),
     ] {
         let (r, a) = figures(id);
         assert!(r >= recall, "{id}: caught {r:.3}, below {recall}");

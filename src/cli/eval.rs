@@ -24,7 +24,9 @@ pub struct EvalArgs {
     json: bool,
     /// CSV with a header `file,defects[,variant][,note]`: a photo (relative to the CSV's
     /// folder), the checks it must fail separated by spaces (none: a compliant photo), and a
-    /// lighting defect to derive from it (`gain:1.7` brighter, `gain:0.4` darker, `side:0.35`).
+    /// capture defect to derive from it (`gain:1.7` brighter, `gain:0.4` darker, `side:0.35`
+    /// light from one side, `blur:3` out of focus by a 3-pixel Gaussian, `motion:12` moved 12
+    /// pixels sideways).
     #[arg(value_name = "LABELS.csv")]
     labels: PathBuf,
 }

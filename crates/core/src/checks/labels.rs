@@ -1,5 +1,5 @@
 //! The labels file `kiosk eval` reads: a photo, the checks it must fail, and an optional
-//! lighting variant made from it. Parsed with line numbers, so a mistake names its line.
+//! capture defect (light, exposure, blur) made from it. Parsed with line numbers, so a mistake names its line.
 
 use super::CheckId;
 use std::collections::BTreeSet;
@@ -10,8 +10,8 @@ use std::collections::BTreeSet;
 pub struct LabelRow {
     pub file: String,
     pub defects: BTreeSet<CheckId>,
-    /// A lighting defect made from the photo before checking it (derived defects are fair for
-    /// light and exposure; a subject's defects need real photos).
+    /// A capture defect made from the photo before checking it (derived defects are fair for
+    /// light, exposure and blur; a subject's defects need real photos).
     pub variant: Option<Variant>,
     pub line: usize,
 }
@@ -26,7 +26,7 @@ impl LabelRow {
     }
 }
 
-/// A lighting change applied to a photo in memory.
+/// A capture defect applied to a photo in memory: a change of light, or a blur.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Variant {
     /// Every channel times this factor, clipped: over- (>1) or under-exposure (<1).
@@ -34,6 +34,11 @@ pub enum Variant {
     /// Light falling off across the middle third of the image (where a framed face is) from
     /// full on the right to this factor on the left: half the face in shadow.
     SideLight(f32),
+    /// Out of focus: a Gaussian blur of this standard deviation, in the photo's pixels.
+    Blur(f32),
+    /// The candidate moved: every pixel averaged with its neighbours along a horizontal line
+    /// this many of the photo's pixels long.
+    Motion(f32),
 }
 
 impl Variant {
@@ -46,6 +51,8 @@ impl Variant {
         match kind {
             "gain" if v <= 8.0 => Some(Variant::Gain(v)),
             "side" if v <= 1.0 => Some(Variant::SideLight(v)),
+            "blur" if v <= 50.0 => Some(Variant::Blur(v)),
+            "motion" if (2.0..=200.0).contains(&v) => Some(Variant::Motion(v)),
             _ => None,
         }
     }
@@ -54,22 +61,65 @@ impl Variant {
         match self {
             Variant::Gain(g) => format!("gain:{g}"),
             Variant::SideLight(f) => format!("side:{f}"),
+            Variant::Blur(s) => format!("blur:{s}"),
+            Variant::Motion(l) => format!("motion:{l}"),
         }
     }
 
     pub fn apply(&self, img: &mut image::RgbImage) {
-        let w = img.width().max(2) as f32;
-        for (x, _, p) in img.enumerate_pixels_mut() {
-            let gain = match *self {
-                Variant::Gain(g) => g,
-                Variant::SideLight(f) => {
+        match *self {
+            Variant::Gain(g) => scale_light(img, |_| g),
+            Variant::SideLight(f) => {
+                let w = img.width().max(2) as f32;
+                scale_light(img, |x| {
                     let t = ((x as f32 / (w - 1.0) - 1.0 / 3.0) * 3.0).clamp(0.0, 1.0);
                     f + (1.0 - f) * t
-                }
-            };
-            for c in &mut p.0 {
-                *c = (*c as f32 * gain).round().clamp(0.0, 255.0) as u8;
+                })
             }
+            Variant::Blur(sigma) => *img = image::imageops::blur(img, sigma),
+            Variant::Motion(length) => smear_rows(img, length.round() as usize),
+        }
+    }
+}
+
+/// Every channel of every pixel times the gain for its column, clipped.
+fn scale_light(img: &mut image::RgbImage, gain_at: impl Fn(u32) -> f32) {
+    for (x, _, p) in img.enumerate_pixels_mut() {
+        let gain = gain_at(x);
+        for c in &mut p.0 {
+            *c = (*c as f32 * gain).round().clamp(0.0, 255.0) as u8;
+        }
+    }
+}
+
+/// Each pixel becomes the mean of the `length` pixels of its row centred on it (the row's end
+/// pixels repeated past the edges): a straight horizontal movement during the exposure.
+fn smear_rows(img: &mut image::RgbImage, length: usize) {
+    let (w, h) = (img.width() as usize, img.height() as usize);
+    if length < 2 || w == 0 {
+        return;
+    }
+    let back = length / 2;
+    let mut row = vec![[0u32; 3]; w];
+    for y in 0..h as u32 {
+        for (x, px) in row.iter_mut().enumerate() {
+            *px = img.get_pixel(x as u32, y).0.map(u32::from);
+        }
+        // a running sum over the window, clamping the index at both edges
+        let at = |i: isize| row[i.clamp(0, w as isize - 1) as usize];
+        let mut sum = [0u32; 3];
+        for i in 0..length as isize {
+            let p = at(i - back as isize);
+            (0..3).for_each(|c| sum[c] += p[c]);
+        }
+        for x in 0..w {
+            let mean = sum.map(|s| ((s as f32) / length as f32).round() as u8);
+            img.put_pixel(x as u32, y, image::Rgb(mean));
+            let (out, inc) = (
+                at(x as isize - back as isize),
+                at(x as isize - back as isize + length as isize),
+            );
+            (0..3).for_each(|c| sum[c] = sum[c] + inc[c] - out[c]);
         }
     }
 }
@@ -88,7 +138,8 @@ pub enum LabelError {
 
 /// Parses a labels CSV: a header naming `file` and `defects`; defects are check names
 /// separated by spaces, `;` or `|` (`glasses`, `mouth_closed`, …); an optional `variant`
-/// column derives a lighting defect (`gain:1.7`, `side:0.35`); other columns are notes.
+/// column derives a capture defect (`gain:1.7`, `side:0.35`, `blur:3`, `motion:12`); other
+/// columns are notes.
 pub fn parse_labels(text: &str) -> Result<Vec<LabelRow>, LabelError> {
     let mut reader = csv::ReaderBuilder::new()
         .flexible(true)
@@ -151,7 +202,7 @@ pub fn parse_labels(text: &str) -> Result<Vec<LabelRow>, LabelError> {
                     )
                 } else {
                     format!(
-                        "{text:?} is not a variant; use gain:F (0 < F <= 8) or side:F (0 < F <= 1)"
+                        "{text:?} is not a variant; use gain:F (0 < F <= 8), side:F (0 < F <= 1), blur:S (0 < S <= 50) or motion:L (2 <= L <= 200)"
                     )
                 },
             })?),
@@ -201,7 +252,11 @@ mod tests {
         assert_eq!(rows[0].variant, Some(Variant::Gain(1.7)));
         assert_eq!(rows[0].name(), "a.jpg@gain:1.7");
         assert!(parse_labels("file,defects,variant\na.jpg,exposure,gain:-1\n").is_err());
-        assert!(parse_labels("file,defects,variant\na.jpg,,blur:3\n").is_err());
+        assert!(parse_labels("file,defects,variant\na.jpg,,blur:0\n").is_err());
+        assert!(parse_labels("file,defects,variant\na.jpg,,motion:1\n").is_err());
+        assert!(parse_labels("file,defects,variant\na.jpg,,focus:3\n").is_err());
+        let rows = parse_labels("file,defects,variant\na.jpg,sharpness,motion:12\n").unwrap();
+        assert_eq!(rows[0].name(), "a.jpg@motion:12");
         let Err(LabelError::BadRow { problem, .. }) =
             parse_labels("file,defects,variant\na.jpg,glasses,mouth_closed\n")
         else {
@@ -220,5 +275,25 @@ mod tests {
         Variant::SideLight(0.5).apply(&mut img);
         let row: Vec<u8> = (0..7).map(|x| img.get_pixel(x, 0).0[0]).collect();
         assert_eq!(row, [50, 50, 50, 75, 100, 100, 100]);
+    }
+
+    #[test]
+    fn blur_variants_spread_an_edge_as_they_say() {
+        let edge = || {
+            image::RgbImage::from_fn(9, 3, |x, _| {
+                image::Rgb(if x < 4 { [0; 3] } else { [240; 3] })
+            })
+        };
+        let mut img = edge();
+        Variant::Motion(4.0).apply(&mut img);
+        let row: Vec<u8> = (0..9).map(|x| img.get_pixel(x, 1).0[0]).collect();
+        // a 4-pixel window: two behind, one ahead of each pixel
+        assert_eq!(row, [0, 0, 0, 60, 120, 180, 240, 240, 240]);
+        let column: Vec<u8> = (0..3).map(|y| img.get_pixel(3, y).0[1]).collect();
+        assert_eq!(column, [60; 3], "a horizontal smear leaves columns alone");
+        let mut img = edge();
+        Variant::Blur(1.0).apply(&mut img);
+        let (dark, light) = (img.get_pixel(3, 1).0[0], img.get_pixel(4, 1).0[0]);
+        assert!(dark > 0 && light < 240 && dark < light, "{dark} {light}");
     }
 }

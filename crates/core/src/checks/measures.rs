@@ -1,8 +1,8 @@
 //! Measurements on the pixels around a face, each a plain number. Definitions follow the spirit
 //! of ISO/IEC 29794-5 (OFIQ) measures, adapted to what the landmarks here give: left/right
 //! luminance balance for illumination uniformity, mean face luminance for exposure, contrast-
-//! normalised Laplacian energy for sharpness, and skin-likeness of the brow and forehead bands
-//! for occlusion.
+//! normalised second differences along the weakest direction for sharpness, and skin-likeness
+//! of the brow and forehead bands for occlusion.
 
 use crate::engine::{mesh_idx as idx, FaceMesh};
 use crate::geometry::{BoundingBox, Point};
@@ -11,8 +11,10 @@ use image::RgbImage;
 
 mod glasses;
 mod head_cover;
+mod sharpness;
 pub use glasses::{bridge_glasses_evidence, glasses_evidence, glasses_lines, GlassesLines};
 pub use head_cover::{hair_over_brows, worn_cover, BrowCover, WornCover};
+pub use sharpness::{sharpness, Sharpness};
 
 /// Pixel statistics over a box.
 fn for_each_in(img: &RgbImage, b: &BoundingBox, mut f: impl FnMut(u32, u32, [u8; 3])) {
@@ -249,62 +251,6 @@ pub fn light_uniformity(skin: &SkinPatches) -> f32 {
         return 0.0;
     }
     r.min(l) / r.max(l)
-}
-
-/// Sharpness of the face: RMS of the Laplacian on the face resampled to 128 px wide, divided by
-/// the face's luminance spread, so that neither face size nor contrast changes the number.
-pub fn sharpness(img: &RgbImage, mesh: &FaceMesh) -> f32 {
-    let b = BoundingBox::around([
-        mesh.point(idx::FACE_EDGE_RIGHT),
-        mesh.point(idx::FACE_EDGE_LEFT),
-        mesh.mean(&idx::RIGHT_BROW),
-        mesh.point(idx::LIP_OUTER_LOWER),
-    ])
-    .unwrap_or_default()
-    .scaled(0.8, 0.9);
-    let Some((x0, y0, x1, y1)) = b.clamp_to(img.width(), img.height()) else {
-        return 0.0;
-    };
-    let n = 128usize;
-    let (bw, bh) = ((x1 - x0) as f32, (y1 - y0) as f32);
-    let m = ((bh / bw) * n as f32).round().clamp(16.0, 256.0) as usize;
-    // box-filter resample: average the source pixels falling in each cell
-    let mut small = vec![0.0f32; n * m];
-    let mut count = vec![0.0f32; n * m];
-    for y in y0..y1 {
-        let cy = (((y - y0) as f32 / bh) * m as f32).min(m as f32 - 1.0) as usize;
-        for x in x0..x1 {
-            let cx = (((x - x0) as f32 / bw) * n as f32).min(n as f32 - 1.0) as usize;
-            small[cy * n + cx] += luma(img.get_pixel(x, y).0);
-            count[cy * n + cx] += 1.0;
-        }
-    }
-    for (s, c) in small.iter_mut().zip(count.iter()) {
-        if *c > 0.0 {
-            *s /= c;
-        }
-    }
-    let mean = small.iter().sum::<f32>() / small.len() as f32;
-    let spread =
-        (small.iter().map(|v| (v - mean).powi(2)).sum::<f32>() / small.len() as f32).sqrt();
-    let mut energy = 0.0;
-    let mut k = 0.0;
-    for y in 1..m - 1 {
-        for x in 1..n - 1 {
-            let c = small[y * n + x];
-            let lap = small[y * n + x - 1]
-                + small[y * n + x + 1]
-                + small[(y - 1) * n + x]
-                + small[(y + 1) * n + x]
-                - 4.0 * c;
-            energy += lap * lap;
-            k += 1.0;
-        }
-    }
-    if k == 0.0 || spread < 1.0 {
-        return 0.0;
-    }
-    100.0 * (energy / k).sqrt() / spread
 }
 
 /// Gap between the inner lips over mouth width: a closed-lip smile is near 0, teeth showing is not.

@@ -505,11 +505,18 @@ fn face_checks(
         r.reason = Some(reasons::reason(CheckId::Exposure, f.direction()));
     }
 
-    b.push(
+    let sharp = measures::sharpness(img, mesh);
+    let r = b.push(
         CheckId::Sharpness,
-        measures::sharpness(img, mesh),
+        sharp.weakest(),
         Some(Limit::at_least(lim.min_sharpness)),
         |_| "blur",
+    );
+    r.detail.insert("across".into(), round(sharp.across).into());
+    r.detail.insert("down".into(), round(sharp.down).into());
+    r.detail.insert(
+        "diagonal".into(),
+        round(sharp.diagonal[0].min(sharp.diagonal[1])).into(),
     );
 
     // the background only matters where the kiosk keeps the real one
