@@ -51,18 +51,27 @@ fn face_cells(img: &RgbImage, mesh: &FaceMesh) -> Option<(Vec<f32>, usize, usize
     if n < 3 || bh < 3 {
         return None;
     }
+    // each column's and row's cell, worked out once rather than per pixel
+    let column_cell: Vec<usize> = (0..bw).map(|i| (i * n / bw).min(n - 1)).collect();
+    let mut per_column = vec![0u32; n];
+    column_cell.iter().for_each(|&c| per_column[c] += 1);
     let mut cells = vec![0.0f32; n * m];
-    let mut count = vec![0u32; n * m];
-    for y in y0..y1 {
-        let cy = ((y - y0) as usize * m / bh).min(m - 1);
-        for x in x0..x1 {
-            let cx = ((x - x0) as usize * n / bw).min(n - 1);
-            cells[cy * n + cx] += luma(img.get_pixel(x, y).0);
-            count[cy * n + cx] += 1;
+    let mut per_row = vec![0u32; m];
+    let (width, raw) = (img.width() as usize, img.as_raw());
+    for y in y0 as usize..y1 as usize {
+        let cy = ((y - y0 as usize) * m / bh).min(m - 1);
+        per_row[cy] += 1;
+        let row = &mut cells[cy * n..(cy + 1) * n];
+        let start = (y * width + x0 as usize) * 3;
+        let pixels = raw[start..start + bw * 3].chunks_exact(3);
+        for (px, &cx) in pixels.zip(&column_cell) {
+            row[cx] += luma([px[0], px[1], px[2]]);
         }
     }
-    for (c, k) in cells.iter_mut().zip(&count) {
-        *c /= (*k).max(1) as f32;
+    for (cy, row) in cells.chunks_exact_mut(n).enumerate() {
+        for (c, &k) in row.iter_mut().zip(&per_column) {
+            *c /= (k * per_row[cy]).max(1) as f32;
+        }
     }
     Some((cells, n, m))
 }
