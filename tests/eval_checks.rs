@@ -233,7 +233,7 @@ fn a_face_that_moved_sideways_fails_sharpness_and_the_still_one_passes() {
     // a sideways movement of 11 px (10 px of the finished photo): the fine detail down the
     // face stays (the whole face's Laplacian read 25 against 12, and passed), across it goes
     let mut moved = still.clone();
-    Variant::Motion(11.0).apply(&mut moved);
+    Variant::Motion(11).apply(&mut moved);
     let blurred = result(&moved, CheckId::Sharpness);
     assert!(!blurred.ok, "{blurred:?}");
     let detail = |k: &str| blurred.detail[k].as_f64().unwrap_or(f64::NAN);
@@ -315,7 +315,8 @@ fn the_development_set_figures_hold() {
     };
     // floors at the figures of 332 photos (the 30 party, TV and stock photos added in
     // session 6 brought laughing squints, flash-lit faces and caps the first 248 lacked; the
-    // 54 blurred ones of session 13 repeat their 18 photos' other results three times each)
+    // 54 blurred ones of session 13 bring their 18 photos' other results again, and a few
+    // that the blur itself changes)
     for (id, recall, accepted) in [
         ("face_count", 1.0, 1.0),
         // the iris shown catches laughing squints the lid opening passed (18 → 20 of 22)
@@ -323,20 +324,21 @@ fn the_development_set_figures_hold() {
         // teeth no redder than the skin: lip highlights no longer read as teeth (175 → 178 of
         // 182 accepted), and one tinted smile is lost (89 → 88 of 96)
         ("mouth_closed", 0.9, 0.97),
-        // three faces blurred by 3 px of the finished photo read as frames to the parsing
+        // blurred, three bare faces read as frames to the parsing (two out of focus, one moved)
         ("glasses", 1.0, 0.98),
         ("exposure", 0.95, 0.98),
-        // three photos lit from one side that the labels accept, each blurred three ways
+        // three photos lit from one side that the labels accept come back blurred three ways
         ("light_uniformity", 1.0, 0.91),
         ("head_pose", 0.85, 0.93),
-        // the parsing alone decides: dark hair no longer reads as a hat (7 → 1 wrong failures)
+        // the parsing alone decides: dark hair no longer reads as a hat (7 → 1 wrong failures);
+        // a sun hat that reads 0.21 against 0.2 is lost when softened (0.14 at 0.5 px)
         ("headwear", 0.55, 0.99),
-        // the face parsing: 10 of 11 fringes (1 of 11 before it); two photos it fails wrongly
-        // are among the blurred ones
+        // the face parsing: 10 of 11 fringes (1 of 11 before it); two hats and curls it fails
+        // wrongly come back blurred, and a portrait with glasses fails once blurred
         ("hair_occlusion", 0.9, 0.96),
-        // the weakest direction, on a grid no face leaves empty: 36 of 37 blurred or moved
-        // faces caught (13 before: 1 of 18 moved, no small face), 4 of 295 others failed (1)
-        ("sharpness", 0.97, 0.98),
+        // the weakest direction, on a grid no face leaves empty: 42 of 43 blurred or moved
+        // faces caught (14 before: none moved, no small face), 1 of 289 others failed (0)
+        ("sharpness", 0.97, 0.99),
     ] {
         let (r, a) = figures(id);
         assert!(r >= recall, "{id}: caught {r:.3}, below {recall}");

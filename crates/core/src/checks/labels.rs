@@ -1,5 +1,6 @@
 //! The labels file `kiosk eval` reads: a photo, the checks it must fail, and an optional
-//! capture defect (light, exposure, blur) made from it. Parsed with line numbers, so a mistake names its line.
+//! capture defect (light, exposure, blur) made from it. Parsed with line numbers, so a mistake
+//! names its line.
 
 use super::CheckId;
 use std::collections::BTreeSet;
@@ -38,21 +39,28 @@ pub enum Variant {
     Blur(f32),
     /// The candidate moved: every pixel averaged with its neighbours along a horizontal line
     /// this many of the photo's pixels long.
-    Motion(f32),
+    Motion(u32),
 }
 
 impl Variant {
     pub fn parse(text: &str) -> Option<Variant> {
         let (kind, value) = text.split_once(':')?;
+        // a smear is whole pixels long: a fraction would be rounded away unseen
+        if kind == "motion" {
+            let length: u32 = value.parse().ok()?;
+            return (2..=200)
+                .contains(&length)
+                .then_some(Variant::Motion(length));
+        }
+        // normal: not zero, not so small that a blur's kernel cannot be built from it
         let v: f32 = value
             .parse()
             .ok()
-            .filter(|v: &f32| v.is_finite() && *v > 0.0)?;
+            .filter(|v: &f32| v.is_normal() && *v > 0.0)?;
         match kind {
             "gain" if v <= 8.0 => Some(Variant::Gain(v)),
             "side" if v <= 1.0 => Some(Variant::SideLight(v)),
-            "blur" if v <= 50.0 => Some(Variant::Blur(v)),
-            "motion" if (2.0..=200.0).contains(&v) => Some(Variant::Motion(v)),
+            "blur" if (0.1..=50.0).contains(&v) => Some(Variant::Blur(v)),
             _ => None,
         }
     }
@@ -77,7 +85,7 @@ impl Variant {
                 })
             }
             Variant::Blur(sigma) => *img = image::imageops::blur(img, sigma),
-            Variant::Motion(length) => smear_rows(img, length.round() as usize),
+            Variant::Motion(length) => smear_rows(img, length as usize),
         }
     }
 }
@@ -92,8 +100,9 @@ fn scale_light(img: &mut image::RgbImage, gain_at: impl Fn(u32) -> f32) {
     }
 }
 
-/// Each pixel becomes the mean of the `length` pixels of its row centred on it (the row's end
-/// pixels repeated past the edges): a straight horizontal movement during the exposure.
+/// Each pixel becomes the mean of the `length` pixels of its row from `length / 2` before it
+/// (centred on it for an odd length, half a pixel behind for an even one), the row's end
+/// pixels repeated past the edges: a straight horizontal movement during the exposure.
 fn smear_rows(img: &mut image::RgbImage, length: usize) {
     let (w, h) = (img.width() as usize, img.height() as usize);
     if length < 2 || w == 0 {
@@ -202,7 +211,8 @@ pub fn parse_labels(text: &str) -> Result<Vec<LabelRow>, LabelError> {
                     )
                 } else {
                     format!(
-                        "{text:?} is not a variant; use gain:F (0 < F <= 8), side:F (0 < F <= 1), blur:S (0 < S <= 50) or motion:L (2 <= L <= 200)"
+                        "{text:?} is not a variant; use gain:F (0 < F <= 8), side:F (0 < F <= 1), \
+                         blur:S (0.1 <= S <= 50) or motion:L (whole pixels, 2 to 200)"
                     )
                 },
             })?),
@@ -254,6 +264,8 @@ mod tests {
         assert!(parse_labels("file,defects,variant\na.jpg,exposure,gain:-1\n").is_err());
         assert!(parse_labels("file,defects,variant\na.jpg,,blur:0\n").is_err());
         assert!(parse_labels("file,defects,variant\na.jpg,,motion:1\n").is_err());
+        assert!(parse_labels("file,defects,variant\na.jpg,,motion:2.4\n").is_err());
+        assert!(parse_labels("file,defects,variant\na.jpg,,blur:1e-40\n").is_err());
         assert!(parse_labels("file,defects,variant\na.jpg,,focus:3\n").is_err());
         let rows = parse_labels("file,defects,variant\na.jpg,sharpness,motion:12\n").unwrap();
         assert_eq!(rows[0].name(), "a.jpg@motion:12");
@@ -285,7 +297,7 @@ mod tests {
             })
         };
         let mut img = edge();
-        Variant::Motion(4.0).apply(&mut img);
+        Variant::Motion(4).apply(&mut img);
         let row: Vec<u8> = (0..9).map(|x| img.get_pixel(x, 1).0[0]).collect();
         // a 4-pixel window: two behind, one ahead of each pixel
         assert_eq!(row, [0, 0, 0, 60, 120, 180, 240, 240, 240]);
