@@ -542,8 +542,6 @@ async fn roster(
 
 impl Hub {
     pub(super) fn set_index_state(&self, id: &str, state: capture_core::hub_protocol::ReviewState) {
-        if let Some(e) = self.index().iter_mut().find(|e| e.record_id == id) {
-            e.state = state;
-        }
+        self.index().set_state(id, state);
     }
 }

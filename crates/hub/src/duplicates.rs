@@ -64,6 +64,7 @@ impl HashIndex {
     /// Puts the records `ids` as they are now (`current`, from `HubDb::current_entries`) in
     /// place of the rows the index held; one missing from `current` was purged and leaves.
     pub fn refresh(&mut self, ids: &[String], current: &[HashEntry]) {
+        let known = &mut self.known;
         self.entries.retain_mut(|e| {
             if !ids.contains(&e.record_id) {
                 return true;
@@ -73,9 +74,28 @@ impl HashIndex {
                     *e = now.clone();
                     true
                 }
-                None => false,
+                None => {
+                    known.remove(&e.record_id);
+                    false
+                }
             }
         });
+    }
+
+    /// Takes purged records out, ids and all: a record stored again under one of those ids (a
+    /// kiosk that sends it once more) is added again, not skipped as already known.
+    pub fn remove(&mut self, purged: &[String]) {
+        self.entries.retain(|e| !purged.contains(&e.record_id));
+        for id in purged {
+            self.known.remove(id);
+        }
+    }
+
+    /// A reviewer's decision on a record, as the index sees it.
+    pub fn set_state(&mut self, id: &str, state: ReviewState) {
+        if let Some(e) = self.entries.iter_mut().find(|e| e.record_id == id) {
+            e.state = state;
+        }
     }
 
     /// Adds a record this replica stored; false if the index had it already.
@@ -88,17 +108,12 @@ impl HashIndex {
     }
 }
 
-/// The entries, for the check and for updates in place (a decision, a purge).
+/// The entries, for the check. Changes go through the methods above, which keep the ids the
+/// index knows in step with the entries it holds.
 impl std::ops::Deref for HashIndex {
-    type Target = Vec<HashEntry>;
-    fn deref(&self) -> &Vec<HashEntry> {
+    type Target = [HashEntry];
+    fn deref(&self) -> &[HashEntry] {
         &self.entries
-    }
-}
-
-impl std::ops::DerefMut for HashIndex {
-    fn deref_mut(&mut self) -> &mut Vec<HashEntry> {
-        &mut self.entries
     }
 }
 
@@ -216,5 +231,19 @@ mod tests {
         // the newest row seen moves the next refresh on, less the overlap
         assert_eq!(index.since_ms(), 7_000);
         assert!(!index.add(entry("c")));
+    }
+
+    #[test]
+    fn a_purged_record_stored_again_is_added_again() {
+        let mut index = HashIndex::new(vec![entry("a"), entry("b")], 0, 0);
+        index.remove(&["a".to_owned()]);
+        assert!(index.iter().all(|e| e.record_id != "a"));
+        assert!(index.add(entry("a")), "the purged id was still known");
+        // purged on another replica: the refresh drops it, and forgets its id too
+        index.refresh(&["b".to_owned()], &[]);
+        assert!(index.add(entry("b")));
+        index.set_state("b", ReviewState::Approved);
+        let b = index.iter().find(|e| e.record_id == "b").map(|e| e.state);
+        assert_eq!(b, Some(ReviewState::Approved));
     }
 }

@@ -48,8 +48,8 @@ impl Hub {
             }
             tracing::info!(record = %r.record_id, reason = r.reason.as_str(), "record purged");
         }
-        self.index()
-            .retain(|e| !records.iter().any(|r| r.record_id == e.record_id));
+        let purged: Vec<String> = records.iter().map(|r| r.record_id.clone()).collect();
+        self.index().remove(&purged);
         report.records = records;
         // a hub may be serving beside this purge: only what is older than any upload goes
         let swept = super::orphans::sweep(
