@@ -518,6 +518,7 @@ fn face_checks(
         "diagonal".into(),
         round(sharp.diagonal[0].min(sharp.diagonal[1])).into(),
     );
+    r.detail.insert("noise".into(), round(sharp.noise).into());
 
     // the background only matters where the kiosk keeps the real one
     let bg_region = f.source_region();

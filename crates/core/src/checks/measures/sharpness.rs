@@ -1,6 +1,7 @@
 //! Is the face in focus, and did it keep still? Fine detail across the face, in every
 //! direction: a face out of focus loses it in all of them, a face that moved during the
-//! exposure only along the movement, so the weakest direction is the one that tells.
+//! exposure only along the movement, so the weakest direction is the one that tells. The
+//! camera's noise is detail in every direction too, and is taken out first.
 
 use crate::engine::{mesh_idx as idx, FaceMesh};
 use crate::geometry::BoundingBox;
@@ -20,6 +21,8 @@ pub struct Sharpness {
     pub down: f32,
     /// Along the two diagonals (down-right, down-left).
     pub diagonal: [f32; 2],
+    /// The camera noise's standard deviation on the grid (luminance), taken out of the above.
+    pub noise: f32,
 }
 
 impl Sharpness {
@@ -151,15 +154,41 @@ fn detail_by_direction(cells: &[f32], n: usize, m: usize) -> Sharpness {
         }
     }
     let k = ((n - 2) * (m - 2)) as f32;
+    let noise = noise_level(cells, n, m);
+    // white noise of deviation σ gives any second difference a variance of 6σ²: detail is
+    // what is left above it, so a blurred face in a grainy picture does not read sharp
+    let floor = 6.0 * noise * noise;
     // a diagonal neighbour is √2 away, and a second difference grows with the square of the
     // step: on the same curve it reads twice as large, so it is halved to read on the same
     // scale as across and down
-    let score = |e: f32, scale: f32| 100.0 * (e / k).sqrt() * scale / spread;
+    let score = |e: f32, scale: f32| 100.0 * (e / k - floor).max(0.0).sqrt() * scale / spread;
     Sharpness {
         across: score(energy[0], 1.0),
         down: score(energy[1], 1.0),
         diagonal: [score(energy[2], 0.5), score(energy[3], 0.5)],
+        noise,
     }
+}
+
+/// The noise's standard deviation on a grid (Immerkær's estimate, with the median so that the
+/// face's own edges, which are few, do not count): the 3×3 mask below cancels any plane and
+/// any second-order curve of light, and gives white noise of deviation σ a deviation of 6σ.
+fn noise_level(cells: &[f32], n: usize, m: usize) -> f32 {
+    const MASK: [[f32; 3]; 3] = [[1.0, -2.0, 1.0], [-2.0, 4.0, -2.0], [1.0, -2.0, 1.0]];
+    let mut responses: Vec<f32> = Vec::with_capacity((n - 2) * (m - 2));
+    for y in 1..m - 1 {
+        for x in 1..n - 1 {
+            let mut r = 0.0;
+            for (dy, row) in MASK.iter().enumerate() {
+                for (dx, w) in row.iter().enumerate() {
+                    r += w * cells[(y + dy - 1) * n + x + dx - 1];
+                }
+            }
+            responses.push(r.abs());
+        }
+    }
+    // the median of |N(0, (6σ)²)| is 0.6745 · 6σ
+    super::median(responses) / (6.0 * 0.6745)
 }
 
 #[cfg(test)]
@@ -198,6 +227,34 @@ mod tests {
             detail_by_direction(&board(0)[..64], 2, 32),
             Sharpness::default()
         );
+    }
+
+    #[test]
+    fn the_noise_is_read_off_grain_and_not_off_smooth_light() {
+        // grain of a known deviation over a curved sweep of light: the curve is cancelled
+        let (n, m) = (64, 64);
+        let mut seed = 7u32;
+        let mut uniform = || {
+            seed = seed.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+            (seed >> 8) as f32 / (1u32 << 24) as f32 - 0.5
+        };
+        // a uniform spread of width 20 has a deviation of 20 / √12
+        let cells: Vec<f32> = (0..n * m)
+            .map(|i| {
+                let (x, y) = ((i % n) as f32, (i / n) as f32);
+                100.0 + 0.02 * x * x + 0.5 * y + 20.0 * uniform()
+            })
+            .collect();
+        let sigma = noise_level(&cells, n, m);
+        let want = 20.0 / 12f32.sqrt();
+        assert!((sigma - want).abs() < want * 0.15, "{sigma} against {want}");
+        let smooth: Vec<f32> = (0..n * m)
+            .map(|i| 100.0 + 0.02 * ((i % n) as f32).powi(2))
+            .collect();
+        assert!(noise_level(&smooth, n, m) < 0.01);
+        // the grain alone is no detail left above the noise
+        let grain_only = detail_by_direction(&cells, n, m);
+        assert!(grain_only.weakest() < 2.0, "{grain_only:?}");
     }
 
     #[test]
