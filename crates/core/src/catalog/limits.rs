@@ -111,8 +111,8 @@ impl Default for CheckLimits {
             // kiosk eval: pictures darkened to 0.45× reach 87–113, real ones 127 (a dim TV still) and up
             min_frame_highlight: 150.0,
             // kiosk eval, on the weakest direction above the noise: faces 3 px of the finished
-            // photo out of focus or moved 10 px sideways read 2.3–7.3, and so do six soft web
-            // tiles and a video still that a second person judged blurred, blind (one more at
+            // photo out of focus or moved 10 px sideways read 2.3–7.3; six soft web tiles and a
+            // small portrait that a second person judged blurred, blind, 4.0–7.5 (one more
             // 8.7); sharp photos read 7.6 (a video still), 7.8 (a grainy one), 8.0 (a plain
             // camera's softness, a grainy film scan) and up; one tile called borderline 6.0
             min_sharpness: 7.55,
