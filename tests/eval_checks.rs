@@ -225,17 +225,26 @@ fn a_felt_hats_brim_fails_headwear_through_the_face_parsing() {
     assert!(bare.ok, "{bare:?}");
 }
 
+/// The sharpness check on `degraded`, once `still` has passed it and `degraded` failed it.
+fn sharpness_lost(
+    still: &image::RgbImage,
+    degraded: &image::RgbImage,
+) -> capture_kiosk::checks::CheckResult {
+    let sharp = result(still, CheckId::Sharpness);
+    assert!(sharp.ok, "{sharp:?}");
+    let blurred = result(degraded, CheckId::Sharpness);
+    assert!(!blurred.ok, "{blurred:?}");
+    blurred
+}
+
 #[test]
 fn a_face_that_moved_sideways_fails_sharpness_and_the_still_one_passes() {
     let still = eval_photo("tp_audrey.jpg");
-    let sharp = result(&still, CheckId::Sharpness);
-    assert!(sharp.ok, "{sharp:?}");
     // a sideways movement of 11 px (10 px of the finished photo): the fine detail down the
     // face stays (the whole face's Laplacian read 25 against 12, and passed), across it goes
     let mut moved = still.clone();
     Variant::Motion(11).apply(&mut moved);
-    let blurred = result(&moved, CheckId::Sharpness);
-    assert!(!blurred.ok, "{blurred:?}");
+    let blurred = sharpness_lost(&still, &moved);
     let detail = |k: &str| blurred.detail[k].as_f64().unwrap_or(f64::NAN);
     assert!(detail("across") < detail("down") / 2.0, "{blurred:?}");
     assert!(blurred.reason.unwrap().en.contains("blur"));
@@ -261,13 +270,10 @@ fn grain_does_not_make_a_blurred_face_sharp() {
     // still lifts it to 8.8)
     let mut grainy = eval_photo("tp_obama3.jpg");
     add_grain(&mut grainy);
-    let sharp = result(&grainy, CheckId::Sharpness);
-    assert!(sharp.ok, "{sharp:?}");
     let mut blurred = eval_photo("tp_obama3.jpg");
     Variant::Blur(3.5).apply(&mut blurred);
     add_grain(&mut blurred);
-    let soft = result(&blurred, CheckId::Sharpness);
-    assert!(!soft.ok, "{soft:?}");
+    let soft = sharpness_lost(&grainy, &blurred);
     assert!(
         soft.detail["noise"].as_f64().unwrap_or(0.0) > 1.0,
         "{soft:?}"
@@ -279,12 +285,9 @@ fn a_small_face_out_of_focus_fails_sharpness() {
     // a face 136 px wide, narrower than the grid the detail is read on: its empty cells used
     // to read as edges, so a blurred one read sharper (275) than the original (270)
     let still = eval_photo("franck_v002.png");
-    let sharp = result(&still, CheckId::Sharpness);
-    assert!(sharp.ok, "{sharp:?}");
     let mut soft = still.clone();
     Variant::Blur(1.7).apply(&mut soft);
-    let blurred = result(&soft, CheckId::Sharpness);
-    assert!(!blurred.ok, "{blurred:?}");
+    sharpness_lost(&still, &soft);
 }
 
 #[test]
