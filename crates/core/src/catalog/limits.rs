@@ -113,8 +113,8 @@ impl Default for CheckLimits {
             // kiosk eval, on the weakest direction above the noise: faces 3 px of the finished
             // photo out of focus or moved 10 px sideways read 2.3–7.3; six soft web tiles and a
             // small portrait that a second person judged blurred, blind, 4.0–7.5 (one more
-            // 8.7); sharp photos read 7.6 (a video still), 7.8 (a grainy one), 8.0 (a plain
-            // camera's softness, a grainy film scan) and up; one tile called borderline 6.0
+            // 8.7); sharp photos read 7.6 and 7.8 (small video stills), 8.0 (a plain camera's
+            // softness, a grainy film scan) and up; one tile called borderline 6.0
             min_sharpness: 7.55,
             max_background_delta_e: 16.0,
             min_clothing_delta_e: 18.0,

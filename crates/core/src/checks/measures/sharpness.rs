@@ -21,7 +21,10 @@ pub struct Sharpness {
     pub down: f32,
     /// Along the two diagonals (down-right, down-left).
     pub diagonal: [f32; 2],
-    /// The camera noise's standard deviation on the grid (luminance), taken out of the above.
+    /// The noise's standard deviation on the grid (luminance), taken out of the above. It is an
+    /// estimate from the finest texture of the face box: on a clean photo it also holds some
+    /// skin and hair texture (0.1–2 on faces of usual size, up to 8 on tiny ones), and on
+    /// cells of one or two pixels it reads grain low (their noise is correlated).
     pub noise: f32,
 }
 
@@ -156,7 +159,9 @@ fn detail_by_direction(cells: &[f32], n: usize, m: usize) -> Sharpness {
     let k = ((n - 2) * (m - 2)) as f32;
     let noise = noise_level(cells, n, m);
     // white noise of deviation σ gives any second difference a variance of 6σ²: detail is
-    // what is left above it, so a blurred face in a grainy picture does not read sharp
+    // what is left above it, so a blurred face in a grainy picture does not read sharp (a fine
+    // diagonal texture over most of the face, a half-tone print, reads as noise and can take
+    // the detail with it: a sharp face fails then, it never passes a blurred one)
     let floor = 6.0 * noise * noise;
     // a diagonal neighbour is √2 away, and a second difference grows with the square of the
     // step: on the same curve it reads twice as large, so it is halved to read on the same
