@@ -57,6 +57,9 @@ fn face_cells(img: &RgbImage, mesh: &FaceMesh) -> Option<(Vec<f32>, usize, usize
 /// Where each of `len` pixels falls on `cells` equal cells (no more cells than pixels, so a
 /// pixel reaches into two at most): its first cell and the share of it there; the rest of it
 /// lies in the next cell. Whole numbers throughout, so every cell gets exactly its share.
+/// (`imaging::area_spans`, which the preview and the detector's shrink use, gives each cell
+/// the whole pixels it touches: cells one pixel wider by turns, which is the zigzag this
+/// measure must not read as detail.)
 fn spans(len: usize, cells: usize) -> Vec<(usize, f32)> {
     (0..len)
         .map(|i| {
