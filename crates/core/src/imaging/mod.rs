@@ -9,6 +9,6 @@ mod qr;
 pub use decode::{decode_image, has_jpeg_end, DecodeError, DecodeLimits};
 pub use pixels::{
     area_spans, lab_of, luma, resize_rgb, rgb_to_lab, shrink_by_area, square_crop_unit,
-    warp_into_f32, warp_rgb, ChannelOrder, PixelRange,
+    warp_into_f32, warp_rgb, Border, ChannelOrder, InputLayout, PixelRange,
 };
 pub use qr::read_qr_codes;

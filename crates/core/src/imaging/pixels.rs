@@ -30,15 +30,38 @@ impl PixelRange {
     }
 }
 
+/// What a crop that reaches past the photo shows there.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Border {
+    /// The edge pixel, drawn out into stripes: fine where a model looks only at the middle.
+    Repeat,
+    /// The photo reflected at its edge, as CelebA-HQ padded the faces the parsing model
+    /// learnt on: hair cut at the top goes on as hair instead of stripes the model calls a hat.
+    Mirror,
+}
+
+impl Border {
+    /// A source coordinate folded into `0..=max`.
+    fn fold(self, v: f32, max: f32) -> f32 {
+        let v = match self {
+            Border::Repeat => v,
+            Border::Mirror if v < 0.0 => -v,
+            Border::Mirror if v > max => 2.0 * max - v,
+            Border::Mirror => v,
+        };
+        v.clamp(0.0, max)
+    }
+}
+
 /// Calls `put(i, rgb)` for each pixel `i` (row-major) of a `width`×`height` view of `img`
-/// through `to_dst`, sampled bilinearly (a crop that reaches past the border repeats the border
-/// pixel). Written
+/// through `to_dst`, sampled bilinearly (past the photo's edge as `border` says). Written
 /// out for speed: the source position steps by a fixed amount per pixel and per row.
 fn warp_each(
     img: &RgbImage,
     to_dst: &Similarity,
     width: usize,
     height: usize,
+    border: Border,
     mut put: impl FnMut(usize, [f32; 3]),
 ) {
     let (w, h) = img.dimensions();
@@ -58,8 +81,8 @@ fn warp_each(
         let row_x = origin.x + step_y.x * y as f32 - 0.5;
         let row_y = origin.y + step_y.y * y as f32 - 0.5;
         for x in 0..width {
-            let sx = (row_x + step_x.x * x as f32).clamp(0.0, x_max);
-            let sy = (row_y + step_x.y * x as f32).clamp(0.0, y_max);
+            let sx = border.fold(row_x + step_x.x * x as f32, x_max);
+            let sy = border.fold(row_y + step_x.y * x as f32, y_max);
             let (x0, y0) = (sx as usize, sy as usize);
             let (fx, fy) = (sx - x0 as f32, sy - y0 as f32);
             let (x1, y1) = ((x0 + 1).min(w - 1), (y0 + 1).min(h - 1));
@@ -78,31 +101,44 @@ fn warp_each(
     }
 }
 
-/// Fills `out` (a `size`×`size` model input) with the source pixels that `to_crop` maps there.
-/// `out` is reused between frames so the per-frame path does not allocate.
+/// How a model's input tensor is filled: its layout, its value range, and what it shows past
+/// the photo's edge.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct InputLayout {
+    pub order: ChannelOrder,
+    pub range: PixelRange,
+    pub border: Border,
+}
+
+/// Fills `out` (a `width`×`height` model input) with the source pixels that `to_crop` maps
+/// there. `out` is reused between frames so the per-frame path does not allocate.
 pub fn warp_into_f32(
     img: &RgbImage,
     to_crop: &Similarity,
     width: usize,
     height: usize,
-    order: ChannelOrder,
-    range: PixelRange,
+    layout: InputLayout,
     out: &mut Vec<f32>,
 ) {
+    let InputLayout {
+        order,
+        range,
+        border,
+    } = layout;
     out.clear();
     out.resize(width * height * 3, 0.0);
     let plane = width * height;
     let (scale, offset) = (range.map(1.0) - range.map(0.0), range.map(0.0));
     // one loop per layout, so each is compiled with its own fixed strides
     match order {
-        ChannelOrder::Hwc => warp_each(img, to_crop, width, height, |i, px| {
+        ChannelOrder::Hwc => warp_each(img, to_crop, width, height, border, |i, px| {
             if let Some(o) = out.get_mut(i * 3..i * 3 + 3) {
                 o[0] = px[0] * scale + offset;
                 o[1] = px[1] * scale + offset;
                 o[2] = px[2] * scale + offset;
             }
         }),
-        ChannelOrder::Chw => warp_each(img, to_crop, width, height, |i, px| {
+        ChannelOrder::Chw => warp_each(img, to_crop, width, height, border, |i, px| {
             for (c, v) in px.into_iter().enumerate() {
                 out[c * plane + i] = v * scale + offset;
             }
@@ -126,8 +162,11 @@ pub fn square_crop_unit(
         &to_crop,
         n,
         n,
-        ChannelOrder::Hwc,
-        PixelRange::Unit,
+        InputLayout {
+            order: ChannelOrder::Hwc,
+            range: PixelRange::Unit,
+            border: Border::Repeat,
+        },
         out,
     );
     to_crop
@@ -136,11 +175,18 @@ pub fn square_crop_unit(
 /// A `width`×`height` RGB image of the source as seen through `to_dst`.
 pub fn warp_rgb(img: &RgbImage, to_dst: &Similarity, width: u32, height: u32) -> RgbImage {
     let mut out = vec![0u8; width as usize * height as usize * 3];
-    warp_each(img, to_dst, width as usize, height as usize, |i, px| {
-        for (c, v) in px.into_iter().enumerate() {
-            out[i * 3 + c] = v.round() as u8;
-        }
-    });
+    warp_each(
+        img,
+        to_dst,
+        width as usize,
+        height as usize,
+        Border::Repeat,
+        |i, px| {
+            for (c, v) in px.into_iter().enumerate() {
+                out[i * 3 + c] = v.round() as u8;
+            }
+        },
+    );
     RgbImage::from_raw(width, height, out).unwrap_or_else(|| RgbImage::new(width, height))
 }
 
@@ -257,5 +303,36 @@ mod tests {
         let img = RgbImage::from_fn(4, 4, |x, y| image::Rgb([(x * 50) as u8, (y * 50) as u8, 7]));
         let out = warp_rgb(&img, &Similarity::identity(), 4, 4);
         assert_eq!(out, img);
+    }
+
+    /// The first row of a 3-row view that starts `above` rows above a picture whose rows are
+    /// 0, 100 and 200 bright.
+    fn top_row_past_the_edge(border: Border, above: f32) -> Vec<f32> {
+        let img = RgbImage::from_fn(2, 3, |_, y| image::Rgb([(y * 100) as u8; 3]));
+        let shift = Similarity {
+            ty: above,
+            ..Similarity::identity()
+        };
+        let layout = InputLayout {
+            order: ChannelOrder::Hwc,
+            range: PixelRange::Raw255,
+            border,
+        };
+        let mut out = Vec::new();
+        warp_into_f32(&img, &shift, 2, 3, layout, &mut out);
+        out.iter().step_by(3).take(2).copied().collect()
+    }
+
+    #[test]
+    fn a_mirrored_border_reflects_the_picture_and_a_repeated_one_draws_its_edge_out() {
+        // two rows above the picture: the repeated border shows the top row again, the
+        // mirrored one the row two below the top, as if the picture went on
+        assert_eq!(top_row_past_the_edge(Border::Repeat, 2.0), vec![0.0, 0.0]);
+        assert_eq!(top_row_past_the_edge(Border::Mirror, 2.0), vec![200.0, 200.0]);
+        // inside the picture both read the picture itself
+        assert_eq!(top_row_past_the_edge(Border::Mirror, 0.0), vec![0.0, 0.0]);
+        assert_eq!(Border::Mirror.fold(3.5, 2.0), 0.5);
+        // further out than the picture is wide, the mirror is held at the far edge
+        assert_eq!(Border::Mirror.fold(-7.0, 2.0), 2.0);
     }
 }
