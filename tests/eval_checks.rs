@@ -229,6 +229,45 @@ fn a_cap_cut_off_by_the_top_of_the_picture_fails_headwear_and_hair_cut_off_there
     );
 }
 
+#[test]
+fn a_caps_brim_over_the_brows_fails_headwear_and_not_hair_occlusion() {
+    // the brim is "not skin" over the brows to the pixel measures, as a fringe is; the
+    // parsing sees a hat there and no hair
+    for photo in ["mk_christian_cap.png", "md_team2_beanie.png"] {
+        let img = eval_photo(photo);
+        let hair = result(&img, CheckId::HairOcclusion);
+        assert!(hair.ok, "{photo}: {hair:?}");
+        assert_eq!(hair.detail["cover_is_hat"], true, "{photo}: {hair:?}");
+        assert!(
+            hair.value.unwrap() > 0.8,
+            "{photo}: the pixel measure alone passed it: {hair:?}"
+        );
+        let hat = result(&img, CheckId::Headwear);
+        assert!(!hat.ok, "{photo}: {hat:?}");
+    }
+    // a fringe is hair to the parsing: it still fails, hat or none
+    let fringe = result(&eval_photo("fer_woman2_001.png"), CheckId::HairOcclusion);
+    assert!(!fringe.ok, "{fringe:?}");
+    assert_eq!(fringe.detail["cover_is_hat"], false, "{fringe:?}");
+}
+
+#[test]
+fn a_closed_mouth_on_a_turned_head_passes_mouth_closed_and_a_smile_with_teeth_fails() {
+    // turned 55 degrees: the mouth shows little over half its width, and its gap over that
+    // width read 0.15 against 0.1
+    let turned = result(&eval_photo("md_brucemars_beanie.png"), CheckId::MouthClosed);
+    assert!(turned.ok, "{turned:?}");
+    let pose = result(&eval_photo("md_brucemars_beanie.png"), CheckId::HeadPose);
+    assert!(
+        pose.detail["yaw"].as_f64().unwrap().abs() > 45.0,
+        "{pose:?}"
+    );
+    for photo in ["resume_profile_smile.png", "softui_charles_smile.png"] {
+        let smile = result(&eval_photo(photo), CheckId::MouthClosed);
+        assert!(!smile.ok, "{photo}: {smile:?}");
+    }
+}
+
 /// The sharpness check on `degraded`, once `still` has passed it and `degraded` failed it.
 fn sharpness_lost(
     still: &image::RgbImage,
@@ -353,32 +392,40 @@ fn the_development_set_figures_hold() {
             1.0 - n("false_alarms") / n("others"),
         )
     };
-    // floors at the figures of 332 photos (the 30 party, TV and stock photos added in
+    // floors at the figures of 357 photos (the 30 party, TV and stock photos added in
     // session 6 brought laughing squints, flash-lit faces and caps the first 248 lacked; the
     // 54 blurred ones of session 13 bring their 18 photos' other results again, and a few
-    // that the blur itself changes)
+    // that the blur itself changes; the 25 stock portraits of session 14, labelled before any
+    // check ran on them, brought hats, beanies, fringes and smiles at 400-800 px)
     for (id, recall, accepted) in [
         ("face_count", 1.0, 1.0),
         // the iris shown catches laughing squints the lid opening passed (18 → 20 of 22)
         ("eyes_open", 0.9, 0.99),
         // teeth no redder than the skin: lip highlights no longer read as teeth (175 → 178 of
-        // 182 accepted), and one tinted smile is lost (89 → 88 of 96)
+        // 182 accepted), and one tinted smile is lost (89 → 88 of 96). The stock portraits:
+        // 8 of 9 smiles caught, 3 of 16 others failed (a head turned and tilted away, a finger
+        // at the mouth's corner, a black-and-white beard). The mouth's width taken back to face
+        // on for a turned head: 9 → 7 of 240 failed wrongly, none caught lost
         ("mouth_closed", 0.9, 0.97),
         // blurred, three bare faces read as frames to the parsing (two out of focus, one moved)
         ("glasses", 1.0, 0.98),
         ("exposure", 0.95, 0.98),
-        // three photos lit from one side that the labels accept come back blurred three ways
-        ("light_uniformity", 1.0, 0.91),
+        // three photos lit from one side that the labels accept come back blurred three ways;
+        // the stock portraits' labels did not judge the light, and 10 of 25 are side-lit
+        ("light_uniformity", 1.0, 0.89),
         ("head_pose", 0.85, 0.93),
         // the parsing alone decides: dark hair no longer reads as a hat (7 → 1 wrong failures);
         // a sun hat that reads 0.21 against 0.2 is lost when softened (0.14 at 0.5 px). With
         // the crop mirrored past the picture's edge, hair cut off at the top is no longer a
         // hat (1 → 0), and a brim that is a sliver along the top edge is not one either (8 → 7
-        // of 13: it was caught only because the stripes drawn out of it read as a hat)
-        ("headwear", 0.53, 0.99),
+        // of 13: it was caught only because the stripes drawn out of it read as a hat). The
+        // stock portraits: 8 of 8 hats, beanies and a hood caught, no other photo failed
+        ("headwear", 0.7, 0.99),
         // the face parsing: 10 of 11 fringes (1 of 11 before it); two hats and curls it fails
-        // wrongly come back blurred, and a portrait with glasses fails once blurred
-        ("hair_occlusion", 0.9, 0.96),
+        // wrongly come back blurred, and a portrait with glasses fails once blurred. The stock
+        // portraits: 2 of 4 fringes caught; a brim over the brows under a hat the parsing
+        // sees is the hat's, not hair (3 caps and a felt hat failed it wrongly before)
+        ("hair_occlusion", 0.8, 0.96),
         // the weakest direction above the noise, on a grid no face leaves empty: 42 of 43
         // blurred or moved faces caught (14 before: none moved, no small face), 1 of 289
         // others failed (0)

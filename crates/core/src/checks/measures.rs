@@ -13,7 +13,7 @@ mod glasses;
 mod head_cover;
 mod sharpness;
 pub use glasses::{bridge_glasses_evidence, glasses_evidence, glasses_lines, GlassesLines};
-pub use head_cover::{hair_over_brows, worn_cover, BrowCover, WornCover};
+pub use head_cover::{brow_cover_is_a_hat, hair_over_brows, worn_cover, BrowCover, WornCover};
 pub use sharpness::{sharpness, Sharpness};
 
 /// Pixel statistics over a box.
@@ -254,14 +254,19 @@ pub fn light_uniformity(skin: &SkinPatches) -> f32 {
 }
 
 /// Gap between the inner lips over mouth width: a closed-lip smile is near 0, teeth showing is not.
-pub fn mouth_gap(mesh: &FaceMesh) -> f32 {
+/// A head turned by `yaw_deg` shows its mouth narrower by the cosine of the turn while the gap
+/// stays, so the width is taken back to what it is face on (kiosk eval: closed mouths on heads
+/// turned 28-55 degrees read 0.14-0.15 against 0.1). Past 60 degrees the mesh's far corner is
+/// a guess, and the correction stops there.
+pub fn mouth_gap(mesh: &FaceMesh, yaw_deg: f32) -> f32 {
     let gap = mesh
         .point(idx::LIP_INNER_UPPER)
         .distance(mesh.point(idx::LIP_INNER_LOWER));
-    gap / mesh
+    let seen_width = mesh
         .point(idx::MOUTH_RIGHT)
-        .distance(mesh.point(idx::MOUTH_LEFT))
-        .max(1e-3)
+        .distance(mesh.point(idx::MOUTH_LEFT));
+    let foreshortening = yaw_deg.abs().min(60.0).to_radians().cos();
+    gap / (seen_width / foreshortening).max(1e-3)
 }
 
 /// How much redder (Lab a*) than the cheeks a pixel may be and still count as teeth: the

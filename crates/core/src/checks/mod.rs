@@ -375,7 +375,7 @@ fn face_checks(
     }
     let r = b.push(
         CheckId::MouthClosed,
-        measures::mouth_gap(mesh),
+        measures::mouth_gap(mesh, p.yaw),
         Some(Limit::at_most(lim.max_mouth_gap)),
         |_| "open",
     );
@@ -442,8 +442,15 @@ fn face_checks(
         r.ok = false;
         r.reason = Some(reasons::reason(CheckId::HairOcclusion, "covered"));
     }
-    // a fringe as light as the forehead is hair to the parsing, not skin
     if let Some(parts) = parts {
+        // what the pixels saw over the brows was a hat's brim: `headwear` fails it instead
+        let hat = measures::brow_cover_is_a_hat(&parts, lim);
+        r.detail.insert("cover_is_hat".into(), hat.into());
+        if hat && !r.ok {
+            r.ok = true;
+            r.reason = None;
+        }
+        // a fringe as light as the forehead is hair to the parsing, not skin
         let (v, limit) = (parts.hair_over_brows, lim.max_parsed_hair_over_brows);
         apply_parsed(r, v, limit, !washed_out, "covered");
     }

@@ -515,8 +515,11 @@ impl LiveGuide {
         {
             return Prompt::TakeOffGlasses;
         }
-        if measures::brow_eye_occlusion(img, mesh, &skin) > l.max_brow_eye_occlusion
-            || measures::hair_over_brows(img, mesh, &skin).both > l.max_hair_over_brows
+        // as the still check: cover over the brows under a hat the parsing saw is its brim
+        let brim = parsed.is_some_and(|p| measures::brow_cover_is_a_hat(p, l));
+        if (!brim
+            && (measures::brow_eye_occlusion(img, mesh, &skin) > l.max_brow_eye_occlusion
+                || measures::hair_over_brows(img, mesh, &skin).both > l.max_hair_over_brows))
             || over(|p| p.hair_over_brows, l.max_parsed_hair_over_brows)
         {
             return Prompt::HairOffBrows;
@@ -525,7 +528,7 @@ impl LiveGuide {
             return Prompt::TakeOffHat;
         }
         // the still check's mouth rules: an open mouth, or teeth between parted lips
-        if measures::mouth_gap(mesh) > l.max_mouth_gap
+        if measures::mouth_gap(mesh, pose.yaw) > l.max_mouth_gap
             || measures::teeth_share(img, mesh, &skin) > l.max_teeth_share
             || over(|p| p.mouth_interior, l.max_parsed_mouth_interior)
         {

@@ -328,7 +328,10 @@ mod tests {
         // two rows above the picture: the repeated border shows the top row again, the
         // mirrored one the row two below the top, as if the picture went on
         assert_eq!(top_row_past_the_edge(Border::Repeat, 2.0), vec![0.0, 0.0]);
-        assert_eq!(top_row_past_the_edge(Border::Mirror, 2.0), vec![200.0, 200.0]);
+        assert_eq!(
+            top_row_past_the_edge(Border::Mirror, 2.0),
+            vec![200.0, 200.0]
+        );
         // inside the picture both read the picture itself
         assert_eq!(top_row_past_the_edge(Border::Mirror, 0.0), vec![0.0, 0.0]);
         assert_eq!(Border::Mirror.fold(3.5, 2.0), 0.5);

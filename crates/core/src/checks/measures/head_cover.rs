@@ -7,7 +7,8 @@
 //! not is something worn.
 
 use super::{colour_distance, for_each_in, median, SkinPatches};
-use crate::engine::{mesh_idx as idx, FaceMesh, PersonMask};
+use crate::catalog::CheckLimits;
+use crate::engine::{mesh_idx as idx, FaceMesh, PartShares, PersonMask};
 use crate::geometry::{BoundingBox, Point};
 use crate::imaging::lab_of;
 use image::RgbImage;
@@ -211,5 +212,35 @@ pub fn worn_cover(
     WornCover {
         share: worn_forehead.max(worn_crown),
         hair_seen: hair.is_some(),
+    }
+}
+
+/// Whether what covers the brows is a hat's brim rather than hair: the face parsing found a hat
+/// above the brows and no hair over them. The pixel measures of hair over the brows see only
+/// "not skin" there, so a cap's brim read as a fringe, and the candidate was told to move hair
+/// that is not there (kiosk eval: three caps and a felt hat failed hair_occlusion). The hat
+/// itself fails `headwear`, which tells them what to take off.
+pub fn brow_cover_is_a_hat(parts: &PartShares, lim: &CheckLimits) -> bool {
+    parts.hat_above_brows > lim.max_parsed_hat
+        && parts.hair_over_brows <= lim.max_parsed_hair_over_brows
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cover_over_the_brows_is_a_brim_only_under_a_hat_with_no_hair_there() {
+        let lim = CheckLimits::default();
+        let parts = |hat: f32, hair: f32| PartShares {
+            hat_above_brows: hat,
+            hair_over_brows: hair,
+            ..Default::default()
+        };
+        assert!(brow_cover_is_a_hat(&parts(0.6, 0.0), &lim));
+        // a fringe under the cap is still hair over the brows
+        assert!(!brow_cover_is_a_hat(&parts(0.6, 0.9), &lim));
+        // no hat: whatever covers the brows is for the hair measures to judge
+        assert!(!brow_cover_is_a_hat(&parts(0.0, 0.0), &lim));
     }
 }
