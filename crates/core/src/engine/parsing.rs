@@ -53,8 +53,8 @@ pub struct FaceParsing {
     eye_distance: f32,
     right_eye: Point,
     left_eye: Point,
-    /// The photo's width and height: cells whose source lies beyond them show the photo's
-    /// edge pixels drawn out, not the photo.
+    /// The photo's width and height: cells whose source lies beyond them show the photo
+    /// mirrored at its edge (`Border::Mirror`), a part seen twice, not more of the head.
     image_size: (f32, f32),
 }
 
@@ -78,21 +78,27 @@ impl FaceParsing {
         &self.labels
     }
 
+    /// Whether map cell (`x`, `y`) shows the photo itself. Where the crop reaches past the
+    /// photo (a tight portrait cut at the crown) it shows the photo mirrored; with the edge
+    /// row drawn out instead, the model called the stripes a hat (kiosk eval: a bare head cut
+    /// at the top read 0.47). Either way those cells say nothing new of the head and count
+    /// for no part.
+    fn shows_photo(&self, to_image: &Similarity, x: usize, y: usize) -> bool {
+        let p = to_image.apply(Point::new(x as f32 + 0.5, y as f32 + 0.5));
+        let (w, h) = self.image_size;
+        p.x >= 0.0 && p.y >= 0.0 && p.x < w && p.y < h
+    }
+
     /// Share of cells of `parts` in the map rectangle `[x0, x1) × [y0, y1)` (clipped), over
-    /// the cells that show the photo. Where the crop reaches past the photo (a tight portrait
-    /// cut at the crown), the warp draws the edge row out into stripes that the model calls a
-    /// hat (kiosk eval: a bare head cut at the top read 0.47 hat); those cells say nothing of
-    /// the head and count for neither side.
+    /// the cells that show the photo.
     fn share(&self, x0: f32, x1: f32, y0: f32, y1: f32, parts: &[FacePart]) -> f32 {
         let clip = |v: f32| (v.round().max(0.0) as usize).min(self.side);
         let (x0, x1, y0, y1) = (clip(x0), clip(x1), clip(y0), clip(y1));
         let to_image = self.to_map.inverse();
-        let (w, h) = self.image_size;
         let (mut hit, mut all) = (0u32, 0u32);
         for y in y0..y1 {
             for x in x0..x1 {
-                let p = to_image.apply(Point::new(x as f32 + 0.5, y as f32 + 0.5));
-                if p.x < 0.0 || p.y < 0.0 || p.x >= w || p.y >= h {
+                if !self.shows_photo(&to_image, x, y) {
                     continue;
                 }
                 all += 1;
@@ -144,10 +150,16 @@ impl FaceParsing {
             eye_line + 0.3 * ed,
             &[FacePart::Eyeglasses],
         );
+        // a mouth cut off by the photo's edge is not counted again in its reflection
+        let to_image = self.to_map.inverse();
         let mouth_cells = self
             .labels
             .iter()
-            .filter(|&&l| l == FacePart::MouthInterior as u8)
+            .enumerate()
+            .filter(|&(i, &l)| {
+                l == FacePart::MouthInterior as u8
+                    && self.shows_photo(&to_image, i % self.side, i / self.side)
+            })
             .count();
         PartShares {
             hair_over_brows,

@@ -515,7 +515,9 @@ impl LiveGuide {
         {
             return Prompt::TakeOffGlasses;
         }
-        // as the still check: cover over the brows under a hat the parsing saw is its brim
+        // as the still check: cover over the brows under a hat the parsing saw is its brim.
+        // Before the first parsing of a candidate (one frame in 30) the brim reads as hair for
+        // a moment; the hat prompt follows with the parsing's answer
         let brim = parsed.is_some_and(|p| measures::brow_cover_is_a_hat(p, l));
         if (!brim
             && (measures::brow_eye_occlusion(img, mesh, &skin) > l.max_brow_eye_occlusion

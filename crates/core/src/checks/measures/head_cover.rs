@@ -218,7 +218,7 @@ pub fn worn_cover(
 /// Whether what covers the brows is a hat's brim rather than hair: the face parsing found a hat
 /// above the brows and no hair over them. The pixel measures of hair over the brows see only
 /// "not skin" there, so a cap's brim read as a fringe, and the candidate was told to move hair
-/// that is not there (kiosk eval: three caps and a felt hat failed hair_occlusion). The hat
+/// that is not there (kiosk eval: a cap, a beanie and a felt hat failed hair_occlusion). The hat
 /// itself fails `headwear`, which tells them what to take off.
 pub fn brow_cover_is_a_hat(parts: &PartShares, lim: &CheckLimits) -> bool {
     parts.hat_above_brows > lim.max_parsed_hat
