@@ -348,6 +348,33 @@ fn a_face_that_fills_the_picture_is_found() {
 }
 
 #[test]
+fn the_face_parsing_sees_the_face_of_a_portrait_cut_at_its_sides() {
+    use capture_kiosk::engine::{mesh_idx, FacePart};
+    // A face that fills the picture: the parsing's crop reaches past every edge. Mirrored all
+    // the way, the face got a twin on each side and the model called its middle background
+    // (both photos: cheeks and nose black in `kiosk check --parts`); a mirror only half an
+    // eye-to-mouth distance deep leaves one face to parse.
+    for name in ["clm_obama4_crop.jpg", "clm_kim1_crop.jpg"] {
+        let a = engine()
+            .analyze_still(&eval_photo(name))
+            .expect("the models run");
+        let s = a.subject.expect("the face is found");
+        let parsing = s.parsing.expect("a still is parsed");
+        for (i, at) in [
+            (mesh_idx::CHEEK_RIGHT, "right cheek"),
+            (mesh_idx::CHEEK_LEFT, "left cheek"),
+            (mesh_idx::NOSE_TIP, "nose"),
+        ] {
+            let part = parsing.part_at(s.mesh.point(i));
+            assert!(
+                matches!(part, Some(FacePart::Skin | FacePart::Nose)),
+                "{name}: the {at} reads {part:?}"
+            );
+        }
+    }
+}
+
+#[test]
 fn the_iris_ruler_doubles_the_distance_when_the_face_is_half_as_big() {
     let img = eval_photo("tp_obama3.jpg");
     let half = imageops::resize(

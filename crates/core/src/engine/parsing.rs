@@ -37,9 +37,41 @@ pub enum FacePart {
 
 const CLASSES: usize = 19;
 
+impl FacePart {
+    /// Every class, in the model's channel order (`ALL[c] as usize == c`).
+    pub const ALL: [FacePart; CLASSES] = [
+        FacePart::Background,
+        FacePart::Skin,
+        FacePart::LeftBrow,
+        FacePart::RightBrow,
+        FacePart::LeftEye,
+        FacePart::RightEye,
+        FacePart::Eyeglasses,
+        FacePart::LeftEar,
+        FacePart::RightEar,
+        FacePart::Earring,
+        FacePart::Nose,
+        FacePart::MouthInterior,
+        FacePart::UpperLip,
+        FacePart::LowerLip,
+        FacePart::Neck,
+        FacePart::Necklace,
+        FacePart::Cloth,
+        FacePart::Hair,
+        FacePart::Hat,
+    ];
+}
+
 /// ImageNet statistics the model was trained with.
 const MEAN: [f32; 3] = [0.485, 0.456, 0.406];
 const STD: [f32; 3] = [0.229, 0.224, 0.225];
+
+/// How far past the photo's edge the crop shows it mirrored, in eye-to-mouth distances: enough
+/// for hair cut at the crown to go on as hair. Kiosk eval: 0.5 changed no verdict of the dev
+/// set or the stranger set against the whole reflection, and gave the tight portraits back
+/// their faces (skin over the face's width squared 0.19–0.51 → 0.64–0.92); 0.2 made two
+/// tight tiles' hair a hat; 1.0 was the whole reflection again.
+const MIRROR_DEPTH: f32 = 0.5;
 
 /// Every pixel's class over a square crop of the face, at the model's input size.
 #[derive(Clone, Debug)]
@@ -76,6 +108,18 @@ impl FaceParsing {
     /// `kiosk check --parts` draws, so an exam office sees what the checks read.
     pub fn labels(&self) -> &[u8] {
         &self.labels
+    }
+
+    /// The class the parsing gave the photo's point `p` (image pixels), `None` outside the
+    /// crop.
+    pub fn part_at(&self, p: Point) -> Option<FacePart> {
+        let m = self.to_map.apply(p);
+        let side = self.side as f32;
+        if !(m.x >= 0.0 && m.y >= 0.0 && m.x < side && m.y < side) {
+            return None;
+        }
+        let label = *self.labels.get(m.y as usize * self.side + m.x as usize)?;
+        FacePart::ALL.get(label as usize).copied()
     }
 
     /// Whether map cell (`x`, `y`) shows the photo itself. Where the crop reaches past the
@@ -202,7 +246,9 @@ pub fn parse_face(
         InputLayout {
             order: ChannelOrder::Chw,
             range: PixelRange::Unit,
-            border: Border::Mirror,
+            border: Border::Mirror {
+                depth: MIRROR_DEPTH * eye_to_mouth,
+            },
         },
         scratch,
     );
@@ -286,6 +332,9 @@ mod tests {
         let labels = upsampled_argmax(&logits, m, 4);
         assert_eq!(&labels[0..4], &[0, 0, 1, 1]);
         assert_eq!(FacePart::Hat as usize, CLASSES - 1);
+        for (c, part) in FacePart::ALL.iter().enumerate() {
+            assert_eq!(*part as usize, c);
+        }
     }
 
     #[test]

@@ -31,13 +31,16 @@ impl PixelRange {
 }
 
 /// What a crop that reaches past the photo shows there.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Border {
     /// The edge pixel, drawn out into stripes: fine where a model looks only at the middle.
     Repeat,
     /// The photo reflected at its edge, as CelebA-HQ padded the faces the parsing model
-    /// learnt on: hair cut at the top goes on as hair instead of stripes the model calls a hat.
-    Mirror,
+    /// learnt on, for `depth` source pixels; past that the reflection's last row is drawn
+    /// out. Hair cut at the top goes on as hair instead of stripes the model calls a hat,
+    /// while a face cut at its sides gains no mirrored twin beside it: with the whole
+    /// reflection, tight portraits grew one and the model read their face as background.
+    Mirror { depth: f32 },
 }
 
 impl Border {
@@ -45,9 +48,9 @@ impl Border {
     fn fold(self, v: f32, max: f32) -> f32 {
         let v = match self {
             Border::Repeat => v,
-            Border::Mirror if v < 0.0 => -v,
-            Border::Mirror if v > max => 2.0 * max - v,
-            Border::Mirror => v,
+            Border::Mirror { depth } if v < 0.0 => (-v).min(depth),
+            Border::Mirror { depth } if v > max => (2.0 * max - v).max(max - depth),
+            Border::Mirror { .. } => v,
         };
         v.clamp(0.0, max)
     }
@@ -325,17 +328,26 @@ mod tests {
 
     #[test]
     fn a_mirrored_border_reflects_the_picture_and_a_repeated_one_draws_its_edge_out() {
+        let mirror = Border::Mirror { depth: 10.0 };
         // two rows above the picture: the repeated border shows the top row again, the
         // mirrored one the row two below the top, as if the picture went on
         assert_eq!(top_row_past_the_edge(Border::Repeat, 2.0), vec![0.0, 0.0]);
-        assert_eq!(
-            top_row_past_the_edge(Border::Mirror, 2.0),
-            vec![200.0, 200.0]
-        );
+        assert_eq!(top_row_past_the_edge(mirror, 2.0), vec![200.0, 200.0]);
         // inside the picture both read the picture itself
-        assert_eq!(top_row_past_the_edge(Border::Mirror, 0.0), vec![0.0, 0.0]);
-        assert_eq!(Border::Mirror.fold(3.5, 2.0), 0.5);
+        assert_eq!(top_row_past_the_edge(mirror, 0.0), vec![0.0, 0.0]);
+        assert_eq!(mirror.fold(3.5, 2.0), 0.5);
         // further out than the picture is wide, the mirror is held at the far edge
-        assert_eq!(Border::Mirror.fold(-7.0, 2.0), 2.0);
+        assert_eq!(mirror.fold(-7.0, 2.0), 2.0);
+    }
+
+    #[test]
+    fn a_mirror_goes_only_so_deep_and_then_draws_its_last_row_out() {
+        let mirror = Border::Mirror { depth: 1.0 };
+        assert_eq!(mirror.fold(-0.5, 9.0), 0.5);
+        // past the depth: the reflected row at the depth, however far out
+        assert_eq!(mirror.fold(-3.0, 9.0), 1.0);
+        assert_eq!(mirror.fold(-30.0, 9.0), 1.0);
+        assert_eq!(mirror.fold(12.0, 9.0), 8.0);
+        assert_eq!(top_row_past_the_edge(mirror, 2.0), vec![100.0, 100.0]);
     }
 }
