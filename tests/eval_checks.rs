@@ -348,6 +348,24 @@ fn a_face_that_fills_the_picture_is_found() {
 }
 
 #[test]
+fn a_face_half_in_shadow_fails_light_uniformity_and_a_turned_heads_far_side_is_not_judged() {
+    // studio light from one side, the other cheek in shadow (light labelled blind)
+    let lit = result(&eval_photo("mk_marc.png"), CheckId::LightUniformity);
+    assert!(!lit.ok, "{lit:?}");
+    // a head turned 35 degrees, evenly lit to a blind labeller: its far cheek falls off as
+    // much as that shadow side, but a turned head's two sides are not compared; the pose
+    // fails the photo instead
+    let r = check(&eval_photo("faceapi_sample5_3.png"), PROFILE);
+    let turned = r
+        .get(CheckId::LightUniformity)
+        .expect("every check reports");
+    assert!(turned.value.is_some_and(|v| v < 0.72), "{turned:?}");
+    assert!(turned.ok && turned.limit.is_none(), "{turned:?}");
+    assert!(turned.detail.contains_key("not_applied"), "{turned:?}");
+    assert!(!r.get(CheckId::HeadPose).expect("reported").ok);
+}
+
+#[test]
 fn the_face_parsing_sees_the_face_of_a_portrait_cut_at_its_sides() {
     use capture_kiosk::engine::{mesh_idx, FacePart};
     // A face that fills the picture: the parsing's crop reaches past every edge. Mirrored all
@@ -443,9 +461,11 @@ fn the_development_set_figures_hold() {
         // blurred, three bare faces read as frames to the parsing (two out of focus, one moved)
         ("glasses", 1.0, 0.98),
         ("exposure", 0.95, 0.98),
-        // three photos lit from one side that the labels accept come back blurred three ways;
-        // the stock portraits' labels did not judge the light, and 10 of 25 are side-lit
-        ("light_uniformity", 1.0, 0.89),
+        // the light of every real photo judged blind (session 15): 3 half-shadowed faces, of
+        // which the two turned past the yaw limit are not judged (the pose fails them); a turned
+        // head's sides are not compared, so 38 → 26 of 346 fail wrongly, most of them lit from
+        // one side more gently than a reviewer rejects, and come back blurred or dimmed
+        ("light_uniformity", 0.8, 0.92),
         ("head_pose", 0.85, 0.93),
         // the parsing alone decides: dark hair no longer reads as a hat (7 → 1 wrong failures);
         // a sun hat that reads 0.21 against 0.2 is lost when softened (0.14 at 0.5 px). With

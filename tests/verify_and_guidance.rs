@@ -210,6 +210,17 @@ fn a_cap_is_prompted_live_by_the_face_parsing() {
 }
 
 #[test]
+fn a_face_half_in_shadow_is_told_the_light_is_uneven_and_a_turned_head_to_look_straight() {
+    // as the still check: the light is judged only on a head that faces the camera
+    let mut guide = new_guide();
+    let shadowed = frame_from(&eval_photo("mk_marc.png"), 85.0, 320.0, 190.0);
+    assert_eq!(settle(&mut guide, &shadowed, 4), Prompt::UnevenLight);
+    let mut guide = new_guide();
+    let turned = frame_from(&eval_photo("faceapi_sample5_3.png"), 75.0, 320.0, 190.0);
+    assert_eq!(settle(&mut guide, &turned, 4), Prompt::LookStraight);
+}
+
+#[test]
 fn a_parsing_answered_for_the_last_candidate_does_not_count_for_the_next() {
     let mut guide = guide_for("gd-gaokao");
     // as the camera worker runs it: the parsing is asked for, and answered later

@@ -478,15 +478,20 @@ fn face_checks(
     if washed_out {
         not_applied_on_washed_out_face(r);
     }
+    let comparable = measures::light_sides_comparable(p.yaw, lim.max_yaw_deg);
     let r = b.push(
         CheckId::LightUniformity,
         measures::light_uniformity(&skin),
-        Some(Limit::at_least(lim.min_light_uniformity)),
+        comparable.then(|| Limit::at_least(lim.min_light_uniformity)),
         |_| "uneven",
     );
     let (right, left) = skin.side_medians();
     r.detail.insert("right".into(), round(right).into());
     r.detail.insert("left".into(), round(left).into());
+    if !comparable {
+        r.detail
+            .insert("not_applied".into(), "head turned: see head_pose".into());
+    }
 
     let fault = light.fault(lim);
     let r = b.push(

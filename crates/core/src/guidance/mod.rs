@@ -496,7 +496,11 @@ impl LiveGuide {
         if frame_mean_luma(img) > mean + 70.0 {
             return Prompt::Backlit;
         }
-        if measures::light_uniformity(&skin) < l.min_light_uniformity {
+        // as the still check: a head turned too far is told to look straight, not that the
+        // light is uneven
+        if measures::light_sides_comparable(pose.yaw, l.max_yaw_deg)
+            && measures::light_uniformity(&skin) < l.min_light_uniformity
+        {
             return Prompt::UnevenLight;
         }
         if pose.yaw.abs() > l.max_yaw_deg
