@@ -443,30 +443,39 @@ fn the_development_set_figures_hold() {
             1.0 - n("false_alarms") / n("others"),
         )
     };
-    // floors at the figures of 357 photos (the 30 party, TV and stock photos added in
+    // floors at the figures of 403 photos (the 30 party, TV and stock photos added in
     // session 6 brought laughing squints, flash-lit faces and caps the first 248 lacked; the
     // 54 blurred ones of session 13 bring their 18 photos' other results again, and a few
     // that the blur itself changes; the 25 stock portraits of session 14, labelled before any
-    // check ran on them, brought hats, beanies, fringes and smiles at 400-800 px)
+    // check ran on them, brought hats, beanies, fringes and smiles at 400-800 px; the 46 of
+    // session 15, labelled the same way, brought glasses of every kind, eyes cast down, and
+    // low-key and black-and-white portraits, and lowered most figures)
     for (id, recall, accepted) in [
-        ("face_count", 1.0, 1.0),
+        // a cap in profile, the face almost dark under coloured light, is no face found
+        ("face_count", 1.0, 0.99),
         // the iris shown catches laughing squints the lid opening passed (18 → 20 of 22)
-        ("eyes_open", 0.9, 0.99),
+        // session 15's portraits: none of 5 eyes cast down or squeezed in laughter caught; the
+        // iris model reads their lids open (0.23-0.30, iris shown 0.59-0.76)
+        ("eyes_open", 0.77, 0.98),
         // teeth no redder than the skin: lip highlights no longer read as teeth (175 → 178 of
         // 182 accepted), and one tinted smile is lost (89 → 88 of 96). The stock portraits:
         // 8 of 9 smiles caught, 3 of 16 others failed (a head turned and tilted away, a finger
         // at the mouth's corner, a black-and-white beard). The mouth's width taken back to face
         // on for a turned head: 9 → 7 of 240 failed wrongly, none caught lost
-        ("mouth_closed", 0.9, 0.97),
+        // session 15's portraits: 19 of 21 caught, 8 of 28 others failed (teeth read in
+        // black-and-white mouths, under a moustache's shadow, in a profile)
+        ("mouth_closed", 0.9, 0.94),
         // blurred, three bare faces read as frames to the parsing (two out of focus, one moved)
-        ("glasses", 1.0, 0.98),
-        ("exposure", 0.95, 0.98),
+        ("glasses", 1.0, 0.97),
+        ("exposure", 0.95, 0.97),
         // the light of every real photo judged blind (session 15): 3 half-shadowed faces, of
         // which the two turned past the yaw limit are not judged (the pose fails them); a turned
         // head's sides are not compared, so 38 → 26 of 346 fail wrongly, most of them lit from
         // one side more gently than a reviewer rejects, and come back blurred or dimmed
-        ("light_uniformity", 0.8, 0.92),
-        ("head_pose", 0.85, 0.93),
+        // session 15's portraits: 2 of their 3 half-shadowed faces are turned past the yaw
+        // limit, where the light is not judged
+        ("light_uniformity", 0.7, 0.91),
+        ("head_pose", 0.85, 0.91),
         // the parsing alone decides: dark hair no longer reads as a hat (7 → 1 wrong failures);
         // a sun hat that reads 0.21 against 0.2 is lost when softened (0.14 at 0.5 px). With
         // the crop mirrored past the picture's edge, hair cut off at the top is no longer a
@@ -478,7 +487,7 @@ fn the_development_set_figures_hold() {
         // wrongly come back blurred, and a portrait with glasses fails once blurred. The stock
         // portraits: 2 of 4 fringes caught; a brim over the brows under a hat the parsing
         // sees is the hat's, not hair (a cap, a beanie and a felt hat failed it wrongly before)
-        ("hair_occlusion", 0.8, 0.96),
+        ("hair_occlusion", 0.8, 0.95),
         // the weakest direction above the noise, on a grid no face leaves empty: 42 of 43
         // blurred or moved faces caught (14 before: none moved, no small face), 1 of 289
         // others failed (0)
