@@ -359,7 +359,8 @@ fn a_face_half_in_shadow_fails_light_uniformity_and_a_turned_heads_far_side_is_n
     let turned = r
         .get(CheckId::LightUniformity)
         .expect("every check reports");
-    assert!(turned.value.is_some_and(|v| v < 0.72), "{turned:?}");
+    let uneven = f64::from(profile(PROFILE).0.limits.min_light_uniformity);
+    assert!(turned.value.is_some_and(|v| v < uneven), "{turned:?}");
     assert!(turned.ok && turned.limit.is_none(), "{turned:?}");
     assert!(turned.detail.contains_key("not_applied"), "{turned:?}");
     assert!(!r.get(CheckId::HeadPose).expect("reported").ok);
@@ -462,8 +463,8 @@ fn the_development_set_figures_hold() {
         // 8 of 9 smiles caught, 3 of 16 others failed (a head turned and tilted away, a finger
         // at the mouth's corner, a black-and-white beard). The mouth's width taken back to face
         // on for a turned head: 9 → 7 of 240 failed wrongly, none caught lost
-        // session 15's portraits: 19 of 21 caught, 8 of 28 others failed (teeth read in
-        // black-and-white mouths, under a moustache's shadow, in a profile)
+        // session 15's portraits: 17 of 19 caught, 7 of 27 others failed (teeth read in
+        // black-and-white mouths, below heavy frames, in a profile)
         ("mouth_closed", 0.9, 0.94),
         // blurred, three bare faces read as frames to the parsing (two out of focus, one moved)
         ("glasses", 1.0, 0.97),
@@ -471,9 +472,9 @@ fn the_development_set_figures_hold() {
         // the light of every real photo judged blind (session 15): 3 half-shadowed faces, of
         // which the two turned past the yaw limit are not judged (the pose fails them); a turned
         // head's sides are not compared, so 38 → 26 of 346 fail wrongly, most of them lit from
-        // one side more gently than a reviewer rejects, and come back blurred or dimmed
-        // session 15's portraits: 2 of their 3 half-shadowed faces are turned past the yaw
-        // limit, where the light is not judged
+        // one side more gently than a reviewer rejects, and come back blurred or dimmed.
+        // Session 15's portraits: 2 of their 3 half-shadowed faces are turned past the yaw
+        // limit, where the light is not judged: missed by design, the pose fails them
         ("light_uniformity", 0.7, 0.91),
         ("head_pose", 0.85, 0.91),
         // the parsing alone decides: dark hair no longer reads as a hat (7 → 1 wrong failures);

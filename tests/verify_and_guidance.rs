@@ -2,6 +2,7 @@
 
 use crate::common;
 
+use capture_kiosk::checks::CheckId;
 use capture_kiosk::engine::PartShares;
 use capture_kiosk::engine::{descriptor_distance, SAME_PERSON_DISTANCE};
 use capture_kiosk::guidance::{CameraModel, LiveGuide, PartsReading, Prompt};
@@ -218,6 +219,14 @@ fn a_face_half_in_shadow_is_told_the_light_is_uneven_and_a_turned_head_to_look_s
     let mut guide = new_guide();
     let turned = frame_from(&eval_photo("faceapi_sample5_3.png"), 75.0, 320.0, 190.0);
     assert_eq!(settle(&mut guide, &turned, 4), Prompt::LookStraight);
+    // the still check on that frame: its light reads uneven but is not judged, the pose fails
+    let (profile, _) = profile("chsi-graduation");
+    let still = check(&turned, "chsi-graduation");
+    let light = still.get(CheckId::LightUniformity).expect("reported");
+    let uneven = f64::from(profile.limits.min_light_uniformity);
+    assert!(light.value.is_some_and(|v| v < uneven), "{light:?}");
+    assert!(light.ok && light.limit.is_none(), "{light:?}");
+    assert!(!still.get(CheckId::HeadPose).expect("reported").ok);
 }
 
 #[test]

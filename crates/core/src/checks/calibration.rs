@@ -177,7 +177,13 @@ fn score_check(set: &[Labelled], id: CheckId) -> CheckScore {
                 s.wrongly_failed.push(l.name.to_string());
             }
         }
-        let measured = l.report.get(id).and_then(|c| match (c.value, of_limits) {
+        // a check that could not judge this photo (a turned head's light, a washed-out face's
+        // hair) says nothing of where its limit should sit
+        let judged = l
+            .report
+            .get(id)
+            .filter(|c| !c.detail.contains_key(super::NOT_APPLIED));
+        let measured = judged.and_then(|c| match (c.value, of_limits) {
             (Some(v), false) => Some(v),
             (Some(v), true) => one_bound(c.limit).map(|bound| v / bound),
             (None, _) => None,
@@ -386,6 +392,46 @@ mod tests {
         assert!(b.threshold == 0.65 || b.threshold == 0.25, "{b:?}");
         assert_eq!(c.compliant, 3);
         assert_eq!(c.compliant_passed, 2);
+    }
+
+    #[test]
+    fn a_value_the_check_did_not_judge_does_not_move_the_balancing_limit() {
+        let limit = Limit::at_most(0.5);
+        // defects at 0.7 and 0.9, others at 0.1 and 0.2: any cut between 0.2 and 0.7 is right
+        let mut reports: Vec<CheckReport> = [0.7, 0.9, 0.1, 0.2, 0.8]
+            .iter()
+            .map(|&v| report(CheckId::Glare, v, limit))
+            .collect();
+        // the fifth, not judged (glare on a face burnt white), passes whatever it reads
+        let skipped = &mut reports[4];
+        skipped.ok = true;
+        skipped.checks[0].ok = true;
+        skipped.checks[0].limit = None;
+        skipped.checks[0]
+            .detail
+            .insert(super::super::NOT_APPLIED.into(), "face over-exposed".into());
+        let with: BTreeSet<CheckId> = [CheckId::Glare].into();
+        let without = BTreeSet::new();
+        let set: Vec<Labelled> = reports
+            .iter()
+            .enumerate()
+            .map(|(i, r)| Labelled {
+                name: ["a", "b", "c", "d", "e"][i],
+                defects: if i < 2 { &with } else { &without },
+                report: r,
+            })
+            .collect();
+        let c = calibrate(&set);
+        let glare = c
+            .checks
+            .iter()
+            .find(|s| s.id == CheckId::Glare)
+            .and_then(|s| s.balanced.clone());
+        let b = glare.unwrap_or_else(|| panic!("no balance: {c:?}"));
+        // counted as an other that passed; balanced on, its 0.8 would be a false alarm at any
+        // cut that catches both defects
+        assert!(b.threshold > 0.2 && b.threshold < 0.7, "{b:?}");
+        assert_eq!((b.caught, b.false_alarms), (2, 0), "{b:?}");
     }
 
     #[test]

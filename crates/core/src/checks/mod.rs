@@ -263,11 +263,12 @@ fn apply_parsed(r: &mut CheckResult, share: f32, limit: f32, applies: bool, dire
 }
 
 /// A colour measure left to `exposure` on a washed-out face says so in its detail.
+/// The detail of a check that could not judge the photo (another check fails it instead).
+pub(crate) const NOT_APPLIED: &str = "not_applied";
+
 fn not_applied_on_washed_out_face(r: &mut CheckResult) {
-    r.detail.insert(
-        "not_applied".into(),
-        "face over-exposed: see exposure".into(),
-    );
+    r.detail
+        .insert(NOT_APPLIED.into(), "face over-exposed: see exposure".into());
 }
 
 fn face_checks(
@@ -490,7 +491,7 @@ fn face_checks(
     r.detail.insert("left".into(), round(left).into());
     if !comparable {
         r.detail
-            .insert("not_applied".into(), "head turned: see head_pose".into());
+            .insert(NOT_APPLIED.into(), "head turned: see head_pose".into());
     }
 
     let fault = light.fault(lim);

@@ -86,7 +86,8 @@ pub struct FaceParsing {
     right_eye: Point,
     left_eye: Point,
     /// The photo's width and height: cells whose source lies beyond them show the photo
-    /// mirrored at its edge (`Border::Mirror`), a part seen twice, not more of the head.
+    /// mirrored at its edge, then its last mirrored row drawn out (`Border::Mirror`): a part
+    /// seen twice or stripes, not more of the head.
     image_size: (f32, f32),
 }
 
@@ -110,9 +111,13 @@ impl FaceParsing {
         &self.labels
     }
 
-    /// The class the parsing gave the photo's point `p` (image pixels), `None` outside the
-    /// crop.
+    /// The class the parsing gave the photo's point `p` (image pixels); `None` outside the
+    /// crop or the photo, where the map shows no part of it.
     pub fn part_at(&self, p: Point) -> Option<FacePart> {
+        let (w, h) = self.image_size;
+        if !(p.x >= 0.0 && p.y >= 0.0 && p.x < w && p.y < h) {
+            return None;
+        }
         let m = self.to_map.apply(p);
         let side = self.side as f32;
         if !(m.x >= 0.0 && m.y >= 0.0 && m.x < side && m.y < side) {
@@ -123,10 +128,10 @@ impl FaceParsing {
     }
 
     /// Whether map cell (`x`, `y`) shows the photo itself. Where the crop reaches past the
-    /// photo (a tight portrait cut at the crown) it shows the photo mirrored; with the edge
-    /// row drawn out instead, the model called the stripes a hat (kiosk eval: a bare head cut
-    /// at the top read 0.47). Either way those cells say nothing new of the head and count
-    /// for no part.
+    /// photo (a tight portrait cut at the crown) it shows the photo mirrored for a little way
+    /// and then drawn out; with only the edge row drawn out, the model called the stripes a
+    /// hat (kiosk eval: a bare head cut at the top read 0.47). Either way those cells say
+    /// nothing new of the head and count for no part.
     fn shows_photo(&self, to_image: &Similarity, x: usize, y: usize) -> bool {
         let p = to_image.apply(Point::new(x as f32 + 0.5, y as f32 + 0.5));
         let (w, h) = self.image_size;

@@ -40,6 +40,7 @@ pub enum Border {
     /// out. Hair cut at the top goes on as hair instead of stripes the model calls a hat,
     /// while a face cut at its sides gains no mirrored twin beside it: with the whole
     /// reflection, tight portraits grew one and the model read their face as background.
+    /// A depth of 0, less, or NaN is `Repeat`.
     Mirror { depth: f32 },
 }
 
@@ -48,8 +49,9 @@ impl Border {
     fn fold(self, v: f32, max: f32) -> f32 {
         let v = match self {
             Border::Repeat => v,
-            Border::Mirror { depth } if v < 0.0 => (-v).min(depth),
-            Border::Mirror { depth } if v > max => (2.0 * max - v).max(max - depth),
+            // NaN.max(0.0) is 0: a depth that is no number mirrors nothing
+            Border::Mirror { depth } if v < 0.0 => (-v).min(depth.max(0.0)),
+            Border::Mirror { depth } if v > max => (2.0 * max - v).max(max - depth.max(0.0)),
             Border::Mirror { .. } => v,
         };
         v.clamp(0.0, max)
@@ -349,5 +351,7 @@ mod tests {
         assert_eq!(mirror.fold(-30.0, 9.0), 1.0);
         assert_eq!(mirror.fold(12.0, 9.0), 8.0);
         assert_eq!(top_row_past_the_edge(mirror, 2.0), vec![100.0, 100.0]);
+        let none = Border::Mirror { depth: f32::NAN };
+        assert_eq!(none.fold(-3.0, 9.0), Border::Repeat.fold(-3.0, 9.0));
     }
 }
