@@ -362,6 +362,15 @@ mod tests {
         calibrate(&set)
     }
 
+    /// The limit `c` balances check `id` at; the test fails when there is none.
+    fn balanced(c: &Calibration, id: CheckId) -> Balanced {
+        c.checks
+            .iter()
+            .find(|s| s.id == id)
+            .and_then(|s| s.balanced.clone())
+            .unwrap_or_else(|| panic!("no balance for {id:?}: {c:?}"))
+    }
+
     #[test]
     fn counts_catches_and_false_alarms_and_finds_the_balancing_limit() {
         let limit = Limit::at_most(0.5);
@@ -421,13 +430,7 @@ mod tests {
                 report: r,
             })
             .collect();
-        let c = calibrate(&set);
-        let glare = c
-            .checks
-            .iter()
-            .find(|s| s.id == CheckId::Glare)
-            .and_then(|s| s.balanced.clone());
-        let b = glare.unwrap_or_else(|| panic!("no balance: {c:?}"));
+        let b = balanced(&calibrate(&set), CheckId::Glare);
         // counted as an other that passed; balanced on, its 0.8 would be a false alarm at any
         // cut that catches both defects
         assert!(b.threshold > 0.2 && b.threshold < 0.7, "{b:?}");
@@ -448,13 +451,7 @@ mod tests {
             .iter()
             .map(|&(v, l, bad)| (v, Limit::at_most(l), bad))
             .collect();
-        let c = calibrated(CheckId::HeadPose, &rows);
-        let pose = c
-            .checks
-            .iter()
-            .find(|s| s.id == CheckId::HeadPose)
-            .and_then(|s| s.balanced.clone());
-        let b = pose.unwrap_or_else(|| panic!("no balance: {c:?}"));
+        let b = balanced(&calibrated(CheckId::HeadPose, &rows), CheckId::HeadPose);
         // shares 0.8 and 0.8 are the defects, 0.7 and 0.4 the others: a cut between 0.7 and
         // 0.8 separates them, where no cut in degrees does (14 lies between 12 and 16)
         assert!(b.of_limits, "{b:?}");
