@@ -247,8 +247,8 @@ pub fn lit_side_luma(skin: &SkinPatches) -> f32 {
 /// Whether the face's two sides can be compared for light: only on a head turned no further
 /// than `max_yaw_deg`. Turned further, the far cheek is foreshortened and falls off even
 /// under a frontal light; the pose fails the photo and the light is judged once the head
-/// faces the camera. (Kiosk eval: 10 of the 27 photos a blind labeller called evenly lit
-/// and the measure failed were heads turned 17 to 35 degrees.)
+/// faces the camera. (Kiosk eval: 10 of the 22 real photos a blind labeller called evenly
+/// lit and the measure failed were heads turned 15 to 35 degrees.)
 pub fn light_sides_comparable(yaw_deg: f32, max_yaw_deg: f32) -> bool {
     yaw_deg.abs() <= max_yaw_deg
 }
