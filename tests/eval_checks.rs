@@ -462,8 +462,8 @@ fn the_development_set_figures_hold() {
         // 182 accepted), and one tinted smile is lost (89 → 88 of 96). The stock portraits:
         // 8 of 9 smiles caught, 3 of 16 others failed (a head turned and tilted away, a finger
         // at the mouth's corner, a black-and-white beard). The mouth's width taken back to face
-        // on for a turned head: 9 → 7 of 240 failed wrongly, none caught lost
-        // session 15's portraits: 17 of 19 caught, 7 of 27 others failed (teeth read in
+        // on for a turned head: 9 → 7 of 240 failed wrongly, none caught lost. Session 15's
+        // portraits: 17 of 19 caught, 7 of 27 others failed (teeth read in
         // black-and-white mouths, below heavy frames, in a profile)
         ("mouth_closed", 0.9, 0.94),
         // blurred, three bare faces read as frames to the parsing (two out of focus, one moved)

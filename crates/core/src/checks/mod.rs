@@ -262,10 +262,10 @@ fn apply_parsed(r: &mut CheckResult, share: f32, limit: f32, applies: bool, dire
     }
 }
 
-/// A colour measure left to `exposure` on a washed-out face says so in its detail.
 /// The detail of a check that could not judge the photo (another check fails it instead).
 pub(crate) const NOT_APPLIED: &str = "not_applied";
 
+/// A colour measure left to `exposure` on a washed-out face says so in its detail.
 fn not_applied_on_washed_out_face(r: &mut CheckResult) {
     r.detail
         .insert(NOT_APPLIED.into(), "face over-exposed: see exposure".into());

@@ -114,8 +114,7 @@ impl FaceParsing {
     /// The class the parsing gave the photo's point `p` (image pixels); `None` outside the
     /// crop or the photo, where the map shows no part of it.
     pub fn part_at(&self, p: Point) -> Option<FacePart> {
-        let (w, h) = self.image_size;
-        if !(p.x >= 0.0 && p.y >= 0.0 && p.x < w && p.y < h) {
+        if !self.in_photo(p) {
             return None;
         }
         let m = self.to_map.apply(p);
@@ -133,7 +132,11 @@ impl FaceParsing {
     /// hat (kiosk eval: a bare head cut at the top read 0.47). Either way those cells say
     /// nothing new of the head and count for no part.
     fn shows_photo(&self, to_image: &Similarity, x: usize, y: usize) -> bool {
-        let p = to_image.apply(Point::new(x as f32 + 0.5, y as f32 + 0.5));
+        self.in_photo(to_image.apply(Point::new(x as f32 + 0.5, y as f32 + 0.5)))
+    }
+
+    /// Whether image point `p` lies on the photo.
+    fn in_photo(&self, p: Point) -> bool {
         let (w, h) = self.image_size;
         p.x >= 0.0 && p.y >= 0.0 && p.x < w && p.y < h
     }
