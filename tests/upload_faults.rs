@@ -52,7 +52,30 @@ fn kiosk_bin() -> &'static str {
     env!("CARGO_BIN_EXE_kiosk")
 }
 
+/// Starts the hub on `port` and waits for it to say it listens. While the hub is down between
+/// restarts, a connection another test opens can be handed the same port for a moment, and the
+/// hub then exits on a bind error: it is started again, for up to ten seconds, rather than
+/// failing the fault test on a neighbour's socket.
 fn start_hub(dir: &std::path::Path, port: u16, log: &std::path::Path) -> Child {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        match try_start_hub(dir, port, log) {
+            Ok(child) => return child,
+            Err(said) if Instant::now() < deadline => {
+                eprintln!("the hub did not start on port {port} ({said}); trying again");
+                std::thread::sleep(Duration::from_millis(300));
+            }
+            Err(said) => {
+                let log = std::fs::read_to_string(log).unwrap_or_default();
+                let tail: Vec<&str> = log.lines().rev().take(5).collect();
+                panic!("the hub did not start on port {port}: {said}; its log ends: {tail:?}");
+            }
+        }
+    }
+}
+
+/// One attempt: the hub's child process once it says it listens, or what it said instead.
+fn try_start_hub(dir: &std::path::Path, port: u16, log: &std::path::Path) -> Result<Child, String> {
     let log = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
@@ -71,8 +94,13 @@ fn start_hub(dir: &std::path::Path, port: u16, log: &std::path::Path) -> Child {
     BufReader::new(out)
         .read_line(&mut first)
         .expect("hub says where it listens");
-    assert!(first.starts_with("hub listening"), "{first}");
-    child
+    if first.starts_with("hub listening") {
+        Ok(child)
+    } else {
+        let _ = child.kill();
+        let status = child.wait().map(|s| s.to_string()).unwrap_or_default();
+        Err(format!("first line {first:?}, {status}"))
+    }
 }
 
 fn start_kiosk(db: &std::path::Path) -> Child {
