@@ -11,9 +11,11 @@ use image::RgbImage;
 
 mod glasses;
 mod head_cover;
+mod mouth;
 mod sharpness;
 pub use glasses::{bridge_glasses_evidence, glasses_evidence, glasses_lines, GlassesLines};
 pub use head_cover::{brow_cover_is_a_hat, hair_over_brows, worn_cover, BrowCover, WornCover};
+pub use mouth::{mouth_gap, teeth_share};
 pub use sharpness::{sharpness, Sharpness};
 
 /// Pixel statistics over a box.
@@ -260,89 +262,6 @@ pub fn light_uniformity(skin: &SkinPatches) -> f32 {
         return 0.0;
     }
     r.min(l) / r.max(l)
-}
-
-/// Gap between the inner lips over mouth width: a closed-lip smile is near 0, teeth showing is not.
-/// A head turned by `yaw_deg` shows its mouth narrower by the cosine of the turn while the gap
-/// stays, so the width is taken back to what it is face on (kiosk eval: a closed mouth on a
-/// head turned 55 degrees read 0.15 against 0.1, 0.09 face on). Past 60 degrees the mesh's far
-/// corner is a guess, and the correction stops there.
-pub fn mouth_gap(mesh: &FaceMesh, yaw_deg: f32) -> f32 {
-    let gap = mesh
-        .point(idx::LIP_INNER_UPPER)
-        .distance(mesh.point(idx::LIP_INNER_LOWER));
-    let seen_width = mesh
-        .point(idx::MOUTH_RIGHT)
-        .distance(mesh.point(idx::MOUTH_LEFT));
-    let foreshortening = yaw_deg.abs().min(60.0).to_radians().cos();
-    gap / (seen_width / foreshortening).max(1e-3)
-}
-
-/// How much redder (Lab a*) than the cheeks a pixel may be and still count as teeth: the
-/// mouth's own red light tints teeth a little, a lip's highlight is far redder.
-const TEETH_REDDER_THAN_SKIN_AT_MOST: f32 = 4.0;
-
-/// Teeth between the lips: along the mouth's middle (between the inner lip contours, and a
-/// little beyond them so that closed lips give their seam), the share of pixels lighter and
-/// less red than the lips themselves. Closed lips show a dark seam there, a closed-lip smile
-/// too however wide; teeth are a light band even when the lips part only a little, which the
-/// lip gap alone missed. Teeth are also no redder than the skin (`skin`'s cheeks): a glossy
-/// lip's highlight is lighter and less red than the lips too, but redder than the cheeks.
-pub fn teeth_share(img: &RgbImage, mesh: &FaceMesh, skin: &SkinPatches) -> f32 {
-    let width = mesh
-        .point(idx::MOUTH_RIGHT)
-        .distance(mesh.point(idx::MOUTH_LEFT))
-        .max(1.0);
-    // the lips' own colour: halfway through the upper and the lower lip at three places
-    let mut lip_l = Vec::new();
-    let mut lip_a = Vec::new();
-    for (outer, inner) in idx::LIP_THICKNESS {
-        let c = mesh.point(outer).midpoint(mesh.point(inner));
-        for_each_in(img, &square(c, (width * 0.04).max(1.0)), |_, _, p| {
-            let lab = lab_of(p);
-            lip_l.push(lab[0]);
-            lip_a.push(lab[1]);
-        });
-    }
-    if lip_l.is_empty() {
-        return 0.0;
-    }
-    let (lip_l, lip_a) = (median(lip_l), median(lip_a));
-    // A black-and-white photo has no red in its lips: there teeth are told by lightness
-    // alone, with a wider margin since the seam's shadow is no longer ruled out by colour.
-    let colourless = lip_a.abs() < 3.0;
-    let (lighter_by, redder_by, at_most_a) = if colourless {
-        ((0.25 * lip_l).max(12.0), f32::NEG_INFINITY, f32::INFINITY)
-    } else {
-        // with no cheek in the picture the lips alone decide, as before the cheeks were asked
-        let cheeks = skin.cheek_redness();
-        let at_most_a = cheeks.map_or(f32::INFINITY, |a| a + TEETH_REDDER_THAN_SKIN_AT_MOST);
-        ((0.12 * lip_l).max(8.0), 6.0, at_most_a)
-    };
-    let reach = (width * 0.03).max(1.0);
-    let (mut teeth, mut all) = (0u32, 0u32);
-    for (upper, lower) in idx::LIPS_OPENING {
-        let (u, d) = (mesh.point(upper), mesh.point(lower));
-        let x = ((u.x + d.x) / 2.0).round();
-        let (y0, y1) = (u.y.min(d.y) - reach, u.y.max(d.y) + reach);
-        if x < 0.0 || x >= img.width() as f32 {
-            continue;
-        }
-        let mut y = y0.max(0.0);
-        while y < y1.min(img.height() as f32) {
-            let lab = lab_of(img.get_pixel(x as u32, y as u32).0);
-            all += 1;
-            if lab[0] > lip_l + lighter_by && lab[1] < (lip_a - redder_by).min(at_most_a) {
-                teeth += 1;
-            }
-            y += 1.0;
-        }
-    }
-    if all == 0 {
-        0.0
-    } else {
-        teeth as f32 / all as f32
-    }
 }
 
 fn eye_box(mesh: &FaceMesh, outer: usize, inner: usize, grow: f32) -> BoundingBox {
