@@ -54,7 +54,7 @@ pub struct SimPrinter {
     pub addr: SocketAddr,
     pub queue_name: String,
     queue: Arc<Mutex<SimQueue>>,
-    /// How many IPP requests it answered (tests check the kiosk asked).
+    /// How many IPP requests it read and answered (tests check the kiosk asked).
     asked: Arc<Mutex<u32>>,
     stop: Arc<AtomicBool>,
     thread: Option<std::thread::JoinHandle<()>>,
@@ -83,10 +83,8 @@ impl SimPrinter {
                 while !stop.load(Ordering::Relaxed) {
                     match listener.accept() {
                         Ok((conn, _)) => {
-                            if let Err(e) = serve(conn, &name, &queue, started) {
+                            if let Err(e) = serve(conn, &name, &queue, &asked, started) {
                                 tracing::warn!(error = %e, "printer simulator: a bad request");
-                            } else if let Ok(mut n) = asked.lock() {
-                                *n += 1;
                             }
                         }
                         Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
@@ -136,7 +134,13 @@ impl Drop for SimPrinter {
 }
 
 /// One request per connection (`Connection: close`), read within two seconds.
-fn serve(mut conn: TcpStream, name: &str, queue: &Mutex<SimQueue>, started: Instant) -> Result<()> {
+fn serve(
+    mut conn: TcpStream,
+    name: &str,
+    queue: &Mutex<SimQueue>,
+    asked: &Mutex<u32>,
+    started: Instant,
+) -> Result<()> {
     conn.set_nonblocking(false)?;
     conn.set_read_timeout(Some(Duration::from_secs(2)))?;
     let mut buf = Vec::new();
@@ -167,6 +171,10 @@ fn serve(mut conn: TcpStream, name: &str, queue: &Mutex<SimQueue>, started: Inst
     let request = IppParser::new(IppReader::new(std::io::Cursor::new(body)))
         .parse()
         .map_err(|e| anyhow::anyhow!("not IPP: {e}"))?;
+    // counted before the answer goes out: a client that has its answer finds it counted
+    if let Ok(mut n) = asked.lock() {
+        *n += 1;
+    }
     let header = request.header();
     let q = queue
         .lock()
