@@ -487,8 +487,9 @@ fn the_development_set_figures_hold() {
         // black-and-white mouths, below heavy frames, in a profile). A light run counts as
         // teeth only where it ends within a tenth of the mouth's width past the lips' opening
         // (session 16): 14 → 11 of 267 failed wrongly (skin above a closed mouth, a painted
-        // face's), none caught lost
-        ("mouth_closed", 0.9, 0.955),
+        // face's), none caught lost. The blind audit found teeth on 3 mouths labelled closed:
+        // one caught, two of grey shadowed teeth missed (126/139 & 254/264)
+        ("mouth_closed", 0.9, 0.96),
         // blurred, three bare faces read as frames to the parsing (two out of focus, one moved)
         ("glasses", 1.0, 0.97),
         ("exposure", 0.95, 0.97),
@@ -499,7 +500,9 @@ fn the_development_set_figures_hold() {
         // Session 15's portraits: 2 of their 3 half-shadowed faces are turned past the yaw
         // limit, where the light is not judged: missed by design, the pose fails them
         ("light_uniformity", 0.7, 0.91),
-        ("head_pose", 0.85, 0.91),
+        // session 16's blind audit moved head pose off 4 video frames under the limits and
+        // onto 2 heads tilted about 14 degrees (82/94 & 283/309 -> 84/92 & 287/311)
+        ("head_pose", 0.9, 0.92),
         // the parsing alone decides: dark hair no longer reads as a hat (7 → 1 wrong failures);
         // a sun hat that reads 0.21 against 0.2 is lost when softened (0.14 at 0.5 px). With
         // the crop mirrored past the picture's edge, hair cut off at the top is no longer a
