@@ -79,8 +79,8 @@ pub fn teeth_share(img: &RgbImage, mesh: &FaceMesh, skin: &SkinPatches) -> f32 {
         if x < 0.0 || x >= img.width() as f32 {
             continue;
         }
-        // the column reaches on past both ends by whole pixels, so its own cells are sampled
-        // where they were before it looked further
+        // the column reaches on past both ends by whole pixels, so the opening's own cells fall
+        // on the same rows as without the reach
         let (top, bottom) = (y0.max(0.0), y1.min(img.height() as f32));
         let above = (TEETH_BOUNDED_WITHIN * width).min(top).floor();
         let below = (TEETH_BOUNDED_WITHIN * width).floor();
@@ -104,9 +104,9 @@ pub fn teeth_share(img: &RgbImage, mesh: &FaceMesh, skin: &SkinPatches) -> f32 {
     }
 }
 
-/// How many of `column`'s set cells within `core` lie in runs that neither end of the column
+/// How many of `column`'s set cells within `opening` lie in runs that neither end of the column
 /// touches.
-fn enclosed_runs(column: &[bool], core: std::ops::Range<usize>) -> u32 {
+fn enclosed_runs(column: &[bool], opening: std::ops::Range<usize>) -> u32 {
     let mut count = 0;
     let mut start = None;
     for (i, &set) in column.iter().chain(std::iter::once(&false)).enumerate() {
@@ -114,7 +114,7 @@ fn enclosed_runs(column: &[bool], core: std::ops::Range<usize>) -> u32 {
             (true, None) => start = Some(i),
             (false, Some(s)) => {
                 if s > 0 && i < column.len() {
-                    count += (s.max(core.start)..i.min(core.end)).len() as u32;
+                    count += (s.max(opening.start)..i.min(opening.end)).len() as u32;
                 }
                 start = None;
             }
