@@ -488,8 +488,8 @@ fn the_development_set_figures_hold() {
         // portraits: 17 of 19 caught, 7 of 27 others failed (teeth read in
         // black-and-white mouths, below heavy frames, in a profile). A light run counts as
         // teeth only where it ends within a tenth of the mouth's width past the lips' opening
-        // (session 16): 14 → 11 of 267 failed wrongly (skin above a closed mouth, a painted
-        // face's), none caught lost. The blind audit found teeth on 3 mouths labelled closed:
+        // (session 16): 14 → 11 of 267 failed wrongly (skin above two closed mouths, a
+        // black-and-white moustache's edge), none caught lost. The blind audit found teeth on 3 mouths labelled closed:
         // one caught, two of grey shadowed teeth missed (126/139 & 254/264). Session 16's 22
         // avatars: 7 of 7 caught, 3 of 15 failed wrongly (a pale pressed lower lip, a 31 px
         // mouth's corners, a chin raised under a cap)
@@ -506,8 +506,8 @@ fn the_development_set_figures_hold() {
         ("light_uniformity", 0.7, 0.91),
         // session 16's blind audit moved head pose off 4 video frames under the limits and
         // onto 2 heads tilted about 14 degrees (82/94 & 283/309 -> 84/92 & 287/311). Session
-        // 16's 22 avatars: 7 of 9 caught, 3 of 13 failed wrongly (pitch 21-22 on faces by eye
-        // straight, as tp_audrey)
+        // 16's 22 avatars: 7 of 9 caught, 3 of 13 failed wrongly (two at pitch 21-22 on faces
+        // by eye straight, as tp_audrey; one turned 20 degrees, by eye not)
         ("head_pose", 0.9, 0.91),
         // the parsing alone decides: dark hair no longer reads as a hat (7 → 1 wrong failures);
         // a sun hat that reads 0.21 against 0.2 is lost when softened (0.14 at 0.5 px). With

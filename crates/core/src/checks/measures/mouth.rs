@@ -34,10 +34,11 @@ const TEETH_BOUNDED_WITHIN: f32 = 0.1;
 /// too however wide; teeth are a light band even when the lips part only a little, which the
 /// lip gap alone missed. Teeth are also no redder than the skin (`skin`'s cheeks): a glossy
 /// lip's highlight is lighter and less red than the lips too, but redder than the cheeks.
-/// And teeth end at the lips: a light run that goes on past the opening by more than
-/// [`TEETH_BOUNDED_WITHIN`] is the skin above or below the mouth, where the mesh's inner lip
-/// lies on the lip's outer edge (kiosk eval: 3 of 14 closed mouths that failed, none of the
-/// 125 caught lost).
+/// And teeth end at the lips: a light run that goes on past the opening (the inner lips and
+/// their small margin) by more than [`TEETH_BOUNDED_WITHIN`] of the mouth's width is the skin
+/// above or below the mouth, where the mesh's inner lip lies on the lip's outer edge (kiosk
+/// eval: 3 of 14 closed mouths that failed pass, two of them skin above the lip, one a
+/// moustache's edge; none of the 125 caught lost).
 pub fn teeth_share(img: &RgbImage, mesh: &FaceMesh, skin: &SkinPatches) -> f32 {
     let width = mesh
         .point(idx::MOUTH_RIGHT)
@@ -69,33 +70,34 @@ pub fn teeth_share(img: &RgbImage, mesh: &FaceMesh, skin: &SkinPatches) -> f32 {
         let at_most_a = cheeks.map_or(f32::INFINITY, |a| a + TEETH_REDDER_THAN_SKIN_AT_MOST);
         ((0.12 * lip_l).max(8.0), 6.0, at_most_a)
     };
-    let reach = (width * 0.03).max(1.0);
+    let margin = (width * 0.03).max(1.0);
+    // how far past the opening a light run may go and still end at a lip, in whole pixels so
+    // that the opening's own cells fall on the same rows as without it; rounded down, since
+    // rounding up let a moustache's edge back in (kiosk eval: 1 more wrong failure on the set,
+    // 1 more on it shrunk to 160 px), so a mouth under ten pixels wide gets none
+    let beyond = (TEETH_BOUNDED_WITHIN * width).floor();
     let (mut teeth, mut all) = (0u32, 0u32);
-    let mut column = Vec::new();
     for (upper, lower) in idx::LIPS_OPENING {
         let (u, d) = (mesh.point(upper), mesh.point(lower));
         let x = ((u.x + d.x) / 2.0).round();
-        let (y0, y1) = (u.y.min(d.y) - reach, u.y.max(d.y) + reach);
-        if x < 0.0 || x >= img.width() as f32 {
+        // a NaN landmark is off the picture too
+        if !(0.0..img.width() as f32).contains(&x) {
             continue;
         }
-        // the column reaches on past both ends by whole pixels, so the opening's own cells fall
-        // on the same rows as without the reach
+        let (y0, y1) = (u.y.min(d.y) - margin, u.y.max(d.y) + margin);
         let (top, bottom) = (y0.max(0.0), y1.min(img.height() as f32));
-        let above = (TEETH_BOUNDED_WITHIN * width).min(top).floor();
-        let below = (TEETH_BOUNDED_WITHIN * width).floor();
-        column.clear();
-        let mut opening_cells = 0;
-        let mut y = top - above;
-        while y < (bottom + below).min(img.height() as f32) {
-            opening_cells += usize::from(y >= top && y < bottom);
+        // at the picture's edge the column stops there: a run that reaches it is not counted
+        let mut runs = EnclosedRuns::default();
+        let mut y = top - beyond.min(top).floor();
+        while y < (bottom + beyond).min(img.height() as f32) {
             let lab = lab_of(img.get_pixel(x as u32, y as u32).0);
-            column.push(lab[0] > lip_l + lighter_by && lab[1] < (lip_a - redder_by).min(at_most_a));
+            let light = lab[0] > lip_l + lighter_by && lab[1] < (lip_a - redder_by).min(at_most_a);
+            let in_opening = y >= top && y < bottom;
+            all += u32::from(in_opening);
+            runs.push(light, in_opening);
             y += 1.0;
         }
-        let opening = above as usize..above as usize + opening_cells;
-        all += opening_cells as u32;
-        teeth += enclosed_runs(&column, opening);
+        teeth += runs.counted;
     }
     if all == 0 {
         0.0
@@ -104,40 +106,58 @@ pub fn teeth_share(img: &RgbImage, mesh: &FaceMesh, skin: &SkinPatches) -> f32 {
     }
 }
 
-/// How many of `column`'s set cells within `opening` lie in runs that neither end of the column
-/// touches.
-fn enclosed_runs(column: &[bool], opening: std::ops::Range<usize>) -> u32 {
-    let mut count = 0;
-    let mut start = None;
-    for (i, &set) in column.iter().chain(std::iter::once(&false)).enumerate() {
-        match (set, start) {
-            (true, None) => start = Some(i),
-            (false, Some(s)) => {
-                if s > 0 && i < column.len() {
-                    count += (s.max(opening.start)..i.min(opening.end)).len() as u32;
+/// Light cells down one column, counted where their run ends inside the column: a run that
+/// starts at the column's first cell, or is still going at its last, is not counted.
+#[derive(Default)]
+struct EnclosedRuns {
+    cells: usize,
+    /// The run going on: the cell it started at, and its cells inside the opening so far.
+    run: Option<(usize, u32)>,
+    counted: u32,
+}
+
+impl EnclosedRuns {
+    /// The next cell down: whether it is light enough for teeth, and whether it lies in the
+    /// lips' opening (only those count).
+    fn push(&mut self, light: bool, in_opening: bool) {
+        let inside = u32::from(in_opening);
+        self.run = match (light, self.run) {
+            (true, None) => Some((self.cells, inside)),
+            (true, Some((start, n))) => Some((start, n + inside)),
+            (false, Some((start, n))) => {
+                if start > 0 {
+                    self.counted += n;
                 }
-                start = None;
+                None
             }
-            _ => {}
-        }
+            (false, None) => None,
+        };
+        self.cells += 1;
     }
-    count
 }
 
 #[cfg(test)]
 mod tests {
-    use super::enclosed_runs;
+    use super::EnclosedRuns;
+
+    /// `cells` as light (1) or not (0), those from `opening.0` to `opening.1` in the opening.
+    fn counted(cells: &[u8], opening: (usize, usize)) -> u32 {
+        let mut runs = EnclosedRuns::default();
+        for (i, &c) in cells.iter().enumerate() {
+            runs.push(c == 1, (opening.0..opening.1).contains(&i));
+        }
+        runs.counted
+    }
 
     #[test]
     fn a_run_counts_only_where_it_ends_inside_the_column() {
-        let (t, f) = (true, false);
         // a run ending inside counts, within the opening only
-        assert_eq!(enclosed_runs(&[f, t, t, t, f], 0..5), 3);
-        assert_eq!(enclosed_runs(&[f, t, t, t, f], 2..4), 2);
+        assert_eq!(counted(&[0, 1, 1, 1, 0], (0, 5)), 3);
+        assert_eq!(counted(&[0, 1, 1, 1, 0], (2, 4)), 2);
         // runs touching either end of the column do not
-        assert_eq!(enclosed_runs(&[t, t, f, t, f], 0..5), 1);
-        assert_eq!(enclosed_runs(&[f, t, f, t, t], 0..5), 1);
-        assert_eq!(enclosed_runs(&[t, t, t], 0..3), 0);
-        assert_eq!(enclosed_runs(&[], 0..0), 0);
+        assert_eq!(counted(&[1, 1, 0, 1, 0], (0, 5)), 1);
+        assert_eq!(counted(&[0, 1, 0, 1, 1], (0, 5)), 1);
+        assert_eq!(counted(&[1, 1, 1], (0, 3)), 0);
+        assert_eq!(counted(&[], (0, 0)), 0);
     }
 }
