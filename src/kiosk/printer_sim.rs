@@ -54,7 +54,7 @@ pub struct SimPrinter {
     pub addr: SocketAddr,
     pub queue_name: String,
     queue: Arc<Mutex<SimQueue>>,
-    /// How many IPP requests it read and answered (tests check the kiosk asked).
+    /// How many IPP requests it read (tests check the kiosk asked).
     asked: Arc<Mutex<u32>>,
     stop: Arc<AtomicBool>,
     thread: Option<std::thread::JoinHandle<()>>,
