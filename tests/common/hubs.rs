@@ -129,8 +129,25 @@ pub fn hub_config(dir: PathBuf) -> HubConfig {
     config
 }
 
-/// A loopback port nothing listens on (for "the hub is down").
+/// A loopback port nothing listens on (for "the hub is down", or a server a test starts on a
+/// port it must know first). Taken below the range the system hands out for outgoing
+/// connections: a port from that range, free when asked, can be given to another test's
+/// connection a moment later, and a hub started on it then finds it taken.
 pub fn free_port() -> u16 {
+    let ephemeral_from = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|r| r.split_whitespace().next()?.parse::<u16>().ok())
+        .unwrap_or(32768);
+    let (low, high) = (10_000u16, ephemeral_from.max(10_001));
+    for _ in 0..200 {
+        let mut b = [0u8; 2];
+        getrandom::fill(&mut b).expect("random");
+        let port = low + u16::from_le_bytes(b) % (high - low);
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+    // a machine whose low ports are all taken: any free one, as before
     let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
     l.local_addr().expect("addr").port()
 }
