@@ -53,9 +53,10 @@ fn kiosk_bin() -> &'static str {
 }
 
 /// Starts the hub on `port` and waits for it to say it listens; how many times its port was
-/// taken first. While the hub is down between restarts, a connection another test opens can be
-/// handed the same port for a moment, and the hub then exits on its bind error: only that is
-/// tried again, for up to ten seconds. Any other failure to start fails the test at once.
+/// taken first. `free_port` picks a port no outgoing connection is given; should another
+/// process still take it while the hub is down between restarts, the hub exits on its bind
+/// error: only that is tried again, for up to ten seconds. Any other failure to start fails
+/// the test at once.
 fn start_hub(dir: &std::path::Path, port: u16, log: &std::path::Path) -> (Child, u32) {
     let deadline = Instant::now() + Duration::from_secs(10);
     let mut port_taken = 0;
