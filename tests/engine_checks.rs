@@ -65,6 +65,31 @@ fn the_original_tilted_portrait_fails_head_pose_only() {
 }
 
 #[test]
+fn a_bowed_head_is_told_to_raise_it_and_a_raised_one_to_lower_it() {
+    let pose = |file: &str| {
+        check(&eval_photo(file), PROFILE)
+            .get(CheckId::HeadPose)
+            .cloned()
+            .expect("head pose reports")
+    };
+    // eyes cast down, head bowed (the mesh's pitch is positive with the chin down)
+    let bowed = pose("tablerui_f11_eyesdown.png");
+    assert!(!bowed.ok, "{bowed:?}");
+    assert!(bowed.detail["pitch"].as_f64().unwrap_or(f64::NAN) > 20.0);
+    assert!(bowed.reason.unwrap().en.contains("tilted down"));
+    // a selfie from below, chin raised
+    let raised = pose("tablerui_m39_cap.png");
+    assert!(!raised.ok, "{raised:?}");
+    assert!(raised.detail["pitch"].as_f64().unwrap_or(f64::NAN) < -20.0);
+    assert!(raised.reason.unwrap().en.contains("tilted up"));
+    // a portrait a reviewer calls level, taken from a little above: 21.8° bowed, 17.8° from
+    // the level the mesh reads on level heads
+    let level = pose("tp_audrey.jpg");
+    assert!(level.ok, "{level:?}");
+    assert!(level.detail["pitch"].as_f64().unwrap_or(f64::NAN) > 20.0);
+}
+
+#[test]
 fn rotation_fails_head_pose() {
     let base = levelled_base();
     let (eyes, _) = face_box(&base);

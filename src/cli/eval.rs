@@ -108,7 +108,7 @@ pub fn run(args: EvalArgs, catalog: &Catalog) -> Result<ExitCode> {
             )
         ));
         say(format!(
-            "{:<18} {:>14} {:>8} {:>16} {:>9}  {:<26} balanced at",
+            "{:<18} {:>14} {:>8} {:>16} {:>9}  {:<29} balanced at",
             "check", "defects caught", "recall", "others failed", "accepted", "limit"
         ));
         for (score, limit) in calibration
@@ -155,8 +155,8 @@ fn percent(v: Option<f64>) -> String {
 fn limit_of(reports: &[(&LabelRow, CheckReport)], s: &CheckScore, limits: &CheckLimits) -> String {
     if s.id == CheckId::HeadPose && s.applied {
         return format!(
-            "<= {}/{}/{} yaw/pitch/roll",
-            limits.max_yaw_deg, limits.max_pitch_deg, limits.max_roll_deg
+            "<= {}/{:+}±{}/{} yaw/pitch/roll",
+            limits.max_yaw_deg, limits.pitch_level_deg, limits.max_pitch_deg, limits.max_roll_deg
         );
     }
     if s.limit_differs && s.applied {
@@ -193,7 +193,7 @@ fn table_row(s: &CheckScore, limit: &str) -> String {
         })
         .unwrap_or_else(|| "–".into());
     format!(
-        "{:<18} {:>14} {:>8} {:>16} {:>9}  {:<26} {balanced}",
+        "{:<18} {:>14} {:>8} {:>16} {:>9}  {:<29} {balanced}",
         s.id.as_str(),
         format!("{}/{}", s.caught, s.defects),
         percent(s.recall()),
@@ -216,7 +216,7 @@ fn second_row(s: &CheckScore, second: &SecondScore) -> String {
         })
         .unwrap_or_else(|| "–".into());
     format!(
-        "{:<18} {:>14} {:>8} {:>16} {:>9}  {:<26} {balanced}",
+        "{:<18} {:>14} {:>8} {:>16} {:>9}  {:<29} {balanced}",
         format!("  + {}", second.measure.label()),
         "",
         "",

@@ -188,6 +188,9 @@ impl ExamProfile {
                 "limits.max_yaw_deg, max_pitch_deg and max_roll_deg must be above 0".into(),
             );
         }
+        if l.pitch_level_deg.is_nan() || l.pitch_level_deg.abs() >= l.max_pitch_deg {
+            return Err("limits.pitch_level_deg must lie within ±max_pitch_deg".into());
+        }
         Ok(())
     }
 }

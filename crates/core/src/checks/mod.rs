@@ -324,10 +324,15 @@ fn face_checks(
             if p.yaw > 0.0 { "yaw+" } else { "yaw-" },
         ),
         (
-            p.pitch.abs() / lim.max_pitch_deg,
-            p.pitch,
+            lim.pitch_from_level(p.pitch).abs() / lim.max_pitch_deg,
+            lim.pitch_from_level(p.pitch),
             lim.max_pitch_deg,
-            if p.pitch > 0.0 { "pitch+" } else { "pitch-" },
+            // the mesh's pitch is positive with the chin down
+            if lim.pitch_from_level(p.pitch) > 0.0 {
+                "bowed"
+            } else {
+                "raised"
+            },
         ),
         (
             p.roll.abs() / lim.max_roll_deg,
@@ -349,6 +354,9 @@ fn face_checks(
     for (k, v) in [("yaw", p.yaw), ("pitch", p.pitch), ("roll", p.roll)] {
         r.detail.insert(k.into(), round(v).into());
     }
+    // the value is the pitch from this, where pitch is the worst axis
+    r.detail
+        .insert("pitch_level".into(), round(lim.pitch_level_deg).into());
 
     let r = b.push(
         CheckId::EyesOpen,

@@ -37,11 +37,11 @@ pub fn reason(id: CheckId, direction: &str) -> Reason {
             "头部左右偏转，请正视镜头",
             "head turned sideways: please look straight at the camera",
         ),
-        (HeadPose, "pitch+") => r(
+        (HeadPose, "raised") => r(
             "头部上仰，请平视镜头",
             "head tilted up: please look level at the camera",
         ),
-        (HeadPose, "pitch-") => r(
+        (HeadPose, "bowed") => r(
             "头部下低，请平视镜头",
             "head tilted down: please look level at the camera",
         ),

@@ -118,8 +118,9 @@ impl FaceMesh {
     }
 
     /// Head pose from the mesh's 3D shape: the face plane's normal (temple to temple across,
-    /// forehead to chin down) for yaw and pitch, the eye line for roll. On the frontal test
-    /// portraits pitch reads 2–6° with no correction; neither angle has a ground truth here.
+    /// forehead to chin down) for yaw and pitch, the eye line for roll. Pitch is positive with
+    /// the head bowed (chin down); on level heads it reads a few degrees bowed (the limits'
+    /// `pitch_level_deg` says how many). Neither angle has a ground truth here.
     pub fn pose(&self) -> HeadPose {
         let v = |a: usize, b: usize| {
             let (p, q) = (self.points[a], self.points[b]);

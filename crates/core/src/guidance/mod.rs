@@ -504,7 +504,7 @@ impl LiveGuide {
             return Prompt::UnevenLight;
         }
         if pose.yaw.abs() > l.max_yaw_deg
-            || pose.pitch.abs() > l.max_pitch_deg
+            || l.pitch_from_level(pose.pitch).abs() > l.max_pitch_deg
             || pose.roll.abs() > l.max_roll_deg
         {
             return Prompt::LookStraight;
