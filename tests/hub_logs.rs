@@ -3,8 +3,7 @@
 
 use crate::common;
 
-use common::hubs::{free_port, fresh_dir, runtime, test_jpeg};
-use std::io::{BufRead, BufReader};
+use common::hubs::{await_listening, free_port, fresh_dir, runtime, test_jpeg};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 
@@ -35,11 +34,7 @@ fn start(data: &Path, stderr: Stdio) -> RunningHub {
         .stderr(stderr)
         .spawn()
         .expect("hub starts");
-    let mut first = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut first)
-        .unwrap();
-    assert!(first.starts_with("hub listening on http://"), "{first}");
+    await_listening(&mut child, "http");
     RunningHub {
         child,
         url: format!("http://127.0.0.1:{port}"),

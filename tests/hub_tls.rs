@@ -5,8 +5,7 @@
 
 use crate::common;
 
-use common::hubs::{free_port, fresh_dir, kiosk_store, submit, test_jpeg};
-use std::io::{BufRead, BufReader};
+use common::hubs::{await_listening, free_port, fresh_dir, kiosk_store, submit, test_jpeg};
 use std::process::{Command, Stdio};
 
 fn kiosk(args: &[&str]) -> std::process::Output {
@@ -58,11 +57,7 @@ fn a_kiosk_uploads_to_an_https_hub_it_was_linked_to_with_the_hubs_certificate() 
         .stderr(Stdio::null())
         .spawn()
         .expect("hub starts");
-    let mut first = String::new();
-    BufReader::new(hub.stdout.take().unwrap())
-        .read_line(&mut first)
-        .unwrap();
-    assert!(first.starts_with("hub listening on https://"), "{first}");
+    await_listening(&mut hub, "https");
 
     let url = format!("https://localhost:{port}");
     let (db, mut store) = kiosk_store("tls", "unset", "unset");

@@ -257,6 +257,28 @@ impl Drop for TestHub {
     }
 }
 
+/// Waits for a `kiosk hub` program's first line on its stdout (piped), which says where it
+/// listens, and checks it names `scheme`. A hub that says nothing within 30 s, or something
+/// else, fails the test instead of hanging it.
+pub fn await_listening(child: &mut std::process::Child, scheme: &str) {
+    use std::io::{BufRead, BufReader};
+    let out = child.stdout.take().expect("the hub's stdout is piped");
+    let (tx, rx) = std::sync::mpsc::channel();
+    // the read end closes after the first line, as the hub expects of its starter
+    std::thread::spawn(move || {
+        let mut first = String::new();
+        let _ = BufReader::new(out).read_line(&mut first);
+        let _ = tx.send(first);
+    });
+    let first = rx
+        .recv_timeout(std::time::Duration::from_secs(30))
+        .expect("the hub said where it listens within 30 s");
+    assert!(
+        first.starts_with(&format!("hub listening on {scheme}://")),
+        "{first}"
+    );
+}
+
 pub fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
