@@ -230,6 +230,24 @@ fn a_face_half_in_shadow_is_told_the_light_is_uneven_and_a_turned_head_to_look_s
 }
 
 #[test]
+fn a_bowed_head_is_told_to_raise_the_chin_and_a_raised_one_to_lower_it() {
+    // as the still check: the axis furthest past its limit says which way, in the same words
+    for (file, prompt, reason) in [
+        ("faceapi_sample6_3.png", Prompt::RaiseChin, "tilted down"),
+        ("tablerui_m39_cap.png", Prompt::LowerChin, "tilted up"),
+    ] {
+        let mut guide = new_guide();
+        let frame = frame_from(&eval_photo(file), 85.0, 320.0, 190.0);
+        assert_eq!(settle(&mut guide, &frame, 4), prompt, "{file}");
+        let still = check(&frame, "chsi-graduation");
+        let pose = still.get(CheckId::HeadPose).expect("reported");
+        assert!(!pose.ok, "{file}: {pose:?}");
+        let said = pose.reason.as_ref().map(|r| r.en);
+        assert!(said.is_some_and(|s| s.contains(reason)), "{file}: {pose:?}");
+    }
+}
+
+#[test]
 fn a_parsing_answered_for_the_last_candidate_does_not_count_for_the_next() {
     let mut guide = guide_for("gd-gaokao");
     // as the camera worker runs it: the parsing is asked for, and answered later

@@ -16,6 +16,9 @@ pub enum Cue {
     MoveUp,
     MoveDown,
     LookStraight,
+    RaiseChin,
+    LowerChin,
+    StraightenHead,
     TakeOffGlasses,
     HairOffBrows,
     TakeOffHat,
@@ -50,7 +53,7 @@ pub enum CueKind {
 
 impl Cue {
     /// Every clip, in the vocabulary file's order.
-    pub const ALL: [Cue; 24] = [
+    pub const ALL: [Cue; 27] = [
         Cue::NoFace,
         Cue::SeveralFaces,
         Cue::MoveCloser,
@@ -60,6 +63,9 @@ impl Cue {
         Cue::MoveUp,
         Cue::MoveDown,
         Cue::LookStraight,
+        Cue::RaiseChin,
+        Cue::LowerChin,
+        Cue::StraightenHead,
         Cue::TakeOffGlasses,
         Cue::HairOffBrows,
         Cue::TakeOffHat,
@@ -89,6 +95,9 @@ impl Cue {
             Cue::MoveUp => "move_up",
             Cue::MoveDown => "move_down",
             Cue::LookStraight => "look_straight",
+            Cue::RaiseChin => "raise_chin",
+            Cue::LowerChin => "lower_chin",
+            Cue::StraightenHead => "straighten_head",
             Cue::TakeOffGlasses => "take_off_glasses",
             Cue::HairOffBrows => "hair_off_brows",
             Cue::TakeOffHat => "take_off_hat",
@@ -133,6 +142,9 @@ impl Cue {
             Prompt::MoveUp => Cue::MoveUp,
             Prompt::MoveDown => Cue::MoveDown,
             Prompt::LookStraight => Cue::LookStraight,
+            Prompt::RaiseChin => Cue::RaiseChin,
+            Prompt::LowerChin => Cue::LowerChin,
+            Prompt::StraightenHead => Cue::StraightenHead,
             Prompt::TakeOffGlasses => Cue::TakeOffGlasses,
             Prompt::HairOffBrows => Cue::HairOffBrows,
             Prompt::TakeOffHat => Cue::TakeOffHat,

@@ -7,6 +7,7 @@ pub mod calibration;
 pub mod exposure;
 mod labels;
 pub mod measures;
+pub mod pose;
 mod reasons;
 mod second_measures;
 
@@ -316,40 +317,12 @@ fn face_checks(
     }
 
     let p = s.pose;
-    let ratios = [
-        (
-            p.yaw.abs() / lim.max_yaw_deg,
-            p.yaw,
-            lim.max_yaw_deg,
-            if p.yaw > 0.0 { "yaw+" } else { "yaw-" },
-        ),
-        (
-            lim.pitch_from_level(p.pitch).abs() / lim.max_pitch_deg,
-            lim.pitch_from_level(p.pitch),
-            lim.max_pitch_deg,
-            // the mesh's pitch is positive with the chin down
-            if lim.pitch_from_level(p.pitch) > 0.0 {
-                "bowed"
-            } else {
-                "raised"
-            },
-        ),
-        (
-            p.roll.abs() / lim.max_roll_deg,
-            p.roll,
-            lim.max_roll_deg,
-            "roll",
-        ),
-    ];
-    let worst = ratios
-        .iter()
-        .copied()
-        .fold(ratios[0], |a, c| if c.0 > a.0 { c } else { a });
+    let worst = pose::WorstAxis::of(&p, lim);
     let r = b.push(
         CheckId::HeadPose,
-        worst.1.abs(),
-        Some(Limit::at_most(worst.2)),
-        move |_| worst.3,
+        worst.degrees.abs(),
+        Some(Limit::at_most(worst.limit)),
+        move |_| worst.fault.reason_key(),
     );
     for (k, v) in [("yaw", p.yaw), ("pitch", p.pitch), ("roll", p.roll)] {
         r.detail.insert(k.into(), round(v).into());

@@ -33,7 +33,7 @@ pub fn reason(id: CheckId, direction: &str) -> Reason {
             "头部或肩部超出画面，请移到取景框中间",
             "head or shoulders cut off: please move into the middle of the frame",
         ),
-        (HeadPose, "yaw+") | (HeadPose, "yaw-") => r(
+        (HeadPose, "turned") => r(
             "头部左右偏转，请正视镜头",
             "head turned sideways: please look straight at the camera",
         ),

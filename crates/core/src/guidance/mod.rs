@@ -11,6 +11,7 @@
 use crate::catalog::ExamProfile;
 use crate::checks::exposure::{ExposureFault, ExposureReading};
 use crate::checks::measures::{self, SkinPatches};
+use crate::checks::pose::{self, PoseFault};
 use crate::engine::{
     roi_for_box, EyeSide, FaceDetection, FaceEngine, FaceMesh, FastDetector, HeadPose, ModelError,
     PartShares,
@@ -503,11 +504,15 @@ impl LiveGuide {
         {
             return Prompt::UnevenLight;
         }
-        if pose.yaw.abs() > l.max_yaw_deg
-            || l.pitch_from_level(pose.pitch).abs() > l.max_pitch_deg
-            || pose.roll.abs() > l.max_roll_deg
-        {
-            return Prompt::LookStraight;
+        // as the still check: the axis furthest past its limit says which way to move
+        let worst = pose::WorstAxis::of(&pose, l);
+        if worst.past_limit() {
+            return match worst.fault {
+                PoseFault::Turned => Prompt::LookStraight,
+                PoseFault::Bowed => Prompt::RaiseChin,
+                PoseFault::Raised => Prompt::LowerChin,
+                PoseFault::Tilted => Prompt::StraightenHead,
+            };
         }
         // the face parsing's reading from a moment ago, with the still check's limits
         let parsed = self.seen.parts.fresh(self.seen.frames_with_face);

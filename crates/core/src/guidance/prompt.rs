@@ -20,7 +20,14 @@ pub enum Prompt {
     MoveRight,
     MoveUp,
     MoveDown,
+    /// Turned to one side.
     LookStraight,
+    /// Bowed, chin down.
+    RaiseChin,
+    /// Raised, chin up.
+    LowerChin,
+    /// Tilted towards a shoulder.
+    StraightenHead,
     TakeOffGlasses,
     HairOffBrows,
     TakeOffHat,
@@ -53,6 +60,9 @@ impl Prompt {
             Prompt::MoveUp => r("请抬高一些（站直或调高座椅）", "please come up a little"),
             Prompt::MoveDown => r("请降低一些", "please come down a little"),
             Prompt::LookStraight => r("请正视镜头", "please look straight at the camera"),
+            Prompt::RaiseChin => r("请稍微抬头，平视镜头", "please raise your chin a little"),
+            Prompt::LowerChin => r("请稍微低头，平视镜头", "please lower your chin a little"),
+            Prompt::StraightenHead => r("请摆正头部", "please hold your head upright"),
             Prompt::TakeOffGlasses => r("请摘下眼镜", "please take off your glasses"),
             Prompt::HairOffBrows => r(
                 "请整理头发，露出眉毛和眼睛",

@@ -1,0 +1,106 @@
+//! Which way a head is off its limits. The still check's reason and the live guide's prompt
+//! both come from here, so a candidate told to raise their chin is told so by both.
+
+use crate::catalog::CheckLimits;
+use crate::engine::HeadPose;
+
+/// The way a head is turned, bowed, raised or tilted.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PoseFault {
+    /// Turned to one side (yaw).
+    Turned,
+    /// Bowed, chin down (pitch past level, positive).
+    Bowed,
+    /// Raised, chin up (pitch past level, negative).
+    Raised,
+    /// Tilted towards a shoulder (roll).
+    Tilted,
+}
+
+impl PoseFault {
+    /// The still check's reason key (`reasons.rs`).
+    pub(super) fn reason_key(self) -> &'static str {
+        match self {
+            PoseFault::Turned => "turned",
+            PoseFault::Bowed => "bowed",
+            PoseFault::Raised => "raised",
+            PoseFault::Tilted => "tilted",
+        }
+    }
+}
+
+/// The axis furthest towards (or past) its limit, as a share of that limit: a yaw of 12
+/// against 15 is further than a pitch of 14 from level against 20.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct WorstAxis {
+    pub fault: PoseFault,
+    /// The angle on that axis, pitch measured from level (`pitch_level_deg`).
+    pub degrees: f32,
+    pub limit: f32,
+}
+
+impl WorstAxis {
+    pub fn of(pose: &HeadPose, lim: &CheckLimits) -> WorstAxis {
+        let pitch = lim.pitch_from_level(pose.pitch);
+        // the mesh's pitch is positive with the chin down
+        let axes = [
+            (PoseFault::Turned, pose.yaw, lim.max_yaw_deg),
+            (
+                if pitch > 0.0 {
+                    PoseFault::Bowed
+                } else {
+                    PoseFault::Raised
+                },
+                pitch,
+                lim.max_pitch_deg,
+            ),
+            (PoseFault::Tilted, pose.roll, lim.max_roll_deg),
+        ];
+        let share = |(_, d, l): &(PoseFault, f32, f32)| d.abs() / l;
+        let (fault, degrees, limit) =
+            axes.into_iter()
+                .fold(axes[0], |a, c| if share(&c) > share(&a) { c } else { a });
+        WorstAxis {
+            fault,
+            degrees,
+            limit,
+        }
+    }
+
+    /// Whether the head is past its limit on this axis (and so on any).
+    pub fn past_limit(&self) -> bool {
+        self.degrees.abs() > self.limit
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn worst(yaw: f32, pitch: f32, roll: f32) -> WorstAxis {
+        WorstAxis::of(&HeadPose { yaw, pitch, roll }, &CheckLimits::default())
+    }
+
+    #[test]
+    fn the_axis_furthest_past_its_own_limit_is_the_fault() {
+        let lim = CheckLimits::default();
+        // bowed past level + limit, and raised past level − limit
+        let bowed = worst(0.0, lim.pitch_level_deg + lim.max_pitch_deg + 1.0, 0.0);
+        assert_eq!(bowed.fault, PoseFault::Bowed);
+        assert!(bowed.past_limit());
+        let raised = worst(0.0, lim.pitch_level_deg - lim.max_pitch_deg - 1.0, 0.0);
+        assert_eq!(raised.fault, PoseFault::Raised);
+        assert!(raised.past_limit());
+        // level but for the mesh's own offset: no fault
+        assert!(!worst(0.0, lim.pitch_level_deg + 19.0, 0.0).past_limit());
+        // a yaw of 12 against 15 is further than a pitch 14 from level against 20
+        let turned = worst(12.0, lim.pitch_level_deg + 14.0, 0.0);
+        assert_eq!(
+            (turned.fault, turned.past_limit()),
+            (PoseFault::Turned, false)
+        );
+        let tilted = worst(-3.0, lim.pitch_level_deg, -11.0);
+        assert_eq!(tilted.fault, PoseFault::Tilted);
+        assert!(tilted.past_limit());
+    }
+}
