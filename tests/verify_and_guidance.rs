@@ -5,6 +5,7 @@ use crate::common;
 use capture_kiosk::checks::CheckId;
 use capture_kiosk::engine::PartShares;
 use capture_kiosk::engine::{descriptor_distance, SAME_PERSON_DISTANCE};
+use capture_kiosk::geometry::Point;
 use capture_kiosk::guidance::{CameraModel, LiveGuide, PartsReading, Prompt};
 use common::*;
 use image::{imageops, Rgb, RgbImage};
@@ -233,8 +234,8 @@ fn a_face_half_in_shadow_is_told_the_light_is_uneven_and_a_turned_head_to_look_s
 fn a_bowed_head_is_told_to_raise_the_chin_and_a_raised_one_to_lower_it() {
     // as the still check: the axis furthest past its limit says which way, in the same words
     for (file, prompt, reason) in [
-        ("faceapi_sample6_3.png", Prompt::RaiseChin, "tilted down"),
-        ("tablerui_m39_cap.png", Prompt::LowerChin, "tilted up"),
+        ("faceapi_sample6_3.png", Prompt::RaiseChin, "head bowed"),
+        ("tablerui_m39_cap.png", Prompt::LowerChin, "head raised"),
     ] {
         let mut guide = new_guide();
         let frame = frame_from(&eval_photo(file), 85.0, 320.0, 190.0);
@@ -245,6 +246,12 @@ fn a_bowed_head_is_told_to_raise_the_chin_and_a_raised_one_to_lower_it() {
         let said = pose.reason.as_ref().map(|r| r.en);
         assert!(said.is_some_and(|s| s.contains(reason)), "{file}: {pose:?}");
     }
+    // a head tilted towards a shoulder: the level portrait turned 15 degrees in the frame
+    let base = levelled_base();
+    let middle = Point::new(base.width() as f32 / 2.0, base.height() as f32 / 2.0);
+    let mut guide = new_guide();
+    let tilted = frame_from(&rotate(&base, middle, 15.0), 85.0, 320.0, 190.0);
+    assert_eq!(settle(&mut guide, &tilted, 4), Prompt::StraightenHead);
 }
 
 #[test]

@@ -270,12 +270,19 @@ pub fn await_listening(child: &mut std::process::Child, scheme: &str) {
         let _ = BufReader::new(out).read_line(&mut first);
         let _ = tx.send(first);
     });
-    let first = rx
-        .recv_timeout(std::time::Duration::from_secs(30))
-        .expect("the hub said where it listens within 30 s");
-    assert!(
-        first.starts_with(&format!("hub listening on {scheme}://")),
-        "{first}"
+    let first = rx.recv_timeout(std::time::Duration::from_secs(30));
+    let listening = format!("hub listening on {scheme}://");
+    if let Ok(line) = &first {
+        if line.starts_with(&listening) {
+            return;
+        }
+    }
+    // not left running behind the failed test; its exit says why it stopped, if it did
+    let exited = child.try_wait().ok().flatten();
+    let _ = child.kill();
+    let _ = child.wait();
+    panic!(
+        "the hub did not say {listening:?} within 30 s: its first line {first:?}, exit {exited:?}"
     );
 }
 

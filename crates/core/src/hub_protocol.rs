@@ -271,7 +271,7 @@ impl RejectReason {
             ),
             Pose => (
                 "pose",
-                "未正视镜头（头部偏转或倾斜）",
+                "未正视镜头（头部偏转、倾斜、低头或仰头）",
                 "not facing the camera",
             ),
             EyesClosed => ("eyes_closed", "闭眼", "eyes closed"),

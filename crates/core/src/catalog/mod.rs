@@ -182,14 +182,18 @@ impl ExamProfile {
         }
         if [l.max_yaw_deg, l.max_pitch_deg, l.max_roll_deg]
             .iter()
-            .any(|d| *d <= 0.0)
+            .any(|d| !(d.is_finite() && *d > 0.0))
         {
             return Err(
                 "limits.max_yaw_deg, max_pitch_deg and max_roll_deg must be above 0".into(),
             );
         }
-        if l.pitch_level_deg.is_nan() || l.pitch_level_deg.abs() >= l.max_pitch_deg {
-            return Err("limits.pitch_level_deg must lie within ±max_pitch_deg".into());
+        if !l.pitch_level_deg.is_finite() || l.pitch_level_deg.abs() >= l.max_pitch_deg {
+            return Err(format!(
+                "limits.pitch_level_deg ({}, the pitch the face mesh reads on a level head) must \
+                 lie within ±max_pitch_deg ({}): set both",
+                l.pitch_level_deg, l.max_pitch_deg
+            ));
         }
         Ok(())
     }
@@ -400,6 +404,26 @@ glasses_allowed = true
             .replace("distance_cm = [80, 100]", "distance_cm = [100, 80]");
         let err = c.add_profile("p.toml", &text).unwrap_err().to_string();
         assert!(err.contains("distance_cm"), "{err}");
+    }
+
+    #[test]
+    fn a_profile_whose_pose_limits_cannot_hold_is_refused() {
+        let base = include_str!("../../../../profiles/gd-gaokao.toml");
+        for (limits, says) in [
+            ("max_yaw_deg = nan", "max_yaw_deg"),
+            ("max_roll_deg = 0.0", "max_roll_deg"),
+            // the default level (+4) lies outside a window this narrow
+            ("max_pitch_deg = 3.0", "pitch_level_deg"),
+            ("pitch_level_deg = inf", "pitch_level_deg"),
+        ] {
+            let mut c = Catalog::shipped().unwrap();
+            let text = format!("{base}\n[limits]\n{limits}\n");
+            let err = c.add_profile("p.toml", &text).unwrap_err().to_string();
+            assert!(err.contains(says), "{limits}: {err}");
+        }
+        let mut c = Catalog::shipped().unwrap();
+        let text = format!("{base}\n[limits]\nmax_pitch_deg = 3.0\npitch_level_deg = 0.0\n");
+        assert!(c.add_profile("p.toml", &text).is_ok());
     }
 
     #[test]

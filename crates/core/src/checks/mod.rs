@@ -327,7 +327,8 @@ fn face_checks(
     for (k, v) in [("yaw", p.yaw), ("pitch", p.pitch), ("roll", p.roll)] {
         r.detail.insert(k.into(), round(v).into());
     }
-    // the value is the pitch from this, where pitch is the worst axis
+    // the value is the worst axis's angle, pitch measured from this level
+    r.detail.insert("axis".into(), worst.axis().into());
     r.detail
         .insert("pitch_level".into(), round(lim.pitch_level_deg).into());
 

@@ -56,7 +56,14 @@ impl WorstAxis {
             ),
             (PoseFault::Tilted, pose.roll, lim.max_roll_deg),
         ];
-        let share = |(_, d, l): &(PoseFault, f32, f32)| d.abs() / l;
+        // an angle the mesh could not give (NaN) is the worst of all, never passed over
+        let share = |(_, d, l): &(PoseFault, f32, f32)| {
+            if d.is_nan() {
+                f32::INFINITY
+            } else {
+                d.abs() / l
+            }
+        };
         let (fault, degrees, limit) =
             axes.into_iter()
                 .fold(axes[0], |a, c| if share(&c) > share(&a) { c } else { a });
@@ -67,9 +74,19 @@ impl WorstAxis {
         }
     }
 
-    /// Whether the head is past its limit on this axis (and so on any).
+    /// Whether the head is past its limit on this axis (and so on any); an angle the mesh
+    /// could not give is.
     pub fn past_limit(&self) -> bool {
-        self.degrees.abs() > self.limit
+        self.degrees.is_nan() || self.degrees.abs() > self.limit
+    }
+
+    /// The axis's name in the check's detail.
+    pub fn axis(&self) -> &'static str {
+        match self.fault {
+            PoseFault::Turned => "yaw",
+            PoseFault::Bowed | PoseFault::Raised => "pitch",
+            PoseFault::Tilted => "roll",
+        }
     }
 }
 
@@ -91,7 +108,8 @@ mod tests {
         let raised = worst(0.0, lim.pitch_level_deg - lim.max_pitch_deg - 1.0, 0.0);
         assert_eq!(raised.fault, PoseFault::Raised);
         assert!(raised.past_limit());
-        // level but for the mesh's own offset: no fault
+        // 19 degrees bowed from the level the mesh reads on level heads (more than 19 from 0)
+        // is inside the limit
         assert!(!worst(0.0, lim.pitch_level_deg + 19.0, 0.0).past_limit());
         // a yaw of 12 against 15 is further than a pitch 14 from level against 20
         let turned = worst(12.0, lim.pitch_level_deg + 14.0, 0.0);
@@ -102,5 +120,8 @@ mod tests {
         let tilted = worst(-3.0, lim.pitch_level_deg, -11.0);
         assert_eq!(tilted.fault, PoseFault::Tilted);
         assert!(tilted.past_limit());
+        // an angle the mesh could not give fails, on its own axis
+        let lost = worst(2.0, f32::NAN, 1.0);
+        assert_eq!((lost.fault, lost.past_limit()), (PoseFault::Raised, true));
     }
 }

@@ -39,13 +39,13 @@ pub fn reason(id: CheckId, direction: &str) -> Reason {
         ),
         (HeadPose, "raised") => r(
             "头部上仰，请平视镜头",
-            "head tilted up: please look level at the camera",
+            "head raised: please lower your chin and look level at the camera",
         ),
         (HeadPose, "bowed") => r(
             "头部下低，请平视镜头",
-            "head tilted down: please look level at the camera",
+            "head bowed: please raise your chin and look level at the camera",
         ),
-        (HeadPose, _) => r(
+        (HeadPose, "tilted") | (HeadPose, _) => r(
             "头部歪斜，请摆正头部、双肩放平",
             "head tilted: please hold your head upright",
         ),

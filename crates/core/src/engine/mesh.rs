@@ -74,7 +74,8 @@ pub struct FaceMesh {
     pub presence: f32,
 }
 
-/// Yaw, pitch and roll in degrees; 0 is looking straight into the camera.
+/// Yaw, pitch and roll in degrees; all three 0 when the face plane is square to the camera.
+/// Pitch is positive with the head bowed (chin down).
 #[derive(Clone, Copy, Debug, Default, Serialize, PartialEq)]
 pub struct HeadPose {
     pub yaw: f32,

@@ -7,29 +7,28 @@ use super::Prompt;
 /// Frames a new prompt must win in a row before it is shown.
 pub const PROMPT_SWITCH_FRAMES: u32 = 3;
 
-/// The prompt on show and the one challenging it.
+/// The prompt on show and how many frames in a row it has lost.
 #[derive(Clone, Debug, Default)]
 pub struct Steadiness {
     shown: Prompt,
-    challenger: Option<(Prompt, u32)>,
+    lost_in_a_row: u32,
 }
 
 impl Steadiness {
-    /// Takes one frame's raw prompt; returns the prompt on show after it.
+    /// Takes one frame's raw prompt; returns the prompt on show after it. The prompt on show
+    /// gives way to the latest one once it has lost `PROMPT_SWITCH_FRAMES` frames in a row,
+    /// to one challenger or to several taking turns: a head both bowed and tilted may swap
+    /// which is worse from frame to frame, and "hold still" must not stay on show (its frames
+    /// counting as good ones for the shutter) while neither wins three times running.
     pub fn settle(&mut self, raw: Prompt) -> Prompt {
         if raw.same_kind(&self.shown) {
-            self.challenger = None;
+            self.lost_in_a_row = 0;
             return self.shown;
         }
-        let wins = match self.challenger {
-            Some((p, n)) if p.same_kind(&raw) => n + 1,
-            _ => 1,
-        };
-        if wins >= PROMPT_SWITCH_FRAMES {
+        self.lost_in_a_row += 1;
+        if self.lost_in_a_row >= PROMPT_SWITCH_FRAMES {
             self.shown = raw;
-            self.challenger = None;
-        } else {
-            self.challenger = Some((raw, wins));
+            self.lost_in_a_row = 0;
         }
         self.shown
     }
@@ -54,5 +53,21 @@ mod tests {
         s.settle(Prompt::LookStraight);
         assert_eq!(s.settle(Prompt::MoveLeft), Prompt::MoveLeft);
         assert_eq!(s.settle(Prompt::LookStraight), Prompt::MoveLeft);
+    }
+
+    #[test]
+    fn two_faults_taking_turns_replace_hold_still() {
+        let mut s = Steadiness::default();
+        for _ in 0..3 {
+            s.settle(Prompt::HoldStill);
+        }
+        assert_eq!(s.shown(), Prompt::HoldStill);
+        // bowed and tilted about equally: the worse axis swaps every frame
+        assert_eq!(s.settle(Prompt::RaiseChin), Prompt::HoldStill);
+        assert_eq!(s.settle(Prompt::StraightenHead), Prompt::HoldStill);
+        assert_eq!(s.settle(Prompt::RaiseChin), Prompt::RaiseChin);
+        // and the one on show stays while it keeps coming back
+        assert_eq!(s.settle(Prompt::StraightenHead), Prompt::RaiseChin);
+        assert_eq!(s.settle(Prompt::RaiseChin), Prompt::RaiseChin);
     }
 }
