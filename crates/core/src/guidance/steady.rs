@@ -1,10 +1,10 @@
-//! The guide's steadiness rule: a new prompt must win `PROMPT_SWITCH_FRAMES` frames in a row
-//! before it replaces the one on show, so a prompt that flickers for a frame or two is never
+//! The guide's steadiness rule: the prompt on show must lose `PROMPT_SWITCH_FRAMES` frames in
+//! a row before another replaces it, so a prompt that flickers for a frame or two is never
 //! shown (nor spoken: the kiosk's voice follows the prompt on show).
 
 use super::Prompt;
 
-/// Frames a new prompt must win in a row before it is shown.
+/// Frames in a row the prompt on show must lose before another is shown.
 pub const PROMPT_SWITCH_FRAMES: u32 = 3;
 
 /// The prompt on show and how many frames in a row it has lost.
