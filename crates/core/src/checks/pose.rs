@@ -77,7 +77,12 @@ impl WorstAxis {
     /// Whether the head is past its limit on this axis (and so on any); an angle the mesh
     /// could not give is.
     pub fn past_limit(&self) -> bool {
-        self.degrees.is_nan() || self.degrees.abs() > self.limit
+        self.past(1.0)
+    }
+
+    /// Whether the head is past `share` of its limit on this axis.
+    pub fn past(&self, share: f32) -> bool {
+        self.degrees.is_nan() || self.degrees.abs() > self.limit * share
     }
 
     /// The axis's name in the check's detail.
@@ -120,6 +125,10 @@ mod tests {
         let tilted = worst(-3.0, lim.pitch_level_deg, -11.0);
         assert_eq!(tilted.fault, PoseFault::Tilted);
         assert!(tilted.past_limit());
+        // the live guide's margin: at 97 % of the yaw limit the still check passes, the guide
+        // holding heads to 95 % of it does not
+        let edge = worst(lim.max_yaw_deg * 0.97, lim.pitch_level_deg, 0.0);
+        assert!(!edge.past_limit() && edge.past(0.95));
         // an angle the mesh could not give fails, on its own axis
         let lost = worst(2.0, f32::NAN, 1.0);
         assert_eq!((lost.fault, lost.past_limit()), (PoseFault::Raised, true));
