@@ -3,8 +3,9 @@
 //! Per frame: the fast detector (the still detector when no face is near), two mesh passes (the
 //! second on the first's own box), then distance, position, light, pose, glasses and hair from
 //! cheap measures, in that order; now and then the face parsing (too slow for every frame)
-//! reads hat, fringe, frames and teeth, aside, and its reading counts for the frames after. The shown prompt must lose a few frames in a row before
-//! another replaces it, so the screen does not flicker.
+//! reads hat, fringe, frames and teeth, aside, and its reading counts for the frames after.
+//! The shown prompt must lose a few frames in a row before another replaces it, so the screen
+//! does not flicker.
 //! Architecture invariant: pure; frames arrive as buffers; the model input buffers are reused
 //! between frames (the measures' small working vectors and tract's outputs are not).
 
