@@ -74,13 +74,8 @@ impl WorstAxis {
         }
     }
 
-    /// Whether the head is past its limit on this axis (and so on any); an angle the mesh
-    /// could not give is.
-    pub fn past_limit(&self) -> bool {
-        self.past(1.0)
-    }
-
-    /// Whether the head is past `share` of its limit on this axis.
+    /// Whether the head is past `share` of its limit on this axis (at 1, past the limit: on
+    /// this axis and so on any); an angle the mesh could not give is.
     pub fn past(&self, share: f32) -> bool {
         self.degrees.is_nan() || self.degrees.abs() > self.limit * share
     }
@@ -109,28 +104,25 @@ mod tests {
         // bowed past level + limit, and raised past level − limit
         let bowed = worst(0.0, lim.pitch_level_deg + lim.max_pitch_deg + 1.0, 0.0);
         assert_eq!(bowed.fault, PoseFault::Bowed);
-        assert!(bowed.past_limit());
+        assert!(bowed.past(1.0));
         let raised = worst(0.0, lim.pitch_level_deg - lim.max_pitch_deg - 1.0, 0.0);
         assert_eq!(raised.fault, PoseFault::Raised);
-        assert!(raised.past_limit());
+        assert!(raised.past(1.0));
         // 19 degrees bowed from the level the mesh reads on level heads (more than 19 from 0)
         // is inside the limit
-        assert!(!worst(0.0, lim.pitch_level_deg + 19.0, 0.0).past_limit());
+        assert!(!worst(0.0, lim.pitch_level_deg + 19.0, 0.0).past(1.0));
         // a yaw of 12 against 15 is further than a pitch 14 from level against 20
         let turned = worst(12.0, lim.pitch_level_deg + 14.0, 0.0);
-        assert_eq!(
-            (turned.fault, turned.past_limit()),
-            (PoseFault::Turned, false)
-        );
+        assert_eq!((turned.fault, turned.past(1.0)), (PoseFault::Turned, false));
         let tilted = worst(-3.0, lim.pitch_level_deg, -11.0);
         assert_eq!(tilted.fault, PoseFault::Tilted);
-        assert!(tilted.past_limit());
+        assert!(tilted.past(1.0));
         // the live guide's margin: at 97 % of the yaw limit the still check passes, the guide
         // holding heads to 95 % of it does not
         let edge = worst(lim.max_yaw_deg * 0.97, lim.pitch_level_deg, 0.0);
-        assert!(!edge.past_limit() && edge.past(0.95));
+        assert!(!edge.past(1.0) && edge.past(0.95));
         // an angle the mesh could not give fails, on its own axis
         let lost = worst(2.0, f32::NAN, 1.0);
-        assert_eq!((lost.fault, lost.past_limit()), (PoseFault::Raised, true));
+        assert_eq!((lost.fault, lost.past(1.0)), (PoseFault::Raised, true));
     }
 }
