@@ -190,9 +190,9 @@ fn a_cap_fails_headwear_and_hair_or_a_bald_forehead_does_not() {
 }
 
 #[test]
-fn a_small_cap_on_a_head_in_a_wide_picture_fails_headwear_and_red_hair_does_not() {
-    // a side cap on a head that fills a fifth of the parsing's crop: 0.11 of the area above
-    // the brows, under the limit, but 0.83 of the head there
+fn a_side_cap_fails_headwear_by_its_share_of_the_head_and_red_hair_does_not() {
+    // a side cap on a head in profile, shouting: the open mouth stretches the parsing's crop,
+    // so the cap is 0.11 of the area above the brows, under the limit, but 0.83 of the head
     let cap = result(
         &eval_photo("feat_BWPictureHuman_crop.png"),
         CheckId::Headwear,
@@ -531,14 +531,15 @@ fn the_development_set_figures_hold() {
         // raised chins caught, one bowed head and one webcam frame at -18.9 lost)
         ("head_pose", 0.91, 0.95),
         // the parsing alone decides: dark hair no longer reads as a hat (7 → 1 wrong failures);
-        // a sun hat that reads 0.21 against 0.2 is lost when softened (0.14 at 0.5 px). With
+        // a sun hat that reads 0.21 against 0.2 is lost when softened (0.14 at 0.5 px; of the
+        // head, 0.34 and 0.24 against 0.21, caught since session 18). With
         // the crop mirrored past the picture's edge, hair cut off at the top is no longer a
         // hat (1 → 0), and a brim that is a sliver along the top edge is not one either (8 → 7
         // of 13: it was caught only because the stripes drawn out of it read as a hat). The
         // stock portraits: 8 of 8 hats, beanies and a hood caught, no other photo failed.
         // The hat's share taken of the head, not of the crop (session 18): a side cap on a
-        // small head and a softened wide brim caught (23 → 25 of 32), no other photo failed
-        ("headwear", 0.78, 0.99),
+        // head in profile and a softened wide brim caught (23 → 25 of 32), no other photo failed
+        ("headwear", 0.78, 0.997),
         // the face parsing: 10 of 11 fringes (1 of 11 before it); two hats and curls it fails
         // wrongly come back blurred, and a portrait with glasses fails once blurred. The stock
         // portraits: 2 of 4 fringes caught; a brim over the brows under a hat the parsing

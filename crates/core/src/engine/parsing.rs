@@ -201,8 +201,9 @@ impl FaceParsing {
         };
         let hair_over_brows = over(self.right_eye).max(over(self.left_eye));
         let eye_line = (self.right_eye.y + self.left_eye.y) / 2.0;
-        // of the head, not of the crop: a side cap on a small head in a wide background read
-        // 0.11 of the crop and 0.83 of the head (kiosk eval, session 18)
+        // of the head, not of the crop: a side cap on a head in profile, its mouth open
+        // (which stretches the crop), read 0.11 of the crop and 0.83 of the head (kiosk eval,
+        // session 18)
         let hat_above_brows = self.share_among(
             0.0,
             self.side as f32,
@@ -413,5 +414,13 @@ mod tests {
         // nothing but background: no share, not a division by zero
         let none = parsing.share_among(0.0, 4.0, 0.0, 1.0, &hat, &[FacePart::Background]);
         assert_eq!(none, 0.0);
+        // the checks' hat share: above the brows (rows 0-2, with the eyes on row 3), half
+        // the head there is hat; of the crop it would be a third
+        let lower_eyes = FaceParsing {
+            right_eye: Point::new(1.0, 3.5),
+            left_eye: Point::new(3.0, 3.5),
+            ..parsing
+        };
+        assert_eq!(lower_eyes.shares().hat_above_brows, 0.5);
     }
 }
