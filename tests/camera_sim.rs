@@ -5,6 +5,7 @@ use crate::common;
 
 use capture_kiosk::camera::simulated::{Portrait, Scene, SimulatedCamera};
 use capture_kiosk::camera::{CameraProfile, FrameSource};
+use capture_kiosk::checks::CheckId;
 use capture_kiosk::guidance::{LiveGuide, Prompt};
 use common::*;
 
@@ -100,6 +101,62 @@ fn the_guide_follows_the_scenes() {
         Prompt::SeveralFaces,
         "{prompts:?}"
     );
+}
+
+/// The prompts of the first `n` frames of a candidate standing at 90 cm, and the last frame.
+fn prompts_standing(who: Portrait, n: usize) -> (Vec<Prompt>, image::RgbImage) {
+    let mut cam = camera(Scene::Approach {
+        who,
+        from_cm: 90.0,
+        to_cm: 90.0,
+        frames: 1,
+    });
+    let mut g = guide();
+    let mut last = cam.next_image();
+    let mut prompts = vec![g.frame(&last).unwrap().prompt];
+    for _ in 1..n {
+        last = cam.next_image();
+        prompts.push(g.frame(&last).unwrap().prompt);
+    }
+    (prompts, last)
+}
+
+/// The mean luma of a whole frame, and the still check's exposure on it: its mean of the
+/// face's skin, and whether it passed.
+fn frame_and_face_light(frame: &image::RgbImage) -> (f64, f64, bool) {
+    let luma = |p: &image::Rgb<u8>| {
+        0.299 * f64::from(p[0]) + 0.587 * f64::from(p[1]) + 0.114 * f64::from(p[2])
+    };
+    let n = frame.pixels().count() as f64;
+    let frame_mean = frame.pixels().map(luma).sum::<f64>() / n;
+    let report = check(frame, "chsi-graduation");
+    let exposure = report.get(CheckId::Exposure).expect("reported");
+    (frame_mean, exposure.value.unwrap_or(f64::NAN), exposure.ok)
+}
+
+#[test]
+fn a_white_backdrop_behind_a_lit_face_is_not_backlight_and_one_behind_a_dark_face_is() {
+    // the demo's candidate before the collection point's white backdrop: the frame is far
+    // brighter than the face, and the face is well lit, as the still check finds it
+    let lit = capture_kiosk::kiosk::demo_people::demo_portrait(engine()).unwrap();
+    let backdrop = *lit.image.get_pixel(0, 0);
+    let mut dark = lit.clone();
+    let (prompts, frame) = prompts_standing(lit, 6);
+    let (frame_mean, face_mean, passed) = frame_and_face_light(&frame);
+    assert!(frame_mean > face_mean + 70.0, "{frame_mean} {face_mean}");
+    assert!(passed, "the still check failed the lit face's exposure");
+    assert!(!prompts.contains(&Prompt::Backlit), "{prompts:?}");
+    assert_eq!(prompts[5], Prompt::HoldStill, "{prompts:?}");
+    // the same candidate in silhouette: everything but the backdrop at a third of its light
+    for p in dark.image.pixels_mut() {
+        if *p != backdrop {
+            p.0 = p.0.map(|c| c / 3);
+        }
+    }
+    let (prompts, frame) = prompts_standing(dark, 6);
+    let (_, _, passed) = frame_and_face_light(&frame);
+    assert!(!passed, "the still check passed the dark face's exposure");
+    assert_eq!(prompts[5], Prompt::Backlit, "{prompts:?}");
 }
 
 #[test]

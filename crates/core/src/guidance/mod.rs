@@ -202,6 +202,9 @@ const IRIS_EVERY: u32 = 16;
 const POSE_MARGIN: f32 = 0.95;
 /// Until the ruler is learned, one frame in this many tries.
 const IRIS_RETRY_EVERY: u32 = 4;
+/// How much brighter (mean luma) than the face's skin a frame must be for a face too dark in
+/// it to be told the light behind it is the cause.
+const BACKLIT_MARGIN: f32 = 70.0;
 
 impl LiveGuide {
     pub fn new(
@@ -495,13 +498,20 @@ impl LiveGuide {
         // the still check's own verdict, so that a prompt and the check never disagree
         let light = ExposureReading::read(img, mesh, &skin);
         match light.fault(l) {
+            // a face too dark before a much brighter scene: the light behind is what is wrong.
+            // Never on its own: a bright backdrop behind a well-lit face is what a collection
+            // point wants and the still check passes (the demo's white backdrop was told
+            // "too much light behind you" on every frame). A picture dim all over is not lit
+            // from behind, however flat.
+            Some(ExposureFault::Dark)
+                if light.frame_highlight >= l.min_frame_highlight
+                    && frame_mean_luma(img) > light.mean + BACKLIT_MARGIN =>
+            {
+                return Prompt::Backlit
+            }
             Some(ExposureFault::Dark) => return Prompt::TooDark,
             Some(ExposureFault::Bright | ExposureFault::Clipped) => return Prompt::TooBright,
             None => {}
-        }
-        let mean = light.mean;
-        if frame_mean_luma(img) > mean + 70.0 {
-            return Prompt::Backlit;
         }
         // as the still check: a head turned too far is told to look straight, not that the
         // light is uneven
