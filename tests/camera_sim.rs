@@ -7,6 +7,7 @@ use capture_kiosk::camera::simulated::{Portrait, Scene, SimulatedCamera};
 use capture_kiosk::camera::{CameraProfile, FrameSource};
 use capture_kiosk::checks::CheckId;
 use capture_kiosk::guidance::{LiveGuide, Prompt};
+use capture_kiosk::imaging::luma;
 use common::*;
 
 fn sim_profile() -> CameraProfile {
@@ -124,11 +125,8 @@ fn prompts_standing(who: Portrait, n: usize) -> (Vec<Prompt>, image::RgbImage) {
 /// The mean luma of a whole frame, and the still check's exposure on it: its mean of the
 /// face's skin, and whether it passed.
 fn frame_and_face_light(frame: &image::RgbImage) -> (f64, f64, bool) {
-    let luma = |p: &image::Rgb<u8>| {
-        0.299 * f64::from(p[0]) + 0.587 * f64::from(p[1]) + 0.114 * f64::from(p[2])
-    };
     let n = frame.pixels().count() as f64;
-    let frame_mean = frame.pixels().map(luma).sum::<f64>() / n;
+    let frame_mean = frame.pixels().map(|p| f64::from(luma(p.0))).sum::<f64>() / n;
     let report = check(frame, "chsi-graduation");
     let exposure = report.get(CheckId::Exposure).expect("reported");
     (frame_mean, exposure.value.unwrap_or(f64::NAN), exposure.ok)
