@@ -17,6 +17,7 @@ use crate::framing::{framing_for, Framing};
 use crate::imaging::lab_of;
 use image::RgbImage;
 use measures::SkinPatches;
+use second_measures::SecondMeasure;
 use serde::{Deserialize, Serialize};
 
 pub use crate::catalog::CheckLimits;
@@ -244,23 +245,48 @@ pub fn evaluate(
     }
 }
 
-/// A share the face parsing read, beside the check's own measure: kept in its detail, and
-/// the check fails with `direction`'s reason when the share is over `limit` (where `applies`).
-/// `kiosk eval` balances the parsed limit from `max_parsed` and `by_parsing` (whether the
-/// parsing alone failed the check).
 /// Yaw past which the nose starts to hide the far eye (the mesh reads a face in profile at
 /// about 40°).
 const FAR_EYE_HIDDEN_YAW_DEG: f32 = 35.0;
 
-fn apply_parsed(r: &mut CheckResult, share: f32, limit: f32, applies: bool, direction: &str) {
-    r.detail.insert("parsed".into(), round(share).into());
-    r.detail.insert("max_parsed".into(), round(limit).into());
-    let decides = applies && r.ok && share > limit;
-    r.detail.insert("by_parsing".into(), decides.into());
+/// A second measure beside the check's own (the face parsing's share of a class, the share of
+/// the iris shown, the refined lip gap): kept in its detail, and the check fails with
+/// `direction`'s reason when the value is past `limit` (where `applies`). `kiosk eval`
+/// balances each second limit from the keys it writes (its value, its limit, and whether it
+/// alone failed the check).
+fn apply_second(
+    r: &mut CheckResult,
+    measure: SecondMeasure,
+    value: f32,
+    limit: f32,
+    applies: bool,
+    direction: &str,
+) {
+    let (value_key, limit_key, decided_key) = measure.keys();
+    r.detail.insert(value_key.into(), round(value).into());
+    r.detail.insert(limit_key.into(), round(limit).into());
+    let past = if measure.high_is_bad() {
+        value > limit
+    } else {
+        value < limit
+    };
+    let decides = applies && r.ok && past;
+    r.detail.insert(decided_key.into(), decides.into());
     if decides {
         r.ok = false;
         r.reason = Some(reasons::reason(r.id, direction));
     }
+}
+
+fn apply_parsed(r: &mut CheckResult, share: f32, limit: f32, applies: bool, direction: &str) {
+    apply_second(
+        r,
+        SecondMeasure::FaceParsing,
+        share,
+        limit,
+        applies,
+        direction,
+    );
 }
 
 /// The detail of a check that could not judge the photo (another check fails it instead).
@@ -343,18 +369,21 @@ fn face_checks(
     r.detail
         .insert("left".into(), round(s.eyes.left_open).into());
     // a laughing squint or a gaze cast down leaves the lids' corners wide apart but shows
-    // little of the iris between them. On a head turned far to one side the nose hides part
-    // of the far eye, so its lids say nothing of the eye: the pose fails that photo.
-    let shown = s.eyes.right_iris_shown.min(s.eyes.left_iris_shown);
-    r.detail.insert("iris_shown".into(), round(shown).into());
-    r.detail
-        .insert("min_iris_shown".into(), round(lim.min_iris_shown).into());
+    // little of the iris between them. The attention mesh draws such lids closer together
+    // than the iris model does, so its share decides where the analysis has it (the still
+    // check always does). On a head turned far to one side the nose hides part of the far
+    // eye, so its lids say nothing of the eye: the pose fails that photo.
     let facing = p.yaw.abs() <= FAR_EYE_HIDDEN_YAW_DEG;
-    let decides = r.ok && facing && shown < lim.min_iris_shown;
-    r.detail.insert("by_iris_shown".into(), decides.into());
-    if decides {
-        r.ok = false;
-        r.reason = Some(reasons::reason(CheckId::EyesOpen, "closed"));
+    match &s.refined {
+        Some(refined) => {
+            let (measure, limit) = (SecondMeasure::RefinedIrisShown, lim.min_refined_iris_shown);
+            apply_second(r, measure, refined.iris_shown(), limit, facing, "closed");
+        }
+        None => {
+            let shown = s.eyes.right_iris_shown.min(s.eyes.left_iris_shown);
+            let (measure, limit) = (SecondMeasure::IrisShown, lim.min_iris_shown);
+            apply_second(r, measure, shown, limit, facing, "closed");
+        }
     }
     let r = b.push(
         CheckId::MouthClosed,
@@ -379,6 +408,12 @@ fn face_checks(
             true,
             "teeth",
         );
+    }
+    // the attention mesh parts a smile's inner lips over the teeth further than the plain
+    // one; a mouth in profile shows no gap to measure across its width
+    if let Some(refined) = &s.refined {
+        let (measure, limit) = (SecondMeasure::RefinedMouthGap, lim.max_refined_gap);
+        apply_second(r, measure, refined.mouth_gap, limit, facing, "open");
     }
 
     let glasses_forbidden = profile.forbids_glasses(spec);

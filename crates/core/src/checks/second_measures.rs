@@ -1,6 +1,7 @@
 //! Second measures behind a check, for `kiosk eval`: the face parsing behind the hair, hat,
-//! glasses and mouth checks, and the share of the iris the lids leave showing behind the eye
-//! check. Each has its own limit in the profile and writes its value, its limit and whether it
+//! glasses and mouth checks, the share of the iris the lids leave showing behind the eye check
+//! (from the iris model and from the attention mesh), and the attention mesh's lip gap behind
+//! the mouth check. Each has its own limit in the profile and writes its value, its limit and whether it
 //! decided into the check's detail; calibration balances that limit with the check's own
 //! measure held as it is.
 //!
@@ -19,24 +20,40 @@ pub enum SecondMeasure {
     FaceParsing,
     /// The lid-to-lid gap over the iris's width, of the less open eye: too little fails.
     IrisShown,
+    /// The same share of the iris, from the attention mesh's refined eyes.
+    RefinedIrisShown,
+    /// The attention mesh's inner lips apart at the middle, over the mouth's width: too far
+    /// apart fails.
+    RefinedMouthGap,
 }
 
 impl SecondMeasure {
-    pub const ALL: [SecondMeasure; 2] = [SecondMeasure::FaceParsing, SecondMeasure::IrisShown];
+    pub const ALL: [SecondMeasure; 4] = [
+        SecondMeasure::FaceParsing,
+        SecondMeasure::IrisShown,
+        SecondMeasure::RefinedIrisShown,
+        SecondMeasure::RefinedMouthGap,
+    ];
 
     /// The detail keys: (value, limit, "this measure decided").
     pub fn keys(self) -> (&'static str, &'static str, &'static str) {
         match self {
             SecondMeasure::FaceParsing => ("parsed", "max_parsed", "by_parsing"),
             SecondMeasure::IrisShown => ("iris_shown", "min_iris_shown", "by_iris_shown"),
+            SecondMeasure::RefinedIrisShown => (
+                "refined_iris_shown",
+                "min_refined_iris_shown",
+                "by_refined_iris_shown",
+            ),
+            SecondMeasure::RefinedMouthGap => ("refined_gap", "max_refined_gap", "by_refined_gap"),
         }
     }
 
     /// Whether a value above the limit fails (else one below it does).
     pub fn high_is_bad(self) -> bool {
         match self {
-            SecondMeasure::FaceParsing => true,
-            SecondMeasure::IrisShown => false,
+            SecondMeasure::FaceParsing | SecondMeasure::RefinedMouthGap => true,
+            SecondMeasure::IrisShown | SecondMeasure::RefinedIrisShown => false,
         }
     }
 
@@ -45,6 +62,8 @@ impl SecondMeasure {
         match self {
             SecondMeasure::FaceParsing => "face parsing",
             SecondMeasure::IrisShown => "iris shown",
+            SecondMeasure::RefinedIrisShown => "refined iris shown",
+            SecondMeasure::RefinedMouthGap => "refined lip gap",
         }
     }
 }

@@ -3,6 +3,7 @@
 //! Architecture invariant: pure computation. It reads model files once at load time and never
 //! touches a device, window, database or socket; images arrive as buffers.
 
+mod attention;
 mod descriptor;
 mod detect;
 mod iris;
@@ -12,6 +13,7 @@ mod parsing;
 mod prelu;
 mod segmentation;
 
+pub use attention::RefinedFeatures;
 pub use descriptor::{
     descriptor_distance, Alignment, DescribeOptions, FaceDescriptor, SAME_PERSON_DISTANCE,
 };
@@ -67,6 +69,8 @@ pub struct Subject {
     pub eye_openness: f32,
     /// Both eyes' openings and the iris size.
     pub eyes: EyeReading,
+    /// The attention mesh's eyes and lips; `None` from `FaceEngine::locate_still`.
+    pub refined: Option<RefinedFeatures>,
     pub geometry: FaceGeometry,
     pub mask: PersonMask,
     /// What each part of the face is (hair, hat, eyeglasses, mouth interior…); `None` from
@@ -74,7 +78,8 @@ pub struct Subject {
     pub parsing: Option<FaceParsing>,
 }
 
-/// Whether an analysis parses the face's parts (the checks need them; geometry does not).
+/// Whether an analysis parses the face's parts and refines its eyes and lips (the checks
+/// need them; geometry does not).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Parts {
     Parsed,
@@ -241,7 +246,12 @@ impl FaceEngine {
             });
             let eyes = scope.spawn(|| {
                 let mut scratch = Vec::new();
-                iris::read_eyes(&self.models, img, &mesh, &mut scratch)
+                let eyes = iris::read_eyes(&self.models, img, &mesh, &mut scratch)?;
+                let refined = match parts {
+                    Parts::Parsed => Some(self.refine(img, &mesh, &mut scratch)?),
+                    Parts::Skipped => None,
+                };
+                Ok((eyes, refined))
             });
             let mask = segmentation::segment_person(
                 &self.models,
@@ -257,7 +267,7 @@ impl FaceEngine {
             };
             (eyes, mask, parsing)
         });
-        let (eyes, mask, parsing) = (eyes?, mask?, parsing?);
+        let ((eyes, refined), mask, parsing) = (eyes?, mask?, parsing?);
         let eye_openness = eyes.openness();
         let (crown, crown_cut) =
             find_crown(&mesh, &mask, up, face_width, img.width(), img.height());
@@ -277,6 +287,7 @@ impl FaceEngine {
             pose,
             eye_openness,
             eyes,
+            refined,
             geometry,
             mask,
             parsing,
@@ -294,6 +305,16 @@ impl FaceEngine {
         scratch: &mut Vec<f32>,
     ) -> Result<PartShares, ModelError> {
         Ok(parsing::parse_face(&self.models, img, mesh, scratch)?.shares())
+    }
+
+    /// The attention mesh's eyes and lips on the crop around `mesh` (the still check's).
+    pub fn refine(
+        &self,
+        img: &RgbImage,
+        mesh: &FaceMesh,
+        scratch: &mut Vec<f32>,
+    ) -> Result<RefinedFeatures, ModelError> {
+        attention::refine(&self.models, img, mesh, scratch)
     }
 
     pub fn mesh_for(

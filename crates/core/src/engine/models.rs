@@ -80,11 +80,13 @@ impl StillDetectorPlans {
     }
 }
 
-/// The seven models the engine runs, each loaded and optimised once.
+/// The eight models the engine runs, each loaded and optimised once.
 pub struct FaceModels {
     pub(crate) centerface: StillDetectorPlans,
     pub(crate) fast_detector: Plan,
     pub(crate) mesh: Plan,
+    /// The mesh with refined eyes and lips, for the still check's eyes and mouth.
+    pub(crate) attention: Plan,
     pub(crate) segmentation: Plan,
     pub(crate) descriptor: Plan,
     pub(crate) iris: Plan,
@@ -110,6 +112,10 @@ impl FaceModels {
             )?,
             mesh: load_plan(
                 &dir.join("mp_face_landmark.onnx"),
+                &[1, MESH_SIDE, MESH_SIDE, 3],
+            )?,
+            attention: load_plan(
+                &dir.join("human_facemesh_attention.onnx"),
                 &[1, MESH_SIDE, MESH_SIDE, 3],
             )?,
             segmentation: load_plan(
