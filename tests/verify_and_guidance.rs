@@ -255,6 +255,34 @@ fn a_bowed_head_is_told_to_raise_the_chin_and_a_raised_one_to_lower_it() {
 }
 
 #[test]
+fn teeth_behind_lips_the_plain_mesh_draws_closed_are_prompted_live() {
+    // a smile and talk with teeth: on the stills the plain mesh's lips meet (gap 0.07-0.09)
+    // and the teeth read no lighter than the lips; the attention mesh's lips, read aside
+    // with the parsing, part. Without its limit the guide would let them through
+    let (gaokao, spec) = profile("gd-gaokao");
+    let mut blind = gaokao.clone();
+    blind.limits.max_refined_gap = f32::INFINITY;
+    for name in ["franck_v030.png", "cap13_v014.png"] {
+        let smile = frame_from(&eval_photo(name), 95.0, 320.0, 190.0);
+        let mut guide = guide_for("gd-gaokao");
+        assert_eq!(settle(&mut guide, &smile, 6), Prompt::CloseLips, "{name}");
+        let mut without = LiveGuide::new(
+            engine().clone(),
+            CameraModel::typical(640),
+            &blind,
+            spec.glasses_allowed,
+        );
+        assert_ne!(settle(&mut without, &smile, 6), Prompt::CloseLips, "{name}");
+    }
+    // the closed-lipped portrait: the attention mesh's lips are together
+    let mut guide = guide_for("gd-gaokao");
+    assert_eq!(
+        settle(&mut guide, &frame_with_face(90.0), 6),
+        Prompt::HoldStill
+    );
+}
+
+#[test]
 fn a_parsing_answered_for_the_last_candidate_does_not_count_for_the_next() {
     let mut guide = guide_for("gd-gaokao");
     // as the camera worker runs it: the parsing is asked for, and answered later
@@ -272,6 +300,7 @@ fn a_parsing_answered_for_the_last_candidate_does_not_count_for_the_next() {
             hat_above_brows: 0.6,
             ..Default::default()
         },
+        refined: Default::default(),
         frame: asked.frame,
         candidate: asked.candidate,
     });

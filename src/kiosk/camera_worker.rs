@@ -357,19 +357,30 @@ fn aside_thread(engine: &FaceEngine, shared: &Shared) {
                 }
                 Err(e) => tracing::warn!(error = %e, "the far-face detector failed on a frame"),
             },
-            AsideJob::Parts(request) => match engine.parts(&pixels, &request.mesh, &mut scratch) {
-                Ok(shares) => {
-                    let reading = PartsReading {
-                        shares,
-                        frame: request.frame,
-                        candidate: request.candidate,
-                    };
-                    if let Ok(mut found) = shared.aside.parts_found.lock() {
-                        *found = Some((reading, epoch));
+            AsideJob::Parts(request) => {
+                let read = engine
+                    .parts(&pixels, &request.mesh, &mut scratch)
+                    .and_then(|shares| {
+                        let refined = engine.refine(&pixels, &request.mesh, &mut scratch)?;
+                        Ok((shares, refined))
+                    });
+                match read {
+                    Ok((shares, refined)) => {
+                        let reading = PartsReading {
+                            shares,
+                            refined,
+                            frame: request.frame,
+                            candidate: request.candidate,
+                        };
+                        if let Ok(mut found) = shared.aside.parts_found.lock() {
+                            *found = Some((reading, epoch));
+                        }
+                    }
+                    Err(e) => {
+                        tracing::warn!(error = %e, "the face parsing or attention mesh failed on a frame")
                     }
                 }
-                Err(e) => tracing::warn!(error = %e, "the face parsing failed on a frame"),
-            },
+            }
         }
     }
 }

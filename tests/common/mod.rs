@@ -86,7 +86,6 @@ pub fn profile(name: &str) -> (&'static ExamProfile, &'static PhotoSpec) {
 }
 
 /// A photo of the development set (`scripts/fetch-eval-photos`, labels in tests/eval).
-/// A photo of the development set (`scripts/fetch-eval-photos`).
 pub fn eval_photo_path(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("tests/eval/photos")

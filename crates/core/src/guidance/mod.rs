@@ -374,8 +374,10 @@ impl LiveGuide {
                 });
             } else {
                 let shares = self.engine.parts(img, &mesh, &mut self.scratch)?;
+                let refined = self.engine.refine(img, &mesh, &mut self.scratch)?;
                 self.seen.parts.found(PartsReading {
                     shares,
+                    refined,
                     frame,
                     candidate: self.candidate,
                 });
@@ -530,8 +532,10 @@ impl LiveGuide {
                 PoseFault::Tilted => Prompt::StraightenHead,
             };
         }
-        // the face parsing's reading from a moment ago, with the still check's limits
-        let parsed = self.seen.parts.fresh(self.seen.frames_with_face);
+        // the face parsing's and the attention mesh's reading from a moment ago, with the
+        // still check's limits
+        let aside = self.seen.parts.fresh(self.seen.frames_with_face);
+        let parsed = aside.map(|r| &r.shares);
         let over =
             |share: fn(&PartShares) -> f32, limit: f32| parsed.is_some_and(|p| share(p) > limit);
         if self.glasses_forbidden
@@ -554,10 +558,12 @@ impl LiveGuide {
         if over(|p| p.hat_above_brows, l.max_parsed_hat) {
             return Prompt::TakeOffHat;
         }
-        // the still check's mouth rules: an open mouth, or teeth between parted lips
+        // the still check's mouth rules: an open mouth, or teeth between parted lips (the
+        // head faces the camera here: a turned one was told to look straight)
         if measures::mouth_gap(mesh, pose.yaw) > l.max_mouth_gap
             || measures::teeth_share(img, mesh, &skin) > l.max_teeth_share
             || over(|p| p.mouth_interior, l.max_parsed_mouth_interior)
+            || aside.is_some_and(|r| r.refined.mouth_gap > l.max_refined_gap)
         {
             return Prompt::CloseLips;
         }

@@ -1,9 +1,11 @@
-//! The face parsing in the live guide. It takes about 100 ms on two threads, three frames'
-//! time, so it reads one frame in `PARTS_EVERY` (a sixth of a core on a 2-core kiosk), on the camera worker's side thread, and its reading stands for
-//! the frames after it until `PARTS_FRESH` frames have passed: a hat or a fringe is prompted
-//! live with the still check's own limits, instead of only failing the still.
+//! The face parsing and the attention mesh in the live guide. The parsing takes about 100 ms
+//! on two threads, three frames' time, so both read one frame in `PARTS_EVERY` (a sixth of a
+//! core on a 2-core kiosk), on the camera worker's side thread, and their reading stands for
+//! the frames after it until `PARTS_FRESH` frames have passed: a hat, a fringe or lips parted
+//! over teeth is prompted live with the still check's own limits, instead of only failing the
+//! still.
 
-use crate::engine::{FaceMesh, PartShares};
+use crate::engine::{FaceMesh, PartShares, RefinedFeatures};
 
 /// One frame in this many with a face is parsed (a second at 30 fps: `kiosk bench-live` put
 /// one in 15 at a third of a core, and a hat or fringe takes longer than that to fix).
@@ -21,10 +23,11 @@ pub struct PartsRequest {
     pub candidate: u32,
 }
 
-/// What the parsing read of the face asked about.
+/// What the parsing and the attention mesh read of the face asked about.
 #[derive(Clone, Copy, Debug)]
 pub struct PartsReading {
     pub shares: PartShares,
+    pub refined: RefinedFeatures,
     pub frame: u32,
     pub candidate: u32,
 }
@@ -70,11 +73,10 @@ impl PartsSeen {
     }
 
     /// The latest reading, while it is fresh at frame `now`.
-    pub(super) fn fresh(&self, now: u32) -> Option<&PartShares> {
+    pub(super) fn fresh(&self, now: u32) -> Option<&PartsReading> {
         self.latest
             .as_ref()
             .filter(|l| now.wrapping_sub(l.frame) <= PARTS_FRESH)
-            .map(|l| &l.shares)
     }
 }
 
@@ -88,6 +90,7 @@ mod tests {
                 hat_above_brows: hat,
                 ..Default::default()
             },
+            refined: RefinedFeatures::default(),
             frame,
             candidate: 0,
         }
@@ -101,7 +104,7 @@ mod tests {
         seen.found(reading(1, 0.5));
         assert!(!seen.due(2));
         assert!(seen.due(1 + PARTS_EVERY));
-        assert_eq!(seen.fresh(30).map(|p| p.hat_above_brows), Some(0.5));
+        assert_eq!(seen.fresh(30).map(|p| p.shares.hat_above_brows), Some(0.5));
         assert!(seen.fresh(1 + PARTS_FRESH + 1).is_none(), "stale");
     }
 
@@ -126,7 +129,7 @@ mod tests {
         let mut seen = PartsSeen::default();
         seen.found(reading(20, 0.0));
         seen.found(reading(5, 0.6));
-        assert_eq!(seen.fresh(21).map(|p| p.hat_above_brows), Some(0.0));
+        assert_eq!(seen.fresh(21).map(|p| p.shares.hat_above_brows), Some(0.0));
     }
 
     #[test]
