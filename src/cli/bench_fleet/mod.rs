@@ -407,6 +407,12 @@ fn print_run(r: &RunReport) {
         r.pending_left,
         r.quarantined
     ));
+    if f.photos_read_on_retry > 0 {
+        say(format!(
+            "{} photo(s) not served on the first read and whole on the second (counted as read)",
+            f.photos_read_on_retry
+        ));
+    }
     for e in &f.examples {
         say(format!("  {e}"));
     }

@@ -40,7 +40,11 @@ pub struct Findings {
     /// Rows no kiosk sent.
     pub unexpected: usize,
     pub photos_checked: usize,
+    /// Photos not served, or served with other bytes than the kiosk sent, after a second try.
     pub photos_unreadable: usize,
+    /// Photos not served on the first try (an error or a timeout) and read whole on the
+    /// second: an availability blip on a loaded machine, not a photo lost or altered.
+    pub photos_read_on_retry: usize,
     /// Rows whose photo object is missing from the store, and objects no row names.
     pub objects_missing: usize,
     pub objects_orphaned: usize,
@@ -264,24 +268,58 @@ pub async fn verify(
             continue;
         }
         f.photos_checked += 1;
-        let r = reviewer
-            .get(&format!("/api/v1/review/records/{}/photo", e.id))
-            .send()
-            .await;
-        let good = match r {
-            Ok(r) if r.status().is_success() => {
-                r.bytes().await.is_ok_and(|b| digest(&b) == e.photo_digest)
+        let mut read = read_photo(reviewer, &e.id, e.photo_digest).await;
+        if let PhotoRead::NotServed(_) = read {
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            read = read_photo(reviewer, &e.id, e.photo_digest).await;
+            if read == PhotoRead::Same {
+                f.photos_read_on_retry += 1;
             }
-            _ => false,
-        };
-        if !good {
-            f.photos_unreadable += 1;
-            f.examples
-                .push(format!("photo of {} unreadable or altered", e.id));
+        }
+        match read {
+            PhotoRead::Same => {}
+            PhotoRead::Altered => {
+                f.photos_unreadable += 1;
+                f.examples.push(format!(
+                    "photo of {} altered: its bytes are not those the kiosk sent",
+                    e.id
+                ));
+            }
+            PhotoRead::NotServed(why) => {
+                f.photos_unreadable += 1;
+                f.examples
+                    .push(format!("photo of {} not served twice: {why}", e.id));
+            }
         }
     }
     f.examples.truncate(20);
     Ok(f)
+}
+
+/// How one read of a record's photo through the API went.
+#[derive(Debug, PartialEq)]
+enum PhotoRead {
+    Same,
+    Altered,
+    /// The request failed or was refused: why.
+    NotServed(String),
+}
+
+async fn read_photo(reviewer: &Reviewer, id: &str, sent_digest: u64) -> PhotoRead {
+    let answer = reviewer
+        .get(&format!("/api/v1/review/records/{id}/photo"))
+        .send()
+        .await;
+    let r = match answer {
+        Ok(r) if r.status().is_success() => r,
+        Ok(r) => return PhotoRead::NotServed(format!("answered {}", r.status())),
+        Err(e) => return PhotoRead::NotServed(format!("{e}")),
+    };
+    match r.bytes().await {
+        Ok(b) if digest(&b) == sent_digest => PhotoRead::Same,
+        Ok(_) => PhotoRead::Altered,
+        Err(e) => PhotoRead::NotServed(format!("the body broke off: {e}")),
+    }
 }
 
 /// The names in the photo store: the bucket's objects, or the files of a folder.
