@@ -298,7 +298,7 @@ fn a_parsing_answered_for_the_last_candidate_does_not_count_for_the_next() {
             hat_above_brows: 0.6,
             ..Default::default()
         },
-        refined: Default::default(),
+        refined: None,
         frame: asked.frame,
         candidate: asked.candidate,
     });

@@ -149,9 +149,9 @@ fn guidance_parts(
     Ok(())
 }
 
-/// Where the full check's time goes: each model alone on the still. The eyes, the refined
-/// mesh and the parsing run on their own threads beside the person mask, so the check takes
-/// less than their sum.
+/// Where the full check's time goes: each model alone on the still. The eyes (the iris model,
+/// then the attention mesh) and the parsing run on their own threads beside the person mask,
+/// so the check takes less than their sum.
 fn still_parts(engine: &FaceEngine, still: &RgbImage, runs: usize) -> Result<()> {
     let mut scratch = Vec::new();
     let (m, p) = time(runs, || Ok(engine.detect(still)?))?;

@@ -358,14 +358,16 @@ fn aside_thread(engine: &FaceEngine, shared: &Shared) {
                 Err(e) => tracing::warn!(error = %e, "the far-face detector failed on a frame"),
             },
             AsideJob::Parts(request) => {
-                let read = engine
-                    .parts(&pixels, &request.mesh, &mut scratch)
-                    .and_then(|shares| {
-                        let refined = engine.refine(&pixels, &request.mesh, &mut scratch)?;
-                        Ok((shares, refined))
-                    });
-                match read {
-                    Ok((shares, refined)) => {
+                // the two models fail apart: the parsing's hat, glasses and hair prompts do
+                // not wait on the attention mesh's lips
+                let refined = engine
+                    .refine(&pixels, &request.mesh, &mut scratch)
+                    .inspect_err(
+                        |e| tracing::warn!(error = %e, "the attention mesh failed on a frame"),
+                    )
+                    .ok();
+                match engine.parts(&pixels, &request.mesh, &mut scratch) {
+                    Ok(shares) => {
                         let reading = PartsReading {
                             shares,
                             refined,
@@ -376,9 +378,7 @@ fn aside_thread(engine: &FaceEngine, shared: &Shared) {
                             *found = Some((reading, epoch));
                         }
                     }
-                    Err(e) => {
-                        tracing::warn!(error = %e, "the face parsing or attention mesh failed on a frame")
-                    }
+                    Err(e) => tracing::warn!(error = %e, "the face parsing failed on a frame"),
                 }
             }
         }

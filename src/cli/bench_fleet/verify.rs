@@ -42,8 +42,9 @@ pub struct Findings {
     pub photos_checked: usize,
     /// Photos not served, or served with other bytes than the kiosk sent, after a second try.
     pub photos_unreadable: usize,
-    /// Photos not served on the first try (an error or a timeout) and read whole on the
-    /// second: an availability blip on a loaded machine, not a photo lost or altered.
+    /// Photos not served on the first try (a timeout, a broken connection, 5xx or 429) and
+    /// read whole on the second: an availability blip on a loaded machine, not a photo lost or
+    /// altered.
     pub photos_read_on_retry: usize,
     /// Rows whose photo object is missing from the store, and objects no row names.
     pub objects_missing: usize,
@@ -269,11 +270,16 @@ pub async fn verify(
         }
         f.photos_checked += 1;
         let mut read = read_photo(reviewer, &e.id, e.photo_digest).await;
-        if let PhotoRead::NotServed(_) = read {
+        if let PhotoRead::Busy(first) = &read {
+            let first = first.clone();
             tokio::time::sleep(Duration::from_secs(1)).await;
             read = read_photo(reviewer, &e.id, e.photo_digest).await;
             if read == PhotoRead::Same {
                 f.photos_read_on_retry += 1;
+                f.examples.push(format!(
+                    "photo of {} not served at first ({first}), whole on the second read",
+                    e.id
+                ));
             }
         }
         match read {
@@ -285,10 +291,15 @@ pub async fn verify(
                     e.id
                 ));
             }
-            PhotoRead::NotServed(why) => {
+            PhotoRead::Busy(why) => {
                 f.photos_unreadable += 1;
                 f.examples
                     .push(format!("photo of {} not served twice: {why}", e.id));
+            }
+            PhotoRead::Refused(why) => {
+                f.photos_unreadable += 1;
+                f.examples
+                    .push(format!("photo of {} not served: {why}", e.id));
             }
         }
     }
@@ -301,8 +312,11 @@ pub async fn verify(
 enum PhotoRead {
     Same,
     Altered,
-    /// The request failed or was refused: why.
-    NotServed(String),
+    /// No answer, or one that says "busy" (a timeout, a broken connection, 5xx, 429): worth
+    /// one more try. Why.
+    Busy(String),
+    /// An answer that no retry changes (a 404: the photo is not there). Why.
+    Refused(String),
 }
 
 async fn read_photo(reviewer: &Reviewer, id: &str, sent_digest: u64) -> PhotoRead {
@@ -312,13 +326,21 @@ async fn read_photo(reviewer: &Reviewer, id: &str, sent_digest: u64) -> PhotoRea
         .await;
     let r = match answer {
         Ok(r) if r.status().is_success() => r,
-        Ok(r) => return PhotoRead::NotServed(format!("answered {}", r.status())),
-        Err(e) => return PhotoRead::NotServed(format!("{e}")),
+        Ok(r) => {
+            let status = r.status();
+            let why = format!("answered {status}");
+            return if status.is_server_error() || status.as_u16() == 429 {
+                PhotoRead::Busy(why)
+            } else {
+                PhotoRead::Refused(why)
+            };
+        }
+        Err(e) => return PhotoRead::Busy(format!("{e}")),
     };
     match r.bytes().await {
         Ok(b) if digest(&b) == sent_digest => PhotoRead::Same,
         Ok(_) => PhotoRead::Altered,
-        Err(e) => PhotoRead::NotServed(format!("the body broke off: {e}")),
+        Err(e) => PhotoRead::Busy(format!("the body broke off: {e}")),
     }
 }
 

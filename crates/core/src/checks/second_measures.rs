@@ -1,9 +1,9 @@
 //! Second measures behind a check, for `kiosk eval`: the face parsing behind the hair, hat,
-//! glasses and mouth checks, the share of the iris the lids leave showing behind the eye check
-//! (from the iris model and from the attention mesh), and the attention mesh's lip gap behind
-//! the mouth check. Each has its own limit in the profile and writes its value, its limit and whether it
-//! decided into the check's detail; calibration balances that limit with the check's own
-//! measure held as it is.
+//! glasses and mouth checks, the share of the iris the lids leave showing behind the eye
+//! check (from the iris model and from the attention mesh), and the attention mesh's lip gap
+//! behind the mouth check. Each has its own limit in the profile and writes its value, its
+//! limit and whether it decided into the check's detail; calibration balances that limit with
+//! the check's own measure held as it is.
 //!
 //! Architecture invariant: pure; check reports in, figures out.
 

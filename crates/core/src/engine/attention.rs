@@ -2,10 +2,12 @@
 //! eye and lip sub-networks look again at each eye and at the mouth on the mesh's own crop,
 //! and draw a laughing squint or a gaze cast down far closer to shut than the iris model does,
 //! and the inner lips of a smile parted over the teeth further apart than the plain mesh does
-//! (`kiosk eval`, see the limits). Only the still check runs it: the live guide's frames keep
-//! the plain mesh and the iris model.
+//! (`kiosk eval`, see the limits). The still analysis runs it beside the iris model, and the
+//! live guide beside its face parsing, one frame in 30; the guide's frames keep the plain mesh.
+//! It reads the crop the tracker takes around the plain mesh (`mesh::tracking_crop`).
 
-use super::mesh::{roi_for_box, FaceMesh};
+use super::iris::share_of_iris_shown;
+use super::mesh::{tracking_crop, FaceMesh};
 use super::models::{self, FaceModels, ModelError, MESH_SIDE};
 use crate::imaging::square_crop_unit;
 use image::RgbImage;
@@ -55,8 +57,8 @@ pub fn refine(
     scratch: &mut Vec<f32>,
 ) -> Result<RefinedFeatures, ModelError> {
     let n = MESH_SIDE;
-    let (centre, side) = roi_for_box(&mesh.bbox());
-    square_crop_unit(img, centre, side, mesh.eye_angle(), n, scratch);
+    let (centre, side, angle) = tracking_crop(mesh);
+    square_crop_unit(img, centre, side, angle, n, scratch);
     let out = models::run(&models.attention, MODEL, &[1, n, n, 3], scratch)?;
     let outputs = (0..out.len())
         .map(|i| models::output(&out, i, MODEL))
@@ -123,19 +125,21 @@ fn nearest_iris<'a>(irises: &[&'a [f32]], eye: &[f32]) -> &'a [f32] {
         .unwrap_or(&[0.0; IRIS_VALUES])
 }
 
-/// Lid-to-lid gap at the middle over the iris's width; the horizontal span (points 1 and 3),
-/// which a lid never hides, counts twice as much as the vertical one, as for the iris model.
+/// Lid-to-lid gap at the middle over the iris's width (points 1 and 3 across it, 2 and 4 up
+/// and down), as for the iris model.
 fn iris_shown(eye: &[f32], iris: &[f32]) -> f32 {
-    let gap = distance(eye, EYE_MIDDLES.0, EYE_MIDDLES.1);
-    let across = (2.0 * distance(iris, 1, 3) + distance(iris, 2, 4)) / 3.0;
-    gap / across.max(1e-3)
+    share_of_iris_shown(
+        distance(eye, EYE_MIDDLES.0, EYE_MIDDLES.1),
+        distance(iris, 1, 3),
+        distance(iris, 2, 4),
+    )
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    /// An eye's 71 points: corners at `x ± 10`, lids `gap` apart at the middle.
+    /// An eye's 71 points, all at `x` but for the lids' middles, `gap` apart.
     fn eye(x: f32, gap: f32) -> Vec<f32> {
         let mut pts = vec![0.0; EYE_VALUES];
         for i in 0..71 {

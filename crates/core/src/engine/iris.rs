@@ -96,14 +96,25 @@ pub fn read_eye(
     };
     let gap = dist(contour, UPPER_MIDDLE, LOWER_MIDDLE);
     let opening = gap / dist(contour, OUTER_CORNER, INNER_CORNER).max(1e-3);
-    // iris points: 0 the centre, 1–4 around it; the horizontal span is the one a lid never
-    // hides, so it counts twice as much as the vertical one
-    let across = (2.0 * dist(iris, 1, 3) + dist(iris, 2, 4)) / 3.0;
+    // iris points: 0 the centre, 1–4 around it
+    let (span_across, span_down) = (dist(iris, 1, 3), dist(iris, 2, 4));
     Ok(OneEye {
         opening,
-        iris_px: across * side / n as f32,
-        iris_shown: gap / across.max(1e-3),
+        iris_px: iris_width(span_across, span_down) * side / n as f32,
+        iris_shown: share_of_iris_shown(gap, span_across, span_down),
     })
+}
+
+/// The iris's width from its spans across and up and down: the horizontal span is the one a
+/// lid never hides, so it counts twice as much as the vertical one.
+fn iris_width(span_across: f32, span_down: f32) -> f32 {
+    (2.0 * span_across + span_down) / 3.0
+}
+
+/// Lid-to-lid gap over the iris's width: how much of the iris the lids leave showing,
+/// whatever the eye's shape.
+pub(super) fn share_of_iris_shown(gap: f32, span_across: f32, span_down: f32) -> f32 {
+    gap / iris_width(span_across, span_down).max(1e-3)
 }
 
 /// Both eyes' lid openings and the iris size.

@@ -178,6 +178,13 @@ pub fn run_mesh(
     })
 }
 
+/// The crop the tracker takes around a mesh for the next pass (and the attention mesh reads):
+/// centre, side and turn.
+pub fn tracking_crop(mesh: &FaceMesh) -> (Point, f32, f32) {
+    let (centre, side) = roi_for_box(&mesh.bbox());
+    (centre, side, mesh.eye_angle())
+}
+
 /// The crop MediaPipe's tracker uses around a face: 1.5× the larger side of the box, centred.
 pub fn roi_for_box(bbox: &BoundingBox) -> (Point, f32) {
     (bbox.centre(), bbox.width().max(bbox.height()) * 1.5)

@@ -307,7 +307,7 @@ impl FaceEngine {
         Ok(parsing::parse_face(&self.models, img, mesh, scratch)?.shares())
     }
 
-    /// The attention mesh's eyes and lips on the crop around `mesh` (the still check's).
+    /// The attention mesh's eyes and lips on the crop the tracker takes around `mesh`.
     pub fn refine(
         &self,
         img: &RgbImage,
@@ -337,8 +337,8 @@ impl FaceEngine {
         last: &FaceMesh,
         scratch: &mut Vec<f32>,
     ) -> Result<FaceMesh, ModelError> {
-        let (centre, side) = mesh::roi_for_box(&last.bbox());
-        mesh::run_mesh(&self.models, img, centre, side, last.eye_angle(), scratch)
+        let (centre, side, angle) = mesh::tracking_crop(last);
+        mesh::run_mesh(&self.models, img, centre, side, angle, scratch)
     }
 
     /// Person mask over the square of side `side` centred on `centre`.

@@ -377,7 +377,7 @@ impl LiveGuide {
                 let refined = self.engine.refine(img, &mesh, &mut self.scratch)?;
                 self.seen.parts.found(PartsReading {
                     shares,
-                    refined,
+                    refined: Some(refined),
                     frame,
                     candidate: self.candidate,
                 });
@@ -558,12 +558,11 @@ impl LiveGuide {
         if over(|p| p.hat_above_brows, l.max_parsed_hat) {
             return Prompt::TakeOffHat;
         }
-        // the still check's mouth rules: an open mouth, or teeth between parted lips (the
-        // head faces the camera here: a turned one was told to look straight)
+        // the still check's mouth rules: an open mouth, or teeth between parted lips
         if measures::mouth_gap(mesh, pose.yaw) > l.max_mouth_gap
             || measures::teeth_share(img, mesh, &skin) > l.max_teeth_share
             || over(|p| p.mouth_interior, l.max_parsed_mouth_interior)
-            || aside.is_some_and(|r| r.refined.mouth_gap > l.max_refined_gap)
+            || aside.is_some_and(|r| r.refined.is_some_and(|f| f.mouth_gap > l.max_refined_gap))
         {
             return Prompt::CloseLips;
         }

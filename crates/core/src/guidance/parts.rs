@@ -27,7 +27,8 @@ pub struct PartsRequest {
 #[derive(Clone, Copy, Debug)]
 pub struct PartsReading {
     pub shares: PartShares,
-    pub refined: RefinedFeatures,
+    /// None when the attention mesh failed on that frame: the parsing's shares still count.
+    pub refined: Option<RefinedFeatures>,
     pub frame: u32,
     pub candidate: u32,
 }
@@ -90,7 +91,7 @@ mod tests {
                 hat_above_brows: hat,
                 ..Default::default()
             },
-            refined: RefinedFeatures::default(),
+            refined: None,
             frame,
             candidate: 0,
         }
