@@ -270,8 +270,7 @@ pub async fn verify(
         }
         f.photos_checked += 1;
         let mut read = read_photo(reviewer, &e.id, e.photo_digest).await;
-        if let PhotoRead::Busy(first) = &read {
-            let first = first.clone();
+        if let PhotoRead::Busy(first) = read {
             tokio::time::sleep(Duration::from_secs(1)).await;
             read = read_photo(reviewer, &e.id, e.photo_digest).await;
             if read == PhotoRead::Same {

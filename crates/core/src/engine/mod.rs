@@ -294,8 +294,6 @@ impl FaceEngine {
         })
     }
 
-    /// The mesh for a live frame: a pass on the detector's box, then one on the box the first
-    /// mesh gives (a loose detector box on a small, far face otherwise misplaces the eyes).
     /// What the face parsing reads of the face `mesh` found: about 100 ms, so the live guide
     /// runs it aside on a frame now and then.
     pub fn parts(
@@ -317,6 +315,8 @@ impl FaceEngine {
         attention::refine(&self.models, img, mesh, scratch)
     }
 
+    /// The mesh for a live frame: a pass on the detector's box, then one on the box the first
+    /// mesh gives (a loose detector box on a small, far face otherwise misplaces the eyes).
     pub fn mesh_for(
         &self,
         img: &RgbImage,

@@ -85,7 +85,8 @@ pub struct FaceModels {
     pub(crate) centerface: StillDetectorPlans,
     pub(crate) fast_detector: Plan,
     pub(crate) mesh: Plan,
-    /// The mesh with refined eyes and lips, for the still check's eyes and mouth.
+    /// The mesh with refined eyes and lips: the still check's eyes and mouth, the live guide's
+    /// mouth.
     pub(crate) attention: Plan,
     pub(crate) segmentation: Plan,
     pub(crate) descriptor: Plan,
