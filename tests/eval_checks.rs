@@ -176,6 +176,27 @@ fn teeth_the_plain_mesh_draws_behind_closed_lips_fail_mouth_closed_by_the_refine
 }
 
 #[test]
+fn lips_the_refined_mesh_draws_together_pass_mouth_closed_whatever_the_plain_gap() {
+    // closed mouths under a moustache and stubble, a beanie's shadow, a cap: the plain mesh
+    // parted them 0.11-0.13, the attention mesh draws them together (under 0.01)
+    for name in [
+        "pdr_ayo.png",
+        "softui_jordan_beanie.png",
+        "tablerui_m39_cap.png",
+    ] {
+        let closed = result(&eval_photo(name), CheckId::MouthClosed);
+        assert!(closed.ok, "{name}: {closed:?}");
+        assert!(closed.value.unwrap() > 0.1, "{name}: {closed:?}");
+        assert_eq!(closed.detail["lips_together"], true, "{name}: {closed:?}");
+    }
+    // an open mouth that only the plain gap catches still fails: its refined lips are apart
+    let open = result(&eval_photo("blackdash_emilyz.png"), CheckId::MouthClosed);
+    assert!(!open.ok, "{open:?}");
+    assert_eq!(open.detail["lips_together"], false, "{open:?}");
+    assert_eq!(open.detail["by_refined_gap"], false, "{open:?}");
+}
+
+#[test]
 fn thin_metal_frames_fail_glasses_and_heavy_brows_do_not() {
     // thin rectangular and thin round metal frames, and small full-rim frames on a small face
     for photo in [
@@ -542,8 +563,9 @@ fn the_development_set_figures_hold() {
         // one caught, two of grey shadowed teeth missed (126/139 & 254/264). Session 16's 22
         // avatars: 7 of 7 caught, 3 of 15 failed wrongly (a pale pressed lower lip, a 31 px
         // mouth's corners, a chin raised under a cap). The attention mesh's refined inner lips
-        // (session 19): 133 -> 138 of 146 caught, 266 of 279 accepted as before
-        ("mouth_closed", 0.94, 0.95),
+        // (session 19): 133 -> 138 of 146 caught, 266 of 279 accepted as before. Where they
+        // are together the plain gap no longer fails (session 20): 266 -> 269 accepted
+        ("mouth_closed", 0.94, 0.96),
         // blurred, three bare faces read as frames to the parsing (two out of focus, one moved)
         ("glasses", 1.0, 0.97),
         ("exposure", 0.95, 0.97),

@@ -281,6 +281,29 @@ fn teeth_between_lips_the_plain_mesh_draws_closed_are_prompted_live() {
 }
 
 #[test]
+fn lips_the_refined_mesh_reads_together_are_not_told_to_close() {
+    // a moustache and stubble: the plain mesh parts the lips (0.13), the attention mesh,
+    // read aside, draws them together. Without that reading the guide would ask him to close
+    // lips that are closed, and the still check would pass him
+    let (gaokao, spec) = profile("gd-gaokao");
+    let frame = frame_from(&eval_photo("pdr_ayo.png"), 78.0, 320.0, 190.0);
+    let mut guide = guide_for("gd-gaokao");
+    assert_eq!(settle(&mut guide, &frame, 6), Prompt::HoldStill);
+    let mouth = check(&frame, "gd-gaokao");
+    let mouth = mouth.get(CheckId::MouthClosed).expect("reported");
+    assert!(mouth.ok, "{mouth:?}");
+    let mut blind = gaokao.clone();
+    blind.limits.max_refined_gap_lips_together = 0.0;
+    let mut without = LiveGuide::new(
+        engine().clone(),
+        CameraModel::typical(640),
+        &blind,
+        spec.glasses_allowed,
+    );
+    assert_eq!(settle(&mut without, &frame, 6), Prompt::CloseLips);
+}
+
+#[test]
 fn a_parsing_answered_for_the_last_candidate_does_not_count_for_the_next() {
     let mut guide = guide_for("gd-gaokao");
     // as the camera worker runs it: the parsing is asked for, and answered later

@@ -22,6 +22,8 @@ pub struct CheckLimits {
     pub max_mouth_gap: f32,
     /// The attention mesh's inner lips apart at the middle, over the mouth's width.
     pub max_refined_gap: f32,
+    /// Under this refined gap the lips are together, whatever the plain mesh's gap says.
+    pub max_refined_gap_lips_together: f32,
     /// Share of the mouth's middle that shows teeth (a smile whose lips part only a little).
     pub max_teeth_share: f32,
     pub max_glasses_evidence: f32,
@@ -105,6 +107,11 @@ impl Default for CheckLimits {
             // at 0.137 and lips just apart at 0.140, open ones 0.124 and up (all caught by
             // the other rules): the limit sits between. A profile's mouth is not judged
             max_refined_gap: 0.14,
+            // kiosk eval (session 20): closed mouths that the plain gap failed (a moustache, a
+            // beanie's shadow, a head turned) 0.003–0.009; open mouths that only the plain gap
+            // caught 0.065–0.121. A helper's held-out set: plain-gap false fails 0.003 and
+            // 0.012 (a moustache, a three-quarter view), and 0.065–0.069 under beards
+            max_refined_gap_lips_together: 0.04,
             // kiosk eval: smiles with teeth 0.08–0.38 where the gap said closed; closed lips
             // ≤ 0.05 on 240 of 246 real photos. Over it (session 16): a profile's beard 0.44,
             // a moustache under heavy frames 0.17, a pale pressed lower lip 0.16, a painted

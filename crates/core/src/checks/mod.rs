@@ -7,6 +7,7 @@ pub mod calibration;
 pub mod exposure;
 mod labels;
 pub mod measures;
+mod mouth_closed;
 pub mod pose;
 mod reasons;
 mod second_measures;
@@ -385,36 +386,14 @@ fn face_checks(
             apply_second(r, measure, shown, limit, facing, "closed");
         }
     }
-    let r = b.push(
-        CheckId::MouthClosed,
-        measures::mouth_gap(mesh, p.yaw),
-        Some(Limit::at_most(lim.max_mouth_gap)),
-        |_| "open",
-    );
-    let teeth = measures::teeth_share(img, mesh, &skin);
-    r.detail.insert("teeth".into(), round(teeth).into());
-    r.detail
-        .insert("max_teeth".into(), round(lim.max_teeth_share).into());
-    if r.ok && teeth > lim.max_teeth_share && !washed_out {
-        r.ok = false;
-        r.reason = Some(reasons::reason(CheckId::MouthClosed, "teeth"));
-    }
-    // the parsing sees teeth and an open mouth where the lips' landmarks and colours do not
-    if let Some(parts) = parts {
-        apply_parsed(
-            r,
-            parts.mouth_interior,
-            lim.max_parsed_mouth_interior,
-            true,
-            "teeth",
-        );
-    }
-    // the attention mesh parts a smile's inner lips over the teeth further than the plain
-    // one; a mouth in profile shows no gap to measure across its width
-    if let Some(refined) = &s.refined {
-        let (measure, limit) = (SecondMeasure::RefinedMouthGap, lim.max_refined_gap);
-        apply_second(r, measure, refined.mouth_gap, limit, facing, "open");
-    }
+    let cx = mouth_closed::MouthContext {
+        skin: &skin,
+        parts,
+        limits: lim,
+        facing,
+        washed_out,
+    };
+    mouth_closed::push(b, img, s, &cx);
 
     let glasses_forbidden = profile.forbids_glasses(spec);
     let g = measures::glasses_lines(img, mesh);

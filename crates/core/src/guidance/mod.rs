@@ -15,13 +15,13 @@ use crate::checks::measures::{self, SkinPatches};
 use crate::checks::pose::{self, PoseFault};
 use crate::engine::{
     roi_for_box, EyeSide, FaceDetection, FaceEngine, FaceMesh, FastDetector, HeadPose, ModelError,
-    PartShares,
 };
 use crate::geometry::Point;
 use crate::imaging::luma;
 use image::RgbImage;
 use serde::Serialize;
 
+mod appearance;
 mod parts;
 mod prompt;
 mod steady;
@@ -535,38 +535,15 @@ impl LiveGuide {
         // the face parsing's and the attention mesh's reading from a moment ago, with the
         // still check's limits
         let aside = self.seen.parts.fresh(self.seen.frames_with_face);
-        let parsed = aside.map(|r| &r.shares);
-        let over =
-            |share: fn(&PartShares) -> f32, limit: f32| parsed.is_some_and(|p| share(p) > limit);
-        if self.glasses_forbidden
-            && (measures::bridge_glasses_evidence(img, mesh) > l.max_glasses_evidence
-                || over(|p| p.eyeglasses, l.max_parsed_eyeglasses))
-        {
-            return Prompt::TakeOffGlasses;
-        }
-        // as the still check: cover over the brows under a hat the parsing saw is its brim.
-        // Before the first parsing of a candidate (one frame in 30) the brim reads as hair for
-        // a moment; the hat prompt follows with the parsing's answer
-        let brim = parsed.is_some_and(|p| measures::brow_cover_is_a_hat(p, l));
-        if (!brim
-            && (measures::brow_eye_occlusion(img, mesh, &skin) > l.max_brow_eye_occlusion
-                || measures::hair_over_brows(img, mesh, &skin).both > l.max_hair_over_brows))
-            || over(|p| p.hair_over_brows, l.max_parsed_hair_over_brows)
-        {
-            return Prompt::HairOffBrows;
-        }
-        if over(|p| p.hat_above_brows, l.max_parsed_hat) {
-            return Prompt::TakeOffHat;
-        }
-        // the still check's mouth rules: an open mouth, or teeth between parted lips
-        if measures::mouth_gap(mesh, pose.yaw) > l.max_mouth_gap
-            || measures::teeth_share(img, mesh, &skin) > l.max_teeth_share
-            || over(|p| p.mouth_interior, l.max_parsed_mouth_interior)
-            || aside.is_some_and(|r| r.refined.is_some_and(|f| f.mouth_gap > l.max_refined_gap))
-        {
-            return Prompt::CloseLips;
-        }
-        Prompt::HoldStill
+        let appearance = appearance::Appearance {
+            img,
+            mesh,
+            yaw: pose.yaw,
+            skin: &skin,
+            limits: l,
+            glasses_forbidden: self.glasses_forbidden,
+        };
+        appearance.prompt(aside).unwrap_or(Prompt::HoldStill)
     }
 }
 

@@ -1,0 +1,64 @@
+//! The live guide's prompts about what the candidate wears and how they hold their mouth:
+//! glasses, hair over the brows, a hat, open lips. The same rules as the still check, read
+//! from cheap measures on every frame and from the parsing and attention mesh aside.
+
+use super::{PartsReading, Prompt};
+use crate::catalog::CheckLimits;
+use crate::checks::measures::{self, SkinPatches};
+use crate::engine::{FaceMesh, PartShares};
+use image::RgbImage;
+
+/// One frame's face, as the appearance prompts read it.
+pub(super) struct Appearance<'a> {
+    pub img: &'a RgbImage,
+    pub mesh: &'a FaceMesh,
+    pub yaw: f32,
+    pub skin: &'a SkinPatches,
+    pub limits: &'a CheckLimits,
+    pub glasses_forbidden: bool,
+}
+
+impl Appearance<'_> {
+    /// The first appearance prompt the frame calls for, with `aside` the parsing's and the
+    /// attention mesh's reading from a moment ago (None: not read yet for this candidate).
+    pub fn prompt(&self, aside: Option<&PartsReading>) -> Option<Prompt> {
+        let l = self.limits;
+        let parsed = aside.map(|r| &r.shares);
+        let over =
+            |share: fn(&PartShares) -> f32, limit: f32| parsed.is_some_and(|p| share(p) > limit);
+        if self.glasses_forbidden
+            && (measures::bridge_glasses_evidence(self.img, self.mesh) > l.max_glasses_evidence
+                || over(|p| p.eyeglasses, l.max_parsed_eyeglasses))
+        {
+            return Some(Prompt::TakeOffGlasses);
+        }
+        // as the still check: cover over the brows under a hat the parsing saw is its brim.
+        // Before the first parsing of a candidate (one frame in 30) the brim reads as hair for
+        // a moment; the hat prompt follows with the parsing's answer
+        let brim = parsed.is_some_and(|p| measures::brow_cover_is_a_hat(p, l));
+        if (!brim
+            && (measures::brow_eye_occlusion(self.img, self.mesh, self.skin)
+                > l.max_brow_eye_occlusion
+                || measures::hair_over_brows(self.img, self.mesh, self.skin).both
+                    > l.max_hair_over_brows))
+            || over(|p| p.hair_over_brows, l.max_parsed_hair_over_brows)
+        {
+            return Some(Prompt::HairOffBrows);
+        }
+        if over(|p| p.hat_above_brows, l.max_parsed_hat) {
+            return Some(Prompt::TakeOffHat);
+        }
+        // the still check's mouth rules: an open mouth (unless the refined lips, read aside,
+        // are together: the plain gap misread a moustache), or teeth between parted lips
+        let refined_gap = aside.and_then(|r| r.refined).map(|f| f.mouth_gap);
+        let lips_together = refined_gap.is_some_and(|g| g < l.max_refined_gap_lips_together);
+        if (!lips_together && measures::mouth_gap(self.mesh, self.yaw) > l.max_mouth_gap)
+            || measures::teeth_share(self.img, self.mesh, self.skin) > l.max_teeth_share
+            || over(|p| p.mouth_interior, l.max_parsed_mouth_interior)
+            || refined_gap.is_some_and(|g| g > l.max_refined_gap)
+        {
+            return Some(Prompt::CloseLips);
+        }
+        None
+    }
+}
