@@ -2,6 +2,7 @@
 
 use crate::common;
 
+use capture_kiosk::checks::measures::{self, SkinPatches};
 use capture_kiosk::checks::CheckId;
 use capture_kiosk::engine::PartShares;
 use capture_kiosk::engine::{descriptor_distance, SAME_PERSON_DISTANCE};
@@ -301,6 +302,25 @@ fn lips_the_refined_mesh_reads_together_are_not_told_to_close() {
         spec.glasses_allowed,
     );
     assert_eq!(settle(&mut without, &frame, 6), Prompt::CloseLips);
+}
+
+#[test]
+fn closed_lips_whose_edges_read_as_teeth_are_not_told_to_close_once_read_aside() {
+    // stubble under heavy frames: between the plain mesh's inner lips the lip's light edge
+    // reads as teeth; the reading aside looks between the attention mesh's, as the still
+    // check does, and finds none
+    let frame = frame_from(&eval_photo("nowui_ryan_glasses.png"), 88.0, 320.0, 190.0);
+    let mut guide = guide_for("gd-gaokao");
+    assert_eq!(settle(&mut guide, &frame, 6), Prompt::HoldStill);
+    let still = check(&frame, "gd-gaokao");
+    let mouth = still.get(CheckId::MouthClosed).expect("reported");
+    assert!(mouth.ok, "{mouth:?}");
+    // between the plain mesh's lips, which every frame has, the guide would have seen teeth
+    let subject = engine().analyze_still(&frame).unwrap().subject.unwrap();
+    let skin = SkinPatches::new(&frame, &subject.mesh);
+    let plain = measures::teeth_share(&frame, &subject.mesh, &skin, None);
+    let (gaokao, _) = profile("gd-gaokao");
+    assert!(plain > gaokao.limits.max_teeth_share, "{plain}");
 }
 
 #[test]

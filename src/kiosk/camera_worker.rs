@@ -11,7 +11,7 @@
 use super::preview::PreviewMaker;
 use crate::camera::{Frame, FrameSource};
 use crate::engine::{FaceDetection, FaceEngine};
-use crate::guidance::{Guidance, LiveGuide, PartsReading, PartsRequest};
+use crate::guidance::{Guidance, LiveGuide, PartsReading, PartsRequest, RefinedReading};
 use crate::imaging::read_qr_codes;
 use image::RgbImage;
 use slint::{Rgb8Pixel, SharedPixelBuffer};
@@ -362,6 +362,7 @@ fn aside_thread(engine: &FaceEngine, shared: &Shared) {
                 // not wait on the attention mesh's lips
                 let refined = engine
                     .refine(&pixels, &request.mesh, &mut scratch)
+                    .map(|f| RefinedReading::read(&pixels, &request.mesh, f))
                     .inspect_err(
                         |e| tracing::warn!(error = %e, "the attention mesh failed on a frame"),
                     )

@@ -115,7 +115,9 @@ impl Default for CheckLimits {
             // kiosk eval: smiles with teeth 0.08–0.38 where the gap said closed; closed lips
             // ≤ 0.05 on 240 of 246 real photos. Over it (session 16): a profile's beard 0.44,
             // a moustache under heavy frames 0.17, a pale pressed lower lip 0.16, a painted
-            // face 0.09, a black-and-white beard and a 31 px mouth's corners 0.07
+            // face 0.09, a black-and-white beard and a 31 px mouth's corners 0.07. Between the
+            // attention mesh's inner lips (session 20) two closed mouths read over it, a
+            // profile's beard 0.24 and a pressed mouth 0.15, besides a face washed out
             max_teeth_share: 0.05,
             // kiosk eval on tests/eval: frames 7.6–26 (thin metal 7.6–7.9), bare faces ≤ 6.1,
             // brows meeting over the nose 4.3

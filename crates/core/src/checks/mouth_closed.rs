@@ -39,7 +39,8 @@ pub(super) fn push(b: &mut Builder, img: &RgbImage, s: &Subject, cx: &MouthConte
             r.reason = None;
         }
     }
-    let teeth = measures::teeth_share(img, mesh, cx.skin);
+    let opening = s.refined.as_ref().map(|f| &f.lips_opening[..]);
+    let teeth = measures::teeth_share(img, mesh, cx.skin, opening);
     r.detail.insert("teeth".into(), round(teeth).into());
     r.detail
         .insert("max_teeth".into(), round(lim.max_teeth_share).into());

@@ -9,6 +9,7 @@
 use super::iris::share_of_iris_shown;
 use super::mesh::{tracking_crop, FaceMesh};
 use super::models::{self, FaceModels, ModelError, MESH_SIDE};
+use crate::geometry::{Point, Similarity};
 use crate::imaging::square_crop_unit;
 use image::RgbImage;
 
@@ -30,6 +31,18 @@ const EYE_MIDDLES: (usize, usize) = (4, 12);
 /// corners (35 above 25, the middles).
 const MOUTH_CORNERS: (usize, usize) = (0, 10);
 const INNER_MIDDLES: (usize, usize) = (35, 25);
+/// The inner lips' opening across the mouth's middle, upper over lower, as the plain mesh's
+/// `LIPS_OPENING`: the middle column and three either side.
+const INNER_OPENING: [(usize, usize); OPENING_COLUMNS] = [
+    (32, 22),
+    (33, 23),
+    (34, 24),
+    (35, 25),
+    (36, 26),
+    (37, 27),
+    (38, 28),
+];
+pub const OPENING_COLUMNS: usize = 7;
 
 /// What the attention mesh reads of the eyes and the mouth; every value is a ratio, the same
 /// in the crop as in the image.
@@ -40,6 +53,8 @@ pub struct RefinedFeatures {
     pub left_iris_shown: f32,
     /// Inner lip to inner lip at the middle, over the mouth's width from corner to corner.
     pub mouth_gap: f32,
+    /// The inner lips' opening, upper and lower point per column, in image pixels.
+    pub lips_opening: [(Point, Point); OPENING_COLUMNS],
 }
 
 impl RefinedFeatures {
@@ -58,19 +73,19 @@ pub fn refine(
 ) -> Result<RefinedFeatures, ModelError> {
     let n = MESH_SIDE;
     let (centre, side, angle) = tracking_crop(mesh);
-    square_crop_unit(img, centre, side, angle, n, scratch);
+    let to_crop = square_crop_unit(img, centre, side, angle, n, scratch);
     let out = models::run(&models.attention, MODEL, &[1, n, n, 3], scratch)?;
     let outputs = (0..out.len())
         .map(|i| models::output(&out, i, MODEL))
         .collect::<Result<Vec<_>, _>>()?;
-    features(&outputs)
+    features(&outputs, &to_crop.inverse())
 }
 
 /// The features from the model's outputs, told apart by their sizes: the eyes and irises by
 /// where they lie (the crop is upright, so the subject's right eye is the one on the crop's
 /// left, and each iris belongs to the eye whose contour it lies nearest), since the outputs'
 /// order is the converter's, not a contract.
-fn features(outputs: &[&[f32]]) -> Result<RefinedFeatures, ModelError> {
+fn features(outputs: &[&[f32]], to_image: &Similarity) -> Result<RefinedFeatures, ModelError> {
     let mut eyes: Vec<&[f32]> = Vec::with_capacity(2);
     let mut irises: Vec<&[f32]> = Vec::with_capacity(2);
     let mut lips: Option<&[f32]> = None;
@@ -95,6 +110,10 @@ fn features(outputs: &[&[f32]]) -> Result<RefinedFeatures, ModelError> {
         left_iris_shown: iris_shown(left, nearest_iris(&irises, left)),
         mouth_gap: distance(lips, INNER_MIDDLES.0, INNER_MIDDLES.1)
             / distance(lips, MOUTH_CORNERS.0, MOUTH_CORNERS.1).max(1e-3),
+        lips_opening: INNER_OPENING.map(|(upper, lower)| {
+            let at = |i: usize| to_image.apply(Point::new(lips[2 * i], lips[2 * i + 1]));
+            (at(upper), at(lower))
+        }),
     })
 }
 
@@ -176,19 +195,30 @@ mod tests {
             vec![&flag, &mouth, &left_iris, &right, &right_iris, &left],
             vec![&left, &right_iris, &right, &left_iris, &mouth, &flag],
         ];
-        for outputs in orders {
-            let f = features(&outputs).unwrap();
+        for outputs in &orders {
+            let f = features(outputs, &Similarity::identity()).unwrap();
             assert!((f.right_iris_shown - 0.5).abs() < 1e-4, "{f:?}");
             assert!((f.left_iris_shown - 0.9).abs() < 1e-4, "{f:?}");
             assert!((f.iris_shown() - 0.5).abs() < 1e-4);
             assert!((f.mouth_gap - 0.2).abs() < 1e-4, "{f:?}");
         }
+        // the opening's points come back through the crop's inverse: its middle column is
+        // the inner middles, upper over lower
+        let to_image = Similarity::crop(Point::new(10.0, 20.0), 384.0, 0.0, 192.0).inverse();
+        let f = features(&orders[0], &to_image).unwrap();
+        let (upper, lower) = f.lips_opening[OPENING_COLUMNS / 2];
+        let expected = to_image.apply(Point::new(0.0, 100.0));
+        assert!(upper.distance(expected) < 1e-3, "{upper:?} {expected:?}");
+        assert!((lower.y - upper.y - 16.0).abs() < 1e-3, "{lower:?}");
     }
 
     #[test]
     fn an_output_missing_is_an_error_not_a_reading() {
         let (right, left, i) = (eye(60.0, 5.0), eye(130.0, 9.0), iris(61.0, 10.0));
         let outputs: Vec<&[f32]> = vec![&right, &left, &i, &i];
-        assert!(matches!(features(&outputs), Err(ModelError::Run { .. })));
+        assert!(matches!(
+            features(&outputs, &Similarity::identity()),
+            Err(ModelError::Run { .. })
+        ));
     }
 }

@@ -49,11 +49,18 @@ impl Appearance<'_> {
             return Some(Prompt::TakeOffHat);
         }
         // the still check's mouth rules: an open mouth (unless the refined lips, read aside,
-        // are together: the plain gap misread a moustache), or teeth between parted lips
-        let refined_gap = aside.and_then(|r| r.refined).map(|f| f.mouth_gap);
+        // are together: the plain gap misread a moustache), or teeth between parted lips,
+        // read between the refined lips aside as the still check reads them, or between the
+        // plain mesh's on this frame until the first reading
+        let refined = aside.and_then(|r| r.refined);
+        let refined_gap = refined.map(|r| r.features.mouth_gap);
         let lips_together = refined_gap.is_some_and(|g| g < l.max_refined_gap_lips_together);
+        let teeth = match refined {
+            Some(r) => r.teeth,
+            None => measures::teeth_share(self.img, self.mesh, self.skin, None),
+        };
         if (!lips_together && measures::mouth_gap(self.mesh, self.yaw) > l.max_mouth_gap)
-            || measures::teeth_share(self.img, self.mesh, self.skin) > l.max_teeth_share
+            || teeth > l.max_teeth_share
             || over(|p| p.mouth_interior, l.max_parsed_mouth_interior)
             || refined_gap.is_some_and(|g| g > l.max_refined_gap)
         {

@@ -27,7 +27,7 @@ mod prompt;
 mod steady;
 
 use parts::PartsSeen;
-pub use parts::{PartsReading, PartsRequest};
+pub use parts::{PartsReading, PartsRequest, RefinedReading};
 pub use prompt::Prompt;
 pub use steady::{Steadiness, PROMPT_SWITCH_FRAMES};
 
@@ -377,7 +377,7 @@ impl LiveGuide {
                 let refined = self.engine.refine(img, &mesh, &mut self.scratch)?;
                 self.seen.parts.found(PartsReading {
                     shares,
-                    refined: Some(refined),
+                    refined: Some(RefinedReading::read(img, &mesh, refined)),
                     frame,
                     candidate: self.candidate,
                 });

@@ -5,7 +5,9 @@
 //! over teeth is prompted live with the still check's own limits, instead of only failing the
 //! still.
 
+use crate::checks::measures::{self, SkinPatches};
 use crate::engine::{FaceMesh, PartShares, RefinedFeatures};
+use image::RgbImage;
 
 /// One frame in this many with a face is parsed (a second at 30 fps: `kiosk bench-live` put
 /// one in 15 at a third of a core, and a hat or fringe takes longer than that to fix).
@@ -23,12 +25,29 @@ pub struct PartsRequest {
     pub candidate: u32,
 }
 
+/// What the attention mesh reads of a frame, for the guide: its features, and the teeth
+/// between its inner lips measured as the still check measures them (the plain mesh's lips,
+/// which the guide's own frames have, part closed lips under a moustache or a turned head).
+#[derive(Clone, Copy, Debug)]
+pub struct RefinedReading {
+    pub features: RefinedFeatures,
+    pub teeth: f32,
+}
+
+impl RefinedReading {
+    pub fn read(img: &RgbImage, mesh: &FaceMesh, features: RefinedFeatures) -> Self {
+        let skin = SkinPatches::new(img, mesh);
+        let teeth = measures::teeth_share(img, mesh, &skin, Some(&features.lips_opening));
+        RefinedReading { features, teeth }
+    }
+}
+
 /// What the parsing and the attention mesh read of the face asked about.
 #[derive(Clone, Copy, Debug)]
 pub struct PartsReading {
     pub shares: PartShares,
     /// None when the attention mesh failed on that frame: the parsing's shares still count.
-    pub refined: Option<RefinedFeatures>,
+    pub refined: Option<RefinedReading>,
     pub frame: u32,
     pub candidate: u32,
 }
