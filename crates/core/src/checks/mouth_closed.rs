@@ -12,12 +12,15 @@ pub(super) struct MouthContext<'a> {
     pub skin: &'a SkinPatches,
     pub parts: Option<PartShares>,
     pub limits: &'a CheckLimits,
-    /// The head faces the camera closely enough for the refined lips' gap to be judged.
+    /// The head faces the camera closely enough for the refined lips' gap to fail a mouth.
+    /// Lips it reads together pass at any turn: the gap is over the mouth's seen width, which
+    /// a turn narrows, so a turn can only make lips look further apart, never together.
     pub facing: bool,
     /// The face is washed out: `exposure` fails it, and teeth cannot be told from skin.
     pub washed_out: bool,
 }
 
+/// Judges the mouth and pushes `mouth_closed`, each reading in its detail.
 pub(super) fn push(b: &mut Builder, img: &RgbImage, s: &Subject, cx: &MouthContext) {
     let (lim, mesh) = (cx.limits, &s.mesh);
     let r = b.push(
@@ -34,6 +37,12 @@ pub(super) fn push(b: &mut Builder, img: &RgbImage, s: &Subject, cx: &MouthConte
     if let Some(refined) = &s.refined {
         let together = refined.mouth_gap < lim.max_refined_gap_lips_together;
         r.detail.insert("lips_together".into(), together.into());
+        let limit = round(lim.max_refined_gap_lips_together);
+        r.detail
+            .insert("max_refined_gap_together".into(), limit.into());
+        // `kiosk eval` balances the plain gap's limit over every photo, these too
+        r.detail
+            .insert("plain_gap_waived".into(), (together && !r.ok).into());
         if together && !r.ok {
             r.ok = true;
             r.reason = None;

@@ -2,7 +2,9 @@
 //! eye and lip sub-networks look again at each eye and at the mouth on the mesh's own crop,
 //! and draw a laughing squint or a gaze cast down far closer to shut than the iris model does,
 //! and the inner lips of a smile parted over the teeth further apart than the plain mesh does
-//! (`kiosk eval`, see the limits). The still analysis runs it beside the iris model, and the
+//! (`kiosk eval`, see the limits). Its inner lips lie on a closed mouth's seam, where the plain
+//! mesh's may lie on the lips' edges: the teeth are looked for between them, and lips it draws
+//! together overrule the plain mesh's gap. The still analysis runs it beside the iris model, and the
 //! live guide beside its face parsing, one frame in 30; the guide's frames keep the plain mesh.
 //! It reads the crop the tracker takes around the plain mesh (`mesh::tracking_crop`).
 
@@ -44,8 +46,8 @@ const INNER_OPENING: [(usize, usize); OPENING_COLUMNS] = [
 ];
 pub const OPENING_COLUMNS: usize = 7;
 
-/// What the attention mesh reads of the eyes and the mouth; every value is a ratio, the same
-/// in the crop as in the image.
+/// What the attention mesh reads of the eyes and the mouth: ratios, the same in the crop as
+/// in the image, and the inner lips' opening in image pixels.
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub struct RefinedFeatures {
     /// Lid-to-lid gap over the iris's width, per eye (the subject's right and left).

@@ -48,21 +48,21 @@ impl Appearance<'_> {
         if over(|p| p.hat_above_brows, l.max_parsed_hat) {
             return Some(Prompt::TakeOffHat);
         }
-        // the still check's mouth rules: an open mouth (unless the refined lips, read aside,
-        // are together: the plain gap misread a moustache), or teeth between parted lips,
-        // read between the refined lips aside as the still check reads them, or between the
-        // plain mesh's on this frame until the first reading
-        let refined = aside.and_then(|r| r.refined);
-        let refined_gap = refined.map(|r| r.features.mouth_gap);
-        let lips_together = refined_gap.is_some_and(|g| g < l.max_refined_gap_lips_together);
-        let teeth = match refined {
-            Some(r) => r.teeth,
-            None => measures::teeth_share(self.img, self.mesh, self.skin, None),
-        };
-        if (!lips_together && measures::mouth_gap(self.mesh, self.yaw) > l.max_mouth_gap)
+        // the still check's mouth rules: an open mouth, or teeth between parted lips. The
+        // reading aside, while this frame's mouth is as it was then, says where the plain
+        // mesh misread closed lips (a moustache) and reads teeth between the refined lips as
+        // the still check does; its refined gap over the limit stands for its frames
+        let plain_gap = measures::mouth_gap(self.mesh, self.yaw);
+        let plain_teeth = measures::teeth_share(self.img, self.mesh, self.skin, None);
+        let reading = aside.and_then(|r| r.refined);
+        let as_read = reading.filter(|r| r.mouth_as_read(plain_gap, plain_teeth));
+        let lips_together =
+            as_read.is_some_and(|r| r.features.mouth_gap < l.max_refined_gap_lips_together);
+        let teeth = as_read.map_or(plain_teeth, |r| r.teeth);
+        if (!lips_together && plain_gap > l.max_mouth_gap)
             || teeth > l.max_teeth_share
             || over(|p| p.mouth_interior, l.max_parsed_mouth_interior)
-            || refined_gap.is_some_and(|g| g > l.max_refined_gap)
+            || reading.is_some_and(|r| r.features.mouth_gap > l.max_refined_gap)
         {
             return Some(Prompt::CloseLips);
         }

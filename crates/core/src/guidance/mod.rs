@@ -1,9 +1,11 @@
 //! Live guidance on camera frames: the one prompt to show now, steady across frames.
 //!
 //! Per frame: the fast detector (the still detector when no face is near), two mesh passes (the
-//! second on the first's own box), then distance, position, light, pose, glasses and hair from
-//! cheap measures, in that order; now and then the face parsing (too slow for every frame)
-//! reads hat, fringe, frames and teeth, aside, and its reading counts for the frames after.
+//! second on the first's own box), then distance, position, light, pose, then glasses, hair,
+//! hat and mouth (`appearance.rs`) from cheap measures, in that order; now and then the face
+//! parsing and the attention mesh (too slow for every frame) read hat, fringe, frames, teeth
+//! and the refined lips, aside, and their reading counts for the frames after (the mouth's
+//! only while the frame's own mouth is as it was then).
 //! The shown prompt must lose a few frames in a row before another replaces it, so the screen
 //! does not flicker.
 //! Architecture invariant: pure; frames arrive as buffers; the model input buffers are reused

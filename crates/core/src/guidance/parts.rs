@@ -25,20 +25,44 @@ pub struct PartsRequest {
     pub candidate: u32,
 }
 
+/// How far the plain mesh's lip gap and teeth on a later frame may rise over those on the
+/// frame read aside before the mouth counts as changed since (a smile begun after it). The
+/// plain mesh's gap under a moustache wanders from frame to frame of the same still picture
+/// (0.06 on the first frame, 0.13–0.14 tracked after), and a moustache's edge read as teeth
+/// comes and goes with it, so the margins are wide; a smile with teeth shows 0.1 and more
+/// of them between the plain lips, and its gap rises with them.
+const MOUTH_MOVED_GAP: f32 = 0.08;
+const MOUTH_MOVED_TEETH: f32 = 0.06;
+
 /// What the attention mesh reads of a frame, for the guide: its features, and the teeth
 /// between its inner lips measured as the still check measures them (the plain mesh's lips,
-/// which the guide's own frames have, part closed lips under a moustache or a turned head).
+/// which the guide's own frames have, part closed lips under a moustache or a turned head);
+/// with the plain mesh's gap and teeth on the same frame, so that a later frame can tell
+/// whether the mouth is still as it was read.
 #[derive(Clone, Copy, Debug)]
 pub struct RefinedReading {
     pub features: RefinedFeatures,
     pub teeth: f32,
+    plain_gap: f32,
+    plain_teeth: f32,
 }
 
 impl RefinedReading {
     pub fn read(img: &RgbImage, mesh: &FaceMesh, features: RefinedFeatures) -> Self {
         let skin = SkinPatches::new(img, mesh);
-        let teeth = measures::teeth_share(img, mesh, &skin, Some(&features.lips_opening));
-        RefinedReading { features, teeth }
+        RefinedReading {
+            features,
+            teeth: measures::teeth_share(img, mesh, &skin, Some(&features.lips_opening)),
+            plain_gap: measures::mouth_gap(mesh, mesh.pose().yaw),
+            plain_teeth: measures::teeth_share(img, mesh, &skin, None),
+        }
+    }
+
+    /// Whether a later frame's mouth, by the plain mesh's `gap` and `teeth` there, is as it
+    /// was when read: only then does the reading stand for it. A mouth that opened since is
+    /// judged on the frame's own measures.
+    pub fn mouth_as_read(&self, gap: f32, teeth: f32) -> bool {
+        gap <= self.plain_gap + MOUTH_MOVED_GAP && teeth <= self.plain_teeth + MOUTH_MOVED_TEETH
     }
 }
 

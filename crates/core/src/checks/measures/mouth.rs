@@ -45,7 +45,7 @@ const TEETH_BOUNDED_WITHIN: f32 = 0.1;
 /// where it was run; None takes the plain mesh's. The attention mesh draws closed lips'
 /// inner contours on their seam where the plain one often drew them on the lips' edges, over
 /// a light lip edge or the skin beside a moustache (kiosk eval, session 20: closed mouths read
-/// as teeth 9 -> 3 of 278, smiles with teeth found 92 -> 91 of 146, none of them lost to the
+/// as teeth 9 -> 3 of 279, smiles with teeth found 92 -> 91 of 146, none of them lost to the
 /// check; a helper's held-out sets: one closed mouth more passes, one less).
 pub fn teeth_share(
     img: &RgbImage,
