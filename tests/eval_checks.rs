@@ -442,9 +442,8 @@ fn the_development_set_figures_hold() {
         // head's sides are not compared, so 38 → 26 of 346 fail wrongly, most of them lit from
         // one side more gently than a reviewer rejects, and come back blurred or dimmed.
         // Session 15's portraits: 2 of their 3 half-shadowed faces are turned past the yaw
-        // limit, where the light is not judged: missed by design, the pose fails them. The
-        // limit 0.72 -> 0.69 (session 20): 377 -> 383 of 411 accepted, none caught lost
-        ("light_uniformity", 0.7, 0.93),
+        // limit, where the light is not judged: missed by design, the pose fails them
+        ("light_uniformity", 0.7, 0.91),
         // session 16's blind audit moved head pose off 4 video frames under the limits and
         // onto 2 heads tilted about 14 degrees (82/94 & 283/309 -> 84/92 & 287/311). Session
         // 16's 22 avatars: 7 of 9 caught, 3 of 13 failed wrongly (two at pitch 21-22 on faces

@@ -148,11 +148,11 @@ impl Default for CheckLimits {
             // kiosk eval: teeth and open mouths 0–1.1 (low-resolution frames 0), closed mouths
             // ≤ 0.05
             max_parsed_mouth_interior: 0.05,
-            // kiosk eval (session 20): faces shaded down one side 0.42–0.66, a real half-
-            // shadowed face 0.59; faces a blind labeller called evenly lit from 0.19 (a brim's
-            // shadow), most of the set's wrong failures at 0.6–0.72 under a soft side light.
-            // 0.72 → 0.69 keeps every shaded face caught with a margin and passes six of those
-            min_light_uniformity: 0.69,
+            // kiosk eval: faces shaded down one side 0.42–0.66, a real half-shadowed face
+            // 0.59; most of the set's wrong failures at 0.6–0.72 under a soft side light. 0.69
+            // (session 20) passed six of those but also a face lit from one side 0.35 → 1.0
+            // over two face widths (tests/engine_checks.rs): the limit stays
+            min_light_uniformity: 0.72,
             exposure: [60.0, 200.0],
             max_clipped_share: 0.15,
             // kiosk eval: no real photo clips 1 % of its face; faces brightened 1.6× clip 2–60 %
