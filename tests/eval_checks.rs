@@ -12,7 +12,8 @@ use image::imageops;
 
 const PROFILE: &str = "chsi-graduation";
 
-fn result(img: &image::RgbImage, id: CheckId) -> capture_kiosk::checks::CheckResult {
+/// One check's result on `img` under the profile the set was tuned on.
+pub(crate) fn result(img: &image::RgbImage, id: CheckId) -> capture_kiosk::checks::CheckResult {
     check(img, PROFILE)
         .get(id)
         .cloned()

@@ -3,20 +3,12 @@
 //! Photos: `scripts/fetch-eval-photos`.
 
 use crate::common;
+use crate::eval_checks::result;
 
 use capture_kiosk::checks::measures::{self, SkinPatches};
 use capture_kiosk::checks::CheckId;
 use common::*;
 use image::imageops;
-
-const PROFILE: &str = "chsi-graduation";
-
-fn result(img: &image::RgbImage, id: CheckId) -> capture_kiosk::checks::CheckResult {
-    check(img, PROFILE)
-        .get(id)
-        .cloned()
-        .expect("every check reports")
-}
 
 #[test]
 fn teeth_between_lips_parted_a_little_fail_mouth_closed() {
