@@ -204,14 +204,33 @@ mod tests {
             assert!((f.iris_shown() - 0.5).abs() < 1e-4);
             assert!((f.mouth_gap - 0.2).abs() < 1e-4, "{f:?}");
         }
-        // the opening's points come back through the crop's inverse: its middle column is
-        // the inner middles, upper over lower
+    }
+
+    #[test]
+    fn the_lips_opening_comes_back_to_the_image_column_by_column() {
+        // a 384 px crop centred on (10, 20), at 192: a crop point (x, y) is the image's
+        // ((x - 91) * 2, (y - 86) * 2)
         let to_image = Similarity::crop(Point::new(10.0, 20.0), 384.0, 0.0, 192.0).inverse();
-        let f = features(&orders[0], &to_image).unwrap();
+        let mut mouth = lips(8.0);
+        // the first column: upper lip point 32 over lower 22
+        mouth[2 * 32..2 * 32 + 2].copy_from_slice(&[50.0, 90.0]);
+        mouth[2 * 22..2 * 22 + 2].copy_from_slice(&[50.0, 110.0]);
+        let (right, left) = (eye(60.0, 5.0), eye(130.0, 9.0));
+        let (right_iris, left_iris) = (iris(61.0, 10.0), iris(129.0, 10.0));
+        let outputs: Vec<&[f32]> = vec![&mouth, &right, &left, &right_iris, &left_iris];
+        let f = features(&outputs, &to_image).unwrap();
+        let near = |p: Point, x: f32, y: f32| (p.x - x).abs() < 1e-3 && (p.y - y).abs() < 1e-3;
+        let (upper, lower) = f.lips_opening[0];
+        assert!(
+            near(upper, -82.0, 8.0) && near(lower, -82.0, 48.0),
+            "{upper:?} {lower:?}"
+        );
+        // the middle column: the inner middles, 8 apart in the crop
         let (upper, lower) = f.lips_opening[OPENING_COLUMNS / 2];
-        let expected = to_image.apply(Point::new(0.0, 100.0));
-        assert!(upper.distance(expected) < 1e-3, "{upper:?} {expected:?}");
-        assert!((lower.y - upper.y - 16.0).abs() < 1e-3, "{lower:?}");
+        assert!(
+            near(upper, -182.0, 28.0) && near(lower, -182.0, 44.0),
+            "{upper:?} {lower:?}"
+        );
     }
 
     #[test]
