@@ -3,7 +3,7 @@
 use crate::common;
 
 use capture_kiosk::checks::measures::{self, SkinPatches};
-use capture_kiosk::checks::CheckId;
+use capture_kiosk::checks::{CheckId, CheckLimits};
 use capture_kiosk::engine::PartShares;
 use capture_kiosk::engine::{descriptor_distance, SAME_PERSON_DISTANCE};
 use capture_kiosk::geometry::Point;
@@ -119,6 +119,19 @@ fn guide_for(name: &str) -> LiveGuide {
         engine().clone(),
         CameraModel::typical(640),
         profile,
+        spec.glasses_allowed,
+    )
+}
+
+/// A guide for `name` with one of its limits changed, to show what that limit does.
+fn guide_with_limits(name: &str, change: impl FnOnce(&mut CheckLimits)) -> LiveGuide {
+    let (profile, spec) = profile(name);
+    let mut changed = profile.clone();
+    change(&mut changed.limits);
+    LiveGuide::new(
+        engine().clone(),
+        CameraModel::typical(640),
+        &changed,
         spec.glasses_allowed,
     )
 }
@@ -260,18 +273,10 @@ fn teeth_between_lips_the_plain_mesh_draws_closed_are_prompted_live() {
     // talk with teeth: on the still the plain mesh's lips meet (gap 0.07) and the teeth read
     // no lighter than the lips; the attention mesh's lips, read aside with the parsing, part
     // (0.16). Without its limit the guide would let the candidate through
-    let (gaokao, spec) = profile("gd-gaokao");
-    let mut blind = gaokao.clone();
-    blind.limits.max_refined_gap = f32::INFINITY;
     let talk = frame_from(&eval_photo("cap13_v014.png"), 95.0, 320.0, 190.0);
     let mut guide = guide_for("gd-gaokao");
     assert_eq!(settle(&mut guide, &talk, 6), Prompt::CloseLips);
-    let mut without = LiveGuide::new(
-        engine().clone(),
-        CameraModel::typical(640),
-        &blind,
-        spec.glasses_allowed,
-    );
+    let mut without = guide_with_limits("gd-gaokao", |l| l.max_refined_gap = f32::INFINITY);
     assert_ne!(settle(&mut without, &talk, 6), Prompt::CloseLips);
     // the closed-lipped portrait: the attention mesh's lips are together
     let mut guide = guide_for("gd-gaokao");
@@ -286,21 +291,13 @@ fn lips_the_refined_mesh_reads_together_are_not_told_to_close() {
     // a moustache and stubble: the plain mesh parts the lips (0.13), the attention mesh,
     // read aside, draws them together. Without that reading the guide would ask him to close
     // lips that are closed, and the still check would pass him
-    let (gaokao, spec) = profile("gd-gaokao");
     let frame = frame_from(&eval_photo("pdr_ayo.png"), 78.0, 320.0, 190.0);
     let mut guide = guide_for("gd-gaokao");
     assert_eq!(settle(&mut guide, &frame, 6), Prompt::HoldStill);
     let mouth = check(&frame, "gd-gaokao");
     let mouth = mouth.get(CheckId::MouthClosed).expect("reported");
     assert!(mouth.ok, "{mouth:?}");
-    let mut blind = gaokao.clone();
-    blind.limits.max_refined_gap_lips_together = 0.0;
-    let mut without = LiveGuide::new(
-        engine().clone(),
-        CameraModel::typical(640),
-        &blind,
-        spec.glasses_allowed,
-    );
+    let mut without = guide_with_limits("gd-gaokao", |l| l.max_refined_gap_lips_together = 0.0);
     assert_eq!(settle(&mut without, &frame, 6), Prompt::CloseLips);
 }
 
