@@ -39,6 +39,9 @@ pub struct EvalVerifyArgs {
     /// One descriptor per face, without averaging the mirrored chip's (the earlier way).
     #[arg(long)]
     no_mirror: bool,
+    /// Only the chip at its own scale, without averaging the zoomed chips' (the earlier way).
+    #[arg(long)]
+    no_zoom: bool,
     /// Also write the 150×150 chips the descriptor saw into this folder, to look at the
     /// alignment (they are faces: keep the folder private and delete it after).
     #[arg(long, value_name = "DIR")]
@@ -133,6 +136,7 @@ pub fn run(args: EvalVerifyArgs) -> Result<ExitCode> {
         alignment: args.alignment.into(),
         resample: !args.no_resample,
         mirror: !args.no_mirror,
+        zoom: !args.no_zoom,
     };
     let engine = load_engine()?;
 
