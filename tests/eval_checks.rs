@@ -209,6 +209,28 @@ fn a_cap_cut_off_by_the_top_of_the_picture_fails_headwear_and_hair_cut_off_there
 }
 
 #[test]
+fn a_hat_on_an_over_exposed_face_fails_headwear_and_bare_hair_brightened_as_much_does_not() {
+    // a trilby over a face lit to white: exposure fails it, and the parsing still sees the
+    // hat, so the candidate hears of both at once (it went unjudged, then the retake failed)
+    let hat = result(&eval_photo("sbonepage_01_hat.png"), CheckId::Headwear);
+    assert!(!hat.ok, "{hat:?}");
+    assert!(!hat.detail.contains_key("not_applied"), "{hat:?}");
+    let exposure = result(&eval_photo("sbonepage_01_hat.png"), CheckId::Exposure);
+    assert!(!exposure.ok, "{exposure:?}");
+    // thick dark hair brightened until the face washes out: the colour measure reads the
+    // clipped crown as cover; the parsing, which decides, reads hair
+    let mut img = eval_photo("tp_cage.jpg");
+    Variant::Gain(1.9).apply(&mut img);
+    assert!(!result(&img, CheckId::Exposure).ok);
+    let hair = result(&img, CheckId::Headwear);
+    assert!(hair.ok, "{hair:?}");
+    assert!(
+        hair.detail["cover"].as_f64().unwrap() > 0.35,
+        "the colour measure alone passes it: {hair:?}"
+    );
+}
+
+#[test]
 fn a_caps_brim_over_the_brows_fails_headwear_and_not_hair_occlusion() {
     // the brim is "not skin" over the brows to the pixel measures, as a fringe is; the
     // parsing sees a hat there and no hair

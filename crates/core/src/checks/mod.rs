@@ -447,9 +447,11 @@ fn face_checks(
             r.ok = true;
             r.reason = None;
         }
-        // a fringe as light as the forehead is hair to the parsing, not skin
+        // a fringe as light as the forehead is hair to the parsing, not skin; and the
+        // parsing knows hair by its shape, so it judges a washed-out face too, where the
+        // colour measures above cannot
         let (v, limit) = (parts.hair_over_brows, lim.max_parsed_hair_over_brows);
-        apply_parsed(r, v, limit, !washed_out, "covered");
+        apply_parsed(r, v, limit, true, "covered");
     }
     if washed_out {
         not_applied_on_washed_out_face(r);
@@ -458,21 +460,25 @@ fn face_checks(
     // the parsing tells a hat from hair, however dark or thick; the colour measure cannot
     // (kiosk eval: it failed six bare heads of dark hair that the parsing passed, and caught
     // no hat the parsing missed), so it decides only where no parsing was made
-    let (value, limit) = match parts {
-        Some(parts) => (parts.hat_above_brows, lim.max_parsed_hat),
-        None => (worn.share, lim.max_worn_cover),
+    // The parsing sees a hat by its shape on a washed-out face too, where the colour measure
+    // reads clipped skin as cover (kiosk eval: a hat on an over-exposed face read 0.94 and
+    // went unjudged; the 28 washed-out bare heads all read 0). Judged there, the candidate
+    // hears of the hat with the light, not on the retake; the live guide already says so.
+    let (value, limit, judged) = match parts {
+        Some(parts) => (parts.hat_above_brows, lim.max_parsed_hat, true),
+        None => (worn.share, lim.max_worn_cover, !washed_out),
     };
     let r = b.push(
         CheckId::Headwear,
         value,
-        (!washed_out).then(|| Limit::at_most(limit)),
+        judged.then(|| Limit::at_most(limit)),
         |_| "worn",
     );
     r.detail.insert("hair_seen".into(), worn.hair_seen.into());
     r.detail.insert("cover".into(), round(worn.share).into());
     r.detail
         .insert("from_parsing".into(), parts.is_some().into());
-    if washed_out {
+    if !judged {
         not_applied_on_washed_out_face(r);
     }
     let comparable = measures::light_sides_comparable(p.yaw, lim.max_yaw_deg);
