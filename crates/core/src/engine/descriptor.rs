@@ -161,11 +161,7 @@ impl FaceEngine {
             return Ok(None);
         };
         let img = working.as_ref().unwrap_or(img);
-        let zooms: &[f32] = if options.zoom {
-            &ZOOMS
-        } else {
-            &[1.0]
-        };
+        let zooms: &[f32] = if options.zoom { &ZOOMS } else { &[1.0] };
         let mut sum = [0.0f32; 128];
         let mut chips = 0.0f32;
         for &zoom in zooms {
