@@ -360,7 +360,15 @@ fn staff_see_the_dashboard_and_nothing_else_and_reviewers_see_both() {
     );
 
     // a reviewer: the review as before, and the dashboard too (counts of what they see anyway)
-    assert_eq!(call(&hub, "GET", "/review", Some(&reviewer)).0, 200);
+    let (status, _, page) = call(&hub, "GET", "/review", Some(&reviewer));
+    assert_eq!(status, 200);
+    // "same person" on the page where the kiosk decided so, not at a number of its own
+    let distance = format!(
+        "const SAME_PERSON_DISTANCE = {};",
+        capture_kiosk::engine::SAME_PERSON_DISTANCE
+    );
+    assert!(page.contains(&distance), "{page}");
+    assert!(!page.contains("{{"), "a placeholder left unfilled");
     assert_eq!(
         call(&hub, "GET", "/api/v1/review/queue", Some(&reviewer)).0,
         200

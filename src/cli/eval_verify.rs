@@ -39,11 +39,13 @@ pub struct EvalVerifyArgs {
     /// One descriptor per face, without averaging the mirrored chip's (the earlier way).
     #[arg(long)]
     no_mirror: bool,
-    /// Only the chip at its own scale, without averaging the zoomed chips' (the earlier way).
+    /// Only the chip at its own scale, without averaging the zoomed chips' (the earlier way,
+    /// whose decision distance was 0.6: give `--threshold 0.6` to compare at it).
     #[arg(long)]
     no_zoom: bool,
-    /// Also write the 150×150 chips the descriptor saw into this folder, to look at the
-    /// alignment (they are faces: keep the folder private and delete it after).
+    /// Also write the 150×150 chips the descriptor saw (at their own scale, unmirrored) into
+    /// this folder, to look at the alignment (they are faces: keep the folder private and
+    /// delete it after).
     #[arg(long, value_name = "DIR")]
     save_chips: Option<PathBuf>,
     /// CSV with a header `a,b,label[,note]`: two photos (relative to the CSV's folder) and

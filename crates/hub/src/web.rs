@@ -142,6 +142,18 @@ pub(super) fn page(
     response
 }
 
+/// The review page with the kiosk's decision distance written in, so that a reviewer reads
+/// "same person" exactly where the kiosk decided so (the policy hashes this text's script).
+fn review_html() -> &'static str {
+    static PAGE: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    PAGE.get_or_init(|| {
+        REVIEW_PAGE.replace(
+            "{{same_person_distance}}",
+            &capture_core::engine::SAME_PERSON_DISTANCE.to_string(),
+        )
+    })
+}
+
 fn login_html(error: &str) -> Response {
     static POLICY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
     // the error text goes in the body, never in the style or script the policy hashes
@@ -312,7 +324,8 @@ async fn review_page(State(hub): State<Arc<Hub>>, headers: HeaderMap) -> Respons
     match account(&hub, &headers).await {
         Ok(r) if r.role == Role::Reviewer => {
             static POLICY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-            page(REVIEW_PAGE.to_owned(), &POLICY, REVIEW_PAGE)
+            let html = review_html();
+            page(html.to_owned(), &POLICY, html)
         }
         // staff land here after logging in (and from `/`): their page is the dashboard
         Ok(_) => Redirect::to("/dashboard").into_response(),

@@ -60,7 +60,7 @@ impl ExposureReading {
 
     /// The face is washed out: skin no longer looks like skin to the colour measures (glare,
     /// the colour of hair and of a hat, teeth), so they leave it to this one; the parsing,
-    /// which knows hair and hats by their shape, still judges them.
+    /// which knows a hat by its shape, still judges headwear.
     pub fn washed_out(&self, lim: &CheckLimits) -> bool {
         self.mean > lim.exposure[1] || self.highlights > lim.max_face_highlights
     }
