@@ -7,7 +7,8 @@
 //! than with r2d2: it needs no thread of its own, connects lazily on a handler's first
 //! statement so a database that is down is a 500 for that request rather than a panic or a
 //! stuck start, and drops every idle connection as soon as one is found cut (a restarted or
-//! failed-over server cuts them all), so the next request reconnects.
+//! failed-over server cuts them all), so the next request reconnects: a restart costs each
+//! replica one failed request, however many connections it held.
 
 use super::sql::{Dialect, Row, Sql, Value};
 use bytes::BytesMut;
@@ -229,13 +230,17 @@ impl Pool {
         state.leased = state.leased.saturating_sub(1);
         match client {
             Some(c) if !c.is_closed() => state.idle.push(c),
-            // one connection cut means the server restarted or failed over: the idle ones
-            // are cut too, and each would fail one request before being dropped
             Some(_) => state.idle.clear(),
             None => {}
         }
         drop(state);
         self.freed.notify_one();
+    }
+
+    /// One connection was found cut: the server restarted or failed over, so the idle ones
+    /// are cut too, and each would fail a request of its own before being dropped.
+    fn forget_idle(&self) {
+        self.lock().idle.clear();
     }
 }
 
@@ -332,13 +337,19 @@ impl PgConn {
         self.client.as_mut().ok_or_else(pg_error_closed)
     }
 
-    /// After an error: a cut connection is dropped so the next statement reconnects.
+    /// After an error: a cut connection is dropped so the next statement reconnects, and the
+    /// pool's idle ones with it (they were cut at the same moment).
     fn check(&mut self, e: postgres::Error) -> StoreError {
-        if self.client.as_ref().is_some_and(Client::is_closed) || e.is_closed() {
-            self.client = None;
-            self.statements.clear();
+        if self.client.as_ref().is_some_and(Client::is_closed) || server_went_away(&e) {
+            self.drop_cut();
         }
         pg_error(e)
+    }
+
+    fn drop_cut(&mut self) {
+        self.client = None;
+        self.statements.clear();
+        self.pool.forget_idle();
     }
 
     /// Runs `f` in a transaction, committed if it returns Ok (rolled back otherwise).
@@ -363,12 +374,35 @@ impl PgConn {
             }
             Err(e) => Err(pg_error(e)),
         };
-        if self.client.as_ref().is_some_and(Client::is_closed) {
-            self.client = None;
-            self.statements.clear();
+        let went_away = |e: &StoreError| match e {
+            StoreError::Shared(cause) => cause
+                .downcast_ref::<postgres::Error>()
+                .is_some_and(server_went_away),
+            _ => false,
+        };
+        if self.client.as_ref().is_some_and(Client::is_closed)
+            || result.as_ref().err().is_some_and(went_away)
+        {
+            self.drop_cut();
         }
         result
     }
+}
+
+/// Whether `e` says the connection is gone: cut, or ended by the server shutting down (the
+/// server says so before it closes the socket, and the client may not have seen the close
+/// yet when the statement fails).
+fn server_went_away(e: &postgres::Error) -> bool {
+    use postgres::error::SqlState;
+    e.is_closed()
+        || e.code().is_some_and(|c| {
+            [
+                SqlState::ADMIN_SHUTDOWN,
+                SqlState::CRASH_SHUTDOWN,
+                SqlState::CANNOT_CONNECT_NOW,
+            ]
+            .contains(c)
+        })
 }
 
 /// The connection was dropped (found cut) between two steps of one statement.
