@@ -463,9 +463,9 @@ fn face_checks(
     // (kiosk eval: it failed six bare heads of dark hair that the parsing passed, and caught
     // no hat the parsing missed), so it decides only where no parsing was made
     // The parsing sees a hat by its shape on a washed-out face too, where the colour measure
-    // reads clipped skin as cover (kiosk eval: a hat on an over-exposed face read 0.94 and
-    // went unjudged; the 28 washed-out bare heads all read 0). Judged there, the candidate
-    // hears of the hat with the light, not only on the retake.
+    // reads clipped skin as cover (kiosk eval: a trilby over a shiny face whose highlights
+    // read as washed out scored 0.94 and went unjudged; the 28 washed-out bare heads all read
+    // 0). Judged there, the candidate hears of the hat with the light, not only on the retake.
     let (value, limit, judged) = match parts {
         Some(parts) => (parts.hat_above_brows, lim.max_parsed_hat, true),
         None => (worn.share, lim.max_worn_cover, !washed_out),
