@@ -183,3 +183,98 @@ impl CheckLimits {
         pitch_deg - self.pitch_level_deg
     }
 }
+
+/// What a limit measures, and so the values it can take.
+#[derive(Clone, Copy)]
+enum Range {
+    /// A share or a ratio of two lengths that cannot pass 1.
+    Share,
+    /// Degrees of a turn off square.
+    Degrees,
+    /// An 8-bit brightness.
+    Luma,
+    /// Any amount above nothing (a score, a colour difference, a ratio past 1).
+    Positive,
+}
+
+impl Range {
+    fn holds(self, v: f32) -> bool {
+        match self {
+            Range::Share => (0.0..=1.0).contains(&v),
+            Range::Degrees => v > 0.0 && v <= 90.0,
+            Range::Luma => (0.0..=255.0).contains(&v),
+            Range::Positive => v.is_finite() && v > 0.0,
+        }
+    }
+
+    fn says(self) -> &'static str {
+        match self {
+            Range::Share => "a share from 0 to 1",
+            Range::Degrees => "degrees above 0, at most 90",
+            Range::Luma => "a brightness from 0 to 255",
+            Range::Positive => "a number above 0",
+        }
+    }
+}
+
+impl CheckLimits {
+    /// Every limit a number its check can be measured against: a share past 1, a brightness
+    /// past 255 or a NaN would fail every candidate or switch a check off without a word.
+    pub fn validate(&self) -> Result<(), String> {
+        use Range::*;
+        let l = self;
+        let limits: &[(&str, f32, Range)] = &[
+            ("max_yaw_deg", l.max_yaw_deg, Degrees),
+            ("max_pitch_deg", l.max_pitch_deg, Degrees),
+            ("max_roll_deg", l.max_roll_deg, Degrees),
+            ("min_eye_openness", l.min_eye_openness, Share),
+            ("min_iris_shown", l.min_iris_shown, Share),
+            ("min_refined_iris_shown", l.min_refined_iris_shown, Share),
+            ("max_mouth_gap", l.max_mouth_gap, Share),
+            ("max_refined_gap", l.max_refined_gap, Share),
+            (
+                "max_refined_gap_lips_together",
+                l.max_refined_gap_lips_together,
+                Share,
+            ),
+            ("max_teeth_share", l.max_teeth_share, Share),
+            ("max_glasses_evidence", l.max_glasses_evidence, Positive),
+            ("max_glare", l.max_glare, Share),
+            ("max_brow_eye_occlusion", l.max_brow_eye_occlusion, Share),
+            ("max_hair_over_brows", l.max_hair_over_brows, Share),
+            ("max_worn_cover", l.max_worn_cover, Share),
+            (
+                "max_parsed_hair_over_brows",
+                l.max_parsed_hair_over_brows,
+                Share,
+            ),
+            ("max_parsed_hat", l.max_parsed_hat, Share),
+            ("max_parsed_eyeglasses", l.max_parsed_eyeglasses, Share),
+            (
+                "max_parsed_mouth_interior",
+                l.max_parsed_mouth_interior,
+                Positive,
+            ),
+            ("min_light_uniformity", l.min_light_uniformity, Share),
+            ("exposure[0]", l.exposure[0], Luma),
+            ("exposure[1]", l.exposure[1], Luma),
+            ("max_clipped_share", l.max_clipped_share, Share),
+            ("max_face_highlights", l.max_face_highlights, Share),
+            ("dark_face_mean", l.dark_face_mean, Luma),
+            ("min_frame_highlight", l.min_frame_highlight, Luma),
+            ("min_sharpness", l.min_sharpness, Positive),
+            ("max_background_delta_e", l.max_background_delta_e, Positive),
+            ("min_clothing_delta_e", l.min_clothing_delta_e, Positive),
+            ("max_upscale", l.max_upscale, Positive),
+            ("min_frame_inside", l.min_frame_inside, Share),
+            // (pitch_level_deg has its own rule, within ±max_pitch_deg: the profile's)
+            ("min_image_side", l.min_image_side as f32, Positive),
+        ];
+        match limits.iter().find(|(_, v, range)| !range.holds(*v)) {
+            Some((name, v, range)) => {
+                Err(format!("limits.{name} is {v}: it must be {}", range.says()))
+            }
+            None => Ok(()),
+        }
+    }
+}

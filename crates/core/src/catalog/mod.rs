@@ -177,6 +177,7 @@ impl ExamProfile {
         if !(self.distance_cm[0] > 0.0 && self.distance_cm[0] <= self.distance_cm[1]) {
             return Err("distance_cm must be [near, far] in centimetres".into());
         }
+        l.validate()?;
         if l.exposure[0] > l.exposure[1] {
             return Err("limits.exposure must be [min, max]".into());
         }
@@ -438,18 +439,52 @@ glasses_allowed = true
     #[test]
     fn a_profile_whose_lips_could_read_both_together_and_apart_is_refused() {
         let base = include_str!("../../../../profiles/gd-gaokao.toml");
-        for limits in [
-            "max_refined_gap_lips_together = 0.2",
-            "max_refined_gap = nan",
+        for (limits, says) in [
+            (
+                "max_refined_gap_lips_together = 0.2",
+                "max_refined_gap_lips_together (0.2) must be below",
+            ),
+            ("max_refined_gap = nan", "max_refined_gap is NaN"),
         ] {
             let mut c = Catalog::shipped().unwrap();
             let text = format!("{base}\n[limits]\n{limits}\n");
             let err = c.add_profile("p.toml", &text).unwrap_err().to_string();
-            assert!(
-                err.contains("max_refined_gap_lips_together"),
-                "{limits}: {err}"
-            );
+            assert!(err.contains(says), "{limits}: {err}");
         }
+    }
+
+    #[test]
+    fn a_profile_whose_limit_no_photo_can_be_measured_against_is_refused() {
+        // each of these would fail every candidate, or switch its check off, without a word
+        let base = include_str!("../../../../profiles/gd-gaokao.toml");
+        for (limits, says) in [
+            (
+                "min_light_uniformity = 1.5",
+                "min_light_uniformity is 1.5: it must be a share",
+            ),
+            ("min_frame_inside = 2.0", "min_frame_inside"),
+            ("min_eye_openness = nan", "min_eye_openness is NaN"),
+            (
+                "max_glasses_evidence = -1.0",
+                "max_glasses_evidence is -1: it must be a number above 0",
+            ),
+            (
+                "max_yaw_deg = 500.0",
+                "max_yaw_deg is 500: it must be degrees",
+            ),
+            ("max_yaw_deg = inf", "max_yaw_deg is inf"),
+            ("exposure = [-10.0, 1000.0]", "exposure[0] is -10"),
+            ("min_sharpness = inf", "min_sharpness is inf"),
+        ] {
+            let mut c = Catalog::shipped().unwrap();
+            let text = format!("{base}\n[limits]\n{limits}\n");
+            let err = c.add_profile("p.toml", &text).unwrap_err().to_string();
+            assert!(err.contains(says), "{limits}: {err}");
+        }
+        // every shipped profile's limits hold, and a strict but possible one is taken
+        let mut c = Catalog::shipped().unwrap();
+        let text = format!("{base}\n[limits]\nmin_light_uniformity = 0.9\nmax_yaw_deg = 5.0\n");
+        assert!(c.add_profile("p.toml", &text).is_ok());
     }
 
     #[test]
