@@ -401,3 +401,55 @@ fn headless_demo_runs_twice_in_a_row_from_the_same_folder() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("no exam profile"));
 }
+
+#[test]
+fn a_site_data_folder_is_read_loudly_missing_clashing_or_replacing() {
+    let photo = eval_photo_path("tp_obama3.jpg");
+    let photo = photo.to_str().unwrap();
+    // a mistyped folder used to be skipped, leaving the site's own limits out unsaid
+    let o = kiosk(&["--data-dir", "/no/such/site", "check", photo]);
+    assert_eq!(o.status.code(), Some(2), "{o:?}");
+    assert!(String::from_utf8_lossy(&o.stderr).contains("/no/such/site"));
+    let empty = tmp("site-empty");
+    std::fs::create_dir_all(&empty).unwrap();
+    let o = kiosk(&["--data-dir", empty.to_str().unwrap(), "check", photo]);
+    assert_eq!(o.status.code(), Some(2), "{o:?}");
+    assert!(String::from_utf8_lossy(&o.stderr).contains("no specs/ or profiles/"));
+
+    // a site's own chsi-graduation replaces the shipped one, and says so beside the JSON
+    let site = tmp("site-tuned");
+    let _ = std::fs::remove_dir_all(&site);
+    std::fs::create_dir_all(site.join("profiles")).unwrap();
+    let tuned = format!(
+        "{}\n[limits]\nmax_yaw_deg = 25.0\n",
+        include_str!("../profiles/chsi-graduation.toml")
+    );
+    std::fs::write(site.join("profiles/tuned.toml"), &tuned).unwrap();
+    // a head turned 15.3 degrees: past the shipped 15, inside the site's 25
+    let turned = eval_photo_path("facexlib_test2.jpg");
+    let pose_ok = |o: &Output| {
+        json_lines(o)[0]["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["id"] == "head_pose")
+            .unwrap()["ok"]
+            .clone()
+    };
+    let args = ["check", "--json", turned.to_str().unwrap()];
+    assert_eq!(pose_ok(&kiosk(&args)), false);
+    let o = kiosk(&[&["--data-dir", site.to_str().unwrap()], &args[..]].concat());
+    let said = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        said.contains("exam profile 'chsi-graduation'") && said.contains("tuned.toml"),
+        "{said}"
+    );
+    assert_eq!(pose_ok(&o), true, "the site's limit applies");
+
+    // two files naming one profile: which won hung on how the files sorted
+    std::fs::write(site.join("profiles/tuned-again.toml"), &tuned).unwrap();
+    let o = kiosk(&["--data-dir", site.to_str().unwrap(), "check", photo]);
+    assert_eq!(o.status.code(), Some(2), "{o:?}");
+    let said = String::from_utf8_lossy(&o.stderr);
+    assert!(said.contains("is declared in"), "{said}");
+}

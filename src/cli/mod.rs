@@ -130,7 +130,10 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         .unwrap_or_else(|| PathBuf::from("kiosk-data"));
     let mut catalog = Catalog::shipped()?;
     if let Some(dir) = cli.data_dir.as_ref().or(site.site_data.as_ref()) {
-        catalog.extend(&read_data_dir(dir)?)?;
+        for replaced in catalog.extend(&read_data_dir(dir)?)? {
+            // on stderr, so that a command's --json stays one JSON document
+            eprintln!("kiosk: {replaced}");
+        }
     }
     let default_db = kiosk_data.join("kiosk.sqlite");
     let Some(command) = cli.command else {
@@ -219,13 +222,26 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
     }
 }
 
-/// The `*.toml` files of `dir/specs` and `dir/profiles`, for the catalog.
+/// The `*.toml` files of `dir/specs` and `dir/profiles`, for the catalog. A folder that is
+/// not there, or has neither, is an error: a mistyped path must not quietly leave a site's
+/// own limits out.
 fn read_data_dir(dir: &Path) -> Result<Vec<(DataKind, String, String)>> {
+    if !dir.is_dir() {
+        bail!(
+            "the data folder {} is not a folder: give one holding specs/ and profiles/ · 数据文件夹不存在",
+            dir.display()
+        );
+    }
     let mut files = Vec::new();
+    let mut found = false;
     for (sub, kind) in [("specs", DataKind::Spec), ("profiles", DataKind::Profile)] {
-        let Ok(entries) = std::fs::read_dir(dir.join(sub)) else {
+        let sub = dir.join(sub);
+        if !sub.is_dir() {
             continue;
-        };
+        }
+        found = true;
+        let entries =
+            std::fs::read_dir(&sub).with_context(|| format!("reading {}", sub.display()))?;
         let mut paths: Vec<PathBuf> = entries.flatten().map(|e| e.path()).collect();
         paths.retain(|p| p.extension().and_then(|e| e.to_str()) == Some("toml"));
         paths.sort();
@@ -234,6 +250,12 @@ fn read_data_dir(dir: &Path) -> Result<Vec<(DataKind, String, String)>> {
                 .with_context(|| format!("reading {}", path.display()))?;
             files.push((kind, path.display().to_string(), text));
         }
+    }
+    if !found {
+        bail!(
+            "the data folder {} has no specs/ or profiles/ folder in it · 数据文件夹中没有 specs/ 或 profiles/",
+            dir.display()
+        );
     }
     Ok(files)
 }

@@ -210,10 +210,33 @@ impl ExamProfile {
 }
 
 /// What a data file holds.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum DataKind {
     Spec,
     Profile,
+}
+
+/// A spec or profile a data file put in place of one of the same name.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Replaced {
+    pub kind: DataKind,
+    pub name: String,
+    /// The file it came from.
+    pub file: String,
+}
+
+impl std::fmt::Display for Replaced {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let kind = match self.kind {
+            DataKind::Spec => "photo spec",
+            DataKind::Profile => "exam profile",
+        };
+        write!(
+            f,
+            "{kind} '{}' from {} replaces the one of that name · 已替换同名配置",
+            self.name, self.file
+        )
+    }
 }
 
 #[derive(Debug, Error)]
@@ -297,30 +320,55 @@ impl Catalog {
         Ok(c)
     }
 
-    /// Adds specs and profiles given as (kind, file name, TOML text), replacing entries of the
-    /// same name; the caller reads the files (see `kiosk --data-dir`).
-    pub fn extend(&mut self, files: &[(DataKind, String, String)]) -> Result<(), CatalogError> {
-        for (kind, name, text) in files {
-            match kind {
-                DataKind::Spec => self.add_spec(name, text)?,
-                DataKind::Profile => self.add_profile(name, text)?,
+    /// Adds specs and profiles given as (kind, file name, TOML text); the caller reads the
+    /// files (see `kiosk --data-dir`). One that has a shipped one's name replaces it (a site
+    /// tunes a shipped profile's limits so), and each replacement is returned for the caller
+    /// to say so; two files that declare the same name are refused, since which one won
+    /// would hang on how the files sort.
+    pub fn extend(
+        &mut self,
+        files: &[(DataKind, String, String)],
+    ) -> Result<Vec<Replaced>, CatalogError> {
+        let mut declared: BTreeMap<(DataKind, String), &str> = BTreeMap::new();
+        let mut replaced = Vec::new();
+        for (kind, file, text) in files {
+            let (name, had) = match kind {
+                DataKind::Spec => self.add_spec(file, text)?,
+                DataKind::Profile => self.add_profile(file, text)?,
+            };
+            if let Some(first) = declared.insert((*kind, name.clone()), file) {
+                return Err(CatalogError::Invalid {
+                    file: file.clone(),
+                    reason: format!("'{name}' is declared in {first} too: rename one of them"),
+                });
+            }
+            if had {
+                replaced.push(Replaced {
+                    kind: *kind,
+                    name,
+                    file: file.clone(),
+                });
             }
         }
-        self.check_references()
+        self.check_references()?;
+        Ok(replaced)
     }
 
-    fn add_spec(&mut self, file: &str, text: &str) -> Result<(), CatalogError> {
+    /// Adds the spec in `text`: its name, and whether one of that name was there.
+    fn add_spec(&mut self, file: &str, text: &str) -> Result<(String, bool), CatalogError> {
         let invalid = |reason: String| CatalogError::Invalid {
             file: file.to_owned(),
             reason,
         };
         let spec: PhotoSpec = toml::from_str(text).map_err(|e| invalid(e.to_string()))?;
         spec.validate().map_err(invalid)?;
-        self.specs.insert(spec.name.clone(), spec);
-        Ok(())
+        let name = spec.name.clone();
+        let had = self.specs.insert(name.clone(), spec).is_some();
+        Ok((name, had))
     }
 
-    fn add_profile(&mut self, file: &str, text: &str) -> Result<(), CatalogError> {
+    /// Adds the profile in `text`: its name, and whether one of that name was there.
+    fn add_profile(&mut self, file: &str, text: &str) -> Result<(String, bool), CatalogError> {
         let profile: ExamProfile = toml::from_str(text).map_err(|e| CatalogError::Invalid {
             file: file.to_owned(),
             reason: e.to_string(),
@@ -329,8 +377,9 @@ impl Catalog {
             file: file.to_owned(),
             reason,
         })?;
-        self.profiles.insert(profile.name.clone(), profile);
-        Ok(())
+        let name = profile.name.clone();
+        let had = self.profiles.insert(name.clone(), profile).is_some();
+        Ok((name, had))
     }
 
     fn check_references(&self) -> Result<(), CatalogError> {
