@@ -137,6 +137,13 @@ fn check_draws_what_the_face_parsing_saw() {
     let all = (map.width() * map.height()) as f64;
     assert!(count([220, 30, 30]) / all > 0.05, "hat");
     assert!(count([230, 200, 170]) / all > 0.1, "skin");
+    // a face's outline: only its owner may read it
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let meta = std::fs::metadata(dir.join("grace_hopper.jpg.parts.png")).unwrap();
+        assert_eq!(meta.permissions().mode() & 0o777, 0o600);
+    }
     // a folder that cannot be made is said, not a panic
     let o = kiosk(&["check", "--parts", "/proc/no/such", photo.to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(2), "{o:?}");
@@ -452,4 +459,22 @@ fn a_site_data_folder_is_read_loudly_missing_clashing_or_replacing() {
     assert_eq!(o.status.code(), Some(2), "{o:?}");
     let said = String::from_utf8_lossy(&o.stderr);
     assert!(said.contains("is declared in"), "{said}");
+}
+
+#[test]
+fn a_threshold_that_cannot_separate_faces_is_refused() {
+    // 5 or inf called everyone the same person, NaN no one
+    for t in ["5", "inf", "nan", "0", "-0.2", "abc"] {
+        for command in ["verify", "eval-verify"] {
+            let flag = format!("--threshold={t}");
+            let mut args = vec![command, flag.as_str(), "a.jpg"];
+            if command == "verify" {
+                args.push("b.jpg");
+            }
+            let o = kiosk(&args);
+            assert_eq!(o.status.code(), Some(2), "{command} {t}: {o:?}");
+            let said = String::from_utf8_lossy(&o.stderr);
+            assert!(said.contains("--threshold"), "{command} {t}: {said}");
+        }
+    }
 }

@@ -1,7 +1,7 @@
 //! `kiosk check`: every check on each image, as text or one JSON object per line.
 
 use super::{load_engine, parts_map, read_image};
-use anyhow::{Context, Result};
+use anyhow::Result;
 use capture_kiosk::catalog::Catalog;
 use capture_kiosk::checks::{evaluate, CheckReport};
 use clap::Args;
@@ -62,8 +62,7 @@ pub fn run(args: CheckArgs, catalog: &Catalog) -> Result<ExitCode> {
     let spec = catalog.spec(&profile.spec)?;
     let engine = load_engine()?;
     if let Some(dir) = &args.parts {
-        std::fs::create_dir_all(dir)
-            .with_context(|| format!("cannot make the folder {}", dir.display()))?;
+        super::make_face_folder(dir)?;
     }
     let (files, had_dir) = expand(&args.inputs);
     let bar = if had_dir {

@@ -26,8 +26,8 @@ pub struct EvalVerifyArgs {
     /// The figures and every pair's distances as one JSON object.
     #[arg(long)]
     json: bool,
-    /// The decision threshold to report false accepts and rejects at.
-    #[arg(long, default_value_t = SAME_PERSON_DISTANCE)]
+    /// The decision threshold to report false accepts and rejects at (above 0, at most 1.5).
+    #[arg(long, default_value_t = SAME_PERSON_DISTANCE, value_parser = super::verify::parse_threshold)]
     threshold: f32,
     /// Landmarks that align the face (to compare with earlier versions).
     #[arg(long, value_enum, default_value_t = AlignmentArg::Detector5)]
@@ -150,7 +150,7 @@ pub fn run(args: EvalVerifyArgs) -> Result<ExitCode> {
     }
     let photos: Vec<(&str, bool)> = wanted.into_iter().collect();
     if let Some(dir) = &args.save_chips {
-        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        super::make_face_folder(dir)?;
     }
     let described = describe_all(&engine, base, &photos, &options, args.save_chips.as_deref())?;
     let of = |name: &str| described.get(name).cloned().unwrap_or_default();
@@ -348,15 +348,13 @@ fn describe_one(
                 .map_err(|e| e.to_string())?
             {
                 let path = stem.with_extension(format!("{kind}.png"));
-                chip.save(&path)
-                    .map_err(|e| format!("{}: {e}", path.display()))?;
+                super::write_face_png(&path, &chip).map_err(|e| format!("{e:#}"))?;
             }
         }
         for (kind, img) in [("card102", &card), ("card1kb", &squeezed)] {
             if let Some(img) = img {
                 let path = stem.with_extension(format!("{kind}.png"));
-                img.save(&path)
-                    .map_err(|e| format!("{}: {e}", path.display()))?;
+                super::write_face_png(&path, img).map_err(|e| format!("{e:#}"))?;
             }
         }
     }

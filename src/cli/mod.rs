@@ -260,6 +260,42 @@ fn read_data_dir(dir: &Path) -> Result<Vec<(DataKind, String, String)>> {
     Ok(files)
 }
 
+/// Makes `dir` (and missing parents) for pictures of faces: only this user may enter a new
+/// folder (0700); an existing one is left as it is, the files written into it are private.
+pub(crate) fn make_face_folder(dir: &Path) -> Result<()> {
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder
+        .create(dir)
+        .with_context(|| format!("cannot make the folder {}", dir.display()))
+}
+
+/// Writes a picture of a face as PNG that only this user may read (0600), replacing a file
+/// of that name (and its looser permissions).
+pub(crate) fn write_face_png(path: &Path, img: &RgbImage) -> Result<()> {
+    use std::io::Write;
+    let mut png = Vec::new();
+    img.write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)
+        .with_context(|| format!("cannot encode {}", path.display()))?;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options
+        .open(path)
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        file.set_permissions(std::fs::Permissions::from_mode(0o600))
+            .with_context(|| format!("cannot make {} private", path.display()))?;
+    }
+    file.write_all(&png)
+        .with_context(|| format!("cannot write {}", path.display()))
+}
+
 pub(crate) fn load_engine() -> Result<FaceEngine> {
     FaceEngine::load_default().context("loading the face models")
 }

@@ -1,7 +1,7 @@
 //! `kiosk check --parts`: the face parsing's map as a picture, one colour per part, so a
 //! person can see why a hat, a fringe or teeth were (or were not) found.
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use capture_kiosk::engine::{FaceParsing, FacePart};
 use image::{Rgb, RgbImage};
 use std::path::Path;
@@ -52,6 +52,6 @@ pub fn write(dir: &Path, image: &Path, parsing: &FaceParsing) -> Result<()> {
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_else(|| "image".into());
     let path = dir.join(format!("{name}.parts.png"));
-    out.save(&path)
-        .with_context(|| format!("cannot write {}", path.display()))
+    // a parsing map is a face's outline: private like the photo it came from
+    super::write_face_png(&path, &out)
 }

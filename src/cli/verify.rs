@@ -11,8 +11,8 @@ use std::process::ExitCode;
 pub struct VerifyArgs {
     #[arg(long)]
     json: bool,
-    /// Decision threshold on the descriptor distance.
-    #[arg(long, default_value_t = SAME_PERSON_DISTANCE)]
+    /// Decision threshold on the descriptor distance (above 0, at most 1.5).
+    #[arg(long, default_value_t = SAME_PERSON_DISTANCE, value_parser = parse_threshold)]
     threshold: f32,
     image_a: PathBuf,
     image_b: PathBuf,
@@ -54,4 +54,16 @@ pub fn run(args: VerifyArgs) -> Result<ExitCode> {
         ));
     }
     Ok(ExitCode::from(if same { 0 } else { 1 }))
+}
+
+/// A decision distance a pair of faces can fall either side of: the descriptors' distances run
+/// from 0 to about 1.2, so 5, inf or NaN would call everyone the same person, or no one.
+pub(crate) fn parse_threshold(text: &str) -> Result<f32, String> {
+    match text.parse::<f32>() {
+        Ok(t) if t > 0.0 && t <= 1.5 => Ok(t),
+        Ok(t) => Err(format!(
+            "{t} cannot separate faces: give a distance above 0, at most 1.5 (the kiosk's is {SAME_PERSON_DISTANCE})"
+        )),
+        Err(e) => Err(format!("{text:?} is not a number: {e}")),
+    }
 }
