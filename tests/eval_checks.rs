@@ -475,8 +475,11 @@ fn the_development_set_figures_hold() {
         // head's sides are not compared, so 38 → 26 of 346 fail wrongly, most of them lit from
         // one side more gently than a reviewer rejects, and come back blurred or dimmed.
         // Session 15's portraits: 2 of their 3 half-shadowed faces are turned past the yaw
-        // limit, where the light is not judged: missed by design, the pose fails them
-        ("light_uniformity", 0.7, 0.91),
+        // limit, where the light is not judged: missed by design, the pose fails them. A
+        // photo with no face found (a cap in profile under coloured light) is left out of
+        // every face check's figures since session 21, no longer "caught" by them: 10/14 ->
+        // 9/13
+        ("light_uniformity", 0.69, 0.91),
         // session 16's blind audit moved head pose off 4 video frames under the limits and
         // onto 2 heads tilted about 14 degrees (82/94 & 283/309 -> 84/92 & 287/311). Session
         // 16's 22 avatars: 7 of 9 caught, 3 of 13 failed wrongly (two at pitch 21-22 on faces
@@ -493,8 +496,10 @@ fn the_development_set_figures_hold() {
         // of 13: it was caught only because the stripes drawn out of it read as a hat). The
         // stock portraits: 8 of 8 hats, beanies and a hood caught, no other photo failed.
         // The hat's share taken of the head, not of the crop (session 18): a side cap on a
-        // head in profile and a softened wide brim caught (23 → 25 of 32), no other photo failed
-        ("headwear", 0.78, 0.997),
+        // head in profile and a softened wide brim caught (23 → 25 of 32), no other photo failed.
+        // Judged on a face whose highlights read as washed out (session 21): a trilby caught;
+        // the cap in profile with no face found left out of the figures: 25/31
+        ("headwear", 0.8, 0.997),
         // the face parsing: 10 of 11 fringes (1 of 11 before it); two hats and curls it fails
         // wrongly come back blurred, and a portrait with glasses fails once blurred. The stock
         // portraits: 2 of 4 fringes caught; a brim over the brows under a hat the parsing

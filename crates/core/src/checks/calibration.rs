@@ -92,6 +92,10 @@ pub struct CheckScore {
     pub second: Vec<SecondScore>,
     pub missed: Vec<String>,
     pub wrongly_failed: Vec<String>,
+    /// Photos the check measured nothing on (no face found), left out of its figures: they
+    /// fail `face_count`, whatever they are labelled with.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub unmeasured: Vec<String>,
 }
 
 impl CheckScore {
@@ -113,14 +117,16 @@ pub struct Calibration {
     pub checks: Vec<CheckScore>,
 }
 
-/// A check "fails" a photo when it says not ok; an unmeasured check (no face) fails too.
+/// A check "fails" a photo when it says not ok under a limit the profile applies (one it does
+/// not apply never fails; its value is still balanced by the default direction).
 fn failed(report: &CheckReport, id: CheckId) -> bool {
-    report.get(id).is_none_or(|c| {
-        let applied_fail = !c.ok && c.limit.is_some();
-        // a check the profile does not apply never fails, but its value is still judged by
-        // the default direction when calibrating; here only the verdict counts
-        applied_fail || c.value.is_none()
-    })
+    report.get(id).is_some_and(|c| !c.ok && c.limit.is_some())
+}
+
+/// The check measured nothing on the photo (no face was found): the photo fails `face_count`,
+/// and says nothing of how well this check tells its defect apart.
+fn unmeasured(report: &CheckReport, id: CheckId) -> bool {
+    report.get(id).is_none_or(|c| c.value.is_none())
 }
 
 pub fn calibrate(set: &[Labelled]) -> Calibration {
@@ -153,6 +159,7 @@ fn score_check(set: &[Labelled], id: CheckId) -> CheckScore {
         second: Vec::new(),
         missed: Vec::new(),
         wrongly_failed: Vec::new(),
+        unmeasured: Vec::new(),
     };
     // (value, is a defect); unmeasured values take no part in balancing. Where the limit
     // differs by photo, a value is judged against its own limit: it is balanced as a share
@@ -161,6 +168,10 @@ fn score_check(set: &[Labelled], id: CheckId) -> CheckScore {
     let of_limits = s.limit_differs;
     let mut values: Vec<(f64, bool)> = Vec::new();
     for l in set {
+        if unmeasured(l.report, id) {
+            s.unmeasured.push(l.name.to_string());
+            continue;
+        }
         let bad = l.defects.contains(&id);
         let fail = failed(l.report, id);
         if bad {
@@ -401,6 +412,51 @@ mod tests {
         assert!(b.threshold == 0.65 || b.threshold == 0.25, "{b:?}");
         assert_eq!(c.compliant, 3);
         assert_eq!(c.compliant_passed, 2);
+    }
+
+    #[test]
+    fn a_photo_with_no_face_is_left_out_of_a_checks_figures_and_an_unapplied_check_never_fails() {
+        let result = |value: Option<f64>, limit: Option<Limit>| CheckResult {
+            id: CheckId::Glasses,
+            ok: false,
+            value,
+            limit,
+            reason: None,
+            detail: Default::default(),
+        };
+        let report = |faces, r| CheckReport {
+            ok: false,
+            faces,
+            checks: vec![r],
+        };
+        let reports = [
+            // no face found: labelled glasses, and not
+            report(0, result(None, Some(Limit::at_most(7.0)))),
+            report(0, result(None, None)),
+            // measured, past the default limit, where the profile allows glasses
+            report(1, result(Some(9.0), None)),
+        ];
+        let glasses: BTreeSet<CheckId> = [CheckId::Glasses].into();
+        let none = BTreeSet::new();
+        let set: Vec<Labelled> = ["a", "b", "c"]
+            .into_iter()
+            .zip(&reports)
+            .zip([&glasses, &none, &none])
+            .map(|((name, report), defects)| Labelled {
+                name,
+                defects,
+                report,
+            })
+            .collect();
+        let c = calibrate(&set);
+        let g = c.checks.iter().find(|s| s.id == CheckId::Glasses).unwrap();
+        assert_eq!(
+            (g.defects, g.caught, g.others, g.false_alarms),
+            (0, 0, 1, 0)
+        );
+        assert_eq!(g.unmeasured, vec!["a", "b"]);
+        // the photos themselves still fail: the compliant ones are not passed
+        assert_eq!((c.compliant, c.compliant_passed), (2, 0));
     }
 
     #[test]
