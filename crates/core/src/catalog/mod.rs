@@ -465,9 +465,15 @@ glasses_allowed = true
         assert!(err.contains("distance_cm"), "{err}");
     }
 
+    /// A shipped profile with `limits` as its `[limits]` table, added to the catalog.
+    fn with_limits(limits: &str) -> Result<(String, bool), CatalogError> {
+        let base = include_str!("../../../../profiles/gd-gaokao.toml");
+        let text = format!("{base}\n[limits]\n{limits}\n");
+        Catalog::shipped().unwrap().add_profile("p.toml", &text)
+    }
+
     #[test]
     fn a_profile_whose_pose_limits_cannot_hold_is_refused() {
-        let base = include_str!("../../../../profiles/gd-gaokao.toml");
         for (limits, says) in [
             ("max_yaw_deg = nan", "max_yaw_deg"),
             ("max_roll_deg = 0.0", "max_roll_deg"),
@@ -475,19 +481,14 @@ glasses_allowed = true
             ("max_pitch_deg = 3.0", "pitch_level_deg"),
             ("pitch_level_deg = inf", "pitch_level_deg"),
         ] {
-            let mut c = Catalog::shipped().unwrap();
-            let text = format!("{base}\n[limits]\n{limits}\n");
-            let err = c.add_profile("p.toml", &text).unwrap_err().to_string();
+            let err = with_limits(limits).unwrap_err().to_string();
             assert!(err.contains(says), "{limits}: {err}");
         }
-        let mut c = Catalog::shipped().unwrap();
-        let text = format!("{base}\n[limits]\nmax_pitch_deg = 3.0\npitch_level_deg = 0.0\n");
-        assert!(c.add_profile("p.toml", &text).is_ok());
+        assert!(with_limits("max_pitch_deg = 3.0\npitch_level_deg = 0.0").is_ok());
     }
 
     #[test]
     fn a_profile_whose_lips_could_read_both_together_and_apart_is_refused() {
-        let base = include_str!("../../../../profiles/gd-gaokao.toml");
         for (limits, says) in [
             (
                 "max_refined_gap_lips_together = 0.2",
@@ -495,9 +496,7 @@ glasses_allowed = true
             ),
             ("max_refined_gap = nan", "max_refined_gap is NaN"),
         ] {
-            let mut c = Catalog::shipped().unwrap();
-            let text = format!("{base}\n[limits]\n{limits}\n");
-            let err = c.add_profile("p.toml", &text).unwrap_err().to_string();
+            let err = with_limits(limits).unwrap_err().to_string();
             assert!(err.contains(says), "{limits}: {err}");
         }
     }
@@ -505,7 +504,6 @@ glasses_allowed = true
     #[test]
     fn a_profile_whose_limit_no_photo_can_be_measured_against_is_refused() {
         // each of these would fail every candidate, or switch its check off, without a word
-        let base = include_str!("../../../../profiles/gd-gaokao.toml");
         for (limits, says) in [
             (
                 "min_light_uniformity = 1.5",
@@ -525,15 +523,11 @@ glasses_allowed = true
             ("exposure = [-10.0, 1000.0]", "exposure[0] is -10"),
             ("min_sharpness = inf", "min_sharpness is inf"),
         ] {
-            let mut c = Catalog::shipped().unwrap();
-            let text = format!("{base}\n[limits]\n{limits}\n");
-            let err = c.add_profile("p.toml", &text).unwrap_err().to_string();
+            let err = with_limits(limits).unwrap_err().to_string();
             assert!(err.contains(says), "{limits}: {err}");
         }
         // every shipped profile's limits hold, and a strict but possible one is taken
-        let mut c = Catalog::shipped().unwrap();
-        let text = format!("{base}\n[limits]\nmin_light_uniformity = 0.9\nmax_yaw_deg = 5.0\n");
-        assert!(c.add_profile("p.toml", &text).is_ok());
+        assert!(with_limits("min_light_uniformity = 0.9\nmax_yaw_deg = 5.0").is_ok());
     }
 
     #[test]
