@@ -262,7 +262,18 @@ pub(super) fn best_cut(values: &[(f64, bool)], high_is_bad: bool) -> Option<(f64
     let mut xs: Vec<f64> = values.iter().map(|v| v.0).collect();
     xs.sort_by(f64::total_cmp);
     xs.dedup();
-    let mut cuts: Vec<f64> = xs.windows(2).map(|w| (w[0] + w[1]) / 2.0).collect();
+    // halfway between neighbours; next to an infinite value (a photo the rest of the check
+    // fails, whatever a second measure's limit) just past the finite one, since halfway to
+    // infinity is infinity and the cut that parts them would be lost
+    let mut cuts: Vec<f64> = xs
+        .windows(2)
+        .filter_map(|w| match (w[0].is_finite(), w[1].is_finite()) {
+            (true, true) => Some((w[0] + w[1]) / 2.0),
+            (true, false) => Some(w[0] + 1e-3),
+            (false, true) => Some(w[1] - 1e-3),
+            (false, false) => None,
+        })
+        .collect();
     if let (Some(first), Some(last)) = (xs.first(), xs.last()) {
         cuts.push(first - 1e-3);
         cuts.push(last + 1e-3);

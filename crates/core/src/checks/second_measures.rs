@@ -184,6 +184,28 @@ mod tests {
     }
 
     #[test]
+    fn where_the_rest_of_the_check_catches_every_defect_the_cut_clears_every_good_photo() {
+        // two open mouths the plain lip gap fails (their refined gaps count as past any
+        // limit); good mouths at 0.002-0.036. The cut used to fall halfway to infinity and be
+        // lost, leaving 0.022 (one good mouth failed) where the limit of 0.14 fails none
+        let photos = [
+            (true, 0.135, false, true),
+            (true, 0.166, false, true),
+            (false, 0.002, false, false),
+            (false, 0.007, false, false),
+            (false, 0.036, false, false),
+        ];
+        let gap = scored(
+            CheckId::MouthClosed,
+            SecondMeasure::RefinedMouthGap,
+            &photos,
+        )
+        .unwrap();
+        let b = gap.balanced.unwrap();
+        assert_eq!((b.threshold, b.caught, b.false_alarms), (0.037, 2, 0));
+    }
+
+    #[test]
     fn a_lower_limit_is_balanced_from_below() {
         // squints show little of the iris; the shut eye the lid opening fails counts as
         // caught at any limit
