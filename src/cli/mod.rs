@@ -260,39 +260,30 @@ fn read_data_dir(dir: &Path) -> Result<Vec<(DataKind, String, String)>> {
     Ok(files)
 }
 
-/// Makes `dir` (and missing parents) for pictures of faces: only this user may enter a new
-/// folder (0700); an existing one is left as it is, the files written into it are private.
+/// Makes `dir` (and missing parents) for pictures of faces: a new folder only this user may
+/// enter (the store's `private_dir`); one that is there is the user's own choice, left as it
+/// is, and the files written into it are private.
 pub(crate) fn make_face_folder(dir: &Path) -> Result<()> {
-    let mut builder = std::fs::DirBuilder::new();
-    builder.recursive(true);
-    #[cfg(unix)]
-    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
-    builder
-        .create(dir)
+    if dir.is_dir() {
+        return Ok(());
+    }
+    capture_kiosk::store::private_dir(dir)
         .with_context(|| format!("cannot make the folder {}", dir.display()))
 }
 
-/// Writes a picture of a face as PNG that only this user may read (0600), replacing a file
-/// of that name (and its looser permissions).
+/// Writes a picture of a face as PNG that only this user may read (the store's
+/// `write_private_new`, 0600), in place of a file of that name and its looser permissions.
 pub(crate) fn write_face_png(path: &Path, img: &RgbImage) -> Result<()> {
-    use std::io::Write;
     let mut png = Vec::new();
     img.write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)
         .with_context(|| format!("cannot encode {}", path.display()))?;
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let mut file = options
-        .open(path)
-        .with_context(|| format!("cannot write {}", path.display()))?;
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        file.set_permissions(std::fs::Permissions::from_mode(0o600))
-            .with_context(|| format!("cannot make {} private", path.display()))?;
+    match std::fs::remove_file(path) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+            return Err(e).with_context(|| format!("cannot replace {}", path.display()));
+        }
+        _ => {}
     }
-    file.write_all(&png)
+    capture_kiosk::store::write_private_new(path, &png)
         .with_context(|| format!("cannot write {}", path.display()))
 }
 

@@ -11,7 +11,7 @@ mod schema;
 
 pub use audit::AuditAction;
 pub use outbox::OutboxState;
-pub use private::{private_database_files, private_dir, tighten_dir};
+pub use private::{private_database_files, private_dir, tighten_dir, write_private_new};
 pub use retention::{pseudonym_key_path, PSEUDONYM_PREFIX};
 pub use roster::seal_stored_secrets;
 pub use roster::{check_sealed, roster_row, write_roster};
