@@ -282,3 +282,12 @@ fn staff_are_sent_to_their_dashboard_and_told_what_their_account_is_for() {
     assert_eq!(status, 403);
     assert!(body.contains("only a hub administrator"), "{body}");
 }
+
+#[test]
+fn a_login_form_the_size_of_an_upload_is_refused_before_it_is_read() {
+    // a stranger held 8 MiB of the hub's memory per connection this way
+    let hub = TestHub::start("guard-big-form");
+    let answer = login(&hub, ip(7, 1), "ana", &"a".repeat(100_000));
+    assert_eq!(answer.status, 413, "{}", answer.body);
+    assert!(answer.cookie.is_none());
+}
