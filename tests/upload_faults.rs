@@ -264,9 +264,14 @@ fn fault_test_1000_submissions_with_kills() {
         "every record at the hub, none missing, none extra"
     );
     assert_eq!(photos as i64, TARGET, "one photo file per record");
-    assert_eq!(
-        stored_lines as i64, TARGET,
-        "each record stored exactly once"
+    // Stored once is the database's word (the ids above, one photo each). The log can only
+    // undercount: the hub killed with SIGKILL between a record's commit and its log line loses
+    // that line, and the kiosk's retry is then answered as a replay. The kiosk uploads one
+    // record at a time, so one hard kill loses at most one line; a line too many would be a
+    // record stored twice.
+    assert!(
+        (TARGET - 1..=TARGET).contains(&(stored_lines as i64)),
+        "each record stored exactly once: {stored_lines} store lines for {TARGET} records"
     );
     assert!(
         kills >= 10 && hub_restarts == 2,
