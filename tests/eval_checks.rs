@@ -355,6 +355,25 @@ fn a_face_half_in_shadow_fails_light_uniformity_and_a_turned_heads_far_side_is_n
 }
 
 #[test]
+fn hair_down_one_cheek_is_not_shadow_to_light_uniformity_and_a_face_half_in_shadow_still_is() {
+    // a side-swept fringe down her right cheek, evenly lit (light labelled blind): the skin
+    // boxes read whole call the hair shadow, the parsing's skin in them does not
+    let fringe = result(
+        &eval_photo("tablerui_f8_bangs.png"),
+        CheckId::LightUniformity,
+    );
+    let limit = f64::from(profile(PROFILE).0.limits.min_light_uniformity);
+    let whole = fringe.detail.get("whole_boxes").and_then(|v| v.as_f64());
+    assert!(whole.is_some_and(|w| w < limit), "{fringe:?}");
+    assert!(fringe.ok, "{fringe:?}");
+    assert_eq!(fringe.detail.get("by_parsing"), Some(&true.into()));
+    // studio light from one side, read the same way: still uneven
+    let lit = result(&eval_photo("mk_marc.png"), CheckId::LightUniformity);
+    assert!(!lit.ok, "{lit:?}");
+    assert_eq!(lit.detail.get("by_parsing"), Some(&true.into()));
+}
+
+#[test]
 fn the_face_parsing_sees_the_face_of_a_portrait_cut_at_its_sides() {
     use capture_kiosk::engine::{mesh_idx, FacePart};
     // A face that fills the picture: the parsing's crop reaches past every edge. Mirrored all
@@ -478,8 +497,10 @@ fn the_development_set_figures_hold() {
         // limit, where the light is not judged: missed by design, the pose fails them. A
         // photo with no face found (a cap in profile under coloured light) is left out of
         // every face check's figures since session 21, no longer "caught" by them: 10/14 ->
-        // 9/13
-        ("light_uniformity", 0.69, 0.91),
+        // 9/13. Read on the skin the parsing finds in the boxes (session 22): hair down one
+        // cheek or across one side of the forehead is no longer shadow, 377 -> 385 of 411
+        // accepted, none caught lost
+        ("light_uniformity", 0.69, 0.935),
         // session 16's blind audit moved head pose off 4 video frames under the limits and
         // onto 2 heads tilted about 14 degrees (82/94 & 283/309 -> 84/92 & 287/311). Session
         // 16's 22 avatars: 7 of 9 caught, 3 of 13 failed wrongly (two at pitch 21-22 on faces

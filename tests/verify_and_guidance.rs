@@ -7,7 +7,7 @@ use capture_kiosk::checks::{CheckId, CheckLimits};
 use capture_kiosk::engine::PartShares;
 use capture_kiosk::engine::{descriptor_distance, SAME_PERSON_DISTANCE};
 use capture_kiosk::geometry::Point;
-use capture_kiosk::guidance::{CameraModel, LiveGuide, PartsReading, Prompt};
+use capture_kiosk::guidance::{CameraModel, LightReading, LiveGuide, PartsReading, Prompt};
 use common::*;
 use image::{imageops, Rgb, RgbImage};
 
@@ -340,6 +340,38 @@ fn a_smile_begun_after_the_reading_aside_is_told_to_close_at_once() {
 }
 
 #[test]
+fn hair_down_one_cheek_is_not_told_the_light_is_uneven_once_read_aside() {
+    // a side-swept fringe down her right cheek, evenly lit: the still check reads the light
+    // on the parsing's skin and passes it
+    let frame = frame_from(&eval_photo("tablerui_f8_bangs.png"), 88.0, 320.0, 190.0);
+    let still = check(&frame, "gd-gaokao");
+    let light = still.get(CheckId::LightUniformity).expect("reported");
+    assert!(light.ok, "{light:?}");
+    // as the camera worker runs it: until the parsing answers, the skin boxes read the hair
+    // as shadow
+    let mut guide = guide_for("gd-gaokao");
+    guide.far_look_aside();
+    guide.frame(&frame).unwrap();
+    let asked = guide
+        .wants_parts_look()
+        .expect("the first face is parsed aside");
+    assert_eq!(settle(&mut guide, &frame, 4), Prompt::UnevenLight);
+    let parsing = engine()
+        .parts(&frame, &asked.mesh, &mut Vec::new())
+        .unwrap();
+    let light = LightReading::read(&frame, &asked.mesh, &parsing);
+    assert!(light.is_some(), "the parsing finds skin on both sides");
+    guide.parts_found(PartsReading {
+        shares: parsing.shares(),
+        light,
+        refined: None,
+        frame: asked.frame,
+        candidate: asked.candidate,
+    });
+    assert_ne!(settle(&mut guide, &frame, 4), Prompt::UnevenLight);
+}
+
+#[test]
 fn a_parsing_answered_for_the_last_candidate_does_not_count_for_the_next() {
     let mut guide = guide_for("gd-gaokao");
     // as the camera worker runs it: the parsing is asked for, and answered later
@@ -357,6 +389,7 @@ fn a_parsing_answered_for_the_last_candidate_does_not_count_for_the_next() {
             hat_above_brows: 0.6,
             ..Default::default()
         },
+        light: None,
         refined: None,
         frame: asked.frame,
         candidate: asked.candidate,

@@ -11,7 +11,9 @@
 use super::preview::PreviewMaker;
 use crate::camera::{Frame, FrameSource};
 use crate::engine::{FaceDetection, FaceEngine};
-use crate::guidance::{Guidance, LiveGuide, PartsReading, PartsRequest, RefinedReading};
+use crate::guidance::{
+    Guidance, LightReading, LiveGuide, PartsReading, PartsRequest, RefinedReading,
+};
 use crate::imaging::read_qr_codes;
 use image::RgbImage;
 use slint::{Rgb8Pixel, SharedPixelBuffer};
@@ -368,9 +370,10 @@ fn aside_thread(engine: &FaceEngine, shared: &Shared) {
                     )
                     .ok();
                 match engine.parts(&pixels, &request.mesh, &mut scratch) {
-                    Ok(shares) => {
+                    Ok(parsing) => {
                         let reading = PartsReading {
-                            shares,
+                            shares: parsing.shares(),
+                            light: LightReading::read(&pixels, &request.mesh, &parsing),
                             refined,
                             frame: request.frame,
                             candidate: request.candidate,

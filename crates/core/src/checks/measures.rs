@@ -11,10 +11,12 @@ use image::RgbImage;
 
 mod glasses;
 mod head_cover;
+mod light;
 mod mouth;
 mod sharpness;
 pub use glasses::{bridge_glasses_evidence, glasses_evidence, glasses_lines, GlassesLines};
 pub use head_cover::{brow_cover_is_a_hat, hair_over_brows, worn_cover, BrowCover, WornCover};
+pub use light::{light_uniformity, parsed_light_uniformity};
 pub use mouth::{mouth_gap, teeth_share};
 pub use sharpness::{sharpness, Sharpness};
 
@@ -84,16 +86,7 @@ pub struct SkinPatches {
 
 impl SkinPatches {
     pub fn new(img: &RgbImage, mesh: &FaceMesh) -> Self {
-        let fw = mesh.face_width();
-        let s = fw * 0.14;
-        let fh = mesh.point(idx::FOREHEAD_MID);
-        let brow_r = mesh.mean(&idx::RIGHT_BROW);
-        let brow_l = mesh.mean(&idx::LEFT_BROW);
-        // forehead patches sit above each brow's inner half, below the forehead midpoint line
-        let fr = Point::new((fh.x + brow_r.x) / 2.0, (fh.y + brow_r.y) / 2.0 - s * 0.2);
-        let fl = Point::new((fh.x + brow_l.x) / 2.0, (fh.y + brow_l.y) / 2.0 - s * 0.2);
-        let right = [square(mesh.point(idx::CHEEK_RIGHT), s), square(fr, s * 0.8)];
-        let left = [square(mesh.point(idx::CHEEK_LEFT), s), square(fl, s * 0.8)];
+        let (right, left) = Self::boxes(mesh);
         let (right_cheek_lab, left_cheek_lab) =
             (Self::lab(img, &right[0]), Self::lab(img, &left[0]));
         // either cheek stands for both when the other is out of the image
@@ -113,6 +106,21 @@ impl SkinPatches {
                 (r[2] + l[2]) / 2.0,
             ],
         }
+    }
+
+    /// Each side's cheek and forehead boxes (subject's right, left), cheek first.
+    pub fn boxes(mesh: &FaceMesh) -> ([BoundingBox; 2], [BoundingBox; 2]) {
+        let fw = mesh.face_width();
+        let s = fw * 0.14;
+        let fh = mesh.point(idx::FOREHEAD_MID);
+        let brow_r = mesh.mean(&idx::RIGHT_BROW);
+        let brow_l = mesh.mean(&idx::LEFT_BROW);
+        // forehead patches sit above each brow's inner half, below the forehead midpoint line
+        let fr = Point::new((fh.x + brow_r.x) / 2.0, (fh.y + brow_r.y) / 2.0 - s * 0.2);
+        let fl = Point::new((fh.x + brow_l.x) / 2.0, (fh.y + brow_l.y) / 2.0 - s * 0.2);
+        let right = [square(mesh.point(idx::CHEEK_RIGHT), s), square(fr, s * 0.8)];
+        let left = [square(mesh.point(idx::CHEEK_LEFT), s), square(fl, s * 0.8)];
+        (right, left)
     }
 
     /// The cheeks' redness (Lab a*), when either cheek is in the picture.
@@ -253,15 +261,6 @@ pub fn lit_side_luma(skin: &SkinPatches) -> f32 {
 /// lit and the measure failed were heads turned 15 to 35 degrees.)
 pub fn light_sides_comparable(yaw_deg: f32, max_yaw_deg: f32) -> bool {
     yaw_deg.abs() <= max_yaw_deg
-}
-
-/// Darker side over brighter side of the face (1 = perfectly even).
-pub fn light_uniformity(skin: &SkinPatches) -> f32 {
-    let (r, l) = skin.side_medians();
-    if r.max(l) <= 1.0 {
-        return 0.0;
-    }
-    r.min(l) / r.max(l)
 }
 
 fn eye_box(mesh: &FaceMesh, outer: usize, inner: usize, grow: f32) -> BoundingBox {

@@ -484,15 +484,25 @@ fn face_checks(
         not_applied_on_washed_out_face(r);
     }
     let comparable = measures::light_sides_comparable(p.yaw, lim.max_yaw_deg);
+    // on the skin the parsing found where there is a parsing: hair over a cheek is not shadow
+    let whole_boxes = measures::light_uniformity(&skin);
+    let on_skin = s
+        .parsing
+        .as_ref()
+        .and_then(|parsing| measures::parsed_light_uniformity(img, mesh, parsing));
     let r = b.push(
         CheckId::LightUniformity,
-        measures::light_uniformity(&skin),
+        on_skin.unwrap_or(whole_boxes),
         comparable.then(|| Limit::at_least(lim.min_light_uniformity)),
         |_| "uneven",
     );
     let (right, left) = skin.side_medians();
     r.detail.insert("right".into(), round(right).into());
     r.detail.insert("left".into(), round(left).into());
+    r.detail
+        .insert("by_parsing".into(), on_skin.is_some().into());
+    r.detail
+        .insert("whole_boxes".into(), round(whole_boxes).into());
     if !comparable {
         r.detail
             .insert(NOT_APPLIED.into(), "head turned: see head_pose".into());

@@ -301,8 +301,8 @@ impl FaceEngine {
         img: &RgbImage,
         mesh: &FaceMesh,
         scratch: &mut Vec<f32>,
-    ) -> Result<PartShares, ModelError> {
-        Ok(parsing::parse_face(&self.models, img, mesh, scratch)?.shares())
+    ) -> Result<FaceParsing, ModelError> {
+        parsing::parse_face(&self.models, img, mesh, scratch)
     }
 
     /// The attention mesh's eyes and lips on the crop the tracker takes around `mesh`.

@@ -29,7 +29,7 @@ mod prompt;
 mod steady;
 
 use parts::PartsSeen;
-pub use parts::{PartsReading, PartsRequest, RefinedReading};
+pub use parts::{LightReading, PartsReading, PartsRequest, RefinedReading};
 pub use prompt::Prompt;
 pub use steady::{Steadiness, PROMPT_SWITCH_FRAMES};
 
@@ -375,10 +375,11 @@ impl LiveGuide {
                     candidate: self.candidate,
                 });
             } else {
-                let shares = self.engine.parts(img, &mesh, &mut self.scratch)?;
+                let parsing = self.engine.parts(img, &mesh, &mut self.scratch)?;
                 let refined = self.engine.refine(img, &mesh, &mut self.scratch)?;
                 self.seen.parts.found(PartsReading {
-                    shares,
+                    shares: parsing.shares(),
+                    light: LightReading::read(img, &mesh, &parsing),
                     refined: Some(RefinedReading::read(img, &mesh, refined)),
                     frame,
                     candidate: self.candidate,
@@ -517,10 +518,17 @@ impl LiveGuide {
             Some(ExposureFault::Bright | ExposureFault::Clipped) => return Prompt::TooBright,
             None => {}
         }
+        // the face parsing's and the attention mesh's reading from a moment ago, with the
+        // still check's limits
+        let aside = self.seen.parts.fresh(self.seen.frames_with_face);
         // as the still check: a head turned too far is told to look straight, not that the
-        // light is uneven
+        // light is uneven; the light read on the parsing's skin while it is as it was read
+        let whole_boxes = measures::light_uniformity(&skin);
+        let uniformity = aside
+            .and_then(|r| r.light)
+            .map_or(whole_boxes, |light| light.uniformity(whole_boxes));
         if measures::light_sides_comparable(pose.yaw, l.max_yaw_deg)
-            && measures::light_uniformity(&skin) < l.min_light_uniformity
+            && uniformity < l.min_light_uniformity
         {
             return Prompt::UnevenLight;
         }
@@ -534,9 +542,6 @@ impl LiveGuide {
                 PoseFault::Tilted => Prompt::StraightenHead,
             };
         }
-        // the face parsing's and the attention mesh's reading from a moment ago, with the
-        // still check's limits
-        let aside = self.seen.parts.fresh(self.seen.frames_with_face);
         let appearance = appearance::Appearance {
             img,
             mesh,

@@ -6,7 +6,7 @@
 //! still.
 
 use crate::checks::measures::{self, SkinPatches};
-use crate::engine::{FaceMesh, PartShares, RefinedFeatures};
+use crate::engine::{FaceMesh, FaceParsing, PartShares, RefinedFeatures};
 use image::RgbImage;
 
 /// One frame in this many with a face is parsed (a second at 30 fps: `kiosk bench-live` put
@@ -66,10 +66,48 @@ impl RefinedReading {
     }
 }
 
+/// How far the skin boxes' light measure on a later frame may move from its value on the
+/// frame read aside before the light counts as changed since (a lamp switched, the candidate
+/// stepped into a shadow). On one still scene it wanders by a few hundredths with the mesh.
+const LIGHT_MOVED: f32 = 0.08;
+
+/// The light across the face as the still check reads it (on the parsing's skin), with the
+/// skin boxes' whole reading on the same frame, so that a later frame can tell whether the
+/// light is still as it was read.
+#[derive(Clone, Copy, Debug)]
+pub struct LightReading {
+    pub on_skin: f32,
+    whole_boxes: f32,
+}
+
+impl LightReading {
+    /// None when the parsing shows too little skin on a side to say.
+    pub fn read(img: &RgbImage, mesh: &FaceMesh, parsing: &FaceParsing) -> Option<Self> {
+        let on_skin = measures::parsed_light_uniformity(img, mesh, parsing)?;
+        let whole_boxes = measures::light_uniformity(&SkinPatches::new(img, mesh));
+        Some(LightReading {
+            on_skin,
+            whole_boxes,
+        })
+    }
+
+    /// The light measure for a later frame whose skin boxes read `whole_boxes`: the reading's
+    /// while the light is as it was read, the frame's own once it has changed.
+    pub fn uniformity(&self, whole_boxes: f32) -> f32 {
+        if (whole_boxes - self.whole_boxes).abs() <= LIGHT_MOVED {
+            self.on_skin
+        } else {
+            whole_boxes
+        }
+    }
+}
+
 /// What the parsing and the attention mesh read of the face asked about.
 #[derive(Clone, Copy, Debug)]
 pub struct PartsReading {
     pub shares: PartShares,
+    /// None when the parsing showed too little skin to read the light by.
+    pub light: Option<LightReading>,
     /// None when the attention mesh failed on that frame: the parsing's shares still count.
     pub refined: Option<RefinedReading>,
     pub frame: u32,
@@ -134,10 +172,25 @@ mod tests {
                 hat_above_brows: hat,
                 ..Default::default()
             },
+            light: None,
             refined: None,
             frame,
             candidate: 0,
         }
+    }
+
+    #[test]
+    fn the_light_read_on_skin_stands_until_the_frames_own_light_moves() {
+        let read = LightReading {
+            on_skin: 0.8,
+            whole_boxes: 0.6,
+        };
+        // the same scene, the mesh a little elsewhere: the reading on skin stands
+        assert_eq!(read.uniformity(0.6), 0.8);
+        assert_eq!(read.uniformity(0.55), 0.8);
+        // a shadow fell across the face since, or a lamp came on: the frame's own reading
+        assert_eq!(read.uniformity(0.45), 0.45);
+        assert_eq!(read.uniformity(0.9), 0.9);
     }
 
     #[test]
