@@ -163,6 +163,27 @@ fn cover_down_to_both_brows_fails_hair_occlusion_and_bare_brows_do_not() {
 }
 
 #[test]
+fn dark_brows_the_parsing_sees_bare_pass_hair_occlusion_and_a_dark_fringe_it_half_sees_fails() {
+    // hair pulled back from heavy dark brows: the colour measure reads the band as covered,
+    // the parsing finds no hair there
+    let bare = result(
+        &eval_photo("adminkit_avatar4_plain.png"),
+        CheckId::HairOcclusion,
+    );
+    assert!(bare.value.is_some_and(|v| v > 0.8), "{bare:?}");
+    assert_eq!(bare.detail.get("brows_bare_to_parsing"), Some(&true.into()));
+    assert!(bare.ok, "{bare:?}");
+    // a dark fringe down to the brows that the parsing reads as hair only in part (0.22,
+    // under its own limit): not bare, so the colour measure still fails it
+    let fringe = result(&eval_photo("feat_45-m7-di-ph.jpg"), CheckId::HairOcclusion);
+    assert_eq!(
+        fringe.detail.get("brows_bare_to_parsing"),
+        Some(&false.into())
+    );
+    assert!(!fringe.ok, "{fringe:?}");
+}
+
+#[test]
 fn a_fringe_as_light_as_the_forehead_fails_hair_occlusion_through_the_face_parsing() {
     // a blond side fringe over both brows: colour and texture read it as skin
     let fringe = result(&eval_photo("fer_woman2_001.png"), CheckId::HairOcclusion);
@@ -524,8 +545,11 @@ fn the_development_set_figures_hold() {
         // the face parsing: 10 of 11 fringes (1 of 11 before it); two hats and curls it fails
         // wrongly come back blurred, and a portrait with glasses fails once blurred. The stock
         // portraits: 2 of 4 fringes caught; a brim over the brows under a hat the parsing
-        // sees is the hat's, not hair (a cap, a beanie and a felt hat failed it wrongly before)
-        ("hair_occlusion", 0.8, 0.95),
+        // sees is the hat's, not hair (a cap, a beanie and a felt hat failed it wrongly before).
+        // Where the parsing sees next to no hair over the brows the colour measures do not
+        // fail them (session 22): 383 -> 388 of 401 accepted (dark brows, a bald head, a
+        // shaved head raised), none caught lost
+        ("hair_occlusion", 0.8, 0.965),
         // the weakest direction above the noise, on a grid no face leaves empty: 42 of 43
         // blurred or moved faces caught (14 before: none moved, no small face), 1 of 289
         // others failed (0)

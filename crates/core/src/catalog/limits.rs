@@ -36,6 +36,9 @@ pub struct CheckLimits {
     pub max_worn_cover: f32,
     /// Face parsing: share of hair in the band just above the more covered brow.
     pub max_parsed_hair_over_brows: f32,
+    /// Face parsing: at most this share of hair in that band, the brows are bare, and the
+    /// colour measures' cover there (a shadow, dark brows, a beard's line) does not fail them.
+    pub max_parsed_hair_bare_brows: f32,
     /// Face parsing: share of hat above the brows, of the head there (the cells that are
     /// not background).
     pub max_parsed_hat: f32,
@@ -134,6 +137,11 @@ impl Default for CheckLimits {
             // through, 0.39); bare brows with long hair beside them up to 0.46, curls down to
             // the brows 0.71
             max_parsed_hair_over_brows: 0.5,
+            // kiosk eval (session 22): the colour measures failed bare brows the parsing read
+            // 0–0.06 (a shaved head, a brow ridge's shadow, a beard seen from below; a
+            // helper's held-out set: 0 and 0.08); the fringes they caught that the parsing
+            // passed read 0.22 and more
+            max_parsed_hair_bare_brows: 0.1,
             // of the head above the brows (kiosk eval, session 18): hats, caps, beanies and
             // scarves 0.55–0.94, a side cap on a head in profile 0.83, a blurred wide brim
             // 0.24; bare heads up to 0.14, leaves over a head 0.19: the limit sits between.
@@ -246,6 +254,11 @@ impl CheckLimits {
             (
                 "max_parsed_hair_over_brows",
                 l.max_parsed_hair_over_brows,
+                Share,
+            ),
+            (
+                "max_parsed_hair_bare_brows",
+                l.max_parsed_hair_bare_brows,
                 Share,
             ),
             ("max_parsed_hat", l.max_parsed_hat, Share),

@@ -444,7 +444,10 @@ fn face_checks(
         // what the pixels saw over the brows was a hat's brim: `headwear` fails it instead
         let hat = measures::brow_cover_is_a_hat(&parts, lim);
         r.detail.insert("cover_is_hat".into(), hat.into());
-        if hat && !r.ok {
+        // and what they saw where the parsing finds next to no hair was not hair either
+        let bare = measures::brows_bare_to_parsing(&parts, lim);
+        r.detail.insert("brows_bare_to_parsing".into(), bare.into());
+        if (hat || bare) && !r.ok {
             r.ok = true;
             r.reason = None;
         }

@@ -36,7 +36,10 @@ impl Appearance<'_> {
         // Before the first parsing of a candidate (one frame in 30) the brim reads as hair for
         // a moment; the hat prompt follows with the parsing's answer
         let brim = parsed.is_some_and(|p| measures::brow_cover_is_a_hat(p, l));
+        // and cover where the parsing sees bare brows is a shadow or the brows themselves
+        let bare = parsed.is_some_and(|p| measures::brows_bare_to_parsing(p, l));
         if (!brim
+            && !bare
             && (measures::brow_eye_occlusion(self.img, self.mesh, self.skin)
                 > l.max_brow_eye_occlusion
                 || measures::hair_over_brows(self.img, self.mesh, self.skin).both

@@ -225,6 +225,13 @@ pub fn brow_cover_is_a_hat(parts: &PartShares, lim: &CheckLimits) -> bool {
         && parts.hair_over_brows <= lim.max_parsed_hair_over_brows
 }
 
+/// Whether the parsing sees the brows bare: next to no hair in the band above them. Then the
+/// colour measures' cover there is something else dark (a shadow under the brow ridge, heavy
+/// brows, a beard's line on a head raised) and does not fail `hair_occlusion`.
+pub fn brows_bare_to_parsing(parts: &PartShares, lim: &CheckLimits) -> bool {
+    parts.hair_over_brows <= lim.max_parsed_hair_bare_brows
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
