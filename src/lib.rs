@@ -11,7 +11,7 @@ pub mod kiosk;
 
 pub use capture_core::{
     catalog, checks, civil_time, engine, geometry, guidance, hub_protocol, imaging, photo, queue,
-    roster, session, text, verification,
+    roster, session, spreadsheet, text, verification,
 };
 pub use capture_devices::camera;
 pub use capture_hub as hub;

@@ -3,7 +3,7 @@
 //! analysed on two threads (the kiosk PC has two cores).
 
 use super::two_threads::map_on_two_threads;
-use super::{load_engine, read_image, say};
+use super::{load_engine, read_csv_text, read_image, say};
 use anyhow::{bail, Context, Result};
 use capture_kiosk::catalog::Catalog;
 use capture_kiosk::checks::calibration::{
@@ -34,8 +34,7 @@ pub struct EvalArgs {
 pub fn run(args: EvalArgs, catalog: &Catalog) -> Result<ExitCode> {
     let profile = catalog.profile(&args.profile)?;
     let spec = catalog.spec(&profile.spec)?;
-    let text = std::fs::read_to_string(&args.labels)
-        .with_context(|| format!("reading {}", args.labels.display()))?;
+    let text = read_csv_text(&args.labels)?;
     let rows = parse_labels(&text).with_context(|| format!("{}", args.labels.display()))?;
     let base = args.labels.parent().unwrap_or(Path::new("."));
     let engine = load_engine()?;

@@ -5,7 +5,7 @@
 //! threshold with it. Photos are described on two threads (the kiosk PC has two cores).
 
 use super::two_threads::map_on_two_threads;
-use super::{load_engine, read_image, say};
+use super::{load_engine, read_csv_text, read_image, say};
 use anyhow::{bail, Context, Result};
 use capture_kiosk::engine::{
     descriptor_distance, Alignment, DescribeOptions, FaceDescriptor, FaceEngine,
@@ -130,8 +130,7 @@ fn round(v: f64) -> f64 {
 }
 
 pub fn run(args: EvalVerifyArgs) -> Result<ExitCode> {
-    let text = std::fs::read_to_string(&args.pairs)
-        .with_context(|| format!("reading {}", args.pairs.display()))?;
+    let text = read_csv_text(&args.pairs)?;
     let pairs = parse_pairs(&text).with_context(|| format!("{}", args.pairs.display()))?;
     let base = args.pairs.parent().unwrap_or(Path::new("."));
     let options = DescribeOptions {

@@ -298,6 +298,19 @@ pub(crate) fn say(line: impl std::fmt::Display) {
     let _ = writeln!(std::io::stdout().lock(), "{line}");
 }
 
+/// Reads a CSV file as a spreadsheet saves it (UTF-8 with or without its mark, or GBK); the
+/// error names the file and says how to save it instead.
+pub(crate) fn read_csv_text(path: &Path) -> Result<String> {
+    let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+    capture_kiosk::spreadsheet::spreadsheet_text(&bytes).with_context(|| {
+        format!(
+            "{}: 既不是 UTF-8 也不是 GBK 文本，请在表格软件中另存为“CSV UTF-8” / is neither \
+             UTF-8 nor GBK text: save it from the spreadsheet as \"CSV UTF-8\"",
+            path.display()
+        )
+    })
+}
+
 /// Reads and decodes an image file; the error names the file and what is wrong with it.
 pub(crate) fn read_image(path: &Path) -> Result<RgbImage, String> {
     let bytes = std::fs::read(path).map_err(|e| format!("{}: cannot read: {e}", path.display()))?;

@@ -18,5 +18,6 @@ pub mod queue;
 pub mod reader;
 pub mod roster;
 pub mod session;
+pub mod spreadsheet;
 pub mod text;
 pub mod verification;

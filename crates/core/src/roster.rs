@@ -109,14 +109,7 @@ fn decoy() -> Option<&'static str> {
 /// A roster file's text: UTF-8 (with or without a BOM), or GBK/GB18030, which is what Excel on
 /// a Chinese Windows writes when it saves "CSV".
 pub fn roster_text(bytes: &[u8]) -> Result<String, RosterError> {
-    if let Ok(text) = std::str::from_utf8(bytes) {
-        return Ok(text.to_owned());
-    }
-    let (text, had_errors) = encoding_rs::GB18030.decode_without_bom_handling(bytes);
-    if had_errors {
-        return Err(RosterError::Encoding);
-    }
-    Ok(text.into_owned())
+    crate::spreadsheet::spreadsheet_text(bytes).ok_or(RosterError::Encoding)
 }
 
 /// Which column holds which field; Chinese names are the ones exam offices use.
