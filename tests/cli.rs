@@ -478,3 +478,65 @@ fn a_threshold_that_cannot_separate_faces_is_refused() {
         }
     }
 }
+
+#[test]
+fn label_files_saved_by_a_chinese_excel_are_read_and_a_workbook_is_refused_with_a_hint() {
+    let dir = tmp("gbk-labels");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::copy(eval_photo_path("mk_marc.png"), dir.join("马克.png")).unwrap();
+    // Excel on a Chinese Windows saves "CSV" as GBK, Chinese names and notes included
+    let text = "file,defects,variant,note\n马克.png,light_uniformity,,侧光\n";
+    let (gbk, _, _) = encoding_rs::GBK.encode(text);
+    let labels = dir.join("labels.csv");
+    std::fs::write(&labels, &gbk).unwrap();
+    let out = kiosk(&["eval", "--json", labels.to_str().unwrap()]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["photos"][0]["file"], "马克.png");
+    // a workbook saved as .xlsx under a .csv name: what to do, in both languages
+    let workbook = dir.join("workbook.csv");
+    std::fs::write(&workbook, [0x50, 0x4b, 0x03, 0x04, 0xff, 0xff, 0x81]).unwrap();
+    let out = kiosk(&["eval", workbook.to_str().unwrap()]);
+    assert!(!out.status.success());
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        said.contains("CSV UTF-8") && said.contains("另存为"),
+        "{said}"
+    );
+}
+
+#[test]
+fn photo_headlines_a_failed_check_and_verify_says_which_file_it_cannot_read() {
+    // studio light from one side: a file of the right size, a photo that fails light
+    let out_jpg = tmp("photo-headline.jpg");
+    let marc = eval_photo_path("mk_marc.png");
+    let out = kiosk(&[
+        "photo",
+        "--spec",
+        "chsi",
+        "-o",
+        out_jpg.to_str().unwrap(),
+        marc.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    let said = String::from_utf8_lossy(&out.stdout);
+    let headline = said.lines().next().unwrap_or_default();
+    assert!(
+        headline.contains("fails a check") && !headline.ends_with("meets the spec"),
+        "{said}"
+    );
+    assert!(said.contains("✗ light_uniformity"), "{said}");
+    // a missing photo is named on stderr, not in a log line
+    let missing = tmp("no-such-photo.jpg");
+    let out = kiosk(&["verify", missing.to_str().unwrap(), marc.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        said.starts_with("kiosk: ") && said.contains("no-such-photo.jpg: cannot read"),
+        "{said}"
+    );
+}

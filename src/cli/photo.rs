@@ -100,10 +100,14 @@ pub fn run(args: PhotoArgs, catalog: &Catalog) -> Result<ExitCode> {
             spec.height,
             made.bytes as f64 / 1024.0,
             made.quality,
-            if made.valid {
-                "符合规格 / meets the spec"
-            } else {
-                "不符合规格 / does not meet the spec"
+            // the file's measures and the checks of the face in it, each with its ✓/✗ below:
+            // a file of the right size is no accepted photo while a check fails
+            match (made.valid, report.ok) {
+                (true, true) => "符合规格 / meets the spec",
+                (true, false) => {
+                    "文件符合规格，照片未通过检查 / the file meets the spec, the photo fails a check"
+                }
+                (false, _) => "不符合规格 / does not meet the spec",
             }
         ));
         for m in &made.measures {

@@ -23,7 +23,8 @@ pub fn run(args: VerifyArgs) -> Result<ExitCode> {
     {
         Ok(pair) => pair,
         Err(message) => {
-            tracing::error!(reason = %message, "a photo to compare could not be read");
+            // said to the person at the terminal, as `check` and `photo` say it
+            eprintln!("kiosk: {message}");
             return Ok(ExitCode::from(2));
         }
     };
