@@ -546,10 +546,10 @@ fn the_development_set_figures_hold() {
         // wrongly come back blurred, and a portrait with glasses fails once blurred. The stock
         // portraits: 2 of 4 fringes caught; a brim over the brows under a hat the parsing
         // sees is the hat's, not hair (a cap, a beanie and a felt hat failed it wrongly before).
-        // Where the parsing sees next to no hair over the brows the colour measures do not
-        // fail them (session 22): 383 -> 388 of 401 accepted (dark brows, a bald head, a
-        // shaved head raised), none caught lost
-        ("hair_occlusion", 0.8, 0.965),
+        // Where the parsing sees next to no hair over the brows and the face itself around
+        // them, the colour measures do not fail them (session 22): 383 -> 385 of 401 accepted
+        // (dark brows, a face in close-up), none caught lost
+        ("hair_occlusion", 0.8, 0.96),
         // the weakest direction above the noise, on a grid no face leaves empty: 42 of 43
         // blurred or moved faces caught (14 before: none moved, no small face), 1 of 289
         // others failed (0)

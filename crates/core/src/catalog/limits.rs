@@ -39,6 +39,10 @@ pub struct CheckLimits {
     /// Face parsing: at most this share of hair in that band, the brows are bare, and the
     /// colour measures' cover there (a shadow, dark brows, a beard's line) does not fail them.
     pub max_parsed_hair_bare_brows: f32,
+    /// Face parsing: the brows count as bare only where at least this share of the band from
+    /// above them to below the eyes is the face itself (skin, brows, eyes, nose) on both
+    /// sides, not a patch, a scarf, a hand it calls something else, or frames.
+    pub min_parsed_face_at_brows: f32,
     /// Face parsing: share of hat above the brows, of the head there (the cells that are
     /// not background).
     pub max_parsed_hat: f32,
@@ -142,6 +146,9 @@ impl Default for CheckLimits {
             // helper's held-out set: 0 and 0.08); the fringes they caught that the parsing
             // passed read 0.22 and more
             max_parsed_hair_bare_brows: 0.1,
+            // kiosk eval: bare brows waived 0.70-0.99; under glasses 0-0.09 (frames are not
+            // the face: their cover stays the colour measures' to judge)
+            min_parsed_face_at_brows: 0.5,
             // of the head above the brows (kiosk eval, session 18): hats, caps, beanies and
             // scarves 0.55–0.94, a side cap on a head in profile 0.83, a blurred wide brim
             // 0.24; bare heads up to 0.14, leaves over a head 0.19: the limit sits between.
@@ -259,6 +266,11 @@ impl CheckLimits {
             (
                 "max_parsed_hair_bare_brows",
                 l.max_parsed_hair_bare_brows,
+                Share,
+            ),
+            (
+                "min_parsed_face_at_brows",
+                l.min_parsed_face_at_brows,
                 Share,
             ),
             ("max_parsed_hat", l.max_parsed_hat, Share),

@@ -447,6 +447,10 @@ fn face_checks(
         // and what they saw where the parsing finds next to no hair was not hair either
         let bare = measures::brows_bare_to_parsing(&parts, lim);
         r.detail.insert("brows_bare_to_parsing".into(), bare.into());
+        r.detail.insert(
+            "parsed_face_at_brows".into(),
+            round(parts.face_at_brows_and_eyes).into(),
+        );
         if (hat || bare) && !r.ok {
             r.ok = true;
             r.reason = None;
@@ -492,14 +496,14 @@ fn face_checks(
     let on_skin = s
         .parsing
         .as_ref()
-        .and_then(|parsing| measures::parsed_light_uniformity(img, mesh, parsing));
+        .and_then(|parsing| measures::parsed_light_sides(img, mesh, parsing));
+    let (right, left) = on_skin.unwrap_or_else(|| skin.side_medians());
     let r = b.push(
         CheckId::LightUniformity,
-        on_skin.unwrap_or(whole_boxes),
+        measures::side_ratio(right, left),
         comparable.then(|| Limit::at_least(lim.min_light_uniformity)),
         |_| "uneven",
     );
-    let (right, left) = skin.side_medians();
     r.detail.insert("right".into(), round(right).into());
     r.detail.insert("left".into(), round(left).into());
     r.detail

@@ -103,6 +103,9 @@ pub struct PartShares {
     pub eyeglasses: f32,
     /// Mouth interior (teeth, an open mouth) over the squared eye distance.
     pub mouth_interior: f32,
+    /// The face itself (skin, brows, eyes, nose) in the band from above the brows to below
+    /// the eyes, on the less bare side (0..1): a patch, a scarf or dark lenses there are not.
+    pub face_at_brows_and_eyes: f32,
 }
 
 impl FaceParsing {
@@ -200,6 +203,24 @@ impl FaceParsing {
             )
         };
         let hair_over_brows = over(self.right_eye).max(over(self.left_eye));
+        // the same band down to below the eye: what the colour measures of hair_occlusion read
+        let face = |eye: Point| {
+            self.share(
+                eye.x - 0.5 * ed,
+                eye.x + 0.5 * ed,
+                eye.y - 0.65 * ed,
+                eye.y + 0.25 * ed,
+                &[
+                    FacePart::Skin,
+                    FacePart::LeftBrow,
+                    FacePart::RightBrow,
+                    FacePart::LeftEye,
+                    FacePart::RightEye,
+                    FacePart::Nose,
+                ],
+            )
+        };
+        let face_at_brows_and_eyes = face(self.right_eye).min(face(self.left_eye));
         let eye_line = (self.right_eye.y + self.left_eye.y) / 2.0;
         // of the head, not of the crop: a side cap on a head in profile, its mouth open
         // (which stretches the crop), read 0.11 of the crop and 0.83 of the head (kiosk eval,
@@ -239,6 +260,7 @@ impl FaceParsing {
             hat_above_brows,
             eyeglasses,
             mouth_interior: mouth_cells as f32 / (ed * ed),
+            face_at_brows_and_eyes,
         }
     }
 }

@@ -72,8 +72,8 @@ impl RefinedReading {
 const LIGHT_MOVED: f32 = 0.08;
 
 /// The light across the face as the still check reads it (on the parsing's skin), with the
-/// skin boxes' whole reading on the same frame, so that a later frame can tell whether the
-/// light is still as it was read.
+/// skin boxes' whole reading on the same frame, so that a later frame's change of light can be
+/// carried onto it.
 #[derive(Clone, Copy, Debug)]
 pub struct LightReading {
     pub on_skin: f32,
@@ -83,19 +83,21 @@ pub struct LightReading {
 impl LightReading {
     /// None when the parsing shows too little skin on a side to say.
     pub fn read(img: &RgbImage, mesh: &FaceMesh, parsing: &FaceParsing) -> Option<Self> {
-        let on_skin = measures::parsed_light_uniformity(img, mesh, parsing)?;
-        let whole_boxes = measures::light_uniformity(&SkinPatches::new(img, mesh));
+        let (r, l) = measures::parsed_light_sides(img, mesh, parsing)?;
         Some(LightReading {
-            on_skin,
-            whole_boxes,
+            on_skin: measures::side_ratio(r, l),
+            whole_boxes: measures::light_uniformity(&SkinPatches::new(img, mesh)),
         })
     }
 
-    /// The light measure for a later frame whose skin boxes read `whole_boxes`: the reading's
-    /// while the light is as it was read, the frame's own once it has changed.
+    /// The light measure for a later frame whose skin boxes read `whole_boxes`: the reading on
+    /// skin moved by as much as the boxes moved since, so light that worsens a little is
+    /// prompted as the still check will fail it; once they moved further (another light, or
+    /// the hair moved), the frame's own.
     pub fn uniformity(&self, whole_boxes: f32) -> f32 {
-        if (whole_boxes - self.whole_boxes).abs() <= LIGHT_MOVED {
-            self.on_skin
+        let moved = whole_boxes - self.whole_boxes;
+        if moved.abs() <= LIGHT_MOVED {
+            (self.on_skin + moved).clamp(0.0, 1.0)
         } else {
             whole_boxes
         }
@@ -185,9 +187,12 @@ mod tests {
             on_skin: 0.8,
             whole_boxes: 0.6,
         };
-        // the same scene, the mesh a little elsewhere: the reading on skin stands
+        // the same scene: the reading on skin stands
         assert_eq!(read.uniformity(0.6), 0.8);
-        assert_eq!(read.uniformity(0.55), 0.8);
+        // the light a little worse or better since: carried onto the reading on skin, so a
+        // face evenly lit at 0.78 whose light falls to 0.71 is told, as the still will fail it
+        assert!((read.uniformity(0.55) - 0.75).abs() < 1e-6);
+        assert!((read.uniformity(0.65) - 0.85).abs() < 1e-6);
         // a shadow fell across the face since, or a lamp came on: the frame's own reading
         assert_eq!(read.uniformity(0.45), 0.45);
         assert_eq!(read.uniformity(0.9), 0.9);

@@ -89,22 +89,7 @@ pub fn decode_image(bytes: &[u8], limits: DecodeLimits) -> Result<RgbImage, Deco
         .unwrap_or(image::metadata::Orientation::NoTransforms);
     let mut img = DynamicImage::from_decoder(decoder).map_err(map_image_error)?;
     img.apply_orientation(orientation);
-    if img.color().has_alpha() {
-        return Ok(over_white(&img.into_rgba8()));
-    }
     Ok(img.into_rgb8())
-}
-
-/// A picture with transparency laid on white paper. Dropping the alpha instead shows whatever
-/// colour the transparent pixels happen to store (black, as often as not): a cut-out portrait
-/// would be checked and made on a black background it does not have.
-fn over_white(rgba: &image::RgbaImage) -> RgbImage {
-    RgbImage::from_fn(rgba.width(), rgba.height(), |x, y| {
-        let [r, g, b, a] = rgba.get_pixel(x, y).0;
-        let a = u32::from(a);
-        let blend = |c: u8| ((u32::from(c) * a + 255 * (255 - a) + 127) / 255) as u8;
-        image::Rgb([blend(r), blend(g), blend(b)])
-    })
 }
 
 /// An end-of-image marker in the last 4 KiB (some cameras append a little after it).
@@ -136,24 +121,6 @@ mod tests {
         ));
         let r = decode_image(b"hello, not an image at all", DecodeLimits::default());
         assert!(matches!(r, Err(DecodeError::UnknownFormat)), "{r:?}");
-    }
-
-    #[test]
-    fn transparent_pixels_are_read_on_white_paper() {
-        // transparent black, half-transparent red, opaque blue
-        let rgba = image::RgbaImage::from_fn(3, 1, |x, _| match x {
-            0 => image::Rgba([0, 0, 0, 0]),
-            1 => image::Rgba([255, 0, 0, 128]),
-            _ => image::Rgba([0, 0, 255, 255]),
-        });
-        let mut png = Vec::new();
-        image::DynamicImage::ImageRgba8(rgba)
-            .write_to(&mut Cursor::new(&mut png), image::ImageFormat::Png)
-            .unwrap();
-        let img = decode_image(&png, DecodeLimits::default()).unwrap();
-        assert_eq!(img.get_pixel(0, 0).0, [255, 255, 255]);
-        assert_eq!(img.get_pixel(1, 0).0, [255, 127, 127]);
-        assert_eq!(img.get_pixel(2, 0).0, [0, 0, 255]);
     }
 
     #[test]

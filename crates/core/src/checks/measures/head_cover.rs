@@ -225,11 +225,14 @@ pub fn brow_cover_is_a_hat(parts: &PartShares, lim: &CheckLimits) -> bool {
         && parts.hair_over_brows <= lim.max_parsed_hair_over_brows
 }
 
-/// Whether the parsing sees the brows bare: next to no hair in the band above them. Then the
-/// colour measures' cover there is something else dark (a shadow under the brow ridge, heavy
-/// brows, a beard's line on a head raised) and does not fail `hair_occlusion`.
+/// Whether the parsing sees the brows bare: next to no hair in the band above them, and the
+/// face itself (skin, brows, eyes) filling the band down to below the eyes on both sides.
+/// Then the colour measures' cover there is the face's own dark (heavy brows, a shadow under
+/// the brow ridge) and does not fail `hair_occlusion`; a patch, a scarf or frames over the
+/// eyes are not the face, so their cover still does.
 pub fn brows_bare_to_parsing(parts: &PartShares, lim: &CheckLimits) -> bool {
     parts.hair_over_brows <= lim.max_parsed_hair_bare_brows
+        && parts.face_at_brows_and_eyes >= lim.min_parsed_face_at_brows
 }
 
 #[cfg(test)]
@@ -249,5 +252,22 @@ mod tests {
         assert!(!brow_cover_is_a_hat(&parts(0.6, 0.9), &lim));
         // no hat: whatever covers the brows is for the hair measures to judge
         assert!(!brow_cover_is_a_hat(&parts(0.0, 0.0), &lim));
+    }
+
+    #[test]
+    fn brows_are_bare_only_with_no_hair_over_them_and_the_face_itself_around_them() {
+        let lim = CheckLimits::default();
+        let parts = |hair: f32, face: f32| PartShares {
+            hair_over_brows: hair,
+            face_at_brows_and_eyes: face,
+            ..Default::default()
+        };
+        assert!(brows_bare_to_parsing(&parts(0.0, 0.8), &lim));
+        // a fringe
+        assert!(!brows_bare_to_parsing(&parts(0.3, 0.8), &lim));
+        // no hair, but a patch, a scarf or frames where the brows and eyes should be
+        assert!(!brows_bare_to_parsing(&parts(0.0, 0.1), &lim));
+        // a parsing that saw nothing of the band
+        assert!(!brows_bare_to_parsing(&PartShares::default(), &lim));
     }
 }
