@@ -388,6 +388,28 @@ fn rosters_go_from_an_administrator_to_the_kiosks() {
     assert_eq!(put(&plain, csv), 403, "only administrators import rosters");
     assert_eq!(put(&admin, "姓名\n张三\n"), 422);
     assert_eq!(put(&admin, csv), 200);
+    // a roster as Excel on a Chinese Windows saves it (GBK) is read; a workbook is refused
+    let put_bytes = |batch: &str, body: Vec<u8>| {
+        runtime().block_on(async {
+            let answer = reqwest::Client::new()
+                .put(format!("{}/api/v1/roster?batch={batch}", hub.url))
+                .header("Cookie", &admin)
+                .body(body)
+                .send()
+                .await
+                .unwrap();
+            (answer.status().as_u16(), answer.text().await.unwrap())
+        })
+    };
+    let (gbk, _, _) =
+        encoding_rs::GBK.encode("考生号,姓名,身份证号\n2026003,李四,11010519491231002X\n");
+    assert_eq!(
+        put_bytes("GBK1", gbk.into_owned()),
+        (200, r#"{"batch":"GBK1","rows":1}"#.to_owned())
+    );
+    let (status, said) = put_bytes("GBK2", vec![0x50, 0x4b, 0x03, 0x04, 0xff, 0xff, 0x81]);
+    assert_eq!(status, 422, "{said}");
+    assert!(said.contains("GBK"), "{said}");
     // kiosks read only the batches the administrator assigned them
     assert!(hub.hub.db().assign_batch("kiosk-r", "Z3K8F7").unwrap());
     let (_, mut store) = kiosk_store("roster", &hub.url, &token);

@@ -10,7 +10,7 @@ use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use capture_core::hub_protocol::{Decision, RecordStatus, RejectReason, ReviewState};
-use capture_core::roster::parse_roster_csv;
+use capture_core::roster::{parse_roster_csv, roster_text};
 use serde::{Deserialize, Serialize};
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -584,7 +584,9 @@ async fn import_roster(
     State(hub): State<Arc<Hub>>,
     Extension(who): Extension<Reviewer>,
     Query(q): Query<BatchQuery>,
-    body: String,
+    // bytes, not a string: Excel on a Chinese Windows saves "CSV" as GBK, which the command
+    // line's import already reads
+    body: axum::body::Bytes,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let batch = q.batch.as_str();
     if batch.is_empty()
@@ -598,7 +600,9 @@ async fn import_roster(
             "a batch name is 1–64 characters with no control characters",
         ));
     }
-    let mut rows = parse_roster_csv(&body)
+    let text = roster_text(&body)
+        .map_err(|e| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, e.to_string()))?;
+    let mut rows = parse_roster_csv(&text)
         .map_err(|e| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, e.to_string()))?;
     let n = rows.len();
     blocking(&hub, move |h| {
