@@ -28,6 +28,38 @@ pub enum RosterError {
     Seal(String),
 }
 
+/// Problems listed at most; the rest are counted. A file of a million bad rows must not become
+/// an answer (and a log) of a million lines: the first fifty say what to fix.
+const MAX_LISTED_PROBLEMS: usize = 50;
+
+/// A roster's problems: the first [`MAX_LISTED_PROBLEMS`] in full, then a count.
+#[derive(Default)]
+struct Problems {
+    listed: Vec<String>,
+    more: usize,
+}
+
+impl Problems {
+    fn note(&mut self, problem: String) {
+        if self.listed.len() < MAX_LISTED_PROBLEMS {
+            self.listed.push(problem);
+        } else {
+            self.more += 1;
+        }
+    }
+
+    /// None when there were none.
+    fn into_list(mut self) -> Option<Vec<String>> {
+        if self.more > 0 {
+            self.listed.push(format!(
+                "… and {} more problems of the same kinds",
+                self.more
+            ));
+        }
+        (!self.listed.is_empty()).then_some(self.listed)
+    }
+}
+
 /// What a sealed secret starts with (argon2id's PHC string).
 const SEALED_PREFIX: &str = "$argon2id$";
 
@@ -149,14 +181,14 @@ pub fn parse_roster_csv(text: &str) -> Result<Vec<RosterEntry>, RosterError> {
         return Err(RosterError::MissingColumns);
     }
     let mut rows = Vec::new();
-    let mut problems = Vec::new();
+    let mut problems = Problems::default();
     let mut seen = std::collections::HashSet::new();
     for (n, record) in reader.records().enumerate() {
         let line = n + 2;
         let record = match record {
             Ok(r) => r,
             Err(e) => {
-                problems.push(format!("line {line}: {e}"));
+                problems.note(format!("line {line}: {e}"));
                 continue;
             }
         };
@@ -187,29 +219,29 @@ pub fn parse_roster_csv(text: &str) -> Result<Vec<RosterEntry>, RosterError> {
             },
         };
         if entry.candidate_key.is_empty() || entry.name.is_empty() {
-            problems.push(format!(
+            problems.note(format!(
                 "line {line}: the candidate number or the name is empty"
             ));
         } else if !id_number_valid(&entry.id_number) {
             // never echo the number itself: rosters are personal data and this ends up in logs
-            problems.push(format!(
+            problems.note(format!(
                 "line {line}: the ID number is not a valid 18-character number (check character)"
             ));
         } else if !entry.secret.is_empty()
             && !looks_like_digest(&entry.secret)
             && !is_sealed(&entry.secret)
         {
-            problems.push(format!(
+            problems.note(format!(
                 "line {line}: the password digest is not 64 hex digits (sha256 of candidate_key:password)"
             ));
         } else if !seen.insert(entry.candidate_key.clone()) {
-            problems.push(format!("line {line}: the candidate number appears twice"));
+            problems.note(format!("line {line}: the candidate number appears twice"));
         } else {
             rows.push(entry);
         }
     }
-    if !problems.is_empty() {
-        return Err(RosterError::BadRows(problems));
+    if let Some(listed) = problems.into_list() {
+        return Err(RosterError::BadRows(listed));
     }
     if rows.is_empty() {
         return Err(RosterError::Empty);
@@ -273,6 +305,23 @@ mod tests {
         assert_eq!(
             roster_text(&[0x50, 0x4b, 0x03, 0x04, 0xff, 0xff, 0x81]),
             Err(RosterError::Encoding)
+        );
+    }
+
+    #[test]
+    fn a_thousand_bad_rows_are_listed_fifty_and_counted() {
+        let mut text = String::from("candidate_key,name,id_number\n");
+        for n in 0..1000 {
+            text.push_str(&format!("{n},,11010519491231002X\n"));
+        }
+        let Err(RosterError::BadRows(p)) = parse_roster_csv(&text) else {
+            panic!("accepted a bad roster")
+        };
+        assert_eq!(p.len(), MAX_LISTED_PROBLEMS + 1);
+        assert!(p[0].starts_with("line 2:"), "{p:?}");
+        assert_eq!(
+            p[MAX_LISTED_PROBLEMS],
+            "… and 950 more problems of the same kinds"
         );
     }
 
