@@ -133,11 +133,26 @@ impl SkinPatches {
     }
 
     fn lumas(img: &RgbImage, boxes: &[BoundingBox]) -> Vec<f32> {
-        let mut v = Vec::new();
+        Self::lumas_where(img, boxes, |_, _| true).0
+    }
+
+    /// The luminances of the boxes' pixels that `keep` (x, y) chooses, and how many pixels
+    /// the boxes hold in the image.
+    fn lumas_where(
+        img: &RgbImage,
+        boxes: &[BoundingBox],
+        mut keep: impl FnMut(u32, u32) -> bool,
+    ) -> (Vec<f32>, usize) {
+        let (mut v, mut all) = (Vec::new(), 0);
         for b in boxes {
-            for_each_in(img, b, |_, _, p| v.push(luma(p)));
+            for_each_in(img, b, |x, y, p| {
+                all += 1;
+                if keep(x, y) {
+                    v.push(luma(p));
+                }
+            });
         }
-        v
+        (v, all)
     }
 
     /// Median Lab colour of a box (None when it lies outside the image).

@@ -1,9 +1,8 @@
 //! Light across the face: its two sides' brightness compared.
 
-use super::{for_each_in, median, SkinPatches};
+use super::{median, SkinPatches};
 use crate::engine::{FaceMesh, FaceParsing, FacePart};
 use crate::geometry::{BoundingBox, Point};
-use crate::imaging::luma;
 use image::RgbImage;
 
 /// Darker side over brighter side of the face (1 = perfectly even), over the skin boxes whole.
@@ -38,16 +37,9 @@ pub fn parsed_light_sides(
 ) -> Option<(f32, f32)> {
     let (right, left) = SkinPatches::boxes(mesh);
     let skin_median = |boxes: &[BoundingBox; 2]| {
-        let (mut skin, mut all) = (Vec::new(), 0usize);
-        for b in boxes {
-            for_each_in(img, b, |x, y, p| {
-                all += 1;
-                let at = Point::new(x as f32 + 0.5, y as f32 + 0.5);
-                if parsing.part_at(at) == Some(FacePart::Skin) {
-                    skin.push(luma(p));
-                }
-            });
-        }
+        let (skin, all) = SkinPatches::lumas_where(img, boxes, |x, y| {
+            parsing.part_at(Point::new(x as f32 + 0.5, y as f32 + 0.5)) == Some(FacePart::Skin)
+        });
         (all > 0 && skin.len() as f32 >= all as f32 * MIN_SKIN_SHARE).then(|| median(skin))
     };
     Some((skin_median(&right)?, skin_median(&left)?))
