@@ -410,6 +410,19 @@ fn rosters_go_from_an_administrator_to_the_kiosks() {
     let (status, said) = put_bytes("GBK2", vec![0x50, 0x4b, 0x03, 0x04, 0xff, 0xff, 0x81]);
     assert_eq!(status, 422, "{said}");
     assert!(said.contains("GBK"), "{said}");
+    // a batch name whose bytes are not UTF-8 is refused, not stored as "�"
+    let (status, said) = put_bytes("%FF", csv.as_bytes().to_vec());
+    assert_eq!(status, 422, "{said}");
+    assert!(said.contains("not UTF-8 text"), "{said}");
+    // more passwords than one upload may seal: refused whole, before any is sealed (at 20 ms
+    // each, 20,001 would hold the hub's cores for minutes)
+    let digest = "ab".repeat(32);
+    let many: String = std::iter::once("考生号,姓名,身份证号,密码摘要\n".to_owned())
+        .chain((0..20_001).map(|n| format!("K{n},张三,11010519491231002X,{digest}\n")))
+        .collect();
+    let (status, said) = put_bytes("MANY", many.into_bytes());
+    assert_eq!(status, 422, "{said}");
+    assert!(said.contains("20000") && said.contains("20001"), "{said}");
     // kiosks read only the batches the administrator assigned them
     assert!(hub.hub.db().assign_batch("kiosk-r", "Z3K8F7").unwrap());
     let (_, mut store) = kiosk_store("roster", &hub.url, &token);

@@ -29,22 +29,36 @@ struct Answer {
     status: u16,
     retry_after: Option<u64>,
     cookie: Option<String>,
+    /// The device cookie set, whole (value and attributes).
+    device: Option<String>,
     body: String,
 }
 
 /// One login attempt to `hub` from `from`.
 fn login(hub: &TestHub, from: IpAddr, user: &str, password: &str) -> Answer {
+    login_from_browser(hub, from, user, password, None)
+}
+
+/// One login attempt from a browser that sends `device` (a device cookie's `name=value`).
+fn login_from_browser(
+    hub: &TestHub,
+    from: IpAddr,
+    user: &str,
+    password: &str,
+    device: Option<&str>,
+) -> Answer {
     runtime().block_on(async {
-        let r = reqwest::Client::builder()
+        let mut request = reqwest::Client::builder()
             .local_address(from)
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .unwrap()
             .post(format!("{}/login", hub.url))
-            .form(&[("user", user), ("password", password)])
-            .send()
-            .await
-            .unwrap();
+            .form(&[("user", user), ("password", password)]);
+        if let Some(device) = device {
+            request = request.header("Cookie", device);
+        }
+        let r = request.send().await.unwrap();
         let header = |name: &str| {
             r.headers()
                 .get(name)
@@ -53,11 +67,19 @@ fn login(hub: &TestHub, from: IpAddr, user: &str, password: &str) -> Answer {
         };
         let retry_after = header("retry-after").and_then(|v| v.parse().ok());
         let cookie = header("set-cookie").and_then(|c| c.split(';').next().map(str::to_owned));
+        let device = r
+            .headers()
+            .get_all("set-cookie")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .find(|c| c.starts_with("hub_device_"))
+            .map(str::to_owned);
         let status = r.status().as_u16();
         Answer {
             status,
             retry_after,
             cookie,
+            device,
             body: r.text().await.unwrap(),
         }
     })
@@ -290,4 +312,125 @@ fn a_login_form_the_size_of_an_upload_is_refused_before_it_is_read() {
     let answer = login(&hub, ip(7, 1), "ana", &"a".repeat(100_000));
     assert_eq!(answer.status, 413, "{}", answer.body);
     assert!(answer.cookie.is_none());
+}
+
+#[test]
+fn a_stranger_guessing_at_a_reviewer_s_name_does_not_lock_the_reviewer_out_of_her_browser() {
+    let hub = TestHub::start("guard-device");
+    hub.hub.db().add_reviewer("ana", PASSWORD, false).unwrap();
+    hub.hub.db().add_reviewer("bo", PASSWORD, false).unwrap();
+    // ana logs in once from her browser: from now on it is known
+    let first = login(&hub, ip(5, 1), "ana", PASSWORD);
+    assert_eq!(first.status, 303, "{}", first.body);
+    let set = first.device.expect("a device cookie");
+    for attribute in ["HttpOnly", "SameSite=Strict", "Path=/login", "Max-Age="] {
+        assert!(set.contains(attribute), "{set}");
+    }
+    let pair = |set: &str| set.split(';').next().unwrap_or_default().to_owned();
+    let device = pair(&set);
+
+    // a stranger who knows her name guesses from machine after machine, waiting as told
+    // (1, 2, 4, 8, 16 s) between the last guesses: the name waits 32 s everywhere
+    for n in 0..5u8 {
+        assert_eq!(login(&hub, ip(6, n + 1), "ana", "guess").status, 401);
+    }
+    for (n, wait_ms) in [(6u8, 1100), (7, 2100), (8, 4100), (9, 8100), (10, 16100)] {
+        std::thread::sleep(std::time::Duration::from_millis(wait_ms));
+        assert_eq!(login(&hub, ip(6, n), "ana", "guess").status, 401);
+    }
+    assert_throttled(&login(&hub, ip(6, 20), "ana", PASSWORD), "a new browser");
+    // ... but not in her own browser, whose attempts count on their own
+    let hers = login_from_browser(&hub, ip(5, 1), "ana", PASSWORD, Some(&device));
+    assert_eq!(hers.status, 303, "her browser: {}", hers.body);
+    let device = pair(&hers.device.expect("a fresh device cookie"));
+    // her login gave the stranger no fresh attempts at the name
+    assert_throttled(
+        &login(&hub, ip(6, 21), "ana", PASSWORD),
+        "the name after hers",
+    );
+
+    // bo logs in on the same office PC: it keeps a cookie for each of them
+    let bos = login_from_browser(&hub, ip(5, 1), "bo", PASSWORD, Some(&device));
+    assert_eq!(bos.status, 303, "{}", bos.body);
+    let bos = pair(&bos.device.expect("bo's device cookie"));
+    assert_ne!(
+        bos.split('=').next(),
+        device.split('=').next(),
+        "a name each"
+    );
+    // bo's cookie is no device for ana, nor is hers for another spelling, nor an altered one
+    assert_throttled(
+        &login_from_browser(&hub, ip(5, 1), "ana", PASSWORD, Some(&bos)),
+        "bo's cookie for ana",
+    );
+    assert_throttled(
+        &login_from_browser(&hub, ip(5, 1), "ANA", PASSWORD, Some(&device)),
+        "her cookie for ANA",
+    );
+    let last = device.chars().last().unwrap_or('0');
+    let altered = format!(
+        "{}{}",
+        &device[..device.len() - 1],
+        if last == '0' { '1' } else { '0' }
+    );
+    assert_throttled(
+        &login_from_browser(&hub, ip(5, 1), "ana", PASSWORD, Some(&altered)),
+        "an altered cookie",
+    );
+    // both cookies, as the shared PC sends them: hers counts for her
+    let both = format!("{bos}; {device}");
+    let a = login_from_browser(&hub, ip(5, 1), "ana", PASSWORD, Some(&both));
+    assert_eq!(a.status, 303, "the shared PC: {}", a.body);
+    let device = pair(&a.device.expect("a fresh device cookie"));
+
+    // the browser's own wrong passwords throttle the browser, and it is told so
+    for n in 0..5 {
+        let a = login_from_browser(&hub, ip(5, 1), "ana", "typo", Some(&device));
+        assert_eq!(a.status, 401, "typo {n}: {}", a.body);
+    }
+    let own = login_from_browser(&hub, ip(5, 1), "ana", PASSWORD, Some(&device));
+    assert_throttled(&own, "her browser after five typos");
+    assert!(own.body.contains("from this browser"), "{}", own.body);
+
+    // a new password (a reviewer leaving, a password suspected): her browsers are no longer
+    // known, and her name is still throttled
+    hub.hub
+        .db()
+        .add_reviewer("ana", "a new password", false)
+        .unwrap();
+    let cookies = format!("{bos}; {device}");
+    let fresh = login_from_browser(&hub, ip(5, 2), "ana", "a new password", Some(&cookies));
+    assert_throttled(&fresh, "her cookies after a new password");
+    assert!(!fresh.body.contains("from this browser"), "{}", fresh.body);
+}
+
+#[test]
+fn a_wrong_password_at_an_account_is_recorded_after_the_answer() {
+    let hub = TestHub::start("guard-event");
+    hub.hub.db().add_reviewer("ana", PASSWORD, false).unwrap();
+    assert_eq!(login(&hub, ip(7, 1), "ana", "wrong").status, 401);
+    let sql = "SELECT COUNT(*) FROM events WHERE action = 'login_failed' AND actor = 'ana'";
+    let recorded = || -> i64 {
+        match Backend::current() {
+            Backend::Sqlite => rusqlite::Connection::open(hub.dir.join("hub.sqlite"))
+                .unwrap()
+                .query_row(sql, [], |r| r.get(0))
+                .unwrap(),
+            Backend::Postgres => {
+                let url = database_url(&hub.dir).unwrap();
+                postgres::Client::connect(&url, postgres::NoTls)
+                    .unwrap()
+                    .query_one(sql, &[])
+                    .unwrap()
+                    .get(0)
+            }
+        }
+    };
+    // written after the answer (so that it takes as long as at a name that is no account):
+    // it arrives within moments
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while recorded() == 0 && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert_eq!(recorded(), 1, "the audit trail holds the account's failure");
 }

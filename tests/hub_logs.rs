@@ -236,4 +236,22 @@ fn a_name_that_is_no_account_is_neither_logged_nor_kept() {
         "the log holds the typed name: {text}"
     );
     assert!(text.contains("(no such account)"), "{text}");
+    // nor a row for each guess: a stranger cycling names would grow the table without end
+    let failures_kept = |sql: &str| -> i64 {
+        match common::hubs::database_url(&data) {
+            Some(url) => postgres::Client::connect(&url, postgres::NoTls)
+                .unwrap()
+                .query_one(sql, &[])
+                .unwrap()
+                .get(0),
+            None => rusqlite::Connection::open(data.join("hub.sqlite"))
+                .unwrap()
+                .query_row(sql, [], |r| r.get(0))
+                .unwrap(),
+        }
+    };
+    assert_eq!(
+        failures_kept("SELECT COUNT(*) FROM events WHERE action = 'login_failed'"),
+        0
+    );
 }

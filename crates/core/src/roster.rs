@@ -85,6 +85,11 @@ pub fn seal_secret(digest: &str) -> Result<String, RosterError> {
         .to_string())
 }
 
+/// Whether a row's secret is a password digest still to seal (not empty, not sealed).
+pub fn needs_sealing(secret: &str) -> bool {
+    !secret.is_empty() && !is_sealed(secret)
+}
+
 /// Seals every row's password digest (rows already sealed or without a password stay as they
 /// are), on all cores: about 20 ms of work per row.
 pub fn seal_secrets(rows: &mut [RosterEntry]) -> Result<(), RosterError> {
@@ -96,7 +101,7 @@ pub fn seal_secrets(rows: &mut [RosterEntry]) -> Result<(), RosterError> {
             .map(|part| {
                 scope.spawn(move || {
                     for e in part.iter_mut() {
-                        if !e.secret.is_empty() && !is_sealed(&e.secret) {
+                        if needs_sealing(&e.secret) {
                             e.secret = seal_secret(&e.secret)?;
                         }
                     }

@@ -10,9 +10,11 @@ pub mod config;
 mod dashboard;
 pub mod database;
 pub mod db;
+mod device_cookie;
 mod duplicates;
 mod headers;
 mod in_flight;
+mod login;
 mod login_guard;
 mod min_rate;
 mod orphans;
@@ -105,6 +107,8 @@ pub struct Hub {
     decode_slots: tokio::sync::Semaphore,
     /// Submissions being received at once (each holds up to `max_body_bytes`).
     upload_slots: tokio::sync::Semaphore,
+    /// Roster uploads sealing passwords at once: one (it takes every core for minutes).
+    sealing_slots: tokio::sync::Semaphore,
     /// The dashboard's figures, computed at most once per `dashboard::FRESH`.
     stats: dashboard::StatsCache,
 }
@@ -210,6 +214,8 @@ impl Hub {
         // the decoy hash for unknown users is made now, so the first one is not slower
         db::verify_password(None, "");
         let login_salt = db.login_salt()?;
+        let device_cookies = device_cookie::DeviceCookies::new(&db.device_cookie_key()?)
+            .ok_or_else(|| anyhow::anyhow!("the device cookies' key is refused by HMAC"))?;
         drop(db);
         Ok(Arc::new(Hub {
             db: database,
@@ -217,9 +223,10 @@ impl Hub {
             storing: in_flight::InFlight::default(),
             photos,
             config,
-            login_guard: login_guard::LoginGuard::new(login_salt),
+            login_guard: login_guard::LoginGuard::new(login_salt, device_cookies),
             decode_slots: tokio::sync::Semaphore::new(2),
             upload_slots: tokio::sync::Semaphore::new(16),
+            sealing_slots: tokio::sync::Semaphore::new(1),
             stats: dashboard::StatsCache::default(),
         }))
     }

@@ -1,10 +1,9 @@
-//! The reviewers' side: login with a password (argon2), a session cookie, the review page and
-//! its JSON API (queue, photo, decision), plus the admin routes for kiosks and rosters.
+//! The reviewers' side: the session cookie the login (`login.rs`) hands out, the review page
+//! and its JSON API (queue, photo, decision), plus the admin routes for kiosks and rosters.
 
-use super::db::{verify_password, Refusal, Reviewer, Role};
-use super::login_guard::Refused;
-use super::{blocking, ApiError, Hub, PeerAddr};
-use axum::extract::{Extension, Form, Path, Query, State};
+use super::db::{Refusal, Reviewer, Role};
+use super::{blocking, ApiError, Hub};
+use axum::extract::{Extension, Path, Query, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
@@ -12,18 +11,10 @@ use axum::{Json, Router};
 use capture_core::hub_protocol::{Decision, RecordStatus, RejectReason, ReviewState};
 use capture_core::roster::{parse_roster_csv, roster_text};
 use serde::{Deserialize, Serialize};
-use std::net::IpAddr;
 use std::sync::Arc;
-use std::time::Duration;
 
-/// Who a failed login is logged and recorded as when the name typed is no account.
-const NO_SUCH_ACCOUNT: &str = "(no such account)";
-
-const COOKIE: &str = "hub_session";
-const SESSION_MS: i64 = 12 * 3600 * 1000;
-/// The largest login form read: a user name and a password fit many times over.
-const LOGIN_FORM_MAX: usize = 16 * 1024;
-const LOGIN_PAGE: &str = include_str!("login.html");
+/// The session cookie's name.
+pub(super) const COOKIE: &str = "hub_session";
 const REVIEW_PAGE: &str = include_str!("review.html");
 const OPENAPI: &str = include_str!("openapi.yaml");
 
@@ -38,9 +29,11 @@ pub fn routes(hub: &Arc<Hub>) -> Router<Arc<Hub>> {
         // the kiosks' let a stranger hold 8 MiB per connection (a helper's attack: 3 GB at 400)
         .route(
             "/login",
-            get(login_page)
-                .post(login)
-                .layer(axum::extract::DefaultBodyLimit::max(LOGIN_FORM_MAX)),
+            get(super::login::login_page)
+                .post(super::login::login)
+                .layer(axum::extract::DefaultBodyLimit::max(
+                    super::login::LOGIN_FORM_MAX,
+                )),
         )
         .route("/logout", post(logout))
         .route("/review", get(review_page))
@@ -63,18 +56,26 @@ pub fn routes(hub: &Arc<Hub>) -> Router<Arc<Hub>> {
     public.merge(reviewers).merge(admins)
 }
 
-fn session_secret(headers: &HeaderMap) -> Option<String> {
+/// The values of every cookie the request carries whose name `wanted` accepts.
+pub(super) fn cookie_values<'a>(
+    headers: &'a HeaderMap,
+    wanted: impl Fn(&str) -> bool + 'a,
+) -> impl Iterator<Item = &'a str> + 'a {
     headers
         .get_all(header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(';'))
-        .filter_map(|c| {
-            c.trim()
-                .strip_prefix(&format!("{COOKIE}="))
-                .map(str::to_owned)
+        .filter_map(move |c| {
+            let (name, value) = c.trim().split_once('=')?;
+            wanted(name).then_some(value)
         })
+}
+
+fn session_secret(headers: &HeaderMap) -> Option<String> {
+    cookie_values(headers, |name| name == COOKIE)
         .find(|s| !s.is_empty())
+        .map(str::to_owned)
 }
 
 /// The account a session cookie names, whatever its role (reviewer or staff).
@@ -161,160 +162,6 @@ fn review_html() -> &'static str {
             &capture_core::engine::SAME_PERSON_DISTANCE.to_string(),
         )
     })
-}
-
-fn login_html(error: &str) -> Response {
-    static POLICY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-    // the error text goes in the body, never in the style or script the policy hashes
-    page(LOGIN_PAGE.replace("{{error}}", error), &POLICY, LOGIN_PAGE)
-}
-
-async fn login_page() -> Response {
-    login_html("")
-}
-
-#[derive(Deserialize)]
-struct LoginForm {
-    user: String,
-    password: String,
-}
-
-async fn login(
-    State(hub): State<Arc<Hub>>,
-    peer: Option<Extension<PeerAddr>>,
-    headers: HeaderMap,
-    Form(f): Form<LoginForm>,
-) -> Result<Response, ApiError> {
-    // a login posted from another site's page is a forged login, whatever its password
-    if !same_origin(&headers) {
-        return Err(ApiError::new(
-            StatusCode::FORBIDDEN,
-            "log in from the hub's own login page",
-        ));
-    }
-    let address = peer
-        .map(|Extension(p)| p.0)
-        .unwrap_or(IpAddr::from([0, 0, 0, 0]));
-    let user = f.user.trim().to_owned();
-    // no account has a longer name: refused before the guard, the log and the events table,
-    // which a stranger's megabyte "name" would otherwise fill
-    if user.chars().count() > crate::db::MAX_LOGIN_NAME_CHARS {
-        return Err(ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "a login name has at most 64 characters",
-        ));
-    }
-    let keys = hub.login_guard.keys(&user, address);
-    let wait = match super::login_guard::admit(&hub, &keys).await {
-        Ok(()) => None,
-        Err(Refused::Wait(wait)) => Some(wait),
-        Err(Refused::Uncounted) => {
-            // no count, no limit: refused rather than let through unchecked
-            let mut response = (
-                StatusCode::SERVICE_UNAVAILABLE,
-                login_html("登录暂时无法检查，请稍后再试 · The hub cannot check logins right now (its database failed); try again in a minute"),
-            )
-                .into_response();
-            response
-                .headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from(30));
-            return Ok(response);
-        }
-    };
-    if let Some(wait) = wait {
-        // the answer itself is slowed (1 to 2 s, a sleeping task, no thread): a guesser that
-        // waits for answers makes a few attempts a second, not tens of thousands. At least
-        // 1 s even when less of the wait is left: the wait runs from the last attempt's
-        // count, and a shared database's commits (and the hash) have used some of it
-        tokio::time::sleep(wait.clamp(Duration::from_secs(1), Duration::from_secs(2))).await;
-        let seconds = wait.as_secs().max(1);
-        // no name: what a stranger typed may be a candidate's ID number; the failed attempts
-        // before this one name the account when it is one
-        tracing::info!(target: "hub", address = %address, retry_after_s = seconds, "login throttled");
-        let mut response = (
-            StatusCode::TOO_MANY_REQUESTS,
-            login_html(&format!(
-                "尝试次数过多，请 {seconds} 秒后再试 · Too many attempts; try again in {seconds} s"
-            )),
-        )
-            .into_response();
-        response
-            .headers_mut()
-            .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
-        return Ok(response);
-    }
-    let looked_up = user.clone();
-    let stored = blocking(&hub, move |h| Ok(h.db().password_hash(&looked_up)?)).await?;
-    let checked = stored.clone();
-    let correct = {
-        // waited for without holding a thread; the hash runs on the blocking pool, off the lock
-        let _slot = hub.login_guard.hashing_slot().await;
-        let password = f.password;
-        tokio::task::spawn_blocking(move || verify_password(checked.as_deref(), &password))
-            .await
-            .unwrap_or(false)
-    };
-    let opened = user.clone();
-    let secret = blocking(&hub, move |h| {
-        let db = h.db();
-        // an account's name is the hub's own (staff); a name that is no account is whatever
-        // a stranger typed, perhaps a candidate's ID number, and is neither logged nor kept
-        let account = stored.is_some();
-        match stored.filter(|_| correct) {
-            Some(hash) => Ok(db.open_session(&opened, &hash, SESSION_MS)?),
-            None => {
-                let named = if account {
-                    opened.as_str()
-                } else {
-                    NO_SUCH_ACCOUNT
-                };
-                db.login_failed(named)?;
-                tracing::info!(target: "hub", user = ?named, address = %address, "login failed");
-                Ok(None)
-            }
-        }
-    })
-    .await?;
-    let Some(secret) = secret else {
-        return Ok((
-            StatusCode::UNAUTHORIZED,
-            login_html("用户名或密码错误 · Wrong user name or password"),
-        )
-            .into_response());
-    };
-    super::login_guard::succeeded(&hub, &keys).await;
-    let secure = if hub.config().secure_cookies {
-        "; Secure"
-    } else {
-        ""
-    };
-    let cookie = format!(
-        "{COOKIE}={secret}; HttpOnly; SameSite=Strict; Path=/; Max-Age={}{secure}",
-        SESSION_MS / 1000
-    );
-    let mut response = Redirect::to("/review").into_response();
-    if let Ok(v) = HeaderValue::from_str(&cookie) {
-        response.headers_mut().insert(header::SET_COOKIE, v);
-    }
-    Ok(response)
-}
-
-/// Whether a browser's `Origin` (when it sends one) names this hub. Scripts and the kiosk
-/// send none; a browser posting a form from another site always does.
-fn same_origin(headers: &HeaderMap) -> bool {
-    let Some(origin) = headers.get(header::ORIGIN) else {
-        return true;
-    };
-    let Some(host) = headers.get(header::HOST).and_then(|h| h.to_str().ok()) else {
-        return false;
-    };
-    let Ok(origin) = origin.to_str() else {
-        return false;
-    };
-    origin
-        .strip_prefix("https://")
-        .or_else(|| origin.strip_prefix("http://"))
-        .is_some_and(|o| o.eq_ignore_ascii_case(host))
 }
 
 async fn logout(State(hub): State<Arc<Hub>>, headers: HeaderMap) -> Result<Response, ApiError> {
@@ -580,6 +427,10 @@ struct BatchQuery {
     batch: String,
 }
 
+/// Password digests one roster upload may carry: sealing them takes about 3 minutes of both
+/// cores on the reference machine.
+const MAX_PASSWORDS_PER_UPLOAD: usize = 20_000;
+
 async fn import_roster(
     State(hub): State<Arc<Hub>>,
     Extension(who): Extension<Reviewer>,
@@ -597,14 +448,41 @@ async fn import_roster(
     {
         return Err(ApiError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
-            "a batch name is 1–64 characters with no control characters",
+            "a batch name is 1–64 characters with no control or invisible characters",
+        ));
+    }
+    // the query is decoded lossily: a replacement character stands for bytes (`%FF`) that
+    // were not UTF-8, and a batch stored so is not the one its administrator meant
+    if batch.contains(char::REPLACEMENT_CHARACTER) {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "the batch name is not UTF-8 text (percent-encode its UTF-8 bytes)",
         ));
     }
     let text = roster_text(&body)
         .map_err(|e| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, e.to_string()))?;
     let mut rows = parse_roster_csv(&text)
         .map_err(|e| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, e.to_string()))?;
+    // each password is sealed with argon2 (about 20 ms of a core): bounded before any is, so
+    // one upload cannot hold the hub's cores for half an hour
+    let to_seal = rows
+        .iter()
+        .filter(|r| capture_core::roster::needs_sealing(&r.secret))
+        .count();
+    if to_seal > MAX_PASSWORDS_PER_UPLOAD {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            format!(
+                "一次最多导入 {MAX_PASSWORDS_PER_UPLOAD} 个带密码摘要的考生（本文件 {to_seal} 个），\
+                 请拆分后按批次分别导入 / at most {MAX_PASSWORDS_PER_UPLOAD} candidates with a \
+                 password digest per upload ({to_seal} in this file): split it and upload the \
+                 parts as batches of their own"
+            ),
+        ));
+    }
     let n = rows.len();
+    // one upload seals at a time: two at once would each take every core
+    let _sealing = hub.sealing_slots.acquire().await.ok();
     blocking(&hub, move |h| {
         // slow on purpose (argon2 per password): on this blocking thread, before the lock
         capture_core::roster::seal_secrets(&mut rows)

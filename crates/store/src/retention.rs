@@ -6,6 +6,7 @@
 //! database, so a copied database alone cannot be reversed by trying every number.
 
 use super::{Store, StoreError};
+use hmac::{Hmac, KeyInit, Mac};
 use rusqlite::{params, TransactionBehavior};
 use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
@@ -75,24 +76,19 @@ pub(super) fn load_or_make_key(db: &Path) -> Result<[u8; 32], StoreError> {
     }
 }
 
-/// HMAC-SHA-256 (RFC 2104).
+/// HMAC-SHA-256 (RFC 2104), by the `hmac` crate the hub's device cookies use too.
 fn hmac_sha256(key: &[u8], message: &[u8]) -> [u8; 32] {
+    // the RFC's own padding of a key to one block (a longer key hashed first), which leaves
+    // the keyed MAC nothing to refuse
     let mut block = [0u8; 64];
-    if key.len() > 64 {
+    if key.len() > block.len() {
         block[..32].copy_from_slice(&Sha256::digest(key));
     } else {
         block[..key.len()].copy_from_slice(key);
     }
-    let pad = |byte: u8| block.map(|b| b ^ byte);
-    let inner = Sha256::new()
-        .chain_update(pad(0x36))
-        .chain_update(message)
-        .finalize();
-    Sha256::new()
-        .chain_update(pad(0x5c))
-        .chain_update(inner)
-        .finalize()
-        .into()
+    let mut mac = Hmac::<Sha256>::new(&block.into());
+    mac.update(message);
+    mac.finalize().into_bytes().into()
 }
 
 fn keyed_pseudonym(key: &[u8; 32], candidate_key: &str) -> String {
@@ -201,6 +197,16 @@ mod tests {
         assert_eq!(
             hex,
             "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
+        );
+        // test case 6: a key longer than a block is hashed first
+        let mac = hmac_sha256(
+            &[0xaa; 131],
+            b"Test Using Larger Than Block-Size Key - Hash Key First",
+        );
+        let hex: String = mac.iter().map(|b| format!("{b:02x}")).collect();
+        assert_eq!(
+            hex,
+            "60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54"
         );
     }
 }

@@ -1,8 +1,8 @@
 //! Failed logins counted in the database, so that every replica behind a load balancer sees
 //! the same count (`login_guard.rs` holds the rule and this replica's cheap first gate).
 //!
-//! A row is a key (a salted digest of a user name or of an address: a name can be an ID
-//! number someone typed, so it is never stored), how many attempts it has had and when the
+//! A row is a key (a salted digest of a user name, of an address or of a known browser's
+//! device id: a name can be an ID number someone typed, so it is never stored), how many attempts it has had and when the
 //! last was. An attempt is checked and counted in one transaction *before* the password is
 //! hashed, with each key's row locked in a fixed order, so 32 guesses sent at once to
 //! several replicas are 32 attempts, and two logins never wait for each other's locks in a
@@ -28,7 +28,8 @@ pub const MAX_ROWS: i64 = 10_000;
 pub enum Counted {
     /// Counted; `new_key` when a key had no live row before (the table may have grown).
     Allowed { new_key: bool },
-    /// Not counted: the user name or the address must wait this long first.
+    /// Not counted: one of the attempt's keys (the user name, the address or the known
+    /// browser) must wait this long first.
     Wait(Duration),
 }
 
@@ -36,16 +37,28 @@ impl HubDb {
     /// The salt of the login keys' digests: made by the first replica to ask and the same for
     /// every replica after it, so they all count a name under one key.
     pub fn login_salt(&self) -> Result<String, StoreError> {
+        self.shared_secret("login_attempts")
+    }
+
+    /// The key of the device cookies' MACs (`device_cookie.rs`), shared by the replicas so
+    /// that each accepts a cookie another made; a secret of its own, not the salt above.
+    pub fn device_cookie_key(&self) -> Result<String, StoreError> {
+        self.shared_secret("device_cookies")
+    }
+
+    /// The secret called `name`: made by the first replica to ask, the same for every one
+    /// after it.
+    fn shared_secret(&self, name: &'static str) -> Result<String, StoreError> {
         let fresh = new_secret("")?;
         let mut sql = self.sql()?;
         sql.execute(
-            "INSERT INTO hub_secrets (name, secret) VALUES ('login_attempts', ?1)
+            "INSERT INTO hub_secrets (name, secret) VALUES (?1, ?2)
              ON CONFLICT (name) DO NOTHING",
-            args![fresh],
+            args![name, fresh],
         )?;
         sql.query_one(
-            "SELECT secret FROM hub_secrets WHERE name = 'login_attempts'",
-            &[],
+            "SELECT secret FROM hub_secrets WHERE name = ?1",
+            args![name],
         )?
         .get(0)
     }
@@ -110,20 +123,27 @@ impl HubDb {
         })
     }
 
-    /// A correct password: the user name starts afresh, and the address loses this attempt
-    /// (it keeps its failures: a login of one's own between guesses at others' passwords
-    /// must not reset the address's count, and an office behind one address must not be
-    /// throttled by its reviewers' successful logins).
-    pub fn login_succeeded(&self, user_key: &str, address_key: &str) -> Result<(), StoreError> {
+    /// A correct password: the user name (or the browser that logged in as it) starts
+    /// afresh, and the address, if counted, loses this attempt (it keeps its failures: a
+    /// login of one's own between guesses at others' passwords must not reset the address's
+    /// count, and an office behind one address must not be throttled by its reviewers'
+    /// successful logins).
+    pub fn login_succeeded(
+        &self,
+        cleared_key: &str,
+        address_key: Option<&str>,
+    ) -> Result<(), StoreError> {
         let mut sql = self.sql()?;
         sql.execute(
             "DELETE FROM login_attempts WHERE digest = ?1",
-            args![user_key],
+            args![cleared_key],
         )?;
-        sql.execute(
-            "UPDATE login_attempts SET failures = failures - 1 WHERE digest = ?1 AND failures > 0",
-            args![address_key],
-        )?;
+        if let Some(address_key) = address_key {
+            sql.execute(
+                "UPDATE login_attempts SET failures = failures - 1 WHERE digest = ?1 AND failures > 0",
+                args![address_key],
+            )?;
+        }
         Ok(())
     }
 
@@ -233,7 +253,7 @@ mod tests {
             );
             assert_eq!(db.login_failures("u").unwrap(), Some(3));
             // success: the name starts afresh, the address loses the one attempt
-            db.login_succeeded("u", "b").unwrap();
+            db.login_succeeded("u", Some("b")).unwrap();
             assert_eq!(db.login_failures("u").unwrap(), None);
             assert_eq!(db.login_failures("b").unwrap(), Some(0));
             // an hour after its last attempt a key counts from nothing

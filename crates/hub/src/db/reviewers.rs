@@ -141,7 +141,8 @@ impl HubDb {
             .transpose()
     }
 
-    /// Records a wrong password (the audit trail; the attempt limits are in memory).
+    /// Records a wrong password at an account (the audit trail; the attempt limits are in
+    /// `login_attempts`).
     pub fn login_failed(&self, user: &str) -> Result<(), StoreError> {
         self.event(user, "login_failed", None, "")
     }
