@@ -510,6 +510,85 @@ fn label_files_saved_by_a_chinese_excel_are_read_and_a_workbook_is_refused_with_
 }
 
 #[test]
+fn eval_prints_its_table_in_chinese_then_english_in_straight_columns() {
+    use unicode_width::UnicodeWidthStr;
+    let dir = tmp("eval-table");
+    std::fs::create_dir_all(&dir).unwrap();
+    for photo in ["mk_marc.png", "tp_obama3.jpg"] {
+        std::fs::copy(eval_photo_path(photo), dir.join(photo)).unwrap();
+    }
+    // studio light from one side, and an evenly lit face
+    let labels = dir.join("labels.csv");
+    std::fs::write(
+        &labels,
+        "file,defects\nmk_marc.png,light_uniformity\ntp_obama3.jpg,\n",
+    )
+    .unwrap();
+    let out = kiosk(&["eval", labels.to_str().unwrap()]);
+    assert!(out.status.success(), "{out:?}");
+    let said = String::from_utf8_lossy(&out.stdout);
+    let lines: Vec<&str> = said.lines().collect();
+    assert!(lines[0].starts_with("2 张照片"), "{said}");
+    assert!(lines[1].starts_with("2 photos"), "{said}");
+    let (zh, en) = (lines[2], lines[3]);
+    assert!(zh.starts_with("检查") && en.starts_with("check"), "{said}");
+    // each heading ends in the same terminal cell in both languages, and so does the figure
+    let end_of = |line: &str, cell: &str| line.find(cell).map(|i| line[..i].width() + cell.width());
+    let light = lines
+        .iter()
+        .find(|l| l.starts_with("light_uniformity 光线均匀"))
+        .unwrap_or_else(|| panic!("no light row: {said}"));
+    assert_eq!(
+        end_of(zh, "查出缺陷"),
+        end_of(en, "defects caught"),
+        "{said}"
+    );
+    assert_eq!(end_of(zh, "查出缺陷"), end_of(light, "1/1"), "{said}");
+    assert_eq!(end_of(zh, "合格通过"), end_of(en, "accepted"), "{said}");
+    assert_eq!(end_of(zh, "检出率"), end_of(light, "100.0 %"), "{said}");
+    // and so does every check's "caught" figure, after names and limits of every width
+    let end_of_caught = |line: &str| {
+        let slash = line.find('/')?;
+        let end = line[slash + 1..]
+            .find(|c: char| !c.is_ascii_digit())
+            .map_or(line.len(), |i| slash + 1 + i);
+        Some(line[..end].width())
+    };
+    for id in [
+        "face_count",
+        "head_pose",
+        "hair_occlusion",
+        "clothing_contrast",
+    ] {
+        let row = lines
+            .iter()
+            .find(|l| l.starts_with(&format!("{id} ")))
+            .unwrap_or_else(|| panic!("no {id} row: {said}"));
+        assert_eq!(end_of_caught(row), end_of(zh, "查出缺陷"), "{id}: {said}");
+    }
+    // the column after the longest limit (head pose's) starts where its heading does
+    let start_of = |line: &str, cell: &str| line.rfind(cell).map(|i| line[..i].width());
+    let pose = lines
+        .iter()
+        .find(|l| l.starts_with("head_pose "))
+        .unwrap_or_else(|| panic!("{said}"));
+    assert_eq!(
+        start_of(pose, " –").map(|w| w + 1),
+        start_of(en, "balanced at"),
+        "{said}"
+    );
+    // a bad row is refused in both languages, naming its line
+    std::fs::write(&labels, "file,defects\nmk_marc.png,hat\n").unwrap();
+    let out = kiosk(&["eval", labels.to_str().unwrap()]);
+    assert!(!out.status.success());
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        said.contains("第 2 行 line 2") && said.contains("不是检查项 / is not a check"),
+        "{said}"
+    );
+}
+
+#[test]
 fn photo_headlines_a_failed_check_and_verify_says_which_file_it_cannot_read() {
     // studio light from one side: a file of the right size, a photo that fails light
     let out_jpg = tmp("photo-headline.jpg");

@@ -2,14 +2,16 @@
 //! caught, the photos it failed wrongly and the limit that would balance the two. Photos are
 //! analysed on two threads (the kiosk PC has two cores).
 
+use super::table::{Align, Table};
 use super::two_threads::map_on_two_threads;
 use super::{load_engine, read_csv_text, read_image, say};
 use anyhow::{bail, Context, Result};
 use capture_kiosk::catalog::Catalog;
 use capture_kiosk::checks::calibration::{
-    calibrate, parse_labels, CheckScore, LabelRow, Labelled, SecondScore,
+    calibrate, parse_labels, Calibration, CheckScore, LabelRow, Labelled, SecondScore,
 };
 use capture_kiosk::checks::{evaluate, CheckId, CheckLimits, CheckReport};
+use capture_kiosk::kiosk::texts::check_title;
 use clap::Args;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -61,13 +63,16 @@ pub fn run(args: EvalArgs, catalog: &Catalog) -> Result<ExitCode> {
     for (row, outcome) in rows.iter().zip(results) {
         match outcome {
             Some(Ok(report)) => reports.push((row, report)),
-            Some(Err(message)) => unreadable.push(format!("line {}: {message}", row.line)),
-            None => unreadable.push(format!("line {}: not analysed", row.line)),
+            Some(Err(message)) => {
+                unreadable.push(format!("第 {0} 行 line {0}: {message}", row.line))
+            }
+            None => unreadable.push(format!("第 {0} 行 line {0}: 未分析 not analysed", row.line)),
         }
     }
     if !unreadable.is_empty() {
         bail!(
-            "{} of {} photos could not be read; fix the labels file or the photos:\n{}",
+            "{0} 张照片（共 {1} 张）无法读取，请修正标注文件或照片 / {0} of {1} photos could not \
+             be read; fix the labels file or the photos:\n{2}",
             unreadable.len(),
             rows.len(),
             unreadable.join("\n")
@@ -95,57 +100,7 @@ pub fn run(args: EvalArgs, catalog: &Catalog) -> Result<ExitCode> {
             "photos": photos,
         }));
     } else {
-        say(format!(
-            "{} photos, profile {}; {} compliant, {} of them passed every check ({})",
-            calibration.photos,
-            profile.name,
-            calibration.compliant,
-            calibration.compliant_passed,
-            percent(
-                (calibration.compliant > 0)
-                    .then(|| ratio(calibration.compliant_passed, calibration.compliant))
-            )
-        ));
-        say(format!(
-            "{:<18} {:>14} {:>8} {:>16} {:>9}  {:<29} balanced at",
-            "check", "defects caught", "recall", "others failed", "accepted", "limit"
-        ));
-        for (score, limit) in calibration
-            .checks
-            .iter()
-            .map(|s| (s, limit_of(&reports, s, &profile.limits)))
-        {
-            say(table_row(score, &limit));
-            for second in &score.second {
-                say(second_row(score, second));
-            }
-        }
-        for s in &calibration.checks {
-            if !s.missed.is_empty() {
-                say(format!("{} missed: {}", s.id.as_str(), s.missed.join(" ")));
-            }
-            if !s.wrongly_failed.is_empty() {
-                say(format!(
-                    "{} failed wrongly: {}",
-                    s.id.as_str(),
-                    s.wrongly_failed.join(" ")
-                ));
-            }
-        }
-        // one line for all: a photo with no face is unmeasured by every face check
-        let mut unmeasured: Vec<&str> = calibration
-            .checks
-            .iter()
-            .flat_map(|s| s.unmeasured.iter().map(String::as_str))
-            .collect();
-        unmeasured.sort_unstable();
-        unmeasured.dedup();
-        if !unmeasured.is_empty() {
-            say(format!(
-                "no face found, left out of the face checks' figures (face_count fails them) · 未检测到人脸: {}",
-                unmeasured.join(" ")
-            ));
-        }
+        print_table(&calibration, &reports, &profile.name, &profile.limits);
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -163,88 +118,180 @@ fn percent(v: Option<f64>) -> String {
         .unwrap_or_else(|| "–".into())
 }
 
+/// The table a person reads: a headline, the columns headed in Chinese then English, one row
+/// per check (and per second measure under it), then the photos each check got wrong.
+fn print_table(
+    calibration: &Calibration,
+    reports: &[(&LabelRow, CheckReport)],
+    profile: &str,
+    limits: &CheckLimits,
+) {
+    let passed = percent(
+        (calibration.compliant > 0)
+            .then(|| ratio(calibration.compliant_passed, calibration.compliant)),
+    );
+    say(format!(
+        "{} 张照片，考试规格 {profile}：合格照片 {} 张，其中 {} 张通过全部检查（{passed}）",
+        calibration.photos, calibration.compliant, calibration.compliant_passed,
+    ));
+    say(format!(
+        "{} photos, profile {profile}; {} compliant, {} of them passed every check ({passed})",
+        calibration.photos, calibration.compliant, calibration.compliant_passed,
+    ));
+    let mut table = Table::new(&[
+        Align::Left,
+        Align::Right,
+        Align::Right,
+        Align::Right,
+        Align::Right,
+        Align::Left,
+        Align::Left,
+    ]);
+    table.row([
+        "检查",
+        "查出缺陷",
+        "检出率",
+        "误拒合格",
+        "合格通过",
+        "现行限值",
+        "平衡点",
+    ]);
+    table.row([
+        "check",
+        "defects caught",
+        "recall",
+        "others failed",
+        "accepted",
+        "limit",
+        "balanced at",
+    ]);
+    for score in &calibration.checks {
+        table.row(check_row(score, limit_of(reports, score, limits)));
+        for second in &score.second {
+            table.row(second_row(score, second));
+        }
+    }
+    table.lines().into_iter().for_each(say);
+    for s in &calibration.checks {
+        for (what, photos) in [
+            ("漏检 missed", &s.missed),
+            ("误拒 failed wrongly", &s.wrongly_failed),
+        ] {
+            if !photos.is_empty() {
+                let (id, title) = (s.id.as_str(), check_title(s.id).zh);
+                say(format!("{id} {title} {what}: {}", photos.join(" ")));
+            }
+        }
+    }
+    // one line for all: a photo with no face is unmeasured by every face check
+    let mut unmeasured: Vec<&str> = calibration
+        .checks
+        .iter()
+        .flat_map(|s| s.unmeasured.iter().map(String::as_str))
+        .collect();
+    unmeasured.sort_unstable();
+    unmeasured.dedup();
+    if !unmeasured.is_empty() {
+        say(format!(
+            "未检测到人脸，不计入人脸各项检查（人脸数量检查不通过） / no face found, left out of \
+             the face checks' figures (face_count fails them): {}",
+            unmeasured.join(" ")
+        ));
+    }
+}
+
 /// The profile's limit as the reports state it; head pose's three, one per axis; a limit that
 /// differs by photo otherwise (the face size needed) only as such.
 fn limit_of(reports: &[(&LabelRow, CheckReport)], s: &CheckScore, limits: &CheckLimits) -> String {
     if s.id == CheckId::HeadPose && s.applied {
         return format!(
-            "<= {}/{:+}±{}/{} yaw/pitch/roll",
+            "<= {}/{:+}±{}/{} 转/俯仰/歪 yaw/pitch/roll",
             limits.max_yaw_deg, limits.pitch_level_deg, limits.max_pitch_deg, limits.max_roll_deg
         );
     }
     if s.limit_differs && s.applied {
-        return "differs by photo".into();
+        return "因照片而异 differs by photo".into();
     }
     let limit = reports
         .iter()
         .find_map(|(_, r)| r.get(s.id).and_then(|c| c.limit));
     match limit {
-        None => "not applied".into(),
+        None => "未启用 not applied".into(),
         Some(l) => match (l.min, l.max) {
             (Some(a), Some(b)) => format!("{a} ..= {b}"),
             (Some(a), None) => format!(">= {a}"),
             (None, Some(b)) => format!("<= {b}"),
-            (None, None) => "any".into(),
+            (None, None) => "不限 any".into(),
         },
     }
 }
 
-fn table_row(s: &CheckScore, limit: &str) -> String {
+/// Where a limit would catch as many defects as it fails compliant photos, and what it does.
+fn balanced_text(
+    threshold: String,
+    caught: usize,
+    defects: usize,
+    failed: usize,
+    others: usize,
+) -> String {
+    format!("{threshold}（查出 {caught}/{defects}，误拒 {failed}/{others} · catches {caught}/{defects}, fails {failed}/{others}）")
+}
+
+/// A check's row: its name and title, what it caught and failed, its limit, its balance.
+fn check_row(s: &CheckScore, limit: String) -> [String; 7] {
     let balanced = s
         .balanced
         .as_ref()
         .map(|b| {
             let at = match (b.upper, b.of_limits) {
                 (Some(u), _) => format!("{} ..= {}", b.threshold, u),
-                (None, true) => format!("{} × the limits", b.threshold),
+                (None, true) => format!("{} × 限值 the limits", b.threshold),
                 (None, false) => format!("{}", b.threshold),
             };
-            format!(
-                "{at} (catches {}/{}, fails {}/{})",
-                b.caught, s.defects, b.false_alarms, s.others
-            )
+            balanced_text(at, b.caught, s.defects, b.false_alarms, s.others)
         })
         .unwrap_or_else(|| "–".into());
-    format!(
-        "{:<18} {:>14} {:>8} {:>16} {:>9}  {:<29} {balanced}",
-        s.id.as_str(),
+    [
+        format!("{} {}", s.id.as_str(), check_title(s.id).zh),
         format!("{}/{}", s.caught, s.defects),
         percent(s.recall()),
         format!("{}/{}", s.false_alarms, s.others),
         percent(s.accepted()),
-        limit
-    )
+        limit,
+        balanced,
+    ]
 }
 
 /// A second measure's limit under its check: where it sits, and where it would balance.
-fn second_row(s: &CheckScore, second: &SecondScore) -> String {
+fn second_row(s: &CheckScore, second: &SecondScore) -> [String; 7] {
     let balanced = second
         .balanced
         .as_ref()
         .map(|b| {
-            format!(
-                "{} (catches {}/{}, fails {}/{})",
-                b.threshold, b.caught, s.defects, b.false_alarms, s.others
+            balanced_text(
+                b.threshold.to_string(),
+                b.caught,
+                s.defects,
+                b.false_alarms,
+                s.others,
             )
         })
         .unwrap_or_else(|| "–".into());
-    format!(
-        "{:<18} {:>14} {:>8} {:>16} {:>9}  {:<29} {balanced}",
-        format!("  + {}", second.measure.label()),
-        "",
-        "",
-        "",
-        "",
-        format!(
-            "{} {}",
-            if second.measure.high_is_bad() {
-                "<="
-            } else {
-                ">="
-            },
-            second.limit
-        )
-    )
+    let sign = if second.measure.high_is_bad() {
+        "<="
+    } else {
+        ">="
+    };
+    let label = second.measure.label();
+    [
+        format!("  + {} {}", label.zh, label.en),
+        String::new(),
+        String::new(),
+        String::new(),
+        String::new(),
+        format!("{sign} {}", second.limit),
+        balanced,
+    ]
 }
 
 fn photo_json(row: &LabelRow, report: &CheckReport) -> serde_json::Value {

@@ -4,6 +4,7 @@
 //! false accepts and rejects at the threshold the kiosk uses. An exam office checks its
 //! threshold with it. Photos are described on two threads (the kiosk PC has two cores).
 
+use super::table::{Align, Table};
 use super::two_threads::map_on_two_threads;
 use super::{load_engine, read_csv_text, read_image, say};
 use anyhow::{bail, Context, Result};
@@ -170,13 +171,16 @@ pub fn run(args: EvalVerifyArgs) -> Result<ExitCode> {
         .map(|p| distance(of(&p.a).card, of(&p.b).full))
         .collect();
     let conditions = [
-        ("full photos", Condition::new(&pairs, &full, args.threshold)),
         (
-            "chip 102×126 vs photo",
+            "完整照片 full photos",
+            Condition::new(&pairs, &full, args.threshold),
+        ),
+        (
+            "芯片照对照片 chip 102×126 vs photo",
             Condition::new(&pairs, &chip, args.threshold),
         ),
         (
-            "chip in 1 KB vs photo",
+            "1 KB 芯片照对照片 chip in 1 KB vs photo",
             Condition::new(&pairs, &card, args.threshold),
         ),
     ];
@@ -206,25 +210,49 @@ pub fn run(args: EvalVerifyArgs) -> Result<ExitCode> {
         }));
         return Ok(ExitCode::SUCCESS);
     }
+    let different = pairs.len() - same;
     say(format!(
-        "{} pairs ({same} same person, {} different) over {} photos",
+        "{} 对照片（同一人 {same} 对，不同人 {different} 对），共 {} 张照片",
         pairs.len(),
-        pairs.len() - same,
         photos.len()
     ));
     say(format!(
-        "{:<22} {:>9} {:>14}   at threshold {:.3}: {:>13} {:>13}",
-        "condition", "EER", "EER threshold", args.threshold, "false accept", "false reject"
+        "{} pairs ({same} same person, {different} different) over {} photos",
+        pairs.len(),
+        photos.len()
     ));
+    let at = format!("{:.3}", args.threshold);
+    let mut table = Table::new(&[
+        Align::Left,
+        Align::Right,
+        Align::Right,
+        Align::Right,
+        Align::Right,
+    ]);
+    table.row([
+        "条件".to_owned(),
+        "等错误率".to_owned(),
+        "其阈值".to_owned(),
+        format!("阈值 {at} 时：误认"),
+        "误拒".to_owned(),
+    ]);
+    table.row([
+        "condition".to_owned(),
+        "EER".to_owned(),
+        "EER threshold".to_owned(),
+        format!("at threshold {at}: false accept"),
+        "false reject".to_owned(),
+    ]);
     for (name, c) in &conditions {
-        say(format!(
-            "{name:<22} {:>8.2}% {:>14.3}   {:>30.2}% {:>12.2}%",
-            c.eer.rate * 100.0,
-            c.eer.at.threshold,
-            c.at_threshold.false_accept * 100.0,
-            c.at_threshold.false_reject * 100.0,
-        ));
+        table.row([
+            name.to_string(),
+            format!("{:.2}%", c.eer.rate * 100.0),
+            format!("{:.3}", c.eer.at.threshold),
+            format!("{:.2}%", c.at_threshold.false_accept * 100.0),
+            format!("{:.2}%", c.at_threshold.false_reject * 100.0),
+        ]);
     }
+    table.lines().into_iter().for_each(say);
     for ((name, _), distances) in conditions.iter().zip([&full, &chip, &card]) {
         hardest(name, &pairs, distances, args.threshold);
     }
@@ -258,8 +286,8 @@ fn hardest(condition: &str, pairs: &[LabelledPair], distances: &[Option<f32>], t
             say(format!(
                 "{condition}: {} wrongly: {}",
                 match label {
-                    PairLabel::Same => "same person refused",
-                    PairLabel::Different => "different people accepted",
+                    PairLabel::Same => "同一人被拒 same person refused",
+                    PairLabel::Different => "不同人被认作同一人 different people accepted",
                 },
                 list.join(", ")
             ));
@@ -296,12 +324,13 @@ fn describe_all(
                 out.insert(name.to_string(), d);
             }
             Some(Err(message)) => unreadable.push(message),
-            None => unreadable.push(format!("{name}: not analysed")),
+            None => unreadable.push(format!("{name}: 未分析 not analysed")),
         }
     }
     if !unreadable.is_empty() {
         bail!(
-            "{} of {} photos could not be read; fix the pairs file or the photos:\n{}",
+            "{0} 张照片（共 {1} 张）无法读取，请修正配对文件或照片 / {0} of {1} photos could not \
+             be read; fix the pairs file or the photos:\n{2}",
             unreadable.len(),
             photos.len(),
             unreadable.join("\n")

@@ -16,6 +16,7 @@ mod queue;
 mod reader;
 mod sheet;
 mod staff;
+mod table;
 mod two_threads;
 mod verify;
 

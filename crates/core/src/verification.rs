@@ -34,15 +34,24 @@ pub struct LabelledPair {
 
 #[derive(Debug, Error, PartialEq, Eq)]
 pub enum PairsError {
-    #[error("line {line}: expected `a,b,same|different[,note]`, found {found} field(s)")]
+    #[error(
+        "第 {line} 行 line {line}: 应为 / expected `a,b,same|different[,note]`, found {found} \
+         field(s)"
+    )]
     Fields { line: usize, found: usize },
-    #[error("line {line}: the label must be `same` or `different`, not `{label}`")]
+    #[error(
+        "第 {line} 行 line {line}: 标注须为 same 或 different / the label must be `same` or \
+         `different`, not `{label}`"
+    )]
     Label { line: usize, label: String },
-    #[error("the header must start with `a,b,label`")]
+    #[error("表头须以 a,b,label 开头 / the header must start with `a,b,label`")]
     Header,
-    #[error("no pairs in the file")]
+    #[error("文件中没有照片对 / no pairs in the file")]
     Empty,
-    #[error("no `same` pair and no `different` pair: both are needed for error rates")]
+    #[error(
+        "同一人与不同人的照片对都需要，才能算错误率 / no `same` pair and no `different` pair: \
+         both are needed for error rates"
+    )]
     OneSided,
 }
 

@@ -136,12 +136,13 @@ fn smear_rows(img: &mut image::RgbImage, length: usize) {
 #[derive(Debug, thiserror::Error, PartialEq)]
 pub enum LabelError {
     #[error(
-        "the labels file needs a header with the columns file and defects (and may have note)"
+        "标注文件需要含 file 和 defects 列的表头（可加 note 列） / the labels file needs a header \
+         with the columns file and defects (and may have note)"
     )]
     NoHeader,
-    #[error("line {line}: {problem}")]
+    #[error("第 {line} 行 line {line}: {problem}")]
     BadRow { line: usize, problem: String },
-    #[error("no photos listed")]
+    #[error("文件中没有照片 / no photos listed")]
     Empty,
 }
 
@@ -172,7 +173,9 @@ pub fn parse_labels(text: &str) -> Result<Vec<LabelRow>, LabelError> {
             return Err(LabelError::BadRow {
                 line,
                 problem: format!(
-                    "{} fields where the header has {}; a compliant photo still needs its empty defects field (\"photo.jpg,\")",
+                    "{0} 个字段，表头有 {1} 个；合格照片也要留空的 defects 字段（\"photo.jpg,\"） / \
+                     {0} fields where the header has {1}; a compliant photo still needs its \
+                     empty defects field (\"photo.jpg,\")",
                     record.len(),
                     headers.len()
                 ),
@@ -182,7 +185,7 @@ pub fn parse_labels(text: &str) -> Result<Vec<LabelRow>, LabelError> {
         if file.is_empty() {
             return Err(LabelError::BadRow {
                 line,
-                problem: "no file named".into(),
+                problem: "没有文件名 / no file named".into(),
             });
         }
         let mut defects = BTreeSet::new();
@@ -195,7 +198,7 @@ pub fn parse_labels(text: &str) -> Result<Vec<LabelRow>, LabelError> {
             let id = CheckId::parse(name).ok_or_else(|| LabelError::BadRow {
                 line,
                 problem: format!(
-                    "{name:?} is not a check; use {}",
+                    "{name:?} 不是检查项 / is not a check; use {}",
                     CheckId::ALL.map(|c| c.as_str()).join(", ")
                 ),
             })?;
@@ -207,12 +210,15 @@ pub fn parse_labels(text: &str) -> Result<Vec<LabelRow>, LabelError> {
                 line,
                 problem: if CheckId::parse(text).is_some() {
                     format!(
-                        "{text:?} is a check, in the variant column: separate defects with spaces, ; or |, not commas"
+                        "{text:?} 是检查项，却写在 variant 列：多个缺陷用空格、; 或 | 分隔，不要用逗号 / \
+                         is a check, in the variant column: separate defects with spaces, ; or \
+                         |, not commas"
                     )
                 } else {
                     format!(
-                        "{text:?} is not a variant; use gain:F (0 < F <= 8), side:F (0 < F <= 1), \
-                         blur:S (0.1 <= S <= 50) or motion:L (whole pixels, 2 to 200)"
+                        "{text:?} 不是可用的派生缺陷 / is not a variant; use gain:F (0 < F <= 8), \
+                         side:F (0 < F <= 1), blur:S (0.1 <= S <= 50) or motion:L (whole \
+                         pixels, 2 to 200)"
                     )
                 },
             })?),
@@ -256,7 +262,9 @@ mod tests {
             panic!("an unknown check is refused");
         };
         assert_eq!(line, 3);
-        assert!(problem.contains("\"hat\" is not a check"), "{problem}");
+        // Chinese first, then English: an exam office's staff read either
+        assert!(problem.starts_with("\"hat\" 不是检查项"), "{problem}");
+        assert!(problem.contains("is not a check"), "{problem}");
         assert_eq!(parse_labels("file,defects\n"), Err(LabelError::Empty));
         let rows = parse_labels("file,defects,variant\na.jpg,exposure,gain:1.7\n").unwrap();
         assert_eq!(rows[0].variant, Some(Variant::Gain(1.7)));

@@ -58,12 +58,13 @@ impl SecondMeasure {
     }
 
     /// Its name in `kiosk eval`'s table.
-    pub fn label(self) -> &'static str {
+    pub fn label(self) -> crate::text::StaticText {
+        let t = crate::text::StaticText::new;
         match self {
-            SecondMeasure::FaceParsing => "face parsing",
-            SecondMeasure::IrisShown => "iris shown",
-            SecondMeasure::RefinedIrisShown => "refined iris shown",
-            SecondMeasure::RefinedMouthGap => "refined lip gap",
+            SecondMeasure::FaceParsing => t("人脸解析", "face parsing"),
+            SecondMeasure::IrisShown => t("虹膜露出", "iris shown"),
+            SecondMeasure::RefinedIrisShown => t("精细虹膜露出", "refined iris shown"),
+            SecondMeasure::RefinedMouthGap => t("精细唇间距", "refined lip gap"),
         }
     }
 }
