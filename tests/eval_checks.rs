@@ -35,6 +35,24 @@ fn a_brightened_face_fails_exposure_on_its_highlights_before_its_mean() {
 }
 
 #[test]
+fn a_fair_face_in_bright_light_passes_exposure_and_one_brightened_to_the_same_mean_fails() {
+    // a high-key studio portrait: skin at a mean over 200, its red not burnt out
+    let fair = result(&eval_photo("themekit_users1.png"), CheckId::Exposure);
+    assert!(fair.value.unwrap() > 205.0, "{fair:?}");
+    assert!(fair.ok, "{fair:?}");
+    // a video still brightened 1.6×: a mean of 211 with no skin burnt to white in luma, but
+    // its red at 255 over most of the skin
+    let mut img = eval_photo("face_noface_001.png");
+    Variant::Gain(1.6).apply(&mut img);
+    let bright = result(&img, CheckId::Exposure);
+    assert!(bright.value.unwrap() < 215.0, "{bright:?}");
+    assert!(bright.detail["highlights"].as_f64().unwrap() < 0.01, "{bright:?}");
+    assert!(bright.detail["channel_clipped"].as_f64().unwrap() > 0.75, "{bright:?}");
+    assert!(!bright.ok, "{bright:?}");
+    assert!(bright.reason.unwrap().en.contains("washed out"), "{bright:?}");
+}
+
+#[test]
 fn a_dim_picture_fails_exposure_and_a_dark_face_before_a_lit_backdrop_does_not() {
     let mut img = eval_photo("tp_SeanConnery.jpg");
     Variant::Gain(0.45).apply(&mut img);
@@ -509,7 +527,9 @@ fn the_development_set_figures_hold() {
         ("mouth_closed", 0.94, 0.975),
         // blurred, three bare faces read as frames to the parsing (two out of focus, one moved)
         ("glasses", 1.0, 0.97),
-        ("exposure", 0.95, 0.97),
+        // fair faces exposed right at a mean of 200-218 pass where their red is not burnt
+        // out (session 24): 372 -> 375 of 382 accepted, none caught lost
+        ("exposure", 0.95, 0.98),
         // the light of every real photo judged blind (session 15): 3 half-shadowed faces, of
         // which the two turned past the yaw limit are not judged (the pose fails them); a turned
         // head's sides are not compared, so 38 → 26 of 346 fail wrongly, most of them lit from

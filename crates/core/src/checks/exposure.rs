@@ -37,6 +37,8 @@ pub struct ExposureReading {
     /// Shares of those patches clipped at black and at white.
     pub clipped_black: f32,
     pub clipped_white: f32,
+    /// Share of those patches with any channel at white (red burns out first on skin).
+    pub channel_clipped: f32,
     /// Share of the whole face (inside its outline) at white.
     pub highlights: f32,
     /// The picture's 98th luma percentile.
@@ -52,6 +54,7 @@ impl ExposureReading {
             mean,
             clipped_black,
             clipped_white,
+            channel_clipped: skin.channel_clipped_share(),
             highlights: measures::face_highlights(img, mesh),
             frame_highlight: measures::frame_highlight(img),
             lit_side: measures::lit_side_luma(skin),
@@ -62,7 +65,9 @@ impl ExposureReading {
     /// the colour of hair and of a hat, teeth), so they leave it to this one; the parsing,
     /// which knows a hat by its shape, still judges headwear.
     pub fn washed_out(&self, lim: &CheckLimits) -> bool {
-        self.mean > lim.exposure[1] || self.highlights > lim.max_face_highlights
+        self.mean > lim.exposure[1]
+            || self.highlights > lim.max_face_highlights
+            || self.channel_clipped > lim.max_channel_clipped_share
     }
 
     pub fn fault(&self, lim: &CheckLimits) -> Option<ExposureFault> {
@@ -71,6 +76,7 @@ impl ExposureReading {
         } else if self.mean > lim.exposure[1] {
             Some(ExposureFault::Bright)
         } else if self.clipped_white > lim.max_clipped_share
+            || self.channel_clipped > lim.max_channel_clipped_share
             || self.highlights > lim.max_face_highlights
         {
             Some(ExposureFault::Clipped)

@@ -84,6 +84,8 @@ pub struct SkinPatches {
     left_cheek_lab: Option<[f32; 3]>,
     /// Both cheeks' mean, which every per-pixel skin test compares with.
     mean_cheek_lab: [f32; 3],
+    /// Share of the boxes' pixels with any channel burnt to white (≥ 250).
+    channel_clipped: f32,
 }
 
 impl SkinPatches {
@@ -98,6 +100,7 @@ impl SkinPatches {
             (None, None) => Default::default(),
         };
         SkinPatches {
+            channel_clipped: Self::channel_clipped(img, right.iter().chain(left.iter())),
             right_lumas: Self::lumas(img, &right),
             left_lumas: Self::lumas(img, &left),
             right_cheek_lab,
@@ -130,6 +133,32 @@ impl SkinPatches {
         self.right_cheek_lab
             .or(self.left_cheek_lab)
             .map(|_| self.mean_cheek_lab[1])
+    }
+
+    /// Skin's red burns out long before its luma does: a fair face brightened 1.4× has most
+    /// of its red at 255 while its luma still reads 190. A fair face exposed right keeps
+    /// most of its red below that (kiosk eval: brightened faces 0.85–1 from a mean of 200
+    /// up, real photos up to 0.65, one sunlit 0.8 at a mean of 230).
+    fn channel_clipped<'a>(img: &RgbImage, boxes: impl Iterator<Item = &'a BoundingBox>) -> f32 {
+        let (mut clipped, mut all) = (0u32, 0u32);
+        for b in boxes {
+            for_each_in(img, b, |_, _, p| {
+                all += 1;
+                if p[0].max(p[1]).max(p[2]) >= 250 {
+                    clipped += 1;
+                }
+            });
+        }
+        if all == 0 {
+            0.0
+        } else {
+            clipped as f32 / all as f32
+        }
+    }
+
+    /// Share of the cheek and forehead boxes' pixels with any channel at white.
+    pub fn channel_clipped_share(&self) -> f32 {
+        self.channel_clipped
     }
 
     fn lumas(img: &RgbImage, boxes: &[BoundingBox]) -> Vec<f32> {

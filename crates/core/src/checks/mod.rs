@@ -526,6 +526,10 @@ fn face_checks(
         "clipped_share".into(),
         round(light.clipped_black + light.clipped_white).into(),
     );
+    r.detail.insert(
+        "channel_clipped".into(),
+        round(light.channel_clipped).into(),
+    );
     r.detail
         .insert("highlights".into(), round(light.highlights).into());
     r.detail.insert(
