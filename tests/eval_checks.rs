@@ -46,10 +46,19 @@ fn a_fair_face_in_bright_light_passes_exposure_and_one_brightened_to_the_same_me
     Variant::Gain(1.6).apply(&mut img);
     let bright = result(&img, CheckId::Exposure);
     assert!(bright.value.unwrap() < 215.0, "{bright:?}");
-    assert!(bright.detail["highlights"].as_f64().unwrap() < 0.01, "{bright:?}");
-    assert!(bright.detail["channel_clipped"].as_f64().unwrap() > 0.75, "{bright:?}");
+    assert!(
+        bright.detail["highlights"].as_f64().unwrap() < 0.01,
+        "{bright:?}"
+    );
+    assert!(
+        bright.detail["channel_clipped"].as_f64().unwrap() > 0.75,
+        "{bright:?}"
+    );
     assert!(!bright.ok, "{bright:?}");
-    assert!(bright.reason.unwrap().en.contains("washed out"), "{bright:?}");
+    assert!(
+        bright.reason.unwrap().en.contains("washed out"),
+        "{bright:?}"
+    );
 }
 
 #[test]
@@ -103,6 +112,20 @@ fn a_laughing_squint_or_a_gaze_cast_down_fails_eyes_open_by_the_refined_iris_sho
             "{name}: {open:?}"
         );
     }
+}
+
+#[test]
+fn the_parsing_sees_no_glasses_on_a_dark_skinned_bare_face_and_still_sees_them_in_dim_light() {
+    // a dark-skinned face without glasses, out of focus: its shadows read as frames to the
+    // parsing until the crop is brightened (0.108 before, limit 0.03)
+    let mut img = eval_photo("tp_obama3.jpg");
+    Variant::Blur(3.5).apply(&mut img);
+    let bare = result(&img, CheckId::Glasses);
+    assert!(bare.detail["parsed"].as_f64().unwrap() < 0.03, "{bare:?}");
+    // clear glasses under dim blue light: still frames to the parsing
+    let worn = result(&eval_photo("blk_mike_dim.png"), CheckId::Glasses);
+    assert!(worn.detail["parsed"].as_f64().unwrap() > 0.1, "{worn:?}");
+    assert!(!worn.ok, "{worn:?}");
 }
 
 #[test]
@@ -526,7 +549,8 @@ fn the_development_set_figures_hold() {
         // (session 20): 266 -> 273 accepted, none caught lost
         ("mouth_closed", 0.94, 0.975),
         // blurred, three bare faces read as frames to the parsing (two out of focus, one moved)
-        ("glasses", 1.0, 0.97),
+        // a dim crop brightened before parsing (session 24): 377 -> 379 of 385 accepted
+        ("glasses", 1.0, 0.98),
         // fair faces exposed right at a mean of 200-218 pass where their red is not burnt
         // out (session 24): 372 -> 375 of 382 accepted, none caught lost
         ("exposure", 0.95, 0.98),

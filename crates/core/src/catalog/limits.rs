@@ -293,7 +293,11 @@ impl CheckLimits {
             ("exposure[0]", l.exposure[0], Luma),
             ("exposure[1]", l.exposure[1], Luma),
             ("max_clipped_share", l.max_clipped_share, Share),
-            ("max_channel_clipped_share", l.max_channel_clipped_share, Share),
+            (
+                "max_channel_clipped_share",
+                l.max_channel_clipped_share,
+                Share,
+            ),
             ("max_face_highlights", l.max_face_highlights, Share),
             ("dark_face_mean", l.dark_face_mean, Luma),
             ("min_frame_highlight", l.min_frame_highlight, Luma),
