@@ -15,6 +15,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use thiserror::Error;
 
+/// How long an idle connection to the hub is kept for the next request: half the hub's own
+/// wait for a kept-alive connection's next request (`ConnectionLimits::header_read`, 10 s).
+const KEEP_ALIVE_IDLE: Duration = Duration::from_secs(5);
+
 /// Where the hub is and how this kiosk proves who it is.
 #[derive(Clone, Debug)]
 pub struct HubLink {
@@ -144,6 +148,10 @@ impl HubClient {
         // unacknowledged for the patience
         let mut builder = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(5))
+            // the hub closes a kept-alive connection that stays quiet for 10 s; reused just as
+            // it closes, the request fails ("connection closed before message completed") and
+            // waits for the next drain. Idle connections are dropped well before that.
+            .pool_idle_timeout(KEEP_ALIVE_IDLE)
             .user_agent(concat!("capture-kiosk/", env!("CARGO_PKG_VERSION")));
         #[cfg(any(target_os = "linux", target_os = "android"))]
         {
