@@ -513,14 +513,16 @@ fn the_development_set_figures_hold() {
             1.0 - n("false_alarms") / n("others"),
         )
     };
-    // floors at the figures of 425 photos (the 30 party, TV and stock photos added in
+    // floors at the figures of 473 photos (the 30 party, TV and stock photos added in
     // session 6 brought laughing squints, flash-lit faces and caps the first 248 lacked; the
     // 54 blurred ones of session 13 bring their 18 photos' other results again, and a few
     // that the blur itself changes; the 25 stock portraits of session 14, labelled before any
     // check ran on them, brought hats, beanies, fringes and smiles at 400-800 px; the 46 of
     // session 15, labelled the same way, brought glasses of every kind, eyes cast down, and
     // low-key and black-and-white portraits, and lowered most figures; the 22 of session 16,
-    // mostly 128-200 px avatars, brought caps, a headscarf, fringes and eyes cast down)
+    // mostly 128-200 px avatars, brought caps, a headscarf, fringes and eyes cast down; the
+    // 48 of session 24, labelled blind and measured held out before they were added, brought
+    // 11 glasses, 22 smiles with teeth, 18 turned or tilted heads and laughing squints: 473)
     for (id, recall, accepted) in [
         // a cap in profile, the face almost dark under coloured light, is no face found
         ("face_count", 1.0, 0.99),
@@ -529,8 +531,9 @@ fn the_development_set_figures_hold() {
         // iris model reads their lids open (0.23-0.30, iris shown 0.59-0.76). Session 16's
         // 22 avatars: 2 of 3 caught (a wink, a head bowed; a 65 px face looking down missed).
         // The attention mesh's refined lids in place of the iris model's share (session 19):
-        // 26 -> 32 of 34 caught, 387 -> 386 of 391 accepted
-        ("eyes_open", 0.94, 0.985),
+        // 26 -> 32 of 34 caught, 387 -> 386 of 391 accepted. Session 24's 48: 3 of 5 caught
+        // (two laughing squints at 0.39 and 0.44 of the iris shown missed): 35/39
+        ("eyes_open", 0.89, 0.985),
         // teeth no redder than the skin: lip highlights no longer read as teeth (175 → 178 of
         // 182 accepted), and one tinted smile is lost (89 → 88 of 96). The stock portraits:
         // 8 of 9 smiles caught, 3 of 16 others failed (a head turned and tilted away, a finger
@@ -546,11 +549,14 @@ fn the_development_set_figures_hold() {
         // mouth's corners, a chin raised under a cap). The attention mesh's refined inner lips
         // (session 19): 133 -> 138 of 146 caught, 266 of 279 accepted as before. Where they
         // are together the plain gap no longer fails, and teeth are looked for between them
-        // (session 20): 266 -> 273 accepted, none caught lost
-        ("mouth_closed", 0.94, 0.975),
+        // (session 20): 266 -> 273 accepted, none caught lost. Session 24's 48: 19 of 22
+        // caught (lips barely parted over teeth, refined gaps 0.07-0.12): 157/168
+        ("mouth_closed", 0.93, 0.975),
         // blurred, three bare faces read as frames to the parsing (two out of focus, one moved)
-        // a dim crop brightened before parsing (session 24): 377 -> 379 of 385 accepted
-        ("glasses", 1.0, 0.98),
+        // a dim crop brightened before parsing (session 24): 377 -> 379 of 385 accepted.
+        // Session 24's 48: 10 of 11 caught (tortoiseshell frames on a head turned 30 degrees
+        // missed), 2 of 37 failed wrongly by frame lines (a frown's fold at the bridge)
+        ("glasses", 0.98, 0.98),
         // fair faces exposed right at a mean of 200-218 pass where their red is not burnt
         // out (session 24): 372 -> 375 of 382 accepted, none caught lost
         ("exposure", 0.95, 0.98),
@@ -564,8 +570,9 @@ fn the_development_set_figures_hold() {
         // every face check's figures since session 21, no longer "caught" by them: 10/14 ->
         // 9/13. Read on the skin the parsing finds in the boxes (session 22): hair down one
         // cheek or across one side of the forehead is no longer shadow, 377 -> 385 of 411
-        // accepted, none caught lost
-        ("light_uniformity", 0.69, 0.935),
+        // accepted, none caught lost. Session 24's 48: 4 of 48 failed wrongly (a beard the
+        // parsing calls skin, faces lit softly from a window): 429/459
+        ("light_uniformity", 0.69, 0.93),
         // session 16's blind audit moved head pose off 4 video frames under the limits and
         // onto 2 heads tilted about 14 degrees (82/94 & 283/309 -> 84/92 & 287/311). Session
         // 16's 22 avatars: 7 of 9 caught, 3 of 13 failed wrongly (two at pitch 21-22 on faces
@@ -573,7 +580,10 @@ fn the_development_set_figures_hold() {
         // from the +4 degrees the mesh reads on level heads (session 17): 91/101 & 297/324 ->
         // 92/101 & 309/324 (tp_audrey and its 9 variants, 3 more level portraits pass; two
         // raised chins caught, one bowed head and one webcam frame at -18.9 lost)
-        ("head_pose", 0.91, 0.95),
+        // Session 24's 48: 15 of 18 caught (two heads bowed over a tablet, one turned 15
+        // degrees), 4 of 30 failed wrongly (rolls of 10-11 degrees a blind eye called
+        // "unsure"): 106/118 & 335/354
+        ("head_pose", 0.89, 0.94),
         // the parsing alone decides: dark hair no longer reads as a hat (7 → 1 wrong failures);
         // a sun hat that reads 0.21 against 0.2 is lost when softened (0.14 at 0.5 px; of the
         // head, 0.34 and 0.24 against 0.21, caught since session 18). With
@@ -593,7 +603,8 @@ fn the_development_set_figures_hold() {
         // Where the parsing sees next to no hair over the brows and the face itself around
         // them, the colour measures do not fail them (session 22): 383 -> 385 of 401 accepted
         // (dark brows, a face in close-up), none caught lost
-        ("hair_occlusion", 0.8, 0.96),
+        // Session 24's 48: 4 of 4 fringes caught, 1 of 44 failed wrongly
+        ("hair_occlusion", 0.88, 0.96),
         // the weakest direction above the noise, on a grid no face leaves empty: 42 of 43
         // blurred or moved faces caught (14 before: none moved, no small face), 1 of 289
         // others failed (0)
