@@ -113,19 +113,7 @@ fn a_log_that_cannot_be_written_costs_no_request() {
 #[test]
 fn a_value_with_a_newline_is_refused_and_forges_no_log_line() {
     let data = fresh_dir("hub-logs", "forged");
-    let add = common::run_kiosk_with_input(
-        &[
-            "hub".as_ref(),
-            "--data".as_ref(),
-            data.as_os_str(),
-            "add-reviewer".as_ref(),
-            "--user".as_ref(),
-            "admin".as_ref(),
-            "--admin".as_ref(),
-        ],
-        b"correct horse battery\n",
-    );
-    assert!(add.status.success());
+    add_reviewer(&data, "admin", true);
     let log = data.join("hub.log");
     let hub = start(&data, Stdio::from(std::fs::File::create(&log).unwrap()));
     let status = runtime().block_on(async {
@@ -167,6 +155,24 @@ fn a_value_with_a_newline_is_refused_and_forges_no_log_line() {
         "a forged line:\n{text}"
     );
     assert!(!text.contains("440106199903070015") && !text.contains("张三"));
+}
+
+/// A reviewer (an admin if `admin`) whose password is "correct horse battery", added the way
+/// staff add one: `kiosk hub add-reviewer`, the password on stdin.
+fn add_reviewer(data: &std::path::Path, user: &str, admin: bool) {
+    let mut args = vec![
+        "hub".as_ref(),
+        "--data".as_ref(),
+        data.as_os_str(),
+        "add-reviewer".as_ref(),
+        "--user".as_ref(),
+        user.as_ref(),
+    ];
+    if admin {
+        args.push("--admin".as_ref());
+    }
+    let add = common::run_kiosk_with_input(&args, b"correct horse battery\n");
+    assert!(add.status.success(), "{add:?}");
 }
 
 /// `n` logins as `user` with a wrong password, one after another; their statuses.
@@ -220,18 +226,7 @@ fn a_stranger_s_huge_login_name_is_refused_before_the_log() {
 fn a_name_that_is_no_account_is_neither_logged_nor_kept() {
     // a candidate who types their ID number into the reviewers' login, again and again
     let data = fresh_dir("hub-logs", "no-account");
-    let add = common::run_kiosk_with_input(
-        &[
-            "hub".as_ref(),
-            "--data".as_ref(),
-            data.as_os_str(),
-            "add-reviewer".as_ref(),
-            "--user".as_ref(),
-            "wangfang".as_ref(),
-        ],
-        b"correct horse battery\n",
-    );
-    assert!(add.status.success());
+    add_reviewer(&data, "wangfang", false);
     let log = data.join("hub.log");
     let hub = start(&data, Stdio::from(std::fs::File::create(&log).unwrap()));
     // a reviewer's own name is not logged either (the events table keeps her failures)
