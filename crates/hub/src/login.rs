@@ -72,20 +72,31 @@ pub(super) async fn login(
         &user,
         now_s,
     );
-    let read_early = match claim {
-        Some(_) => Some(password_hash(&hub, &user).await?),
-        None => None,
-    };
-    let keys = hub.login_guard.keys_from_browser(
-        &user,
+    // The judgement (the guard's count, the hash, the session or the failure's event) runs
+    // as a task of its own: a guesser that hangs up without waiting for the answer drops this
+    // handler, not the judgement, so its attempt is counted and an account's failure is kept
+    // however the connection ends. Only the throttled answer's delay stays here, where a
+    // client that has gone ends it.
+    let attempt = Attempt {
+        user: user.clone(),
+        password: f.password,
+        claim,
         address,
-        claim.as_ref(),
-        read_early.as_ref().and_then(Option::as_deref),
-    );
-    let wait = match super::login_guard::admit(&hub, &keys).await {
-        Ok(()) => None,
-        Err(Refused::Wait(wait)) => Some(wait),
-        Err(Refused::Uncounted) => {
+    };
+    let judged = tokio::spawn(judge(hub.clone(), attempt))
+        .await
+        .map_err(|_| {
+            ApiError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "the login could not be checked; try again",
+            )
+        })??;
+    match judged {
+        Judged::Throttled {
+            wait,
+            known_browser,
+        } => Ok(throttled(wait, known_browser, address).await),
+        Judged::Uncounted => {
             // no count, no limit: refused rather than let through unchecked
             let mut response = (
                 StatusCode::SERVICE_UNAVAILABLE,
@@ -95,87 +106,62 @@ pub(super) async fn login(
             response
                 .headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from(30));
-            return Ok(response);
+            Ok(response)
         }
-    };
-    if let Some(wait) = wait {
-        // the answer itself is slowed (1 to 2 s, a sleeping task, no thread): a guesser that
-        // waits for answers makes a few attempts a second, not tens of thousands. At least
-        // 1 s even when less of the wait is left: the wait runs from the last attempt's
-        // count, and a shared database's commits (and the hash) have used some of it
-        tokio::time::sleep(wait.clamp(Duration::from_secs(1), Duration::from_secs(2))).await;
-        let seconds = wait.as_secs().max(1);
-        // no name: what a stranger typed may be a candidate's ID number; the failed attempts
-        // before this one name the account when it is one
-        tracing::info!(
-            target: "hub",
-            address = %address,
-            known_browser = keys.device.is_some(),
-            retry_after_s = seconds,
-            "login throttled"
-        );
-        // a stranger's guesses hold up the name, not a browser its owner has used before;
-        // a known browser held up is held up by its own mistakes
-        let message = if keys.device.is_some() {
-            format!(
-                "此浏览器尝试次数过多，请 {seconds} 秒后再试 · Too many attempts from this \
-                 browser; try again in {seconds} s"
-            )
-        } else {
-            format!(
-                "尝试次数过多，请 {seconds} 秒后再试；在您以前登录过的浏览器上可以照常登录 · Too \
-                 many attempts; try again in {seconds} s. A browser you have logged in from \
-                 before is not held up"
-            )
-        };
-        let mut response = (StatusCode::TOO_MANY_REQUESTS, login_html(&message)).into_response();
-        response
-            .headers_mut()
-            .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
-        return Ok(response);
-    }
-    let stored = match read_early {
-        Some(stored) => stored,
-        None => password_hash(&hub, &user).await?,
-    };
-    let checked = stored.clone();
-    let issued_under = stored.clone();
-    let correct = {
-        // waited for without holding a thread; the hash runs on the blocking pool, off the lock
-        let _slot = hub.login_guard.hashing_slot(&keys).await;
-        let password = f.password;
-        tokio::task::spawn_blocking(move || verify_password(checked.as_deref(), &password))
-            .await
-            .unwrap_or(false)
-    };
-    let opened = user.clone();
-    // a name that is no account is whatever a stranger typed, perhaps a candidate's ID
-    // number: neither logged nor kept; an account's failure is kept as an event, not logged
-    let account = stored.is_some();
-    let secret = blocking(&hub, move |h| {
-        let db = h.db();
-        match stored.filter(|_| correct) {
-            Some(hash) => Ok(db.open_session(&opened, &hash, SESSION_MS)?),
-            None => {
-                // no name either way: which reviewer was guessed at is in the events table
-                // (an admin's to read), not in a log that anyone running the hub can read
-                tracing::info!(target: "hub", account, address = %address, "login failed");
-                Ok(None)
-            }
-        }
-    })
-    .await?;
-    let Some(secret) = secret else {
-        if account {
-            record_failure(&hub, user);
-        }
-        return Ok((
+        Judged::Wrong => Ok((
             StatusCode::UNAUTHORIZED,
             login_html("用户名或密码错误 · Wrong user name or password"),
         )
-            .into_response());
+            .into_response()),
+        Judged::Correct(decided) => Ok(signed_in(&hub, &user, now_s, decided)),
+    }
+}
+
+/// The answer to an attempt the guard holds up: slowed, with when to try again.
+async fn throttled(wait: Duration, known_browser: bool, address: IpAddr) -> Response {
+    // the answer itself is slowed (1 to 2 s, a sleeping task, no thread): a guesser that
+    // waits for answers makes a few attempts a second, not tens of thousands. At least
+    // 1 s even when less of the wait is left: the wait runs from the last attempt's
+    // count, and a shared database's commits (and the hash) have used some of it
+    tokio::time::sleep(wait.clamp(Duration::from_secs(1), Duration::from_secs(2))).await;
+    let seconds = wait.as_secs().max(1);
+    // no name: what a stranger typed may be a candidate's ID number; the failed attempts
+    // before this one name the account when it is one
+    tracing::info!(
+        target: "hub",
+        address = %address,
+        known_browser,
+        retry_after_s = seconds,
+        "login throttled"
+    );
+    // a stranger's guesses hold up the name, not a browser its owner has used before;
+    // a known browser held up is held up by its own mistakes
+    let message = if known_browser {
+        format!(
+            "此浏览器尝试次数过多，请 {seconds} 秒后再试 · Too many attempts from this \
+             browser; try again in {seconds} s"
+        )
+    } else {
+        format!(
+            "尝试次数过多，请 {seconds} 秒后再试；在您以前登录过的浏览器上可以照常登录 · Too \
+             many attempts; try again in {seconds} s. A browser you have logged in from \
+             before is not held up"
+        )
     };
-    super::login_guard::succeeded(&hub, &keys).await;
+    let mut response = (StatusCode::TOO_MANY_REQUESTS, login_html(&message)).into_response();
+    response
+        .headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+    response
+}
+
+/// The answer to a correct password: the session cookie, and the device cookie that makes
+/// this browser a known one from now on.
+fn signed_in(hub: &Hub, user: &str, now_s: u64, decided: Decided) -> Response {
+    let Decided {
+        secret,
+        issued_under,
+    } = decided;
     let secure = if hub.config().secure_cookies {
         "; Secure"
     } else {
@@ -190,16 +176,117 @@ pub(super) async fn login(
         response.headers_mut().insert(header::SET_COOKIE, v);
     }
     // this browser is known from now on (a fresh id at every login: its count starts empty)
-    let device = issued_under
-        .and_then(|hash| {
-            hub.login_guard
-                .device_set_cookie(&user, &hash, now_s, hub.config().secure_cookies)
-        })
+    let device = hub
+        .login_guard
+        .device_set_cookie(user, &issued_under, now_s, hub.config().secure_cookies)
         .and_then(|c| HeaderValue::from_str(&c).ok());
     if let Some(v) = device {
         response.headers_mut().append(header::SET_COOKIE, v);
     }
-    Ok(response)
+    response
+}
+
+/// One login attempt past the guard, owned, for the task that decides it.
+struct Attempt {
+    user: String,
+    password: String,
+    /// The browser's device cookie, where its MAC holds for this name.
+    claim: Option<device_cookie::DeviceClaim>,
+    address: IpAddr,
+}
+
+/// What the guard and the password say of an attempt.
+enum Judged {
+    /// Too many attempts: the answer waits (at most 2 s), then says when to try again.
+    Throttled {
+        wait: Duration,
+        known_browser: bool,
+    },
+    /// The guard's count cannot be read or written: refused, not let through unchecked.
+    Uncounted,
+    /// A wrong name or password.
+    Wrong,
+    Correct(Decided),
+}
+
+/// A correct password: the new session's secret, and the hash it was issued under (the
+/// device cookie is bound to it, so a password reset ends the browser's standing).
+struct Decided {
+    secret: String,
+    issued_under: String,
+}
+
+/// Counts the attempt, then checks the password and opens a session, or records the failure.
+async fn judge(hub: Arc<Hub>, a: Attempt) -> Result<Judged, ApiError> {
+    // only a cookie whose MAC holds costs the hash's read before the guard
+    let read_early = match a.claim {
+        Some(_) => Some(password_hash(&hub, &a.user).await?),
+        None => None,
+    };
+    let keys = hub.login_guard.keys_from_browser(
+        &a.user,
+        a.address,
+        a.claim.as_ref(),
+        read_early.as_ref().and_then(Option::as_deref),
+    );
+    match super::login_guard::admit(&hub, &keys).await {
+        Ok(()) => {}
+        Err(Refused::Wait(wait)) => {
+            let known_browser = keys.device.is_some();
+            return Ok(Judged::Throttled {
+                wait,
+                known_browser,
+            });
+        }
+        Err(Refused::Uncounted) => return Ok(Judged::Uncounted),
+    }
+    let stored = match read_early {
+        Some(stored) => stored,
+        None => password_hash(&hub, &a.user).await?,
+    };
+    let checked = stored.clone();
+    let correct = {
+        // waited for without holding a thread; the hash runs on the blocking pool, off the lock
+        let _slot = hub.login_guard.hashing_slot(&keys).await;
+        let password = a.password;
+        tokio::task::spawn_blocking(move || verify_password(checked.as_deref(), &password))
+            .await
+            .unwrap_or(false)
+    };
+    let opened = a.user.clone();
+    // a name that is no account is whatever a stranger typed, perhaps a candidate's ID
+    // number: neither logged nor kept; an account's failure is kept as an event, not logged
+    let account = stored.is_some();
+    let address = a.address;
+    let issued_under = stored.clone();
+    let secret = blocking(&hub, move |h| {
+        let db = h.db();
+        match stored.filter(|_| correct) {
+            Some(hash) => Ok(db.open_session(&opened, &hash, SESSION_MS)?),
+            None => {
+                // no name either way: which reviewer was guessed at is in the events table
+                // (an admin's to read), not in a log that anyone running the hub can read
+                tracing::info!(target: "hub", account, address = %address, "login failed");
+                Ok(None)
+            }
+        }
+    })
+    .await?;
+    match (secret, issued_under) {
+        (Some(secret), Some(issued_under)) => {
+            super::login_guard::succeeded(&hub, &keys).await;
+            Ok(Judged::Correct(Decided {
+                secret,
+                issued_under,
+            }))
+        }
+        _ => {
+            if account {
+                record_failure(&hub, a.user);
+            }
+            Ok(Judged::Wrong)
+        }
+    }
 }
 
 /// Whether a browser's `Origin` (when it sends one) names this hub. Scripts and the kiosk
