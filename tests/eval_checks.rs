@@ -513,7 +513,7 @@ fn the_development_set_figures_hold() {
             1.0 - n("false_alarms") / n("others"),
         )
     };
-    // floors at the figures of 473 photos (the 30 party, TV and stock photos added in
+    // floors at the figures of 533 photos (the 30 party, TV and stock photos added in
     // session 6 brought laughing squints, flash-lit faces and caps the first 248 lacked; the
     // 54 blurred ones of session 13 bring their 18 photos' other results again, and a few
     // that the blur itself changes; the 25 stock portraits of session 14, labelled before any
@@ -522,7 +522,9 @@ fn the_development_set_figures_hold() {
     // low-key and black-and-white portraits, and lowered most figures; the 22 of session 16,
     // mostly 128-200 px avatars, brought caps, a headscarf, fringes and eyes cast down; the
     // 48 of session 24, labelled blind and measured held out before they were added, brought
-    // 11 glasses, 22 smiles with teeth, 18 turned or tilted heads and laughing squints: 473)
+    // 11 glasses, 22 smiles with teeth, 18 turned or tilted heads and laughing squints: 473;
+    // the 60 of session 25, labelled and measured the same way, 16 glasses, 25 open mouths
+    // and smiles with teeth, 28 turned or tilted heads, mostly stock avatars: 533)
     for (id, recall, accepted) in [
         // a cap in profile, the face almost dark under coloured light, is no face found
         ("face_count", 1.0, 0.99),
@@ -532,8 +534,10 @@ fn the_development_set_figures_hold() {
         // 22 avatars: 2 of 3 caught (a wink, a head bowed; a 65 px face looking down missed).
         // The attention mesh's refined lids in place of the iris model's share (session 19):
         // 26 -> 32 of 34 caught, 387 -> 386 of 391 accepted. Session 24's 48: 3 of 5 caught
-        // (two laughing squints at 0.39 and 0.44 of the iris shown missed): 35/39
-        ("eyes_open", 0.89, 0.985),
+        // (two laughing squints at 0.39 and 0.44 of the iris shown missed): 35/39. Session
+        // 25's 60: 3 of 5 caught (a laughing squint, and eyes hidden behind two coins the mesh
+        // draws open): 38/44
+        ("eyes_open", 0.86, 0.985),
         // teeth no redder than the skin: lip highlights no longer read as teeth (175 → 178 of
         // 182 accepted), and one tinted smile is lost (89 → 88 of 96). The stock portraits:
         // 8 of 9 smiles caught, 3 of 16 others failed (a head turned and tilted away, a finger
@@ -550,16 +554,25 @@ fn the_development_set_figures_hold() {
         // (session 19): 133 -> 138 of 146 caught, 266 of 279 accepted as before. Where they
         // are together the plain gap no longer fails, and teeth are looked for between them
         // (session 20): 266 -> 273 accepted, none caught lost. Session 24's 48: 19 of 22
-        // caught (lips barely parted over teeth, refined gaps 0.07-0.12): 157/168
-        ("mouth_closed", 0.93, 0.975),
+        // caught (lips barely parted over teeth, refined gaps 0.07-0.12): 157/168. Session
+        // 25's 60: 22 of 25 caught (a mouth barely open in speech, a bite of pizza and a shout
+        // on heads turned 30-40 degrees, where the mesh draws the lips shut), 2 of 34 failed
+        // wrongly (black-and-white: closed lips the parsing calls open, a beard's seam read as
+        // teeth): 179/193 & 330/338
+        ("mouth_closed", 0.92, 0.975),
         // blurred, three bare faces read as frames to the parsing (two out of focus, one moved)
         // a dim crop brightened before parsing (session 24): 377 -> 379 of 385 accepted.
         // Session 24's 48: 10 of 11 caught (tortoiseshell frames on a head turned 30 degrees
-        // missed), 2 of 37 failed wrongly by frame lines (a frown's fold at the bridge)
-        ("glasses", 0.98, 0.98),
+        // missed), 2 of 37 failed wrongly by frame lines (a frown's fold at the bridge).
+        // Session 25's 60: 15 of 16 caught (thin frames on a 40 px face missed), 3 of 43
+        // failed wrongly by frame lines the parsing does not see (hair across a profile, a
+        // smile's folds beside a phone, a frown): 64/66 & 454/465
+        ("glasses", 0.96, 0.97),
         // fair faces exposed right at a mean of 200-218 pass where their red is not burnt
-        // out (session 24): 372 -> 375 of 382 accepted, none caught lost
-        ("exposure", 0.95, 0.98),
+        // out (session 24): 372 -> 375 of 382 accepted, none caught lost. Session 25's 60: a
+        // warm glow at a mean of 185 missed, 3 of 58 failed wrongly (high-key portraits at
+        // 202-230 with their highlights clipped): 40/43 & 477/488
+        ("exposure", 0.93, 0.97),
         // the light of every real photo judged blind (session 15): 3 half-shadowed faces, of
         // which the two turned past the yaw limit are not judged (the pose fails them); a turned
         // head's sides are not compared, so 38 → 26 of 346 fail wrongly, most of them lit from
@@ -603,12 +616,14 @@ fn the_development_set_figures_hold() {
         // Where the parsing sees next to no hair over the brows and the face itself around
         // them, the colour measures do not fail them (session 22): 383 -> 385 of 401 accepted
         // (dark brows, a face in close-up), none caught lost
-        // Session 24's 48: 4 of 4 fringes caught, 1 of 44 failed wrongly
-        ("hair_occlusion", 0.88, 0.96),
+        // Session 24's 48: 4 of 4 fringes caught, 1 of 44 failed wrongly. Session 25's 60: 4
+        // of 5 caught (hair over a brow on a head turned away missed), 3 of 54 failed wrongly:
+        // 28/32 & 479/499
+        ("hair_occlusion", 0.87, 0.955),
         // the weakest direction above the noise, on a grid no face leaves empty: 42 of 43
         // blurred or moved faces caught (14 before: none moved, no small face), 1 of 289
-        // others failed (0)
-        ("sharpness", 0.97, 0.99),
+        // others failed (0). Session 25's 60: a soft, grainy grey photo missed: 43/45
+        ("sharpness", 0.95, 0.99),
     ] {
         let (r, a) = figures(id);
         assert!(r >= recall, "{id}: caught {r:.3}, below {recall}");
