@@ -12,6 +12,7 @@ mod dashboard_page;
 mod deploy;
 mod engine_checks;
 mod eval_checks;
+mod eval_figures;
 mod eval_mouth;
 mod hub;
 mod hub_attacks;

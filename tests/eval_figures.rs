@@ -1,0 +1,144 @@
+//! The development set's figures (tests/eval, `kiosk eval`) as a floor the tuned checks must
+//! not fall below. Photos: `scripts/fetch-eval-photos`.
+
+use crate::common::run_kiosk;
+
+/// `kiosk eval` on the whole development set: what each tuned check catches and accepts
+/// must not fall below what this commit measured (see the figures in the closing note).
+#[test]
+fn the_development_set_figures_hold() {
+    let labels = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/eval/labels.csv");
+    let out = run_kiosk(&["eval", "--json", labels.to_str().unwrap()]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let checks = v["calibration"]["checks"].as_array().unwrap();
+    let figures = |id: &str| {
+        let c = checks.iter().find(|c| c["id"] == id).unwrap();
+        let n = |k: &str| c[k].as_f64().unwrap();
+        (
+            n("caught") / n("defects"),
+            1.0 - n("false_alarms") / n("others"),
+        )
+    };
+    // floors at the figures of 533 photos (the 30 party, TV and stock photos added in
+    // session 6 brought laughing squints, flash-lit faces and caps the first 248 lacked; the
+    // 54 blurred ones of session 13 bring their 18 photos' other results again, and a few
+    // that the blur itself changes; the 25 stock portraits of session 14, labelled before any
+    // check ran on them, brought hats, beanies, fringes and smiles at 400-800 px; the 46 of
+    // session 15, labelled the same way, brought glasses of every kind, eyes cast down, and
+    // low-key and black-and-white portraits, and lowered most figures; the 22 of session 16,
+    // mostly 128-200 px avatars, brought caps, a headscarf, fringes and eyes cast down; the
+    // 48 of session 24, labelled blind and measured held out before they were added, brought
+    // 11 glasses, 22 smiles with teeth, 18 turned or tilted heads and laughing squints: 473;
+    // the 60 of session 25, labelled and measured the same way, 16 glasses, 25 open mouths
+    // and smiles with teeth, 28 turned or tilted heads, mostly stock avatars: 533)
+    for (id, recall, accepted) in [
+        // a cap in profile, the face almost dark under coloured light, is no face found
+        ("face_count", 1.0, 0.99),
+        // the iris shown catches laughing squints the lid opening passed (18 → 20 of 22)
+        // session 15's portraits: none of 5 eyes cast down or squeezed in laughter caught; the
+        // iris model reads their lids open (0.23-0.30, iris shown 0.59-0.76). Session 16's
+        // 22 avatars: 2 of 3 caught (a wink, a head bowed; a 65 px face looking down missed).
+        // The attention mesh's refined lids in place of the iris model's share (session 19):
+        // 26 -> 32 of 34 caught, 387 -> 386 of 391 accepted. Session 24's 48: 3 of 5 caught
+        // (two laughing squints at 0.39 and 0.44 of the iris shown missed): 35/39. Session
+        // 25's 60: 3 of 5 caught (a laughing squint, and eyes hidden behind two coins the mesh
+        // draws open): 38/44
+        ("eyes_open", 0.86, 0.985),
+        // teeth no redder than the skin: lip highlights no longer read as teeth (175 → 178 of
+        // 182 accepted), and one tinted smile is lost (89 → 88 of 96). The stock portraits:
+        // 8 of 9 smiles caught, 3 of 16 others failed (a head turned and tilted away, a finger
+        // at the mouth's corner, a black-and-white beard). The mouth's width taken back to face
+        // on for a turned head: 9 → 7 of 240 failed wrongly, none caught lost. Session 15's
+        // portraits: 17 of 19 caught, 7 of 27 others failed (teeth read in
+        // black-and-white mouths, below heavy frames, in a profile). A light run counts as
+        // teeth only where it ends within a tenth of the mouth's width past the lips' opening
+        // (session 16): 14 → 11 of 267 failed wrongly (skin above two closed mouths, a
+        // black-and-white moustache's edge), none caught lost. The blind audit found teeth on 3 mouths labelled closed:
+        // one caught, two of grey shadowed teeth missed (126/139 & 254/264). Session 16's 22
+        // avatars: 7 of 7 caught, 3 of 15 failed wrongly (a pale pressed lower lip, a 31 px
+        // mouth's corners, a chin raised under a cap). The attention mesh's refined inner lips
+        // (session 19): 133 -> 138 of 146 caught, 266 of 279 accepted as before. Where they
+        // are together the plain gap no longer fails, and teeth are looked for between them
+        // (session 20): 266 -> 273 accepted, none caught lost. Session 24's 48: 19 of 22
+        // caught (lips barely parted over teeth, refined gaps 0.07-0.12): 157/168. Session
+        // 25's 60: 22 of 25 caught (a mouth barely open in speech, a bite of pizza and a shout
+        // on heads turned 30-40 degrees, where the mesh draws the lips shut), 2 of 34 failed
+        // wrongly (black-and-white: closed lips the parsing calls open, a beard's seam read as
+        // teeth): 179/193 & 330/338
+        ("mouth_closed", 0.92, 0.975),
+        // blurred, three bare faces read as frames to the parsing (two out of focus, one moved)
+        // a dim crop brightened before parsing (session 24): 377 -> 379 of 385 accepted.
+        // Session 24's 48: 10 of 11 caught (tortoiseshell frames on a head turned 30 degrees
+        // missed), 2 of 37 failed wrongly by frame lines (a frown's fold at the bridge).
+        // Session 25's 60: 15 of 16 caught (thin frames on a 40 px face missed), 3 of 43
+        // failed wrongly by frame lines the parsing does not see (hair across a profile, a
+        // smile's folds beside a phone, a frown): 64/66 & 454/465
+        ("glasses", 0.96, 0.97),
+        // fair faces exposed right at a mean of 200-218 pass where their red is not burnt
+        // out (session 24): 372 -> 375 of 382 accepted, none caught lost. Session 25's 60: a
+        // warm glow at a mean of 185 missed, 3 of 58 failed wrongly (high-key portraits at
+        // 202-230 with their highlights clipped): 40/43 & 477/488
+        ("exposure", 0.93, 0.97),
+        // the light of every real photo judged blind (session 15): 3 half-shadowed faces, of
+        // which the two turned past the yaw limit are not judged (the pose fails them); a turned
+        // head's sides are not compared, so 38 → 26 of 346 fail wrongly, most of them lit from
+        // one side more gently than a reviewer rejects, and come back blurred or dimmed.
+        // Session 15's portraits: 2 of their 3 half-shadowed faces are turned past the yaw
+        // limit, where the light is not judged: missed by design, the pose fails them. A
+        // photo with no face found (a cap in profile under coloured light) is left out of
+        // every face check's figures since session 21, no longer "caught" by them: 10/14 ->
+        // 9/13. Read on the skin the parsing finds in the boxes (session 22): hair down one
+        // cheek or across one side of the forehead is no longer shadow, 377 -> 385 of 411
+        // accepted, none caught lost. Session 24's 48: 4 of 48 failed wrongly (a beard the
+        // parsing calls skin, faces lit softly from a window): 429/459
+        ("light_uniformity", 0.69, 0.93),
+        // session 16's blind audit moved head pose off 4 video frames under the limits and
+        // onto 2 heads tilted about 14 degrees (82/94 & 283/309 -> 84/92 & 287/311). Session
+        // 16's 22 avatars: 7 of 9 caught, 3 of 13 failed wrongly (two at pitch 21-22 on faces
+        // by eye straight, as tp_audrey; one turned 20 degrees, by eye not). Pitch judged
+        // from the +4 degrees the mesh reads on level heads (session 17): 91/101 & 297/324 ->
+        // 92/101 & 309/324 (tp_audrey and its 9 variants, 3 more level portraits pass; two
+        // raised chins caught, one bowed head and one webcam frame at -18.9 lost)
+        // Session 24's 48: 15 of 18 caught (two heads bowed over a tablet, one turned 15
+        // degrees), 4 of 30 failed wrongly (rolls of 10-11 degrees a blind eye called
+        // "unsure"): 106/118 & 335/354
+        ("head_pose", 0.89, 0.94),
+        // the parsing alone decides: dark hair no longer reads as a hat (7 → 1 wrong failures);
+        // a sun hat that reads 0.21 against 0.2 is lost when softened (0.14 at 0.5 px; of the
+        // head, 0.34 and 0.24 against 0.21, caught since session 18). With
+        // the crop mirrored past the picture's edge, hair cut off at the top is no longer a
+        // hat (1 → 0), and a brim that is a sliver along the top edge is not one either (8 → 7
+        // of 13: it was caught only because the stripes drawn out of it read as a hat). The
+        // stock portraits: 8 of 8 hats, beanies and a hood caught, no other photo failed.
+        // The hat's share taken of the head, not of the crop (session 18): a side cap on a
+        // head in profile and a softened wide brim caught (23 → 25 of 32), no other photo failed.
+        // Judged on a face whose highlights read as washed out (session 21): a trilby caught;
+        // the cap in profile with no face found left out of the figures: 25/31
+        ("headwear", 0.8, 0.997),
+        // the face parsing: 10 of 11 fringes (1 of 11 before it); two hats and curls it fails
+        // wrongly come back blurred, and a portrait with glasses fails once blurred. The stock
+        // portraits: 2 of 4 fringes caught; a brim over the brows under a hat the parsing
+        // sees is the hat's, not hair (a cap, a beanie and a felt hat failed it wrongly before).
+        // Where the parsing sees next to no hair over the brows and the face itself around
+        // them, the colour measures do not fail them (session 22): 383 -> 385 of 401 accepted
+        // (dark brows, a face in close-up), none caught lost
+        // Session 24's 48: 4 of 4 fringes caught, 1 of 44 failed wrongly. Session 25's 60: 4
+        // of 5 caught (hair over a brow on a head turned away missed), 3 of 54 failed wrongly:
+        // 28/32 & 479/499. Frames worn on the face count with it where the parsing sees the
+        // brows bare (session 25): 479 -> 482 of 499 accepted, none caught lost
+        ("hair_occlusion", 0.87, 0.96),
+        // the weakest direction above the noise, on a grid no face leaves empty: 42 of 43
+        // blurred or moved faces caught (14 before: none moved, no small face), 1 of 289
+        // others failed (0). Session 25's 60: a soft, grainy grey photo missed: 43/45
+        ("sharpness", 0.95, 0.99),
+    ] {
+        let (r, a) = figures(id);
+        assert!(r >= recall, "{id}: caught {r:.3}, below {recall}");
+        assert!(a >= accepted, "{id}: accepted {a:.3}, below {accepted}");
+    }
+}
