@@ -103,9 +103,8 @@ pub struct PartShares {
     pub eyeglasses: f32,
     /// Mouth interior (teeth, an open mouth) over the squared eye distance.
     pub mouth_interior: f32,
-    /// The face itself (skin, brows, eyes, nose) and any frames worn on it in the band from
-    /// above the brows to below the eyes, on the less bare side (0..1): a patch, a scarf or a
-    /// hand there are not.
+    /// The face itself (skin, brows, eyes, nose) in the band from above the brows to below
+    /// the eyes, on the less bare side (0..1): a patch, a scarf or dark lenses there are not.
     pub face_at_brows_and_eyes: f32,
 }
 
@@ -204,9 +203,7 @@ impl FaceParsing {
             )
         };
         let hair_over_brows = over(self.right_eye).max(over(self.left_eye));
-        // the same band down to below the eye: what the colour measures of hair_occlusion read.
-        // Frames count with the face: they are not hair, and `glasses` judges them (kiosk eval:
-        // three glasses wearers with bare brows failed hair_occlusion on their frames)
+        // the same band down to below the eye: what the colour measures of hair_occlusion read
         let face = |eye: Point| {
             self.share(
                 eye.x - 0.5 * ed,
@@ -220,7 +217,6 @@ impl FaceParsing {
                     FacePart::LeftEye,
                     FacePart::RightEye,
                     FacePart::Nose,
-                    FacePart::Eyeglasses,
                 ],
             )
         };

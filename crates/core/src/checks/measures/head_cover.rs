@@ -226,11 +226,10 @@ pub fn brow_cover_is_a_hat(parts: &PartShares, lim: &CheckLimits) -> bool {
 }
 
 /// Whether the parsing sees the brows bare: next to no hair in the band above them, and the
-/// face itself (skin, brows, eyes, and frames worn on it) filling the band down to below the
-/// eyes on both sides. Then the colour measures' cover there is the face's own dark (heavy
-/// brows, a shadow under the brow ridge) or the frames, which `glasses` judges, and does not
-/// fail `hair_occlusion`; a patch or a scarf over the eyes is not the face, so its cover
-/// still does.
+/// face itself (skin, brows, eyes) filling the band down to below the eyes on both sides.
+/// Then the colour measures' cover there is the face's own dark (heavy brows, a shadow under
+/// the brow ridge) and does not fail `hair_occlusion`; a patch, a scarf or frames over the
+/// eyes are not the face, so their cover still does.
 pub fn brows_bare_to_parsing(parts: &PartShares, lim: &CheckLimits) -> bool {
     parts.hair_over_brows <= lim.max_parsed_hair_bare_brows
         && parts.face_at_brows_and_eyes >= lim.min_parsed_face_at_brows
