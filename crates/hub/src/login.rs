@@ -77,20 +77,27 @@ pub(super) async fn login(
     // handler, not the judgement, so its attempt is counted and an account's failure is kept
     // however the connection ends. Only the throttled answer's delay stays here, where a
     // client that has gone ends it.
+    let Some(place) = hub.login_guard.judging_place(claim.is_some()) else {
+        return Ok(busy());
+    };
+    let hub_for_task = hub.clone();
     let attempt = Attempt {
         user: user.clone(),
         password: f.password,
         claim,
         address,
     };
-    let judged = tokio::spawn(judge(hub.clone(), attempt))
-        .await
-        .map_err(|_| {
-            ApiError::new(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "the login could not be checked; try again",
-            )
-        })??;
+    let judged = tokio::spawn(async move {
+        let _place = place;
+        judge(hub_for_task, attempt).await
+    })
+    .await
+    .map_err(|_| {
+        ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "the login could not be checked; try again",
+        )
+    })??;
     match judged {
         Judged::Throttled {
             wait,
@@ -115,6 +122,22 @@ pub(super) async fn login(
             .into_response()),
         Judged::Correct(decided) => Ok(signed_in(&hub, &user, now_s, decided)),
     }
+}
+
+/// The answer when every place for judging a stranger's attempt is taken (a crowd of guesses,
+/// perhaps hung up): at once, without counting or hashing anything.
+fn busy() -> Response {
+    let mut response = (
+        StatusCode::SERVICE_UNAVAILABLE,
+        login_html(
+            "登录检查繁忙，请稍后再试 · The hub is busy checking logins; try again in a moment",
+        ),
+    )
+        .into_response();
+    response
+        .headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from(1));
+    response
 }
 
 /// The answer to an attempt the guard holds up: slowed, with when to try again.
