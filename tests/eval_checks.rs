@@ -225,6 +225,32 @@ fn dark_brows_the_parsing_sees_bare_pass_hair_occlusion_and_a_dark_fringe_it_hal
 }
 
 #[test]
+fn frames_over_bare_brows_are_not_hair_and_a_fringe_over_frames_still_is() {
+    // clear glasses whose frames run along bare brows (a blind labeller: glasses, no hair over
+    // the brows): the colour measure reads the frames as cover, the parsing sees frames and
+    // face there, no hair. The glasses fail `glasses`; the candidate is not told to move hair.
+    // (A dark band across the eyes, which the parsing calls frames too, still fails:
+    // `engine_checks::a_patch_over_the_eyes_fails_hair_occlusion`)
+    for photo in ["thb_guido.jpg", "sui_team3.jpg"] {
+        let img = eval_photo(photo);
+        let framed = result(&img, CheckId::HairOcclusion);
+        assert_eq!(
+            framed.detail.get("brows_bare_to_parsing"),
+            Some(&true.into()),
+            "{photo}: {framed:?}"
+        );
+        assert!(framed.ok, "{photo}: {framed:?}");
+        assert!(!result(&img, CheckId::Glasses).ok, "{photo}");
+    }
+    // a fringe down over the frames: the parsing's hair there fails it all the same
+    let fringe = result(
+        &eval_photo("tablerui_f21_bangsglasses.png"),
+        CheckId::HairOcclusion,
+    );
+    assert!(!fringe.ok, "{fringe:?}");
+}
+
+#[test]
 fn a_fringe_as_light_as_the_forehead_fails_hair_occlusion_through_the_face_parsing() {
     // a blond side fringe over both brows: colour and texture read it as skin
     let fringe = result(&eval_photo("fer_woman2_001.png"), CheckId::HairOcclusion);

@@ -129,10 +129,10 @@ fn the_development_set_figures_hold() {
         // (dark brows, a face in close-up), none caught lost
         // Session 24's 48: 4 of 4 fringes caught, 1 of 44 failed wrongly. Session 25's 60: 4
         // of 5 caught (hair over a brow on a head turned away missed), 3 of 54 failed wrongly:
-        // 28/32 & 479/499. Tried and dropped (session 25): frames counted with the face where
-        // the parsing sees the brows bare passed three glasses wearers (479 -> 482), but the
-        // parsing calls a dark band across the eyes frames as well, and that must still fail
-        ("hair_occlusion", 0.87, 0.955),
+        // 28/32 & 479/499. Clear lenses (as light as the skin) count with the face where the
+        // parsing sees the brows bare (session 25): 479 -> 482 of 499 accepted, none caught
+        // lost; a dark band across the eyes, which the parsing calls frames too, still fails
+        ("hair_occlusion", 0.87, 0.96),
         // the weakest direction above the noise, on a grid no face leaves empty: 42 of 43
         // blurred or moved faces caught (14 before: none moved, no small face), 1 of 289
         // others failed (0). Session 25's 60: a soft, grainy grey photo missed: 43/45

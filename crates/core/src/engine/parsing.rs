@@ -72,6 +72,10 @@ const STD: [f32; 3] = [0.229, 0.224, 0.225];
 /// their faces (skin over the face's width squared 0.19–0.51 → 0.64–0.92); 0.2 made two
 /// tight tiles' hair a hat; 1.0 was the whole reflection again.
 const MIRROR_DEPTH: f32 = 0.5;
+/// Lenses at least this light against the skin ([`FaceParsing::lens_light`]) are clear: the
+/// face shows through them. Kiosk eval: clear glasses 0.77-0.94; sunglasses 0.30-0.58; a
+/// dark band painted across the eyes and brows 0.38.
+const MIN_CLEAR_LENS_LIGHT: f32 = 0.7;
 
 /// Every pixel's class over a square crop of the face, at the model's input size.
 #[derive(Clone, Debug)]
@@ -89,6 +93,10 @@ pub struct FaceParsing {
     /// mirrored at its edge, then its last mirrored row drawn out (`Border::Mirror`): a part
     /// seen twice or stripes, not more of the head.
     image_size: (f32, f32),
+    /// How light what the parsing calls eyeglasses is against its skin (mean luma over mean
+    /// luma; None without either): clear lenses show the face through them, dark lenses or
+    /// a band across the eyes do not.
+    lens_light: Option<f32>,
 }
 
 /// What the checks read from a parsing, each a share or a size the limits are set on.
@@ -103,8 +111,9 @@ pub struct PartShares {
     pub eyeglasses: f32,
     /// Mouth interior (teeth, an open mouth) over the squared eye distance.
     pub mouth_interior: f32,
-    /// The face itself (skin, brows, eyes, nose) in the band from above the brows to below
-    /// the eyes, on the less bare side (0..1): a patch, a scarf or dark lenses there are not.
+    /// The face itself (skin, brows, eyes, nose), with clear lenses and their frames, in the
+    /// band from above the brows to below the eyes, on the less bare side (0..1): a patch, a
+    /// scarf or dark lenses there are not.
     pub face_at_brows_and_eyes: f32,
 }
 
@@ -203,21 +212,41 @@ impl FaceParsing {
             )
         };
         let hair_over_brows = over(self.right_eye).max(over(self.left_eye));
-        // the same band down to below the eye: what the colour measures of hair_occlusion read
+        // the same band down to below the eye: what the colour measures of hair_occlusion read.
+        // Clear lenses count with the face: their frames are not hair, and `glasses` judges
+        // them (kiosk eval: three glasses wearers with bare brows failed hair_occlusion on their
+        // frames). Dark lenses, or a band across the eyes that the parsing also calls frames,
+        // are not the face
+        let clear_lenses = self
+            .lens_light
+            .is_some_and(|light| light >= MIN_CLEAR_LENS_LIGHT);
+        let face_parts: &[FacePart] = if clear_lenses {
+            &[
+                FacePart::Skin,
+                FacePart::LeftBrow,
+                FacePart::RightBrow,
+                FacePart::LeftEye,
+                FacePart::RightEye,
+                FacePart::Nose,
+                FacePart::Eyeglasses,
+            ]
+        } else {
+            &[
+                FacePart::Skin,
+                FacePart::LeftBrow,
+                FacePart::RightBrow,
+                FacePart::LeftEye,
+                FacePart::RightEye,
+                FacePart::Nose,
+            ]
+        };
         let face = |eye: Point| {
             self.share(
                 eye.x - 0.5 * ed,
                 eye.x + 0.5 * ed,
                 eye.y - 0.65 * ed,
                 eye.y + 0.25 * ed,
-                &[
-                    FacePart::Skin,
-                    FacePart::LeftBrow,
-                    FacePart::RightBrow,
-                    FacePart::LeftEye,
-                    FacePart::RightEye,
-                    FacePart::Nose,
-                ],
+                face_parts,
             )
         };
         let face_at_brows_and_eyes = face(self.right_eye).min(face(self.left_eye));
@@ -323,6 +352,7 @@ pub fn parse_face(
         });
     }
     let labels = upsampled_argmax(logits, m, n);
+    let lens_light = lens_light(&labels, scratch, n);
     let (right_eye, left_eye) = (to_map.apply(right), to_map.apply(left));
     Ok(FaceParsing {
         to_map,
@@ -332,7 +362,35 @@ pub fn parse_face(
         right_eye,
         left_eye,
         image_size: (img.width() as f32, img.height() as f32),
+        lens_light,
     })
+}
+
+/// [`FaceParsing::lens_light`] from the labels and the model's input (normalised planes R,
+/// G, B; the ratio does not depend on the dim face's gain).
+fn lens_light(labels: &[u8], chw: &[f32], n: usize) -> Option<f32> {
+    let plane = n * n;
+    if chw.len() < 3 * plane || labels.len() < plane {
+        return None;
+    }
+    let luma = |i: usize| {
+        let c = |k: usize| chw[k * plane + i] * STD[k] + MEAN[k];
+        0.299 * c(0) + 0.587 * c(1) + 0.114 * c(2)
+    };
+    let (mut lens, mut lens_n, mut skin, mut skin_n) = (0.0f32, 0u32, 0.0f32, 0u32);
+    for (i, &label) in labels.iter().enumerate().take(plane) {
+        if label == FacePart::Eyeglasses as u8 {
+            lens += luma(i);
+            lens_n += 1;
+        } else if label == FacePart::Skin as u8 {
+            skin += luma(i);
+            skin_n += 1;
+        }
+    }
+    if lens_n == 0 || skin_n == 0 || skin <= f32::EPSILON {
+        return None;
+    }
+    Some((lens / lens_n as f32) / (skin / skin_n as f32))
 }
 
 /// The face parsing was trained on CelebA-HQ, well-lit faces that are mostly light-skinned.
@@ -410,6 +468,31 @@ mod tests {
     use super::*;
 
     #[test]
+    fn lenses_as_light_as_the_skin_are_clear_and_dark_ones_are_not() {
+        // a 2x2 map: two skin cells, two lens cells; the input normalised as the model's
+        let n = 2;
+        let labels = [
+            FacePart::Skin as u8,
+            FacePart::Skin as u8,
+            FacePart::Eyeglasses as u8,
+            FacePart::Eyeglasses as u8,
+        ];
+        let input = |skin: f32, lens: f32| -> Vec<f32> {
+            (0..3)
+                .flat_map(|c| [skin, skin, lens, lens].map(|v| (v - MEAN[c]) / STD[c]))
+                .collect()
+        };
+        let clear = lens_light(&labels, &input(0.6, 0.54), n).unwrap_or_default();
+        assert!((clear - 0.9).abs() < 1e-3, "{clear}");
+        assert!(clear >= MIN_CLEAR_LENS_LIGHT);
+        let dark = lens_light(&labels, &input(0.6, 0.15), n).unwrap_or_default();
+        assert!(dark < MIN_CLEAR_LENS_LIGHT, "{dark}");
+        // no lenses, or no skin to compare them with: no reading
+        let bare = [FacePart::Skin as u8; 4];
+        assert_eq!(lens_light(&bare, &input(0.6, 0.6), n), None);
+    }
+
+    #[test]
     fn a_dim_crop_is_brightened_to_mid_grey_and_a_bright_one_left_alone() {
         let n = 8;
         let crop = |v: f32| vec![v; 3 * n * n];
@@ -445,6 +528,7 @@ mod tests {
             right_eye: Point::new(1.0, 1.0),
             left_eye: Point::new(3.0, 1.0),
             image_size: (4.0, rows),
+            lens_light: None,
         };
         let hat = |p: &FaceParsing| p.share(0.0, 4.0, 0.0, 4.0, &[FacePart::Hat]);
         assert_eq!(hat(&parsing(4.0)), 0.5);
@@ -474,6 +558,7 @@ mod tests {
             right_eye: Point::new(1.0, 1.0),
             left_eye: Point::new(3.0, 1.0),
             image_size: (4.0, 4.0),
+            lens_light: None,
         };
         let hat = [FacePart::Hat];
         assert_eq!(parsing.share(0.0, 4.0, 0.0, 4.0, &hat), 0.25);

@@ -226,10 +226,11 @@ pub fn brow_cover_is_a_hat(parts: &PartShares, lim: &CheckLimits) -> bool {
 }
 
 /// Whether the parsing sees the brows bare: next to no hair in the band above them, and the
-/// face itself (skin, brows, eyes) filling the band down to below the eyes on both sides.
-/// Then the colour measures' cover there is the face's own dark (heavy brows, a shadow under
-/// the brow ridge) and does not fail `hair_occlusion`; a patch, a scarf or frames over the
-/// eyes are not the face, so their cover still does.
+/// face itself (skin, brows, eyes, and clear lenses with their frames) filling the band down
+/// to below the eyes on both sides. Then the colour measures' cover there is the face's own
+/// dark (heavy brows, a shadow under the brow ridge) or frames that `glasses` judges, and does
+/// not fail `hair_occlusion`; a patch, a scarf or dark lenses over the eyes are not the face,
+/// so their cover still does.
 pub fn brows_bare_to_parsing(parts: &PartShares, lim: &CheckLimits) -> bool {
     parts.hair_over_brows <= lim.max_parsed_hair_bare_brows
         && parts.face_at_brows_and_eyes >= lim.min_parsed_face_at_brows
