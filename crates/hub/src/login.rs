@@ -72,38 +72,23 @@ pub(super) async fn login(
         &user,
         now_s,
     );
-    // The judgement (the guard's count, the hash, the session or the failure's event) runs
-    // as a task of its own: a guesser that hangs up without waiting for the answer drops this
-    // handler, not the judgement, so its attempt is counted and an account's failure is kept
-    // however the connection ends. Only the throttled answer's delay stays here, where a
-    // client that has gone ends it.
-    let Some(place) = hub.login_guard.judging_place(claim.is_some()) else {
-        return Ok(busy());
+    let read_early = match claim {
+        Some(_) => Some(password_hash(&hub, &user).await?),
+        None => None,
     };
-    let hub_for_task = hub.clone();
-    let attempt = Attempt {
-        user: user.clone(),
-        password: f.password,
-        claim,
+    let keys = hub.login_guard.keys_from_browser(
+        &user,
         address,
-    };
-    let judged = tokio::spawn(async move {
-        let _place = place;
-        judge(hub_for_task, attempt).await
-    })
-    .await
-    .map_err(|_| {
-        ApiError::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "the login could not be checked; try again",
-        )
-    })??;
-    match judged {
-        Judged::Throttled {
-            wait,
-            known_browser,
-        } => Ok(throttled(wait, known_browser, address).await),
-        Judged::Uncounted => {
+        claim.as_ref(),
+        read_early.as_ref().and_then(Option::as_deref),
+    );
+    // counted on the blocking pool: a client that hangs up here is counted all the same
+    match super::login_guard::admit(&hub, &keys).await {
+        Ok(()) => {}
+        Err(Refused::Wait(wait)) => {
+            return Ok(throttled(wait, keys.device.is_some(), address).await)
+        }
+        Err(Refused::Uncounted) => {
             // no count, no limit: refused rather than let through unchecked
             let mut response = (
                 StatusCode::SERVICE_UNAVAILABLE,
@@ -113,31 +98,43 @@ pub(super) async fn login(
             response
                 .headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from(30));
-            Ok(response)
+            return Ok(response);
         }
-        Judged::Wrong => Ok((
+    }
+    let stored = match read_early {
+        Some(stored) => stored,
+        None => password_hash(&hub, &user).await?,
+    };
+    // The wait for a hash slot is the queue, and a guesser that hangs up while in it leaves it:
+    // its place costs nothing more. Once it holds a slot, the password's check and what
+    // follows (the session, or the account's failure kept as an event) run as a task of their
+    // own that the slot bounds, so a client that hangs up mid-hash cannot leave a checked
+    // password unrecorded (dropping this handler no longer drops the record).
+    let slot = hub.login_guard.hashing_slot(&keys).await;
+    let check = Check {
+        user: user.clone(),
+        password: f.password,
+        stored,
+        keys,
+        address,
+        _slot: slot,
+    };
+    let decided = tokio::spawn(decide(hub.clone(), check))
+        .await
+        .map_err(|_| {
+            ApiError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "the login could not be checked; try again",
+            )
+        })??;
+    match decided {
+        Some(decided) => Ok(signed_in(&hub, &user, now_s, decided)),
+        None => Ok((
             StatusCode::UNAUTHORIZED,
             login_html("用户名或密码错误 · Wrong user name or password"),
         )
             .into_response()),
-        Judged::Correct(decided) => Ok(signed_in(&hub, &user, now_s, decided)),
     }
-}
-
-/// The answer when every place for judging a stranger's attempt is taken (a crowd of guesses,
-/// perhaps hung up): at once, without counting or hashing anything.
-fn busy() -> Response {
-    let mut response = (
-        StatusCode::SERVICE_UNAVAILABLE,
-        login_html(
-            "登录检查繁忙，请稍后再试 · The hub is busy checking logins; try again in a moment",
-        ),
-    )
-        .into_response();
-    response
-        .headers_mut()
-        .insert(header::RETRY_AFTER, HeaderValue::from(1));
-    response
 }
 
 /// The answer to an attempt the guard holds up: slowed, with when to try again.
@@ -209,27 +206,16 @@ fn signed_in(hub: &Hub, user: &str, now_s: u64, decided: Decided) -> Response {
     response
 }
 
-/// One login attempt past the guard, owned, for the task that decides it.
-struct Attempt {
+/// A login attempt past the guard with its hash slot, owned, for the task that checks it.
+struct Check {
     user: String,
     password: String,
-    /// The browser's device cookie, where its MAC holds for this name.
-    claim: Option<device_cookie::DeviceClaim>,
+    /// The account's password hash (None: no such account; the decoy is checked instead).
+    stored: Option<String>,
+    keys: super::login_guard::LoginKeys,
     address: IpAddr,
-}
-
-/// What the guard and the password say of an attempt.
-enum Judged {
-    /// Too many attempts: the answer waits (at most 2 s), then says when to try again.
-    Throttled {
-        wait: Duration,
-        known_browser: bool,
-    },
-    /// The guard's count cannot be read or written: refused, not let through unchecked.
-    Uncounted,
-    /// A wrong name or password.
-    Wrong,
-    Correct(Decided),
+    /// Held until the check and its record are done.
+    _slot: Option<tokio::sync::OwnedSemaphorePermit>,
 }
 
 /// A correct password: the new session's secret, and the hash it was issued under (the
@@ -239,48 +225,26 @@ struct Decided {
     issued_under: String,
 }
 
-/// Counts the attempt, then checks the password and opens a session, or records the failure.
-async fn judge(hub: Arc<Hub>, a: Attempt) -> Result<Judged, ApiError> {
-    // only a cookie whose MAC holds costs the hash's read before the guard
-    let read_early = match a.claim {
-        Some(_) => Some(password_hash(&hub, &a.user).await?),
-        None => None,
-    };
-    let keys = hub.login_guard.keys_from_browser(
-        &a.user,
-        a.address,
-        a.claim.as_ref(),
-        read_early.as_ref().and_then(Option::as_deref),
-    );
-    match super::login_guard::admit(&hub, &keys).await {
-        Ok(()) => {}
-        Err(Refused::Wait(wait)) => {
-            let known_browser = keys.device.is_some();
-            return Ok(Judged::Throttled {
-                wait,
-                known_browser,
-            });
-        }
-        Err(Refused::Uncounted) => return Ok(Judged::Uncounted),
-    }
-    let stored = match read_early {
-        Some(stored) => stored,
-        None => password_hash(&hub, &a.user).await?,
-    };
+/// Checks the password (argon2 on the blocking pool) and opens a session, or records the
+/// failure: None is a wrong name or password.
+async fn decide(hub: Arc<Hub>, c: Check) -> Result<Option<Decided>, ApiError> {
+    let Check {
+        user,
+        password,
+        stored,
+        keys,
+        address,
+        _slot,
+    } = c;
     let checked = stored.clone();
-    let correct = {
-        // waited for without holding a thread; the hash runs on the blocking pool, off the lock
-        let _slot = hub.login_guard.hashing_slot(&keys).await;
-        let password = a.password;
+    let correct =
         tokio::task::spawn_blocking(move || verify_password(checked.as_deref(), &password))
             .await
-            .unwrap_or(false)
-    };
-    let opened = a.user.clone();
+            .unwrap_or(false);
+    let opened = user.clone();
     // a name that is no account is whatever a stranger typed, perhaps a candidate's ID
     // number: neither logged nor kept; an account's failure is kept as an event, not logged
     let account = stored.is_some();
-    let address = a.address;
     let issued_under = stored.clone();
     let secret = blocking(&hub, move |h| {
         let db = h.db();
@@ -298,16 +262,16 @@ async fn judge(hub: Arc<Hub>, a: Attempt) -> Result<Judged, ApiError> {
     match (secret, issued_under) {
         (Some(secret), Some(issued_under)) => {
             super::login_guard::succeeded(&hub, &keys).await;
-            Ok(Judged::Correct(Decided {
+            Ok(Some(Decided {
                 secret,
                 issued_under,
             }))
         }
         _ => {
             if account {
-                record_failure(&hub, a.user);
+                record_failure(&hub, user);
             }
-            Ok(Judged::Wrong)
+            Ok(None)
         }
     }
 }

@@ -35,12 +35,6 @@ pub const FREE_ATTEMPTS: u32 = 5;
 pub const MAX_DELAY: Duration = Duration::from_secs(15 * 60);
 /// Concurrent argon2 verifications (one per core on the reference machine).
 pub const HASHES_AT_ONCE: usize = 2;
-/// Login attempts being judged (counted, hashed, recorded) at once, per lane. A judgement runs
-/// on when its client hangs up, so a place is what bounds the work a stranger's hung-up
-/// guesses leave queued; past it a stranger's attempt is refused at once (503), while a
-/// browser that has logged in before has a lane of its own.
-pub const JUDGED_AT_ONCE: usize = 64;
-const KNOWN_JUDGED_AT_ONCE: usize = 8;
 /// Entries kept at most; an attacker cycling names cannot grow the map without bound.
 const MAX_ENTRIES: usize = 10_000;
 /// A key with no attempt for this long is forgotten.
@@ -101,14 +95,11 @@ impl Attempts {
 /// This process's attempt counts (the first gate), the hashing slots and the keys' salt.
 pub struct LoginGuard {
     attempts: Mutex<HashMap<String, Attempts>>,
-    hashing: tokio::sync::Semaphore,
+    hashing: Arc<tokio::sync::Semaphore>,
     /// A lane of its own for browsers that have logged in before: a reviewer's password check
     /// does not queue behind a crowd of strangers' guesses (a helper's 400 guessing clients
     /// kept her waiting 8–9 s with one queue for all).
-    known_hashing: tokio::sync::Semaphore,
-    /// Places for attempts being judged, strangers' and known browsers' (`judging_place`).
-    judging: Arc<tokio::sync::Semaphore>,
-    known_judging: Arc<tokio::sync::Semaphore>,
+    known_hashing: Arc<tokio::sync::Semaphore>,
     /// From the database (`HubDb::login_salt`): keys never hold a name a stranger typed, and
     /// every replica makes the same key of one name.
     salt: String,
@@ -121,10 +112,8 @@ impl LoginGuard {
     pub fn new(salt: String, devices: DeviceCookies) -> Self {
         LoginGuard {
             attempts: Mutex::new(HashMap::new()),
-            hashing: tokio::sync::Semaphore::new(HASHES_AT_ONCE),
-            known_hashing: tokio::sync::Semaphore::new(1),
-            judging: Arc::new(tokio::sync::Semaphore::new(JUDGED_AT_ONCE)),
-            known_judging: Arc::new(tokio::sync::Semaphore::new(KNOWN_JUDGED_AT_ONCE)),
+            hashing: Arc::new(tokio::sync::Semaphore::new(HASHES_AT_ONCE)),
+            known_hashing: Arc::new(tokio::sync::Semaphore::new(1)),
             devices,
             salt,
         }
@@ -265,26 +254,19 @@ impl LoginGuard {
         }
     }
 
-    /// A place for an attempt to be judged in, held until its judgement ends; None when every
-    /// place of its lane (a known browser's, else the strangers') is taken.
-    pub fn judging_place(&self, known_browser: bool) -> Option<tokio::sync::OwnedSemaphorePermit> {
-        let lane = if known_browser {
-            &self.known_judging
-        } else {
-            &self.judging
-        };
-        lane.clone().try_acquire_owned().ok()
-    }
-
     /// A place among the concurrent argon2 verifications (waited for without a thread): in
-    /// the known browsers' own lane for an attempt from one, else in the shared one.
-    pub async fn hashing_slot(&self, keys: &LoginKeys) -> Option<tokio::sync::SemaphorePermit<'_>> {
+    /// the known browsers' own lane for an attempt from one, else in the shared one. Owned,
+    /// so that the task that checks the password holds it to the end.
+    pub async fn hashing_slot(
+        &self,
+        keys: &LoginKeys,
+    ) -> Option<tokio::sync::OwnedSemaphorePermit> {
         let lane = if keys.device.is_some() {
             &self.known_hashing
         } else {
             &self.hashing
         };
-        lane.acquire().await.ok()
+        lane.clone().acquire_owned().await.ok()
     }
 }
 
@@ -451,25 +433,6 @@ mod tests {
                 .user,
             keys.user
         );
-    }
-
-    #[test]
-    fn strangers_attempts_being_judged_are_bounded_and_leave_known_browsers_their_lane() {
-        let g = guard();
-        let mut held: Vec<_> = (0..JUDGED_AT_ONCE)
-            .map(|_| g.judging_place(false))
-            .collect();
-        assert!(held.iter().all(Option::is_some));
-        assert!(
-            g.judging_place(false).is_none(),
-            "the strangers' lane is full"
-        );
-        assert!(g.judging_place(true).is_some(), "a known browser's is not");
-        // a judgement that ends gives its place back, one place
-        held.pop();
-        let again = g.judging_place(false);
-        assert!(again.is_some());
-        assert!(g.judging_place(false).is_none());
     }
 
     #[test]
