@@ -220,25 +220,20 @@ impl FaceParsing {
         let clear_lenses = self
             .lens_light
             .is_some_and(|light| light >= MIN_CLEAR_LENS_LIGHT);
-        let face_parts: &[FacePart] = if clear_lenses {
-            &[
-                FacePart::Skin,
-                FacePart::LeftBrow,
-                FacePart::RightBrow,
-                FacePart::LeftEye,
-                FacePart::RightEye,
-                FacePart::Nose,
-                FacePart::Eyeglasses,
-            ]
+        // the face's own parts, then the lenses last, counted only when clear
+        const FACE_AND_LENSES: [FacePart; 7] = [
+            FacePart::Skin,
+            FacePart::LeftBrow,
+            FacePart::RightBrow,
+            FacePart::LeftEye,
+            FacePart::RightEye,
+            FacePart::Nose,
+            FacePart::Eyeglasses,
+        ];
+        let face_parts = if clear_lenses {
+            &FACE_AND_LENSES[..]
         } else {
-            &[
-                FacePart::Skin,
-                FacePart::LeftBrow,
-                FacePart::RightBrow,
-                FacePart::LeftEye,
-                FacePart::RightEye,
-                FacePart::Nose,
-            ]
+            &FACE_AND_LENSES[..6]
         };
         let face = |eye: Point| {
             self.share(
