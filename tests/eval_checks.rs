@@ -62,6 +62,36 @@ fn a_fair_face_in_bright_light_passes_exposure_and_one_brightened_to_the_same_me
 }
 
 #[test]
+fn skin_burnt_to_white_fails_exposure_and_a_white_backdrop_or_a_glint_on_lenses_does_not() {
+    let highlights = |r: &capture_kiosk::checks::CheckResult| {
+        r.detail["highlights"].as_f64().expect("highlights")
+    };
+    // a cut-out portrait, its transparent backdrop laid on white, the head turned: the face's
+    // outline takes in some of the white, but none of the skin is burnt
+    let cutout_img = eval_photo("sbpersonal_profile.png");
+    assert_eq!(
+        cutout_img.get_pixel(2, 2).0,
+        [255, 255, 255],
+        "laid on white"
+    );
+    let cutout = result(&cutout_img, CheckId::Exposure);
+    assert!(cutout.ok, "{cutout:?}");
+    assert!(highlights(&cutout) < 0.005, "{cutout:?}");
+    // sunglasses with the light glinting on them
+    let glint = result(
+        &eval_photo("tablerui_f24_sunglasses.png"),
+        CheckId::Exposure,
+    );
+    assert!(glint.ok, "{glint:?}");
+    // a face brightened 1.4×: its forehead and nose burnt to white
+    let mut img = eval_photo("tp_cage.jpg");
+    Variant::Gain(1.4).apply(&mut img);
+    let burnt = result(&img, CheckId::Exposure);
+    assert!(highlights(&burnt) > 0.1, "{burnt:?}");
+    assert!(!burnt.ok, "{burnt:?}");
+}
+
+#[test]
 fn a_dim_picture_fails_exposure_and_a_dark_face_before_a_lit_backdrop_does_not() {
     let mut img = eval_photo("tp_SeanConnery.jpg");
     Variant::Gain(0.45).apply(&mut img);
@@ -305,10 +335,12 @@ fn a_hat_on_an_over_exposed_face_fails_headwear_and_bare_hair_brightened_as_much
         assert!(glare.detail.contains_key("not_applied"), "{glare:?}");
         assert!(!report.get(CheckId::Exposure).expect("reported").ok);
     };
-    // a trilby over a shiny face: 2 % of the skin at white reads as washed out (exposure
-    // fails it, wrongly by the set's label, but that is exposure's business). The parsing
-    // still sees the hat; before, headwear stood aside and the hat went unjudged
-    let report = check(&eval_photo("sbonepage_01_hat.png"), PROFILE);
+    // a beanie over a face brightened 1.4×, its skin burnt to white in places. The parsing
+    // still sees the hat, which the colour measure does not; before, headwear stood aside
+    // and the hat went unjudged
+    let mut img = eval_photo("md_team2_beanie.png");
+    Variant::Gain(1.4).apply(&mut img);
+    let report = check(&img, PROFILE);
     washed_out(&report);
     let hat = report.get(CheckId::Headwear).expect("reported");
     assert!(!hat.ok, "{hat:?}");

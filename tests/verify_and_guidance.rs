@@ -364,6 +364,7 @@ fn hair_down_one_cheek_is_not_told_the_light_is_uneven_once_read_aside() {
     guide.parts_found(PartsReading {
         shares: parsing.shares(),
         light,
+        highlights: None,
         refined: None,
         frame: asked.frame,
         candidate: asked.candidate,
@@ -391,6 +392,7 @@ fn a_parsing_answered_for_the_last_candidate_does_not_count_for_the_next() {
             ..Default::default()
         },
         light: None,
+        highlights: None,
         refined: None,
         frame: asked.frame,
         candidate: asked.candidate,

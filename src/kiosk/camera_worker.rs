@@ -12,7 +12,8 @@ use super::preview::PreviewMaker;
 use crate::camera::{Frame, FrameSource};
 use crate::engine::{FaceDetection, FaceEngine};
 use crate::guidance::{
-    Guidance, LightReading, LiveGuide, PartsReading, PartsRequest, RefinedReading,
+    Guidance, HighlightsReading, LightReading, LiveGuide, PartsReading, PartsRequest,
+    RefinedReading,
 };
 use crate::imaging::read_qr_codes;
 use image::RgbImage;
@@ -374,6 +375,7 @@ fn aside_thread(engine: &FaceEngine, shared: &Shared) {
                         let reading = PartsReading {
                             shares: parsing.shares(),
                             light: LightReading::read(&pixels, &request.mesh, &parsing),
+                            highlights: HighlightsReading::read(&pixels, &request.mesh, &parsing),
                             refined,
                             frame: request.frame,
                             candidate: request.candidate,

@@ -3,7 +3,7 @@
 
 use super::measures::{self, SkinPatches};
 use super::CheckLimits;
-use crate::engine::FaceMesh;
+use crate::engine::{FaceMesh, FaceParsing};
 use image::RgbImage;
 
 /// What is wrong with the light's amount, if anything.
@@ -39,7 +39,8 @@ pub struct ExposureReading {
     pub clipped_white: f32,
     /// Share of those patches with any channel at white (red burns out first on skin).
     pub channel_clipped: f32,
-    /// Share of the whole face (inside its outline) at white.
+    /// Share of the face (inside its outline) at white: of what the parsing calls skin when
+    /// it has read the face, else of the whole outline.
     pub highlights: f32,
     /// The picture's 98th luma percentile.
     pub frame_highlight: f32,
@@ -48,14 +49,25 @@ pub struct ExposureReading {
 }
 
 impl ExposureReading {
-    pub fn read(img: &RgbImage, mesh: &FaceMesh, skin: &SkinPatches) -> Self {
+    /// With a parsing of this frame, highlights count on its skin: not on a backdrop or a
+    /// brim inside the outline. The live guide, which parses one frame in many, reads without
+    /// and carries the parsed frame's reading over (`HighlightsReading`).
+    pub fn read(
+        img: &RgbImage,
+        mesh: &FaceMesh,
+        skin: &SkinPatches,
+        parsing: Option<&FaceParsing>,
+    ) -> Self {
         let (mean, clipped_black, clipped_white) = measures::exposure(skin);
+        let highlights = parsing
+            .and_then(|p| measures::parsed_face_highlights(img, mesh, p))
+            .unwrap_or_else(|| measures::face_highlights(img, mesh));
         ExposureReading {
             mean,
             clipped_black,
             clipped_white,
             channel_clipped: skin.channel_clipped_share(),
-            highlights: measures::face_highlights(img, mesh),
+            highlights,
             frame_highlight: measures::frame_highlight(img),
             lit_side: measures::lit_side_luma(skin),
         }

@@ -312,7 +312,7 @@ fn face_checks(
     let skin = SkinPatches::new(img, mesh);
     // an analysis made for geometry only has no parsing: its measures are then not applied
     let parts = s.parsing.as_ref().map(|p| p.shares());
-    let light = exposure::ExposureReading::read(img, mesh, &skin);
+    let light = exposure::ExposureReading::read(img, mesh, &skin, s.parsing.as_ref());
     // a face washed out all over is one problem (exposure), not also a glare, hair, hat or
     // teeth problem to the colour measures: skin burnt to white no longer looks like skin to
     // them (the parsing still judges a hat, by its shape)

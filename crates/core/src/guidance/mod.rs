@@ -29,7 +29,7 @@ mod prompt;
 mod steady;
 
 use parts::PartsSeen;
-pub use parts::{LightReading, PartsReading, PartsRequest, RefinedReading};
+pub use parts::{HighlightsReading, LightReading, PartsReading, PartsRequest, RefinedReading};
 pub use prompt::Prompt;
 pub use steady::{Steadiness, PROMPT_SWITCH_FRAMES};
 
@@ -380,6 +380,7 @@ impl LiveGuide {
                 self.seen.parts.found(PartsReading {
                     shares: parsing.shares(),
                     light: LightReading::read(img, &mesh, &parsing),
+                    highlights: HighlightsReading::read(img, &mesh, &parsing),
                     refined: Some(RefinedReading::read(img, &mesh, refined)),
                     frame,
                     candidate: self.candidate,
@@ -500,8 +501,15 @@ impl LiveGuide {
         let l = &self.limits;
         // light first: bad light also throws off the pose and occlusion measures below
         let skin = SkinPatches::new(img, mesh);
-        // the still check's own verdict, so that a prompt and the check never disagree
-        let light = ExposureReading::read(img, mesh, &skin);
+        // the face parsing's and the attention mesh's reading from a moment ago, with the
+        // still check's limits
+        let aside = self.seen.parts.fresh(self.seen.frames_with_face);
+        // the still check's own verdict, so that a prompt and the check never disagree: the
+        // highlights on the parsing's skin while the light is as it was read
+        let mut light = ExposureReading::read(img, mesh, &skin, None);
+        if let Some(read) = aside.and_then(|r| r.highlights) {
+            light.highlights = read.share(light.highlights);
+        }
         match light.fault(l) {
             // a face too dark before a much brighter scene: the light behind is what is wrong.
             // Never on its own: a bright backdrop behind a well-lit face is what a collection
@@ -518,9 +526,6 @@ impl LiveGuide {
             Some(ExposureFault::Bright | ExposureFault::Clipped) => return Prompt::TooBright,
             None => {}
         }
-        // the face parsing's and the attention mesh's reading from a moment ago, with the
-        // still check's limits
-        let aside = self.seen.parts.fresh(self.seen.frames_with_face);
         // as the still check: a head turned too far is told to look straight, not that the
         // light is uneven; the light read on the parsing's skin while it is as it was read
         let whole_boxes = measures::light_uniformity(&skin);

@@ -104,12 +104,49 @@ impl LightReading {
     }
 }
 
+/// How far the whole outline's highlights on a later frame may move from their value on the
+/// frame read aside before the light counts as changed since. On one still scene they wander
+/// by a few thousandths with the mesh; the still check fails a face past 0.01.
+const HIGHLIGHTS_MOVED: f32 = 0.005;
+
+/// The face's highlights as the still check reads them (on the parsing's skin), with the whole
+/// outline's reading on the same frame, carried onto a later frame as the light is.
+#[derive(Clone, Copy, Debug)]
+pub struct HighlightsReading {
+    on_skin: f32,
+    whole_outline: f32,
+}
+
+impl HighlightsReading {
+    /// None when the parsing calls too little of the face skin to say.
+    pub fn read(img: &RgbImage, mesh: &FaceMesh, parsing: &FaceParsing) -> Option<Self> {
+        Some(HighlightsReading {
+            on_skin: measures::parsed_face_highlights(img, mesh, parsing)?,
+            whole_outline: measures::face_highlights(img, mesh),
+        })
+    }
+
+    /// The highlights for a later frame whose whole outline reads `whole_outline`: the reading
+    /// on skin moved by as much as the outline's since; once that moved further (a lamp came
+    /// on, the candidate stepped into the sun), the frame's own.
+    pub fn share(&self, whole_outline: f32) -> f32 {
+        let moved = whole_outline - self.whole_outline;
+        if moved.abs() <= HIGHLIGHTS_MOVED {
+            (self.on_skin + moved).max(0.0)
+        } else {
+            whole_outline
+        }
+    }
+}
+
 /// What the parsing and the attention mesh read of the face asked about.
 #[derive(Clone, Copy, Debug)]
 pub struct PartsReading {
     pub shares: PartShares,
     /// None when the parsing showed too little skin to read the light by.
     pub light: Option<LightReading>,
+    /// None when the parsing showed too little skin to read highlights on.
+    pub highlights: Option<HighlightsReading>,
     /// None when the attention mesh failed on that frame: the parsing's shares still count.
     pub refined: Option<RefinedReading>,
     pub frame: u32,
@@ -175,6 +212,7 @@ mod tests {
                 ..Default::default()
             },
             light: None,
+            highlights: None,
             refined: None,
             frame,
             candidate: 0,
@@ -196,6 +234,20 @@ mod tests {
         // a shadow fell across the face since, or a lamp came on: the frame's own reading
         assert_eq!(read.uniformity(0.45), 0.45);
         assert_eq!(read.uniformity(0.9), 0.9);
+    }
+
+    #[test]
+    fn highlights_read_on_skin_stand_until_the_frames_own_move() {
+        // a white backdrop inside the outline of a turned head: 0.015 whole, none on skin
+        let read = HighlightsReading {
+            on_skin: 0.0,
+            whole_outline: 0.015,
+        };
+        assert_eq!(read.share(0.015), 0.0);
+        assert!((read.share(0.018) - 0.003).abs() < 1e-6);
+        assert_eq!(read.share(0.012), 0.0);
+        // the light came up since: the frame's own reading, which the still check would fail
+        assert_eq!(read.share(0.04), 0.04);
     }
 
     #[test]
