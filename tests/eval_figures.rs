@@ -24,7 +24,7 @@ fn the_development_set_figures_hold() {
             1.0 - n("false_alarms") / n("others"),
         )
     };
-    // floors at the figures of 533 photos (the 30 party, TV and stock photos added in
+    // floors at the figures of 595 photos (the 30 party, TV and stock photos added in
     // session 6 brought laughing squints, flash-lit faces and caps the first 248 lacked; the
     // 54 blurred ones of session 13 bring their 18 photos' other results again, and a few
     // that the blur itself changes; the 25 stock portraits of session 14, labelled before any
@@ -35,7 +35,9 @@ fn the_development_set_figures_hold() {
     // 48 of session 24, labelled blind and measured held out before they were added, brought
     // 11 glasses, 22 smiles with teeth, 18 turned or tilted heads and laughing squints: 473;
     // the 60 of session 25, labelled and measured the same way, 16 glasses, 25 open mouths
-    // and smiles with teeth, 28 turned or tilted heads, mostly stock avatars: 533)
+    // and smiles with teeth, 28 turned or tilted heads, mostly stock avatars: 533; the 62 of
+    // session 26, the same way, 39 turned or tilted heads, 22 glasses, 18 open mouths, 12
+    // hats, mostly styled stock photos and 100-250 px avatars, none compliant: 595)
     for (id, recall, accepted) in [
         // a cap in profile, the face almost dark under coloured light, is no face found
         ("face_count", 1.0, 0.99),
@@ -47,8 +49,10 @@ fn the_development_set_figures_hold() {
         // 26 -> 32 of 34 caught, 387 -> 386 of 391 accepted. Session 24's 48: 3 of 5 caught
         // (two laughing squints at 0.39 and 0.44 of the iris shown missed): 35/39. Session
         // 25's 60: 3 of 5 caught (a laughing squint, and eyes hidden behind two coins the mesh
-        // draws open): 38/44
-        ("eyes_open", 0.86, 0.985),
+        // draws open): 38/44. Session 26's 62: 4 of 8 caught (eyes cast down at a laptop or
+        // below the camera, refined iris shown 0.35-0.64; a laugh with the eyes shut, 0.44):
+        // 42/52
+        ("eyes_open", 0.8, 0.985),
         // teeth no redder than the skin: lip highlights no longer read as teeth (175 → 178 of
         // 182 accepted), and one tinted smile is lost (89 → 88 of 96). The stock portraits:
         // 8 of 9 smiles caught, 3 of 16 others failed (a head turned and tilted away, a finger
@@ -69,21 +73,30 @@ fn the_development_set_figures_hold() {
         // 25's 60: 22 of 25 caught (a mouth barely open in speech, a bite of pizza and a shout
         // on heads turned 30-40 degrees, where the mesh draws the lips shut), 2 of 34 failed
         // wrongly (black-and-white: closed lips the parsing calls open, a beard's seam read as
-        // teeth): 179/193 & 330/338
-        ("mouth_closed", 0.92, 0.975),
+        // teeth): 179/193 & 330/338. Session 26's 62: 17 of 18 caught, 11 of 44 failed
+        // wrongly, most of them styled portraits with the lips just parted, which the blind
+        // labeller called closed: 196/211 & 363/382
+        ("mouth_closed", 0.92, 0.95),
         // blurred, three bare faces read as frames to the parsing (two out of focus, one moved)
         // a dim crop brightened before parsing (session 24): 377 -> 379 of 385 accepted.
         // Session 24's 48: 10 of 11 caught (tortoiseshell frames on a head turned 30 degrees
         // missed), 2 of 37 failed wrongly by frame lines (a frown's fold at the bridge).
         // Session 25's 60: 15 of 16 caught (thin frames on a 40 px face missed), 3 of 43
         // failed wrongly by frame lines the parsing does not see (hair across a profile, a
-        // smile's folds beside a phone, a frown): 64/66 & 454/465
+        // smile's folds beside a phone, a frown): 64/66 & 454/465. Session 26's 62: 21 of 22
+        // caught, 4 of 40 failed wrongly (frame lines on bare faces the parsing does not see
+        // as glasses, and one it does): 85/88 & 490/505
         ("glasses", 0.96, 0.97),
         // fair faces exposed right at a mean of 200-218 pass where their red is not burnt
         // out (session 24): 372 -> 375 of 382 accepted, none caught lost. Session 25's 60: a
         // warm glow at a mean of 185 missed, 3 of 58 failed wrongly (high-key portraits at
-        // 202-230 with their highlights clipped): 40/43 & 477/488
-        ("exposure", 0.93, 0.97),
+        // 202-230 with their highlights clipped): 40/43 & 477/488. Skin burnt to white counted
+        // on what the parsing calls skin (session 26): a white backdrop, a brim and a glint on
+        // sunglasses inside the face's outline no longer fail a face exposed right (a fair,
+        // bright face burnt at the nose does), and a small face brightened 1.4x, caught only
+        // by its backdrop, is lost: 40/43 & 477/488 -> 39/43 & 478/488. Session 26's 62: no
+        // exposure defect, 4 failed wrongly: 39/43 & 536/550
+        ("exposure", 0.9, 0.97),
         // the light of every real photo judged blind (session 15): 3 half-shadowed faces, of
         // which the two turned past the yaw limit are not judged (the pose fails them); a turned
         // head's sides are not compared, so 38 → 26 of 346 fail wrongly, most of them lit from
@@ -95,8 +108,11 @@ fn the_development_set_figures_hold() {
         // 9/13. Read on the skin the parsing finds in the boxes (session 22): hair down one
         // cheek or across one side of the forehead is no longer shadow, 377 -> 385 of 411
         // accepted, none caught lost. Session 24's 48: 4 of 48 failed wrongly (a beard the
-        // parsing calls skin, faces lit softly from a window): 429/459
-        ("light_uniformity", 0.69, 0.93),
+        // parsing calls skin, faces lit softly from a window): 429/459. Session 26's 62: 1 of
+        // 4 caught (the other three on heads turned past the limit, not judged), 8 of 58
+        // failed wrongly (side light at 0.28-0.71 the blind labeller called even): 11/18 &
+        // 533/575
+        ("light_uniformity", 0.61, 0.92),
         // session 16's blind audit moved head pose off 4 video frames under the limits and
         // onto 2 heads tilted about 14 degrees (82/94 & 283/309 -> 84/92 & 287/311). Session
         // 16's 22 avatars: 7 of 9 caught, 3 of 13 failed wrongly (two at pitch 21-22 on faces
@@ -106,8 +122,11 @@ fn the_development_set_figures_hold() {
         // raised chins caught, one bowed head and one webcam frame at -18.9 lost)
         // Session 24's 48: 15 of 18 caught (two heads bowed over a tablet, one turned 15
         // degrees), 4 of 30 failed wrongly (rolls of 10-11 degrees a blind eye called
-        // "unsure"): 106/118 & 335/354
-        ("head_pose", 0.89, 0.94),
+        // "unsure"): 106/118 & 335/354. Session 26's 62: 29 of 39 caught (rolls of 4-10 and
+        // pitches of 9-16 degrees a blind eye called tilted; tighter limits fail more
+        // compliant heads of the set than they catch), 1 of 23 failed wrongly: 161/185 &
+        // 386/408
+        ("head_pose", 0.87, 0.94),
         // the parsing alone decides: dark hair no longer reads as a hat (7 → 1 wrong failures);
         // a sun hat that reads 0.21 against 0.2 is lost when softened (0.14 at 0.5 px; of the
         // head, 0.34 and 0.24 against 0.21, caught since session 18). With
@@ -118,7 +137,9 @@ fn the_development_set_figures_hold() {
         // The hat's share taken of the head, not of the crop (session 18): a side cap on a
         // head in profile and a softened wide brim caught (23 → 25 of 32), no other photo failed.
         // Judged on a face whose highlights read as washed out (session 21): a trilby caught;
-        // the cap in profile with no face found left out of the figures: 25/31
+        // the cap in profile with no face found left out of the figures: 25/31. Session 26's
+        // 62: 10 of 12 caught (a cap on a 100 px avatar, a hood pushed back on the crown
+        // missed), 1 of 50 failed wrongly (a wig's blunt bangs): 42/50 & 542/543
         ("headwear", 0.8, 0.997),
         // the face parsing: 10 of 11 fringes (1 of 11 before it); two hats and curls it fails
         // wrongly come back blurred, and a portrait with glasses fails once blurred. The stock
@@ -131,8 +152,11 @@ fn the_development_set_figures_hold() {
         // of 5 caught (hair over a brow on a head turned away missed), 3 of 54 failed wrongly:
         // 28/32 & 479/499. Clear lenses (as light as the skin) count with the face where the
         // parsing sees the brows bare (session 25): 479 -> 482 of 499 accepted, none caught
-        // lost; a dark band across the eyes, which the parsing calls frames too, still fails
-        ("hair_occlusion", 0.87, 0.96),
+        // lost; a dark band across the eyes, which the parsing calls frames too, still fails.
+        // Session 26's 62: 5 of 6 caught, 10 of 56 failed wrongly by the colour measures,
+        // nearly all on heads turned or tilted away, hands at the brow, coloured light: 33/38 &
+        // 528/555
+        ("hair_occlusion", 0.86, 0.95),
         // the weakest direction above the noise, on a grid no face leaves empty: 42 of 43
         // blurred or moved faces caught (14 before: none moved, no small face), 1 of 289
         // others failed (0). Session 25's 60: a soft, grainy grey photo missed: 43/45
