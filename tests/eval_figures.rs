@@ -155,8 +155,10 @@ fn the_development_set_figures_hold() {
         // lost; a dark band across the eyes, which the parsing calls frames too, still fails.
         // Session 26's 62: 5 of 6 caught, 10 of 56 failed wrongly by the colour measures,
         // nearly all on heads turned or tilted away, hands at the brow, coloured light: 33/38 &
-        // 528/555
-        ("hair_occlusion", 0.86, 0.95),
+        // 528/555. The brows are bare to the parsing with the face itself over 0.28 of the
+        // band (0.5 before) and no hair there: a head thrown back, a near profile, heavy
+        // frames and a blurred turned head pass, none caught lost: 528 -> 533 of 555
+        ("hair_occlusion", 0.86, 0.96),
         // the weakest direction above the noise, on a grid no face leaves empty: 42 of 43
         // blurred or moved faces caught (14 before: none moved, no small face), 1 of 289
         // others failed (0). Session 25's 60: a soft, grainy grey photo missed: 43/45

@@ -268,6 +268,10 @@ mod tests {
         assert!(!brows_bare_to_parsing(&parts(0.3, 0.8), &lim));
         // no hair, but a patch, a scarf or frames where the brows and eyes should be
         assert!(!brows_bare_to_parsing(&parts(0.0, 0.1), &lim));
+        assert!(!brows_bare_to_parsing(&parts(0.0, 0.22), &lim));
+        // no hair, and the face itself over a third of the band: a head turned or thrown
+        // back, the rest of the band background or neck
+        assert!(brows_bare_to_parsing(&parts(0.0, 0.32), &lim));
         // a parsing that saw nothing of the band
         assert!(!brows_bare_to_parsing(&PartShares::default(), &lim));
     }
