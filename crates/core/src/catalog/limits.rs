@@ -43,6 +43,9 @@ pub struct CheckLimits {
     /// above them to below the eyes is the face itself (skin, brows, eyes, nose) on both
     /// sides, not a patch, a scarf, a hand it calls something else, or frames.
     pub min_parsed_face_at_brows: f32,
+    /// Face parsing: and at most this share of that band, on either side, is hair (a lock
+    /// across an eye below bare brows is not bare).
+    pub max_parsed_hair_at_brows_and_eyes: f32,
     /// Face parsing: share of hat above the brows, of the head there (the cells that are
     /// not background).
     pub max_parsed_hat: f32,
@@ -156,6 +159,9 @@ impl Default for CheckLimits {
             // at the brow, sunglasses held up, and a dark band painted across the eyes read
             // 0.09-0.22. No fringe the colour measures caught has the parsing's hair under 0.2
             min_parsed_face_at_brows: 0.28,
+            // kiosk eval (session 26): bare brows 0-0.10 (hair at the temples at the band's
+            // edge); every fringe labelled 0.12 and more
+            max_parsed_hair_at_brows_and_eyes: 0.15,
             // of the head above the brows (kiosk eval, session 18): hats, caps, beanies and
             // scarves 0.55–0.94, a side cap on a head in profile 0.83, a blurred wide brim
             // 0.24; bare heads up to 0.14, leaves over a head 0.19: the limit sits between.
@@ -284,6 +290,11 @@ impl CheckLimits {
             (
                 "min_parsed_face_at_brows",
                 l.min_parsed_face_at_brows,
+                Share,
+            ),
+            (
+                "max_parsed_hair_at_brows_and_eyes",
+                l.max_parsed_hair_at_brows_and_eyes,
                 Share,
             ),
             ("max_parsed_hat", l.max_parsed_hat, Share),

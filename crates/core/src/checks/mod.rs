@@ -451,6 +451,10 @@ fn face_checks(
             "parsed_face_at_brows".into(),
             round(parts.face_at_brows_and_eyes).into(),
         );
+        r.detail.insert(
+            "parsed_hair_at_brows_and_eyes".into(),
+            round(parts.hair_at_brows_and_eyes).into(),
+        );
         if (hat || bare) && !r.ok {
             r.ok = true;
             r.reason = None;

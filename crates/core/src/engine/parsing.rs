@@ -115,6 +115,9 @@ pub struct PartShares {
     /// band from above the brows to below the eyes, on the less bare side (0..1): a patch, a
     /// scarf or dark lenses there are not.
     pub face_at_brows_and_eyes: f32,
+    /// Hair in that band, on the more covered side (0..1): a lock across an eye below bare
+    /// brows is there, not above them.
+    pub hair_at_brows_and_eyes: f32,
 }
 
 impl FaceParsing {
@@ -235,16 +238,19 @@ impl FaceParsing {
         } else {
             &FACE_AND_LENSES[..6]
         };
-        let face = |eye: Point| {
+        let band = |eye: Point, parts: &[FacePart]| {
             self.share(
                 eye.x - 0.5 * ed,
                 eye.x + 0.5 * ed,
                 eye.y - 0.65 * ed,
                 eye.y + 0.25 * ed,
-                face_parts,
+                parts,
             )
         };
-        let face_at_brows_and_eyes = face(self.right_eye).min(face(self.left_eye));
+        let face_at_brows_and_eyes =
+            band(self.right_eye, face_parts).min(band(self.left_eye, face_parts));
+        let hair_at_brows_and_eyes =
+            band(self.right_eye, &[FacePart::Hair]).max(band(self.left_eye, &[FacePart::Hair]));
         let eye_line = (self.right_eye.y + self.left_eye.y) / 2.0;
         // of the head, not of the crop: a side cap on a head in profile, its mouth open
         // (which stretches the crop), read 0.11 of the crop and 0.83 of the head (kiosk eval,
@@ -285,6 +291,7 @@ impl FaceParsing {
             eyeglasses,
             mouth_interior: mouth_cells as f32 / (ed * ed),
             face_at_brows_and_eyes,
+            hair_at_brows_and_eyes,
         }
     }
 }

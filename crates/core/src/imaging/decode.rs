@@ -90,20 +90,31 @@ pub fn decode_image(bytes: &[u8], limits: DecodeLimits) -> Result<RgbImage, Deco
         .unwrap_or(image::metadata::Orientation::NoTransforms);
     let mut img = DynamicImage::from_decoder(decoder).map_err(map_image_error)?;
     img.apply_orientation(orientation);
-    if img.color().has_alpha() {
-        return Ok(over_white(img.into_rgba8()));
-    }
-    Ok(img.into_rgb8())
+    Ok(match img {
+        // grey with alpha is laid on white as it is, not first widened to four channels (a
+        // 12000-pixel-side picture would take another 576 MB)
+        DynamicImage::ImageLumaA8(la) => over_white(
+            la.dimensions(),
+            la.pixels().map(|p| {
+                let [l, a] = p.0;
+                [l, l, l, a]
+            }),
+        ),
+        DynamicImage::ImageRgba8(rgba) => over_white(rgba.dimensions(), rgba.pixels().map(|p| p.0)),
+        other if other.color().has_alpha() => {
+            let rgba = other.into_rgba8();
+            over_white(rgba.dimensions(), rgba.pixels().map(|p| p.0))
+        }
+        other => other.into_rgb8(),
+    })
 }
 
 /// Lays a picture with transparency on white. Dropping the alpha instead would show whatever
 /// colour the transparent pixels happen to store (black, in most cut-outs), which no person who
 /// opens the file sees, and the checks would judge a background that is not there.
-fn over_white(rgba: image::RgbaImage) -> RgbImage {
-    let (w, h) = rgba.dimensions();
+fn over_white((w, h): (u32, u32), pixels: impl Iterator<Item = [u8; 4]>) -> RgbImage {
     let mut rgb = RgbImage::new(w, h);
-    for (out, px) in rgb.pixels_mut().zip(rgba.pixels()) {
-        let [r, g, b, a] = px.0;
+    for (out, [r, g, b, a]) in rgb.pixels_mut().zip(pixels) {
         let a = u32::from(a);
         // round(c·a/255 + 255·(255 − a)/255), in integers
         let lay = |c: u8| ((u32::from(c) * a + 255 * (255 - a) + 127) / 255) as u8;
@@ -167,5 +178,21 @@ mod tests {
         assert_eq!(rgb.get_pixel(0, 0).0, [255, 255, 255]);
         assert_eq!(rgb.get_pixel(1, 0).0, [200, 40, 10]);
         assert_eq!(rgb.get_pixel(2, 0).0, [127, 127, 127]);
+        // grey with alpha, and 16-bit RGBA, the same way
+        let mut la = image::GrayAlphaImage::from_pixel(2, 1, image::LumaA([0, 0]));
+        la.put_pixel(1, 0, image::LumaA([90, 255]));
+        let mut buf = Vec::new();
+        la.write_to(&mut Cursor::new(&mut buf), image::ImageFormat::Png)
+            .unwrap();
+        let rgb = decode_image(&buf, DecodeLimits::default()).unwrap();
+        assert_eq!(rgb.get_pixel(0, 0).0, [255, 255, 255]);
+        assert_eq!(rgb.get_pixel(1, 0).0, [90, 90, 90]);
+        let wide = image::ImageBuffer::<image::Rgba<u16>, _>::from_pixel(2, 1, image::Rgba([0; 4]));
+        let mut buf = Vec::new();
+        image::DynamicImage::ImageRgba16(wide)
+            .write_to(&mut Cursor::new(&mut buf), image::ImageFormat::Png)
+            .unwrap();
+        let rgb = decode_image(&buf, DecodeLimits::default()).unwrap();
+        assert_eq!(rgb.get_pixel(1, 0).0, [255, 255, 255]);
     }
 }

@@ -225,14 +225,16 @@ pub fn brow_cover_is_a_hat(parts: &PartShares, lim: &CheckLimits) -> bool {
         && parts.hair_over_brows <= lim.max_parsed_hair_over_brows
 }
 
-/// Whether the parsing sees the brows bare: next to no hair in the band above them, and the
-/// face itself (skin, brows, eyes, and clear lenses with their frames) filling the band down
-/// to below the eyes on both sides. Then the colour measures' cover there is the face's own
+/// Whether the parsing sees the brows bare: next to no hair in the band above them or down to
+/// below the eyes, and the face itself (skin, brows, eyes, and clear lenses with their frames)
+/// over more than a quarter of that band on both sides, the rest background or neck on a head
+/// turned or thrown back. Then the colour measures' cover there is the face's own
 /// dark (heavy brows, a shadow under the brow ridge) or frames that `glasses` judges, and does
 /// not fail `hair_occlusion`; a patch, a scarf or dark lenses over the eyes are not the face,
 /// so their cover still does.
 pub fn brows_bare_to_parsing(parts: &PartShares, lim: &CheckLimits) -> bool {
     parts.hair_over_brows <= lim.max_parsed_hair_bare_brows
+        && parts.hair_at_brows_and_eyes <= lim.max_parsed_hair_at_brows_and_eyes
         && parts.face_at_brows_and_eyes >= lim.min_parsed_face_at_brows
 }
 
@@ -272,6 +274,12 @@ mod tests {
         // no hair, and the face itself over a third of the band: a head turned or thrown
         // back, the rest of the band background or neck
         assert!(brows_bare_to_parsing(&parts(0.0, 0.32), &lim));
+        // bare brows, but a lock of hair across an eye below them
+        let lock = PartShares {
+            hair_at_brows_and_eyes: 0.3,
+            ..parts(0.0, 0.6)
+        };
+        assert!(!brows_bare_to_parsing(&lock, &lim));
         // a parsing that saw nothing of the band
         assert!(!brows_bare_to_parsing(&PartShares::default(), &lim));
     }
