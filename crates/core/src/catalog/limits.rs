@@ -27,6 +27,14 @@ pub struct CheckLimits {
     /// Share of the mouth's middle that shows teeth (a smile whose lips part only a little).
     pub max_teeth_share: f32,
     pub max_glasses_evidence: f32,
+    /// The frame lines' limit on a face the parsing read and saw no glasses on
+    /// (`max_parsed_eyeglasses` or less), at least `min_face_width_parsed_bare` pixels wide:
+    /// there the parsing sees frames, and weaker lines are a crease, a fold or a strand.
+    pub max_glasses_evidence_parsed_bare: f32,
+    /// The least face width (temple to temple, pixels) at which the parsing's "no glasses"
+    /// raises the frame lines' limit: on smaller faces thin and rimless frames are a pixel
+    /// or two, which the parsing misses and the lines still catch.
+    pub min_face_width_parsed_bare: f32,
     pub max_glare: f32,
     pub max_brow_eye_occlusion: f32,
     /// Share of the band just above the less covered brow that is not skin (a fringe over
@@ -135,6 +143,13 @@ impl Default for CheckLimits {
             // kiosk eval on tests/eval: frames 7.6–26 (thin metal 7.6–7.9), bare faces ≤ 6.1,
             // brows meeting over the nose 4.3
             max_glasses_evidence: 7.0,
+            // kiosk eval (session 26, 595 photos): where the parsing saw no glasses on a face
+            // 120 px wide or more, lines of 7-12 were never glasses (7 bare faces: a frown's
+            // fold, a smile's folds beside a phone, hair across a profile, a hat's shadow);
+            // the one pair of glasses it missed there, on a face washed out, read 15.1; a
+            // rimless pair on a 94 px face read 7.4, and the parsing missed it
+            max_glasses_evidence_parsed_bare: 13.5,
+            min_face_width_parsed_bare: 110.0,
             max_glare: 0.04,
             max_brow_eye_occlusion: 0.8,
             // kiosk eval: bare brows ≤ 0.2 on both sides, a hat's brim over both 0.59; a
@@ -273,6 +288,16 @@ impl CheckLimits {
             ),
             ("max_teeth_share", l.max_teeth_share, Share),
             ("max_glasses_evidence", l.max_glasses_evidence, Positive),
+            (
+                "max_glasses_evidence_parsed_bare",
+                l.max_glasses_evidence_parsed_bare,
+                Positive,
+            ),
+            (
+                "min_face_width_parsed_bare",
+                l.min_face_width_parsed_bare,
+                Positive,
+            ),
             ("max_glare", l.max_glare, Share),
             ("max_brow_eye_occlusion", l.max_brow_eye_occlusion, Share),
             ("max_hair_over_brows", l.max_hair_over_brows, Share),

@@ -14,7 +14,9 @@ mod head_cover;
 mod light;
 mod mouth;
 mod sharpness;
-pub use glasses::{bridge_glasses_evidence, glasses_evidence, glasses_lines, GlassesLines};
+pub use glasses::{
+    bridge_glasses_evidence, glasses_evidence, glasses_lines, glasses_lines_limit, GlassesLines,
+};
 pub use head_cover::{
     brow_cover_is_a_hat, brows_bare_to_parsing, hair_over_brows, worn_cover, BrowCover, WornCover,
 };

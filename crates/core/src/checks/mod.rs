@@ -398,10 +398,12 @@ fn face_checks(
 
     let glasses_forbidden = profile.forbids_glasses(spec);
     let g = measures::glasses_lines(img, mesh);
+    let parsed_glasses = parts.map(|p| p.eyeglasses);
+    let lines_limit = measures::glasses_lines_limit(parsed_glasses, s.geometry.face_width, lim);
     let r = b.push(
         CheckId::Glasses,
         measures::glasses_evidence(&g),
-        glasses_forbidden.then(|| Limit::at_most(lim.max_glasses_evidence)),
+        glasses_forbidden.then(|| Limit::at_most(lines_limit)),
         |_| "worn",
     );
     r.detail.insert("bridge".into(), round(g.bridge).into());

@@ -26,8 +26,12 @@ impl Appearance<'_> {
         let parsed = aside.map(|r| &r.shares);
         let over =
             |share: fn(&PartShares) -> f32, limit: f32| parsed.is_some_and(|p| share(p) > limit);
+        // as the still check: the frame lines' limit is raised where the parsing saw a bare
+        // face wide enough for it to see frames
+        let lines_limit =
+            measures::glasses_lines_limit(parsed.map(|p| p.eyeglasses), self.mesh.face_width(), l);
         if self.glasses_forbidden
-            && (measures::bridge_glasses_evidence(self.img, self.mesh) > l.max_glasses_evidence
+            && (measures::bridge_glasses_evidence(self.img, self.mesh) > lines_limit
                 || over(|p| p.eyeglasses, l.max_parsed_eyeglasses))
         {
             return Some(Prompt::TakeOffGlasses);

@@ -2,6 +2,7 @@
 //! lower rims under the eyes and the temples towards the ears.
 
 use super::median_in;
+use crate::catalog::CheckLimits;
 use crate::engine::{mesh_idx as idx, FaceMesh};
 use crate::geometry::BoundingBox;
 use crate::imaging::luma;
@@ -160,6 +161,22 @@ pub fn glasses_evidence(lines: &GlassesLines) -> f32 {
     lines.thin_bridge.max(0.6 * (lines.bridge - 10.0))
 }
 
+/// The limit the frame lines ([`glasses_evidence`]) are held to: raised where the face
+/// parsing read this face, saw no glasses on it, and the face is wide enough for it to see
+/// thin frames (`parsed_eyeglasses` None: no parsing, the plain limit).
+pub fn glasses_lines_limit(
+    parsed_eyeglasses: Option<f32>,
+    face_width: f32,
+    lim: &CheckLimits,
+) -> f32 {
+    let bare_to_parsing = parsed_eyeglasses.is_some_and(|share| share <= lim.max_parsed_eyeglasses);
+    if bare_to_parsing && face_width >= lim.min_face_width_parsed_bare {
+        lim.max_glasses_evidence_parsed_bare
+    } else {
+        lim.max_glasses_evidence
+    }
+}
+
 /// [`glasses_evidence`] from the two bridge lines alone (the live guide's per-frame cost).
 pub fn bridge_glasses_evidence(img: &RgbImage, mesh: &FaceMesh) -> f32 {
     let (bridge, thin_bridge) = bridge_lines(img, mesh);
@@ -168,4 +185,22 @@ pub fn bridge_glasses_evidence(img: &RgbImage, mesh: &FaceMesh) -> f32 {
         thin_bridge,
         ..GlassesLines::default()
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_lines_limit_rises_only_where_the_parsing_read_a_bare_face_wide_enough() {
+        let lim = CheckLimits::default();
+        let plain = lim.max_glasses_evidence;
+        let raised = lim.max_glasses_evidence_parsed_bare;
+        assert!(raised > plain);
+        assert_eq!(glasses_lines_limit(Some(0.0), 200.0, &lim), raised);
+        // no parsing, glasses seen, or a face too small for thin frames to show to it
+        assert_eq!(glasses_lines_limit(None, 200.0, &lim), plain);
+        assert_eq!(glasses_lines_limit(Some(0.2), 200.0, &lim), plain);
+        assert_eq!(glasses_lines_limit(Some(0.0), 90.0, &lim), plain);
+    }
 }
