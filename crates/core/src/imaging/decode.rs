@@ -144,6 +144,15 @@ fn map_image_error(e: image::ImageError) -> DecodeError {
 mod tests {
     use super::*;
 
+    /// `img` saved as PNG, then decoded as the kiosk decodes a file.
+    fn through_png(img: impl Into<DynamicImage>) -> RgbImage {
+        let mut buf = Vec::new();
+        img.into()
+            .write_to(&mut Cursor::new(&mut buf), image::ImageFormat::Png)
+            .unwrap();
+        decode_image(&buf, DecodeLimits::default()).unwrap()
+    }
+
     #[test]
     fn empty_and_garbage_are_refused() {
         assert!(matches!(
@@ -156,11 +165,7 @@ mod tests {
 
     #[test]
     fn grayscale_png_becomes_rgb() {
-        let gray = image::GrayImage::from_pixel(8, 4, image::Luma([77]));
-        let mut buf = Vec::new();
-        gray.write_to(&mut Cursor::new(&mut buf), image::ImageFormat::Png)
-            .unwrap();
-        let rgb = decode_image(&buf, DecodeLimits::default()).unwrap();
+        let rgb = through_png(image::GrayImage::from_pixel(8, 4, image::Luma([77])));
         assert_eq!(rgb.dimensions(), (8, 4));
         assert_eq!(rgb.get_pixel(3, 2).0, [77, 77, 77]);
     }
@@ -171,28 +176,18 @@ mod tests {
         let mut rgba = image::RgbaImage::from_pixel(6, 2, image::Rgba([0, 0, 0, 0]));
         rgba.put_pixel(1, 0, image::Rgba([200, 40, 10, 255]));
         rgba.put_pixel(2, 0, image::Rgba([0, 0, 0, 128]));
-        let mut buf = Vec::new();
-        rgba.write_to(&mut Cursor::new(&mut buf), image::ImageFormat::Png)
-            .unwrap();
-        let rgb = decode_image(&buf, DecodeLimits::default()).unwrap();
+        let rgb = through_png(rgba);
         assert_eq!(rgb.get_pixel(0, 0).0, [255, 255, 255]);
         assert_eq!(rgb.get_pixel(1, 0).0, [200, 40, 10]);
         assert_eq!(rgb.get_pixel(2, 0).0, [127, 127, 127]);
         // grey with alpha, and 16-bit RGBA, the same way
         let mut la = image::GrayAlphaImage::from_pixel(2, 1, image::LumaA([0, 0]));
         la.put_pixel(1, 0, image::LumaA([90, 255]));
-        let mut buf = Vec::new();
-        la.write_to(&mut Cursor::new(&mut buf), image::ImageFormat::Png)
-            .unwrap();
-        let rgb = decode_image(&buf, DecodeLimits::default()).unwrap();
+        let rgb = through_png(la);
         assert_eq!(rgb.get_pixel(0, 0).0, [255, 255, 255]);
         assert_eq!(rgb.get_pixel(1, 0).0, [90, 90, 90]);
         let wide = image::ImageBuffer::<image::Rgba<u16>, _>::from_pixel(2, 1, image::Rgba([0; 4]));
-        let mut buf = Vec::new();
-        image::DynamicImage::ImageRgba16(wide)
-            .write_to(&mut Cursor::new(&mut buf), image::ImageFormat::Png)
-            .unwrap();
-        let rgb = decode_image(&buf, DecodeLimits::default()).unwrap();
+        let rgb = through_png(DynamicImage::ImageRgba16(wide));
         assert_eq!(rgb.get_pixel(1, 0).0, [255, 255, 255]);
     }
 }
