@@ -95,12 +95,20 @@ impl LightReading {
     /// prompted as the still check will fail it; once they moved further (another light, or
     /// the hair moved), the frame's own.
     pub fn uniformity(&self, whole_boxes: f32) -> f32 {
-        let moved = whole_boxes - self.whole_boxes;
-        if moved.abs() <= LIGHT_MOVED {
-            (self.on_skin + moved).clamp(0.0, 1.0)
-        } else {
-            whole_boxes
-        }
+        carried(self.on_skin, self.whole_boxes, whole_boxes, LIGHT_MOVED)
+    }
+}
+
+/// A share read on the parsing's skin, `on_skin`, for a later frame: moved by as much as the
+/// share read over the whole region moved since (from `whole_then` to `whole_now`), while that
+/// is no more than `tolerance`; past it, the scene changed and the frame's own whole reading
+/// stands.
+fn carried(on_skin: f32, whole_then: f32, whole_now: f32, tolerance: f32) -> f32 {
+    let moved = whole_now - whole_then;
+    if moved.abs() <= tolerance {
+        (on_skin + moved).clamp(0.0, 1.0)
+    } else {
+        whole_now
     }
 }
 
@@ -130,12 +138,12 @@ impl HighlightsReading {
     /// on skin moved by as much as the outline's since; once that moved further (a lamp came
     /// on, the candidate stepped into the sun), the frame's own.
     pub fn share(&self, whole_outline: f32) -> f32 {
-        let moved = whole_outline - self.whole_outline;
-        if moved.abs() <= HIGHLIGHTS_MOVED {
-            (self.on_skin + moved).max(0.0)
-        } else {
-            whole_outline
-        }
+        carried(
+            self.on_skin,
+            self.whole_outline,
+            whole_outline,
+            HIGHLIGHTS_MOVED,
+        )
     }
 }
 
