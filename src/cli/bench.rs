@@ -156,7 +156,7 @@ fn still_parts(engine: &FaceEngine, still: &RgbImage, runs: usize) -> Result<()>
     let mut scratch = Vec::new();
     let (m, p) = time(runs, || Ok(engine.detect(still)?))?;
     say(format!(
-        "  face detector        median {m:7.2} ms   p95 {p:7.2} ms"
+        "  face detector        median {m:7.2} ms   p95 {p:7.2} ms (2 threads)"
     ));
     let face = engine
         .detect(still)?

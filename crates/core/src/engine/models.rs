@@ -92,9 +92,10 @@ pub struct FaceModels {
     pub(crate) descriptor: Plan,
     pub(crate) iris: Plan,
     pub(crate) parsing: Plan,
-    /// Two threads for the face parsing's matrix products: it is the one model whose run is
-    /// long enough (about 0.2 s on one core) for the split to pay.
-    pub(crate) parsing_pool: tract_linalg::multithread::Executor,
+    /// Two threads for the matrix products of the models a still check runs with nothing
+    /// beside them (the detector, the mesh) and of the face parsing, the longest (about 0.2 s
+    /// on one core). `kiosk bench`: the detector 48 → 28 ms on a 1080p still.
+    two_threads: tract_linalg::multithread::Executor,
 }
 
 impl FaceModels {
@@ -135,11 +136,18 @@ impl FaceModels {
                 &dir.join("face_parsing_bisenet.onnx"),
                 &[1, 3, PARSING_SIDE, PARSING_SIDE],
             )?,
-            parsing_pool: tract_linalg::multithread::Executor::multithread_with_name(
+            two_threads: tract_linalg::multithread::Executor::multithread_with_name(
                 2,
-                "face-parsing",
+                "face-models",
             ),
         })
+    }
+
+    /// Runs `f` with its models' matrix products split over two threads. Only for work the
+    /// caller waits on with the cores otherwise idle: the live guide's per-frame models stay
+    /// on their one thread, so the screen keeps the other core.
+    pub(crate) fn on_two_threads<T>(&self, f: impl FnOnce() -> T) -> T {
+        tract_linalg::multithread::multithread_tract_scope(self.two_threads.clone(), f)
     }
 
     /// Finds the `models/` folder: `$KIOSK_MODELS_DIR`, next to the executable (an installed

@@ -341,10 +341,8 @@ pub fn parse_face(
             *v = ((*v * gain).min(1.0) - MEAN[c]) / STD[c];
         }
     }
-    let out =
-        tract_linalg::multithread::multithread_tract_scope(models.parsing_pool.clone(), || {
-            models::run(&models.parsing, "face parsing", &[1, 3, n, n], scratch)
-        })?;
+    let out = models
+        .on_two_threads(|| models::run(&models.parsing, "face parsing", &[1, 3, n, n], scratch))?;
     let logits = models::output(&out, 0, "face parsing")?;
     let m = n / 8;
     if logits.len() < CLASSES * m * m {
