@@ -4,7 +4,7 @@ use super::{load_engine, read_image, say};
 use anyhow::{anyhow, Result};
 use capture_kiosk::camera::simulated::phone_showing_qr;
 use capture_kiosk::camera::Frame;
-use capture_kiosk::catalog::Catalog;
+use capture_kiosk::catalog::{Catalog, ExamProfile, PhotoSpec};
 use capture_kiosk::checks::evaluate;
 use capture_kiosk::engine::{
     descriptor_distance, read_eye, EyeSide, FaceEngine, FaceGeometry, FastDetector,
@@ -152,7 +152,12 @@ fn guidance_parts(
 /// Where the full check's time goes: each model alone on the still. The eyes (the iris model,
 /// then the attention mesh) and the parsing run on their own threads beside the person mask,
 /// so the check takes less than their sum.
-fn still_parts(engine: &FaceEngine, still: &RgbImage, runs: usize) -> Result<()> {
+fn still_parts(
+    engine: &FaceEngine,
+    still: &RgbImage,
+    (spec, profile): (&PhotoSpec, &ExamProfile),
+    runs: usize,
+) -> Result<()> {
     let mut scratch = Vec::new();
     let (m, p) = time(runs, || Ok(engine.detect(still)?))?;
     say(format!(
@@ -189,6 +194,11 @@ fn still_parts(engine: &FaceEngine, still: &RgbImage, runs: usize) -> Result<()>
     let (m, p) = time(runs, || Ok(engine.segment(still, centre, side)?))?;
     say(format!(
         "  person mask          median {m:7.2} ms   p95 {p:7.2} ms"
+    ));
+    let analysis = engine.analyze_still(still)?;
+    let (m, p) = time(runs, || Ok(evaluate(still, &analysis, spec, profile)))?;
+    say(format!(
+        "  checks on the analysis median {m:5.2} ms   p95 {p:7.2} ms (pixel measures, framing)"
     ));
     Ok(())
 }
@@ -228,7 +238,7 @@ pub fn run(args: BenchArgs, catalog: &Catalog) -> Result<ExitCode> {
     say(format!(
         "full check 1920×1080   median {m:7.1} ms   p95 {p:7.1} ms"
     ));
-    still_parts(&engine, &still, runs)?;
+    still_parts(&engine, &still, (spec, profile), runs)?;
 
     let analysis = engine.analyze_still(&still)?;
     let (m, p) = time(runs.min(10), || {
