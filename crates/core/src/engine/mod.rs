@@ -136,21 +136,19 @@ impl FaceEngine {
     /// pay for it on every frame). Nothing runs beside the still detector, so its products
     /// take both cores.
     pub fn detect(&self, img: &RgbImage) -> Result<Vec<FaceDetection>, ModelError> {
-        self.models.on_two_threads(|| self.detect_on_this_pool(img))
-    }
-
-    fn detect_on_this_pool(&self, img: &RgbImage) -> Result<Vec<FaceDetection>, ModelError> {
-        let mut scratch = Vec::new();
-        let faces = self.detect_with(img, &mut scratch)?;
-        if !faces.is_empty() {
-            return Ok(faces);
-        }
-        let mut faces = self.detect_close_up(img, &mut scratch)?;
-        faces.sort_by(|a, b| b.bbox.area().total_cmp(&a.bbox.area()));
-        if let Some(largest) = faces.first().map(|f| f.bbox.width()) {
-            faces.retain(|f| f.bbox.width() >= largest * SECOND_FACE_MIN_SHARE);
-        }
-        Ok(faces)
+        self.models.on_two_threads(|| {
+            let mut scratch = Vec::new();
+            let faces = self.detect_with(img, &mut scratch)?;
+            if !faces.is_empty() {
+                return Ok(faces);
+            }
+            let mut faces = self.detect_close_up(img, &mut scratch)?;
+            faces.sort_by(|a, b| b.bbox.area().total_cmp(&a.bbox.area()));
+            if let Some(largest) = faces.first().map(|f| f.bbox.width()) {
+                faces.retain(|f| f.bbox.width() >= largest * SECOND_FACE_MIN_SHARE);
+            }
+            Ok(faces)
+        })
     }
 
     /// `detect` with a caller's input buffer (the live guide reuses one across frames).

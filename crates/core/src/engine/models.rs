@@ -92,9 +92,9 @@ pub struct FaceModels {
     pub(crate) descriptor: Plan,
     pub(crate) iris: Plan,
     pub(crate) parsing: Plan,
-    /// Two threads for the matrix products of the models a still check runs with nothing
-    /// beside them (the detector, the mesh) and of the face parsing, the longest (about 0.2 s
-    /// on one core). `kiosk bench`: the detector 48 → 28 ms on a 1080p still.
+    /// Two threads for the matrix products of the still detector, which a still check runs
+    /// with nothing beside it, and of the face parsing, the longest model (about 0.2 s on one
+    /// core). `kiosk bench`: the detector 48 → 28 ms on a 1080p still.
     two_threads: tract_linalg::multithread::Executor,
 }
 
