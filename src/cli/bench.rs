@@ -159,7 +159,7 @@ fn still_parts(
     runs: usize,
 ) -> Result<()> {
     let mut scratch = Vec::new();
-    let (m, p) = time(runs, || Ok(engine.detect(still)?))?;
+    let (m, p) = time(runs, || Ok(engine.detect_on_both_cores(still)?))?;
     say(format!(
         "  face detector        median {m:7.2} ms   p95 {p:7.2} ms (2 threads)"
     ));

@@ -133,22 +133,26 @@ impl FaceEngine {
 
     /// Detects faces (largest first), keeping only those that count. A still with no face
     /// found is looked at again as a close-up (the live guide does not: an empty kiosk would
-    /// pay for it on every frame). Nothing runs beside the still detector, so its products
-    /// take both cores.
+    /// pay for it on every frame).
     pub fn detect(&self, img: &RgbImage) -> Result<Vec<FaceDetection>, ModelError> {
-        self.models.on_two_threads(|| {
-            let mut scratch = Vec::new();
-            let faces = self.detect_with(img, &mut scratch)?;
-            if !faces.is_empty() {
-                return Ok(faces);
-            }
-            let mut faces = self.detect_close_up(img, &mut scratch)?;
-            faces.sort_by(|a, b| b.bbox.area().total_cmp(&a.bbox.area()));
-            if let Some(largest) = faces.first().map(|f| f.bbox.width()) {
-                faces.retain(|f| f.bbox.width() >= largest * SECOND_FACE_MIN_SHARE);
-            }
-            Ok(faces)
-        })
+        let mut scratch = Vec::new();
+        let faces = self.detect_with(img, &mut scratch)?;
+        if !faces.is_empty() {
+            return Ok(faces);
+        }
+        let mut faces = self.detect_close_up(img, &mut scratch)?;
+        faces.sort_by(|a, b| b.bbox.area().total_cmp(&a.bbox.area()));
+        if let Some(largest) = faces.first().map(|f| f.bbox.width()) {
+            faces.retain(|f| f.bbox.width() >= largest * SECOND_FACE_MIN_SHARE);
+        }
+        Ok(faces)
+    }
+
+    /// [`Self::detect`] with its products split over both cores: for a still's analysis,
+    /// where nothing runs beside the detector. Verification, which describes two photos side
+    /// by side, calls `detect` on each thread instead.
+    pub fn detect_on_both_cores(&self, img: &RgbImage) -> Result<Vec<FaceDetection>, ModelError> {
+        self.models.on_two_threads(|| self.detect(img))
     }
 
     /// `detect` with a caller's input buffer (the live guide reuses one across frames).
@@ -205,7 +209,7 @@ impl FaceEngine {
     }
 
     fn analyze_with(&self, img: &RgbImage, parts: Parts) -> Result<StillAnalysis, ModelError> {
-        let faces = self.detect(img)?;
+        let faces = self.detect_on_both_cores(img)?;
         let subject = match faces.first() {
             Some(face) => Some(self.analyze_subject(img, face, parts)?),
             None => None,
