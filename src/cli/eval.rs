@@ -28,7 +28,8 @@ pub struct EvalArgs {
     /// folder), the checks it must fail separated by spaces (none: a compliant photo), and a
     /// capture defect to derive from it (`gain:1.7` brighter, `gain:0.4` darker, `side:0.35`
     /// light from one side, `blur:3` out of focus by a 3-pixel Gaussian, `motion:12` moved 12
-    /// pixels sideways).
+    /// pixels sideways), or `jpeg:60` to check a copy saved again at JPEG quality 60 (its
+    /// verdicts should not differ from the photo's own).
     #[arg(value_name = "LABELS.csv")]
     labels: PathBuf,
 }

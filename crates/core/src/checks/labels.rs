@@ -40,6 +40,11 @@ pub enum Variant {
     /// The candidate moved: every pixel averaged with its neighbours along a horizontal line
     /// this many of the photo's pixels long.
     Motion(u32),
+    /// Saved again as a JPEG of this quality (1–100), as a phone, a website or a batch
+    /// export does: the same face with compression's blocks and ringing. Not a defect; a
+    /// limit whose verdicts change under it sits on the exact pixels of the photos it was
+    /// set on.
+    Jpeg(u8),
 }
 
 impl Variant {
@@ -51,6 +56,12 @@ impl Variant {
             return (2..=200)
                 .contains(&length)
                 .then_some(Variant::Motion(length));
+        }
+        if kind == "jpeg" {
+            let quality: u8 = value.parse().ok()?;
+            return (1..=100)
+                .contains(&quality)
+                .then_some(Variant::Jpeg(quality));
         }
         // normal: not zero, not so small that a blur's kernel cannot be built from it
         let v: f32 = value
@@ -71,6 +82,7 @@ impl Variant {
             Variant::SideLight(f) => format!("side:{f}"),
             Variant::Blur(s) => format!("blur:{s}"),
             Variant::Motion(l) => format!("motion:{l}"),
+            Variant::Jpeg(q) => format!("jpeg:{q}"),
         }
     }
 
@@ -86,7 +98,22 @@ impl Variant {
             }
             Variant::Blur(sigma) => *img = image::imageops::blur(img, sigma),
             Variant::Motion(length) => smear_rows(img, length as usize),
+            Variant::Jpeg(quality) => recompress(img, quality),
         }
+    }
+}
+
+/// The image encoded as a baseline JPEG of `quality` and decoded again. In memory, so it
+/// cannot fail but for a bug in the codec; the image is then left as it was, since a variant
+/// that quietly changed nothing would show in its figures as the original's.
+fn recompress(img: &mut image::RgbImage, quality: u8) {
+    let mut bytes = Vec::new();
+    let encoder = image::codecs::jpeg::JpegEncoder::new_with_quality(&mut bytes, quality);
+    if img.write_with_encoder(encoder).is_err() {
+        return;
+    }
+    if let Ok(decoded) = image::load_from_memory_with_format(&bytes, image::ImageFormat::Jpeg) {
+        *img = decoded.to_rgb8();
     }
 }
 
@@ -148,7 +175,8 @@ pub enum LabelError {
 
 /// Parses a labels CSV: a header naming `file` and `defects`; defects are check names
 /// separated by spaces, `;` or `|` (`glasses`, `mouth_closed`, …); an optional `variant`
-/// column derives a capture defect (`gain:1.7`, `side:0.35`, `blur:3`, `motion:12`); other
+/// column derives a capture defect (`gain:1.7`, `side:0.35`, `blur:3`, `motion:12`) or a
+/// re-saved copy (`jpeg:60`); other
 /// columns are notes.
 pub fn parse_labels(text: &str) -> Result<Vec<LabelRow>, LabelError> {
     let mut reader = csv::ReaderBuilder::new()
@@ -217,8 +245,8 @@ pub fn parse_labels(text: &str) -> Result<Vec<LabelRow>, LabelError> {
                 } else {
                     format!(
                         "{text:?} 不是可用的派生缺陷 / is not a variant; use gain:F (0 < F <= 8), \
-                         side:F (0 < F <= 1), blur:S (0.1 <= S <= 50) or motion:L (whole \
-                         pixels, 2 to 200)"
+                         side:F (0 < F <= 1), blur:S (0.1 <= S <= 50), motion:L (whole \
+                         pixels, 2 to 200) or jpeg:Q (quality 1 to 100)"
                     )
                 },
             })?),
@@ -295,6 +323,38 @@ mod tests {
         Variant::SideLight(0.5).apply(&mut img);
         let row: Vec<u8> = (0..7).map(|x| img.get_pixel(x, 0).0[0]).collect();
         assert_eq!(row, [50, 50, 50, 75, 100, 100, 100]);
+    }
+
+    #[test]
+    fn a_jpeg_variant_saves_the_photo_again_at_its_quality() {
+        assert_eq!(Variant::parse("jpeg:60"), Some(Variant::Jpeg(60)));
+        assert_eq!(Variant::Jpeg(60).spec(), "jpeg:60");
+        for bad in ["jpeg:0", "jpeg:101", "jpeg:60.5", "jpeg:"] {
+            assert_eq!(Variant::parse(bad), None, "{bad}");
+        }
+        // fine stripes: blocks and ringing at a low quality, near the original at a high one
+        let stripes = || {
+            image::RgbImage::from_fn(32, 16, |x, y| {
+                image::Rgb(if (x / 2 + y) % 2 == 0 {
+                    [30, 60, 90]
+                } else {
+                    [220, 200, 180]
+                })
+            })
+        };
+        let error = |quality: u8| {
+            let (original, mut copy) = (stripes(), stripes());
+            Variant::Jpeg(quality).apply(&mut copy);
+            assert_eq!(copy.dimensions(), original.dimensions());
+            original
+                .pixels()
+                .zip(copy.pixels())
+                .map(|(a, b)| (0..3).map(|c| a[c].abs_diff(b[c]) as u32).sum::<u32>())
+                .sum::<u32>()
+        };
+        let (low, high) = (error(10), error(95));
+        assert!(high > 0, "a JPEG is lossy even at 95");
+        assert!(low > 3 * high, "quality 10 {low}, 95 {high}");
     }
 
     #[test]
