@@ -99,3 +99,81 @@ fn an_absent_camera_is_named_and_a_faceless_photo_says_so() {
     assert_eq!(o.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&o.stdout).contains("no face"));
 }
+
+#[test]
+fn estimates_are_held_against_photos_at_known_distances() {
+    // the approach scene: frame 30 at 95 cm, 45 at 67.5 cm, 50 at 58.3 cm
+    let dir = tmp("known");
+    std::fs::create_dir_all(&dir).unwrap();
+    for frame in ["30", "45", "50"] {
+        let out = dir.join(format!("f{frame}.png"));
+        let o = kiosk(&[
+            "camera",
+            "snapshot",
+            "--sim",
+            "approach",
+            "--frame",
+            frame,
+            "-o",
+            out.to_str().unwrap(),
+        ]);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    }
+    let known = dir.join("known.csv");
+    std::fs::write(
+        &known,
+        "# the simulated approach\nfile,distance_cm\nf45.png,67.5\nf30.png,95\nf50.png,58.3\n",
+    )
+    .unwrap();
+    let profile = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/hardware/cameras/simulated-640.toml"
+    );
+    let known_arg = known.to_str().unwrap();
+    let o = kiosk(&[
+        "camera", "distance", "--camera", profile, "--known", known_arg, "--json",
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let lines: Vec<serde_json::Value> = String::from_utf8_lossy(&o.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    // three photos in the file's order, then one summary per distance, nearest first
+    assert_eq!(lines.len(), 6, "{lines:?}");
+    for photo in &lines[..3] {
+        let (known, error) = (
+            photo["known_cm"].as_f64().unwrap(),
+            photo["error"].as_f64().unwrap(),
+        );
+        let estimate = photo["distance_cm"].as_f64().unwrap();
+        assert!(error.abs() < 0.15, "{photo}");
+        assert!(
+            ((estimate - known) / known - error).abs() < 0.002,
+            "{photo}"
+        );
+    }
+    let summary: Vec<f64> = lines[3..]
+        .iter()
+        .map(|s| s["known_cm"].as_f64().unwrap())
+        .collect();
+    assert_eq!(summary, [58.3f32 as f64, 67.5, 95.0]);
+    assert!(lines[3..]
+        .iter()
+        .all(|s| s["measured"] == 1 && s["photos"] == 1));
+    // the table a person reads
+    let o = kiosk(&[
+        "camera", "distance", "--camera", profile, "--known", known_arg,
+    ]);
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        text.contains("known 95 cm") && text.contains("within 10 %"),
+        "{text}"
+    );
+    // a distance no kiosk sees is refused with its line
+    std::fs::write(&known, "file,distance_cm\nf30.png,950\n").unwrap();
+    let o = kiosk(&[
+        "camera", "distance", "--camera", profile, "--known", known_arg,
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("line 2"));
+}

@@ -1,6 +1,8 @@
 //! `kiosk camera list | snapshot | calibrate | distance`.
 
-use super::{load_engine, read_image, say};
+use super::known_distances::{by_distance, error_share, parse_known, AtDistance, KnownPhoto};
+use super::table::{Align, Table};
+use super::{load_engine, read_csv_text, read_image, say};
 use anyhow::{anyhow, bail, Context, Result};
 use capture_kiosk::camera::simulated::{Portrait, Scene, SimulatedCamera};
 use capture_kiosk::camera::v4l::{list_cameras, V4lCamera};
@@ -69,11 +71,19 @@ pub struct CalibrateArgs {
 
 #[derive(Args)]
 pub struct DistanceArgs {
+    /// The camera's profile, with the focal length `kiosk camera calibrate` measured.
     #[arg(long)]
     camera: PathBuf,
+    /// One JSON object per photo and line (with --known, then one per distance).
     #[arg(long)]
     json: bool,
-    #[arg(required = true)]
+    /// A CSV of photos taken at measured distances (`file,distance_cm`, the files relative to
+    /// it): each estimate's error, then per distance the median and worst error and how many
+    /// are within 10 %.
+    #[arg(long, value_name = "FILE.csv", conflicts_with = "images")]
+    known: Option<PathBuf>,
+    /// Photos of a face.
+    #[arg(required_unless_present = "known")]
     images: Vec<PathBuf>,
 }
 
@@ -239,9 +249,26 @@ fn calibrate(a: CalibrateArgs) -> Result<ExitCode> {
 
 fn distance(a: DistanceArgs) -> Result<ExitCode> {
     let profile = CameraProfile::load(&a.camera).map_err(|e| anyhow!(e))?;
+    let photos = match &a.known {
+        Some(file) => {
+            let folder = file.parent().unwrap_or(std::path::Path::new("."));
+            parse_known(&read_csv_text(file)?, folder)
+                .with_context(|| file.display().to_string())?
+        }
+        None => a
+            .images
+            .iter()
+            .map(|path| KnownPhoto {
+                file: path.clone(),
+                known_cm: f32::NAN,
+            })
+            .collect(),
+    };
     let engine = load_engine()?;
     let mut code = 0u8;
-    for path in &a.images {
+    let mut results = Vec::with_capacity(photos.len());
+    for photo in &photos {
+        let path = &photo.file;
         let img = match read_image(path) {
             Ok(i) => i,
             Err(m) => {
@@ -255,16 +282,76 @@ fn distance(a: DistanceArgs) -> Result<ExitCode> {
         if d.is_none() && code == 0 {
             code = 1;
         }
+        let known = a.known.is_some().then_some(photo.known_cm);
+        if let Some(known) = known {
+            results.push((known, d));
+        }
         if a.json {
-            say(
-                serde_json::json!({"file": path.display().to_string(), "distance_cm": d.map(|v| (v * 10.0).round() / 10.0)}),
-            );
+            let round = |v: f32| (v * 10.0).round() / 10.0;
+            let mut line = serde_json::json!({"file": path.display().to_string(), "distance_cm": d.map(round)});
+            if let Some(known) = known {
+                line["known_cm"] = known.into();
+                line["error"] = d
+                    .map(|e| (error_share(known, e) * 1000.0).round() / 1000.0)
+                    .into();
+            }
+            say(line);
         } else {
+            let known_text = |e: f32| match known {
+                Some(k) => format!(
+                    " (实际 known {} cm, {:+.1} %)",
+                    cm(k),
+                    error_share(k, e) * 100.0
+                ),
+                None => String::new(),
+            };
             match d {
-                Some(v) => say(format!("{}: {v:.0} cm", path.display())),
+                Some(v) => say(format!("{}: {v:.0} cm{}", path.display(), known_text(v))),
                 None => say(format!("{}: 未检测到人脸 / no face", path.display())),
             }
         }
     }
+    if a.known.is_some() {
+        print_by_distance(&by_distance(&results), a.json);
+    }
     Ok(ExitCode::from(code))
+}
+
+/// The per-distance summary after the photos' lines: Chinese headings over English ones,
+/// the columns straight under both.
+fn print_by_distance(rows: &[AtDistance], json: bool) {
+    if json {
+        for r in rows {
+            say(serde_json::json!({
+                "known_cm": r.known_cm, "photos": r.photos, "measured": r.measured,
+                "median_error": r.median_error, "worst_error": r.worst_error, "within_10_percent": r.within,
+            }));
+        }
+        return;
+    }
+    let pct = |v: Option<f32>| v.map_or("–".to_string(), |v| format!("{:.1} %", v * 100.0));
+    let mut table = Table::new(&[Align::Right; 5]);
+    table.row(["实际距离", "照片", "中位误差", "最大误差", "10 % 以内"]);
+    table.row([
+        "known",
+        "photos",
+        "median error",
+        "worst error",
+        "within 10 %",
+    ]);
+    for r in rows {
+        table.row([
+            format!("{} cm", cm(r.known_cm)),
+            r.photos.to_string(),
+            pct(r.median_error),
+            pct(r.worst_error),
+            format!("{}/{}", r.within, r.measured),
+        ]);
+    }
+    table.lines().into_iter().for_each(say);
+}
+
+/// A distance as written in a truth file: whole centimetres, or to the millimetre.
+fn cm(v: f32) -> f32 {
+    (v * 10.0).round() / 10.0
 }

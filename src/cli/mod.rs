@@ -10,6 +10,7 @@ mod camera;
 mod check;
 mod eval;
 mod eval_verify;
+mod known_distances;
 mod parts_map;
 mod photo;
 mod queue;
