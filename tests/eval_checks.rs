@@ -24,7 +24,7 @@ pub(crate) fn result(img: &image::RgbImage, id: CheckId) -> capture_kiosk::check
 fn a_brightened_face_fails_exposure_on_its_highlights_before_its_mean() {
     let mut img = eval_photo("tp_obama3.jpg");
     assert!(result(&img, CheckId::Exposure).ok);
-    Variant::Gain(1.45).apply(&mut img);
+    Variant::Gain(1.45).apply(&mut img).unwrap();
     let r = result(&img, CheckId::Exposure);
     assert!(
         r.value.unwrap() < 200.0,
@@ -43,7 +43,7 @@ fn a_fair_face_in_bright_light_passes_exposure_and_one_brightened_to_the_same_me
     // a video still brightened 1.6×: a mean of 211 with no skin burnt to white in luma, but
     // its red at 255 over most of the skin
     let mut img = eval_photo("face_noface_001.png");
-    Variant::Gain(1.6).apply(&mut img);
+    Variant::Gain(1.6).apply(&mut img).unwrap();
     let bright = result(&img, CheckId::Exposure);
     assert!(bright.value.unwrap() < 215.0, "{bright:?}");
     assert!(
@@ -85,7 +85,7 @@ fn skin_burnt_to_white_fails_exposure_and_a_white_backdrop_or_a_glint_on_lenses_
     assert!(glint.ok, "{glint:?}");
     // a face brightened 1.4×: its forehead and nose burnt to white
     let mut img = eval_photo("tp_cage.jpg");
-    Variant::Gain(1.4).apply(&mut img);
+    Variant::Gain(1.4).apply(&mut img).unwrap();
     let burnt = result(&img, CheckId::Exposure);
     assert!(highlights(&burnt) > 0.1, "{burnt:?}");
     assert!(!burnt.ok, "{burnt:?}");
@@ -94,7 +94,7 @@ fn skin_burnt_to_white_fails_exposure_and_a_white_backdrop_or_a_glint_on_lenses_
 #[test]
 fn a_dim_picture_fails_exposure_and_a_dark_face_before_a_lit_backdrop_does_not() {
     let mut img = eval_photo("tp_SeanConnery.jpg");
-    Variant::Gain(0.45).apply(&mut img);
+    Variant::Gain(0.45).apply(&mut img).unwrap();
     let r = result(&img, CheckId::Exposure);
     assert!(r.value.unwrap() > 60.0, "{r:?}");
     assert!(!r.ok, "{r:?}");
@@ -149,7 +149,7 @@ fn the_parsing_sees_no_glasses_on_a_dark_skinned_bare_face_and_still_sees_them_i
     // a dark-skinned face without glasses, out of focus: its shadows read as frames to the
     // parsing until the crop is brightened (0.108 before, limit 0.03)
     let mut img = eval_photo("tp_obama3.jpg");
-    Variant::Blur(3.5).apply(&mut img);
+    Variant::Blur(3.5).apply(&mut img).unwrap();
     let bare = result(&img, CheckId::Glasses);
     assert!(bare.detail["parsed"].as_f64().unwrap() < 0.03, "{bare:?}");
     // clear glasses under dim blue light: still frames to the parsing
@@ -357,7 +357,7 @@ fn a_hat_on_an_over_exposed_face_fails_headwear_and_bare_hair_brightened_as_much
     // still sees the hat, which the colour measure does not; before, headwear stood aside
     // and the hat went unjudged
     let mut img = eval_photo("md_team2_beanie.png");
-    Variant::Gain(1.4).apply(&mut img);
+    Variant::Gain(1.4).apply(&mut img).unwrap();
     let report = check(&img, PROFILE);
     washed_out(&report);
     let hat = report.get(CheckId::Headwear).expect("reported");
@@ -366,7 +366,7 @@ fn a_hat_on_an_over_exposed_face_fails_headwear_and_bare_hair_brightened_as_much
     // thick dark hair brightened until the face washes out: the colour measure reads the
     // clipped crown as cover; the parsing, which decides, reads hair
     let mut img = eval_photo("tp_cage.jpg");
-    Variant::Gain(1.9).apply(&mut img);
+    Variant::Gain(1.9).apply(&mut img).unwrap();
     let report = check(&img, PROFILE);
     washed_out(&report);
     let hair = report.get(CheckId::Headwear).expect("reported");
@@ -418,7 +418,7 @@ fn a_face_that_moved_sideways_fails_sharpness_and_the_still_one_passes() {
     // a sideways movement of 11 px (10 px of the finished photo): the fine detail down the
     // face stays (the whole face's Laplacian read 25 against 12, and passed), across it goes
     let mut moved = still.clone();
-    Variant::Motion(11).apply(&mut moved);
+    Variant::Motion(11).apply(&mut moved).unwrap();
     let blurred = sharpness_lost(&still, &moved);
     let detail = |k: &str| blurred.detail[k].as_f64().unwrap_or(f64::NAN);
     assert!(detail("across") < detail("down") / 2.0, "{blurred:?}");
@@ -446,7 +446,7 @@ fn grain_does_not_make_a_blurred_face_sharp() {
     let mut grainy = eval_photo("tp_obama3.jpg");
     add_grain(&mut grainy);
     let mut blurred = eval_photo("tp_obama3.jpg");
-    Variant::Blur(3.5).apply(&mut blurred);
+    Variant::Blur(3.5).apply(&mut blurred).unwrap();
     add_grain(&mut blurred);
     let soft = sharpness_lost(&grainy, &blurred);
     assert!(
@@ -461,7 +461,7 @@ fn a_small_face_out_of_focus_fails_sharpness() {
     // to read as edges, so a blurred one read sharper (275) than the original (270)
     let still = eval_photo("franck_v002.png");
     let mut soft = still.clone();
-    Variant::Blur(1.7).apply(&mut soft);
+    Variant::Blur(1.7).apply(&mut soft).unwrap();
     sharpness_lost(&still, &soft);
 }
 

@@ -1,6 +1,6 @@
 //! `kiosk camera list | snapshot | calibrate | distance`.
 
-use super::known_distances::{by_distance, error_share, parse_known, AtDistance, KnownPhoto};
+use super::known_distances::{by_distance, error_share, parse_known, AtDistance};
 use super::table::{Align, Table};
 use super::{load_engine, read_csv_text, read_image, say};
 use anyhow::{anyhow, bail, Context, Result};
@@ -249,30 +249,33 @@ fn calibrate(a: CalibrateArgs) -> Result<ExitCode> {
 
 fn distance(a: DistanceArgs) -> Result<ExitCode> {
     let profile = CameraProfile::load(&a.camera).map_err(|e| anyhow!(e))?;
-    let photos = match &a.known {
+    // each photo with its known distance and its line in the truth file, if one was given
+    let photos: Vec<(PathBuf, Option<(f32, usize)>)> = match &a.known {
         Some(file) => {
             let folder = file.parent().unwrap_or(std::path::Path::new("."));
             parse_known(&read_csv_text(file)?, folder)
                 .with_context(|| file.display().to_string())?
+                .into_iter()
+                .map(|p| (p.file, Some((p.known_cm, p.line))))
+                .collect()
         }
-        None => a
-            .images
-            .iter()
-            .map(|path| KnownPhoto {
-                file: path.clone(),
-                known_cm: f32::NAN,
-            })
-            .collect(),
+        None => a.images.iter().map(|path| (path.clone(), None)).collect(),
     };
     let engine = load_engine()?;
     let mut code = 0u8;
     let mut results = Vec::with_capacity(photos.len());
-    for photo in &photos {
-        let path = &photo.file;
+    for (path, known) in &photos {
         let img = match read_image(path) {
             Ok(i) => i,
             Err(m) => {
-                eprintln!("kiosk: {m}");
+                match known {
+                    // counted at its distance as a photo not measured
+                    Some((known_cm, line)) => {
+                        eprintln!("kiosk: 第 {line} 行 line {line}: {m}");
+                        results.push((*known_cm, None));
+                    }
+                    None => eprintln!("kiosk: {m}"),
+                }
                 code = 2;
                 continue;
             }
@@ -282,25 +285,25 @@ fn distance(a: DistanceArgs) -> Result<ExitCode> {
         if d.is_none() && code == 0 {
             code = 1;
         }
-        let known = a.known.is_some().then_some(photo.known_cm);
+        let known = known.map(|(known_cm, _)| known_cm);
         if let Some(known) = known {
             results.push((known, d));
         }
         if a.json {
-            let round = |v: f32| (v * 10.0).round() / 10.0;
-            let mut line = serde_json::json!({"file": path.display().to_string(), "distance_cm": d.map(round)});
+            let mut line = serde_json::json!({
+                "file": path.display().to_string(),
+                "distance_cm": d.map(|v| rounded(v, 10.0)),
+            });
             if let Some(known) = known {
-                line["known_cm"] = known.into();
-                line["error"] = d
-                    .map(|e| (error_share(known, e) * 1000.0).round() / 1000.0)
-                    .into();
+                line["known_cm"] = rounded(known, 10.0).into();
+                line["error"] = d.map(|e| rounded(error_share(known, e), 1000.0)).into();
             }
             say(line);
         } else {
             let known_text = |e: f32| match known {
                 Some(k) => format!(
                     " (实际 known {} cm, {:+.1} %)",
-                    cm(k),
+                    rounded(k, 10.0),
                     error_share(k, e) * 100.0
                 ),
                 None => String::new(),
@@ -317,41 +320,53 @@ fn distance(a: DistanceArgs) -> Result<ExitCode> {
     Ok(ExitCode::from(code))
 }
 
+/// `v` rounded to `1 / per` (10: to a tenth), as the f64 JSON writes: an f32 widened as it
+/// stands prints 58.3 as 58.29999923706055.
+fn rounded(v: f32, per: f64) -> f64 {
+    (f64::from(v) * per).round() / per
+}
+
 /// The per-distance summary after the photos' lines: Chinese headings over English ones,
 /// the columns straight under both.
 fn print_by_distance(rows: &[AtDistance], json: bool) {
     if json {
         for r in rows {
+            let share = |v: Option<f32>| v.map(|v| rounded(v, 1000.0));
             say(serde_json::json!({
-                "known_cm": r.known_cm, "photos": r.photos, "measured": r.measured,
-                "median_error": r.median_error, "worst_error": r.worst_error, "within_10_percent": r.within,
+                "known_cm": rounded(r.known_cm, 10.0), "photos": r.photos, "measured": r.measured,
+                "median_error": share(r.median_error), "worst_error": share(r.worst_error),
+                "within_10_percent": r.within,
             }));
         }
         return;
     }
     let pct = |v: Option<f32>| v.map_or("–".to_string(), |v| format!("{:.1} %", v * 100.0));
-    let mut table = Table::new(&[Align::Right; 5]);
-    table.row(["实际距离", "照片", "中位误差", "最大误差", "10 % 以内"]);
+    let mut table = Table::new(&[Align::Right; 6]);
+    table.row([
+        "实际距离",
+        "照片",
+        "测得",
+        "中位误差",
+        "最大误差",
+        "10 % 以内",
+    ]);
     table.row([
         "known",
         "photos",
+        "measured",
         "median error",
         "worst error",
         "within 10 %",
     ]);
     for r in rows {
         table.row([
-            format!("{} cm", cm(r.known_cm)),
+            format!("{} cm", rounded(r.known_cm, 10.0)),
             r.photos.to_string(),
+            r.measured.to_string(),
             pct(r.median_error),
             pct(r.worst_error),
-            format!("{}/{}", r.within, r.measured),
+            format!("{}/{}", r.within, r.photos),
         ]);
     }
     table.lines().into_iter().for_each(say);
-}
-
-/// A distance as written in a truth file: whole centimetres, or to the millimetre.
-fn cm(v: f32) -> f32 {
-    (v * 10.0).round() / 10.0
 }

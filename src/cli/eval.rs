@@ -28,8 +28,9 @@ pub struct EvalArgs {
     /// folder), the checks it must fail separated by spaces (none: a compliant photo), and a
     /// capture defect to derive from it (`gain:1.7` brighter, `gain:0.4` darker, `side:0.35`
     /// light from one side, `blur:3` out of focus by a 3-pixel Gaussian, `motion:12` moved 12
-    /// pixels sideways), or `jpeg:60` to check a copy saved again at JPEG quality 60 (its
-    /// verdicts should not differ from the photo's own).
+    /// pixels sideways), or `jpeg:60` to check a copy saved again at JPEG quality 60 (give
+    /// it the photo's own defects: its figures beside the originals' show which verdicts
+    /// hang on the exact pixels).
     #[arg(value_name = "LABELS.csv")]
     labels: PathBuf,
 }
@@ -49,7 +50,8 @@ pub fn run(args: EvalArgs, catalog: &Catalog) -> Result<ExitCode> {
             let path = base.join(&row.file);
             read_image(&path).and_then(|mut img| {
                 if let Some(v) = &row.variant {
-                    v.apply(&mut img);
+                    v.apply(&mut img)
+                        .map_err(|e| format!("{}: {e}", path.display()))?;
                 }
                 let analysis = engine
                     .analyze_still(&img)

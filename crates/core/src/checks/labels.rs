@@ -1,5 +1,5 @@
 //! The labels file `kiosk eval` reads: a photo, the checks it must fail, and an optional
-//! capture defect (light, exposure, blur) made from it. Parsed with line numbers, so a mistake
+//! capture defect (light, exposure, blur) or a re-saved copy made from it. Parsed with line numbers, so a mistake
 //! names its line.
 
 use super::CheckId;
@@ -12,7 +12,7 @@ pub struct LabelRow {
     pub file: String,
     pub defects: BTreeSet<CheckId>,
     /// A capture defect made from the photo before checking it (derived defects are fair for
-    /// light, exposure and blur; a subject's defects need real photos).
+    /// light, exposure and blur; a subject's defects need real photos), or a re-saved copy.
     pub variant: Option<Variant>,
     pub line: usize,
 }
@@ -27,7 +27,8 @@ impl LabelRow {
     }
 }
 
-/// A capture defect applied to a photo in memory: a change of light, or a blur.
+/// A capture defect applied to a photo in memory: a change of light or a blur; or the photo
+/// saved again as a JPEG.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Variant {
     /// Every channel times this factor, clipped: over- (>1) or under-exposure (<1).
@@ -86,7 +87,10 @@ impl Variant {
         }
     }
 
-    pub fn apply(&self, img: &mut image::RgbImage) {
+    /// Makes the variant from the photo in place. Only a re-save can fail, and only by a bug
+    /// in the codec: the error then says so rather than the variant's figures being quietly
+    /// the original's.
+    pub fn apply(&self, img: &mut image::RgbImage) -> Result<(), String> {
         match *self {
             Variant::Gain(g) => scale_light(img, |_| g),
             Variant::SideLight(f) => {
@@ -98,23 +102,24 @@ impl Variant {
             }
             Variant::Blur(sigma) => *img = image::imageops::blur(img, sigma),
             Variant::Motion(length) => smear_rows(img, length as usize),
-            Variant::Jpeg(quality) => recompress(img, quality),
+            Variant::Jpeg(quality) => return recompress(img, quality),
         }
+        Ok(())
     }
 }
 
-/// The image encoded as a baseline JPEG of `quality` and decoded again. In memory, so it
-/// cannot fail but for a bug in the codec; the image is then left as it was, since a variant
-/// that quietly changed nothing would show in its figures as the original's.
-fn recompress(img: &mut image::RgbImage, quality: u8) {
+/// The image encoded as a baseline JPEG of `quality` and decoded again, in memory.
+fn recompress(img: &mut image::RgbImage, quality: u8) -> Result<(), String> {
+    let failed = |e: image::ImageError| {
+        format!("jpeg:{quality} 无法重新保存 / could not be saved again: {e}")
+    };
     let mut bytes = Vec::new();
     let encoder = image::codecs::jpeg::JpegEncoder::new_with_quality(&mut bytes, quality);
-    if img.write_with_encoder(encoder).is_err() {
-        return;
-    }
-    if let Ok(decoded) = image::load_from_memory_with_format(&bytes, image::ImageFormat::Jpeg) {
-        *img = decoded.to_rgb8();
-    }
+    img.write_with_encoder(encoder).map_err(failed)?;
+    *img = image::load_from_memory_with_format(&bytes, image::ImageFormat::Jpeg)
+        .map_err(failed)?
+        .to_rgb8();
+    Ok(())
 }
 
 /// Every channel of every pixel times the gain for its column, clipped.
@@ -317,10 +322,10 @@ mod tests {
     #[test]
     fn variants_change_the_light_as_they_say() {
         let mut img = image::RgbImage::from_pixel(3, 1, image::Rgb([100, 200, 10]));
-        Variant::Gain(1.5).apply(&mut img);
+        Variant::Gain(1.5).apply(&mut img).unwrap();
         assert_eq!(img.get_pixel(0, 0).0, [150, 255, 15]);
         let mut img = image::RgbImage::from_pixel(7, 1, image::Rgb([100, 100, 100]));
-        Variant::SideLight(0.5).apply(&mut img);
+        Variant::SideLight(0.5).apply(&mut img).unwrap();
         let row: Vec<u8> = (0..7).map(|x| img.get_pixel(x, 0).0[0]).collect();
         assert_eq!(row, [50, 50, 50, 75, 100, 100, 100]);
     }
@@ -344,7 +349,7 @@ mod tests {
         };
         let error = |quality: u8| {
             let (original, mut copy) = (stripes(), stripes());
-            Variant::Jpeg(quality).apply(&mut copy);
+            Variant::Jpeg(quality).apply(&mut copy).unwrap();
             assert_eq!(copy.dimensions(), original.dimensions());
             original
                 .pixels()
@@ -365,14 +370,14 @@ mod tests {
             })
         };
         let mut img = edge();
-        Variant::Motion(4).apply(&mut img);
+        Variant::Motion(4).apply(&mut img).unwrap();
         let row: Vec<u8> = (0..9).map(|x| img.get_pixel(x, 1).0[0]).collect();
         // a 4-pixel window: two behind, one ahead of each pixel
         assert_eq!(row, [0, 0, 0, 60, 120, 180, 240, 240, 240]);
         let column: Vec<u8> = (0..3).map(|y| img.get_pixel(3, y).0[1]).collect();
         assert_eq!(column, [60; 3], "a horizontal smear leaves columns alone");
         let mut img = edge();
-        Variant::Blur(1.0).apply(&mut img);
+        Variant::Blur(1.0).apply(&mut img).unwrap();
         let (dark, light) = (img.get_pixel(3, 1).0[0], img.get_pixel(4, 1).0[0]);
         assert!(dark > 0 && light < 240 && dark < light, "{dark} {light}");
     }
