@@ -14,23 +14,28 @@ fn tmp(name: &str) -> PathBuf {
     scratch("cli-camera", name)
 }
 
+/// Saves frame `frame` of the simulated approach (150 cm to 40 cm over 60 frames) to `path`.
+fn approach_frame(frame: &str, path: &std::path::Path) {
+    let o = kiosk(&[
+        "camera",
+        "snapshot",
+        "--sim",
+        "approach",
+        "--frame",
+        frame,
+        "-o",
+        path.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+}
+
 #[test]
 fn calibrate_on_one_frame_then_measure_another() {
     // the approach scene goes from 150 cm to 40 cm over 60 frames: frame 30 is at 95 cm,
     // frame 45 at 67.5 cm
     let (at95, at67) = (tmp("at95.png"), tmp("at67.png"));
     for (frame, path) in [("30", &at95), ("45", &at67)] {
-        let o = kiosk(&[
-            "camera",
-            "snapshot",
-            "--sim",
-            "approach",
-            "--frame",
-            frame,
-            "-o",
-            path.to_str().unwrap(),
-        ]);
-        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        approach_frame(frame, path);
         assert_eq!(image::image_dimensions(path).unwrap(), (640, 480));
     }
     let profile = tmp("calibrated.toml");
@@ -106,18 +111,7 @@ fn estimates_are_held_against_photos_at_known_distances() {
     let dir = tmp("known");
     std::fs::create_dir_all(&dir).unwrap();
     for frame in ["30", "45", "50"] {
-        let out = dir.join(format!("f{frame}.png"));
-        let o = kiosk(&[
-            "camera",
-            "snapshot",
-            "--sim",
-            "approach",
-            "--frame",
-            frame,
-            "-o",
-            out.to_str().unwrap(),
-        ]);
-        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        approach_frame(frame, &dir.join(format!("f{frame}.png")));
     }
     let known = dir.join("known.csv");
     std::fs::write(
