@@ -1,6 +1,6 @@
 //! The labels file `kiosk eval` reads: a photo, the checks it must fail, and an optional
-//! capture defect (light, exposure, blur) or a re-saved copy made from it. Parsed with line numbers, so a mistake
-//! names its line.
+//! capture defect (light, exposure, blur) or a re-saved copy made from it. Parsed with line
+//! numbers, so a mistake names its line.
 
 use super::CheckId;
 use std::collections::BTreeSet;

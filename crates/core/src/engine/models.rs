@@ -93,8 +93,8 @@ pub struct FaceModels {
     pub(crate) iris: Plan,
     pub(crate) parsing: Plan,
     /// Two threads for the matrix products of the still detector where a still's analysis
-    /// runs it with nothing beside it, and of the face parsing, the longest model (about 0.2 s on one
-    /// core). `kiosk bench`: the detector 48 → 28 ms on a 1080p still.
+    /// runs it with nothing beside it, and of the face parsing, the longest model (about
+    /// 0.2 s on one core). `kiosk bench`: the detector 48 → 28 ms on a 1080p still.
     two_threads: tract_linalg::multithread::Executor,
 }
 
