@@ -306,7 +306,7 @@ fn closed_lips_whose_edges_read_as_teeth_are_not_told_to_close_once_read_aside()
     // stubble under heavy frames: between the plain mesh's inner lips the lip's light edge
     // reads as teeth; the reading aside looks between the attention mesh's, as the still
     // check does, and finds none
-    let frame = frame_from(&eval_photo("nowui_ryan_glasses.png"), 88.0, 320.0, 190.0);
+    let frame = frame_from(&eval_photo("nowui_ryan_glasses.png"), 95.0, 320.0, 190.0);
     let mut guide = guide_for("gd-gaokao");
     assert_eq!(settle(&mut guide, &frame, 6), Prompt::HoldStill);
     let still = check(&frame, "gd-gaokao");

@@ -231,17 +231,16 @@ fn calibrate(a: CalibrateArgs) -> Result<ExitCode> {
     std::fs::write(&a.out, profile.to_toml())
         .with_context(|| format!("writing {}", a.out.display()))?;
     say(format!(
-        "{}: focal length {:.1} px at {}×{} ({} {:.1} px at {} cm)",
+        "{}: focal length {:.1} px at {}×{} (by {} at {} cm)",
         a.out.display(),
         profile.focal_px,
         profile.width,
         profile.height,
         if ruler.from_iris {
-            "irises"
+            "the irises and the eye spacing"
         } else {
-            "eyes apart"
+            "the eye spacing alone"
         },
-        ruler.px,
         a.distance_cm
     ));
     Ok(ExitCode::SUCCESS)

@@ -3,21 +3,37 @@
 use super::*;
 
 #[test]
-fn the_iris_is_the_ruler_when_it_fits_the_eyes() {
+fn the_irises_and_the_eyes_measure_together() {
     let cam = CameraModel::typical(640);
-    // eyes 40 px apart, irises 7.4 px: 5.4 iris widths apart, a plausible face
+    // eyes 40 px apart, irises 7.4 px: 5.4 iris widths apart, a plausible face; the distance
+    // is the geometric mean of what each says
     let r = FaceRuler::new(40.0, Some(7.4));
     assert!(r.from_iris);
+    let (by_iris, by_eyes) = (554.3 * 1.17 / 7.4, distance_cm(&cam, 40.0));
     let d = r.distance_cm(&cam);
-    assert!((d - 554.3 * 1.17 / 7.4).abs() < 0.5, "{d}");
+    assert!((d - (by_iris * by_eyes).sqrt()).abs() < 0.5, "{d}");
     assert!((r.focal_px_at(d) - cam.focal_px).abs() < 0.1);
-    // an iris reading that cannot be (glare, a lid over it) falls back to the eyes
-    assert!(!FaceRuler::new(40.0, Some(20.0)).from_iris);
+    // without an iris reading, the eyes alone
     assert!(!FaceRuler::new(40.0, None).from_iris);
-    assert_eq!(
-        FaceRuler::new(40.0, None).distance_cm(&cam),
-        distance_cm(&cam, 40.0)
-    );
+    assert!(!FaceRuler::new(40.0, Some(f32::NAN)).from_iris);
+    assert_eq!(FaceRuler::new(40.0, None).distance_cm(&cam), by_eyes);
+}
+
+#[test]
+fn an_iris_reading_near_the_edge_of_faces_does_not_make_the_distance_jump() {
+    let cam = CameraModel::typical(1920);
+    // eyes 6.5 and 6.7 iris widths apart: either side of the widest faces. Choosing one ruler
+    // or the other put these 25 % apart; now they are as close as the readings are
+    let d = |iris: f32| FaceRuler::new(66.0, Some(iris)).distance_cm(&cam);
+    let (inside, outside) = (d(66.0 / 6.5), d(66.0 / 6.7));
+    assert!((outside / inside - 1.0).abs() < 0.01, "{inside} {outside}");
+    // a wild reading (glare; a lid over the iris) is held to the edge of what faces span: it
+    // moves the distance no more than 11 % from the eyes' own
+    let eyes = FaceRuler::new(66.0, None).distance_cm(&cam);
+    for wild in [1.0, 5.0, 30.0, 200.0] {
+        let shift = d(wild) / eyes;
+        assert!((0.89..=1.11).contains(&shift), "iris {wild} px: {shift}");
+    }
 }
 
 #[test]
