@@ -81,6 +81,14 @@ pub fn distance_cm(camera: &CameraModel, eye_distance_px: f32) -> f32 {
 /// over an iris of 11.2–12.2 mm. An iris reading outside it is held to its edge.
 pub const EYE_SPAN_IN_IRISES: std::ops::RangeInclusive<f32> = 4.4..=6.6;
 
+/// The iris's width as a share of the eye spacing, held to what adult faces span
+/// (`EYE_SPAN_IN_IRISES`); `None` for a reading that is no number or not above 0.
+fn iris_share_held(iris_px: f32, eye_distance_px: f32) -> Option<f32> {
+    let (wide, narrow) = (*EYE_SPAN_IN_IRISES.end(), *EYE_SPAN_IN_IRISES.start());
+    (iris_px.is_finite() && iris_px > 0.0)
+        .then(|| (iris_px / eye_distance_px.max(0.5)).clamp(1.0 / wide, 1.0 / narrow))
+}
+
 /// What a face offers to measure its distance by: the iris diameter and the eye spacing
 /// together when the iris was measured, else the eye spacing alone.
 ///
@@ -89,7 +97,7 @@ pub const EYE_SPAN_IN_IRISES: std::ops::RangeInclusive<f32> = 4.4..=6.6;
 /// (±4 %) and eye spacing (±6 %) are independent rulers, so their mean errs less than either.
 /// And the estimate has no edge to jump at: choosing one ruler or the other by whether the
 /// iris looked plausible made the same face read up to 25 % apart at neighbouring distances
-/// (faces whose eyes read 6.6–7.5 iris widths apart flipped from one ruler to the other), so
+/// (faces whose eyes read 6.2–7.6 iris widths apart flipped from one ruler to the other), so
 /// a camera calibrated on one photo misread the next. Held to the edge, a wild iris reading
 /// (glare, a lid over it) moves the estimate at most 11 % from the eyes' own.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -104,17 +112,16 @@ pub struct FaceRuler {
 impl FaceRuler {
     pub fn new(eye_distance_px: f32, iris_diameter_px: Option<f32>) -> Self {
         let eyes = eye_distance_px.max(0.5);
-        match iris_diameter_px {
-            Some(iris) if iris.is_finite() && iris > 0.0 => {
-                let (wide, narrow) = (EYE_SPAN_IN_IRISES.end(), EYE_SPAN_IN_IRISES.start());
-                let iris = iris.clamp(eyes / wide, eyes / narrow);
+        match iris_diameter_px.and_then(|iris| iris_share_held(iris, eyes)) {
+            Some(share) => {
+                let iris = share * eyes;
                 FaceRuler {
                     px: (iris * eyes).sqrt(),
                     cm: (IRIS_DIAMETER_CM * MEAN_EYE_DISTANCE_CM).sqrt(),
                     from_iris: true,
                 }
             }
-            _ => FaceRuler {
+            None => FaceRuler {
                 px: eyes,
                 cm: MEAN_EYE_DISTANCE_CM,
                 from_iris: false,
@@ -266,10 +273,8 @@ impl LiveGuide {
             let iris_px =
                 crate::engine::read_eye(self.engine.models(), img, mesh, side, &mut self.scratch)?
                     .iris_px;
-            if iris_px.is_finite() && iris_px > 0.0 {
-                // held to the edge of what faces span, as the still's ruler holds it
-                let (wide, narrow) = (EYE_SPAN_IN_IRISES.end(), EYE_SPAN_IN_IRISES.start());
-                let ratio = (iris_px / eyes_px.max(0.5)).clamp(1.0 / wide, 1.0 / narrow);
+            // held to the edge of what faces span, as the still's ruler holds it
+            if let Some(ratio) = iris_share_held(iris_px, eyes_px) {
                 self.seen.iris_per_eye_span = Some(match self.seen.iris_per_eye_span {
                     Some(old) => 0.7 * old + 0.3 * ratio,
                     None => ratio,
