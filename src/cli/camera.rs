@@ -199,7 +199,8 @@ fn snapshot(a: SnapshotArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// The largest face's ruler for distance (its irises, or its eye spacing).
+/// The largest face's ruler for distance (its irises and eye spacing together, or the eye
+/// spacing alone when the irises gave nothing).
 fn face_ruler(engine: &FaceEngine, img: &RgbImage) -> Result<Option<FaceRuler>> {
     let a = engine.locate_still(img)?;
     Ok(a.subject.map(|s| {

@@ -81,6 +81,11 @@ pub fn distance_cm(camera: &CameraModel, eye_distance_px: f32) -> f32 {
 /// over an iris of 11.2–12.2 mm. An iris reading outside it is held to its edge.
 pub const EYE_SPAN_IN_IRISES: std::ops::RangeInclusive<f32> = 4.4..=6.6;
 
+/// The eye spacing in iris widths of a reading the live guide learns from: wider than
+/// `EYE_SPAN_IN_IRISES`, as the dev set's faces read up to 7.6, but not a wild reading, which
+/// would otherwise stand for 16 frames and fade slowly.
+const IRIS_READING_BELIEVED: std::ops::RangeInclusive<f32> = 3.8..=7.8;
+
 /// The iris's width as a share of the eye spacing, held to what adult faces span
 /// (`EYE_SPAN_IN_IRISES`); `None` for a reading that is no number or not above 0.
 fn iris_share_held(iris_px: f32, eye_distance_px: f32) -> Option<f32> {
@@ -273,8 +278,11 @@ impl LiveGuide {
             let iris_px =
                 crate::engine::read_eye(self.engine.models(), img, mesh, side, &mut self.scratch)?
                     .iris_px;
-            // held to the edge of what faces span, as the still's ruler holds it
-            if let Some(ratio) = iris_share_held(iris_px, eyes_px) {
+            // a reading no face could give (a lid or glare over the iris) is not learned from,
+            // and is tried again soon; one that could is held to the edge of what faces span,
+            // as the still's ruler holds it
+            let believed = IRIS_READING_BELIEVED.contains(&(eyes_px / iris_px));
+            if let Some(ratio) = iris_share_held(iris_px, eyes_px).filter(|_| believed) {
                 self.seen.iris_per_eye_span = Some(match self.seen.iris_per_eye_span {
                     Some(old) => 0.7 * old + 0.3 * ratio,
                     None => ratio,
