@@ -118,14 +118,12 @@ impl FaceRuler {
     pub fn new(eye_distance_px: f32, iris_diameter_px: Option<f32>) -> Self {
         let eyes = eye_distance_px.max(0.5);
         match iris_diameter_px.and_then(|iris| iris_share_held(iris, eyes)) {
-            Some(share) => {
-                let iris = share * eyes;
-                FaceRuler {
-                    px: (iris * eyes).sqrt(),
-                    cm: (IRIS_DIAMETER_CM * MEAN_EYE_DISTANCE_CM).sqrt(),
-                    from_iris: true,
-                }
-            }
+            // √(iris × eyes), with the iris as a share of the eyes
+            Some(share) => FaceRuler {
+                px: eyes * share.sqrt(),
+                cm: (IRIS_DIAMETER_CM * MEAN_EYE_DISTANCE_CM).sqrt(),
+                from_iris: true,
+            },
             None => FaceRuler {
                 px: eyes,
                 cm: MEAN_EYE_DISTANCE_CM,
