@@ -7,7 +7,9 @@ use capture_kiosk::checks::{CheckId, CheckLimits};
 use capture_kiosk::engine::PartShares;
 use capture_kiosk::engine::{descriptor_distance, SAME_PERSON_DISTANCE};
 use capture_kiosk::geometry::Point;
-use capture_kiosk::guidance::{CameraModel, LightReading, LiveGuide, PartsReading, Prompt};
+use capture_kiosk::guidance::{
+    face_in_target, face_target, CameraModel, LightReading, LiveGuide, PartsReading, Prompt,
+};
 use common::*;
 use image::{imageops, Rgb, RgbImage};
 
@@ -167,6 +169,23 @@ fn the_guide_asks_to_come_closer_then_back_then_holds() {
     assert!(g.steady_frames >= 1);
     let d = g.distance_cm.unwrap();
     assert!((80.0..=100.0).contains(&d), "{d}");
+}
+
+#[test]
+fn a_face_that_fills_the_live_screens_oval_is_told_it_is_in_place() {
+    // the oval the live screen draws for this camera and profile, and a real face put in it
+    // as the candidate would: as wide as the oval was drawn for, the eyes where it puts them
+    let (profile, _) = profile("chsi-graduation");
+    let target = face_target(&CameraModel::typical(640), profile.distance_cm, 640, 480).unwrap();
+    let (face_px, x, y) = face_in_target(&target, 640, 480);
+    let mut guide = new_guide();
+    let frame = frame_with_face_at(face_px, x, y);
+    settle(&mut guide, &frame, 4);
+    let g = guide.frame(&frame).unwrap();
+    assert_eq!(g.prompt, Prompt::HoldStill, "{g:?}");
+    // at the middle of the window, not at an edge a step would cross
+    let d = g.distance_cm.unwrap();
+    assert!((85.0..=95.0).contains(&d), "{d}");
 }
 
 #[test]

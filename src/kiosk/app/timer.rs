@@ -67,9 +67,23 @@ impl App {
             Ok(f) => {
                 self.live_fps = f.fps;
                 if let Some(ui) = self.ui.upgrade() {
+                    let kiosk = ui.global::<crate::kiosk::Kiosk>();
                     // shares the buffer with the frame: no copy
-                    ui.global::<crate::kiosk::Kiosk>()
-                        .set_preview(slint::Image::from_rgb8(f.preview.clone()));
+                    kiosk.set_preview(slint::Image::from_rgb8(f.preview.clone()));
+                    // the oval where the guide wants the face, on the picture as shown
+                    let target = crate::guidance::face_target(
+                        &self.camera_model,
+                        self.profile.distance_cm,
+                        f.preview.width(),
+                        f.preview.height(),
+                    );
+                    if let Some(t) = target {
+                        // the preview is mirrored
+                        kiosk.set_guide_across(1.0 - t.centre_across);
+                        kiosk.set_guide_down(t.centre_down);
+                        kiosk.set_guide_width(t.width);
+                        kiosk.set_guide_height(t.height);
+                    }
                 }
                 if let Some(g) = &f.guidance {
                     self.cand.live_good = g.steady_frames > 0;

@@ -27,11 +27,13 @@ mod appearance;
 mod parts;
 mod prompt;
 mod steady;
+mod target;
 
 use parts::PartsSeen;
 pub use parts::{HighlightsReading, LightReading, PartsReading, PartsRequest, RefinedReading};
 pub use prompt::Prompt;
 pub use steady::{Steadiness, PROMPT_SWITCH_FRAMES};
+pub use target::{face_in_target, face_target, FaceTarget, EYES_ACROSS, EYES_DOWN};
 
 /// The camera's geometry, from its profile.
 #[derive(Clone, Copy, Debug)]
@@ -515,17 +517,18 @@ impl LiveGuide {
         }
         let (w, h) = (img.width() as f32, img.height() as f32);
         let eyes = mesh.right_eye().midpoint(mesh.left_eye());
-        // the camera faces the candidate: the image's left is the candidate's right
-        if eyes.x < w * 0.4 {
+        // the camera faces the candidate: the image's left is the candidate's right. The
+        // live screen's oval is drawn in the middle of this window (`target.rs`)
+        if eyes.x < w * EYES_ACROSS[0] {
             return Prompt::MoveLeft;
         }
-        if eyes.x > w * 0.6 {
+        if eyes.x > w * EYES_ACROSS[1] {
             return Prompt::MoveRight;
         }
-        if eyes.y < h * 0.28 {
+        if eyes.y < h * EYES_DOWN[0] {
             return Prompt::MoveDown;
         }
-        if eyes.y > h * 0.5 {
+        if eyes.y > h * EYES_DOWN[1] {
             return Prompt::MoveUp;
         }
         let l = &self.limits;
