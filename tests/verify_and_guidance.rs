@@ -96,6 +96,11 @@ fn frame_with_face_at(face_px: f32, x: f32, y: f32) -> RgbImage {
 
 /// A 640×480 frame with `base`'s face `face_px` wide and the eyes' midpoint at (`x`, `y`).
 fn frame_from(base: &RgbImage, face_px: f32, x: f32, y: f32) -> RgbImage {
+    sized_frame_from(base, (640, 480), face_px, x, y)
+}
+
+/// A `size` frame with `base`'s face `face_px` wide and the eyes' midpoint at (`x`, `y`).
+fn sized_frame_from(base: &RgbImage, size: (u32, u32), face_px: f32, x: f32, y: f32) -> RgbImage {
     let s = engine().analyze_still(base).unwrap().subject.unwrap();
     let k = face_px / s.geometry.face_width;
     let scaled = imageops::resize(
@@ -104,7 +109,7 @@ fn frame_from(base: &RgbImage, face_px: f32, x: f32, y: f32) -> RgbImage {
         (base.height() as f32 * k) as u32,
         imageops::FilterType::Triangle,
     );
-    let mut frame = RgbImage::from_pixel(640, 480, Rgb([180, 180, 180]));
+    let mut frame = RgbImage::from_pixel(size.0, size.1, Rgb([180, 180, 180]));
     let (ex, ey) = (s.geometry.eye_mid.x * k, s.geometry.eye_mid.y * k);
     imageops::replace(&mut frame, &scaled, (x - ex) as i64, (y - ey) as i64);
     frame
@@ -171,21 +176,66 @@ fn the_guide_asks_to_come_closer_then_back_then_holds() {
     assert!((80.0..=100.0).contains(&d), "{d}");
 }
 
-#[test]
-fn a_face_that_fills_the_live_screens_oval_is_told_it_is_in_place() {
-    // the oval the live screen draws for this camera and profile, and a real face put in it
-    // as the candidate would: as wide as the oval was drawn for, the eyes where it puts them
-    let (profile, _) = profile("chsi-graduation");
-    let target = face_target(&CameraModel::typical(640), profile.distance_cm, 640, 480).unwrap();
-    let (face_px, x, y) = face_in_target(&target, 640, 480);
-    let mut guide = new_guide();
-    let frame = frame_with_face_at(face_px, x, y);
+/// Puts a real face into the oval the live screen draws for `camera` and chsi-graduation on a
+/// frame of `shown` size (the preview), as the candidate would: as wide as the oval was drawn
+/// for, the eyes where it puts them, on a `judged`-size frame (the guide's). Asserts the face's
+/// forehead and chin lie in the oval and fill most of its height, and that the guide says it
+/// is in place at the middle of its distance window.
+fn assert_a_face_in_the_oval_is_in_place(
+    camera: CameraModel,
+    shown: (u32, u32),
+    judged: (u32, u32),
+) {
+    let (profile, spec) = profile("chsi-graduation");
+    let target = face_target(&camera, profile.distance_cm, shown.0, shown.1).unwrap();
+    let face = face_in_target(&target, judged.0, judged.1);
+    let frame = sized_frame_from(
+        &levelled_base(),
+        judged,
+        face.width,
+        face.eyes_x,
+        face.eyes_y,
+    );
+    // the real face's forehead top (mesh 10) and chin (152) against the oval's top and bottom
+    let mesh = engine()
+        .analyze_still(&frame)
+        .unwrap()
+        .subject
+        .unwrap()
+        .mesh;
+    let (forehead, chin) = (mesh.point(10).y, mesh.point(152).y);
+    let h = judged.1 as f32;
+    let (top, bottom) = (
+        (target.centre_down - target.height / 2.0) * h,
+        (target.centre_down + target.height / 2.0) * h,
+    );
+    assert!(
+        top < forehead && chin < bottom,
+        "{top} {forehead} {chin} {bottom}"
+    );
+    let filled = (chin - forehead) / (bottom - top);
+    assert!(
+        (0.7..0.9).contains(&filled),
+        "the face fills {filled} of the oval's height"
+    );
+    let mut guide = LiveGuide::new(engine().clone(), camera, profile, spec.glasses_allowed);
     settle(&mut guide, &frame, 4);
     let g = guide.frame(&frame).unwrap();
     assert_eq!(g.prompt, Prompt::HoldStill, "{g:?}");
     // at the middle of the window, not at an edge a step would cross
     let d = g.distance_cm.unwrap();
     assert!((85.0..=95.0).contains(&d), "{d}");
+}
+
+#[test]
+fn a_face_that_fills_the_live_screens_oval_is_told_it_is_in_place() {
+    assert_a_face_in_the_oval_is_in_place(CameraModel::typical(640), (640, 480), (640, 480));
+}
+
+#[test]
+fn the_oval_drawn_on_a_16_9_preview_is_in_place_on_the_guides_larger_frame() {
+    // a 1080p camera: the preview is 720 wide, the guide's frame decoded at half size
+    assert_a_face_in_the_oval_is_in_place(CameraModel::typical(1920), (720, 405), (960, 540));
 }
 
 #[test]

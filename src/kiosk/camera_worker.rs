@@ -12,7 +12,7 @@ use super::preview::PreviewMaker;
 use crate::camera::{Frame, FrameSource};
 use crate::engine::{FaceDetection, FaceEngine};
 use crate::guidance::{
-    Guidance, HighlightsReading, LightReading, LiveGuide, PartsReading, PartsRequest,
+    FaceTarget, Guidance, HighlightsReading, LightReading, LiveGuide, PartsReading, PartsRequest,
     RefinedReading,
 };
 use crate::imaging::read_qr_codes;
@@ -36,6 +36,9 @@ pub struct LiveFrame {
     /// ready for the window without a copy.
     pub preview: SharedPixelBuffer<Rgb8Pixel>,
     pub guidance: Option<Guidance>,
+    /// Where the live screen's oval goes, as shares of the frame (the preview is the frame
+    /// shrunk, so the same shares), from the guide's own camera and frame size.
+    pub target: Option<FaceTarget>,
     /// The texts of QR codes in the frame, while scanning for codes instead of guiding.
     pub codes: Vec<String>,
     /// Frames analysed per second, over the last second.
@@ -461,9 +464,11 @@ fn guide_thread(mut guide: LiveGuide, shared: &Shared, tx: &SyncSender<Result<Li
             *slot = Some(d.frame);
         }
         let latency = d.arrived.elapsed().as_secs_f32() * 1000.0;
+        let target = guide.target_on(d.pixels.width(), d.pixels.height());
         let sent = tx.try_send(Ok(LiveFrame {
             preview: d.preview,
             guidance,
+            target,
             codes,
             fps,
             epoch: d.epoch,

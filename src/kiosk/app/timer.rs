@@ -71,13 +71,7 @@ impl App {
                     // shares the buffer with the frame: no copy
                     kiosk.set_preview(slint::Image::from_rgb8(f.preview.clone()));
                     // the oval where the guide wants the face, on the picture as shown
-                    let target = crate::guidance::face_target(
-                        &self.camera_model,
-                        self.profile.distance_cm,
-                        f.preview.width(),
-                        f.preview.height(),
-                    );
-                    if let Some(t) = target {
+                    if let Some(t) = f.target {
                         // the preview is mirrored
                         kiosk.set_guide_across(1.0 - t.centre_across);
                         kiosk.set_guide_down(t.centre_down);

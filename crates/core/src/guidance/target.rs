@@ -1,12 +1,13 @@
 //! Where the candidate's face belongs on the live screen: the eyes' window the guide holds a
 //! face to, and the oval the screen draws there, as large as a face at the middle of the
 //! profile's distance window shows on this camera. The oval and the prompt rest on the same
-//! numbers, so a face that fills the oval is a face the guide calls good, and one the guide
-//! calls good fills it (a fixed oval drawn on the screen's own proportions asked a candidate at
-//! 90 cm, told "good", to come closer until the guide told them to step back).
+//! numbers, so a face that fills the oval is at a distance and a place the guide accepts (the
+//! other way does not hold: the guide accepts faces across its whole distance window and eyes'
+//! window, and the oval says nothing of pose, light or what the face wears). A fixed oval drawn
+//! on the screen's own proportions asked a candidate at 90 cm, told "good", to come closer
+//! until the guide told them to step back.
 
 use super::{CameraModel, MEAN_EYE_DISTANCE_CM};
-use serde::Serialize;
 
 /// Where the eyes' midpoint may be, as fractions of the frame's width: the guide asks the
 /// candidate to move sideways outside it.
@@ -37,7 +38,7 @@ const OVAL_BELOW_CHIN: f32 = 0.04;
 /// The oval for a face where the guide wants it, as fractions of the frame: its centre across
 /// and down, its width over the frame's width and its height over the frame's height. The
 /// preview mirrors the frame; the oval is centred across it, so the mirror does not move it.
-#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq)]
 pub struct FaceTarget {
     pub centre_across: f32,
     pub centre_down: f32,
@@ -47,7 +48,8 @@ pub struct FaceTarget {
 
 /// The oval on a `frame_width` × `frame_height` frame from `camera`, for a face at the middle
 /// of `distance_window` (cm) with its eyes in the middle of the window the guide holds them to.
-/// None for a frame or a camera with no size, or a window that is not a distance.
+/// None for a frame with no pixels, a camera whose focal length is not a positive number, or
+/// a window that is not a distance.
 pub fn face_target(
     camera: &CameraModel,
     distance_window: [f32; 2],
@@ -73,18 +75,31 @@ pub fn face_target(
     })
 }
 
-/// The face's width (the mesh's, temple to temple) in pixels that the oval was drawn for, and
-/// where its eyes' midpoint is: for a test to place a face in it.
-pub fn face_in_target(target: &FaceTarget, frame_width: u32, frame_height: u32) -> (f32, f32, f32) {
+/// The face the oval was drawn for, in pixels of a frame: for a test to place a face in it.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct FaceInTarget {
+    /// The face's width (the mesh's, temple to temple).
+    pub width: f32,
+    /// The eyes' midpoint.
+    pub eyes_x: f32,
+    pub eyes_y: f32,
+    /// The forehead's top and the chin, down the frame.
+    pub forehead_y: f32,
+    pub chin_y: f32,
+}
+
+/// The face `target` was drawn for, on a `frame_width` × `frame_height` frame.
+pub fn face_in_target(target: &FaceTarget, frame_width: u32, frame_height: u32) -> FaceInTarget {
     let (w, h) = (frame_width as f32, frame_height as f32);
-    let face_height_share = target.height / (1.0 + OVAL_ABOVE_FOREHEAD + OVAL_BELOW_CHIN);
-    let top = target.centre_down - target.height / 2.0;
-    let eyes_down = top + (OVAL_ABOVE_FOREHEAD + EYES_DOWN_THE_FACE) * face_height_share;
-    (
-        target.width * w / OVAL_WIDTH_PER_FACE,
-        target.centre_across * w,
-        eyes_down * h,
-    )
+    let face_height = target.height / (1.0 + OVAL_ABOVE_FOREHEAD + OVAL_BELOW_CHIN);
+    let forehead = target.centre_down - target.height / 2.0 + OVAL_ABOVE_FOREHEAD * face_height;
+    FaceInTarget {
+        width: target.width * w / OVAL_WIDTH_PER_FACE,
+        eyes_x: target.centre_across * w,
+        eyes_y: (forehead + EYES_DOWN_THE_FACE * face_height) * h,
+        forehead_y: forehead * h,
+        chin_y: (forehead + face_height) * h,
+    }
 }
 
 #[cfg(test)]
@@ -98,7 +113,8 @@ mod tests {
     #[test]
     fn the_oval_is_as_wide_as_a_face_at_the_windows_middle_with_its_eyes_in_the_window() {
         let t = face_target(&webcam(), [80.0, 100.0], 640, 480).unwrap();
-        let (face, x, y) = face_in_target(&t, 640, 480);
+        let f = face_in_target(&t, 640, 480);
+        let (face, x, y) = (f.width, f.eyes_x, f.eyes_y);
         // a 60° webcam at 640 px: f = 554 px; 6.3 cm × 2.19 at 90 cm is 85 px
         assert!((face - 85.0).abs() < 1.5, "{face}");
         assert!(
