@@ -21,6 +21,7 @@ mod hub_dashboard;
 mod hub_data_at_rest;
 mod hub_duplicates;
 mod hub_fleet;
+mod hub_kiosk_limits;
 mod hub_login_guard;
 mod hub_logs;
 mod hub_postgres;

@@ -434,11 +434,14 @@ fn a_large_record_that_stops_moving_lets_the_small_ones_pass() {
         .expect("the large record waits");
     println!("stalled link: {report:?}; the large record: {large:?}");
     assert!(large.attempts >= 1, "{large:?}");
+    // The hub keeps reading an abandoned attempt until its body has been idle for 15 s (the
+    // stalled link never passes the kiosk's close on), so once two of them are held, a third
+    // is refused at once with 429 (a kiosk's share) rather than stalling again: either is the
+    // record waiting for a link that moves, and neither holds up the small ones.
     assert!(
-        large
-            .last_error
-            .as_deref()
-            .is_some_and(|e| e.contains("transfer stopped")),
+        large.last_error.as_deref().is_some_and(|e| {
+            e.contains("transfer stopped") || e.contains("429 this kiosk already has 2")
+        }),
         "{large:?}"
     );
 }

@@ -169,6 +169,21 @@ pub struct RosterEntry {
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct ErrorBody {
     pub error: String,
+    /// Which refusal this is, where one status covers several that a kiosk handles apart
+    /// (a 403 for a record of another kiosk's, or for a batch not assigned to this one).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code: Option<ErrorCode>,
+}
+
+/// The refusals a kiosk tells apart by more than their status.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    /// The record names a batch that the hub has given to other kiosks, not this one.
+    BatchNotAssigned,
+    /// A code this kiosk's version does not know: handled by its status alone.
+    #[serde(other)]
+    Other,
 }
 
 /// The fixed vocabulary a reviewer rejects with: the seeds' reasons and ICAO-style ones. Free

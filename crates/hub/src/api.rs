@@ -10,7 +10,7 @@ use axum::http::{header, HeaderMap, StatusCode};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use capture_core::hub_protocol::KioskIdentity;
-use capture_core::hub_protocol::{RecordMeta, RecordStatus, StatusQuery, SubmitReply};
+use capture_core::hub_protocol::{ErrorCode, RecordMeta, RecordStatus, StatusQuery, SubmitReply};
 use capture_core::imaging::{decode_image, DecodeLimits};
 use serde::Deserialize;
 use std::sync::Arc;
@@ -113,6 +113,19 @@ async fn submit(
     mut form: Multipart,
 ) -> Result<(StatusCode, Json<SubmitReply>), ApiError> {
     let kiosk_id = auth.id;
+    // one kiosk's slow bodies cannot take every slot below from the others (`kiosk_share.rs`)
+    let Some(_share) = hub.kiosk_shares.take(&kiosk_id) else {
+        tracing::warn!(target: "hub", kiosk = %kiosk_id, "submission refused: this kiosk is already sending two");
+        return Err(ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            format!(
+                "this kiosk already has {} submissions being received; send one record at a time \
+                 and try this one again when they are answered",
+                super::kiosk_share::PER_KIOSK
+            ),
+        )
+        .retry_after(5));
+    };
     // a submission being received holds its parts (up to the body limit) in memory: a bounded
     // number at once, so many slow senders cannot add up to gigabytes
     let _receiving =
@@ -320,6 +333,20 @@ impl Hub {
         };
         if let Some(answer) = replay(&self.db())? {
             return Ok(answer);
+        }
+        // a batch given to kiosks takes records from them only, so a stolen token cannot put
+        // faces into another college's batch (a record stored before stays answered above)
+        if self.db().batch_closed_to(kiosk_id, &meta.batch_id)? {
+            tracing::warn!(target: "hub", kiosk = %kiosk_id, batch = ?meta.batch_id, "submission refused: batch assigned to other kiosks");
+            return Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                format!(
+                    "batch {:?} is assigned to other kiosks, not this one; the hub's administrator \
+                     assigns it with `kiosk hub assign-batch --kiosk KIOSK --batch BATCH`",
+                    meta.batch_id
+                ),
+            )
+            .with_code(ErrorCode::BatchNotAssigned));
         }
 
         let img = decode_within(photo, "photo", PHOTO_SIDES)?;
@@ -532,7 +559,8 @@ async fn roster(
                      `kiosk hub assign-batch --kiosk {kiosk_name:?} --batch BATCH`",
                     q.batch
                 ),
-            ));
+            )
+            .with_code(ErrorCode::BatchNotAssigned));
         };
         tracing::info!(kiosk = %kiosk_id, batch = ?q.batch, rows = rows.len(), "roster sent");
         Ok(Json(rows))

@@ -14,6 +14,7 @@ mod device_cookie;
 mod duplicates;
 mod headers;
 mod in_flight;
+mod kiosk_share;
 mod login;
 mod login_guard;
 mod min_rate;
@@ -30,7 +31,7 @@ mod web;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use capture_core::hub_protocol::ErrorBody;
+use capture_core::hub_protocol::{ErrorBody, ErrorCode};
 use capture_store::StoreError;
 use database::Database;
 use duplicates::HashIndex;
@@ -107,6 +108,8 @@ pub struct Hub {
     decode_slots: tokio::sync::Semaphore,
     /// Submissions being received at once (each holds up to `max_body_bytes`).
     upload_slots: tokio::sync::Semaphore,
+    /// Each kiosk's share of them (`kiosk_share.rs`), taken before a slot is waited for.
+    kiosk_shares: kiosk_share::KioskShares,
     /// Roster uploads sealing passwords at once: one (it takes every core for minutes).
     sealing_slots: tokio::sync::Semaphore,
     /// The dashboard's figures, computed at most once per `dashboard::FRESH`.
@@ -118,6 +121,10 @@ pub struct Hub {
 pub struct ApiError {
     pub status: StatusCode,
     pub message: String,
+    /// Said in the body where a kiosk must tell this refusal from others with its status.
+    pub code: Option<ErrorCode>,
+    /// Seconds to wait before trying again (a `Retry-After` header), for refusals of load.
+    pub retry_after_s: Option<u32>,
 }
 
 impl ApiError {
@@ -125,19 +132,42 @@ impl ApiError {
         ApiError {
             status,
             message: message.into(),
+            code: None,
+            retry_after_s: None,
+        }
+    }
+
+    pub fn with_code(self, code: ErrorCode) -> Self {
+        ApiError {
+            code: Some(code),
+            ..self
+        }
+    }
+
+    pub fn retry_after(self, seconds: u32) -> Self {
+        ApiError {
+            retry_after_s: Some(seconds),
+            ..self
         }
     }
 }
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        (
+        let mut response = (
             self.status,
             Json(ErrorBody {
                 error: self.message,
+                code: self.code,
             }),
         )
-            .into_response()
+            .into_response();
+        if let Some(seconds) = self.retry_after_s {
+            response
+                .headers_mut()
+                .insert(axum::http::header::RETRY_AFTER, seconds.into());
+        }
+        response
     }
 }
 
@@ -226,6 +256,7 @@ impl Hub {
             login_guard: login_guard::LoginGuard::new(login_salt, device_cookies),
             decode_slots: tokio::sync::Semaphore::new(2),
             upload_slots: tokio::sync::Semaphore::new(16),
+            kiosk_shares: kiosk_share::KioskShares::default(),
             sealing_slots: tokio::sync::Semaphore::new(1),
             stats: dashboard::StatsCache::default(),
         }))

@@ -6,8 +6,8 @@
 use super::progress::{drain_allowance, Progress, ProgressBody};
 use capture_core::hub_protocol::KioskIdentity;
 use capture_core::hub_protocol::{
-    ErrorBody, OutboxReport, RecordMeta, RecordStatus, RosterEntry, StatusQuery, SubmitReply,
-    OUTBOX_HEADER,
+    ErrorBody, ErrorCode, OutboxReport, RecordMeta, RecordStatus, RosterEntry, StatusQuery,
+    SubmitReply, OUTBOX_HEADER,
 };
 use reqwest::{multipart, RequestBuilder, StatusCode, Url};
 use serde::de::DeserializeOwned;
@@ -49,7 +49,9 @@ pub enum HubError {
     /// registered again under a new name); other records go on.
     #[error("the hub says this record belongs to another kiosk ({0}); if this kiosk was registered again, ask the hub's administrator to run kiosk hub move-records")]
     ForeignRecord(String),
-    /// 403 on a roster: the hub has not given this batch to this kiosk.
+    /// 403 on a roster, or on a record of a batch the hub gave to other kiosks: the hub has
+    /// not given this batch to this kiosk. The record waits with its backoff and goes once
+    /// the batch is assigned; other records go on.
     #[error("the hub has not assigned this batch to this kiosk ({0}); ask the hub's administrator to run kiosk hub assign-batch")]
     BatchNotAssigned(String),
     /// The transfer stopped moving for the patience, or the connection broke after it was
@@ -248,13 +250,20 @@ impl HubClient {
             return serde_json::from_slice(&body)
                 .map_err(|e| HubError::Server(format!("unreadable answer: {e}")));
         }
-        let message = serde_json::from_slice::<ErrorBody>(&body)
-            .map(|b| b.error)
-            .unwrap_or_else(|_| String::from_utf8_lossy(&body).chars().take(200).collect());
+        let (message, code) = match serde_json::from_slice::<ErrorBody>(&body) {
+            Ok(b) => (b.error, b.code),
+            Err(_) => (
+                String::from_utf8_lossy(&body).chars().take(200).collect(),
+                None,
+            ),
+        };
         let shown = format!("{} {}", status.as_u16(), message);
         Err(match status {
-            // who the kiosk is (its token) against what it may touch (this record)
+            // who the kiosk is (its token) against what it may touch (this record, its batch)
             StatusCode::UNAUTHORIZED => HubError::Unauthorized(shown),
+            StatusCode::FORBIDDEN if code == Some(ErrorCode::BatchNotAssigned) => {
+                HubError::BatchNotAssigned(shown)
+            }
             StatusCode::FORBIDDEN => HubError::ForeignRecord(shown),
             StatusCode::BAD_REQUEST
             | StatusCode::CONFLICT

@@ -148,6 +148,11 @@ impl Worker {
                         retry_in_s = wait.as_secs(),
                         "the hub holds this record for another kiosk; other records go on"
                     ),
+                    HubError::BatchNotAssigned(_) => tracing::warn!(
+                        record_id = %id,
+                        retry_in_s = wait.as_secs(),
+                        "the hub has given this record's batch to other kiosks; it goes once the batch is assigned to this one"
+                    ),
                     _ => tracing::info!(
                         record_id = %id,
                         attempts = row.attempts + 1,

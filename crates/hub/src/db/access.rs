@@ -121,6 +121,19 @@ impl HubDb {
         rows.iter().map(roster_row).collect()
     }
 
+    /// Whether `batch_id` is given to other kiosks and not to `kiosk_id`: such a batch takes
+    /// records only from the kiosks assigned it. A batch no kiosk is assigned stays open to
+    /// every kiosk (a collection day without rosters, or records with no batch at all).
+    pub fn batch_closed_to(&self, kiosk_id: &str, batch_id: &str) -> Result<bool, StoreError> {
+        self.sql()?
+            .query_one(
+                "SELECT EXISTS (SELECT 1 FROM kiosk_batches WHERE batch_id = ?2)
+                    AND NOT EXISTS (SELECT 1 FROM kiosk_batches WHERE kiosk_id = ?1 AND batch_id = ?2)",
+                args![kiosk_id, batch_id],
+            )?
+            .get(0)
+    }
+
     /// A batch's roster as a kiosk may read it: None unless the kiosk is assigned the batch.
     pub fn roster_for_kiosk(
         &self,

@@ -1,0 +1,176 @@
+//! What one kiosk's token can do to the others, for real on loopback: hold every upload slot
+//! with slow bodies, or put records into a batch the hub gave to other kiosks. A stolen kiosk
+//! is one token; the hub's other kiosks must not feel it.
+
+use crate::common;
+
+use capture_kiosk::store::{now_ms, Store};
+use capture_kiosk::upload::{stored_link, HubClient, HubError};
+use common::hubs::{drain, fresh_dir, kiosk_store, runtime, submit, test_jpeg, TestHub};
+use std::io::{Read, Write};
+use std::net::{IpAddr, SocketAddr, TcpStream};
+use std::time::{Duration, Instant};
+
+/// An upload with `token` from `from` that sends its headers and the start of a 100 kB body,
+/// then nothing: it holds whatever the hub gives a submission being received.
+fn held_upload(from: IpAddr, to: SocketAddr, token: &str) -> TcpStream {
+    let stream = runtime().block_on(async {
+        let socket = tokio::net::TcpSocket::new_v4().unwrap();
+        socket.bind(SocketAddr::new(from, 0)).unwrap();
+        socket.connect(to).await.unwrap().into_std().unwrap()
+    });
+    stream.set_nonblocking(false).unwrap();
+    let mut stream = stream;
+    stream
+        .write_all(
+            format!(
+                "POST /api/v1/records HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\n\
+                 Content-Type: multipart/form-data; boundary=b\r\nContent-Length: 100000\r\n\r\n\
+                 --b\r\nContent-Disposition: form-data; name=\"photo\"\r\n\r\nJFIF"
+            )
+            .as_bytes(),
+        )
+        .unwrap();
+    stream
+}
+
+/// The status line's code of what the hub has answered on `stream` within `patience`.
+fn answered(stream: &mut TcpStream, patience: Duration) -> Option<u16> {
+    stream.set_read_timeout(Some(patience)).unwrap();
+    let mut buf = [0u8; 512];
+    let n = stream.read(&mut buf).ok()?;
+    let head = std::str::from_utf8(&buf[..n]).ok()?;
+    head.strip_prefix("HTTP/1.1 ")?.get(..3)?.parse().ok()
+}
+
+/// A submission from `token` (a multipart body sent at once): its status and how long it took.
+fn submit_now(hub: &TestHub, token: &str, key: &str, batch: &str) -> (Option<u16>, Duration) {
+    let meta = serde_json::json!({
+        "key": key, "profile": "chsi-graduation", "batch_id": batch, "candidate_key": "Z3K8F7",
+        "spec": "chsi", "captured_at_ms": 1_700_000_000_000i64,
+    });
+    runtime().block_on(async {
+        let form = reqwest::multipart::Form::new()
+            .text("metadata", meta.to_string())
+            .part(
+                "photo",
+                reqwest::multipart::Part::bytes(test_jpeg(7))
+                    .mime_str("image/jpeg")
+                    .unwrap(),
+            )
+            .text("report", r#"{"ok":true,"checks":[]}"#);
+        let started = Instant::now();
+        let status = reqwest::Client::new()
+            .post(format!("{}/api/v1/records", hub.url))
+            .bearer_auth(token)
+            .multipart(form)
+            .timeout(Duration::from_secs(8))
+            .send()
+            .await
+            .ok()
+            .map(|r| r.status().as_u16());
+        (status, started.elapsed())
+    })
+}
+
+#[test]
+fn one_kiosks_slow_uploads_do_not_hold_up_another_kiosks() {
+    // slow bodies are held for a minute here: long enough that a kiosk waiting behind them
+    // would time out, as it would behind a real attacker's (300 s at 1 KiB/s by default)
+    let hub = TestHub::start_configured(fresh_dir("hubs", "kiosk-share"), 0, |c| {
+        c.connections.body_idle = Duration::from_secs(60);
+        c.connections.body_grace = Duration::from_secs(60);
+    });
+    let stolen = hub.kiosk_token("kiosk-stolen");
+    let honest = hub.kiosk_token("kiosk-honest");
+    // the stolen token from 20 machines (four connections each, within the per-address limit):
+    // more uploads than the hub receives at once (16)
+    let mut held: Vec<TcpStream> = (0..20u8)
+        .map(|n| held_upload(IpAddr::from([127, 0, 2, 1 + n / 4]), hub.addr, &stolen))
+        .collect();
+    std::thread::sleep(Duration::from_millis(500));
+
+    let (status, took) = submit_now(&hub, &honest, "0b9c1f52-3a4e-4d6b-9f00-5e1c2d3a4b5c", "");
+    assert_eq!(
+        status,
+        Some(201),
+        "another kiosk's record is stored while the stolen token's uploads are held ({took:?})"
+    );
+    assert!(took < Duration::from_secs(5), "and promptly: {took:?}");
+
+    // the stolen token has two being received; the rest were told at once to wait
+    let refused = held
+        .iter_mut()
+        .filter_map(|s| answered(s, Duration::from_millis(300)))
+        .filter(|code| *code == 429)
+        .count();
+    assert_eq!(
+        refused, 18,
+        "all but the stolen token's two uploads are refused"
+    );
+    drop(held);
+}
+
+#[test]
+fn a_batch_given_to_kiosks_takes_records_only_from_them() {
+    let hub = TestHub::start("batch-writes");
+    let college = hub.kiosk_token("kiosk-college");
+    let stranger = hub.kiosk_token("kiosk-stranger");
+    assert!(hub.hub.db().assign_batch("kiosk-college", "B1").unwrap());
+
+    let (code, _) = submit_now(
+        &hub,
+        &stranger,
+        "1a2b3c4d-0000-4000-8000-000000000001",
+        "B1",
+    );
+    assert_eq!(code, Some(403), "a kiosk not assigned B1 cannot add to it");
+    let (code, _) = submit_now(&hub, &college, "1a2b3c4d-0000-4000-8000-000000000002", "B1");
+    assert_eq!(code, Some(201), "the kiosk assigned B1 can");
+    // a batch nobody was assigned, and no batch at all, stay open to every kiosk
+    for (key, batch) in [
+        ("1a2b3c4d-0000-4000-8000-000000000003", "open-day"),
+        ("1a2b3c4d-0000-4000-8000-000000000004", ""),
+    ] {
+        let (code, _) = submit_now(&hub, &stranger, key, batch);
+        assert_eq!(code, Some(201), "batch {batch:?}");
+    }
+    assert_eq!(
+        hub.hub
+            .db()
+            .record("1a2b3c4d-0000-4000-8000-000000000001")
+            .unwrap()
+            .map(|r| r.id),
+        None,
+        "nothing of the refused record is stored"
+    );
+
+    // a kiosk's uploader keeps such a record and says what to do; it goes once assigned
+    let token = hub.kiosk_token("kiosk-new");
+    let (db, mut store) = kiosk_store("batch-writes", &hub.url, &token);
+    // the kiosks' sessions are in batch Z3K8F7
+    assert!(hub
+        .hub
+        .db()
+        .assign_batch("kiosk-college", "Z3K8F7")
+        .unwrap());
+    submit(&mut store, "cand-batch", &test_jpeg(41));
+    drop(store);
+    let report = drain(&db, 3);
+    assert_eq!((report.sent, report.quarantined), (0, 0), "{report:?}");
+    let said = report.last_error.unwrap_or_default();
+    assert!(
+        said.contains("has not assigned this batch") && said.contains("assign-batch"),
+        "{said}"
+    );
+    let link = stored_link(&Store::open(&db).unwrap()).unwrap().unwrap();
+    let roster = runtime().block_on(HubClient::new(&link).unwrap().roster("Z3K8F7"));
+    assert!(
+        matches!(roster, Err(HubError::BatchNotAssigned(_))),
+        "{roster:?}"
+    );
+    assert!(hub.hub.db().assign_batch("kiosk-new", "Z3K8F7").unwrap());
+    // staff's "send now" makes the waiting record due at once
+    Store::open(&db).unwrap().make_all_due(now_ms()).unwrap();
+    assert_eq!(drain(&db, 10).sent, 1, "the record goes once assigned");
+}
