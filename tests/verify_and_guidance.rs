@@ -356,6 +356,20 @@ fn teeth_between_lips_the_plain_mesh_draws_closed_are_prompted_live() {
 }
 
 #[test]
+fn teeth_told_by_their_colour_are_prompted_live_as_the_still_check_fails_them() {
+    // a smile whose teeth are no lighter than the lips and whose lips part less than either
+    // gap limit: the reading aside sees the teeth by their colour, as the still check does
+    let smile = frame_from(&eval_photo("tp_franck_02221.jpg"), 95.0, 320.0, 190.0);
+    let still = check(&smile, "gd-gaokao");
+    let mouth = still.get(CheckId::MouthClosed).expect("reported");
+    assert_eq!(mouth.detail["by_teeth_tint"], true, "{mouth:?}");
+    let mut guide = guide_for("gd-gaokao");
+    assert_eq!(settle(&mut guide, &smile, 6), Prompt::CloseLips);
+    let mut without = guide_with_limits("gd-gaokao", |l| l.max_teeth_tint_share = f32::INFINITY);
+    assert_ne!(settle(&mut without, &smile, 6), Prompt::CloseLips);
+}
+
+#[test]
 fn lips_the_refined_mesh_reads_together_are_not_told_to_close() {
     // a moustache and stubble: the plain mesh parts the lips (0.13), the attention mesh,
     // read aside, draws them together. Without that reading the guide would ask him to close

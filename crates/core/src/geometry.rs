@@ -20,6 +20,13 @@ impl Point {
     pub fn midpoint(self, other: Point) -> Point {
         Point::new((self.x + other.x) * 0.5, (self.y + other.y) * 0.5)
     }
+    /// The point `t` of the way from this one to `other`.
+    pub fn lerp(self, other: Point, t: f32) -> Point {
+        Point::new(
+            self.x + (other.x - self.x) * t,
+            self.y + (other.y - self.y) * t,
+        )
+    }
 }
 
 /// Whether `p` lies inside the closed polygon `outline` (even-odd rule; the last point joins

@@ -26,6 +26,9 @@ pub struct CheckLimits {
     pub max_refined_gap_lips_together: f32,
     /// Share of the mouth's middle that shows teeth (a smile whose lips part only a little).
     pub max_teeth_share: f32,
+    /// Share of the attention mesh's opening between the lips that is teeth by colour (much
+    /// less red than the lips, not much darker): teeth in a smile's shade.
+    pub max_teeth_tint_share: f32,
     pub max_glasses_evidence: f32,
     /// The frame lines' limit on a face the parsing read and saw no glasses on
     /// (`max_parsed_eyeglasses` or less), at least `min_face_width_parsed_bare` pixels wide:
@@ -140,6 +143,13 @@ impl Default for CheckLimits {
             // attention mesh's inner lips (session 20) two closed mouths read over it, a
             // profile's beard 0.24 and a pressed mouth 0.15, besides a face washed out
             max_teeth_share: 0.05,
+            // kiosk eval (session 33): TUNE
+            // kiosk eval (session 33): smiles showing teeth in the lips' shade 0.21-0.47
+            // where the light measure and both lip gaps said closed (and the same smiles
+            // darkened to 0.3×); closed real mouths up to 0.18 (a lip liner, a pale mouth
+            // in a beard), closed-lip smiles 0-0.05. A helper's held-out set (53 photos from
+            // other packages, labelled first): closed mouths up to 0.17, none over
+            max_teeth_tint_share: 0.2,
             // kiosk eval on tests/eval: frames 7.6–26 (thin metal 7.6–7.9), bare faces ≤ 6.1,
             // brows meeting over the nose 4.3
             max_glasses_evidence: 7.0,
@@ -287,6 +297,7 @@ impl CheckLimits {
                 Share,
             ),
             ("max_teeth_share", l.max_teeth_share, Share),
+            ("max_teeth_tint_share", l.max_teeth_tint_share, Share),
             ("max_glasses_evidence", l.max_glasses_evidence, Positive),
             (
                 "max_glasses_evidence_parsed_bare",

@@ -21,7 +21,7 @@ pub use head_cover::{
     brow_cover_is_a_hat, brows_bare_to_parsing, hair_over_brows, worn_cover, BrowCover, WornCover,
 };
 pub use light::{light_uniformity, parsed_light_sides, side_ratio};
-pub use mouth::{mouth_gap, teeth_share};
+pub use mouth::{mouth_gap, teeth_share, tinted_teeth_share};
 pub use sharpness::{sharpness, Sharpness};
 
 /// Pixel statistics over a box.

@@ -1,4 +1,4 @@
-//! `mouth_closed`: four readings of the lips, any of which fails an open mouth or teeth, and
+//! `mouth_closed`: five readings of the lips, any of which fails an open mouth or teeth, and
 //! one that overrules the plain mesh where it parts lips that are together.
 
 use super::{apply_parsed, apply_second, measures, reasons, round, Builder, CheckId, Limit};
@@ -72,5 +72,9 @@ pub(super) fn push(b: &mut Builder, img: &RgbImage, s: &Subject, cx: &MouthConte
     if let Some(refined) = &s.refined {
         let (measure, limit) = (SecondMeasure::RefinedMouthGap, lim.max_refined_gap);
         apply_second(r, measure, refined.mouth_gap, limit, cx.facing, "open");
+        // and teeth in the shade of the lips are no lighter than them, but less red
+        let tint = measures::tinted_teeth_share(img, mesh, &refined.lips_opening);
+        let (measure, limit) = (SecondMeasure::TeethTint, lim.max_teeth_tint_share);
+        apply_second(r, measure, tint, limit, !cx.washed_out, "teeth");
     }
 }

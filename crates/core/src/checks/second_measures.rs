@@ -25,14 +25,18 @@ pub enum SecondMeasure {
     /// The attention mesh's inner lips apart at the middle, over the mouth's width: too far
     /// apart fails.
     RefinedMouthGap,
+    /// The share of the attention mesh's opening between the lips that is teeth by colour
+    /// (much less red than the lips, not much darker): too much fails.
+    TeethTint,
 }
 
 impl SecondMeasure {
-    pub const ALL: [SecondMeasure; 4] = [
+    pub const ALL: [SecondMeasure; 5] = [
         SecondMeasure::FaceParsing,
         SecondMeasure::IrisShown,
         SecondMeasure::RefinedIrisShown,
         SecondMeasure::RefinedMouthGap,
+        SecondMeasure::TeethTint,
     ];
 
     /// The detail keys: (value, limit, "this measure decided").
@@ -46,13 +50,16 @@ impl SecondMeasure {
                 "by_refined_iris_shown",
             ),
             SecondMeasure::RefinedMouthGap => ("refined_gap", "max_refined_gap", "by_refined_gap"),
+            SecondMeasure::TeethTint => ("teeth_tint", "max_teeth_tint", "by_teeth_tint"),
         }
     }
 
     /// Whether a value above the limit fails (else one below it does).
     pub fn high_is_bad(self) -> bool {
         match self {
-            SecondMeasure::FaceParsing | SecondMeasure::RefinedMouthGap => true,
+            SecondMeasure::FaceParsing
+            | SecondMeasure::RefinedMouthGap
+            | SecondMeasure::TeethTint => true,
             SecondMeasure::IrisShown | SecondMeasure::RefinedIrisShown => false,
         }
     }
@@ -65,6 +72,7 @@ impl SecondMeasure {
             SecondMeasure::IrisShown => t("虹膜露出", "iris shown"),
             SecondMeasure::RefinedIrisShown => t("精细虹膜露出", "refined iris shown"),
             SecondMeasure::RefinedMouthGap => t("精细唇间距", "refined lip gap"),
+            SecondMeasure::TeethTint => t("牙齿颜色", "teeth by colour"),
         }
     }
 }

@@ -58,7 +58,8 @@ impl Appearance<'_> {
         // the still check's mouth rules: an open mouth, or teeth between parted lips. The
         // reading aside, while this frame's mouth is as it was then, says where the plain
         // mesh misread closed lips (a moustache) and reads teeth between the refined lips as
-        // the still check does; its refined gap over the limit stands for its frames
+        // the still check does, by their light and by their colour; its refined gap over the
+        // limit stands for its frames
         let plain_gap = measures::mouth_gap(self.mesh, self.yaw);
         let plain_teeth = measures::teeth_share(self.img, self.mesh, self.skin, None);
         let reading = aside.and_then(|r| r.refined);
@@ -66,8 +67,10 @@ impl Appearance<'_> {
         let lips_together =
             as_read.is_some_and(|r| r.features.mouth_gap < l.max_refined_gap_lips_together);
         let teeth = as_read.map_or(plain_teeth, |r| r.teeth);
+        let tinted_teeth = as_read.map_or(0.0, |r| r.tinted_teeth);
         if (!lips_together && plain_gap > l.max_mouth_gap)
             || teeth > l.max_teeth_share
+            || tinted_teeth > l.max_teeth_tint_share
             || over(|p| p.mouth_interior, l.max_parsed_mouth_interior)
             || reading.is_some_and(|r| r.features.mouth_gap > l.max_refined_gap)
         {

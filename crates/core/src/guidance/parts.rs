@@ -43,6 +43,8 @@ const MOUTH_MOVED_TEETH: f32 = 0.06;
 pub struct RefinedReading {
     pub features: RefinedFeatures,
     pub teeth: f32,
+    /// Teeth between the refined lips told by their colour, as the still check tells them.
+    pub tinted_teeth: f32,
     plain_gap: f32,
     plain_teeth: f32,
 }
@@ -53,6 +55,7 @@ impl RefinedReading {
         RefinedReading {
             features,
             teeth: measures::teeth_share(img, mesh, &skin, Some(&features.lips_opening)),
+            tinted_teeth: measures::tinted_teeth_share(img, mesh, &features.lips_opening),
             plain_gap: measures::mouth_gap(mesh, mesh.pose().yaw),
             plain_teeth: measures::teeth_share(img, mesh, &skin, None),
         }

@@ -57,21 +57,9 @@ pub fn teeth_share(
         .point(idx::MOUTH_RIGHT)
         .distance(mesh.point(idx::MOUTH_LEFT))
         .max(1.0);
-    // the lips' own colour: halfway through the upper and the lower lip at three places
-    let mut lip_l = Vec::new();
-    let mut lip_a = Vec::new();
-    for (outer, inner) in idx::LIP_THICKNESS {
-        let c = mesh.point(outer).midpoint(mesh.point(inner));
-        for_each_in(img, &square(c, (width * 0.04).max(1.0)), |_, _, p| {
-            let lab = lab_of(p);
-            lip_l.push(lab[0]);
-            lip_a.push(lab[1]);
-        });
-    }
-    if lip_l.is_empty() {
+    let Some((lip_l, lip_a)) = lip_colour(img, mesh, width) else {
         return 0.0;
-    }
-    let (lip_l, lip_a) = (median(lip_l), median(lip_a));
+    };
     // A black-and-white photo has no red in its lips: there teeth are told by lightness
     // alone, with a wider margin since the seam's shadow is no longer ruled out by colour.
     let colourless = lip_a.abs() < 3.0;
@@ -116,6 +104,96 @@ pub fn teeth_share(
         0.0
     } else {
         teeth as f32 / all as f32
+    }
+}
+
+/// The lips' own colour, Lab lightness and redness (a*): the medians halfway through the upper
+/// and the lower lip at three places. None where none of them is in the picture.
+fn lip_colour(img: &RgbImage, mesh: &FaceMesh, width: f32) -> Option<(f32, f32)> {
+    let mut lip_l = Vec::new();
+    let mut lip_a = Vec::new();
+    for (outer, inner) in idx::LIP_THICKNESS {
+        let c = mesh.point(outer).midpoint(mesh.point(inner));
+        for_each_in(img, &square(c, (width * 0.04).max(1.0)), |_, _, p| {
+            let lab = lab_of(p);
+            lip_l.push(lab[0]);
+            lip_a.push(lab[1]);
+        });
+    }
+    (!lip_l.is_empty()).then(|| (median(lip_l), median(lip_a)))
+}
+
+/// How much darker than the lips (a share of their Lab L*) a pixel between them may be and
+/// still be a tooth. Teeth in a smile's shade are seldom lighter than the lips (kiosk eval: of
+/// 14 smiles with teeth that `teeth_share` read as none, 9 showed nothing lighter than the
+/// lips); the mouth's dark inside and the seam of closed lips are darker than this. Shares,
+/// not differences, so that a photo darkened or brightened reads the same.
+const TINTED_TEETH_DARKER_AT_MOST: f32 = 0.3;
+/// How much less red (a share of the lips' Lab a*) a pixel between them must be to be a tooth:
+/// teeth are near grey or yellowish where lips are red, and closed lips' seam is their own
+/// colour darkened.
+const TINTED_TEETH_LESS_RED_BY: f32 = 0.25;
+/// The mouth's width in pixels under which its colours between the lips say nothing: a few
+/// pixels of JPEG blocks whose colours bleed into one another.
+const TINTED_TEETH_MIN_MOUTH_WIDTH: f32 = 30.0;
+
+/// Teeth told from lips by their colour rather than by their light: of the attention mesh's
+/// opening between the inner lips (`opening`, its columns, upper and lower point each, walked
+/// pixel column by pixel column between them), the share of pixels much less red than the
+/// lips and not much darker. `teeth_share` wants teeth lighter than the lips, and a smile's
+/// teeth in the shade of the upper lip are not: they are as light as pale lips, or darker,
+/// but grey or yellowish where the lips are red (kiosk eval: smiles showing a band of teeth
+/// read 0.21-0.47 here and 0 there; closed lips' seam 0-0.05). 0 for a black-and-white photo
+/// or lips with no red, and for a mouth under `TINTED_TEETH_MIN_MOUTH_WIDTH` pixels.
+pub fn tinted_teeth_share(img: &RgbImage, mesh: &FaceMesh, opening: &[(Point, Point)]) -> f32 {
+    let width = mesh
+        .point(idx::MOUTH_RIGHT)
+        .distance(mesh.point(idx::MOUTH_LEFT));
+    // a NaN width is not wide enough either
+    if width.is_nan() || width < TINTED_TEETH_MIN_MOUTH_WIDTH {
+        return 0.0;
+    }
+    let Some((lip_l, lip_a)) = lip_colour(img, mesh, width) else {
+        return 0.0;
+    };
+    // lips with no red (black and white, or a colour cast) cannot tell teeth by it
+    if lip_a < 3.0 {
+        return 0.0;
+    }
+    let darkest_tooth = lip_l * (1.0 - TINTED_TEETH_DARKER_AT_MOST);
+    let reddest_tooth = lip_a * (1.0 - TINTED_TEETH_LESS_RED_BY);
+    let (w, h) = (img.width() as f32, img.height() as f32);
+    let (mut tinted, mut all) = (0u32, 0u32);
+    for pair in opening.windows(2) {
+        let ((u0, d0), (u1, d1)) = (pair[0], pair[1]);
+        let span = ((u1.x + d1.x) / 2.0 - (u0.x + d0.x) / 2.0).abs();
+        // one step per pixel column between the two, at least one
+        let steps = span.floor().clamp(1.0, w) as u32;
+        for step in 0..steps {
+            let t = step as f32 / steps as f32;
+            let (u, d) = (u0.lerp(u1, t), d0.lerp(d1, t));
+            let x = ((u.x + d.x) / 2.0).round();
+            // a NaN landmark is off the picture too
+            if !(0.0..w).contains(&x) || !u.y.is_finite() || !d.y.is_finite() {
+                continue;
+            }
+            let top = u.y.min(d.y).floor().max(0.0);
+            let bottom = u.y.max(d.y).ceil().min(h - 1.0);
+            let mut y = top;
+            while y <= bottom {
+                let [l, a, _] = lab_of(img.get_pixel(x as u32, y as u32).0);
+                all += 1;
+                if l > darkest_tooth && a < reddest_tooth {
+                    tinted += 1;
+                }
+                y += 1.0;
+            }
+        }
+    }
+    if all == 0 {
+        0.0
+    } else {
+        tinted as f32 / all as f32
     }
 }
 
