@@ -5,9 +5,9 @@
 
 use crate::common;
 
-use common::hubs::{fresh_dir, runtime, test_jpeg, TestHub};
+use common::hubs::{begin_upload_from, connect_from, fresh_dir, runtime, test_jpeg, TestHub};
 use std::io::{Read, Write};
-use std::net::{IpAddr, SocketAddr, TcpStream};
+use std::net::{IpAddr, TcpStream};
 use std::time::{Duration, Instant};
 
 fn ip(a: u8, b: u8, c: u8) -> IpAddr {
@@ -42,18 +42,6 @@ fn login(hub: &TestHub, from: IpAddr, user: &str, password: &str) -> (u16, Optio
     })
 }
 
-/// A TCP connection to the hub from `from` (bound before connecting).
-fn connect_from(from: IpAddr, to: SocketAddr) -> TcpStream {
-    let rt = runtime();
-    let stream = rt.block_on(async {
-        let socket = tokio::net::TcpSocket::new_v4().unwrap();
-        socket.bind(SocketAddr::new(from, 0)).unwrap();
-        socket.connect(to).await.unwrap().into_std().unwrap()
-    });
-    stream.set_nonblocking(false).unwrap();
-    stream
-}
-
 /// How long until the hub closes `stream` (None: still open after `patience`). Anything the
 /// hub sends first (a 408) is read and ignored.
 fn closed_within(stream: &mut TcpStream, patience: Duration) -> Option<Duration> {
@@ -79,18 +67,7 @@ fn closed_within(stream: &mut TcpStream, patience: Duration) -> Option<Duration>
 
 /// An upload from 127.0.0.2 that declares a 100 kB body and sends its start and then `first`.
 fn begin_upload(hub: &TestHub, token: &str, first: &str) -> TcpStream {
-    let mut stream = connect_from(ip(0, 0, 2), hub.addr);
-    stream
-        .write_all(
-            format!(
-                "POST /api/v1/records HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\n\
-                 Content-Type: multipart/form-data; boundary=b\r\nContent-Length: 100000\r\n\r\n\
-                 --b\r\nContent-Disposition: form-data; name=\"photo\"\r\n\r\n{first}"
-            )
-            .as_bytes(),
-        )
-        .unwrap();
-    stream
+    begin_upload_from(ip(0, 0, 2), hub.addr, token, first)
 }
 
 fn median(mut v: Vec<f64>) -> f64 {

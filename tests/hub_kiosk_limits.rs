@@ -6,32 +6,17 @@ use crate::common;
 
 use capture_kiosk::store::{now_ms, Store};
 use capture_kiosk::upload::{stored_link, HubClient, HubError};
-use common::hubs::{drain, fresh_dir, kiosk_store, runtime, submit, test_jpeg, TestHub};
-use std::io::{Read, Write};
+use common::hubs::{
+    begin_upload_from, drain, fresh_dir, kiosk_store, runtime, submit, test_jpeg, TestHub,
+};
+use std::io::Read;
 use std::net::{IpAddr, SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
 /// An upload with `token` from `from` that sends its headers and the start of a 100 kB body,
 /// then nothing: it holds whatever the hub gives a submission being received.
 fn held_upload(from: IpAddr, to: SocketAddr, token: &str) -> TcpStream {
-    let stream = runtime().block_on(async {
-        let socket = tokio::net::TcpSocket::new_v4().unwrap();
-        socket.bind(SocketAddr::new(from, 0)).unwrap();
-        socket.connect(to).await.unwrap().into_std().unwrap()
-    });
-    stream.set_nonblocking(false).unwrap();
-    let mut stream = stream;
-    stream
-        .write_all(
-            format!(
-                "POST /api/v1/records HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\n\
-                 Content-Type: multipart/form-data; boundary=b\r\nContent-Length: 100000\r\n\r\n\
-                 --b\r\nContent-Disposition: form-data; name=\"photo\"\r\n\r\nJFIF"
-            )
-            .as_bytes(),
-        )
-        .unwrap();
-    stream
+    begin_upload_from(from, to, token, "JFIF")
 }
 
 /// The status line's code of what the hub has answered on `stream` within `patience`.

@@ -363,3 +363,38 @@ pub fn drain(db: &std::path::Path, seconds: u64) -> DrainReport {
         .block_on(w.drain(std::time::Instant::now() + std::time::Duration::from_secs(seconds)))
         .unwrap()
 }
+
+/// A TCP connection to the hub from `from` (bound before connecting): a stranger's machine,
+/// or another kiosk, on another loopback address.
+pub fn connect_from(from: std::net::IpAddr, to: SocketAddr) -> std::net::TcpStream {
+    let stream = runtime().block_on(async {
+        let socket = tokio::net::TcpSocket::new_v4().unwrap();
+        socket.bind(SocketAddr::new(from, 0)).unwrap();
+        socket.connect(to).await.unwrap().into_std().unwrap()
+    });
+    stream.set_nonblocking(false).unwrap();
+    stream
+}
+
+/// An upload with `token` from `from` that declares a 100 kB body and sends its headers, the
+/// photo part's start and then `first`, and no more.
+pub fn begin_upload_from(
+    from: std::net::IpAddr,
+    to: SocketAddr,
+    token: &str,
+    first: &str,
+) -> std::net::TcpStream {
+    use std::io::Write;
+    let mut stream = connect_from(from, to);
+    stream
+        .write_all(
+            format!(
+                "POST /api/v1/records HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\n\
+                 Content-Type: multipart/form-data; boundary=b\r\nContent-Length: 100000\r\n\r\n\
+                 --b\r\nContent-Disposition: form-data; name=\"photo\"\r\n\r\n{first}"
+            )
+            .as_bytes(),
+        )
+        .unwrap();
+    stream
+}
