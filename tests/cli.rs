@@ -517,11 +517,11 @@ fn eval_prints_its_table_in_chinese_then_english_in_straight_columns() {
     for photo in ["mk_marc.png", "tp_obama3.jpg"] {
         std::fs::copy(eval_photo_path(photo), dir.join(photo)).unwrap();
     }
-    // studio light from one side, and an evenly lit face
+    // studio light from one side, and an evenly lit face (two teeth tips show between its lips)
     let labels = dir.join("labels.csv");
     std::fs::write(
         &labels,
-        "file,defects\nmk_marc.png,light_uniformity\ntp_obama3.jpg,\n",
+        "file,defects\nmk_marc.png,light_uniformity\ntp_obama3.jpg,mouth_closed\n",
     )
     .unwrap();
     let out = kiosk(&["eval", labels.to_str().unwrap()]);
