@@ -115,7 +115,7 @@ async fn submit(
     let kiosk_id = auth.id;
     // one kiosk's slow bodies cannot take every slot below from the others (`kiosk_share.rs`)
     let Some(_share) = hub.kiosk_shares.take(&kiosk_id) else {
-        tracing::warn!(target: "hub", kiosk = %kiosk_id, "submission refused: this kiosk is already sending two");
+        tracing::warn!(target: "hub", kiosk = %kiosk_id, limit = super::kiosk_share::PER_KIOSK, "submission refused: this kiosk already has its share being received");
         return Err(ApiError::new(
             StatusCode::TOO_MANY_REQUESTS,
             format!(

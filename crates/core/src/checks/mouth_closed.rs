@@ -72,7 +72,7 @@ pub(super) fn push(b: &mut Builder, img: &RgbImage, s: &Subject, cx: &MouthConte
     if let Some(refined) = &s.refined {
         let (measure, limit) = (SecondMeasure::RefinedMouthGap, lim.max_refined_gap);
         apply_second(r, measure, refined.mouth_gap, limit, cx.facing, "open");
-        // and teeth in the shade of the lips are no lighter than them, but less red
+        // teeth in the shade of the lips are no lighter than them, but less red: judged
         // where colour can tell at all
         let tint = measures::tinted_teeth_share(img, mesh, &refined.lips_opening);
         let (measure, limit) = (SecondMeasure::TeethTint, lim.max_teeth_tint_share);

@@ -26,6 +26,10 @@ pub fn mouth_gap(mesh: &FaceMesh, yaw_deg: f32) -> f32 {
 /// mouth's own red light tints teeth a little, a lip's highlight is far redder.
 const TEETH_REDDER_THAN_SKIN_AT_MOST: f32 = 4.0;
 
+/// Lips less red than this (Lab a*) have no colour to tell teeth by: a black-and-white photo,
+/// or a colour cast that took the red out.
+const LEAST_LIP_RED: f32 = 3.0;
+
 /// How far (over the mouth's width) past the lips' opening a light run must end to be teeth.
 const TEETH_BOUNDED_WITHIN: f32 = 0.1;
 
@@ -62,7 +66,7 @@ pub fn teeth_share(
     };
     // A black-and-white photo has no red in its lips: there teeth are told by lightness
     // alone, with a wider margin since the seam's shadow is no longer ruled out by colour.
-    let colourless = lip_a.abs() < 3.0;
+    let colourless = lip_a.abs() < LEAST_LIP_RED;
     let (lighter_by, redder_by, at_most_a) = if colourless {
         ((0.25 * lip_l).max(12.0), f32::NEG_INFINITY, f32::INFINITY)
     } else {
@@ -167,7 +171,7 @@ pub fn tinted_teeth_share(
     // warm, are teeth all the same (kiosk eval: asking the lips to be 3 redder than the
     // cheeks and the teeth no redder than them lost 6 of 16 smiles it caught, most of them
     // dark-skinned faces, and passed no closed mouth more)
-    if lip_a < 3.0 {
+    if lip_a < LEAST_LIP_RED {
         return None;
     }
     let darkest_tooth = lip_l * (1.0 - TINTED_TEETH_DARKER_AT_MOST);
