@@ -25,8 +25,9 @@ pub const IRIS_SIDE: usize = 64;
 /// Input side of the face-parsing crop: 320 keeps a brow about 12 cells tall on a chip-sized
 /// face and costs a quarter of the model's 512 (the fringe, hat and glasses figures of
 /// `kiosk eval` were the same at 512). Smaller is faster but not cheaper for the candidate
-/// (session 35, 683 photos): at 288 (−40 ms) 6 fewer glasses were caught and 6, 10 and 10 more
-/// compliant photos failed glasses, hair_occlusion and headwear; at 256, 14 fewer glasses.
+/// (session 35, 683 photos): at 288 (the parsing 40 ms faster) 6 fewer glasses were caught and
+/// 6, 10 and 10 more compliant photos failed glasses, hair_occlusion and headwear; at 256, 14
+/// fewer glasses were caught.
 pub const PARSING_SIDE: usize = 320;
 /// Input side of the aligned face chip for the descriptor.
 pub const DESCRIPTOR_SIDE: usize = 150;
