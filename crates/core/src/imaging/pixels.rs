@@ -230,27 +230,27 @@ pub fn shrink_by_area(img: &RgbImage, width: u32, height: u32) -> RgbImage {
     let raw = img.as_raw();
     let stride = sw as usize * 3;
     let mut out = Vec::with_capacity(width as usize * height as usize * 3);
-    let mut sums = vec![0u32; width as usize * 3];
+    // an output row's source rows summed column by column first (a straight, vectorised
+    // pass over the bytes), then each cell's columns: the same integer sums as cell by cell,
+    // a third of the time (1080p → 384×216: 5 → under 2 ms)
+    let mut column_sums = vec![0u32; stride];
     for &(y0, y1) in &ys {
         let (y0, y1) = (y0 as usize, y1 as usize);
-        sums.iter_mut().for_each(|s| *s = 0);
-        for y in y0..y1 {
-            let row = &raw[y * stride..(y + 1) * stride];
-            for (col, &(x0, x1)) in xs.iter().enumerate() {
-                let (x0, x1) = (x0 as usize, x1 as usize);
-                let acc = &mut sums[col * 3..col * 3 + 3];
-                for p in row[x0 * 3..x1 * 3].chunks_exact(3) {
-                    acc[0] += p[0] as u32;
-                    acc[1] += p[1] as u32;
-                    acc[2] += p[2] as u32;
-                }
+        column_sums.fill(0);
+        for row in raw[y0 * stride..y1 * stride].chunks_exact(stride) {
+            for (sum, &v) in column_sums.iter_mut().zip(row) {
+                *sum += u32::from(v);
             }
         }
-        for (col, &(x0, x1)) in xs.iter().enumerate() {
+        for &(x0, x1) in &xs {
             let n = (y1 as u32 - y0 as u32) * (x1 - x0);
-            for c in 0..3 {
-                out.push(((sums[col * 3 + c] + n / 2) / n) as u8);
+            let mut cell = [0u32; 3];
+            for p in column_sums[x0 as usize * 3..x1 as usize * 3].chunks_exact(3) {
+                cell[0] += p[0];
+                cell[1] += p[1];
+                cell[2] += p[2];
             }
+            out.extend(cell.map(|s| ((s + n / 2) / n) as u8));
         }
     }
     RgbImage::from_raw(width, height, out).unwrap_or_else(|| resize_rgb(img, width, height))
@@ -306,6 +306,60 @@ fn lab_of_linear([r, g, b]: [f32; 3]) -> [f32; 3] {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The shrink as it was written before its rows were summed first: cell by cell.
+    fn shrink_cell_by_cell(img: &RgbImage, width: u32, height: u32) -> RgbImage {
+        let (sw, sh) = img.dimensions();
+        if width >= sw || height >= sh || width == 0 || height == 0 {
+            return resize_rgb(img, width.max(1), height.max(1));
+        }
+        let (xs, ys) = (area_spans(sw, width), area_spans(sh, height));
+        let raw = img.as_raw();
+        let stride = sw as usize * 3;
+        let mut out = Vec::with_capacity(width as usize * height as usize * 3);
+        let mut sums = vec![0u32; width as usize * 3];
+        for &(y0, y1) in &ys {
+            let (y0, y1) = (y0 as usize, y1 as usize);
+            sums.iter_mut().for_each(|s| *s = 0);
+            for y in y0..y1 {
+                let row = &raw[y * stride..(y + 1) * stride];
+                for (col, &(x0, x1)) in xs.iter().enumerate() {
+                    let (x0, x1) = (x0 as usize, x1 as usize);
+                    let acc = &mut sums[col * 3..col * 3 + 3];
+                    for p in row[x0 * 3..x1 * 3].chunks_exact(3) {
+                        acc[0] += p[0] as u32;
+                        acc[1] += p[1] as u32;
+                        acc[2] += p[2] as u32;
+                    }
+                }
+            }
+            for (col, &(x0, x1)) in xs.iter().enumerate() {
+                let n = (y1 as u32 - y0 as u32) * (x1 - x0);
+                for c in 0..3 {
+                    out.push(((sums[col * 3 + c] + n / 2) / n) as u8);
+                }
+            }
+        }
+        RgbImage::from_raw(width, height, out).unwrap_or_else(|| resize_rgb(img, width, height))
+    }
+
+    #[test]
+    fn a_shrink_averages_exactly_as_cell_by_cell() {
+        // a fixed pseudo-random picture, shrunk by whole and by fractional factors (the
+        // spans of a fractional one share their edge pixels)
+        let mut state = 0x9e37_79b9_u32;
+        let img = RgbImage::from_fn(97, 61, |_, _| {
+            state ^= state << 13;
+            state ^= state >> 17;
+            state ^= state << 5;
+            image::Rgb([state as u8, (state >> 8) as u8, (state >> 16) as u8])
+        });
+        for (w, h) in [(19, 12), (40, 25), (96, 60), (7, 61 - 1), (1, 1)] {
+            let fast = shrink_by_area(&img, w, h);
+            assert_eq!(fast.dimensions(), (w, h));
+            assert_eq!(fast, shrink_cell_by_cell(&img, w, h), "{w}x{h}");
+        }
+    }
 
     #[test]
     fn lab_of_a_pixel_is_rgb_to_lab_of_its_values_exactly() {
