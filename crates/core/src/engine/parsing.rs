@@ -432,9 +432,9 @@ fn dim_face_gain(chw: &[f32], n: usize) -> f32 {
 ///
 /// Separable, across then down: each class's plane is first widened to `m` rows of `n`, then
 /// every output row blends two of those. The sums are the ones a cell-by-cell blend makes,
-/// in the same order, so the labels are too; cell by cell, with the weights worked out again
-/// for each class, it took 18–27 ms of the still check's critical path, and takes 4.5–5 ms so
-/// (instrumented release build, session 36).
+/// in the same order, so the labels are too. Cell by cell, with the weights worked out again
+/// for each class, it took 18–27 ms of the still check's critical path; separable it takes
+/// 4.5–5 ms (instrumented release build, session 36).
 fn upsampled_argmax(logits: &[f32], m: usize, n: usize) -> Vec<u8> {
     upsampled_argmax_with_best(logits, m, n).0
 }
