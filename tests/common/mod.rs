@@ -3,7 +3,7 @@
 
 #![allow(dead_code)]
 
-use capture_kiosk::catalog::{Catalog, ExamProfile, PhotoSpec};
+use capture_kiosk::catalog::{Catalog, CheckLimits, ExamProfile, PhotoSpec};
 use capture_kiosk::checks::{evaluate, CheckId, CheckReport};
 use capture_kiosk::engine::FaceEngine;
 use capture_kiosk::geometry::{Point, Similarity};
@@ -107,6 +107,20 @@ pub fn check(img: &RgbImage, profile_name: &str) -> CheckReport {
     let (p, spec) = profile(profile_name);
     let analysis = engine().analyze_still(img).expect("analysis runs");
     evaluate(img, &analysis, spec, p)
+}
+
+/// [`check`] with one of the profile's limits changed, to show what another measure decides
+/// where that limit no longer does.
+pub fn check_with_limits(
+    img: &RgbImage,
+    profile_name: &str,
+    change: impl FnOnce(&mut CheckLimits),
+) -> CheckReport {
+    let (p, spec) = profile(profile_name);
+    let mut changed = p.clone();
+    change(&mut changed.limits);
+    let analysis = engine().analyze_still(img).expect("analysis runs");
+    evaluate(img, &analysis, spec, &changed)
 }
 
 /// Rotates the image by `degrees` about `centre` (same size; corners filled from the edge).
