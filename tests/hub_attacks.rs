@@ -189,6 +189,61 @@ fn half_sent_requests_idle_connections_and_stalled_bodies_are_closed() {
     assert!(t.is_some(), "a stalled body is dropped");
 }
 
+/// A connection from `from` that asks for the API description `n` times in one go, with
+/// room for 4 kB of answers in its receive buffer, and never reads them.
+fn ask_and_never_read(hub: &TestHub, from: IpAddr, n: usize) -> TcpStream {
+    let mut stream = runtime().block_on(async {
+        let socket = tokio::net::TcpSocket::new_v4().unwrap();
+        socket.set_recv_buffer_size(4096).unwrap();
+        socket.bind(std::net::SocketAddr::new(from, 0)).unwrap();
+        socket.connect(hub.addr).await.unwrap().into_std().unwrap()
+    });
+    stream.set_nonblocking(false).unwrap();
+    let ask = b"GET /api/v1/openapi.yaml HTTP/1.1\r\nHost: x\r\n\r\n".repeat(n);
+    stream.write_all(&ask).unwrap();
+    stream
+}
+
+/// The status line of a /healthz asked on a new connection from `from` (None: refused).
+fn health_from(hub: &TestHub, from: IpAddr) -> Option<String> {
+    let mut s = connect_from(from, hub.addr);
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    s.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .ok()?;
+    let mut answer = Vec::new();
+    let _ = s.read_to_end(&mut answer);
+    let text = String::from_utf8_lossy(&answer);
+    text.lines()
+        .next()
+        .filter(|l| !l.is_empty())
+        .map(str::to_owned)
+}
+
+#[test]
+fn answers_the_client_never_reads_do_not_hold_its_connections() {
+    // a stranger asks 300 times for a 50 kB answer on each of its two connections and reads
+    // none: the hub's writes wait for room that never comes. They once waited for good,
+    // holding the address's slots and the kernel's buffers (a helper's probe, session 37)
+    let hub = TestHub::start_configured(fresh_dir("hubs", "unread"), 0, |c| {
+        c.connections.max_per_address = 2;
+        c.connections.write_idle = Duration::from_secs(1);
+    });
+    let stranger = ip(0, 0, 4);
+    let _held: Vec<TcpStream> = (0..2)
+        .map(|_| ask_and_never_read(&hub, stranger, 300))
+        .collect();
+    std::thread::sleep(Duration::from_millis(300));
+    // both slots are taken while the answers wait
+    assert_eq!(health_from(&hub, stranger), None, "the slots were not held");
+    // once no byte has gone out for the limit, the hub lets go of them
+    std::thread::sleep(Duration::from_secs(3));
+    let status = health_from(&hub, stranger);
+    assert!(
+        status.as_deref().is_some_and(|l| l.contains(" 200 ")),
+        "still locked out: {status:?}"
+    );
+}
+
 #[test]
 fn a_body_that_trickles_in_is_cut_off() {
     let hub = TestHub::start_configured(fresh_dir("hubs", "trickle"), 0, |c| {

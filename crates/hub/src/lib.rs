@@ -27,6 +27,7 @@ pub mod purge;
 mod server;
 pub mod tls;
 mod web;
+mod write_stall;
 
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};

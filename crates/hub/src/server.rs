@@ -10,8 +10,11 @@
 //!   than [`ConnectionLimits::body_min_rate`] after [`ConnectionLimits::body_grace`], is dropped, and no request may take
 //!   longer than [`ConnectionLimits::request_total`] (a 4 MB record on a 100 KB/s link takes
 //!   40 s);
-//! - a TLS handshake must finish within [`ConnectionLimits::tls_handshake`], off the accept loop.
+//! - a TLS handshake must finish within [`ConnectionLimits::tls_handshake`], off the accept loop;
+//! - an answer the client stops reading ends the connection once no byte of it has gone out
+//!   for [`ConnectionLimits::write_idle`] ([`super::write_stall`]).
 
+use super::write_stall::WriteStall;
 use super::Hub;
 use axum::http::{Request, StatusCode};
 use hyper::body::Incoming;
@@ -41,6 +44,8 @@ pub struct ConnectionLimits {
     pub body_min_rate: u64,
     pub body_grace: Duration,
     pub request_total: Duration,
+    /// How long a write to the client may wait for room without a byte going out.
+    pub write_idle: Duration,
 }
 
 impl Default for ConnectionLimits {
@@ -57,6 +62,8 @@ impl Default for ConnectionLimits {
             body_min_rate: 1024,
             body_grace: Duration::from_secs(10),
             request_total: Duration::from_secs(300),
+            // as long as a body may stall: a kiosk on a slow link still reads steadily
+            write_idle: Duration::from_secs(15),
         }
     }
 }
@@ -263,6 +270,7 @@ async fn serve_with(
             let service = TowerToHyperService::new(service);
             let result = match tls {
                 None => {
+                    let stream = WriteStall::new(stream, limits.write_idle);
                     let conn = http.serve_connection(TokioIo::new(stream), service);
                     watcher.watch(conn).await
                 }
@@ -270,6 +278,7 @@ async fn serve_with(
                     let Some(stream) = handshake(&acceptor, stream, peer, limits).await else {
                         return;
                     };
+                    let stream = WriteStall::new(stream, limits.write_idle);
                     let conn = http.serve_connection(TokioIo::new(stream), service);
                     watcher.watch(conn).await
                 }
