@@ -60,6 +60,18 @@ fn a_kiosk_uploads_to_an_https_hub_it_was_linked_to_with_the_hubs_certificate() 
     await_listening(&mut hub, "https");
 
     let url = format!("https://localhost:{port}");
+    // a browser that has seen the hub once keeps to https
+    let pem = std::fs::read(&ca).unwrap();
+    let hsts = common::hubs::runtime().block_on(async {
+        let client = reqwest::Client::builder()
+            .add_root_certificate(reqwest::Certificate::from_pem(&pem).unwrap())
+            .build()
+            .unwrap();
+        let r = client.get(format!("{url}/login")).send().await.unwrap();
+        let value = r.headers().get("strict-transport-security").cloned();
+        value.map(|v| v.to_str().unwrap_or_default().to_owned())
+    });
+    assert_eq!(hsts.as_deref(), Some("max-age=31536000"));
     let (db, mut store) = kiosk_store("tls", "unset", "unset");
     let id = submit(&mut store, "cand-tls", &test_jpeg(11));
     drop(store);

@@ -31,6 +31,19 @@ pub(super) async fn secure_headers(request: Request, next: Next) -> Response {
     response
 }
 
+/// On a hub serving TLS itself: browsers that have seen it once keep to https for a year, so a
+/// reviewer's later `http://` link or a stranger on the path cannot strip the TLS off and read
+/// the session cookie. Not sent over plain http (a browser ignores it there; a TLS proxy in
+/// front sets its own).
+pub(super) async fn strict_transport(request: Request, next: Next) -> Response {
+    let mut response = next.run(request).await;
+    response.headers_mut().insert(
+        header::STRICT_TRANSPORT_SECURITY,
+        HeaderValue::from_static("max-age=31536000"),
+    );
+    response
+}
+
 /// The Content-Security-Policy of a page whose only script and style are inline in `html`.
 pub(super) fn page_policy(html: &str) -> String {
     let inline = |open: &str, close: &str| -> String {

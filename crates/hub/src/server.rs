@@ -192,6 +192,11 @@ async fn serve_with(
             StatusCode::REQUEST_TIMEOUT,
             limits.request_total,
         ));
+    let app = if tls.is_some() {
+        app.layer(axum::middleware::from_fn(super::headers::strict_transport))
+    } else {
+        app
+    };
     let trusted: Arc<[IpAddr]> = hub.config().trusted_proxies.clone().into();
     let total = Arc::new(Semaphore::new(limits.max_connections));
     let counts = Arc::new(AddressCounts::default());
