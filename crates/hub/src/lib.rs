@@ -27,7 +27,6 @@ pub mod purge;
 mod server;
 pub mod tls;
 mod web;
-mod write_stall;
 
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
