@@ -158,8 +158,38 @@ impl<'a> Driver<'a> {
                     self.screen().name()
                 )
             })?;
+        self.within_reach(&e, id)?;
         e.mock_single_click(PointerEventButton::Left);
         self.pump(30)
+    }
+
+    /// A tap reaches an element anywhere in the layout; a finger only what the screen shows.
+    /// (A portrait keypad with letters once pushed 确定 below the screen's bottom edge, and
+    /// the demo went on tapping it.)
+    fn within_reach(&self, e: &ElementHandle, what: &str) -> Result<()> {
+        let window = self.ui.window();
+        let screen = window.size().to_logical(window.scale_factor());
+        let (at, size) = (e.absolute_position(), e.size());
+        let inside = at.x >= 0.0
+            && at.y >= 0.0
+            && at.x + size.width <= screen.width + 0.5
+            && at.y + size.height <= screen.height + 0.5;
+        if inside {
+            Ok(())
+        } else {
+            bail!(
+                "{}: {what} on the {} screen lies at {:.0},{:.0} ({:.0}×{:.0}), outside the \
+                 {:.0}×{:.0} screen: a person cannot touch it",
+                self.prefix,
+                self.screen().name(),
+                at.x,
+                at.y,
+                size.width,
+                size.height,
+                screen.width,
+                screen.height
+            )
+        }
     }
 
     pub fn tap_label(&mut self, label: &str) -> Result<()> {
@@ -173,6 +203,7 @@ impl<'a> Driver<'a> {
                     self.screen().name()
                 )
             })?;
+        self.within_reach(&e, label)?;
         e.mock_single_click(PointerEventButton::Left);
         self.pump(10)
     }
