@@ -299,14 +299,14 @@ fn the_kiosk_reads_its_config_file_and_flags_override_it() {
     )
     .unwrap();
     let c = config.to_str().unwrap();
-    // the file's data folder holds the database the staff commands open
+    // the file's data folder holds the database the staff commands open: a command that only
+    // reads names the database it looked for there, and makes none
     let out = run_kiosk(&["--config", c, "queue", "status"]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(data.join("kiosk.sqlite").is_file());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    let wanted = data.join("kiosk.sqlite");
+    assert!(err.contains(&wanted.display().to_string()), "{err}");
+    assert!(!wanted.exists() && !data.exists());
     // --kiosk-data on the command line wins over the file
     let other = dir.join("flag-data");
     let out = run_kiosk(&[
@@ -317,8 +317,12 @@ fn the_kiosk_reads_its_config_file_and_flags_override_it() {
         "queue",
         "status",
     ]);
-    assert!(out.status.success());
-    assert!(other.join("kiosk.sqlite").is_file());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains(&other.join("kiosk.sqlite").display().to_string()),
+        "{err}"
+    );
 
     // a bad file stops the kiosk with the line and the key
     std::fs::write(&config, "data_dir = \"/tmp/x\"\ncamera = true\n").unwrap();

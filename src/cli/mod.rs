@@ -300,10 +300,15 @@ pub(crate) fn say(line: impl std::fmt::Display) {
     let _ = writeln!(std::io::stdout().lock(), "{line}");
 }
 
+/// A labelled set or a roster of a whole province is a few MB; anything far larger is not a CSV
+/// the kiosk's commands take.
+const LARGEST_CSV: u64 = 64 << 20;
+
 /// Reads a CSV file as a spreadsheet saves it (UTF-8 with or without its mark, or GBK); the
 /// error names the file and says how to save it instead.
 pub(crate) fn read_csv_text(path: &Path) -> Result<String> {
-    let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+    let bytes = capture_store::read_at_most(path, LARGEST_CSV)
+        .with_context(|| format!("reading {}", path.display()))?;
     capture_kiosk::spreadsheet::spreadsheet_text(&bytes).with_context(|| {
         format!(
             "{}: 既不是 UTF-8 也不是 GBK 文本，请在表格软件中另存为“CSV UTF-8” / is neither \
@@ -315,6 +320,8 @@ pub(crate) fn read_csv_text(path: &Path) -> Result<String> {
 
 /// Reads and decodes an image file; the error names the file and what is wrong with it.
 pub(crate) fn read_image(path: &Path) -> Result<RgbImage, String> {
-    let bytes = std::fs::read(path).map_err(|e| format!("{}: cannot read: {e}", path.display()))?;
-    decode_image(&bytes, DecodeLimits::default()).map_err(|e| format!("{}: {e}", path.display()))
+    let limits = DecodeLimits::default();
+    let bytes = capture_store::read_at_most(path, limits.max_file_bytes as u64)
+        .map_err(|e| format!("{}: cannot read: {e}", path.display()))?;
+    decode_image(&bytes, limits).map_err(|e| format!("{}: {e}", path.display()))
 }

@@ -57,6 +57,16 @@ pub fn run(args: PhotoArgs, catalog: &Catalog) -> Result<ExitCode> {
         Some(name) => catalog.profile(name)?.clone(),
         None => spec_only_profile(&spec.name, spec.glasses_allowed),
     };
+    // the capture is the evidence the photo was made from: never written over by its own result
+    let same = |a: &std::path::Path, b: &std::path::Path| matches!((a.canonicalize(), b.canonicalize()), (Ok(a), Ok(b)) if a == b);
+    if same(&args.out, &args.image) {
+        eprintln!(
+            "kiosk: {0}: 输出会覆盖原照片，请用 -o 指定另一个文件 / the output would overwrite the \
+             capture it is made from: give -o another file",
+            args.out.display()
+        );
+        return Ok(ExitCode::from(2));
+    }
     let img = match read_image(&args.image) {
         Ok(img) => img,
         Err(message) => {

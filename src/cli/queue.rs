@@ -113,9 +113,19 @@ fn ago(ms: Option<i64>) -> String {
     }
 }
 
-fn open(db: &Path) -> Result<Store> {
+/// Opens the kiosk's database. Only linking a kiosk (a deploy step) makes a new one, in a
+/// folder only its user can read (the kiosk refuses to start on any other); every other command
+/// refuses a database that is not there, so a mistyped path does not read as "all sent".
+fn open(db: &Path, make: bool) -> Result<Store> {
+    if !make && !db.exists() {
+        bail!(
+            "没有数据库 {0}：请检查 --db 路径 / there is no database at {0}: check the --db path \
+             (a kiosk's is kiosk-data/kiosk.sqlite where it runs)",
+            db.display()
+        );
+    }
     if let Some(dir) = db.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        capture_store::private_dir(dir)?;
     }
     Ok(Store::open(db)?)
 }
@@ -136,7 +146,7 @@ pub fn run(cmd: QueueCommand, default_db: &Path) -> Result<ExitCode> {
     let db = |d: &Option<PathBuf>| d.clone().unwrap_or_else(|| default_db.to_path_buf());
     match cmd {
         QueueCommand::Status(a) => {
-            let store = open(&db(&a.db))?;
+            let store = open(&db(&a.db), false)?;
             let q = store.queue_status()?;
             if a.json {
                 say(serde_json::to_string(&q)?);
@@ -159,7 +169,10 @@ pub fn run(cmd: QueueCommand, default_db: &Path) -> Result<ExitCode> {
         QueueCommand::Link(a) => {
             let ca_pem = match &a.ca {
                 Some(p) => {
-                    Some(std::fs::read(p).with_context(|| format!("reading {}", p.display()))?)
+                    // a CA certificate is a few KB
+                    let pem = capture_store::read_at_most(p, 1 << 20)
+                        .with_context(|| format!("reading {}", p.display()))?;
+                    Some(pem)
                 }
                 None => None,
             };
@@ -169,7 +182,7 @@ pub fn run(cmd: QueueCommand, default_db: &Path) -> Result<ExitCode> {
                 ca_pem,
             };
             let client = HubClient::new(&link)?;
-            let store = open(&db(&a.db))?;
+            let store = open(&db(&a.db), true)?;
             match runtime()?.block_on(client.whoami()) {
                 Ok(me) => say(format!("linked to {} as kiosk {} ({})", a.hub, me.name, me.kiosk_id)),
                 Err(HubError::Unreachable(e)) => {
@@ -187,7 +200,7 @@ pub fn run(cmd: QueueCommand, default_db: &Path) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         QueueCommand::Drain(a) => {
-            let store = open(&db(&a.db))?;
+            let store = open(&db(&a.db), false)?;
             let link = linked(&store)?;
             let policy = UploadPolicy {
                 retention: stored_retention(&store)?,
@@ -215,7 +228,7 @@ pub fn run(cmd: QueueCommand, default_db: &Path) -> Result<ExitCode> {
             })
         }
         QueueCommand::Show(a) => {
-            let store = open(&db(&a.db))?;
+            let store = open(&db(&a.db), false)?;
             let rows = store.recent_captures(a.limit)?;
             if a.json {
                 let lines: Vec<serde_json::Value> = rows
@@ -231,7 +244,7 @@ pub fn run(cmd: QueueCommand, default_db: &Path) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         QueueCommand::Requeue(a) => {
-            let store = open(&db(&a.db))?;
+            let store = open(&db(&a.db), false)?;
             if !store.requeue(&a.record, now_ms())? {
                 bail!(
                     "record {} is not quarantined (see `kiosk queue show`)",
@@ -243,7 +256,7 @@ pub fn run(cmd: QueueCommand, default_db: &Path) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         QueueCommand::SyncRoster(a) => {
-            let mut store = open(&db(&a.db))?;
+            let mut store = open(&db(&a.db), false)?;
             let client = HubClient::new(&linked(&store)?)?;
             let rows = runtime()?.block_on(client.roster(&a.batch))?;
             if rows.is_empty() {

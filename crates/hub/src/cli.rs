@@ -12,6 +12,9 @@ use std::io::BufRead;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+/// A roster of every candidate of a province is a few MB; anything far larger is not one.
+const LARGEST_ROSTER: u64 = 32 << 20;
+
 /// Logs go to stderr (journald under systemd), one structured line per event, the variable
 /// `level_var` choosing the level (e.g. `HUB_LOG=debug`). A write that fails (a full log disk, a
 /// closed pipe) is dropped, never a panic: the record being committed matters more than its log
@@ -367,8 +370,8 @@ pub fn run(mut a: HubArgs) -> Result<ExitCode> {
             kiosks,
             file,
         }) => {
-            let bytes =
-                std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
+            let bytes = capture_store::read_at_most(&file, LARGEST_ROSTER)
+                .with_context(|| format!("reading {}", file.display()))?;
             let text = roster_text(&bytes).with_context(|| format!("{}", file.display()))?;
             let mut rows =
                 parse_roster_csv(&text).with_context(|| format!("{}", file.display()))?;

@@ -176,7 +176,7 @@ fn remote_host(config: &postgres::Config) -> Option<String> {
 fn client_tls(file: &Path) -> Result<rustls::ClientConfig, DatabaseSettingError> {
     use rustls::pki_types::{pem::PemObject, CertificateDer};
     let fail = |e: String| DatabaseSettingError::Ca(file.to_owned(), e);
-    let pem = std::fs::read(file).map_err(|e| fail(e.to_string()))?;
+    let pem = capture_store::read_at_most(file, 1 << 20).map_err(|e| fail(e.to_string()))?;
     let mut roots = rustls::RootCertStore::empty();
     for cert in CertificateDer::pem_slice_iter(&pem) {
         let cert = cert.map_err(|e| fail(format!("not a PEM certificate: {e}")))?;

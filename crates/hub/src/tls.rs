@@ -9,8 +9,11 @@ use std::sync::Arc;
 
 /// Reads a PEM certificate chain and private key into a server configuration.
 pub fn server_config(cert: &Path, key: &Path) -> Result<Arc<rustls::ServerConfig>> {
-    let cert_pem = std::fs::read(cert).with_context(|| format!("reading {}", cert.display()))?;
-    let key_pem = std::fs::read(key).with_context(|| format!("reading {}", key.display()))?;
+    // a certificate chain or a key is a few KB
+    let cert_pem = capture_store::read_at_most(cert, 1 << 20)
+        .with_context(|| format!("reading {}", cert.display()))?;
+    let key_pem = capture_store::read_at_most(key, 1 << 20)
+        .with_context(|| format!("reading {}", key.display()))?;
     let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(&cert_pem)
         .collect::<Result<_, _>>()
         .map_err(|e| anyhow!("{}: not a PEM certificate chain: {e}", cert.display()))?;

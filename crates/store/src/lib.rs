@@ -3,6 +3,7 @@
 //! are written in one transaction that is durable before the candidate is told "submitted".
 
 mod audit;
+mod bounded_read;
 mod outbox;
 mod private;
 mod retention;
@@ -10,6 +11,7 @@ mod roster;
 mod schema;
 
 pub use audit::AuditAction;
+pub use bounded_read::{read_at_most, ReadFileError};
 pub use outbox::OutboxState;
 pub use private::{private_database_files, private_dir, tighten_dir, write_private_new};
 pub use retention::{pseudonym_key_path, PSEUDONYM_PREFIX};
@@ -24,8 +26,12 @@ use thiserror::Error;
 
 #[derive(Debug, Error)]
 pub enum StoreError {
-    #[error("the database {path} is damaged ({detail}); the kiosk will not write to it. Copy it aside for recovery and start with a new one")]
+    #[error("数据库 {path} 已损坏（{detail}），本机不再写入。请把它复制留存以便恢复，再启用新数据库 / the database {path} is damaged ({detail}); the kiosk will not write to it. Copy it aside for recovery and start with a new one")]
     Corrupt { path: String, detail: String },
+    /// The file could not be read or written (a full disk, a pulled stick, no permission):
+    /// nothing says its records are lost, so it must not be replaced.
+    #[error("数据库 {path} 现在无法读写（{detail}）：磁盘已满、已拔出，或本用户无写权限？其中的记录仍在，请腾出空间或修正权限后重试，不要换新数据库 / the database {path} cannot be read or written now ({detail}): is the disk full or removed, or not writable by this user? The records in it are kept: free space or fix the permission and try again; do not start a new one")]
+    Unreachable { path: String, detail: String },
     #[error("the database {path} was written by a newer kiosk (schema {found}, this build knows {known}); update the kiosk")]
     TooNew {
         path: String,
@@ -54,6 +60,19 @@ pub enum StoreError {
     },
 }
 
+/// Why a database that opened could not be checked: damaged only on the engine's own word that
+/// the file is not a sound database; a full disk, a pulled stick or a missing permission is
+/// said as such, since the advice for damage (start a new one) would strand its records.
+fn unopenable(path: &str, e: rusqlite::Error) -> StoreError {
+    let (path, detail) = (path.to_owned(), e.to_string());
+    match e.sqlite_error_code() {
+        Some(rusqlite::ErrorCode::DatabaseCorrupt | rusqlite::ErrorCode::NotADatabase) => {
+            StoreError::Corrupt { path, detail }
+        }
+        _ => StoreError::Unreachable { path, detail },
+    }
+}
+
 /// Opens a SQLite database the way every database of this product is opened: refuse a damaged
 /// file (never overwrite it), WAL, durable commits, foreign keys, and `migrations` applied in
 /// order (a database newer than `migrations` is refused).
@@ -64,10 +83,7 @@ pub fn open_database(path: &Path, migrations: &[&str]) -> Result<Connection, Sto
     let shown = path.display().to_string();
     let verdict: String = conn
         .query_row("PRAGMA quick_check", [], |r| r.get(0))
-        .map_err(|e| StoreError::Corrupt {
-            path: shown.clone(),
-            detail: e.to_string(),
-        })?;
+        .map_err(|e| unopenable(&shown, e))?;
     if verdict != "ok" {
         return Err(StoreError::Corrupt {
             path: shown,
@@ -431,5 +447,40 @@ impl Store {
             )
             .optional()?
             .flatten())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rusqlite::ffi;
+
+    fn failure(code: i32, message: &str) -> rusqlite::Error {
+        rusqlite::Error::SqliteFailure(ffi::Error::new(code), Some(message.to_owned()))
+    }
+
+    #[test]
+    fn a_full_or_unwritable_disk_is_not_called_damage() {
+        for (code, message) in [
+            (ffi::SQLITE_FULL, "database or disk is full"),
+            (ffi::SQLITE_IOERR, "disk I/O error"),
+            (ffi::SQLITE_READONLY, "attempt to write a readonly database"),
+            (ffi::SQLITE_CANTOPEN, "unable to open database file"),
+        ] {
+            let e = unopenable("kiosk-data/kiosk.sqlite", failure(code, message));
+            assert!(
+                matches!(e, StoreError::Unreachable { .. }),
+                "{message}: {e:?}"
+            );
+            let said = e.to_string();
+            assert!(said.contains("do not start a new one") && said.contains("不要换新数据库"));
+        }
+        for (code, message) in [
+            (ffi::SQLITE_CORRUPT, "database disk image is malformed"),
+            (ffi::SQLITE_NOTADB, "file is not a database"),
+        ] {
+            let e = unopenable("kiosk-data/kiosk.sqlite", failure(code, message));
+            assert!(matches!(e, StoreError::Corrupt { .. }), "{message}: {e:?}");
+        }
     }
 }
