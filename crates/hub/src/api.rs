@@ -10,7 +10,9 @@ use axum::http::{header, HeaderMap, StatusCode};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use capture_core::hub_protocol::KioskIdentity;
-use capture_core::hub_protocol::{ErrorCode, RecordMeta, RecordStatus, StatusQuery, SubmitReply};
+use capture_core::hub_protocol::{
+    is_unsafe_char, ErrorCode, RecordMeta, RecordStatus, StatusQuery, SubmitReply,
+};
 use capture_core::imaging::{decode_image, DecodeLimits};
 use serde::Deserialize;
 use std::sync::Arc;
@@ -546,6 +548,14 @@ async fn roster(
     Extension(auth): Extension<AuthedKiosk>,
     Query(q): Query<BatchQuery>,
 ) -> Result<Json<Vec<capture_core::hub_protocol::RosterEntry>>, ApiError> {
+    // a batch name is short (as the submit path holds it): a long one is refused before it
+    // reaches the log or the answer, which it would otherwise flood
+    if q.batch.chars().count() > 64 || q.batch.chars().any(is_unsafe_char) {
+        return Err(invalid(
+            "a batch name is at most 64 characters, with no control or invisible characters"
+                .to_owned(),
+        ));
+    }
     let (kiosk_id, kiosk_name) = (auth.id, auth.name);
     blocking(&hub, move |h| {
         // a roster is names, ID numbers and phones: only kiosks assigned the batch read it,

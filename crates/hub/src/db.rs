@@ -179,6 +179,10 @@ fn status_from_row(r: &Row, at: usize) -> Result<RecordStatus, StoreError> {
 }
 
 const STATUS_COLUMNS: &str = "id, state, reasons, note, received_at, reviewed_at";
+/// The newest records of one candidate a kiosk is shown (`candidate_records`): more than any
+/// candidate makes in a collection (attempt limits are a handful), so the kiosk's count of
+/// attempts is never short of its limit.
+const CANDIDATE_RECORDS_SHOWN: u32 = 100;
 
 impl HubDb {
     /// Opens (and migrates) the SQLite database at `path`.
@@ -346,7 +350,9 @@ impl HubDb {
 
     /// A returning candidate's records as `kiosk_id` may see them, newest first: those of the
     /// batches the kiosk is assigned to (the candidate may have been at another kiosk of the
-    /// same collection) and those the kiosk sent itself.
+    /// same collection) and those the kiosk sent itself. At most `CANDIDATE_RECORDS_SHOWN`: a
+    /// candidate has a few, and a stolen kiosk's token that stored thousands under one
+    /// candidate must not make one answer take the database for seconds.
     pub fn candidate_records(
         &self,
         kiosk_id: &str,
@@ -358,7 +364,7 @@ impl HubDb {
                 "SELECT {STATUS_COLUMNS} FROM records
                  WHERE profile = ?1 AND candidate_key = ?2 AND purged_at IS NULL
                    AND (kiosk_id = ?3 OR batch_id IN (SELECT batch_id FROM kiosk_batches WHERE kiosk_id = ?3))
-                 ORDER BY received_at DESC"
+                 ORDER BY received_at DESC LIMIT {CANDIDATE_RECORDS_SHOWN}"
             ),
             args![profile, candidate_key, kiosk_id],
         )?;
