@@ -51,6 +51,11 @@ fn spec_only_profile(spec: &str, glasses_allowed: bool) -> ExamProfile {
     }
 }
 
+/// Whether two paths name one existing file (through links, `.` and `..`).
+fn same_file(a: &std::path::Path, b: &std::path::Path) -> bool {
+    matches!((a.canonicalize(), b.canonicalize()), (Ok(a), Ok(b)) if a == b)
+}
+
 pub fn run(args: PhotoArgs, catalog: &Catalog) -> Result<ExitCode> {
     let spec = catalog.spec(&args.spec)?;
     let profile = match &args.profile {
@@ -58,8 +63,7 @@ pub fn run(args: PhotoArgs, catalog: &Catalog) -> Result<ExitCode> {
         None => spec_only_profile(&spec.name, spec.glasses_allowed),
     };
     // the capture is the evidence the photo was made from: never written over by its own result
-    let same = |a: &std::path::Path, b: &std::path::Path| matches!((a.canonicalize(), b.canonicalize()), (Ok(a), Ok(b)) if a == b);
-    if same(&args.out, &args.image) {
+    if same_file(&args.out, &args.image) {
         eprintln!(
             "kiosk: {0}: 输出会覆盖原照片，请用 -o 指定另一个文件 / the output would overwrite the \
              capture it is made from: give -o another file",

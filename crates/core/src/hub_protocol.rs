@@ -34,8 +34,7 @@ impl RecordMeta {
             return Some(format!("key {:?} is not a UUID", self.key));
         }
         // no control characters: these end up in logs, file listings and the review page
-        let short =
-            |s: &str| !s.is_empty() && s.chars().count() <= 64 && !s.chars().any(is_unsafe_char);
+        let short = |s: &str| !s.is_empty() && is_short_plain_text(s);
         for (name, value) in [
             ("profile", &self.profile),
             ("candidate_key", &self.candidate_key),
@@ -47,7 +46,7 @@ impl RecordMeta {
                 ));
             }
         }
-        if self.batch_id.chars().count() > 64 || self.batch_id.chars().any(is_unsafe_char) {
+        if !is_short_plain_text(&self.batch_id) {
             return Some(
                 "batch_id must be at most 64 characters with no control characters".into(),
             );
@@ -321,6 +320,13 @@ impl RejectReason {
             Other => ("other", "其他（见说明）", "other (see note)"),
         }
     }
+}
+
+/// Whether `s` may be a short text field's value (a candidate number, a batch or kiosk name),
+/// empty or not: at most 64 characters, none of them unsafe (`is_unsafe_char`). Every place that
+/// takes such a name, from a kiosk or a reviewer, asks this.
+pub fn is_short_plain_text(s: &str) -> bool {
+    s.chars().count() <= 64 && !s.chars().any(is_unsafe_char)
 }
 
 /// Characters a short text field (a candidate number, a batch or kiosk name) may not hold:

@@ -11,7 +11,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use capture_core::hub_protocol::KioskIdentity;
 use capture_core::hub_protocol::{
-    is_unsafe_char, ErrorCode, RecordMeta, RecordStatus, StatusQuery, SubmitReply,
+    is_short_plain_text, ErrorCode, RecordMeta, RecordStatus, StatusQuery, SubmitReply,
 };
 use capture_core::imaging::{decode_image, DecodeLimits};
 use serde::Deserialize;
@@ -550,7 +550,7 @@ async fn roster(
 ) -> Result<Json<Vec<capture_core::hub_protocol::RosterEntry>>, ApiError> {
     // a batch name is short (as the submit path holds it): a long one is refused before it
     // reaches the log or the answer, which it would otherwise flood
-    if q.batch.chars().count() > 64 || q.batch.chars().any(is_unsafe_char) {
+    if !is_short_plain_text(&q.batch) {
         return Err(invalid(
             "a batch name is at most 64 characters, with no control or invisible characters"
                 .to_owned(),

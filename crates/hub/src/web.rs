@@ -392,10 +392,7 @@ async fn add_kiosk(
     Json(k): Json<NewKiosk>,
 ) -> Result<(StatusCode, Json<IssuedKiosk>), ApiError> {
     let name = k.name.trim().to_owned();
-    if name.is_empty()
-        || name.chars().count() > 64
-        || name.chars().any(capture_core::hub_protocol::is_unsafe_char)
-    {
+    if name.is_empty() || !capture_core::hub_protocol::is_short_plain_text(&name) {
         return Err(ApiError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
             "a kiosk name is 1–64 characters with no control or invisible format characters",
@@ -440,12 +437,7 @@ async fn import_roster(
     body: axum::body::Bytes,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let batch = q.batch.as_str();
-    if batch.is_empty()
-        || batch.chars().count() > 64
-        || batch
-            .chars()
-            .any(capture_core::hub_protocol::is_unsafe_char)
-    {
+    if batch.is_empty() || !capture_core::hub_protocol::is_short_plain_text(batch) {
         return Err(ApiError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
             "a batch name is 1–64 characters with no control or invisible characters",
