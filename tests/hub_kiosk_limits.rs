@@ -159,3 +159,60 @@ fn a_batch_given_to_kiosks_takes_records_only_from_them() {
     Store::open(&db).unwrap().make_all_due(now_ms()).unwrap();
     assert_eq!(drain(&db, 10).sent, 1, "the record goes once assigned");
 }
+
+#[test]
+fn a_hub_whose_disk_is_nearly_full_refuses_records_and_the_kiosk_keeps_them() {
+    // a reserve no disk has: the hub's disk is "full" as far as the reserve goes
+    let dir = fresh_dir("hubs", "disk-reserve");
+    let hub = TestHub::start_configured(dir.clone(), 0, |c| c.disk_reserve_bytes = u64::MAX);
+    let token = hub.kiosk_token("kiosk-full");
+    let (code, _) = submit_now(&hub, &token, "2b3c4d5e-0000-4000-8000-000000000001", "");
+    assert_eq!(
+        code,
+        Some(507),
+        "a submission is refused while the disk is below the reserve"
+    );
+    let health = runtime().block_on(async {
+        let r = reqwest::get(format!("{}/healthz", hub.url)).await.unwrap();
+        (r.status().as_u16(), r.text().await.unwrap())
+    });
+    assert_eq!(health.0, 503, "{health:?}");
+    assert!(health.1.contains("disk nearly full"), "{health:?}");
+
+    // the kiosk's uploader keeps the record (not quarantined) and pauses
+    let (db, mut store) = kiosk_store("disk-reserve", &hub.url, &token);
+    submit(&mut store, "cand-full", &test_jpeg(43));
+    drop(store);
+    let report = drain(&db, 3);
+    assert_eq!(
+        (report.sent, report.quarantined, report.pending_left),
+        (0, 0, 1),
+        "{report:?}"
+    );
+    assert!(
+        report
+            .last_error
+            .unwrap_or_default()
+            .contains("disk is nearly full"),
+        "the kiosk is told why"
+    );
+
+    // room made: the same hub's data takes the record
+    let port = hub.addr.port();
+    hub.stop();
+    let hub = TestHub::start_configured(dir, port, |_| {});
+    let health = runtime().block_on(async {
+        reqwest::get(format!("{}/healthz", hub.url))
+            .await
+            .unwrap()
+            .status()
+            .as_u16()
+    });
+    assert_eq!(health, 200);
+    Store::open(&db).unwrap().make_all_due(now_ms()).unwrap();
+    assert_eq!(
+        drain(&db, 10).sent,
+        1,
+        "the kept record goes once there is room"
+    );
+}

@@ -33,6 +33,10 @@ const PHOTO_SIDES: (u32, u32) = (100, 2000);
 /// 3000 px is ~900 dpi across an ID card; a progressive JPEG's decode holds its coefficients
 /// too (~80 MiB at 3000², ~200 MiB at 4000²).
 const DOCUMENT_SIDES: (u32, u32) = (100, 3000);
+/// The largest statuses query: 500 record ids (36 characters each) with room for spacing.
+const STATUS_QUERY_BYTES: usize = 64 << 10;
+/// A candidate lookup is a profile and a candidate number.
+const LOOKUP_BYTES: usize = 4 << 10;
 /// The largest verification distance accepted (openapi.yaml states it). Real distances are
 /// below 2; the bound keeps a float that overflows f32 from ever reaching the store.
 const MAX_DISTANCE: f64 = 1000.0;
@@ -42,10 +46,18 @@ pub fn routes(hub: &Arc<Hub>) -> Router<Arc<Hub>> {
     Router::new()
         .route("/api/v1/kiosk", get(whoami))
         .route("/api/v1/records", post(submit))
-        .route("/api/v1/records/status", post(statuses))
+        // 500 ids are ~20 KiB of JSON: a body the size of a submission's would be parsed
+        // whole before the count is looked at
+        .route(
+            "/api/v1/records/status",
+            post(statuses).layer(axum::extract::DefaultBodyLimit::max(STATUS_QUERY_BYTES)),
+        )
         .route("/api/v1/records/{id}", get(status))
         .route("/api/v1/records/{id}/withdraw", post(withdraw))
-        .route("/api/v1/candidates/lookup", post(candidate_lookup))
+        .route(
+            "/api/v1/candidates/lookup",
+            post(candidate_lookup).layer(axum::extract::DefaultBodyLimit::max(LOOKUP_BYTES)),
+        )
         .route("/api/v1/roster", get(roster))
         .route_layer(axum::middleware::from_fn_with_state(
             hub.clone(),
@@ -128,6 +140,17 @@ async fn submit(
         )
         .retry_after(5));
     };
+    // a full disk would fail the commit after the photo is written, and take the reviewers'
+    // decisions and logins down with it: the record waits in the kiosk's outbox instead
+    if let super::disk_reserve::Room::Low { free, reserve } = hub.disk_room() {
+        tracing::warn!(target: "hub", kiosk = %kiosk_id, free_mib = super::disk_reserve::mib(free), reserve_mib = super::disk_reserve::mib(reserve), "submission refused: the data folder's disk is nearly full");
+        return Err(ApiError::new(
+            StatusCode::INSUFFICIENT_STORAGE,
+            "the hub's disk is nearly full; the record stays in the kiosk's outbox and is sent \
+             again once the hub's administrator has made room",
+        )
+        .retry_after(600));
+    }
     // a submission being received holds its parts (up to the body limit) in memory: a bounded
     // number at once, so many slow senders cannot add up to gigabytes
     let _receiving =

@@ -33,7 +33,15 @@ pub(super) async fn require_kiosk(
         .and_then(OutboxReport::parse);
     let seen = id.clone();
     if let Err(e) = blocking(&hub, move |h| {
-        Ok(h.db().kiosk_seen(&seen, outbox, capture_store::now_ms())?)
+        let now = std::time::Instant::now();
+        let at_once = h.contact_writes.may_write(&seen, now);
+        let written = h
+            .db()
+            .kiosk_contact(&seen, outbox, capture_store::now_ms(), at_once)?;
+        if written {
+            h.contact_writes.wrote(&seen, now);
+        }
+        Ok(())
     })
     .await
     {

@@ -7,10 +7,13 @@ mod auth;
 mod bucket;
 pub mod cli;
 pub mod config;
+mod connection_slots;
+mod contact_writes;
 mod dashboard;
 pub mod database;
 pub mod db;
 mod device_cookie;
+mod disk_reserve;
 mod duplicates;
 mod headers;
 mod in_flight;
@@ -67,6 +70,9 @@ pub struct HubConfig {
     /// Load balancers whose connections begin with a PROXY protocol header naming their
     /// client (`proxy_protocol`); the client's address then counts for the per-address limits.
     pub trusted_proxies: Vec<std::net::IpAddr>,
+    /// Free room the data folder keeps: below it, submissions are refused (507) and
+    /// `/healthz` fails (`disk_reserve`).
+    pub disk_reserve_bytes: u64,
 }
 
 /// Where the hub keeps photos: a folder for one college's hub, a bucket that several replicas
@@ -91,6 +97,7 @@ impl HubConfig {
             database: RecordStorage::Sqlite,
             sweep_at_open: true,
             trusted_proxies: Vec::new(),
+            disk_reserve_bytes: disk_reserve::DEFAULT_RESERVE_BYTES,
         }
     }
 }
@@ -114,6 +121,8 @@ pub struct Hub {
     sealing_slots: tokio::sync::Semaphore,
     /// The dashboard's figures, computed at most once per `dashboard::FRESH`.
     stats: dashboard::StatsCache,
+    /// Each kiosk's contact writes made at once (`contact_writes.rs`).
+    contact_writes: contact_writes::ContactWrites,
 }
 
 /// An answer that is not a success: a status and a message a person can act on.
@@ -259,7 +268,13 @@ impl Hub {
             kiosk_shares: kiosk_share::KioskShares::default(),
             sealing_slots: tokio::sync::Semaphore::new(1),
             stats: dashboard::StatsCache::default(),
+            contact_writes: contact_writes::ContactWrites::default(),
         }))
+    }
+
+    /// The data folder's free room against the reserve (one statvfs, microseconds).
+    fn disk_room(&self) -> disk_reserve::Room {
+        disk_reserve::room(&self.config.data_dir, self.config.disk_reserve_bytes)
     }
 
     /// The database, for the command line's admin tasks and for handlers (on blocking threads).

@@ -3,7 +3,9 @@
 //!
 //! - at most [`ConnectionLimits::max_connections`] open connections, and at most
 //!   [`ConnectionLimits::max_per_address`] from one address, so 300 half-sent requests from one
-//!   machine cannot crowd out the kiosks;
+//!   machine cannot crowd out the kiosks; with the total full, a less crowded network's
+//!   connection closes the most crowded one's oldest (`connection_slots.rs`), so many
+//!   addresses cannot either;
 //! - a request's headers (and the wait for the next request on a kept-alive connection) must
 //!   arrive within [`ConnectionLimits::header_read`];
 //! - a request body that stops moving for [`ConnectionLimits::body_idle`], or averages less
@@ -18,19 +20,19 @@
 //!   slot and the kernel's send buffers for good (a helper's probe, session 37: 16 such
 //!   sockets held 45 MB of unsent answers on loopback after 390 s).
 
+use super::connection_slots::{ConnectionSlot, Connections};
 use super::Hub;
 use axum::http::{Request, StatusCode};
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
-use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::pin::Pin;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::sync::OwnedSemaphorePermit;
 use tokio_io_timeout::TimeoutStream;
 use tokio_rustls::TlsAcceptor;
 use tower::ServiceExt;
@@ -111,67 +113,10 @@ pub(crate) fn client_network(address: IpAddr) -> IpAddr {
 
 /// What an accepted connection holds before its first byte is read.
 enum Early {
-    /// Its own address's slot.
+    /// Its own network's slot.
     Direct(ConnectionSlot),
     /// A trusted balancer's: a place in the total until the header names the client.
     Balancer(OwnedSemaphorePermit),
-}
-
-/// Counts open connections per address; a slot gives its place back when dropped.
-/// Keyed by [`client_network`].
-#[derive(Default)]
-struct AddressCounts(Mutex<HashMap<IpAddr, usize>>);
-
-struct ConnectionSlot {
-    counts: Arc<AddressCounts>,
-    address: IpAddr,
-    _total: OwnedSemaphorePermit,
-}
-
-impl AddressCounts {
-    fn take(
-        self: &Arc<Self>,
-        address: IpAddr,
-        total: &Arc<Semaphore>,
-        per_address: usize,
-    ) -> Option<ConnectionSlot> {
-        let permit = total.clone().try_acquire_owned().ok()?;
-        self.take_with(address, permit, per_address)
-    }
-
-    /// A slot for `address` with the total's place already taken (a balancer's connection,
-    /// counted once its header named the client).
-    fn take_with(
-        self: &Arc<Self>,
-        address: IpAddr,
-        permit: OwnedSemaphorePermit,
-        per_address: usize,
-    ) -> Option<ConnectionSlot> {
-        let address = client_network(address);
-        let mut counts = self.0.lock().unwrap_or_else(|p| p.into_inner());
-        let n = counts.entry(address).or_insert(0);
-        if *n >= per_address {
-            return None;
-        }
-        *n += 1;
-        Some(ConnectionSlot {
-            counts: self.clone(),
-            address,
-            _total: permit,
-        })
-    }
-}
-
-impl Drop for ConnectionSlot {
-    fn drop(&mut self) {
-        let mut counts = self.counts.0.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(n) = counts.get_mut(&self.address) {
-            *n -= 1;
-            if *n == 0 {
-                counts.remove(&self.address);
-            }
-        }
-    }
 }
 
 async fn serve_with(
@@ -203,8 +148,7 @@ async fn serve_with(
         app
     };
     let trusted: Arc<[IpAddr]> = hub.config().trusted_proxies.clone().into();
-    let total = Arc::new(Semaphore::new(limits.max_connections));
-    let counts = Arc::new(AddressCounts::default());
+    let connections = Connections::new(limits.max_connections, limits.max_per_address);
     let graceful = GracefulShutdown::new();
     let mut http = hyper::server::conn::http1::Builder::new();
     http.timer(TokioTimer::new())
@@ -228,12 +172,12 @@ async fn serve_with(
         // client's address once the PROXY header has named it
         let from_balancer = trusted.contains(&peer.ip());
         let early = if from_balancer {
-            match total.clone().try_acquire_owned() {
-                Ok(permit) => Early::Balancer(permit),
-                Err(_) => continue,
+            match connections.take_unnamed() {
+                Some(permit) => Early::Balancer(permit),
+                None => continue,
             }
         } else {
-            match counts.take(peer.ip(), &total, limits.max_per_address) {
+            match connections.take(client_network(peer.ip())) {
                 Some(slot) => Early::Direct(slot),
                 None => {
                     // closing at once costs the attacker a reconnect and us nothing
@@ -245,12 +189,12 @@ async fn serve_with(
         let mut stream = stream;
         let _ = stream.set_nodelay(true);
         let app = app.clone();
-        let counts = counts.clone();
+        let connections = connections.clone();
         let http = http.clone();
         let watcher = graceful.watcher();
         let tls = tls.clone();
         tokio::spawn(async move {
-            let (_slot, client) = match early {
+            let (mut slot, client) = match early {
                 Early::Direct(slot) => (slot, peer.ip()),
                 Early::Balancer(permit) => {
                     let client = match super::proxy_protocol::read_client(
@@ -265,34 +209,47 @@ async fn serve_with(
                             return;
                         }
                     };
-                    let Some(slot) = counts.take_with(client, permit, limits.max_per_address)
-                    else {
+                    let Some(slot) = connections.take_with(client_network(client), permit) else {
                         tracing::debug!(peer = %client, "connection refused: too many open");
                         return;
                     };
                     (slot, client)
                 }
             };
+            // with the hub full, another network's connection was closed to make room
+            if !slot.admitted().await {
+                tracing::debug!(peer = %client, "connection refused: the hub is full");
+                return;
+            }
+            let close = slot.close.clone();
             let service = app.map_request(move |mut req: Request<Incoming>| {
                 req.extensions_mut().insert(PeerAddr(client));
                 req
             });
             let service = TowerToHyperService::new(service);
-            let result = match tls {
-                None => {
-                    let stream = unread_answers_time_out(stream, limits.write_idle);
-                    let conn = http.serve_connection(TokioIo::new(stream), service);
-                    watcher.watch(conn).await
-                }
-                Some(acceptor) => {
-                    let Some(stream) = handshake(&acceptor, stream, peer, limits).await else {
-                        return;
-                    };
-                    let stream = unread_answers_time_out(stream, limits.write_idle);
-                    let conn = http.serve_connection(TokioIo::new(stream), service);
-                    watcher.watch(conn).await
+            let served = async move {
+                match tls {
+                    None => {
+                        let stream = unread_answers_time_out(stream, limits.write_idle);
+                        let conn = http.serve_connection(TokioIo::new(stream), service);
+                        watcher.watch(conn).await
+                    }
+                    Some(acceptor) => {
+                        let Some(stream) = handshake(&acceptor, stream, peer, limits).await else {
+                            return Ok(());
+                        };
+                        let stream = unread_answers_time_out(stream, limits.write_idle);
+                        let conn = http.serve_connection(TokioIo::new(stream), service);
+                        watcher.watch(conn).await
+                    }
                 }
             };
+            // dropping the connection closes it, answered or not (`connection_slots.rs`)
+            let result = tokio::select! {
+                r = served => r,
+                () = close.notified() => Ok(()),
+            };
+            drop(slot);
             if let Err(e) = result {
                 tracing::debug!(error = %e, "connection ended with an error");
             }

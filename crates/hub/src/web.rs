@@ -24,7 +24,7 @@ pub fn routes(hub: &Arc<Hub>) -> Router<Arc<Hub>> {
     use axum::middleware::from_fn_with_state;
     let public = Router::new()
         .route("/", get(|| async { Redirect::to("/review") }))
-        .route("/healthz", get(|| async { "ok" }))
+        .route("/healthz", get(healthz))
         // a login form is a name and a password: read before any check, a body the size of
         // the kiosks' let a stranger hold 8 MiB per connection (a helper's attack: 3 GB at 400)
         .route(
@@ -162,6 +162,24 @@ fn review_html() -> &'static str {
             &capture_core::engine::SAME_PERSON_DISTANCE.to_string(),
         )
     })
+}
+
+/// "ok" while the hub can take records; 503 once its disk is below the reserve, so the
+/// monitoring that watches this pages the administrator before kiosks' outboxes fill.
+async fn healthz(State(hub): State<Arc<Hub>>) -> Response {
+    match hub.disk_room() {
+        super::disk_reserve::Room::Enough => "ok".into_response(),
+        super::disk_reserve::Room::Low { free, reserve } => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!(
+                "disk nearly full: {} MiB free, {} MiB kept in reserve; submissions are refused \
+                 until room is made",
+                super::disk_reserve::mib(free),
+                super::disk_reserve::mib(reserve)
+            ),
+        )
+            .into_response(),
+    }
 }
 
 async fn logout(State(hub): State<Arc<Hub>>, headers: HeaderMap) -> Result<Response, ApiError> {

@@ -61,7 +61,8 @@ pub enum HubError {
     /// The hub refused the record as invalid; retrying will not help (quarantine it).
     #[error("the hub refused the record: {0}")]
     Refused(String),
-    /// The hub is receiving as much from this kiosk, or from all, as it takes at once (429):
+    /// The hub is receiving as much from this kiosk, or from all, as it takes at once (429),
+    /// or its disk is below its reserve (507):
     /// no record can go now, and trying the next at once would only be refused too.
     #[error("the hub is busy: {0}")]
     Busy(String),
@@ -276,7 +277,10 @@ impl HubClient {
             | StatusCode::UNSUPPORTED_MEDIA_TYPE
             | StatusCode::UNPROCESSABLE_ENTITY => HubError::Refused(shown),
             // the kiosk pauses as for a hub away, and no record is charged an attempt
-            StatusCode::TOO_MANY_REQUESTS => HubError::Busy(shown),
+            // a full disk (507) refuses every record alike: the kiosk pauses, as for 429
+            StatusCode::TOO_MANY_REQUESTS | StatusCode::INSUFFICIENT_STORAGE => {
+                HubError::Busy(shown)
+            }
             _ => HubError::Server(shown),
         })
     }

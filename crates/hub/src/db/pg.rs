@@ -123,6 +123,12 @@ const MIGRATIONS: &[&str] = &[
         secret TEXT NOT NULL
     );
 "#,
+    // 3: a returning candidate's most recent records read from the index in order, not
+    // every record with that number sorted first (the lookup shows 100 at most)
+    r#"
+    CREATE INDEX records_by_candidate_recent ON records(profile, candidate_key, received_at);
+    DROP INDEX records_by_candidate;
+    "#,
 ];
 
 /// The schema version a database migrated by this hub has.

@@ -107,4 +107,10 @@ pub const MIGRATIONS: &[&str] = &[
         secret TEXT NOT NULL
     );
     "#,
+    // 7: a returning candidate's most recent records read from the index in order, not
+    // every record with that number sorted first (the lookup shows 100 at most)
+    r#"
+    CREATE INDEX records_by_candidate_recent ON records(profile, candidate_key, received_at);
+    DROP INDEX records_by_candidate;
+    "#,
 ];

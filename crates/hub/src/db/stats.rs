@@ -105,6 +105,19 @@ impl HubDb {
         outbox: Option<OutboxReport>,
         now: i64,
     ) -> Result<(), StoreError> {
+        self.kiosk_contact(kiosk_id, outbox, now, true).map(|_| ())
+    }
+
+    /// [`HubDb::kiosk_seen`], where a change in the backlog is written at once only if
+    /// `changes_at_once` (the hub's per-kiosk allowance, `contact_writes.rs`); whether a row
+    /// was written.
+    pub fn kiosk_contact(
+        &self,
+        kiosk_id: &str,
+        outbox: Option<OutboxReport>,
+        now: i64,
+        changes_at_once: bool,
+    ) -> Result<bool, StoreError> {
         let pending = outbox.map(|o| i64::from(o.pending));
         let quarantined = outbox.map(|o| i64::from(o.quarantined));
         let oldest_at = outbox
@@ -112,7 +125,7 @@ impl HubDb {
             .map(|o| now - i64::from(o.oldest_age_s) * 1000);
         // the parameters are cast because PostgreSQL types a parameter from its first use,
         // and `?3 IS NOT NULL` alone says nothing; SQLite takes the casts as they are
-        self.sql()?.execute(
+        let written = self.sql()?.execute(
             "UPDATE kiosks SET
                 last_seen_at = ?2,
                 outbox_pending = COALESCE(CAST(?3 AS BIGINT), outbox_pending),
@@ -121,7 +134,7 @@ impl HubDb {
                 outbox_reported_at = CASE WHEN CAST(?3 AS BIGINT) IS NULL THEN outbox_reported_at ELSE ?2 END
              WHERE id = ?1 AND (
                 last_seen_at IS NULL OR last_seen_at <= CAST(?6 AS BIGINT)
-                OR (CAST(?3 AS BIGINT) IS NOT NULL AND (outbox_pending IS NULL
+                OR (CAST(?7 AS BIGINT) = 1 AND CAST(?3 AS BIGINT) IS NOT NULL AND (outbox_pending IS NULL
                     OR (outbox_pending = 0) != (CAST(?3 AS BIGINT) = 0)
                     OR outbox_quarantined IS DISTINCT FROM CAST(?4 AS BIGINT))))",
             args![
@@ -130,10 +143,11 @@ impl HubDb {
                 pending,
                 quarantined,
                 oldest_at,
-                now - SEEN_EVERY_MS
+                now - SEEN_EVERY_MS,
+                i64::from(changes_at_once)
             ],
         )?;
-        Ok(())
+        Ok(written > 0)
     }
 
     /// The figures for the window that ends at `now`.
@@ -466,6 +480,11 @@ mod tests {
             (Some(t + 2000), Some(0)),
             "an emptied backlog at once"
         );
+        assert!(
+            !db.kiosk_contact(&id, report(3), t + 3000, false)
+                .expect("seen"),
+            "a refilled backlog waits for the regular write once the kiosk's allowance is spent"
+        );
         db.kiosk_seen(&id, None, t + 12_500).expect("seen");
         assert_eq!(
             seen(db),
@@ -504,6 +523,11 @@ mod tests {
             ("SELECT j.value, COUNT(*) AS n FROM records r, json_each(r.reasons) j
              WHERE r.reviewed_at >= 0 AND r.state = 'rejected' GROUP BY j.value ORDER BY n DESC LIMIT 5",
              "INDEX records_by_decision_time (state=? AND reviewed_at>?)"),
+            // a returning candidate's lookup (db.rs): the newest first, straight from the index
+            ("SELECT id FROM records WHERE profile = 'p' AND candidate_key = 'c' AND purged_at IS NULL
+               AND (kiosk_id = 'k' OR batch_id IN (SELECT batch_id FROM kiosk_batches WHERE kiosk_id = 'k'))
+             ORDER BY received_at DESC LIMIT 100",
+             "INDEX records_by_candidate_recent (profile=? AND candidate_key=?)"),
         ] {
             let plan: Vec<String> = db
                 .sql()
@@ -525,6 +549,11 @@ mod tests {
                         .iter()
                         .all(|d| d.starts_with("SEARCH") && d.ends_with(range)),
                 "not only the window's range of an index ({range}) in {sql}: {plan:?}"
+            );
+            assert!(
+                !range.contains("candidate")
+                    || !plan.iter().any(|d| d.contains("TEMP B-TREE FOR ORDER BY")),
+                "rows sorted after they are read in {sql}: {plan:?}"
             );
         }
     }

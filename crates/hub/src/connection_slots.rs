@@ -1,0 +1,206 @@
+//! Who holds the hub's connections. Each client network (`server::client_network`) may hold
+//! a few; all together at most the total. A stranger with many addresses (256 loopback or
+//! IPv6 addresses are free to take) could still fill the total with a few connections from
+//! each, and every kiosk would then be turned away at the door. So a connection from a network
+//! holding fewer than the heaviest one does not wait for a place: the heaviest network's
+//! oldest connection is closed to make it (a fair share: crowding the hub only ever costs the
+//! crowd its own connections).
+
+use std::collections::{HashMap, VecDeque};
+use std::net::IpAddr;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
+
+/// How long a connection that had another closed for it waits for that one's place.
+const EVICTION_WAIT: Duration = Duration::from_secs(2);
+
+pub struct Connections {
+    total: Arc<Semaphore>,
+    per_network: usize,
+    held: Mutex<Held>,
+}
+
+#[derive(Default)]
+struct Held {
+    /// Each network's connections, oldest first.
+    by_network: HashMap<IpAddr, VecDeque<Holder>>,
+    next_id: u64,
+}
+
+struct Holder {
+    id: u64,
+    close: Arc<Notify>,
+}
+
+/// One connection's place; given back when dropped.
+pub struct ConnectionSlot {
+    owner: Arc<Connections>,
+    network: IpAddr,
+    id: u64,
+    /// Notified when the connection is closed to make room for another network's.
+    pub close: Arc<Notify>,
+    permit: Option<OwnedSemaphorePermit>,
+}
+
+impl Connections {
+    pub fn new(total: usize, per_network: usize) -> Arc<Connections> {
+        Arc::new(Connections {
+            total: Arc::new(Semaphore::new(total)),
+            per_network,
+            held: Mutex::new(Held::default()),
+        })
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Held> {
+        self.held.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// A place in the total with no network yet (a trusted balancer's connection, counted
+    /// against its client once the PROXY header names it).
+    pub fn take_unnamed(&self) -> Option<OwnedSemaphorePermit> {
+        self.total.clone().try_acquire_owned().ok()
+    }
+
+    /// A slot for `network`'s connection, or None when the network holds its share. With the
+    /// total full, the slot comes without its place: [`ConnectionSlot::admitted`] waits for
+    /// the place of the connection closed for it.
+    pub fn take(self: &Arc<Self>, network: IpAddr) -> Option<ConnectionSlot> {
+        let permit = self.total.clone().try_acquire_owned().ok();
+        let mut held = self.lock();
+        let own = held.by_network.get(&network).map_or(0, VecDeque::len);
+        if own >= self.per_network {
+            return None;
+        }
+        if permit.is_none() {
+            // the heaviest network gives up its oldest connection, if it holds more than this
+            // one (among equals nobody gives way: that would only trade places); between
+            // networks holding as many, the one whose oldest connection is oldest gives way
+            let heaviest = held
+                .by_network
+                .iter()
+                .max_by_key(|(_, c)| (c.len(), std::cmp::Reverse(c.front().map_or(0, |h| h.id))))
+                .filter(|(_, c)| c.len() > own)
+                .map(|(n, _)| *n)?;
+            let closed = held.by_network.get_mut(&heaviest)?.pop_front()?;
+            closed.close.notify_one();
+            tracing::debug!(network = %heaviest, "connection closed to make room for a less crowded network");
+        }
+        Some(Self::register(self, &mut held, network, permit))
+    }
+
+    /// A slot for `network` with the total's place already taken (a balancer's connection).
+    pub fn take_with(
+        self: &Arc<Self>,
+        network: IpAddr,
+        permit: OwnedSemaphorePermit,
+    ) -> Option<ConnectionSlot> {
+        let mut held = self.lock();
+        if held.by_network.get(&network).map_or(0, VecDeque::len) >= self.per_network {
+            return None;
+        }
+        Some(Self::register(self, &mut held, network, Some(permit)))
+    }
+
+    fn register(
+        self: &Arc<Self>,
+        held: &mut Held,
+        network: IpAddr,
+        permit: Option<OwnedSemaphorePermit>,
+    ) -> ConnectionSlot {
+        held.next_id += 1;
+        let id = held.next_id;
+        let close = Arc::new(Notify::new());
+        held.by_network
+            .entry(network)
+            .or_default()
+            .push_back(Holder {
+                id,
+                close: close.clone(),
+            });
+        ConnectionSlot {
+            owner: self.clone(),
+            network,
+            id,
+            close,
+            permit,
+        }
+    }
+}
+
+impl ConnectionSlot {
+    /// Whether the connection has its place in the total, waiting a moment for the one closed
+    /// for it to give its place back.
+    pub async fn admitted(&mut self) -> bool {
+        if self.permit.is_some() {
+            return true;
+        }
+        let total = self.owner.total.clone();
+        match tokio::time::timeout(EVICTION_WAIT, total.acquire_owned()).await {
+            Ok(Ok(permit)) => {
+                self.permit = Some(permit);
+                true
+            }
+            _ => false,
+        }
+    }
+}
+
+impl Drop for ConnectionSlot {
+    fn drop(&mut self) {
+        let mut held = self.owner.lock();
+        if let Some(list) = held.by_network.get_mut(&self.network) {
+            list.retain(|h| h.id != self.id);
+            if list.is_empty() {
+                held.by_network.remove(&self.network);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn net(n: u8) -> IpAddr {
+        IpAddr::from([10, 0, 0, n])
+    }
+
+    #[tokio::test]
+    async fn a_full_hub_closes_the_crowdings_oldest_for_a_newcomer() {
+        let c = Connections::new(4, 2);
+        let mut crowd: Vec<ConnectionSlot> = Vec::new();
+        for n in [1, 1, 2, 2] {
+            let mut s = c.take(net(n)).unwrap();
+            assert!(s.admitted().await);
+            crowd.push(s);
+        }
+        assert!(
+            c.take(net(1)).is_none(),
+            "a network beyond its share is refused"
+        );
+        let mut newcomer = c.take(net(3)).unwrap();
+        // the first network's oldest connection is told to close; when it does, its place
+        // goes to the newcomer
+        let closed = crowd.remove(0);
+        tokio::time::timeout(Duration::from_secs(1), closed.close.notified())
+            .await
+            .unwrap();
+        drop(closed);
+        assert!(newcomer.admitted().await);
+        // the first network now holds 1 and the newcomer 1: the second, holding 2, gives way
+        // next, and a network holding as many as the heaviest waits for nobody
+        let _second = c.take(net(4)).unwrap();
+        tokio::time::timeout(Duration::from_secs(1), crowd[1].close.notified())
+            .await
+            .unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_network_holding_as_many_as_the_heaviest_waits_its_turn() {
+        let c = Connections::new(2, 2);
+        let _a = c.take(net(1)).unwrap();
+        let _b = c.take(net(2)).unwrap();
+        assert!(c.take(net(1)).is_none(), "1 against 1: nobody gives way");
+    }
+}
