@@ -222,7 +222,7 @@ fn calibrate(a: CalibrateArgs) -> Result<ExitCode> {
     let img = read_image(&a.image).map_err(|m| anyhow!(m))?;
     let engine = load_engine()?;
     let Some(ruler) = face_ruler(&engine, &img)? else {
-        eprintln!("kiosk: {}: no face found", a.image.display());
+        eprintln!("kiosk: {}: 没有找到人脸 / no face found", a.image.display());
         return Ok(ExitCode::from(1));
     };
     // the photo's own width is the camera's width in this mode

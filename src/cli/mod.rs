@@ -93,7 +93,8 @@ enum Command {
     Photo(photo::PhotoArgs),
     /// Lay out a print sheet of one ID photo with cut marks.
     Sheet(sheet::SheetArgs),
-    /// Compare the faces in two photos (1:1 verification).
+    /// Compare the faces in two photos (1:1 verification): exits 0 for the same person, 1
+    /// for different people, 2 when a photo cannot be read or shows no face.
     Verify(verify::VerifyArgs),
     /// Measure the engine's speed on this machine (medians).
     Bench(bench::BenchArgs),

@@ -8,7 +8,6 @@ use capture_kiosk::kiosk::staff::{pin_problem, set_pin, DEFAULT_PIN};
 use capture_kiosk::store::AuditAction;
 use capture_kiosk::store::Store;
 use clap::{Args, Subcommand};
-use std::io::BufRead;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -81,11 +80,14 @@ pub fn run(cmd: StaffCommand, default_db: &Path) -> Result<ExitCode> {
     match cmd {
         StaffCommand::Pin(a) => {
             let store = Store::open(&db(&a.db))?;
-            let mut pin = String::new();
-            std::io::stdin().lock().read_line(&mut pin)?;
+            let pin = capture_kiosk::store::read_line_at_most(std::io::stdin().lock(), 64)?;
             let pin = pin.trim();
             if let Some(problem) = pin_problem(pin, DEFAULT_PIN) {
-                bail!("{}; the PIN was not changed", problem.en);
+                bail!(
+                    "{}，PIN 未更改 / {}; the PIN was not changed",
+                    problem.zh,
+                    problem.en
+                );
             }
             set_pin(&store, pin)?;
             store.audit("command line", AuditAction::ChangePin, "")?;

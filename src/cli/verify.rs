@@ -30,9 +30,12 @@ pub fn run(args: VerifyArgs) -> Result<ExitCode> {
     };
     let engine = load_engine()?;
     let describe = |img, path: &PathBuf| -> Result<_> {
-        engine
-            .describe(img)?
-            .ok_or_else(|| anyhow!("{}: no face found", path.display()))
+        engine.describe(img)?.ok_or_else(|| {
+            anyhow!(
+                "{}: 照片中没有找到人脸，无法比对 / no face found, so nothing to compare",
+                path.display()
+            )
+        })
     };
     let da = describe(&a.0, &args.image_a)?;
     let db = describe(&a.1, &args.image_b)?;

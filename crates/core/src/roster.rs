@@ -16,13 +16,13 @@ use thiserror::Error;
 
 #[derive(Debug, Error, PartialEq)]
 pub enum RosterError {
-    #[error("the roster has no header row with the columns candidate_key (考生号), name (姓名) and id_number (身份证号)")]
+    #[error("名单没有包含 考生号（candidate_key）、姓名（name）和 身份证号（id_number）列的表头行 / the roster has no header row with the columns candidate_key (考生号), name (姓名) and id_number (身份证号)")]
     MissingColumns,
-    #[error("the roster has problems, nothing was imported:\n{}", .0.join("\n"))]
+    #[error("名单有问题，未导入任何内容 / the roster has problems, nothing was imported:\n{}", .0.join("\n"))]
     BadRows(Vec<String>),
-    #[error("the roster is empty")]
+    #[error("名单是空的 / the roster is empty")]
     Empty,
-    #[error("the roster is neither UTF-8 nor GBK text; save it as CSV (UTF-8) and try again")]
+    #[error("名单既不是 UTF-8 也不是 GBK 文本，请另存为 CSV（UTF-8）后重试 / the roster is neither UTF-8 nor GBK text; save it as CSV (UTF-8) and try again")]
     Encoding,
     #[error("cannot seal the roster's passwords: {0}")]
     Seal(String),
@@ -52,7 +52,7 @@ impl Problems {
     fn into_list(mut self) -> Option<Vec<String>> {
         if self.more > 0 {
             self.listed.push(format!(
-                "… and {} more problems of the same kinds",
+                "……另有 {0} 个同类问题 / … and {0} more problems of the same kinds",
                 self.more
             ));
         }
@@ -193,11 +193,21 @@ pub fn parse_roster_csv(text: &str) -> Result<Vec<RosterEntry>, RosterError> {
         let record = match record {
             Ok(r) => r,
             Err(e) => {
-                problems.note(format!("line {line}: {e}"));
+                problems.note(format!("第 {line} 行无法读取 / line {line}: {e}"));
                 continue;
             }
         };
         if record.iter().all(|f| f.is_empty()) {
+            continue;
+        }
+        // no roster field holds a line break: one that does began with a quote that is never
+        // closed, and took every line after it (whose own problems would be the wrong ones)
+        if record.iter().any(|f| f.contains(['\n', '\r'])) {
+            problems.note(format!(
+                "第 {line} 行：某个字段以引号（\"）开头却没有闭合，后面各行都被并入其中 / \
+                 line {line}: a field opens a quote (\") that is never closed, taking in the \
+                 lines after it"
+            ));
             continue;
         }
         let get = |f: usize| {
@@ -225,22 +235,24 @@ pub fn parse_roster_csv(text: &str) -> Result<Vec<RosterEntry>, RosterError> {
         };
         if entry.candidate_key.is_empty() || entry.name.is_empty() {
             problems.note(format!(
-                "line {line}: the candidate number or the name is empty"
+                "第 {line} 行：考生号或姓名为空 / line {line}: the candidate number or the name is empty"
             ));
         } else if !id_number_valid(&entry.id_number) {
             // never echo the number itself: rosters are personal data and this ends up in logs
             problems.note(format!(
-                "line {line}: the ID number is not a valid 18-character number (check character)"
+                "第 {line} 行：身份证号不是有效的 18 位号码（校验位不符） / line {line}: the ID number is not a valid 18-character number (check character)"
             ));
         } else if !entry.secret.is_empty()
             && !looks_like_digest(&entry.secret)
             && !is_sealed(&entry.secret)
         {
             problems.note(format!(
-                "line {line}: the password digest is not 64 hex digits (sha256 of candidate_key:password)"
+                "第 {line} 行：密码摘要不是 64 位十六进制数（考生号:密码 的 sha256） / line {line}: the password digest is not 64 hex digits (sha256 of candidate_key:password)"
             ));
         } else if !seen.insert(entry.candidate_key.clone()) {
-            problems.note(format!("line {line}: the candidate number appears twice"));
+            problems.note(format!(
+                "第 {line} 行：考生号重复 / line {line}: the candidate number appears twice"
+            ));
         } else {
             rows.push(entry);
         }
@@ -323,10 +335,13 @@ mod tests {
             panic!("accepted a bad roster")
         };
         assert_eq!(p.len(), MAX_LISTED_PROBLEMS + 1);
-        assert!(p[0].starts_with("line 2:"), "{p:?}");
+        assert!(
+            p[0].starts_with("第 2 行") && p[0].contains("line 2:"),
+            "{p:?}"
+        );
         assert_eq!(
             p[MAX_LISTED_PROBLEMS],
-            "… and 950 more problems of the same kinds"
+            "……另有 950 个同类问题 / … and 950 more problems of the same kinds"
         );
     }
 
@@ -337,12 +352,30 @@ mod tests {
             panic!("accepted a bad roster")
         };
         assert_eq!(p.len(), 3, "{p:?}");
-        assert!(p[0].starts_with("line 3"));
-        assert!(p[1].starts_with("line 4") && !p[1].contains("110105194912310021"));
+        assert!(p[0].contains("line 3:"));
+        assert!(p[1].contains("line 4:") && !p[1].contains("110105194912310021"));
         assert!(p[2].contains("twice"));
         assert_eq!(
             parse_roster_csv("a,b\n1,2\n"),
             Err(RosterError::MissingColumns)
+        );
+    }
+
+    #[test]
+    fn a_quote_never_closed_is_named_as_the_cause() {
+        let text =
+            "candidate_key,name,id_number\n1,\"A,11010519491231002X\n2,B,11010519491231002X\n";
+        let Err(RosterError::BadRows(p)) = parse_roster_csv(text) else {
+            panic!("accepted a roster with an unclosed quote")
+        };
+        assert_eq!(p.len(), 1, "{p:?}");
+        assert!(
+            p[0].contains("line 2:") && p[0].contains("never closed"),
+            "{p:?}"
+        );
+        assert!(
+            !p[0].contains("ID number"),
+            "not blamed on the ID number: {p:?}"
         );
     }
 }

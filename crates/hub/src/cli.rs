@@ -8,7 +8,6 @@ use crate::{serve, serve_tls, Hub, HubConfig};
 use anyhow::{bail, Context, Result};
 use capture_core::roster::{parse_roster_csv, roster_text, seal_secrets};
 use clap::{Args, Subcommand};
-use std::io::BufRead;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -460,11 +459,11 @@ pub fn run(mut a: HubArgs) -> Result<ExitCode> {
 
 /// A login's password, one line from standard input.
 fn read_password() -> Result<String> {
-    let mut password = String::new();
-    std::io::stdin().lock().read_line(&mut password)?;
-    let password = password.trim_end_matches(['\r', '\n']);
+    // a password is a line; a file piped in by mistake is refused, not held whole
+    let password = capture_store::read_line_at_most(std::io::stdin().lock(), 1024)?;
+    let password = password.as_str();
     if password.chars().count() < 8 {
-        bail!("the password must be at least 8 characters (read from standard input)");
+        bail!("密码至少 8 个字符（从标准输入读取）/ the password must be at least 8 characters (read from standard input)");
     }
     Ok(password.to_owned())
 }

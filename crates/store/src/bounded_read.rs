@@ -43,6 +43,33 @@ pub fn read_at_most(path: &Path, max: u64) -> Result<Vec<u8>, ReadFileError> {
     Ok(bytes)
 }
 
+/// The first line of `input` without its line ending, read no further than `max` bytes: a
+/// password or PIN piped in from a file that has no line break (or from an endless stream) is
+/// refused instead of being held whole.
+pub fn read_line_at_most(input: impl std::io::BufRead, max: usize) -> std::io::Result<String> {
+    let mut line = Vec::new();
+    let mut limited = input.take(max as u64 + 1);
+    std::io::BufRead::read_until(&mut limited, b'\n', &mut line)?;
+    if line.last() == Some(&b'\n') {
+        line.pop();
+        if line.last() == Some(&b'\r') {
+            line.pop();
+        }
+    }
+    if line.len() > max {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            format!("输入的一行超过 {max} 字节 / the line read is longer than {max} bytes"),
+        ));
+    }
+    String::from_utf8(line).map_err(|_| {
+        std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            "输入不是 UTF-8 文本 / the line read is not UTF-8 text",
+        )
+    })
+}
+
 #[cfg(all(test, unix))]
 mod tests {
     use super::*;
@@ -66,6 +93,18 @@ mod tests {
         fn drop(&mut self) {
             let _ = std::fs::remove_dir_all(&self.0);
         }
+    }
+
+    #[test]
+    fn a_line_is_read_up_to_its_bound_and_a_longer_one_refused() {
+        assert_eq!(
+            read_line_at_most(&b"s3cret pw\r\nnext"[..], 16).unwrap(),
+            "s3cret pw"
+        );
+        assert_eq!(read_line_at_most(&b"123456"[..], 6).unwrap(), "123456");
+        let endless = std::io::repeat(b'x');
+        let e = read_line_at_most(std::io::BufReader::new(endless), 1024).unwrap_err();
+        assert_eq!(e.kind(), std::io::ErrorKind::InvalidData);
     }
 
     #[test]

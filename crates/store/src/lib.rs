@@ -11,7 +11,7 @@ mod roster;
 mod schema;
 
 pub use audit::AuditAction;
-pub use bounded_read::{read_at_most, ReadFileError};
+pub use bounded_read::{read_at_most, read_line_at_most, ReadFileError};
 pub use outbox::OutboxState;
 pub use private::{private_database_files, private_dir, tighten_dir, write_private_new};
 pub use retention::{pseudonym_key_path, PSEUDONYM_PREFIX};
@@ -32,7 +32,7 @@ pub enum StoreError {
     /// nothing says its records are lost, so it must not be replaced.
     #[error("数据库 {path} 现在无法读写（{detail}）：磁盘已满、已拔出，或本用户无写权限？其中的记录仍在，请腾出空间或修正权限后重试，不要换新数据库 / the database {path} cannot be read or written now ({detail}): is the disk full or removed, or not writable by this user? The records in it are kept: free space or fix the permission and try again; do not start a new one")]
     Unreachable { path: String, detail: String },
-    #[error("the database {path} was written by a newer kiosk (schema {found}, this build knows {known}); update the kiosk")]
+    #[error("数据库 {path} 由更新版本的程序写入（结构 {found}，本程序只认识到 {known}），请升级本程序 / the database {path} was written by a newer kiosk (schema {found}, this build knows {known}); update the kiosk")]
     TooNew {
         path: String,
         found: i64,
@@ -44,7 +44,7 @@ pub enum StoreError {
     Crypto(String),
     #[error("{path}: {detail}")]
     Io { path: String, detail: String },
-    #[error("the data folder {path} can be read by other users (mode {mode:04o}); it holds candidates' personal data. Run `chmod 700 {path}` and start again")]
+    #[error("数据文件夹 {path} 其他用户可读（权限 {mode:04o}），其中有考生个人信息。请运行 `chmod 700 {path}` 后重新启动 / the data folder {path} can be read by other users (mode {mode:04o}); it holds candidates' personal data. Run `chmod 700 {path}` and start again")]
     NotPrivate { path: String, mode: u32 },
     #[error("the roster carries bare password digests, which are never stored; import it through `kiosk hub import-roster` or the staff menu, or update the hub it came from (both seal passwords)")]
     UnsealedSecret,

@@ -71,8 +71,17 @@ impl PhotoSpec {
                 self.width, self.height
             ));
         }
-        if self.file_kb[0] > self.file_kb[1] {
-            return Err("file_kb must be [min, max]".into());
+        // 72 dpi is a screen's; 1200 a drum scanner's: outside that a typo (0 would make every
+        // print size a division by zero)
+        if !(72..=1200).contains(&self.dpi) {
+            return Err(format!("dpi {} is not 72 to 1200", self.dpi));
+        }
+        // the largest real window is 2 MB; a photo under 1 KB cannot hold a face
+        if self.file_kb[0] > self.file_kb[1] || self.file_kb[1] == 0 || self.file_kb[1] > 10_240 {
+            return Err(format!(
+                "file_kb {:?} must be [min, max] with max 1 to 10240",
+                self.file_kb
+            ));
         }
         if self.jpeg_quality_min == 0 || self.jpeg_quality_min > 100 {
             return Err("jpeg_quality_min must be 1..=100".into());
@@ -454,6 +463,22 @@ glasses_allowed = true
 "#;
         let err = c.add_spec("x.toml", text).unwrap_err().to_string();
         assert!(err.contains("geometry window"), "{err}");
+    }
+
+    #[test]
+    fn a_spec_with_no_dpi_or_an_empty_file_size_window_is_refused() {
+        let base = include_str!("../../../../specs/chsi.toml");
+        for (from, to, said) in [
+            ("dpi = 300", "dpi = 0", "dpi 0"),
+            ("file_kb = [20, 40]", "file_kb = [0, 0]", "file_kb"),
+        ] {
+            let mut c = Catalog::shipped().unwrap();
+            let text = base
+                .replace(from, to)
+                .replace("name = \"chsi\"", "name = \"x\"");
+            let err = c.add_spec("x.toml", &text).unwrap_err().to_string();
+            assert!(err.contains(said), "{err}");
+        }
     }
 
     #[test]

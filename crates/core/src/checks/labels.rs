@@ -214,6 +214,20 @@ pub fn parse_labels(text: &str) -> Result<Vec<LabelRow>, LabelError> {
                 ),
             });
         }
+        // a field beyond the header's is text nobody reads: a defect written after a comma
+        // (file,defects with "a.jpg,glasses,eyes_open") would be dropped without a word
+        if record.len() > headers.len() {
+            return Err(LabelError::BadRow {
+                line,
+                problem: format!(
+                    "{0} 个字段，表头只有 {1} 个：多个缺陷用空格、; 或 | 分隔，含逗号的备注加引号 / \
+                     {0} fields where the header has {1}: separate defects with spaces, ; or |, \
+                     and quote a note that holds a comma",
+                    record.len(),
+                    headers.len()
+                ),
+            });
+        }
         let file = record.get(file_col).unwrap_or("").to_string();
         if file.is_empty() {
             return Err(LabelError::BadRow {
@@ -317,6 +331,18 @@ mod tests {
         };
         assert!(problem.contains("not commas"), "{problem}");
         assert!(parse_labels("file,defects\na.jpg\n").is_err());
+        // a second defect after a comma would be read as nothing at all
+        let Err(LabelError::BadRow { problem, .. }) =
+            parse_labels("file,defects\na.jpg,glasses,eyes_open\n")
+        else {
+            panic!("a field beyond the header is refused");
+        };
+        assert!(
+            problem.contains("3 fields where the header has 2"),
+            "{problem}"
+        );
+        let rows = parse_labels("file,defects,note\na.jpg,,\"studio, north light\"\n").unwrap();
+        assert!(rows[0].defects.is_empty(), "a quoted note may hold a comma");
     }
 
     #[test]

@@ -25,17 +25,19 @@ impl Default for DecodeLimits {
 
 #[derive(Debug, Error)]
 pub enum DecodeError {
-    #[error("the file is empty")]
+    #[error("文件是空的 / the file is empty")]
     Empty,
-    #[error("the file is {0} bytes, more than the {1} bytes allowed")]
+    #[error("文件有 {0} 字节，超过允许的 {1} 字节 / the file is {0} bytes, more than the {1} bytes allowed")]
     TooLarge(usize, usize),
-    #[error("not an image in a known format (JPEG, PNG, TIFF, WebP, BMP, GIF)")]
+    #[error("不是可识别格式的图片（JPEG、PNG、TIFF、WebP、BMP、GIF） / not an image in a known format (JPEG, PNG, TIFF, WebP, BMP, GIF)")]
     UnknownFormat,
-    #[error("the image declares {0}×{1} pixels, more than the {2}-pixel side allowed")]
+    #[error("图片声明为 {0}×{1} 像素，边长超过允许的 {2} 像素 / the image declares {0}×{1} pixels, more than the {2}-pixel side allowed")]
     TooManyPixels(u32, u32, u32),
-    #[error("the file is truncated: the JPEG end marker is missing")]
+    #[error(
+        "文件不完整：缺少 JPEG 结束标记 / the file is truncated: the JPEG end marker is missing"
+    )]
     Truncated,
-    #[error("the image is damaged or truncated: {0}")]
+    #[error("图片已损坏或不完整（{0}） / the image is damaged or truncated: {0}")]
     Corrupt(String),
 }
 
