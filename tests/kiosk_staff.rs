@@ -278,10 +278,20 @@ fn staff_imports_rosters_changes_the_pin_ends_the_collection_and_reads_the_audit
         "the idle screen no longer tells the default PIN"
     );
     d.tap_id("Header::staff-corner").unwrap();
+    let key_at = d.position_of("5").unwrap();
     // the PIN is checked (argon2, on a worker) once four digits are typed, as long as it is
     d.type_keys("1234").unwrap();
     d.pump(1000).unwrap();
     assert_eq!(d.screen(), Screen::StaffPin);
+    d.wait_for("the wrong PIN's notice", 10, |a| {
+        shown_if(a, |k| !k.get_notice().is_empty())
+    })
+    .unwrap();
+    assert_eq!(
+        d.position_of("5").unwrap(),
+        key_at,
+        "the keys stay under the finger when the wrong PIN's notice appears"
+    );
     d.type_keys("2580").unwrap();
     d.wait_for("the staff menu", 10, |a| a.screen() == Screen::StaffMenu)
         .unwrap();

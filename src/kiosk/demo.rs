@@ -208,6 +208,16 @@ impl<'a> Driver<'a> {
         self.pump(10)
     }
 
+    /// Where the button labelled `label` is on the screen (logical pixels), if shown.
+    pub fn position_of(&self, label: &str) -> Option<(f32, f32)> {
+        ElementHandle::find_by_accessible_label(self.ui, label)
+            .find(|e| e.accessible_role() == Some(i_slint_backend_testing::AccessibleRole::Button))
+            .map(|e| {
+                let at = e.absolute_position();
+                (at.x, at.y)
+            })
+    }
+
     pub fn type_keys(&mut self, text: &str) -> Result<()> {
         for c in text.chars() {
             self.tap_label(&c.to_string())?;
