@@ -366,7 +366,8 @@ impl Hub {
             return Err(ApiError::new(
                 StatusCode::FORBIDDEN,
                 format!(
-                    "batch {:?} is assigned to other kiosks, not this one; the hub's administrator \
+                    "batch {:?} is assigned to other kiosks, not this one (or is written like \
+                     such a batch in another case, width or spacing); the hub's administrator \
                      assigns it with `kiosk hub assign-batch --kiosk KIOSK --batch BATCH`",
                     meta.batch_id
                 ),

@@ -124,14 +124,31 @@ impl HubDb {
     /// Whether `batch_id` is given to other kiosks and not to `kiosk_id`: such a batch takes
     /// records only from the kiosks assigned it. A batch no kiosk is assigned stays open to
     /// every kiosk (a collection day without rosters, or records with no batch at all).
+    ///
+    /// Batches are matched by [`batch_key`], so "b1", "B1 " or a full-width "Ｂ１" is the
+    /// assigned batch "B1" here; only its exact name from an assigned kiosk is taken, as a
+    /// kiosk sends the name the hub gave it. Otherwise a stolen token could file faces under a
+    /// look-alike of another college's batch, which the review page shows beside the real one.
     pub fn batch_closed_to(&self, kiosk_id: &str, batch_id: &str) -> Result<bool, StoreError> {
-        self.sql()?
+        let mut sql = self.sql()?;
+        let own: bool = sql
             .query_one(
-                "SELECT EXISTS (SELECT 1 FROM kiosk_batches WHERE batch_id = ?2)
-                    AND NOT EXISTS (SELECT 1 FROM kiosk_batches WHERE kiosk_id = ?1 AND batch_id = ?2)",
+                "SELECT EXISTS (SELECT 1 FROM kiosk_batches WHERE kiosk_id = ?1 AND batch_id = ?2)",
                 args![kiosk_id, batch_id],
             )?
-            .get(0)
+            .get(0)?;
+        if own {
+            return Ok(false);
+        }
+        // the assigned batches are a few per kiosk: read them rather than teach SQL Unicode
+        let key = batch_key(batch_id);
+        for row in sql.query("SELECT DISTINCT batch_id FROM kiosk_batches", args![])? {
+            let assigned: String = row.get(0)?;
+            if batch_key(&assigned) == key {
+                return Ok(true);
+            }
+        }
+        Ok(false)
     }
 
     /// A batch's roster as a kiosk may read it: None unless the kiosk is assigned the batch.
@@ -151,5 +168,30 @@ impl HubDb {
             return Ok(None);
         }
         self.roster(batch_id).map(Some)
+    }
+}
+
+/// What a batch name says once its look-alikes are folded together: compatibility forms
+/// (full-width letters and digits, ligatures) to their plain ones (NFKC), case folded, and
+/// white space dropped.
+pub fn batch_key(name: &str) -> String {
+    use unicode_normalization::UnicodeNormalization;
+    name.nfkc()
+        .filter(|c| !c.is_whitespace())
+        .flat_map(char::to_lowercase)
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::batch_key;
+
+    #[test]
+    fn look_alike_batch_names_share_a_key() {
+        for alike in ["B1", "b1", " B1 ", "Ｂ１", "B 1", "\u{1D401}1"] {
+            assert_eq!(batch_key(alike), "b1", "{alike:?}");
+        }
+        assert_ne!(batch_key("B2"), batch_key("B1"));
+        assert_eq!(batch_key("2026春季"), batch_key("２０２６春季"));
     }
 }
