@@ -62,6 +62,10 @@ pub struct HubArgs {
     /// Largest request accepted, in MiB [default: 8].
     #[arg(long)]
     max_request_mib: Option<usize>,
+    /// Free disk the hub keeps for its database and logs, in MiB: below it, kiosks are told
+    /// to keep their records and retry later [default: 512; 0 turns the reserve off].
+    #[arg(long, value_parser = clap::value_parser!(u64).range(0..=crate::config::MAX_DISK_RESERVE_MIB))]
+    disk_reserve_mib: Option<u64>,
     /// Keep photos in an S3-compatible bucket, s3://BUCKET[/PREFIX], instead of the data
     /// folder; endpoint, region and keys from AWS_ENDPOINT, AWS_REGION, AWS_ACCESS_KEY_ID and
     /// AWS_SECRET_ACCESS_KEY (AWS_ALLOW_HTTP=true for a bucket on loopback).
@@ -226,6 +230,9 @@ pub fn run(mut a: HubArgs) -> Result<ExitCode> {
         .unwrap_or(8)
         .clamp(1, 256)
         << 20;
+    if let Some(mib) = a.disk_reserve_mib.or(file.disk_reserve_mib) {
+        config.disk_reserve_bytes = mib << 20;
+    }
     if let Some(address) = &objects {
         config.photos = crate::PhotoStorage::Bucket(crate::BucketSettings::from_env(address));
     }

@@ -6,6 +6,9 @@
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
 
+/// The largest disk reserve a site may set (1 TiB): more is a typo for a smaller number.
+pub const MAX_DISK_RESERVE_MIB: u64 = 1 << 20;
+
 /// Where an installed hub looks when `--config` is not given.
 pub const DEFAULT_PATH: &str = "/etc/capture-hub/hub.toml";
 
@@ -38,6 +41,8 @@ pub struct HubFile {
     pub secure_cookies: Option<bool>,
     /// `--max-request-mib`
     pub max_request_mib: Option<usize>,
+    /// `--disk-reserve-mib`
+    pub disk_reserve_mib: Option<u64>,
     /// `--objects` (keys from the environment, never this file)
     pub objects: Option<String>,
     /// `--database` (a PostgreSQL URL without a password)
@@ -108,6 +113,14 @@ impl HubFile {
                 return Err(invalid("max_request_mib", format!("{mib} is not 1 to 256")));
             }
         }
+        if let Some(mib) = file.disk_reserve_mib {
+            if mib > MAX_DISK_RESERVE_MIB {
+                return Err(invalid(
+                    "disk_reserve_mib",
+                    format!("{mib} is not 0 to {MAX_DISK_RESERVE_MIB}"),
+                ));
+            }
+        }
         if let Some(objects) = &file.objects {
             if !objects.starts_with("s3://") {
                 return Err(invalid(
@@ -159,6 +172,13 @@ mod tests {
             .to_string();
         assert!(e.contains("hub.toml") && e.contains("line 2"), "{e}");
         assert!(e.contains("max_request_mib"), "{e}");
+
+        let e = parse("disk_reserve_mib = 5000000\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("disk_reserve_mib:"), "{e}");
+        let f = parse("disk_reserve_mib = 2048\n").unwrap();
+        assert_eq!(f.disk_reserve_mib, Some(2048));
 
         let e = parse("listen = \"localhost\"\n").unwrap_err().to_string();
         assert!(e.contains("listen:"), "{e}");
