@@ -4,6 +4,7 @@
 
 use crate::common;
 
+use capture_kiosk::hub::StoreAllowance;
 use capture_kiosk::store::{now_ms, Store};
 use capture_kiosk::upload::{stored_link, HubClient, HubError};
 use common::hubs::{
@@ -220,5 +221,60 @@ fn a_hub_whose_disk_is_nearly_full_refuses_records_and_the_kiosk_keeps_them() {
         drain(&db, 10).sent,
         1,
         "the kept record goes once there is room"
+    );
+}
+
+#[test]
+fn one_kiosks_token_cannot_fill_the_disk_every_kiosk_stores_on() {
+    // a small allowance (three records at once, one more every 36 s) for the test's sake; a
+    // helper's probe stored 255 MB in 2.2 s with one token before there was any
+    let dir = fresh_dir("hubs", "store-quota");
+    let hub = TestHub::start_configured(dir, 0, |c| {
+        c.store_allowance = StoreAllowance {
+            burst_records: 3.0,
+            records_per_hour: 100.0,
+            ..StoreAllowance::default()
+        }
+    });
+    let stolen = hub.kiosk_token("kiosk-stolen");
+    let honest = hub.kiosk_token("kiosk-honest");
+    for n in 0..3 {
+        let key = format!("3c4d5e6f-0000-4000-8000-00000000000{n}");
+        assert_eq!(
+            submit_now(&hub, &stolen, &key, "").0,
+            Some(201),
+            "record {n}"
+        );
+    }
+    // the fourth is refused before its body is read, saying when to come back
+    let answer = runtime().block_on(async {
+        reqwest::Client::new()
+            .post(format!("{}/api/v1/records", hub.url))
+            .bearer_auth(&stolen)
+            .header("Content-Type", "multipart/form-data; boundary=x")
+            .body("")
+            .send()
+            .await
+            .unwrap()
+    });
+    assert_eq!(answer.status().as_u16(), 429);
+    let wait: u64 = answer.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((30..=40).contains(&wait), "{wait}");
+    // and so is a whole record
+    let key = "3c4d5e6f-0000-4000-8000-000000000009";
+    assert_eq!(submit_now(&hub, &stolen, key, "").0, Some(429));
+    // every other kiosk goes on storing
+    assert_eq!(
+        submit_now(&hub, &honest, "3c4d5e6f-0000-4000-8000-000000000010", "").0,
+        Some(201)
+    );
+    assert_eq!(
+        hub.hub.db().record(key).unwrap().map(|r| r.id),
+        None,
+        "nothing of the refused record is stored"
     );
 }

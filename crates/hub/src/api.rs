@@ -140,6 +140,28 @@ async fn submit(
         )
         .retry_after(5));
     };
+    // one token cannot fill the disk every kiosk stores on (`store_quota.rs`)
+    if let Err(wait) = hub
+        .store_quota
+        .may_store(&kiosk_id, std::time::Instant::now())
+    {
+        let allowance = hub.store_quota.allowance();
+        tracing::warn!(target: "hub", kiosk = %kiosk_id, wait_s = wait.as_secs(), "submission refused: this kiosk has stored its allowance of records; if it is not sending a backlog, its token may be stolen (kiosk hub revoke-kiosk)");
+        return Err(ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            format!(
+                "this kiosk has stored as many records as the hub takes from one kiosk in a \
+                 while ({} records or {} MiB at once, then {} records or {} MiB an hour); the \
+                 record stays in the kiosk's outbox and is sent again in {} s",
+                allowance.burst_records,
+                (allowance.burst_bytes / f64::from(1u32 << 20)).round(),
+                allowance.records_per_hour,
+                (allowance.bytes_per_hour / f64::from(1u32 << 20)).round(),
+                wait.as_secs()
+            ),
+        )
+        .retry_after(u32::try_from(wait.as_secs()).unwrap_or(u32::MAX)));
+    }
     // a full disk would fail the commit after the photo is written, and take the reviewers'
     // decisions and logins down with it: the record waits in the kiosk's outbox instead
     if let super::disk_reserve::Room::Low { free, reserve } = hub.disk_room() {
@@ -455,6 +477,10 @@ impl Hub {
             possible_duplicates = flags.len(),
             "record stored"
         );
+        let stored_bytes =
+            photo.len() + report.len() + documents.iter().map(|d| d.len()).sum::<usize>();
+        self.store_quota
+            .stored(kiosk_id, stored_bytes, std::time::Instant::now());
         Ok((StatusCode::CREATED, reply_of(&status)))
     }
 

@@ -28,6 +28,8 @@ pub mod process;
 mod proxy_protocol;
 pub mod purge;
 mod server;
+mod store_quota;
+pub use store_quota::StoreAllowance;
 pub mod tls;
 mod web;
 
@@ -73,6 +75,8 @@ pub struct HubConfig {
     /// Free room the data folder keeps: below it, submissions are refused (507) and
     /// `/healthz` fails (`disk_reserve`).
     pub disk_reserve_bytes: u64,
+    /// What one kiosk may store (`store_quota.rs`).
+    pub store_allowance: StoreAllowance,
 }
 
 /// Where the hub keeps photos: a folder for one college's hub, a bucket that several replicas
@@ -98,6 +102,7 @@ impl HubConfig {
             sweep_at_open: true,
             trusted_proxies: Vec::new(),
             disk_reserve_bytes: disk_reserve::DEFAULT_RESERVE_BYTES,
+            store_allowance: StoreAllowance::default(),
         }
     }
 }
@@ -123,6 +128,8 @@ pub struct Hub {
     stats: dashboard::StatsCache,
     /// Each kiosk's contact writes made at once (`contact_writes.rs`).
     contact_writes: contact_writes::ContactWrites,
+    /// Each kiosk's allowance of records and bytes stored (`store_quota.rs`).
+    store_quota: store_quota::StoreQuota,
 }
 
 /// An answer that is not a success: a status and a message a person can act on.
@@ -256,6 +263,7 @@ impl Hub {
         let device_cookies = device_cookie::DeviceCookies::new(&db.device_cookie_key()?)
             .ok_or_else(|| anyhow::anyhow!("the device cookies' key is refused by HMAC"))?;
         drop(db);
+        let quota = store_quota::StoreQuota::new(config.store_allowance);
         Ok(Arc::new(Hub {
             db: database,
             index: Mutex::new(index),
@@ -269,6 +277,7 @@ impl Hub {
             sealing_slots: tokio::sync::Semaphore::new(1),
             stats: dashboard::StatsCache::default(),
             contact_writes: contact_writes::ContactWrites::default(),
+            store_quota: quota,
         }))
     }
 
