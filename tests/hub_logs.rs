@@ -236,13 +236,16 @@ fn a_name_that_is_no_account_is_neither_logged_nor_kept() {
     // a reviewer's own name is not logged either (the events table keeps her failures)
     assert_eq!(wrong_logins(&hub.url, "wangfang", 1), [401]);
     let id_number = "440106199903070015";
-    let statuses = wrong_logins(&hub.url, id_number, 7);
+    let statuses = wrong_logins(&hub.url, id_number, 9);
     assert!(
-        statuses.contains(&401) && statuses.contains(&429),
+        statuses.contains(&401) && statuses.iter().filter(|s| **s == 429).count() >= 2,
         "{statuses:?}"
     );
     drop(hub);
     let text = std::fs::read_to_string(&log).unwrap();
+    // one line a minute per address for throttled attempts: a stranger's refused guesses do
+    // not fill the disk with the log
+    assert_eq!(text.matches("login throttled").count(), 1, "{text}");
     assert!(text.contains("login failed"), "{text}");
     assert!(
         !text.contains(id_number),

@@ -18,6 +18,7 @@ mod duplicates;
 mod headers;
 mod in_flight;
 mod kiosk_share;
+mod log_limit;
 mod login;
 mod login_guard;
 mod min_rate;
@@ -130,6 +131,8 @@ pub struct Hub {
     contact_writes: contact_writes::ContactWrites,
     /// Each kiosk's allowance of records and bytes stored (`store_quota.rs`).
     store_quota: store_quota::StoreQuota,
+    /// Lines logged for throttled logins, per address (`log_limit.rs`).
+    throttled_logins: log_limit::LogLimit,
 }
 
 /// An answer that is not a success: a status and a message a person can act on.
@@ -278,6 +281,7 @@ impl Hub {
             stats: dashboard::StatsCache::default(),
             contact_writes: contact_writes::ContactWrites::default(),
             store_quota: quota,
+            throttled_logins: log_limit::LogLimit::default(),
         }))
     }
 

@@ -86,7 +86,7 @@ pub(super) async fn login(
     match super::login_guard::admit(&hub, &keys).await {
         Ok(()) => {}
         Err(Refused::Wait(wait)) => {
-            return Ok(throttled(wait, keys.device.is_some(), address).await)
+            return Ok(throttled(&hub, wait, keys.device.is_some(), address).await)
         }
         Err(Refused::Uncounted) => {
             // no count, no limit: refused rather than let through unchecked
@@ -138,7 +138,7 @@ pub(super) async fn login(
 }
 
 /// The answer to an attempt the guard holds up: slowed, with when to try again.
-async fn throttled(wait: Duration, known_browser: bool, address: IpAddr) -> Response {
+async fn throttled(hub: &Hub, wait: Duration, known_browser: bool, address: IpAddr) -> Response {
     // the answer itself is slowed (1 to 2 s, a sleeping task, no thread): a guesser that
     // waits for answers makes a few attempts a second, not tens of thousands. At least
     // 1 s even when less of the wait is left: the wait runs from the last attempt's
@@ -146,14 +146,21 @@ async fn throttled(wait: Duration, known_browser: bool, address: IpAddr) -> Resp
     tokio::time::sleep(wait.clamp(Duration::from_secs(1), Duration::from_secs(2))).await;
     let seconds = wait.as_secs().max(1);
     // no name: what a stranger typed may be a candidate's ID number; the failed attempts
-    // before this one name the account when it is one
-    tracing::info!(
-        target: "hub",
-        address = %address,
-        known_browser,
-        retry_after_s = seconds,
-        "login throttled"
-    );
+    // before this one name the account when it is one. One line a minute per address
+    // (`log_limit.rs`): a stranger's refused attempts must not fill the disk with the log
+    if let Some(held_back) = hub
+        .throttled_logins
+        .allow(address, std::time::Instant::now())
+    {
+        tracing::info!(
+            target: "hub",
+            address = %address,
+            known_browser,
+            retry_after_s = seconds,
+            earlier_not_logged = held_back,
+            "login throttled"
+        );
+    }
     // a stranger's guesses hold up the name, not a browser its owner has used before;
     // a known browser held up is held up by its own mistakes
     let message = if known_browser {

@@ -1,0 +1,82 @@
+//! Log lines a stranger can cause, kept to one a minute per address. A refused login is
+//! answered within two seconds and each address may hold sixteen connections, so one line per
+//! throttled attempt let one address grow the log by ~87 MB a day and a few hundred addresses
+//! by tens of GB (a helper's probe, session 40), eating the disk the reserve keeps for records.
+//! The first line of a minute is written at once, with how many were held back before it.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::{Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+/// One line per address per this long.
+const PER: Duration = Duration::from_secs(60);
+/// Addresses remembered at once; beyond it the stale ones are forgotten, and if none is
+/// stale, the whole table (a flood of addresses then costs a line each once a minute at most
+/// in the worst case, as before, but never memory).
+const MAX_ADDRESSES: usize = 8192;
+
+#[derive(Default)]
+pub struct LogLimit(Mutex<HashMap<IpAddr, Seen>>);
+
+struct Seen {
+    written_at: Instant,
+    held_back: u64,
+}
+
+impl LogLimit {
+    fn lock(&self) -> MutexGuard<'_, HashMap<IpAddr, Seen>> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Whether a line for `address` is written now: `Some(n)` with the lines held back since
+    /// the last one, `None` when this one is held back.
+    pub fn allow(&self, address: IpAddr, now: Instant) -> Option<u64> {
+        let mut seen = self.lock();
+        if let Some(s) = seen.get_mut(&address) {
+            if now.saturating_duration_since(s.written_at) < PER {
+                s.held_back += 1;
+                return None;
+            }
+            let held_back = s.held_back;
+            *s = Seen {
+                written_at: now,
+                held_back: 0,
+            };
+            return Some(held_back);
+        }
+        if seen.len() >= MAX_ADDRESSES {
+            seen.retain(|_, s| now.saturating_duration_since(s.written_at) < PER);
+            if seen.len() >= MAX_ADDRESSES {
+                seen.clear();
+            }
+        }
+        seen.insert(
+            address,
+            Seen {
+                written_at: now,
+                held_back: 0,
+            },
+        );
+        Some(0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_line_a_minute_per_address_saying_how_many_were_held_back() {
+        let limit = LogLimit::default();
+        let (a, b) = (IpAddr::from([10, 0, 0, 1]), IpAddr::from([10, 0, 0, 2]));
+        let t = Instant::now();
+        assert_eq!(limit.allow(a, t), Some(0));
+        for s in 1..=59 {
+            assert_eq!(limit.allow(a, t + Duration::from_secs(s)), None);
+        }
+        assert_eq!(limit.allow(b, t), Some(0), "another address has its own");
+        assert_eq!(limit.allow(a, t + PER), Some(59));
+        assert_eq!(limit.allow(a, t + PER), None);
+    }
+}
