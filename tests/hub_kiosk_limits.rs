@@ -112,7 +112,7 @@ fn a_batch_given_to_kiosks_takes_records_only_from_them() {
     );
     assert_eq!(code, Some(403), "a kiosk not assigned B1 cannot add to it");
     // nor to a batch that reads as B1 on the review page
-    for (n, alike) in ["b1", "B1 ", "Ｂ１"].into_iter().enumerate() {
+    for (n, alike) in ["b1", "B1 ", "Ｂ１", "В1", "BI"].into_iter().enumerate() {
         let key = format!("1a2b3c4d-0000-4000-8000-00000000010{n}");
         let (code, _) = submit_now(&hub, &stranger, &key, alike);
         assert_eq!(code, Some(403), "look-alike {alike:?}");

@@ -388,9 +388,10 @@ impl Hub {
             return Err(ApiError::new(
                 StatusCode::FORBIDDEN,
                 format!(
-                    "batch {:?} is assigned to other kiosks, not this one (or is written like \
-                     such a batch in another case, width or spacing); the hub's administrator \
-                     assigns it with `kiosk hub assign-batch --kiosk KIOSK --batch BATCH`",
+                    "batch {:?} is assigned to other kiosks, not this one (or is written \
+                     like such a batch: in another case, width or spacing, or with letters drawn \
+                     alike); the hub's administrator assigns it with \
+                     `kiosk hub assign-batch --kiosk KIOSK --batch BATCH`",
                     meta.batch_id
                 ),
             )

@@ -172,14 +172,40 @@ impl HubDb {
 }
 
 /// What a batch name says once its look-alikes are folded together: compatibility forms
-/// (full-width letters and digits, ligatures) to their plain ones (NFKC), case folded, and
-/// white space dropped.
+/// (full-width letters and digits, ligatures) to their plain ones (NFKC), case folded, white
+/// space dropped, and the Cyrillic and Greek letters drawn like Latin ones (and I, l, O like
+/// 1 and 0) read as those. Two batches whose names a reviewer cannot tell apart share a key.
 pub fn batch_key(name: &str) -> String {
     use unicode_normalization::UnicodeNormalization;
     name.nfkc()
         .filter(|c| !c.is_whitespace())
         .flat_map(char::to_lowercase)
+        .map(drawn_as)
         .collect()
+}
+
+/// The Latin letter or digit a lower-case letter is drawn like (itself if none).
+fn drawn_as(c: char) -> char {
+    match c {
+        'а' | 'α' => 'a',
+        'в' | 'β' => 'b',
+        'с' | 'ϲ' => 'c',
+        'е' | 'ё' | 'ε' => 'e',
+        'һ' | 'н' | 'η' => 'h',
+        'ј' => 'j',
+        'к' | 'κ' => 'k',
+        'м' | 'μ' => 'm',
+        'ν' => 'n',
+        'р' | 'ρ' => 'p',
+        'ѕ' => 's',
+        'т' | 'τ' => 't',
+        'у' | 'υ' => 'y',
+        'х' | 'χ' => 'x',
+        'ζ' => 'z',
+        'i' | 'l' | 'і' | 'ι' | '|' => '1',
+        'o' | 'о' | 'ο' => '0',
+        c => c,
+    }
 }
 
 #[cfg(test)]
@@ -188,10 +214,24 @@ mod tests {
 
     #[test]
     fn look_alike_batch_names_share_a_key() {
-        for alike in ["B1", "b1", " B1 ", "Ｂ１", "B 1", "\u{1D401}1"] {
+        for alike in [
+            "B1",
+            "b1",
+            " B1 ",
+            "Ｂ１",
+            "B 1",
+            "\u{1D401}1",
+            "В1",
+            "Β1",
+            "BI",
+            "Bl",
+            "ＢＩ",
+        ] {
             assert_eq!(batch_key(alike), "b1", "{alike:?}");
         }
         assert_ne!(batch_key("B2"), batch_key("B1"));
+        assert_eq!(batch_key("СОМ-2026"), batch_key("com-2026"));
+        assert_ne!(batch_key("北京"), batch_key("南京"));
         assert_eq!(batch_key("2026春季"), batch_key("２０２６春季"));
     }
 }
