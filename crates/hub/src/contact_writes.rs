@@ -5,54 +5,44 @@
 //! commit, so the writes made at once come from a small bucket per kiosk: an honest kiosk's
 //! backlog fills and empties a few times an hour and never runs it dry.
 
+use super::refill::{Level, Rate};
 use std::collections::HashMap;
 use std::sync::{Mutex, MutexGuard};
 use std::time::Instant;
 
-/// Writes a kiosk may make back to back.
-const BURST: f64 = 10.0;
-/// Writes a kiosk earns back per second (one every six seconds, more than the regular one
-/// every ten that also draws on it).
-const REFILL_PER_S: f64 = 1.0 / 6.0;
+/// Ten writes back to back, then one every six seconds (more than the regular one every ten
+/// that also draws on it).
+const WRITES: Rate = Rate {
+    burst: 10.0,
+    per_second: 1.0 / 6.0,
+};
 
 #[derive(Default)]
-pub struct ContactWrites(Mutex<HashMap<String, Allowance>>);
-
-struct Allowance {
-    writes: f64,
-    at: Instant,
-}
+pub struct ContactWrites(Mutex<HashMap<String, Level>>);
 
 impl ContactWrites {
-    fn lock(&self) -> MutexGuard<'_, HashMap<String, Allowance>> {
+    fn lock(&self) -> MutexGuard<'_, HashMap<String, Level>> {
         self.0.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
-    fn refilled<'a>(
-        map: &'a mut HashMap<String, Allowance>,
-        kiosk_id: &str,
-        now: Instant,
-    ) -> &'a mut Allowance {
-        let a = map.entry(kiosk_id.to_owned()).or_insert(Allowance {
-            writes: BURST,
-            at: now,
-        });
-        let earned = now.saturating_duration_since(a.at).as_secs_f64() * REFILL_PER_S;
-        a.writes = (a.writes + earned).min(BURST);
-        a.at = now;
-        a
     }
 
     /// Whether `kiosk_id` may have a change written at once now.
     pub fn may_write(&self, kiosk_id: &str, now: Instant) -> bool {
-        Self::refilled(&mut self.lock(), kiosk_id, now).writes >= 1.0
+        let mut map = self.lock();
+        let level = map
+            .entry(kiosk_id.to_owned())
+            .or_insert_with(|| Level::full(&WRITES, now));
+        level.left(&WRITES, now) >= 1.0
     }
 
     /// Counts a write made for `kiosk_id`.
     pub fn wrote(&self, kiosk_id: &str, now: Instant) {
         let mut map = self.lock();
-        let a = Self::refilled(&mut map, kiosk_id, now);
-        a.writes = (a.writes - 1.0).max(0.0);
+        let level = map
+            .entry(kiosk_id.to_owned())
+            .or_insert_with(|| Level::full(&WRITES, now));
+        if level.left(&WRITES, now) >= 1.0 {
+            level.take(1.0);
+        }
     }
 }
 

@@ -28,6 +28,7 @@ pub mod photos;
 pub mod process;
 mod proxy_protocol;
 pub mod purge;
+mod refill;
 mod server;
 mod store_quota;
 pub use store_quota::StoreAllowance;

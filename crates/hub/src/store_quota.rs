@@ -11,8 +11,9 @@
 //! Held in memory: a restart gives every kiosk its full allowance back, which costs the hub at
 //! most one burst.
 
+use super::refill::{Level, Rate};
 use std::collections::HashMap;
-use std::sync::{Mutex, MutexGuard};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 /// A kiosk's allowance (`HubConfig::store_allowance`).
@@ -48,15 +49,24 @@ const MIB: f64 = (1u64 << 20) as f64;
 /// record larger than what is left is still taken, and leaves the allowance in debt).
 const ONE_RECORD_BYTES: f64 = MIB;
 
-pub struct StoreQuota {
-    allowance: StoreAllowance,
-    kiosks: Mutex<HashMap<String, Allowance>>,
+impl StoreAllowance {
+    fn rates(&self) -> (Rate, Rate) {
+        (
+            Rate {
+                burst: self.burst_records,
+                per_second: self.records_per_hour / 3600.0,
+            },
+            Rate {
+                burst: self.burst_bytes,
+                per_second: self.bytes_per_hour / 3600.0,
+            },
+        )
+    }
 }
 
-struct Allowance {
-    records: f64,
-    bytes: f64,
-    at: Instant,
+pub struct StoreQuota {
+    allowance: StoreAllowance,
+    kiosks: Mutex<HashMap<String, (Level, Level)>>,
 }
 
 impl StoreQuota {
@@ -71,55 +81,45 @@ impl StoreQuota {
         self.allowance
     }
 
-    fn lock(&self) -> MutexGuard<'_, HashMap<String, Allowance>> {
-        self.kiosks.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
-    fn refilled<'a>(
-        allowance: &StoreAllowance,
-        map: &'a mut HashMap<String, Allowance>,
+    /// Runs `f` on `kiosk_id`'s records and bytes left, looked at `now`.
+    fn with_levels<T>(
+        &self,
         kiosk_id: &str,
         now: Instant,
-    ) -> &'a mut Allowance {
-        let a = map.entry(kiosk_id.to_owned()).or_insert(Allowance {
-            records: allowance.burst_records,
-            bytes: allowance.burst_bytes,
-            at: now,
-        });
-        let hours = now.saturating_duration_since(a.at).as_secs_f64() / 3600.0;
-        a.records = (a.records + hours * allowance.records_per_hour).min(allowance.burst_records);
-        a.bytes = (a.bytes + hours * allowance.bytes_per_hour).min(allowance.burst_bytes);
-        a.at = now;
-        a
+        f: impl FnOnce(&mut Level, &mut Level) -> T,
+    ) -> T {
+        let (record_rate, byte_rate) = self.allowance.rates();
+        let mut kiosks = self.kiosks.lock().unwrap_or_else(|p| p.into_inner());
+        let (records, bytes) = kiosks
+            .entry(kiosk_id.to_owned())
+            .or_insert_with(|| (Level::full(&record_rate, now), Level::full(&byte_rate, now)));
+        records.left(&record_rate, now);
+        bytes.left(&byte_rate, now);
+        f(records, bytes)
     }
 
     /// Whether `kiosk_id` may send a record now, or how long until it may.
     pub fn may_store(&self, kiosk_id: &str, now: Instant) -> Result<(), Duration> {
-        let per = self.allowance;
-        let mut map = self.lock();
-        let a = Self::refilled(&per, &mut map, kiosk_id, now);
-        let records_short =
-            (1.0 - a.records).max(0.0) / per.records_per_hour.max(f64::MIN_POSITIVE);
-        let bytes_short = (ONE_RECORD_BYTES.min(per.burst_bytes) - a.bytes).max(0.0)
-            / per.bytes_per_hour.max(f64::MIN_POSITIVE);
-        let hours = records_short.max(bytes_short);
-        if hours <= 0.0 {
+        let (record_rate, byte_rate) = self.allowance.rates();
+        let wait = self.with_levels(kiosk_id, now, |records, bytes| {
+            records
+                .wait_for(&record_rate, 1.0)
+                .max(bytes.wait_for(&byte_rate, ONE_RECORD_BYTES))
+        });
+        if wait.is_zero() {
             Ok(())
         } else {
-            // whole seconds, at least one, so a Retry-After never says "now"
-            Err(Duration::from_secs(
-                (hours * 3600.0).ceil().clamp(1.0, 86_400.0) as u64,
-            ))
+            // whole seconds, so a Retry-After never says "now"
+            Err(Duration::from_secs(wait.as_secs_f64().ceil() as u64))
         }
     }
 
     /// Counts a record of `bytes` stored for `kiosk_id`.
-    pub fn stored(&self, kiosk_id: &str, bytes: usize, now: Instant) {
-        let per = self.allowance;
-        let mut map = self.lock();
-        let a = Self::refilled(&per, &mut map, kiosk_id, now);
-        a.records -= 1.0;
-        a.bytes -= bytes as f64;
+    pub fn stored(&self, kiosk_id: &str, stored_bytes: usize, now: Instant) {
+        self.with_levels(kiosk_id, now, |records, bytes| {
+            records.take(1.0);
+            bytes.take(stored_bytes as f64);
+        });
     }
 }
 
