@@ -4,7 +4,7 @@
 use super::auth::AuthedKiosk;
 use super::db::{digest_hex, HubDb, NewRecord, Refusal};
 use super::duplicates::{near_duplicates, nearest, photo_hash, NEAREST_LOOKED_UP};
-use super::{blocking, ApiError, Hub};
+use super::{blocking, ApiError, Hub, KioskLine};
 use axum::extract::{Extension, Multipart, Path, Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::routing::{get, post};
@@ -129,7 +129,9 @@ async fn submit(
     let kiosk_id = auth.id;
     // one kiosk's slow bodies cannot take every slot below from the others (`kiosk_share.rs`)
     let Some(_share) = hub.kiosk_shares.take(&kiosk_id) else {
-        tracing::warn!(target: "hub", kiosk = %kiosk_id, limit = super::kiosk_share::PER_KIOSK, "submission refused: this kiosk already has its share being received");
+        if let Some(n) = hub.kiosk_line(&kiosk_id, KioskLine::ShareTaken) {
+            tracing::warn!(target: "hub", kiosk = %kiosk_id, limit = super::kiosk_share::PER_KIOSK, earlier_not_logged = n, "submission refused: this kiosk already has its share being received");
+        }
         return Err(ApiError::new(
             StatusCode::TOO_MANY_REQUESTS,
             format!(
@@ -146,7 +148,9 @@ async fn submit(
         .may_store(&kiosk_id, std::time::Instant::now())
     {
         let allowance = hub.store_quota.allowance();
-        tracing::warn!(target: "hub", kiosk = %kiosk_id, wait_s = wait.as_secs(), "submission refused: this kiosk has stored its allowance of records; if it is not sending a backlog, its token may be stolen (kiosk hub revoke-kiosk)");
+        if let Some(n) = hub.kiosk_line(&kiosk_id, KioskLine::AllowanceUsed) {
+            tracing::warn!(target: "hub", kiosk = %kiosk_id, wait_s = wait.as_secs(), earlier_not_logged = n, "submission refused: this kiosk has stored its allowance of records; if it is not sending a backlog, its token may be stolen (kiosk hub revoke-kiosk)");
+        }
         return Err(ApiError::new(
             StatusCode::TOO_MANY_REQUESTS,
             format!(
@@ -165,7 +169,9 @@ async fn submit(
     // a full disk would fail the commit after the photo is written, and take the reviewers'
     // decisions and logins down with it: the record waits in the kiosk's outbox instead
     if let super::disk_reserve::Room::Low { free, reserve } = hub.disk_room() {
-        tracing::warn!(target: "hub", kiosk = %kiosk_id, free_mib = super::disk_reserve::mib(free), reserve_mib = super::disk_reserve::mib(reserve), "submission refused: the data folder's disk is nearly full");
+        if let Some(n) = hub.kiosk_line(&kiosk_id, KioskLine::DiskLow) {
+            tracing::warn!(target: "hub", kiosk = %kiosk_id, free_mib = super::disk_reserve::mib(free), reserve_mib = super::disk_reserve::mib(reserve), earlier_not_logged = n, "submission refused: the data folder's disk is nearly full");
+        }
         return Err(ApiError::new(
             StatusCode::INSUFFICIENT_STORAGE,
             "the hub's disk is nearly full; the record stays in the kiosk's outbox and is sent \
@@ -237,6 +243,16 @@ async fn submit(
         }
         *slot = Some(bytes);
     }
+    // every submission read whole counts against the allowance, stored or not: a refused one
+    // costs the hub its decodes all the same (a helper kept 1.7 cores busy with 422s)
+    let read_bytes = [&meta, &photo, &report]
+        .into_iter()
+        .flatten()
+        .map(|p| p.len())
+        .chain(documents.iter().map(|d| d.len()))
+        .sum::<usize>();
+    hub.store_quota
+        .received(&kiosk_id, read_bytes, std::time::Instant::now());
     let (Some(meta), Some(photo), Some(report)) = (meta, photo, report) else {
         return Err(invalid(
             "a submission needs three parts: metadata, photo and report",
@@ -375,7 +391,9 @@ impl Hub {
                     "a different record with this key is already stored; a new capture needs a new key",
                 ));
             }
-            tracing::info!(target: "hub", record = %rec.id, kiosk = %kiosk_id, "record replayed: answered from the stored record");
+            if let Some(n) = self.kiosk_line(kiosk_id, KioskLine::Replayed) {
+                tracing::info!(target: "hub", record = %rec.id, kiosk = %kiosk_id, earlier_not_logged = n, "record replayed: answered from the stored record");
+            }
             Ok(Some((StatusCode::OK, reply_of(&rec.status))))
         };
         if let Some(answer) = replay(&self.db())? {
@@ -384,7 +402,9 @@ impl Hub {
         // a batch given to kiosks takes records from them only, so a stolen token cannot put
         // faces into another college's batch (a record stored before stays answered above)
         if self.db().batch_closed_to(kiosk_id, &meta.batch_id)? {
-            tracing::warn!(target: "hub", kiosk = %kiosk_id, batch = ?meta.batch_id, "submission refused: batch assigned to other kiosks");
+            if let Some(n) = self.kiosk_line(kiosk_id, KioskLine::BatchClosed) {
+                tracing::warn!(target: "hub", kiosk = %kiosk_id, batch = ?meta.batch_id, earlier_not_logged = n, "submission refused: batch assigned to other kiosks");
+            }
             return Err(ApiError::new(
                 StatusCode::FORBIDDEN,
                 format!(
@@ -478,10 +498,6 @@ impl Hub {
             possible_duplicates = flags.len(),
             "record stored"
         );
-        let stored_bytes =
-            photo.len() + report.len() + documents.iter().map(|d| d.len()).sum::<usize>();
-        self.store_quota
-            .stored(kiosk_id, stored_bytes, std::time::Instant::now());
         Ok((StatusCode::CREATED, reply_of(&status)))
     }
 
@@ -538,8 +554,13 @@ async fn statuses(
     }
     blocking(&hub, move |h| {
         let found = h.db().statuses_for_kiosk(&kiosk_id, &q.record_ids)?;
-        if let Some(first) = found.foreign.first() {
+        let logged = found
+            .foreign
+            .first()
+            .and_then(|first| Some((first, h.kiosk_line(&kiosk_id, KioskLine::ForeignStatus)?)));
+        if let Some((first, n)) = logged {
             tracing::warn!(
+                earlier_not_logged = n,
                 kiosk_id = %kiosk_id,
                 foreign = found.foreign.len(),
                 first_record_id = %first,
@@ -612,7 +633,9 @@ async fn roster(
         // a roster is names, ID numbers and phones: only kiosks assigned the batch read it,
         // and an unknown batch answers the same as another's, so names cannot be probed
         let Some(rows) = h.db().roster_for_kiosk(&kiosk_id, &q.batch)? else {
-            tracing::warn!(kiosk = %kiosk_id, batch = ?q.batch, "roster refused: batch not assigned");
+            if let Some(n) = h.kiosk_line(&kiosk_id, KioskLine::RosterRefused) {
+            tracing::warn!(kiosk = %kiosk_id, batch = ?q.batch, earlier_not_logged = n, "roster refused: batch not assigned");
+        }
             return Err(ApiError::new(
                 StatusCode::FORBIDDEN,
                 format!(
@@ -623,7 +646,9 @@ async fn roster(
             )
             .with_code(ErrorCode::BatchNotAssigned));
         };
-        tracing::info!(kiosk = %kiosk_id, batch = ?q.batch, rows = rows.len(), "roster sent");
+        if let Some(n) = h.kiosk_line(&kiosk_id, KioskLine::RosterSent) {
+            tracing::info!(kiosk = %kiosk_id, batch = ?q.batch, rows = rows.len(), earlier_not_logged = n, "roster sent");
+        }
         Ok(Json(rows))
     })
     .await

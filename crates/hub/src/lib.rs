@@ -133,7 +133,32 @@ pub struct Hub {
     /// Each kiosk's allowance of records and bytes stored (`store_quota.rs`).
     store_quota: store_quota::StoreQuota,
     /// Lines logged for throttled logins, per address (`log_limit.rs`).
-    throttled_logins: log_limit::LogLimit,
+    throttled_logins: log_limit::LogLimit<std::net::IpAddr>,
+    /// Lines logged for a kiosk's refused or repeated requests, per kiosk and kind.
+    kiosk_lines: log_limit::LogLimit<(String, KioskLine)>,
+}
+
+/// The log lines a kiosk's token can cause at the rate it sends requests: each is written at
+/// most once a minute per kiosk (`Hub::kiosk_line`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub(crate) enum KioskLine {
+    ShareTaken,
+    AllowanceUsed,
+    DiskLow,
+    Replayed,
+    BatchClosed,
+    ForeignStatus,
+    RosterRefused,
+    RosterSent,
+}
+
+impl Hub {
+    /// Whether a `what` line for `kiosk_id` is logged now, and how many were held back since
+    /// the last (see `log_limit.rs`).
+    pub(crate) fn kiosk_line(&self, kiosk_id: &str, what: KioskLine) -> Option<u64> {
+        self.kiosk_lines
+            .allow((kiosk_id.to_owned(), what), std::time::Instant::now())
+    }
 }
 
 /// An answer that is not a success: a status and a message a person can act on.
@@ -283,6 +308,7 @@ impl Hub {
             contact_writes: contact_writes::ContactWrites::default(),
             store_quota: quota,
             throttled_logins: log_limit::LogLimit::default(),
+            kiosk_lines: log_limit::LogLimit::default(),
         }))
     }
 

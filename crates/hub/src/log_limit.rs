@@ -1,39 +1,44 @@
-//! Log lines a stranger can cause, kept to one a minute per address. A refused login is
-//! answered within two seconds and each address may hold sixteen connections, so one line per
-//! throttled attempt let one address grow the log by ~87 MB a day and a few hundred addresses
-//! by tens of GB (a helper's probe, session 40), eating the disk the reserve keeps for records.
+//! Log lines a stranger or a stolen kiosk token can cause, kept to one a minute per address or
+//! per kiosk and kind of line. A refused login is answered within two seconds and each address
+//! may hold sixteen connections, so one line per throttled attempt let one address grow the log
+//! by ~87 MB a day; a stolen token's refused roster requests, answered in microseconds, grew it
+//! by 3.5 MB/s (helpers' probes, session 40), eating the disk the reserve keeps for records.
 //! The first line of a minute is written at once, with how many were held back before it.
 
 use std::collections::HashMap;
-use std::net::IpAddr;
+use std::hash::Hash;
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 /// One line per address per this long.
 const PER: Duration = Duration::from_secs(60);
-/// Addresses remembered at once; beyond it the stale ones are forgotten, and if none is
-/// stale, the whole table (a flood of addresses then costs a line each once a minute at most
-/// in the worst case, as before, but never memory).
+/// Keys remembered at once; beyond it the stale ones are forgotten, and if none is stale, the
+/// whole table (a flood of addresses may then log more lines, but never take memory).
 const MAX_ADDRESSES: usize = 8192;
 
-#[derive(Default)]
-pub struct LogLimit(Mutex<HashMap<IpAddr, Seen>>);
+pub struct LogLimit<K>(Mutex<HashMap<K, Seen>>);
+
+impl<K> Default for LogLimit<K> {
+    fn default() -> Self {
+        LogLimit(Mutex::new(HashMap::new()))
+    }
+}
 
 struct Seen {
     written_at: Instant,
     held_back: u64,
 }
 
-impl LogLimit {
-    fn lock(&self) -> MutexGuard<'_, HashMap<IpAddr, Seen>> {
+impl<K: Eq + Hash> LogLimit<K> {
+    fn lock(&self) -> MutexGuard<'_, HashMap<K, Seen>> {
         self.0.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Whether a line for `address` is written now: `Some(n)` with the lines held back since
-    /// the last one, `None` when this one is held back.
-    pub fn allow(&self, address: IpAddr, now: Instant) -> Option<u64> {
+    /// Whether a line for `key` is written now: `Some(n)` with the lines held back since the
+    /// last one, `None` when this one is held back.
+    pub fn allow(&self, key: K, now: Instant) -> Option<u64> {
         let mut seen = self.lock();
-        if let Some(s) = seen.get_mut(&address) {
+        if let Some(s) = seen.get_mut(&key) {
             if now.saturating_duration_since(s.written_at) < PER {
                 s.held_back += 1;
                 return None;
@@ -52,7 +57,7 @@ impl LogLimit {
             }
         }
         seen.insert(
-            address,
+            key,
             Seen {
                 written_at: now,
                 held_back: 0,
@@ -65,6 +70,7 @@ impl LogLimit {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::net::IpAddr;
 
     #[test]
     fn one_line_a_minute_per_address_saying_how_many_were_held_back() {

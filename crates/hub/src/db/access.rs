@@ -172,15 +172,18 @@ impl HubDb {
 }
 
 /// What a batch name says once its look-alikes are folded together: compatibility forms
-/// (full-width letters and digits, ligatures) to their plain ones (NFKC), case folded, white
-/// space dropped, and the Cyrillic and Greek letters drawn like Latin ones (and I, l, O like
-/// 1 and 0) read as those. Two batches whose names a reviewer cannot tell apart share a key.
+/// (full-width letters and digits, ligatures) to their plain ones (NFKC), combining marks,
+/// white space and punctuation dropped, case folded, and the letters drawn like Latin ones
+/// (Cyrillic, Greek, small capitals; I, l and O like 1 and 0) read as those. Two batches whose
+/// names a reviewer cannot tell apart share a key; not every confusable in Unicode is here.
 pub fn batch_key(name: &str) -> String {
+    use unicode_normalization::char::is_combining_mark;
     use unicode_normalization::UnicodeNormalization;
     name.nfkc()
-        .filter(|c| !c.is_whitespace())
+        .filter(|c| !is_combining_mark(*c))
         .flat_map(char::to_lowercase)
         .map(drawn_as)
+        .filter(|c| c.is_alphanumeric())
         .collect()
 }
 
@@ -188,7 +191,7 @@ pub fn batch_key(name: &str) -> String {
 fn drawn_as(c: char) -> char {
     match c {
         'а' | 'α' => 'a',
-        'в' | 'β' => 'b',
+        'в' | 'β' | 'ʙ' | 'ь' => 'b',
         'с' | 'ϲ' => 'c',
         'е' | 'ё' | 'ε' => 'e',
         'һ' | 'н' | 'η' => 'h',
@@ -202,7 +205,7 @@ fn drawn_as(c: char) -> char {
         'у' | 'υ' => 'y',
         'х' | 'χ' => 'x',
         'ζ' => 'z',
-        'i' | 'l' | 'і' | 'ι' | '|' => '1',
+        'i' | 'l' | 'і' | 'ι' | 'ı' | 'ӏ' | 'ǀ' | 'ɩ' | 'ᛁ' | '|' | '∣' | '׀' => '1',
         'o' | 'о' | 'ο' => '0',
         c => c,
     }
