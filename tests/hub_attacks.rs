@@ -342,6 +342,76 @@ fn many_addresses_cannot_hold_every_connection() {
     assert!(closed >= 1, "a held connection was closed to make room");
 }
 
+/// Asks who the kiosk is on `stream` (kept alive) and returns the answer's status line.
+fn whoami_on(stream: &mut TcpStream, token: &str) -> Option<String> {
+    let ask =
+        format!("GET /api/v1/kiosk HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\n\r\n");
+    stream.write_all(ask.as_bytes()).ok()?;
+    stream.set_read_timeout(Some(Duration::from_secs(2))).ok()?;
+    let mut answer = [0u8; 4096];
+    let n = stream.read(&mut answer).ok()?;
+    String::from_utf8_lossy(&answer[..n])
+        .lines()
+        .next()
+        .filter(|l| !l.is_empty())
+        .map(str::to_owned)
+}
+
+#[test]
+fn a_kiosks_connections_are_never_closed_to_make_room() {
+    // a kiosk's connections, once its token was read on them, are not the crowd's: a helper's
+    // probe cut 460 kiosk requests and an upload mid-body when any oldest connection gave way
+    let hub = TestHub::start_configured(fresh_dir("hubs", "proven"), 0, |c| {
+        c.connections.max_connections = 4;
+        c.connections.max_per_address = 2;
+    });
+    let token = hub.kiosk_token("k");
+    let mut kiosk: Vec<TcpStream> = (0..2)
+        .map(|_| connect_from(ip(0, 3, 1), hub.addr))
+        .collect();
+    for s in &mut kiosk {
+        let status = whoami_on(s, &token);
+        assert!(
+            status.as_deref().is_some_and(|l| l.contains(" 200 ")),
+            "{status:?}"
+        );
+    }
+    let mut crowd: Vec<TcpStream> = (0..2)
+        .map(|_| {
+            let mut s = connect_from(ip(0, 3, 2), hub.addr);
+            let _ = s.write_all(b"GET /healthz HTTP/1.1\r\n");
+            s
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(300));
+    // the hub is full; newcomers from two more addresses take the crowd's places, though the
+    // kiosk's connections are as many and older
+    for n in 3..5u8 {
+        let status = runtime().block_on(async {
+            client_from(ip(0, 3, n))
+                .get(format!("{}/healthz", hub.url))
+                .timeout(Duration::from_secs(5))
+                .send()
+                .await
+                .map(|r| r.status().as_u16())
+        });
+        assert_eq!(status.ok(), Some(200), "newcomer {n}");
+    }
+    let closed = crowd
+        .iter_mut()
+        .filter_map(|s| closed_within(s, Duration::from_millis(300)))
+        .count();
+    // (the first newcomer's room is given back when it is answered: one is enough)
+    assert!(closed >= 1, "the crowd's connections made the room");
+    for s in &mut kiosk {
+        let status = whoami_on(s, &token);
+        assert!(
+            status.as_deref().is_some_and(|l| l.contains(" 200 ")),
+            "the kiosk's connection was closed: {status:?}"
+        );
+    }
+}
+
 /// A submission as raw multipart; returns (status, body).
 fn submit_raw(
     hub: &TestHub,

@@ -3,12 +3,21 @@
 //! figures), so a stranger's request gets 401 (or 403) and its query, JSON or multipart body
 //! is never read.
 
+use super::connection_slots::Proof;
 use super::{api, blocking, web, ApiError, Hub};
 use axum::extract::{Request, State};
 use axum::middleware::Next;
 use axum::response::Response;
 use capture_core::hub_protocol::{OutboxReport, OUTBOX_HEADER};
 use std::sync::Arc;
+
+/// Marks the request's connection as one a kiosk or a login holds: it is never closed to make
+/// room for another (`connection_slots.rs`).
+fn proven(request: &Request) {
+    if let Some(proof) = request.extensions().get::<Proof>() {
+        proof.prove();
+    }
+}
 
 /// The kiosk a request's token names; handlers behind [`require_kiosk`] take it as an
 /// `Extension` (one lookup per request).
@@ -24,6 +33,7 @@ pub(super) async fn require_kiosk(
     next: Next,
 ) -> Result<Response, ApiError> {
     let (id, name) = api::kiosk(&hub, request.headers()).await?;
+    proven(&request);
     // only now, with the kiosk known, is its outbox header read; one that cannot be read is
     // ignored (it is for the dashboard; the request itself must not fail over it)
     let outbox = request
@@ -59,6 +69,7 @@ pub(super) async fn require_account(
     next: Next,
 ) -> Result<Response, ApiError> {
     let account = web::account(&hub, request.headers()).await?;
+    proven(&request);
     request.extensions_mut().insert(account);
     Ok(next.run(request).await)
 }
@@ -70,6 +81,7 @@ pub(super) async fn require_reviewer(
     next: Next,
 ) -> Result<Response, ApiError> {
     let reviewer = web::reviewer(&hub, request.headers()).await?;
+    proven(&request);
     request.extensions_mut().insert(reviewer);
     Ok(next.run(request).await)
 }
@@ -81,6 +93,7 @@ pub(super) async fn require_admin(
     next: Next,
 ) -> Result<Response, ApiError> {
     let admin = web::admin(&hub, request.headers()).await?;
+    proven(&request);
     request.extensions_mut().insert(admin);
     Ok(next.run(request).await)
 }

@@ -3,11 +3,15 @@
 //! IPv6 addresses are free to take) could still fill the total with a few connections from
 //! each, and every kiosk would then be turned away at the door. So a connection from a network
 //! holding fewer than the heaviest one does not wait for a place: the heaviest network's
-//! oldest connection is closed to make it (a fair share: crowding the hub only ever costs the
-//! crowd its own connections).
+//! oldest connection that has not proven itself (no request on it authenticated yet: `Proof`,
+//! set by `auth.rs`) is closed to make it (a fair share: crowding the hub only ever costs the
+//! crowd its own connections). A kiosk's or a reviewer's connection, once a request on it was
+//! authenticated, is never closed for another: a helper's probe (session 40) cut 460 kiosk
+//! requests and an upload mid-body when any oldest connection gave way.
 
 use std::collections::{HashMap, VecDeque};
 use std::net::IpAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
@@ -31,6 +35,22 @@ struct Held {
 struct Holder {
     id: u64,
     close: Arc<Notify>,
+    proof: Proof,
+}
+
+/// Whether a request on a connection was authenticated (a kiosk's token, a login's session):
+/// such a connection is never closed to make room for another.
+#[derive(Clone, Default)]
+pub struct Proof(Arc<AtomicBool>);
+
+impl Proof {
+    pub fn prove(&self) {
+        self.0.store(true, Ordering::Relaxed);
+    }
+
+    fn proven(&self) -> bool {
+        self.0.load(Ordering::Relaxed)
+    }
 }
 
 /// One connection's place; given back when dropped.
@@ -38,8 +58,10 @@ pub struct ConnectionSlot {
     owner: Arc<Connections>,
     network: IpAddr,
     id: u64,
-    /// Notified when the connection is closed to make room for another network's.
+    /// Notified when the connection is closed to make room for another.
     pub close: Arc<Notify>,
+    /// Set once a request on the connection is authenticated.
+    pub proof: Proof,
     permit: Option<OwnedSemaphorePermit>,
 }
 
@@ -62,9 +84,9 @@ impl Connections {
         self.total.clone().try_acquire_owned().ok()
     }
 
-    /// A slot for `network`'s connection, or None when the network holds its share. With the
-    /// total full, the slot comes without its place: [`ConnectionSlot::admitted`] waits for
-    /// the place of the connection closed for it.
+    /// A slot for `network`'s connection, or None when there is no place and no unproven
+    /// connection to take one from. Without a place in the total, the slot comes without it:
+    /// [`ConnectionSlot::admitted`] waits for the place of the connection closed for it.
     pub fn take(self: &Arc<Self>, network: IpAddr) -> Option<ConnectionSlot> {
         let permit = self.total.clone().try_acquire_owned().ok();
         let mut held = self.lock();
@@ -73,20 +95,34 @@ impl Connections {
             return None;
         }
         if permit.is_none() {
-            // the heaviest network gives up its oldest connection, if it holds more than this
-            // one (among equals nobody gives way: that would only trade places); between
-            // networks holding as many, the one whose oldest connection is oldest gives way
+            // the heaviest network with an unproven connection gives up its oldest, if it
+            // holds more than this one (among equals nobody gives way: that would only trade
+            // places); between networks holding as many, the one whose unproven connection is
+            // oldest gives way
             let heaviest = held
                 .by_network
                 .iter()
-                .max_by_key(|(_, c)| (c.len(), std::cmp::Reverse(c.front().map_or(0, |h| h.id))))
                 .filter(|(_, c)| c.len() > own)
-                .map(|(n, _)| *n)?;
-            let closed = held.by_network.get_mut(&heaviest)?.pop_front()?;
-            closed.close.notify_one();
+                .filter_map(|(n, c)| {
+                    let oldest = c.iter().find(|h| !h.proof.proven())?;
+                    Some((c.len(), std::cmp::Reverse(oldest.id), *n))
+                })
+                .max()
+                .map(|(_, _, n)| n)?;
+            Self::close_unproven(&mut held, heaviest)?;
             tracing::debug!(network = %heaviest, "connection closed to make room for a less crowded network");
         }
         Some(Self::register(self, &mut held, network, permit))
+    }
+
+    /// Closes `network`'s oldest connection on which nothing was authenticated; None if every
+    /// one of them was.
+    fn close_unproven(held: &mut Held, network: IpAddr) -> Option<()> {
+        let list = held.by_network.get_mut(&network)?;
+        let at = list.iter().position(|h| !h.proof.proven())?;
+        let closed = list.remove(at)?;
+        closed.close.notify_one();
+        Some(())
     }
 
     /// A slot for `network` with the total's place already taken (a balancer's connection).
@@ -111,18 +147,21 @@ impl Connections {
         held.next_id += 1;
         let id = held.next_id;
         let close = Arc::new(Notify::new());
+        let proof = Proof::default();
         held.by_network
             .entry(network)
             .or_default()
             .push_back(Holder {
                 id,
                 close: close.clone(),
+                proof: proof.clone(),
             });
         ConnectionSlot {
             owner: self.clone(),
             network,
             id,
             close,
+            proof,
             permit,
         }
     }
@@ -167,29 +206,24 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_full_hub_closes_the_crowdings_oldest_for_a_newcomer() {
-        let c = Connections::new(4, 2);
+    async fn a_full_hub_closes_the_crowdings_oldest_unproven_for_a_newcomer() {
+        let c = Connections::new(4, 3);
         let mut crowd: Vec<ConnectionSlot> = Vec::new();
         for n in [1, 1, 2, 2] {
             let mut s = c.take(net(n)).unwrap();
             assert!(s.admitted().await);
             crowd.push(s);
         }
-        assert!(
-            c.take(net(1)).is_none(),
-            "a network beyond its share is refused"
-        );
+        // a kiosk's token was read on the first network's oldest: it stays
+        crowd[0].proof.prove();
         let mut newcomer = c.take(net(3)).unwrap();
-        // the first network's oldest connection is told to close; when it does, its place
-        // goes to the newcomer
-        let closed = crowd.remove(0);
+        let closed = crowd.remove(1);
         tokio::time::timeout(Duration::from_secs(1), closed.close.notified())
             .await
             .unwrap();
         drop(closed);
         assert!(newcomer.admitted().await);
-        // the first network now holds 1 and the newcomer 1: the second, holding 2, gives way
-        // next, and a network holding as many as the heaviest waits for nobody
+        // the second network holds 2 now, the heaviest: its oldest gives way next
         let _second = c.take(net(4)).unwrap();
         tokio::time::timeout(Duration::from_secs(1), crowd[1].close.notified())
             .await
@@ -198,6 +232,13 @@ mod tests {
 
     #[tokio::test]
     async fn a_network_holding_as_many_as_the_heaviest_waits_its_turn() {
+        let c = Connections::new(2, 2);
+        let _a = c.take(net(1)).unwrap();
+        let _b = c.take(net(2)).unwrap();
+        assert!(
+            c.take(net(3)).is_some(),
+            "1 against 0: the oldest gives way"
+        );
         let c = Connections::new(2, 2);
         let _a = c.take(net(1)).unwrap();
         let _b = c.take(net(2)).unwrap();

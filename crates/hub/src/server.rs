@@ -222,8 +222,10 @@ async fn serve_with(
                 return;
             }
             let close = slot.close.clone();
+            let proof = slot.proof.clone();
             let service = app.map_request(move |mut req: Request<Incoming>| {
                 req.extensions_mut().insert(PeerAddr(client));
+                req.extensions_mut().insert(proof.clone());
                 req
             });
             let service = TowerToHyperService::new(service);
