@@ -212,8 +212,13 @@ fn health_from(hub: &TestHub, from: IpAddr) -> Option<String> {
         .ok()?;
     let mut answer = Vec::new();
     let _ = s.read_to_end(&mut answer);
-    let text = String::from_utf8_lossy(&answer);
-    text.lines()
+    status_line(&answer)
+}
+
+/// The first line of an answer (None: nothing came).
+fn status_line(answer: &[u8]) -> Option<String> {
+    String::from_utf8_lossy(answer)
+        .lines()
         .next()
         .filter(|l| !l.is_empty())
         .map(str::to_owned)
@@ -350,11 +355,7 @@ fn whoami_on(stream: &mut TcpStream, token: &str) -> Option<String> {
     stream.set_read_timeout(Some(Duration::from_secs(2))).ok()?;
     let mut answer = [0u8; 4096];
     let n = stream.read(&mut answer).ok()?;
-    String::from_utf8_lossy(&answer[..n])
-        .lines()
-        .next()
-        .filter(|l| !l.is_empty())
-        .map(str::to_owned)
+    status_line(&answer[..n])
 }
 
 #[test]

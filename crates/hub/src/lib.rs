@@ -2,6 +2,7 @@
 //! and photos on disk, serves the review page, the roster and the status kiosks fetch for
 //! returning candidates. The API is described in `crates/hub/src/openapi.yaml`.
 
+mod admission;
 mod api;
 mod auth;
 mod bucket;
