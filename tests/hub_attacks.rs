@@ -347,6 +347,26 @@ fn many_addresses_cannot_hold_every_connection() {
     assert!(closed >= 1, "a held connection was closed to make room");
 }
 
+#[test]
+fn a_body_the_client_stops_sending_is_the_client_s_error() {
+    // a helper saw 500s for submissions whose sender hung up mid-body: noise for whoever
+    // watches the hub's failures
+    let hub = TestHub::start("hang-up");
+    let token = hub.kiosk_token("k");
+    let mut upload = begin_upload(&hub, &token, "partial");
+    upload.shutdown(std::net::Shutdown::Write).unwrap();
+    upload
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    let mut answer = Vec::new();
+    let _ = upload.read_to_end(&mut answer);
+    let status = status_line(&answer);
+    assert!(
+        status.as_deref().is_some_and(|l| l.contains(" 400 ")),
+        "{status:?}"
+    );
+}
+
 /// Asks who the kiosk is on `stream` (kept alive) and returns the answer's status line.
 fn whoami_on(stream: &mut TcpStream, token: &str) -> Option<String> {
     let ask =

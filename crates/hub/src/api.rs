@@ -276,8 +276,15 @@ fn unreadable(e: &axum::extract::multipart::MultipartError, last: &str) -> ApiEr
     } else {
         format!("after the {last:?} part")
     };
+    // a body the client stopped sending is the client's error, not the hub's: a 500 there
+    // would page whoever watches the hub's failures
+    let status = if e.status().is_server_error() {
+        StatusCode::BAD_REQUEST
+    } else {
+        e.status()
+    };
     ApiError::new(
-        e.status(),
+        status,
         format!(
             "the multipart body cannot be read {place}: {}; {PARTS}, each with plain headers",
             e.body_text()
