@@ -20,6 +20,7 @@ mod headers;
 mod in_flight;
 mod kiosk_share;
 mod log_limit;
+use log_limit::KioskLine;
 mod login;
 mod login_guard;
 mod min_rate;
@@ -136,30 +137,7 @@ pub struct Hub {
     /// Lines logged for throttled logins, per address (`log_limit.rs`).
     throttled_logins: log_limit::LogLimit<std::net::IpAddr>,
     /// Lines logged for a kiosk's refused or repeated requests, per kiosk and kind.
-    kiosk_lines: log_limit::LogLimit<(String, KioskLine)>,
-}
-
-/// The log lines a kiosk's token can cause at the rate it sends requests: each is written at
-/// most once a minute per kiosk (`Hub::kiosk_line`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub(crate) enum KioskLine {
-    ShareTaken,
-    AllowanceUsed,
-    DiskLow,
-    Replayed,
-    BatchClosed,
-    ForeignStatus,
-    RosterRefused,
-    RosterSent,
-}
-
-impl Hub {
-    /// Whether a `what` line for `kiosk_id` is logged now, and how many were held back since
-    /// the last (see `log_limit.rs`).
-    pub(crate) fn kiosk_line(&self, kiosk_id: &str, what: KioskLine) -> Option<u64> {
-        self.kiosk_lines
-            .allow((kiosk_id.to_owned(), what), std::time::Instant::now())
-    }
+    kiosk_lines: log_limit::LogLimit<(String, log_limit::KioskLine)>,
 }
 
 /// An answer that is not a success: a status and a message a person can act on.

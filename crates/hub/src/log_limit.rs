@@ -67,6 +67,29 @@ impl<K: Eq + Hash> LogLimit<K> {
     }
 }
 
+/// The log lines a kiosk's token can cause at the rate it sends requests: each is written at
+/// most once a minute per kiosk (`Hub::kiosk_line`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub(crate) enum KioskLine {
+    ShareTaken,
+    AllowanceUsed,
+    DiskLow,
+    Replayed,
+    BatchClosed,
+    ForeignStatus,
+    RosterRefused,
+    RosterSent,
+}
+
+impl super::Hub {
+    /// Whether a `what` line for `kiosk_id` is logged now, and how many were held back since
+    /// the last (see `log_limit.rs`).
+    pub(crate) fn kiosk_line(&self, kiosk_id: &str, what: KioskLine) -> Option<u64> {
+        self.kiosk_lines
+            .allow((kiosk_id.to_owned(), what), std::time::Instant::now())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
