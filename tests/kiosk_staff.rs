@@ -133,9 +133,11 @@ fn staff_imports_rosters_changes_the_pin_ends_the_collection_and_reads_the_audit
     d.save("import-files").unwrap();
     d.tap_label("bad.csv").unwrap();
     d.wait_for("the refusal", 10, |a| {
-        shown_if(a, |k| k.get_notice().contains("line 3"))
+        shown_if(a, |k| k.get_notice().contains("第 3 行"))
     })
     .unwrap();
+    // the Chinese window says the reason in Chinese only, the line's English half left out
+    assert!(!notice(&d).contains("line 3"), "{}", notice(&d));
     assert_eq!(roster(&d), 2, "a refused roster changes nothing");
     d.save("import-refused").unwrap();
     d.tap_label("名单-gbk.csv").unwrap();
@@ -415,6 +417,32 @@ fn a_wrong_password_is_refused_like_an_unknown_number_and_the_right_one_identifi
     d.tap_id("IdentifyScreen::identify-ok").unwrap();
     d.wait_for("identification", 10, |a| a.screen() != Screen::Identify)
         .unwrap();
+}
+
+#[test]
+fn a_roster_sync_that_cannot_reach_a_hub_says_why_in_the_windows_language() {
+    let data = fresh_dir("kiosk-sync-unlinked", "data");
+    let shots = fresh_dir("kiosk-sync-unlinked", "screens");
+    let opts = KioskOptions::new(data.clone());
+    let (ui, app) = headless_kiosk(&opts, Catalog::shipped().unwrap(), false).unwrap();
+    let mut d = Driver::new(&ui, app.clone(), &shots, "sync-unlinked");
+    d.tap_id("Header::staff-corner").unwrap();
+    d.type_keys("123456").unwrap();
+    d.wait_for("the staff menu", 5, |a| a.screen() == Screen::StaffMenu)
+        .unwrap();
+    d.tap_id("StaffMenuScreen::sync-btn").unwrap();
+    d.wait_for("the failure", 20, |a| {
+        shown_if(a, |k| k.get_notice().contains("名单同步失败"))
+    })
+    .unwrap();
+    let notice = shown(&app.borrow(), |k| k.get_notice()).to_string();
+    // the reason and what to do, in Chinese, with no English half
+    assert!(
+        notice.contains("尚未连接汇总服务器") && notice.contains("kiosk queue link"),
+        "{notice}"
+    );
+    assert!(!notice.contains("not linked"), "{notice}");
+    d.save("sync-unlinked").unwrap();
 }
 
 #[test]

@@ -108,8 +108,8 @@ pub struct SyncArgs {
 
 fn ago(ms: Option<i64>) -> String {
     match ms {
-        Some(t) => format!("{} s ago", (now_ms() - t).max(0) / 1000),
-        None => "never".into(),
+        Some(t) => format!("{0} 秒前 / {0} s ago", (now_ms() - t).max(0) / 1000),
+        None => "从未 / never".into(),
     }
 }
 
@@ -132,7 +132,7 @@ fn open(db: &Path, make: bool) -> Result<Store> {
 
 fn linked(store: &Store) -> Result<HubLink> {
     stored_link(store)?.context(
-        "this kiosk is not linked to a hub; run `kiosk queue link --hub URL --token TOKEN` first",
+        "本机尚未连接汇总服务器，请先运行 `kiosk queue link --hub URL --token TOKEN` / this kiosk is not linked to a hub; run `kiosk queue link --hub URL --token TOKEN` first",
     )
 }
 
@@ -156,12 +156,12 @@ pub fn run(cmd: QueueCommand, default_db: &Path) -> Result<ExitCode> {
                     q.pending, q.sent, q.quarantined
                 ));
                 say(format!(
-                    "oldest pending: {}  last success: {}",
+                    "最早待上传 oldest pending: {}  最近成功 last success: {}",
                     ago(q.oldest_pending_ms),
                     ago(q.last_success_ms)
                 ));
                 if let Some(e) = q.last_error {
-                    say(format!("last error: {e}"));
+                    say(format!("最近一次错误 last error: {e}"));
                 }
             }
             Ok(ExitCode::SUCCESS)
@@ -184,9 +184,12 @@ pub fn run(cmd: QueueCommand, default_db: &Path) -> Result<ExitCode> {
             let client = HubClient::new(&link)?;
             let store = open(&db(&a.db), true)?;
             match runtime()?.block_on(client.whoami()) {
-                Ok(me) => say(format!("linked to {} as kiosk {} ({})", a.hub, me.name, me.kiosk_id)),
+                Ok(me) => say(format!(
+                    "已连接 {0}，本机为 {1}（{2}） / linked to {0} as kiosk {1} ({2})",
+                    a.hub, me.name, me.kiosk_id
+                )),
                 Err(HubError::Unreachable(e)) => {
-                    say(format!("the hub is not reachable now ({e}); the link is saved and uploads start when it is"))
+                    say(format!("连接信息已保存，服务器连通后自动开始上传 / the link is saved and uploads start when the hub can be reached\n{}", HubError::Unreachable(e)))
                 }
                 Err(e) => bail!("{e}"),
             }
@@ -214,11 +217,11 @@ pub fn run(cmd: QueueCommand, default_db: &Path) -> Result<ExitCode> {
                 say(serde_json::to_string(&report)?);
             } else {
                 say(format!(
-                    "sent {}  quarantined {}  retried {}  still pending {}  reviews updated {}  ({:.1} s)",
+                    "已上传 sent {}  隔离 quarantined {}  重试 retried {}  仍待上传 still pending {}  审核结果更新 reviews updated {}  ({:.1} s)",
                     report.sent, report.quarantined, report.retried, report.pending_left, report.reviews_updated, report.seconds
                 ));
                 if let Some(e) = &report.last_error {
-                    say(format!("last error: {e}"));
+                    say(format!("最近一次错误 last error: {e}"));
                 }
             }
             Ok(if report.pending_left == 0 {
@@ -247,12 +250,15 @@ pub fn run(cmd: QueueCommand, default_db: &Path) -> Result<ExitCode> {
             let store = open(&db(&a.db), false)?;
             if !store.requeue(&a.record, now_ms())? {
                 bail!(
-                    "record {} is not quarantined (see `kiosk queue show`)",
+                    "记录 {0} 不在隔离区（见 `kiosk queue show`） / record {0} is not quarantined (see `kiosk queue show`)",
                     a.record
                 );
             }
             store.audit(&a.staff, AuditAction::Requeue, &a.record)?;
-            say(format!("record {} is queued again", a.record));
+            say(format!(
+                "记录 {0} 已重新排队上传 / record {0} is queued again",
+                a.record
+            ));
             Ok(ExitCode::SUCCESS)
         }
         QueueCommand::SyncRoster(a) => {
@@ -260,7 +266,10 @@ pub fn run(cmd: QueueCommand, default_db: &Path) -> Result<ExitCode> {
             let client = HubClient::new(&linked(&store)?)?;
             let rows = runtime()?.block_on(client.roster(&a.batch))?;
             if rows.is_empty() {
-                bail!("the hub has no roster for batch {}", a.batch);
+                bail!(
+                    "汇总服务器没有批次 {0} 的名单 / the hub has no roster for batch {0}",
+                    a.batch
+                );
             }
             store.replace_roster(&a.batch, &rows)?;
             store.audit(
@@ -268,7 +277,11 @@ pub fn run(cmd: QueueCommand, default_db: &Path) -> Result<ExitCode> {
                 AuditAction::SyncRoster,
                 &format!("{}: {} rows", a.batch, rows.len()),
             )?;
-            say(format!("batch {}: {} candidates", a.batch, rows.len()));
+            say(format!(
+                "批次 {0}：{1} 人 / batch {0}: {1} candidates",
+                a.batch,
+                rows.len()
+            ));
             Ok(ExitCode::SUCCESS)
         }
     }

@@ -5,7 +5,7 @@ use crate::hub_protocol::RosterEntry;
 use crate::roster::{parse_roster_csv, roster_text, seal_secret, secret_matches};
 use crate::session::identify::password_digest;
 use crate::store::{Store, StoreError};
-use anyhow::{Context, Result};
+use anyhow::Result;
 use std::path::{Path, PathBuf};
 
 pub use crate::session::staff_pin::{pin_problem, DEFAULT_PIN, PIN_DIGITS};
@@ -160,8 +160,8 @@ pub fn find_roster_files(roots: &[PathBuf]) -> Vec<RosterFile> {
 
 /// Reads and checks a roster file; nothing is imported unless every row is right.
 pub fn read_roster_file(path: &Path) -> Result<Vec<RosterEntry>> {
-    let bytes = capture_store::read_at_most(path, LARGEST_ROSTER)
-        .with_context(|| format!("cannot read {} as a roster", path.display()))?;
+    // the window names the file beside the reason, which is in both languages
+    let bytes = capture_store::read_at_most(path, LARGEST_ROSTER)?;
     let text = roster_text(&bytes)?;
     let mut rows = parse_roster_csv(&text)?;
     // read on a worker thread, so the slow sealing of passwords stays off the UI thread

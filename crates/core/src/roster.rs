@@ -24,7 +24,7 @@ pub enum RosterError {
     Empty,
     #[error("名单既不是 UTF-8 也不是 GBK 文本，请另存为 CSV（UTF-8）后重试 / the roster is neither UTF-8 nor GBK text; save it as CSV (UTF-8) and try again")]
     Encoding,
-    #[error("cannot seal the roster's passwords: {0}")]
+    #[error("无法加密保存名单中的密码（{0}） / cannot seal the roster's passwords: {0}")]
     Seal(String),
 }
 

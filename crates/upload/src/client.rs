@@ -34,40 +34,40 @@ pub struct HubLink {
 #[derive(Debug, Error, Clone, PartialEq)]
 pub enum HubError {
     /// No connection (network down, hub stopped, connect timeout): wait and retry.
-    #[error("the hub is not reachable: {0}")]
+    #[error("无法连接汇总服务器（网络断开或服务器未运行） / the hub is not reachable: {0}")]
     Unreachable(String),
     /// The hub's certificate is not trusted: link the kiosk with the hub's CA certificate.
-    #[error("the hub's TLS certificate is not trusted ({0}); link the kiosk with --ca and the hub's certificate")]
+    #[error("汇总服务器的 TLS 证书不受信任，请用 --ca 和服务器的证书重新连接本机 / the hub's TLS certificate is not trusted ({0}); link the kiosk with --ca and the hub's certificate")]
     Tls(String),
     /// 401: the hub does not accept this kiosk's token: staff must link the kiosk again.
-    #[error("the hub refused this kiosk's token ({0}); ask the hub's administrator for a new token (kiosk hub relink-kiosk) and link the kiosk again")]
+    #[error("汇总服务器不接受本机的令牌，请向管理员索取新令牌（kiosk hub relink-kiosk）后重新连接 / the hub refused this kiosk's token ({0}); ask the hub's administrator for a new token (kiosk hub relink-kiosk) and link the kiosk again")]
     Unauthorized(String),
-    /// The hub's URL or certificate is unusable.
-    #[error("{0}")]
+    /// The hub link is unusable: its URL, certificate or token, or a record it cannot encode.
+    #[error("连接汇总服务器的设置有误 / the hub link is not usable: {0}")]
     Config(String),
     /// 403: the token is fine, but this record belongs to another kiosk at the hub (a kiosk
     /// registered again under a new name); other records go on.
-    #[error("the hub says this record belongs to another kiosk ({0}); if this kiosk was registered again, ask the hub's administrator to run kiosk hub move-records")]
+    #[error("汇总服务器认为这条记录属于另一台采集机；若本机重新注册过，请管理员运行 kiosk hub move-records / the hub says this record belongs to another kiosk ({0}); if this kiosk was registered again, ask the hub's administrator to run kiosk hub move-records")]
     ForeignRecord(String),
     /// 403 on a roster, or on a record of a batch the hub gave to other kiosks: the hub has
     /// not given this batch to this kiosk. The record waits with its backoff and goes once
     /// the batch is assigned; other records go on.
-    #[error("the hub has not assigned this batch to this kiosk ({0}); ask the hub's administrator to run kiosk hub assign-batch")]
+    #[error("汇总服务器未把这个批次分配给本机，请管理员运行 kiosk hub assign-batch / the hub has not assigned this batch to this kiosk ({0}); ask the hub's administrator to run kiosk hub assign-batch")]
     BatchNotAssigned(String),
     /// The transfer stopped moving for the patience, or the connection broke after it was
     /// made: this record tries again later, the others go on.
-    #[error("the transfer stopped: {0}")]
+    #[error("传输中断 / the transfer stopped: {0}")]
     Interrupted(String),
     /// The hub refused the record as invalid; retrying will not help (quarantine it).
-    #[error("the hub refused the record: {0}")]
+    #[error("汇总服务器拒收了这次请求，重试也不会成功 / the hub refused the request: {0}")]
     Refused(String),
     /// The hub is receiving as much from this kiosk, or from all, as it takes at once (429),
     /// or its disk is below its reserve (507):
     /// no record can go now, and trying the next at once would only be refused too.
-    #[error("the hub is busy: {0}")]
+    #[error("汇总服务器繁忙或磁盘将满，请稍后再试 / the hub is busy: {0}")]
     Busy(String),
     /// The hub failed; this record may go through later.
-    #[error("the hub failed: {0}")]
+    #[error("汇总服务器出错，请稍后再试 / the hub failed: {0}")]
     Server(String),
 }
 
@@ -423,4 +423,34 @@ fn describe(e: &reqwest::Error) -> String {
         source = s.source();
     }
     text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_hub_error_says_it_in_chinese_first_then_english() {
+        let all = [
+            HubError::Unreachable("connection refused".into()),
+            HubError::Tls("unknown issuer".into()),
+            HubError::Unauthorized("401".into()),
+            HubError::Config("the hub URL must start with https://".into()),
+            HubError::ForeignRecord("403".into()),
+            HubError::BatchNotAssigned("403".into()),
+            HubError::Interrupted("no progress for 30 s".into()),
+            HubError::Refused("422".into()),
+            HubError::Busy("429".into()),
+            HubError::Server("500".into()),
+        ];
+        for e in all {
+            let text = e.to_string();
+            let (zh, en) = text.split_once(" / ").unwrap_or_default();
+            assert!(
+                zh.chars().any(|c| ('\u{4e00}'..='\u{9fff}').contains(&c)),
+                "{text}"
+            );
+            assert!(en.starts_with("the "), "{text}");
+        }
+    }
 }

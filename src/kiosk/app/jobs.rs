@@ -235,7 +235,8 @@ impl App {
             }
             Done::PrinterState(answer) => self.printer_answered(answer),
             Done::RosterSynced { batch, rows } => {
-                let stored = self.store_roster(&batch, "the hub", rows);
+                let stored =
+                    self.store_roster(&batch, &Bilingual::new("汇总服务器", "the hub"), rows);
                 self.audit(
                     if stored.is_ok() {
                         AuditAction::SyncRoster
@@ -252,7 +253,13 @@ impl App {
                         format!("批次 {batch} 名单已同步：{n} 人"),
                         format!("batch {batch}: roster synced, {n} candidates"),
                     ),
-                    Err(e) => Bilingual::new("名单同步失败", format!("roster sync failed: {e}")),
+                    Err(e) => {
+                        let why = Bilingual::from_message(&e);
+                        Bilingual::new(
+                            format!("名单同步失败：{}", why.zh),
+                            format!("roster sync failed: {}", why.en),
+                        )
+                    }
                 });
                 self.refresh();
             }
@@ -274,7 +281,8 @@ impl App {
                 self.refresh();
             }
             Done::RosterRead { batch, file, rows } => {
-                let stored = self.store_roster(&batch, &file, rows);
+                let stored =
+                    self.store_roster(&batch, &Bilingual::new(file.as_str(), file.as_str()), rows);
                 self.notice_extra = Some(match stored {
                     Ok(n) => {
                         if !self.audit(AuditAction::ImportRoster, &format!("{file} → {batch}: {n}"))
@@ -291,10 +299,9 @@ impl App {
                             return;
                         }
                         // the reasons name lines, never personal data (see roster.rs)
-                        Bilingual::new(
-                            format!("未导入，名单有问题：{why}"),
-                            format!("nothing imported: {why}"),
-                        )
+                        // the reason itself says nothing was imported, and why
+                        let why = Bilingual::from_message(&why);
+                        Bilingual::new(format!("{file}：{}", why.zh), format!("{file}: {}", why.en))
                     }
                 });
                 self.refresh();

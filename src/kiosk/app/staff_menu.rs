@@ -20,7 +20,9 @@ impl App {
         let (tx, batch) = (self.job_sender(), self.batch.clone());
         std::thread::spawn(move || {
             let result = (|| -> Result<Vec<RosterEntry>, String> {
-                let link = link.ok_or("this kiosk is not linked to a hub (kiosk queue link)")?;
+                let link = link.ok_or(
+                    "本机尚未连接汇总服务器（kiosk queue link） / this kiosk is not linked to a hub (kiosk queue link)",
+                )?;
                 let client = crate::upload::HubClient::new(&link).map_err(|e| e.to_string())?;
                 let rt = tokio::runtime::Builder::new_current_thread()
                     .enable_all()
@@ -140,13 +142,14 @@ impl App {
     pub(super) fn store_roster(
         &mut self,
         batch: &str,
-        source: &str,
+        source: &Bilingual,
         rows: Result<Vec<RosterEntry>, String>,
     ) -> Result<usize, String> {
         let rows = rows?;
         if rows.is_empty() {
             return Err(format!(
-                "{source} has no candidates for batch {batch}; the roster here is kept"
+                "{} 中没有批次 {batch} 的考生，本机名单保持不变 / {} has no candidates for batch {batch}; the roster here is kept",
+                source.zh, source.en
             ));
         }
         self.store
