@@ -278,3 +278,140 @@ fn one_kiosks_token_cannot_fill_the_disk_every_kiosk_stores_on() {
         "nothing of the refused record is stored"
     );
 }
+
+/// `kiosk hub` on the test's database, as an administrator runs it.
+fn hub_admin(args: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_kiosk"))
+        .args(common::hubs::with_database(args))
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn a_stolen_kiosks_undecided_uploads_are_purged_once_it_is_revoked() {
+    use capture_kiosk::hub::db::retention::{KioskPurgeError, PurgeReason};
+    let hub = TestHub::start("stolen-purge");
+    let stolen = hub.kiosk_token("kiosk-stolen");
+    let other = hub.kiosk_token("kiosk-honest");
+    let (db_stolen, mut store) = kiosk_store("stolen-purge-a", &hub.url, &stolen);
+    let before = submit(&mut store, "cand-before", &test_jpeg(41));
+    assert_eq!(drain(&db_stolen, 30).sent, 1);
+    // the theft: from here on, what this token sends is the thief's
+    std::thread::sleep(Duration::from_millis(5));
+    let since = now_ms();
+    let junk: Vec<String> = (0..2)
+        .map(|n| submit(&mut store, &format!("cand-junk-{n}"), &test_jpeg(42 + n)))
+        .collect();
+    let decided = submit(&mut store, "cand-decided", &test_jpeg(45));
+    drop(store);
+    assert_eq!(drain(&db_stolen, 30).sent, 3);
+    let (db_honest, mut store) = kiosk_store("stolen-purge-b", &hub.url, &other);
+    let honest = submit(&mut store, "cand-honest", &test_jpeg(46));
+    drop(store);
+    assert_eq!(drain(&db_honest, 30).sent, 1);
+    let approve = capture_kiosk::hub_protocol::Decision {
+        approve: true,
+        reasons: vec![],
+        note: String::new(),
+    };
+    assert!(hub
+        .hub
+        .db()
+        .decide(&decided, "reviewer", &approve)
+        .unwrap()
+        .is_ok());
+
+    // a kiosk whose token still works is refused: it would go on uploading behind the purge
+    let refused = hub.hub.purge_revoked_kiosk("kiosk-stolen", since, now_ms());
+    assert!(
+        matches!(refused, Err(KioskPurgeError::NotRevoked(_))),
+        "{refused:?}"
+    );
+    let unknown = hub.hub.purge_revoked_kiosk("kiosk-nobody", since, now_ms());
+    assert!(
+        matches!(unknown, Err(KioskPurgeError::Unknown(_))),
+        "{unknown:?}"
+    );
+    assert!(hub.hub.db().revoke_kiosk("kiosk-stolen").unwrap());
+    let report = hub
+        .hub
+        .purge_revoked_kiosk("kiosk-stolen", since, now_ms())
+        .unwrap();
+    let mut purged: Vec<&str> = report
+        .records
+        .iter()
+        .map(|r| r.record_id.as_str())
+        .collect();
+    purged.sort_unstable();
+    let mut wanted: Vec<&str> = junk.iter().map(String::as_str).collect();
+    wanted.sort_unstable();
+    assert_eq!(
+        purged, wanted,
+        "only what it sent since the theft, undecided"
+    );
+    assert_eq!(report.count(PurgeReason::RevokedKiosk), 2);
+    assert_eq!(report.files_removed, 2);
+
+    // what the thief sent is gone and out of the queue; the rest stays for a person to judge
+    let dir = hub.dir.clone();
+    let photo = |id: &str| dir.join(format!("photos/{}/{id}.jpg", &id[id.len() - 2..]));
+    for id in &junk {
+        assert!(!photo(id).exists(), "{id}'s photo is gone");
+        let rec = hub.hub.db().record(id).unwrap().unwrap();
+        assert_eq!(rec.candidate_key, "purged");
+        assert_eq!(
+            rec.status.state,
+            capture_kiosk::hub_protocol::ReviewState::Withdrawn
+        );
+    }
+    for id in [&before, &decided, &honest] {
+        assert!(photo(id).exists(), "{id} stays");
+        assert_ne!(
+            hub.hub.db().record(id).unwrap().unwrap().candidate_key,
+            "purged"
+        );
+    }
+    hub.stop();
+
+    // the command line counts back in hours: the last hour takes the earlier undecided
+    // record too, never the decided one or another kiosk's
+    let data = dir.to_str().unwrap().to_owned();
+    let out = hub_admin(&[
+        "hub",
+        "--data",
+        &data,
+        "purge-kiosk",
+        "--name",
+        "kiosk-stolen",
+        "--hours",
+        "1",
+    ]);
+    let said = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(said.contains("purged 1 undecided records"), "{said}");
+    assert!(said.contains(&format!("revoked_kiosk {before}")), "{said}");
+    assert!(!said.contains("cand-"), "ids only: {said}");
+    assert!(!photo(&before).exists());
+    assert!(photo(&decided).exists() && photo(&honest).exists());
+    // a kiosk still in service is refused, saying what to run first
+    let out = hub_admin(&[
+        "hub",
+        "--data",
+        &data,
+        "purge-kiosk",
+        "--name",
+        "kiosk-honest",
+        "--hours",
+        "1",
+    ]);
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(
+        !out.status.success() && err.contains("revoke-kiosk"),
+        "{err}"
+    );
+    assert!(photo(&honest).exists());
+}

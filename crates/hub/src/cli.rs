@@ -168,6 +168,18 @@ enum HubAdmin {
         #[arg(long)]
         decided_days: Option<u32>,
     },
+    /// After a kiosk or its token was stolen: withdraw and purge what it sent in the last
+    /// HOURS that no reviewer has decided, and say what went. Revoke the kiosk first
+    /// (revoke-kiosk), or it goes on uploading; decided and older records stay for a person
+    /// to judge.
+    PurgeKiosk {
+        /// The kiosk's name, as registered with add-kiosk.
+        #[arg(long)]
+        name: String,
+        /// How far back: its uploads received in the last HOURS (1 to 8760).
+        #[arg(long, value_parser = clap::value_parser!(u32).range(1..=8760))]
+        hours: u32,
+    },
     /// Record counts by review state.
     Status,
     /// Give a registered kiosk a new token (printed once; the old one stops working). The
@@ -431,6 +443,21 @@ pub fn run(mut a: HubArgs) -> Result<ExitCode> {
                     report.leftovers_removed
                 ));
             }
+            for r in &report.records {
+                say(format!("{} {}", r.reason.as_str(), r.record_id));
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Some(HubAdmin::PurgeKiosk { name, hours }) => {
+            let now = capture_store::now_ms();
+            let since = now - i64::from(hours) * 3_600_000;
+            let report = hub.purge_revoked_kiosk(&name, since, now)?;
+            say(format!(
+                "已撤回并清除采集机 {name} 最近 {hours} 小时内上传、尚未审核的 {0} 条记录，删除 {1} 个文件 / \
+                 withdrew and purged {0} undecided records kiosk {name} sent in the last {hours} h; {1} files removed",
+                report.records.len(),
+                report.files_removed
+            ));
             for r in &report.records {
                 say(format!("{} {}", r.reason.as_str(), r.record_id));
             }

@@ -40,6 +40,9 @@ pub enum PurgeReason {
     Withdrawn,
     Replaced,
     Decided,
+    /// Sent by a revoked kiosk and never decided: what a stolen or misused token uploaded
+    /// (`HubDb::purge_revoked_kiosk`).
+    RevokedKiosk,
 }
 
 impl PurgeReason {
@@ -48,6 +51,7 @@ impl PurgeReason {
             PurgeReason::Withdrawn => "withdrawn",
             PurgeReason::Replaced => "replaced",
             PurgeReason::Decided => "decided",
+            PurgeReason::RevokedKiosk => "revoked_kiosk",
         }
     }
 }
@@ -59,6 +63,17 @@ pub struct PurgedRecord {
     pub record_id: String,
     pub reason: PurgeReason,
     pub files: Vec<String>,
+}
+
+/// Why a revoked kiosk's uploads were not purged.
+#[derive(Debug, thiserror::Error)]
+pub enum KioskPurgeError {
+    #[error("没有名为 {0} 的采集机 / no kiosk is registered as {0:?}")]
+    Unknown(String),
+    #[error("采集机 {0} 的令牌仍然有效，请先运行 kiosk hub revoke-kiosk --name {0}，否则它会继续上传 / kiosk {0:?} still has a working token: run kiosk hub revoke-kiosk --name {0} first, or it goes on uploading")]
+    NotRevoked(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
 }
 
 fn ms(d: Duration) -> i64 {
@@ -121,36 +136,60 @@ impl HubDb {
                     PurgeReason::Decided,
                 )?;
             }
-            let mut purged = Vec::with_capacity(due.len());
-            for (id, reason, file, documents) in due {
-                tx.execute(
-                    "UPDATE records SET candidate_key = 'purged', report = '{}', note = '', phash = ?3,
-                                        photo_file = '', purged_at = ?2
-                     WHERE id = ?1",
-                    args![&id, now, &[][..]],
-                )?;
-                let mut files = Vec::new();
-                if !file.is_empty() {
-                    let docs: Vec<String> = (0..documents)
-                        .map(|n| super::document_file(&file, n as usize))
-                        .collect();
-                    files.push(file);
-                    files.extend(docs);
-                }
-                purged.push(PurgedRecord {
-                    record_id: id,
-                    reason,
-                    files,
-                });
-            }
-            for p in &purged {
-                tx.execute(
-                    "INSERT INTO events (at, actor, action, record_id, detail) VALUES (?1, 'retention', 'purge', ?2, ?3)",
-                    args![now, &p.record_id, p.reason.as_str()],
-                )?;
-            }
-            Ok(purged)
+            purge_rows(tx, due, now)
         })?;
+        self.reclaim_purged(&purged)?;
+        Ok(purged)
+    }
+
+    /// Purges what the kiosk registered as `kiosk` sent since `since` (Unix ms) that no
+    /// reviewer has decided yet: a stolen or misused token's uploads. The kiosk must be
+    /// revoked first, or the token goes on uploading behind the purge. The records become
+    /// withdrawn (out of the reviewers' queue) and lose what any purge takes; decided records
+    /// and older ones stay for a person to judge.
+    pub fn purge_revoked_kiosk(
+        &mut self,
+        kiosk: &str,
+        since: i64,
+        now: i64,
+    ) -> Result<Vec<PurgedRecord>, KioskPurgeError> {
+        let known = self.sql()?.query_opt(
+            "SELECT id, revoked_at FROM kiosks WHERE name = ?1",
+            args![kiosk],
+        )?;
+        let Some(row) = known else {
+            return Err(KioskPurgeError::Unknown(kiosk.to_owned()));
+        };
+        let (id, revoked_at): (String, Option<i64>) = (row.get(0)?, row.get(1)?);
+        if revoked_at.is_none() {
+            return Err(KioskPurgeError::NotRevoked(kiosk.to_owned()));
+        }
+        let purged = self.transaction(|tx| {
+            let sql = format!(
+                "SELECT id, photo_file, documents FROM records
+                 WHERE purged_at IS NULL AND state = 'pending_review' AND kiosk_id = ?1
+                   AND received_at >= ?2
+                 ORDER BY id{}",
+                tx.lock_rows()
+            );
+            let mut due = Vec::new();
+            for r in tx.query(&sql, args![&id, since])? {
+                due.push((r.get(0)?, PurgeReason::RevokedKiosk, r.get(1)?, r.get(2)?));
+            }
+            for (record, ..) in &due {
+                tx.execute(
+                    "UPDATE records SET state = 'withdrawn', reviewed_at = ?2 WHERE id = ?1",
+                    args![record, now],
+                )?;
+            }
+            purge_rows(tx, due, now)
+        })?;
+        self.reclaim_purged(&purged)?;
+        Ok(purged)
+    }
+
+    /// Makes purged rows gone from the database's files, not only from its tables.
+    fn reclaim_purged(&mut self, purged: &[PurgedRecord]) -> Result<(), StoreError> {
         if !purged.is_empty() {
             match self.dialect() {
                 // the write-ahead log's older frames still hold the old rows
@@ -165,6 +204,44 @@ impl HubDb {
                 }
             }
         }
-        Ok(purged)
+        Ok(())
     }
+}
+
+/// Takes the personal data out of the `due` rows (id, reason, photo file, document count)
+/// and logs each purge; returns them with the files to delete.
+fn purge_rows(
+    tx: &mut dyn Sql,
+    due: Vec<(String, PurgeReason, String, i64)>,
+    now: i64,
+) -> Result<Vec<PurgedRecord>, StoreError> {
+    let mut purged = Vec::with_capacity(due.len());
+    for (id, reason, file, documents) in due {
+        tx.execute(
+            "UPDATE records SET candidate_key = 'purged', report = '{}', note = '', phash = ?3,
+                                photo_file = '', purged_at = ?2
+             WHERE id = ?1",
+            args![&id, now, &[][..]],
+        )?;
+        let mut files = Vec::new();
+        if !file.is_empty() {
+            let docs: Vec<String> = (0..documents)
+                .map(|n| super::document_file(&file, n as usize))
+                .collect();
+            files.push(file);
+            files.extend(docs);
+        }
+        purged.push(PurgedRecord {
+            record_id: id,
+            reason,
+            files,
+        });
+    }
+    for p in &purged {
+        tx.execute(
+            "INSERT INTO events (at, actor, action, record_id, detail) VALUES (?1, 'retention', 'purge', ?2, ?3)",
+            args![now, &p.record_id, p.reason.as_str()],
+        )?;
+    }
+    Ok(purged)
 }
