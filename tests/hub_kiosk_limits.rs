@@ -1,6 +1,7 @@
 //! What one kiosk's token can do to the others, for real on loopback: hold every upload slot
 //! with slow bodies, or put records into a batch the hub gave to other kiosks. A stolen kiosk
-//! is one token; the hub's other kiosks must not feel it.
+//! is one token; the hub's other kiosks must not feel it. Nor must a machine that shares the
+//! kiosks' address (a college's NAT) and holds that address's connections.
 
 use crate::common;
 
@@ -8,9 +9,10 @@ use capture_kiosk::hub::StoreAllowance;
 use capture_kiosk::store::{now_ms, Store};
 use capture_kiosk::upload::{stored_link, HubClient, HubError};
 use common::hubs::{
-    begin_upload_from, drain, fresh_dir, kiosk_store, runtime, submit, test_jpeg, TestHub,
+    begin_upload_from, connect_from, drain, fresh_dir, kiosk_store, runtime, submit, test_jpeg,
+    TestHub,
 };
-use std::io::Read;
+use std::io::{Read, Write};
 use std::net::{IpAddr, SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
@@ -414,4 +416,46 @@ fn a_stolen_kiosks_undecided_uploads_are_purged_once_it_is_revoked() {
         "{err}"
     );
     assert!(photo(&honest).exists());
+}
+
+#[test]
+fn a_machine_behind_the_kiosks_nat_cannot_keep_them_out() {
+    let hub = TestHub::start_configured(fresh_dir("hubs", "nat-neighbour"), 0, |c| {
+        c.connections.max_per_address = 4;
+    });
+    let token = hub.kiosk_token("kiosk-behind-nat");
+    let college = IpAddr::from([127, 0, 9, 1]);
+    // a machine on the college's network opens the address's share and sends nothing
+    let mut idle: Vec<TcpStream> = (0..4).map(|_| connect_from(college, hub.addr)).collect();
+    std::thread::sleep(Duration::from_millis(300));
+    // the college's kiosk, behind the same address, is served
+    let mut kiosk = connect_from(college, hub.addr);
+    kiosk
+        .write_all(
+            format!(
+                "GET /api/v1/kiosk HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\nConnection: close\r\n\r\n"
+            )
+            .as_bytes(),
+        )
+        .unwrap();
+    assert_eq!(answered(&mut kiosk, Duration::from_secs(5)), Some(200));
+    // one of the idle connections gave way for it, and only one
+    let closed = idle.iter_mut().map(closed).filter(|c| *c).count();
+    assert_eq!(closed, 1, "idle connections closed for the kiosk");
+}
+
+/// Whether the hub has closed `stream` within a moment (it never asked anything, so any
+/// bytes at all would be a wrong answer, not a close).
+fn closed(stream: &mut TcpStream) -> bool {
+    stream
+        .set_read_timeout(Some(Duration::from_millis(500)))
+        .unwrap();
+    let mut buf = [0u8; 64];
+    match stream.read(&mut buf) {
+        Ok(n) => n == 0,
+        Err(e) => !matches!(
+            e.kind(),
+            std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+        ),
+    }
 }

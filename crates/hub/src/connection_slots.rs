@@ -7,8 +7,12 @@
 //! set by `auth.rs`) is closed to make it (a fair share: crowding the hub only ever costs the
 //! crowd its own connections). A kiosk's or a reviewer's connection, once a request on it was
 //! authenticated, is never closed for another: a helper's probe (session 40) cut 460 kiosk
-//! requests and an upload mid-body when any oldest connection gave way.
+//! requests and an upload mid-body when any oldest connection gave way. A network at its own
+//! share makes room the same way inside itself, from its oldest connection that is unproven
+//! and idle (`busy.rs`): a kiosk behind a college's NAT is not kept out by a machine beside it
+//! that opened the address's share and sends nothing.
 
+use super::busy::Busy;
 use std::collections::{HashMap, VecDeque};
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -36,6 +40,7 @@ struct Holder {
     id: u64,
     close: Arc<Notify>,
     proof: Proof,
+    busy: Busy,
 }
 
 /// Whether a request on a connection was authenticated (a kiosk's token, a login's session):
@@ -62,6 +67,8 @@ pub struct ConnectionSlot {
     pub close: Arc<Notify>,
     /// Set once a request on the connection is authenticated.
     pub proof: Proof,
+    /// Whether a request on the connection is in hand (`busy.rs`).
+    pub busy: Busy,
     permit: Option<OwnedSemaphorePermit>,
 }
 
@@ -91,10 +98,15 @@ impl Connections {
         let permit = self.total.clone().try_acquire_owned().ok();
         let mut held = self.lock();
         let own = held.by_network.get(&network).map_or(0, VecDeque::len);
-        if own >= self.per_network {
-            return None;
+        // a network holding its share makes room in it from its own idle, unproven
+        // connections: a machine behind the same NAT as a college's kiosks that opens the
+        // share and sends nothing must not keep them out
+        let made_room = own >= self.per_network;
+        if made_room {
+            Self::close_idle_unproven(&mut held, network)?;
+            tracing::debug!(network = %network, "an idle connection closed to make room for its own network's newcomer");
         }
-        if permit.is_none() {
+        if permit.is_none() && !made_room {
             // the heaviest network with an unproven connection gives up its oldest, if it
             // holds more than this one (among equals nobody gives way: that would only trade
             // places); between networks holding as many, the one whose unproven connection is
@@ -125,6 +137,18 @@ impl Connections {
         Some(())
     }
 
+    /// Closes `network`'s oldest connection that is idle (no request in hand) and on which
+    /// nothing was authenticated; None if there is none.
+    fn close_idle_unproven(held: &mut Held, network: IpAddr) -> Option<()> {
+        let list = held.by_network.get_mut(&network)?;
+        let at = list
+            .iter()
+            .position(|h| !h.proof.proven() && h.busy.idle())?;
+        let closed = list.remove(at)?;
+        closed.close.notify_one();
+        Some(())
+    }
+
     /// A slot for `network` with the total's place already taken (a balancer's connection).
     pub fn take_with(
         self: &Arc<Self>,
@@ -133,7 +157,7 @@ impl Connections {
     ) -> Option<ConnectionSlot> {
         let mut held = self.lock();
         if held.by_network.get(&network).map_or(0, VecDeque::len) >= self.per_network {
-            return None;
+            Self::close_idle_unproven(&mut held, network)?;
         }
         Some(Self::register(self, &mut held, network, Some(permit)))
     }
@@ -148,6 +172,7 @@ impl Connections {
         let id = held.next_id;
         let close = Arc::new(Notify::new());
         let proof = Proof::default();
+        let busy = Busy::default();
         held.by_network
             .entry(network)
             .or_default()
@@ -155,6 +180,7 @@ impl Connections {
                 id,
                 close: close.clone(),
                 proof: proof.clone(),
+                busy: busy.clone(),
             });
         ConnectionSlot {
             owner: self.clone(),
@@ -162,6 +188,7 @@ impl Connections {
             id,
             close,
             proof,
+            busy,
             permit,
         }
     }
@@ -228,6 +255,31 @@ mod tests {
         tokio::time::timeout(Duration::from_secs(1), crowd[1].close.notified())
             .await
             .unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_network_at_its_share_makes_room_from_its_own_idle_unproven() {
+        let c = Connections::new(10, 3);
+        let held: Vec<ConnectionSlot> = (0..3).map(|_| c.take(net(1)).unwrap()).collect();
+        // the oldest is a kiosk's (proven), the next has a request in hand (busy): the third,
+        // idle and unproven, gives way
+        held[0].proof.prove();
+        let in_hand = held[1].busy.start();
+        let _newcomer = c.take(net(1)).expect("room made");
+        tokio::time::timeout(Duration::from_secs(1), held[2].close.notified())
+            .await
+            .unwrap();
+        // now nothing of that network may give way: proven, busy, and the newcomer... which
+        // is idle and unproven itself, so one more takes its place
+        assert!(c.take(net(1)).is_some());
+        // with every one proven or busy, the network is refused
+        let c = Connections::new(10, 2);
+        let a = c.take(net(2)).unwrap();
+        let b = c.take(net(2)).unwrap();
+        a.proof.prove();
+        let _b_working = b.busy.start();
+        assert!(c.take(net(2)).is_none());
+        drop(in_hand);
     }
 
     #[tokio::test]

@@ -6,6 +6,7 @@ mod admission;
 mod api;
 mod auth;
 mod bucket;
+mod busy;
 pub mod cli;
 pub mod config;
 mod connection_slots;

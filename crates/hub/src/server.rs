@@ -141,7 +141,9 @@ async fn serve_with(
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
             limits.request_total,
-        ));
+        ))
+        // outermost: busy from the headers read until the answer is out, whatever answers
+        .layer(axum::middleware::from_fn(super::busy::track));
     let app = if tls.is_some() {
         app.layer(axum::middleware::from_fn(super::headers::strict_transport))
     } else {
@@ -223,9 +225,11 @@ async fn serve_with(
             }
             let close = slot.close.clone();
             let proof = slot.proof.clone();
+            let busy = slot.busy.clone();
             let service = app.map_request(move |mut req: Request<Incoming>| {
                 req.extensions_mut().insert(PeerAddr(client));
                 req.extensions_mut().insert(proof.clone());
+                req.extensions_mut().insert(busy.clone());
                 req
             });
             let service = TowerToHyperService::new(service);
