@@ -30,7 +30,7 @@ pub fn parse_known(text: &str, folder: &Path) -> Result<Vec<KnownPhoto>> {
     let unreadable = |e: csv::Error| {
         let line = e.position().map_or(0, |p| p.line());
         anyhow!(
-            "第 {line} 行 line {line}: 读不懂这一行（字段数与表头不同？小数请用小数点）/ cannot \
+            "第 {line} 行 line {line}: 读不懂这一行（字段数与表头不同？小数请用小数点） / cannot \
              read this row (more or fewer fields than the header? write decimals with a \
              point): {e}"
         )

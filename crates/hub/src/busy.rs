@@ -5,7 +5,10 @@
 //! (`connection_slots.rs`): one machine behind a college's NAT that opens its address's share
 //! and sends nothing, or asks and never reads, must not keep that college's kiosks out. A
 //! connection whose request is in hand (a login being checked, an answer still streaming) is
-//! busy and never closed for another: cutting work half done helps nobody.
+//! busy and is not closed for its own network's newcomer: cutting work half done helps nobody.
+//! (With the whole hub full, the most crowded network gives up an idle unproven connection
+//! first and a busy one only if it has no idle one.) The check and the close are not one
+//! step: a request that begins in between on a connection just chosen is cut with it.
 
 use axum::body::Body;
 use axum::extract::Request;

@@ -169,9 +169,10 @@ enum HubAdmin {
         decided_days: Option<u32>,
     },
     /// After a kiosk or its token was stolen: withdraw and purge what it sent in the last
-    /// HOURS that no reviewer has decided, and say what went. Revoke the kiosk first
-    /// (revoke-kiosk), or it goes on uploading; decided and older records stay for a person
-    /// to judge.
+    /// HOURS that no reviewer has decided, and say what went. The order is revoke-kiosk, this,
+    /// then relink-kiosk if the kiosk itself is back. The genuine candidates' undecided records
+    /// in the window go too (nothing tells them from the thief's): they are photographed
+    /// again. Decided and older records stay for a person to judge.
     PurgeKiosk {
         /// The kiosk's name, as registered with add-kiosk.
         #[arg(long)]
@@ -497,7 +498,7 @@ fn read_password() -> Result<String> {
     let password = capture_store::read_line_at_most(std::io::stdin().lock(), 1024)?;
     let password = password.as_str();
     if password.chars().count() < 8 {
-        bail!("密码至少 8 个字符（从标准输入读取）/ the password must be at least 8 characters (read from standard input)");
+        bail!("密码至少 8 个字符（从标准输入读取） / the password must be at least 8 characters (read from standard input)");
     }
     Ok(password.to_owned())
 }

@@ -127,11 +127,15 @@ impl Connections {
         Some(Self::register(self, &mut held, network, permit))
     }
 
-    /// Closes `network`'s oldest connection on which nothing was authenticated; None if every
-    /// one of them was.
+    /// Closes `network`'s oldest idle connection on which nothing was authenticated, or if
+    /// none is idle its oldest unproven one (a crowd that keeps every connection busy still
+    /// gives way); None if every one of them was authenticated.
     fn close_unproven(held: &mut Held, network: IpAddr) -> Option<()> {
         let list = held.by_network.get_mut(&network)?;
-        let at = list.iter().position(|h| !h.proof.proven())?;
+        let at = list
+            .iter()
+            .position(|h| !h.proof.proven() && h.busy.idle())
+            .or_else(|| list.iter().position(|h| !h.proof.proven()))?;
         let closed = list.remove(at)?;
         closed.close.notify_one();
         Some(())

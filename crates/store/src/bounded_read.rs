@@ -8,7 +8,7 @@ use thiserror::Error;
 
 #[derive(Debug, Error)]
 pub enum ReadFileError {
-    #[error("不是普通文件（是文件夹、管道或设备）/ is not a regular file (a folder, a pipe or a device)")]
+    #[error("不是普通文件（是文件夹、管道或设备） / is not a regular file (a folder, a pipe or a device)")]
     NotAFile,
     #[error("文件有 {size} 字节，超过允许的 {max} 字节 / the file is {size} bytes, more than the {max} bytes allowed")]
     TooLarge { size: u64, max: u64 },

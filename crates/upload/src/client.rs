@@ -34,7 +34,7 @@ pub struct HubLink {
 #[derive(Debug, Error, Clone, PartialEq)]
 pub enum HubError {
     /// No connection (network down, hub stopped, connect timeout): wait and retry.
-    #[error("无法连接汇总服务器（网络断开或服务器未运行） / the hub is not reachable: {0}")]
+    #[error("无法连接汇总服务器（网络断开或服务器未运行：{0}） / the hub is not reachable: {0}")]
     Unreachable(String),
     /// The hub's certificate is not trusted: link the kiosk with the hub's CA certificate.
     #[error("汇总服务器的 TLS 证书不受信任，请用 --ca 和服务器的证书重新连接本机 / the hub's TLS certificate is not trusted ({0}); link the kiosk with --ca and the hub's certificate")]
@@ -43,7 +43,7 @@ pub enum HubError {
     #[error("汇总服务器不接受本机的令牌，请向管理员索取新令牌（kiosk hub relink-kiosk）后重新连接 / the hub refused this kiosk's token ({0}); ask the hub's administrator for a new token (kiosk hub relink-kiosk) and link the kiosk again")]
     Unauthorized(String),
     /// The hub link is unusable: its URL, certificate or token, or a record it cannot encode.
-    #[error("连接汇总服务器的设置有误 / the hub link is not usable: {0}")]
+    #[error("连接汇总服务器的设置有误（{0}） / the hub link is not usable: {0}")]
     Config(String),
     /// 403: the token is fine, but this record belongs to another kiosk at the hub (a kiosk
     /// registered again under a new name); other records go on.
@@ -56,18 +56,18 @@ pub enum HubError {
     BatchNotAssigned(String),
     /// The transfer stopped moving for the patience, or the connection broke after it was
     /// made: this record tries again later, the others go on.
-    #[error("传输中断 / the transfer stopped: {0}")]
+    #[error("传输中断（{0}） / the transfer stopped: {0}")]
     Interrupted(String),
     /// The hub refused the record as invalid; retrying will not help (quarantine it).
-    #[error("汇总服务器拒收了这次请求，重试也不会成功 / the hub refused the request: {0}")]
+    #[error("汇总服务器拒收了这次请求（{0}），重试也不会成功 / the hub refused the request: {0}")]
     Refused(String),
     /// The hub is receiving as much from this kiosk, or from all, as it takes at once (429),
     /// or its disk is below its reserve (507):
     /// no record can go now, and trying the next at once would only be refused too.
-    #[error("汇总服务器繁忙或磁盘将满，请稍后再试 / the hub is busy: {0}")]
+    #[error("汇总服务器繁忙或磁盘将满（{0}），请稍后再试 / the hub is busy: {0}")]
     Busy(String),
     /// The hub failed; this record may go through later.
-    #[error("汇总服务器出错，请稍后再试 / the hub failed: {0}")]
+    #[error("汇总服务器出错（{0}），请稍后再试 / the hub failed: {0}")]
     Server(String),
 }
 

@@ -378,9 +378,15 @@ impl Session {
             }
             (S::Status, E::WithdrawFailed { reason }) => {
                 self.busy = false;
+                // the hub link's reason is written "中文 / English": each window its own half,
+                // kept for the staff the candidate is sent to
+                let why = crate::text::Bilingual::from_message(&reason);
                 self.notice = Some(Notice {
-                    zh: format!("暂时无法撤回，请稍后再试或联系工作人员（{reason}）"),
-                    en: format!("cannot withdraw now ({reason}); try later or ask the staff"),
+                    zh: format!("暂时无法撤回，请稍后再试或联系工作人员（{}）", why.zh),
+                    en: format!(
+                        "cannot withdraw now ({}); try later or ask the staff",
+                        why.en
+                    ),
                 });
             }
             (S::Status, E::Withdrawn) => {

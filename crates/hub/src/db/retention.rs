@@ -70,7 +70,7 @@ pub struct PurgedRecord {
 pub enum KioskPurgeError {
     #[error("没有名为 {0} 的采集机 / no kiosk is registered as {0:?}")]
     Unknown(String),
-    #[error("采集机 {0} 的令牌仍然有效，请先运行 kiosk hub revoke-kiosk --name {0}，否则它会继续上传 / kiosk {0:?} still has a working token: run kiosk hub revoke-kiosk --name {0} first, or it goes on uploading")]
+    #[error("采集机 {0} 的令牌仍然有效。顺序是：先 kiosk hub revoke-kiosk --name {0}，再清除，最后 relink-kiosk 给它新令牌 / kiosk {0:?} still has a working token. The order is: kiosk hub revoke-kiosk --name {0}, then this purge, then relink-kiosk for a new token")]
     NotRevoked(String),
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -146,25 +146,32 @@ impl HubDb {
     /// reviewer has decided yet: a stolen or misused token's uploads. The kiosk must be
     /// revoked first, or the token goes on uploading behind the purge. The records become
     /// withdrawn (out of the reviewers' queue) and lose what any purge takes; decided records
-    /// and older ones stay for a person to judge.
+    /// and older ones stay for a person to judge. Nothing tells the thief's records from the
+    /// kiosk's own in the window: its genuine undecided candidates go too, and are
+    /// photographed again.
     pub fn purge_revoked_kiosk(
         &mut self,
         kiosk: &str,
         since: i64,
         now: i64,
     ) -> Result<Vec<PurgedRecord>, KioskPurgeError> {
-        let known = self.sql()?.query_opt(
-            "SELECT id, revoked_at FROM kiosks WHERE name = ?1",
-            args![kiosk],
-        )?;
-        let Some(row) = known else {
-            return Err(KioskPurgeError::Unknown(kiosk.to_owned()));
-        };
-        let (id, revoked_at): (String, Option<i64>) = (row.get(0)?, row.get(1)?);
-        if revoked_at.is_none() {
-            return Err(KioskPurgeError::NotRevoked(kiosk.to_owned()));
-        }
+        // the kiosk is looked up in the purge's own transaction: a relink-kiosk (which gives
+        // it a working token again) between a check and the purge cannot slip through
         let purged = self.transaction(|tx| {
+            let Some(row) = tx.query_opt(
+                &format!(
+                    "SELECT id, revoked_at FROM kiosks WHERE name = ?1{}",
+                    tx.lock_rows()
+                ),
+                args![kiosk],
+            )?
+            else {
+                return Ok(Err(KioskPurgeError::Unknown(kiosk.to_owned())));
+            };
+            let (id, revoked_at): (String, Option<i64>) = (row.get(0)?, row.get(1)?);
+            if revoked_at.is_none() {
+                return Ok(Err(KioskPurgeError::NotRevoked(kiosk.to_owned())));
+            }
             let sql = format!(
                 "SELECT id, photo_file, documents FROM records
                  WHERE purged_at IS NULL AND state = 'pending_review' AND kiosk_id = ?1
@@ -182,8 +189,8 @@ impl HubDb {
                     args![record, now],
                 )?;
             }
-            purge_rows(tx, due, now)
-        })?;
+            purge_rows(tx, due, now).map(Ok)
+        })??;
         self.reclaim_purged(&purged)?;
         Ok(purged)
     }
