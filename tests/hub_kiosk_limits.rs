@@ -9,8 +9,8 @@ use capture_kiosk::hub::StoreAllowance;
 use capture_kiosk::store::{now_ms, Store};
 use capture_kiosk::upload::{stored_link, HubClient, HubError};
 use common::hubs::{
-    begin_upload_from, connect_from, drain, fresh_dir, kiosk_store, runtime, submit, test_jpeg,
-    TestHub,
+    begin_upload_from, connect_from, drain, fresh_dir, kiosk_store, runtime, silently_closed,
+    submit, test_jpeg, TestHub,
 };
 use std::io::{Read, Write};
 use std::net::{IpAddr, SocketAddr, TcpStream};
@@ -440,22 +440,10 @@ fn a_machine_behind_the_kiosks_nat_cannot_keep_them_out() {
         .unwrap();
     assert_eq!(answered(&mut kiosk, Duration::from_secs(5)), Some(200));
     // one of the idle connections gave way for it, and only one
-    let closed = idle.iter_mut().map(closed).filter(|c| *c).count();
+    let closed = idle
+        .iter_mut()
+        .map(|s| silently_closed(s, Duration::from_millis(500)))
+        .filter(|c| *c)
+        .count();
     assert_eq!(closed, 1, "idle connections closed for the kiosk");
-}
-
-/// Whether the hub has closed `stream` within a moment (it never asked anything, so any
-/// bytes at all would be a wrong answer, not a close).
-fn closed(stream: &mut TcpStream) -> bool {
-    stream
-        .set_read_timeout(Some(Duration::from_millis(500)))
-        .unwrap();
-    let mut buf = [0u8; 64];
-    match stream.read(&mut buf) {
-        Ok(n) => n == 0,
-        Err(e) => !matches!(
-            e.kind(),
-            std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
-        ),
-    }
 }

@@ -4,7 +4,7 @@
 
 use crate::common;
 
-use common::hubs::{fresh_dir, TestHub};
+use common::hubs::{fresh_dir, silently_closed, TestHub};
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::Duration;
@@ -19,24 +19,12 @@ fn exchange(hub: &TestHub, bytes: &[u8]) -> String {
     String::from_utf8_lossy(&answer).into_owned()
 }
 
-fn closed_within(stream: &mut TcpStream, wait: Duration) -> bool {
-    stream.set_read_timeout(Some(wait)).unwrap();
-    let mut buf = [0u8; 64];
-    match stream.read(&mut buf) {
-        Ok(n) => n == 0,
-        Err(e) => !matches!(
-            e.kind(),
-            std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
-        ),
-    }
-}
-
 /// How many of `streams` the hub has closed: a close already made shows at once, and the
 /// hub's own 10 s header limit must not be waited into.
 fn closed_count(streams: &mut [TcpStream]) -> usize {
     streams
         .iter_mut()
-        .map(|s| closed_within(s, Duration::from_millis(30)))
+        .map(|s| silently_closed(s, Duration::from_millis(30)))
         .filter(|c| *c)
         .count()
 }

@@ -376,6 +376,21 @@ pub fn connect_from(from: std::net::IpAddr, to: SocketAddr) -> std::net::TcpStre
     stream
 }
 
+/// Whether the hub has closed `stream`, a connection that asked nothing, within `wait`
+/// (bytes would be a wrong answer, not a close).
+pub fn silently_closed(stream: &mut std::net::TcpStream, wait: std::time::Duration) -> bool {
+    use std::io::Read;
+    stream.set_read_timeout(Some(wait)).unwrap();
+    let mut buf = [0u8; 64];
+    match stream.read(&mut buf) {
+        Ok(n) => n == 0,
+        Err(e) => !matches!(
+            e.kind(),
+            std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+        ),
+    }
+}
+
 /// An upload with `token` from `from` that declares a 100 kB body and sends its headers, the
 /// photo part's start and then `first`, and no more.
 pub fn begin_upload_from(
