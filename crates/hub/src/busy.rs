@@ -10,12 +10,11 @@
 //! first and a busy one only if it has no idle one.) The check and the close are not one
 //! step: a request that begins in between on a connection just chosen is cut with it.
 
-use axum::body::Body;
+use axum::body::{Body, Bytes};
 use axum::extract::Request;
 use axum::middleware::Next;
 use axum::response::Response;
-use bytes::Bytes;
-use http_body::Frame;
+use hyper::body::{Body as HttpBody, Frame, SizeHint};
 use std::pin::Pin;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -66,7 +65,7 @@ struct Answering {
     _working: Working,
 }
 
-impl http_body::Body for Answering {
+impl HttpBody for Answering {
     type Data = Bytes;
     type Error = axum::Error;
 
@@ -81,7 +80,7 @@ impl http_body::Body for Answering {
         self.body.is_end_stream()
     }
 
-    fn size_hint(&self) -> http_body::SizeHint {
+    fn size_hint(&self) -> SizeHint {
         self.body.size_hint()
     }
 }

@@ -43,6 +43,15 @@ struct Holder {
     busy: Busy,
 }
 
+/// Whether an unproven connection with a request in hand may be closed to make room: not for
+/// its own network's newcomer, but for another network's when the whole hub is full and the
+/// crowd has nothing idle.
+#[derive(Clone, Copy)]
+enum IfBusy {
+    Stays,
+    MayGo,
+}
+
 /// Whether a request on a connection was authenticated (a kiosk's token, a login's session):
 /// such a connection is never closed to make room for another.
 #[derive(Clone, Default)]
@@ -103,7 +112,7 @@ impl Connections {
         // share and sends nothing must not keep them out
         let made_room = own >= self.per_network;
         if made_room {
-            Self::close_idle_unproven(&mut held, network)?;
+            Self::close_unproven(&mut held, network, IfBusy::Stays)?;
             tracing::debug!(network = %network, "an idle connection closed to make room for its own network's newcomer");
         }
         if permit.is_none() && !made_room {
@@ -121,33 +130,22 @@ impl Connections {
                 })
                 .max()
                 .map(|(_, _, n)| n)?;
-            Self::close_unproven(&mut held, heaviest)?;
+            Self::close_unproven(&mut held, heaviest, IfBusy::MayGo)?;
             tracing::debug!(network = %heaviest, "connection closed to make room for a less crowded network");
         }
         Some(Self::register(self, &mut held, network, permit))
     }
 
-    /// Closes `network`'s oldest idle connection on which nothing was authenticated, or if
-    /// none is idle its oldest unproven one (a crowd that keeps every connection busy still
-    /// gives way); None if every one of them was authenticated.
-    fn close_unproven(held: &mut Held, network: IpAddr) -> Option<()> {
+    /// Closes `network`'s oldest idle connection on which nothing was authenticated; with
+    /// `IfBusy::MayGo`, if none is idle, its oldest unproven one (a crowd that keeps every
+    /// connection busy still gives way). None if there is none to close.
+    fn close_unproven(held: &mut Held, network: IpAddr, busy: IfBusy) -> Option<()> {
         let list = held.by_network.get_mut(&network)?;
-        let at = list
-            .iter()
-            .position(|h| !h.proof.proven() && h.busy.idle())
-            .or_else(|| list.iter().position(|h| !h.proof.proven()))?;
-        let closed = list.remove(at)?;
-        closed.close.notify_one();
-        Some(())
-    }
-
-    /// Closes `network`'s oldest connection that is idle (no request in hand) and on which
-    /// nothing was authenticated; None if there is none.
-    fn close_idle_unproven(held: &mut Held, network: IpAddr) -> Option<()> {
-        let list = held.by_network.get_mut(&network)?;
-        let at = list
-            .iter()
-            .position(|h| !h.proof.proven() && h.busy.idle())?;
+        let idle = list.iter().position(|h| !h.proof.proven() && h.busy.idle());
+        let at = match busy {
+            IfBusy::Stays => idle,
+            IfBusy::MayGo => idle.or_else(|| list.iter().position(|h| !h.proof.proven())),
+        }?;
         let closed = list.remove(at)?;
         closed.close.notify_one();
         Some(())
@@ -161,7 +159,7 @@ impl Connections {
     ) -> Option<ConnectionSlot> {
         let mut held = self.lock();
         if held.by_network.get(&network).map_or(0, VecDeque::len) >= self.per_network {
-            Self::close_idle_unproven(&mut held, network)?;
+            Self::close_unproven(&mut held, network, IfBusy::Stays)?;
         }
         Some(Self::register(self, &mut held, network, Some(permit)))
     }
