@@ -427,7 +427,8 @@ fn a_machine_behind_the_kiosks_nat_cannot_keep_them_out() {
     let college = IpAddr::from([127, 0, 9, 1]);
     // a machine on the college's network opens the address's share and sends nothing
     let mut idle: Vec<TcpStream> = (0..4).map(|_| connect_from(college, hub.addr)).collect();
-    std::thread::sleep(Duration::from_millis(300));
+    // past the moment of grace a fresh connection has (`connection_slots.rs`)
+    std::thread::sleep(Duration::from_millis(1300));
     // the college's kiosk, behind the same address, is served
     let mut kiosk = connect_from(college, hub.addr);
     kiosk
@@ -446,4 +447,48 @@ fn a_machine_behind_the_kiosks_nat_cannot_keep_them_out() {
         .filter(|c| *c)
         .count();
     assert_eq!(closed, 1, "idle connections closed for the kiosk");
+}
+
+#[test]
+fn login_bodies_sent_slowly_from_the_kiosks_nat_do_not_keep_them_out() {
+    let hub = TestHub::start_configured(fresh_dir("hubs", "nat-slow-logins"), 0, |c| {
+        c.connections.max_per_address = 4;
+    });
+    let token = hub.kiosk_token("kiosk-behind-nat");
+    let college = IpAddr::from([127, 0, 9, 2]);
+    // a machine on the college's network holds the address's share with login forms whose
+    // bodies never finish: each connection has a request in hand (a helper's probe, session
+    // 41, kept every kiosk request out this way)
+    let mut stalled: Vec<TcpStream> = (0..4)
+        .map(|_| {
+            let mut s = connect_from(college, hub.addr);
+            s.write_all(
+                b"POST /login HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 400\r\n\r\nuser=a",
+            )
+            .unwrap();
+            s
+        })
+        .collect();
+    // while they are younger than an honest login takes, they stay
+    std::thread::sleep(Duration::from_millis(300));
+    let mut early = connect_from(college, hub.addr);
+    assert!(silently_closed(&mut early, Duration::from_secs(1)));
+    // once they have held their requests for longer, the college's kiosk is served
+    std::thread::sleep(Duration::from_secs(3));
+    let mut kiosk = connect_from(college, hub.addr);
+    kiosk
+        .write_all(
+            format!(
+                "GET /api/v1/kiosk HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\nConnection: close\r\n\r\n"
+            )
+            .as_bytes(),
+        )
+        .unwrap();
+    assert_eq!(answered(&mut kiosk, Duration::from_secs(5)), Some(200));
+    let closed = stalled
+        .iter_mut()
+        .map(|s| silently_closed(s, Duration::from_millis(500)))
+        .filter(|c| *c)
+        .count();
+    assert_eq!(closed, 1, "stalled logins closed for the kiosk");
 }

@@ -1,14 +1,15 @@
-//! Whether a connection is working on a request: from the moment its headers are read until
-//! its answer's body has been handed whole to the connection. A client network that holds all
-//! its connections may have one that is idle (no request yet, between requests, or an answer
-//! only waiting for its client to read it) and unproven closed for a newcomer of that network
-//! (`connection_slots.rs`): one machine behind a college's NAT that opens its address's share
-//! and sends nothing, or asks and never reads, must not keep that college's kiosks out. A
-//! connection whose request is in hand (a login being checked, an answer still streaming) is
-//! busy and is not closed for its own network's newcomer: cutting work half done helps nobody.
-//! (With the whole hub full, the most crowded network gives up an idle unproven connection
-//! first and a busy one only if it has no idle one.) The check and the close are not one
-//! step: a request that begins in between on a connection just chosen is cut with it.
+//! Whether a connection is working on a request, from the moment its headers are read until
+//! its answer's body has been handed whole to the connection, and for how long it has been
+//! idle or busy. A client network that holds all its connections may have an unproven one
+//! closed for its own newcomer (`connection_slots.rs`) when it has been idle a moment (no
+//! request yet, between requests, or an answer only waiting for its client to read it) or
+//! busy for longer than any honest unproven request takes (a login's body comes in one packet
+//! and its answer is slowed by at most 2 s): one machine behind a college's NAT that opens
+//! its address's share and sends nothing, or sends login bodies a byte every few seconds
+//! (above the body limits' floor; a helper's probe, session 41: 0 of 150 kiosk requests got
+//! through), must not keep that college's kiosks out. Work in hand that still moves is not
+//! cut for a neighbour: that helps nobody. The check and the close are not one step: a
+//! request that begins in between on a connection just chosen is cut with it.
 
 use axum::body::{Body, Bytes};
 use axum::extract::Request;
@@ -16,22 +17,58 @@ use axum::middleware::Next;
 use axum::response::Response;
 use hyper::body::{Body as HttpBody, Frame, SizeHint};
 use std::pin::Pin;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
 
-/// How many requests a connection has in hand (HTTP/1.1 serves one at a time; the count
-/// keeps a pipelined next one from reading as idle too early).
-#[derive(Clone, Default)]
-pub struct Busy(Arc<AtomicUsize>);
+/// Whether a connection has requests in hand, and since when.
+#[derive(Clone)]
+pub struct Busy(Arc<Mutex<InHand>>);
+
+struct InHand {
+    /// How many requests are in hand (HTTP/1.1 serves one at a time; the count keeps a
+    /// pipelined next one from reading as idle too early).
+    requests: usize,
+    /// When the connection last went from busy to idle or from idle to busy (or opened).
+    since: Instant,
+}
+
+/// What a connection is doing, and for how long it has been doing it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Activity {
+    Idle(Duration),
+    Busy(Duration),
+}
 
 impl Busy {
-    pub fn idle(&self) -> bool {
-        self.0.load(Ordering::Relaxed) == 0
+    /// A connection opened now, idle.
+    pub fn new() -> Busy {
+        Busy(Arc::new(Mutex::new(InHand {
+            requests: 0,
+            since: Instant::now(),
+        })))
+    }
+
+    fn lock(&self) -> MutexGuard<'_, InHand> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub fn activity(&self, now: Instant) -> Activity {
+        let in_hand = self.lock();
+        let lasted = now.saturating_duration_since(in_hand.since);
+        if in_hand.requests == 0 {
+            Activity::Idle(lasted)
+        } else {
+            Activity::Busy(lasted)
+        }
     }
 
     pub(crate) fn start(&self) -> Working {
-        self.0.fetch_add(1, Ordering::Relaxed);
+        let mut in_hand = self.lock();
+        if in_hand.requests == 0 {
+            in_hand.since = Instant::now();
+        }
+        in_hand.requests += 1;
         Working(self.clone())
     }
 }
@@ -41,7 +78,11 @@ pub(crate) struct Working(Busy);
 
 impl Drop for Working {
     fn drop(&mut self) {
-        self.0 .0.fetch_sub(1, Ordering::Relaxed);
+        let mut in_hand = self.0.lock();
+        in_hand.requests = in_hand.requests.saturating_sub(1);
+        if in_hand.requests == 0 {
+            in_hand.since = Instant::now();
+        }
     }
 }
 
@@ -89,20 +130,42 @@ impl HttpBody for Answering {
 mod tests {
     use super::*;
 
+    fn idle(busy: &Busy) -> bool {
+        matches!(busy.activity(Instant::now()), Activity::Idle(_))
+    }
+
     #[test]
     fn a_connection_is_busy_until_its_answer_is_done_with() {
-        let busy = Busy::default();
-        assert!(busy.idle());
+        let busy = Busy::new();
+        assert!(idle(&busy));
         let answer = Answering {
             body: Body::from("an answer"),
             _working: busy.start(),
         };
         let pipelined = busy.start();
-        assert!(!busy.idle(), "headers read, answer not yet sent");
+        assert!(!idle(&busy), "headers read, answer not yet sent");
         // hyper drops the body once its last byte is written (or the connection is gone)
         drop(answer);
-        assert!(!busy.idle(), "the next request is still in hand");
+        assert!(!idle(&busy), "the next request is still in hand");
         drop(pipelined);
-        assert!(busy.idle());
+        assert!(idle(&busy));
+    }
+
+    #[test]
+    fn how_long_a_connection_has_been_idle_or_busy() {
+        let busy = Busy::new();
+        let later = Instant::now() + Duration::from_secs(4);
+        assert!(matches!(busy.activity(later), Activity::Idle(d) if d >= Duration::from_secs(4)));
+        let working = busy.start();
+        assert!(matches!(busy.activity(later), Activity::Busy(d) if d >= Duration::from_secs(3)));
+        // a pipelined request does not restart the clock: the connection never went idle
+        let next = busy.start();
+        drop(working);
+        assert!(matches!(busy.activity(later), Activity::Busy(d) if d >= Duration::from_secs(3)));
+        drop(next);
+        assert!(matches!(busy.activity(later), Activity::Idle(d) if d >= Duration::from_secs(3)));
+        assert!(
+            matches!(busy.activity(Instant::now()), Activity::Idle(d) if d < Duration::from_secs(1))
+        );
     }
 }

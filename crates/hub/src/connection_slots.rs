@@ -8,20 +8,30 @@
 //! crowd its own connections). A kiosk's or a reviewer's connection, once a request on it was
 //! authenticated, is never closed for another: a helper's probe (session 40) cut 460 kiosk
 //! requests and an upload mid-body when any oldest connection gave way. A network at its own
-//! share makes room the same way inside itself, from its oldest connection that is unproven
-//! and idle (`busy.rs`): a kiosk behind a college's NAT is not kept out by a machine beside it
-//! that opened the address's share and sends nothing.
+//! share makes room the same way inside itself, from its oldest unproven connection that has
+//! sat idle a moment or has held a request for longer than an honest one takes (`busy.rs`): a
+//! kiosk behind a college's NAT is not kept out by a machine beside it that opened the
+//! address's share and sends nothing, or sends login bodies a byte at a time.
 
-use super::busy::Busy;
+use super::busy::{Activity, Busy};
 use std::collections::{HashMap, VecDeque};
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
 
 /// How long a connection that had another closed for it waits for that one's place.
 const EVICTION_WAIT: Duration = Duration::from_secs(2);
+
+/// How long an unproven connection sits idle before a newcomer may take its place: a kiosk's
+/// fresh connection is idle through its TLS handshake (a few round trips on a slow link), and
+/// a stranger's next connection must not take it then.
+const IDLE_GRACE: Duration = Duration::from_secs(1);
+
+/// How long an unproven connection may hold a request before it counts as stalled: longer
+/// than a login takes (one packet of body, argon2, an answer slowed by at most 2 s).
+const STALLED_AFTER: Duration = Duration::from_secs(3);
 
 pub struct Connections {
     total: Arc<Semaphore>,
@@ -43,13 +53,13 @@ struct Holder {
     busy: Busy,
 }
 
-/// Whether an unproven connection with a request in hand may be closed to make room: not for
-/// its own network's newcomer, but for another network's when the whole hub is full and the
-/// crowd has nothing idle.
+/// Which unproven connection may be closed to make room when none has sat idle or stalled:
+/// none for its own network's newcomer, but any for another network's when the whole hub is
+/// full (a crowd that keeps every connection working still gives way).
 #[derive(Clone, Copy)]
-enum IfBusy {
-    Stays,
-    MayGo,
+enum Otherwise {
+    NoneGoes,
+    AnyUnprovenGoes,
 }
 
 /// Whether a request on a connection was authenticated (a kiosk's token, a login's session):
@@ -104,16 +114,20 @@ impl Connections {
     /// connection to take one from. Without a place in the total, the slot comes without it:
     /// [`ConnectionSlot::admitted`] waits for the place of the connection closed for it.
     pub fn take(self: &Arc<Self>, network: IpAddr) -> Option<ConnectionSlot> {
+        self.take_at(network, Instant::now())
+    }
+
+    fn take_at(self: &Arc<Self>, network: IpAddr, now: Instant) -> Option<ConnectionSlot> {
         let permit = self.total.clone().try_acquire_owned().ok();
         let mut held = self.lock();
         let own = held.by_network.get(&network).map_or(0, VecDeque::len);
-        // a network holding its share makes room in it from its own idle, unproven
-        // connections: a machine behind the same NAT as a college's kiosks that opens the
-        // share and sends nothing must not keep them out
+        // a network holding its share makes room in it from its own unproven connections
+        // that sit idle or stalled: a machine behind the same NAT as a college's kiosks that
+        // opens the share and sends nothing, or trickles, must not keep them out
         let made_room = own >= self.per_network;
         if made_room {
-            Self::close_unproven(&mut held, network, IfBusy::Stays)?;
-            tracing::debug!(network = %network, "an idle connection closed to make room for its own network's newcomer");
+            Self::close_unproven(&mut held, network, Otherwise::NoneGoes, now)?;
+            tracing::debug!(network = %network, "an idle or stalled connection closed to make room for its own network's newcomer");
         }
         if permit.is_none() && !made_room {
             // the heaviest network with an unproven connection gives up its oldest, if it
@@ -130,21 +144,34 @@ impl Connections {
                 })
                 .max()
                 .map(|(_, _, n)| n)?;
-            Self::close_unproven(&mut held, heaviest, IfBusy::MayGo)?;
+            Self::close_unproven(&mut held, heaviest, Otherwise::AnyUnprovenGoes, now)?;
             tracing::debug!(network = %heaviest, "connection closed to make room for a less crowded network");
         }
         Some(Self::register(self, &mut held, network, permit))
     }
 
-    /// Closes `network`'s oldest idle connection on which nothing was authenticated; with
-    /// `IfBusy::MayGo`, if none is idle, its oldest unproven one (a crowd that keeps every
-    /// connection busy still gives way). None if there is none to close.
-    fn close_unproven(held: &mut Held, network: IpAddr, busy: IfBusy) -> Option<()> {
+    /// Closes `network`'s oldest connection on which nothing was authenticated and that has
+    /// sat idle past [`IDLE_GRACE`] or held a request past [`STALLED_AFTER`]; failing that,
+    /// what `otherwise` says. None if there is none to close.
+    fn close_unproven(
+        held: &mut Held,
+        network: IpAddr,
+        otherwise: Otherwise,
+        now: Instant,
+    ) -> Option<()> {
         let list = held.by_network.get_mut(&network)?;
-        let idle = list.iter().position(|h| !h.proof.proven() && h.busy.idle());
-        let at = match busy {
-            IfBusy::Stays => idle,
-            IfBusy::MayGo => idle.or_else(|| list.iter().position(|h| !h.proof.proven())),
+        let unproductive = list.iter().position(|h| {
+            !h.proof.proven()
+                && match h.busy.activity(now) {
+                    Activity::Idle(lasted) => lasted > IDLE_GRACE,
+                    Activity::Busy(lasted) => lasted > STALLED_AFTER,
+                }
+        });
+        let at = match otherwise {
+            Otherwise::NoneGoes => unproductive,
+            Otherwise::AnyUnprovenGoes => {
+                unproductive.or_else(|| list.iter().position(|h| !h.proof.proven()))
+            }
         }?;
         let closed = list.remove(at)?;
         closed.close.notify_one();
@@ -159,7 +186,7 @@ impl Connections {
     ) -> Option<ConnectionSlot> {
         let mut held = self.lock();
         if held.by_network.get(&network).map_or(0, VecDeque::len) >= self.per_network {
-            Self::close_unproven(&mut held, network, IfBusy::Stays)?;
+            Self::close_unproven(&mut held, network, Otherwise::NoneGoes, Instant::now())?;
         }
         Some(Self::register(self, &mut held, network, Some(permit)))
     }
@@ -174,7 +201,7 @@ impl Connections {
         let id = held.next_id;
         let close = Arc::new(Notify::new());
         let proof = Proof::default();
-        let busy = Busy::default();
+        let busy = Busy::new();
         held.by_network
             .entry(network)
             .or_default()
@@ -263,25 +290,33 @@ mod tests {
     async fn a_network_at_its_share_makes_room_from_its_own_idle_unproven() {
         let c = Connections::new(10, 3);
         let held: Vec<ConnectionSlot> = (0..3).map(|_| c.take(net(1)).unwrap()).collect();
-        // the oldest is a kiosk's (proven), the next has a request in hand (busy): the third,
-        // idle and unproven, gives way
+        // just opened: even idle ones are given a moment (a kiosk's TLS handshake)
+        assert!(c.take(net(1)).is_none());
+        // the oldest is a kiosk's (proven), the next has a request in hand (busy): a moment
+        // later the third, idle and unproven, gives way
         held[0].proof.prove();
         let in_hand = held[1].busy.start();
-        let _newcomer = c.take(net(1)).expect("room made");
+        let later = Instant::now() + IDLE_GRACE + Duration::from_millis(100);
+        let newcomer = c.take_at(net(1), later).expect("room made");
         tokio::time::timeout(Duration::from_secs(1), held[2].close.notified())
             .await
             .unwrap();
-        // now nothing of that network may give way: proven, busy, and the newcomer... which
-        // is idle and unproven itself, so one more takes its place
-        assert!(c.take(net(1)).is_some());
-        // with every one proven or busy, the network is refused
+        // the newcomer is in its moment of grace and the one in hand still works: refused
+        assert!(c.take(net(1)).is_none());
+        // a request held past any honest one's time is stalled: it gives way
+        let stalled = Instant::now() + STALLED_AFTER + Duration::from_millis(100);
+        let _last = c.take_at(net(1), stalled).expect("room made");
+        tokio::time::timeout(Duration::from_secs(1), held[1].close.notified())
+            .await
+            .unwrap();
+        // with every one proven or working, the network is refused
         let c = Connections::new(10, 2);
         let a = c.take(net(2)).unwrap();
         let b = c.take(net(2)).unwrap();
         a.proof.prove();
         let _b_working = b.busy.start();
-        assert!(c.take(net(2)).is_none());
-        drop(in_hand);
+        assert!(c.take_at(net(2), later).is_none());
+        drop((in_hand, newcomer));
     }
 
     #[tokio::test]
