@@ -17,6 +17,7 @@ mod eval_mouth;
 mod hub;
 mod hub_attacks;
 mod hub_bucket;
+mod hub_connections;
 mod hub_dashboard;
 mod hub_data_at_rest;
 mod hub_duplicates;

@@ -413,3 +413,17 @@ pub fn begin_upload_from(
         .unwrap();
     stream
 }
+
+/// A loopback address other than 127.0.0.1: another machine, as far as the hub can tell.
+pub fn loopback(a: u8, b: u8, c: u8) -> std::net::IpAddr {
+    std::net::IpAddr::from([127, a, b, c])
+}
+
+/// A client whose connections come from `from`.
+pub fn client_from(from: std::net::IpAddr) -> reqwest::Client {
+    reqwest::Client::builder()
+        .local_address(from)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+}
