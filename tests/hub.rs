@@ -4,6 +4,7 @@
 
 use crate::common;
 
+use capture_kiosk::hub::sealing::{SealingKey, SealingKeySource};
 use capture_kiosk::hub_protocol::{Decision, RecordMeta, RejectReason, ReviewState};
 use capture_kiosk::store::{now_ms, Store};
 use capture_kiosk::upload::{stored_link, HubClient, HubError, HubLink, UploadPolicy, Worker};
@@ -47,14 +48,19 @@ fn a_record_reaches_the_hub_once_and_its_rejection_comes_back() {
         "{first:?}"
     );
     assert_eq!(hub.hub.db().record_ids().unwrap(), vec![id.clone()]);
-    let stored = std::fs::read(
-        hub.dir
-            .join("photos")
-            .join(&id[id.len() - 2..])
-            .join(format!("{id}.jpg")),
-    )
-    .unwrap();
-    assert_eq!(stored, photo, "the hub keeps the photo byte for byte");
+    let name = format!("{}/{id}.jpg", &id[id.len() - 2..]);
+    let stored = std::fs::read(hub.dir.join("photos").join(&name)).unwrap();
+    // sealed at rest: no JPEG on the disk, and the photo comes back byte for byte with the key
+    assert!(!stored.starts_with(&[0xff, 0xd8]));
+    assert!(!stored
+        .windows(64)
+        .any(|w| w == &photo[photo.len() / 2..][..64]));
+    let key = SealingKey::load(&SealingKeySource::DataFolder, &hub.dir).unwrap();
+    assert_eq!(
+        key.open(&name, stored).unwrap(),
+        photo,
+        "the hub keeps the photo byte for byte"
+    );
 
     // a replay of the same record is answered as the first time and stored once
     let store = Store::open(&db).unwrap();

@@ -1,11 +1,13 @@
 //! The hub's photos in an S3-compatible bucket (Moto's server on loopback): the bucket keeps
 //! photos exactly as the folder does, and a hub on a bucket stores, serves, sweeps and purges
-//! as a hub on a folder does.
+//! as a hub on a folder does, every object sealed with the key the replicas share.
 
 use crate::common;
 
 use capture_kiosk::hub::db::retention::RetentionPolicy;
 use capture_kiosk::hub::photos::{FolderPhotos, PhotoStore};
+use capture_kiosk::hub::sealed_photos::SealedPhotos;
+use capture_kiosk::hub::sealing::{SealingKey, SealingKeySource};
 use capture_kiosk::hub::{BucketPhotos, PhotoStorage};
 use common::bucket::TestBucket;
 use common::hubs::{drain, fresh_dir, kiosk_store, runtime, submit, test_jpeg, TestHub};
@@ -41,6 +43,12 @@ fn behaves_as_a_photo_store(store: &dyn PhotoStore, what: &str) {
 fn a_bucket_keeps_photos_as_the_folder_does() {
     let folder = FolderPhotos::new(fresh_dir("photo-stores", "folder").join("photos"));
     behaves_as_a_photo_store(&folder, "folder");
+    let keys = fresh_dir("photo-stores", "keys");
+    let sealed = SealedPhotos::new(
+        Box::new(FolderPhotos::new(fresh_dir("photo-stores", "sealed"))),
+        std::sync::Arc::new(SealingKey::load(&SealingKeySource::DataFolder, &keys).unwrap()),
+    );
+    behaves_as_a_photo_store(&sealed, "sealed folder");
     let server = TestBucket::start("photos");
     // two hubs' prefixes in one bucket do not see each other's photos
     let one = BucketPhotos::open(&server.settings("s3://photos/province-a")).unwrap();
@@ -80,8 +88,18 @@ fn a_hub_on_a_bucket_stores_serves_sweeps_and_purges_photos() {
         .put("99/0192f0a0-0000-7000-8000-000000000099.jpg", b"orphan")
         .unwrap();
     let dir = fresh_dir("hubs", "bucket");
+    // without the key every replica shares, a hub on a bucket does not start
+    let mut keyless = common::hubs::hub_config(fresh_dir("hubs", "bucket-keyless"));
+    keyless.photos = PhotoStorage::Bucket(settings.clone());
+    let refused = capture_kiosk::hub::Hub::open(keyless)
+        .err()
+        .expect("refused");
+    assert!(refused.to_string().contains("--sealing-key"), "{refused}");
+    let keys = fresh_dir("hubs", "bucket-keys");
+    let key = SealingKey::load(&SealingKeySource::DataFolder, &keys).unwrap();
     let hub = TestHub::start_configured(dir.clone(), 0, |c| {
         c.photos = PhotoStorage::Bucket(settings.clone());
+        c.sealing_key = SealingKeySource::File(keys.join("sealing.key"));
     });
     // on PostgreSQL with a bucket (replicas sharing both) the start-up sweep is not run: an
     // object another replica wrote but has not yet committed looks orphaned (lib.rs)
@@ -109,7 +127,10 @@ fn a_hub_on_a_bucket_stores_serves_sweeps_and_purges_photos() {
     let sent = drain(&db, 30);
     assert_eq!((sent.sent, sent.quarantined), (1, 0), "{sent:?}");
     let name = format!("{}/{id}.jpg", &id[id.len() - 2..]);
-    assert_eq!(bucket.get(&name).unwrap(), Some(photo.clone()));
+    // the bucket holds it sealed: whoever can list the bucket sees no face
+    let object = bucket.get(&name).unwrap().expect("stored");
+    assert_ne!(object, photo);
+    assert_eq!(key.open(&name, object).unwrap(), photo);
 
     // the reviewer's page reads it back from the bucket
     let cookie = hub.reviewer_cookie("reviewer-b", false);

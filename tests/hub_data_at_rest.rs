@@ -75,7 +75,23 @@ fn the_hub_keeps_its_files_private_and_refuses_an_open_data_folder() {
     let photo = hub.dir.join(format!("photos/{shard}/{id}.jpg"));
     assert_eq!(mode(&photo), 0o600, "the photo");
     assert_eq!(mode(photo.parent().unwrap()), 0o700, "its folder");
+    // sealed: the file is no JPEG, and its key is private too
+    let sealed = std::fs::read(&photo).unwrap();
+    assert!(!sealed.starts_with(&[0xff, 0xd8]) && sealed.starts_with(b"CKSEAL"));
+    assert_eq!(mode(&hub.dir.join("sealing.key")), 0o600, "the sealing key");
+    let dir = hub.dir.clone();
     hub.stop();
+
+    // a key that is not the photos' own is refused at start, saying what to give
+    let key = dir.join("sealing.key");
+    let own = std::fs::read(&key).unwrap();
+    std::fs::write(&key, format!("{}\n", "5a".repeat(32))).unwrap();
+    let e = Hub::open(common::hubs::hub_config(dir.clone()))
+        .err()
+        .expect("refused");
+    assert!(format!("{e:#}").contains("does not open"), "{e:#}");
+    std::fs::write(&key, own).unwrap();
+    assert!(Hub::open(common::hubs::hub_config(dir)).is_ok());
 
     // an install an earlier version left open is refused, saying how to fix it
     let open = fresh_dir("hubs", "open-folder");
@@ -139,6 +155,37 @@ fn kiosks_read_only_their_batches_and_passwords_arrive_sealed() {
     let rt = runtime();
     let rows: Vec<RosterEntry> = rt.block_on(client(&db_a).roster("B1")).unwrap();
     assert_eq!(rows.len(), 1);
+    assert_eq!(
+        (rows[0].name.as_str(), rows[0].id_number.as_str()),
+        ("张三", "11010519491231002X"),
+        "the kiosk reads the roster in clear"
+    );
+    // at rest the name and the ID number are sealed: neither is in the database's files
+    if common::hubs::Backend::current() == common::hubs::Backend::Sqlite {
+        let raw = rusqlite::Connection::open(hub.dir.join("hub.sqlite")).unwrap();
+        let (name, id): (String, String) = raw
+            .query_row(
+                "SELECT name, id_number FROM roster WHERE batch_id = 'B1'",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .unwrap();
+        assert!(
+            name.starts_with("sealed1:") && id.starts_with("sealed1:"),
+            "{name} {id}"
+        );
+        for file in ["hub.sqlite", "hub.sqlite-wal"] {
+            let bytes = std::fs::read(hub.dir.join(file)).unwrap_or_default();
+            assert!(
+                !bytes.windows(18).any(|w| w == b"11010519491231002X"),
+                "an ID number in {file}"
+            );
+            assert!(
+                !bytes.windows(6).any(|w| w == "张三".as_bytes()),
+                "a name in {file}"
+            );
+        }
+    }
     assert!(
         rows[0].secret.starts_with("$argon2id$") && !rows[0].secret.contains(&digest),
         "only the sealed password leaves the hub: {}",

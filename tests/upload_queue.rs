@@ -477,7 +477,14 @@ fn the_relink_commands_work_from_the_command_line() {
     let (ok, _, err) = kiosk(&["move-records", "--from", "hall-1b", "--to", "hall-1b"]);
     assert!(!ok && err.contains("same kiosk"), "{err}");
 
-    let db = capture_kiosk::hub::db::HubDb::open(&dir.join("hub.sqlite")).expect("hub db");
+    let sealing = capture_kiosk::hub::sealing::SealingKey::load(
+        &capture_kiosk::hub::sealing::SealingKeySource::DataFolder,
+        &dir,
+    )
+    .expect("the hub's sealing key");
+    let db =
+        capture_kiosk::hub::db::HubDb::open(&dir.join("hub.sqlite"), std::sync::Arc::new(sealing))
+            .expect("hub db");
     assert_eq!(
         db.kiosk_by_token(&token_of(&first)).expect("lookup"),
         None,

@@ -71,6 +71,12 @@ pub struct HubArgs {
     /// AWS_SECRET_ACCESS_KEY (AWS_ALLOW_HTTP=true for a bucket on loopback).
     #[arg(long, value_name = "s3://BUCKET[/PREFIX]")]
     objects: Option<String>,
+    /// The key photos are sealed with at rest: a file of 64 hex digits readable only by the
+    /// hub's user, best kept off the data disk (or the systemd credential sealing-key). Every
+    /// replica sharing a bucket needs the same one [default: sealing.key in the data folder,
+    /// made at first start; required with --objects].
+    #[arg(long, value_name = "FILE")]
+    sealing_key: Option<PathBuf>,
     /// Keep records, kiosks, reviewers, sessions and rosters in this PostgreSQL database,
     /// shared by every replica, instead of hub.sqlite in the data folder:
     /// postgres://USER@HOST:PORT/DB, or postgres://USER@localhost/DB?host=/SOCKET/DIR. The
@@ -249,6 +255,8 @@ pub fn run(mut a: HubArgs) -> Result<ExitCode> {
     if let Some(address) = &objects {
         config.photos = crate::PhotoStorage::Bucket(crate::BucketSettings::from_env(address));
     }
+    config.sealing_key =
+        crate::sealing::SealingKeySource::choose(a.sealing_key.take().or(file.sealing_key.clone()));
     config.sweep_at_open = a.admin.is_none();
     config.trusted_proxies = if a.trusted_proxies.is_empty() {
         file.trusted_proxies.clone().unwrap_or_default()

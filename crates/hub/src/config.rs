@@ -45,6 +45,8 @@ pub struct HubFile {
     pub disk_reserve_mib: Option<u64>,
     /// `--objects` (keys from the environment, never this file)
     pub objects: Option<String>,
+    /// `--sealing-key`
+    pub sealing_key: Option<PathBuf>,
     /// `--database` (a PostgreSQL URL without a password)
     pub database: Option<String>,
     /// `--database-password-file`

@@ -6,6 +6,7 @@
 //! [`Hub::db`]: crate::Hub::db
 
 use crate::db::{pg, HubDb};
+use crate::sealing::SealingKey;
 use std::ops::{Deref, DerefMut};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -196,20 +197,26 @@ fn client_tls(file: &Path) -> Result<rustls::ClientConfig, DatabaseSettingError>
 /// The open database of a running hub.
 pub(crate) enum Database {
     Local(Mutex<HubDb>),
-    Shared(Arc<pg::Pool>),
+    Shared(Arc<pg::Pool>, Arc<SealingKey>),
 }
 
 impl Database {
     /// Opens `hub.sqlite` in `data_dir`, or connects to PostgreSQL and migrates its schema.
-    pub fn open(storage: &RecordStorage, data_dir: &Path) -> anyhow::Result<Database> {
+    pub fn open(
+        storage: &RecordStorage,
+        data_dir: &Path,
+        sealing: Arc<SealingKey>,
+    ) -> anyhow::Result<Database> {
         Ok(match storage {
-            RecordStorage::Sqlite => {
-                Database::Local(Mutex::new(HubDb::open(&data_dir.join("hub.sqlite"))?))
-            }
+            RecordStorage::Sqlite => Database::Local(Mutex::new(HubDb::open(
+                &data_dir.join("hub.sqlite"),
+                sealing,
+            )?)),
             RecordStorage::Postgres(s) => Database::Shared(
                 pg::Pool::open(s.config().clone(), s.tls())
                     .map_err(|e| anyhow::anyhow!("{e}"))
                     .map_err(|e| e.context(format!("connecting to the database {}", s.url)))?,
+                sealing,
             ),
         })
     }
@@ -219,7 +226,9 @@ impl Database {
             // a handler that panicked while holding the lock left no half-written transaction
             // (SQLite rolled it back), so the connection is still usable
             Database::Local(m) => DbHandle::Local(m.lock().unwrap_or_else(|p| p.into_inner())),
-            Database::Shared(pool) => DbHandle::Pooled(HubDb::pooled(pool)),
+            Database::Shared(pool, sealing) => {
+                DbHandle::Pooled(HubDb::pooled(pool, sealing.clone()))
+            }
         }
     }
 }

@@ -15,6 +15,7 @@ pub mod retention;
 mod schema;
 pub mod sql;
 
+use crate::sealing::SealingKey;
 use capture_core::hub_protocol::{Decision, RecordMeta, RecordStatus, RejectReason, ReviewState};
 use capture_store::{now_ms, open_database, StoreError};
 use serde::Serialize;
@@ -144,6 +145,8 @@ pub struct NewRecord<'a> {
 /// mutex), or a connection leased from the PostgreSQL pool for one handler.
 pub struct HubDb {
     conn: RefCell<Conn>,
+    /// Seals the roster's personal fields (`db/access.rs`, `sealing.rs`).
+    sealing: Arc<SealingKey>,
 }
 
 enum Conn {
@@ -186,7 +189,7 @@ const CANDIDATE_RECORDS_SHOWN: u32 = 100;
 
 impl HubDb {
     /// Opens (and migrates) the SQLite database at `path`.
-    pub fn open(path: &Path) -> Result<Self, StoreError> {
+    pub fn open(path: &Path, sealing: Arc<SealingKey>) -> Result<Self, StoreError> {
         let conn = open_database(path, schema::MIGRATIONS)?;
         // every statement is prepared once per connection (sql.rs uses the cache)
         conn.set_prepared_statement_cache_capacity(64);
@@ -196,15 +199,17 @@ impl HubDb {
         }
         Ok(HubDb {
             conn: RefCell::new(Conn::Sqlite(conn)),
+            sealing,
         })
     }
 
     /// A connection leased from the PostgreSQL pool, given back when this is dropped.
     /// (PostgreSQL databases are made by this version, so there are no legacy password
     /// digests to seal as `open` does for an old `hub.sqlite`.)
-    pub fn pooled(pool: &Arc<pg::Pool>) -> Self {
+    pub fn pooled(pool: &Arc<pg::Pool>, sealing: Arc<SealingKey>) -> Self {
         HubDb {
             conn: RefCell::new(Conn::Postgres(Box::new(pool.lease()))),
+            sealing,
         }
     }
 
@@ -505,7 +510,13 @@ impl HubDb {
                     profile: r.get(2)?,
                     batch_id: r.get(3)?,
                     candidate_key: r.get(4)?,
-                    roster_name: r.get(5)?,
+                    roster_name: r
+                        .get::<Option<String>>(5)?
+                        .map(|name| {
+                            let (batch, candidate): (String, String) = (r.get(3)?, r.get(4)?);
+                            self.open_roster_field(&batch, &candidate, "name", name)
+                        })
+                        .transpose()?,
                     captured_at_ms: r.get(6)?,
                     received_at_ms: r.get(7)?,
                     verification_distance: r.get::<Option<f64>>(8)?.map(|d| d as f32),
@@ -548,6 +559,18 @@ impl HubDb {
                 args![id],
             )?
             .is_some())
+    }
+
+    /// The newest record's photo file, if any record still has one: the start checks that
+    /// the photo key opens it (ids are UUIDv7, so the newest is the last by key).
+    pub fn newest_photo_file(&self) -> Result<Option<String>, StoreError> {
+        self.sql()?
+            .query_opt(
+                "SELECT photo_file FROM records WHERE photo_file != '' ORDER BY id DESC LIMIT 1",
+                &[],
+            )?
+            .map(|r| r.get(0))
+            .transpose()
     }
 
     pub fn record_ids(&self) -> Result<Vec<String>, StoreError> {

@@ -32,6 +32,8 @@ pub mod process;
 mod proxy_protocol;
 pub mod purge;
 mod refill;
+pub mod sealed_photos;
+pub mod sealing;
 mod server;
 mod store_quota;
 pub use store_quota::StoreAllowance;
@@ -68,6 +70,8 @@ pub struct HubConfig {
     pub connections: ConnectionLimits,
     /// Where photos and document photos are kept.
     pub photos: PhotoStorage,
+    /// The key photos are sealed with at rest (`sealed_photos`).
+    pub sealing_key: sealing::SealingKeySource,
     /// Where records, kiosks, reviewers, sessions, rosters and events are kept.
     pub database: RecordStorage,
     /// Whether opening sweeps the photos no record names (`orphans`): the server does, an
@@ -103,6 +107,7 @@ impl HubConfig {
             secure_cookies: false,
             connections: ConnectionLimits::default(),
             photos: PhotoStorage::Folder,
+            sealing_key: sealing::SealingKeySource::DataFolder,
             database: RecordStorage::Sqlite,
             sweep_at_open: true,
             trusted_proxies: Vec::new(),
@@ -228,7 +233,15 @@ impl Hub {
             libc::umask(0o077);
         }
         capture_store::private_dir(&config.data_dir)?;
-        let photos: Box<dyn PhotoStore> = match &config.photos {
+        let in_bucket = matches!(config.photos, PhotoStorage::Bucket(_));
+        if in_bucket && config.sealing_key == sealing::SealingKeySource::DataFolder {
+            return Err(sealing::SealingKeyError::BucketNeedsKey.into());
+        }
+        let key = Arc::new(sealing::SealingKey::load(
+            &config.sealing_key,
+            &config.data_dir,
+        )?);
+        let store: Box<dyn PhotoStore> = match &config.photos {
             PhotoStorage::Folder => {
                 let folder = photos::default_folder(&config.data_dir);
                 capture_store::tighten_dir(&folder)?;
@@ -236,8 +249,24 @@ impl Hub {
             }
             PhotoStorage::Bucket(settings) => Box::new(bucket::BucketPhotos::open(settings)?),
         };
-        let database = Database::open(&config.database, &config.data_dir)?;
-        let db = database.handle();
+        let photos: Box<dyn PhotoStore> =
+            Box::new(sealed_photos::SealedPhotos::new(store, key.clone()));
+        let database = Database::open(&config.database, &config.data_dir, key)?;
+        let mut db = database.handle();
+        let sealed = db.seal_clear_roster()?;
+        if sealed > 0 {
+            tracing::info!(target: "hub", rows = sealed, "roster rows an earlier version kept in clear are sealed");
+        }
+        // a key that is not the photos' own (a new credential, the wrong file) would start a
+        // hub whose review page fails on every stored photo: refused now, saying what to give
+        if let Some(newest) = db.newest_photo_file()? {
+            if let Err(e) = photos.get(&newest) {
+                if e.kind() == std::io::ErrorKind::InvalidData {
+                    return Err(sealing::SealingKeyError::DoesNotOpen.into());
+                }
+                return Err(anyhow::Error::new(e).context("reading a stored photo at start"));
+            }
+        }
         // taken before the read: what is stored from now on comes in with the first refresh
         let as_of = capture_store::now_ms();
         let overlap = match db.dialect() {

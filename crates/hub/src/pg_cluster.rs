@@ -339,7 +339,8 @@ pub fn test_database(name: &str) -> anyhow::Result<crate::db::HubDb> {
     let settings = crate::database::PgSettings::new(&url, None)?;
     let pool = crate::db::pg::Pool::open(settings.config().clone(), None)
         .map_err(|e| anyhow::anyhow!("{e}"))?;
-    Ok(crate::db::HubDb::pooled(&pool))
+    let sealing = std::sync::Arc::new(crate::sealing::SealingKey::generate()?);
+    Ok(crate::db::HubDb::pooled(&pool, sealing))
 }
 
 /// A database name that needs no escaping.

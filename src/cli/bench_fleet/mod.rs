@@ -18,6 +18,7 @@ mod verify;
 use super::say;
 use anyhow::{bail, Context, Result};
 use capture_kiosk::hub::pg_cluster::ThrowawayCluster;
+use capture_kiosk::hub::sealing;
 use clap::Args;
 /// How `kiosk bench-hub` starts its hub and runs admin commands too.
 pub(super) use services::HubCommand;
@@ -190,8 +191,17 @@ fn run_once(a: &BenchFleetArgs, replicas: usize, deadline: Instant) -> Result<Ru
         shared_args: Vec::new(),
         env: Vec::new(),
     };
+    // one sealing key for every replica, as a province's replicas share theirs: each reads
+    // what the others sealed
+    let keys = scratch.folder("keys")?;
+    sealing::SealingKey::load(&sealing::SealingKeySource::DataFolder, &keys)?;
+    hub.shared_args = vec![
+        "--sealing-key".into(),
+        keys.join(sealing::DATA_FOLDER_KEY).into(),
+    ];
     if let Some(s3) = &s3 {
-        hub.shared_args = vec!["--objects".into(), format!("s3://{BUCKET}").into()];
+        hub.shared_args
+            .extend(["--objects".into(), format!("s3://{BUCKET}").into()]);
         hub.env = s3.env();
     }
     let hubs_dir = scratch.folder("hubs")?;

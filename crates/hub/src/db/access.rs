@@ -1,25 +1,102 @@
 //! Who may see what: reviewers added, reset and removed (a reset or a removal ends their
 //! sessions), the batches each kiosk is assigned to, and the rosters, which a kiosk reads only
-//! for its own batches.
+//! for its own batches. The roster's personal fields (name, ID number, ethnicity, address,
+//! phone) are stored sealed for their row and column (`sealing.rs`): a dump of the database
+//! shows no name or ID number, and a field moved to another candidate's row does not open.
 
 use super::sql::{args, Row};
 use super::HubDb;
 use capture_core::hub_protocol::RosterEntry;
 use capture_store::{now_ms, StoreError};
 
-fn roster_row(r: &Row) -> Result<RosterEntry, StoreError> {
-    Ok(RosterEntry {
-        candidate_key: r.get(0)?,
-        name: r.get(1)?,
-        id_number: r.get(2)?,
-        ethnicity: r.get(3)?,
-        address: r.get(4)?,
-        phone: r.get(5)?,
-        secret: r.get(6)?,
-    })
+/// Where a roster field is sealed for: its batch, candidate and column (a separator no batch
+/// name or key can hold, so two places never read alike).
+fn roster_place(batch_id: &str, candidate_key: &str, column: &str) -> String {
+    format!("roster\u{1f}{batch_id}\u{1f}{candidate_key}\u{1f}{column}")
+}
+
+fn unsealable(e: std::io::Error) -> StoreError {
+    StoreError::Crypto(e.to_string())
 }
 
 impl HubDb {
+    /// A roster field as stored, opened (a field stored before sealing is read as it is).
+    pub(crate) fn open_roster_field(
+        &self,
+        batch_id: &str,
+        candidate_key: &str,
+        column: &str,
+        stored: String,
+    ) -> Result<String, StoreError> {
+        self.sealing
+            .open_text(&roster_place(batch_id, candidate_key, column), stored)
+            .map_err(unsealable)
+    }
+
+    fn seal_roster_field(
+        &self,
+        batch_id: &str,
+        candidate_key: &str,
+        column: &str,
+        value: &str,
+    ) -> Result<String, StoreError> {
+        self.sealing
+            .seal_text(&roster_place(batch_id, candidate_key, column), value)
+            .map_err(unsealable)
+    }
+
+    /// Seals the roster fields an earlier version stored in clear (at start, once: none are
+    /// left afterwards, and `secure_delete` overwrites the clear pages); how many rows.
+    pub fn seal_clear_roster(&mut self) -> Result<usize, StoreError> {
+        const COLUMNS: [&str; 5] = ["name", "id_number", "ethnicity", "address", "phone"];
+        let clear = self.sql()?.query(
+            "SELECT batch_id, candidate_key, name, id_number, ethnicity, address, phone FROM roster
+             WHERE (name != '' AND name NOT LIKE 'sealed1:%') OR (id_number != '' AND id_number NOT LIKE 'sealed1:%')
+                OR (ethnicity != '' AND ethnicity NOT LIKE 'sealed1:%') OR (address != '' AND address NOT LIKE 'sealed1:%')
+                OR (phone != '' AND phone NOT LIKE 'sealed1:%')",
+            &[],
+        )?;
+        let mut sealed = Vec::with_capacity(clear.len());
+        for r in &clear {
+            let (batch_id, candidate_key): (String, String) = (r.get(0)?, r.get(1)?);
+            let mut fields = Vec::with_capacity(COLUMNS.len());
+            for (at, column) in COLUMNS.iter().enumerate() {
+                // opened first: a field already sealed is sealed once, not twice
+                let value =
+                    self.open_roster_field(&batch_id, &candidate_key, column, r.get(at + 2)?)?;
+                fields.push(self.seal_roster_field(&batch_id, &candidate_key, column, &value)?);
+            }
+            sealed.push((batch_id, candidate_key, fields));
+        }
+        self.transaction(|tx| {
+            for (batch_id, candidate_key, f) in &sealed {
+                tx.execute(
+                    "UPDATE roster SET name = ?3, id_number = ?4, ethnicity = ?5, address = ?6, phone = ?7
+                     WHERE batch_id = ?1 AND candidate_key = ?2",
+                    args![batch_id, candidate_key, &f[0], &f[1], &f[2], &f[3], &f[4]],
+                )?;
+            }
+            Ok(())
+        })?;
+        Ok(sealed.len())
+    }
+
+    fn roster_row(&self, batch_id: &str, r: &Row) -> Result<RosterEntry, StoreError> {
+        let candidate_key: String = r.get(0)?;
+        let field = |at: usize, column: &str| -> Result<String, StoreError> {
+            self.open_roster_field(batch_id, &candidate_key, column, r.get(at)?)
+        };
+        Ok(RosterEntry {
+            name: field(1, "name")?,
+            id_number: field(2, "id_number")?,
+            ethnicity: field(3, "ethnicity")?,
+            address: field(4, "address")?,
+            phone: field(5, "phone")?,
+            secret: r.get(6)?,
+            candidate_key,
+        })
+    }
+
     /// Removes a reviewer and ends their sessions; false if there is no such reviewer. Their
     /// past decisions keep their name.
     pub fn remove_reviewer(&mut self, user: &str) -> Result<bool, StoreError> {
@@ -92,13 +169,27 @@ impl HubDb {
         actor: &str,
     ) -> Result<(), StoreError> {
         capture_store::check_sealed(rows)?;
+        // sealed before the transaction: the lock is not held for the cipher's work
+        let mut sealed = Vec::with_capacity(rows.len());
+        for e in rows {
+            let seal = |column: &str, value: &str| {
+                self.seal_roster_field(batch_id, &e.candidate_key, column, value)
+            };
+            sealed.push([
+                seal("name", &e.name)?,
+                seal("id_number", &e.id_number)?,
+                seal("ethnicity", &e.ethnicity)?,
+                seal("address", &e.address)?,
+                seal("phone", &e.phone)?,
+            ]);
+        }
         self.transaction(|tx| {
             tx.execute("DELETE FROM roster WHERE batch_id = ?1", args![batch_id])?;
-            for e in rows {
+            for (e, [name, id_number, ethnicity, address, phone]) in rows.iter().zip(&sealed) {
                 tx.execute(
                     "INSERT INTO roster (batch_id, candidate_key, name, id_number, ethnicity, address, phone, secret)
                      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-                    args![batch_id, &e.candidate_key, &e.name, &e.id_number, &e.ethnicity, &e.address, &e.phone, &e.secret],
+                    args![batch_id, &e.candidate_key, name, id_number, ethnicity, address, phone, &e.secret],
                 )?;
             }
             Ok(())
@@ -118,7 +209,7 @@ impl HubDb {
             "SELECT candidate_key, name, id_number, ethnicity, address, phone, secret FROM roster WHERE batch_id = ?1 ORDER BY candidate_key",
             args![batch_id],
         )?;
-        rows.iter().map(roster_row).collect()
+        rows.iter().map(|r| self.roster_row(batch_id, r)).collect()
     }
 
     /// Whether `batch_id` is given to other kiosks and not to `kiosk_id`: such a batch takes
@@ -213,7 +304,47 @@ fn drawn_as(c: char) -> char {
 
 #[cfg(test)]
 mod tests {
-    use super::batch_key;
+    use super::*;
+
+    #[test]
+    fn roster_rows_an_earlier_version_kept_in_clear_are_sealed_at_start() {
+        let dir = std::env::temp_dir().join(format!(
+            "hub-roster-seal-{}-{}",
+            std::process::id(),
+            now_ms()
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        let sealing = std::sync::Arc::new(crate::sealing::SealingKey::generate().unwrap());
+        let mut db = HubDb::open(&dir.join("hub.sqlite"), sealing).unwrap();
+        db.sql()
+            .unwrap()
+            .execute(
+                "INSERT INTO roster (batch_id, candidate_key, name, id_number, secret) VALUES ('B1', 'K1', '张三', '11010519491231002X', '')",
+                &[],
+            )
+            .unwrap();
+        assert_eq!(db.seal_clear_roster().unwrap(), 1);
+        assert_eq!(db.seal_clear_roster().unwrap(), 0, "once");
+        let stored = db
+            .sql()
+            .unwrap()
+            .query_one("SELECT name, id_number, phone FROM roster", &[])
+            .unwrap();
+        let (name, id, phone): (String, String, String) = (
+            stored.get(0).unwrap(),
+            stored.get(1).unwrap(),
+            stored.get(2).unwrap(),
+        );
+        assert!(name.starts_with("sealed1:") && id.starts_with("sealed1:"));
+        assert_eq!(phone, "", "an empty field stays empty");
+        let rows = db.roster("B1").unwrap();
+        assert_eq!(
+            (rows[0].name.as_str(), rows[0].id_number.as_str()),
+            ("张三", "11010519491231002X")
+        );
+        drop(db);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 
     #[test]
     fn look_alike_batch_names_share_a_key() {

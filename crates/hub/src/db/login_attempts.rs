@@ -217,7 +217,8 @@ mod tests {
             capture_store::now_ms()
         ));
         std::fs::create_dir_all(&dir).expect("scratch folder");
-        let db = HubDb::open(&dir.join("hub.sqlite")).expect("hub database opens");
+        let sealing = std::sync::Arc::new(crate::sealing::SealingKey::generate().unwrap());
+        let db = HubDb::open(&dir.join("hub.sqlite"), sealing).expect("hub database opens");
         check(&db);
         drop(db);
         let _ = std::fs::remove_dir_all(&dir);

@@ -303,7 +303,8 @@ mod tests {
 
     fn hub_db(name: &str) -> (tempdir::Dir, HubDb) {
         let dir = tempdir::Dir::new(name);
-        let db = HubDb::open(&dir.0.join("hub.sqlite")).expect("hub database opens");
+        let sealing = std::sync::Arc::new(crate::sealing::SealingKey::generate().unwrap());
+        let db = HubDb::open(&dir.0.join("hub.sqlite"), sealing).expect("hub database opens");
         (dir, db)
     }
 

@@ -1,0 +1,85 @@
+//! A photo store whose every object is sealed with the hub's sealing key (`sealing.rs`)
+//! before it reaches the folder or the bucket: no store ever holds a face in the clear. The
+//! object's name is bound into the seal, so an object swapped for another's does not open.
+
+use super::photos::{Listed, PhotoStore};
+use super::sealing::SealingKey;
+use std::io;
+use std::sync::Arc;
+
+/// A photo store whose objects are sealed with the hub's sealing key.
+pub struct SealedPhotos {
+    inner: Box<dyn PhotoStore>,
+    key: Arc<SealingKey>,
+}
+
+impl SealedPhotos {
+    pub fn new(inner: Box<dyn PhotoStore>, key: Arc<SealingKey>) -> SealedPhotos {
+        SealedPhotos { inner, key }
+    }
+}
+
+impl PhotoStore for SealedPhotos {
+    fn put(&self, name: &str, bytes: &[u8]) -> io::Result<()> {
+        self.inner.put(name, &self.key.seal(name, bytes)?)
+    }
+
+    fn get(&self, name: &str) -> io::Result<Option<Vec<u8>>> {
+        self.inner
+            .get(name)?
+            .map(|stored| self.key.open(name, stored))
+            .transpose()
+    }
+
+    fn delete(&self, name: &str) -> io::Result<bool> {
+        self.inner.delete(name)
+    }
+
+    fn listing(&self) -> io::Result<Vec<Listed>> {
+        self.inner.listing()
+    }
+}
+
+#[cfg(all(test, unix))]
+mod tests {
+    use super::*;
+    use crate::photos::FolderPhotos;
+    use crate::sealing::{SealingKeySource, DATA_FOLDER_KEY, SEAL_HEADER};
+    use std::os::unix::fs::PermissionsExt;
+    use std::path::PathBuf;
+
+    fn dir(name: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("sealed-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
+    const JPEG: &[u8] = b"\xff\xd8\xff\xe0 a face, 440106199903070015";
+
+    #[test]
+    fn a_photo_is_sealed_on_disk_and_opened_whole() {
+        let d = dir("cycle");
+        let key = SealingKey::load(&SealingKeySource::DataFolder, &d).unwrap();
+        assert_eq!(
+            std::fs::metadata(d.join(DATA_FOLDER_KEY))
+                .unwrap()
+                .permissions()
+                .mode()
+                & 0o777,
+            0o600
+        );
+        let store = SealedPhotos::new(
+            Box::new(FolderPhotos::new(d.join("photos"))),
+            std::sync::Arc::new(key),
+        );
+        store.put("15/k-15.jpg", JPEG).unwrap();
+        let on_disk = std::fs::read(d.join("photos/15/k-15.jpg")).unwrap();
+        assert!(on_disk.starts_with(SEAL_HEADER));
+        assert!(!on_disk.windows(18).any(|w| w == b"440106199903070015"));
+        assert_eq!(store.get("15/k-15.jpg").unwrap().as_deref(), Some(JPEG));
+        // the same key is read back by the next start
+        let again = SealingKey::load(&SealingKeySource::DataFolder, &d).unwrap();
+        assert_eq!(again.open("15/k-15.jpg", on_disk).unwrap(), JPEG);
+    }
+}

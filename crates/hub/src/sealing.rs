@@ -1,0 +1,325 @@
+//! What the hub keeps of candidates sealed at rest, and the key it is sealed with. Photos and
+//! document photos (`sealed_photos.rs`) and the roster's personal fields (name, ID number,
+//! ethnicity, address, phone: `db/access.rs`) are encrypted and authenticated
+//! (ChaCha20-Poly1305, `ring`, which the hub's TLS already builds) under a 256-bit key that
+//! neither the photo store nor the database holds. A copied data folder, a database dump, a
+//! backup, a bucket readable by the wrong account or a disk from a scrapped server shows no
+//! face, name or ID number without the key; what was altered, or moved to another object or
+//! row, does not open (each seal binds where it belongs), so a reviewer is never shown one
+//! candidate's face or name as another's.
+//!
+//! The key lives where the site puts it: a file given by `--sealing-key` (`sealing_key` in
+//! hub.toml), best on another disk or as the systemd credential `sealing-key`
+//! (`LoadCredentialEncrypted=`, sealed to the machine's TPM, `$CREDENTIALS_DIRECTORY`); without
+//! one, `sealing.key` in the data folder, made at first start (which still keeps faces out of a
+//! copy of `photos/` or of a bucket, and names out of a database dump). Replicas sharing a
+//! bucket and a database must share the key, so a bucket without a key given is refused.
+//!
+//! What was stored before sealing (no seal header) is read as it is.
+
+use base64::engine::general_purpose::STANDARD_NO_PAD;
+use base64::Engine;
+use ring::aead::{Aad, LessSafeKey, Nonce, UnboundKey, CHACHA20_POLY1305, NONCE_LEN};
+use std::io;
+use std::path::{Path, PathBuf};
+
+/// What a sealed object begins with (a JPEG begins FF D8, so the two are never confused).
+pub(crate) const SEAL_HEADER: &[u8; 8] = b"CKSEAL01";
+/// What a sealed text field begins with, before the base64 of its nonce, ciphertext and tag.
+const TEXT_HEADER: &str = "sealed1:";
+/// The key made in the data folder when the site gives none.
+pub const DATA_FOLDER_KEY: &str = "sealing.key";
+/// The systemd credential's name (`LoadCredentialEncrypted=sealing-key:…`).
+pub const CREDENTIAL_NAME: &str = "sealing-key";
+
+/// Where the sealing key comes from.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum SealingKeySource {
+    /// `sealing.key` in the data folder, made at first start.
+    #[default]
+    DataFolder,
+    /// A key file the site keeps apart from the data (another disk, a systemd credential).
+    File(PathBuf),
+}
+
+impl SealingKeySource {
+    /// `--sealing-key` or `sealing_key` if given, else the systemd credential `sealing-key` if the
+    /// service has one, else the data folder's.
+    pub fn choose(given: Option<PathBuf>) -> SealingKeySource {
+        if let Some(file) = given {
+            return SealingKeySource::File(file);
+        }
+        std::env::var_os("CREDENTIALS_DIRECTORY")
+            .map(|dir| Path::new(&dir).join(CREDENTIAL_NAME))
+            .filter(|file| file.is_file())
+            .map_or(SealingKeySource::DataFolder, SealingKeySource::File)
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SealingKeyError {
+    #[error("the sealing key {0} cannot be read ({1}); give the file the hub's photos were sealed with (--sealing-key, sealing_key in hub.toml), or for a new hub make one: od -An -tx1 -N32 /dev/urandom | tr -d ' \\n' > {0}; chmod 600 {0}")]
+    Unreadable(PathBuf, String),
+    #[error("the sealing key {0} can be read by other users of this machine (mode {1:04o}); run: chmod 600 {0}")]
+    Open(PathBuf, u32),
+    #[error("{0} is not a sealing key: it must hold 64 hex digits (make one with: od -An -tx1 -N32 /dev/urandom | tr -d ' \\n' > {0}; chmod 600 {0})")]
+    NotAKey(PathBuf),
+    #[error("a new sealing key could not be made at {0} ({1})")]
+    NotMade(PathBuf, String),
+    #[error("the sealing key does not open the photos this hub already stores: give the key they were sealed with (--sealing-key, sealing_key in hub.toml, or the systemd credential {CREDENTIAL_NAME}); with another key every stored photo stays unreadable")]
+    DoesNotOpen,
+    #[error("photos in a bucket are read by every replica, which must all hold the same key: give it with --sealing-key FILE (sealing_key in hub.toml) or as the systemd credential {CREDENTIAL_NAME}")]
+    BucketNeedsKey,
+}
+
+/// The key photos are sealed with. Never printed.
+pub struct SealingKey(LessSafeKey);
+
+impl std::fmt::Debug for SealingKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SealingKey(..)")
+    }
+}
+
+impl SealingKey {
+    /// The key `source` names; the data folder's is made if it does not exist yet.
+    pub fn load(source: &SealingKeySource, data_dir: &Path) -> Result<SealingKey, SealingKeyError> {
+        match source {
+            SealingKeySource::File(file) => Self::read(file),
+            SealingKeySource::DataFolder => {
+                let file = data_dir.join(DATA_FOLDER_KEY);
+                Self::make_if_missing(&file)?;
+                Self::read(&file)
+            }
+        }
+    }
+
+    /// A fresh key held only in memory (tests, throwaway databases).
+    pub fn generate() -> Result<SealingKey, SealingKeyError> {
+        let mut bytes = [0u8; 32];
+        getrandom::fill(&mut bytes)
+            .map_err(|e| SealingKeyError::NotMade(PathBuf::from("memory"), e.to_string()))?;
+        let key = UnboundKey::new(&CHACHA20_POLY1305, &bytes)
+            .map_err(|_| SealingKeyError::NotAKey(PathBuf::from("memory")))?;
+        Ok(SealingKey(LessSafeKey::new(key)))
+    }
+
+    fn make_if_missing(file: &Path) -> Result<(), SealingKeyError> {
+        let mut bytes = [0u8; 32];
+        getrandom::fill(&mut bytes)
+            .map_err(|e| SealingKeyError::NotMade(file.to_owned(), e.to_string()))?;
+        let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+        match capture_store::write_private_new(file, format!("{hex}\n").as_bytes()) {
+            Ok(()) => {
+                tracing::info!(target: "hub", "made a new sealing key in the data folder");
+                Ok(())
+            }
+            // another process of this hub (an administration command) made it first
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Ok(()),
+            Err(e) => Err(SealingKeyError::NotMade(file.to_owned(), e.to_string())),
+        }
+    }
+
+    fn read(file: &Path) -> Result<SealingKey, SealingKeyError> {
+        let unreadable = |e: io::Error| SealingKeyError::Unreadable(file.to_owned(), e.to_string());
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(file)
+                .map_err(unreadable)?
+                .permissions()
+                .mode()
+                & 0o777;
+            if mode & 0o077 != 0 {
+                return Err(SealingKeyError::Open(file.to_owned(), mode));
+            }
+        }
+        let text = std::fs::read(file).map_err(unreadable)?;
+        let bytes =
+            parse_hex_key(&text).ok_or_else(|| SealingKeyError::NotAKey(file.to_owned()))?;
+        let key = UnboundKey::new(&CHACHA20_POLY1305, &bytes)
+            .map_err(|_| SealingKeyError::NotAKey(file.to_owned()))?;
+        Ok(SealingKey(LessSafeKey::new(key)))
+    }
+
+    /// `bytes` sealed as the object `name`: header, nonce, ciphertext and tag.
+    pub fn seal(&self, name: &str, bytes: &[u8]) -> io::Result<Vec<u8>> {
+        let mut sealed = SEAL_HEADER.to_vec();
+        sealed.extend_from_slice(&self.seal_raw(name, bytes)?);
+        Ok(sealed)
+    }
+
+    /// The object `name`'s bytes: opened if sealed, as they are if stored before sealing.
+    pub fn open(&self, name: &str, stored: Vec<u8>) -> io::Result<Vec<u8>> {
+        match stored.strip_prefix(SEAL_HEADER) {
+            Some(sealed) => self.open_raw(name, sealed),
+            None => Ok(stored),
+        }
+    }
+
+    /// A text field sealed for `place` (its table, row and column): `sealed1:` and base64.
+    /// An empty field stays empty: there is nothing in it to keep.
+    pub fn seal_text(&self, place: &str, text: &str) -> io::Result<String> {
+        if text.is_empty() {
+            return Ok(String::new());
+        }
+        Ok(format!(
+            "{TEXT_HEADER}{}",
+            STANDARD_NO_PAD.encode(self.seal_raw(place, text.as_bytes())?)
+        ))
+    }
+
+    /// A text field read back from `place`: opened if sealed, as it is if stored before.
+    pub fn open_text(&self, place: &str, stored: String) -> io::Result<String> {
+        let Some(encoded) = stored.strip_prefix(TEXT_HEADER) else {
+            return Ok(stored);
+        };
+        let sealed = STANDARD_NO_PAD.decode(encoded).map_err(|_| refused())?;
+        String::from_utf8(self.open_raw(place, &sealed)?).map_err(|_| refused())
+    }
+
+    /// Nonce, ciphertext and tag, `place` bound in as associated data.
+    fn seal_raw(&self, place: &str, bytes: &[u8]) -> io::Result<Vec<u8>> {
+        let mut nonce = [0u8; NONCE_LEN];
+        // a random nonce per seal: 2^32 seals under one key stay far from a repeat
+        getrandom::fill(&mut nonce).map_err(|e| io::Error::other(e.to_string()))?;
+        let mut body = Vec::with_capacity(NONCE_LEN + bytes.len() + 16);
+        body.extend_from_slice(&nonce);
+        body.extend_from_slice(bytes);
+        let mut sealed = body.split_off(NONCE_LEN);
+        self.0
+            .seal_in_place_append_tag(
+                Nonce::assume_unique_for_key(nonce),
+                Aad::from(place.as_bytes()),
+                &mut sealed,
+            )
+            .map_err(|_| io::Error::other("the hub could not seal what it stores"))?;
+        body.extend_from_slice(&sealed);
+        Ok(body)
+    }
+
+    fn open_raw(&self, place: &str, sealed: &[u8]) -> io::Result<Vec<u8>> {
+        if sealed.len() < NONCE_LEN {
+            return Err(refused());
+        }
+        let (nonce, body) = sealed.split_at(NONCE_LEN);
+        let nonce = Nonce::try_assume_unique_for_key(nonce).map_err(|_| refused())?;
+        let mut body = body.to_vec();
+        let opened = self
+            .0
+            .open_in_place(nonce, Aad::from(place.as_bytes()), &mut body)
+            .map_err(|_| refused())?
+            .len();
+        body.truncate(opened);
+        Ok(body)
+    }
+}
+
+/// What does not open: the wrong key, or bytes altered or moved from where they were sealed.
+fn refused() -> io::Error {
+    io::Error::new(
+        io::ErrorKind::InvalidData,
+        "something the hub stored does not open with its sealing key: the key is not the one it was sealed with, or it was altered or moved",
+    )
+}
+
+/// 64 hex digits, with surrounding white space allowed (a trailing newline).
+fn parse_hex_key(text: &[u8]) -> Option<[u8; 32]> {
+    let text = std::str::from_utf8(text).ok()?.trim();
+    if text.len() != 64 {
+        return None;
+    }
+    let mut key = [0u8; 32];
+    for (i, byte) in key.iter_mut().enumerate() {
+        *byte = u8::from_str_radix(text.get(2 * i..2 * i + 2)?, 16).ok()?;
+    }
+    Some(key)
+}
+
+#[cfg(all(test, unix))]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    fn dir(name: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("sealing-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
+    const JPEG: &[u8] = b"\xff\xd8\xff\xe0 a face, 440106199903070015";
+
+    #[test]
+    fn an_altered_swapped_or_foreign_keyed_photo_is_refused() {
+        let d = dir("refused");
+        let key = SealingKey::load(&SealingKeySource::DataFolder, &d).unwrap();
+        let sealed = key.seal("15/a-15.jpg", JPEG).unwrap();
+        let mut altered = sealed.clone();
+        let last = altered.len() - 20;
+        altered[last] ^= 1;
+        assert!(key.open("15/a-15.jpg", altered).is_err());
+        assert!(key.open("15/b-15.jpg", sealed.clone()).is_err(), "swapped");
+        assert!(key.open("15/a-15.jpg", sealed[..10].to_vec()).is_err());
+        let other = SealingKey::load(&SealingKeySource::DataFolder, &dir("other")).unwrap();
+        let e = other.open("15/a-15.jpg", sealed).unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::InvalidData);
+        // a photo stored before sealing is read as it is
+        assert_eq!(key.open("15/old.jpg", JPEG.to_vec()).unwrap(), JPEG);
+    }
+
+    #[test]
+    fn a_text_field_is_sealed_for_its_row_and_column() {
+        let key = SealingKey::load(&SealingKeySource::DataFolder, &dir("text")).unwrap();
+        let sealed = key
+            .seal_text("roster/B1/Z3K8F7/id_number", "440106199903070015")
+            .unwrap();
+        assert!(sealed.starts_with(TEXT_HEADER) && !sealed.contains("4401061999"));
+        assert_ne!(
+            sealed,
+            key.seal_text("roster/B1/Z3K8F7/id_number", "440106199903070015")
+                .unwrap(),
+            "a fresh nonce each time: equal numbers do not look equal"
+        );
+        assert_eq!(
+            key.open_text("roster/B1/Z3K8F7/id_number", sealed.clone())
+                .unwrap(),
+            "440106199903070015"
+        );
+        // moved to another candidate's row, or another column: refused
+        assert!(key
+            .open_text("roster/B1/Z3K8F8/id_number", sealed.clone())
+            .is_err());
+        assert!(key.open_text("roster/B1/Z3K8F7/name", sealed).is_err());
+        assert_eq!(key.seal_text("roster/B1/Z3K8F7/phone", "").unwrap(), "");
+        // stored before sealing: read as it is
+        assert_eq!(
+            key.open_text("roster/B1/Z3K8F7/name", "张三".into())
+                .unwrap(),
+            "张三"
+        );
+    }
+
+    #[test]
+    fn a_key_file_others_can_read_or_that_is_no_key_is_refused_saying_what_to_do() {
+        let d = dir("files");
+        let file = d.join("key");
+        let source = SealingKeySource::File(file.clone());
+        let e = SealingKey::load(&source, &d).unwrap_err().to_string();
+        assert!(e.contains("cannot be read"), "{e}");
+        std::fs::write(&file, format!("{}\n", "ab".repeat(32))).unwrap();
+        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let e = SealingKey::load(&source, &d).unwrap_err().to_string();
+        assert!(e.contains("chmod 600") && e.contains("0644"), "{e}");
+        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)).unwrap();
+        assert!(SealingKey::load(&source, &d).is_ok());
+        std::fs::write(&file, "not a key").unwrap();
+        let e = SealingKey::load(&source, &d).unwrap_err().to_string();
+        assert!(e.contains("64 hex digits"), "{e}");
+        // a key file given by the site is never made in its place: a typo must not start a
+        // hub whose photos nobody can open
+        assert!(!d.join("missing").exists());
+        assert!(SealingKey::load(&SealingKeySource::File(d.join("missing")), &d).is_err());
+        assert!(!d.join("missing").exists());
+    }
+}
