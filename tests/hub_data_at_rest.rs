@@ -82,15 +82,23 @@ fn the_hub_keeps_its_files_private_and_refuses_an_open_data_folder() {
     let dir = hub.dir.clone();
     hub.stop();
 
-    // a key that is not the photos' own is refused at start, saying what to give
+    // a key that is not the one the hub's data was sealed with is refused at start, saying what to give
     let key = dir.join("sealing.key");
     let own = std::fs::read(&key).unwrap();
     std::fs::write(&key, format!("{}\n", "5a".repeat(32))).unwrap();
     let e = Hub::open(common::hubs::hub_config(dir.clone()))
         .err()
         .expect("refused");
-    assert!(format!("{e:#}").contains("does not open"), "{e:#}");
+    assert!(format!("{e:#}").contains("is not the one"), "{e:#}");
+    // nor is a key made afresh by a command run without the site's key: and it is taken away
+    std::fs::remove_file(&key).unwrap();
+    let e = Hub::open(common::hubs::hub_config(dir.clone()))
+        .err()
+        .expect("refused");
+    assert!(format!("{e:#}").contains("is not the one"), "{e:#}");
+    assert!(!key.exists(), "the stray key is not left behind");
     std::fs::write(&key, own).unwrap();
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).unwrap();
     assert!(Hub::open(common::hubs::hub_config(dir)).is_ok());
 
     // an install an earlier version left open is refused, saying how to fix it

@@ -1,15 +1,13 @@
 //! Whether a connection is working on a request, from the moment its headers are read until
 //! its answer's body has been handed whole to the connection, and for how long it has been
 //! idle or busy. A client network that holds all its connections may have an unproven one
-//! closed for its own newcomer (`connection_slots.rs`) when it has been idle a moment (no
-//! request yet, between requests, or an answer only waiting for its client to read it) or
-//! busy for longer than any honest unproven request takes (a login's body comes in one packet
-//! and its answer is slowed by at most 2 s): one machine behind a college's NAT that opens
-//! its address's share and sends nothing, or sends login bodies a byte every few seconds
-//! (above the body limits' floor; a helper's probe, session 41: 0 of 150 kiosk requests got
-//! through), must not keep that college's kiosks out. Work in hand that still moves is not
-//! cut for a neighbour: that helps nobody. The check and the close are not one step: a
-//! request that begins in between on a connection just chosen is cut with it.
+//! closed for its own newcomer (`connection_slots.rs`) once it has sat idle a moment (no
+//! request yet, between requests, or an answer only waiting for its client to read it), or
+//! once it has been open longer than an honest client takes to prove itself, busy or not: one
+//! machine behind a college's NAT that opens its address's share and sends nothing, or sends
+//! login bodies a byte at a time (a helper's probe, session 41: 0 of 150 kiosk requests got
+//! through), must not keep that college's kiosks out. The check and the close are not one
+//! step: a request that begins in between on a connection just chosen is cut with it.
 
 use axum::body::{Body, Bytes};
 use axum::extract::Request;

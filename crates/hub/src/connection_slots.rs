@@ -9,9 +9,12 @@
 //! authenticated, is never closed for another: a helper's probe (session 40) cut 460 kiosk
 //! requests and an upload mid-body when any oldest connection gave way. A network at its own
 //! share makes room the same way inside itself, from its oldest unproven connection that has
-//! sat idle a moment or has held a request for longer than an honest one takes (`busy.rs`): a
-//! kiosk behind a college's NAT is not kept out by a machine beside it that opened the
-//! address's share and sends nothing, or sends login bodies a byte at a time.
+//! sat idle a moment (`busy.rs`) or has been open longer than an honest client takes to prove
+//! itself: a kiosk behind a college's NAT is not kept out by a machine beside it that opens
+//! the address's share and sends nothing, sends login bodies a byte at a time, or keeps each
+//! connection busy with small requests (a helper's review, session 42: a request every 0.9 s
+//! kept connections from ever reading idle or stalled). That machine can still compete for
+//! the places its own connections give back; it cannot hold them.
 
 use super::busy::{Activity, Busy};
 use std::collections::{HashMap, VecDeque};
@@ -25,13 +28,14 @@ use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
 const EVICTION_WAIT: Duration = Duration::from_secs(2);
 
 /// How long an unproven connection sits idle before a newcomer may take its place: a kiosk's
-/// fresh connection is idle through its TLS handshake (a few round trips on a slow link), and
-/// a stranger's next connection must not take it then.
-const IDLE_GRACE: Duration = Duration::from_secs(1);
+/// fresh connection is idle through its TLS handshake (a few round trips of up to half a
+/// second on a mobile link), and a stranger's next connection must not take it then.
+const IDLE_GRACE: Duration = Duration::from_secs(2);
 
-/// How long an unproven connection may hold a request before it counts as stalled: longer
-/// than a login takes (one packet of body, argon2, an answer slowed by at most 2 s).
-const STALLED_AFTER: Duration = Duration::from_secs(3);
+/// How long a connection may stay unproven before its network's newcomer may take its place,
+/// busy or not: a kiosk proves itself with its first request, a reviewer with a login (one
+/// packet of body, argon2, an answer slowed by at most 2 s).
+const UNPROVEN_FOR: Duration = Duration::from_secs(3);
 
 pub struct Connections {
     total: Arc<Semaphore>,
@@ -48,6 +52,7 @@ struct Held {
 
 struct Holder {
     id: u64,
+    opened: Instant,
     close: Arc<Notify>,
     proof: Proof,
     busy: Busy,
@@ -151,8 +156,8 @@ impl Connections {
     }
 
     /// Closes `network`'s oldest connection on which nothing was authenticated and that has
-    /// sat idle past [`IDLE_GRACE`] or held a request past [`STALLED_AFTER`]; failing that,
-    /// what `otherwise` says. None if there is none to close.
+    /// sat idle past [`IDLE_GRACE`] or been open past [`UNPROVEN_FOR`]; failing that, what
+    /// `otherwise` says. None if there is none to close.
     fn close_unproven(
         held: &mut Held,
         network: IpAddr,
@@ -162,10 +167,8 @@ impl Connections {
         let list = held.by_network.get_mut(&network)?;
         let unproductive = list.iter().position(|h| {
             !h.proof.proven()
-                && match h.busy.activity(now) {
-                    Activity::Idle(lasted) => lasted > IDLE_GRACE,
-                    Activity::Busy(lasted) => lasted > STALLED_AFTER,
-                }
+                && (now.saturating_duration_since(h.opened) > UNPROVEN_FOR
+                    || matches!(h.busy.activity(now), Activity::Idle(lasted) if lasted > IDLE_GRACE))
         });
         let at = match otherwise {
             Otherwise::NoneGoes => unproductive,
@@ -207,6 +210,7 @@ impl Connections {
             .or_default()
             .push_back(Holder {
                 id,
+                opened: Instant::now(),
                 close: close.clone(),
                 proof: proof.clone(),
                 busy: busy.clone(),
@@ -303,8 +307,8 @@ mod tests {
             .unwrap();
         // the newcomer is in its moment of grace and the one in hand still works: refused
         assert!(c.take(net(1)).is_none());
-        // a request held past any honest one's time is stalled: it gives way
-        let stalled = Instant::now() + STALLED_AFTER + Duration::from_millis(100);
+        // unproven for longer than an honest client takes, working or not: it gives way
+        let stalled = Instant::now() + UNPROVEN_FOR + Duration::from_millis(100);
         let _last = c.take_at(net(1), stalled).expect("room made");
         tokio::time::timeout(Duration::from_secs(1), held[1].close.notified())
             .await

@@ -510,13 +510,7 @@ impl HubDb {
                     profile: r.get(2)?,
                     batch_id: r.get(3)?,
                     candidate_key: r.get(4)?,
-                    roster_name: r
-                        .get::<Option<String>>(5)?
-                        .map(|name| {
-                            let (batch, candidate): (String, String) = (r.get(3)?, r.get(4)?);
-                            self.open_roster_field(&batch, &candidate, "name", name)
-                        })
-                        .transpose()?,
+                    roster_name: self.review_name(r)?,
                     captured_at_ms: r.get(6)?,
                     received_at_ms: r.get(7)?,
                     verification_distance: r.get::<Option<f64>>(8)?.map(|d| d as f32),
@@ -529,6 +523,26 @@ impl HubDb {
                 })
             })
             .collect()
+    }
+
+    /// The roster name of a review list row (columns 0, 3, 4 and 5), opened. One that does
+    /// not open is shown as such and logged by record id: the rest of the queue is still
+    /// reviewed.
+    fn review_name(&self, r: &Row) -> Result<Option<String>, StoreError> {
+        let Some(stored) = r.get::<Option<String>>(5)? else {
+            return Ok(None);
+        };
+        let (batch, candidate): (String, String) = (r.get(3)?, r.get(4)?);
+        Ok(Some(
+            match self.open_roster_field(&batch, &candidate, "name", stored) {
+                Ok(name) => name,
+                Err(_) => {
+                    let record: String = r.get(0)?;
+                    tracing::warn!(target: "hub", record = %record, "a roster name does not open with the sealing key");
+                    "（无法读取 · unreadable）".to_owned()
+                }
+            },
+        ))
     }
 
     /// Counts by state, for the page header and the command line.
@@ -559,18 +573,6 @@ impl HubDb {
                 args![id],
             )?
             .is_some())
-    }
-
-    /// The newest record's photo file, if any record still has one: the start checks that
-    /// the photo key opens it (ids are UUIDv7, so the newest is the last by key).
-    pub fn newest_photo_file(&self) -> Result<Option<String>, StoreError> {
-        self.sql()?
-            .query_opt(
-                "SELECT photo_file FROM records WHERE photo_file != '' ORDER BY id DESC LIMIT 1",
-                &[],
-            )?
-            .map(|r| r.get(0))
-            .transpose()
     }
 
     pub fn record_ids(&self) -> Result<Vec<String>, StoreError> {

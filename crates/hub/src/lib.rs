@@ -237,6 +237,10 @@ impl Hub {
         if in_bucket && config.sealing_key == sealing::SealingKeySource::DataFolder {
             return Err(sealing::SealingKeyError::BucketNeedsKey.into());
         }
+        let folder_key = config.data_dir.join(sealing::DATA_FOLDER_KEY);
+        let made_key = (config.sealing_key == sealing::SealingKeySource::DataFolder
+            && !folder_key.exists())
+        .then_some(folder_key);
         let key = Arc::new(sealing::SealingKey::load(
             &config.sealing_key,
             &config.data_dir,
@@ -249,24 +253,34 @@ impl Hub {
             }
             PhotoStorage::Bucket(settings) => Box::new(bucket::BucketPhotos::open(settings)?),
         };
-        let photos: Box<dyn PhotoStore> =
-            Box::new(sealed_photos::SealedPhotos::new(store, key.clone()));
+        let sealed_store = sealed_photos::SealedPhotos::new(store, key.clone());
         let database = Database::open(&config.database, &config.data_dir, key)?;
         let mut db = database.handle();
+        // a key that is not the hub's own (a command run without the site's credential, a
+        // replica given another file) would seal what it stores where nobody can read it and
+        // fail on all that is stored: refused now, before anything is sealed, and a key made
+        // in the data folder just now for nothing is taken away again
+        if !db.sealing_key_is_the_hubs()? {
+            if let Some(made) = made_key {
+                let _ = std::fs::remove_file(made);
+            }
+            return Err(sealing::SealingKeyError::DoesNotOpen.into());
+        }
         let sealed = db.seal_clear_roster()?;
         if sealed > 0 {
             tracing::info!(target: "hub", rows = sealed, "roster rows an earlier version kept in clear are sealed");
         }
-        // a key that is not the photos' own (a new credential, the wrong file) would start a
-        // hub whose review page fails on every stored photo: refused now, saying what to give
-        if let Some(newest) = db.newest_photo_file()? {
-            if let Err(e) = photos.get(&newest) {
-                if e.kind() == std::io::ErrorKind::InvalidData {
-                    return Err(sealing::SealingKeyError::DoesNotOpen.into());
-                }
-                return Err(anyhow::Error::new(e).context("reading a stored photo at start"));
-            }
+        if !db.photos_sealed()? {
+            tracing::info!(target: "hub", "sealing the photos an earlier version stored in clear (once)");
+            let sealed = sealed_store.seal_clear().map_err(|e| {
+                anyhow::Error::new(e)
+                    .context("sealing the photos an earlier version stored in clear")
+            })?;
+            db.mark_photos_sealed()?;
+            tracing::info!(target: "hub", photos = sealed, "photos stored in clear are sealed");
         }
+        sealed_store.refuse_clear();
+        let photos: Box<dyn PhotoStore> = Box::new(sealed_store);
         // taken before the read: what is stored from now on comes in with the first refresh
         let as_of = capture_store::now_ms();
         let overlap = match db.dialect() {

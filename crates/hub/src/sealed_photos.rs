@@ -2,20 +2,54 @@
 //! before it reaches the folder or the bucket: no store ever holds a face in the clear. The
 //! object's name is bound into the seal, so an object swapped for another's does not open.
 
-use super::photos::{Listed, PhotoStore};
+use super::photos::{is_unfinished, Listed, PhotoStore};
 use super::sealing::SealingKey;
 use std::io;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 /// A photo store whose objects are sealed with the hub's sealing key.
 pub struct SealedPhotos {
     inner: Box<dyn PhotoStore>,
     key: Arc<SealingKey>,
+    /// Whether a photo found in clear is read as it is: only until the photos an earlier
+    /// version stored in clear have been sealed (`seal_clear`); after, one in clear was put
+    /// there by someone other than the hub.
+    clear_read: AtomicBool,
 }
 
 impl SealedPhotos {
     pub fn new(inner: Box<dyn PhotoStore>, key: Arc<SealingKey>) -> SealedPhotos {
-        SealedPhotos { inner, key }
+        SealedPhotos {
+            inner,
+            key,
+            clear_read: AtomicBool::new(true),
+        }
+    }
+
+    /// Seals every photo an earlier version stored in clear, each replaced whole (a crash
+    /// leaves some sealed and the rest for the next start); how many.
+    pub fn seal_clear(&self) -> io::Result<usize> {
+        let mut sealed = 0;
+        for listed in self.inner.listing()? {
+            if is_unfinished(&listed.name) {
+                continue;
+            }
+            let Some(stored) = self.inner.get(&listed.name)? else {
+                continue;
+            };
+            if !SealingKey::is_sealed(&stored) {
+                self.inner
+                    .put(&listed.name, &self.key.seal(&listed.name, &stored)?)?;
+                sealed += 1;
+            }
+        }
+        Ok(sealed)
+    }
+
+    /// From now on a photo found in clear is refused, not shown.
+    pub fn refuse_clear(&self) {
+        self.clear_read.store(false, Ordering::Relaxed);
     }
 }
 
@@ -25,10 +59,13 @@ impl PhotoStore for SealedPhotos {
     }
 
     fn get(&self, name: &str) -> io::Result<Option<Vec<u8>>> {
-        self.inner
-            .get(name)?
-            .map(|stored| self.key.open(name, stored))
-            .transpose()
+        let Some(stored) = self.inner.get(name)? else {
+            return Ok(None);
+        };
+        if !SealingKey::is_sealed(&stored) && self.clear_read.load(Ordering::Relaxed) {
+            return Ok(Some(stored));
+        }
+        self.key.open(name, stored).map(Some)
     }
 
     fn delete(&self, name: &str) -> io::Result<bool> {
@@ -78,6 +115,21 @@ mod tests {
         assert!(on_disk.starts_with(SEAL_HEADER));
         assert!(!on_disk.windows(18).any(|w| w == b"440106199903070015"));
         assert_eq!(store.get("15/k-15.jpg").unwrap().as_deref(), Some(JPEG));
+        // a photo an earlier version stored in clear is read until the store is sealed, then
+        // sealed; after that a photo found in clear is refused
+        let old = d.join("photos/15/old-15.jpg");
+        std::fs::write(&old, JPEG).unwrap();
+        assert_eq!(store.get("15/old-15.jpg").unwrap().as_deref(), Some(JPEG));
+        assert_eq!(store.seal_clear().unwrap(), 1);
+        assert_eq!(store.seal_clear().unwrap(), 0, "once");
+        assert!(std::fs::read(&old).unwrap().starts_with(SEAL_HEADER));
+        store.refuse_clear();
+        assert_eq!(store.get("15/old-15.jpg").unwrap().as_deref(), Some(JPEG));
+        std::fs::write(&old, JPEG).unwrap();
+        assert!(
+            store.get("15/old-15.jpg").is_err(),
+            "put there by someone else"
+        );
         // the same key is read back by the next start
         let again = SealingKey::load(&SealingKeySource::DataFolder, &d).unwrap();
         assert_eq!(again.open("15/k-15.jpg", on_disk).unwrap(), JPEG);

@@ -15,7 +15,9 @@
 //! copy of `photos/` or of a bucket, and names out of a database dump). Replicas sharing a
 //! bucket and a database must share the key, so a bucket without a key given is refused.
 //!
-//! What was stored before sealing (no seal header) is read as it is.
+//! What an earlier version stored in clear is sealed at the first start that finds it (photos:
+//! `SealedPhotos::seal_clear`; roster fields: `HubDb::seal_clear_roster`); from then on what is
+//! found in clear was not written by the hub, and is refused.
 
 use base64::engine::general_purpose::STANDARD_NO_PAD;
 use base64::Engine;
@@ -58,15 +60,15 @@ impl SealingKeySource {
 
 #[derive(Debug, thiserror::Error)]
 pub enum SealingKeyError {
-    #[error("the sealing key {0} cannot be read ({1}); give the file the hub's photos were sealed with (--sealing-key, sealing_key in hub.toml), or for a new hub make one: od -An -tx1 -N32 /dev/urandom | tr -d ' \\n' > {0}; chmod 600 {0}")]
+    #[error("the sealing key {0} cannot be read ({1}); give the file the hub's photos were sealed with (--sealing-key, sealing_key in hub.toml), or for a new hub make one: (umask 077; od -An -tx1 -N32 /dev/urandom | tr -d ' \\n' > {0})")]
     Unreadable(PathBuf, String),
     #[error("the sealing key {0} can be read by other users of this machine (mode {1:04o}); run: chmod 600 {0}")]
     Open(PathBuf, u32),
-    #[error("{0} is not a sealing key: it must hold 64 hex digits (make one with: od -An -tx1 -N32 /dev/urandom | tr -d ' \\n' > {0}; chmod 600 {0})")]
+    #[error("{0} is not a sealing key: it must hold 64 hex digits (make one with: (umask 077; od -An -tx1 -N32 /dev/urandom | tr -d ' \\n' > {0}))")]
     NotAKey(PathBuf),
     #[error("a new sealing key could not be made at {0} ({1})")]
     NotMade(PathBuf, String),
-    #[error("the sealing key does not open the photos this hub already stores: give the key they were sealed with (--sealing-key, sealing_key in hub.toml, or the systemd credential {CREDENTIAL_NAME}); with another key every stored photo stays unreadable")]
+    #[error("the sealing key is not the one this hub's photos and rosters were sealed with: give that key (--sealing-key FILE, sealing_key in hub.toml, or the systemd credential {CREDENTIAL_NAME}; administration commands need it as the service does, and every replica the same one); with another key nothing stored could be read")]
     DoesNotOpen,
     #[error("photos in a bucket are read by every replica, which must all hold the same key: give it with --sealing-key FILE (sealing_key in hub.toml) or as the systemd credential {CREDENTIAL_NAME}")]
     BucketNeedsKey,
@@ -109,32 +111,48 @@ impl SealingKey {
         getrandom::fill(&mut bytes)
             .map_err(|e| SealingKeyError::NotMade(file.to_owned(), e.to_string()))?;
         let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
-        match capture_store::write_private_new(file, format!("{hex}\n").as_bytes()) {
+        let not_made = |e: io::Error| SealingKeyError::NotMade(file.to_owned(), e.to_string());
+        if file.exists() {
+            return Ok(());
+        }
+        // written whole to a file of its own, then linked in under the key's name: a crash
+        // or another process starting at the same moment never leaves a half-written key
+        let hex_bytes = format!("{hex}\n");
+        let unique = file.with_extension(format!("new-{}-{}", std::process::id(), &hex[..8]));
+        capture_store::write_private_new(&unique, hex_bytes.as_bytes()).map_err(not_made)?;
+        let linked = std::fs::hard_link(&unique, file);
+        let _ = std::fs::remove_file(&unique);
+        match linked {
             Ok(()) => {
                 tracing::info!(target: "hub", "made a new sealing key in the data folder");
                 Ok(())
             }
             // another process of this hub (an administration command) made it first
             Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Ok(()),
-            Err(e) => Err(SealingKeyError::NotMade(file.to_owned(), e.to_string())),
+            Err(e) => Err(not_made(e)),
         }
     }
 
     fn read(file: &Path) -> Result<SealingKey, SealingKeyError> {
+        use std::io::Read;
         let unreadable = |e: io::Error| SealingKeyError::Unreadable(file.to_owned(), e.to_string());
+        // opened once: the permissions checked are those of the file read
+        let mut opened = std::fs::File::open(file).map_err(unreadable)?;
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
-            let mode = std::fs::metadata(file)
-                .map_err(unreadable)?
-                .permissions()
-                .mode()
-                & 0o777;
+            let mode = opened.metadata().map_err(unreadable)?.permissions().mode() & 0o777;
             if mode & 0o077 != 0 {
                 return Err(SealingKeyError::Open(file.to_owned(), mode));
             }
         }
-        let text = std::fs::read(file).map_err(unreadable)?;
+        let mut text = Vec::with_capacity(80);
+        // a key is 64 digits and a newline: anything much longer is not one
+        opened
+            .by_ref()
+            .take(1024)
+            .read_to_end(&mut text)
+            .map_err(unreadable)?;
         let bytes =
             parse_hex_key(&text).ok_or_else(|| SealingKeyError::NotAKey(file.to_owned()))?;
         let key = UnboundKey::new(&CHACHA20_POLY1305, &bytes)
@@ -149,11 +167,16 @@ impl SealingKey {
         Ok(sealed)
     }
 
-    /// The object `name`'s bytes: opened if sealed, as they are if stored before sealing.
+    /// Whether stored bytes are sealed (a photo stored before sealing is a JPEG).
+    pub fn is_sealed(stored: &[u8]) -> bool {
+        stored.starts_with(SEAL_HEADER)
+    }
+
+    /// The object `name`'s bytes, opened; bytes that are not sealed are refused.
     pub fn open(&self, name: &str, stored: Vec<u8>) -> io::Result<Vec<u8>> {
         match stored.strip_prefix(SEAL_HEADER) {
             Some(sealed) => self.open_raw(name, sealed),
-            None => Ok(stored),
+            None => Err(refused()),
         }
     }
 
@@ -169,10 +192,20 @@ impl SealingKey {
         ))
     }
 
-    /// A text field read back from `place`: opened if sealed, as it is if stored before.
+    /// Whether a stored text field is sealed (an empty one needs no seal).
+    pub fn is_sealed_text(stored: &str) -> bool {
+        stored.is_empty() || stored.starts_with(TEXT_HEADER)
+    }
+
+    /// A text field read back from `place`. One stored in clear is refused: the hub seals the
+    /// clear fields an earlier version left at start (`HubDb::seal_clear_roster`), so a clear
+    /// one now was written by someone other than the hub.
     pub fn open_text(&self, place: &str, stored: String) -> io::Result<String> {
-        let Some(encoded) = stored.strip_prefix(TEXT_HEADER) else {
+        if stored.is_empty() {
             return Ok(stored);
+        }
+        let Some(encoded) = stored.strip_prefix(TEXT_HEADER) else {
+            return Err(refused());
         };
         let sealed = STANDARD_NO_PAD.decode(encoded).map_err(|_| refused())?;
         String::from_utf8(self.open_raw(place, &sealed)?).map_err(|_| refused())
@@ -264,8 +297,8 @@ mod tests {
         let other = SealingKey::load(&SealingKeySource::DataFolder, &dir("other")).unwrap();
         let e = other.open("15/a-15.jpg", sealed).unwrap_err();
         assert_eq!(e.kind(), io::ErrorKind::InvalidData);
-        // a photo stored before sealing is read as it is
-        assert_eq!(key.open("15/old.jpg", JPEG.to_vec()).unwrap(), JPEG);
+        // bytes that are not sealed are not opened as if they were
+        assert!(key.open("15/old.jpg", JPEG.to_vec()).is_err());
     }
 
     #[test]
@@ -292,12 +325,15 @@ mod tests {
             .is_err());
         assert!(key.open_text("roster/B1/Z3K8F7/name", sealed).is_err());
         assert_eq!(key.seal_text("roster/B1/Z3K8F7/phone", "").unwrap(), "");
-        // stored before sealing: read as it is
         assert_eq!(
-            key.open_text("roster/B1/Z3K8F7/name", "张三".into())
+            key.open_text("roster/B1/Z3K8F7/phone", String::new())
                 .unwrap(),
-            "张三"
+            ""
         );
+        // a clear field is no field the hub wrote: refused
+        assert!(key
+            .open_text("roster/B1/Z3K8F7/name", "张三".into())
+            .is_err());
     }
 
     #[test]

@@ -6,6 +6,7 @@
 
 use super::sql::{args, Row};
 use super::HubDb;
+use crate::sealing::SealingKey;
 use capture_core::hub_protocol::RosterEntry;
 use capture_store::{now_ms, StoreError};
 
@@ -45,8 +46,59 @@ impl HubDb {
             .map_err(unsealable)
     }
 
-    /// Seals the roster fields an earlier version stored in clear (at start, once: none are
-    /// left afterwards, and `secure_delete` overwrites the clear pages); how many rows.
+    /// Whether the sealing key is the one this hub's data was sealed with: a known text sealed
+    /// under the first key the hub ran with is kept among its secrets, and each start opens it
+    /// before anything is sealed or read (a stray key made by a command run without the site's
+    /// credential, or a replica given another file, is refused, not used).
+    pub fn sealing_key_is_the_hubs(&self) -> Result<bool, StoreError> {
+        const PLACE: &str = "hub_secrets\u{1f}sealing_check";
+        const TEXT: &str = "capture-hub sealing check";
+        let fresh = self
+            .sealing
+            .seal_text(PLACE, TEXT)
+            .map_err(|e| StoreError::Crypto(e.to_string()))?;
+        let mut sql = self.sql()?;
+        sql.execute(
+            "INSERT INTO hub_secrets (name, secret) VALUES ('sealing_check', ?1)
+             ON CONFLICT (name) DO NOTHING",
+            args![fresh],
+        )?;
+        let stored: String = sql
+            .query_one(
+                "SELECT secret FROM hub_secrets WHERE name = 'sealing_check'",
+                &[],
+            )?
+            .get(0)?;
+        Ok(self
+            .sealing
+            .open_text(PLACE, stored)
+            .is_ok_and(|text| text == TEXT))
+    }
+
+    /// Whether the photos an earlier version stored in clear have all been sealed (once, by the
+    /// first start that found them: `SealedPhotos::seal_clear`).
+    pub fn photos_sealed(&self) -> Result<bool, StoreError> {
+        Ok(self
+            .sql()?
+            .query_opt(
+                "SELECT 1 FROM hub_secrets WHERE name = 'photos_sealed'",
+                &[],
+            )?
+            .is_some())
+    }
+
+    pub fn mark_photos_sealed(&self) -> Result<(), StoreError> {
+        self.sql()?.execute(
+            "INSERT INTO hub_secrets (name, secret) VALUES ('photos_sealed', '') ON CONFLICT (name) DO NOTHING",
+            &[],
+        )?;
+        Ok(())
+    }
+
+    /// Seals the roster fields an earlier version stored in clear (at each start; none are
+    /// left afterwards, and on SQLite `secure_delete` overwrites the clear pages, while
+    /// PostgreSQL keeps old row versions until its VACUUM); how many rows. Each row is updated
+    /// only if it still holds what was read: a roster imported meanwhile is not written over.
     pub fn seal_clear_roster(&mut self) -> Result<usize, StoreError> {
         const COLUMNS: [&str; 5] = ["name", "id_number", "ethnicity", "address", "phone"];
         let clear = self.sql()?.query(
@@ -56,29 +108,37 @@ impl HubDb {
                 OR (phone != '' AND phone NOT LIKE 'sealed1:%')",
             &[],
         )?;
-        let mut sealed = Vec::with_capacity(clear.len());
+        let mut updates = Vec::with_capacity(clear.len());
         for r in &clear {
             let (batch_id, candidate_key): (String, String) = (r.get(0)?, r.get(1)?);
-            let mut fields = Vec::with_capacity(COLUMNS.len());
+            let mut was = Vec::with_capacity(COLUMNS.len());
+            let mut now = Vec::with_capacity(COLUMNS.len());
             for (at, column) in COLUMNS.iter().enumerate() {
-                // opened first: a field already sealed is sealed once, not twice
-                let value =
-                    self.open_roster_field(&batch_id, &candidate_key, column, r.get(at + 2)?)?;
-                fields.push(self.seal_roster_field(&batch_id, &candidate_key, column, &value)?);
+                let stored: String = r.get(at + 2)?;
+                now.push(if SealingKey::is_sealed_text(&stored) {
+                    stored.clone()
+                } else {
+                    self.seal_roster_field(&batch_id, &candidate_key, column, &stored)?
+                });
+                was.push(stored);
             }
-            sealed.push((batch_id, candidate_key, fields));
+            updates.push((batch_id, candidate_key, was, now));
         }
         self.transaction(|tx| {
-            for (batch_id, candidate_key, f) in &sealed {
-                tx.execute(
+            let mut sealed = 0;
+            for (batch_id, candidate_key, was, now) in &updates {
+                sealed += tx.execute(
                     "UPDATE roster SET name = ?3, id_number = ?4, ethnicity = ?5, address = ?6, phone = ?7
-                     WHERE batch_id = ?1 AND candidate_key = ?2",
-                    args![batch_id, candidate_key, &f[0], &f[1], &f[2], &f[3], &f[4]],
+                     WHERE batch_id = ?1 AND candidate_key = ?2 AND name = ?8 AND id_number = ?9
+                       AND ethnicity = ?10 AND address = ?11 AND phone = ?12",
+                    args![
+                        batch_id, candidate_key, &now[0], &now[1], &now[2], &now[3], &now[4],
+                        &was[0], &was[1], &was[2], &was[3], &was[4]
+                    ],
                 )?;
             }
-            Ok(())
-        })?;
-        Ok(sealed.len())
+            Ok(sealed)
+        })
     }
 
     fn roster_row(&self, batch_id: &str, r: &Row) -> Result<RosterEntry, StoreError> {
