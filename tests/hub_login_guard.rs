@@ -16,8 +16,10 @@ const PASSWORD: &str = "correct horse battery";
 /// A hub on the PostgreSQL database `url`, whatever this run's default backend.
 fn replica_on(name: &str, url: &str) -> TestHub {
     let settings = PgSettings::new(url, None).unwrap();
+    let key = common::hubs::replicas_key(url);
     TestHub::start_configured(fresh_dir("hubs", name), 0, move |c| {
         c.database = RecordStorage::Postgres(settings);
+        c.sealing_key = capture_kiosk::hub::sealing::SealingKeySource::File(key);
     })
 }
 

@@ -14,8 +14,10 @@ use common::hubs::{fresh_dir, runtime, test_jpeg, TestHub};
 /// A hub on the PostgreSQL database `url`, whatever this run's default backend.
 fn hub_on(name: &str, url: &str) -> TestHub {
     let settings = PgSettings::new(url, None).unwrap();
+    let key = common::hubs::replicas_key(url);
     TestHub::start_configured(fresh_dir("hubs", name), 0, move |c| {
         c.database = RecordStorage::Postgres(settings);
+        c.sealing_key = capture_kiosk::hub::sealing::SealingKeySource::File(key);
     })
 }
 
@@ -198,12 +200,16 @@ fn the_command_line_takes_a_database_url_but_never_its_password() {
         .unwrap()
         .create_database("cli_admin")
         .unwrap();
+    // the command is given the key the replicas share, as a site gives its commands
+    let key = common::hubs::replicas_key(&url);
     let out = kiosk(&[
         "hub",
         "--data",
         data,
         "--database",
         &url,
+        "--sealing-key",
+        key.to_str().unwrap(),
         "add-kiosk",
         "--name",
         "point-1",

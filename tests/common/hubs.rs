@@ -427,3 +427,20 @@ pub fn client_from(from: std::net::IpAddr) -> reqwest::Client {
         .build()
         .unwrap()
 }
+
+/// The sealing key every replica on the database `url` is given (made once), as a province's
+/// replicas share theirs: a replica with a key of its own is refused at start.
+pub fn replicas_key(url: &str) -> PathBuf {
+    use capture_kiosk::hub::sealing::{SealingKey, SealingKeySource, DATA_FOLDER_KEY};
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    url.hash(&mut h);
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join("replica-keys")
+        .join(format!("{:016x}", h.finish()));
+    std::fs::create_dir_all(&dir).expect("key folder");
+    std::fs::set_permissions(&dir, std::os::unix::fs::PermissionsExt::from_mode(0o700))
+        .expect("private key folder");
+    SealingKey::load(&SealingKeySource::DataFolder, &dir).expect("the replicas' sealing key");
+    dir.join(DATA_FOLDER_KEY)
+}
