@@ -79,6 +79,26 @@ fn the_hub_keeps_its_files_private_and_refuses_an_open_data_folder() {
     let sealed = std::fs::read(&photo).unwrap();
     assert!(!sealed.starts_with(&[0xff, 0xd8]) && sealed.starts_with(b"CKSEAL"));
     assert_eq!(mode(&hub.dir.join("sealing.key")), 0o600, "the sealing key");
+    // a photo altered behind the hub's back is refused, saying so, not shown
+    let cookie = hub.reviewer_cookie("reviewer-p", false);
+    let mut altered = sealed.clone();
+    let at = altered.len() / 2;
+    altered[at] ^= 1;
+    std::fs::write(&photo, &altered).unwrap();
+    let (status, said) = runtime().block_on(async {
+        let r = reqwest::Client::new()
+            .get(format!("{}/api/v1/review/records/{id}/photo", hub.url))
+            .header("Cookie", &cookie)
+            .send()
+            .await
+            .unwrap();
+        (r.status().as_u16(), r.text().await.unwrap())
+    });
+    assert!(
+        status == 500 && said.contains("sealing key"),
+        "{status} {said}"
+    );
+    std::fs::write(&photo, &sealed).unwrap();
     let dir = hub.dir.clone();
     hub.stop();
 

@@ -204,20 +204,27 @@ impl IntoResponse for ApiError {
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         tracing::error!(target: "hub", error = ?e.to_string(), "database error");
-        ApiError::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "the hub's database failed; try again later",
-        )
+        let message = match e {
+            // trying again does not help: somebody changed the database behind the hub
+            StoreError::Unsealed(_) => {
+                "库中数据无法用本中心的密封密钥打开（被改动或挪动），请告知管理员 / stored roster data does not open with the hub's sealing key (altered, or moved from another row); tell the hub's administrator"
+            }
+            _ => "the hub's database failed; try again later",
+        };
+        ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, message)
     }
 }
 
 impl From<std::io::Error> for ApiError {
     fn from(e: std::io::Error) -> Self {
         tracing::error!(target: "hub", error = ?e.to_string(), "photo storage error");
-        ApiError::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "the hub could not reach its photo storage (disk or bucket); try again later",
-        )
+        let message = if e.kind() == std::io::ErrorKind::InvalidData {
+            // not the store's fault, and not passing: a file was changed behind the hub
+            "照片无法用本中心的密封密钥打开（被改动或挪动），请告知管理员 / this photo does not open with the hub's sealing key (altered, or moved from another record); tell the hub's administrator"
+        } else {
+            "the hub could not reach its photo storage (disk or bucket); try again later"
+        };
+        ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, message)
     }
 }
 

@@ -151,6 +151,10 @@ async fn serve_with(
     };
     let trusted: Arc<[IpAddr]> = hub.config().trusted_proxies.clone().into();
     let connections = Connections::new(limits.max_connections, limits.max_per_address);
+    // refusals are said, a line a minute per network: staff must be able to see that a
+    // machine behind a college's address is crowding its kiosks (a helper's probe, session
+    // 42: 230,000 refusals left no trace)
+    let refusals = super::log_limit::LogLimit::<IpAddr>::default();
     let graceful = GracefulShutdown::new();
     let mut http = hyper::server::conn::http1::Builder::new();
     http.timer(TokioTimer::new())
@@ -183,7 +187,15 @@ async fn serve_with(
                 Some(slot) => Early::Direct(slot),
                 None => {
                     // closing at once costs the attacker a reconnect and us nothing
-                    tracing::debug!(peer = %peer.ip(), "connection refused: too many open");
+                    let network = client_network(peer.ip());
+                    if let Some(held_back) = refusals.allow(network, std::time::Instant::now()) {
+                        tracing::warn!(
+                            target: "hub",
+                            network = %network,
+                            refused_before = held_back,
+                            "connections refused: this address holds all the connections it may and none of them may give way (a machine crowding it, or more kiosks behind it than its share)"
+                        );
+                    }
                     continue;
                 }
             }

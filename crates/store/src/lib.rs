@@ -42,6 +42,12 @@ pub enum StoreError {
     Sql(#[from] rusqlite::Error),
     #[error("cannot make a secret or password hash: {0}")]
     Crypto(String),
+    /// Something stored sealed does not open with the sealing key (altered, moved to another
+    /// row, or stored in clear by someone other than the program).
+    #[error(
+        "stored data does not open with the sealing key (altered, or moved from another row): {0}"
+    )]
+    Unsealed(String),
     #[error("{path}: {detail}")]
     Io { path: String, detail: String },
     #[error("数据文件夹 {path} 其他用户可读（权限 {mode:04o}），其中有考生个人信息。请运行 `chmod 700 {path}` 后重新启动 / the data folder {path} can be read by other users (mode {mode:04o}); it holds candidates' personal data. Run `chmod 700 {path}` and start again")]

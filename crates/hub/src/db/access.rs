@@ -17,7 +17,7 @@ fn roster_place(batch_id: &str, candidate_key: &str, column: &str) -> String {
 }
 
 fn unsealable(e: std::io::Error) -> StoreError {
-    StoreError::Crypto(e.to_string())
+    StoreError::Unsealed(e.to_string())
 }
 
 impl HubDb {
@@ -78,28 +78,45 @@ impl HubDb {
     /// Whether the photos an earlier version stored in clear have all been sealed (once, by the
     /// first start that found them: `SealedPhotos::seal_clear`).
     pub fn photos_sealed(&self) -> Result<bool, StoreError> {
-        Ok(self
-            .sql()?
-            .query_opt(
-                "SELECT 1 FROM hub_secrets WHERE name = 'photos_sealed'",
-                &[],
-            )?
-            .is_some())
+        self.marked("photos_sealed")
     }
 
     pub fn mark_photos_sealed(&self) -> Result<(), StoreError> {
+        self.mark("photos_sealed")
+    }
+
+    /// Whether a one-time step of the hub's (`mark`) was done.
+    fn marked(&self, step: &str) -> Result<bool, StoreError> {
+        Ok(self
+            .sql()?
+            .query_opt("SELECT 1 FROM hub_secrets WHERE name = ?1", args![step])?
+            .is_some())
+    }
+
+    fn mark(&self, step: &str) -> Result<(), StoreError> {
         self.sql()?.execute(
-            "INSERT INTO hub_secrets (name, secret) VALUES ('photos_sealed', '') ON CONFLICT (name) DO NOTHING",
-            &[],
+            "INSERT INTO hub_secrets (name, secret) VALUES (?1, '') ON CONFLICT (name) DO NOTHING",
+            args![step],
         )?;
         Ok(())
     }
 
-    /// Seals the roster fields an earlier version stored in clear (at each start; none are
-    /// left afterwards, and on SQLite `secure_delete` overwrites the clear pages, while
-    /// PostgreSQL keeps old row versions until its VACUUM); how many rows. Each row is updated
-    /// only if it still holds what was read: a roster imported meanwhile is not written over.
+    /// Seals the roster fields an earlier version stored in clear, at the first start that
+    /// finds them (marked in `hub_secrets`: a row put in clear later, while the hub was
+    /// stopped, is refused, never sealed as if the hub had written it). On SQLite
+    /// `secure_delete` overwrites the clear pages; PostgreSQL keeps old row versions until its
+    /// VACUUM. How many rows. Each row is updated only if it still holds what was read: a
+    /// roster imported meanwhile is not written over.
     pub fn seal_clear_roster(&mut self) -> Result<usize, StoreError> {
+        if self.marked("roster_sealed")? {
+            return Ok(0);
+        }
+        let sealed = self.seal_clear_roster_rows()?;
+        self.mark("roster_sealed")?;
+        Ok(sealed)
+    }
+
+    fn seal_clear_roster_rows(&mut self) -> Result<usize, StoreError> {
         const COLUMNS: [&str; 5] = ["name", "id_number", "ethnicity", "address", "phone"];
         let clear = self.sql()?.query(
             "SELECT batch_id, candidate_key, name, id_number, ethnicity, address, phone FROM roster
@@ -385,6 +402,17 @@ mod tests {
             .unwrap();
         assert_eq!(db.seal_clear_roster().unwrap(), 1);
         assert_eq!(db.seal_clear_roster().unwrap(), 0, "once");
+        // a row put in clear afterwards (the hub stopped, the database edited) is not sealed
+        // as if the hub had written it: it is refused
+        db.sql()
+            .unwrap()
+            .execute(
+                "INSERT INTO roster (batch_id, candidate_key, name, id_number, secret) VALUES ('B2', 'K2', '王五', '', '')",
+                &[],
+            )
+            .unwrap();
+        assert_eq!(db.seal_clear_roster().unwrap(), 0);
+        assert!(matches!(db.roster("B2"), Err(StoreError::Unsealed(_))));
         let stored = db
             .sql()
             .unwrap()
