@@ -10,7 +10,7 @@ use capture_kiosk::hub::sealed_photos::SealedPhotos;
 use capture_kiosk::hub::sealing::{SealingKey, SealingKeySource};
 use capture_kiosk::hub::{BucketPhotos, PhotoStorage};
 use common::bucket::TestBucket;
-use common::hubs::{drain, fresh_dir, kiosk_store, runtime, submit, test_jpeg, TestHub};
+use common::hubs::{drain, fresh_dir, kiosk_store, submit, test_jpeg, TestHub};
 
 /// What every photo store must do, whatever it keeps photos in.
 fn behaves_as_a_photo_store(store: &dyn PhotoStore, what: &str) {
@@ -134,16 +134,8 @@ fn a_hub_on_a_bucket_stores_serves_sweeps_and_purges_photos() {
 
     // the reviewer's page reads it back from the bucket
     let cookie = hub.reviewer_cookie("reviewer-b", false);
-    let served = runtime().block_on(async {
-        let r = reqwest::Client::new()
-            .get(format!("{}/api/v1/review/records/{id}/photo", hub.url))
-            .header("Cookie", &cookie)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(r.status(), 200);
-        r.bytes().await.unwrap().to_vec()
-    });
+    let (status, served) = common::hubs::review_photo(&hub, &cookie, &id);
+    assert_eq!(status, 200);
     assert_eq!(served, photo);
 
     // withdrawn by the kiosk, purged by the policy: the object is gone from the bucket

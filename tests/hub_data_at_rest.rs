@@ -85,15 +85,8 @@ fn the_hub_keeps_its_files_private_and_refuses_an_open_data_folder() {
     let at = altered.len() / 2;
     altered[at] ^= 1;
     std::fs::write(&photo, &altered).unwrap();
-    let (status, said) = runtime().block_on(async {
-        let r = reqwest::Client::new()
-            .get(format!("{}/api/v1/review/records/{id}/photo", hub.url))
-            .header("Cookie", &cookie)
-            .send()
-            .await
-            .unwrap();
-        (r.status().as_u16(), r.text().await.unwrap())
-    });
+    let (status, said) = common::hubs::review_photo(&hub, &cookie, &id);
+    let said = String::from_utf8_lossy(&said);
     assert!(
         status == 500 && said.contains("sealing key"),
         "{status} {said}"

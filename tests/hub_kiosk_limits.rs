@@ -31,6 +31,20 @@ fn answered(stream: &mut TcpStream, patience: Duration) -> Option<u16> {
     head.strip_prefix("HTTP/1.1 ")?.get(..3)?.parse().ok()
 }
 
+/// What the hub answers a kiosk's `GET /api/v1/kiosk` with `token` from `from` (within 5 s).
+fn kiosk_asks_from(from: IpAddr, hub: &TestHub, token: &str) -> Option<u16> {
+    let mut kiosk = connect_from(from, hub.addr);
+    kiosk
+        .write_all(
+            format!(
+                "GET /api/v1/kiosk HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\nConnection: close\r\n\r\n"
+            )
+            .as_bytes(),
+        )
+        .ok()?;
+    answered(&mut kiosk, Duration::from_secs(5))
+}
+
 /// A submission from `token` (a multipart body sent at once): its status and how long it took.
 fn submit_now(hub: &TestHub, token: &str, key: &str, batch: &str) -> (Option<u16>, Duration) {
     let meta = serde_json::json!({
@@ -430,16 +444,7 @@ fn a_machine_behind_the_kiosks_nat_cannot_keep_them_out() {
     // past the moment of grace a fresh connection has (`connection_slots.rs`)
     std::thread::sleep(Duration::from_millis(2300));
     // the college's kiosk, behind the same address, is served
-    let mut kiosk = connect_from(college, hub.addr);
-    kiosk
-        .write_all(
-            format!(
-                "GET /api/v1/kiosk HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\nConnection: close\r\n\r\n"
-            )
-            .as_bytes(),
-        )
-        .unwrap();
-    assert_eq!(answered(&mut kiosk, Duration::from_secs(5)), Some(200));
+    assert_eq!(kiosk_asks_from(college, &hub, &token), Some(200));
     // one of the idle connections gave way for it, and only one
     let closed = idle
         .iter_mut()
@@ -475,16 +480,7 @@ fn login_bodies_sent_slowly_from_the_kiosks_nat_do_not_keep_them_out() {
     assert!(silently_closed(&mut early, Duration::from_secs(1)));
     // once they have held their requests for longer, the college's kiosk is served
     std::thread::sleep(Duration::from_secs(3));
-    let mut kiosk = connect_from(college, hub.addr);
-    kiosk
-        .write_all(
-            format!(
-                "GET /api/v1/kiosk HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\nConnection: close\r\n\r\n"
-            )
-            .as_bytes(),
-        )
-        .unwrap();
-    assert_eq!(answered(&mut kiosk, Duration::from_secs(5)), Some(200));
+    assert_eq!(kiosk_asks_from(college, &hub, &token), Some(200));
     let closed = stalled
         .iter_mut()
         .map(|s| silently_closed(s, Duration::from_millis(500)))
@@ -513,14 +509,5 @@ fn small_requests_kept_going_from_the_kiosks_nat_do_not_keep_them_out() {
         std::thread::sleep(Duration::from_millis(400));
     }
     // connections open that long without proving anything give way to the kiosk
-    let mut kiosk = connect_from(college, hub.addr);
-    kiosk
-        .write_all(
-            format!(
-                "GET /api/v1/kiosk HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\nConnection: close\r\n\r\n"
-            )
-            .as_bytes(),
-        )
-        .unwrap();
-    assert_eq!(answered(&mut kiosk, Duration::from_secs(5)), Some(200));
+    assert_eq!(kiosk_asks_from(college, &hub, &token), Some(200));
 }

@@ -444,3 +444,17 @@ pub fn replicas_key(url: &str) -> PathBuf {
     SealingKey::load(&SealingKeySource::DataFolder, &dir).expect("the replicas' sealing key");
     dir.join(DATA_FOLDER_KEY)
 }
+
+/// A reviewer's request for record `id`'s photo: the status and the body.
+pub fn review_photo(hub: &TestHub, cookie: &str, id: &str) -> (u16, Vec<u8>) {
+    runtime().block_on(async {
+        let r = reqwest::Client::new()
+            .get(format!("{}/api/v1/review/records/{id}/photo", hub.url))
+            .header("Cookie", cookie)
+            .send()
+            .await
+            .expect("the hub answers");
+        let status = r.status().as_u16();
+        (status, r.bytes().await.expect("a body").to_vec())
+    })
+}
