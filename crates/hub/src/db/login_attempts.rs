@@ -15,6 +15,7 @@
 
 use super::sql::{args, Dialect};
 use super::{new_secret, HubDb};
+use crate::sealing::SealingKey;
 use capture_store::StoreError;
 use std::time::Duration;
 
@@ -47,20 +48,41 @@ impl HubDb {
     }
 
     /// The secret called `name`: made by the first replica to ask, the same for every one
-    /// after it.
+    /// after it. Kept sealed with the hub's sealing key (`sealing.rs`): a dump of the database
+    /// alone does not let anyone forge a device cookie or undo the login keys' digests. One an
+    /// earlier version kept in clear is read and sealed in its place.
     fn shared_secret(&self, name: &'static str) -> Result<String, StoreError> {
-        let fresh = new_secret("")?;
+        let place = format!("hub_secrets\u{1f}{name}");
+        let seal = |secret: &str| {
+            self.sealing
+                .seal_text(&place, secret)
+                .map_err(|e| StoreError::Crypto(e.to_string()))
+        };
+        let fresh = seal(&new_secret("")?)?;
         let mut sql = self.sql()?;
         sql.execute(
             "INSERT INTO hub_secrets (name, secret) VALUES (?1, ?2)
              ON CONFLICT (name) DO NOTHING",
             args![name, fresh],
         )?;
-        sql.query_one(
-            "SELECT secret FROM hub_secrets WHERE name = ?1",
-            args![name],
-        )?
-        .get(0)
+        let stored: String = sql
+            .query_one(
+                "SELECT secret FROM hub_secrets WHERE name = ?1",
+                args![name],
+            )?
+            .get(0)?;
+        if SealingKey::is_sealed_text(&stored) {
+            return self
+                .sealing
+                .open_text(&place, stored)
+                .map_err(|e| StoreError::Unsealed(e.to_string()));
+        }
+        // kept in clear by an earlier version: sealed now, unless another replica did first
+        sql.execute(
+            "UPDATE hub_secrets SET secret = ?2 WHERE name = ?1 AND secret = ?3",
+            args![name, seal(&stored)?, &stored],
+        )?;
+        Ok(stored)
     }
 
     /// Checks the attempts against `keys` at `now_ms` and, unless one of them must wait
@@ -225,6 +247,39 @@ mod tests {
         let db = crate::pg_cluster::test_database(&format!("login_attempts_{name}"))
             .expect("a PostgreSQL database");
         check(&db);
+    }
+
+    #[test]
+    fn the_hubs_secrets_are_kept_sealed_and_an_earlier_clear_one_is_sealed_in_place() {
+        on_each_engine("secrets", |db| {
+            let salt = db.login_salt().unwrap();
+            assert_eq!(db.login_salt().unwrap(), salt, "the same for every caller");
+            assert_ne!(db.device_cookie_key().unwrap(), salt);
+            let stored = |name: &str| -> String {
+                db.sql()
+                    .unwrap()
+                    .query_one(
+                        "SELECT secret FROM hub_secrets WHERE name = ?1",
+                        args![name],
+                    )
+                    .unwrap()
+                    .get(0)
+                    .unwrap()
+            };
+            assert!(stored("login_attempts").starts_with("sealed1:"));
+            assert!(!stored("login_attempts").contains(&salt));
+            // kept in clear by an earlier version: still the same secret, now sealed
+            db.sql()
+                .unwrap()
+                .execute(
+                    "UPDATE hub_secrets SET secret = 'ab12' WHERE name = 'device_cookies'",
+                    &[],
+                )
+                .unwrap();
+            assert_eq!(db.device_cookie_key().unwrap(), "ab12");
+            assert!(stored("device_cookies").starts_with("sealed1:"));
+            assert_eq!(db.device_cookie_key().unwrap(), "ab12");
+        });
     }
 
     #[test]
