@@ -9,8 +9,8 @@ use capture_kiosk::hub::StoreAllowance;
 use capture_kiosk::store::{now_ms, Store};
 use capture_kiosk::upload::{stored_link, HubClient, HubError};
 use common::hubs::{
-    begin_upload_from, connect_from, drain, fresh_dir, kiosk_store, runtime, silently_closed,
-    submit, test_jpeg, TestHub,
+    begin_upload_from, closed_count, connect_from, drain, fresh_dir, kiosk_store, runtime,
+    silently_closed, submit, test_jpeg, TestHub,
 };
 use std::io::{Read, Write};
 use std::net::{IpAddr, SocketAddr, TcpStream};
@@ -446,11 +446,7 @@ fn a_machine_behind_the_kiosks_nat_cannot_keep_them_out() {
     // the college's kiosk, behind the same address, is served
     assert_eq!(kiosk_asks_from(college, &hub, &token), Some(200));
     // one of the idle connections gave way for it, and only one
-    let closed = idle
-        .iter_mut()
-        .map(|s| silently_closed(s, Duration::from_millis(500)))
-        .filter(|c| *c)
-        .count();
+    let closed = closed_count(&mut idle, Duration::from_millis(500));
     assert_eq!(closed, 1, "idle connections closed for the kiosk");
 }
 
@@ -481,11 +477,7 @@ fn login_bodies_sent_slowly_from_the_kiosks_nat_do_not_keep_them_out() {
     // once they have held their requests for longer, the college's kiosk is served
     std::thread::sleep(Duration::from_secs(3));
     assert_eq!(kiosk_asks_from(college, &hub, &token), Some(200));
-    let closed = stalled
-        .iter_mut()
-        .map(|s| silently_closed(s, Duration::from_millis(500)))
-        .filter(|c| *c)
-        .count();
+    let closed = closed_count(&mut stalled, Duration::from_millis(500));
     assert_eq!(closed, 1, "stalled logins closed for the kiosk");
 }
 

@@ -4,7 +4,7 @@
 
 use crate::common;
 
-use common::hubs::{fresh_dir, silently_closed, TestHub};
+use common::hubs::{fresh_dir, TestHub};
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::Duration;
@@ -21,12 +21,9 @@ fn exchange(hub: &TestHub, bytes: &[u8]) -> String {
 
 /// How many of `streams` the hub has closed: a close already made shows at once, and the
 /// hub's own 10 s header limit must not be waited into.
+/// How many of `streams` the hub closed (a closed one shows at once on loopback).
 fn closed_count(streams: &mut [TcpStream]) -> usize {
-    streams
-        .iter_mut()
-        .map(|s| silently_closed(s, Duration::from_millis(30)))
-        .filter(|c| *c)
-        .count()
+    common::hubs::closed_count(streams, Duration::from_millis(30))
 }
 
 const REQUEST: &str = "GET /api/v1/openapi.yaml HTTP/1.1\r\nHost: hub\r\nConnection: close\r\n\r\n";

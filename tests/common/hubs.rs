@@ -391,6 +391,15 @@ pub fn silently_closed(stream: &mut std::net::TcpStream, wait: std::time::Durati
     }
 }
 
+/// How many of `streams` the hub closed, each given `wait` to show it.
+pub fn closed_count(streams: &mut [std::net::TcpStream], wait: std::time::Duration) -> usize {
+    streams
+        .iter_mut()
+        .map(|s| silently_closed(s, wait))
+        .filter(|c| *c)
+        .count()
+}
+
 /// An upload with `token` from `from` that declares a 100 kB body and sends its headers, the
 /// photo part's start and then `first`, and no more.
 pub fn begin_upload_from(

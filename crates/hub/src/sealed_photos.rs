@@ -81,18 +81,9 @@ impl PhotoStore for SealedPhotos {
 mod tests {
     use super::*;
     use crate::photos::FolderPhotos;
+    use crate::sealing::tests::{dir, JPEG};
     use crate::sealing::{SealingKeySource, DATA_FOLDER_KEY, SEAL_HEADER};
     use std::os::unix::fs::PermissionsExt;
-    use std::path::PathBuf;
-
-    fn dir(name: &str) -> PathBuf {
-        let dir = std::env::temp_dir().join(format!("sealed-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        dir
-    }
-
-    const JPEG: &[u8] = b"\xff\xd8\xff\xe0 a face, 440106199903070015";
 
     #[test]
     fn a_photo_is_sealed_on_disk_and_opened_whole() {

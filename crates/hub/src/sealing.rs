@@ -98,23 +98,26 @@ impl SealingKey {
 
     /// A fresh key held only in memory (tests, throwaway databases).
     pub fn generate() -> Result<SealingKey, SealingKeyError> {
-        let mut bytes = [0u8; 32];
-        getrandom::fill(&mut bytes)
-            .map_err(|e| SealingKeyError::NotMade(PathBuf::from("memory"), e.to_string()))?;
-        let key = UnboundKey::new(&CHACHA20_POLY1305, &bytes)
-            .map_err(|_| SealingKeyError::NotAKey(PathBuf::from("memory")))?;
+        let memory = Path::new("memory");
+        Self::from_bytes(&random_key(memory)?, memory)
+    }
+
+    /// The key of 32 bytes read from (or made for) `file`.
+    fn from_bytes(bytes: &[u8; 32], file: &Path) -> Result<SealingKey, SealingKeyError> {
+        let key = UnboundKey::new(&CHACHA20_POLY1305, bytes)
+            .map_err(|_| SealingKeyError::NotAKey(file.to_owned()))?;
         Ok(SealingKey(LessSafeKey::new(key)))
     }
 
     fn make_if_missing(file: &Path) -> Result<(), SealingKeyError> {
-        let mut bytes = [0u8; 32];
-        getrandom::fill(&mut bytes)
-            .map_err(|e| SealingKeyError::NotMade(file.to_owned(), e.to_string()))?;
-        let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
-        let not_made = |e: io::Error| SealingKeyError::NotMade(file.to_owned(), e.to_string());
         if file.exists() {
             return Ok(());
         }
+        let hex: String = random_key(file)?
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        let not_made = |e: io::Error| SealingKeyError::NotMade(file.to_owned(), e.to_string());
         // written whole to a file of its own, then linked in under the key's name: a crash
         // or another process starting at the same moment never leaves a half-written key
         let hex_bytes = format!("{hex}\n");
@@ -155,9 +158,7 @@ impl SealingKey {
             .map_err(unreadable)?;
         let bytes =
             parse_hex_key(&text).ok_or_else(|| SealingKeyError::NotAKey(file.to_owned()))?;
-        let key = UnboundKey::new(&CHACHA20_POLY1305, &bytes)
-            .map_err(|_| SealingKeyError::NotAKey(file.to_owned()))?;
-        Ok(SealingKey(LessSafeKey::new(key)))
+        Self::from_bytes(&bytes, file)
     }
 
     /// `bytes` sealed as the object `name`: header, nonce, ciphertext and tag.
@@ -256,6 +257,14 @@ fn refused() -> io::Error {
     )
 }
 
+/// 32 random bytes for a new key (`for_file` names it in an error).
+fn random_key(for_file: &Path) -> Result<[u8; 32], SealingKeyError> {
+    let mut bytes = [0u8; 32];
+    getrandom::fill(&mut bytes)
+        .map_err(|e| SealingKeyError::NotMade(for_file.to_owned(), e.to_string()))?;
+    Ok(bytes)
+}
+
 /// 64 hex digits, with surrounding white space allowed (a trailing newline).
 fn parse_hex_key(text: &[u8]) -> Option<[u8; 32]> {
     let text = std::str::from_utf8(text).ok()?.trim();
@@ -270,18 +279,20 @@ fn parse_hex_key(text: &[u8]) -> Option<[u8; 32]> {
 }
 
 #[cfg(all(test, unix))]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use std::os::unix::fs::PermissionsExt;
 
-    fn dir(name: &str) -> PathBuf {
+    /// An empty scratch folder of this test process.
+    pub(crate) fn dir(name: &str) -> PathBuf {
         let dir = std::env::temp_dir().join(format!("sealing-{name}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
         dir
     }
 
-    const JPEG: &[u8] = b"\xff\xd8\xff\xe0 a face, 440106199903070015";
+    /// A photo's first bytes and an ID number, to look for where they must not be.
+    pub(crate) const JPEG: &[u8] = b"\xff\xd8\xff\xe0 a face, 440106199903070015";
 
     #[test]
     fn an_altered_swapped_or_foreign_keyed_photo_is_refused() {
