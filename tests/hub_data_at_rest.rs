@@ -314,6 +314,50 @@ fn kiosks_read_only_their_batches_and_passwords_arrive_sealed() {
         id,
         "a kiosk of the same batch"
     );
+
+    // a profile that files candidates under their ID number (gd-gaokao): the number is
+    // found again and shown to the reviewer, and is nowhere in the database's files
+    assert!(hub.hub.db().assign_batch("kiosk-a", "Z3K8F7").unwrap());
+    let mut store_a = Store::open(&db_a).unwrap();
+    let by_id = submit(&mut store_a, "11010519491231002X", &test_jpeg(23));
+    drop(store_a);
+    let r = drain(&db_a, 30);
+    assert_eq!(r.sent, 1, "{r:?}");
+    let queue = hub
+        .hub
+        .db()
+        .review_items(
+            capture_kiosk::hub_protocol::ReviewState::PendingReview,
+            50,
+            0,
+        )
+        .unwrap();
+    let shown = queue.iter().find(|i| i.record_id == by_id).unwrap();
+    assert_eq!(shown.candidate_key, "11010519491231002X");
+    let (code, v) = call(
+        &hub,
+        reqwest::Method::POST,
+        "/api/v1/candidates/lookup",
+        ("Authorization", &format!("Bearer {token_a}")),
+        Some(
+            serde_json::json!({"profile": "chsi-graduation", "candidate_key": "11010519491231002X"}),
+        ),
+    );
+    assert_eq!(
+        (code, v[0]["record_id"].as_str()),
+        (200, Some(by_id.as_str()))
+    );
+    if common::hubs::Backend::current() == common::hubs::Backend::Sqlite {
+        for file in ["hub.sqlite", "hub.sqlite-wal"] {
+            let bytes = std::fs::read(hub.dir.join(file)).unwrap_or_default();
+            for clear in ["11010519491231002X", "cand-lookup", "2026001"] {
+                assert!(
+                    !bytes.windows(clear.len()).any(|w| w == clear.as_bytes()),
+                    "{clear} in {file}"
+                );
+            }
+        }
+    }
 }
 
 #[test]
@@ -373,7 +417,7 @@ fn the_retention_purge_removes_withdrawn_and_replaced_photos_and_reports_ids() {
     assert!(photo(&replacement).exists() && photo(&approved).exists());
     // a purged row keeps its status (the kiosk still learns it), not the candidate
     let rec = hub.hub.db().record(&rejected).unwrap().unwrap();
-    assert_eq!(rec.candidate_key, "purged");
+    assert_eq!(rec.candidate_index, "purged");
     // a reviewer's stale page cannot approve it: its photo is gone
     let approve = capture_kiosk::hub_protocol::Decision {
         approve: true,

@@ -374,7 +374,7 @@ fn a_stolen_kiosks_undecided_uploads_are_purged_once_it_is_revoked() {
     for id in &junk {
         assert!(!photo(id).exists(), "{id}'s photo is gone");
         let rec = hub.hub.db().record(id).unwrap().unwrap();
-        assert_eq!(rec.candidate_key, "purged");
+        assert_eq!(rec.candidate_index, "purged");
         assert_eq!(
             rec.status.state,
             capture_kiosk::hub_protocol::ReviewState::Withdrawn
@@ -383,7 +383,7 @@ fn a_stolen_kiosks_undecided_uploads_are_purged_once_it_is_revoked() {
     for id in [&before, &decided, &honest] {
         assert!(photo(id).exists(), "{id} stays");
         assert_ne!(
-            hub.hub.db().record(id).unwrap().unwrap().candidate_key,
+            hub.hub.db().record(id).unwrap().unwrap().candidate_index,
             "purged"
         );
     }

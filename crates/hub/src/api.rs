@@ -397,6 +397,7 @@ impl Hub {
             index.take_in(stored_since);
             nearest(&index, &meta.key, &hash, NEAREST_LOOKED_UP)
         };
+        let candidate_index = db.candidate_index(&meta.candidate_key);
         // the index holds rows as this replica last saw them: the flag rules (another
         // candidate's photo unless withdrawn; this candidate's only once approved) are applied
         // to the near ones as they are now, decided, withdrawn or purged by any replica
@@ -405,13 +406,7 @@ impl Hub {
         } else {
             let current = db.current_entries(&near)?;
             self.index().refresh(&near, &current);
-            near_duplicates(
-                &current,
-                &meta.key,
-                &meta.profile,
-                &meta.candidate_key,
-                &hash,
-            )
+            near_duplicates(&current, &meta.key, &meta.profile, &candidate_index, &hash)
         };
         let file = self.write_photo(&meta.key, "", photo)?;
         for (n, doc) in documents.iter().enumerate() {
@@ -442,7 +437,7 @@ impl Hub {
         self.index().add(super::db::HashEntry {
             record_id: meta.key.clone(),
             profile: meta.profile.clone(),
-            candidate_key: meta.candidate_key.clone(),
+            candidate_index,
             state: status.state,
             phash: hash,
         });

@@ -8,6 +8,7 @@
 //! replicas (`pg.rs`).
 
 mod access;
+mod candidates;
 mod hash_index;
 pub mod login_attempts;
 pub mod pg;
@@ -75,7 +76,8 @@ pub struct StoredRecord {
     pub id: String,
     pub kiosk_id: String,
     pub profile: String,
-    pub candidate_key: String,
+    /// The candidate number's digest (`db/candidates.rs`), or 'purged'.
+    pub candidate_index: String,
     pub fingerprint: String,
     pub photo_file: String,
     pub status: RecordStatus,
@@ -115,10 +117,14 @@ pub struct ReviewItem {
 pub struct HashEntry {
     pub record_id: String,
     pub profile: String,
-    pub candidate_key: String,
+    /// The candidate number's digest: equal numbers, equal digests.
+    pub candidate_index: String,
     pub state: ReviewState,
     pub phash: Vec<u8>,
 }
+
+/// What the review page shows for a sealed field that does not open with the hub's key.
+const UNREADABLE: &str = "（无法读取 · unreadable）";
 
 /// Why a decision or withdrawal cannot be made.
 #[derive(Debug, PartialEq)]
@@ -312,7 +318,7 @@ impl HubDb {
                     id: id.to_owned(),
                     kiosk_id: r.get(0)?,
                     profile: r.get(1)?,
-                    candidate_key: r.get(2)?,
+                    candidate_index: r.get(2)?,
                     fingerprint: r.get(3)?,
                     photo_file: r.get(4)?,
                     status: status_from_row(&r, 5)?,
@@ -326,18 +332,20 @@ impl HubDb {
     /// them is stored and the other answered from it).
     pub fn insert_record(&self, n: &NewRecord) -> Result<Option<RecordStatus>, StoreError> {
         let now = now_ms();
+        let index = self.candidate_index(&n.meta.candidate_key);
+        let copy = self.seal_record_candidate(&n.meta.key, &n.meta.candidate_key)?;
         let inserted = self.sql()?.execute(
             "INSERT INTO records (id, kiosk_id, profile, batch_id, candidate_key, spec, captured_at, verification_distance,
                                   manual_review, fingerprint, photo_file, photo_bytes, phash, report, received_at, state, duplicates,
-                                  documents)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, 'pending_review', ?16, ?17)
+                                  documents, candidate_sealed)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, 'pending_review', ?16, ?17, ?18)
              ON CONFLICT (id) DO NOTHING",
             args![
-                &n.meta.key, n.kiosk_id, &n.meta.profile, &n.meta.batch_id, &n.meta.candidate_key, &n.meta.spec,
+                &n.meta.key, n.kiosk_id, &n.meta.profile, &n.meta.batch_id, index, &n.meta.spec,
                 n.meta.captured_at_ms, n.meta.verification_distance, n.meta.manual_review, n.fingerprint,
                 n.photo_file, n.photo_bytes, n.phash, n.report, now,
                 serde_json::to_string(n.duplicates).unwrap_or_else(|_| "[]".into()),
-                n.documents
+                n.documents, copy
             ],
         )?;
         if inserted == 0 {
@@ -371,7 +379,7 @@ impl HubDb {
                    AND (kiosk_id = ?3 OR batch_id IN (SELECT batch_id FROM kiosk_batches WHERE kiosk_id = ?3))
                  ORDER BY received_at DESC LIMIT {CANDIDATE_RECORDS_SHOWN}"
             ),
-            args![profile, candidate_key, kiosk_id],
+            args![profile, self.candidate_index(candidate_key), kiosk_id],
         )?;
         rows.iter().map(|r| status_from_row(r, 0)).collect()
     }
@@ -494,7 +502,7 @@ impl HubDb {
             "SELECT r.id, k.name, r.profile, r.batch_id, r.candidate_key,
                     (SELECT name FROM roster WHERE batch_id = r.batch_id AND candidate_key = r.candidate_key),
                     r.captured_at, r.received_at, r.verification_distance, r.manual_review, r.state, r.reasons, r.note,
-                    r.duplicates, r.documents
+                    r.duplicates, r.documents, r.candidate_sealed
              FROM records r JOIN kiosks k ON k.id = r.kiosk_id
              WHERE r.state = ?1 ORDER BY r.received_at, r.id LIMIT ?2 OFFSET ?3",
             args![state.as_str(), limit, offset],
@@ -504,13 +512,14 @@ impl HubDb {
                 let state: String = r.get(10)?;
                 let reasons: String = r.get(11)?;
                 let dups: String = r.get(13)?;
+                let candidate_key = self.review_candidate(r)?;
                 Ok(ReviewItem {
                     record_id: r.get(0)?,
                     kiosk: r.get(1)?,
                     profile: r.get(2)?,
                     batch_id: r.get(3)?,
-                    candidate_key: r.get(4)?,
-                    roster_name: self.review_name(r)?,
+                    roster_name: self.review_name(r, candidate_key.as_deref())?,
+                    candidate_key: candidate_key.unwrap_or_else(|| UNREADABLE.to_owned()),
                     captured_at_ms: r.get(6)?,
                     received_at_ms: r.get(7)?,
                     verification_distance: r.get::<Option<f64>>(8)?.map(|d| d as f32),
@@ -525,24 +534,33 @@ impl HubDb {
             .collect()
     }
 
-    /// The roster name of a review list row (columns 0, 3, 4 and 5), opened. One that does
-    /// not open is shown as such and logged by record id: the rest of the queue is still
-    /// reviewed.
-    fn review_name(&self, r: &Row) -> Result<Option<String>, StoreError> {
+    /// The candidate number of a review list row (columns 0 and 15), opened; None if it does
+    /// not open (logged by record id: the rest of the queue is still reviewed).
+    fn review_candidate(&self, r: &Row) -> Result<Option<String>, StoreError> {
+        let record: String = r.get(0)?;
+        Ok(match self.open_record_candidate(&record, r.get(15)?) {
+            Ok(candidate) => Some(candidate),
+            Err(_) => {
+                tracing::warn!(target: "hub", record = %record, "a candidate number does not open with the sealing key");
+                None
+            }
+        })
+    }
+
+    /// The roster name of a review list row (columns 0, 3 and 5), opened with the row's
+    /// candidate number, for which it is sealed. One that does not open is shown as such and
+    /// logged by record id.
+    fn review_name(&self, r: &Row, candidate: Option<&str>) -> Result<Option<String>, StoreError> {
         let Some(stored) = r.get::<Option<String>>(5)? else {
             return Ok(None);
         };
-        let (batch, candidate): (String, String) = (r.get(3)?, r.get(4)?);
-        Ok(Some(
-            match self.open_roster_field(&batch, &candidate, "name", stored) {
-                Ok(name) => name,
-                Err(_) => {
-                    let record: String = r.get(0)?;
-                    tracing::warn!(target: "hub", record = %record, "a roster name does not open with the sealing key");
-                    "（无法读取 · unreadable）".to_owned()
-                }
-            },
-        ))
+        let batch: String = r.get(3)?;
+        let opened = candidate.and_then(|c| self.open_roster_field(&batch, c, "name", stored).ok());
+        Ok(Some(opened.unwrap_or_else(|| {
+            let record = r.get::<String>(0).unwrap_or_default();
+            tracing::warn!(target: "hub", record = %record, "a roster name does not open with the sealing key");
+            UNREADABLE.to_owned()
+        })))
     }
 
     /// Counts by state, for the page header and the command line.

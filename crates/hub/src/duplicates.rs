@@ -173,7 +173,7 @@ pub fn near_duplicates(
     index: &[HashEntry],
     key: &str,
     profile: &str,
-    candidate_key: &str,
+    candidate_index: &str,
     hash: &[u8],
 ) -> Vec<DuplicateFlag> {
     // distances first, names only for the ten nearest: a copied photo may match thousands
@@ -182,7 +182,7 @@ pub fn near_duplicates(
         .enumerate()
         .filter(|(_, e)| e.record_id != key && e.state != ReviewState::Withdrawn)
         .filter_map(|(i, e)| {
-            let same_candidate = e.profile == profile && e.candidate_key == candidate_key;
+            let same_candidate = e.profile == profile && e.candidate_index == candidate_index;
             if same_candidate && e.state != ReviewState::Approved {
                 return None;
             }
@@ -209,7 +209,7 @@ mod tests {
         HashEntry {
             record_id: id.to_owned(),
             profile: "p".into(),
-            candidate_key: id.to_owned(),
+            candidate_index: id.to_owned(),
             state: ReviewState::PendingReview,
             phash: vec![0; 32],
         }

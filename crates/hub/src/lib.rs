@@ -277,6 +277,11 @@ impl Hub {
         if sealed > 0 {
             tracing::info!(target: "hub", rows = sealed, "roster rows an earlier version kept in clear are sealed");
         }
+        // after the roster's fields: those are sealed for the number in clear
+        let sealed = db.seal_clear_candidates()?;
+        if sealed > 0 {
+            tracing::info!(target: "hub", rows = sealed, "candidate numbers an earlier version kept in clear are sealed");
+        }
         if !db.photos_sealed()? {
             tracing::info!(target: "hub", "sealing the photos an earlier version stored in clear (once)");
             let sealed = sealed_store.seal_clear().map_err(|e| {

@@ -1,6 +1,7 @@
 //! What the hub keeps of candidates sealed at rest, and the key it is sealed with. Photos and
 //! document photos (`sealed_photos.rs`) and the roster's personal fields (name, ID number,
-//! ethnicity, address, phone: `db/access.rs`) are encrypted and authenticated
+//! ethnicity, address, phone: `db/access.rs`) and candidate numbers (`db/candidates.rs`, which
+//! also keeps a keyed digest to look them up by) are encrypted and authenticated
 //! (ChaCha20-Poly1305, `ring`, which the hub's TLS already builds) under a 256-bit key that
 //! neither the photo store nor the database holds. A copied data folder, a database dump, a
 //! backup, a bucket readable by the wrong account or a disk from a scrapped server shows no
@@ -22,6 +23,8 @@
 use base64::engine::general_purpose::STANDARD_NO_PAD;
 use base64::Engine;
 use ring::aead::{Aad, LessSafeKey, Nonce, UnboundKey, CHACHA20_POLY1305, NONCE_LEN};
+use ring::hmac;
+use std::fmt::Write;
 use std::io;
 use std::path::{Path, PathBuf};
 
@@ -29,6 +32,10 @@ use std::path::{Path, PathBuf};
 pub(crate) const SEAL_HEADER: &[u8; 8] = b"CKSEAL01";
 /// What a sealed text field begins with, before the base64 of its nonce, ciphertext and tag.
 const TEXT_HEADER: &str = "sealed1:";
+/// What an indexed text begins with, before the hex of its keyed digest.
+const INDEX_HEADER: &str = "index1:";
+/// What the index's own key is derived with from the sealing key's bytes.
+const INDEX_LABEL: &[u8] = b"capture-hub candidate index v1";
 /// The key made in the data folder when the site gives none.
 pub const DATA_FOLDER_KEY: &str = "sealing.key";
 /// The systemd credential's name (`LoadCredentialEncrypted=sealing-key:…`).
@@ -75,7 +82,12 @@ pub enum SealingKeyError {
 }
 
 /// The key photos are sealed with. Never printed.
-pub struct SealingKey(LessSafeKey);
+pub struct SealingKey {
+    cipher: LessSafeKey,
+    /// Derived from the same 32 bytes: the keyed digest a candidate's number is found by
+    /// (`index_text`), so equal numbers still match in SQL while a dump shows none of them.
+    index: hmac::Key,
+}
 
 impl std::fmt::Debug for SealingKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -106,7 +118,12 @@ impl SealingKey {
     fn from_bytes(bytes: &[u8; 32], file: &Path) -> Result<SealingKey, SealingKeyError> {
         let key = UnboundKey::new(&CHACHA20_POLY1305, bytes)
             .map_err(|_| SealingKeyError::NotAKey(file.to_owned()))?;
-        Ok(SealingKey(LessSafeKey::new(key)))
+        // a key of its own for the index, never the cipher's: one use per key
+        let index = hmac::sign(&hmac::Key::new(hmac::HMAC_SHA256, bytes), INDEX_LABEL);
+        Ok(SealingKey {
+            cipher: LessSafeKey::new(key),
+            index: hmac::Key::new(hmac::HMAC_SHA256, index.as_ref()),
+        })
     }
 
     fn make_if_missing(file: &Path) -> Result<(), SealingKeyError> {
@@ -212,6 +229,26 @@ impl SealingKey {
         String::from_utf8(self.open_raw(place, &sealed)?).map_err(|_| refused())
     }
 
+    /// `text`'s keyed digest, for a column that is searched by equality and must not hold the
+    /// text itself (a candidate's number, which for some profiles is the ID number): the same
+    /// text gives the same digest under the same key, so a replica sharing the key finds it,
+    /// and without the key the digest cannot be checked against every possible number.
+    pub fn index_text(&self, text: &str) -> String {
+        let digest = hmac::sign(&self.index, text.as_bytes());
+        let mut out = String::with_capacity(INDEX_HEADER.len() + 64);
+        out.push_str(INDEX_HEADER);
+        for b in digest.as_ref() {
+            // writing to a String cannot fail
+            let _ = write!(out, "{b:02x}");
+        }
+        out
+    }
+
+    /// Whether a stored text is an index digest (one stored before indexing is the text).
+    pub fn is_index(stored: &str) -> bool {
+        stored.starts_with(INDEX_HEADER)
+    }
+
     /// Nonce, ciphertext and tag, `place` bound in as associated data.
     fn seal_raw(&self, place: &str, bytes: &[u8]) -> io::Result<Vec<u8>> {
         let mut nonce = [0u8; NONCE_LEN];
@@ -221,7 +258,7 @@ impl SealingKey {
         body.extend_from_slice(&nonce);
         body.extend_from_slice(bytes);
         let mut sealed = body.split_off(NONCE_LEN);
-        self.0
+        self.cipher
             .seal_in_place_append_tag(
                 Nonce::assume_unique_for_key(nonce),
                 Aad::from(place.as_bytes()),
@@ -240,7 +277,7 @@ impl SealingKey {
         let nonce = Nonce::try_assume_unique_for_key(nonce).map_err(|_| refused())?;
         let mut body = body.to_vec();
         let opened = self
-            .0
+            .cipher
             .open_in_place(nonce, Aad::from(place.as_bytes()), &mut body)
             .map_err(|_| refused())?
             .len();
@@ -293,6 +330,20 @@ pub(crate) mod tests {
 
     /// A photo's first bytes and an ID number, to look for where they must not be.
     pub(crate) const JPEG: &[u8] = b"\xff\xd8\xff\xe0 a face, 440106199903070015";
+
+    #[test]
+    fn a_number_is_indexed_alike_under_one_key_and_never_shown() {
+        let key = SealingKey::generate().unwrap();
+        let id = "440106199903070015";
+        let indexed = key.index_text(id);
+        assert_eq!(indexed, key.index_text(id), "found again by equality");
+        assert_ne!(indexed, key.index_text("440106199903070023"));
+        assert!(SealingKey::is_index(&indexed) && !SealingKey::is_index(id));
+        assert!(!indexed.contains(id) && indexed.len() == "index1:".len() + 64);
+        // another hub's key (or a guess) gives another digest: a dump cannot be checked
+        // against every possible number without the key
+        assert_ne!(SealingKey::generate().unwrap().index_text(id), indexed);
+    }
 
     #[test]
     fn an_altered_swapped_or_foreign_keyed_photo_is_refused() {

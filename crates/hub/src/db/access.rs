@@ -12,7 +12,7 @@ use capture_store::{now_ms, StoreError};
 
 /// Where a roster field is sealed for: its batch, candidate and column (a separator no batch
 /// name or key can hold, so two places never read alike).
-fn roster_place(batch_id: &str, candidate_key: &str, column: &str) -> String {
+pub(super) fn roster_place(batch_id: &str, candidate_key: &str, column: &str) -> String {
     format!("roster\u{1f}{batch_id}\u{1f}{candidate_key}\u{1f}{column}")
 }
 
@@ -86,14 +86,14 @@ impl HubDb {
     }
 
     /// Whether a one-time step of the hub's (`mark`) was done.
-    fn marked(&self, step: &str) -> Result<bool, StoreError> {
+    pub(super) fn marked(&self, step: &str) -> Result<bool, StoreError> {
         Ok(self
             .sql()?
             .query_opt("SELECT 1 FROM hub_secrets WHERE name = ?1", args![step])?
             .is_some())
     }
 
-    fn mark(&self, step: &str) -> Result<(), StoreError> {
+    pub(super) fn mark(&self, step: &str) -> Result<(), StoreError> {
         self.sql()?.execute(
             "INSERT INTO hub_secrets (name, secret) VALUES (?1, '') ON CONFLICT (name) DO NOTHING",
             args![step],
@@ -158,8 +158,11 @@ impl HubDb {
         })
     }
 
+    /// A roster row (the columns `roster` selects), opened: its number first, as its fields
+    /// are sealed for the number.
     fn roster_row(&self, batch_id: &str, r: &Row) -> Result<RosterEntry, StoreError> {
-        let candidate_key: String = r.get(0)?;
+        let index: String = r.get(0)?;
+        let candidate_key = self.open_roster_candidate(batch_id, &index, r.get(7)?)?;
         let field = |at: usize, column: &str| -> Result<String, StoreError> {
             self.open_roster_field(batch_id, &candidate_key, column, r.get(at)?)
         };
@@ -252,7 +255,10 @@ impl HubDb {
             let seal = |column: &str, value: &str| {
                 self.seal_roster_field(batch_id, &e.candidate_key, column, value)
             };
+            let index = self.candidate_index(&e.candidate_key);
             sealed.push([
+                self.seal_roster_candidate(batch_id, &index, &e.candidate_key)?,
+                index,
                 seal("name", &e.name)?,
                 seal("id_number", &e.id_number)?,
                 seal("ethnicity", &e.ethnicity)?,
@@ -262,11 +268,13 @@ impl HubDb {
         }
         self.transaction(|tx| {
             tx.execute("DELETE FROM roster WHERE batch_id = ?1", args![batch_id])?;
-            for (e, [name, id_number, ethnicity, address, phone]) in rows.iter().zip(&sealed) {
+            for (e, [copy, index, name, id_number, ethnicity, address, phone]) in
+                rows.iter().zip(&sealed)
+            {
                 tx.execute(
-                    "INSERT INTO roster (batch_id, candidate_key, name, id_number, ethnicity, address, phone, secret)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-                    args![batch_id, &e.candidate_key, name, id_number, ethnicity, address, phone, &e.secret],
+                    "INSERT INTO roster (batch_id, candidate_key, candidate_sealed, name, id_number, ethnicity, address, phone, secret)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                    args![batch_id, index, copy, name, id_number, ethnicity, address, phone, &e.secret],
                 )?;
             }
             Ok(())
@@ -280,13 +288,20 @@ impl HubDb {
         Ok(())
     }
 
-    /// A batch's roster, for administrators and the review page.
+    /// A batch's roster, for administrators and the review page, ordered by number (sorted
+    /// once opened: the database holds only their digests).
     pub fn roster(&self, batch_id: &str) -> Result<Vec<RosterEntry>, StoreError> {
         let rows = self.sql()?.query(
-            "SELECT candidate_key, name, id_number, ethnicity, address, phone, secret FROM roster WHERE batch_id = ?1 ORDER BY candidate_key",
+            "SELECT candidate_key, name, id_number, ethnicity, address, phone, secret, candidate_sealed
+             FROM roster WHERE batch_id = ?1",
             args![batch_id],
         )?;
-        rows.iter().map(|r| self.roster_row(batch_id, r)).collect()
+        let mut roster = rows
+            .iter()
+            .map(|r| self.roster_row(batch_id, r))
+            .collect::<Result<Vec<_>, _>>()?;
+        roster.sort_unstable_by(|a, b| a.candidate_key.cmp(&b.candidate_key));
+        Ok(roster)
     }
 
     /// Whether `batch_id` is given to other kiosks and not to `kiosk_id`: such a batch takes
@@ -402,6 +417,7 @@ mod tests {
             .unwrap();
         assert_eq!(db.seal_clear_roster().unwrap(), 1);
         assert_eq!(db.seal_clear_roster().unwrap(), 0, "once");
+        assert_eq!(db.seal_clear_candidates().unwrap(), 1, "then its number");
         // a row put in clear afterwards (the hub stopped, the database edited) is not sealed
         // as if the hub had written it: it is refused
         db.sql()
@@ -412,11 +428,15 @@ mod tests {
             )
             .unwrap();
         assert_eq!(db.seal_clear_roster().unwrap(), 0);
+        assert_eq!(db.seal_clear_candidates().unwrap(), 0);
         assert!(matches!(db.roster("B2"), Err(StoreError::Unsealed(_))));
         let stored = db
             .sql()
             .unwrap()
-            .query_one("SELECT name, id_number, phone FROM roster", &[])
+            .query_one(
+                "SELECT name, id_number, phone FROM roster WHERE batch_id = 'B1'",
+                &[],
+            )
             .unwrap();
         let (name, id, phone): (String, String, String) = (
             stored.get(0).unwrap(),

@@ -15,7 +15,7 @@ fn entry(r: &Row) -> Result<HashEntry, StoreError> {
     Ok(HashEntry {
         record_id: r.get(0)?,
         profile: r.get(1)?,
-        candidate_key: r.get(2)?,
+        candidate_index: r.get(2)?,
         state: ReviewState::parse(&state).unwrap_or(ReviewState::PendingReview),
         phash: r.get(4)?,
     })

@@ -225,7 +225,7 @@ fn purge_rows(
     let mut purged = Vec::with_capacity(due.len());
     for (id, reason, file, documents) in due {
         tx.execute(
-            "UPDATE records SET candidate_key = 'purged', report = '{}', note = '', phash = ?3,
+            "UPDATE records SET candidate_key = 'purged', candidate_sealed = '', report = '{}', note = '', phash = ?3,
                                 photo_file = '', purged_at = ?2
              WHERE id = ?1",
             args![&id, now, &[][..]],

@@ -113,4 +113,10 @@ pub const MIGRATIONS: &[&str] = &[
     CREATE INDEX records_by_candidate_recent ON records(profile, candidate_key, received_at);
     DROP INDEX records_by_candidate;
     "#,
+    // 8: the candidate's number kept out of the clear (`db/candidates.rs`): `candidate_key` holds
+    // its keyed digest, which equal numbers share, and this its sealed copy to show
+    r#"
+    ALTER TABLE records ADD COLUMN candidate_sealed TEXT NOT NULL DEFAULT '';
+    ALTER TABLE roster ADD COLUMN candidate_sealed TEXT NOT NULL DEFAULT '';
+    "#,
 ];

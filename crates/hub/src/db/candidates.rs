@@ -1,0 +1,280 @@
+//! A candidate's number at rest. For some profiles the number a candidate is filed under is
+//! their ID number (gd-gaokao), for the rest an exam or student number; either names a person.
+//! `candidate_key` (records and roster) holds its keyed digest (`SealingKey::index_text`), so
+//! a returning candidate's records, the roster row behind a record, a duplicate of the same
+//! candidate and a replaced rejection are still found by equality in SQL, and
+//! `candidate_sealed` holds the number sealed for its row, opened only to be shown or sent
+//! back (the review page, a kiosk's roster). A dump of the database shows neither.
+
+use super::access::roster_place;
+use super::sql::args;
+use super::HubDb;
+use capture_store::StoreError;
+
+/// Where a record's candidate number is sealed for.
+fn record_place(record_id: &str) -> String {
+    format!("records\u{1f}{record_id}\u{1f}candidate_key")
+}
+
+fn unsealable(e: std::io::Error) -> StoreError {
+    StoreError::Unsealed(e.to_string())
+}
+
+impl HubDb {
+    /// The digest a candidate's number is stored and found by.
+    pub fn candidate_index(&self, candidate_key: &str) -> String {
+        self.sealing.index_text(candidate_key)
+    }
+
+    /// A record's candidate number, sealed for the record.
+    pub(crate) fn seal_record_candidate(
+        &self,
+        record_id: &str,
+        candidate_key: &str,
+    ) -> Result<String, StoreError> {
+        self.sealing
+            .seal_text(&record_place(record_id), candidate_key)
+            .map_err(unsealable)
+    }
+
+    pub(crate) fn open_record_candidate(
+        &self,
+        record_id: &str,
+        stored: String,
+    ) -> Result<String, StoreError> {
+        self.sealing
+            .open_text(&record_place(record_id), stored)
+            .map_err(unsealable)
+    }
+
+    /// A roster row's candidate number, sealed for its batch and digest (so it does not open
+    /// in another row).
+    pub(crate) fn seal_roster_candidate(
+        &self,
+        batch_id: &str,
+        index: &str,
+        candidate_key: &str,
+    ) -> Result<String, StoreError> {
+        self.sealing
+            .seal_text(
+                &roster_place(batch_id, index, "candidate_key"),
+                candidate_key,
+            )
+            .map_err(unsealable)
+    }
+
+    pub(crate) fn open_roster_candidate(
+        &self,
+        batch_id: &str,
+        index: &str,
+        stored: String,
+    ) -> Result<String, StoreError> {
+        self.sealing
+            .open_text(&roster_place(batch_id, index, "candidate_key"), stored)
+            .map_err(unsealable)
+    }
+
+    /// Replaces the candidate numbers an earlier version stored in clear, in records and
+    /// rosters, by their digest and sealed copy, at the first start that finds them (marked
+    /// in `hub_secrets`, like the roster's fields: `seal_clear_roster`, which must run first,
+    /// as it seals those fields for the number in clear). A purged record keeps no number.
+    /// How many rows. Each row is updated only if it still holds what was read.
+    pub fn seal_clear_candidates(&mut self) -> Result<usize, StoreError> {
+        if self.marked("candidates_sealed")? {
+            return Ok(0);
+        }
+        let records = self.sql()?.query(
+            "SELECT id, candidate_key FROM records
+             WHERE purged_at IS NULL AND candidate_key NOT LIKE 'index1:%'",
+            &[],
+        )?;
+        let mut record_updates = Vec::with_capacity(records.len());
+        for r in &records {
+            let (id, clear): (String, String) = (r.get(0)?, r.get(1)?);
+            let sealed = self.seal_record_candidate(&id, &clear)?;
+            record_updates.push((id, self.candidate_index(&clear), sealed, clear));
+        }
+        let roster = self.sql()?.query(
+            "SELECT batch_id, candidate_key FROM roster WHERE candidate_key NOT LIKE 'index1:%'",
+            &[],
+        )?;
+        let mut roster_updates = Vec::with_capacity(roster.len());
+        for r in &roster {
+            let (batch_id, clear): (String, String) = (r.get(0)?, r.get(1)?);
+            let index = self.candidate_index(&clear);
+            let sealed = self.seal_roster_candidate(&batch_id, &index, &clear)?;
+            roster_updates.push((batch_id, index, sealed, clear));
+        }
+        let sealed = self.transaction(|tx| {
+            let mut sealed = 0;
+            for (id, index, copy, clear) in &record_updates {
+                sealed += tx.execute(
+                    "UPDATE records SET candidate_key = ?2, candidate_sealed = ?3
+                     WHERE id = ?1 AND candidate_key = ?4",
+                    args![id, index, copy, clear],
+                )?;
+            }
+            for (batch_id, index, copy, clear) in &roster_updates {
+                sealed += tx.execute(
+                    "UPDATE roster SET candidate_key = ?2, candidate_sealed = ?3
+                     WHERE batch_id = ?1 AND candidate_key = ?4",
+                    args![batch_id, index, copy, clear],
+                )?;
+            }
+            Ok(sealed)
+        })?;
+        self.mark("candidates_sealed")?;
+        Ok(sealed)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sealing::SealingKey;
+    use capture_core::hub_protocol::{RecordMeta, ReviewState, RosterEntry};
+    use std::sync::Arc;
+
+    const ID: &str = "11010519491231002X";
+
+    fn meta(key: &str, candidate: &str) -> RecordMeta {
+        RecordMeta {
+            key: key.into(),
+            profile: "gd-gaokao".into(),
+            batch_id: "B1".into(),
+            candidate_key: candidate.into(),
+            spec: "gd".into(),
+            captured_at_ms: 1,
+            verification_distance: None,
+            manual_review: false,
+        }
+    }
+
+    fn insert(db: &HubDb, kiosk: &str, meta: &RecordMeta) {
+        db.insert_record(&super::super::NewRecord {
+            meta,
+            kiosk_id: kiosk,
+            fingerprint: "f",
+            photo_file: "",
+            photo_bytes: 1,
+            phash: &[0; 32],
+            report: "{}",
+            duplicates: &[],
+            documents: 0,
+        })
+        .unwrap();
+    }
+
+    fn dump(dir: &std::path::Path) -> Vec<u8> {
+        ["hub.sqlite", "hub.sqlite-wal"]
+            .iter()
+            .flat_map(|f| std::fs::read(dir.join(f)).unwrap_or_default())
+            .collect()
+    }
+
+    #[test]
+    fn a_candidates_number_is_found_and_shown_but_not_stored_in_clear() {
+        let dir = crate::sealing::tests::dir("candidates");
+        let sealing = Arc::new(SealingKey::generate().unwrap());
+        let mut db = HubDb::open(&dir.join("hub.sqlite"), sealing).unwrap();
+        let (kiosk, _) = db.add_kiosk("k1").unwrap();
+        // as an earlier version stored them: the number in clear, in a record and a roster
+        db.sql()
+            .unwrap()
+            .execute(
+                "INSERT INTO records (id, kiosk_id, profile, batch_id, candidate_key, spec, captured_at,
+                     manual_review, fingerprint, photo_file, photo_bytes, phash, report, received_at, state)
+                 VALUES ('old', ?1, 'gd-gaokao', 'B1', ?2, 'gd', 1, 0, 'f', '', 1, x'00', '{}', 1, 'pending_review')",
+                super::super::sql::args![kiosk.as_str(), ID],
+            )
+            .unwrap();
+        db.sql()
+            .unwrap()
+            .execute(
+                "INSERT INTO roster (batch_id, candidate_key, name, id_number, secret) VALUES ('B1', ?1, '张三', ?1, '')",
+                super::super::sql::args![ID],
+            )
+            .unwrap();
+        assert_eq!(db.seal_clear_roster().unwrap(), 1);
+        assert_eq!(db.seal_clear_candidates().unwrap(), 2);
+        assert_eq!(db.seal_clear_candidates().unwrap(), 0, "once");
+        insert(&db, &kiosk, &meta("new", ID));
+        insert(&db, &kiosk, &meta("other", "440106199903070015"));
+
+        // found by equality: the returning candidate, the roster row behind the record
+        let found = db.candidate_records(&kiosk, "gd-gaokao", ID).unwrap();
+        let mut ids: Vec<&str> = found.iter().map(|s| s.record_id.as_str()).collect();
+        ids.sort_unstable();
+        assert_eq!(ids, ["new", "old"]);
+        let queue = db.review_items(ReviewState::PendingReview, 10, 0).unwrap();
+        let shown: Vec<(&str, Option<&str>)> = queue
+            .iter()
+            .map(|i| (i.candidate_key.as_str(), i.roster_name.as_deref()))
+            .collect();
+        assert_eq!(
+            shown,
+            [
+                (ID, Some("张三")),
+                (ID, Some("张三")),
+                ("440106199903070015", None)
+            ]
+        );
+        let roster = db.roster("B1").unwrap();
+        assert_eq!(
+            (roster[0].candidate_key.as_str(), roster[0].name.as_str()),
+            (ID, "张三")
+        );
+        // a roster imported now is stored the same way, and read back in number order
+        let row = |key: &str| RosterEntry {
+            candidate_key: key.into(),
+            name: "李四".into(),
+            id_number: String::new(),
+            ethnicity: String::new(),
+            address: String::new(),
+            phone: String::new(),
+            secret: String::new(),
+        };
+        db.replace_roster("B2", &[row("2026009"), row("2026001")], "test")
+            .unwrap();
+        let keys: Vec<String> = db
+            .roster("B2")
+            .unwrap()
+            .into_iter()
+            .map(|e| e.candidate_key)
+            .collect();
+        assert_eq!(keys, ["2026001", "2026009"]);
+
+        drop(db);
+        let bytes = dump(&dir);
+        for clear in [ID, "440106199903070015", "2026009"] {
+            assert!(
+                !bytes.windows(clear.len()).any(|w| w == clear.as_bytes()),
+                "{clear} in the database's files"
+            );
+        }
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn a_number_moved_to_another_record_does_not_open() {
+        let dir = crate::sealing::tests::dir("candidates-moved");
+        let sealing = Arc::new(SealingKey::generate().unwrap());
+        let db = HubDb::open(&dir.join("hub.sqlite"), sealing).unwrap();
+        let (kiosk, _) = db.add_kiosk("k1").unwrap();
+        insert(&db, &kiosk, &meta("a", ID));
+        insert(&db, &kiosk, &meta("b", "440106199903070015"));
+        db.sql()
+            .unwrap()
+            .execute(
+                "UPDATE records SET candidate_sealed = (SELECT candidate_sealed FROM records WHERE id = 'a')
+                 WHERE id = 'b'",
+                &[],
+            )
+            .unwrap();
+        let queue = db.review_items(ReviewState::PendingReview, 10, 0).unwrap();
+        assert_eq!(queue[0].candidate_key, ID);
+        assert_eq!(queue[1].candidate_key, super::super::UNREADABLE);
+        drop(db);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
