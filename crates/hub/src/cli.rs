@@ -279,6 +279,10 @@ pub fn run(mut a: HubArgs) -> Result<ExitCode> {
         .with_context(|| format!("opening the hub's data folder {}", data.display()))?;
     match a.admin {
         None => {
+            if hub.config().sealing_key == crate::sealing::SealingKeySource::DataFolder {
+                // a backup or a stolen copy of the folder carries the key with what it seals
+                tracing::warn!(target: "hub", "the sealing key is kept in the data folder: a copy of the folder opens the photos and names in it; keep the key apart (--sealing-key FILE on another disk, or the systemd credential sealing-key)");
+            }
             crate::process::prepare(hub.config().connections.max_connections);
             // blocking work (SQLite, disk, decodes, hashes) is bounded elsewhere; fewer threads
             // also keep the allocator's per-thread arenas, and so the memory, small

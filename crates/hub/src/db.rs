@@ -174,19 +174,6 @@ pub fn is_unique_violation(e: &StoreError) -> bool {
     }
 }
 
-fn status_from_row(r: &Row, at: usize) -> Result<RecordStatus, StoreError> {
-    let state: String = r.get(at + 1)?;
-    let reasons: String = r.get(at + 2)?;
-    Ok(RecordStatus {
-        record_id: r.get(at)?,
-        state: ReviewState::parse(&state).unwrap_or(ReviewState::PendingReview),
-        reasons: serde_json::from_str(&reasons).unwrap_or_default(),
-        note: r.get(at + 3)?,
-        received_at_ms: r.get(at + 4)?,
-        reviewed_at_ms: r.get(at + 5)?,
-    })
-}
-
 const STATUS_COLUMNS: &str = "id, state, reasons, note, received_at, reviewed_at";
 /// The newest records of one candidate a kiosk is shown (`candidate_records`): more than any
 /// candidate makes in a collection (attempt limits are a handful), so the kiosk's count of
@@ -321,7 +308,7 @@ impl HubDb {
                     candidate_index: r.get(2)?,
                     fingerprint: r.get(3)?,
                     photo_file: r.get(4)?,
-                    status: status_from_row(&r, 5)?,
+                    status: self.status_from_row(&r, 5)?,
                 })
             })
             .transpose()
@@ -381,7 +368,7 @@ impl HubDb {
             ),
             args![profile, self.candidate_index(candidate_key), kiosk_id],
         )?;
-        rows.iter().map(|r| status_from_row(r, 0)).collect()
+        rows.iter().map(|r| self.status_from_row(r, 0)).collect()
     }
 
     /// Withdraws a record while it waits for review (R-STATUS).
@@ -449,6 +436,9 @@ impl HubDb {
         } else {
             (ReviewState::Rejected, d.reasons.clone())
         };
+        // sealed before the transaction, like the roster's fields: a reviewer's words may name
+        // the candidate or quote their ID number
+        let note = self.seal_note(id, d.note.trim())?;
         let done = self.transaction(|tx| {
             let lock = tx.lock_rows();
             let state: Option<String> = tx
@@ -471,7 +461,7 @@ impl HubDb {
             }
             tx.execute(
                 "UPDATE records SET state = ?2, reasons = ?3, note = ?4, reviewed_by = ?5, reviewed_at = ?6 WHERE id = ?1",
-                args![id, new_state.as_str(), serde_json::to_string(&reasons).unwrap_or_else(|_| "[]".into()), d.note.trim(), reviewer, now_ms()],
+                args![id, new_state.as_str(), serde_json::to_string(&reasons).unwrap_or_else(|_| "[]".into()), note, reviewer, now_ms()],
             )?;
             Ok(Ok(()))
         })?;
@@ -502,7 +492,8 @@ impl HubDb {
             "SELECT r.id, k.name, r.profile, r.batch_id, r.candidate_key,
                     (SELECT name FROM roster WHERE batch_id = r.batch_id AND candidate_key = r.candidate_key),
                     r.captured_at, r.received_at, r.verification_distance, r.manual_review, r.state, r.reasons, r.note,
-                    r.duplicates, r.documents, r.candidate_sealed
+                    r.duplicates, r.documents, r.candidate_sealed,
+                    (SELECT candidate_sealed FROM roster WHERE batch_id = r.batch_id AND candidate_key = r.candidate_key)
              FROM records r JOIN kiosks k ON k.id = r.kiosk_id
              WHERE r.state = ?1 ORDER BY r.received_at, r.id LIMIT ?2 OFFSET ?3",
             args![state.as_str(), limit, offset],
@@ -512,21 +503,20 @@ impl HubDb {
                 let state: String = r.get(10)?;
                 let reasons: String = r.get(11)?;
                 let dups: String = r.get(13)?;
-                let candidate_key = self.review_candidate(r)?;
                 Ok(ReviewItem {
                     record_id: r.get(0)?,
                     kiosk: r.get(1)?,
                     profile: r.get(2)?,
                     batch_id: r.get(3)?,
-                    roster_name: self.review_name(r, candidate_key.as_deref())?,
-                    candidate_key: candidate_key.unwrap_or_else(|| UNREADABLE.to_owned()),
+                    candidate_key: self.review_candidate(r)?,
+                    roster_name: self.review_name(r)?,
                     captured_at_ms: r.get(6)?,
                     received_at_ms: r.get(7)?,
                     verification_distance: r.get::<Option<f64>>(8)?.map(|d| d as f32),
                     manual_review: r.get(9)?,
                     state: ReviewState::parse(&state).unwrap_or(ReviewState::PendingReview),
                     reasons: serde_json::from_str(&reasons).unwrap_or_default(),
-                    note: r.get(12)?,
+                    note: self.opened_note(r, 0, 12, UNREADABLE)?,
                     duplicates: serde_json::from_str(&dups).unwrap_or_default(),
                     documents: r.get(14)?,
                 })
@@ -534,29 +524,39 @@ impl HubDb {
             .collect()
     }
 
-    /// The candidate number of a review list row (columns 0 and 15), opened; None if it does
-    /// not open (logged by record id: the rest of the queue is still reviewed).
-    fn review_candidate(&self, r: &Row) -> Result<Option<String>, StoreError> {
-        let record: String = r.get(0)?;
-        Ok(match self.open_record_candidate(&record, r.get(15)?) {
-            Ok(candidate) => Some(candidate),
-            Err(_) => {
-                tracing::warn!(target: "hub", record = %record, "a candidate number does not open with the sealing key");
-                None
-            }
-        })
+    /// The candidate number of a review list row (columns 0, 4 and 15), opened: 'purged' for
+    /// a purged record, which keeps none. One that does not open, or that has no sealed copy
+    /// (a row an older hub wrote in clear after this one sealed the rest), is shown as
+    /// unreadable and logged by record id: the rest of the queue is reviewed.
+    fn review_candidate(&self, r: &Row) -> Result<String, StoreError> {
+        let (record, stored): (String, String) = (r.get(0)?, r.get(4)?);
+        if stored == "purged" {
+            return Ok(stored);
+        }
+        let opened = self
+            .open_record_candidate(&record, r.get(15)?)
+            .ok()
+            .filter(|candidate| !candidate.is_empty());
+        Ok(opened.unwrap_or_else(|| {
+            tracing::warn!(target: "hub", record = %record, "a candidate number does not open with the sealing key");
+            UNREADABLE.to_owned()
+        }))
     }
 
-    /// The roster name of a review list row (columns 0, 3 and 5), opened with the row's
-    /// candidate number, for which it is sealed. One that does not open is shown as such and
-    /// logged by record id.
-    fn review_name(&self, r: &Row, candidate: Option<&str>) -> Result<Option<String>, StoreError> {
-        let Some(stored) = r.get::<Option<String>>(5)? else {
+    /// The roster name of a review list row (columns 0, 3, 4, 5 and 16), opened: the roster
+    /// row's own number first, for which its name is sealed (the record's may differ in case).
+    /// One that does not open is shown as such and logged by record id.
+    fn review_name(&self, r: &Row) -> Result<Option<String>, StoreError> {
+        let (Some(stored), Some(number)) =
+            (r.get::<Option<String>>(5)?, r.get::<Option<String>>(16)?)
+        else {
             return Ok(None);
         };
-        let batch: String = r.get(3)?;
-        let opened = candidate.and_then(|c| self.open_roster_field(&batch, c, "name", stored).ok());
-        Ok(Some(opened.unwrap_or_else(|| {
+        let (batch, index): (String, String) = (r.get(3)?, r.get(4)?);
+        let opened = self
+            .open_roster_candidate(&batch, &index, number)
+            .and_then(|number| self.open_roster_field(&batch, &number, "name", stored));
+        Ok(Some(opened.unwrap_or_else(|_| {
             let record = r.get::<String>(0).unwrap_or_default();
             tracing::warn!(target: "hub", record = %record, "a roster name does not open with the sealing key");
             UNREADABLE.to_owned()

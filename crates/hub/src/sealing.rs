@@ -1,7 +1,8 @@
 //! What the hub keeps of candidates sealed at rest, and the key it is sealed with. Photos and
 //! document photos (`sealed_photos.rs`) and the roster's personal fields (name, ID number,
-//! ethnicity, address, phone: `db/access.rs`) and candidate numbers (`db/candidates.rs`, which
-//! also keeps a keyed digest to look them up by) are encrypted and authenticated
+//! ethnicity, address, phone: `db/access.rs`), candidate numbers (`db/candidates.rs`, which
+//! also keeps a keyed digest to look them up by) and reviewers' notes are encrypted and
+//! authenticated
 //! (ChaCha20-Poly1305, `ring`, which the hub's TLS already builds) under a 256-bit key that
 //! neither the photo store nor the database holds. A copied data folder, a database dump, a
 //! backup, a bucket readable by the wrong account or a disk from a scrapped server shows no

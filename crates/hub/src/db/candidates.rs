@@ -1,19 +1,32 @@
-//! A candidate's number at rest. For some profiles the number a candidate is filed under is
+//! A candidate's number and a reviewer's note at rest. For some profiles the number a candidate is filed under is
 //! their ID number (gd-gaokao), for the rest an exam or student number; either names a person.
 //! `candidate_key` (records and roster) holds its keyed digest (`SealingKey::index_text`), so
 //! a returning candidate's records, the roster row behind a record, a duplicate of the same
 //! candidate and a replaced rejection are still found by equality in SQL, and
 //! `candidate_sealed` holds the number sealed for its row, opened only to be shown or sent
-//! back (the review page, a kiosk's roster). A dump of the database shows neither.
+//! back (the review page, a kiosk's roster). A dump of the database shows neither. A
+//! reviewer's note (`records.note`) is free text that may name the candidate or quote their
+//! ID number ("not 李四 himself, ID 4401…"), so it is sealed for its record too, and opened
+//! for the review page and the kiosk's status.
 
 use super::access::roster_place;
-use super::sql::args;
+use super::sql::{args, Dialect, Row};
 use super::HubDb;
+use capture_core::hub_protocol::{RecordStatus, ReviewState};
 use capture_store::StoreError;
+
+/// The transaction-level advisory lock under which one PostgreSQL replica seals what an
+/// earlier version kept in clear ("capt-sea" in ASCII).
+const SEALING_LOCK: i64 = 0x6361_7074_2d73_6561;
 
 /// Where a record's candidate number is sealed for.
 fn record_place(record_id: &str) -> String {
     format!("records\u{1f}{record_id}\u{1f}candidate_key")
+}
+
+/// Where a record's reviewer note is sealed for.
+fn note_place(record_id: &str) -> String {
+    format!("records\u{1f}{record_id}\u{1f}note")
 }
 
 fn unsealable(e: std::io::Error) -> StoreError {
@@ -21,7 +34,9 @@ fn unsealable(e: std::io::Error) -> StoreError {
 }
 
 impl HubDb {
-    /// The digest a candidate's number is stored and found by.
+    /// The digest a candidate's number is stored and found by: of the number as it came, as
+    /// it was compared before it was digested (a roster may hold two numbers that differ only
+    /// in case, and a folded digest would make them one row).
     pub fn candidate_index(&self, candidate_key: &str) -> String {
         self.sealing.index_text(candidate_key)
     }
@@ -74,57 +89,123 @@ impl HubDb {
             .map_err(unsealable)
     }
 
+    /// A reviewer's note, sealed for its record (an empty note stays empty).
+    pub(crate) fn seal_note(&self, record_id: &str, note: &str) -> Result<String, StoreError> {
+        self.sealing
+            .seal_text(&note_place(record_id), note)
+            .map_err(unsealable)
+    }
+
+    /// The note in column `at` of a row whose record id is in column `id_at`, opened. One that
+    /// does not open is logged by record id and given as `unreadable` says: a kiosk's status
+    /// and the review queue go on.
+    pub(crate) fn opened_note(
+        &self,
+        r: &Row,
+        id_at: usize,
+        at: usize,
+        unreadable: &str,
+    ) -> Result<String, StoreError> {
+        let record: String = r.get(id_at)?;
+        Ok(
+            match self.sealing.open_text(&note_place(&record), r.get(at)?) {
+                Ok(note) => note,
+                Err(_) => {
+                    tracing::warn!(target: "hub", record = %record, "a reviewer's note does not open with the sealing key");
+                    unreadable.to_owned()
+                }
+            },
+        )
+    }
+
+    /// A record's status from the `STATUS_COLUMNS` of a row, from column `at` on.
+    pub(crate) fn status_from_row(&self, r: &Row, at: usize) -> Result<RecordStatus, StoreError> {
+        let state: String = r.get(at + 1)?;
+        let reasons: String = r.get(at + 2)?;
+        Ok(RecordStatus {
+            record_id: r.get(at)?,
+            state: ReviewState::parse(&state).unwrap_or(ReviewState::PendingReview),
+            reasons: serde_json::from_str(&reasons).unwrap_or_default(),
+            // a kiosk shows the candidate the note: none rather than a word about the hub's key
+            note: self.opened_note(r, at, at + 3, "")?,
+            received_at_ms: r.get(at + 4)?,
+            reviewed_at_ms: r.get(at + 5)?,
+        })
+    }
+
     /// Replaces the candidate numbers an earlier version stored in clear, in records and
-    /// rosters, by their digest and sealed copy, at the first start that finds them (marked
-    /// in `hub_secrets`, like the roster's fields: `seal_clear_roster`, which must run first,
-    /// as it seals those fields for the number in clear). A purged record keeps no number.
-    /// How many rows. Each row is updated only if it still holds what was read.
+    /// rosters, by their digest and sealed copy, and seals the reviewers' notes it kept in
+    /// clear, at the first start that finds them (marked in `hub_secrets`, like the roster's
+    /// fields: `seal_clear_roster`, which must run first, as it seals those fields for the
+    /// number in clear). A purged record keeps no number and no note. How many rows. Each
+    /// row is updated only if it still holds what was read.
     pub fn seal_clear_candidates(&mut self) -> Result<usize, StoreError> {
         if self.marked("candidates_sealed")? {
             return Ok(0);
         }
-        let records = self.sql()?.query(
-            "SELECT id, candidate_key FROM records
-             WHERE purged_at IS NULL AND candidate_key NOT LIKE 'index1:%'",
-            &[],
-        )?;
-        let mut record_updates = Vec::with_capacity(records.len());
-        for r in &records {
-            let (id, clear): (String, String) = (r.get(0)?, r.get(1)?);
-            let sealed = self.seal_record_candidate(&id, &clear)?;
-            record_updates.push((id, self.candidate_index(&clear), sealed, clear));
-        }
-        let roster = self.sql()?.query(
-            "SELECT batch_id, candidate_key FROM roster WHERE candidate_key NOT LIKE 'index1:%'",
-            &[],
-        )?;
-        let mut roster_updates = Vec::with_capacity(roster.len());
-        for r in &roster {
-            let (batch_id, clear): (String, String) = (r.get(0)?, r.get(1)?);
-            let index = self.candidate_index(&clear);
-            let sealed = self.seal_roster_candidate(&batch_id, &index, &clear)?;
-            roster_updates.push((batch_id, index, sealed, clear));
-        }
-        let sealed = self.transaction(|tx| {
+        let postgres = self.dialect() == Dialect::Postgres;
+        // one transaction that reads, seals, writes and marks: replicas starting together on
+        // PostgreSQL take turns (the lock), and the one after finds the mark and does nothing
+        self.transaction(|tx| {
+            if postgres {
+                tx.execute("SELECT pg_advisory_xact_lock(?1)", args![SEALING_LOCK])?;
+            }
+            let done = tx.query_opt(
+                "SELECT 1 FROM hub_secrets WHERE name = 'candidates_sealed'",
+                &[],
+            )?;
+            if done.is_some() {
+                return Ok(0);
+            }
             let mut sealed = 0;
-            for (id, index, copy, clear) in &record_updates {
+            let records = tx.query(
+                "SELECT id, candidate_key FROM records
+                 WHERE purged_at IS NULL AND candidate_key NOT LIKE 'index1:%' ORDER BY id",
+                &[],
+            )?;
+            for r in &records {
+                let (id, clear): (String, String) = (r.get(0)?, r.get(1)?);
+                let copy = self.seal_record_candidate(&id, &clear)?;
                 sealed += tx.execute(
                     "UPDATE records SET candidate_key = ?2, candidate_sealed = ?3
                      WHERE id = ?1 AND candidate_key = ?4",
-                    args![id, index, copy, clear],
+                    args![&id, self.candidate_index(&clear), copy, &clear],
                 )?;
             }
-            for (batch_id, index, copy, clear) in &roster_updates {
+            let notes = tx.query(
+                "SELECT id, note FROM records
+                 WHERE purged_at IS NULL AND note != '' AND note NOT LIKE 'sealed1:%' ORDER BY id",
+                &[],
+            )?;
+            for r in &notes {
+                let (id, clear): (String, String) = (r.get(0)?, r.get(1)?);
+                sealed += tx.execute(
+                    "UPDATE records SET note = ?2 WHERE id = ?1 AND note = ?3",
+                    args![&id, self.seal_note(&id, &clear)?, &clear],
+                )?;
+            }
+            let roster = tx.query(
+                "SELECT batch_id, candidate_key FROM roster WHERE candidate_key NOT LIKE 'index1:%'
+                 ORDER BY batch_id, candidate_key",
+                &[],
+            )?;
+            for r in &roster {
+                let (batch_id, clear): (String, String) = (r.get(0)?, r.get(1)?);
+                let index = self.candidate_index(&clear);
+                let copy = self.seal_roster_candidate(&batch_id, &index, &clear)?;
                 sealed += tx.execute(
                     "UPDATE roster SET candidate_key = ?2, candidate_sealed = ?3
                      WHERE batch_id = ?1 AND candidate_key = ?4",
-                    args![batch_id, index, copy, clear],
+                    args![&batch_id, &index, copy, &clear],
                 )?;
             }
+            tx.execute(
+                "INSERT INTO hub_secrets (name, secret) VALUES ('candidates_sealed', '')
+                 ON CONFLICT (name) DO NOTHING",
+                &[],
+            )?;
             Ok(sealed)
-        })?;
-        self.mark("candidates_sealed")?;
-        Ok(sealed)
+        })
     }
 }
 
@@ -183,8 +264,9 @@ mod tests {
             .unwrap()
             .execute(
                 "INSERT INTO records (id, kiosk_id, profile, batch_id, candidate_key, spec, captured_at,
-                     manual_review, fingerprint, photo_file, photo_bytes, phash, report, received_at, state)
-                 VALUES ('old', ?1, 'gd-gaokao', 'B1', ?2, 'gd', 1, 0, 'f', '', 1, x'00', '{}', 1, 'pending_review')",
+                     manual_review, fingerprint, photo_file, photo_bytes, phash, report, received_at, state, note)
+                 VALUES ('old', ?1, 'gd-gaokao', 'B1', ?2, 'gd', 1, 0, 'f', '', 1, x'00', '{}', 1, 'pending_review',
+                         '请重拍 电话13912345678')",
                 super::super::sql::args![kiosk.as_str(), ID],
             )
             .unwrap();
@@ -196,7 +278,11 @@ mod tests {
             )
             .unwrap();
         assert_eq!(db.seal_clear_roster().unwrap(), 1);
-        assert_eq!(db.seal_clear_candidates().unwrap(), 2);
+        assert_eq!(
+            db.seal_clear_candidates().unwrap(),
+            3,
+            "a number, a note, a roster row"
+        );
         assert_eq!(db.seal_clear_candidates().unwrap(), 0, "once");
         insert(&db, &kiosk, &meta("new", ID));
         insert(&db, &kiosk, &meta("other", "440106199903070015"));
@@ -206,19 +292,25 @@ mod tests {
         let mut ids: Vec<&str> = found.iter().map(|s| s.record_id.as_str()).collect();
         ids.sort_unstable();
         assert_eq!(ids, ["new", "old"]);
+        // a reviewer's note is sealed as it is written, and opened for the kiosk and the queue
+        let decision = capture_core::hub_protocol::Decision {
+            approve: false,
+            reasons: vec![capture_core::hub_protocol::RejectReason::Other],
+            note: "不是本人 13800001111".into(),
+        };
+        let status = db.decide("other", "r1", &decision).unwrap().unwrap();
+        assert_eq!(status.note, "不是本人 13800001111");
+        let found_old = &db.candidate_records(&kiosk, "gd-gaokao", ID).unwrap();
+        let old = found_old.iter().find(|s| s.record_id == "old").unwrap();
+        assert_eq!(old.note, "请重拍 电话13912345678");
+        let rejected = db.review_items(ReviewState::Rejected, 10, 0).unwrap();
+        assert_eq!(rejected[0].note, "不是本人 13800001111");
         let queue = db.review_items(ReviewState::PendingReview, 10, 0).unwrap();
         let shown: Vec<(&str, Option<&str>)> = queue
             .iter()
             .map(|i| (i.candidate_key.as_str(), i.roster_name.as_deref()))
             .collect();
-        assert_eq!(
-            shown,
-            [
-                (ID, Some("张三")),
-                (ID, Some("张三")),
-                ("440106199903070015", None)
-            ]
-        );
+        assert_eq!(shown, [(ID, Some("张三")), (ID, Some("张三"))]);
         let roster = db.roster("B1").unwrap();
         assert_eq!(
             (roster[0].candidate_key.as_str(), roster[0].name.as_str()),
@@ -246,7 +338,13 @@ mod tests {
 
         drop(db);
         let bytes = dump(&dir);
-        for clear in [ID, "440106199903070015", "2026009"] {
+        for clear in [
+            ID,
+            "440106199903070015",
+            "2026009",
+            "13912345678",
+            "13800001111",
+        ] {
             assert!(
                 !bytes.windows(clear.len()).any(|w| w == clear.as_bytes()),
                 "{clear} in the database's files"
@@ -271,9 +369,21 @@ mod tests {
                 &[],
             )
             .unwrap();
+        // a purged record keeps no number; one an older hub wrote in clear has no sealed copy
+        insert(&db, &kiosk, &meta("c", "2026003"));
+        insert(&db, &kiosk, &meta("d", "2026004"));
+        db.sql()
+            .unwrap()
+            .execute(
+                "UPDATE records SET candidate_key = CASE id WHEN 'c' THEN 'purged' ELSE '2026004' END,
+                        candidate_sealed = '' WHERE id IN ('c', 'd')",
+                &[],
+            )
+            .unwrap();
         let queue = db.review_items(ReviewState::PendingReview, 10, 0).unwrap();
-        assert_eq!(queue[0].candidate_key, ID);
-        assert_eq!(queue[1].candidate_key, super::super::UNREADABLE);
+        let shown: Vec<&str> = queue.iter().map(|i| i.candidate_key.as_str()).collect();
+        let unreadable = super::super::UNREADABLE;
+        assert_eq!(shown, [ID, unreadable, "purged", unreadable]);
         drop(db);
         let _ = std::fs::remove_dir_all(&dir);
     }
