@@ -273,14 +273,17 @@ impl Hub {
             }
             return Err(sealing::SealingKeyError::DoesNotOpen.into());
         }
-        let sealed = db.seal_clear_roster()?;
-        if sealed > 0 {
-            tracing::info!(target: "hub", rows = sealed, "roster rows an earlier version kept in clear are sealed");
+        let roster_rows = db.seal_clear_roster()?;
+        if roster_rows > 0 {
+            tracing::info!(target: "hub", rows = roster_rows, "roster rows an earlier version kept in clear are sealed");
         }
         // after the roster's fields: those are sealed for the number in clear
-        let sealed = db.seal_clear_candidates()?;
-        if sealed > 0 {
-            tracing::info!(target: "hub", rows = sealed, "candidate numbers an earlier version kept in clear are sealed");
+        let record_rows = db.seal_clear_candidates()?;
+        if record_rows > 0 {
+            tracing::info!(target: "hub", rows = record_rows, "candidate numbers and notes an earlier version kept in clear are sealed");
+        }
+        if roster_rows + record_rows > 0 {
+            db.reclaim_old_rows(&["records", "roster"])?;
         }
         if !db.photos_sealed()? {
             tracing::info!(target: "hub", "sealing the photos an earlier version stored in clear (once)");

@@ -277,12 +277,26 @@ mod tests {
                 super::super::sql::args![ID],
             )
             .unwrap();
+        // the clear rows reach the database file itself, as an earlier version's would have
+        db.sql()
+            .unwrap()
+            .query_one("PRAGMA wal_checkpoint(TRUNCATE)", &[])
+            .unwrap();
         assert_eq!(db.seal_clear_roster().unwrap(), 1);
         assert_eq!(
             db.seal_clear_candidates().unwrap(),
             3,
             "a number, a note, a roster row"
         );
+        db.reclaim_old_rows(&["records", "roster"]).unwrap();
+        // a copy of the folder taken now, the hub still running, holds none of them
+        let running = dump(&dir);
+        for clear in [ID, "13912345678"] {
+            assert!(
+                !running.windows(clear.len()).any(|w| w == clear.as_bytes()),
+                "{clear} in the running hub's files"
+            );
+        }
         assert_eq!(db.seal_clear_candidates().unwrap(), 0, "once");
         insert(&db, &kiosk, &meta("new", ID));
         insert(&db, &kiosk, &meta("other", "440106199903070015"));

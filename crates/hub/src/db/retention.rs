@@ -138,7 +138,9 @@ impl HubDb {
             }
             purge_rows(tx, due, now)
         })?;
-        self.reclaim_purged(&purged)?;
+        if !purged.is_empty() {
+            self.reclaim_old_rows(&["records"])?;
+        }
         Ok(purged)
     }
 
@@ -191,23 +193,27 @@ impl HubDb {
             }
             purge_rows(tx, due, now).map(Ok)
         })??;
-        self.reclaim_purged(&purged)?;
+        if !purged.is_empty() {
+            self.reclaim_old_rows(&["records"])?;
+        }
         Ok(purged)
     }
 
-    /// Makes purged rows gone from the database's files, not only from its tables.
-    fn reclaim_purged(&mut self, purged: &[PurgedRecord]) -> Result<(), StoreError> {
-        if !purged.is_empty() {
-            match self.dialect() {
-                // the write-ahead log's older frames still hold the old rows
-                Dialect::Sqlite => {
-                    self.sql()?
-                        .query_one("PRAGMA wal_checkpoint(TRUNCATE)", &[])?;
-                }
-                // the old row versions (names, keys) stay in the table's pages until a vacuum
-                // reclaims them; autovacuum may take hours, so purged is made gone now
-                Dialect::Postgres => {
-                    self.sql()?.execute("VACUUM records", &[])?;
+    /// Makes rows just rewritten (purged, or sealed where they were in clear) gone from the
+    /// database's files, not only from `tables`.
+    pub(crate) fn reclaim_old_rows(&mut self, tables: &[&str]) -> Result<(), StoreError> {
+        match self.dialect() {
+            // until a checkpoint the database file still holds the pages as they were, and
+            // the write-ahead log's older frames the rows before
+            Dialect::Sqlite => {
+                self.sql()?
+                    .query_one("PRAGMA wal_checkpoint(TRUNCATE)", &[])?;
+            }
+            // the old row versions (names, keys) stay in the table's pages until a vacuum
+            // reclaims them; autovacuum may take hours, so they are made gone now
+            Dialect::Postgres => {
+                for table in tables {
+                    self.sql()?.execute(&format!("VACUUM {table}"), &[])?;
                 }
             }
         }
