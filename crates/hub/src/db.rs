@@ -489,12 +489,11 @@ impl HubDb {
         offset: usize,
     ) -> Result<Vec<ReviewItem>, StoreError> {
         let rows = self.sql()?.query(
-            "SELECT r.id, k.name, r.profile, r.batch_id, r.candidate_key,
-                    (SELECT name FROM roster WHERE batch_id = r.batch_id AND candidate_key = r.candidate_key),
+            "SELECT r.id, k.name, r.profile, r.batch_id, r.candidate_key, ro.name,
                     r.captured_at, r.received_at, r.verification_distance, r.manual_review, r.state, r.reasons, r.note,
-                    r.duplicates, r.documents, r.candidate_sealed,
-                    (SELECT candidate_sealed FROM roster WHERE batch_id = r.batch_id AND candidate_key = r.candidate_key)
+                    r.duplicates, r.documents, r.candidate_sealed, ro.candidate_sealed
              FROM records r JOIN kiosks k ON k.id = r.kiosk_id
+                  LEFT JOIN roster ro ON ro.batch_id = r.batch_id AND ro.candidate_key = r.candidate_key
              WHERE r.state = ?1 ORDER BY r.received_at, r.id LIMIT ?2 OFFSET ?3",
             args![state.as_str(), limit, offset],
         )?;
@@ -544,8 +543,8 @@ impl HubDb {
     }
 
     /// The roster name of a review list row (columns 0, 3, 4, 5 and 16), opened: the roster
-    /// row's own number first, for which its name is sealed (the record's may differ in case).
-    /// One that does not open is shown as such and logged by record id.
+    /// row's own number first, for which its name is sealed. One that does not open is shown
+    /// as such and logged by record id.
     fn review_name(&self, r: &Row) -> Result<Option<String>, StoreError> {
         let (Some(stored), Some(number)) =
             (r.get::<Option<String>>(5)?, r.get::<Option<String>>(16)?)
