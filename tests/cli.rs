@@ -530,7 +530,11 @@ fn eval_prints_its_table_in_chinese_then_english_in_straight_columns() {
     let lines: Vec<&str> = said.lines().collect();
     assert!(lines[0].starts_with("2 张照片"), "{said}");
     assert!(lines[1].starts_with("2 photos"), "{said}");
-    let (zh, en) = (lines[2], lines[3]);
+    assert!(
+        lines[2].starts_with("取景之外") && lines[3].starts_with("framing aside"),
+        "{said}"
+    );
+    let (zh, en) = (lines[4], lines[5]);
     assert!(zh.starts_with("检查") && en.starts_with("check"), "{said}");
     // each heading ends in the same terminal cell in both languages, and so does the figure
     let end_of = |line: &str, cell: &str| line.find(cell).map(|i| line[..i].width() + cell.width());

@@ -114,6 +114,10 @@ pub struct Calibration {
     /// Photos labelled with no defect, and how many passed every check.
     pub compliant: usize,
     pub compliant_passed: usize,
+    /// How many of them passed every check of the subject, the framing aside (a set of
+    /// photos taken for other purposes, web avatars and tight portraits, fails the spec's
+    /// crop however right the face in it is).
+    pub compliant_subject_passed: usize,
     pub checks: Vec<CheckScore>,
 }
 
@@ -129,9 +133,28 @@ fn unmeasured(report: &CheckReport, id: CheckId) -> bool {
     report.get(id).is_none_or(|c| c.value.is_none())
 }
 
+/// The checks that judge how the photo is framed (the face's size and place, the picture's
+/// resolution), not the person in it.
+pub fn judges_framing(id: CheckId) -> bool {
+    matches!(
+        id,
+        CheckId::FaceSize | CheckId::FaceInFrame | CheckId::Resolution
+    )
+}
+
 pub fn calibrate(set: &[Labelled]) -> Calibration {
     let compliant: Vec<&Labelled> = set.iter().filter(|l| l.defects.is_empty()).collect();
     let compliant_passed = compliant.iter().filter(|l| l.report.ok).count();
+    let compliant_subject_passed = compliant
+        .iter()
+        .filter(|l| {
+            l.report.faces == 1
+                && CheckId::ALL
+                    .into_iter()
+                    .filter(|&id| !judges_framing(id))
+                    .all(|id| !failed(l.report, id))
+        })
+        .count();
     let checks = CheckId::ALL
         .into_iter()
         .map(|id| score_check(set, id))
@@ -140,6 +163,7 @@ pub fn calibrate(set: &[Labelled]) -> Calibration {
         photos: set.len(),
         compliant: compliant.len(),
         compliant_passed,
+        compliant_subject_passed,
         checks,
     }
 }
@@ -466,8 +490,55 @@ mod tests {
             (0, 0, 1, 0)
         );
         assert_eq!(g.unmeasured, vec!["a", "b"]);
-        // the photos themselves still fail: the compliant ones are not passed
+        // the photos themselves still fail: the compliant ones are not passed, nor is the
+        // one with no face passed by the checks of the subject it could not measure
         assert_eq!((c.compliant, c.compliant_passed), (2, 0));
+        assert_eq!(c.compliant_subject_passed, 1);
+    }
+
+    #[test]
+    fn a_compliant_face_cut_by_the_crop_passes_the_subjects_checks_only() {
+        let result = |id, ok| CheckResult {
+            id,
+            ok,
+            value: Some(1.0),
+            limit: Some(Limit::at_least(2.0)),
+            reason: None,
+            detail: Default::default(),
+        };
+        let report = |checks: Vec<CheckResult>| CheckReport {
+            ok: checks.iter().all(|c| c.ok),
+            faces: 1,
+            checks,
+        };
+        let reports = [
+            // a tight portrait: the face is right, the spec's crop would need more picture
+            report(vec![
+                result(CheckId::FaceInFrame, false),
+                result(CheckId::HeadPose, true),
+            ]),
+            // a head turned: the subject fails
+            report(vec![
+                result(CheckId::FaceInFrame, true),
+                result(CheckId::HeadPose, false),
+            ]),
+            report(vec![result(CheckId::Resolution, true)]),
+        ];
+        let none = BTreeSet::new();
+        let set: Vec<Labelled> = ["tight", "turned", "fine"]
+            .into_iter()
+            .zip(&reports)
+            .map(|(name, report)| Labelled {
+                name,
+                defects: &none,
+                report,
+            })
+            .collect();
+        let c = calibrate(&set);
+        assert_eq!(
+            (c.compliant, c.compliant_passed, c.compliant_subject_passed),
+            (3, 1, 2)
+        );
     }
 
     #[test]
