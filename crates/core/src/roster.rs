@@ -216,8 +216,16 @@ pub fn parse_roster_csv(text: &str) -> Result<Vec<RosterEntry>, RosterError> {
                 .unwrap_or("")
                 .to_owned()
         };
+        let key = get(0);
         let entry = RosterEntry {
-            candidate_key: get(0),
+            // an ID number used as the candidate number (gd-gaokao) is kept in its one written
+            // form, X in capitals, as the card reader and the keypad give it: a spreadsheet
+            // typed with x would match no card, and x and X would be two candidates
+            candidate_key: if id_number_valid(&key) {
+                key.to_uppercase()
+            } else {
+                key
+            },
             name: get(1),
             id_number: get(2).to_uppercase(),
             ethnicity: get(3),
@@ -310,6 +318,29 @@ mod tests {
         assert_eq!(rows[0].name, "张三");
         assert_eq!(rows[0].id_number, "11010519491231002X");
         assert_eq!(rows[0].ethnicity, "汉");
+    }
+
+    #[test]
+    fn an_id_number_as_candidate_number_is_kept_with_a_capital_x() {
+        let text = "考生号,姓名,身份证号\n11010519491231002x,张三,11010519491231002x\n";
+        let rows = parse_roster_csv(text).unwrap();
+        assert_eq!(rows[0].candidate_key, "11010519491231002X");
+        // an exam number with letters keeps its own case
+        let rows =
+            parse_roster_csv("考生号,姓名,身份证号\nab2026x,李四,11010519491231002X\n").unwrap();
+        assert_eq!(rows[0].candidate_key, "ab2026x");
+        // written both ways, it is one candidate twice
+        let twice = "考生号,姓名,身份证号\n11010519491231002x,张三,11010519491231002X\n\
+                     11010519491231002X,张三,11010519491231002X\n";
+        let Err(RosterError::BadRows(listed)) = parse_roster_csv(twice) else {
+            panic!("a number given twice was taken");
+        };
+        assert!(
+            listed
+                .iter()
+                .any(|p| p.contains("line 3") && p.contains("twice")),
+            "{listed:?}"
+        );
     }
 
     #[test]
