@@ -16,7 +16,8 @@ pub(super) fn roster_place(batch_id: &str, candidate_key: &str, column: &str) ->
     format!("roster\u{1f}{batch_id}\u{1f}{candidate_key}\u{1f}{column}")
 }
 
-fn unsealable(e: std::io::Error) -> StoreError {
+/// A sealed field that does not open, as the database's error.
+pub(super) fn unsealable(e: std::io::Error) -> StoreError {
     StoreError::Unsealed(e.to_string())
 }
 

@@ -9,7 +9,7 @@
 //! ID number ("not 李四 himself, ID 4401…"), so it is sealed for its record too, and opened
 //! for the review page and the kiosk's status.
 
-use super::access::roster_place;
+use super::access::{roster_place, unsealable};
 use super::sql::{args, Dialect, Row};
 use super::HubDb;
 use capture_core::hub_protocol::{RecordStatus, ReviewState};
@@ -27,10 +27,6 @@ fn record_place(record_id: &str) -> String {
 /// Where a record's reviewer note is sealed for.
 fn note_place(record_id: &str) -> String {
     format!("records\u{1f}{record_id}\u{1f}note")
-}
-
-fn unsealable(e: std::io::Error) -> StoreError {
-    StoreError::Unsealed(e.to_string())
 }
 
 impl HubDb {
