@@ -27,7 +27,11 @@ pub const IRIS_SIDE: usize = 64;
 /// `kiosk eval` were the same at 512). Smaller is faster but not cheaper for the candidate
 /// (session 35, 683 photos): at 288 (the parsing 40 ms faster) 6 fewer glasses were caught and
 /// 6, 10 and 10 more compliant photos failed glasses, hair_occlusion and headwear; at 256, 14
-/// fewer glasses were caught.
+/// fewer glasses were caught. Parsing the mirrored crop too and averaging the two (session
+/// 44, 683 photos) caught one more pair of glasses, hat and over-exposed face; glasses and
+/// light_uniformity failed two fewer photos wrongly, headwear one fewer, hair_occlusion two
+/// more; no more compliant photos passed. It doubled the parsing (dev build: full check 305 →
+/// 490 ms median), so it was left out.
 pub const PARSING_SIDE: usize = 320;
 /// Input side of the aligned face chip for the descriptor.
 pub const DESCRIPTOR_SIDE: usize = 150;
