@@ -3,6 +3,7 @@
 //!
 //! Architecture invariant: pure; works on an image buffer and the engine's analysis.
 
+mod balance;
 pub mod calibration;
 pub mod exposure;
 mod hair_and_headwear;

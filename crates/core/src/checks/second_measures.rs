@@ -7,7 +7,8 @@
 //!
 //! Architecture invariant: pure; check reports in, figures out.
 
-use super::calibration::{best_cut, round, Balanced, Labelled};
+use super::balance::{best_cut, round};
+use super::calibration::{Balanced, Labelled};
 use super::CheckId;
 use serde::Serialize;
 
