@@ -215,6 +215,13 @@ fn photos_outside_their_pixel_bounds_and_malformed_fields_are_refused() {
     broken.extend_from_slice(&[0xFF, 0xD9]);
     let (status, body) = submit_raw(&hub, &token, meta(&key(3)), test_jpeg(3), vec![broken]);
     assert_eq!(status, 422, "a document that does not decode: {body}");
+    // half a photo closed with an end marker: the decoder would paint the rest flat, and a
+    // reviewer would be shown a face over a blank block
+    let whole = test_jpeg(9);
+    let cut = [&whole[..whole.len() / 2], &[0xFF, 0xD9][..]].concat();
+    let (status, body) = submit_raw(&hub, &token, meta(&key(9)), cut, vec![]);
+    assert_eq!(status, 422, "a photo cut short: {body}");
+    assert!(body.contains("stops before the end"), "{body}");
     let doc_bomb = declaring(tiny_jpeg(200, 200), 9000, 9000);
     let (status, body) = submit_raw(&hub, &token, meta(&key(4)), test_jpeg(4), vec![doc_bomb]);
     assert_eq!(status, 422, "a document declaring 9000×9000: {body}");

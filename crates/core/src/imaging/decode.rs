@@ -1,5 +1,6 @@
 //! Decoding untrusted image bytes into RGB with bounded memory and EXIF orientation applied.
 
+use super::jpeg_scan::{jpeg_is_complete, JpegFault};
 use image::{DynamicImage, ImageDecoder, ImageReader, Limits, RgbImage};
 use std::io::Cursor;
 use thiserror::Error;
@@ -33,9 +34,7 @@ pub enum DecodeError {
     UnknownFormat,
     #[error("图片声明为 {0}×{1} 像素，边长超过允许的 {2} 像素 / the image declares {0}×{1} pixels, more than the {2}-pixel side allowed")]
     TooManyPixels(u32, u32, u32),
-    #[error(
-        "文件不完整：缺少 JPEG 结束标记 / the file is truncated: the JPEG end marker is missing"
-    )]
+    #[error("文件不完整：图像数据在图片结束之前中断，请重新拍摄或重新复制 / the file is truncated: its image data stops before the end of the picture; take or copy it again")]
     Truncated,
     #[error("图片已损坏或不完整（{0}） / the image is damaged or truncated: {0}")]
     Corrupt(String),
@@ -57,9 +56,17 @@ pub fn decode_image(bytes: &[u8], limits: DecodeLimits) -> Result<RgbImage, Deco
     match reader.format() {
         None => return Err(DecodeError::UnknownFormat),
         // the JPEG decoder quietly fills a cut-off file with grey; a kiosk must not check half
-        // a photo, so a JPEG without its end marker near the end is refused
-        Some(image::ImageFormat::Jpeg) if !has_jpeg_end(bytes) => {
-            return Err(DecodeError::Truncated)
+        // a photo, so a JPEG without its end marker near the end is refused, and one whose
+        // data stops short of the picture's last block though an end marker was put after it
+        Some(image::ImageFormat::Jpeg) => {
+            if !has_jpeg_end(bytes) {
+                return Err(DecodeError::Truncated);
+            }
+            match jpeg_is_complete(bytes, limits.max_side as usize) {
+                Ok(()) => {}
+                Err(JpegFault::CutShort) => return Err(DecodeError::Truncated),
+                Err(JpegFault::Damaged(why)) => return Err(DecodeError::Corrupt(why)),
+            }
         }
         Some(_) => {}
     }
@@ -163,6 +170,27 @@ mod tests {
         ));
         let r = decode_image(b"hello, not an image at all", DecodeLimits::default());
         assert!(matches!(r, Err(DecodeError::UnknownFormat)), "{r:?}");
+    }
+
+    #[test]
+    fn a_jpeg_cut_off_is_refused_with_or_without_an_end_marker_after_the_cut() {
+        let img = image::RgbImage::from_fn(320, 240, |x, y| image::Rgb([x as u8, y as u8, 90]));
+        let mut whole = Vec::new();
+        img.write_to(&mut Cursor::new(&mut whole), image::ImageFormat::Jpeg)
+            .unwrap();
+        assert_eq!(
+            decode_image(&whole, DecodeLimits::default())
+                .unwrap()
+                .dimensions(),
+            (320, 240)
+        );
+        let half = &whole[..whole.len() / 2];
+        let r = decode_image(half, DecodeLimits::default());
+        assert!(matches!(r, Err(DecodeError::Truncated)), "{r:?}");
+        // closed with an end marker, the image crate's decoder would paint the rest flat
+        let closed = [half, &[0xFF, 0xD9][..]].concat();
+        let r = decode_image(&closed, DecodeLimits::default());
+        assert!(matches!(r, Err(DecodeError::Truncated)), "{r:?}");
     }
 
     #[test]

@@ -3,10 +3,12 @@
 //! pixels out; reading files is the caller's job.
 
 mod decode;
+mod jpeg_scan;
 mod pixels;
 mod qr;
 
 pub use decode::{decode_image, has_jpeg_end, DecodeError, DecodeLimits};
+pub use jpeg_scan::{decode_jpeg_strict, jpeg_is_complete, DecodedRgb, JpegFault};
 pub use pixels::{
     area_spans, lab_of, luma, resize_rgb, rgb_to_lab, shrink_by_area, square_crop_unit,
     warp_into_f32, warp_rgb, Border, ChannelOrder, InputLayout, PixelRange,

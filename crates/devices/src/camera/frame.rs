@@ -5,6 +5,7 @@
 //! decoded at half or a quarter of its width costs a fraction of a full decode.
 
 use super::CameraError;
+use capture_core::imaging::decode_jpeg_strict;
 use image::RgbImage;
 use std::sync::Arc;
 
@@ -80,27 +81,12 @@ fn decode_jpeg(bytes: &[u8], min_width: u32) -> Result<RgbImage, CameraError> {
     if !capture_core::imaging::has_jpeg_end(bytes) {
         return Err(bad("cut off before its end marker".into()));
     }
-    // libjpeg reports errors by unwinding out of its callbacks; a damaged frame must cost one
-    // frame, never the camera thread
-    let decoded = std::panic::catch_unwind(|| -> std::io::Result<(usize, usize, Vec<u8>)> {
-        let mut d = mozjpeg::Decompress::new_mem(bytes)?;
-        let (w, h) = (d.width(), d.height());
-        if w == 0 || h == 0 || w > MAX_SIDE || h > MAX_SIDE {
-            return Err(std::io::Error::other(format!("{w}×{h} pixels")));
-        }
-        let (eighths, _) = scale_for(w as u32, min_width);
-        d.scale(eighths);
-        let mut started = d.rgb()?;
-        let (w, h) = (started.width(), started.height());
-        let pixels = started.read_scanlines::<u8>()?;
-        started.finish()?;
-        Ok((w, h, pixels))
-    });
-    let (w, h, pixels) = match decoded {
-        Ok(Ok(d)) => d,
-        Ok(Err(e)) => return Err(bad(e.to_string())),
-        Err(_) => return Err(bad("the decoder gave up".into())),
-    };
+    // libjpeg reports errors by unwinding out of its callbacks, and a frame whose data stops
+    // before its last block (packets lost on the link, the end marker still sent) as one: a
+    // damaged frame costs one frame, never the camera thread
+    let (w, h, pixels) =
+        decode_jpeg_strict(bytes, MAX_SIDE, |w, _| scale_for(w as u32, min_width).0)
+            .map_err(|e| bad(e.to_string()))?;
     RgbImage::from_raw(w as u32, h as u32, pixels).ok_or_else(|| bad("short of pixels".into()))
 }
 
@@ -114,6 +100,25 @@ mod tests {
             .encode_image(img)
             .unwrap();
         Frame::Jpeg(out.into())
+    }
+
+    #[test]
+    fn a_frame_whose_packets_were_lost_is_refused_though_its_end_marker_came() {
+        let img = RgbImage::from_fn(1280, 720, |x, y| {
+            image::Rgb([(x / 5) as u8, (y / 3) as u8, 60])
+        });
+        let Frame::Jpeg(whole) = jpeg_of(&img) else {
+            unreachable!()
+        };
+        let lost = [&whole[..whole.len() * 2 / 3], &[0xFF, 0xD9][..]].concat();
+        let frame = Frame::Jpeg(lost.into());
+        for min_width in [320, u32::MAX] {
+            let r = frame.pixels_at_least(min_width);
+            assert!(
+                matches!(&r, Err(CameraError::Device(m)) if m.contains("stops before")),
+                "{r:?}"
+            );
+        }
     }
 
     #[test]
