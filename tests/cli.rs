@@ -195,6 +195,17 @@ fn bad_inputs_get_one_clear_line_each_and_do_not_stop_the_folder() {
     let err = String::from_utf8_lossy(&o.stderr);
     assert_eq!(err.lines().count(), 1, "{err}");
     assert!(!err.contains("panicked"));
+    // a folder with no photo in it (they are in a subfolder) is not "every photo passed"
+    let nest = dir.join("f-nested");
+    std::fs::create_dir_all(nest.join("inner")).unwrap();
+    std::fs::write(nest.join("inner").join("good.jpg"), &good).unwrap();
+    let o = kiosk(&["check", nest.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("holds no photos") && err.contains("没有照片"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -619,7 +630,8 @@ fn photo_headlines_a_failed_check_and_verify_says_which_file_it_cannot_read() {
     assert_eq!(out.status.code(), Some(2));
     let said = String::from_utf8_lossy(&out.stderr);
     assert!(
-        said.starts_with("kiosk: ") && said.contains("no-such-photo.jpg: cannot read"),
+        said.starts_with("kiosk: ")
+            && said.contains("no-such-photo.jpg: 文件不存在 / no such file"),
         "{said}"
     );
 }

@@ -32,29 +32,55 @@ pub struct CheckArgs {
     inputs: Vec<PathBuf>,
 }
 
-/// Files to check: the inputs, with folders expanded to their images (sorted, not recursive).
-fn expand(inputs: &[PathBuf]) -> (Vec<PathBuf>, bool) {
-    let mut files = Vec::new();
-    let mut had_dir = false;
+/// What the inputs name: the files to check, with folders expanded to their images (sorted,
+/// not recursive), and a message for each folder that gave none, which counts as unreadable:
+/// a script must not read "every photo passed" from a folder of nothing.
+struct Expanded {
+    files: Vec<PathBuf>,
+    had_dir: bool,
+    empty_folders: Vec<String>,
+}
+
+fn expand(inputs: &[PathBuf]) -> Expanded {
+    let mut out = Expanded {
+        files: Vec::new(),
+        had_dir: false,
+        empty_folders: Vec::new(),
+    };
     for input in inputs {
-        if input.is_dir() {
-            had_dir = true;
-            let mut found: Vec<PathBuf> = std::fs::read_dir(input)
-                .map(|rd| rd.flatten().map(|e| e.path()).collect())
-                .unwrap_or_default();
-            found.retain(|p| {
-                p.is_file()
-                    && p.extension().and_then(|e| e.to_str()).is_some_and(|e| {
-                        IMAGE_EXTENSIONS.contains(&e.to_ascii_lowercase().as_str())
-                    })
-            });
-            found.sort();
-            files.extend(found);
-        } else {
-            files.push(input.clone());
+        if !input.is_dir() {
+            out.files.push(input.clone());
+            continue;
         }
+        out.had_dir = true;
+        let mut found: Vec<PathBuf> = match std::fs::read_dir(input) {
+            Ok(rd) => rd.flatten().map(|e| e.path()).collect(),
+            Err(e) => {
+                out.empty_folders.push(format!(
+                    "{}: 无法读取文件夹 / the folder cannot be read: {e}",
+                    input.display()
+                ));
+                continue;
+            }
+        };
+        found.retain(|p| {
+            p.is_file()
+                && p.extension()
+                    .and_then(|e| e.to_str())
+                    .is_some_and(|e| IMAGE_EXTENSIONS.contains(&e.to_ascii_lowercase().as_str()))
+        });
+        if found.is_empty() {
+            out.empty_folders.push(format!(
+                "{}: 文件夹中没有照片（{}；不查子文件夹） / the folder holds no photos ({}; subfolders are not searched)",
+                input.display(),
+                IMAGE_EXTENSIONS.join("、"),
+                IMAGE_EXTENSIONS.join(", ")
+            ));
+        }
+        found.sort();
+        out.files.extend(found);
     }
-    (files, had_dir)
+    out
 }
 
 pub fn run(args: CheckArgs, catalog: &Catalog) -> Result<ExitCode> {
@@ -64,7 +90,11 @@ pub fn run(args: CheckArgs, catalog: &Catalog) -> Result<ExitCode> {
     if let Some(dir) = &args.parts {
         super::make_face_folder(dir)?;
     }
-    let (files, had_dir) = expand(&args.inputs);
+    let Expanded {
+        files,
+        had_dir,
+        empty_folders,
+    } = expand(&args.inputs);
     let bar = if had_dir {
         ProgressBar::new(files.len() as u64)
     } else {
@@ -74,8 +104,16 @@ pub fn run(args: CheckArgs, catalog: &Catalog) -> Result<ExitCode> {
         ProgressStyle::with_template("{bar:30} {pos}/{len} {msg}")
             .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
-    let (mut any_failed, mut any_unreadable) = (false, false);
+    let (mut any_failed, mut any_unreadable) = (false, !empty_folders.is_empty());
     let stdout = std::io::stdout();
+    for message in &empty_folders {
+        if args.json {
+            let line = serde_json::json!({"ok": false, "error": message}).to_string();
+            let _ = writeln!(stdout.lock(), "{line}");
+        } else {
+            eprintln!("kiosk: {message}");
+        }
+    }
     for file in &files {
         bar.set_message(
             file.file_name()

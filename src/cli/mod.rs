@@ -322,7 +322,15 @@ pub(crate) fn read_csv_text(path: &Path) -> Result<String> {
 /// Reads and decodes an image file; the error names the file and what is wrong with it.
 pub(crate) fn read_image(path: &Path) -> Result<RgbImage, String> {
     let limits = DecodeLimits::default();
-    let bytes = capture_store::read_at_most(path, limits.max_file_bytes as u64)
-        .map_err(|e| format!("{}: cannot read: {e}", path.display()))?;
+    let bytes =
+        capture_store::read_at_most(path, limits.max_file_bytes as u64).map_err(|e| match e {
+            capture_store::ReadFileError::Io(io) if io.kind() == std::io::ErrorKind::NotFound => {
+                format!("{}: 文件不存在 / no such file", path.display())
+            }
+            capture_store::ReadFileError::Io(io) => {
+                format!("{}: 无法读取 / cannot read: {io}", path.display())
+            }
+            other => format!("{}: {other}", path.display()),
+        })?;
     decode_image(&bytes, limits).map_err(|e| format!("{}: {e}", path.display()))
 }

@@ -52,7 +52,7 @@ fn spec_only_profile(spec: &str, glasses_allowed: bool) -> ExamProfile {
 }
 
 /// Whether two paths name one existing file (through links, `.` and `..`).
-fn same_file(a: &std::path::Path, b: &std::path::Path) -> bool {
+pub(super) fn same_file(a: &std::path::Path, b: &std::path::Path) -> bool {
     matches!((a.canonicalize(), b.canonicalize()), (Ok(a), Ok(b)) if a == b)
 }
 

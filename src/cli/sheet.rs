@@ -26,6 +26,15 @@ pub struct SheetArgs {
 
 pub fn run(args: SheetArgs) -> Result<ExitCode> {
     let plan = sheet::plan_sheet(&args.layout, &args.paper, args.dpi)?;
+    // the ID photo is the candidate's: never written over by a sheet of it
+    if super::photo::same_file(&args.out, &args.photo) {
+        eprintln!(
+            "kiosk: {0}: 输出会覆盖证件照，请用 -o 指定另一个文件 / the output would overwrite the \
+             ID photo it is laid out from: give -o another file",
+            args.out.display()
+        );
+        return Ok(ExitCode::from(2));
+    }
     let photo = read_image(&args.photo).map_err(|m| anyhow!(m))?;
     let rendered = sheet::render_sheet(&plan, &photo);
     let is_jpeg = args

@@ -13,9 +13,63 @@ pub fn spreadsheet_text(bytes: &[u8]) -> Option<String> {
     (!had_errors).then(|| text.into_owned())
 }
 
+/// A CSV reader for a labelled set or a pairs file: flexible rows, fields trimmed, and each
+/// line that begins with `#` read as a record of one field, `#`, which the caller skips
+/// ([`is_comment`]). The csv crate's own comment handling (and its skipping of blank lines)
+/// dated a record that follows skipped lines to the first of them, so an error there named
+/// the wrong line; a comment's own text, quotes and commas and all, is never parsed.
+pub fn commented_csv_reader(text: &str) -> csv::Reader<std::io::Cursor<String>> {
+    // comments above the header are blank lines, which the reader skips before it
+    let mut above_header = true;
+    let kept: String = text
+        .split_inclusive('\n')
+        .map(|line| {
+            let comment = line.trim_start().starts_with('#');
+            let blank = line.trim().is_empty();
+            if !comment {
+                above_header &= blank;
+                return line;
+            }
+            match (above_header, line.ends_with('\n')) {
+                (true, true) => "\n",
+                (true, false) => "",
+                (false, true) => "#\n",
+                (false, false) => "#",
+            }
+        })
+        .collect();
+    csv::ReaderBuilder::new()
+        .flexible(true)
+        .has_headers(true)
+        .trim(csv::Trim::All)
+        .from_reader(std::io::Cursor::new(kept))
+}
+
+/// Whether a record of [`commented_csv_reader`] is a comment line.
+pub fn is_comment(record: &csv::StringRecord) -> bool {
+    record.len() == 1 && record.get(0) == Some("#")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_record_after_comment_lines_is_dated_to_its_own_line() {
+        let mut r = commented_csv_reader("# above\na,b\n# one\n  # two\nx,y\n# three\nz,w\n");
+        assert_eq!(r.headers().unwrap(), vec!["a", "b"]);
+        let lines: Vec<u64> = r
+            .records()
+            .map(|rec| rec.unwrap())
+            .filter(|rec| !is_comment(rec))
+            .map(|rec| rec.position().unwrap().line())
+            .collect();
+        assert_eq!(lines, [5, 7]);
+        // a comment holding quotes and commas is not parsed
+        let mut r = commented_csv_reader("a,b\n# say \"x.jpg,\n# then\nx,y\n");
+        let rows: Vec<csv::StringRecord> = r.records().map(|rec| rec.unwrap()).collect();
+        assert_eq!(rows.iter().filter(|rec| !is_comment(rec)).count(), 1);
+    }
 
     #[test]
     fn utf8_with_or_without_its_mark_and_gbk_are_read_and_a_workbook_is_not() {

@@ -46,6 +46,11 @@ pub enum PairsError {
     Label { line: usize, label: String },
     #[error("表头须以 a,b,label 开头 / the header must start with `a,b,label`")]
     Header,
+    #[error(
+        "第 {line} 行 line {line}: 这对照片在第 {first} 行标为另一种 / this pair is labelled the \
+         other way on line {first}"
+    )]
+    Contradicted { line: usize, first: usize },
     #[error("文件中没有照片对 / no pairs in the file")]
     Empty,
     #[error(
@@ -58,21 +63,21 @@ pub enum PairsError {
 /// Reads a pairs CSV: `#` comments, a header `a,b,label[,note]`, then one pair per line
 /// (fields may be quoted; anything after the note is ignored).
 pub fn parse_pairs(text: &str) -> Result<Vec<LabelledPair>, PairsError> {
-    let mut reader = csv::ReaderBuilder::new()
-        .flexible(true)
-        .trim(csv::Trim::All)
-        .comment(Some(b'#'))
-        .from_reader(text.as_bytes());
+    let mut reader = crate::spreadsheet::commented_csv_reader(text);
     let headers = reader.headers().map_err(|_| PairsError::Header)?;
     if headers.iter().take(3).ne(["a", "b", "label"]) {
         return Err(PairsError::Header);
     }
     let mut pairs = Vec::new();
+    let mut labelled = std::collections::HashMap::new();
     for record in reader.records() {
         let record = record.map_err(|e| PairsError::Fields {
             line: e.position().map_or(0, |p| p.line() as usize),
             found: 0,
         })?;
+        if crate::spreadsheet::is_comment(&record) {
+            continue;
+        }
         if record.iter().all(str::is_empty) {
             continue;
         }
@@ -99,6 +104,18 @@ pub fn parse_pairs(text: &str) -> Result<Vec<LabelledPair>, PairsError> {
                 })
             }
         };
+        // a pair labelled both ways would count as an error whatever the kiosk decided
+        let key = if a <= b { (a, b) } else { (b, a) };
+        let key = (key.0.to_string(), key.1.to_string());
+        match labelled.get(&key) {
+            Some(&(first, earlier)) if earlier != label => {
+                return Err(PairsError::Contradicted { line, first })
+            }
+            Some(_) => {}
+            None => {
+                labelled.insert(key, (line, label));
+            }
+        }
         pairs.push(LabelledPair {
             a: a.to_string(),
             b: b.to_string(),
@@ -308,5 +325,10 @@ mod tests {
             Err(PairsError::OneSided)
         );
         assert_eq!(parse_pairs("x,y,same\n"), Err(PairsError::Header));
+        // the same two photos, either way round, labelled both ways
+        assert_eq!(
+            parse_pairs("a,b,label\nx,y,same\nx,z,different\ny,x,different\n"),
+            Err(PairsError::Contradicted { line: 4, first: 2 })
+        );
     }
 }

@@ -168,8 +168,8 @@ fn smear_rows(img: &mut image::RgbImage, length: usize) {
 #[derive(Debug, thiserror::Error, PartialEq)]
 pub enum LabelError {
     #[error(
-        "标注文件需要含 file 和 defects 列的表头（可加 note 列） / the labels file needs a header \
-         with the columns file and defects (and may have note)"
+        "标注文件需要含 file 和 defects 列的表头（可加 variant 和 note 列） / the labels file needs a \
+         header with the columns file and defects (and may have variant and note)"
     )]
     NoHeader,
     #[error("第 {line} 行 line {line}: {problem}")]
@@ -184,11 +184,7 @@ pub enum LabelError {
 /// re-saved copy (`jpeg:60`); other
 /// columns are notes.
 pub fn parse_labels(text: &str) -> Result<Vec<LabelRow>, LabelError> {
-    let mut reader = csv::ReaderBuilder::new()
-        .flexible(true)
-        .trim(csv::Trim::All)
-        .comment(Some(b'#'))
-        .from_reader(text.as_bytes());
+    let mut reader = crate::spreadsheet::commented_csv_reader(text);
     let headers = reader.headers().map_err(|_| LabelError::NoHeader)?.clone();
     let col = |name: &str| headers.iter().position(|h| h.eq_ignore_ascii_case(name));
     let (Some(file_col), Some(defects_col)) = (col("file"), col("defects")) else {
@@ -196,11 +192,15 @@ pub fn parse_labels(text: &str) -> Result<Vec<LabelRow>, LabelError> {
     };
     let variant_col = col("variant");
     let mut rows = Vec::new();
+    let mut seen = std::collections::HashMap::new();
     for record in reader.records() {
         let record = record.map_err(|e| LabelError::BadRow {
             line: e.position().map_or(0, |p| p.line() as usize),
             problem: e.to_string(),
         })?;
+        if crate::spreadsheet::is_comment(&record) {
+            continue;
+        }
         let line = record.position().map_or(0, |p| p.line() as usize);
         if record.len() <= defects_col.max(file_col) {
             return Err(LabelError::BadRow {
@@ -236,12 +236,23 @@ pub fn parse_labels(text: &str) -> Result<Vec<LabelRow>, LabelError> {
             });
         }
         let mut defects = BTreeSet::new();
-        for name in record
+        let names: Vec<&str> = record
             .get(defects_col)
             .unwrap_or("")
             .split([' ', ';', '|'])
             .filter(|n| !n.is_empty())
-        {
+            .collect();
+        // "none" says in words what an empty field says: a compliant photo
+        let said_none = names.iter().any(|n| n.eq_ignore_ascii_case("none"));
+        if said_none && names.len() > 1 {
+            return Err(LabelError::BadRow {
+                line,
+                problem: "none 表示合格照片，不能与检查项同列 / none marks a compliant photo; it \
+                          cannot go with checks"
+                    .into(),
+            });
+        }
+        for name in names.into_iter().filter(|_| !said_none) {
             let id = CheckId::parse(name).ok_or_else(|| LabelError::BadRow {
                 line,
                 problem: format!(
@@ -270,6 +281,18 @@ pub fn parse_labels(text: &str) -> Result<Vec<LabelRow>, LabelError> {
                 },
             })?),
         };
+        // the same photo twice would be counted twice, and labelled two ways it would be
+        // both a defect and a compliant photo: the figures would lie either way
+        let spec = variant.map(|v| v.spec()).unwrap_or_default();
+        if let Some(first) = seen.insert((file.clone(), spec), line) {
+            return Err(LabelError::BadRow {
+                line,
+                problem: format!(
+                    "与第 {first} 行是同一张照片（同一派生），每张只列一次 / the same photo (and \
+                     variant) as line {first}: list each once"
+                ),
+            });
+        }
         rows.push(LabelRow {
             file,
             defects,
@@ -286,6 +309,28 @@ pub fn parse_labels(text: &str) -> Result<Vec<LabelRow>, LabelError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn none_is_a_compliant_photo_and_a_photo_listed_twice_is_refused() {
+        let rows =
+            parse_labels("file,defects,variant\na.jpg,none,\nb.jpg,NONE,gain:1.6\n").unwrap();
+        assert!(rows.iter().all(|r| r.defects.is_empty()));
+        let err = parse_labels("file,defects\na.jpg,none glasses\n").unwrap_err();
+        assert!(err.to_string().contains("cannot go with checks"), "{err}");
+        // the same photo again, however labelled, is refused with both lines; another
+        // variant of it is another photo
+        let text = "file,defects,variant\na.jpg,,\na.jpg,,gain:1.6\nb.jpg,,\na.jpg,mouth_closed,\n";
+        let err = parse_labels(text).unwrap_err();
+        assert_eq!(
+            err,
+            LabelError::BadRow {
+                line: 5,
+                problem: "与第 2 行是同一张照片（同一派生），每张只列一次 / the same photo (and \
+                          variant) as line 2: list each once"
+                    .into()
+            }
+        );
+    }
 
     #[test]
     fn labels_parse_with_line_numbers_and_refuse_unknown_checks() {
