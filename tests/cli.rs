@@ -261,6 +261,19 @@ fn photo_sheet_and_verify_commands_work_end_to_end() {
     assert_eq!(v["photo"]["valid"], true, "{v}");
     let size = std::fs::metadata(&out).unwrap().len();
     assert!((20 * 1024..=40 * 1024).contains(&size), "{size}");
+    // a JPEG is not written under another format's name
+    let png_named = tmp("chsi-photo.png");
+    let o = kiosk(&[
+        "photo",
+        "--spec",
+        "chsi",
+        "-o",
+        png_named.to_str().unwrap(),
+        base.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("ending in .jpg"));
+    assert!(!png_named.exists());
     let sheet_path = tmp("sheet.png");
     let o = kiosk(&[
         "sheet",

@@ -270,6 +270,13 @@ pub(crate) fn make_face_folder(dir: &Path) -> Result<()> {
     if dir.is_dir() {
         return Ok(());
     }
+    // a file given where a folder belongs: said as such, not as a folder others can read
+    if dir.exists() {
+        anyhow::bail!(
+            "{}: 不是文件夹，请给一个文件夹（不存在则新建） / is not a folder: give a folder (a new one is made)",
+            dir.display()
+        );
+    }
     capture_kiosk::store::private_dir(dir)
         .with_context(|| format!("cannot make the folder {}", dir.display()))
 }

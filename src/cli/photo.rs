@@ -62,6 +62,20 @@ pub fn run(args: PhotoArgs, catalog: &Catalog) -> Result<ExitCode> {
         Some(name) => catalog.profile(name)?.clone(),
         None => spec_only_profile(&spec.name, spec.glasses_allowed),
     };
+    // every spec's photo is a JPEG: a name that says otherwise would mislead whoever opens it
+    let named_jpeg = args
+        .out
+        .extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| e.eq_ignore_ascii_case("jpg") || e.eq_ignore_ascii_case("jpeg"));
+    if !named_jpeg {
+        eprintln!(
+            "kiosk: {0}: 证件照是 JPEG 文件，请用 .jpg 结尾的文件名 / the ID photo is a JPEG: give \
+             -o a name ending in .jpg",
+            args.out.display()
+        );
+        return Ok(ExitCode::from(2));
+    }
     // the capture is the evidence the photo was made from: never written over by its own result
     if same_file(&args.out, &args.image) {
         eprintln!(
@@ -85,8 +99,9 @@ pub fn run(args: PhotoArgs, catalog: &Catalog) -> Result<ExitCode> {
         Ok(m) => m,
         Err(e) => {
             eprintln!(
-                "kiosk: {}: cannot make the {} photo: {e}",
+                "kiosk: {}: 无法制作 {} 照片 / cannot make the {} photo: {e}",
                 args.image.display(),
+                spec.name,
                 spec.name
             );
             return Ok(ExitCode::from(1));
