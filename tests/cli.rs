@@ -637,6 +637,13 @@ fn photo_headlines_a_failed_check_and_verify_says_which_file_it_cannot_read() {
         "{said}"
     );
     assert!(said.contains("✗ light_uniformity"), "{said}");
+    // a thumbnail's face is too small to compare: no verdict
+    let thumb = tmp("marc-thumb.png");
+    let small = image::open(&marc).unwrap().thumbnail(48, 48);
+    small.save(&thumb).unwrap();
+    let out = kiosk(&["verify", marc.to_str().unwrap(), thumb.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("too small to compare"));
     // a missing photo is named on stderr, not in a log line
     let missing = tmp("no-such-photo.jpg");
     let out = kiosk(&["verify", missing.to_str().unwrap(), marc.to_str().unwrap()]);

@@ -221,6 +221,21 @@ pub fn run(args: EvalVerifyArgs) -> Result<ExitCode> {
         pairs.len(),
         photos.len()
     ));
+    // a photo without a face cannot be compared: its pairs are counted as not matched, which
+    // a reader of the figures must know rather than take for the descriptor's error
+    let faceless: Vec<&str> = photos
+        .iter()
+        .map(|&(name, _)| name)
+        .filter(|name| of(name).full.is_none())
+        .collect();
+    if !faceless.is_empty() {
+        say(format!(
+            "{0} 张照片中没有找到人脸，含它们的照片对按不匹配计 / no face found in {0} photos: \
+             their pairs count as not matched: {1}",
+            faceless.len(),
+            faceless.join(", ")
+        ));
+    }
     let at = format!("{:.3}", args.threshold);
     let mut table = Table::new(&[
         Align::Left,

@@ -37,6 +37,22 @@ pub fn run(args: VerifyArgs) -> Result<ExitCode> {
             )
         })
     };
+    // a face a few pixels across gives a descriptor of noise: no verdict rather than a wrong one
+    for (img, path) in [(&a.0, &args.image_a), (&a.1, &args.image_b)] {
+        let eyes = engine
+            .detect(img)?
+            .first()
+            .map(|f| f.points[0].distance(f.points[1]));
+        if let Some(eyes) = eyes.filter(|&e| e < MIN_EYES_APART_PX) {
+            eprintln!(
+                "kiosk: {}: 人脸太小（两眼相距 {eyes:.0} 像素，至少 {MIN_EYES_APART_PX:.0}），无法比对 / the \
+                 face is too small to compare (eyes {eyes:.0} px apart, at least \
+                 {MIN_EYES_APART_PX:.0})",
+                path.display()
+            );
+            return Ok(ExitCode::from(2));
+        }
+    }
     let da = describe(&a.0, &args.image_a)?;
     let db = describe(&a.1, &args.image_b)?;
     let distance = descriptor_distance(&da, &db);
@@ -62,6 +78,10 @@ pub fn run(args: VerifyArgs) -> Result<ExitCode> {
 
 /// A decision distance a pair of faces can fall either side of: the descriptors' distances run
 /// from 0 to about 1.2, so 5, inf or NaN would call everyone the same person, or no one.
+/// The fewest pixels between the eyes a face needs to be compared: well under the ID card
+/// chip's (about 26 in its 102×126), well over a thumbnail's.
+const MIN_EYES_APART_PX: f32 = 12.0;
+
 pub(crate) fn parse_threshold(text: &str) -> Result<f32, String> {
     match text.parse::<f32>() {
         Ok(t) if t > 0.0 && t <= 1.5 => Ok(t),
