@@ -38,7 +38,8 @@ pub struct CheckArgs {
 struct Expanded {
     files: Vec<PathBuf>,
     had_dir: bool,
-    empty_folders: Vec<String>,
+    /// Each folder that gave no photo, with what to say of it.
+    empty_folders: Vec<(PathBuf, String)>,
 }
 
 fn expand(inputs: &[PathBuf]) -> Expanded {
@@ -56,9 +57,12 @@ fn expand(inputs: &[PathBuf]) -> Expanded {
         let mut found: Vec<PathBuf> = match std::fs::read_dir(input) {
             Ok(rd) => rd.flatten().map(|e| e.path()).collect(),
             Err(e) => {
-                out.empty_folders.push(format!(
-                    "{}: 无法读取文件夹 / the folder cannot be read: {e}",
-                    input.display()
+                out.empty_folders.push((
+                    input.clone(),
+                    format!(
+                        "{}: 无法读取文件夹 / the folder cannot be read: {e}",
+                        input.display()
+                    ),
                 ));
                 continue;
             }
@@ -70,11 +74,14 @@ fn expand(inputs: &[PathBuf]) -> Expanded {
                     .is_some_and(|e| IMAGE_EXTENSIONS.contains(&e.to_ascii_lowercase().as_str()))
         });
         if found.is_empty() {
-            out.empty_folders.push(format!(
-                "{}: 文件夹中没有照片（{}；不查子文件夹） / the folder holds no photos ({}; subfolders are not searched)",
-                input.display(),
-                IMAGE_EXTENSIONS.join("、"),
-                IMAGE_EXTENSIONS.join(", ")
+            out.empty_folders.push((
+                input.clone(),
+                format!(
+                    "{}: 文件夹中没有照片（{}；不查子文件夹） / the folder holds no photos ({}; subfolders are not searched)",
+                    input.display(),
+                    IMAGE_EXTENSIONS.join("、"),
+                    IMAGE_EXTENSIONS.join(", ")
+                ),
             ));
         }
         found.sort();
@@ -106,9 +113,10 @@ pub fn run(args: CheckArgs, catalog: &Catalog) -> Result<ExitCode> {
     );
     let (mut any_failed, mut any_unreadable) = (false, !empty_folders.is_empty());
     let stdout = std::io::stdout();
-    for message in &empty_folders {
+    for (folder, message) in &empty_folders {
         if args.json {
-            let line = serde_json::json!({"ok": false, "error": message}).to_string();
+            let line = serde_json::json!({"file": folder.display().to_string(), "ok": false, "error": message})
+                .to_string();
             let _ = writeln!(stdout.lock(), "{line}");
         } else {
             eprintln!("kiosk: {message}");

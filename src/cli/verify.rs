@@ -76,12 +76,12 @@ pub fn run(args: VerifyArgs) -> Result<ExitCode> {
     Ok(ExitCode::from(if same { 0 } else { 1 }))
 }
 
-/// A decision distance a pair of faces can fall either side of: the descriptors' distances run
-/// from 0 to about 1.2, so 5, inf or NaN would call everyone the same person, or no one.
 /// The fewest pixels between the eyes a face needs to be compared: well under the ID card
 /// chip's (about 26 in its 102×126), well over a thumbnail's.
 const MIN_EYES_APART_PX: f32 = 12.0;
 
+/// A decision distance a pair of faces can fall either side of: the descriptors' distances run
+/// from 0 to about 1.2, so 5, inf or NaN would call everyone the same person, or no one.
 pub(crate) fn parse_threshold(text: &str) -> Result<f32, String> {
     match text.parse::<f32>() {
         Ok(t) if t > 0.0 && t <= 1.5 => Ok(t),

@@ -53,23 +53,15 @@ pub fn decode_image(bytes: &[u8], limits: DecodeLimits) -> Result<RgbImage, Deco
     let mut reader = ImageReader::new(Cursor::new(bytes))
         .with_guessed_format()
         .map_err(|e| DecodeError::Corrupt(e.to_string()))?;
-    match reader.format() {
+    let is_jpeg = match reader.format() {
         None => return Err(DecodeError::UnknownFormat),
         // the JPEG decoder quietly fills a cut-off file with grey; a kiosk must not check half
-        // a photo, so a JPEG without its end marker near the end is refused, and one whose
-        // data stops short of the picture's last block though an end marker was put after it
-        Some(image::ImageFormat::Jpeg) => {
-            if !has_jpeg_end(bytes) {
-                return Err(DecodeError::Truncated);
-            }
-            match jpeg_is_complete(bytes, limits.max_side as usize) {
-                Ok(()) => {}
-                Err(JpegFault::CutShort) => return Err(DecodeError::Truncated),
-                Err(JpegFault::Damaged(why)) => return Err(DecodeError::Corrupt(why)),
-            }
+        // a photo, so a JPEG without its end marker near the end is refused
+        Some(image::ImageFormat::Jpeg) if !has_jpeg_end(bytes) => {
+            return Err(DecodeError::Truncated)
         }
-        Some(_) => {}
-    }
+        Some(format) => format == image::ImageFormat::Jpeg,
+    };
     // read the declared size from the header first: a bomb is named as one, before any allocation
     if let Ok((w, h)) = ImageReader::new(Cursor::new(bytes))
         .with_guessed_format()
@@ -78,6 +70,15 @@ pub fn decode_image(bytes: &[u8], limits: DecodeLimits) -> Result<RgbImage, Deco
     {
         if w > limits.max_side || h > limits.max_side {
             return Err(DecodeError::TooManyPixels(w, h, limits.max_side));
+        }
+    }
+    // and a JPEG whose data stops short of the picture's last block, though an end marker was
+    // put after the cut
+    if is_jpeg {
+        match jpeg_is_complete(bytes, limits.max_side as usize) {
+            Ok(()) => {}
+            Err(JpegFault::CutShort) => return Err(DecodeError::Truncated),
+            Err(JpegFault::Damaged(why)) => return Err(DecodeError::Corrupt(why)),
         }
     }
     let mut l = Limits::default();
@@ -191,6 +192,16 @@ mod tests {
         let closed = [half, &[0xFF, 0xD9][..]].concat();
         let r = decode_image(&closed, DecodeLimits::default());
         assert!(matches!(r, Err(DecodeError::Truncated)), "{r:?}");
+        // a whole JPEG over the side allowed is named as too large, not as damaged
+        let small = DecodeLimits {
+            max_side: 200,
+            ..DecodeLimits::default()
+        };
+        let r = decode_image(&whole, small);
+        assert!(
+            matches!(r, Err(DecodeError::TooManyPixels(320, 240, 200))),
+            "{r:?}"
+        );
     }
 
     #[test]
