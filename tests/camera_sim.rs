@@ -339,8 +339,10 @@ fn the_camera_worker_guides_jpeg_frames_and_accounts_for_every_one() {
             "{:?}",
             worker.stats(false)
         );
-        if let Some(Ok(frame)) = worker.poll() {
-            prompts.extend(frame.guidance.map(|g| g.prompt));
+        match worker.poll() {
+            Some(Ok(frame)) => prompts.extend(frame.guidance.map(|g| g.prompt)),
+            Some(Err(e)) => panic!("one damaged frame in three is no camera fault: {e}"),
+            None => {}
         }
         std::thread::sleep(std::time::Duration::from_millis(5));
     }
@@ -365,4 +367,39 @@ fn the_camera_worker_guides_jpeg_frames_and_accounts_for_every_one() {
     // the capture is the camera's JPEG, decoded in full on demand
     let capture = worker.capture().expect("a capture");
     assert_eq!(capture.full().unwrap().dimensions(), (640, 480));
+}
+
+#[test]
+fn a_camera_that_sends_only_damaged_frames_is_reported_not_left_standing_still() {
+    use capture_kiosk::camera::playback::JpegPlayback;
+    use capture_kiosk::kiosk::devices::CameraWorker;
+    let mut cam = camera(Scene::Approach {
+        who: candidate(),
+        from_cm: 90.0,
+        to_cm: 90.0,
+        frames: 1,
+    });
+    let mut good = Vec::new();
+    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut good, 85)
+        .encode_image(&cam.next_image())
+        .unwrap();
+    // packets lost on the link, the end marker still sent: every frame
+    let lost = [&good[..good.len() / 2], &[0xFF, 0xD9][..]].concat();
+    let worker = CameraWorker::start(Box::new(JpegPlayback::new(vec![lost], 30)), guide(), 320);
+    worker.set_active(true);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let said = loop {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{:?}",
+            worker.stats(false)
+        );
+        match worker.poll() {
+            Some(Err(e)) => break e,
+            Some(Ok(_)) => panic!("a damaged frame was shown"),
+            None => std::thread::sleep(std::time::Duration::from_millis(10)),
+        }
+    };
+    assert!(said.contains("damaged frame"), "{said}");
+    assert!(worker.stats(false).damaged >= 30);
 }

@@ -29,6 +29,9 @@ pub const ANALYSIS_MIN_WIDTH: u32 = 640;
 
 /// Latencies kept for the figures: the last minute at 30 fps.
 const LATENCIES_KEPT: usize = 1800;
+/// Damaged frames in a row (a second at 30 fps) after which the camera is reported as faulty
+/// to the screen, as an unplugged one is; a good frame starts the count again.
+const DAMAGED_FRAMES_REPORTED: u32 = 30;
 
 /// One analysed camera frame for the UI.
 pub struct LiveFrame {
@@ -297,6 +300,7 @@ fn camera_thread(
     tx: &SyncSender<Result<LiveFrame, String>>,
 ) {
     let mut previews = PreviewMaker::new(preview_width);
+    let mut damaged_in_a_row = 0u32;
     while !shared.stop.load(Ordering::SeqCst) {
         if !shared.active.load(Ordering::SeqCst) {
             std::thread::sleep(Duration::from_millis(30));
@@ -315,11 +319,21 @@ fn camera_thread(
         let counted_in = shared.stats_count.load(Ordering::SeqCst);
         shared.count(|s| s.delivered += 1);
         let pixels = match frame.pixels_at_least(ANALYSIS_MIN_WIDTH) {
-            Ok(p) => p,
+            Ok(p) => {
+                damaged_in_a_row = 0;
+                p
+            }
             Err(e) => {
-                // one damaged frame from a USB camera is normal: log it and take the next
+                // one damaged frame from a USB camera is normal: log it and take the next.
+                // A second of nothing but damaged frames is a camera fault, said as one (the
+                // live view would otherwise stand still with no word of why)
                 tracing::debug!(error = %e, "camera frame skipped");
                 shared.count(|s| s.damaged += 1);
+                damaged_in_a_row += 1;
+                if damaged_in_a_row == DAMAGED_FRAMES_REPORTED {
+                    tracing::warn!(frames = damaged_in_a_row, error = %e, "the camera sends only damaged frames");
+                    let _ = tx.try_send(Err(e.to_string()));
+                }
                 continue;
             }
         };
