@@ -312,21 +312,27 @@ fn a_frame_from_before_the_camera_restarted_is_never_scanned() {
     );
 }
 
-#[test]
-fn the_camera_worker_guides_jpeg_frames_and_accounts_for_every_one() {
-    use capture_kiosk::camera::playback::JpegPlayback;
-    use capture_kiosk::kiosk::devices::CameraWorker;
-    // a candidate at 90 cm as the camera's JPEG, and a frame the USB link damaged
+/// One frame of a candidate at 90 cm, as a camera's JPEG.
+fn candidate_jpeg_at_90_cm() -> Vec<u8> {
     let mut cam = camera(Scene::Approach {
         who: candidate(),
         from_cm: 90.0,
         to_cm: 90.0,
         frames: 1,
     });
-    let mut good = Vec::new();
-    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut good, 85)
+    let mut jpeg = Vec::new();
+    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut jpeg, 85)
         .encode_image(&cam.next_image())
         .unwrap();
+    jpeg
+}
+
+#[test]
+fn the_camera_worker_guides_jpeg_frames_and_accounts_for_every_one() {
+    use capture_kiosk::camera::playback::JpegPlayback;
+    use capture_kiosk::kiosk::devices::CameraWorker;
+    // a candidate at 90 cm as the camera's JPEG, and a frame the USB link damaged
+    let good = candidate_jpeg_at_90_cm();
     let damaged = good[..good.len() / 3].to_vec();
     let frames = vec![good.clone(), damaged, good];
     let worker = CameraWorker::start(Box::new(JpegPlayback::new(frames, 30)), guide(), 320);
@@ -373,16 +379,7 @@ fn the_camera_worker_guides_jpeg_frames_and_accounts_for_every_one() {
 fn a_camera_that_sends_only_damaged_frames_is_reported_not_left_standing_still() {
     use capture_kiosk::camera::playback::JpegPlayback;
     use capture_kiosk::kiosk::devices::CameraWorker;
-    let mut cam = camera(Scene::Approach {
-        who: candidate(),
-        from_cm: 90.0,
-        to_cm: 90.0,
-        frames: 1,
-    });
-    let mut good = Vec::new();
-    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut good, 85)
-        .encode_image(&cam.next_image())
-        .unwrap();
+    let good = candidate_jpeg_at_90_cm();
     // packets lost on the link, the end marker still sent: every frame
     let lost = [&good[..good.len() / 2], &[0xFF, 0xD9][..]].concat();
     let worker = CameraWorker::start(Box::new(JpegPlayback::new(vec![lost], 30)), guide(), 320);
